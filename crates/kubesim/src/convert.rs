@@ -1,0 +1,1447 @@
+//! API-version conversion for the kinds kubesim serves in more than one version.
+//!
+//! The real API server stores one version of an object and converts it on every
+//! read and write (`k8s.io/apimachinery/pkg/runtime.Scheme.Convert`). kubesim does
+//! the same for two kinds, on whole JSON objects:
+//!
+//! * `Event` is stored as `core/v1` and also served as `events.k8s.io/v1`
+//!   (k8s.io/kubernetes/pkg/apis/events/v1/conversion.go and its
+//!   zz_generated.conversion.go).
+//! * `HorizontalPodAutoscaler` is stored as `autoscaling/v2` and also served as
+//!   `autoscaling/v1` (k8s.io/kubernetes/pkg/apis/autoscaling/v1/conversion.go,
+//!   with the annotation names from pkg/apis/autoscaling/annotations.go and
+//!   `DropRoundTripHorizontalPodAutoscalerAnnotations` from
+//!   pkg/apis/autoscaling/helpers.go).
+//!
+//! Common rules:
+//!
+//! * `apiVersion` and `kind` are set to the target version; `metadata` passes
+//!   through untouched, except for the HPA round-trip annotations below.
+//! * A field absent from the input stays absent in the output: nothing is filled
+//!   with Go zero values and no `null` is written for an absent field. Values that
+//!   are present (including an explicit `null`) are moved verbatim.
+//! * Field names that belong only to the *other* version are unknown fields in
+//!   the input's version; they are dropped (the real server prunes them) instead
+//!   of being allowed to collide with the converted fields.
+//! * Anything that is not a JSON object is returned unchanged.
+//!
+//! Deliberate deviations from upstream are listed on each public function.
+
+use serde_json::{Map, Value, json};
+
+/// `autoscaling.MetricSpecsAnnotation`
+/// (k8s.io/kubernetes/pkg/apis/autoscaling/annotations.go): the `autoscaling/v1`
+/// annotation holding, as a JSON list of `autoscaling/v1` `MetricSpec`s, every
+/// v2 metric except the CPU-utilization one that `targetCPUUtilizationPercentage`
+/// expresses.
+pub const METRIC_SPECS_ANNOTATION: &str = "autoscaling.alpha.kubernetes.io/metrics";
+
+/// `autoscaling.MetricStatusesAnnotation`
+/// (k8s.io/kubernetes/pkg/apis/autoscaling/annotations.go): the `autoscaling/v1`
+/// annotation holding all v2 `status.currentMetrics` as `autoscaling/v1`
+/// `MetricStatus`es.
+pub const METRIC_STATUSES_ANNOTATION: &str = "autoscaling.alpha.kubernetes.io/current-metrics";
+
+/// `autoscaling.HorizontalPodAutoscalerConditionsAnnotation`
+/// (k8s.io/kubernetes/pkg/apis/autoscaling/annotations.go): the `autoscaling/v1`
+/// annotation holding v2 `status.conditions`.
+pub const CONDITIONS_ANNOTATION: &str = "autoscaling.alpha.kubernetes.io/conditions";
+
+/// `autoscaling.BehaviorSpecsAnnotation`
+/// (k8s.io/kubernetes/pkg/apis/autoscaling/annotations.go): the `autoscaling/v1`
+/// annotation holding v2 `spec.behavior`, encoded as Go's `json.Marshal` of the
+/// *internal* `autoscaling.HorizontalPodAutoscalerBehavior` (no json tags, so Go
+/// field names such as `ScaleUp`/`StabilizationWindowSeconds`).
+pub const BEHAVIOR_SPECS_ANNOTATION: &str = "autoscaling.alpha.kubernetes.io/behavior";
+
+/// `autoscaling.DefaultCPUUtilization`
+/// (k8s.io/kubernetes/pkg/apis/autoscaling/annotations.go): the CPU utilization
+/// target that `Convert_v1_HorizontalPodAutoscaler_To_autoscaling_HorizontalPodAutoscaler`
+/// (pkg/apis/autoscaling/v1/conversion.go) puts in place when an `autoscaling/v1`
+/// HPA expresses no metric at all.
+pub const DEFAULT_CPU_UTILIZATION: i64 = 80;
+
+/// The annotations `DropRoundTripHorizontalPodAutoscalerAnnotations`
+/// (pkg/apis/autoscaling/helpers.go) removes.
+const ROUND_TRIP_ANNOTATIONS: [&str; 4] =
+    [METRIC_SPECS_ANNOTATION, BEHAVIOR_SPECS_ANNOTATION, METRIC_STATUSES_ANNOTATION, CONDITIONS_ANNOTATION];
+
+const CORE_V1: &str = "v1";
+const EVENTS_V1: &str = "events.k8s.io/v1";
+const EVENT_KIND: &str = "Event";
+const AUTOSCALING_V1: &str = "autoscaling/v1";
+const AUTOSCALING_V2: &str = "autoscaling/v2";
+const HPA_KIND: &str = "HorizontalPodAutoscaler";
+
+type Object = Map<String, Value>;
+
+// ---------------------------------------------------------------------------
+// Small JSON helpers
+// ---------------------------------------------------------------------------
+
+/// The value under `key`, unless absent or `null` (Go's nil pointer).
+fn present<'a>(obj: &'a Object, key: &str) -> Option<&'a Value> {
+    obj.get(key).filter(|v| !v.is_null())
+}
+
+/// The object under `key`, if it is one.
+fn object_at<'a>(obj: &'a Object, key: &str) -> Option<&'a Object> {
+    obj.get(key).and_then(Value::as_object)
+}
+
+/// The string under `key`, if it is one.
+fn str_at<'a>(obj: &'a Object, key: &str) -> Option<&'a str> {
+    obj.get(key).and_then(Value::as_str)
+}
+
+/// Copies `src[src_key]` to `dst[dst_key]` when present and not `null`.
+fn copy_if(dst: &mut Object, dst_key: &str, src: &Object, src_key: &str) {
+    if let Some(v) = present(src, src_key) {
+        dst.insert(dst_key.to_owned(), v.clone());
+    }
+}
+
+fn set_type_meta(obj: &mut Object, api_version: &str, kind: &str) {
+    obj.insert("apiVersion".to_owned(), Value::String(api_version.to_owned()));
+    obj.insert("kind".to_owned(), Value::String(kind.to_owned()));
+}
+
+/// Moves each `from` field to its `to` name. Fields already carrying a `to`
+/// name are unknown in the input's version and are dropped first.
+fn rename_fields(obj: &mut Object, renames: &[(&str, &str)]) {
+    for (_, to) in renames {
+        obj.remove(*to);
+    }
+    for (from, to) in renames {
+        if let Some(v) = obj.remove(*from) {
+            obj.insert((*to).to_owned(), v);
+        }
+    }
+}
+
+/// `encoding/json` key matching: the exact key, else a case-insensitive one.
+fn get_ci<'a>(obj: &'a Object, key: &str) -> Option<&'a Value> {
+    obj.get(key).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+}
+
+// ---------------------------------------------------------------------------
+// Events
+// ---------------------------------------------------------------------------
+
+/// `(events.k8s.io/v1 name, core/v1 name)` for every field whose name differs.
+/// Everything else (`reason`, `type`, `action`, `eventTime`, `series`,
+/// `related`, `reportingInstance`, `metadata`) has the same name and shape in
+/// both versions and passes through: see `autoConvert_v1_Event_To_core_Event`
+/// in pkg/apis/events/v1/zz_generated.conversion.go.
+const EVENT_RENAMES: [(&str, &str); 7] = [
+    ("regarding", "involvedObject"),
+    ("note", "message"),
+    ("reportingController", "reportingComponent"),
+    ("deprecatedSource", "source"),
+    ("deprecatedFirstTimestamp", "firstTimestamp"),
+    ("deprecatedLastTimestamp", "lastTimestamp"),
+    ("deprecatedCount", "count"),
+];
+
+fn event_renames_reversed() -> [(&'static str, &'static str); 7] {
+    EVENT_RENAMES.map(|(v1, core)| (core, v1))
+}
+
+/// Whether a core `source` (Go `EventSource` struct) carries nothing.
+fn source_is_empty(source: Option<&Value>) -> bool {
+    match source {
+        None | Some(Value::Null) => true,
+        Some(Value::Object(m)) => m.is_empty(),
+        Some(_) => false,
+    }
+}
+
+/// The non-empty `reportingComponent` of a core event.
+fn reporting_component(core: &Object) -> Option<&str> {
+    str_at(core, "reportingComponent").filter(|s| !s.is_empty())
+}
+
+/// Whether `source` is exactly what [`event_v1_to_core`] synthesizes for this
+/// event, i.e. the events.k8s.io/v1 writer sent no `deprecatedSource`.
+/// Events written through events.k8s.io/v1 always carry `eventTime` (required
+/// by pkg/apis/core/validation/events.go); legacy core/v1 events from
+/// client-go's `tools/record` usually do not, which keeps their `source`
+/// visible as `deprecatedSource`.
+fn source_was_synthesized(core: &Object) -> bool {
+    let Some(component) = reporting_component(core) else {
+        return false;
+    };
+    present(core, "eventTime").is_some() && core.get("source") == Some(&json!({ "component": component }))
+}
+
+/// events.k8s.io/v1 Event -> core/v1 Event (the storage shape).
+///
+/// Port of `Convert_v1_Event_To_core_Event`
+/// (k8s.io/kubernetes/pkg/apis/events/v1/conversion.go) plus the generated
+/// `autoConvert_v1_Event_To_core_Event` (pkg/apis/events/v1/zz_generated.conversion.go):
+/// `regarding`->`involvedObject`, `note`->`message`,
+/// `reportingController`->`reportingComponent`, `deprecatedSource`->`source`,
+/// `deprecatedFirstTimestamp`->`firstTimestamp`,
+/// `deprecatedLastTimestamp`->`lastTimestamp`, `deprecatedCount`->`count`;
+/// `reason`, `type`, `action`, `eventTime`, `series`, `related`,
+/// `reportingInstance` are copied as they are.
+///
+/// Deviation (kubesim-specific): when the event has no `deprecatedSource` (absent,
+/// `null` or `{}`) but a non-empty `reportingController`, the core view gets
+/// `source: {component: <reportingController>}` so that consumers that only
+/// read `source.component` (older kubectl, printers keyed on `source`) show who
+/// emitted it. Upstream leaves `source` empty and kubectl's `DescribeEvents`
+/// (staging/src/k8s.io/kubectl/pkg/describe/describe.go) falls back to
+/// `reportingController` itself. `source.host` is not synthesized: no upstream
+/// code maps `reportingInstance` there. [`event_core_to_v1`] removes the
+/// synthesized source again, so v1 -> core -> v1 is the identity.
+///
+/// No `firstTimestamp`/`lastTimestamp`/`count` are invented from `eventTime` or
+/// `series`: kubectl describe/get already read `eventTime` when
+/// `firstTimestamp` is zero and `series` before `count`.
+pub fn event_v1_to_core(ev: Value) -> Value {
+    let Value::Object(mut obj) = ev else {
+        return ev;
+    };
+    rename_fields(&mut obj, &EVENT_RENAMES);
+    if source_is_empty(obj.get("source"))
+        && let Some(component) = reporting_component(&obj).map(str::to_owned)
+    {
+        obj.insert("source".to_owned(), json!({ "component": component }));
+    }
+    set_type_meta(&mut obj, CORE_V1, EVENT_KIND);
+    Value::Object(obj)
+}
+
+/// core/v1 Event -> events.k8s.io/v1 Event.
+///
+/// Port of `Convert_core_Event_To_v1_Event`
+/// (k8s.io/kubernetes/pkg/apis/events/v1/conversion.go) plus the generated
+/// `autoConvert_core_Event_To_v1_Event` (pkg/apis/events/v1/zz_generated.conversion.go):
+/// `involvedObject`->`regarding`, `message`->`note`,
+/// `reportingComponent`->`reportingController`, `source`->`deprecatedSource`,
+/// `firstTimestamp`->`deprecatedFirstTimestamp`,
+/// `lastTimestamp`->`deprecatedLastTimestamp`, `count`->`deprecatedCount`;
+/// every other field is copied as it is.
+///
+/// Deviation: a `source` that is exactly `{component: <reportingComponent>}` on an
+/// event with an `eventTime` is taken to be the one [`event_v1_to_core`]
+/// synthesized and is not shown as `deprecatedSource`.
+pub fn event_core_to_v1(ev: Value) -> Value {
+    let Value::Object(mut obj) = ev else {
+        return ev;
+    };
+    if source_was_synthesized(&obj) {
+        obj.remove("source");
+    }
+    rename_fields(&mut obj, &event_renames_reversed());
+    set_type_meta(&mut obj, EVENTS_V1, EVENT_KIND);
+    Value::Object(obj)
+}
+
+// ---------------------------------------------------------------------------
+// HorizontalPodAutoscaler: annotations
+// ---------------------------------------------------------------------------
+
+fn annotations_mut(obj: &mut Object) -> Option<&mut Object> {
+    obj.get_mut("metadata")?.as_object_mut()?.get_mut("annotations")?.as_object_mut()
+}
+
+fn annotation<'a>(obj: &'a Object, key: &str) -> Option<&'a str> {
+    object_at(obj, "metadata").and_then(|m| object_at(m, "annotations")).and_then(|a| str_at(a, key))
+}
+
+/// An annotation that holds a JSON list; `None` when absent or malformed.
+fn annotation_list(obj: &Object, key: &str) -> Option<Vec<Value>> {
+    match serde_json::from_str(annotation(obj, key)?) {
+        Ok(Value::Array(items)) => Some(items),
+        _ => None,
+    }
+}
+
+/// `DropRoundTripHorizontalPodAutoscalerAnnotations` (pkg/apis/autoscaling/helpers.go).
+/// An annotation map it empties is removed, as Go's `omitempty` would.
+fn drop_round_trip_annotations(obj: &mut Object) {
+    let Some(annotations) = annotations_mut(obj) else {
+        return;
+    };
+    let mut removed = false;
+    for key in ROUND_TRIP_ANNOTATIONS {
+        removed |= annotations.remove(key).is_some();
+    }
+    if removed
+        && annotations.is_empty()
+        && let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        meta.remove("annotations");
+    }
+}
+
+fn set_annotations(obj: &mut Object, new: Vec<(&str, String)>) {
+    if new.is_empty() {
+        return;
+    }
+    let meta = obj.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    if !meta.is_object() {
+        *meta = Value::Object(Map::new());
+    }
+    let Some(meta) = meta.as_object_mut() else {
+        return;
+    };
+    let annotations = meta.entry("annotations").or_insert_with(|| Value::Object(Map::new()));
+    if !annotations.is_object() {
+        *annotations = Value::Object(Map::new());
+    }
+    if let Some(annotations) = annotations.as_object_mut() {
+        for (key, value) in new {
+            annotations.insert(key.to_owned(), Value::String(value));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// HorizontalPodAutoscaler: metrics
+// ---------------------------------------------------------------------------
+
+fn is_cpu_resource(metric: &Object) -> Option<&Object> {
+    if str_at(metric, "type") != Some("Resource") {
+        return None;
+    }
+    object_at(metric, "resource").filter(|r| str_at(r, "name") == Some("cpu"))
+}
+
+/// The filter in `Convert_autoscaling_HorizontalPodAutoscaler_To_v1_HorizontalPodAutoscaler`:
+/// a Resource/cpu metric with a utilization target is what v1 can express.
+fn is_cpu_utilization_metric(metric: &Value) -> bool {
+    metric
+        .as_object()
+        .and_then(is_cpu_resource)
+        .and_then(|r| object_at(r, "target"))
+        .and_then(|t| present(t, "averageUtilization"))
+        .is_some()
+}
+
+/// `Convert_autoscaling_HorizontalPodAutoscalerSpec_To_v1_HorizontalPodAutoscalerSpec`:
+/// the first Resource/cpu metric decides (the Go loop `break`s on it).
+fn target_cpu_utilization(metrics: &[Value]) -> Option<Value> {
+    let cpu = metrics.iter().filter_map(Value::as_object).find_map(is_cpu_resource)?;
+    object_at(cpu, "target").and_then(|t| present(t, "averageUtilization")).cloned()
+}
+
+/// `Convert_autoscaling_HorizontalPodAutoscalerStatus_To_v1_HorizontalPodAutoscalerStatus`:
+/// the Go loop has no `break`, so the last Resource/cpu utilization wins.
+fn current_cpu_utilization(current: &[Value]) -> Option<Value> {
+    current
+        .iter()
+        .filter_map(Value::as_object)
+        .filter_map(is_cpu_resource)
+        .filter_map(|r| object_at(r, "current").and_then(|c| present(c, "averageUtilization")))
+        .next_back()
+        .cloned()
+}
+
+fn cpu_utilization_metric(utilization: Value) -> Value {
+    json!({
+        "type": "Resource",
+        "resource": {
+            "name": "cpu",
+            "target": { "type": "Utilization", "averageUtilization": utilization },
+        },
+    })
+}
+
+/// v2 `metric: {name, selector}` -> v1 `metricName` + `<selector_key>`.
+fn metric_identifier_to_v1(dst: &mut Object, src: &Object, selector_key: &str) {
+    if let Some(metric) = object_at(src, "metric") {
+        copy_if(dst, "metricName", metric, "name");
+        copy_if(dst, selector_key, metric, "selector");
+    }
+}
+
+/// v1 `metricName` + `<selector_key>` -> v2 `metric: {name, selector}`.
+fn metric_identifier_from_v1(src: &Object, selector_key: &str) -> Value {
+    let mut metric = Map::new();
+    copy_if(&mut metric, "name", src, "metricName");
+    copy_if(&mut metric, "selector", src, selector_key);
+    Value::Object(metric)
+}
+
+/// v2 `target`/`current` sub-object of a metric source, or an empty one.
+fn sub_object<'a>(src: &'a Object, key: &str) -> &'a Object {
+    static EMPTY: std::sync::OnceLock<Object> = std::sync::OnceLock::new();
+    object_at(src, key).unwrap_or_else(|| EMPTY.get_or_init(Map::new))
+}
+
+/// `Convert_autoscaling_MetricSpec_To_v1_MetricSpec` with the per-source
+/// functions of pkg/apis/autoscaling/v1/conversion.go
+/// (`Convert_autoscaling_{Object,Pods,Resource,External}MetricSource_To_v1_...`).
+fn metric_spec_v2_to_v1(metric: &Value) -> Value {
+    let Some(m) = metric.as_object() else {
+        return metric.clone();
+    };
+    let mut out = Map::new();
+    copy_if(&mut out, "type", m, "type");
+    if let Some(src) = object_at(m, "object") {
+        let target = sub_object(src, "target");
+        let mut v = Map::new();
+        copy_if(&mut v, "target", src, "describedObject");
+        metric_identifier_to_v1(&mut v, src, "selector");
+        copy_if(&mut v, "targetValue", target, "value");
+        copy_if(&mut v, "averageValue", target, "averageValue");
+        out.insert("object".to_owned(), Value::Object(v));
+    }
+    if let Some(src) = object_at(m, "pods") {
+        let mut v = Map::new();
+        metric_identifier_to_v1(&mut v, src, "selector");
+        copy_if(&mut v, "targetAverageValue", sub_object(src, "target"), "averageValue");
+        out.insert("pods".to_owned(), Value::Object(v));
+    }
+    for key in ["resource", "containerResource"] {
+        if let Some(src) = object_at(m, key) {
+            let target = sub_object(src, "target");
+            let mut v = Map::new();
+            copy_if(&mut v, "name", src, "name");
+            copy_if(&mut v, "container", src, "container");
+            copy_if(&mut v, "targetAverageUtilization", target, "averageUtilization");
+            copy_if(&mut v, "targetAverageValue", target, "averageValue");
+            out.insert(key.to_owned(), Value::Object(v));
+        }
+    }
+    if let Some(src) = object_at(m, "external") {
+        let target = sub_object(src, "target");
+        let mut v = Map::new();
+        metric_identifier_to_v1(&mut v, src, "metricSelector");
+        copy_if(&mut v, "targetValue", target, "value");
+        copy_if(&mut v, "targetAverageValue", target, "averageValue");
+        out.insert("external".to_owned(), Value::Object(v));
+    }
+    Value::Object(out)
+}
+
+/// `Convert_v1_MetricSpec_To_autoscaling_MetricSpec` with the per-source
+/// functions of pkg/apis/autoscaling/v1/conversion.go, including their choice of
+/// the v2 `target.type` from which v1 fields are set.
+fn metric_spec_v1_to_v2(metric: &Value) -> Value {
+    let Some(m) = metric.as_object() else {
+        return metric.clone();
+    };
+    let mut out = Map::new();
+    copy_if(&mut out, "type", m, "type");
+    if let Some(src) = object_at(m, "object") {
+        let kind = if present(src, "averageValue").is_none() { "Value" } else { "AverageValue" };
+        let mut target = Map::new();
+        target.insert("type".to_owned(), json!(kind));
+        copy_if(&mut target, "value", src, "targetValue");
+        copy_if(&mut target, "averageValue", src, "averageValue");
+        let mut v = Map::new();
+        copy_if(&mut v, "describedObject", src, "target");
+        v.insert("metric".to_owned(), metric_identifier_from_v1(src, "selector"));
+        v.insert("target".to_owned(), Value::Object(target));
+        out.insert("object".to_owned(), Value::Object(v));
+    }
+    if let Some(src) = object_at(m, "pods") {
+        let mut target = Map::new();
+        target.insert("type".to_owned(), json!("AverageValue"));
+        copy_if(&mut target, "averageValue", src, "targetAverageValue");
+        let mut v = Map::new();
+        v.insert("metric".to_owned(), metric_identifier_from_v1(src, "selector"));
+        v.insert("target".to_owned(), Value::Object(target));
+        out.insert("pods".to_owned(), Value::Object(v));
+    }
+    for key in ["resource", "containerResource"] {
+        if let Some(src) = object_at(m, key) {
+            let kind = if present(src, "targetAverageUtilization").is_none() { "AverageValue" } else { "Utilization" };
+            let mut target = Map::new();
+            target.insert("type".to_owned(), json!(kind));
+            copy_if(&mut target, "averageUtilization", src, "targetAverageUtilization");
+            copy_if(&mut target, "averageValue", src, "targetAverageValue");
+            let mut v = Map::new();
+            copy_if(&mut v, "name", src, "name");
+            copy_if(&mut v, "container", src, "container");
+            v.insert("target".to_owned(), Value::Object(target));
+            out.insert(key.to_owned(), Value::Object(v));
+        }
+    }
+    if let Some(src) = object_at(m, "external") {
+        let kind = if present(src, "targetValue").is_none() { "AverageValue" } else { "Value" };
+        let mut target = Map::new();
+        target.insert("type".to_owned(), json!(kind));
+        copy_if(&mut target, "value", src, "targetValue");
+        copy_if(&mut target, "averageValue", src, "targetAverageValue");
+        let mut v = Map::new();
+        v.insert("metric".to_owned(), metric_identifier_from_v1(src, "metricSelector"));
+        v.insert("target".to_owned(), Value::Object(target));
+        out.insert("external".to_owned(), Value::Object(v));
+    }
+    Value::Object(out)
+}
+
+/// `Convert_autoscaling_MetricStatus_To_v1_MetricStatus` with the per-source
+/// status functions of pkg/apis/autoscaling/v1/conversion.go.
+fn metric_status_v2_to_v1(metric: &Value) -> Value {
+    let Some(m) = metric.as_object() else {
+        return metric.clone();
+    };
+    let mut out = Map::new();
+    copy_if(&mut out, "type", m, "type");
+    if let Some(src) = object_at(m, "object") {
+        let current = sub_object(src, "current");
+        let mut v = Map::new();
+        copy_if(&mut v, "target", src, "describedObject");
+        metric_identifier_to_v1(&mut v, src, "selector");
+        copy_if(&mut v, "currentValue", current, "value");
+        copy_if(&mut v, "averageValue", current, "averageValue");
+        out.insert("object".to_owned(), Value::Object(v));
+    }
+    if let Some(src) = object_at(m, "pods") {
+        let mut v = Map::new();
+        metric_identifier_to_v1(&mut v, src, "selector");
+        copy_if(&mut v, "currentAverageValue", sub_object(src, "current"), "averageValue");
+        out.insert("pods".to_owned(), Value::Object(v));
+    }
+    for key in ["resource", "containerResource"] {
+        if let Some(src) = object_at(m, key) {
+            let current = sub_object(src, "current");
+            let mut v = Map::new();
+            copy_if(&mut v, "name", src, "name");
+            copy_if(&mut v, "container", src, "container");
+            copy_if(&mut v, "currentAverageUtilization", current, "averageUtilization");
+            copy_if(&mut v, "currentAverageValue", current, "averageValue");
+            out.insert(key.to_owned(), Value::Object(v));
+        }
+    }
+    if let Some(src) = object_at(m, "external") {
+        let current = sub_object(src, "current");
+        let mut v = Map::new();
+        metric_identifier_to_v1(&mut v, src, "metricSelector");
+        copy_if(&mut v, "currentValue", current, "value");
+        copy_if(&mut v, "currentAverageValue", current, "averageValue");
+        out.insert("external".to_owned(), Value::Object(v));
+    }
+    Value::Object(out)
+}
+
+/// `Convert_v1_MetricStatus_To_autoscaling_MetricStatus` with the per-source
+/// status functions of pkg/apis/autoscaling/v1/conversion.go.
+fn metric_status_v1_to_v2(metric: &Value) -> Value {
+    let Some(m) = metric.as_object() else {
+        return metric.clone();
+    };
+    let mut out = Map::new();
+    copy_if(&mut out, "type", m, "type");
+    if let Some(src) = object_at(m, "object") {
+        let mut current = Map::new();
+        copy_if(&mut current, "value", src, "currentValue");
+        copy_if(&mut current, "averageValue", src, "averageValue");
+        let mut v = Map::new();
+        copy_if(&mut v, "describedObject", src, "target");
+        v.insert("metric".to_owned(), metric_identifier_from_v1(src, "selector"));
+        v.insert("current".to_owned(), Value::Object(current));
+        out.insert("object".to_owned(), Value::Object(v));
+    }
+    if let Some(src) = object_at(m, "pods") {
+        let mut current = Map::new();
+        copy_if(&mut current, "averageValue", src, "currentAverageValue");
+        let mut v = Map::new();
+        v.insert("metric".to_owned(), metric_identifier_from_v1(src, "selector"));
+        v.insert("current".to_owned(), Value::Object(current));
+        out.insert("pods".to_owned(), Value::Object(v));
+    }
+    for key in ["resource", "containerResource"] {
+        if let Some(src) = object_at(m, key) {
+            let mut current = Map::new();
+            copy_if(&mut current, "averageUtilization", src, "currentAverageUtilization");
+            copy_if(&mut current, "averageValue", src, "currentAverageValue");
+            let mut v = Map::new();
+            copy_if(&mut v, "name", src, "name");
+            copy_if(&mut v, "container", src, "container");
+            v.insert("current".to_owned(), Value::Object(current));
+            out.insert(key.to_owned(), Value::Object(v));
+        }
+    }
+    if let Some(src) = object_at(m, "external") {
+        let mut current = Map::new();
+        copy_if(&mut current, "value", src, "currentValue");
+        copy_if(&mut current, "averageValue", src, "currentAverageValue");
+        let mut v = Map::new();
+        v.insert("metric".to_owned(), metric_identifier_from_v1(src, "metricSelector"));
+        v.insert("current".to_owned(), Value::Object(current));
+        out.insert("external".to_owned(), Value::Object(v));
+    }
+    Value::Object(out)
+}
+
+// ---------------------------------------------------------------------------
+// HorizontalPodAutoscaler: behavior annotation (Go field names)
+// ---------------------------------------------------------------------------
+
+/// `(Go field name, v2 json name)` of `autoscaling.HPAScalingRules`, in Go
+/// declaration order (pkg/apis/autoscaling/types.go).
+const RULES_FIELDS: [(&str, &str); 4] = [
+    ("StabilizationWindowSeconds", "stabilizationWindowSeconds"),
+    ("SelectPolicy", "selectPolicy"),
+    ("Policies", "policies"),
+    ("Tolerance", "tolerance"),
+];
+
+/// `(Go field name, v2 json name)` of `autoscaling.HPAScalingPolicy`.
+const POLICY_FIELDS: [(&str, &str); 3] = [("Type", "type"), ("Value", "value"), ("PeriodSeconds", "periodSeconds")];
+
+fn go_object(fields: impl IntoIterator<Item = (&'static str, String)>) -> String {
+    let body: Vec<String> = fields.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+    format!("{{{}}}", body.join(","))
+}
+
+fn policy_to_go_json(policy: &Value) -> String {
+    let Some(p) = policy.as_object() else {
+        return "{}".to_owned();
+    };
+    go_object(POLICY_FIELDS.iter().filter_map(|(go, js)| present(p, js).map(|v| (*go, v.to_string()))))
+}
+
+fn rules_to_go_json(rules: Option<&Value>) -> String {
+    let Some(r) = rules.and_then(Value::as_object) else {
+        return "null".to_owned();
+    };
+    go_object(RULES_FIELDS.iter().map(|(go, js)| {
+        let encoded = match (*js, present(r, js)) {
+            ("policies", Some(Value::Array(ps))) => {
+                let items: Vec<String> = ps.iter().map(policy_to_go_json).collect();
+                format!("[{}]", items.join(","))
+            }
+            (_, Some(v)) => v.to_string(),
+            (_, None) => "null".to_owned(),
+        };
+        (*go, encoded)
+    }))
+}
+
+/// `json.Marshal(in.Spec.Behavior)` of the internal type, as
+/// `Convert_autoscaling_HorizontalPodAutoscaler_To_v1_HorizontalPodAutoscaler` writes it.
+fn behavior_to_go_json(behavior: &Value) -> String {
+    format!(
+        "{{\"ScaleUp\":{},\"ScaleDown\":{}}}",
+        rules_to_go_json(behavior.get("scaleUp")),
+        rules_to_go_json(behavior.get("scaleDown")),
+    )
+}
+
+fn is_int(v: &Value) -> bool {
+    v.is_i64() || v.is_u64()
+}
+
+fn is_quantity(v: &Value) -> bool {
+    v.is_string() || v.is_number()
+}
+
+/// Copies a Go-named field to its json name if it has the type Go's
+/// `json.Unmarshal` would accept; `None` when it would fail.
+fn take_go_field(dst: &mut Object, src: &Object, go: &str, js: &str, ok: fn(&Value) -> bool) -> Option<()> {
+    match get_ci(src, go) {
+        None | Some(Value::Null) => Some(()),
+        Some(v) if ok(v) => {
+            dst.insert(js.to_owned(), v.clone());
+            Some(())
+        }
+        Some(_) => None,
+    }
+}
+
+fn policy_from_go_json(policy: &Value) -> Option<Value> {
+    let p = policy.as_object()?;
+    let mut out = Map::new();
+    take_go_field(&mut out, p, "Type", "type", Value::is_string)?;
+    take_go_field(&mut out, p, "Value", "value", is_int)?;
+    take_go_field(&mut out, p, "PeriodSeconds", "periodSeconds", is_int)?;
+    Some(Value::Object(out))
+}
+
+fn rules_from_go_json(rules: &Object) -> Option<Value> {
+    let mut out = Map::new();
+    take_go_field(&mut out, rules, "StabilizationWindowSeconds", "stabilizationWindowSeconds", is_int)?;
+    take_go_field(&mut out, rules, "SelectPolicy", "selectPolicy", Value::is_string)?;
+    take_go_field(&mut out, rules, "Tolerance", "tolerance", is_quantity)?;
+    match get_ci(rules, "Policies") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(ps)) => {
+            let policies = ps.iter().map(policy_from_go_json).collect::<Option<Vec<_>>>()?;
+            out.insert("policies".to_owned(), Value::Array(policies));
+        }
+        Some(_) => return None,
+    }
+    Some(Value::Object(out))
+}
+
+/// The behavior annotation read back as `Convert_v1_HorizontalPodAutoscaler_To_autoscaling_HorizontalPodAutoscaler`
+/// does: keys matched case-insensitively (`encoding/json`), and `None` when it
+/// does not decode or decodes to the zero behavior.
+fn behavior_from_go_json(raw: &str) -> Option<Value> {
+    let parsed: Value = serde_json::from_str(raw).ok()?;
+    let top = parsed.as_object()?;
+    let mut out = Map::new();
+    for (go, js) in [("ScaleUp", "scaleUp"), ("ScaleDown", "scaleDown")] {
+        match get_ci(top, go) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(rules)) => {
+                out.insert(js.to_owned(), rules_from_go_json(rules)?);
+            }
+            Some(_) => return None,
+        }
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
+}
+
+// ---------------------------------------------------------------------------
+// HorizontalPodAutoscaler: public conversions
+// ---------------------------------------------------------------------------
+
+/// autoscaling/v1 HPA -> autoscaling/v2 HPA (storage shape).
+///
+/// Port of `Convert_v1_HorizontalPodAutoscaler_To_autoscaling_HorizontalPodAutoscaler`,
+/// `Convert_v1_HorizontalPodAutoscalerSpec_To_autoscaling_HorizontalPodAutoscalerSpec` and
+/// `Convert_v1_HorizontalPodAutoscalerStatus_To_autoscaling_HorizontalPodAutoscalerStatus`
+/// (k8s.io/kubernetes/pkg/apis/autoscaling/v1/conversion.go):
+///
+/// * `spec.scaleTargetRef`, `minReplicas`, `maxReplicas` are copied;
+///   `targetCPUUtilizationPercentage: N` becomes the Resource/cpu metric
+///   `{type: Utilization, averageUtilization: N}`, placed *after* the metrics
+///   decoded from [`METRIC_SPECS_ANNOTATION`] (upstream order);
+/// * when that leaves no metric at all, the metric is cpu at
+///   [`DEFAULT_CPU_UTILIZATION`] percent, as upstream's conversion does;
+/// * [`BEHAVIOR_SPECS_ANNOTATION`] becomes `spec.behavior` unless it fails to
+///   decode or is the zero behavior;
+/// * `status.observedGeneration`, `lastScaleTime`, `currentReplicas`,
+///   `desiredReplicas` are copied; `currentCPUUtilizationPercentage` becomes a
+///   Resource/cpu `currentMetrics` entry, replaced wholesale by
+///   [`METRIC_STATUSES_ANNOTATION`] when present; [`CONDITIONS_ANNOTATION`]
+///   becomes `status.conditions`;
+/// * the round-trip annotations are then removed (`metadata.annotations` itself
+///   goes when that empties it).
+///
+/// Deviations: absent fields stay absent (upstream fills Go zero values such as
+/// `currentReplicas: 0`, and its defaulting sets `minReplicas: 1`, which is not
+/// conversion and is left to the caller); a `status` is only created when the
+/// input has one or the annotations carry status data; a malformed annotation
+/// is ignored and dropped where upstream fails the request.
+pub fn hpa_v1_to_v2(hpa: Value) -> Value {
+    let Value::Object(mut obj) = hpa else {
+        return hpa;
+    };
+    set_type_meta(&mut obj, AUTOSCALING_V2, HPA_KIND);
+
+    let other_metrics = annotation_list(&obj, METRIC_SPECS_ANNOTATION)
+        .map(|ms| ms.iter().map(metric_spec_v1_to_v2).collect::<Vec<_>>());
+    let behavior = annotation(&obj, BEHAVIOR_SPECS_ANNOTATION).and_then(behavior_from_go_json);
+    let current_metrics = annotation_list(&obj, METRIC_STATUSES_ANNOTATION)
+        .map(|ms| ms.iter().map(metric_status_v1_to_v2).collect::<Vec<_>>());
+    let conditions = annotation_list(&obj, CONDITIONS_ANNOTATION);
+    drop_round_trip_annotations(&mut obj);
+
+    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+        // v2-only names are unknown fields in an autoscaling/v1 request.
+        spec.remove("metrics");
+        spec.remove("behavior");
+        let mut metrics = other_metrics.unwrap_or_default();
+        if let Some(pct) = spec.remove("targetCPUUtilizationPercentage").filter(|v| !v.is_null()) {
+            metrics.push(cpu_utilization_metric(pct));
+        }
+        if metrics.is_empty() {
+            metrics.push(cpu_utilization_metric(json!(DEFAULT_CPU_UTILIZATION)));
+        }
+        spec.insert("metrics".to_owned(), Value::Array(metrics));
+        if let Some(behavior) = behavior {
+            spec.insert("behavior".to_owned(), behavior);
+        }
+    }
+
+    let has_status = obj.get("status").is_some_and(Value::is_object);
+    let annotated_status =
+        current_metrics.as_ref().is_some_and(|c| !c.is_empty()) || conditions.as_ref().is_some_and(|c| !c.is_empty());
+    if has_status || annotated_status {
+        let status = obj.entry("status").or_insert_with(|| Value::Object(Map::new()));
+        if !status.is_object() {
+            *status = Value::Object(Map::new());
+        }
+        if let Some(status) = status.as_object_mut() {
+            status.remove("currentMetrics");
+            status.remove("conditions");
+            let cpu = status.remove("currentCPUUtilizationPercentage").filter(|v| !v.is_null());
+            let current = match (current_metrics, cpu) {
+                // "ignore any existing status values -- the ones here have more information"
+                (Some(from_annotation), _) => from_annotation,
+                (None, Some(pct)) => vec![json!({
+                    "type": "Resource",
+                    "resource": { "name": "cpu", "current": { "averageUtilization": pct } },
+                })],
+                (None, None) => Vec::new(),
+            };
+            if !current.is_empty() {
+                status.insert("currentMetrics".to_owned(), Value::Array(current));
+            }
+            if let Some(conditions) = conditions.filter(|c| !c.is_empty()) {
+                status.insert("conditions".to_owned(), Value::Array(conditions));
+            }
+        }
+    }
+    Value::Object(obj)
+}
+
+/// autoscaling/v2 HPA -> autoscaling/v1 HPA.
+///
+/// Port of `Convert_autoscaling_HorizontalPodAutoscaler_To_v1_HorizontalPodAutoscaler`,
+/// `Convert_autoscaling_HorizontalPodAutoscalerSpec_To_v1_HorizontalPodAutoscalerSpec` and
+/// `Convert_autoscaling_HorizontalPodAutoscalerStatus_To_v1_HorizontalPodAutoscalerStatus`
+/// (k8s.io/kubernetes/pkg/apis/autoscaling/v1/conversion.go):
+///
+/// * stale round-trip annotations are dropped first
+///   (`DropRoundTripHorizontalPodAutoscalerAnnotations`, pkg/apis/autoscaling/helpers.go);
+/// * `spec.scaleTargetRef`, `minReplicas`, `maxReplicas` are copied; the first
+///   Resource/cpu metric sets `targetCPUUtilizationPercentage` from its
+///   `target.averageUtilization`;
+/// * every metric other than a Resource/cpu utilization one is written, as
+///   autoscaling/v1 `MetricSpec`s, to [`METRIC_SPECS_ANNOTATION`];
+///   `spec.behavior` goes to [`BEHAVIOR_SPECS_ANNOTATION`] in Go field names;
+/// * `status.observedGeneration`, `lastScaleTime`, `currentReplicas`,
+///   `desiredReplicas` are copied; the last Resource/cpu `currentMetrics` entry
+///   with a utilization sets `currentCPUUtilizationPercentage`; all
+///   `currentMetrics` go to [`METRIC_STATUSES_ANNOTATION`] and `conditions` to
+///   [`CONDITIONS_ANNOTATION`].
+///
+/// [`hpa_v1_to_v2`] reverses all of it, so v2 -> v1 -> v2 is the identity for
+/// valid objects, except that upstream's layout moves the cpu-utilization
+/// metric behind the other metrics.
+///
+/// Deviation: quantities and other fields absent from the v2 object are left out
+/// of the annotations instead of being written as Go zero values (`"0"`), so
+/// that they stay absent on the way back.
+pub fn hpa_v2_to_v1(hpa: Value) -> Value {
+    let Value::Object(mut obj) = hpa else {
+        return hpa;
+    };
+    set_type_meta(&mut obj, AUTOSCALING_V1, HPA_KIND);
+    drop_round_trip_annotations(&mut obj);
+
+    let mut new_annotations: Vec<(&str, String)> = Vec::new();
+
+    if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.remove("targetCPUUtilizationPercentage");
+        let metrics = spec.remove("metrics");
+        let metrics = metrics.as_ref().and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+        if let Some(pct) = target_cpu_utilization(metrics) {
+            spec.insert("targetCPUUtilizationPercentage".to_owned(), pct);
+        }
+        let others: Vec<Value> =
+            metrics.iter().filter(|m| !is_cpu_utilization_metric(m)).map(metric_spec_v2_to_v1).collect();
+        if !others.is_empty() {
+            new_annotations.push((METRIC_SPECS_ANNOTATION, Value::Array(others).to_string()));
+        }
+        if let Some(behavior) = spec.remove("behavior").filter(|b| !b.is_null()) {
+            new_annotations.push((BEHAVIOR_SPECS_ANNOTATION, behavior_to_go_json(&behavior)));
+        }
+    }
+
+    if let Some(status) = obj.get_mut("status").and_then(Value::as_object_mut) {
+        status.remove("currentCPUUtilizationPercentage");
+        let current = status.remove("currentMetrics");
+        let current = current.as_ref().and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+        if let Some(pct) = current_cpu_utilization(current) {
+            status.insert("currentCPUUtilizationPercentage".to_owned(), pct);
+        }
+        if !current.is_empty() {
+            let v1: Vec<Value> = current.iter().map(metric_status_v2_to_v1).collect();
+            new_annotations.push((METRIC_STATUSES_ANNOTATION, Value::Array(v1).to_string()));
+        }
+        if let Some(Value::Array(conditions)) = status.remove("conditions")
+            && !conditions.is_empty()
+        {
+            new_annotations.push((CONDITIONS_ANNOTATION, Value::Array(conditions).to_string()));
+        }
+    }
+
+    set_annotations(&mut obj, new_annotations);
+    Value::Object(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fails when any `null` appears anywhere in `v`.
+    fn assert_no_nulls(v: &Value, path: &str) {
+        match v {
+            Value::Null => panic!("null at {path}"),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    assert_no_nulls(item, &format!("{path}[{i}]"));
+                }
+            }
+            Value::Object(m) => {
+                for (k, item) in m {
+                    assert_no_nulls(item, &format!("{path}.{k}"));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn ann<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+        v["metadata"]["annotations"].get(key).and_then(Value::as_str)
+    }
+
+    fn ann_json(v: &Value, key: &str) -> Value {
+        serde_json::from_str(ann(v, key).expect("annotation present")).expect("annotation is JSON")
+    }
+
+    // ----------------------------------------------------------------- events
+
+    /// What kube-runtime's `Recorder::publish` sends (events.k8s.io/v1,
+    /// k8s-openapi skips `None`s): no deprecated* fields, no series on first sight.
+    fn kube_rs_event() -> Value {
+        json!({
+            "apiVersion": "events.k8s.io/v1",
+            "kind": "Event",
+            "metadata": {
+                "name": "web-0.17c2a5e1b3f4a8d0",
+                "namespace": "default"
+            },
+            "action": "Reconcile",
+            "eventTime": "2024-05-01T10:00:00.123456Z",
+            "note": "Scaled web to 3 replicas",
+            "reason": "Scaled",
+            "regarding": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": "web",
+                "namespace": "default",
+                "uid": "5f0c7a1e-3c1e-4a57-9d0b-2f4f5b8a6c11"
+            },
+            "reportingController": "example.com/web-operator",
+            "reportingInstance": "web-operator-6d9c8b7f5-x2x9k",
+            "type": "Normal"
+        })
+    }
+
+    fn kube_rs_event_with_series() -> Value {
+        let mut ev = kube_rs_event();
+        ev["series"] = json!({ "count": 4, "lastObservedTime": "2024-05-01T10:05:00.000001Z" });
+        ev["related"] = json!({ "apiVersion": "v1", "kind": "Pod", "name": "web-0", "namespace": "default" });
+        ev
+    }
+
+    /// What client-go's legacy `tools/record` recorder posts to core/v1 (Go
+    /// writes the zero `eventTime` as `null`).
+    fn kubelet_event() -> Value {
+        json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": { "name": "web-0.17c2a5e1b3f4a8d1", "namespace": "default", "resourceVersion": "42" },
+            "involvedObject": { "apiVersion": "v1", "kind": "Pod", "name": "web-0", "namespace": "default", "fieldPath": "spec.containers{web}" },
+            "reason": "Pulled",
+            "message": "Container image \"nginx:1.25\" already present on machine",
+            "source": { "component": "kubelet", "host": "node-1" },
+            "firstTimestamp": "2024-05-01T09:00:00Z",
+            "lastTimestamp": "2024-05-01T09:30:00Z",
+            "count": 3,
+            "type": "Normal",
+            "eventTime": null,
+            "reportingComponent": "kubelet",
+            "reportingInstance": "node-1"
+        })
+    }
+
+    #[test]
+    fn kube_rs_event_core_view_has_what_kubectl_describe_shows() {
+        let original = kube_rs_event();
+        let core = event_v1_to_core(original.clone());
+        assert_eq!(core["apiVersion"], "v1");
+        assert_eq!(core["kind"], "Event");
+        assert_eq!(core["metadata"], original["metadata"]);
+        // kubectl describe: Type, Reason, Age (eventTime), From (source.component), Message.
+        assert_eq!(core["type"], "Normal");
+        assert_eq!(core["reason"], "Scaled");
+        assert_eq!(core["message"], "Scaled web to 3 replicas");
+        assert_eq!(core["eventTime"], "2024-05-01T10:00:00.123456Z");
+        assert_eq!(core["source"], json!({ "component": "example.com/web-operator" }));
+        assert_eq!(core["involvedObject"], original["regarding"]);
+        assert_eq!(core["reportingComponent"], "example.com/web-operator");
+        assert_eq!(core["reportingInstance"], "web-operator-6d9c8b7f5-x2x9k");
+        assert_eq!(core["action"], "Reconcile");
+        for gone in ["regarding", "note", "reportingController", "firstTimestamp", "lastTimestamp", "count", "series"] {
+            assert!(core.get(gone).is_none(), "{gone} should be absent");
+        }
+        assert_no_nulls(&core, "$");
+    }
+
+    #[test]
+    fn kube_rs_event_round_trips_through_storage() {
+        for original in [kube_rs_event(), kube_rs_event_with_series()] {
+            let back = event_core_to_v1(event_v1_to_core(original.clone()));
+            assert_eq!(back, original);
+        }
+    }
+
+    #[test]
+    fn series_and_related_carry_over_unchanged() {
+        let original = kube_rs_event_with_series();
+        let core = event_v1_to_core(original.clone());
+        assert_eq!(core["series"], original["series"]);
+        assert_eq!(core["related"], original["related"]);
+        // No count/lastTimestamp invented: kubectl reads series first.
+        assert!(core.get("count").is_none());
+        assert!(core.get("lastTimestamp").is_none());
+    }
+
+    #[test]
+    fn legacy_core_event_maps_to_deprecated_fields_and_back() {
+        let original = kubelet_event();
+        let v1 = event_core_to_v1(original.clone());
+        assert_eq!(v1["apiVersion"], "events.k8s.io/v1");
+        assert_eq!(v1["regarding"], original["involvedObject"]);
+        assert_eq!(v1["note"], original["message"]);
+        assert_eq!(v1["reportingController"], "kubelet");
+        assert_eq!(v1["reportingInstance"], "node-1");
+        assert_eq!(v1["deprecatedSource"], json!({ "component": "kubelet", "host": "node-1" }));
+        assert_eq!(v1["deprecatedFirstTimestamp"], "2024-05-01T09:00:00Z");
+        assert_eq!(v1["deprecatedLastTimestamp"], "2024-05-01T09:30:00Z");
+        assert_eq!(v1["deprecatedCount"], 3);
+        for gone in
+            ["involvedObject", "message", "source", "firstTimestamp", "lastTimestamp", "count", "reportingComponent"]
+        {
+            assert!(v1.get(gone).is_none(), "{gone} should be absent");
+        }
+        assert_eq!(event_v1_to_core(v1), original);
+    }
+
+    #[test]
+    fn core_event_with_only_event_time_keeps_it_and_invents_nothing() {
+        let original = json!({
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": { "name": "e1", "namespace": "default" },
+            "involvedObject": { "kind": "Pod", "name": "p", "namespace": "default" },
+            "reason": "Started",
+            "message": "started",
+            "type": "Normal",
+            "eventTime": "2024-05-01T10:00:00.000000Z",
+            "reportingComponent": "my-ctrl",
+            "reportingInstance": "my-ctrl-1",
+            "action": "Start"
+        });
+        let v1 = event_core_to_v1(original.clone());
+        assert_eq!(v1["eventTime"], "2024-05-01T10:00:00.000000Z");
+        for absent in ["deprecatedFirstTimestamp", "deprecatedLastTimestamp", "deprecatedCount", "deprecatedSource"] {
+            assert!(v1.get(absent).is_none(), "{absent} should be absent");
+        }
+        assert_no_nulls(&v1, "$");
+        // Storing it back synthesizes source.component for kubectl, nothing else.
+        let core = event_v1_to_core(v1);
+        assert_eq!(core["source"], json!({ "component": "my-ctrl" }));
+        assert!(core.get("firstTimestamp").is_none());
+        assert!(core.get("lastTimestamp").is_none());
+        assert!(core.get("count").is_none());
+        assert_eq!(core["eventTime"], original["eventTime"]);
+    }
+
+    #[test]
+    fn explicit_deprecated_source_is_kept() {
+        let mut ev = kube_rs_event();
+        ev["deprecatedSource"] = json!({ "component": "legacy", "host": "node-9" });
+        let core = event_v1_to_core(ev.clone());
+        assert_eq!(core["source"], json!({ "component": "legacy", "host": "node-9" }));
+        assert_eq!(event_core_to_v1(core), ev);
+    }
+
+    #[test]
+    fn no_source_without_reporting_controller() {
+        let ev = json!({
+            "apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": { "name": "x" },
+            "eventTime": "2024-05-01T10:00:00.000000Z",
+            "note": "n"
+        });
+        let core = event_v1_to_core(ev.clone());
+        assert!(core.get("source").is_none());
+        assert_eq!(event_core_to_v1(core), ev);
+    }
+
+    #[test]
+    fn other_versions_field_names_are_dropped_not_mixed_in() {
+        let mut ev = kube_rs_event();
+        ev["message"] = json!("stale");
+        ev["involvedObject"] = json!({ "kind": "Stale" });
+        let core = event_v1_to_core(ev);
+        assert_eq!(core["message"], "Scaled web to 3 replicas");
+        assert_eq!(core["involvedObject"]["kind"], "Deployment");
+
+        let mut core = kubelet_event();
+        core["note"] = json!("stale");
+        let v1 = event_core_to_v1(core);
+        assert_eq!(v1["note"], "Container image \"nginx:1.25\" already present on machine");
+    }
+
+    #[test]
+    fn non_objects_pass_through() {
+        assert_eq!(event_v1_to_core(json!(null)), json!(null));
+        assert_eq!(event_core_to_v1(json!([1])), json!([1]));
+        assert_eq!(hpa_v1_to_v2(json!("x")), json!("x"));
+        assert_eq!(hpa_v2_to_v1(json!(3)), json!(3));
+    }
+
+    // -------------------------------------------------------------------- hpa
+
+    fn v1_hpa_with_cpu() -> Value {
+        json!({
+            "apiVersion": "autoscaling/v1",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": { "name": "web", "namespace": "default", "labels": { "app": "web" } },
+            "spec": {
+                "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": "web" },
+                "minReplicas": 2,
+                "maxReplicas": 10,
+                "targetCPUUtilizationPercentage": 50
+            },
+            "status": {
+                "observedGeneration": 3,
+                "lastScaleTime": "2024-05-01T10:00:00Z",
+                "currentReplicas": 4,
+                "desiredReplicas": 5,
+                "currentCPUUtilizationPercentage": 71
+            }
+        })
+    }
+
+    fn v2_hpa_memory_only() -> Value {
+        json!({
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": { "name": "mem", "namespace": "default" },
+            "spec": {
+                "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": "mem" },
+                "minReplicas": 1,
+                "maxReplicas": 5,
+                "metrics": [{
+                    "type": "Resource",
+                    "resource": { "name": "memory", "target": { "type": "Utilization", "averageUtilization": 60 } }
+                }]
+            }
+        })
+    }
+
+    /// Every metric source, a behavior, current metrics and conditions; the cpu
+    /// utilization metric comes last, where v1 -> v2 puts it.
+    fn v2_hpa_full() -> Value {
+        json!({
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {
+                "name": "full", "namespace": "default",
+                "annotations": { "owner": "team-a" }
+            },
+            "spec": {
+                "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": "full" },
+                "minReplicas": 1,
+                "maxReplicas": 20,
+                "metrics": [
+                    { "type": "Resource", "resource": { "name": "memory",
+                        "target": { "type": "AverageValue", "averageValue": "500Mi" } } },
+                    { "type": "ContainerResource", "containerResource": { "name": "cpu", "container": "app",
+                        "target": { "type": "Utilization", "averageUtilization": 70 } } },
+                    { "type": "Pods", "pods": {
+                        "metric": { "name": "packets-per-second" },
+                        "target": { "type": "AverageValue", "averageValue": "1k" } } },
+                    { "type": "Object", "object": {
+                        "describedObject": { "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "main" },
+                        "metric": { "name": "requests-per-second", "selector": { "matchLabels": { "verb": "GET" } } },
+                        "target": { "type": "Value", "value": "10k" } } },
+                    { "type": "External", "external": {
+                        "metric": { "name": "queue_messages_ready", "selector": { "matchLabels": { "queue": "work" } } },
+                        "target": { "type": "AverageValue", "averageValue": "30" } } },
+                    { "type": "Resource", "resource": { "name": "cpu",
+                        "target": { "type": "Utilization", "averageUtilization": 65 } } }
+                ],
+                "behavior": {
+                    "scaleDown": {
+                        "stabilizationWindowSeconds": 300,
+                        "policies": [{ "type": "Percent", "value": 100, "periodSeconds": 15 }]
+                    },
+                    "scaleUp": {
+                        "stabilizationWindowSeconds": 0,
+                        "selectPolicy": "Max",
+                        "policies": [
+                            { "type": "Percent", "value": 100, "periodSeconds": 15 },
+                            { "type": "Pods", "value": 4, "periodSeconds": 15 }
+                        ]
+                    }
+                }
+            },
+            "status": {
+                "observedGeneration": 7,
+                "lastScaleTime": "2024-05-01T10:00:00Z",
+                "currentReplicas": 3,
+                "desiredReplicas": 4,
+                "currentMetrics": [
+                    { "type": "Resource", "resource": { "name": "cpu",
+                        "current": { "averageUtilization": 80, "averageValue": "400m" } } },
+                    { "type": "External", "external": {
+                        "metric": { "name": "queue_messages_ready", "selector": { "matchLabels": { "queue": "work" } } },
+                        "current": { "value": "120", "averageValue": "40" } } }
+                ],
+                "conditions": [
+                    { "type": "AbleToScale", "status": "True", "lastTransitionTime": "2024-05-01T09:00:00Z",
+                      "reason": "ReadyForNewScale", "message": "recommended size matches current size" },
+                    { "type": "ScalingActive", "status": "True", "lastTransitionTime": "2024-05-01T09:00:00Z",
+                      "reason": "ValidMetricFound", "message": "the HPA was able to successfully calculate a replica count" }
+                ]
+            }
+        })
+    }
+
+    #[test]
+    fn v1_target_cpu_becomes_v2_resource_metric() {
+        let v2 = hpa_v1_to_v2(v1_hpa_with_cpu());
+        assert_eq!(v2["apiVersion"], "autoscaling/v2");
+        assert_eq!(v2["kind"], "HorizontalPodAutoscaler");
+        assert_eq!(v2["metadata"], v1_hpa_with_cpu()["metadata"]);
+        assert_eq!(
+            v2["spec"],
+            json!({
+                "scaleTargetRef": { "apiVersion": "apps/v1", "kind": "Deployment", "name": "web" },
+                "minReplicas": 2,
+                "maxReplicas": 10,
+                "metrics": [{ "type": "Resource", "resource": { "name": "cpu",
+                    "target": { "type": "Utilization", "averageUtilization": 50 } } }]
+            })
+        );
+        assert_eq!(
+            v2["status"],
+            json!({
+                "observedGeneration": 3,
+                "lastScaleTime": "2024-05-01T10:00:00Z",
+                "currentReplicas": 4,
+                "desiredReplicas": 5,
+                "currentMetrics": [{ "type": "Resource", "resource": { "name": "cpu",
+                    "current": { "averageUtilization": 71 } } }]
+            })
+        );
+        assert_no_nulls(&v2, "$");
+    }
+
+    #[test]
+    fn v1_round_trips_through_storage() {
+        let original = v1_hpa_with_cpu();
+        let v2 = hpa_v1_to_v2(original.clone());
+        let back = hpa_v2_to_v1(v2.clone());
+        // The v1 view carries the raw current metrics in an annotation (upstream
+        // does the same); stripping it gives the original, and writing the v1
+        // view back yields the same storage object.
+        assert!(ann(&back, METRIC_STATUSES_ANNOTATION).is_some());
+        assert_eq!(hpa_v1_to_v2(back.clone()), v2);
+        let mut stripped = back;
+        if let Some(meta) = stripped["metadata"].as_object_mut() {
+            meta.remove("annotations");
+        }
+        assert_eq!(stripped, original);
+    }
+
+    #[test]
+    fn v1_without_status_invents_no_status() {
+        let mut original = v1_hpa_with_cpu();
+        if let Some(o) = original.as_object_mut() {
+            o.remove("status");
+        }
+        let v2 = hpa_v1_to_v2(original.clone());
+        assert!(v2.get("status").is_none());
+        assert!(v2["metadata"].get("annotations").is_none());
+        assert_no_nulls(&v2, "$");
+        assert_eq!(hpa_v2_to_v1(v2), original);
+    }
+
+    #[test]
+    fn v2_memory_only_keeps_metric_in_annotation() {
+        let original = v2_hpa_memory_only();
+        let v1 = hpa_v2_to_v1(original.clone());
+        assert_eq!(v1["apiVersion"], "autoscaling/v1");
+        assert!(v1["spec"].get("targetCPUUtilizationPercentage").is_none());
+        assert!(v1["spec"].get("metrics").is_none());
+        assert!(v1.get("status").is_none());
+        assert_eq!(
+            ann_json(&v1, METRIC_SPECS_ANNOTATION),
+            json!([{ "type": "Resource", "resource": { "name": "memory", "targetAverageUtilization": 60 } }])
+        );
+        assert_no_nulls(&v1, "$");
+        let back = hpa_v1_to_v2(v1);
+        assert_eq!(back, original);
+    }
+
+    #[test]
+    fn v2_full_round_trips_through_v1() {
+        let original = v2_hpa_full();
+        let v1 = hpa_v2_to_v1(original.clone());
+        assert_eq!(v1["spec"]["targetCPUUtilizationPercentage"], 65);
+        assert_eq!(v1["status"]["currentCPUUtilizationPercentage"], 80);
+        assert!(v1["status"].get("currentMetrics").is_none());
+        assert!(v1["status"].get("conditions").is_none());
+        assert_eq!(ann(&v1, "owner"), Some("team-a"));
+        let specs = ann_json(&v1, METRIC_SPECS_ANNOTATION);
+        assert_eq!(specs.as_array().map(Vec::len), Some(5));
+        assert_eq!(
+            specs[3],
+            json!({ "type": "Object", "object": {
+            "target": { "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "name": "main" },
+            "metricName": "requests-per-second",
+            "selector": { "matchLabels": { "verb": "GET" } },
+            "targetValue": "10k"
+        } })
+        );
+        assert_eq!(
+            specs[4],
+            json!({ "type": "External", "external": {
+            "metricName": "queue_messages_ready",
+            "metricSelector": { "matchLabels": { "queue": "work" } },
+            "targetAverageValue": "30"
+        } })
+        );
+        assert_eq!(
+            ann_json(&v1, METRIC_STATUSES_ANNOTATION)[0],
+            json!({ "type": "Resource",
+            "resource": { "name": "cpu", "currentAverageUtilization": 80, "currentAverageValue": "400m" } })
+        );
+        assert_eq!(ann_json(&v1, CONDITIONS_ANNOTATION), original["status"]["conditions"]);
+        assert!(ann(&v1, BEHAVIOR_SPECS_ANNOTATION).is_some());
+
+        let back = hpa_v1_to_v2(v1);
+        assert_eq!(back, original);
+    }
+
+    #[test]
+    fn v2_to_v1_to_v2_moves_cpu_metric_last_like_upstream() {
+        let mut original = v2_hpa_memory_only();
+        original["spec"]["metrics"] = json!([
+            { "type": "Resource", "resource": { "name": "cpu", "target": { "type": "Utilization", "averageUtilization": 50 } } },
+            { "type": "Resource", "resource": { "name": "memory", "target": { "type": "Utilization", "averageUtilization": 60 } } }
+        ]);
+        let back = hpa_v1_to_v2(hpa_v2_to_v1(original.clone()));
+        assert_eq!(back["spec"]["metrics"][0]["resource"]["name"], "memory");
+        assert_eq!(back["spec"]["metrics"][1]["resource"]["name"], "cpu");
+        assert_eq!(back["spec"]["metrics"][1], original["spec"]["metrics"][0]);
+    }
+
+    #[test]
+    fn v1_without_any_metric_gets_upstream_cpu_default() {
+        let mut v1 = v1_hpa_with_cpu();
+        if let Some(spec) = v1["spec"].as_object_mut() {
+            spec.remove("targetCPUUtilizationPercentage");
+        }
+        let v2 = hpa_v1_to_v2(v1);
+        assert_eq!(
+            v2["spec"]["metrics"],
+            json!([{ "type": "Resource", "resource": { "name": "cpu",
+            "target": { "type": "Utilization", "averageUtilization": DEFAULT_CPU_UTILIZATION } } }])
+        );
+    }
+
+    #[test]
+    fn stale_round_trip_annotations_are_replaced() {
+        let mut stored = v2_hpa_memory_only();
+        stored["metadata"]["annotations"] = json!({
+            METRIC_SPECS_ANNOTATION: "[]",
+            CONDITIONS_ANNOTATION: "[{\"type\":\"Stale\"}]",
+            BEHAVIOR_SPECS_ANNOTATION: "{}",
+            "keep": "me"
+        });
+        let v1 = hpa_v2_to_v1(stored);
+        let annotations = v1["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
+        assert_eq!(annotations.len(), 2, "{annotations:?}");
+        assert_eq!(ann(&v1, "keep"), Some("me"));
+        assert!(ann(&v1, CONDITIONS_ANNOTATION).is_none());
+        assert!(ann(&v1, METRIC_SPECS_ANNOTATION).is_some());
+
+        // v1 -> v2 removes them all, and the map when nothing else is left.
+        let v2 = hpa_v1_to_v2(v1);
+        assert_eq!(v2["metadata"]["annotations"], json!({ "keep": "me" }));
+        let v2 = hpa_v1_to_v2(hpa_v2_to_v1(v2_hpa_memory_only()));
+        assert!(v2["metadata"].get("annotations").is_none());
+    }
+
+    #[test]
+    fn behavior_annotation_uses_go_field_names() {
+        let v1 = hpa_v2_to_v1(v2_hpa_full());
+        let raw = ann(&v1, BEHAVIOR_SPECS_ANNOTATION).unwrap_or_default();
+        assert!(raw.starts_with("{\"ScaleUp\":{\"StabilizationWindowSeconds\":0,\"SelectPolicy\":\"Max\""), "{raw}");
+        let parsed: Value = serde_json::from_str(raw).expect("behavior annotation is JSON");
+        assert_eq!(
+            parsed["ScaleDown"],
+            json!({
+                "StabilizationWindowSeconds": 300,
+                "SelectPolicy": null,
+                "Policies": [{ "Type": "Percent", "Value": 100, "PeriodSeconds": 15 }],
+                "Tolerance": null
+            })
+        );
+    }
+
+    #[test]
+    fn go_written_annotations_decode() {
+        // As a real API server writes them: Go zero values included, keys
+        // in whatever case encoding/json accepts.
+        let v1 = json!({
+            "apiVersion": "autoscaling/v1",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": { "name": "go", "annotations": {
+                BEHAVIOR_SPECS_ANNOTATION: "{\"ScaleUp\":null,\"scaledown\":{\"StabilizationWindowSeconds\":60,\"SelectPolicy\":null,\"Policies\":null,\"Tolerance\":\"50m\"}}",
+                METRIC_STATUSES_ANNOTATION: "[{\"type\":\"Resource\",\"resource\":{\"name\":\"cpu\",\"currentAverageUtilization\":12,\"currentAverageValue\":\"0\"}}]",
+                CONDITIONS_ANNOTATION: "[{\"type\":\"AbleToScale\",\"status\":\"True\",\"lastTransitionTime\":\"2024-05-01T09:00:00Z\",\"reason\":\"ReadyForNewScale\"}]"
+            } },
+            "spec": { "scaleTargetRef": { "kind": "Deployment", "name": "go" }, "maxReplicas": 3, "targetCPUUtilizationPercentage": 40 },
+            "status": { "currentReplicas": 1, "desiredReplicas": 1, "currentCPUUtilizationPercentage": 12 }
+        });
+        let v2 = hpa_v1_to_v2(v1);
+        assert_eq!(
+            v2["spec"]["behavior"],
+            json!({ "scaleDown": { "stabilizationWindowSeconds": 60, "tolerance": "50m" } })
+        );
+        assert_eq!(
+            v2["status"]["currentMetrics"],
+            json!([{ "type": "Resource", "resource": { "name": "cpu",
+            "current": { "averageUtilization": 12, "averageValue": "0" } } }])
+        );
+        assert_eq!(v2["status"]["conditions"][0]["reason"], "ReadyForNewScale");
+        assert!(v2["metadata"].get("annotations").is_none());
+    }
+
+    #[test]
+    fn malformed_or_zero_annotations_are_ignored_and_dropped() {
+        let v1 = json!({
+            "apiVersion": "autoscaling/v1",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": { "name": "bad", "annotations": {
+                METRIC_SPECS_ANNOTATION: "not json",
+                BEHAVIOR_SPECS_ANNOTATION: "{\"ScaleUp\":null,\"ScaleDown\":null}",
+                METRIC_STATUSES_ANNOTATION: "{}",
+                CONDITIONS_ANNOTATION: "[",
+                "other": "x"
+            } },
+            "spec": { "scaleTargetRef": { "kind": "Deployment", "name": "bad" }, "maxReplicas": 3, "targetCPUUtilizationPercentage": 40 }
+        });
+        let v2 = hpa_v1_to_v2(v1);
+        assert_eq!(v2["metadata"]["annotations"], json!({ "other": "x" }));
+        assert_eq!(v2["spec"]["metrics"].as_array().map(Vec::len), Some(1));
+        assert!(v2["spec"].get("behavior").is_none());
+        assert!(v2.get("status").is_none());
+        assert_eq!(behavior_from_go_json("{\"ScaleUp\":{\"StabilizationWindowSeconds\":\"x\"}}"), None);
+    }
+
+    #[test]
+    fn cpu_average_value_target_is_not_a_v1_target() {
+        let mut v2 = v2_hpa_memory_only();
+        v2["spec"]["metrics"] = json!([{ "type": "Resource", "resource": { "name": "cpu",
+            "target": { "type": "AverageValue", "averageValue": "500m" } } }]);
+        let v1 = hpa_v2_to_v1(v2.clone());
+        assert!(v1["spec"].get("targetCPUUtilizationPercentage").is_none());
+        assert_eq!(
+            ann_json(&v1, METRIC_SPECS_ANNOTATION),
+            json!([{ "type": "Resource", "resource": { "name": "cpu", "targetAverageValue": "500m" } }])
+        );
+        assert_eq!(hpa_v1_to_v2(v1), v2);
+    }
+}

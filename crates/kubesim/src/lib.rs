@@ -1,0 +1,401 @@
+//! kubesim: an in-memory Kubernetes API server that kubectl and kube-rs accept.
+//!
+//! It serves the resources scalekeeper deals with — apps/v1 Deployments (with `scale` and
+//! `status`), Namespaces, core/v1 and events.k8s.io/v1 Events, Leases, autoscaling/v1 and
+//! v2 HorizontalPodAutoscalers, CustomResourceDefinitions and the kinds they register —
+//! with the API server's semantics for resourceVersions, watches, conflicts, subresources,
+//! managedFields and garbage collection, plus fault injection for tests.
+//!
+//! ```text
+//!  kubectl / kube-rs ──HTTP(S)──► server (accept loop, TLS, down/up)
+//!                                   └─► api (routing, discovery, tables, watch, auth, faults)
+//!                                         └─► registry (verbs, validation, GC) ──► store
+//!  controller (Deployment status) ◄── store change notifications
+//! ```
+//!
+//! Start one in-process with [`Sim::start`]; the `kubesim` binary serves one until stopped.
+
+pub mod api;
+pub mod controller;
+pub mod convert;
+pub mod error;
+pub mod faults;
+pub mod managed_fields;
+pub mod registry;
+pub mod resources;
+pub mod schema;
+pub mod selectors;
+pub mod server;
+pub mod state;
+pub mod store;
+pub mod table;
+pub mod tls;
+pub mod validation;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use serde_json::{Value, json};
+use tokio_rustls::TlsAcceptor;
+
+pub use faults::FaultSpec;
+use registry::{Ctx, Sub};
+use state::{RuntimeConfig, State};
+pub use store::WriteRecord;
+
+/// How to start a kubesim.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Serve HTTPS with a generated CA (the kubeconfig carries the CA).
+    pub tls: bool,
+    /// Require this bearer token on every request (the kubeconfig carries it).
+    pub token: Option<String>,
+    /// How long the Deployment controller takes to make status match spec.
+    pub deployment_delay: Duration,
+    /// How many changes are kept for watches to resume from (older → 410 Gone).
+    pub history: usize,
+    /// How often watches that allow bookmarks get one.
+    pub bookmark_interval: Duration,
+    /// Address of the admin HTTP endpoint (faults, down/up), if wanted.
+    pub admin_listen: Option<SocketAddr>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: false,
+            token: None,
+            deployment_delay: Duration::from_millis(50),
+            history: 100_000,
+            bookmark_interval: Duration::from_secs(5),
+            admin_listen: None,
+        }
+    }
+}
+
+/// A running kubesim. Cloning gives another handle to the same server.
+#[derive(Clone)]
+pub struct Sim {
+    state: Arc<State>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    router: Router,
+    tls: Option<TlsAcceptor>,
+    ca_pem: Option<String>,
+    admin_addr: Option<SocketAddr>,
+    updown: tokio::sync::Mutex<bool>,
+}
+
+/// The default namespaces every cluster has.
+const DEFAULT_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+impl Sim {
+    /// Starts a kubesim: binds, starts the Deployment controller, creates the default
+    /// namespaces. Installs the ring rustls provider as the process default if none is.
+    ///
+    /// Errors: the address cannot be bound, or certificates cannot be generated.
+    pub async fn start(config: SimConfig) -> anyhow::Result<Sim> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let listener = server::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let (tls, ca_pem) = if config.tls {
+            let certs = tls::ServingCerts::generate().context("generating kubesim's serving certificate")?;
+            (Some(TlsAcceptor::from(certs.server_config()?)), Some(certs.ca_pem.clone()))
+        } else {
+            (None, None)
+        };
+        let store = store::Store::new(resources::builtins(), config.history);
+        let runtime = RuntimeConfig {
+            token: config.token.clone(),
+            bookmark_interval: config.bookmark_interval,
+            deployment_delay: config.deployment_delay,
+        };
+        let state = Arc::new(State::new(store, runtime, addr));
+        let router = server::router(state.clone());
+        server::spawn_accept_loop(listener, router.clone(), tls.clone(), state.down_token());
+        tokio::spawn(controller::run(state.clone()));
+        let mut sim = Sim {
+            state: state.clone(),
+            inner: Arc::new(Inner { router, tls, ca_pem, admin_addr: None, updown: tokio::sync::Mutex::new(false) }),
+        };
+        for ns in DEFAULT_NAMESPACES {
+            sim.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))?;
+        }
+        if let Some(admin) = config.admin_listen {
+            let listener = server::bind(admin).await.with_context(|| format!("binding admin {admin}"))?;
+            let admin_addr = listener.local_addr()?;
+            let app = admin_router(sim.clone());
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            if let Some(inner) = Arc::get_mut(&mut sim.inner) {
+                inner.admin_addr = Some(admin_addr);
+            }
+        }
+        Ok(sim)
+    }
+
+    /// The API address.
+    pub fn addr(&self) -> SocketAddr {
+        self.state.addr()
+    }
+
+    /// The admin endpoint's address, when one was asked for.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.inner.admin_addr
+    }
+
+    /// The API server URL (`http://` or `https://`).
+    pub fn url(&self) -> String {
+        let scheme = if self.inner.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr())
+    }
+
+    /// A kubeconfig (YAML) that kubectl and kube-rs use unchanged.
+    pub fn kubeconfig_yaml(&self) -> String {
+        use base64::Engine as _;
+        let mut cluster = format!("    server: {}\n", self.url());
+        if let Some(ca) = &self.inner.ca_pem {
+            let data = base64::engine::general_purpose::STANDARD.encode(ca);
+            cluster.push_str(&format!("    certificate-authority-data: {data}\n"));
+        }
+        let user = match &self.state.config.token {
+            Some(t) => format!("    token: {t}\n"),
+            None => "    {}\n".to_string(),
+        };
+        let user = if user.trim() == "{}" { "  user: {}\n".to_string() } else { format!("  user:\n{user}") };
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: kubesim\n  cluster:\n{cluster}contexts:\n- name: kubesim\n  context:\n    cluster: kubesim\n    user: kubesim\n    namespace: default\ncurrent-context: kubesim\nusers:\n- name: kubesim\n{user}preferences: {{}}\n"
+        )
+    }
+
+    /// Writes [`Self::kubeconfig_yaml`] to `path`.
+    pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, self.kubeconfig_yaml())
+    }
+
+    /// A kube-rs client built from the kubeconfig, exactly as a user's would be.
+    pub async fn client(&self) -> anyhow::Result<kube::Client> {
+        let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_yaml())?;
+        let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?;
+        Ok(kube::Client::try_from(config)?)
+    }
+
+    // === state ===
+
+    fn ctx_for(&self, api_version: &str, kind: &str, namespace: &str, manager: &str) -> anyhow::Result<Ctx> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let def = self
+            .state
+            .resources()
+            .into_iter()
+            .find(|r| r.group == group && r.kind == kind && r.versions.iter().any(|v| v == version))
+            .with_context(|| format!("no resource for {api_version} {kind}"))?;
+        Ok(Ctx {
+            namespace: if def.namespaced { namespace.to_string() } else { String::new() },
+            def,
+            version: version.to_string(),
+            manager: manager.to_string(),
+            dry_run: false,
+        })
+    }
+
+    /// Creates `obj`, or replaces it if it exists (field manager `kubesim`). A namespaced
+    /// object's namespace is created when missing.
+    pub fn apply(&self, obj: Value) -> anyhow::Result<Value> {
+        let api_version = obj["apiVersion"].as_str().context("object has no apiVersion")?.to_string();
+        let kind = obj["kind"].as_str().context("object has no kind")?.to_string();
+        let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
+        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let ctx = self.ctx_for(&api_version, &kind, &ns, "kubesim")?;
+        let written = {
+            let mut store = self.state.store.lock();
+            if ctx.def.namespaced && store.get("namespaces", &(String::new(), ns.clone())).is_none() {
+                let ns_ctx = self.ctx_for("v1", "Namespace", "", "kubesim")?;
+                let w = registry::create(&mut store, &ns_ctx, json!({"metadata": {"name": ns}}))?;
+                drop(w);
+            }
+            let exists = store.get(&ctx.def.storage, &(ctx.namespace.clone(), name.clone())).is_some();
+            if exists {
+                registry::write_existing(
+                    &mut store,
+                    &ctx,
+                    &name,
+                    Sub::Main,
+                    "update",
+                    managed_fields::Operation::Update,
+                    |_| Ok(obj),
+                )?
+            } else {
+                registry::create(&mut store, &ctx, obj)?
+            }
+        };
+        let rv = self.state.store.lock().rv;
+        self.state.publish(rv, true);
+        Ok(written.object)
+    }
+
+    /// Loads every document of a multi-document YAML file with [`Self::apply`]; returns how
+    /// many objects were loaded.
+    pub fn seed_yaml(&self, yaml: &str) -> anyhow::Result<usize> {
+        use serde::Deserialize as _;
+        let mut n = 0;
+        for doc in serde_yaml::Deserializer::from_str(yaml) {
+            let v = Value::deserialize(doc)?;
+            if v.is_null() {
+                continue;
+            }
+            if v["kind"].as_str().is_some_and(|k| k.ends_with("List")) {
+                for item in v["items"].as_array().cloned().unwrap_or_default() {
+                    self.apply(item)?;
+                    n += 1;
+                }
+            } else {
+                self.apply(v)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The stored object `apiVersion`/`kind` `namespace`/`name`, in that version's shape.
+    pub fn get(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+        let ctx = self.ctx_for(api_version, kind, namespace, "kubesim").ok()?;
+        registry::get(&self.state.store.lock(), &ctx, name, Sub::Main).ok()
+    }
+
+    /// Every write kubesim has seen (the last 100,000).
+    pub fn writes(&self) -> Vec<WriteRecord> {
+        self.state.store.writes()
+    }
+
+    /// The current resourceVersion.
+    pub fn resource_version(&self) -> u64 {
+        self.state.store.lock().rv
+    }
+
+    /// How many watch streams are open.
+    pub fn watcher_count(&self) -> usize {
+        self.state.watcher_count()
+    }
+
+    // === faults ===
+
+    /// Sets the injected faults (latency, failing the next N requests).
+    pub fn set_faults(&self, spec: FaultSpec) {
+        self.state.faults.set(spec);
+    }
+
+    /// Closes every open watch; clients re-watch as they would after an API server restart.
+    pub fn close_watches(&self) {
+        self.state.close_watches();
+    }
+
+    /// Goes down: the listener closes (new connections are refused) and every open
+    /// connection and watch ends. State is kept.
+    pub async fn go_down(&self) {
+        let mut down = self.inner.updown.lock().await;
+        if !*down {
+            self.state.take_down();
+            *down = true;
+        }
+    }
+
+    /// Comes back up on the same address, with the state it had.
+    ///
+    /// Errors: the address was taken by someone else meanwhile.
+    pub async fn come_up(&self) -> anyhow::Result<()> {
+        let mut down = self.inner.updown.lock().await;
+        if *down {
+            let listener = server::bind(self.addr()).await.context("rebinding after going down")?;
+            server::spawn_accept_loop(
+                listener,
+                self.inner.router.clone(),
+                self.inner.tls.clone(),
+                self.state.down_token(),
+            );
+            *down = false;
+        }
+        Ok(())
+    }
+
+    /// Whether the server is down.
+    pub async fn is_down(&self) -> bool {
+        *self.inner.updown.lock().await
+    }
+
+    /// Stops serving for good.
+    pub async fn shutdown(&self) {
+        self.go_down().await;
+    }
+}
+
+/// The admin endpoint: `GET/PUT /faults`, `POST /close-watches`, `POST /down`,
+/// `POST /up`, `GET /writes`, `GET /stats`.
+fn admin_router(sim: Sim) -> Router {
+    use axum::routing::{get, post};
+    use axum::{Json, extract::State as AxState};
+    Router::new()
+        .route(
+            "/faults",
+            get(|AxState(s): AxState<Sim>| async move { Json(s.state.faults.get()) }).put(
+                |AxState(s): AxState<Sim>, Json(spec): Json<FaultSpec>| async move {
+                    s.set_faults(spec.clone());
+                    Json(spec)
+                },
+            ),
+        )
+        .route(
+            "/close-watches",
+            post(|AxState(s): AxState<Sim>| async move {
+                s.close_watches();
+                "closed\n"
+            }),
+        )
+        .route(
+            "/down",
+            post(|AxState(s): AxState<Sim>| async move {
+                s.go_down().await;
+                "down\n"
+            }),
+        )
+        .route(
+            "/up",
+            post(|AxState(s): AxState<Sim>| async move {
+                match s.come_up().await {
+                    Ok(()) => (axum::http::StatusCode::OK, "up\n".to_string()),
+                    Err(e) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}\n")),
+                }
+            }),
+        )
+        .route(
+            "/writes",
+            get(|AxState(s): AxState<Sim>| async move {
+                Json(
+                    s.writes()
+                        .into_iter()
+                        .map(|w| json!({"rv": w.rv, "verb": w.verb, "resource": w.resource, "subresource": w.subresource, "namespace": w.namespace, "name": w.name, "fieldManager": w.field_manager}))
+                        .collect::<Vec<_>>(),
+                )
+            }),
+        )
+        .route(
+            "/stats",
+            get(|AxState(s): AxState<Sim>| async move {
+                Json(json!({"resourceVersion": s.resource_version(), "watchers": s.watcher_count(), "down": s.is_down().await}))
+            }),
+        )
+        .with_state(sim)
+}

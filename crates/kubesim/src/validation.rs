@@ -1,0 +1,229 @@
+//! Defaulting and validation of the built-in kinds, as far as scalekeeper's dealings need.
+//!
+//! Rules come from `k8s.io/apimachinery/pkg/util/validation` (names) and
+//! `pkg/apis/apps/validation` + `pkg/apis/apps/v1/defaults.go` (Deployments).
+
+use serde_json::{Value, json};
+
+use crate::error::Cause;
+use crate::resources::{Behavior, ResourceDef};
+use crate::selectors::LabelSelector;
+
+const DNS1123_LABEL_MAX: usize = 63;
+const DNS1123_SUBDOMAIN_MAX: usize = 253;
+
+/// Whether `s` is a DNS-1123 label (RFC 1123): ≤ 63 lower-case alphanumerics or '-',
+/// starting and ending with an alphanumeric.
+pub fn is_dns1123_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= DNS1123_LABEL_MAX
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// Whether `s` is a DNS-1123 subdomain: ≤ 253 characters, dot-separated DNS-1123 labels.
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    s.len() <= DNS1123_SUBDOMAIN_MAX && s.split('.').all(is_dns1123_label)
+}
+
+/// Validates an object name for `def` (Namespaces: DNS-1123 label; everything else here:
+/// DNS-1123 subdomain). Returns the causes for a 422.
+pub fn name(def: &ResourceDef, name: &str) -> Vec<Cause> {
+    let (ok, rule) = match def.behavior {
+        Behavior::Namespace => (
+            is_dns1123_label(name),
+            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+        ),
+        _ => (
+            is_dns1123_subdomain(name),
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+        ),
+    };
+    if ok { vec![] } else { vec![Cause::invalid("metadata.name", &json!(name), rule)] }
+}
+
+/// Applies defaults and validates `obj` (storage shape) for its kind; `old` is the stored
+/// object on update. Appends causes for a 422.
+pub fn default_and_validate(def: &ResourceDef, obj: &mut Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
+    validate_metadata(obj, causes);
+    match def.behavior {
+        Behavior::Deployment => deployment(obj, old, causes),
+        Behavior::Namespace => {
+            if old.is_none() {
+                obj["status"] = json!({"phase": "Active"});
+            }
+            if obj.pointer("/spec/finalizers").is_none() {
+                obj["spec"] = json!({"finalizers": ["kubernetes"]});
+            }
+        }
+        Behavior::Lease => {
+            if let Some(d) = obj.pointer("/spec/leaseDurationSeconds")
+                && d.as_i64().is_none_or(|d| d <= 0)
+            {
+                causes.push(Cause::invalid("spec.leaseDurationSeconds", d, "must be greater than 0"));
+            }
+        }
+        Behavior::Hpa => {
+            if obj.pointer("/spec/scaleTargetRef/name").and_then(Value::as_str).is_none_or(str::is_empty) {
+                causes.push(Cause::required("spec.scaleTargetRef.name"));
+            }
+            match obj.pointer("/spec/maxReplicas").and_then(Value::as_i64) {
+                Some(m) if m >= 1 => {}
+                Some(m) => {
+                    causes.push(Cause::invalid("spec.maxReplicas", &json!(m), "must be greater than or equal to 1"))
+                }
+                None => causes.push(Cause::required("spec.maxReplicas")),
+            }
+        }
+        Behavior::Event => {
+            if obj.get("involvedObject").is_none() {
+                causes.push(Cause::required("involvedObject"));
+            }
+        }
+        Behavior::Crd | Behavior::Custom => {}
+    }
+}
+
+fn validate_metadata(obj: &Value, causes: &mut Vec<Cause>) {
+    for field in ["labels", "annotations"] {
+        match obj.pointer(&format!("/metadata/{field}")) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(m)) => {
+                for (k, v) in m {
+                    if !v.is_string() {
+                        causes.push(Cause::invalid(&format!("metadata.{field}"), v, "must be a string"));
+                    } else if field == "labels"
+                        && v.as_str().is_some_and(|s| LabelSelector::parse(&format!("{k}={s}")).is_err())
+                    {
+                        causes.push(Cause::invalid("metadata.labels", v, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"));
+                    }
+                }
+            }
+            Some(other) => causes.push(Cause::invalid(&format!("metadata.{field}"), other, "must be an object")),
+        }
+    }
+}
+
+/// Deployment defaults (apps/v1 defaults.go) and validation (apps validation.go).
+fn deployment(obj: &mut Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
+    if !obj.get("spec").is_some_and(Value::is_object) {
+        causes.push(Cause::required("spec"));
+        return;
+    }
+    let spec = &mut obj["spec"];
+    if spec.get("replicas").is_none_or(Value::is_null) {
+        spec["replicas"] = json!(1);
+    }
+    if spec.get("strategy").is_none() {
+        spec["strategy"] =
+            json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}});
+    }
+    for (k, d) in [("revisionHistoryLimit", 10), ("progressDeadlineSeconds", 600)] {
+        if spec.get(k).is_none() {
+            spec[k] = json!(d);
+        }
+    }
+    match spec.get("replicas").and_then(Value::as_i64) {
+        Some(r) if r >= 0 && r <= i64::from(i32::MAX) => {}
+        Some(r) => causes.push(Cause::invalid("spec.replicas", &json!(r), "must be greater than or equal to 0")),
+        None => causes.push(Cause::invalid("spec.replicas", &spec["replicas"], "must be an integer")),
+    }
+    let selector = match spec.get("selector") {
+        None | Some(Value::Null) => {
+            causes.push(Cause::required("spec.selector"));
+            None
+        }
+        Some(s) => match LabelSelector::from_object(s) {
+            Ok(sel) if sel.is_empty() => {
+                causes.push(Cause::invalid("spec.selector", s, "empty selector is invalid for deployment"));
+                None
+            }
+            Ok(sel) => Some(sel),
+            Err(e) => {
+                causes.push(Cause::invalid("spec.selector", s, &e.to_string()));
+                None
+            }
+        },
+    };
+    let template_labels = spec.pointer("/template/metadata/labels").cloned();
+    if spec.get("template").is_none() {
+        causes.push(Cause::required("spec.template"));
+    } else if let Some(sel) = selector
+        && !sel.matches(template_labels.as_ref().and_then(Value::as_object))
+    {
+        causes.push(Cause::invalid(
+            "spec.template.metadata.labels",
+            &template_labels.unwrap_or(json!({})),
+            "`selector` does not match template `labels`",
+        ));
+    }
+    if let Some(old) = old
+        && old.pointer("/spec/selector") != obj.pointer("/spec/selector")
+    {
+        causes.push(Cause::invalid(
+            "spec.selector",
+            obj.pointer("/spec/selector").unwrap_or(&Value::Null),
+            "field is immutable",
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployments() -> ResourceDef {
+        crate::resources::builtins().into_iter().find(|d| d.plural == "deployments").expect("deployments")
+    }
+
+    fn dep(replicas: Value) -> Value {
+        json!({"metadata": {"name": "web"}, "spec": {"replicas": replicas,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": []}}}})
+    }
+
+    #[test]
+    fn dns_names() {
+        assert!(is_dns1123_label("a-1"));
+        assert!(!is_dns1123_label("-a"));
+        assert!(!is_dns1123_label("A"));
+        assert!(!is_dns1123_label(&"a".repeat(64)));
+        assert!(is_dns1123_subdomain("a.b-c"));
+        assert!(!is_dns1123_subdomain("a..b"));
+        assert!(!name(&deployments(), "Bad_Name").is_empty());
+    }
+
+    #[test]
+    fn deployment_defaults_replicas_and_refuses_negative() {
+        let mut ok = dep(Value::Null);
+        let mut causes = vec![];
+        default_and_validate(&deployments(), &mut ok, None, &mut causes);
+        assert!(causes.is_empty(), "{causes:?}");
+        assert_eq!(ok["spec"]["replicas"], 1);
+
+        let mut bad = dep(json!(-1));
+        default_and_validate(&deployments(), &mut bad, None, &mut causes);
+        assert_eq!(causes.len(), 1);
+        assert_eq!(causes[0].field, "spec.replicas");
+        assert_eq!(causes[0].message, "Invalid value: -1: must be greater than or equal to 0");
+    }
+
+    #[test]
+    fn deployment_selector_must_match_template_and_is_immutable() {
+        let mut d = dep(json!(1));
+        d["spec"]["template"]["metadata"]["labels"] = json!({"app": "other"});
+        let mut causes = vec![];
+        default_and_validate(&deployments(), &mut d, None, &mut causes);
+        assert_eq!(causes[0].field, "spec.template.metadata.labels");
+
+        let old = dep(json!(1));
+        let mut new = dep(json!(1));
+        new["spec"]["selector"] = json!({"matchLabels": {"app": "web", "x": "y"}});
+        new["spec"]["template"]["metadata"]["labels"]["x"] = json!("y");
+        let mut causes = vec![];
+        default_and_validate(&deployments(), &mut new, Some(&old), &mut causes);
+        assert!(causes.iter().any(|c| c.message.contains("field is immutable")), "{causes:?}");
+    }
+}
