@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::error::ApiError;
 use crate::registry::{self, Ctx, DeleteOptions, ListOptions, PatchType, Sub};
-use crate::resources::ResourceDef;
+use crate::resources::{Behavior, ResourceDef};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::state::State;
 use crate::table::{self, IncludeObject};
@@ -253,11 +253,60 @@ fn openapi_v3_doc(resources: &[ResourceDef], group: &str, version: &str) -> Resu
 struct Render {
     table: bool,
     include: IncludeObject,
+    /// `as=PartialObjectMetadata` (`false`) or `as=PartialObjectMetadataList` (`true`).
+    partial_list: Option<bool>,
+}
+
+/// The `as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1` of one `Accept` choice, as
+/// client-go's metadata client and kube-rs' `*_metadata` calls and `metadata_watcher` ask:
+/// `Some(is_list)`, or `None` for any other choice.
+fn partial_metadata_choice(part: &str) -> Option<bool> {
+    let (mut as_, mut g, mut v) = (None, None, None);
+    for (k, val) in part.split(';').skip(1).filter_map(|kv| kv.split_once('=')) {
+        match k.trim() {
+            "as" => as_ = Some(val.trim()),
+            "g" => g = Some(val.trim()),
+            "v" => v = Some(val.trim()),
+            _ => {}
+        }
+    }
+    if g != Some("meta.k8s.io") || v != Some("v1") {
+        return None;
+    }
+    match as_ {
+        Some("PartialObjectMetadata") => Some(false),
+        Some("PartialObjectMetadataList") => Some(true),
+        _ => None,
+    }
+}
+
+/// Shapes one object for `render`: as is, or as a meta.k8s.io/v1 `PartialObjectMetadata`
+/// (what the apiserver's `asPartialObjectMetadata` keeps: type meta and metadata). Asking
+/// for a `PartialObjectMetadataList` of a single object is 406, as on the real server.
+fn shape_object(render: Render, obj: Value) -> Result<Value, ApiError> {
+    match render.partial_list {
+        None => Ok(obj),
+        Some(false) => Ok(partial_object(&obj)),
+        Some(true) => Err(not_acceptable_partial(
+            "you requested PartialObjectMetadataList, but the requested object is not a list",
+        )),
+    }
+}
+
+fn partial_object(obj: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
+}
+
+fn not_acceptable_partial(message: &str) -> ApiError {
+    let mut e = ApiError::not_acceptable("");
+    e.message = message.to_string();
+    e
 }
 
 fn negotiate(headers: &HeaderMap, query: &HashMap<String, String>) -> Result<Render, ApiError> {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("*/*");
     let mut table = false;
+    let mut partial_list = None;
     let mut acceptable = false;
     for part in accept.split(',') {
         let p = part.trim();
@@ -273,9 +322,14 @@ fn negotiate(headers: &HeaderMap, query: &HashMap<String, String>) -> Result<Ren
             }
             continue;
         }
+        if let Some(list) = partial_metadata_choice(p) {
+            partial_list = Some(list);
+            acceptable = true;
+            break;
+        }
         if p.contains("as=") {
-            // PartialObjectMetadata(List) or APIGroupDiscoveryList: not offered; fall through
-            // to the next choice, as the real server would for an unsupported `as`.
+            // APIGroupDiscoveryList and the like: not offered; fall through to the next
+            // choice, as the real server would for an unsupported `as`.
             continue;
         }
         acceptable = true;
@@ -284,7 +338,7 @@ fn negotiate(headers: &HeaderMap, query: &HashMap<String, String>) -> Result<Ren
     if !acceptable {
         return Err(ApiError::not_acceptable(accept));
     }
-    Ok(Render { table, include: IncludeObject::parse(query.get("includeObject").map(String::as_str)) })
+    Ok(Render { table, include: IncludeObject::parse(query.get("includeObject").map(String::as_str)), partial_list })
 }
 
 fn field_manager(query: &HashMap<String, String>, headers: &HeaderMap) -> String {
@@ -380,9 +434,10 @@ async fn resource_request(
         manager: field_manager(query, headers),
         dry_run: query.get("dryRun").is_some_and(|d| d == "All"),
     };
-    let written = |w: registry::Written, state: &Arc<State>| -> Response {
+    let written = |w: registry::Written, state: &Arc<State>| -> Result<Response, ApiError> {
         state.publish(w.rv, w.deployments_changed);
-        ok_json(if w.created { StatusCode::CREATED } else { StatusCode::OK }, &w.object)
+        let code = if w.created { StatusCode::CREATED } else { StatusCode::OK };
+        Ok(ok_json(code, &shape_object(render, w.object)?))
     };
     match (name, method.clone()) {
         (None, Method::GET) => {
@@ -398,12 +453,25 @@ async fn resource_request(
                     &table::render(&def, &items, list["metadata"].clone(), render.include),
                 ));
             }
-            Ok(ok_json(StatusCode::OK, &list))
+            match render.partial_list {
+                None => Ok(ok_json(StatusCode::OK, &list)),
+                Some(true) => {
+                    let items: Vec<Value> =
+                        list["items"].as_array().into_iter().flatten().map(partial_object).collect();
+                    Ok(ok_json(
+                        StatusCode::OK,
+                        &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": list["metadata"], "items": items}),
+                    ))
+                }
+                Some(false) => Err(not_acceptable_partial(
+                    "you requested PartialObjectMetadata, but the requested object is a list",
+                )),
+            }
         }
         (None, Method::POST) => {
             let body: Value = parse_body(headers, &body)?;
             let w = registry::create(&mut state.store.lock(), &ctx, body)?;
-            Ok(written(w, state))
+            written(w, state)
         }
         (None, Method::DELETE) => {
             let opts = list_options(&def, query)?;
@@ -430,19 +498,19 @@ async fn resource_request(
                     &table::render(&def, &[obj], json!({"resourceVersion": rv}), render.include),
                 ));
             }
-            Ok(ok_json(StatusCode::OK, &obj))
+            Ok(ok_json(StatusCode::OK, &shape_object(render, obj)?))
         }
         (Some(name), Method::PUT) => {
             let body: Value = parse_body(headers, &body)?;
             let w = registry::update(&mut state.store.lock(), &ctx, &name, sub, body)?;
-            Ok(written(w, state))
+            written(w, state)
         }
         (Some(name), Method::PATCH) => {
             let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
             let pt = PatchType::from_content_type(ct).ok_or_else(|| ApiError::unsupported_media_type(ct))?;
             let force = query.get("force").is_some_and(|f| f == "true");
             let w = registry::patch(&mut state.store.lock(), &ctx, &name, sub, pt, &body, force)?;
-            Ok(written(w, state))
+            written(w, state)
         }
         (Some(name), Method::DELETE) => {
             if sub != Sub::Main {
@@ -452,7 +520,20 @@ async fn resource_request(
             }
             let del = DeleteOptions::parse(&body, query.get("propagationPolicy").map(String::as_str))?;
             let w = registry::delete(&mut state.store.lock(), &ctx, &name, &del)?;
-            Ok(written(w, state))
+            // As the generic registry's `finalizeDelete`: an object removed at once is
+            // answered with a `Status` naming it (`details.kind` is the resource); one only
+            // marked for deletion (finalizers pending) with the object. A Namespace always
+            // answers with the object: the real server first makes it `Terminating`.
+            if w.object.pointer("/metadata/deletionTimestamp").is_none() && def.behavior != Behavior::Namespace {
+                state.publish(w.rv, w.deployments_changed);
+                let m = &w.object["metadata"];
+                return Ok(ok_json(
+                    StatusCode::OK,
+                    &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                            "details": {"name": m["name"], "group": def.group, "kind": def.plural, "uid": m["uid"]}}),
+                ));
+            }
+            written(w, state)
         }
         (Some(_), m) => Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({m})"
@@ -484,6 +565,9 @@ fn table_event(def: &ResourceDef, render: Render, obj: Value) -> Value {
     if render.table {
         let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
         table::render(def, &[obj], json!({"resourceVersion": rv}), render.include)
+    } else if render.partial_list.is_some() {
+        // A metadata-only watch: every event carries a PartialObjectMetadata.
+        partial_object(&obj)
     } else {
         obj
     }
@@ -531,6 +615,10 @@ fn watch(
     };
     let state = state.clone();
     let mut rv_rx = state.store.subscribe();
+    // Catch up at once: a watch resuming from an older resourceVersion must first replay
+    // the changes committed since then (as the watch cache does), and changes committed
+    // between reading `cursor` and subscribing must not wait for the next write.
+    rv_rx.mark_changed();
     let mut close_rx = state.watch_closer.subscribe();
     let down = state.down_token();
     state.watchers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -640,6 +728,30 @@ mod tests {
         );
         assert!(negotiate(&h, &HashMap::new()).expect("ok").table);
         h.insert(header::ACCEPT, "application/vnd.kubernetes.protobuf".parse().expect("header"));
+        assert_eq!(negotiate(&h, &HashMap::new()).map(|_| ()).map_err(|e| e.code), Err(406));
+    }
+
+    #[test]
+    fn negotiates_partial_object_metadata() {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1".parse().expect("h"));
+        let r = negotiate(&h, &HashMap::new()).expect("ok");
+        assert_eq!(r.partial_list, Some(false));
+        let obj = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"}, "spec": {}});
+        assert_eq!(
+            shape_object(r, obj.clone()).expect("shaped"),
+            json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "a"}})
+        );
+        h.insert(
+            header::ACCEPT,
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1".parse().expect("h"),
+        );
+        let r = negotiate(&h, &HashMap::new()).expect("ok");
+        assert_eq!(r.partial_list, Some(true));
+        assert_eq!(shape_object(r, obj).map_err(|e| e.code), Err(406));
+        // Another group or version is not offered: 406 unless a later choice fits.
+        assert_eq!(partial_metadata_choice("application/json;as=PartialObjectMetadata;g=other;v=v1"), None);
+        h.insert(header::ACCEPT, "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v9".parse().expect("h"));
         assert_eq!(negotiate(&h, &HashMap::new()).map(|_| ()).map_err(|e| e.code), Err(406));
     }
 }

@@ -24,7 +24,10 @@ pub mod managed_fields;
 pub mod registry;
 pub mod resources;
 pub mod schema;
-pub mod selectors;
+/// Label and field selectors (the `kube-selectors` crate, shared with scalekeeper).
+pub mod selectors {
+    pub use kube_selectors::*;
+}
 pub mod server;
 pub mod state;
 pub mod store;
@@ -220,10 +223,11 @@ impl Sim {
         let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
         let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
         let ctx = self.ctx_for(&api_version, &kind, &ns, "kubesim")?;
+        // Resolve before locking: ctx_for reads the resource list under the same lock.
+        let ns_ctx = self.ctx_for("v1", "Namespace", "", "kubesim")?;
         let written = {
             let mut store = self.state.store.lock();
             if ctx.def.namespaced && store.get("namespaces", &(String::new(), ns.clone())).is_none() {
-                let ns_ctx = self.ctx_for("v1", "Namespace", "", "kubesim")?;
                 let w = registry::create(&mut store, &ns_ctx, json!({"metadata": {"name": ns}}))?;
                 drop(w);
             }

@@ -171,6 +171,64 @@ pub fn overlap(a: &Map<String, Value>, b: &Map<String, Value>, prefix: &str, out
     }
 }
 
+/// Server-side apply's removal of fields: the leaf paths (field names, without `f:`) of
+/// `previous` — what a manager applied last time — that its new applied set `applied` no
+/// longer names and that no field set in `others` owns. Apply removes them from the object
+/// (defaulting then restores a default where the kind has one), as
+/// <https://kubernetes.io/docs/reference/using-api/server-side-apply/#field-management>
+/// describes: "If you remove a field from a manifest and apply that manifest, Server-Side
+/// Apply checks if there are any other field managers that also own the field. If the
+/// field is not owned by any other field managers, it is either deleted from the live
+/// object or reset to its default value".
+pub fn dropped(
+    previous: &Map<String, Value>,
+    applied: &Map<String, Value>,
+    others: &[Map<String, Value>],
+) -> Vec<Vec<String>> {
+    fn walk(set: &Map<String, Value>, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+        for (k, v) in set {
+            let Some(name) = k.strip_prefix("f:") else { continue };
+            path.push(name.to_string());
+            match v.as_object().filter(|m| !m.is_empty()) {
+                Some(children) => walk(children, path, out),
+                None => out.push(path.clone()),
+            }
+            path.pop();
+        }
+    }
+    // Whether `set` owns `path`: the path itself, something under it, or an atomic ancestor.
+    fn covers(set: &Map<String, Value>, path: &[String]) -> bool {
+        let mut cur = set;
+        for p in path {
+            match cur.get(&format!("f:{p}")).and_then(Value::as_object) {
+                Some(next) if next.is_empty() => return true,
+                Some(next) => cur = next,
+                None => return false,
+            }
+        }
+        true
+    }
+    let mut leaves = vec![];
+    walk(previous, &mut vec![], &mut leaves);
+    leaves.retain(|p| !covers(applied, p) && !others.iter().any(|o| covers(o, p)));
+    leaves
+}
+
+/// Removes the field at `path` (field names) from `obj`, if present.
+pub fn remove_path(obj: &mut Value, path: &[String]) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut cur = obj;
+    for p in parents {
+        match cur.get_mut(p.as_str()) {
+            Some(next) => cur = next,
+            None => return,
+        }
+    }
+    if let Some(m) = cur.as_object_mut() {
+        m.remove(last.as_str());
+    }
+}
+
 /// Who records a write: the manager, its operation, the subresource and when.
 #[derive(Debug, Clone)]
 pub struct Writer<'a> {
@@ -318,6 +376,26 @@ mod tests {
         record(&of(&v1), &mut v2, &ch, &w("b", None));
         let managers: Vec<String> = of(&v2).iter().filter_map(|e| e["manager"].as_str().map(String::from)).collect();
         assert_eq!(managers, vec!["b"]);
+    }
+
+    #[test]
+    fn apply_drops_fields_no_longer_applied_and_unowned() {
+        let set = |v: Value| v.as_object().cloned().unwrap_or_default();
+        let previous =
+            set(json!({"f:metadata": {"f:labels": {"f:a": {}, "f:b": {}, "f:c": {}}}, "f:spec": {"f:paused": {}}}));
+        let applied = set(json!({"f:metadata": {"f:labels": {"f:a": {}}}}));
+        let others = [set(json!({"f:metadata": {"f:labels": {"f:c": {}}}}))];
+        let gone = dropped(&previous, &applied, &others);
+        assert_eq!(gone, vec![vec!["metadata", "labels", "b"], vec!["spec", "paused"]]);
+        let mut obj =
+            json!({"metadata": {"labels": {"a": "1", "b": "2", "c": "3"}}, "spec": {"paused": true, "replicas": 2}});
+        for p in &gone {
+            remove_path(&mut obj, p);
+        }
+        assert_eq!(obj, json!({"metadata": {"labels": {"a": "1", "c": "3"}}, "spec": {"replicas": 2}}));
+        // An atomic ancestor owned by another manager covers everything under it.
+        let others = [set(json!({"f:spec": {}}))];
+        assert_eq!(dropped(&set(json!({"f:spec": {"f:paused": {}}})), &Map::new(), &others), Vec::<Vec<String>>::new());
     }
 
     #[test]

@@ -209,12 +209,19 @@ pub fn builtins() -> Vec<ResourceDef> {
 
     let mut events =
         builtin("", &["v1"], "events", "Event", &["ev"], true, false, "events", Codec::Identity, Behavior::Event);
+    // The API server's event table (pkg/printers/internalversion/printers.go): no leading
+    // Name column — the name comes last, only with `-o wide` (priority 1).
     events.columns = vec![
         col("Last Seen", "string", "", 0),
         col("Type", "string", ".type", 0),
         col("Reason", "string", ".reason", 0),
         col("Object", "string", "", 0),
+        col("Subobject", "string", ".involvedObject.fieldPath", 1),
+        col("Source", "string", "", 1),
         col("Message", "string", ".message", 0),
+        col("First Seen", "string", "", 1),
+        col("Count", "string", "", 1),
+        col("Name", "string", ".metadata.name", 1),
     ];
     let mut events_v1 = builtin(
         "events.k8s.io",

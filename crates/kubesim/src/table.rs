@@ -89,10 +89,28 @@ pub fn json_path<'a>(obj: &'a Value, path: &str) -> Option<&'a Value> {
     Some(cur)
 }
 
+/// Whether `def`'s table starts with a `Name` column. Events' does not: the API server's
+/// event table leads with Last Seen and lists the name last, with `-o wide`.
+fn name_first(def: &ResourceDef) -> bool {
+    def.behavior != Behavior::Event
+}
+
 fn cells(def: &ResourceDef, obj: &Value) -> Vec<Value> {
-    let name = obj.pointer("/metadata/name").cloned().unwrap_or(json!(""));
-    let mut out = vec![name];
+    // The API server prints both Event APIs from the internal (core-shaped) object, so an
+    // events.k8s.io/v1 row shows `regarding` as Object and `note` as Message too.
+    let core;
+    let obj = if def.behavior == Behavior::Event && obj["apiVersion"] == "events.k8s.io/v1" {
+        core = crate::convert::event_v1_to_core(obj.clone());
+        &core
+    } else {
+        obj
+    };
+    let mut out = vec![];
+    if name_first(def) {
+        out.push(obj.pointer("/metadata/name").cloned().unwrap_or(json!("")));
+    }
     let int = |p: &str| obj.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+    let text = |p: &str| obj.pointer(p).and_then(Value::as_str).filter(|s| !s.is_empty());
     for c in &def.columns {
         let v = match (def.behavior, c.name.as_str()) {
             (Behavior::Deployment, "Ready") => {
@@ -116,10 +134,23 @@ fn cells(def: &ResourceDef, obj: &Value) -> Vec<Value> {
                     .unwrap_or_default()
             ),
             (Behavior::Event, "Last Seen") => {
-                let ts = ["/lastTimestamp", "/eventTime", "/metadata/creationTimestamp"]
+                let ts = ["/series/lastObservedTime", "/lastTimestamp", "/firstTimestamp", "/eventTime"]
                     .iter()
-                    .find_map(|p| obj.pointer(p).and_then(Value::as_str));
+                    .find_map(|p| text(p));
                 age(ts)
+            }
+            (Behavior::Event, "First Seen") => age(text("/firstTimestamp").or_else(|| text("/eventTime"))),
+            (Behavior::Event, "Count") => {
+                json!(obj.pointer("/series/count").or(obj.get("count")).and_then(Value::as_i64).unwrap_or(1))
+            }
+            (Behavior::Event, "Source") => {
+                // formatEventSource: component (else reportingController), then ", host"
+                // (else reportingInstance) when there is one.
+                let component = text("/source/component").or_else(|| text("/reportingComponent")).unwrap_or_default();
+                match text("/source/host").or_else(|| text("/reportingInstance")) {
+                    Some(instance) => json!(format!("{component}, {instance}")),
+                    None => json!(component),
+                }
             }
             (Behavior::Event, "Object") => json!(format!(
                 "{}/{}",
@@ -147,13 +178,15 @@ fn cells(def: &ResourceDef, obj: &Value) -> Vec<Value> {
 
 /// Renders `items` (already in the requested version) as a `meta.k8s.io/v1` Table.
 pub fn render(def: &ResourceDef, items: &[Value], list_meta: Value, include: IncludeObject) -> Value {
-    let mut columns = vec![
-        json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}),
-    ];
+    let mut columns = vec![];
+    if name_first(def) {
+        columns.push(json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}));
+    }
     for c in &def.columns {
         let type_ = if c.type_ == "date" { "string" } else { c.type_.as_str() };
+        let format = if c.json_path == ".metadata.name" { "name" } else { "" };
         columns.push(
-            json!({"name": c.name, "type": type_, "format": "", "description": c.description, "priority": c.priority}),
+            json!({"name": c.name, "type": type_, "format": format, "description": c.description, "priority": c.priority}),
         );
     }
     let rows: Vec<Value> = items
@@ -196,6 +229,46 @@ mod tests {
         assert_eq!(json_path(&o, ".status.conditions[1].type"), Some(&json!("Synced")));
         assert_eq!(json_path(&o, ".status.conditions[?(@.type==\"Synced\")].status"), Some(&json!("True")));
         assert_eq!(json_path(&o, ".spec.missing"), None);
+    }
+
+    #[test]
+    fn event_rows_match_the_api_servers_event_table_in_both_apis() {
+        let defs = crate::resources::builtins();
+        let core_def = defs.iter().find(|d| d.group.is_empty() && d.plural == "events").expect("events");
+        let v1_def = defs.iter().find(|d| d.group == "events.k8s.io").expect("events.k8s.io");
+        let v1 = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
+            "metadata": {"name": "web.1", "namespace": "shop"}, "eventTime": "2020-01-01T00:00:00.000000Z",
+            "reportingController": "ctl", "reportingInstance": "ctl-0", "action": "Scale", "reason": "Scaled",
+            "note": "scaled web", "type": "Normal", "regarding": {"kind": "Deployment", "name": "web"}});
+        let core = crate::convert::event_v1_to_core(v1.clone());
+        for (def, obj) in [(core_def, core), (v1_def, v1)] {
+            let t = render(def, &[obj], json!({}), IncludeObject::None);
+            let names: Vec<&str> =
+                t["columnDefinitions"].as_array().expect("columns").iter().filter_map(|c| c["name"].as_str()).collect();
+            assert_eq!(
+                names,
+                [
+                    "Last Seen",
+                    "Type",
+                    "Reason",
+                    "Object",
+                    "Subobject",
+                    "Source",
+                    "Message",
+                    "First Seen",
+                    "Count",
+                    "Name"
+                ]
+            );
+            let cells = &t["rows"][0]["cells"];
+            assert_eq!(cells[1], "Normal");
+            assert_eq!(cells[2], "Scaled");
+            assert_eq!(cells[3], "deployment/web");
+            assert_eq!(cells[5], "ctl, ctl-0");
+            assert_eq!(cells[6], "scaled web");
+            assert_eq!(cells[8], 1);
+            assert_eq!(cells[9], "web.1");
+        }
     }
 
     #[test]

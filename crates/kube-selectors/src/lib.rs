@@ -610,6 +610,20 @@ impl LabelSelector {
         !self.nothing && self.requirements.iter().all(|r| r.matches(labels))
     }
 
+    /// [`LabelSelector::matches`] for a typed label map, as kube-rs and k8s-openapi
+    /// objects carry them (`metadata.labels: Option<BTreeMap<String, String>>`).
+    pub fn matches_labels(&self, labels: Option<&std::collections::BTreeMap<String, String>>) -> bool {
+        if self.nothing {
+            return false;
+        }
+        if self.requirements.is_empty() {
+            return true;
+        }
+        let map: Option<Map<String, Value>> =
+            labels.map(|l| l.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect());
+        self.matches(map.as_ref())
+    }
+
     /// [`LabelSelector::matches`] applied to `obj["metadata"]["labels"]`; a
     /// missing, null or non-object labels field counts as no labels. Never
     /// fails.
