@@ -1,1 +1,24 @@
-//! scalekeeper
+//! scalekeeper: a secure gRPC API over the replica counts of Kubernetes Deployments.
+//!
+//! ```text
+//!            scalekeeper-core (domain: sync status, validation, identity) — pure
+//!                 ▲                      ▲
+//!   view ─────────┘                      │
+//!   cache (reflectors) ◄── service (gRPC edge, Status mapping) ──► writer (Kubernetes writes)
+//!                              ▲
+//!   tls (mTLS accept loop) ────┘        server (wiring, health, HTTP, shutdown)
+//!   cli (client) · certs (dev PKI) · dev (kubesim + server in one process)
+//! ```
+
+pub mod cache;
+pub mod certs;
+pub mod cli;
+pub mod dev;
+pub mod error;
+pub mod metrics;
+pub mod policy;
+pub mod server;
+pub mod service;
+pub mod tls;
+pub mod view;
+pub mod writer;

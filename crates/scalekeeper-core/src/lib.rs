@@ -1,0 +1,16 @@
+//! scalekeeper's domain: what a user declared, what the cluster has, and how they compare.
+//!
+//! Pure code — no Kubernetes client, no gRPC, no I/O — so every rule here is unit-tested
+//! without a server. The Kubernetes adapter fills [`Observed`] and [`Desired`] from the
+//! watch cache; the gRPC adapter turns [`Sync`], [`Violation`]s and [`Identity`] into
+//! messages and status codes.
+
+pub mod identity;
+pub mod sync;
+pub mod validation;
+
+pub use identity::Identity;
+pub use sync::{Conflict, Desired, Mode, Observed, ReplicaCounts, Sync, SyncStatus, evaluate};
+pub use validation::{
+    DEFAULT_MAX_REPLICAS, Violation, page_size, validate_namespace_filter, validate_replicas, validate_target,
+};

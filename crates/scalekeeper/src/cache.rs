@@ -1,0 +1,318 @@
+//! The watch cache: kube-runtime reflectors of the Deployments and ReplicaPolicies in
+//! scope, the source of every read.
+//!
+//! ```text
+//!  watcher(Deployments) ─modify(strip)─► reflector ─► Store<Deployment>
+//!  watcher(ReplicaPolicies) ─modify────► reflector ─► Store<ReplicaPolicy>
+//!          └── every event ──► broadcast<Change> ──► WatchDeployments streams
+//! ```
+//!
+//! Deployments are stored without their pod template, managedFields and annotations, so
+//! 10,000 of them take tens of MiB. One pair of watchers per namespace in scope (or one
+//! pair across all namespaces).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt as _, watcher};
+use kube::{Api, Client, ResourceExt as _};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::policy::ReplicaPolicy;
+use crate::view::DeploymentView;
+
+/// Which namespaces the server serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every namespace (needs a ClusterRole).
+    All,
+    /// Only these namespaces (a Role in each).
+    Namespaces(Vec<String>),
+}
+
+impl Scope {
+    /// Whether `namespace` is in scope.
+    pub fn contains(&self, namespace: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Namespaces(ns) => ns.iter().any(|n| n == namespace),
+        }
+    }
+}
+
+/// What changed in the cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The Deployment or the ReplicaPolicy `namespace/name` changed (or was deleted).
+    Object {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+    /// A watcher re-listed: anything may have changed, deletions included.
+    Resync,
+}
+
+struct Part {
+    namespace: Option<String>,
+    deployments: Store<Deployment>,
+    policies: Store<ReplicaPolicy>,
+}
+
+/// Reachability of the Kubernetes API and sync state of the caches.
+#[derive(Debug)]
+pub struct Health {
+    started: Instant,
+    /// Milliseconds since `started` of the last successful contact with the API server;
+    /// 0 = never.
+    last_contact_ms: AtomicU64,
+    synced: Vec<AtomicBool>,
+    stale_after: Duration,
+}
+
+impl Health {
+    fn new(streams: usize, stale_after: Duration) -> Self {
+        Self {
+            started: Instant::now(),
+            last_contact_ms: AtomicU64::new(0),
+            synced: (0..streams).map(|_| AtomicBool::new(false)).collect(),
+            stale_after,
+        }
+    }
+
+    /// Records a successful answer from the API server.
+    pub fn contact(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.last_contact_ms.store(ms.max(1), Ordering::Relaxed);
+    }
+
+    /// Whether every cache has completed its initial list.
+    pub fn synced(&self) -> bool {
+        self.synced.iter().all(|s| s.load(Ordering::Relaxed))
+    }
+
+    /// Time since the API server last answered (`None`: never).
+    pub fn since_contact(&self) -> Option<Duration> {
+        match self.last_contact_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(self.started.elapsed().saturating_sub(Duration::from_millis(ms))),
+        }
+    }
+
+    /// Ready to serve: caches synced and the API server answered within `stale_after`.
+    pub fn ready(&self) -> bool {
+        self.synced() && self.since_contact().is_some_and(|d| d <= self.stale_after)
+    }
+}
+
+/// The watch cache.
+#[derive(Clone)]
+pub struct Cache {
+    parts: Arc<Vec<Part>>,
+    changes: broadcast::Sender<Change>,
+    health: Arc<Health>,
+    scope: Scope,
+}
+
+/// How many changes a slow WatchDeployments subscriber may fall behind before it is ended.
+pub const CHANGE_BUFFER: usize = 1024;
+
+fn strip(d: &mut Deployment) {
+    d.managed_fields_mut().clear();
+    d.annotations_mut().clear();
+    if let Some(spec) = d.spec.as_mut() {
+        spec.template = Default::default();
+    }
+}
+
+impl Cache {
+    /// Starts the watchers for `scope` and a task that checks the API server every second.
+    /// Everything stops when `stop` is cancelled. `stale_after` is how long without an
+    /// answer from the API server before the server reports not ready.
+    pub fn start(client: Client, scope: Scope, stale_after: Duration, stop: CancellationToken) -> Self {
+        let namespaces: Vec<Option<String>> = match &scope {
+            Scope::All => vec![None],
+            Scope::Namespaces(ns) => ns.iter().cloned().map(Some).collect(),
+        };
+        let health = Arc::new(Health::new(namespaces.len() * 2, stale_after));
+        let (changes, _) = broadcast::channel(CHANGE_BUFFER);
+        let mut parts = vec![];
+        for (i, ns) in namespaces.into_iter().enumerate() {
+            let (dep_api, pol_api): (Api<Deployment>, Api<ReplicaPolicy>) = match &ns {
+                Some(n) => (Api::namespaced(client.clone(), n), Api::namespaced(client.clone(), n)),
+                None => (Api::all(client.clone()), Api::all(client.clone())),
+            };
+            let (deployments, dep_writer) = reflector::store();
+            let (policies, pol_writer) = reflector::store();
+            let dep_stream =
+                watcher(dep_api, watcher::Config::default()).default_backoff().modify(strip).reflect(dep_writer);
+            let pol_stream = watcher(pol_api, watcher::Config::default())
+                .default_backoff()
+                .modify(|p: &mut ReplicaPolicy| p.managed_fields_mut().clear())
+                .reflect(pol_writer);
+            tokio::spawn(drive(dep_stream, "deployments", i * 2, health.clone(), changes.clone(), stop.clone()));
+            tokio::spawn(drive(
+                pol_stream,
+                "replicapolicies",
+                i * 2 + 1,
+                health.clone(),
+                changes.clone(),
+                stop.clone(),
+            ));
+            parts.push(Part { namespace: ns, deployments, policies });
+        }
+        tokio::spawn(ping(client, health.clone(), stop));
+        Self { parts: Arc::new(parts), changes, health, scope }
+    }
+
+    /// Readiness and reachability.
+    pub fn health(&self) -> &Arc<Health> {
+        &self.health
+    }
+
+    /// The namespaces served.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// Subscribes to changes (bounded: a subscriber that falls [`CHANGE_BUFFER`] behind lags).
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
+    }
+
+    fn part(&self, namespace: &str) -> Option<&Part> {
+        self.parts.iter().find(|p| p.namespace.as_deref().is_none_or(|n| n == namespace))
+    }
+
+    /// The cached Deployment `namespace/name` with its policy, if the Deployment exists.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<DeploymentView> {
+        let part = self.part(namespace)?;
+        let deployment = part.deployments.get(&ObjectRef::new(name).within(namespace))?;
+        let policy = part.policies.get(&ObjectRef::new(name).within(namespace));
+        Some(DeploymentView { deployment, policy })
+    }
+
+    /// The cached ReplicaPolicy `namespace/name`.
+    pub fn policy(&self, namespace: &str, name: &str) -> Option<Arc<ReplicaPolicy>> {
+        self.part(namespace)?.policies.get(&ObjectRef::new(name).within(namespace))
+    }
+
+    /// Every cached Deployment in `namespace` (all in scope when `None`) passing `filter`,
+    /// ordered by namespace then name.
+    pub fn list(&self, namespace: Option<&str>, filter: impl Fn(&Deployment) -> bool) -> Vec<DeploymentView> {
+        let mut out: BTreeMap<(String, String), DeploymentView> = BTreeMap::new();
+        for part in self.parts.iter() {
+            if let (Some(want), Some(have)) = (namespace, part.namespace.as_deref())
+                && want != have
+            {
+                continue;
+            }
+            for d in part.deployments.state() {
+                let ns = d.namespace().unwrap_or_default();
+                if namespace.is_some_and(|n| n != ns) || !filter(&d) {
+                    continue;
+                }
+                let policy = part.policies.get(&ObjectRef::new(&d.name_any()).within(&ns));
+                out.insert((ns, d.name_any()), DeploymentView { deployment: d, policy });
+            }
+        }
+        out.into_values().collect()
+    }
+}
+
+/// Drives one reflector stream: marks its cache synced, records contact, publishes changes.
+async fn drive<K>(
+    stream: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+    resource: &'static str,
+    index: usize,
+    health: Arc<Health>,
+    changes: broadcast::Sender<Change>,
+    stop: CancellationToken,
+) where
+    K: kube::Resource + Clone + Send + 'static,
+{
+    let mut stream = std::pin::pin!(stream);
+    loop {
+        let next = tokio::select! {
+            _ = stop.cancelled() => return,
+            next = stream.next() => next,
+        };
+        let Some(event) = next else { return };
+        match event {
+            Ok(ev) => {
+                health.contact();
+                let change = match &ev {
+                    watcher::Event::Apply(o) | watcher::Event::Delete(o) => Some(Change::Object {
+                        namespace: o.meta().namespace.clone().unwrap_or_default(),
+                        name: o.meta().name.clone().unwrap_or_default(),
+                    }),
+                    watcher::Event::InitDone => {
+                        if !health.synced[index].swap(true, Ordering::Relaxed) {
+                            tracing::info!(resource, "watch cache synced");
+                        }
+                        Some(Change::Resync)
+                    }
+                    watcher::Event::Init | watcher::Event::InitApply(_) => None,
+                };
+                if let Some(c) = change {
+                    // No subscribers is fine.
+                    let _ = changes.send(c);
+                }
+            }
+            Err(e) => tracing::warn!(resource, error = %e, "watch failed; retrying with backoff"),
+        }
+    }
+}
+
+/// Asks the API server for its version every second, so readiness notices an outage even
+/// when nothing changes.
+async fn ping(client: Client, health: Arc<Health>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match tokio::time::timeout(Duration::from_secs(2), client.apiserver_version()).await {
+            Ok(Ok(_)) => health.contact(),
+            Ok(Err(e)) => tracing::debug!(error = %e, "API server did not answer"),
+            Err(_) => tracing::debug!("API server did not answer within 2s"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_needs_sync_and_recent_contact() {
+        let h = Health::new(2, Duration::from_secs(5));
+        assert!(!h.ready());
+        h.contact();
+        assert!(!h.ready(), "not synced yet");
+        h.synced[0].store(true, Ordering::Relaxed);
+        h.synced[1].store(true, Ordering::Relaxed);
+        assert!(h.ready());
+        let stale = Health::new(0, Duration::ZERO);
+        stale.contact();
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(!stale.ready(), "contact older than stale_after");
+    }
+
+    #[test]
+    fn scope_membership() {
+        assert!(Scope::All.contains("x"));
+        let s = Scope::Namespaces(vec!["a".into()]);
+        assert!(s.contains("a"));
+        assert!(!s.contains("b"));
+    }
+}

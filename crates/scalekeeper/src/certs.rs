@@ -1,0 +1,1011 @@
+//! Development certificates for mutual TLS (`scalekeeper certs`).
+//!
+//! [`Ca`] is a small certificate authority that signs server certificates
+//! (extended key usage `serverAuth`) and client certificates (`clientAuth`).
+//! [`write_dev_certs`] puts a CA, a server certificate for the local host and
+//! one client certificate per identity into a directory, reusing an existing CA
+//! there so that certificates issued earlier stay valid.
+//!
+//! All keys are ECDSA P-256, written as PEM PKCS#8; all certificates are PEM.
+//! Validity periods are given in days and start a few minutes in the past to
+//! tolerate clock skew between the machines involved.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rcgen::string::Ia5String;
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, PublicKeyData, SanType,
+};
+use rustls_pki_types::{CertificateDer, DnsName};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::pem::parse_x509_pem;
+use x509_parser::prelude::FromDer;
+use x509_parser::time::ASN1Time;
+
+/// The longest validity accepted, in days (about 100 years).
+pub const MAX_VALIDITY_DAYS: u32 = 36_525;
+
+/// Common name of the CA that [`write_dev_certs`] creates.
+const DEV_CA_COMMON_NAME: &str = "scalekeeper dev CA";
+/// Names the server certificate of [`write_dev_certs`] is always valid for.
+const DEV_SERVER_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+/// X.520 upper bound of a common name, in characters (`ub-common-name`).
+const UB_COMMON_NAME: usize = 64;
+/// How far before "now" a certificate's validity starts, for clock skew.
+const BACKDATE: Duration = Duration::from_secs(5 * 60);
+const SECONDS_PER_DAY: u64 = 24 * 60 * 60;
+
+const CA_CERT_FILE: &str = "ca.pem";
+const CA_KEY_FILE: &str = "ca-key.pem";
+const SERVER_CERT_FILE: &str = "server.pem";
+const SERVER_KEY_FILE: &str = "server-key.pem";
+
+/// Errors writing or generating certificates.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    /// The certificate library failed to generate a key or a certificate.
+    #[error("certificate generation failed: {0}")]
+    Generate(#[from] rcgen::Error),
+    /// Reading or writing a file (or creating a directory) failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// A client identity cannot be put into a certificate (empty, control
+    /// characters, a malformed URI, or two identities mapping to one file name).
+    #[error("invalid client identity: {0}")]
+    InvalidIdentity(String),
+    /// A server name is neither an IP address nor a valid DNS name, or no name was given.
+    #[error("invalid server name: {0}")]
+    InvalidServerName(String),
+    /// A CA certificate or key cannot be used: unparsable, not a CA, the key does
+    /// not match the certificate, expired, or an empty common name.
+    #[error("invalid CA: {0}")]
+    InvalidCa(String),
+    /// A validity period (in days) outside `1..=MAX_VALIDITY_DAYS`.
+    #[error("invalid validity of {0} days: must be between 1 and {MAX_VALIDITY_DAYS}")]
+    InvalidValidity(u32),
+}
+
+/// A certificate authority that can sign server and client certificates.
+///
+/// Its `Debug` output never shows the private key.
+pub struct Ca {
+    cert_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl fmt::Debug for Ca {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ca").field("cert_pem", &self.cert_pem).field("key", &"[elided]").finish()
+    }
+}
+
+impl Ca {
+    /// A new self-signed CA (CN `common_name`, truncated to 64 characters), valid
+    /// for `days` days, with a fresh ECDSA P-256 key.
+    ///
+    /// # Errors
+    /// [`CertError::InvalidValidity`] if `days` is 0 or above [`MAX_VALIDITY_DAYS`];
+    /// [`CertError::InvalidCa`] if `common_name` is empty or has control characters;
+    /// [`CertError::Generate`] if key or certificate generation fails.
+    pub fn generate(common_name: &str, days: u32) -> Result<Self, CertError> {
+        if common_name.is_empty() || common_name.chars().any(char::is_control) {
+            return Err(CertError::InvalidCa(format!(
+                "common name {common_name:?} is empty or has control characters"
+            )));
+        }
+        let mut params = CertificateParams::default();
+        set_validity(&mut params, days)?;
+        params.distinguished_name = common_name_dn(common_name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        let key = KeyPair::generate()?;
+        let cert = params.self_signed(&key)?;
+        Ok(Self { cert_pem: cert.pem(), issuer: Issuer::new(params, key) })
+    }
+
+    /// Loads a CA from a PEM certificate and its PEM PKCS#8 private key (to sign
+    /// more certificates with an existing dev CA). Only the first certificate in
+    /// `cert_pem` is used; [`Ca::cert_pem`] returns `cert_pem` as given.
+    ///
+    /// # Errors
+    /// [`CertError::InvalidCa`] if either PEM cannot be parsed, the certificate is
+    /// not a CA (basic constraints) or may not sign certificates (key usage), the
+    /// key does not belong to the certificate, the certificate has expired, or its
+    /// subject cannot be reproduced exactly in the issuer field of new
+    /// certificates (multi-valued or repeated attributes);
+    /// [`CertError::Generate`] if signing with the key fails.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, CertError> {
+        let invalid = |what: String| CertError::InvalidCa(what);
+        let key = KeyPair::from_pem(key_pem).map_err(|e| invalid(format!("cannot parse the private key: {e}")))?;
+        let (_, pem) = parse_x509_pem(cert_pem.as_bytes())
+            .map_err(|e| invalid(format!("cannot parse the certificate PEM: {e}")))?;
+        if pem.label != "CERTIFICATE" {
+            return Err(invalid(format!("expected a CERTIFICATE PEM block, found {:?}", pem.label)));
+        }
+        let (_, cert) = X509Certificate::from_der(&pem.contents)
+            .map_err(|e| invalid(format!("cannot parse the certificate: {e}")))?;
+
+        let subject = cert.subject().to_string();
+        match cert.basic_constraints() {
+            Ok(Some(bc)) if bc.value.ca => {}
+            _ => return Err(invalid(format!("{subject} is not a CA certificate"))),
+        }
+        match cert.key_usage() {
+            Ok(Some(ku)) if !ku.value.key_cert_sign() => {
+                return Err(invalid(format!("{subject} has no keyCertSign key usage")));
+            }
+            Ok(_) => {}
+            Err(e) => return Err(invalid(format!("bad key usage extension: {e}"))),
+        }
+        if cert.public_key().subject_public_key.data.as_ref() != key.der_bytes() {
+            return Err(invalid(format!("the private key does not belong to the certificate {subject}")));
+        }
+        if cert.validity().not_after < ASN1Time::now() {
+            return Err(invalid(format!("{subject} expired on {}", cert.validity().not_after)));
+        }
+        // rcgen rebuilds the issuer name from the subject and supports one
+        // attribute per RDN only (and panics on an empty RDN).
+        if cert.subject().iter().any(|rdn| rdn.iter().count() != 1) {
+            return Err(invalid(format!("{subject} has an empty or multi-valued RDN")));
+        }
+        let raw_subject = cert.subject().as_raw().to_vec();
+
+        let issuer = Issuer::from_ca_cert_der(&CertificateDer::from(pem.contents.as_slice()), key)
+            .map_err(|e| invalid(format!("cannot use {subject} as an issuer: {e}")))?;
+
+        // Chain building compares the issuer of a certificate with the subject
+        // of its CA byte for byte: check that rcgen reproduces the subject.
+        let probe = CertificateParams::default().signed_by(issuer.key(), &issuer)?;
+        let (_, probe) = X509Certificate::from_der(probe.der())
+            .map_err(|e| invalid(format!("cannot parse a probe certificate: {e}")))?;
+        if probe.issuer().as_raw() != raw_subject.as_slice() {
+            return Err(invalid(format!("the subject {subject} cannot be reproduced exactly (repeated attributes?)")));
+        }
+
+        Ok(Self { cert_pem: cert_pem.to_owned(), issuer })
+    }
+
+    /// The CA certificate, PEM.
+    pub fn cert_pem(&self) -> String {
+        self.cert_pem.clone()
+    }
+
+    /// The CA private key, PEM PKCS#8.
+    pub fn key_pem(&self) -> String {
+        self.issuer.key().serialize_pem()
+    }
+
+    /// A server certificate signed by this CA, valid for `days` days, with a fresh
+    /// ECDSA P-256 key: extended key usage `serverAuth`, one SAN per entry of
+    /// `names` (an IP address string becomes an IP SAN, anything else a DNS SAN;
+    /// a leading `*.` wildcard label is allowed), CN = the first name.
+    /// Duplicate names are listed once.
+    ///
+    /// # Errors
+    /// [`CertError::InvalidServerName`] if `names` is empty or a name is neither
+    /// an IP address nor a valid DNS name;
+    /// [`CertError::InvalidValidity`] if `days` is 0 or above [`MAX_VALIDITY_DAYS`];
+    /// [`CertError::Generate`] if key or certificate generation fails.
+    pub fn server_cert(&self, names: &[String], days: u32) -> Result<CertPair, CertError> {
+        let first = names.first().ok_or_else(|| CertError::InvalidServerName("no server name given".to_owned()))?;
+        let mut params = CertificateParams::default();
+        set_validity(&mut params, days)?;
+        for name in names {
+            let san = server_san(name)?;
+            if !params.subject_alt_names.contains(&san) {
+                params.subject_alt_names.push(san);
+            }
+        }
+        params.distinguished_name = common_name_dn(first);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        self.sign_leaf(params)
+    }
+
+    /// A client certificate for `identity`, signed by this CA, valid for `days`
+    /// days, with a fresh ECDSA P-256 key and extended key usage `clientAuth`.
+    ///
+    /// If `identity` contains `://` it becomes a URI SAN (e.g.
+    /// `spiffe://cluster/ns/ci/sa/deployer`); otherwise it becomes a DNS SAN when
+    /// it is a valid DNS name (e.g. `alice`, `deployer.ci`). The CN is always
+    /// `identity`, truncated to 64 characters (X.520 `ub-common-name`).
+    ///
+    /// # Errors
+    /// [`CertError::InvalidIdentity`] if `identity` is empty, has control
+    /// characters, or contains `://` without being an ASCII URI with a valid
+    /// scheme and no whitespace;
+    /// [`CertError::InvalidValidity`] if `days` is 0 or above [`MAX_VALIDITY_DAYS`];
+    /// [`CertError::Generate`] if key or certificate generation fails.
+    pub fn client_cert(&self, identity: &str, days: u32) -> Result<CertPair, CertError> {
+        let san = client_san(identity)?;
+        let mut params = CertificateParams::default();
+        set_validity(&mut params, days)?;
+        params.subject_alt_names.extend(san);
+        params.distinguished_name = common_name_dn(identity);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.sign_leaf(params)
+    }
+
+    /// Signs an end-entity certificate for a fresh key; `params` has its names,
+    /// validity and extended key usages set.
+    fn sign_leaf(&self, mut params: CertificateParams) -> Result<CertPair, CertError> {
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.use_authority_key_identifier_extension = true;
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(CertPair { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    }
+}
+
+/// A certificate and its private key, PEM (the key PKCS#8).
+///
+/// Its `Debug` output never shows the private key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CertPair {
+    /// The certificate, PEM.
+    pub cert_pem: String,
+    /// The private key, PEM PKCS#8.
+    pub key_pem: String,
+}
+
+impl fmt::Debug for CertPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CertPair").field("cert_pem", &self.cert_pem).field("key_pem", &"[elided]").finish()
+    }
+}
+
+/// What `scalekeeper certs` writes into a directory (see [`write_dev_certs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevCerts {
+    /// The directory written into.
+    pub dir: PathBuf,
+    /// The CA certificate, `ca.pem` (its key is `ca-key.pem` beside it).
+    pub ca: PathBuf,
+    /// The server certificate, `server.pem`.
+    pub server_cert: PathBuf,
+    /// The server private key, `server-key.pem`.
+    pub server_key: PathBuf,
+    /// Per client identity, in the order given (duplicates once): the identity,
+    /// its certificate `client-<slug>.pem` and its key `client-<slug>-key.pem`.
+    pub clients: Vec<(String, PathBuf, PathBuf)>,
+}
+
+/// Writes development certificates into `dir` (created if missing), each valid
+/// for `days` days:
+///
+/// - `ca.pem`, `ca-key.pem`: the CA (CN `scalekeeper dev CA`). If both files
+///   already exist they are loaded and reused, so re-running adds certificates
+///   without invalidating the ones issued before; otherwise a new CA is created
+///   and both files are (over)written.
+/// - `server.pem`, `server-key.pem`: a server certificate for `localhost`,
+///   `127.0.0.1`, `::1` and `extra_server_names` (see [`Ca::server_cert`]).
+/// - `client-<slug>.pem`, `client-<slug>-key.pem` per entry of
+///   `client_identities` (see [`Ca::client_cert`]), where the slug is the
+///   identity with every character not in `[A-Za-z0-9._-]` replaced by `_`.
+///
+/// Key files are written with mode 0600 on unix (also when they already
+/// existed). Everything is validated and generated before the first file is
+/// written, so a bad name or identity leaves the directory untouched.
+///
+/// # Errors
+/// [`CertError::Io`] if the directory cannot be created or a file cannot be
+/// read or written; [`CertError::InvalidCa`] if an existing `ca.pem`/`ca-key.pem`
+/// pair cannot be used (e.g. expired: delete both files to start afresh);
+/// [`CertError::InvalidServerName`], [`CertError::InvalidIdentity`] (also when
+/// two identities have the same slug), [`CertError::InvalidValidity`] and
+/// [`CertError::Generate`] as for [`Ca::server_cert`] and [`Ca::client_cert`].
+pub fn write_dev_certs(
+    dir: &Path,
+    extra_server_names: &[String],
+    client_identities: &[String],
+    days: u32,
+) -> Result<DevCerts, CertError> {
+    check_days(days)?;
+
+    // Identities, deduplicated, and their file names (no two may share one).
+    let mut clients: Vec<(&str, String)> = Vec::new();
+    let mut by_slug: HashMap<String, &str> = HashMap::new();
+    for identity in client_identities {
+        let slug = slug(identity);
+        match by_slug.get(&slug) {
+            Some(&other) if other == identity.as_str() => continue,
+            Some(&other) => {
+                return Err(CertError::InvalidIdentity(format!(
+                    "{identity:?} and {other:?} would both be written to client-{slug}.pem"
+                )));
+            }
+            None => {}
+        }
+        by_slug.insert(slug.clone(), identity);
+        clients.push((identity, slug));
+    }
+
+    fs::create_dir_all(dir).map_err(|source| io_error(dir, source))?;
+    let ca_path = dir.join(CA_CERT_FILE);
+    let ca_key_path = dir.join(CA_KEY_FILE);
+    let (ca, ca_is_new) = if ca_path.is_file() && ca_key_path.is_file() {
+        let cert_pem = read(&ca_path)?;
+        let key_pem = read(&ca_key_path)?;
+        let ca = Ca::from_pem(&cert_pem, &key_pem).map_err(|e| match e {
+            CertError::InvalidCa(why) => CertError::InvalidCa(format!(
+                "{} / {}: {why} (delete both files to create a new CA)",
+                ca_path.display(),
+                ca_key_path.display()
+            )),
+            other => other,
+        })?;
+        (ca, false)
+    } else {
+        (Ca::generate(DEV_CA_COMMON_NAME, days)?, true)
+    };
+
+    let mut server_names: Vec<String> = DEV_SERVER_NAMES.iter().map(|&n| n.to_owned()).collect();
+    server_names.extend(extra_server_names.iter().cloned());
+    let server = ca.server_cert(&server_names, days)?;
+
+    let mut issued = Vec::with_capacity(clients.len());
+    for (identity, slug) in clients {
+        let pair = ca.client_cert(identity, days)?;
+        let cert = dir.join(format!("client-{slug}.pem"));
+        let key = dir.join(format!("client-{slug}-key.pem"));
+        issued.push((identity.to_owned(), cert, key, pair));
+    }
+
+    if ca_is_new {
+        write_file(&ca_key_path, &ca.key_pem(), true)?;
+        write_file(&ca_path, &ca.cert_pem(), false)?;
+    }
+    let server_cert = dir.join(SERVER_CERT_FILE);
+    let server_key = dir.join(SERVER_KEY_FILE);
+    write_file(&server_key, &server.key_pem, true)?;
+    write_file(&server_cert, &server.cert_pem, false)?;
+    let mut clients = Vec::with_capacity(issued.len());
+    for (identity, cert, key, pair) in issued {
+        write_file(&key, &pair.key_pem, true)?;
+        write_file(&cert, &pair.cert_pem, false)?;
+        clients.push((identity, cert, key));
+    }
+
+    Ok(DevCerts { dir: dir.to_path_buf(), ca: ca_path, server_cert, server_key, clients })
+}
+
+/// `identity` with every character not in `[A-Za-z0-9._-]` replaced by `_`.
+fn slug(identity: &str) -> String {
+    identity.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect()
+}
+
+fn check_days(days: u32) -> Result<(), CertError> {
+    if days == 0 || days > MAX_VALIDITY_DAYS {
+        return Err(CertError::InvalidValidity(days));
+    }
+    Ok(())
+}
+
+/// Valid from a few minutes ago (clock skew) until `days` days from now.
+fn set_validity(params: &mut CertificateParams, days: u32) -> Result<(), CertError> {
+    check_days(days)?;
+    let now = ASN1Time::now().to_datetime();
+    // Cannot overflow: `days` is at most MAX_VALIDITY_DAYS (about 100 years).
+    params.not_before = now - BACKDATE;
+    params.not_after = now + Duration::from_secs(u64::from(days) * SECONDS_PER_DAY);
+    Ok(())
+}
+
+/// A distinguished name with only a common name, truncated to 64 characters.
+fn common_name_dn(name: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    let cn: String = name.chars().take(UB_COMMON_NAME).collect();
+    dn.push(DnType::CommonName, cn);
+    dn
+}
+
+/// Whether `name` is a DNS name usable in a certificate (no trailing dot).
+fn is_dns_name(name: &str) -> bool {
+    !name.ends_with('.') && DnsName::try_from(name).is_ok()
+}
+
+fn server_san(name: &str) -> Result<SanType, CertError> {
+    if let Ok(ip) = name.parse::<IpAddr>() {
+        return Ok(SanType::IpAddress(ip));
+    }
+    let base = name.strip_prefix("*.").unwrap_or(name);
+    if !is_dns_name(base) {
+        return Err(CertError::InvalidServerName(format!("{name:?} is neither an IP address nor a DNS name")));
+    }
+    let dns = Ia5String::try_from(name).map_err(|e| CertError::InvalidServerName(format!("{name:?}: {e}")))?;
+    Ok(SanType::DnsName(dns))
+}
+
+fn client_san(identity: &str) -> Result<Option<SanType>, CertError> {
+    let invalid = |why: &str| CertError::InvalidIdentity(format!("{identity:?}: {why}"));
+    if identity.is_empty() {
+        return Err(invalid("empty"));
+    }
+    if identity.chars().any(char::is_control) {
+        return Err(invalid("has control characters"));
+    }
+    if let Some((scheme, rest)) = identity.split_once("://") {
+        let mut scheme_chars = scheme.chars();
+        let scheme_ok = scheme_chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme_chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        if !scheme_ok {
+            return Err(invalid("a URI needs a scheme like spiffe:// before ://"));
+        }
+        if rest.is_empty() {
+            return Err(invalid("a URI needs something after ://"));
+        }
+        if !identity.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(invalid("a URI must be ASCII without spaces"));
+        }
+        let uri = Ia5String::try_from(identity).map_err(|e| invalid(&e.to_string()))?;
+        return Ok(Some(SanType::URI(uri)));
+    }
+    if is_dns_name(identity) {
+        let dns = Ia5String::try_from(identity).map_err(|e| invalid(&e.to_string()))?;
+        return Ok(Some(SanType::DnsName(dns)));
+    }
+    Ok(None)
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> CertError {
+    CertError::Io { path: path.to_path_buf(), source }
+}
+
+fn read(path: &Path) -> Result<String, CertError> {
+    fs::read_to_string(path).map_err(|source| io_error(path, source))
+}
+
+/// Writes `contents` to `path`, replacing it; a `secret` file gets mode 0600 on
+/// unix before anything is written to it, also when it already existed.
+fn write_file(path: &Path, contents: &str, secret: bool) -> Result<(), CertError> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|source| io_error(path, source))?;
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o600)).map_err(|source| io_error(path, source))?;
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    file.write_all(contents.as_bytes()).and_then(|()| file.sync_all()).map_err(|source| io_error(path, source))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use x509_parser::extensions::GeneralName;
+    use x509_parser::prelude::X509Certificate;
+
+    const DAY: i64 = 86_400;
+
+    fn der(pem: &str) -> Vec<u8> {
+        let (_, pem) = parse_x509_pem(pem.as_bytes()).unwrap();
+        assert_eq!(pem.label, "CERTIFICATE");
+        pem.contents
+    }
+
+    fn parse(der: &[u8]) -> X509Certificate<'_> {
+        X509Certificate::from_der(der).unwrap().1
+    }
+
+    fn cn(cert: &X509Certificate<'_>) -> String {
+        let mut cns = cert.subject().iter_common_name();
+        let cn = cns.next().unwrap().as_str().unwrap().to_owned();
+        assert!(cns.next().is_none());
+        cn
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum San {
+        Dns(String),
+        Uri(String),
+        Ip(IpAddr),
+    }
+
+    fn sans(cert: &X509Certificate<'_>) -> Vec<San> {
+        let Some(ext) = cert.subject_alternative_name().unwrap() else {
+            return Vec::new();
+        };
+        ext.value
+            .general_names
+            .iter()
+            .map(|name| match name {
+                GeneralName::DNSName(n) => San::Dns((*n).to_owned()),
+                GeneralName::URI(u) => San::Uri((*u).to_owned()),
+                GeneralName::IPAddress(b) => San::Ip(match b.len() {
+                    4 => IpAddr::from(<[u8; 4]>::try_from(*b).unwrap()),
+                    16 => IpAddr::from(<[u8; 16]>::try_from(*b).unwrap()),
+                    n => panic!("IP SAN of {n} bytes"),
+                }),
+                other => panic!("unexpected SAN {other:?}"),
+            })
+            .collect()
+    }
+
+    fn dns(n: &str) -> San {
+        San::Dns(n.to_owned())
+    }
+
+    fn ip(n: &str) -> San {
+        San::Ip(n.parse().unwrap())
+    }
+
+    fn strings(names: &[&str]) -> Vec<String> {
+        names.iter().map(|&n| n.to_owned()).collect()
+    }
+
+    /// Asserts validity ≈ `days` days starting about now.
+    fn assert_validity(cert: &X509Certificate<'_>, days: u32) {
+        let now = ASN1Time::now().timestamp();
+        let v = cert.validity();
+        let (nb, na) = (v.not_before.timestamp(), v.not_after.timestamp());
+        assert!(nb <= now && nb > now - 3600, "not_before {nb}, now {now}");
+        let expected = now + i64::from(days) * DAY;
+        assert!((na - expected).abs() < 120, "not_after {na}, expected {expected}");
+    }
+
+    /// Asserts a leaf is signed by `ca`: issuer = CA subject, AKI = CA SKI, and
+    /// the signature verifies with the CA key.
+    fn assert_issued_by(leaf: &X509Certificate<'_>, ca: &X509Certificate<'_>) {
+        assert_eq!(leaf.issuer().as_raw(), ca.subject().as_raw());
+        leaf.verify_signature(Some(ca.public_key())).unwrap();
+        let ski = ca
+            .iter_extensions()
+            .find_map(|e| match e.parsed_extension() {
+                x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0),
+                _ => None,
+            })
+            .unwrap();
+        let aki = leaf
+            .iter_extensions()
+            .find_map(|e| match e.parsed_extension() {
+                x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(a) => {
+                    a.key_identifier.as_ref().map(|k| k.0)
+                }
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(aki, ski);
+    }
+
+    fn assert_leaf(cert: &X509Certificate<'_>, server: bool) {
+        let bc = cert.basic_constraints().unwrap();
+        assert!(bc.is_none_or(|bc| !bc.value.ca));
+        let eku = cert.extended_key_usage().unwrap().unwrap().value;
+        assert_eq!(eku.server_auth, server);
+        assert_eq!(eku.client_auth, !server);
+        let ku = cert.key_usage().unwrap().unwrap().value;
+        assert!(ku.digital_signature());
+        assert!(!ku.key_cert_sign());
+    }
+
+    #[test]
+    fn ca_is_a_self_signed_ca() {
+        let ca = Ca::generate("test CA", 30).unwrap();
+        let cert_der = der(&ca.cert_pem());
+        let cert = parse(&cert_der);
+        assert_eq!(cn(&cert), "test CA");
+        assert_eq!(cert.issuer().as_raw(), cert.subject().as_raw());
+        cert.verify_signature(None).unwrap();
+        let bc = cert.basic_constraints().unwrap().unwrap().value;
+        assert!(bc.ca);
+        assert_eq!(bc.path_len_constraint, None);
+        let ku = cert.key_usage().unwrap().unwrap().value;
+        assert!(ku.key_cert_sign() && ku.crl_sign());
+        assert_validity(&cert, 30);
+        assert!(ca.key_pem().contains("-----BEGIN PRIVATE KEY-----"));
+        assert!(!format!("{ca:?}").contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn server_cert_has_sans_eku_and_issuer() {
+        let ca = Ca::generate("test CA", 10).unwrap();
+        let names = strings(&["api.example.com", "10.1.2.3", "::1", "*.svc.local", "api.example.com"]);
+        let pair = ca.server_cert(&names, 7).unwrap();
+        let cert_der = der(&pair.cert_pem);
+        let cert = parse(&cert_der);
+        assert_eq!(cn(&cert), "api.example.com");
+        assert_eq!(sans(&cert), vec![dns("api.example.com"), ip("10.1.2.3"), ip("::1"), dns("*.svc.local")]);
+        assert_leaf(&cert, true);
+        let ca_der = der(&ca.cert_pem());
+        assert_issued_by(&cert, &parse(&ca_der));
+        assert_validity(&cert, 7);
+        KeyPair::from_pem(&pair.key_pem).unwrap();
+        assert!(!format!("{pair:?}").contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn server_cert_rejects_bad_names() {
+        let ca = Ca::generate("test CA", 10).unwrap();
+        for bad in ["", "not a name", "bad_ünïcode.com", "trailing.", "-x.com", "1.2.3"] {
+            let err = ca.server_cert(&strings(&["localhost", bad]), 1).unwrap_err();
+            assert!(matches!(err, CertError::InvalidServerName(_)), "{bad}: {err}");
+        }
+        assert!(matches!(ca.server_cert(&[], 1), Err(CertError::InvalidServerName(_))));
+    }
+
+    #[test]
+    fn spiffe_client_gets_uri_san_and_cn() {
+        let ca = Ca::generate("test CA", 10).unwrap();
+        let pair = ca.client_cert("spiffe://x/ns/a/sa/b", 3).unwrap();
+        let cert_der = der(&pair.cert_pem);
+        let cert = parse(&cert_der);
+        assert_eq!(sans(&cert), vec![San::Uri("spiffe://x/ns/a/sa/b".to_owned())]);
+        assert_eq!(cn(&cert), "spiffe://x/ns/a/sa/b");
+        assert_leaf(&cert, false);
+        let ca_der = der(&ca.cert_pem());
+        assert_issued_by(&cert, &parse(&ca_der));
+        assert_validity(&cert, 3);
+    }
+
+    #[test]
+    fn plain_client_gets_dns_san_and_cn() {
+        let ca = Ca::generate("test CA", 10).unwrap();
+        let pair = ca.client_cert("alice", 3).unwrap();
+        let cert_der = der(&pair.cert_pem);
+        let cert = parse(&cert_der);
+        assert_eq!(sans(&cert), vec![dns("alice")]);
+        assert_eq!(cn(&cert), "alice");
+        assert_leaf(&cert, false);
+    }
+
+    #[test]
+    fn client_without_dns_name_gets_cn_only_truncated() {
+        let ca = Ca::generate("test CA", 10).unwrap();
+        let identity = format!("Ünïcode user {}", "x".repeat(100));
+        let pair = ca.client_cert(&identity, 3).unwrap();
+        let cert_der = der(&pair.cert_pem);
+        let cert = parse(&cert_der);
+        assert_eq!(sans(&cert), vec![]);
+        let expected: String = identity.chars().take(64).collect();
+        assert_eq!(cn(&cert), expected);
+        assert_eq!(cn(&cert).chars().count(), 64);
+    }
+
+    #[test]
+    fn client_rejects_bad_identities() {
+        let ca = Ca::generate("test CA", 10).unwrap();
+        for bad in ["", "a\nb", "://x", "1x://y", "spiffe://", "spiffe://a b", "spiffe://ü"] {
+            let err = ca.client_cert(bad, 1).unwrap_err();
+            assert!(matches!(err, CertError::InvalidIdentity(_)), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn validity_is_bounded() {
+        assert!(matches!(Ca::generate("c", 0), Err(CertError::InvalidValidity(0))));
+        let too_long = MAX_VALIDITY_DAYS + 1;
+        assert!(matches!(Ca::generate("c", too_long), Err(CertError::InvalidValidity(_))));
+        let ca = Ca::generate("c", MAX_VALIDITY_DAYS).unwrap();
+        let cert_der = der(&ca.cert_pem());
+        assert_validity(&parse(&cert_der), MAX_VALIDITY_DAYS);
+        assert!(matches!(ca.client_cert("a", 0), Err(CertError::InvalidValidity(0))));
+        assert!(matches!(Ca::generate("", 1), Err(CertError::InvalidCa(_))));
+    }
+
+    #[test]
+    fn from_pem_round_trips_and_signs() {
+        let ca = Ca::generate("round trip CA", 10).unwrap();
+        let loaded = Ca::from_pem(&ca.cert_pem(), &ca.key_pem()).unwrap();
+        assert_eq!(loaded.cert_pem(), ca.cert_pem());
+        assert_eq!(loaded.key_pem(), ca.key_pem());
+        let pair = loaded.client_cert("bob", 1).unwrap();
+        let cert_der = der(&pair.cert_pem);
+        let ca_der = der(&ca.cert_pem());
+        assert_issued_by(&parse(&cert_der), &parse(&ca_der));
+    }
+
+    #[test]
+    fn from_pem_rejects_unusable_cas() {
+        let ca = Ca::generate("a CA", 10).unwrap();
+        let other = Ca::generate("another CA", 10).unwrap();
+        let leaf = ca.server_cert(&strings(&["localhost"]), 1).unwrap();
+        let cases = [
+            ("key mismatch", ca.cert_pem(), other.key_pem()),
+            ("not a CA", leaf.cert_pem, leaf.key_pem),
+            ("garbage cert", "nope".to_owned(), ca.key_pem()),
+            ("garbage key", ca.cert_pem(), "nope".to_owned()),
+            ("key as cert", ca.key_pem(), ca.key_pem()),
+        ];
+        for (what, cert, key) in cases {
+            let err = Ca::from_pem(&cert, &key).unwrap_err();
+            assert!(matches!(err, CertError::InvalidCa(_)), "{what}: {err}");
+        }
+    }
+
+    #[test]
+    fn from_pem_rejects_expired_ca() {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        let cert = params.self_signed(&key).unwrap();
+        let err = Ca::from_pem(&cert.pem(), &key.serialize_pem()).unwrap_err();
+        assert!(err.to_string().contains("expired"), "{err}");
+    }
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slug("alice"), "alice");
+        assert_eq!(slug("spiffe://x/ns/a/sa/b"), "spiffe___x_ns_a_sa_b");
+        assert_eq!(slug("a.b_c-D9"), "a.b_c-D9");
+        assert_eq!(slug("é ü"), "___");
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn write_dev_certs_writes_everything() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("certs");
+        let ids = strings(&["alice", "spiffe://cluster/ns/ci/sa/deployer", "alice"]);
+        let out = write_dev_certs(&dir, &strings(&["scalekeeper.svc"]), &ids, 5).unwrap();
+
+        assert_eq!(out.dir, dir);
+        assert_eq!(out.ca, dir.join("ca.pem"));
+        assert_eq!(out.server_cert, dir.join("server.pem"));
+        assert_eq!(out.server_key, dir.join("server-key.pem"));
+        assert_eq!(
+            out.clients,
+            vec![
+                ("alice".to_owned(), dir.join("client-alice.pem"), dir.join("client-alice-key.pem")),
+                (
+                    "spiffe://cluster/ns/ci/sa/deployer".to_owned(),
+                    dir.join("client-spiffe___cluster_ns_ci_sa_deployer.pem"),
+                    dir.join("client-spiffe___cluster_ns_ci_sa_deployer-key.pem"),
+                ),
+            ]
+        );
+
+        let ca_der = der(&fs::read_to_string(&out.ca).unwrap());
+        let ca = parse(&ca_der);
+        assert_eq!(cn(&ca), DEV_CA_COMMON_NAME);
+        assert!(ca.basic_constraints().unwrap().unwrap().value.ca);
+        assert_validity(&ca, 5);
+
+        let server_der = der(&fs::read_to_string(&out.server_cert).unwrap());
+        let server = parse(&server_der);
+        assert_eq!(cn(&server), "localhost");
+        assert_eq!(sans(&server), vec![dns("localhost"), ip("127.0.0.1"), ip("::1"), dns("scalekeeper.svc")]);
+        assert_leaf(&server, true);
+        assert_issued_by(&server, &ca);
+        assert_validity(&server, 5);
+        KeyPair::from_pem(&fs::read_to_string(&out.server_key).unwrap()).unwrap();
+
+        for (identity, cert, key) in &out.clients {
+            let client_der = der(&fs::read_to_string(cert).unwrap());
+            let client = parse(&client_der);
+            assert_eq!(&cn(&client), identity);
+            assert_leaf(&client, false);
+            assert_issued_by(&client, &ca);
+            assert_validity(&client, 5);
+            KeyPair::from_pem(&fs::read_to_string(key).unwrap()).unwrap();
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        // A pre-existing, world-readable key file is tightened too.
+        let stale = dir.join("server-key.pem");
+        fs::write(&stale, "old").unwrap();
+        fs::set_permissions(&stale, fs::Permissions::from_mode(0o644)).unwrap();
+
+        let out = write_dev_certs(dir, &[], &strings(&["bob"]), 1).unwrap();
+        assert_eq!(mode(&dir.join("ca-key.pem")), 0o600);
+        assert_eq!(mode(&out.server_key), 0o600);
+        assert_eq!(mode(&out.clients[0].2), 0o600);
+    }
+
+    #[test]
+    fn write_dev_certs_reuses_an_existing_ca() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let first = write_dev_certs(dir, &[], &strings(&["alice"]), 2).unwrap();
+        let ca_pem = fs::read_to_string(&first.ca).unwrap();
+        let ca_key_pem = fs::read_to_string(dir.join("ca-key.pem")).unwrap();
+        let alice_pem = fs::read_to_string(&first.clients[0].1).unwrap();
+
+        let second = write_dev_certs(dir, &[], &strings(&["bob"]), 2).unwrap();
+        assert_eq!(fs::read_to_string(&second.ca).unwrap(), ca_pem);
+        assert_eq!(fs::read_to_string(dir.join("ca-key.pem")).unwrap(), ca_key_pem);
+        // alice's certificate is left alone and bob's is issued by the same CA.
+        assert_eq!(fs::read_to_string(&first.clients[0].1).unwrap(), alice_pem);
+        let ca_der = der(&ca_pem);
+        let ca = parse(&ca_der);
+        let bob_der = der(&fs::read_to_string(&second.clients[0].1).unwrap());
+        assert_issued_by(&parse(&bob_der), &ca);
+        let server_der = der(&fs::read_to_string(&second.server_cert).unwrap());
+        assert_issued_by(&parse(&server_der), &ca);
+
+        // Without its key the CA is replaced.
+        fs::remove_file(dir.join("ca-key.pem")).unwrap();
+        let third = write_dev_certs(dir, &[], &[], 2).unwrap();
+        assert_ne!(fs::read_to_string(&third.ca).unwrap(), ca_pem);
+        assert!(dir.join("ca-key.pem").is_file());
+    }
+
+    #[test]
+    fn write_dev_certs_validates_before_writing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        let err = write_dev_certs(&dir, &[], &strings(&["a/b", "a_b"]), 1).unwrap_err();
+        assert!(matches!(err, CertError::InvalidIdentity(_)), "{err}");
+        let err = write_dev_certs(&dir, &strings(&["bad name"]), &[], 1).unwrap_err();
+        assert!(matches!(err, CertError::InvalidServerName(_)), "{err}");
+        let err = write_dev_certs(&dir, &[], &strings(&[""]), 1).unwrap_err();
+        assert!(matches!(err, CertError::InvalidIdentity(_)), "{err}");
+        assert!(matches!(write_dev_certs(&dir, &[], &[], 0), Err(CertError::InvalidValidity(0))));
+        let written = fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(written, 0);
+    }
+
+    #[test]
+    fn write_dev_certs_reports_unusable_existing_ca() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        fs::write(dir.join("ca.pem"), "garbage").unwrap();
+        fs::write(dir.join("ca-key.pem"), "garbage").unwrap();
+        let err = write_dev_certs(dir, &[], &[], 1).unwrap_err();
+        assert!(matches!(err, CertError::InvalidCa(_)), "{err}");
+        assert!(err.to_string().contains("delete both files"), "{err}");
+    }
+
+    #[test]
+    fn io_errors_name_the_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("a-file");
+        fs::write(&file, "").unwrap();
+        let err = write_dev_certs(&file.join("sub"), &[], &[], 1).unwrap_err();
+        match &err {
+            CertError::Io { path, .. } => assert_eq!(path, &file.join("sub")),
+            other => panic!("expected Io, got {other}"),
+        }
+        assert!(err.to_string().contains("a-file"), "{err}");
+    }
+
+    /// Full mutual-TLS handshakes over in-memory buffers with rustls.
+    mod handshake {
+        use super::*;
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{PrivateKeyDer, ServerName};
+        use rustls::server::WebPkiClientVerifier;
+        use rustls::{ClientConfig, ClientConnection, RootCertStore, ServerConfig, ServerConnection};
+        use std::io::Read;
+        use std::sync::Arc;
+
+        fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+            Arc::new(rustls::crypto::ring::default_provider())
+        }
+
+        fn roots(ca_pem: &str) -> Arc<RootCertStore> {
+            let mut roots = RootCertStore::empty();
+            roots.add(CertificateDer::from_pem_slice(ca_pem.as_bytes()).unwrap()).unwrap();
+            Arc::new(roots)
+        }
+
+        fn chain(pair: &CertPair) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+            (
+                vec![CertificateDer::from_pem_slice(pair.cert_pem.as_bytes()).unwrap()],
+                PrivateKeyDer::from_pem_slice(pair.key_pem.as_bytes()).unwrap(),
+            )
+        }
+
+        /// Runs a handshake; returns the client certificate the server saw.
+        fn handshake(
+            trusted_ca_pem: &str,
+            server: &CertPair,
+            client: &CertPair,
+            server_name: &str,
+        ) -> Result<CertificateDer<'static>, rustls::Error> {
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(roots(trusted_ca_pem), provider()).build().unwrap();
+            let (certs, key) = chain(server);
+            let server_config = ServerConfig::builder_with_provider(provider())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_client_cert_verifier(verifier)
+                .with_single_cert(certs, key)
+                .unwrap();
+            let (certs, key) = chain(client);
+            let client_config = ClientConfig::builder_with_provider(provider())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots(trusted_ca_pem))
+                .with_client_auth_cert(certs, key)
+                .unwrap();
+            let mut s = ServerConnection::new(Arc::new(server_config)).unwrap();
+            let mut c =
+                ClientConnection::new(Arc::new(client_config), ServerName::try_from(server_name.to_owned()).unwrap())
+                    .unwrap();
+
+            c.writer().write_all(b"ping").unwrap();
+            let mut received = Vec::new();
+            for _ in 0..20 {
+                let mut buf = Vec::new();
+                while c.wants_write() {
+                    c.write_tls(&mut buf).unwrap();
+                }
+                s.read_tls(&mut buf.as_slice()).unwrap();
+                s.process_new_packets()?;
+                let mut buf = Vec::new();
+                while s.wants_write() {
+                    s.write_tls(&mut buf).unwrap();
+                }
+                c.read_tls(&mut buf.as_slice()).unwrap();
+                c.process_new_packets()?;
+                let mut chunk = [0u8; 16];
+                if let Ok(n) = s.reader().read(&mut chunk) {
+                    received.extend_from_slice(&chunk[..n]);
+                }
+                if received == b"ping" {
+                    let seen = s.peer_certificates().unwrap()[0].clone().into_owned();
+                    return Ok(seen);
+                }
+            }
+            panic!("handshake did not complete");
+        }
+
+        #[test]
+        fn mutual_tls_works_and_survives_ca_reuse() {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path();
+            write_dev_certs(dir, &[], &strings(&["alice"]), 1).unwrap();
+            // Second run: the CA comes from the files.
+            let out = write_dev_certs(dir, &[], &strings(&["spiffe://c/ns/ci/sa/d"]), 1).unwrap();
+            let read = |p: &Path| fs::read_to_string(p).unwrap();
+            let ca_pem = read(&out.ca);
+            let server = CertPair { cert_pem: read(&out.server_cert), key_pem: read(&out.server_key) };
+            let alice = CertPair {
+                cert_pem: read(&dir.join("client-alice.pem")),
+                key_pem: read(&dir.join("client-alice-key.pem")),
+            };
+            let (_, cert, key) = &out.clients[0];
+            let deployer = CertPair { cert_pem: read(cert), key_pem: read(key) };
+
+            for name in ["localhost", "127.0.0.1", "::1"] {
+                let seen = handshake(&ca_pem, &server, &alice, name).unwrap();
+                assert_eq!(seen.as_ref(), der(&alice.cert_pem).as_slice());
+            }
+            let seen = handshake(&ca_pem, &server, &deployer, "localhost").unwrap();
+            assert_eq!(seen.as_ref(), der(&deployer.cert_pem).as_slice());
+
+            // Wrong name, and a client from another CA, are refused.
+            assert!(handshake(&ca_pem, &server, &alice, "example.com").is_err());
+            let stranger = Ca::generate("stranger", 1).unwrap().client_cert("eve", 1).unwrap();
+            assert!(handshake(&ca_pem, &server, &stranger, "localhost").is_err());
+            // A client certificate cannot serve, nor a server certificate authenticate a client.
+            assert!(handshake(&ca_pem, &alice, &alice, "alice").is_err());
+            assert!(handshake(&ca_pem, &server, &server, "localhost").is_err());
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! `scalekeeper dev`: the whole thing on a laptop with no cluster.
+//!
+//! Starts kubesim in-process (sample Deployments in two namespaces, the ReplicaPolicy CRD
+//! installed), writes dev certificates, a kubeconfig and a CLI environment file into one
+//! directory, and serves the API on localhost until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use kube::CustomResourceExt as _;
+
+use crate::cache::Scope;
+use crate::certs;
+use crate::policy::ReplicaPolicy;
+use crate::server::{ServeConfig, Server};
+use crate::tls::TlsFiles;
+
+/// The sample objects dev mode starts with.
+pub const SAMPLE: &str = include_str!("../../../examples/kubesim-seed.yaml");
+
+/// The client identity of the dev certificate the env file points at.
+pub const DEV_IDENTITY: &str = "dev-admin";
+
+/// Settings of `scalekeeper dev`.
+#[derive(Debug, Clone)]
+pub struct DevConfig {
+    /// Directory for certificates, kubeconfig and the env file.
+    pub dir: PathBuf,
+    /// gRPC listen address.
+    pub grpc_listen: SocketAddr,
+    /// HTTP listen address.
+    pub http_listen: SocketAddr,
+    /// kubesim listen address.
+    pub kube_listen: SocketAddr,
+    /// Largest replica count SetReplicas accepts.
+    pub max_replicas: i32,
+}
+
+/// Everything dev mode started.
+pub struct Dev {
+    /// The simulated cluster.
+    pub sim: kubesim::Sim,
+    /// The API server.
+    pub server: Server,
+    /// The env file (`source` it to point the CLI at this server).
+    pub env_file: PathBuf,
+    /// The kubeconfig for kubectl.
+    pub kubeconfig: PathBuf,
+}
+
+fn shell_quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+}
+
+/// Starts kubesim and the server as [`DevConfig`] says.
+///
+/// Errors: a port cannot be bound, or the directory cannot be written.
+pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
+    std::fs::create_dir_all(&config.dir).with_context(|| format!("creating {}", config.dir.display()))?;
+    let dir = config.dir.canonicalize().with_context(|| format!("resolving {}", config.dir.display()))?;
+    let sim = kubesim::Sim::start(kubesim::SimConfig {
+        listen: config.kube_listen,
+        deployment_delay: Duration::from_millis(500),
+        ..Default::default()
+    })
+    .await
+    .context("starting kubesim")?;
+    sim.apply(serde_json::to_value(ReplicaPolicy::crd())?).context("installing the ReplicaPolicy CRD")?;
+    sim.seed_yaml(SAMPLE).context("loading the sample Deployments")?;
+    let kubeconfig = dir.join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig)?;
+
+    let certs = certs::write_dev_certs(&dir.join("certs"), &[], &[DEV_IDENTITY.to_string()], 30)
+        .context("writing dev certificates")?;
+    let (_, client_cert, client_key) = certs.clients.first().cloned().context("no client certificate was written")?;
+
+    let client = sim.client().await?;
+    let server = Server::start(
+        client,
+        ServeConfig {
+            grpc_listen: config.grpc_listen,
+            http_listen: config.http_listen,
+            tls: TlsFiles {
+                cert: certs.server_cert.clone(),
+                key: certs.server_key.clone(),
+                client_ca: certs.ca.clone(),
+            },
+            scope: Scope::All,
+            max_replicas: config.max_replicas,
+            drain_timeout: Duration::from_secs(5),
+            stale_after: Duration::from_secs(5),
+        },
+    )
+    .await?;
+
+    let env_file = dir.join("env");
+    let env = format!(
+        "# Source this file to point the scalekeeper CLI and kubectl at `scalekeeper dev`.\n\
+         export SCALEKEEPER_SERVER=localhost:{port}\n\
+         export SCALEKEEPER_CA={ca}\n\
+         export SCALEKEEPER_CERT={cert}\n\
+         export SCALEKEEPER_KEY={key}\n\
+         export KUBECONFIG={kc}\n",
+        port = server.grpc_addr.port(),
+        ca = shell_quote(&certs.ca),
+        cert = shell_quote(&client_cert),
+        key = shell_quote(&client_key),
+        kc = shell_quote(&kubeconfig),
+    );
+    std::fs::write(&env_file, env).with_context(|| format!("writing {}", env_file.display()))?;
+    Ok(Dev { sim, server, env_file, kubeconfig })
+}
+
+/// The text dev mode prints: where things are and what to try.
+pub fn instructions(dev: &Dev) -> String {
+    let env = dev.env_file.display();
+    format!(
+        "\nscalekeeper dev is running.\n\
+         \x20 gRPC (mTLS):      localhost:{grpc}\n\
+         \x20 HTTP (probes):    http://{http}/readyz  http://{http}/metrics\n\
+         \x20 Kubernetes API:   {kube} (kubesim)\n\
+         \x20 env file:         {env}\n\n\
+         In another shell:\n\
+         \x20 source {env}\n\
+         \x20 scalekeeper list                      # or: cargo run -q -p scalekeeper -- list\n\
+         \x20 scalekeeper set shop/web 5\n\
+         \x20 kubectl get deploy -n shop web        # spec.replicas is 5\n\
+         \x20 kubectl scale -n shop deploy/web --replicas 7\n\
+         \x20 scalekeeper diff                      # shop/web DRIFTED: spec 7, declared 5\n\
+         \x20 scalekeeper watch                     # changes as they happen\n\
+         \x20 kubectl get replicapolicies -A\n\n\
+         Ctrl-C stops it.\n",
+        grpc = dev.server.grpc_addr.port(),
+        http = dev.server.http_addr,
+        kube = dev.sim.url(),
+    )
+}

@@ -1,0 +1,152 @@
+//! The errors of the API, and the one table that maps them to gRPC status codes.
+//!
+//! | error | gRPC code | from Kubernetes |
+//! |---|---|---|
+//! | [`Error::Invalid`] | INVALID_ARGUMENT (+ `google.rpc.BadRequest`) | 422, 400 |
+//! | [`Error::NotFound`] | NOT_FOUND | 404 |
+//! | [`Error::Aborted`] | ABORTED | 409 |
+//! | [`Error::FailedPrecondition`] | FAILED_PRECONDITION | |
+//! | [`Error::PermissionDenied`] | PERMISSION_DENIED | 401, 403 (scalekeeper's own RBAC is too narrow) |
+//! | [`Error::Unavailable`] | UNAVAILABLE | 429, 5xx, connection failures, caches not synced |
+//! | [`Error::ResourceExhausted`] | RESOURCE_EXHAUSTED | |
+//! | [`Error::Internal`] | INTERNAL | anything else: a bug |
+
+use scalekeeper_core::Violation;
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt as _};
+
+/// An API error: what went wrong, in words a caller can act on.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed; each violation names a request field.
+    #[error("invalid request: {}", render(.0))]
+    Invalid(Vec<Violation>),
+    /// The Deployment (or what was named) does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A precondition on the version failed, or a concurrent write won.
+    #[error("{0}")]
+    Aborted(String),
+    /// The write is refused in the current state (e.g. an HPA owns the replica count).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// Kubernetes is unreachable or failing, or the caches are not synced: retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The server or the stream is overloaded.
+    #[error("{0}")]
+    ResourceExhausted(String),
+    /// A bug.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn render(v: &[Violation]) -> String {
+    v.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; ")
+}
+
+impl Error {
+    /// A low-cardinality label for metrics and logs.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Invalid(_) => "invalid",
+            Error::NotFound(_) => "not_found",
+            Error::Aborted(_) => "aborted",
+            Error::FailedPrecondition(_) => "failed_precondition",
+            Error::PermissionDenied(_) => "permission_denied",
+            Error::Unavailable(_) => "unavailable",
+            Error::ResourceExhausted(_) => "resource_exhausted",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// The gRPC code.
+    pub fn code(&self) -> Code {
+        match self {
+            Error::Invalid(_) => Code::InvalidArgument,
+            Error::NotFound(_) => Code::NotFound,
+            Error::Aborted(_) => Code::Aborted,
+            Error::FailedPrecondition(_) => Code::FailedPrecondition,
+            Error::PermissionDenied(_) => Code::PermissionDenied,
+            Error::Unavailable(_) => Code::Unavailable,
+            Error::ResourceExhausted(_) => Code::ResourceExhausted,
+            Error::Internal(_) => Code::Internal,
+        }
+    }
+
+    /// Classifies a Kubernetes client error; `what` names the object for the message
+    /// (e.g. `Deployment shop/web`).
+    pub fn from_kube(err: kube::Error, what: &str) -> Self {
+        match err {
+            kube::Error::Api(status) => {
+                let msg = format!("{what}: {}", status.message);
+                match status.code {
+                    404 => Error::NotFound(format!("{what} not found")),
+                    409 => Error::Aborted(msg),
+                    400 | 422 => Error::Invalid(vec![Violation { field: "request".into(), description: msg }]),
+                    401 | 403 => Error::PermissionDenied(format!(
+                        "{what}: the Kubernetes API refused scalekeeper's service account ({}); check its RBAC",
+                        status.message
+                    )),
+                    429 | 500..=599 => Error::Unavailable(format!("Kubernetes API unavailable: {msg}")),
+                    _ => Error::Internal(msg),
+                }
+            }
+            kube::Error::SerdeError(e) => Error::Internal(format!("{what}: decoding the Kubernetes response: {e}")),
+            // Connection refused, TLS, timeouts, a broken watch...: the API server is not
+            // reachable from here right now.
+            other => Error::Unavailable(format!("Kubernetes API unreachable ({what}): {other}")),
+        }
+    }
+}
+
+impl From<Error> for Status {
+    fn from(err: Error) -> Self {
+        match &err {
+            Error::Invalid(violations) => {
+                let mut details = ErrorDetails::new();
+                for v in violations {
+                    details.add_bad_request_violation(v.field.clone(), v.description.clone());
+                }
+                Status::with_error_details(Code::InvalidArgument, err.to_string(), details)
+            }
+            Error::Unavailable(_) => {
+                let mut details = ErrorDetails::new();
+                details.set_retry_info(Some(std::time::Duration::from_secs(1)));
+                Status::with_error_details(Code::Unavailable, err.to_string(), details)
+            }
+            other => Status::new(other.code(), other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: u16) -> kube::Error {
+        kube::Error::Api(kube::core::Status::failure(&format!("status {code}"), "Reason").with_code(code).boxed())
+    }
+
+    #[test]
+    fn kubernetes_codes_map_to_grpc_codes() {
+        assert_eq!(Error::from_kube(api(404), "Deployment a/b").code(), Code::NotFound);
+        assert_eq!(Error::from_kube(api(409), "x").code(), Code::Aborted);
+        assert_eq!(Error::from_kube(api(422), "x").code(), Code::InvalidArgument);
+        assert_eq!(Error::from_kube(api(503), "x").code(), Code::Unavailable);
+        assert_eq!(Error::from_kube(api(429), "x").code(), Code::Unavailable);
+        assert_eq!(Error::from_kube(api(403), "x").code(), Code::PermissionDenied);
+    }
+
+    #[test]
+    fn invalid_carries_field_violations() {
+        let st: Status =
+            Error::Invalid(vec![Violation { field: "replicas".into(), description: "negative".into() }]).into();
+        assert_eq!(st.code(), Code::InvalidArgument);
+        let br = st.get_error_details().bad_request().cloned().expect("bad request details");
+        assert_eq!(br.field_violations[0].field, "replicas");
+    }
+}

@@ -1,0 +1,169 @@
+//! The `ReplicaPolicy` custom resource (`scalekeeper.dev/v1alpha1`): the declared replica
+//! count of one Deployment, stored in the cluster (etcd is the database).
+//!
+//! One policy per managed Deployment, in its namespace and with its name; an
+//! ownerReference to the Deployment lets the garbage collector delete the policy with it,
+//! and `spec.deploymentUid` pins the Deployment it was declared for, so a Deployment
+//! deleted and re-created under the same name is never scaled by a stale policy.
+//! `scalekeeper crd` prints the CRD generated from these types.
+
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The API group of ReplicaPolicy.
+pub const GROUP: &str = "scalekeeper.dev";
+/// Annotation: the client identity that last declared the count through the API.
+pub const LAST_SET_BY: &str = "scalekeeper.dev/last-set-by";
+/// Annotation: when (RFC 3339) the count was last declared through the API.
+pub const LAST_SET_AT: &str = "scalekeeper.dev/last-set-at";
+/// The field manager scalekeeper writes as (server-side field ownership).
+pub const FIELD_MANAGER: &str = "scalekeeper";
+
+/// The declared replica state of the Deployment with the same namespace and name.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "scalekeeper.dev",
+    version = "v1alpha1",
+    kind = "ReplicaPolicy",
+    plural = "replicapolicies",
+    shortname = "rp",
+    namespaced,
+    status = "ReplicaPolicyStatus",
+    printcolumn = r#"{"name":"Desired","type":"integer","jsonPath":".spec.replicas","description":"Declared replica count"}"#,
+    printcolumn = r#"{"name":"Current","type":"integer","jsonPath":".status.specReplicas","description":"The Deployment's spec.replicas"}"#,
+    printcolumn = r#"{"name":"Ready","type":"integer","jsonPath":".status.readyReplicas","description":"The Deployment's status.readyReplicas"}"#,
+    printcolumn = r#"{"name":"Sync","type":"string","jsonPath":".status.syncStatus","description":"InSync, Drifted, Progressing or Conflict"}"#,
+    printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.mode","description":"Enforce or Observe"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaPolicySpec {
+    /// The declared replica count (a count of Pods), 0 or more.
+    #[schemars(range(min = 0))]
+    pub replicas: i32,
+    /// Enforce: drift is corrected. Observe: drift is only reported.
+    #[serde(default)]
+    pub mode: PolicyMode,
+    /// UID of the Deployment the count was declared for. When set and the Deployment's
+    /// UID differs (it was deleted and re-created), the policy is not applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_uid: Option<String>,
+}
+
+/// What to do about drift.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum PolicyMode {
+    /// Correct drift.
+    #[default]
+    Enforce,
+    /// Report drift, never correct it.
+    Observe,
+}
+
+impl From<PolicyMode> for scalekeeper_core::Mode {
+    fn from(m: PolicyMode) -> Self {
+        match m {
+            PolicyMode::Enforce => scalekeeper_core::Mode::Enforce,
+            PolicyMode::Observe => scalekeeper_core::Mode::Observe,
+        }
+    }
+}
+
+impl From<scalekeeper_core::Mode> for PolicyMode {
+    fn from(m: scalekeeper_core::Mode) -> Self {
+        match m {
+            scalekeeper_core::Mode::Enforce => PolicyMode::Enforce,
+            scalekeeper_core::Mode::Observe => PolicyMode::Observe,
+        }
+    }
+}
+
+/// What the reconciler last observed and did (written only by the leader).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaPolicyStatus {
+    /// The policy generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// The Deployment's spec.replicas (a count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_replicas: Option<i32>,
+    /// The Deployment's status.readyReplicas (a count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_replicas: Option<i32>,
+    /// InSync, Drifted, Progressing or Conflict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_status: Option<String>,
+    /// Conditions, Kubernetes style (type, status, reason, message, lastTransitionTime).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<PolicyCondition>,
+    /// The last drift correction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_correction: Option<Correction>,
+}
+
+/// A status condition (the shape of metav1.Condition).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyCondition {
+    /// Condition type, e.g. `Synced`, `EnforcementSuspended`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// CamelCase reason.
+    #[serde(default)]
+    pub reason: String,
+    /// Human-readable message.
+    #[serde(default)]
+    pub message: String,
+    /// RFC 3339 time the status last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_transition_time: Option<String>,
+}
+
+/// One drift correction.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Correction {
+    /// RFC 3339 time of the correction.
+    pub time: String,
+    /// spec.replicas found (a count).
+    pub from: i32,
+    /// spec.replicas set (a count).
+    pub to: i32,
+    /// The field manager that had changed spec.replicas, from managedFields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_manager: Option<String>,
+}
+
+/// The CRD YAML, as `scalekeeper crd` prints it and the Helm chart carries it.
+pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
+    use kube::CustomResourceExt as _;
+    serde_yaml::to_string(&ReplicaPolicy::crd())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::CustomResourceExt as _;
+
+    #[test]
+    fn crd_names_and_columns() {
+        let crd = ReplicaPolicy::crd();
+        assert_eq!(crd.metadata.name.as_deref(), Some("replicapolicies.scalekeeper.dev"));
+        assert_eq!(crd.spec.scope, "Namespaced");
+        let v = &crd.spec.versions[0];
+        assert!(v.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
+        let cols: Vec<&str> = v.additional_printer_columns.iter().flatten().map(|c| c.name.as_str()).collect();
+        assert_eq!(cols, ["Desired", "Current", "Ready", "Sync", "Mode", "Age"]);
+    }
+
+    #[test]
+    fn spec_round_trips_with_defaults() {
+        let s: ReplicaPolicySpec = serde_json::from_value(serde_json::json!({"replicas": 3})).unwrap();
+        assert_eq!(s.mode, PolicyMode::Enforce);
+        assert_eq!(serde_json::to_value(&s).unwrap(), serde_json::json!({"replicas": 3, "mode": "Enforce"}));
+    }
+}

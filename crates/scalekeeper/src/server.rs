@@ -1,0 +1,276 @@
+//! Wiring of `scalekeeper serve`: the watch cache, the gRPC server on mTLS (ScaleService,
+//! `grpc.health.v1`, reflection), the plaintext HTTP server (`/healthz`, `/readyz`,
+//! `/metrics`) and graceful shutdown.
+//!
+//! Shutdown order (one [`CancellationToken`] starts it):
+//! 1. health turns NOT_SERVING and `/readyz` 503, so load balancers stop sending new calls;
+//! 2. the TLS accept loop closes (new connections are refused) and watch streams end with
+//!    UNAVAILABLE;
+//! 3. in-flight calls finish, bounded by the drain timeout;
+//! 4. the watch cache and HTTP server stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use arc_swap::ArcSwap;
+use axum::http::StatusCode;
+use axum::routing::get;
+use scalekeeper_api::v1::scale_service_server::ScaleServiceServer;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::{Cache, Scope};
+use crate::metrics::Metrics;
+use crate::service::{Service, ServiceConfig};
+use crate::tls::{self, TlsFiles};
+use crate::writer::Writer;
+
+/// Settings of `scalekeeper serve`.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// gRPC (mTLS) listen address; port 0 picks a free port.
+    pub grpc_listen: SocketAddr,
+    /// Plaintext HTTP listen address for probes and metrics.
+    pub http_listen: SocketAddr,
+    /// Server certificate, key and client CA.
+    pub tls: TlsFiles,
+    /// Namespaces served.
+    pub scope: Scope,
+    /// Largest replica count SetReplicas accepts.
+    pub max_replicas: i32,
+    /// Longest wait for in-flight calls on shutdown.
+    pub drain_timeout: Duration,
+    /// How long without an answer from the API server before not ready.
+    pub stale_after: Duration,
+}
+
+/// A running server.
+pub struct Server {
+    /// Bound gRPC address.
+    pub grpc_addr: SocketAddr,
+    /// Bound HTTP address.
+    pub http_addr: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Calls in flight on one connection before new ones are shed with RESOURCE_EXHAUSTED.
+pub const MAX_CALLS_PER_CONNECTION: usize = 256;
+
+/// The gRPC service name the health service reports on (besides "").
+pub const SERVICE_NAME: &str = "scalekeeper.v1.ScaleService";
+
+impl Server {
+    /// Starts serving with `client`. Returns once both ports are bound.
+    ///
+    /// Errors: TLS files unusable, a port cannot be bound.
+    pub async fn start(client: kube::Client, config: ServeConfig) -> anyhow::Result<Server> {
+        let tls_config = tls::server_config(&config.tls).context("loading TLS files")?;
+        let grpc_listener = TcpListener::bind(config.grpc_listen)
+            .await
+            .with_context(|| format!("binding gRPC {}", config.grpc_listen))?;
+        let http_listener = TcpListener::bind(config.http_listen)
+            .await
+            .with_context(|| format!("binding HTTP {}", config.http_listen))?;
+        let grpc_addr = grpc_listener.local_addr()?;
+        let http_addr = http_listener.local_addr()?;
+
+        let stop = CancellationToken::new();
+        let cache_stop = CancellationToken::new();
+        let accept_stop = CancellationToken::new();
+        let metrics = Metrics::new();
+        let cache = Cache::start(client.clone(), config.scope.clone(), config.stale_after, cache_stop.clone());
+        let service = Service::new(
+            cache.clone(),
+            Writer::new(client),
+            metrics.clone(),
+            ServiceConfig { max_replicas: config.max_replicas },
+            stop.clone(),
+        );
+        let draining = Arc::new(AtomicBool::new(false));
+
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        reporter.set_not_serving::<ScaleServiceServer<Service>>().await;
+        reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(scalekeeper_api::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        // grpcurl releases before 1.8.8 only speak v1alpha reflection.
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(scalekeeper_api::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()?;
+
+        // Readiness → gRPC health, /readyz and the metric.
+        {
+            let cache = cache.clone();
+            let metrics = metrics.clone();
+            let draining = draining.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut last: Option<bool> = None;
+                let mut tick = tokio::time::interval(Duration::from_millis(200));
+                loop {
+                    let stopping = tokio::select! {
+                        _ = tick.tick() => false,
+                        _ = stop.cancelled() => true,
+                    };
+                    let ready = !stopping && !draining.load(Ordering::Relaxed) && cache.health().ready();
+                    metrics.ready.set(i64::from(ready));
+                    if let Some(d) = cache.health().since_contact() {
+                        metrics.last_contact.set(d.as_secs_f64());
+                    }
+                    if last != Some(ready) {
+                        let status = if ready {
+                            tonic_health::ServingStatus::Serving
+                        } else {
+                            tonic_health::ServingStatus::NotServing
+                        };
+                        reporter.set_service_status(SERVICE_NAME, status).await;
+                        reporter.set_service_status("", status).await;
+                        tracing::info!(ready, "health changed");
+                        last = Some(ready);
+                    }
+                    if stopping {
+                        return;
+                    }
+                }
+            });
+        }
+
+        // HTTP: probes and metrics.
+        let http = {
+            let cache = cache.clone();
+            let metrics = metrics.clone();
+            let draining = draining.clone();
+            let app = axum::Router::new()
+                .route("/healthz", get(|| async { "ok\n" }))
+                .route(
+                    "/readyz",
+                    get(move || {
+                        let ready = !draining.load(Ordering::Relaxed) && cache.health().ready();
+                        async move {
+                            if ready {
+                                (StatusCode::OK, "ready\n".to_string())
+                            } else {
+                                (
+                                    StatusCode::SERVICE_UNAVAILABLE,
+                                    "not ready: caches not synced, Kubernetes API not answering, or shutting down\n"
+                                        .to_string(),
+                                )
+                            }
+                        }
+                    }),
+                )
+                .route(
+                    "/metrics",
+                    get(move || {
+                        let body = metrics.encode();
+                        async move {
+                            (
+                                [(
+                                    axum::http::header::CONTENT_TYPE,
+                                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                                )],
+                                body,
+                            )
+                        }
+                    }),
+                );
+            let http_stop = cache_stop.clone();
+            tokio::spawn(async move {
+                axum::serve(http_listener, app).with_graceful_shutdown(http_stop.cancelled_owned()).await
+            })
+        };
+
+        let incoming = tls::incoming(grpc_listener, Arc::new(ArcSwap::new(tls_config)), accept_stop.clone());
+        let grpc = tonic::transport::Server::builder()
+            // Past 256 calls in flight on one connection, answer RESOURCE_EXHAUSTED at
+            // once rather than queue without bound (tonic maps tower's Overloaded).
+            .concurrency_limit_per_connection(MAX_CALLS_PER_CONNECTION)
+            .load_shed(true)
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(ScaleServiceServer::new(service))
+            .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned());
+
+        let drain_timeout = config.drain_timeout;
+        let task_stop = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut grpc = std::pin::pin!(grpc);
+            tokio::select! {
+                r = &mut grpc => r.context("gRPC server failed")?,
+                _ = task_stop.cancelled() => {
+                    draining.store(true, Ordering::Relaxed);
+                    accept_stop.cancel();
+                    tracing::info!(timeout_secs = drain_timeout.as_secs(), "draining in-flight calls");
+                    match tokio::time::timeout(drain_timeout, &mut grpc).await {
+                        Ok(r) => r.context("gRPC server failed while draining")?,
+                        Err(_) => tracing::warn!("drain timeout: closing with calls still in flight"),
+                    }
+                }
+            }
+            cache_stop.cancel();
+            let _ = http.await;
+            tracing::info!("stopped");
+            Ok(())
+        });
+        tracing::info!(grpc = %grpc_addr, http = %http_addr, scope = ?config.scope, "serving");
+        Ok(Server { grpc_addr, http_addr, stop, task })
+    }
+
+    /// A token that starts the graceful shutdown when cancelled.
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Shuts down gracefully and waits until done.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        self.task.await.context("server task panicked")?
+    }
+
+    /// Waits until the server stops (after its stop token is cancelled).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task panicked")?
+    }
+}
+
+/// Builds a Kubernetes client from `--kubeconfig` if given, else `KUBECONFIG`, the default
+/// kubeconfig, or the in-cluster service account.
+pub async fn kube_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?
+        }
+        None => kube::Config::infer().await.context("no kubeconfig and not in a cluster")?,
+    };
+    kube::Client::try_from(config).context("building the Kubernetes client")
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,207 @@
+//! Writes to Kubernetes: declaring a replica count (the ReplicaPolicy, then the
+//! Deployment's scale subresource) and clearing one.
+//!
+//! Every write is conditional on a resourceVersion, so two callers racing never silently
+//! overwrite each other: with `expected_version` the caller's version is the precondition;
+//! without it, the version just read is (a concurrent writer then gets ABORTED).
+
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::{Api, Client, Resource as _, ResourceExt as _};
+use serde_json::json;
+
+use crate::error::Error;
+use crate::policy::{FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, PolicyMode, ReplicaPolicy, ReplicaPolicySpec};
+use crate::view::DeploymentView;
+
+/// What a SetReplicas asks for.
+#[derive(Debug, Clone)]
+pub struct SetRequest<'a> {
+    /// Namespace of the Deployment.
+    pub namespace: &'a str,
+    /// Name of the Deployment (and of its policy).
+    pub name: &'a str,
+    /// The replica count to declare (validated by the caller).
+    pub replicas: i32,
+    /// The policy version the caller last saw, if it wants the write to depend on it.
+    pub expected_version: Option<&'a str>,
+    /// The mode to set; `None` keeps the current one (Enforce for a new policy).
+    pub mode: Option<PolicyMode>,
+    /// The caller's identity, recorded on the policy.
+    pub identity: &'a str,
+}
+
+/// Writes declarations to the cluster.
+#[derive(Clone)]
+pub struct Writer {
+    client: Client,
+}
+
+fn what(kind: &str, ns: &str, name: &str) -> String {
+    format!("{kind} {ns}/{name}")
+}
+
+impl Writer {
+    /// A writer using `client`.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// The names of the HorizontalPodAutoscalers in `namespace` that target Deployment `name`.
+    pub async fn hpas_targeting(&self, namespace: &str, name: &str) -> Result<Vec<String>, Error> {
+        let api: Api<HorizontalPodAutoscaler> = Api::namespaced(self.client.clone(), namespace);
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| Error::from_kube(e, &format!("HorizontalPodAutoscalers in {namespace}")))?;
+        Ok(list
+            .items
+            .into_iter()
+            .filter(|h| {
+                h.spec.as_ref().is_some_and(|s| {
+                    s.scale_target_ref.kind == "Deployment"
+                        && s.scale_target_ref.name == name
+                        && s.scale_target_ref.api_version.as_deref().is_none_or(|v| v.starts_with("apps/"))
+                })
+            })
+            .map(|h| h.name_any())
+            .collect())
+    }
+
+    /// Declares `req.replicas` for the Deployment and applies it: creates or replaces the
+    /// ReplicaPolicy (pinned to the Deployment's UID, owned by it), then patches the
+    /// Deployment's scale subresource as field manager `scalekeeper`.
+    ///
+    /// Errors: NOT_FOUND (no such Deployment), FAILED_PRECONDITION (an HPA targets it),
+    /// ABORTED (stale `expected_version` or a concurrent write), UNAVAILABLE (Kubernetes).
+    pub async fn set_replicas(&self, req: &SetRequest<'_>) -> Result<DeploymentView, Error> {
+        let (ns, name) = (req.namespace, req.name);
+        let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), ns);
+        let policies: Api<ReplicaPolicy> = Api::namespaced(self.client.clone(), ns);
+        let deployment = deployments.get(name).await.map_err(|e| Error::from_kube(e, &what("Deployment", ns, name)))?;
+        let hpas = self.hpas_targeting(ns, name).await?;
+        if let Some(h) = hpas.first() {
+            return Err(Error::FailedPrecondition(format!(
+                "HorizontalPodAutoscaler {ns}/{h} targets Deployment {ns}/{name}: it owns the replica count; \
+                 scalekeeper will not fight it (delete the HPA or leave scaling to it)"
+            )));
+        }
+        let current =
+            policies.get_opt(name).await.map_err(|e| Error::from_kube(e, &what("ReplicaPolicy", ns, name)))?;
+        let stale = |have: &str| {
+            Error::Aborted(format!(
+                "ReplicaPolicy {ns}/{name} is at version {have}, not the expected {}: it changed since you read it; \
+                 get it again and retry",
+                req.expected_version.unwrap_or("")
+            ))
+        };
+        if let Some(expected) = req.expected_version {
+            match &current {
+                None => {
+                    return Err(Error::Aborted(format!(
+                        "ReplicaPolicy {ns}/{name} does not exist, but version {expected} was expected"
+                    )));
+                }
+                Some(p) if p.resource_version().as_deref() != Some(expected) => {
+                    return Err(stale(&p.resource_version().unwrap_or_default()));
+                }
+                _ => {}
+            }
+        }
+        let mode = req.mode.or(current.as_ref().map(|p| p.spec.mode)).unwrap_or_default();
+        let mut policy = ReplicaPolicy::new(
+            name,
+            ReplicaPolicySpec { replicas: req.replicas, mode, deployment_uid: deployment.metadata.uid.clone() },
+        );
+        policy.metadata.namespace = Some(ns.to_string());
+        policy.metadata.owner_references = Some(vec![owner_reference(&deployment)]);
+        let mut annotations = current.as_ref().map(|p| p.annotations().clone()).unwrap_or_default();
+        annotations.insert(LAST_SET_BY.into(), req.identity.to_string());
+        annotations.insert(LAST_SET_AT.into(), jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+        policy.metadata.annotations = Some(annotations);
+        let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+        let written = match &current {
+            None => policies.create(&pp, &policy).await.map_err(|e| match e {
+                kube::Error::Api(s) if s.code == 409 => Error::Aborted(format!(
+                    "ReplicaPolicy {ns}/{name} was created concurrently by another caller; get it and retry"
+                )),
+                e => Error::from_kube(e, &what("ReplicaPolicy", ns, name)),
+            })?,
+            Some(cur) => {
+                policy.metadata.resource_version = cur.resource_version();
+                policy.metadata.labels = cur.metadata.labels.clone();
+                policy.status = cur.status.clone();
+                policies.replace(name, &pp, &policy).await.map_err(|e| match e {
+                    kube::Error::Api(s) if s.code == 409 => stale("a newer one"),
+                    e => Error::from_kube(e, &what("ReplicaPolicy", ns, name)),
+                })?
+            }
+        };
+        let patch = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+        deployments
+            .patch_scale(name, &patch, &Patch::Merge(json!({"spec": {"replicas": req.replicas}})))
+            .await
+            .map_err(|e| {
+                let err = Error::from_kube(e, &what("Deployment", ns, name));
+                tracing::warn!(namespace = ns, name, error = %err, "declared, but scaling failed; the reconciler will retry");
+                err
+            })?;
+        let deployment = deployments.get(name).await.map_err(|e| Error::from_kube(e, &what("Deployment", ns, name)))?;
+        Ok(DeploymentView { deployment: Arc::new(deployment), policy: Some(Arc::new(written)) })
+    }
+
+    /// Deletes the policy of Deployment `namespace/name` (with a resourceVersion
+    /// precondition when `expected_version` is given). Deleting a policy that does not
+    /// exist succeeds, unless a version was expected.
+    ///
+    /// Errors: NOT_FOUND (no such Deployment), ABORTED, UNAVAILABLE.
+    pub async fn clear(
+        &self,
+        namespace: &str,
+        name: &str,
+        expected_version: Option<&str>,
+    ) -> Result<DeploymentView, Error> {
+        let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
+        let policies: Api<ReplicaPolicy> = Api::namespaced(self.client.clone(), namespace);
+        let deployment =
+            deployments.get(name).await.map_err(|e| Error::from_kube(e, &what("Deployment", namespace, name)))?;
+        let dp = DeleteParams {
+            preconditions: expected_version.map(|v| Preconditions { resource_version: Some(v.to_string()), uid: None }),
+            ..Default::default()
+        };
+        match policies.delete(name, &dp).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 && expected_version.is_none() => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                return Err(Error::Aborted(format!(
+                    "ReplicaPolicy {namespace}/{name} does not exist, but a version was expected"
+                )));
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                return Err(Error::Aborted(format!(
+                    "ReplicaPolicy {namespace}/{name} is not at the expected version {}: {}",
+                    expected_version.unwrap_or(""),
+                    s.message
+                )));
+            }
+            Err(e) => return Err(Error::from_kube(e, &what("ReplicaPolicy", namespace, name))),
+        }
+        Ok(DeploymentView { deployment: Arc::new(deployment), policy: None })
+    }
+}
+
+/// An ownerReference to `d`, so the garbage collector deletes the policy with it.
+fn owner_reference(d: &Deployment) -> OwnerReference {
+    OwnerReference {
+        api_version: Deployment::api_version(&()).into_owned(),
+        kind: Deployment::kind(&()).into_owned(),
+        name: d.name_any(),
+        uid: d.metadata.uid.clone().unwrap_or_default(),
+        controller: Some(false),
+        block_owner_deletion: Some(false),
+    }
+}

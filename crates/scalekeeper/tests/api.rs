@@ -1,0 +1,443 @@
+//! The real server, over real mTLS, against kubesim over real HTTP: every RPC's happy path,
+//! every error code the design's table lists, handshake refusals, optimistic concurrency
+//! under 50 concurrent writers, and recovery from a Kubernetes outage.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Options, wait_for};
+use scalekeeper::cache::Scope;
+use scalekeeper_api::v1 as pb;
+use serde_json::json;
+use tonic::Code;
+use tonic_types::StatusExt as _;
+
+fn get(ns: &str, name: &str) -> pb::GetDeploymentRequest {
+    pb::GetDeploymentRequest { namespace: ns.into(), name: name.into() }
+}
+
+fn set(ns: &str, name: &str, replicas: i32) -> pb::SetReplicasRequest {
+    pb::SetReplicasRequest { namespace: ns.into(), name: name.into(), replicas, ..Default::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_and_list_read_the_cache() {
+    let env = common::start().await;
+    let mut c = env.client().await;
+    let d = c.get_deployment(get("shop", "web")).await.unwrap().into_inner().deployment.unwrap();
+    assert_eq!((d.namespace.as_str(), d.name.as_str(), d.spec_replicas), ("shop", "web", 3));
+    assert_eq!(d.sync_status, pb::SyncStatus::Unmanaged as i32);
+    assert_eq!(d.desired_replicas, None);
+    assert_eq!(d.labels.get("tier").map(String::as_str), Some("frontend"));
+
+    let all = c.list_deployments(pb::ListDeploymentsRequest::default()).await.unwrap().into_inner();
+    let names: Vec<String> = all.deployments.iter().map(|d| format!("{}/{}", d.namespace, d.name)).collect();
+    assert_eq!(names, ["payments/ledger", "shop/cart", "shop/web"]);
+    assert!(all.next_page_token.is_empty());
+
+    let shop = c
+        .list_deployments(pb::ListDeploymentsRequest { namespace: "shop".into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(shop.deployments.len(), 2);
+    let backend = c
+        .list_deployments(pb::ListDeploymentsRequest {
+            label_selector: "tier in (backend),app!=cart".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(backend.deployments.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["ledger"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_pages_visit_each_deployment_once() {
+    let env = common::start().await;
+    for i in 0..23 {
+        env.sim
+            .apply(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": format!("p{i:02}"), "namespace": "paging", "labels": {"app": "p"}},
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "p"}}, "template": {"metadata": {"labels": {"app": "p"}}}}}))
+            .unwrap();
+    }
+    let mut c = env.client().await;
+    wait_for("cache has 23", Duration::from_secs(5), || {
+        let mut c = c.clone();
+        async move {
+            c.list_deployments(pb::ListDeploymentsRequest {
+                namespace: "paging".into(),
+                page_size: 500,
+                ..Default::default()
+            })
+            .await
+            .is_ok_and(|r| r.into_inner().deployments.len() == 23)
+        }
+    })
+    .await;
+    let mut seen = vec![];
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = c
+            .list_deployments(pb::ListDeploymentsRequest {
+                namespace: "paging".into(),
+                page_size: 5,
+                page_token: token,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        pages += 1;
+        assert!(page.deployments.len() <= 5);
+        seen.extend(page.deployments.into_iter().map(|d| d.name));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(pages, 5);
+    let expected: Vec<String> = (0..23).map(|i| format!("p{i:02}")).collect();
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_replicas_declares_and_applies() {
+    let env = common::start().await;
+    let mut c = env.client_as("spiffe://test/ns/ci/sa/bot").await;
+    let d = c.set_replicas(set("shop", "web", 5)).await.unwrap().into_inner().deployment.unwrap();
+    assert_eq!(d.desired_replicas, Some(5));
+    assert_eq!(d.spec_replicas, 5);
+    assert_eq!(d.mode, pb::Mode::Enforce as i32);
+    assert_eq!(d.last_set_by, "spiffe://test/ns/ci/sa/bot");
+    assert!(!d.version.is_empty());
+    // The cluster: the Deployment scaled through the scale subresource as `scalekeeper`...
+    assert_eq!(env.spec_replicas("shop", "web"), 5);
+    let dep = env.sim.get("apps/v1", "Deployment", "shop", "web").unwrap();
+    let owner = dep["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["fieldsV1"]["f:spec"]["f:replicas"].is_object())
+        .unwrap()
+        .clone();
+    assert_eq!((owner["manager"].as_str(), owner["subresource"].as_str()), (Some("scalekeeper"), Some("scale")));
+    // ...and the policy, pinned to the Deployment's UID and owned by it.
+    let policy = env.policy("shop", "web").expect("policy written");
+    assert_eq!(policy["spec"]["replicas"], 5);
+    assert_eq!(policy["spec"]["deploymentUid"], dep["metadata"]["uid"]);
+    assert_eq!(policy["metadata"]["ownerReferences"][0]["uid"], dep["metadata"]["uid"]);
+    assert_eq!(policy["metadata"]["resourceVersion"].as_str(), Some(d.version.as_str()));
+
+    // Observe mode is kept on a later set that does not name a mode.
+    let d = c
+        .set_replicas(pb::SetReplicasRequest { mode: pb::Mode::Observe as i32, ..set("shop", "web", 4) })
+        .await
+        .unwrap()
+        .into_inner()
+        .deployment
+        .unwrap();
+    assert_eq!(d.mode, pb::Mode::Observe as i32);
+    let d = c.set_replicas(set("shop", "web", 2)).await.unwrap().into_inner().deployment.unwrap();
+    assert_eq!((d.mode, d.desired_replicas), (pb::Mode::Observe as i32, Some(2)));
+
+    // GetDeployment catches up with the write through the watch cache and converges.
+    wait_for("IN_SYNC", Duration::from_secs(5), || {
+        let mut c = c.clone();
+        async move {
+            c.get_deployment(get("shop", "web")).await.is_ok_and(|r| {
+                r.into_inner().deployment.is_some_and(|d| d.sync_status == pb::SyncStatus::InSync as i32)
+            })
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_stops_managing() {
+    let env = common::start().await;
+    let mut c = env.client().await;
+    let v = c.set_replicas(set("shop", "cart", 4)).await.unwrap().into_inner().deployment.unwrap().version;
+    // A stale version is refused and the policy stays.
+    let stale = c
+        .clear_desired_replicas(pb::ClearDesiredReplicasRequest {
+            namespace: "shop".into(),
+            name: "cart".into(),
+            expected_version: "1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    assert!(env.policy("shop", "cart").is_some());
+    let d = c
+        .clear_desired_replicas(pb::ClearDesiredReplicasRequest {
+            namespace: "shop".into(),
+            name: "cart".into(),
+            expected_version: v,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .deployment
+        .unwrap();
+    assert_eq!(d.sync_status, pb::SyncStatus::Unmanaged as i32);
+    assert_eq!(d.spec_replicas, 4, "the Deployment keeps its count");
+    assert!(env.policy("shop", "cart").is_none());
+    // Clearing again is a no-op, not an error.
+    c.clear_desired_replicas(pb::ClearDesiredReplicasRequest {
+        namespace: "shop".into(),
+        name: "cart".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_shows_drift_with_both_counts() {
+    let env = common::start().await;
+    let mut c = env.client().await;
+    c.set_replicas(set("shop", "web", 3)).await.unwrap();
+    c.set_replicas(pb::SetReplicasRequest { mode: pb::Mode::Observe as i32, ..set("payments", "ledger", 1) })
+        .await
+        .unwrap();
+    // Someone scales behind scalekeeper's back (observe mode: nothing puts it back).
+    let mut dep = env.sim.get("apps/v1", "Deployment", "payments", "ledger").unwrap();
+    dep["spec"]["replicas"] = json!(6);
+    env.sim.apply(dep).unwrap();
+    wait_for("ledger DRIFTED in Diff", Duration::from_secs(5), || {
+        let mut c = c.clone();
+        async move {
+            c.diff(pb::DiffRequest::default()).await.is_ok_and(|r| {
+                r.into_inner()
+                    .diffs
+                    .iter()
+                    .any(|d| d.name == "ledger" && d.sync_status == pb::SyncStatus::Drifted as i32)
+            })
+        }
+    })
+    .await;
+    // Wait for web to converge so that only the drift is left.
+    wait_for("only ledger out of sync", Duration::from_secs(5), || {
+        let mut c = c.clone();
+        async move { c.diff(pb::DiffRequest::default()).await.is_ok_and(|r| r.into_inner().diffs.len() == 1) }
+    })
+    .await;
+    let diffs = c.diff(pb::DiffRequest::default()).await.unwrap().into_inner().diffs;
+    let d = &diffs[0];
+    assert_eq!((d.namespace.as_str(), d.name.as_str()), ("payments", "ledger"));
+    assert_eq!((d.desired_replicas, d.spec_replicas), (1, 6));
+    assert_eq!(d.mode, pb::Mode::Observe as i32);
+    assert_eq!(d.reason, "spec.replicas is 6, declared 1");
+    let none = c.diff(pb::DiffRequest { namespace: "shop".into(), ..Default::default() }).await.unwrap().into_inner();
+    assert!(none.diffs.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_arguments_carry_field_violations() {
+    let env = common::start_with(Options { max_replicas: 10, ..Default::default() }).await;
+    let mut c = env.client().await;
+    let cases: Vec<(pb::SetReplicasRequest, &str)> = vec![
+        (set("shop", "web", -1), "replicas"),
+        (set("shop", "web", 11), "replicas"),
+        (set("shop", "Not_A_Name", 1), "name"),
+        (set("", "web", 1), "namespace"),
+        (pb::SetReplicasRequest { mode: 9, ..set("shop", "web", 1) }, "mode"),
+    ];
+    for (req, field) in cases {
+        let err = c.set_replicas(req.clone()).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{req:?}");
+        let br = err.get_error_details().bad_request().cloned().expect("BadRequest details");
+        assert_eq!(br.field_violations[0].field, field, "{req:?}: {}", err.message());
+    }
+    let err = c
+        .list_deployments(pb::ListDeploymentsRequest { label_selector: "a in (".into(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(err.get_error_details().bad_request().unwrap().field_violations[0].field, "label_selector");
+    let err =
+        c.list_deployments(pb::ListDeploymentsRequest { page_size: 501, ..Default::default() }).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let err = c
+        .list_deployments(pb::ListDeploymentsRequest { page_token: "garbage!".into(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    // Nothing was written to the cluster by any of them.
+    assert_eq!(env.spec_replicas("shop", "web"), 3);
+    assert!(env.policy("shop", "web").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_found_aborted_failed_precondition_permission_denied() {
+    let env = common::start_with(Options { scope: Scope::Namespaces(vec!["shop".into()]), ..Default::default() }).await;
+    let mut c = env.client().await;
+    assert_eq!(c.get_deployment(get("shop", "nope")).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(c.set_replicas(set("shop", "nope", 1)).await.unwrap_err().code(), Code::NotFound);
+    // Out of scope.
+    let denied = c.get_deployment(get("payments", "ledger")).await.unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    assert_eq!(c.set_replicas(set("payments", "ledger", 2)).await.unwrap_err().code(), Code::PermissionDenied);
+    assert_eq!(env.spec_replicas("payments", "ledger"), 1);
+    // Stale expected version.
+    let v1 = c.set_replicas(set("shop", "web", 4)).await.unwrap().into_inner().deployment.unwrap().version;
+    c.set_replicas(pb::SetReplicasRequest { expected_version: v1.clone(), ..set("shop", "web", 5) }).await.unwrap();
+    let stale =
+        c.set_replicas(pb::SetReplicasRequest { expected_version: v1, ..set("shop", "web", 6) }).await.unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted);
+    assert_eq!(env.spec_replicas("shop", "web"), 5, "the stale write changed nothing");
+    // An expected version for a policy that does not exist.
+    let missing = c
+        .set_replicas(pb::SetReplicasRequest { expected_version: "12".into(), ..set("shop", "cart", 3) })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::Aborted);
+    // An HPA owns the count: refused, and no write reaches the Deployment.
+    env.sim
+        .apply(json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "cart-hpa", "namespace": "shop"},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "cart"}, "minReplicas": 1, "maxReplicas": 5}}))
+        .unwrap();
+    let before = env.sim.writes().len();
+    let hpa = c.set_replicas(set("shop", "cart", 3)).await.unwrap_err();
+    assert_eq!(hpa.code(), Code::FailedPrecondition);
+    assert!(hpa.message().contains("cart-hpa"), "{}", hpa.message());
+    assert!(env.sim.writes()[before..].is_empty(), "no write after the refusal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_writers_with_one_version_one_wins() {
+    let env = common::start().await;
+    let mut c = env.client().await;
+    let v = c.set_replicas(set("shop", "web", 1)).await.unwrap().into_inner().deployment.unwrap().version;
+    let mut tasks = vec![];
+    for i in 0..50 {
+        let mut c = c.clone();
+        let v = v.clone();
+        tasks.push(tokio::spawn(async move {
+            (i, c.set_replicas(pb::SetReplicasRequest { expected_version: v, ..set("shop", "web", 10 + i) }).await)
+        }));
+    }
+    let mut winners = vec![];
+    for t in tasks {
+        let (i, r) = t.await.unwrap();
+        match r {
+            Ok(_) => winners.push(10 + i),
+            Err(e) => assert_eq!(e.code(), Code::Aborted, "{e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one write wins: {winners:?}");
+    let policy = env.policy("shop", "web").unwrap();
+    assert_eq!(policy["spec"]["replicas"], winners[0], "the winner's count is the declared one, nothing lost");
+    assert_eq!(env.spec_replicas("shop", "web"), i64::from(winners[0]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshake_refuses_missing_or_foreign_client_certificates() {
+    let env = common::start().await;
+    // No client certificate.
+    let no_cert = match env.channel_with(&env.certs.ca, None).await {
+        Ok(ch) => scalekeeper_api::v1::scale_service_client::ScaleServiceClient::new(ch)
+            .get_deployment(get("shop", "web"))
+            .await
+            .map(|_| ()),
+        Err(e) => Err(tonic::Status::unavailable(e.to_string())),
+    };
+    assert!(no_cert.is_err(), "a client without a certificate must be refused");
+    // A certificate from another CA.
+    let other =
+        scalekeeper::certs::write_dev_certs(&env.dir.path().join("other"), &[], &["mallory".into()], 1).unwrap();
+    let (_, cert, key) = other.clients[0].clone();
+    let foreign = match env.channel_with(&env.certs.ca, Some((&cert, &key))).await {
+        Ok(ch) => scalekeeper_api::v1::scale_service_client::ScaleServiceClient::new(ch)
+            .get_deployment(get("shop", "web"))
+            .await
+            .map(|_| ()),
+        Err(e) => Err(tonic::Status::unavailable(e.to_string())),
+    };
+    assert!(foreign.is_err(), "a certificate from another CA must be refused");
+    // No plaintext on the API port either: an HTTP/1.1 request gets no answer.
+    let (code, _) = common::http_get(env.grpc_addr, "/").await;
+    assert_eq!(code, 0);
+    // The right certificate works.
+    env.client().await.get_deployment(get("shop", "web")).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubernetes_outage_gives_unavailable_then_recovers() {
+    let env = common::start().await;
+    let channel = {
+        let (cert, key) = env.client_files("alice");
+        env.channel_with(&env.certs.ca, Some((&cert, &key))).await.unwrap()
+    };
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let mut c = scalekeeper_api::v1::scale_service_client::ScaleServiceClient::new(channel);
+    let serving = |h: &tonic_health::pb::health_client::HealthClient<tonic::transport::Channel>| {
+        let mut h = h.clone();
+        async move {
+            h.check(tonic_health::pb::HealthCheckRequest { service: "scalekeeper.v1.ScaleService".into() })
+                .await
+                .map(|r| r.into_inner().status)
+                .unwrap_or(-1)
+        }
+    };
+    wait_for("SERVING", Duration::from_secs(5), || {
+        let h = health.clone();
+        async move { serving(&h).await == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 }
+    })
+    .await;
+
+    env.sim.go_down().await;
+    wait_for("NOT_SERVING", Duration::from_secs(10), || {
+        let h = health.clone();
+        async move { serving(&h).await == tonic_health::pb::health_check_response::ServingStatus::NotServing as i32 }
+    })
+    .await;
+    assert_eq!(env.readyz().await, 503);
+    assert_eq!(c.get_deployment(get("shop", "web")).await.unwrap_err().code(), Code::Unavailable);
+    let write = c.set_replicas(set("shop", "web", 2)).await.unwrap_err();
+    assert_eq!(write.code(), Code::Unavailable, "{write:?}");
+    assert!(write.get_error_details().retry_info().is_some());
+
+    env.sim.come_up().await.unwrap();
+    wait_for("SERVING again", Duration::from_secs(15), || {
+        let h = health.clone();
+        async move { serving(&h).await == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 }
+    })
+    .await;
+    assert_eq!(env.readyz().await, 200);
+    c.set_replicas(set("shop", "web", 2)).await.unwrap();
+    assert_eq!(env.spec_replicas("shop", "web"), 2);
+    let _ = health.check(tonic_health::pb::HealthCheckRequest { service: String::new() }).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_calls_by_method_and_code() {
+    let env = common::start().await;
+    let mut c = env.client().await;
+    c.get_deployment(get("shop", "web")).await.unwrap();
+    let _ = c.get_deployment(get("shop", "missing")).await;
+    let (code, body) = common::http_get(env.http_addr, "/metrics").await;
+    assert_eq!(code, 200);
+    assert!(body.contains(r#"grpc_method="GetDeployment",grpc_code="Ok"} 1"#), "{body}");
+    assert!(body.contains(r#"grpc_method="GetDeployment",grpc_code="NotFound"} 1"#), "{body}");
+    assert!(body.contains("scalekeeper_ready 1"), "{body}");
+    assert_eq!(common::http_get(env.http_addr, "/healthz").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_turns_not_ready_and_refuses_new_connections() {
+    let mut env = common::start().await;
+    let server = env.server.take().unwrap();
+    let mut c = env.client().await;
+    c.get_deployment(get("shop", "web")).await.unwrap();
+    let stop = server.stop_token();
+    let done = tokio::spawn(server.wait());
+    stop.cancel();
+    tokio::time::timeout(Duration::from_secs(10), done).await.expect("drains in time").unwrap().unwrap();
+    assert!(tokio::net::TcpStream::connect(env.grpc_addr).await.is_err(), "the API port is closed");
+}
