@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 CARGO      ?= cargo
 CARGO_FLAGS = --locked
-KUBECONFIG_DEV ?= .scalekeeper/kubesim/kubeconfig
+VENV       := .venv
 
 ##@ General
 
@@ -21,28 +21,52 @@ build: ## Build every crate (debug profile, the one the tests use).
 	$(CARGO) build $(CARGO_FLAGS) --workspace --all-targets
 
 .PHONY: run
-run: ## Run kubesim with the sample objects; kubeconfig in .scalekeeper/kubesim/.
+run: ## scalekeeper dev: kubesim + the API on localhost with dev certificates (.scalekeeper/dev).
+	$(CARGO) run $(CARGO_FLAGS) -p scalekeeper -- dev
+
+.PHONY: kubesim
+kubesim: ## kubesim alone with the sample objects; kubeconfig in .scalekeeper/kubesim/.
 	$(CARGO) run $(CARGO_FLAGS) -p kubesim -- serve --listen 127.0.0.1:6443 \
-	  --kubeconfig $(KUBECONFIG_DEV) --seed examples/kubesim-seed.yaml --admin-listen 127.0.0.1:6444
+	  --kubeconfig .scalekeeper/kubesim/kubeconfig --seed examples/kubesim-seed.yaml --admin-listen 127.0.0.1:6444
+
+.PHONY: generate
+generate: ## Regenerate the CRD YAML (deploy/crds) and the proto appendix of docs/design.md.
+	$(CARGO) run $(CARGO_FLAGS) -q -p scalekeeper -- crd > deploy/crds/replicapolicies.scalekeeper.dev.yaml
+	python3 tools/sync_design_proto.py
 
 .PHONY: fmt
 fmt: ## Format the code.
 	$(CARGO) fmt --all
 
+.PHONY: venv
+venv: $(VENV)/.installed ## Python tools (grpcio, buf) pinned in tools/requirements.txt, in .venv.
+
+$(VENV)/.installed: tools/requirements.txt
+	python3 -m venv $(VENV) && $(VENV)/bin/pip install --disable-pip-version-check -q -r tools/requirements.txt && touch $@
+
 ##@ Checks
 
 .PHONY: lint
-lint: ## rustfmt check and clippy with warnings denied.
+lint: $(VENV)/.installed ## rustfmt check, clippy with warnings denied, buf lint of proto/.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
+	$(VENV)/bin/buf lint
 	@if $(CARGO) tree $(CARGO_FLAGS) -i aws-lc-rs >/dev/null 2>&1; then \
 	  echo "aws-lc-rs is in the dependency tree: one rustls crypto provider (ring) only"; exit 1; fi
 
 .PHONY: test
-test: ## Unit, integration and conformance tests (kubectl and kube-rs against kubesim).
+test: ## Unit, integration, conformance (kubectl, kube-rs) and black-box (grpcio) tests.
 	@command -v kubectl >/dev/null || { echo "kubectl is required by the conformance tests (.ci/run installs it)"; exit 1; }
 	$(CARGO) test $(CARGO_FLAGS) --workspace
+	$(MAKE) --no-print-directory blackbox
+
+.PHONY: blackbox
+blackbox: $(VENV)/.installed ## Black-box test: Python grpcio client against scalekeeper dev over mTLS
+	$(CARGO) build $(CARGO_FLAGS) -p scalekeeper
+	$(VENV)/bin/python tests/blackbox/test_grpcio.py
 
 .PHONY: bench
-bench: ## Measure kubesim: paginated list of 10,000 Deployments, watch latency, 200 watchers.
+bench: ## Figures: kubesim (10,000-Deployment list, watch latency, 200 watchers); scalekeeper (GetDeployment over mTLS, RSS).
+	$(CARGO) build $(CARGO_FLAGS) --release -p scalekeeper --bin scalekeeper
 	$(CARGO) run $(CARGO_FLAGS) --release -p kubesim --example bench
+	$(CARGO) run $(CARGO_FLAGS) --release -p scalekeeper --example bench

@@ -4,6 +4,7 @@
 //! ```text
 //!  watcher(Deployments) ─modify(strip)─► reflector ─► Store<Deployment>
 //!  watcher(ReplicaPolicies) ─modify────► reflector ─► Store<ReplicaPolicy>
+//!  watcher(HPAs) ──────────────────────► reflector ─► Store<HorizontalPodAutoscaler>
 //!          └── every event ──► broadcast<Change> ──► WatchDeployments streams
 //! ```
 //!
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client, ResourceExt as _};
@@ -64,6 +66,7 @@ struct Part {
     namespace: Option<String>,
     deployments: Store<Deployment>,
     policies: Store<ReplicaPolicy>,
+    hpas: Store<HorizontalPodAutoscaler>,
 }
 
 /// Reachability of the Kubernetes API and sync state of the caches.
@@ -121,6 +124,20 @@ pub struct Cache {
     scope: Scope,
 }
 
+/// Watch streams per namespace part: Deployments, ReplicaPolicies, HPAs.
+const STREAMS: usize = 3;
+
+/// The Deployment a changed object concerns: the one with its name.
+fn name_of<K: kube::Resource>(o: &K) -> Option<String> {
+    o.meta().name.clone()
+}
+
+/// The Deployment an HPA targets.
+fn hpa_target(h: &HorizontalPodAutoscaler) -> Option<String> {
+    let r = &h.spec.as_ref()?.scale_target_ref;
+    (r.kind == "Deployment").then(|| r.name.clone())
+}
+
 /// How many changes a slow WatchDeployments subscriber may fall behind before it is ended.
 pub const CHANGE_BUFFER: usize = 1024;
 
@@ -141,14 +158,19 @@ impl Cache {
             Scope::All => vec![None],
             Scope::Namespaces(ns) => ns.iter().cloned().map(Some).collect(),
         };
-        let health = Arc::new(Health::new(namespaces.len() * 2, stale_after));
+        let health = Arc::new(Health::new(namespaces.len() * STREAMS, stale_after));
         let (changes, _) = broadcast::channel(CHANGE_BUFFER);
         let mut parts = vec![];
         for (i, ns) in namespaces.into_iter().enumerate() {
-            let (dep_api, pol_api): (Api<Deployment>, Api<ReplicaPolicy>) = match &ns {
-                Some(n) => (Api::namespaced(client.clone(), n), Api::namespaced(client.clone(), n)),
-                None => (Api::all(client.clone()), Api::all(client.clone())),
-            };
+            let (dep_api, pol_api, hpa_api): (Api<Deployment>, Api<ReplicaPolicy>, Api<HorizontalPodAutoscaler>) =
+                match &ns {
+                    Some(n) => (
+                        Api::namespaced(client.clone(), n),
+                        Api::namespaced(client.clone(), n),
+                        Api::namespaced(client.clone(), n),
+                    ),
+                    None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client.clone())),
+                };
             let (deployments, dep_writer) = reflector::store();
             let (policies, pol_writer) = reflector::store();
             let dep_stream =
@@ -157,16 +179,29 @@ impl Cache {
                 .default_backoff()
                 .modify(|p: &mut ReplicaPolicy| p.managed_fields_mut().clear())
                 .reflect(pol_writer);
-            tokio::spawn(drive(dep_stream, "deployments", i * 2, health.clone(), changes.clone(), stop.clone()));
+            let (hpas, hpa_writer) = reflector::store();
+            let hpa_stream = watcher(hpa_api, watcher::Config::default())
+                .default_backoff()
+                .modify(|h: &mut HorizontalPodAutoscaler| {
+                    h.managed_fields_mut().clear();
+                    h.annotations_mut().clear();
+                    h.status = None;
+                })
+                .reflect(hpa_writer);
+            let base = i * STREAMS;
+            let (h, c, st) = (&health, &changes, &stop);
+            tokio::spawn(drive(dep_stream, "deployments", base, h.clone(), c.clone(), st.clone(), name_of));
+            tokio::spawn(drive(pol_stream, "replicapolicies", base + 1, h.clone(), c.clone(), st.clone(), name_of));
             tokio::spawn(drive(
-                pol_stream,
-                "replicapolicies",
-                i * 2 + 1,
-                health.clone(),
-                changes.clone(),
-                stop.clone(),
+                hpa_stream,
+                "horizontalpodautoscalers",
+                base + 2,
+                h.clone(),
+                c.clone(),
+                st.clone(),
+                hpa_target,
             ));
-            parts.push(Part { namespace: ns, deployments, policies });
+            parts.push(Part { namespace: ns, deployments, policies, hpas });
         }
         tokio::spawn(ping(client, health.clone(), stop));
         Self { parts: Arc::new(parts), changes, health, scope }
@@ -196,12 +231,28 @@ impl Cache {
         let part = self.part(namespace)?;
         let deployment = part.deployments.get(&ObjectRef::new(name).within(namespace))?;
         let policy = part.policies.get(&ObjectRef::new(name).within(namespace));
-        Some(DeploymentView { deployment, policy })
+        let hpas = self.hpas_targeting(namespace, name);
+        Some(DeploymentView { deployment, policy, hpas })
     }
 
     /// The cached ReplicaPolicy `namespace/name`.
     pub fn policy(&self, namespace: &str, name: &str) -> Option<Arc<ReplicaPolicy>> {
         self.part(namespace)?.policies.get(&ObjectRef::new(name).within(namespace))
+    }
+
+    /// The HorizontalPodAutoscalers (names) in `namespace` whose scaleTargetRef is the
+    /// Deployment `name`.
+    pub fn hpas_targeting(&self, namespace: &str, name: &str) -> Vec<String> {
+        let Some(part) = self.part(namespace) else { return vec![] };
+        let mut out: Vec<String> = part
+            .hpas
+            .state()
+            .iter()
+            .filter(|h| h.namespace().as_deref() == Some(namespace) && hpa_target(h).as_deref() == Some(name))
+            .map(|h| h.name_any())
+            .collect();
+        out.sort();
+        out
     }
 
     /// Every cached Deployment in `namespace` (all in scope when `None`) passing `filter`,
@@ -220,7 +271,8 @@ impl Cache {
                     continue;
                 }
                 let policy = part.policies.get(&ObjectRef::new(&d.name_any()).within(&ns));
-                out.insert((ns, d.name_any()), DeploymentView { deployment: d, policy });
+                let hpas = if policy.is_some() { self.hpas_targeting(&ns, &d.name_any()) } else { vec![] };
+                out.insert((ns, d.name_any()), DeploymentView { deployment: d, policy, hpas });
             }
         }
         out.into_values().collect()
@@ -235,6 +287,7 @@ async fn drive<K>(
     health: Arc<Health>,
     changes: broadcast::Sender<Change>,
     stop: CancellationToken,
+    deployment_of: fn(&K) -> Option<String>,
 ) where
     K: kube::Resource + Clone + Send + 'static,
 {
@@ -249,10 +302,8 @@ async fn drive<K>(
             Ok(ev) => {
                 health.contact();
                 let change = match &ev {
-                    watcher::Event::Apply(o) | watcher::Event::Delete(o) => Some(Change::Object {
-                        namespace: o.meta().namespace.clone().unwrap_or_default(),
-                        name: o.meta().name.clone().unwrap_or_default(),
-                    }),
+                    watcher::Event::Apply(o) | watcher::Event::Delete(o) => deployment_of(o)
+                        .map(|name| Change::Object { namespace: o.meta().namespace.clone().unwrap_or_default(), name }),
                     watcher::Event::InitDone => {
                         if !health.synced[index].swap(true, Ordering::Relaxed) {
                             tracing::info!(resource, "watch cache synced");

@@ -782,7 +782,8 @@ fn status_hint(code: Code) -> Option<&'static str> {
 pub fn render_status(status: &Status) -> String {
     let mut out = format!("error: {}\n", status_line(status));
     if let Some(bad) = status.get_error_details().bad_request() {
-        for v in &bad.field_violations {
+        // The message often repeats the violations already; list only what it lacks.
+        for v in bad.field_violations.iter().filter(|v| !status.message().contains(&v.description)) {
             out.push_str(&format!("  - {}: {}\n", v.field, v.description));
         }
     }
@@ -1343,6 +1344,16 @@ mod tests {
                 ]),
             ))
         );
+    }
+
+    #[test]
+    fn violations_already_in_the_message_are_not_repeated() {
+        let status = Status::with_error_details(
+            Code::InvalidArgument,
+            "invalid request: replicas: -1 is negative",
+            ErrorDetails::with_bad_request(vec![FieldViolation::new("replicas", "-1 is negative")]),
+        );
+        assert_eq!(render_status(&status), "error: INVALID_ARGUMENT: invalid request: replicas: -1 is negative\n");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use kube::CustomResourceExt as _;
 use crate::cache::Scope;
 use crate::certs;
 use crate::policy::ReplicaPolicy;
+use crate::reconciler::ReconcileConfig;
 use crate::server::{ServeConfig, Server};
 use crate::tls::TlsFiles;
 
@@ -91,6 +92,9 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
             max_replicas: config.max_replicas,
             drain_timeout: Duration::from_secs(5),
             stale_after: Duration::from_secs(5),
+            reconcile: ReconcileConfig { instance: "scalekeeper-dev".into(), ..Default::default() },
+            // One process: it always leads.
+            leader: None,
         },
     )
     .await?;
@@ -125,10 +129,13 @@ pub fn instructions(dev: &Dev) -> String {
          In another shell:\n\
          \x20 source {env}\n\
          \x20 scalekeeper list                      # or: cargo run -q -p scalekeeper -- list\n\
-         \x20 scalekeeper set shop/web 5\n\
-         \x20 kubectl get deploy -n shop web        # spec.replicas is 5\n\
-         \x20 kubectl scale -n shop deploy/web --replicas 7\n\
-         \x20 scalekeeper diff                      # shop/web DRIFTED: spec 7, declared 5\n\
+         \x20 scalekeeper set shop/web 5            # declare and apply\n\
+         \x20 kubectl get deploy -n shop web        # READY 5/5\n\
+         \x20 kubectl scale -n shop deploy/web --replicas 7   # put back to 5 at once\n\
+         \x20 kubectl describe -n shop deploy/web   # Event DriftCorrected, by kubectl\n\
+         \x20 scalekeeper set payments/ledger 2 --mode observe\n\
+         \x20 kubectl scale -n payments deploy/ledger --replicas 7\n\
+         \x20 scalekeeper diff                      # payments/ledger DRIFTED: declared 2, spec 7\n\
          \x20 scalekeeper watch                     # changes as they happen\n\
          \x20 kubectl get replicapolicies -A\n\n\
          Ctrl-C stops it.\n",

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use scalekeeper::cache::Scope;
+use scalekeeper::leader::LeaderConfig;
+use scalekeeper::reconciler::ReconcileConfig;
 use scalekeeper::server::{self, ServeConfig, Server};
 use scalekeeper::tls::TlsFiles;
 use scalekeeper::{certs, cli, dev, policy};
@@ -76,6 +78,36 @@ struct ServeArgs {
     /// Log format.
     #[arg(long, env = "SCALEKEEPER_LOG_FORMAT", value_enum, default_value = "json")]
     log_format: LogFormat,
+    /// Elect one reconciling replica with a Lease; off: this replica always reconciles.
+    #[arg(long, env = "SCALEKEEPER_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// Name of the Lease.
+    #[arg(long, env = "SCALEKEEPER_LEASE_NAME", default_value = "scalekeeper")]
+    lease_name: String,
+    /// Namespace of the Lease (the server's own).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// This replica's identity in the Lease and in Events; default: the host name and a random suffix.
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Seconds a Lease term lasts: how long a killed leader blocks its successor.
+    #[arg(long, env = "SCALEKEEPER_LEASE_DURATION_SECONDS", default_value_t = 15)]
+    lease_duration_seconds: u64,
+    /// Seconds before the term ends at which the leader renews (less than the duration).
+    #[arg(long, env = "SCALEKEEPER_LEASE_RENEW_GRACE_SECONDS", default_value_t = 10)]
+    lease_renew_grace_seconds: u64,
+    /// Flap guard: more corrections than this within the window suspend enforcement.
+    #[arg(long, env = "SCALEKEEPER_FLAP_MAX_CORRECTIONS", default_value_t = 5)]
+    flap_max_corrections: usize,
+    /// Flap guard window, seconds.
+    #[arg(long, env = "SCALEKEEPER_FLAP_WINDOW_SECONDS", default_value_t = 60)]
+    flap_window_seconds: u64,
+    /// Seconds enforcement stays suspended after the flap guard trips.
+    #[arg(long, env = "SCALEKEEPER_FLAP_COOL_DOWN_SECONDS", default_value_t = 300)]
+    flap_cool_down_seconds: u64,
+    /// Seconds between periodic re-checks of every policy.
+    #[arg(long, env = "SCALEKEEPER_RESYNC_SECONDS", default_value_t = 300)]
+    resync_seconds: u64,
 }
 
 #[derive(clap::Args)]
@@ -181,7 +213,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         drain_timeout_seconds,
         stale_after_seconds,
         log_format,
+        leader_elect,
+        lease_name,
+        lease_namespace,
+        identity,
+        lease_duration_seconds,
+        lease_renew_grace_seconds,
+        flap_max_corrections,
+        flap_window_seconds,
+        flap_cool_down_seconds,
+        resync_seconds,
     } = args;
+    anyhow::ensure!(
+        lease_renew_grace_seconds > 0 && lease_renew_grace_seconds < lease_duration_seconds,
+        "--lease-renew-grace-seconds must be more than 0 and less than --lease-duration-seconds"
+    );
+    anyhow::ensure!(flap_max_corrections > 0, "--flap-max-corrections must be at least 1");
+    let identity = identity.unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "scalekeeper".into());
+        format!("{}-{}", host.trim(), &uuid::Uuid::new_v4().simple().to_string()[..8])
+    });
     init_logs(log_format, "info,kube=warn,tower=warn,h2=warn,hyper=warn");
     let client = server::kube_client(kubeconfig.as_deref()).await?;
     let scope = if namespaces.is_empty() { Scope::All } else { Scope::Namespaces(namespaces) };
@@ -195,6 +246,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_replicas,
             drain_timeout: Duration::from_secs(drain_timeout_seconds),
             stale_after: Duration::from_secs(stale_after_seconds),
+            reconcile: ReconcileConfig {
+                flap_max: flap_max_corrections,
+                flap_window: Duration::from_secs(flap_window_seconds),
+                cool_down: Duration::from_secs(flap_cool_down_seconds),
+                resync: Duration::from_secs(resync_seconds),
+                instance: identity.clone(),
+            },
+            leader: leader_elect.then_some(LeaderConfig {
+                namespace: lease_namespace,
+                lease_name,
+                identity,
+                duration_seconds: lease_duration_seconds,
+                grace_seconds: lease_renew_grace_seconds,
+            }),
         },
     )
     .await?;

@@ -5,6 +5,13 @@
 //! | `scalekeeper_grpc_server_handled_total` | counter | `grpc_service`, `grpc_method`, `grpc_code` |
 //! | `scalekeeper_grpc_server_handling_seconds` | histogram (seconds) | `grpc_service`, `grpc_method` |
 //! | `scalekeeper_ready` | gauge (0/1) | |
+//! | `scalekeeper_leader` | gauge (0/1): this replica holds the Lease and reconciles | |
+//! | `scalekeeper_reconcile_total` | counter | `result` (`ok`, `conflict`, `api_error`, `unreachable`) |
+//! | `scalekeeper_reconcile_duration_seconds` | histogram (seconds) | |
+//! | `scalekeeper_drift_corrections_total` | counter | `namespace` |
+//! | `scalekeeper_flap_guard_trips_total` | counter | `namespace` |
+//! | `scalekeeper_deployments` | gauge: Deployments in scope | `sync_status` |
+//! | `scalekeeper_enforcement_suspended` | gauge: policies whose enforcement the flap guard suspended | |
 //! | `scalekeeper_kubernetes_last_contact_seconds` | gauge (seconds since the API server last answered) | |
 
 use std::sync::Arc;
@@ -37,11 +44,41 @@ pub struct MethodLabels {
     pub grpc_method: String,
 }
 
+/// A `result` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// `ok` or an error's metric label.
+    pub result: String,
+}
+
+/// A `namespace` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NamespaceLabels {
+    /// Namespace.
+    pub namespace: String,
+}
+
+/// A `sync_status` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SyncLabels {
+    /// `InSync`, `Drifted`, `Progressing`, `Conflict` or `Unmanaged`.
+    pub sync_status: String,
+}
+
 /// The server's metrics.
 pub struct Metrics {
     registry: Registry,
     handled: Family<CallLabels, Counter>,
     handling: Family<MethodLabels, Histogram>,
+    reconciles: Family<ResultLabels, Counter>,
+    reconcile_seconds: Histogram,
+    corrections: Family<NamespaceLabels, Counter>,
+    flap_trips: Family<NamespaceLabels, Counter>,
+    deployments: Family<SyncLabels, Gauge>,
+    /// Policies whose enforcement is suspended.
+    pub enforcement_suspended: Gauge,
+    /// 1 while this replica holds the Lease.
+    pub leader: Gauge,
     /// 1 while ready to serve.
     pub ready: Gauge,
     /// Seconds since the API server last answered.
@@ -63,6 +100,34 @@ impl Metrics {
         });
         let ready = Gauge::default();
         let last_contact = Gauge::<f64, AtomicU64>::default();
+        let reconciles = Family::<ResultLabels, Counter>::default();
+        let reconcile_seconds =
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.0005, 2.0, 16));
+        let corrections = Family::<NamespaceLabels, Counter>::default();
+        let flap_trips = Family::<NamespaceLabels, Counter>::default();
+        let deployments = Family::<SyncLabels, Gauge>::default();
+        let enforcement_suspended = Gauge::default();
+        let leader = Gauge::default();
+        registry.register("leader", "1 while this replica holds the Lease and runs the reconciler", leader.clone());
+        registry.register("reconcile", "Reconciliations of ReplicaPolicies, by result", reconciles.clone());
+        registry.register_with_unit(
+            "reconcile_duration",
+            "Time to reconcile one ReplicaPolicy",
+            prometheus_client::registry::Unit::Seconds,
+            reconcile_seconds.clone(),
+        );
+        registry.register(
+            "drift_corrections",
+            "Times spec.replicas was set back to the declared count",
+            corrections.clone(),
+        );
+        registry.register("flap_guard_trips", "Times the flap guard suspended enforcement", flap_trips.clone());
+        registry.register("deployments", "Deployments in scope, by sync status", deployments.clone());
+        registry.register(
+            "enforcement_suspended",
+            "ReplicaPolicies whose enforcement the flap guard has suspended",
+            enforcement_suspended.clone(),
+        );
         registry.register("grpc_server_handled", "gRPC calls completed, by method and status code", handled.clone());
         registry.register_with_unit(
             "grpc_server_handling",
@@ -77,7 +142,20 @@ impl Metrics {
             prometheus_client::registry::Unit::Seconds,
             last_contact.clone(),
         );
-        Arc::new(Self { registry, handled, handling, ready, last_contact })
+        Arc::new(Self {
+            registry,
+            handled,
+            handling,
+            reconciles,
+            reconcile_seconds,
+            corrections,
+            flap_trips,
+            deployments,
+            enforcement_suspended,
+            leader,
+            ready,
+            last_contact,
+        })
     }
 
     /// Records one completed call.
@@ -92,6 +170,29 @@ impl Metrics {
         self.handling
             .get_or_create(&MethodLabels { grpc_service: SERVICE.into(), grpc_method: method.into() })
             .observe(seconds);
+    }
+
+    /// Records one reconciliation with its `result` label and duration in seconds.
+    pub fn observe_reconcile(&self, result: &str, seconds: f64) {
+        self.reconciles.get_or_create(&ResultLabels { result: result.into() }).inc();
+        self.reconcile_seconds.observe(seconds);
+    }
+
+    /// Counts a drift correction in `namespace`.
+    pub fn drift_corrected(&self, namespace: &str) {
+        self.corrections.get_or_create(&NamespaceLabels { namespace: namespace.into() }).inc();
+    }
+
+    /// Counts a flap-guard trip in `namespace`.
+    pub fn flap_guard_tripped(&self, namespace: &str) {
+        self.flap_trips.get_or_create(&NamespaceLabels { namespace: namespace.into() }).inc();
+    }
+
+    /// Sets the number of Deployments per sync status (every status is set, zeros included).
+    pub fn set_deployments(&self, counts: &[(&str, i64)]) {
+        for (status, n) in counts {
+            self.deployments.get_or_create(&SyncLabels { sync_status: (*status).into() }).set(*n);
+        }
     }
 
     /// The Prometheus text exposition.

@@ -24,7 +24,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{Cache, Scope};
+use crate::leader::{self, LeaderConfig};
 use crate::metrics::Metrics;
+use crate::reconciler::{self, ReconcileConfig};
 use crate::service::{Service, ServiceConfig};
 use crate::tls::{self, TlsFiles};
 use crate::writer::Writer;
@@ -46,6 +48,10 @@ pub struct ServeConfig {
     pub drain_timeout: Duration,
     /// How long without an answer from the API server before not ready.
     pub stale_after: Duration,
+    /// The reconciler's settings.
+    pub reconcile: ReconcileConfig,
+    /// Leader election; `None`: this replica always reconciles (a single replica, dev mode).
+    pub leader: Option<LeaderConfig>,
 }
 
 /// A running server.
@@ -84,6 +90,7 @@ impl Server {
         let accept_stop = CancellationToken::new();
         let metrics = Metrics::new();
         let cache = Cache::start(client.clone(), config.scope.clone(), config.stale_after, cache_stop.clone());
+        let client_for_reconciler = client.clone();
         let service = Service::new(
             cache.clone(),
             Writer::new(client),
@@ -92,6 +99,14 @@ impl Server {
             stop.clone(),
         );
         let draining = Arc::new(AtomicBool::new(false));
+        let reconciler_done = tokio::spawn(supervise(
+            reconciler::Context::new(client_for_reconciler, cache.clone(), metrics.clone(), config.reconcile.clone()),
+            config.scope.clone(),
+            config.leader.clone(),
+            metrics.clone(),
+            stop.clone(),
+        ));
+        tokio::spawn(sync_gauges(cache.clone(), metrics.clone(), stop.clone()));
 
         let (reporter, health_service) = tonic_health::server::health_reporter();
         reporter.set_not_serving::<ScaleServiceServer<Service>>().await;
@@ -216,6 +231,7 @@ impl Server {
                     }
                 }
             }
+            let _ = reconciler_done.await;
             cache_stop.cancel();
             let _ = http.await;
             tracing::info!("stopped");
@@ -239,6 +255,95 @@ impl Server {
     /// Waits until the server stops (after its stop token is cancelled).
     pub async fn wait(self) -> anyhow::Result<()> {
         self.task.await.context("server task panicked")?
+    }
+}
+
+/// Runs the reconciler while this replica leads (always, without election). On `stop`, the
+/// reconciler stops first and the Lease is released after, so a successor takes over at
+/// once and two replicas never reconcile together.
+async fn supervise(
+    ctx: Arc<reconciler::Context>,
+    scope: Scope,
+    leader: Option<LeaderConfig>,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) {
+    let election_stop = CancellationToken::new();
+    let (always_tx, always_rx) = tokio::sync::watch::channel(true);
+    let (mut is_leader, election) = match leader {
+        Some(cfg) => {
+            let e = leader::start(ctx.client(), cfg, election_stop.clone());
+            (e.is_leader.clone(), Some(e))
+        }
+        None => (always_rx, None),
+    };
+    'outer: loop {
+        while !*is_leader.borrow_and_update() {
+            tokio::select! {
+                _ = stop.cancelled() => break 'outer,
+                r = is_leader.changed() => if r.is_err() { break 'outer },
+            }
+        }
+        metrics.leader.set(1);
+        tracing::info!("leading: reconciler started");
+        let run_stop = CancellationToken::new();
+        let run = tokio::spawn(reconciler::run(ctx.clone(), scope.clone(), run_stop.clone()));
+        let stopping = loop {
+            tokio::select! {
+                _ = stop.cancelled() => break true,
+                r = is_leader.changed() => {
+                    if r.is_err() || !*is_leader.borrow_and_update() { break false }
+                }
+            }
+        };
+        run_stop.cancel();
+        let _ = run.await;
+        metrics.leader.set(0);
+        tracing::info!("reconciler stopped");
+        if stopping {
+            break;
+        }
+    }
+    drop(always_tx);
+    election_stop.cancel();
+    if let Some(e) = election {
+        e.stopped().await;
+    }
+}
+
+/// Keeps the per-sync-status Deployment gauges current (every 5 s).
+async fn sync_gauges(cache: Cache, metrics: Arc<Metrics>, stop: CancellationToken) {
+    use scalekeeper_core::SyncStatus;
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if !cache.health().synced() {
+            continue;
+        }
+        let all = [
+            SyncStatus::Unmanaged,
+            SyncStatus::InSync,
+            SyncStatus::Drifted,
+            SyncStatus::Progressing,
+            SyncStatus::Conflict,
+        ];
+        let mut counts: Vec<(&str, i64)> = all.iter().map(|s| (s.as_str(), 0)).collect();
+        let mut suspended = 0;
+        for v in cache.list(None, |_| true) {
+            let s = v.sync().status;
+            if let Some(c) = counts.iter_mut().find(|(n, _)| *n == s.as_str()) {
+                c.1 += 1;
+            }
+            let is_suspended = v.policy.as_ref().and_then(|p| p.status.as_ref()).is_some_and(|st| {
+                st.conditions.iter().any(|c| c.type_ == crate::view::CONDITION_SUSPENDED && c.status == "True")
+            });
+            suspended += i64::from(is_suspended);
+        }
+        metrics.set_deployments(&counts);
+        metrics.enforcement_suspended.set(suspended);
     }
 }
 

@@ -13,8 +13,8 @@ use crate::policy::{LAST_SET_AT, LAST_SET_BY, PolicyMode, ReplicaPolicy};
 
 /// Condition type the reconciler sets on a policy whose enforcement is suspended.
 pub const CONDITION_SUSPENDED: &str = "EnforcementSuspended";
-/// Condition type the reconciler sets when an HPA targets the Deployment.
-pub const CONDITION_HPA: &str = "HorizontalPodAutoscalerConflict";
+/// Condition type the reconciler keeps on every policy: whether the Deployment matches.
+pub const CONDITION_SYNCED: &str = "Synced";
 
 /// A Deployment and its ReplicaPolicy (if any).
 #[derive(Debug, Clone)]
@@ -23,6 +23,8 @@ pub struct DeploymentView {
     pub deployment: Arc<Deployment>,
     /// Its policy.
     pub policy: Option<Arc<ReplicaPolicy>>,
+    /// HorizontalPodAutoscalers (names) that target it.
+    pub hpas: Vec<String>,
 }
 
 impl DeploymentView {
@@ -53,20 +55,19 @@ impl DeploymentView {
         })
     }
 
-    /// Conflicts the reconciler recorded on the policy's status.
+    /// Why scalekeeper must not enforce: HPAs targeting the Deployment, and a flap-guard
+    /// suspension the reconciler recorded on the policy's status.
     pub fn conflicts(&self) -> Vec<Conflict> {
-        let Some(p) = &self.policy else { return vec![] };
-        let Some(status) = &p.status else { return vec![] };
-        status
-            .conditions
-            .iter()
-            .filter(|c| c.status == "True")
-            .filter_map(|c| match c.type_.as_str() {
-                CONDITION_HPA => Some(Conflict::Hpa(c.message.clone())),
-                CONDITION_SUSPENDED => Some(Conflict::Flapping(c.message.clone())),
-                _ => None,
-            })
-            .collect()
+        let mut out: Vec<Conflict> = self.hpas.iter().map(|h| Conflict::Hpa(h.clone())).collect();
+        let status = self.policy.as_ref().and_then(|p| p.status.as_ref());
+        if let Some(status) = status
+            && status.conditions.iter().any(|c| c.type_ == CONDITION_SUSPENDED && c.status == "True")
+        {
+            // The flapping manager is the one whose change was corrected last.
+            let manager = status.last_correction.as_ref().and_then(|c| c.field_manager.clone());
+            out.push(Conflict::Flapping(manager.unwrap_or_else(|| "unknown".into())));
+        }
+        out
     }
 
     /// The sync status.
@@ -99,7 +100,7 @@ impl DeploymentView {
             sync_status: sync_to_proto(sync.status) as i32,
             reason: sync.reason,
             mode: policy.map(|p| mode_to_proto(p.spec.mode.into())).unwrap_or(pb::Mode::Unspecified) as i32,
-            version: policy.and_then(|p| p.resource_version()).unwrap_or_default(),
+            version: policy.and_then(|p| p.metadata.generation).map(|g| g.to_string()).unwrap_or_default(),
             last_set_by: annotation(LAST_SET_BY),
             last_set_at,
             generation: observed.generation,
@@ -157,6 +158,7 @@ mod tests {
         );
         p.metadata.namespace = Some("shop".into());
         p.metadata.resource_version = Some("42".into());
+        p.metadata.generation = Some(7);
         p.metadata.annotations = Some(
             [
                 (LAST_SET_BY.to_string(), "alice".to_string()),
@@ -170,7 +172,7 @@ mod tests {
 
     #[test]
     fn unmanaged_view() {
-        let v = DeploymentView { deployment: Arc::new(deployment(3, 3)), policy: None };
+        let v = DeploymentView { deployment: Arc::new(deployment(3, 3)), policy: None, hpas: vec![] };
         let p = v.to_proto();
         assert_eq!(p.desired_replicas, None);
         assert_eq!(p.sync_status, pb::SyncStatus::Unmanaged as i32);
@@ -181,34 +183,49 @@ mod tests {
 
     #[test]
     fn drifted_view_carries_policy_fields() {
-        let v = DeploymentView { deployment: Arc::new(deployment(7, 7)), policy: Some(Arc::new(policy(3))) };
+        let v =
+            DeploymentView { deployment: Arc::new(deployment(7, 7)), policy: Some(Arc::new(policy(3))), hpas: vec![] };
         let p = v.to_proto();
         assert_eq!(p.desired_replicas, Some(3));
         assert_eq!(p.spec_replicas, 7);
         assert_eq!(p.sync_status, pb::SyncStatus::Drifted as i32);
         assert_eq!(p.reason, "spec.replicas is 7, declared 3");
         assert_eq!(p.mode, pb::Mode::Observe as i32);
-        assert_eq!(p.version, "42");
+        assert_eq!(p.version, "7", "the version is the generation, not the resourceVersion");
         assert_eq!(p.last_set_by, "alice");
         assert!(p.last_set_at.is_some());
     }
 
     #[test]
-    fn conflict_conditions_from_status() {
+    fn hpa_and_suspension_are_conflicts() {
+        let hpa = DeploymentView {
+            deployment: Arc::new(deployment(3, 3)),
+            policy: Some(Arc::new(policy(3))),
+            hpas: vec!["web-hpa".into()],
+        };
+        assert_eq!(hpa.sync().status, SyncStatus::Conflict);
+        assert!(hpa.sync().reason.contains("web-hpa"));
+
         let mut pol = policy(3);
         pol.status = Some(ReplicaPolicyStatus {
             conditions: vec![PolicyCondition {
-                type_: CONDITION_HPA.into(),
+                type_: CONDITION_SUSPENDED.into(),
                 status: "True".into(),
-                reason: "HorizontalPodAutoscaler".into(),
-                message: "web-hpa".into(),
+                reason: "FlapGuard".into(),
+                message: "suspended".into(),
                 last_transition_time: None,
             }],
+            last_correction: Some(crate::policy::Correction {
+                time: "t".into(),
+                from: 5,
+                to: 3,
+                field_manager: Some("argocd-controller".into()),
+            }),
             ..Default::default()
         });
-        let v = DeploymentView { deployment: Arc::new(deployment(3, 3)), policy: Some(Arc::new(pol)) };
+        let v = DeploymentView { deployment: Arc::new(deployment(3, 3)), policy: Some(Arc::new(pol)), hpas: vec![] };
         assert_eq!(v.sync().status, SyncStatus::Conflict);
-        assert!(v.sync().reason.contains("web-hpa"));
+        assert!(v.sync().reason.contains("argocd-controller"), "{}", v.sync().reason);
     }
 
     #[test]

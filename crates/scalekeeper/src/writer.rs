@@ -90,55 +90,45 @@ impl Writer {
                  scalekeeper will not fight it (delete the HPA or leave scaling to it)"
             )));
         }
-        let current =
-            policies.get_opt(name).await.map_err(|e| Error::from_kube(e, &what("ReplicaPolicy", ns, name)))?;
-        let stale = |have: &str| {
-            Error::Aborted(format!(
-                "ReplicaPolicy {ns}/{name} is at version {have}, not the expected {}: it changed since you read it; \
-                 get it again and retry",
-                req.expected_version.unwrap_or("")
-            ))
-        };
-        if let Some(expected) = req.expected_version {
-            match &current {
-                None => {
+        let expected = parse_version(req.expected_version)?;
+        let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+        // A 409 means another write landed between our read and our write: a caller's, or
+        // the reconciler's status write. Read again; only a changed declaration (a moved
+        // generation, when one was expected) is ABORTED.
+        let mut attempt = 0;
+        let written = loop {
+            attempt += 1;
+            let current =
+                policies.get_opt(name).await.map_err(|e| Error::from_kube(e, &what("ReplicaPolicy", ns, name)))?;
+            check_expected(ns, name, expected, current.as_ref())?;
+            let mode = req.mode.or(current.as_ref().map(|p| p.spec.mode)).unwrap_or_default();
+            let mut policy = ReplicaPolicy::new(
+                name,
+                ReplicaPolicySpec { replicas: req.replicas, mode, deployment_uid: deployment.metadata.uid.clone() },
+            );
+            policy.metadata.namespace = Some(ns.to_string());
+            policy.metadata.owner_references = Some(vec![owner_reference(&deployment)]);
+            let mut annotations = current.as_ref().map(|p| p.annotations().clone()).unwrap_or_default();
+            annotations.insert(LAST_SET_BY.into(), req.identity.to_string());
+            annotations.insert(LAST_SET_AT.into(), jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+            policy.metadata.annotations = Some(annotations);
+            let result = match &current {
+                None => policies.create(&pp, &policy).await,
+                Some(cur) => {
+                    policy.metadata.resource_version = cur.resource_version();
+                    policy.metadata.labels = cur.metadata.labels.clone();
+                    policies.replace(name, &pp, &policy).await
+                }
+            };
+            match result {
+                Ok(p) => break p,
+                Err(kube::Error::Api(s)) if s.code == 409 && attempt < WRITE_ATTEMPTS => continue,
+                Err(kube::Error::Api(s)) if s.code == 409 => {
                     return Err(Error::Aborted(format!(
-                        "ReplicaPolicy {ns}/{name} does not exist, but version {expected} was expected"
+                        "ReplicaPolicy {ns}/{name} kept changing under {WRITE_ATTEMPTS} attempts to write it; retry"
                     )));
                 }
-                Some(p) if p.resource_version().as_deref() != Some(expected) => {
-                    return Err(stale(&p.resource_version().unwrap_or_default()));
-                }
-                _ => {}
-            }
-        }
-        let mode = req.mode.or(current.as_ref().map(|p| p.spec.mode)).unwrap_or_default();
-        let mut policy = ReplicaPolicy::new(
-            name,
-            ReplicaPolicySpec { replicas: req.replicas, mode, deployment_uid: deployment.metadata.uid.clone() },
-        );
-        policy.metadata.namespace = Some(ns.to_string());
-        policy.metadata.owner_references = Some(vec![owner_reference(&deployment)]);
-        let mut annotations = current.as_ref().map(|p| p.annotations().clone()).unwrap_or_default();
-        annotations.insert(LAST_SET_BY.into(), req.identity.to_string());
-        annotations.insert(LAST_SET_AT.into(), jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
-        policy.metadata.annotations = Some(annotations);
-        let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
-        let written = match &current {
-            None => policies.create(&pp, &policy).await.map_err(|e| match e {
-                kube::Error::Api(s) if s.code == 409 => Error::Aborted(format!(
-                    "ReplicaPolicy {ns}/{name} was created concurrently by another caller; get it and retry"
-                )),
-                e => Error::from_kube(e, &what("ReplicaPolicy", ns, name)),
-            })?,
-            Some(cur) => {
-                policy.metadata.resource_version = cur.resource_version();
-                policy.metadata.labels = cur.metadata.labels.clone();
-                policy.status = cur.status.clone();
-                policies.replace(name, &pp, &policy).await.map_err(|e| match e {
-                    kube::Error::Api(s) if s.code == 409 => stale("a newer one"),
-                    e => Error::from_kube(e, &what("ReplicaPolicy", ns, name)),
-                })?
+                Err(e) => return Err(Error::from_kube(e, &what("ReplicaPolicy", ns, name))),
             }
         };
         let patch = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
@@ -151,7 +141,7 @@ impl Writer {
                 err
             })?;
         let deployment = deployments.get(name).await.map_err(|e| Error::from_kube(e, &what("Deployment", ns, name)))?;
-        Ok(DeploymentView { deployment: Arc::new(deployment), policy: Some(Arc::new(written)) })
+        Ok(DeploymentView { deployment: Arc::new(deployment), policy: Some(Arc::new(written)), hpas: vec![] })
     }
 
     /// Deletes the policy of Deployment `namespace/name` (with a resourceVersion
@@ -169,28 +159,59 @@ impl Writer {
         let policies: Api<ReplicaPolicy> = Api::namespaced(self.client.clone(), namespace);
         let deployment =
             deployments.get(name).await.map_err(|e| Error::from_kube(e, &what("Deployment", namespace, name)))?;
-        let dp = DeleteParams {
-            preconditions: expected_version.map(|v| Preconditions { resource_version: Some(v.to_string()), uid: None }),
-            ..Default::default()
-        };
-        match policies.delete(name, &dp).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(s)) if s.code == 404 && expected_version.is_none() => {}
-            Err(kube::Error::Api(s)) if s.code == 404 => {
-                return Err(Error::Aborted(format!(
-                    "ReplicaPolicy {namespace}/{name} does not exist, but a version was expected"
-                )));
+        let expected = parse_version(expected_version)?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let current = policies
+                .get_opt(name)
+                .await
+                .map_err(|e| Error::from_kube(e, &what("ReplicaPolicy", namespace, name)))?;
+            check_expected(namespace, name, expected, current.as_ref())?;
+            let Some(current) = current else { break };
+            let dp = DeleteParams {
+                preconditions: Some(Preconditions { resource_version: current.resource_version(), uid: None }),
+                ..Default::default()
+            };
+            match policies.delete(name, &dp).await {
+                Ok(_) => break,
+                Err(kube::Error::Api(s)) if s.code == 404 => break,
+                Err(kube::Error::Api(s)) if s.code == 409 && attempt < WRITE_ATTEMPTS => continue,
+                Err(e) => return Err(Error::from_kube(e, &what("ReplicaPolicy", namespace, name))),
             }
-            Err(kube::Error::Api(s)) if s.code == 409 => {
-                return Err(Error::Aborted(format!(
-                    "ReplicaPolicy {namespace}/{name} is not at the expected version {}: {}",
-                    expected_version.unwrap_or(""),
-                    s.message
-                )));
-            }
-            Err(e) => return Err(Error::from_kube(e, &what("ReplicaPolicy", namespace, name))),
         }
-        Ok(DeploymentView { deployment: Arc::new(deployment), policy: None })
+        Ok(DeploymentView { deployment: Arc::new(deployment), policy: None, hpas: vec![] })
+    }
+}
+
+/// How many times a write is tried when concurrent writes keep moving the resourceVersion.
+const WRITE_ATTEMPTS: u32 = 5;
+
+/// Parses an `expected_version` (a ReplicaPolicy generation: a positive integer).
+fn parse_version(v: Option<&str>) -> Result<Option<i64>, Error> {
+    match v {
+        None => Ok(None),
+        Some(s) => s.parse::<i64>().ok().filter(|g| *g > 0).map(Some).ok_or_else(|| {
+            Error::Invalid(vec![scalekeeper_core::Violation {
+                field: "expected_version".into(),
+                description: format!("{s:?} is not a version this API returns (a positive integer)"),
+            }])
+        }),
+    }
+}
+
+/// ABORTED unless the policy is at the expected generation (when one is expected).
+fn check_expected(ns: &str, name: &str, expected: Option<i64>, current: Option<&ReplicaPolicy>) -> Result<(), Error> {
+    let Some(expected) = expected else { return Ok(()) };
+    match current.and_then(|p| p.metadata.generation) {
+        None => Err(Error::Aborted(format!(
+            "ReplicaPolicy {ns}/{name} does not exist, but version {expected} was expected; get it and retry"
+        ))),
+        Some(g) if g != expected => Err(Error::Aborted(format!(
+            "ReplicaPolicy {ns}/{name} is at version {g}, not the expected {expected}: the declaration changed since \
+             you read it; get it again and retry"
+        ))),
+        Some(_) => Ok(()),
     }
 }
 

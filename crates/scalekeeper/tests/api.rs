@@ -130,7 +130,7 @@ async fn set_replicas_declares_and_applies() {
     assert_eq!(policy["spec"]["replicas"], 5);
     assert_eq!(policy["spec"]["deploymentUid"], dep["metadata"]["uid"]);
     assert_eq!(policy["metadata"]["ownerReferences"][0]["uid"], dep["metadata"]["uid"]);
-    assert_eq!(policy["metadata"]["resourceVersion"].as_str(), Some(d.version.as_str()));
+    assert_eq!(policy["metadata"]["generation"].to_string(), d.version, "the version is the policy generation");
 
     // Observe mode is kept on a later set that does not name a mode.
     let d = c
@@ -160,13 +160,15 @@ async fn set_replicas_declares_and_applies() {
 async fn clear_stops_managing() {
     let env = common::start().await;
     let mut c = env.client().await;
-    let v = c.set_replicas(set("shop", "cart", 4)).await.unwrap().into_inner().deployment.unwrap().version;
+    let v1 = c.set_replicas(set("shop", "cart", 4)).await.unwrap().into_inner().deployment.unwrap().version;
+    let v = c.set_replicas(set("shop", "cart", 5)).await.unwrap().into_inner().deployment.unwrap().version;
+    assert_ne!(v1, v);
     // A stale version is refused and the policy stays.
     let stale = c
         .clear_desired_replicas(pb::ClearDesiredReplicasRequest {
             namespace: "shop".into(),
             name: "cart".into(),
-            expected_version: "1".into(),
+            expected_version: v1,
         })
         .await
         .unwrap_err();
@@ -184,7 +186,7 @@ async fn clear_stops_managing() {
         .deployment
         .unwrap();
     assert_eq!(d.sync_status, pb::SyncStatus::Unmanaged as i32);
-    assert_eq!(d.spec_replicas, 4, "the Deployment keeps its count");
+    assert_eq!(d.spec_replicas, 5, "the Deployment keeps its count");
     assert!(env.policy("shop", "cart").is_none());
     // Clearing again is a no-op, not an error.
     c.clear_desired_replicas(pb::ClearDesiredReplicasRequest {
@@ -246,6 +248,7 @@ async fn invalid_arguments_carry_field_violations() {
         (set("shop", "Not_A_Name", 1), "name"),
         (set("", "web", 1), "namespace"),
         (pb::SetReplicasRequest { mode: 9, ..set("shop", "web", 1) }, "mode"),
+        (pb::SetReplicasRequest { expected_version: "v7".into(), ..set("shop", "web", 1) }, "expected_version"),
     ];
     for (req, field) in cases {
         let err = c.set_replicas(req.clone()).await.unwrap_err();

@@ -27,6 +27,7 @@ pub struct Options {
     pub scope: Scope,
     pub max_replicas: i32,
     pub clients: Vec<String>,
+    pub reconcile: scalekeeper::reconciler::ReconcileConfig,
 }
 
 impl Default for Options {
@@ -35,6 +36,7 @@ impl Default for Options {
             scope: Scope::All,
             max_replicas: 1000,
             clients: vec!["alice".into(), "spiffe://test/ns/ci/sa/bot".into()],
+            reconcile: Default::default(),
         }
     }
 }
@@ -68,6 +70,8 @@ pub async fn start_with(opts: Options) -> Env {
             max_replicas: opts.max_replicas,
             drain_timeout: Duration::from_secs(5),
             stale_after: Duration::from_secs(2),
+            reconcile: opts.reconcile,
+            leader: None,
         },
     )
     .await

@@ -1,0 +1,613 @@
+//! The reconciler: a kube-runtime `Controller` on ReplicaPolicies, triggered by their
+//! Deployments and by HorizontalPodAutoscalers, that puts `spec.replicas` back when someone
+//! else changes it — unless something legitimately owns the count.
+//!
+//! ```text
+//!  watch ReplicaPolicies ─┐
+//!  watch Deployments ─────┼─► Controller ─► reconcile(policy)
+//!  watch HPAs (→ target) ─┘                    │ GET Deployment (live: spec + managedFields)
+//!                                              │ evaluate (scalekeeper-core)
+//!                                              ├─ Enforce + DRIFTED ─► flap guard ─► PATCH scale
+//!                                              │                                    Event DriftCorrected
+//!                                              └─ PATCH policy status (only when it changed)
+//! ```
+//!
+//! Only the Lease holder runs it (see [`crate::leader`]). Never a hot loop: corrections are
+//! bounded by the flap guard (more than `flap_max` corrections within `flap_window` suspend
+//! enforcement for `cool_down`), errors requeue with exponential backoff, and a periodic
+//! resync catches anything missed.
+//!
+//! Event reasons and the field manager are named constants, as in sample-controller.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource as _, ResourceExt as _};
+use scalekeeper_core::{Conflict, SyncStatus, evaluate};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::{Cache, Scope};
+use crate::metrics::Metrics;
+use crate::policy::{
+    Correction, FIELD_MANAGER, LAST_SET_AT, PolicyCondition, PolicyMode, ReplicaPolicy, ReplicaPolicyStatus,
+};
+use crate::view::{CONDITION_SUSPENDED, CONDITION_SYNCED, DeploymentView};
+
+/// Event reason: scalekeeper set `spec.replicas` back to the declared count.
+pub const REASON_DRIFT_CORRECTED: &str = "DriftCorrected";
+/// Event reason: drift seen in Observe mode (reported, not corrected).
+pub const REASON_DRIFT_DETECTED: &str = "DriftDetected";
+/// Event reason: something else owns the replica count (HPA, re-created Deployment).
+pub const REASON_CONFLICT: &str = "ConflictDetected";
+/// Event reason: the flap guard suspended enforcement.
+pub const REASON_SUSPENDED: &str = "EnforcementSuspended";
+/// Event reason: enforcement resumed after the cool-down or a new declaration.
+pub const REASON_RESUMED: &str = "EnforcementResumed";
+
+/// Settings of the reconciler.
+#[derive(Debug, Clone)]
+pub struct ReconcileConfig {
+    /// More corrections than this within `flap_window` trip the flap guard.
+    pub flap_max: usize,
+    /// The flap guard's window.
+    pub flap_window: Duration,
+    /// How long enforcement stays suspended after the flap guard trips.
+    pub cool_down: Duration,
+    /// Periodic resync of every policy.
+    pub resync: Duration,
+    /// This replica's identity, for Events' `reportingInstance`.
+    pub instance: String,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        Self {
+            flap_max: 5,
+            flap_window: Duration::from_secs(60),
+            cool_down: Duration::from_secs(300),
+            resync: Duration::from_secs(300),
+            instance: "scalekeeper".into(),
+        }
+    }
+}
+
+/// Errors of one reconciliation; all are retried with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// A Kubernetes call failed.
+    #[error("{what}: {source}")]
+    Kube {
+        /// What was being done.
+        what: String,
+        /// The error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl ReconcileError {
+    fn kube(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
+        let what = what.into();
+        move |source| ReconcileError::Kube { what, source }
+    }
+
+    /// A low-cardinality label for metrics.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            ReconcileError::Kube { source: kube::Error::Api(s), .. } if s.code == 409 => "conflict",
+            ReconcileError::Kube { source: kube::Error::Api(_), .. } => "api_error",
+            ReconcileError::Kube { .. } => "unreachable",
+        }
+    }
+}
+
+/// Shared state of the reconcilers.
+pub struct Context {
+    client: Client,
+    cache: Cache,
+    recorder: Recorder,
+    metrics: Arc<Metrics>,
+    config: ReconcileConfig,
+    /// Recent correction times per policy (the flap guard's window).
+    corrections: Mutex<HashMap<ObjectRef<ReplicaPolicy>, VecDeque<Instant>>>,
+    /// Consecutive failures per policy, for exponential backoff.
+    failures: Mutex<HashMap<ObjectRef<ReplicaPolicy>, u32>>,
+}
+
+impl Context {
+    /// The Kubernetes client.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// A context for reconcilers using `client` and reading HPAs from `cache`.
+    pub fn new(client: Client, cache: Cache, metrics: Arc<Metrics>, config: ReconcileConfig) -> Arc<Self> {
+        let reporter = Reporter { controller: "scalekeeper".into(), instance: Some(config.instance.clone()) };
+        Arc::new(Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            cache,
+            metrics,
+            config,
+            corrections: Mutex::default(),
+            failures: Mutex::default(),
+        })
+    }
+}
+
+/// The field manager that last set `spec.replicas`, from managedFields.
+pub fn replicas_manager(d: &Deployment) -> Option<String> {
+    d.metadata.managed_fields.as_ref()?.iter().rev().find_map(|e| {
+        let fields = e.fields_v1.as_ref()?;
+        fields.0.get("f:spec")?.get("f:replicas")?;
+        e.manager.clone()
+    })
+}
+
+fn now_rfc3339() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn condition<'a>(s: &'a ReplicaPolicyStatus, type_: &str) -> Option<&'a PolicyCondition> {
+    s.conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// Sets condition `type_`, keeping lastTransitionTime when the status did not change.
+fn set_condition(conditions: &mut Vec<PolicyCondition>, type_: &str, status: bool, reason: &str, message: String) {
+    let status_s = if status { "True" } else { "False" };
+    let now = now_rfc3339();
+    match conditions.iter_mut().find(|c| c.type_ == type_) {
+        Some(c) => {
+            if c.status != status_s {
+                c.last_transition_time = Some(now);
+            }
+            c.status = status_s.into();
+            c.reason = reason.into();
+            c.message = message;
+        }
+        None => conditions.push(PolicyCondition {
+            type_: type_.into(),
+            status: status_s.into(),
+            reason: reason.into(),
+            message,
+            last_transition_time: Some(now),
+        }),
+    }
+}
+
+/// When a suspension recorded in `status` ends, if it is still in force: it ends after
+/// the cool-down, or as soon as someone declares the count again (a newer `last-set-at`).
+fn suspended_until(policy: &ReplicaPolicy, cool_down: Duration) -> Option<jiff::Timestamp> {
+    let status = policy.status.as_ref()?;
+    let c = condition(status, CONDITION_SUSPENDED).filter(|c| c.status == "True")?;
+    let since: jiff::Timestamp = c.last_transition_time.as_deref()?.parse().ok()?;
+    if let Some(set_at) = policy.annotations().get(LAST_SET_AT).and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        && set_at > since
+    {
+        return None;
+    }
+    let until = since.checked_add(jiff::SignedDuration::try_from(cool_down).ok()?).ok()?;
+    (until > jiff::Timestamp::now()).then_some(until)
+}
+
+async fn publish(ctx: &Context, d: &Deployment, policy: &ReplicaPolicy, type_: EventType, reason: &str, note: String) {
+    for reference in [d.object_ref(&()), policy.object_ref(&())] {
+        let ev = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note.clone()),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&ev, &reference).await {
+            tracing::warn!(reason, error = %e, "publishing an Event failed");
+        }
+    }
+}
+
+/// Reconciles one ReplicaPolicy.
+pub async fn reconcile(policy: Arc<ReplicaPolicy>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let start = Instant::now();
+    let result = reconcile_inner(&policy, &ctx).await;
+    let label = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.metric_label(),
+    };
+    ctx.metrics.observe_reconcile(label, start.elapsed().as_secs_f64());
+    if result.is_ok() {
+        ctx.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(&ObjectRef::from_obj(&*policy));
+    }
+    result
+}
+
+async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action, ReconcileError> {
+    let ns = policy.namespace().unwrap_or_default();
+    let name = policy.name_any();
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
+    let policies: Api<ReplicaPolicy> = Api::namespaced(ctx.client.clone(), &ns);
+    let old_status = policy.status.clone().unwrap_or_default();
+    let mut status = old_status.clone();
+    status.observed_generation = policy.metadata.generation;
+
+    // The Deployment, live: its spec may be newer than any cache, and its managedFields
+    // name who changed it.
+    let Some(deployment) =
+        deployments.get_opt(&name).await.map_err(ReconcileError::kube(format!("reading Deployment {ns}/{name}")))?
+    else {
+        status.sync_status = Some(SyncStatus::Conflict.as_str().into());
+        status.spec_replicas = None;
+        status.ready_replicas = None;
+        set_condition(
+            &mut status.conditions,
+            CONDITION_SYNCED,
+            false,
+            "DeploymentNotFound",
+            format!("Deployment {ns}/{name} does not exist"),
+        );
+        write_status(&policies, &name, &old_status, &status).await?;
+        return Ok(Action::requeue(ctx.config.resync));
+    };
+
+    let mut view = DeploymentView {
+        deployment: Arc::new(deployment.clone()),
+        policy: Some(Arc::new(policy.clone())),
+        hpas: ctx.cache.hpas_targeting(&ns, &name),
+    };
+    // Suspension: in force while the condition says so and the cool-down has not passed.
+    let until = suspended_until(policy, ctx.config.cool_down);
+    let was_suspended = condition(&old_status, CONDITION_SUSPENDED).is_some_and(|c| c.status == "True");
+    if was_suspended && until.is_none() {
+        set_condition(&mut status.conditions, CONDITION_SUSPENDED, false, "CoolDownOver", "enforcement resumed".into());
+        ctx.corrections.lock().unwrap_or_else(|e| e.into_inner()).remove(&ObjectRef::from_obj(policy));
+        publish(
+            ctx,
+            &deployment,
+            policy,
+            EventType::Normal,
+            REASON_RESUMED,
+            "flap guard cool-down over or count declared again: enforcing again".into(),
+        )
+        .await;
+    }
+    let mut p = policy.clone();
+    p.status = Some(status.clone());
+    view.policy = Some(Arc::new(p));
+    let mut sync = evaluate(view.desired().as_ref(), &view.observed(), &view.conflicts());
+    let desired = policy.spec.replicas;
+    let observed = view.observed();
+
+    if sync.status == SyncStatus::Drifted {
+        let manager = replicas_manager(&deployment);
+        let by = manager.clone().unwrap_or_else(|| "unknown".into());
+        match policy.spec.mode {
+            PolicyMode::Observe => {
+                if old_status.sync_status.as_deref() != Some(SyncStatus::Drifted.as_str()) {
+                    publish(
+                        ctx,
+                        &deployment,
+                        policy,
+                        EventType::Normal,
+                        REASON_DRIFT_DETECTED,
+                        format!(
+                            "spec.replicas is {} (set by {by}), declared {desired}; Observe mode: not corrected",
+                            observed.spec_replicas
+                        ),
+                    )
+                    .await;
+                }
+            }
+            PolicyMode::Enforce => {
+                // Never fight an HPA: check live right before writing.
+                let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(ctx.client.clone(), &ns);
+                let live_hpas: Vec<String> = hpas
+                    .list(&Default::default())
+                    .await
+                    .map_err(ReconcileError::kube(format!("listing HorizontalPodAutoscalers in {ns}")))?
+                    .items
+                    .into_iter()
+                    .filter(|h| {
+                        h.spec
+                            .as_ref()
+                            .is_some_and(|s| s.scale_target_ref.kind == "Deployment" && s.scale_target_ref.name == name)
+                    })
+                    .map(|h| h.name_any())
+                    .collect();
+                if let Some(h) = live_hpas.first() {
+                    sync = evaluate(view.desired().as_ref(), &observed, &[Conflict::Hpa(h.clone())]);
+                } else if flap_guard_trips(ctx, policy) {
+                    set_condition(
+                        &mut status.conditions,
+                        CONDITION_SUSPENDED,
+                        true,
+                        "FlapGuard",
+                        format!(
+                            "field manager {by:?} keeps changing spec.replicas: more than {} corrections within {}s; enforcement suspended for {}s",
+                            ctx.config.flap_max,
+                            ctx.config.flap_window.as_secs(),
+                            ctx.config.cool_down.as_secs()
+                        ),
+                    );
+                    status.last_correction = Some(Correction {
+                        time: now_rfc3339(),
+                        from: observed.spec_replicas,
+                        to: desired,
+                        field_manager: manager.clone(),
+                    });
+                    sync = scalekeeper_core::Sync {
+                        status: SyncStatus::Conflict,
+                        reason: Conflict::Flapping(by.clone()).to_string(),
+                    };
+                    tracing::warn!(namespace = %ns, name = %name, field_manager = %by, "flap guard tripped: enforcement suspended");
+                    publish(
+                        ctx,
+                        &deployment,
+                        policy,
+                        EventType::Warning,
+                        REASON_SUSPENDED,
+                        format!(
+                            "field manager {by} keeps changing spec.replicas; scalekeeper stops enforcing for {}s",
+                            ctx.config.cool_down.as_secs()
+                        ),
+                    )
+                    .await;
+                    ctx.metrics.flap_guard_tripped(&ns);
+                } else {
+                    let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+                    deployments
+                        .patch_scale(&name, &pp, &Patch::Merge(json!({"spec": {"replicas": desired}})))
+                        .await
+                        .map_err(ReconcileError::kube(format!("scaling Deployment {ns}/{name}")))?;
+                    ctx.metrics.drift_corrected(&ns);
+                    tracing::info!(
+                        namespace = %ns, name = %name, from = observed.spec_replicas, to = desired, field_manager = %by,
+                        "drift corrected: spec.replicas was changed by {by}"
+                    );
+                    status.last_correction = Some(Correction {
+                        time: now_rfc3339(),
+                        from: observed.spec_replicas,
+                        to: desired,
+                        field_manager: manager.clone(),
+                    });
+                    publish(
+                        ctx,
+                        &deployment,
+                        policy,
+                        EventType::Normal,
+                        REASON_DRIFT_CORRECTED,
+                        format!("spec.replicas {} -> {desired} (it had been changed by {by})", observed.spec_replicas),
+                    )
+                    .await;
+                    sync = scalekeeper_core::Sync {
+                        status: SyncStatus::Progressing,
+                        reason: format!(
+                            "corrected spec.replicas {} -> {desired}; waiting for the rollout",
+                            observed.spec_replicas
+                        ),
+                    };
+                }
+            }
+        }
+    }
+    if sync.status == SyncStatus::Conflict
+        && old_status.sync_status.as_deref() != Some(SyncStatus::Conflict.as_str())
+        && !view.hpas.is_empty()
+    {
+        publish(
+            ctx,
+            &deployment,
+            policy,
+            EventType::Warning,
+            REASON_CONFLICT,
+            format!("{}; not enforcing", sync.reason),
+        )
+        .await;
+    }
+
+    let after_spec =
+        if sync.status == SyncStatus::Progressing && status.last_correction.as_ref().is_some_and(|c| c.to == desired) {
+            desired
+        } else {
+            observed.spec_replicas
+        };
+    status.spec_replicas = Some(after_spec);
+    status.ready_replicas = Some(observed.status.ready);
+    status.sync_status = Some(sync.status.as_str().into());
+    let in_sync = sync.status == SyncStatus::InSync;
+    let reason = match sync.status {
+        SyncStatus::InSync => "InSync",
+        SyncStatus::Drifted => "Drifted",
+        SyncStatus::Progressing => "Progressing",
+        SyncStatus::Conflict => "Conflict",
+        SyncStatus::Unmanaged => "Unmanaged",
+    };
+    set_condition(
+        &mut status.conditions,
+        CONDITION_SYNCED,
+        in_sync,
+        reason,
+        if in_sync { "spec.replicas and status match the declared count".into() } else { sync.reason.clone() },
+    );
+    write_status(&policies, &name, &old_status, &status).await?;
+
+    let requeue = match until {
+        Some(t) => {
+            let secs = (t.as_second() - jiff::Timestamp::now().as_second()).max(1) as u64;
+            Duration::from_secs(secs).min(ctx.config.resync)
+        }
+        None => ctx.config.resync,
+    };
+    Ok(Action::requeue(requeue))
+}
+
+/// Records a correction now and says whether it makes more than `flap_max` within
+/// `flap_window` (then the correction is not made).
+fn flap_guard_trips(ctx: &Context, policy: &ReplicaPolicy) -> bool {
+    let now = Instant::now();
+    let mut map = ctx.corrections.lock().unwrap_or_else(|e| e.into_inner());
+    let times = map.entry(ObjectRef::from_obj(policy)).or_default();
+    while times.front().is_some_and(|t| now.duration_since(*t) > ctx.config.flap_window) {
+        times.pop_front();
+    }
+    if times.len() >= ctx.config.flap_max {
+        times.clear();
+        return true;
+    }
+    times.push_back(now);
+    false
+}
+
+/// Writes the status subresource when it changed (a merge patch of `status` only).
+async fn write_status(
+    api: &Api<ReplicaPolicy>,
+    name: &str,
+    old: &ReplicaPolicyStatus,
+    new: &ReplicaPolicyStatus,
+) -> Result<(), ReconcileError> {
+    if old == new {
+        return Ok(());
+    }
+    let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+    match api.patch_status(name, &pp, &Patch::Merge(json!({"status": new}))).await {
+        Ok(_) => Ok(()),
+        // Deleted meanwhile (with its Deployment): nothing left to report on.
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(ReconcileError::Kube { what: format!("writing status of ReplicaPolicy {name}"), source: e }),
+    }
+}
+
+/// Requeues a failed reconciliation with exponential backoff: 0.5 s, 1 s, 2 s … up to 5 min.
+pub fn error_policy(policy: Arc<ReplicaPolicy>, err: &ReconcileError, ctx: Arc<Context>) -> Action {
+    let mut failures = ctx.failures.lock().unwrap_or_else(|e| e.into_inner());
+    let n = failures.entry(ObjectRef::from_obj(&*policy)).or_insert(0);
+    *n = n.saturating_add(1);
+    let backoff = backoff(*n);
+    tracing::warn!(namespace = ?policy.namespace(), name = %policy.name_any(), error = %err, failures = *n, retry_in_ms = backoff.as_millis() as u64, "reconcile failed");
+    Action::requeue(backoff)
+}
+
+/// The delay after `failures` consecutive failures.
+pub fn backoff(failures: u32) -> Duration {
+    let ms = 500u64.saturating_mul(1u64 << failures.saturating_sub(1).min(16));
+    Duration::from_millis(ms.min(300_000))
+}
+
+/// Runs the controller(s) for `scope` until `stop` is cancelled.
+pub async fn run(ctx: Arc<Context>, scope: Scope, stop: CancellationToken) {
+    let namespaces: Vec<Option<String>> = match scope {
+        Scope::All => vec![None],
+        Scope::Namespaces(ns) => ns.into_iter().map(Some).collect(),
+    };
+    let mut tasks = vec![];
+    for ns in namespaces {
+        let client = ctx.client.clone();
+        let (policies, deployments, hpas): (Api<ReplicaPolicy>, Api<Deployment>, Api<HorizontalPodAutoscaler>) =
+            match &ns {
+                Some(n) => {
+                    (Api::namespaced(client.clone(), n), Api::namespaced(client.clone(), n), Api::namespaced(client, n))
+                }
+                None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client)),
+            };
+        let ctx = ctx.clone();
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            Controller::new(policies, watcher::Config::default())
+                .watches(deployments, watcher::Config::default(), |d: Deployment| {
+                    let ns = d.namespace()?;
+                    Some(ObjectRef::new(&d.name_any()).within(&ns))
+                })
+                .watches(hpas, watcher::Config::default(), |h: HorizontalPodAutoscaler| {
+                    let ns = h.namespace()?;
+                    let target = h
+                        .spec
+                        .as_ref()
+                        .filter(|s| s.scale_target_ref.kind == "Deployment")?
+                        .scale_target_ref
+                        .name
+                        .clone();
+                    Some(ObjectRef::new(&target).within(&ns))
+                })
+                .graceful_shutdown_on(stop.cancelled_owned())
+                .run(reconcile, error_policy, ctx)
+                .for_each(|res| async move {
+                    if let Err(e) = res {
+                        // ObjectNotFound: a Deployment without a policy triggered; not an error.
+                        if !matches!(e, kube::runtime::controller::Error::ObjectNotFound(_)) {
+                            tracing::debug!(error = %e, "controller");
+                        }
+                    }
+                })
+                .await;
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(backoff(1), Duration::from_millis(500));
+        assert_eq!(backoff(2), Duration::from_secs(1));
+        assert_eq!(backoff(4), Duration::from_secs(4));
+        assert_eq!(backoff(40), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn replicas_manager_reads_managed_fields() {
+        let d: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": "web", "managedFields": [
+                {"manager": "helm", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:template": {}}}},
+                {"manager": "kubectl", "operation": "Update", "subresource": "scale", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}
+            ]}
+        }))
+        .unwrap();
+        assert_eq!(replicas_manager(&d).as_deref(), Some("kubectl"));
+    }
+
+    #[test]
+    fn conditions_keep_transition_time_when_unchanged() {
+        let mut c = vec![];
+        set_condition(&mut c, "Synced", true, "InSync", "ok".into());
+        let t0 = c[0].last_transition_time.clone();
+        c[0].last_transition_time = Some("2020-01-01T00:00:00Z".into());
+        set_condition(&mut c, "Synced", true, "InSync", "ok".into());
+        assert_eq!(c[0].last_transition_time.as_deref(), Some("2020-01-01T00:00:00Z"));
+        set_condition(&mut c, "Synced", false, "Drifted", "x".into());
+        assert_ne!(c[0].last_transition_time, Some("2020-01-01T00:00:00Z".into()));
+        assert!(t0.is_some());
+    }
+
+    #[test]
+    fn suspension_ends_after_cool_down_or_new_declaration() {
+        let mut p = ReplicaPolicy::new(
+            "web",
+            crate::policy::ReplicaPolicySpec { replicas: 3, mode: PolicyMode::Enforce, deployment_uid: None },
+        );
+        let mut status = ReplicaPolicyStatus::default();
+        set_condition(&mut status.conditions, CONDITION_SUSPENDED, true, "FlapGuard", "x".into());
+        p.status = Some(status.clone());
+        assert!(suspended_until(&p, Duration::from_secs(60)).is_some());
+        assert!(suspended_until(&p, Duration::ZERO).is_none(), "cool-down over");
+        status.conditions[0].last_transition_time = Some("2020-01-01T00:00:00Z".into());
+        p.status = Some(status);
+        p.metadata.annotations = Some([(LAST_SET_AT.to_string(), "2021-01-01T00:00:00Z".to_string())].into());
+        assert!(
+            suspended_until(&p, Duration::from_secs(1_000_000_000)).is_none(),
+            "declared again after the suspension"
+        );
+    }
+}
