@@ -122,6 +122,10 @@ pub struct Context {
     corrections: Mutex<HashMap<ObjectRef<ReplicaPolicy>, VecDeque<Instant>>>,
     /// Consecutive failures per policy, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<ReplicaPolicy>, u32>>,
+    /// Suspensions this leader decided: when each began. The policy status records them
+    /// too, but the controller's store may not show that write yet when the next
+    /// reconciliation runs.
+    suspensions: Mutex<HashMap<ObjectRef<ReplicaPolicy>, jiff::Timestamp>>,
 }
 
 impl Context {
@@ -141,6 +145,7 @@ impl Context {
             config,
             corrections: Mutex::default(),
             failures: Mutex::default(),
+            suspensions: Mutex::default(),
         })
     }
 }
@@ -185,12 +190,9 @@ fn set_condition(conditions: &mut Vec<PolicyCondition>, type_: &str, status: boo
     }
 }
 
-/// When a suspension recorded in `status` ends, if it is still in force: it ends after
+/// When a suspension that began at `since` ends, if it is still in force: it ends after
 /// the cool-down, or as soon as someone declares the count again (a newer `last-set-at`).
-fn suspended_until(policy: &ReplicaPolicy, cool_down: Duration) -> Option<jiff::Timestamp> {
-    let status = policy.status.as_ref()?;
-    let c = condition(status, CONDITION_SUSPENDED).filter(|c| c.status == "True")?;
-    let since: jiff::Timestamp = c.last_transition_time.as_deref()?.parse().ok()?;
+fn suspension_end(policy: &ReplicaPolicy, since: jiff::Timestamp, cool_down: Duration) -> Option<jiff::Timestamp> {
     if let Some(set_at) = policy.annotations().get(LAST_SET_AT).and_then(|t| t.parse::<jiff::Timestamp>().ok())
         && set_at > since
     {
@@ -198,6 +200,13 @@ fn suspended_until(policy: &ReplicaPolicy, cool_down: Duration) -> Option<jiff::
     }
     let until = since.checked_add(jiff::SignedDuration::try_from(cool_down).ok()?).ok()?;
     (until > jiff::Timestamp::now()).then_some(until)
+}
+
+/// When the suspension recorded in `status` began, if one is.
+fn suspended_since(policy: &ReplicaPolicy) -> Option<jiff::Timestamp> {
+    let status = policy.status.as_ref()?;
+    let c = condition(status, CONDITION_SUSPENDED).filter(|c| c.status == "True")?;
+    c.last_transition_time.as_deref()?.parse().ok()
 }
 
 async fn publish(ctx: &Context, d: &Deployment, policy: &ReplicaPolicy, type_: EventType, reason: &str, note: String) {
@@ -263,12 +272,23 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
         policy: Some(Arc::new(policy.clone())),
         hpas: ctx.cache.hpas_targeting(&ns, &name),
     };
-    // Suspension: in force while the condition says so and the cool-down has not passed.
-    let until = suspended_until(policy, ctx.config.cool_down);
+    // Suspension: in force while the condition (or this leader's own record, which the
+    // store may not show yet) says so and the cool-down has not passed.
+    let key = ObjectRef::from_obj(policy);
+    let remembered = ctx.suspensions.lock().unwrap_or_else(|e| e.into_inner()).get(&key).copied();
+    let since = remembered.into_iter().chain(suspended_since(policy)).max();
+    let until = since.and_then(|s| suspension_end(policy, s, ctx.config.cool_down));
+    if since.is_some() && until.is_none() {
+        ctx.suspensions.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+    }
     let was_suspended = condition(&old_status, CONDITION_SUSPENDED).is_some_and(|c| c.status == "True");
+    if until.is_some() && !was_suspended {
+        // Decided by this leader, not yet visible in the store's copy of the status.
+        set_condition(&mut status.conditions, CONDITION_SUSPENDED, true, "FlapGuard", "enforcement suspended".into());
+    }
     if was_suspended && until.is_none() {
         set_condition(&mut status.conditions, CONDITION_SUSPENDED, false, "CoolDownOver", "enforcement resumed".into());
-        ctx.corrections.lock().unwrap_or_else(|e| e.into_inner()).remove(&ObjectRef::from_obj(policy));
+        ctx.corrections.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
         publish(
             ctx,
             &deployment,
@@ -325,6 +345,10 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
                 if let Some(h) = live_hpas.first() {
                     sync = evaluate(view.desired().as_ref(), &observed, &[Conflict::Hpa(h.clone())]);
                 } else if flap_guard_trips(ctx, policy) {
+                    ctx.suspensions
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(key.clone(), jiff::Timestamp::now());
                     set_condition(
                         &mut status.conditions,
                         CONDITION_SUSPENDED,
@@ -459,7 +483,6 @@ fn flap_guard_trips(ctx: &Context, policy: &ReplicaPolicy) -> bool {
         times.pop_front();
     }
     if times.len() >= ctx.config.flap_max {
-        times.clear();
         return true;
     }
     times.push_back(now);
@@ -589,6 +612,10 @@ mod tests {
         set_condition(&mut c, "Synced", false, "Drifted", "x".into());
         assert_ne!(c[0].last_transition_time, Some("2020-01-01T00:00:00Z".into()));
         assert!(t0.is_some());
+    }
+
+    fn suspended_until(policy: &ReplicaPolicy, cool_down: Duration) -> Option<jiff::Timestamp> {
+        suspension_end(policy, suspended_since(policy)?, cool_down)
     }
 
     #[test]
