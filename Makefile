@@ -66,7 +66,8 @@ blackbox: $(VENV)/.installed ## Black-box test: Python grpcio client against sca
 	$(VENV)/bin/python tests/blackbox/test_grpcio.py
 
 .PHONY: bench
-bench: ## Figures: kubesim (10,000-Deployment list, watch latency, 200 watchers); scalekeeper (GetDeployment over mTLS, RSS).
+bench: ## Figures: kubesim (list of 10,000, watch latency, 200 watchers); API latency over mTLS, RSS; drift correction.
 	$(CARGO) build $(CARGO_FLAGS) --release -p scalekeeper --bin scalekeeper
 	$(CARGO) run $(CARGO_FLAGS) --release -p kubesim --example bench
 	$(CARGO) run $(CARGO_FLAGS) --release -p scalekeeper --example bench
+	$(CARGO) run $(CARGO_FLAGS) --release -p scalekeeper --example drift_bench

@@ -429,6 +429,12 @@ async fn metrics_count_calls_by_method_and_code() {
     assert!(body.contains(r#"grpc_method="GetDeployment",grpc_code="Ok"} 1"#), "{body}");
     assert!(body.contains(r#"grpc_method="GetDeployment",grpc_code="NotFound"} 1"#), "{body}");
     assert!(body.contains("scalekeeper_ready 1"), "{body}");
+    assert!(body.contains("scalekeeper_leader 1"), "a single replica without election leads: {body}");
+    // The per-sync-status gauges are refreshed every 5 s.
+    wait_for("deployments gauge", Duration::from_secs(8), || async {
+        common::http_get(env.http_addr, "/metrics").await.1.contains(r#"scalekeeper_deployments{sync_status="Unmanaged"} 3"#)
+    })
+    .await;
     assert_eq!(common::http_get(env.http_addr, "/healthz").await.0, 200);
 }
 
