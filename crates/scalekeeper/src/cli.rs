@@ -20,7 +20,8 @@
 //!   Ctrl-C, and stdout closed by its reader (e.g. piped into `head`).
 //! - **1**: the call failed: the server answered an error status, printed as
 //!   `error: CODE_NAME: message`, then one `  - field: description` line per
-//!   `google.rpc.BadRequest` field violation, then a `hint:` line for PERMISSION_DENIED,
+//!   `google.rpc.BadRequest` field violation the message does not already state, then a
+//!   `hint:` line for PERMISSION_DENIED,
 //!   UNAUTHENTICATED, UNAVAILABLE, DEADLINE_EXCEEDED and ABORTED. Also: no answer within
 //!   `--timeout` (DEADLINE_EXCEEDED), a `watch` stream that ends with an error status, or
 //!   output that could not be written.
@@ -777,8 +778,9 @@ fn status_hint(code: Code) -> Option<&'static str> {
 }
 
 /// Renders a failed call's status for stderr: `error: CODE_NAME: message`, one
-/// `  - field: description` line per `google.rpc.BadRequest` field violation, and a hint line
-/// for codes that call for one. Ends with a newline.
+/// `  - field: description` line per `google.rpc.BadRequest` field violation that the
+/// message does not already state, and a hint line for codes that call for one. Ends with
+/// a newline.
 pub fn render_status(status: &Status) -> String {
     let mut out = format!("error: {}\n", status_line(status));
     if let Some(bad) = status.get_error_details().bad_request() {

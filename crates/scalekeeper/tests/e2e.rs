@@ -1,0 +1,916 @@
+//! End-to-end suite: the `scalekeeper` CLI binary and `kubectl`, used the way the README shows,
+//! against a running `scalekeeper serve` and the Kubernetes API it serves from. Everything goes
+//! through processes and their exit codes, stdout and stderr; nothing is called in-process.
+//!
+//! # Two modes
+//!
+//! **An existing cluster.** When `SCALEKEEPER_E2E_KUBECONFIG` and `SCALEKEEPER_E2E_SERVER` are
+//! set (CI: kind in GitHub Actions, with the chart installed and the Deployments of
+//! `examples/kubesim-seed.yaml` applied by the workflow), the suite starts nothing and uses:
+//!
+//! | variable | what |
+//! |---|---|
+//! | `SCALEKEEPER_E2E_KUBECONFIG` | the kubeconfig `kubectl` uses |
+//! | `SCALEKEEPER_E2E_SERVER` | the server's gRPC address, `HOST:PORT`; its certificate must be valid for `HOST` |
+//! | `SCALEKEEPER_E2E_CA` | the CA that signed the server's certificate (PEM) |
+//! | `SCALEKEEPER_E2E_CERT`, `SCALEKEEPER_E2E_KEY` | a client certificate and key the server accepts (PEM) |
+//!
+//! All five are required in this mode. The suite first puts the three seed Deployments
+//! (`shop/web`, `shop/cart`, `payments/ledger`) back to their seed state (declarations cleared,
+//! replicas 3, 2 and 1), so it can run again against the same cluster. Other Deployments in the
+//! cluster are tolerated (listings are checked for what they must and must not contain).
+//!
+//! **Self-started** (the default; `make test`). The suite starts the world as processes in a
+//! temporary directory:
+//!
+//! 1. the `kubesim` binary (next to the `scalekeeper` binary in the target directory; when it is
+//!    not there, `$CARGO build --locked -p kubesim` builds it) with `serve --listen 127.0.0.1:0
+//!    --kubeconfig <tmp> --seed examples/kubesim-seed.yaml`, and waits for its kubeconfig;
+//! 2. the CRD: `scalekeeper crd | kubectl apply -f -`;
+//! 3. certificates: `scalekeeper certs --dir <tmp> --client e2e-admin`;
+//! 4. `scalekeeper serve` on free localhost ports, waiting until `/readyz` answers 200.
+//!
+//! At the end both processes get SIGTERM and must exit 0; a guard kills them if the test fails
+//! first, so no process outlives the test.
+//!
+//! In both modes the CLI reaches the server through `SCALEKEEPER_SERVER`, `SCALEKEEPER_CA`,
+//! `SCALEKEEPER_CERT` and `SCALEKEEPER_KEY` (one step passes the same as flags), and every
+//! `kubectl` run gets `--kubeconfig` and a per-run `--cache-dir`. kubectl is required: without it
+//! the suite fails, it never skips.
+//!
+//! # Shape
+//!
+//! One `#[test]` runs named steps in order against one world: processes held by a `static` would
+//! never be stopped (statics are not dropped). Steps touch distinct Deployments where they write,
+//! and undo what later steps read. A failing step is reported and the remaining steps still run;
+//! the test then fails naming every failed step, with the tails of the started processes' logs.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used)]
+
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt as _;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Longest any single CLI or kubectl run may take.
+const RUN_TIMEOUT: Duration = Duration::from_secs(20);
+/// Longest any awaited condition may take.
+const WAIT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The seed Deployments and their replica counts in `examples/kubesim-seed.yaml`.
+const SEED: [(&str, &str, i64); 3] = [("shop", "web", 3), ("shop", "cart", 2), ("payments", "ledger", 1)];
+/// The client identity of the certificates the self-started mode writes.
+const IDENTITY: &str = "e2e-admin";
+
+#[test]
+fn cli_and_kubectl_against_a_running_server() {
+    let start = Instant::now();
+    let world = World::from_env();
+    eprintln!("world ready in {:?} ({})", start.elapsed(), world.describe());
+    let mut failures = Vec::new();
+    if world.external {
+        step(&mut failures, "reset seed state", || reset_seed_state(&world));
+    }
+    step(&mut failures, "list", || list(&world));
+    step(&mut failures, "get shop/web", || get_web(&world));
+    step(&mut failures, "errors and exit codes", || errors(&world));
+    step(&mut failures, "set shop/cart, expected versions", || set_cart(&world));
+    step(&mut failures, "observe mode and diff on payments/ledger", || diff_ledger(&world));
+    step(&mut failures, "watch shop/web", || watch_web(&world));
+    step(&mut failures, "clear shop/cart", || clear_cart(&world));
+    if !failures.is_empty() {
+        world.dump_logs();
+        drop(world);
+        panic!("{} step(s) failed:\n  {}", failures.len(), failures.join("\n  "));
+    }
+    world.shutdown();
+    eprintln!("e2e suite passed in {:?}", start.elapsed());
+}
+
+/// Runs one step, catching its panic so the remaining steps still run.
+fn step(failures: &mut Vec<String>, name: &str, f: impl FnOnce()) {
+    let t = Instant::now();
+    eprintln!("=== step: {name}");
+    match panic::catch_unwind(AssertUnwindSafe(f)) {
+        Ok(()) => eprintln!("=== step: {name}: ok ({:?})", t.elapsed()),
+        Err(e) => {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_string()))
+                .unwrap_or_else(|| "panicked".to_string());
+            eprintln!("=== step: {name}: FAILED ({:?})", t.elapsed());
+            failures.push(format!("{name}: {msg}"));
+        }
+    }
+}
+
+// === steps ===
+
+fn reset_seed_state(w: &World) {
+    for (ns, name, replicas) in SEED {
+        w.cli(&["clear", &format!("{ns}/{name}")]).ok();
+        w.kubectl(&["scale", "deployment", name, "-n", ns, "--replicas", &replicas.to_string()]).ok();
+    }
+    for (ns, name, replicas) in SEED {
+        w.wait_get(&format!("{ns}/{name}"), &format!("unmanaged with spec {replicas}"), |d| {
+            d["specReplicas"] == replicas && d["syncStatus"] == "SYNC_STATUS_UNMANAGED"
+        });
+    }
+}
+
+fn list(w: &World) {
+    // Table: a header and one row per Deployment.
+    let out = w.cli(&["list"]).ok();
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(header, ["NAMESPACE", "NAME", "DESIRED", "SPEC", "READY", "SYNC", "MODE"], "{out}");
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+    for (ns, name, replicas) in SEED {
+        let row = rows
+            .iter()
+            .find(|r| r.first() == Some(&ns) && r.get(1) == Some(&name))
+            .unwrap_or_else(|| panic!("`list` shows {ns}/{name}:\n{out}"));
+        assert_eq!(row.len(), 7, "{row:?}");
+        assert_eq!((row[2], row[3], row[5], row[6]), ("-", &*replicas.to_string(), "UNMANAGED", "-"), "{out}");
+    }
+
+    // JSON: the same Deployments, every one with its fields.
+    let all = names(&w.cli(&["list", "-o", "json"]).json()["deployments"]);
+    for (ns, name, _) in SEED {
+        assert!(all.contains(&format!("{ns}/{name}")), "`list -o json` has {ns}/{name}: {all:?}");
+    }
+    if !w.external {
+        assert_eq!(all, ["payments/ledger", "shop/cart", "shop/web"]);
+    }
+
+    // -n shop: only shop.
+    let shop = names(&w.cli(&["list", "-n", "shop", "-o", "json"]).json()["deployments"]);
+    assert!(shop.iter().all(|n| n.starts_with("shop/")), "{shop:?}");
+    assert!(shop.contains(&"shop/web".to_string()) && shop.contains(&"shop/cart".to_string()), "{shop:?}");
+    let table = w.cli(&["list", "-n", "shop"]).ok();
+    assert!(table.lines().skip(1).all(|l| l.starts_with("shop ")), "{table}");
+
+    // -l tier=backend: cart and ledger, not web.
+    let doc = w.cli(&["list", "-l", "tier=backend", "-o", "json"]).json();
+    let backend = names(&doc["deployments"]);
+    assert!(
+        backend.contains(&"shop/cart".to_string()) && backend.contains(&"payments/ledger".to_string()),
+        "{backend:?}"
+    );
+    assert!(!backend.contains(&"shop/web".to_string()), "{backend:?}");
+    for d in doc["deployments"].as_array().unwrap() {
+        assert_eq!(d["labels"]["tier"], "backend", "{d}");
+    }
+    let table = w.cli(&["list", "-l", "tier=backend"]).ok();
+    assert!(table.contains("cart") && table.contains("ledger") && !table.contains(" web "), "{table}");
+}
+
+fn get_web(w: &World) {
+    // Table, connecting with flags rather than the environment.
+    let out = w.cli_with_flags(&["get", "shop/web"]).ok();
+    let block = key_values(&out);
+    for (key, want) in [
+        ("NAMESPACE", "shop"),
+        ("NAME", "web"),
+        ("DESIRED", "-"),
+        ("SPEC", "3"),
+        ("SYNC", "UNMANAGED"),
+        ("MODE", "-"),
+        ("VERSION", "-"),
+    ] {
+        assert_eq!(block.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()), Some(want), "{key} in:\n{out}");
+    }
+
+    let d = w.cli(&["get", "shop/web", "-o", "json"]).json();
+    assert_eq!((d["namespace"].as_str(), d["name"].as_str()), (Some("shop"), Some("web")), "{d}");
+    assert_eq!(d["specReplicas"], 3, "{d}");
+    assert_eq!(d["syncStatus"], "SYNC_STATUS_UNMANAGED", "{d}");
+    assert_eq!(d["mode"], "MODE_UNSPECIFIED", "{d}");
+    assert!(d.get("desiredReplicas").is_none(), "no declaration, no desiredReplicas: {d}");
+    assert_eq!(d["labels"]["tier"], "frontend", "{d}");
+}
+
+fn errors(w: &World) {
+    let r = w.cli(&["get", "shop/nope"]);
+    r.exit(1);
+    assert!(r.stderr.contains("NOT_FOUND"), "{r}");
+    assert!(r.stdout.is_empty(), "{r}");
+
+    let r = w.cli(&["get", "web"]);
+    r.exit(2);
+    assert!(r.stderr.contains("NAMESPACE/NAME"), "{r}");
+
+    let r = w.cli(&["set", "shop/web", "-1"]);
+    r.exit(1);
+    assert!(r.stderr.contains("INVALID_ARGUMENT"), "{r}");
+    // The field is named in the message or, when the message lacks it, on a violation line.
+    assert!(r.stderr.contains("replicas: ") || r.stderr.contains("- replicas:"), "the error names the field: {r}");
+    assert_eq!(w.kubectl_spec_replicas("shop", "web"), 3, "a rejected set does not scale");
+
+    let missing = w.tmp.path().join("no-such-dir").join("client.pem");
+    let r = w.cli(&["get", "shop/web", "--cert", missing.to_str().unwrap()]);
+    r.exit(3);
+    assert!(r.stderr.contains(missing.to_str().unwrap()), "the error names the missing file: {r}");
+
+    let closed = free_port();
+    let r = w.cli(&["list", "--server", &format!("localhost:{closed}")]);
+    r.exit(3);
+    assert!(r.stderr.contains("cannot connect"), "{r}");
+}
+
+fn set_cart(w: &World) {
+    let d = w.cli(&["set", "shop/cart", "4", "-o", "json"]).json();
+    assert_eq!((d["desiredReplicas"].as_i64(), d["specReplicas"].as_i64()), (Some(4), Some(4)), "{d}");
+    assert_eq!(d["mode"], "MODE_ENFORCE", "{d}");
+    assert!(d["lastSetBy"].as_str().is_some_and(|s| !s.is_empty()), "{d}");
+    let v1 = d["version"].as_str().filter(|v| !v.is_empty()).expect("set returns the version").to_string();
+
+    // The cluster, as kubectl sees it: the Deployment scaled, the ReplicaPolicy written.
+    assert_eq!(w.kubectl_spec_replicas("shop", "cart"), 4);
+    let table = w.kubectl(&["get", "replicapolicies", "-n", "shop", "cart"]).ok();
+    assert!(table.lines().next().is_some_and(|h| h.starts_with("NAME") && h.contains("DESIRED")), "{table}");
+    assert!(table.lines().skip(1).any(|l| l.split_whitespace().take(2).eq(["cart", "4"])), "{table}");
+    let spec =
+        w.kubectl(&["get", "replicapolicies", "-n", "shop", "cart", "-o", "jsonpath={.spec.replicas} {.spec.mode}"]);
+    assert_eq!(spec.ok(), "4 Enforce");
+
+    // The version as a precondition: current succeeds, stale is ABORTED and writes nothing.
+    let d = w.cli(&["set", "shop/cart", "5", "--expected-version", &v1, "-o", "json"]).json();
+    assert_eq!(d["desiredReplicas"], 5, "{d}");
+    let v2 = d["version"].as_str().unwrap().to_string();
+    assert_ne!(v1, v2, "a write changes the version");
+    let r = w.cli(&["set", "shop/cart", "6", "--expected-version", &v1]);
+    r.exit(1);
+    assert!(r.stderr.contains("ABORTED"), "{r}");
+    assert!(r.stderr.contains("hint:"), "{r}");
+    assert_eq!(w.kubectl_spec_replicas("shop", "cart"), 5, "the aborted set does not scale");
+    w.wait_get("shop/cart", &format!("desired 5 at version {v2}"), |d| {
+        d["desiredReplicas"] == 5 && d["version"] == v2.as_str()
+    });
+}
+
+fn diff_ledger(w: &World) {
+    let d = w.cli(&["set", "payments/ledger", "1", "--mode", "observe", "-o", "json"]).json();
+    assert_eq!((d["desiredReplicas"].as_i64(), d["mode"].as_str()), (Some(1), Some("MODE_OBSERVE")), "{d}");
+
+    w.kubectl(&["scale", "deployment", "ledger", "-n", "payments", "--replicas", "3"]).ok();
+    let mut last = Value::Null;
+    let found = wait_for("diff to show payments/ledger DRIFTED (desired 1, spec 3)", || {
+        last = w.cli(&["diff", "-o", "json"]).json();
+        let d = last["diffs"].as_array()?.iter().find(|d| d["namespace"] == "payments" && d["name"] == "ledger")?;
+        (d["syncStatus"] == "SYNC_STATUS_DRIFTED").then(|| d.clone())
+    });
+    assert_eq!((found["desiredReplicas"].as_i64(), found["specReplicas"].as_i64()), (Some(1), Some(3)), "{last}");
+    assert_eq!(found["mode"], "MODE_OBSERVE", "{found}");
+    assert!(found["reason"].as_str().is_some_and(|r| r.contains('3') && r.contains('1')), "{found}");
+
+    let table = w.cli(&["diff"]).ok();
+    let header: Vec<&str> = table.lines().next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(header, ["NAMESPACE", "NAME", "SYNC", "DESIRED", "SPEC", "READY", "REASON"], "{table}");
+    let row = table
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|r| r.starts_with(&["payments", "ledger"]))
+        .unwrap_or_else(|| panic!("`diff` lists payments/ledger:\n{table}"));
+    assert_eq!(&row[2..5], ["DRIFTED", "1", "3"], "{table}");
+    let only_shop = w.cli(&["diff", "-n", "shop"]).ok();
+    assert!(!only_shop.contains("ledger"), "{only_shop}");
+
+    // Observe mode reports drift and never corrects it.
+    assert_eq!(w.kubectl_spec_replicas("payments", "ledger"), 3);
+
+    // Undo, for the steps after this one and for a later run against the same cluster.
+    w.cli(&["clear", "payments/ledger"]).ok();
+    w.kubectl(&["scale", "deployment", "ledger", "-n", "payments", "--replicas", "1"]).ok();
+}
+
+fn watch_web(w: &World) {
+    let mut watch = w.spawn_watch();
+    let mut before_synced = Vec::new();
+    watch.read_until("the SYNCED marker", |l| {
+        before_synced.push(l.to_string());
+        l.starts_with("SYNCED")
+    });
+    assert!(
+        before_synced.iter().any(|l| l.starts_with("ADDED shop/web ")),
+        "the snapshot before SYNCED has shop/web: {before_synced:?}"
+    );
+
+    w.kubectl(&["scale", "deployment", "web", "-n", "shop", "--replicas", "5"]).ok();
+    let line = watch.read_until("a MODIFIED line for shop/web with spec=5", |l| {
+        l.starts_with("MODIFIED shop/web ") && l.contains(" spec=5 ")
+    });
+    assert!(line.contains("desired=-") && line.contains("sync=UNMANAGED"), "{line}");
+
+    // Ctrl-C ends the watch with exit code 0.
+    let status = watch.interrupt();
+    assert_eq!(status.code(), Some(0), "watch exits 0 on SIGINT ({status}); stderr: {}", read(&watch.stderr));
+
+    // Undo, and wait until the server's cache has it, for a later run against the same cluster.
+    w.kubectl(&["scale", "deployment", "web", "-n", "shop", "--replicas", "3"]).ok();
+    w.wait_get("shop/web", "spec 3", |d| d["specReplicas"] == 3);
+}
+
+fn clear_cart(w: &World) {
+    let out = w.cli(&["clear", "shop/cart"]).ok();
+    let block = key_values(&out);
+    let field = |k: &str| block.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    assert_eq!(field("SYNC").as_deref(), Some("UNMANAGED"), "{out}");
+    assert_eq!(field("DESIRED").as_deref(), Some("-"), "{out}");
+
+    w.wait_get("shop/cart", "unmanaged", |d| {
+        d["syncStatus"] == "SYNC_STATUS_UNMANAGED"
+            && d.get("desiredReplicas").is_none()
+            && d["mode"] == "MODE_UNSPECIFIED"
+    });
+    // The policy is gone; the replica count stays where it was.
+    let r = w.kubectl(&["get", "replicapolicies", "-n", "shop", "cart"]);
+    assert!(!r.success(), "the ReplicaPolicy is deleted: {r}");
+    assert!(r.stderr.contains("NotFound") || r.stderr.contains("not found"), "{r}");
+    let kept = w.kubectl_spec_replicas("shop", "cart");
+    assert!(kept == 5 || kept == 4, "clear leaves spec.replicas alone (set_cart left 5), got {kept}");
+    // Clearing what is not declared succeeds.
+    w.cli(&["clear", "shop/cart"]).ok();
+}
+
+// === the world ===
+
+/// The cluster and server the suite runs against, and what it started to have them.
+struct World {
+    external: bool,
+    kubeconfig: PathBuf,
+    server: String,
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    kubectl: PathBuf,
+    tmp: tempfile::TempDir,
+    /// Started processes, in start order; stopped in reverse.
+    procs: Vec<Proc>,
+}
+
+impl World {
+    fn from_env() -> World {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let tmp = tempfile::Builder::new().prefix("scalekeeper-e2e-").tempdir().unwrap();
+        match (var("SCALEKEEPER_E2E_KUBECONFIG"), var("SCALEKEEPER_E2E_SERVER")) {
+            (Some(kubeconfig), Some(server)) => {
+                let file = |name: &str| {
+                    PathBuf::from(var(name).unwrap_or_else(|| {
+                        panic!(
+                            "SCALEKEEPER_E2E_KUBECONFIG and SCALEKEEPER_E2E_SERVER are set (existing cluster), \
+                             so {name} must be set too: the server requires mutual TLS"
+                        )
+                    }))
+                };
+                World {
+                    external: true,
+                    kubeconfig: kubeconfig.into(),
+                    server: server.to_string_lossy().into_owned(),
+                    ca: file("SCALEKEEPER_E2E_CA"),
+                    cert: file("SCALEKEEPER_E2E_CERT"),
+                    key: file("SCALEKEEPER_E2E_KEY"),
+                    kubectl: kubectl_binary(false),
+                    tmp,
+                    procs: Vec::new(),
+                }
+            }
+            (None, None) => World::start(tmp),
+            _ => panic!(
+                "set both SCALEKEEPER_E2E_KUBECONFIG and SCALEKEEPER_E2E_SERVER (an existing cluster) or neither \
+                 (the suite starts kubesim and the server itself)"
+            ),
+        }
+    }
+
+    /// Starts kubesim and `scalekeeper serve` as processes, the way a user would.
+    fn start(tmp: tempfile::TempDir) -> World {
+        let kubectl = kubectl_binary(true);
+        let dir = tmp.path().to_path_buf();
+        let kubeconfig = dir.join("kubeconfig");
+        let seed = workspace_root().join("examples/kubesim-seed.yaml");
+        assert!(seed.is_file(), "seed file {} exists", seed.display());
+
+        let mut cmd = Command::new(kubesim_binary());
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("--seed")
+            .arg(&seed)
+            .env_remove("KUBESIM_LISTEN")
+            .env_remove("KUBESIM_KUBECONFIG")
+            .env_remove("KUBESIM_TOKEN")
+            .env_remove("KUBESIM_ADMIN_LISTEN");
+        let kubesim = Proc::spawn("kubesim", cmd, &dir);
+        let mut world = World {
+            external: false,
+            kubeconfig,
+            server: String::new(),
+            ca: PathBuf::new(),
+            cert: PathBuf::new(),
+            key: PathBuf::new(),
+            kubectl,
+            tmp,
+            procs: vec![kubesim],
+        };
+        // kubesim prints this line once the seed is loaded and the kubeconfig written.
+        let stdout = world.procs[0].stdout.clone();
+        world.procs[0].wait_until("its kubeconfig", || read(&stdout).contains("kubesim serving at"));
+
+        let crd = world.scalekeeper(&["crd"]).ok();
+        assert!(crd.contains("replicapolicies.scalekeeper.dev"), "{crd}");
+        world.kubectl_stdin(&["apply", "-f", "-"], crd.as_bytes()).ok();
+
+        let certs = dir.join("certs");
+        let out = world.scalekeeper(&["certs", "--dir", certs.to_str().unwrap(), "--client", IDENTITY]).ok();
+        world.ca = certs.join("ca.pem");
+        world.cert = certs.join(format!("client-{IDENTITY}.pem"));
+        world.key = certs.join(format!("client-{IDENTITY}-key.pem"));
+        for f in [&world.ca, &world.cert, &world.key] {
+            assert!(out.contains(f.to_str().unwrap()), "`scalekeeper certs` wrote {}:\n{out}", f.display());
+        }
+
+        let (grpc, http) = (free_port(), free_port());
+        let mut cmd = world.scalekeeper_command();
+        cmd.arg("serve")
+            .args(["--grpc-listen", &format!("127.0.0.1:{grpc}")])
+            .args(["--http-listen", &format!("127.0.0.1:{http}")])
+            .arg("--tls-cert")
+            .arg(certs.join("server.pem"))
+            .arg("--tls-key")
+            .arg(certs.join("server-key.pem"))
+            .arg("--client-ca")
+            .arg(&world.ca)
+            .arg("--kubeconfig")
+            .arg(&world.kubeconfig)
+            .args(["--log-format", "text"]);
+        world.procs.push(Proc::spawn("scalekeeper serve", cmd, &dir));
+        world.server = format!("localhost:{grpc}");
+        let http_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, http));
+        world.procs[1].wait_until("/readyz 200", || http_status(http_addr, "/readyz") == Some(200));
+        world
+    }
+
+    fn describe(&self) -> String {
+        let mode = if self.external { "existing cluster" } else { "self-started kubesim + scalekeeper serve" };
+        format!(
+            "{mode}; server {}; kubeconfig {}; kubectl {}",
+            self.server,
+            self.kubeconfig.display(),
+            self.kubectl.display()
+        )
+    }
+
+    /// The `scalekeeper` binary with no `SCALEKEEPER_*` variables from the caller's environment.
+    fn scalekeeper_command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalekeeper"));
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("SCALEKEEPER_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd
+    }
+
+    /// Runs `scalekeeper ARGS` with nothing pointing it at a server.
+    fn scalekeeper(&self, args: &[&str]) -> Run {
+        let mut cmd = self.scalekeeper_command();
+        cmd.args(args);
+        run(cmd, None)
+    }
+
+    /// A client command, configured through the environment as the env file of `scalekeeper dev`
+    /// does.
+    fn cli_command(&self, args: &[&str]) -> Command {
+        let mut cmd = self.scalekeeper_command();
+        cmd.env("SCALEKEEPER_SERVER", &self.server)
+            .env("SCALEKEEPER_CA", &self.ca)
+            .env("SCALEKEEPER_CERT", &self.cert)
+            .env("SCALEKEEPER_KEY", &self.key)
+            .args(args);
+        cmd
+    }
+
+    fn cli(&self, args: &[&str]) -> Run {
+        run(self.cli_command(args), None)
+    }
+
+    /// A client command, configured with flags.
+    fn cli_with_flags(&self, args: &[&str]) -> Run {
+        let mut cmd = self.scalekeeper_command();
+        cmd.args(args)
+            .args(["--server", &self.server])
+            .arg("--ca")
+            .arg(&self.ca)
+            .arg("--cert")
+            .arg(&self.cert)
+            .arg("--key")
+            .arg(&self.key);
+        run(cmd, None)
+    }
+
+    fn kubectl_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.kubectl);
+        // argv[0] names the client in its User-Agent, from which the API server derives the
+        // default field manager.
+        cmd.arg0("kubectl")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.tmp.path().join("kube-cache"))
+            .args(args)
+            .env_remove("KUBECONFIG");
+        cmd
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Run {
+        run(self.kubectl_command(args), None)
+    }
+
+    fn kubectl_stdin(&self, args: &[&str], input: &[u8]) -> Run {
+        run(self.kubectl_command(args), Some(input))
+    }
+
+    /// `spec.replicas` of a Deployment, as kubectl reads it.
+    fn kubectl_spec_replicas(&self, ns: &str, name: &str) -> i64 {
+        let r = self.kubectl(&["get", "deployment", name, "-n", ns, "-o", "jsonpath={.spec.replicas}"]);
+        r.ok().trim().parse().unwrap_or_else(|_| panic!("spec.replicas of {ns}/{name} is a number: {r}"))
+    }
+
+    /// Polls `scalekeeper get TARGET -o json` until `cond` holds (reads come from the server's
+    /// cache, which follows the cluster a little behind).
+    fn wait_get(&self, target: &str, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
+        wait_for(&format!("`get {target}` to show {what}"), || {
+            let d = self.cli(&["get", target, "-o", "json"]).json();
+            cond(&d).then_some(d)
+        })
+    }
+
+    /// Starts `scalekeeper watch` with its stdout read line by line.
+    fn spawn_watch(&self) -> Watch {
+        let stderr = self.tmp.path().join("watch.stderr");
+        let mut cmd = self.cli_command(&["watch"]);
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(File::create(&stderr).unwrap());
+        let mut child = cmd.spawn().expect("scalekeeper watch starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Watch { child, lines: rx, seen: Vec::new(), stderr }
+    }
+
+    fn dump_logs(&self) {
+        for p in &self.procs {
+            eprintln!("----- {} log (last 60 lines) -----\n{}", p.name, tail(&read(&p.log), 60));
+        }
+    }
+
+    /// Stops what the suite started: SIGTERM, newest first; each must exit 0.
+    fn shutdown(mut self) {
+        while let Some(mut p) = self.procs.pop() {
+            let t = Instant::now();
+            let status = p.terminate();
+            eprintln!("{} stopped in {:?}: {status:?}", p.name, t.elapsed());
+            match status {
+                Some(s) if s.code() == Some(0) => {}
+                other => panic!(
+                    "{} should exit 0 within {WAIT_TIMEOUT:?} of SIGTERM, got {other:?}; log:\n{}",
+                    p.name,
+                    tail(&read(&p.log), 60)
+                ),
+            }
+        }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        while let Some(p) = self.procs.pop() {
+            drop(p);
+        }
+    }
+}
+
+/// A process the suite started; stopped (SIGTERM, then SIGKILL) when dropped.
+struct Proc {
+    name: &'static str,
+    child: Child,
+    stdout: PathBuf,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(name: &'static str, mut cmd: Command, dir: &Path) -> Proc {
+        let slug = name.replace(' ', "-");
+        let stdout = dir.join(format!("{slug}.stdout"));
+        let log = dir.join(format!("{slug}.log"));
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(File::create(&stdout).unwrap())
+            .stderr(File::create(&log).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{name} cannot be started: {e}"));
+        Proc { name, child, stdout, log }
+    }
+
+    /// Polls `cond` until it holds; panics with the process's log when the process exits first
+    /// or [`WAIT_TIMEOUT`] passes.
+    fn wait_until(&mut self, what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        while !cond() {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{} exited ({status}) before {what}; log:\n{}", self.name, tail(&read(&self.log), 60));
+            }
+            if Instant::now() >= deadline {
+                panic!("{}: no {what} within {WAIT_TIMEOUT:?}; log:\n{}", self.name, tail(&read(&self.log), 60));
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, then waits up to [`WAIT_TIMEOUT`]; SIGKILL if it is still running. Returns the
+    /// exit status when it exited on its own.
+    fn terminate(&mut self) -> Option<ExitStatus> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status);
+        }
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        while Instant::now() < deadline {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) => thread::sleep(Duration::from_millis(20)),
+                Err(_) => break,
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.terminate();
+    }
+}
+
+/// A running `scalekeeper watch`; killed when dropped.
+struct Watch {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+    stderr: PathBuf,
+}
+
+impl Watch {
+    /// Reads lines until one satisfies `f` (returned), within [`WAIT_TIMEOUT`].
+    fn read_until(&mut self, what: &str, mut f: impl FnMut(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if f(&line) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!(
+                    "watch: no {what} within {WAIT_TIMEOUT:?} ({e}); lines so far:\n{}\nstderr:\n{}",
+                    self.seen.join("\n"),
+                    read(&self.stderr)
+                ),
+            }
+        }
+    }
+
+    /// Sends SIGINT (Ctrl-C) and waits for the exit.
+    fn interrupt(&mut self) -> ExitStatus {
+        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        wait_for("watch to exit after SIGINT", || self.child.try_wait().unwrap())
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+// === processes ===
+
+/// What one run printed, and how it exited.
+struct Run {
+    cmd: String,
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}` exited {}\nstdout:\n{}\nstderr:\n{}", self.cmd, self.status, self.stdout, self.stderr)
+    }
+}
+
+impl Run {
+    fn success(&self) -> bool {
+        self.status.success()
+    }
+
+    /// Asserts exit code 0; returns stdout.
+    #[track_caller]
+    fn ok(&self) -> String {
+        assert!(self.success(), "expected success: {self}");
+        self.stdout.clone()
+    }
+
+    /// Asserts exit code 0 and parses stdout as JSON.
+    #[track_caller]
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.ok()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self}"))
+    }
+
+    /// Asserts the exit code.
+    #[track_caller]
+    fn exit(&self, code: i32) {
+        assert_eq!(self.status.code(), Some(code), "expected exit code {code}: {self}");
+    }
+}
+
+/// Runs `cmd` to completion (at most [`RUN_TIMEOUT`]), feeding it `input`.
+fn run(mut cmd: Command, input: Option<&[u8]>) -> Run {
+    let mut shown: Vec<String> = vec![Path::new(cmd.get_program()).file_name().unwrap().to_string_lossy().into_owned()];
+    shown.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+    let shown = shown.join(" ");
+    cmd.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("`{shown}` cannot be started: {e}"));
+    if let Some(input) = input {
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        thread::spawn(move || stdin.write_all(&input));
+    }
+    let collect = |mut r: Box<dyn std::io::Read + Send>| {
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let stdout = collect(Box::new(child.stdout.take().unwrap()));
+    let stderr = collect(Box::new(child.stderr.take().unwrap()));
+    let deadline = Instant::now() + RUN_TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`{shown}` did not finish within {RUN_TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    Run { cmd: shown, status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
+}
+
+/// Polls `cond` every 50 ms until it returns a value; panics after [`WAIT_TIMEOUT`].
+fn wait_for<T>(what: &str, mut cond: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT_TIMEOUT;
+    loop {
+        if let Some(v) = cond() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {WAIT_TIMEOUT:?} waiting for {what}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A port nothing listens on right now (bound to port 0, then released).
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
+}
+
+/// The status code of a plain HTTP/1.1 GET, or `None` when there is no answer.
+fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// `NAMESPACE/NAME` of every Deployment in a JSON array.
+fn names(deployments: &Value) -> Vec<String> {
+    let list = deployments.as_array().unwrap_or_else(|| panic!("a list of deployments: {deployments}"));
+    list.iter().map(|d| format!("{}/{}", d["namespace"].as_str().unwrap(), d["name"].as_str().unwrap())).collect()
+}
+
+/// The `KEY: value` lines of `get`/`set`/`clear` table output.
+fn key_values(out: &str) -> Vec<(String, String)> {
+    out.lines().filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))).collect()
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+// === binaries ===
+
+/// The `kubesim` binary: next to the `scalekeeper` binary when a workspace build made it (as
+/// `cargo test --workspace` does), else built now with the cargo running this test.
+fn kubesim_binary() -> PathBuf {
+    let beside =
+        Path::new(env!("CARGO_BIN_EXE_scalekeeper")).with_file_name(format!("kubesim{}", std::env::consts::EXE_SUFFIX));
+    if beside.is_file() {
+        return beside;
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(&cargo)
+        .current_dir(workspace_root())
+        .args(["build", "--locked", "-p", "kubesim", "--bin", "kubesim", "--message-format=json-render-diagnostics"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{} cannot be run to build kubesim: {e}", cargo.to_string_lossy()));
+    assert!(
+        out.status.success(),
+        "`cargo build --locked -p kubesim` failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let built = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "kubesim")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from));
+    built.or_else(|| beside.is_file().then_some(beside)).expect("cargo build reports the kubesim executable")
+}
+
+/// The kubectl binary to run.
+///
+/// gCloud's `kubectl` is a dispatcher: it GETs `/version` itself and then execs
+/// `kubectl.<major>.<minor>` matching the server. Against kubesim, whose version is known, the
+/// suite runs that versioned binary directly; against an existing cluster it lets the
+/// dispatcher choose.
+fn kubectl_binary(kubesim: bool) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let Some(kubectl) = std::env::split_paths(&path).map(|d| d.join("kubectl")).find(|p| p.is_file()) else {
+        panic!(
+            "kubectl is not on PATH. The e2e suite drives the real kubectl binary alongside the scalekeeper \
+             CLI and cannot run without it: install kubectl (https://kubernetes.io/docs/tasks/tools/, or \
+             Debian's kubernetes-client as .ci/run does) and make sure `kubectl version --client` works."
+        )
+    };
+    let out = Command::new(&kubectl)
+        .args(["version", "--client", "-o", "json"])
+        .output()
+        .unwrap_or_else(|e| panic!("kubectl at {} cannot be run: {e}", kubectl.display()));
+    assert!(
+        out.status.success(),
+        "`{} version --client` failed: {}",
+        kubectl.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let version: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let git_version = version.pointer("/clientVersion/gitVersion").and_then(Value::as_str).unwrap_or("");
+    if kubesim
+        && git_version.contains("dispatcher")
+        && let Some(dir) = kubectl.canonicalize().ok().and_then(|p| p.parent().map(Path::to_path_buf))
+    {
+        let versioned = dir.join(format!("kubectl.1.{}", kubesim::api::KUBE_MINOR));
+        if versioned.is_file() {
+            return versioned;
+        }
+    }
+    kubectl
+}
