@@ -299,6 +299,32 @@ pub fn record(existing: &[Value], new: &mut Value, owned: &Map<String, Value>, w
     set_entries(new, out);
 }
 
+/// Drops from every entry the fields `obj` no longer has. After an `Update` that removed
+/// fields, nobody owns them any more — the updater included (structured-merge-diff's
+/// `Updater.Update`: its set is `old ∪ modified ∪ added − removed`, and every other
+/// manager's loses `removed`). Otherwise an apply of a field someone cleared conflicts
+/// with whoever cleared it.
+pub fn prune(obj: &mut Value) {
+    fn intersect(set: &mut Map<String, Value>, present: &Map<String, Value>) -> bool {
+        set.retain(|k, v| match present.get(k) {
+            None => false,
+            // A field present in the object: keep what of its children is present too.
+            Some(p) => match v.as_object_mut() {
+                Some(sub) if !sub.is_empty() => intersect(sub, p.as_object().unwrap_or(&Map::new())),
+                _ => true,
+            },
+        });
+        !set.is_empty()
+    }
+    let present = field_set(obj, true);
+    let mut list = entries(obj);
+    list.retain_mut(|e| match e.get_mut("fieldsV1").and_then(Value::as_object_mut) {
+        Some(f) => intersect(f, &present),
+        None => true,
+    });
+    set_entries(obj, list);
+}
+
 fn set_entries(obj: &mut Value, list: Vec<Value>) {
     if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
         if list.is_empty() {
@@ -405,5 +431,20 @@ mod tests {
         let mut out = vec![];
         overlap(a.as_object().unwrap_or(&Map::new()), b.as_object().unwrap_or(&Map::new()), "", &mut out);
         assert_eq!(out, vec![".spec.replicas"]);
+    }
+
+    #[test]
+    fn update_removing_fields_leaves_nobody_owning_them() {
+        let mut v1 = json!({"metadata": {"name": "l"}, "spec": {"holderIdentity": "a", "renewTime": "t"}});
+        let set = field_set(&v1, false);
+        let applier = Writer { operation: Operation::Apply, ..w("a", None) };
+        record(&[], &mut v1, &set, &applier);
+        let mut v2 = v1.clone();
+        v2["spec"] = json!({});
+        let ch = changed(&v1, &v2, false);
+        record(&of(&v1), &mut v2, &ch, &w("a", None));
+        prune(&mut v2);
+        assert!(of(&v2).is_empty(), "{:?}", of(&v2));
+        assert_eq!(owner_of(&v2, &["spec", "holderIdentity"]), None);
     }
 }

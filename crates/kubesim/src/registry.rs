@@ -696,6 +696,9 @@ pub fn write_existing(
         &owned,
         &Writer { manager: &ctx.manager, operation, subresource: sub.name(), api_version: &api_version, time: &now() },
     );
+    if operation == Operation::Update {
+        managed_fields::prune(&mut new);
+    }
     // An object being deleted goes once its last finalizer is removed.
     let finalized = meta(&new).get("deletionTimestamp").is_some()
         && meta(&new).get("finalizers").and_then(Value::as_array).is_none_or(Vec::is_empty);

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::{Api, Patch, PatchParams, WatchEvent, WatchParams};
 use kube::CustomResourceExt as _;
+use kube::api::{Api, Patch, PatchParams, WatchEvent, WatchParams};
 use scalekeeper::cache::Scope;
 use scalekeeper::reconciler::ReconcileConfig;
 use scalekeeper::server::{ServeConfig, Server};
@@ -67,7 +67,9 @@ fn report(what: &str, mut lat: Vec<Duration>) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let sim = kubesim::Sim::start(kubesim::SimConfig { deployment_delay: Duration::from_millis(5), ..Default::default() }).await?;
+    let sim =
+        kubesim::Sim::start(kubesim::SimConfig { deployment_delay: Duration::from_millis(5), ..Default::default() })
+            .await?;
     sim.apply(serde_json::to_value(scalekeeper::policy::ReplicaPolicy::crd())?)?;
     sim.apply(deployment("managed"))?;
     sim.apply(deployment("floor"))?;
@@ -84,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
             scope: Scope::All,
             max_replicas: 1000,
             drain_timeout: Duration::from_secs(5),
+            shutdown_delay: Duration::ZERO,
             stale_after: Duration::from_secs(5),
             // The bench drifts on purpose, 100 times a second: no flap guard here.
             reconcile: ReconcileConfig { flap_max: 1_000_000, ..Default::default() },
@@ -99,7 +102,8 @@ async fn main() -> anyhow::Result<()> {
 
     for (name, corrector) in [("managed", "scalekeeper"), ("floor", "this program")] {
         let rv = api.get(name).await?.metadata.resource_version.unwrap_or_default();
-        let mut events = api.watch(&WatchParams::default().fields(&format!("metadata.name={name}")), &rv).await?.boxed();
+        let mut events =
+            api.watch(&WatchParams::default().fields(&format!("metadata.name={name}")), &rv).await?.boxed();
         let mut lat = Vec::with_capacity(DRIFTS);
         for i in 0..DRIFTS {
             let drifted = 10 + i as i32;

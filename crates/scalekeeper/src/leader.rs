@@ -1,16 +1,18 @@
 //! Leader election on a `coordination.k8s.io/v1` Lease, with kube-lease-manager.
 //!
 //! kube-lease-manager acquires, renews and releases the Lease (server-side apply, so two
-//! replicas can never both hold it). On its own, a follower only looks at the Lease again
-//! when the holder's term would expire, so a leader that *releases* the Lease on SIGTERM
-//! would still be replaced only after the lease duration. We add a watch on the Lease: any
-//! change restarts the manager's `changed()` step, so a released Lease is taken within
-//! milliseconds. A killed leader renews no more and is replaced once its term expires
-//! (the lease duration).
+//! replicas can never both hold it). On its own, a follower only reads the Lease again
+//! when the term it last saw would expire, so a leader that *releases* the Lease on SIGTERM
+//! would still be replaced only after the lease duration. We add a watch on the Lease: when
+//! a follower sees it released, it replaces its manager by a fresh one, which reads the
+//! Lease at once and takes it, within milliseconds. Other changes leave the running
+//! `changed()` step alone: dropping one halfway (say, between a renewal and the read that
+//! follows it) makes the manager renew again at once, over and over. A killed leader renews
+//! no more and is replaced once its term expires (the lease duration).
 //!
 //! ```text
-//!   watch(Lease) ──change──► restart ──► LeaseManager::changed() ──► watch::Sender<bool>
-//!   stop token ────────────► release the Lease (after the reconciler has stopped)
+//!   watch(Lease) ──released──► fresh LeaseManager ──► changed() ──► watch::Sender<bool>
+//!   stop token ──────────────► release the Lease (after the reconciler has stopped)
 //! ```
 
 use std::time::Duration;
@@ -19,7 +21,7 @@ use futures::StreamExt as _;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client};
-use kube_lease_manager::LeaseManagerBuilder;
+use kube_lease_manager::{LeaseManager, LeaseManagerBuilder, LeaseManagerError};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -60,16 +62,27 @@ pub fn start(client: Client, config: LeaderConfig, stop: CancellationToken) -> E
     Election { is_leader: rx, task }
 }
 
+async fn build(client: &Client, config: &LeaderConfig) -> Result<LeaseManager, LeaseManagerError> {
+    LeaseManagerBuilder::new(client.clone(), &config.lease_name)
+        .with_namespace(&config.namespace)
+        .with_identity(&config.identity)
+        .with_duration(config.duration_seconds)
+        .with_grace(config.grace_seconds)
+        .build()
+        .await
+}
+
+/// How one `changed()` step ended.
+enum Step {
+    Stop,
+    Changed(Result<bool, LeaseManagerError>),
+    /// A follower saw the Lease released.
+    Released,
+}
+
 async fn run(client: Client, config: LeaderConfig, tx: watch::Sender<bool>, stop: CancellationToken) {
-    let manager = loop {
-        let built = LeaseManagerBuilder::new(client.clone(), &config.lease_name)
-            .with_namespace(&config.namespace)
-            .with_identity(&config.identity)
-            .with_duration(config.duration_seconds)
-            .with_grace(config.grace_seconds)
-            .build()
-            .await;
-        match built {
+    let mut manager = loop {
+        match build(&client, &config).await {
             Ok(m) => break m,
             Err(e) => {
                 tracing::warn!(error = %e, lease = %config.lease_name, "cannot set up the Lease yet; retrying");
@@ -80,34 +93,55 @@ async fn run(client: Client, config: LeaderConfig, tx: watch::Sender<bool>, stop
             }
         }
     };
-    let leases: Api<Lease> = Api::namespaced(client, &config.namespace);
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &config.namespace);
     let mut changes =
         watcher(leases, watcher::Config::default().fields(&format!("metadata.name={}", config.lease_name)))
             .default_backoff()
             .applied_objects()
             .boxed();
     loop {
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            r = manager.changed() => match r {
-                Ok(leading) => {
-                    tracing::info!(identity = %config.identity, leading, "leadership changed");
-                    let _ = tx.send(leading);
+        let step = {
+            let changed = manager.changed();
+            tokio::pin!(changed);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break Step::Stop,
+                    r = &mut changed => break Step::Changed(r),
+                    Some(Ok(lease)) = changes.next() => {
+                        let free = lease.spec.as_ref().is_none_or(|s| s.holder_identity.is_none());
+                        if free && !*tx.borrow() {
+                            break Step::Released;
+                        }
+                    }
                 }
+            }
+        };
+        match step {
+            Step::Stop => break,
+            Step::Changed(Ok(leading)) => {
+                tracing::info!(identity = %config.identity, leading, "leadership changed");
+                let _ = tx.send(leading);
+            }
+            Step::Changed(Err(e)) => {
+                tracing::warn!(error = %e, "Lease error; retrying");
+                if *tx.borrow() {
+                    // We cannot prove we still hold it: stop acting as leader.
+                    let _ = tx.send(false);
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+            // The manager would read the Lease only when the term it last saw runs out; a
+            // fresh one reads it now. A follower's step holds nothing the fresh manager does
+            // not read back (even an acquisition under way: it finds itself the holder).
+            Step::Released => match build(&client, &config).await {
+                Ok(m) => manager = m,
                 Err(e) => {
-                    tracing::warn!(error = %e, "Lease error; retrying");
-                    if *tx.borrow() {
-                        // We cannot prove we still hold it: stop acting as leader.
-                        let _ = tx.send(false);
-                    }
-                    tokio::select! {
-                        _ = stop.cancelled() => break,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
+                    tracing::warn!(error = %e, "reading the released Lease failed; taking it once its last term ends")
                 }
             },
-            // The Lease changed (renewed, released, taken): look again now.
-            _ = changes.next() => {}
         }
     }
     let _ = tx.send(false);
