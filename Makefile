@@ -5,6 +5,13 @@ SHELL := /bin/bash
 CARGO      ?= cargo
 CARGO_FLAGS = --locked
 VENV       := .venv
+CHART_VENV   := .venv-chart
+CHECKOV_VENV := .venv-checkov
+LINT_VENV    := .venv-lint
+# The image `make image` builds and the kind targets load and deploy.
+IMAGE       ?= ghcr.io/scalekeeper/scalekeeper:dev
+# What `make buf-breaking` compares proto/ with (CI: the pull request's base branch).
+BUF_AGAINST ?= .git\#branch=main
 
 ##@ General
 
@@ -30,9 +37,11 @@ kubesim: ## kubesim alone with the sample objects; kubeconfig in .scalekeeper/ku
 	  --kubeconfig .scalekeeper/kubesim/kubeconfig --seed examples/kubesim-seed.yaml --admin-listen 127.0.0.1:6444
 
 .PHONY: generate
-generate: ## Regenerate the CRD YAML (deploy/crds) and the proto appendix of docs/design.md.
+generate: ## Regenerate the CRD YAML (deploy/crds, the chart's copy), the proto appendix of docs/design.md, the chart's value table.
 	$(CARGO) run $(CARGO_FLAGS) -q -p scalekeeper -- crd > deploy/crds/replicapolicies.scalekeeper.dev.yaml
+	cp deploy/crds/replicapolicies.scalekeeper.dev.yaml charts/scalekeeper/crds/replicapolicies.scalekeeper.dev.yaml
 	python3 tools/sync_design_proto.py
+	python3 tools/validate_chart.py --write-readme
 
 .PHONY: fmt
 fmt: ## Format the code.
@@ -47,18 +56,22 @@ $(VENV)/.installed: tools/requirements.txt
 ##@ Checks
 
 .PHONY: lint
-lint: $(VENV)/.installed ## rustfmt check, clippy with warnings denied, buf lint of proto/.
+lint: $(VENV)/.installed ## rustfmt check, clippy with warnings denied, buf lint of proto/, the chart's lint part, hadolint, actionlint.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
 	$(VENV)/bin/buf lint
 	@if $(CARGO) tree $(CARGO_FLAGS) -i aws-lc-rs >/dev/null 2>&1; then \
 	  echo "aws-lc-rs is in the dependency tree: one rustls crypto provider (ring) only"; exit 1; fi
+	$(MAKE) --no-print-directory chart-lint
+	$(MAKE) --no-print-directory hadolint
+	$(MAKE) --no-print-directory actionlint
 
 .PHONY: test
-test: ## Unit, integration, conformance (kubectl, kube-rs) and black-box (grpcio) tests.
+test: ## Unit, integration, conformance (kubectl, kube-rs), black-box (grpcio) tests; the Helm chart's validation.
 	@command -v kubectl >/dev/null || { echo "kubectl is required by the conformance tests (.ci/run installs it)"; exit 1; }
 	$(CARGO) test $(CARGO_FLAGS) --workspace
 	$(MAKE) --no-print-directory blackbox
+	$(MAKE) --no-print-directory chart-validate
 
 .PHONY: blackbox
 blackbox: $(VENV)/.installed ## Black-box test: Python grpcio client against scalekeeper dev over mTLS
@@ -71,3 +84,129 @@ bench: ## Figures: kubesim (list of 10,000, watch latency, 200 watchers); API la
 	$(CARGO) run $(CARGO_FLAGS) --release -p kubesim --example bench
 	$(CARGO) run $(CARGO_FLAGS) --release -p scalekeeper --example bench
 	$(CARGO) run $(CARGO_FLAGS) --release -p scalekeeper --example drift_bench
+
+.PHONY: hadolint
+hadolint: $(LINT_VENV)/.installed ## Lint the Dockerfile (.hadolint.yaml); its rust image must match rust-toolchain.toml.
+	$(LINT_VENV)/bin/hadolint Dockerfile
+	@channel="$$(sed -n 's/^channel *= *"\(.*\)"$$/\1/p' rust-toolchain.toml)"; \
+	  grep -Eq "^FROM .*[ /]rust:$${channel//./\\.}-" Dockerfile || \
+	  { echo "Dockerfile: the builder image is not rust:$$channel-* (the channel of rust-toolchain.toml)"; exit 1; }
+
+.PHONY: actionlint
+actionlint: $(LINT_VENV)/.installed ## Lint .github/workflows with actionlint, shellcheck on every run: script.
+	$(LINT_VENV)/bin/actionlint -shellcheck $(LINT_VENV)/bin/shellcheck
+
+.PHONY: deny
+deny: ## cargo-deny (deny.toml): RustSec advisories, licenses, bans, sources. DENY_FLAGS=--offline skips fetching.
+	@command -v cargo-deny >/dev/null || { echo "cargo-deny is not installed: cargo install --locked cargo-deny"; exit 1; }
+	$(CARGO) deny --locked $(DENY_FLAGS) check
+
+.PHONY: buf-breaking
+buf-breaking: $(VENV)/.installed ## buf breaking: proto/ against BUF_AGAINST (default: the local branch main).
+	$(VENV)/bin/buf breaking --against '$(BUF_AGAINST)'
+
+$(LINT_VENV)/.installed: tools/lint-requirements.txt
+	python3 -m venv $(LINT_VENV) && $(LINT_VENV)/bin/pip install --disable-pip-version-check -q -r tools/lint-requirements.txt && touch $@
+
+##@ Delivery
+
+.PHONY: chart-validate
+chart-validate: $(CHART_VENV)/.installed $(CHECKOV_VENV)/.installed ## Helm chart: lint, schema, render, kubernetes-validate, invariants, PromQL, checkov.
+	$(CHART_VENV)/bin/python tools/validate_chart.py --checkov $(CHECKOV_VENV)/bin/checkov
+
+.PHONY: chart-lint
+chart-lint: $(CHART_VENV)/.installed ## Helm chart, quick part: metadata, CRD copy, schema, README, bad values, helm lint.
+	$(CHART_VENV)/bin/python tools/validate_chart.py --lint-only
+
+$(CHART_VENV)/.installed: tools/chart-requirements.txt
+	python3 -m venv $(CHART_VENV) && $(CHART_VENV)/bin/pip install --disable-pip-version-check -q -r tools/chart-requirements.txt && touch $@
+
+# checkov pins old dependencies: its own venv.
+$(CHECKOV_VENV)/.installed: tools/checkov-requirements.txt
+	python3 -m venv $(CHECKOV_VENV) && $(CHECKOV_VENV)/bin/pip install --disable-pip-version-check -q -r tools/checkov-requirements.txt && touch $@
+
+##@ Image
+
+.PHONY: image
+image: ## Build the image for this machine's architecture (docker buildx), tagged IMAGE (ghcr.io/scalekeeper/scalekeeper:dev).
+	@command -v docker >/dev/null 2>&1 || { echo "make image: docker is not installed"; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "make image: docker cannot reach an engine (start the Docker daemon or set DOCKER_HOST/the docker context; no engine runs on the dev machines, CI builds the image)"; exit 1; }
+	@docker buildx version >/dev/null 2>&1 || { echo "make image: the docker buildx plugin is missing"; exit 1; }
+	docker buildx build --load --tag $(IMAGE) \
+	  --build-arg REVISION="$$(git rev-parse HEAD 2>/dev/null || echo unknown)" .
+
+##@ Local cluster (kind)
+
+# Pinned tool versions (CI's workflow pins the same ones and exports them). `make tools`
+# installs them into TOOLS_BIN, each download checked against its published SHA-256 (set
+# KIND_SHA256 / HELM_SHA256 / KUBECTL_SHA256 to pin the digests too): see hack/tools.sh.
+KIND_VERSION     ?= v0.32.0
+KUBECTL_VERSION  ?= v1.36.1
+HELM_VERSION     ?= v4.2.4
+# The node image: kind $(KIND_VERSION)'s default, pinned by digest.
+KIND_NODE_IMAGE  ?= kindest/node:v1.36.1@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5
+KIND_CLUSTER     ?= scalekeeper
+TOOLS_BIN        ?= $(CURDIR)/bin
+KIND             ?= $(TOOLS_BIN)/kind
+HELM             ?= $(TOOLS_BIN)/helm
+KUBECTL          ?= $(TOOLS_BIN)/kubectl
+# kind-load: auto builds IMAGE with `make image` only when docker lacks it; always; never.
+KIND_BUILD_IMAGE ?= auto
+KIND_ENV = KIND_CLUSTER='$(KIND_CLUSTER)' KIND='$(KIND)' HELM='$(HELM)' KUBECTL='$(KUBECTL)' \
+  TOOLS_BIN='$(TOOLS_BIN)' KIND_NODE_IMAGE='$(KIND_NODE_IMAGE)' IMAGE='$(IMAGE)' \
+  KIND_BUILD_IMAGE='$(KIND_BUILD_IMAGE)' CARGO='$(CARGO)' MAKE='$(MAKE)'
+
+.PHONY: tools
+tools: ## kind, helm, kubectl (pinned versions) into ./bin from their release sites, SHA-256 checked.
+	@TOOLS_BIN='$(TOOLS_BIN)' KIND_VERSION='$(KIND_VERSION)' HELM_VERSION='$(HELM_VERSION)' \
+	  KUBECTL_VERSION='$(KUBECTL_VERSION)' hack/tools.sh
+
+# Every kind target first checks for docker and an engine, before downloading anything.
+.PHONY: kind-preflight
+kind-preflight:
+	@command -v docker >/dev/null 2>&1 || { echo "make: docker is not installed. The kind targets run Kubernetes in Docker containers: install Docker, or run them in GitHub Actions (the kind job of .github/workflows/ci.yml)."; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "make: docker cannot reach an engine (docker info failed): start the Docker daemon or point DOCKER_HOST/the docker context at one. No engine runs on the dev machines; CI's kind job runs these targets."; exit 1; }
+
+.PHONY: kind-up
+kind-up: kind-preflight tools ## Create the kind cluster KIND_CLUSTER from hack/kind.yaml (node image pinned by digest).
+	@$(KIND_ENV) hack/kind.sh up
+
+.PHONY: kind-down
+kind-down: kind-preflight tools ## Delete the kind cluster.
+	@$(KIND_ENV) hack/kind.sh down
+
+.PHONY: kind-load
+kind-load: kind-preflight tools ## Load IMAGE into the cluster, built by `make image` if docker lacks it (KIND_BUILD_IMAGE=always rebuilds).
+	@$(KIND_ENV) hack/kind.sh load
+
+.PHONY: deploy
+deploy: kind-preflight tools ## Namespaces, dev certs, TLS Secret, CRD, helm upgrade --install (IMAGE), rollout; a NodePort.
+	@$(KIND_ENV) hack/kind.sh deploy
+
+.PHONY: upgrade
+upgrade: kind-preflight tools ## helm upgrade with a new pod annotation (the time): every pod is replaced.
+	@$(KIND_ENV) hack/kind.sh upgrade
+
+.PHONY: rollback
+rollback: kind-preflight tools ## helm rollback to the previous revision.
+	@$(KIND_ENV) hack/kind.sh rollback
+
+.PHONY: undeploy
+undeploy: kind-preflight tools ## helm uninstall; delete the NodePort and the namespace (the CRD and seed namespaces stay).
+	@$(KIND_ENV) hack/kind.sh undeploy
+
+.PHONY: e2e
+e2e: kind-preflight tools ## Apply the seed Deployments; the e2e suite (tests/e2e.rs) through a port-forward to the Service.
+	@$(KIND_ENV) hack/kind.sh e2e
+
+.PHONY: upgrade-test
+upgrade-test: kind-preflight tools ## Zero failed calls (retry policy) through the Service while helm upgrade rolls every pod.
+	@$(KIND_ENV) hack/upgrade-test.sh
+
+.PHONY: rollback-test
+rollback-test: kind-preflight tools ## An unpullable image tag fails helm upgrade --wait; rollback; the old revision serves.
+	@$(KIND_ENV) hack/rollback-test.sh
+
+.PHONY: shellcheck
+shellcheck: $(LINT_VENV)/.installed ## shellcheck hack/*.sh (the kind targets' scripts).
+	$(LINT_VENV)/bin/shellcheck -x hack/*.sh

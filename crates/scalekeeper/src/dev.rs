@@ -91,6 +91,7 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
             scope: Scope::All,
             max_replicas: config.max_replicas,
             drain_timeout: Duration::from_secs(5),
+            shutdown_delay: Duration::ZERO,
             stale_after: Duration::from_secs(5),
             reconcile: ReconcileConfig { instance: "scalekeeper-dev".into(), ..Default::default() },
             // One process: it always leads.

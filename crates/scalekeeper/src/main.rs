@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API (mTLS gRPC) and the probe/metrics HTTP port.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Run kubesim and the server in one process, with dev certificates.
     Dev(DevArgs),
     /// Print the ReplicaPolicy CustomResourceDefinition (YAML).
@@ -72,6 +72,10 @@ struct ServeArgs {
     /// Seconds to let in-flight calls finish on SIGTERM.
     #[arg(long, env = "SCALEKEEPER_DRAIN_TIMEOUT_SECONDS", default_value_t = 20)]
     drain_timeout_seconds: u64,
+    /// Seconds to keep serving after SIGTERM while reporting not ready, before closing the
+    /// listener (what a preStop sleep does); 0 closes at once.
+    #[arg(long, env = "SCALEKEEPER_SHUTDOWN_DELAY_SECONDS", default_value_t = 0)]
+    shutdown_delay_seconds: u64,
     /// Seconds without an answer from the Kubernetes API before reporting not ready.
     #[arg(long, env = "SCALEKEEPER_STALE_AFTER_SECONDS", default_value_t = 5)]
     stale_after_seconds: u64,
@@ -172,7 +176,7 @@ fn main() -> ExitCode {
             }
             Command::Crd => policy::crd_yaml().map(|y| print!("{y}")).map_err(anyhow::Error::from),
             Command::Certs(args) => certs_cmd(args),
-            Command::Serve(args) => serve(args).await,
+            Command::Serve(args) => serve(*args).await,
             Command::Dev(args) => {
                 init_logs(LogFormat::Text, "info,kube=warn,tower=warn,h2=warn,hyper=warn");
                 dev_cmd(args).await
@@ -211,6 +215,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         namespaces,
         max_replicas,
         drain_timeout_seconds,
+        shutdown_delay_seconds,
         stale_after_seconds,
         log_format,
         leader_elect,
@@ -245,6 +250,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             scope,
             max_replicas,
             drain_timeout: Duration::from_secs(drain_timeout_seconds),
+            shutdown_delay: Duration::from_secs(shutdown_delay_seconds),
             stale_after: Duration::from_secs(stale_after_seconds),
             reconcile: ReconcileConfig {
                 flap_max: flap_max_corrections,

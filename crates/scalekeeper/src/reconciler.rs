@@ -327,6 +327,22 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
                 }
             }
             PolicyMode::Enforce => {
+                // Correct only to the live declaration: the controller's store can lag a
+                // SetReplicas that wrote the policy and then scaled the Deployment, and
+                // "correcting" to the old count would undo the user's new one.
+                match policies
+                    .get_opt(&name)
+                    .await
+                    .map_err(ReconcileError::kube(format!("reading ReplicaPolicy {ns}/{name}")))?
+                {
+                    None => return Ok(Action::await_change()),
+                    Some(live)
+                        if live.metadata.generation != policy.metadata.generation || live.spec != policy.spec =>
+                    {
+                        return Box::pin(reconcile_inner(&live, ctx)).await;
+                    }
+                    Some(_) => {}
+                }
                 // Never fight an HPA: check live right before writing.
                 let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(ctx.client.clone(), &ns);
                 let live_hpas: Vec<String> = hpas

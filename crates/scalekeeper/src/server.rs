@@ -3,13 +3,19 @@
 //! `/metrics`) and graceful shutdown.
 //!
 //! Shutdown order (one [`CancellationToken`] starts it):
-//! 1. health turns NOT_SERVING and `/readyz` 503, so load balancers stop sending new calls;
-//! 2. the TLS accept loop closes (new connections are refused) and watch streams end with
+//! 1. `/readyz` answers 503 and gRPC health turns NOT_SERVING (health watchers are told) before
+//!    anything closes, so load balancers and health-checking clients stop sending new calls;
+//!    the reconciler stops and the Lease is released;
+//! 2. for `shutdown_delay` (default 0; what a preStop sleep does) everything keeps serving,
+//!    while endpoint removal propagates;
+//! 3. the TLS accept loop closes (new connections are refused), every connection gets a GOAWAY,
+//!    and streams that never end on their own (WatchDeployments, health Watch) end with
 //!    UNAVAILABLE;
-//! 3. in-flight calls finish, bounded by the drain timeout;
-//! 4. the watch cache and HTTP server stop.
+//! 4. in-flight calls finish, bounded by the drain timeout;
+//! 5. the watch cache and HTTP server stop.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -18,6 +24,7 @@ use anyhow::Context as _;
 use arc_swap::ArcSwap;
 use axum::http::StatusCode;
 use axum::routing::get;
+use futures::StreamExt as _;
 use scalekeeper_api::v1::scale_service_server::ScaleServiceServer;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -46,6 +53,9 @@ pub struct ServeConfig {
     pub max_replicas: i32,
     /// Longest wait for in-flight calls on shutdown.
     pub drain_timeout: Duration,
+    /// On shutdown, how long to keep serving while reporting NOT_SERVING before closing the
+    /// listener (a preStop sleep in the server); zero closes at once.
+    pub shutdown_delay: Duration,
     /// How long without an answer from the API server before not ready.
     pub stale_after: Duration,
     /// The reconciler's settings.
@@ -87,7 +97,9 @@ impl Server {
 
         let stop = CancellationToken::new();
         let cache_stop = CancellationToken::new();
-        let accept_stop = CancellationToken::new();
+        // Cancelled after health turned NOT_SERVING and the shutdown delay: closes the listener,
+        // sends GOAWAY, ends endless streams.
+        let closing = CancellationToken::new();
         let metrics = Metrics::new();
         let cache = Cache::start(client.clone(), config.scope.clone(), config.stale_after, cache_stop.clone());
         let client_for_reconciler = client.clone();
@@ -96,7 +108,7 @@ impl Server {
             Writer::new(client),
             metrics.clone(),
             ServiceConfig { max_replicas: config.max_replicas },
-            stop.clone(),
+            closing.clone(),
         );
         let draining = Arc::new(AtomicBool::new(false));
         let reconciler_done = tokio::spawn(supervise(
@@ -108,9 +120,17 @@ impl Server {
         ));
         tokio::spawn(sync_gauges(cache.clone(), metrics.clone(), stop.clone()));
 
-        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let reporter = tonic_health::server::HealthReporter::new();
+        let health_service = tonic_health::pb::health_server::HealthServer::new(DrainingHealth {
+            inner: tonic_health::server::HealthService::from_health_reporter(reporter.clone()),
+            closing: closing.clone(),
+        });
         reporter.set_not_serving::<ScaleServiceServer<Service>>().await;
         reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+        // The health status last reported; the shutdown path takes it to report NOT_SERVING for
+        // good, so the readiness loop can never report SERVING after it.
+        let reported: Arc<tokio::sync::Mutex<Option<bool>>> = Arc::default();
+        let shutdown_reporter = (reporter.clone(), reported.clone());
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(scalekeeper_api::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -128,19 +148,19 @@ impl Server {
             let draining = draining.clone();
             let stop = stop.clone();
             tokio::spawn(async move {
-                let mut last: Option<bool> = None;
                 let mut tick = tokio::time::interval(Duration::from_millis(200));
                 loop {
                     let stopping = tokio::select! {
                         _ = tick.tick() => false,
                         _ = stop.cancelled() => true,
                     };
+                    let mut last = reported.lock().await;
                     let ready = !stopping && !draining.load(Ordering::Relaxed) && cache.health().ready();
                     metrics.ready.set(i64::from(ready));
                     if let Some(d) = cache.health().since_contact() {
                         metrics.last_contact.set(d.as_secs_f64());
                     }
-                    if last != Some(ready) {
+                    if *last != Some(ready) {
                         let status = if ready {
                             tonic_health::ServingStatus::Serving
                         } else {
@@ -149,7 +169,7 @@ impl Server {
                         reporter.set_service_status(SERVICE_NAME, status).await;
                         reporter.set_service_status("", status).await;
                         tracing::info!(ready, "health changed");
-                        last = Some(ready);
+                        *last = Some(ready);
                     }
                     if stopping {
                         return;
@@ -203,7 +223,7 @@ impl Server {
             })
         };
 
-        let incoming = tls::incoming(grpc_listener, Arc::new(ArcSwap::new(tls_config)), accept_stop.clone());
+        let incoming = tls::incoming(grpc_listener, Arc::new(ArcSwap::new(tls_config)), closing.clone());
         let grpc = tonic::transport::Server::builder()
             // Past 256 calls in flight on one connection, answer RESOURCE_EXHAUSTED at
             // once rather than queue without bound (tonic maps tower's Overloaded).
@@ -213,17 +233,37 @@ impl Server {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(ScaleServiceServer::new(service))
-            .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned());
+            .serve_with_incoming_shutdown(incoming, closing.clone().cancelled_owned());
 
         let drain_timeout = config.drain_timeout;
+        let shutdown_delay = config.shutdown_delay;
         let task_stop = stop.clone();
         let task = tokio::spawn(async move {
             let mut grpc = std::pin::pin!(grpc);
             tokio::select! {
                 r = &mut grpc => r.context("gRPC server failed")?,
                 _ = task_stop.cancelled() => {
+                    // Not ready before anything closes.
+                    let (reporter, reported) = shutdown_reporter;
+                    let mut last = reported.lock().await;
                     draining.store(true, Ordering::Relaxed);
-                    accept_stop.cancel();
+                    if *last != Some(false) {
+                        for name in [SERVICE_NAME, ""] {
+                            reporter.set_service_status(name, tonic_health::ServingStatus::NotServing).await;
+                        }
+                        tracing::info!(ready = false, "health changed");
+                        *last = Some(false);
+                    }
+                    drop(last);
+                    if !shutdown_delay.is_zero() {
+                        let delay_secs = shutdown_delay.as_secs_f64();
+                        tracing::info!(delay_secs, "shutdown delay: still serving while NOT_SERVING");
+                        tokio::select! {
+                            r = &mut grpc => return r.context("gRPC server failed"),
+                            _ = tokio::time::sleep(shutdown_delay) => {}
+                        }
+                    }
+                    closing.cancel();
                     tracing::info!(timeout_secs = drain_timeout.as_secs(), "draining in-flight calls");
                     match tokio::time::timeout(drain_timeout, &mut grpc).await {
                         Ok(r) => r.context("gRPC server failed while draining")?,
@@ -255,6 +295,49 @@ impl Server {
     /// Waits until the server stops (after its stop token is cancelled).
     pub async fn wait(self) -> anyhow::Result<()> {
         self.task.await.context("server task panicked")?
+    }
+}
+
+/// `grpc.health.v1` as tonic-health serves it, except that Watch streams end with UNAVAILABLE
+/// once the server is closing. They never end on their own, and graceful shutdown waits for every
+/// open stream: without this, one health-checking client (a gRPC client with `healthCheckConfig`)
+/// would hold every shutdown for the whole drain timeout and then be cut off.
+struct DrainingHealth {
+    inner: tonic_health::server::HealthService,
+    closing: CancellationToken,
+}
+
+type HealthWatchStream =
+    Pin<Box<dyn futures::Stream<Item = Result<tonic_health::pb::HealthCheckResponse, tonic::Status>> + Send>>;
+
+#[tonic::async_trait]
+impl tonic_health::pb::health_server::Health for DrainingHealth {
+    async fn check(
+        &self,
+        request: tonic::Request<tonic_health::pb::HealthCheckRequest>,
+    ) -> Result<tonic::Response<tonic_health::pb::HealthCheckResponse>, tonic::Status> {
+        self.inner.check(request).await
+    }
+
+    type WatchStream = HealthWatchStream;
+
+    async fn watch(
+        &self,
+        request: tonic::Request<tonic_health::pb::HealthCheckRequest>,
+    ) -> Result<tonic::Response<HealthWatchStream>, tonic::Status> {
+        let statuses = self.inner.watch(request).await?.into_inner();
+        // Statuses first (NOT_SERVING is sent before closing), then UNAVAILABLE once closing.
+        let stream = futures::stream::unfold(Some((statuses, self.closing.clone())), |state| async move {
+            let (mut statuses, closing) = state?;
+            tokio::select! {
+                biased;
+                next = statuses.next() => next.map(|item| (item, Some((statuses, closing)))),
+                _ = closing.cancelled() => {
+                    Some((Err(tonic::Status::unavailable("server shutting down; reconnect to another replica")), None))
+                }
+            }
+        });
+        Ok(tonic::Response::new(Box::pin(stream)))
     }
 }
 

@@ -69,6 +69,7 @@ pub async fn start_with(opts: Options) -> Env {
             scope: opts.scope,
             max_replicas: opts.max_replicas,
             drain_timeout: Duration::from_secs(5),
+            shutdown_delay: Duration::ZERO,
             stale_after: Duration::from_secs(2),
             reconcile: opts.reconcile,
             leader: None,

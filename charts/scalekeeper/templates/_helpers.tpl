@@ -1,0 +1,146 @@
+{{/*
+Names, labels and the values every template derives. Kept here so that each template
+says only what it renders.
+*/}}
+
+{{/* The chart name, or nameOverride. */}}
+{{- define "scalekeeper.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The release-qualified name of every object: fullnameOverride, or <release>-<name>, or <release> when it already contains the name. */}}
+{{- define "scalekeeper.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* <chart>-<version> for the helm.sh/chart label. */}}
+{{- define "scalekeeper.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The image tag: image.tag, or the chart's appVersion. */}}
+{{- define "scalekeeper.imageTag" -}}
+{{- .Values.image.tag | default .Chart.AppVersion -}}
+{{- end -}}
+
+{{/* The image reference: repository:tag, with @digest appended when image.digest is set (the digest then decides what runs). */}}
+{{- define "scalekeeper.image" -}}
+{{- $ref := printf "%s:%s" .Values.image.repository (include "scalekeeper.imageTag" .) -}}
+{{- if .Values.image.digest -}}
+{{- $ref = printf "%s@%s" $ref .Values.image.digest -}}
+{{- end -}}
+{{- $ref -}}
+{{- end -}}
+
+{{/*
+Selector labels: stable for the life of a release (Deployment selectors are immutable).
+Call with (dict "ctx" $ "component" "server").
+*/}}
+{{- define "scalekeeper.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "scalekeeper.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/*
+Every object's labels (app.kubernetes.io/*). Call with (dict "ctx" $ "component" "server").
+*/}}
+{{- define "scalekeeper.labels" -}}
+{{ include "scalekeeper.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "scalekeeper.imageTag" .ctx | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/part-of: scalekeeper
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+helm.sh/chart: {{ include "scalekeeper.chart" .ctx }}
+{{- end -}}
+
+{{/* The ServiceAccount's name. */}}
+{{- define "scalekeeper.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "scalekeeper.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The metrics Service's name (also Prometheus' job label when scraped by the ServiceMonitor). */}}
+{{- define "scalekeeper.metricsServiceName" -}}
+{{- printf "%s-metrics" (include "scalekeeper.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The namespaces whose Deployments are managed, as a JSON list: watchNamespaces, or the release namespace. Empty when clusterWide. */}}
+{{- define "scalekeeper.watchNamespaces" -}}
+{{- if .Values.clusterWide -}}
+{{- list | toJson -}}
+{{- else if .Values.watchNamespaces -}}
+{{- .Values.watchNamespaces | uniq | toJson -}}
+{{- else -}}
+{{- list .Release.Namespace | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Secret with tls.crt, tls.key (and ca.crt): tls.existingSecret, or <fullname>-tls (written by cert-manager, or by you). */}}
+{{- define "scalekeeper.tlsSecretName" -}}
+{{- if .Values.tls.existingSecret -}}
+{{- .Values.tls.existingSecret -}}
+{{- else -}}
+{{- printf "%s-tls" (include "scalekeeper.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The DNS names of the gRPC Service (for the server certificate). */}}
+{{- define "scalekeeper.serviceDnsNames" -}}
+{{- $name := include "scalekeeper.fullname" . -}}
+{{- $ns := .Release.Namespace -}}
+{{- $names := list $name (printf "%s.%s" $name $ns) (printf "%s.%s.svc" $name $ns) (printf "%s.%s.svc.%s" $name $ns .Values.clusterDomain) -}}
+{{- if and .Values.ingress.enabled .Values.ingress.host -}}
+{{- $names = append $names .Values.ingress.host -}}
+{{- end -}}
+{{- concat $names .Values.tls.certManager.extraDnsNames | uniq | toJson -}}
+{{- end -}}
+
+{{/* seconds: preStop sleep + drain timeout + margin, so SIGKILL never cuts a drain short. */}}
+{{- define "scalekeeper.terminationGracePeriodSeconds" -}}
+{{- add .Values.shutdown.preStopSleepSeconds .Values.config.drainTimeoutSeconds .Values.shutdown.terminationMarginSeconds -}}
+{{- end -}}
+
+{{/* The label selector of Prometheus series scraped from this release (alerts). */}}
+{{- define "scalekeeper.promSelector" -}}
+{{- printf "job=\"%s\",namespace=\"%s\"" (include "scalekeeper.metricsServiceName" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/*
+Values that the schema cannot express (relations between keys); rendering fails with a
+message rather than producing a Deployment the binary would refuse.
+*/}}
+{{- define "scalekeeper.validate" -}}
+{{- if and .Values.tls.existingSecret .Values.tls.certManager.enabled -}}
+{{- fail "tls.existingSecret and tls.certManager.enabled are exclusive: either bring a Secret or let cert-manager write one" -}}
+{{- end -}}
+{{- if and .Values.tls.certManager.enabled (not .Values.tls.certManager.issuerRef.name) -}}
+{{- fail "tls.certManager.issuerRef.name is required when tls.certManager.enabled is true" -}}
+{{- end -}}
+{{- if and .Values.clusterWide .Values.watchNamespaces -}}
+{{- fail "clusterWide: true manages every namespace; leave watchNamespaces empty" -}}
+{{- end -}}
+{{- if ge (int .Values.config.leaseRenewGraceSeconds) (int .Values.config.leaseDurationSeconds) -}}
+{{- fail "config.leaseRenewGraceSeconds must be less than config.leaseDurationSeconds" -}}
+{{- end -}}
+{{- range .Values.extraArgs -}}
+{{- $flag := regexReplaceAll "=.*" . "" -}}
+{{- if has $flag (list "--grpc-listen" "--http-listen" "--tls-cert" "--tls-key" "--client-ca" "--namespace" "--max-replicas" "--drain-timeout-seconds" "--stale-after-seconds" "--log-format" "--leader-elect" "--lease-name" "--lease-duration-seconds" "--lease-renew-grace-seconds" "--flap-max-corrections" "--flap-window-seconds" "--flap-cool-down-seconds" "--resync-seconds") -}}
+{{- fail (printf "extraArgs: %s is set by the chart; use its value under config (or watchNamespaces, listenAddress)" $flag) -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.ingress.enabled (not .Values.ingress.host) -}}
+{{- fail "ingress.host is required when ingress.enabled is true (TLS passthrough routes by SNI)" -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,258 @@
+//! A steady GetDeployment load through one address (in `make upgrade-test` and
+//! `make rollback-test`: a Kubernetes Service), under the documented client retry policy
+//! (`docs/operations.md`, "Client retry policy"; the code is `tests/support/retry.rs`, shared
+//! with the drain test). It counts every call that still fails after the policy's attempts.
+//!
+//! ```sh
+//! cargo run --locked -p scalekeeper --example steady_get -- --server localhost:30051 \
+//!   --ca ca.pem --cert client.pem --key client-key.pem --target shop/web --target shop/cart
+//! ```
+//!
+//! Each of `--workers` tasks has its own connection, so behind a Service the workers spread over
+//! the pods, and starts a call every `--interval-ms`. It runs for `--duration-secs`, or (0, the
+//! default) until SIGINT or SIGTERM; progress goes to stderr every 5 s, a one-line summary to
+//! stdout and, with `--summary FILE`, a JSON summary (`calls`, `failed`, `retries`,
+//! `max_latency_ms`, `p99_latency_ms`, `retried`, `failures`) to FILE.
+//!
+//! Exit status: 0 when at least one call was made and none failed, 1 otherwise, 2 for a
+//! usage or setup error.
+
+#[path = "../tests/support/retry.rs"]
+mod retry;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Parser;
+use scalekeeper_api::v1::GetDeploymentRequest;
+use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+/// Steady GetDeployment calls under the client retry policy; exits 1 if any call failed.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Server address HOST:PORT; the server's certificate must be valid for HOST.
+    #[arg(long, default_value = "localhost:30051")]
+    server: String,
+    /// CA certificate (PEM) that signed the server's certificate.
+    #[arg(long)]
+    ca: PathBuf,
+    /// Client certificate (PEM).
+    #[arg(long)]
+    cert: PathBuf,
+    /// Client private key (PEM).
+    #[arg(long)]
+    key: PathBuf,
+    /// Deployments to read, NAMESPACE/NAME, in turn (repeatable).
+    #[arg(long = "target", default_value = "shop/web")]
+    targets: Vec<String>,
+    /// Concurrent workers, each with its own connection.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Milliseconds between the starts of a worker's calls.
+    #[arg(long, default_value_t = 5)]
+    interval_ms: u64,
+    /// Seconds to run; 0: until SIGINT or SIGTERM.
+    #[arg(long, default_value_t = 0)]
+    duration_secs: u64,
+    /// Deadline of each attempt, milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    timeout_ms: u64,
+    /// Write a JSON summary here.
+    #[arg(long)]
+    summary: Option<PathBuf>,
+}
+
+#[derive(Default)]
+struct Stats {
+    calls: AtomicU64,
+    failed: AtomicU64,
+    retries: AtomicU64,
+    latencies_us: Mutex<Vec<u64>>,
+    retried: Mutex<BTreeMap<String, u64>>,
+    failures: Mutex<Vec<String>>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs the load; `Ok(true)` when every call succeeded.
+async fn run(args: Args) -> anyhow::Result<bool> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let targets: Vec<(String, String)> = args
+        .targets
+        .iter()
+        .map(|t| t.split_once('/').map(|(n, d)| (n.to_string(), d.to_string())))
+        .collect::<Option<_>>()
+        .context("--target must be NAMESPACE/NAME")?;
+    let host = args.server.rsplit_once(':').map(|(h, _)| h).context("--server must be HOST:PORT")?;
+    let read = |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read(&args.ca)?))
+        .identity(Identity::from_pem(read(&args.cert)?, read(&args.key)?))
+        .domain_name(host);
+    let endpoint = Endpoint::from_shared(format!("https://{}", args.server))?
+        .tls_config(tls)?
+        .connect_timeout(Duration::from_secs(1))
+        .timeout(Duration::from_millis(args.timeout_ms))
+        // A connection to a pod that vanished without closing it fails fast (UNAVAILABLE).
+        .http2_keep_alive_interval(Duration::from_secs(1))
+        .keep_alive_timeout(Duration::from_secs(2));
+
+    let stats = Arc::new(Stats::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let targets = Arc::new(targets);
+    let workers: Vec<_> = (0..args.workers)
+        .map(|id| {
+            // connect_lazy: a connection per worker, (re)made when a call needs it.
+            let client = ScaleServiceClient::new(endpoint.connect_lazy());
+            tokio::spawn(worker(
+                id,
+                client,
+                targets.clone(),
+                Duration::from_millis(args.interval_ms),
+                stats.clone(),
+                stop.clone(),
+            ))
+        })
+        .collect();
+
+    let deadline = async {
+        if args.duration_secs == 0 {
+            std::future::pending::<()>().await
+        } else {
+            tokio::time::sleep(Duration::from_secs(args.duration_secs)).await
+        }
+    };
+    let progress = async {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            eprintln!(
+                "steady_get: {:>4}s calls={} failed={} retries={}",
+                started.elapsed().as_secs(),
+                stats.calls.load(Ordering::Relaxed),
+                stats.failed.load(Ordering::Relaxed),
+                stats.retries.load(Ordering::Relaxed)
+            );
+        }
+    };
+    tokio::select! {
+        _ = deadline => {}
+        _ = scalekeeper::server::shutdown_signal() => {}
+        _ = progress => {}
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.context("a worker panicked")?;
+    }
+
+    let calls = stats.calls.load(Ordering::Relaxed);
+    let failed = stats.failed.load(Ordering::Relaxed);
+    let retries = stats.retries.load(Ordering::Relaxed);
+    let mut latencies = std::mem::take(&mut *stats.latencies_us.lock().unwrap_or_else(|e| e.into_inner()));
+    latencies.sort_unstable();
+    let ms = |us: u64| us as f64 / 1000.0;
+    let max = latencies.last().copied().unwrap_or(0);
+    let p99 = latencies.get(latencies.len().saturating_sub(1) * 99 / 100).copied().unwrap_or(0);
+    let retried = stats.retried.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let failures = stats.failures.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    println!(
+        "steady_get: {calls} calls in {:.1}s, {failed} failed, {retries} retries, max latency {:.1} ms, p99 {:.1} ms",
+        started.elapsed().as_secs_f64(),
+        ms(max),
+        ms(p99)
+    );
+    for (why, n) in &retried {
+        println!("  retried {n}x: {why}");
+    }
+    for f in &failures {
+        println!("  FAILED: {f}");
+    }
+    if let Some(path) = &args.summary {
+        let summary = serde_json::json!({
+            "calls": calls,
+            "failed": failed,
+            "retries": retries,
+            "max_latency_ms": ms(max),
+            "p99_latency_ms": ms(p99),
+            "duration_s": started.elapsed().as_secs_f64(),
+            "retried": retried,
+            "failures": failures,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&summary)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(calls > 0 && failed == 0)
+}
+
+/// One worker: a GetDeployment every `interval` until `stop`, under the retry policy.
+async fn worker(
+    id: usize,
+    client: ScaleServiceClient<Channel>,
+    targets: Arc<Vec<(String, String)>>,
+    interval: Duration,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n = id;
+    while !stop.load(Ordering::Relaxed) {
+        tick.tick().await;
+        let (namespace, name) = &targets[n % targets.len()];
+        n += 1;
+        let t = Instant::now();
+        let (result, retries) = retry::call_with_retry(
+            |_attempt| {
+                let mut client = client.clone();
+                let request = GetDeploymentRequest { namespace: namespace.clone(), name: name.clone() };
+                async move { client.get_deployment(request).await }
+            },
+            |status| {
+                let why = format!("{:?}: {}", status.code(), status.message());
+                *stats.retried.lock().unwrap_or_else(|e| e.into_inner()).entry(why).or_default() += 1;
+            },
+        )
+        .await;
+        let latency = t.elapsed();
+        stats.calls.fetch_add(1, Ordering::Relaxed);
+        stats.retries.fetch_add(u64::from(retries), Ordering::Relaxed);
+        stats.latencies_us.lock().unwrap_or_else(|e| e.into_inner()).push(latency.as_micros() as u64);
+        if let Err(status) = result {
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+            let mut failures = stats.failures.lock().unwrap_or_else(|e| e.into_inner());
+            if failures.len() < 20 {
+                failures.push(format!(
+                    "{namespace}/{name} after {} attempt(s), {latency:?}: {:?}: {}",
+                    retries + 1,
+                    status.code(),
+                    status.message()
+                ));
+            }
+        }
+    }
+}

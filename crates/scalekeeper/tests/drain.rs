@@ -1,0 +1,581 @@
+//! Zero-downtime rolling restart: two `scalekeeper serve` processes (`a` and `b`, leader
+//! election on) against one in-process kubesim, and a client that keeps calling GetDeployment
+//! on both at a steady rate (4 tasks, one call each every 3 ms) while each process in turn gets
+//! SIGTERM, drains, exits 0, is started again on the same ports, becomes ready (`/readyz` 200)
+//! and serves again.
+//!
+//! The client is what a well-behaved gRPC client does: it balances over both servers (round
+//! robin, each call starting at the next server) and follows the documented retry policy
+//! ([`retry::call_with_retry`], `docs/operations.md`): UNAVAILABLE is retried, each retry on the
+//! next server, at most 5 attempts. Every other outcome counts as a failure, and none is
+//! allowed: a call must never see a reset stream, an INTERNAL or UNKNOWN status from a closed
+//! connection, or a deadline, and no call may exhaust its attempts. At least 2,000 calls; the
+//! test prints the count, the retries (and why), and the latencies.
+//!
+//! Also checked on the way:
+//! - `a` goes with a SetReplicas in flight (the Kubernetes API made slow for the moment): the
+//!   call completes, and `a` exits only after it;
+//! - a health-checking client's `grpc.health.v1` Watch on the terminated process sees
+//!   NOT_SERVING, then its stream ends with UNAVAILABLE, and the open Watch does not hold the
+//!   exit until the drain timeout;
+//! - `b` runs with `--shutdown-delay-seconds 1`: on SIGTERM it reports not ready at once yet keeps
+//!   serving calls for a second before it closes its listener.
+//!
+//! `DRAIN_LOG=debug` (a `RUST_LOG` filter) makes the processes log more; when the test fails,
+//! the tails of both processes' logs (without the successful calls) are printed.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used)]
+
+#[path = "support/retry.rs"]
+mod retry;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kube::CustomResourceExt as _;
+use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
+use scalekeeper_api::v1::{GetDeploymentRequest, SetReplicasRequest};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::{HealthCheckRequest, health_check_response};
+
+const SEED: &str = include_str!("../../../examples/kubesim-seed.yaml");
+/// The Deployments of the seed the client reads, in turn.
+const TARGETS: [(&str, &str); 3] = [("shop", "web"), ("shop", "cart"), ("payments", "ledger")];
+/// Concurrent client tasks...
+const WORKERS: usize = 4;
+/// ...each starting a call this often.
+const PERIOD: Duration = Duration::from_millis(3);
+/// At least this many calls, in all.
+const MIN_CALLS: u64 = 2_000;
+/// Each attempt's deadline.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// `--drain-timeout-seconds` of both processes.
+const DRAIN_TIMEOUT_SECONDS: u64 = 5;
+/// Latency the Kubernetes API adds to every request while a write is in flight at SIGTERM.
+const WRITE_LATENCY_MS: u64 = 150;
+/// `--shutdown-delay-seconds` of `b`.
+const SHUTDOWN_DELAY: Duration = Duration::from_secs(1);
+/// Longest a process may take to exit after SIGTERM, or to become ready.
+const WAIT: Duration = Duration::from_secs(15);
+const POLL: Duration = Duration::from_millis(10);
+
+/// One `scalekeeper serve` process and the ports it keeps across restarts.
+struct Replica {
+    identity: &'static str,
+    /// `--shutdown-delay-seconds`.
+    shutdown_delay_seconds: u64,
+    grpc: SocketAddr,
+    http: SocketAddr,
+    child: Option<Child>,
+    /// The log of every run, appended.
+    log: PathBuf,
+}
+
+/// kubesim, the two processes, the certificates and the kubeconfig. Processes still running
+/// on drop are SIGKILLed; when the test is failing, the tails of their logs are printed.
+struct World {
+    sim: kubesim::Sim,
+    replicas: [Replica; 2],
+    certs: scalekeeper::certs::DevCerts,
+    kubeconfig: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn start() -> World {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let sim = kubesim::Sim::start(kubesim::SimConfig {
+            deployment_delay: Duration::from_millis(20),
+            ..Default::default()
+        })
+        .await
+        .expect("kubesim starts");
+        sim.apply(serde_json::to_value(scalekeeper::policy::ReplicaPolicy::crd()).unwrap()).expect("CRD installs");
+        sim.seed_yaml(SEED).expect("seed loads");
+        let dir = tempfile::tempdir().unwrap();
+        let certs =
+            scalekeeper::certs::write_dev_certs(&dir.path().join("certs"), &[], &["drain-client".into()], 1).unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        sim.write_kubeconfig(&kubeconfig).unwrap();
+        let replica = |identity, shutdown_delay_seconds| Replica {
+            identity,
+            shutdown_delay_seconds,
+            grpc: SocketAddr::from((Ipv4Addr::LOCALHOST, free_port())),
+            http: SocketAddr::from((Ipv4Addr::LOCALHOST, free_port())),
+            child: None,
+            log: dir.path().join(format!("{identity}.log")),
+        };
+        // a closes its listener at once on SIGTERM (the default; in Kubernetes a preStop sleep
+        // covers endpoint propagation), b first serves for SHUTDOWN_DELAY while NOT_SERVING.
+        let replicas = [replica("a", 0), replica("b", SHUTDOWN_DELAY.as_secs())];
+        let mut world = World { sim, replicas, certs, kubeconfig, _dir: dir };
+        world.spawn(0);
+        world.spawn(1);
+        world.wait_ready(0).await;
+        world.wait_ready(1).await;
+        world
+    }
+
+    /// Starts replica `i` on its ports (again, after a restart).
+    fn spawn(&mut self, i: usize) {
+        let r = &self.replicas[i];
+        let log = File::options().create(true).append(true).open(&r.log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_scalekeeper"))
+            .arg("serve")
+            .args(["--grpc-listen", &r.grpc.to_string(), "--http-listen", &r.http.to_string()])
+            .arg("--tls-cert")
+            .arg(&self.certs.server_cert)
+            .arg("--tls-key")
+            .arg(&self.certs.server_key)
+            .arg("--client-ca")
+            .arg(&self.certs.ca)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(["--log-format", "text", "--drain-timeout-seconds", &DRAIN_TIMEOUT_SECONDS.to_string()])
+            .args(["--shutdown-delay-seconds", &r.shutdown_delay_seconds.to_string()])
+            .args(["--leader-elect", "true", "--lease-namespace", "default", "--identity", r.identity])
+            .env(
+                "RUST_LOG",
+                std::env::var("DRAIN_LOG").unwrap_or_else(|_| "info,kube=warn,tower=warn,h2=warn,hyper=warn".into()),
+            )
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("scalekeeper serve starts");
+        self.replicas[i].child = Some(child);
+    }
+
+    async fn wait_ready(&self, i: usize) {
+        let r = &self.replicas[i];
+        let t = Instant::now();
+        wait_until(&format!("{} /readyz 200", r.identity), WAIT, || async {
+            (readyz(r.http).await == Some(200)).then_some(())
+        })
+        .await;
+        println!("{}: ready {:?} after start", r.identity, t.elapsed());
+    }
+
+    /// SIGTERM to replica `i`.
+    fn sigterm(&self, i: usize) {
+        let pid = self.replicas[i].child.as_ref().expect("running").id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success(), "kill -TERM {pid}: {status}");
+    }
+
+    fn running(&mut self, i: usize) -> bool {
+        self.replicas[i].child.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none())
+    }
+
+    /// SIGTERM to replica `i`; waits for its exit and returns the status.
+    async fn terminate(&mut self, i: usize) -> ExitStatus {
+        self.sigterm(i);
+        self.wait_exit(i).await
+    }
+
+    async fn wait_exit(&mut self, i: usize) -> ExitStatus {
+        let r = &mut self.replicas[i];
+        let child = r.child.as_mut().expect("running");
+        let what = format!("{} to exit after SIGTERM", r.identity);
+        let status = wait_until(&what, WAIT, || {
+            let exited = child.try_wait().unwrap();
+            async move { exited }
+        })
+        .await;
+        r.child = None;
+        status
+    }
+
+    /// A client of replica `i`: lazy, so it (re)connects whenever a call needs it.
+    fn client(&self, i: usize) -> ScaleServiceClient<Channel> {
+        ScaleServiceClient::new(self.channel(i, Some(CALL_TIMEOUT)))
+    }
+
+    fn channel(&self, i: usize, timeout: Option<Duration>) -> Channel {
+        let (_, cert, key) = &self.certs.clients[0];
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(std::fs::read(&self.certs.ca).unwrap()))
+            .identity(Identity::from_pem(std::fs::read(cert).unwrap(), std::fs::read(key).unwrap()))
+            .domain_name("localhost");
+        let mut endpoint = Endpoint::from_shared(format!("https://{}", self.replicas[i].grpc))
+            .unwrap()
+            .tls_config(tls)
+            .unwrap()
+            .connect_timeout(Duration::from_secs(1));
+        if let Some(t) = timeout {
+            endpoint = endpoint.timeout(t);
+        }
+        endpoint.connect_lazy()
+    }
+
+    fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(&self.replicas[i].log).unwrap_or_default()
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        for r in &mut self.replicas {
+            if let Some(child) = r.child.as_mut() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        if std::thread::panicking() {
+            for (i, r) in self.replicas.iter().enumerate() {
+                let log = self.log(i);
+                let log: Vec<&str> = log.lines().filter(|l| !l.contains(" code=Ok ")).collect();
+                eprintln!("--- tail of {} ({}) ---\n{}", r.identity, r.log.display(), tail(&log.join("\n"), 40));
+            }
+        }
+    }
+}
+
+/// What the client saw.
+#[derive(Default)]
+struct Stats {
+    calls: AtomicU64,
+    retries: AtomicU64,
+    failures: AtomicU64,
+    max_latency_us: AtomicU64,
+    /// Successful attempts per server.
+    served: [AtomicU64; 2],
+    /// Statuses that were retried, by code and message.
+    retried: Mutex<BTreeMap<String, u64>>,
+    /// The first failures, in full.
+    failed: Mutex<Vec<String>>,
+    latencies_us: Mutex<Vec<u64>>,
+}
+
+impl Stats {
+    fn served(&self, i: usize) -> u64 {
+        self.served[i].load(Ordering::Relaxed)
+    }
+
+    fn calls(&self) -> u64 {
+        self.calls.load(Ordering::Relaxed)
+    }
+
+    fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+}
+
+/// One client task: a GetDeployment every [`PERIOD`] until `stop`, round robin over both
+/// servers, under the retry policy.
+async fn worker(
+    id: usize,
+    clients: Arc<[ScaleServiceClient<Channel>; 2]>,
+    next: Arc<AtomicUsize>,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+) {
+    let mut tick = tokio::time::interval(PERIOD);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut n = id;
+    while !stop.load(Ordering::Relaxed) {
+        tick.tick().await;
+        let (namespace, name) = TARGETS[n % TARGETS.len()];
+        n += 1;
+        // Round robin: this call starts at the next server, each retry moves on to the next.
+        let first = next.fetch_add(1, Ordering::Relaxed);
+        let server = |attempt: u32| (first + attempt as usize) % clients.len();
+        let t = Instant::now();
+        let (result, retries) = retry::call_with_retry(
+            |attempt| {
+                let i = server(attempt);
+                let mut client = clients[i].clone();
+                let request = GetDeploymentRequest { namespace: namespace.into(), name: name.into() };
+                async move { client.get_deployment(request).await.map(|r| (i, r.into_inner())) }
+            },
+            |status| {
+                let key = if status.code() == tonic::Code::Unavailable {
+                    format!("{:?}: {}", status.code(), status.message())
+                } else {
+                    format!(
+                        "never reached the server (GOAWAY race), tonic says {:?}: {}",
+                        status.code(),
+                        status.message()
+                    )
+                };
+                *stats.retried.lock().unwrap().entry(key).or_default() += 1;
+            },
+        )
+        .await;
+        let latency = t.elapsed();
+        stats.calls.fetch_add(1, Ordering::Relaxed);
+        stats.retries.fetch_add(u64::from(retries), Ordering::Relaxed);
+        let us = latency.as_micros() as u64;
+        stats.max_latency_us.fetch_max(us, Ordering::Relaxed);
+        stats.latencies_us.lock().unwrap().push(us);
+        match result {
+            Ok((i, response)) => {
+                let d = response.deployment.expect("a deployment");
+                assert_eq!((d.namespace.as_str(), d.name.as_str()), (namespace, name));
+                stats.served[i].fetch_add(1, Ordering::Relaxed);
+            }
+            Err(status) => {
+                stats.failures.fetch_add(1, Ordering::Relaxed);
+                let mut failed = stats.failed.lock().unwrap();
+                if failed.len() < 20 {
+                    failed
+                        .push(format!("{namespace}/{name} after {} attempt(s), {latency:?}: {status:?}", retries + 1));
+                }
+            }
+        }
+    }
+}
+
+/// What a health watcher saw, and when.
+type HealthSeen = Arc<Mutex<Vec<(Instant, String)>>>;
+
+/// What a gRPC client with health checking (`healthCheckConfig`) does: keeps a
+/// `grpc.health.v1.Health/Watch` open on one server, opening it again when it ends. Records
+/// what it sees, with the time.
+async fn health_watcher(channel: Channel, seen: HealthSeen, stop: Arc<AtomicBool>) {
+    let record = |what: String| seen.lock().unwrap().push((Instant::now(), what));
+    while !stop.load(Ordering::Relaxed) {
+        let request = HealthCheckRequest { service: scalekeeper::server::SERVICE_NAME.into() };
+        match HealthClient::new(channel.clone()).watch(request).await {
+            Ok(response) => {
+                let mut stream = response.into_inner();
+                loop {
+                    match stream.message().await {
+                        Ok(Some(m)) => record(
+                            health_check_response::ServingStatus::try_from(m.status)
+                                .map_or_else(|_| m.status.to_string(), |s| s.as_str_name().to_string()),
+                        ),
+                        Ok(None) => {
+                            record("ended".into());
+                            break;
+                        }
+                        Err(status) => {
+                            record(format!("ended: {:?}", status.code()));
+                            break;
+                        }
+                    }
+                }
+            }
+            Err(status) => record(format!("refused: {:?}", status.code())),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_restart_under_load_fails_no_call() {
+    let started = Instant::now();
+    let mut world = World::start().await;
+    let clients = Arc::new([world.client(0), world.client(1)]);
+    let stats = Arc::new(Stats::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let next = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|id| tokio::spawn(worker(id, clients.clone(), next.clone(), stats.clone(), stop.clone())))
+        .collect();
+    let health: [HealthSeen; 2] = Default::default();
+    let watchers: Vec<_> =
+        (0..2).map(|i| tokio::spawn(health_watcher(world.channel(i, None), health[i].clone(), stop.clone()))).collect();
+
+    // Both serve before anything happens.
+    wait_until("both servers to serve calls", WAIT, || async {
+        (stats.served(0) >= 100 && stats.served(1) >= 100).then_some(())
+    })
+    .await;
+
+    // Roll: a, then b. Each drains and exits 0, comes back on the same ports, becomes ready
+    // and serves calls again.
+    for (i, health) in health.iter().enumerate() {
+        let identity = world.replicas[i].identity;
+        let (calls_before, retries_before) = (stats.calls(), stats.retries());
+        // When a goes, a write is in flight on it: the Kubernetes API answers slowly for a while.
+        let write = (i == 0).then(|| {
+            world.sim.set_faults(kubesim::FaultSpec { latency_ms: WRITE_LATENCY_MS, ..Default::default() });
+            let mut client = clients[0].clone();
+            tokio::spawn(async move {
+                let request = SetReplicasRequest {
+                    namespace: "shop".into(),
+                    name: "web".into(),
+                    replicas: 4,
+                    ..Default::default()
+                };
+                let result = client.set_replicas(request).await;
+                (result, Instant::now())
+            })
+        });
+        if write.is_some() {
+            tokio::time::sleep(Duration::from_millis(WRITE_LATENCY_MS / 2)).await;
+        }
+        let delay = Duration::from_secs(world.replicas[i].shutdown_delay_seconds);
+        let served_before = stats.served(i);
+        let sigterm = Instant::now();
+        world.sigterm(i);
+        if !delay.is_zero() {
+            // The shutdown delay: not ready at once...
+            let http = world.replicas[i].http;
+            wait_until(&format!("{identity} /readyz 503"), delay / 2, || async {
+                (readyz(http).await == Some(503)).then_some(())
+            })
+            .await;
+            assert!(world.running(i), "{identity} still runs in its shutdown delay");
+        }
+        let status = world.wait_exit(i).await;
+        let took = sigterm.elapsed();
+        let served_after_sigterm = stats.served(i) - served_before;
+        if !delay.is_zero() {
+            // ...yet serving calls until the delay is over.
+            assert!(
+                served_after_sigterm >= 100,
+                "{identity} served {served_after_sigterm} calls in its shutdown delay"
+            );
+        }
+        if let Some(write) = write {
+            let (result, done) = write.await.unwrap();
+            world.sim.set_faults(kubesim::FaultSpec::default());
+            let d = result.expect("the write in flight at SIGTERM completes").into_inner().deployment.unwrap();
+            assert_eq!((d.desired_replicas, d.spec_replicas), (Some(4), 4));
+            // It succeeded, so the process waited for it: its answer came before the exit.
+            println!("{identity}: the SetReplicas in flight at SIGTERM completed {:?} after it", done - sigterm);
+        }
+        println!(
+            "{identity}: exited {status} {took:?} after SIGTERM, having served {served_after_sigterm} calls since"
+        );
+        assert_eq!(status.code(), Some(0), "{identity} exits 0 after SIGTERM:\n{}", tail(&world.log(i), 40));
+        let log = world.log(i);
+        assert!(log.contains("draining in-flight calls") && log.contains("stopped"), "{}", tail(&log, 40));
+        assert!(!log.contains("drain timeout"), "{identity} drained within the timeout:\n{}", tail(&log, 40));
+        assert!(
+            took >= delay && took < delay + Duration::from_secs(DRAIN_TIMEOUT_SECONDS) / 2,
+            "{identity} exited {took:?} after SIGTERM (delay {delay:?}, drain timeout {DRAIN_TIMEOUT_SECONDS}s)"
+        );
+        // The health watcher was told NOT_SERVING before its stream ended.
+        let seen: Vec<String> =
+            health.lock().unwrap().iter().filter(|(t, _)| *t >= sigterm).map(|(_, s)| s.clone()).collect();
+        println!("{identity}: health watch after SIGTERM: {:?}", &seen[..seen.len().min(3)]);
+        assert!(
+            seen.len() >= 2 && seen[0] == "NOT_SERVING" && seen[1] == "ended: Unavailable",
+            "{identity}'s health watch: NOT_SERVING, then the stream ends with UNAVAILABLE: {seen:?}"
+        );
+
+        world.spawn(i);
+        world.wait_ready(i).await;
+        let served = stats.served(i);
+        wait_until(&format!("{identity} to serve calls again"), WAIT, || async {
+            (stats.served(i) >= served + 100).then_some(())
+        })
+        .await;
+        println!(
+            "{identity}: restarted; {} calls and {} retries from its SIGTERM until it served again",
+            stats.calls() - calls_before,
+            stats.retries() - retries_before
+        );
+    }
+
+    // Enough calls in all.
+    wait_until(&format!("{MIN_CALLS} calls"), WAIT, || async { (stats.calls() >= MIN_CALLS).then_some(()) }).await;
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.await.expect("client task");
+    }
+    for w in watchers {
+        w.abort();
+    }
+
+    let calls = stats.calls();
+    let retries = stats.retries();
+    let failures = stats.failures.load(Ordering::Relaxed);
+    let max = Duration::from_micros(stats.max_latency_us.load(Ordering::Relaxed));
+    let mut latencies = std::mem::take(&mut *stats.latencies_us.lock().unwrap());
+    latencies.sort_unstable();
+    let p99 = Duration::from_micros(latencies[(latencies.len() - 1) * 99 / 100]);
+    println!(
+        "calls: {calls}, failed: {failures}, retries: {retries}, max latency: {max:?}, p99: {p99:?}, \
+         served by a/b: {}/{}, in {:?}",
+        stats.served(0),
+        stats.served(1),
+        started.elapsed()
+    );
+    for (what, n) in stats.retried.lock().unwrap().iter() {
+        println!("  retried {n}x: {what}");
+    }
+    let failed = stats.failed.lock().unwrap().clone();
+    assert!(failures == 0, "{failures} of {calls} calls failed; the first:\n  {}", failed.join("\n  "));
+    assert!(calls >= MIN_CALLS, "{calls} calls");
+
+    // The restarted processes stop cleanly too.
+    for i in 0..2 {
+        let status = world.terminate(i).await;
+        assert_eq!(status.code(), Some(0), "{} exits 0:\n{}", world.replicas[i].identity, tail(&world.log(i), 40));
+    }
+}
+
+/// The retry policy's pieces: what is retried, and the backoff's bounds.
+#[test]
+fn retry_policy_retries_unavailable_only_with_bounded_jittered_backoff() {
+    use tonic::Status;
+    assert!(retry::retryable(&Status::unavailable("draining")));
+    for status in [
+        Status::not_found("x"),
+        Status::invalid_argument("x"),
+        Status::aborted("x"),
+        Status::resource_exhausted("x"),
+        Status::internal("x"),
+        Status::deadline_exceeded("x"),
+        Status::cancelled("x"),
+    ] {
+        assert!(!retry::retryable(&status), "{status:?} is not retried");
+    }
+    for (n, cap_ms) in [(1, 20), (2, 40), (3, 80), (4, 160), (5, 200), (9, 200)] {
+        let waits: Vec<Duration> = (0..200).map(|_| retry::backoff(n)).collect();
+        assert!(waits.iter().all(|w| *w < Duration::from_millis(cap_ms)), "retry {n}: {waits:?}");
+        // Jittered: not all the same, and some in the upper half of the range.
+        assert!(waits.iter().any(|w| *w != waits[0]), "retry {n}: {waits:?}");
+        assert!(waits.iter().any(|w| *w >= Duration::from_millis(cap_ms / 2)), "retry {n}: {waits:?}");
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Polls `f` every [`POLL`] until it gives a value; panics after `timeout`.
+async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// The status of `GET /readyz`, or `None` without an answer within a second.
+async fn readyz(addr: SocketAddr) -> Option<u16> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let get = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.ok()?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.ok()?;
+        String::from_utf8_lossy(&buf).split_whitespace().nth(1)?.parse().ok()
+    };
+    tokio::time::timeout(Duration::from_secs(1), get).await.ok().flatten()
+}

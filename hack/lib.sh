@@ -1,0 +1,186 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables are used by the scripts that source this file
+# Shared by the hack/*.sh scripts of the `##@ Local cluster (kind)` make targets: settings
+# (from the Makefile's environment, with the same defaults) and checks that fail fast with a
+# clear message. Sourced, never run.
+
+set -euo pipefail
+
+# The repository root, whatever the caller's directory.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+KIND_CLUSTER="${KIND_CLUSTER:-scalekeeper}"
+KIND="${KIND:-kind}"
+HELM="${HELM:-helm}"
+KUBECTL="${KUBECTL:-kubectl}"
+CARGO="${CARGO:-cargo}"
+IMAGE="${IMAGE:-ghcr.io/scalekeeper/scalekeeper:dev}"
+# Where the kind targets keep their state: the cluster's kubeconfig, certificates, logs.
+KIND_DIR="${KIND_DIR:-.scalekeeper/kind}"
+[[ "$KIND_DIR" == /* ]] || KIND_DIR="$ROOT/$KIND_DIR"
+# The release, its namespace and the seed namespaces it manages (hack/kind-values.yaml).
+RELEASE=scalekeeper
+NAMESPACE="${KIND_NAMESPACE:-scalekeeper}"
+SEED_NAMESPACES=(shop payments)
+TLS_SECRET=scalekeeper-tls
+# hack/kind.yaml maps this node port (hack/kind-nodeport.yaml) to the host's loopback.
+NODEPORT_ADDR=localhost:30051
+# How long helm and kubectl wait for a rollout.
+ROLLOUT_TIMEOUT="${ROLLOUT_TIMEOUT:-5m}"
+# The tools the tools target installed come first (the e2e suite runs `kubectl` from PATH).
+if [[ -n "${TOOLS_BIN:-}" ]]; then
+  PATH="$TOOLS_BIN:$PATH"
+fi
+export PATH
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# docker and a reachable engine: kind runs every node as a Docker container.
+need_docker() {
+  command -v docker >/dev/null 2>&1 ||
+    die "docker is not installed. The kind targets run Kubernetes in Docker containers: install Docker, or run them where Docker is (GitHub Actions: the kind job of .github/workflows/ci.yml)."
+  docker info >/dev/null 2>&1 ||
+    die "docker cannot reach an engine (docker info failed). Start the Docker daemon or point DOCKER_HOST/the docker context at one; kind needs it."
+}
+
+# Each named tool (kind, helm, kubectl) must run; `make tools` installs the pinned versions.
+need_tools() {
+  local name bin
+  for name in "$@"; do
+    case "$name" in
+      kind) bin="$KIND" ;;
+      helm) bin="$HELM" ;;
+      kubectl) bin="$KUBECTL" ;;
+      *) die "need_tools: unknown tool $name" ;;
+    esac
+    command -v "$bin" >/dev/null 2>&1 ||
+      die "$name not found ($bin). Run \`make tools\` (pinned versions into ./bin) or set ${name^^}=/path/to/$name."
+  done
+}
+
+# The kind cluster must exist; exports KUBECONFIG (its own file, so no other context is used).
+need_cluster() {
+  need_docker
+  need_tools kind kubectl
+  "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER" ||
+    die "there is no kind cluster '$KIND_CLUSTER': run \`make kind-up\` first."
+  mkdir -p "$KIND_DIR"
+  "$KIND" get kubeconfig --name "$KIND_CLUSTER" >"$KIND_DIR/kubeconfig"
+  chmod 600 "$KIND_DIR/kubeconfig"
+  KUBECONFIG="$KIND_DIR/kubeconfig"
+  export KUBECONFIG
+}
+
+# The release must be installed (by `make deploy`).
+need_release() {
+  need_cluster
+  need_tools helm
+  "$HELM" status "$RELEASE" --namespace "$NAMESPACE" >/dev/null 2>&1 ||
+    die "the release '$RELEASE' is not installed in namespace '$NAMESPACE': run \`make deploy\` first."
+}
+
+# HELM_ARGS: the release, the chart and the values every install and upgrade uses (more
+# --set flags may follow). The image is IMAGE split into repository and tag (a registry
+# port's colon is not a tag).
+set_helm_args() {
+  local repository="${IMAGE%:*}" tag="${IMAGE##*:}"
+  [[ "$IMAGE" == *:* && "$tag" != */* ]] || die "IMAGE must be REPOSITORY:TAG, got '$IMAGE'"
+  HELM_ARGS=(
+    "$RELEASE" charts/scalekeeper
+    --namespace "$NAMESPACE"
+    --values hack/kind-values.yaml
+    --set "image.repository=$repository"
+    --set "image.tag=$tag"
+    --set "tls.existingSecret=$TLS_SECRET"
+  )
+}
+
+# The chart's selector labels for the release's pods.
+POD_SELECTOR="app.kubernetes.io/name=scalekeeper,app.kubernetes.io/instance=$RELEASE,app.kubernetes.io/component=server"
+
+kube() { "$KUBECTL" "$@"; }
+
+# Waits until HOST:PORT accepts a TCP connection, up to $2 seconds.
+wait_tcp() {
+  local addr="$1" timeout="${2:-60}" host port i
+  host="${addr%:*}"
+  port="${addr##*:}"
+  for ((i = 0; i < timeout * 5; i++)); do
+    if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  die "nothing accepts connections on $addr after ${timeout}s"
+}
+
+# The certificates `make deploy` wrote.
+CERTS_DIR="$KIND_DIR/certs"
+client_cert() { printf '%s' "$CERTS_DIR/client-$1.pem"; }
+client_key() { printf '%s' "$CERTS_DIR/client-$1-key.pem"; }
+
+# Applies the seed Deployments (the ones kubesim serves in tests) to the cluster.
+apply_seed() {
+  log "applying examples/kubesim-seed.yaml (namespaces shop and payments, Deployments web, cart, ledger)"
+  kube apply -f examples/kubesim-seed.yaml >/dev/null
+}
+
+# A field of `helm status -o json` (python3: no jq needed), e.g. helm_status_field version.
+helm_status_field() {
+  "$HELM" status "$RELEASE" --namespace "$NAMESPACE" -o json |
+    python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["info"]["status"] if sys.argv[1] == "status" else d[sys.argv[1]])' "$1"
+}
+
+# Starts the load client (examples/steady_get.rs) through the NodePort in the background:
+# sets LOAD_PID and LOAD_SUMMARY; stop_load stops it and checks its verdict.
+start_load() {
+  local dir="$1" bin
+  log "building the load client (examples/steady_get.rs)"
+  "$CARGO" build --locked --quiet -p scalekeeper --example steady_get
+  bin="${CARGO_TARGET_DIR:-target}/debug/examples/steady_get"
+  LOAD_SUMMARY="$dir/summary.json"
+  rm -f "$LOAD_SUMMARY"
+  "$bin" --server "$NODEPORT_ADDR" --ca "$CERTS_DIR/ca.pem" \
+    --cert "$(client_cert upgrade-test)" --key "$(client_key upgrade-test)" \
+    --target shop/web --target shop/cart --target payments/ledger \
+    --workers "${LOAD_WORKERS:-4}" --interval-ms "${LOAD_INTERVAL_MS:-5}" \
+    --summary "$LOAD_SUMMARY" >"$dir/client.log" 2>&1 &
+  LOAD_PID=$!
+  LOAD_LOG="$dir/client.log"
+  # shellcheck disable=SC2064 # expand now: the pid to kill is this one.
+  trap "kill $LOAD_PID 2>/dev/null || true" EXIT
+  sleep "${LOAD_WARMUP_SECONDS:-5}"
+  kill -0 "$LOAD_PID" 2>/dev/null || {
+    cat "$LOAD_LOG" >&2
+    die "the load client exited during its warm-up"
+  }
+  log "load client running (pid $LOAD_PID, log $LOAD_LOG)"
+}
+
+# Stops the load client (SIGINT: it prints and writes its summary) and fails unless every call
+# succeeded and there were at least $1 of them.
+stop_load() {
+  local min_calls="$1" rc=0
+  kill -INT "$LOAD_PID"
+  wait "$LOAD_PID" || rc=$?
+  trap - EXIT
+  cat "$LOAD_LOG" >&2
+  [[ -f "$LOAD_SUMMARY" ]] || die "the load client wrote no summary (exit $rc)"
+  python3 - "$LOAD_SUMMARY" "$min_calls" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+min_calls = int(sys.argv[2])
+print(f"load: {s['calls']} calls, {s['failed']} failed, {s['retries']} retries, "
+      f"max latency {s['max_latency_ms']:.1f} ms, p99 {s['p99_latency_ms']:.1f} ms", file=sys.stderr)
+if s["failed"]:
+    sys.exit(f"error: {s['failed']} of {s['calls']} calls failed (zero allowed); the first are listed above")
+if s["calls"] < min_calls:
+    sys.exit(f"error: only {s['calls']} calls were made (at least {min_calls} expected)")
+PY
+  [[ "$rc" -eq 0 ]] || die "the load client exited $rc"
+}

@@ -1,0 +1,977 @@
+#!/usr/bin/env python3
+"""Validate the Helm chart charts/scalekeeper; run by `make chart-validate` (and `make test`).
+
+Checks (each prints PASS/FAIL/SKIP with a short summary; the exit code is 1 on any FAIL):
+  chart metadata, the CRD copy (== deploy/crds), values.schema.json (draft-07, closed
+  objects, defaults == values.yaml), the README value table (== the schema), the bad
+  values files in tests/ (refused, by the schema or the template, as each file says),
+  then for every value set in ci/: helm lint (strict, Kubernetes 1.29 and the newest),
+  render, kubernetes-validate --strict (1.29 and the newest it knows), structural
+  invariants (rollout, shutdown, security context, RBAC verbs, namespaces, Services,
+  NetworkPolicy, PDB, TLS, monitoring), PromQL of alerts and dashboard (parsed; metric
+  names exist in crates/scalekeeper/src/metrics.rs), the rendered flags against the real
+  binary (when target/debug/scalekeeper exists), checkov on every rendered manifest, and
+  helm package.
+
+Tools come from tools/chart-requirements.txt (.venv-chart) and, for checkov,
+tools/checkov-requirements.txt (.venv-checkov, its own venv: it pins old dependencies).
+
+`--write-readme` regenerates the value table of charts/scalekeeper/README.md from the schema
+(standard library only), `--lint-only` runs the checks that need no render of manifests
+beyond helm lint (metadata, CRD, schema, README, bad values, lint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHART = ROOT / "charts" / "scalekeeper"
+CRD_SOURCE = ROOT / "deploy" / "crds" / "replicapolicies.scalekeeper.dev.yaml"
+CRD_COPY = CHART / "crds" / "replicapolicies.scalekeeper.dev.yaml"
+METRICS_RS = ROOT / "crates" / "scalekeeper" / "src" / "metrics.rs"
+CHECKOV_CONFIG = ROOT / "tools" / "checkov.yaml"
+README = CHART / "README.md"
+README_BEGIN = "<!-- values-table:begin (generated from values.schema.json: make generate) -->"
+README_END = "<!-- values-table:end -->"
+
+RELEASE = "scalekeeper"
+NAMESPACE = "scalekeeper"
+OLDEST_KUBE = "1.29.0"  # Chart.yaml kubeVersion >=1.29.0-0
+TLS_DIR = "/etc/scalekeeper/tls"
+
+# Kinds served by CRDs that kubernetes-validate has no schema for; nothing else is skipped.
+SKIPPED_KINDS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): "prometheus-operator CRD",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheus-operator CRD",
+    ("cert-manager.io/v1", "Certificate"): "cert-manager CRD",
+}
+
+# The RBAC rules scalekeeper needs, exactly: (apiGroup, resource) -> verbs.
+MANAGED_RULES = {
+    ("apps", "deployments"): {"get", "list", "watch"},
+    ("apps", "deployments/scale"): {"get", "patch"},
+    ("autoscaling", "horizontalpodautoscalers"): {"get", "list", "watch"},
+    ("scalekeeper.dev", "replicapolicies"): {"get", "list", "watch", "create", "update", "patch", "delete"},
+    ("scalekeeper.dev", "replicapolicies/status"): {"get", "patch", "update"},
+    ("events.k8s.io", "events"): {"create", "patch"},
+}
+LEASE_RULES = {("coordination.k8s.io", "leases"): {"get", "list", "watch", "create", "update", "patch"}}
+
+REQUIRED_LABELS = [
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/managed-by",
+]
+CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace"}
+
+
+class Report:
+    """Collects check results and prints one line per check."""
+
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed = 0
+        self.skipped = 0
+
+    def check(self, name: str, problems: list[str], summary: str) -> bool:
+        if problems:
+            self.failed += 1
+            print(f"FAIL {name}: {len(problems)} problem(s)")
+            for p in problems[:40]:
+                print(f"     - {p}")
+            if len(problems) > 40:
+                print(f"     ... and {len(problems) - 40} more")
+            return False
+        self.passed += 1
+        print(f"PASS {name}: {summary}")
+        return True
+
+    def skip(self, name: str, why: str) -> None:
+        self.skipped += 1
+        print(f"SKIP {name}: {why}")
+
+
+# ---------------------------------------------------------------------------------------
+# The README value table (standard library only, for `make generate`).
+
+
+def schema_rows(schema: dict) -> list[tuple[str, str, str, str]]:
+    """(key, type, default, description) for every leaf: anything but a closed object."""
+    rows: list[tuple[str, str, str, str]] = []
+
+    def walk(node: dict, path: str) -> None:
+        if node.get("additionalProperties") is False and "properties" in node and path:
+            closed = True
+        else:
+            closed = path == ""
+        if closed:
+            for key, sub in node["properties"].items():
+                walk(sub, f"{path}.{key}" if path else key)
+            return
+        typ = node.get("type")
+        if typ is None and "$ref" in node:
+            typ = node["$ref"].rsplit("/", 1)[-1]
+        if isinstance(typ, list):
+            typ = "|".join(typ)
+        if typ == "array" and isinstance(node.get("items"), dict):
+            item = node["items"].get("type") or node["items"].get("$ref", "").rsplit("/", 1)[-1]
+            typ = f"array of {item}" if item else "array"
+        if "enum" in node:
+            typ = f"{typ} ({' / '.join(json.dumps(e) for e in node['enum'])})"
+        low = node.get("minimum", node.get("exclusiveMinimum"))
+        if low is not None or "maximum" in node:
+            op = ">" if "exclusiveMinimum" in node else "≥"
+            bounds = f"{low}..{node['maximum']}" if low is not None and "maximum" in node else (f"{op} {low}" if low is not None else f"≤ {node['maximum']}")
+            typ = f"{typ} ({bounds})"
+        rows.append((path, typ or "any", json.dumps(node.get("default"), ensure_ascii=False), node.get("description", "")))
+
+    walk(schema, "")
+    return rows
+
+
+def readme_table(schema: dict) -> str:
+    lines = ["| key | type | default | description |", "|---|---|---|---|"]
+    for key, typ, default, desc in schema_rows(schema):
+        cell, text = default.replace("|", "\\|"), desc.replace("|", "\\|")
+        lines.append(f"| `{key}` | {typ} | `{cell}` | {text} |")
+    return "\n".join(lines)
+
+
+def readme_with_table(text: str, schema: dict) -> str:
+    start, end = text.index(README_BEGIN) + len(README_BEGIN), text.index(README_END)
+    return text[:start] + "\n" + readme_table(schema) + "\n" + text[end:]
+
+
+def write_readme() -> int:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    text = README.read_text()
+    new = readme_with_table(text, schema)
+    if new != text:
+        README.write_text(new)
+        print(f"wrote the value table of {README.relative_to(ROOT)}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------
+# Helpers
+
+
+def load_docs(text: str) -> list[dict]:
+    import yaml
+
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def value_sets() -> dict[str, dict]:
+    import yaml
+
+    sets = {}
+    for path in sorted((CHART / "ci").glob("*-values.yaml")):
+        sets[path.name.removesuffix("-values.yaml")] = yaml.safe_load(path.read_text()) or {}
+    return sets
+
+
+def metric_names() -> set[str]:
+    """Series names the binary exposes, from the table in metrics.rs' module doc."""
+    names: set[str] = set()
+    for m in re.finditer(r"^//! \| `(scalekeeper_[a-z_]+)` \| ([a-z]+)", METRICS_RS.read_text(), re.M):
+        name, kind = m.groups()
+        if kind == "counter":
+            names.add(name)  # the table already names counters with _total
+        elif kind == "histogram":
+            names.update(f"{name}_{s}" for s in ("bucket", "sum", "count"))
+        else:
+            names.add(name)
+    return names
+
+
+def promql_metrics(expr: str) -> list[str]:
+    """Parses a PromQL expression (raises ValueError) and returns its metric names."""
+    import promql_parser
+
+    names: list[str] = []
+
+    def visit(node):  # noqa: ANN001
+        if isinstance(node, promql_parser.VectorSelector) and node.name:
+            names.append(node.name)
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return names
+
+
+def labels_ok(obj: dict) -> list[str]:
+    labels = obj.get("metadata", {}).get("labels") or {}
+    missing = [k for k in REQUIRED_LABELS if not labels.get(k)]
+    return [f"{ident(obj)}: missing labels {missing}"] if missing else []
+
+
+def ident(obj: dict) -> str:
+    md = obj.get("metadata", {})
+    ns = md.get("namespace")
+    return f"{obj.get('kind')}/{(ns + '/') if ns else ''}{md.get('name')}"
+
+
+def rules_of(obj: dict) -> dict[tuple[str, str], set[str]]:
+    out: dict[tuple[str, str], set[str]] = {}
+    for rule in obj.get("rules") or []:
+        for g in rule.get("apiGroups", []):
+            for r in rule.get("resources", []):
+                out.setdefault((g, r), set()).update(rule.get("verbs", []))
+    return out
+
+
+def rules_diff(got: dict, want: dict) -> str:
+    """What differs between two rule maps, in words."""
+    out = []
+    for key in sorted(set(got) | set(want)):
+        extra, missing = got.get(key, set()) - want.get(key, set()), want.get(key, set()) - got.get(key, set())
+        res = "/".join(k for k in key if k) or key[1]
+        if extra:
+            out.append(f"{res} has extra verbs {sorted(extra)}")
+        if missing:
+            out.append(f"{res} lacks verbs {sorted(missing)}")
+    return "; ".join(out)
+
+
+def selector_matches(selector: dict, labels: dict) -> bool:
+    return all(labels.get(k) == v for k, v in (selector or {}).items())
+
+
+# ---------------------------------------------------------------------------------------
+# Checks without rendering
+
+
+def check_metadata(rep: Report) -> None:
+    import yaml
+
+    problems = []
+    meta = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    expect = {"apiVersion": "v2", "name": "scalekeeper", "appVersion": "0.1.0", "kubeVersion": ">=1.29.0-0", "type": "application"}
+    for k, v in expect.items():
+        if meta.get(k) != v:
+            problems.append(f"Chart.yaml {k} is {meta.get(k)!r}, want {v!r}")
+    cargo = (ROOT / "Cargo.toml").read_text()
+    m = re.search(r'^\[workspace\.package\][^\[]*?^version = "([^"]+)"', cargo, re.M | re.S)
+    if m and meta.get("appVersion") != m.group(1):
+        problems.append(f"appVersion {meta.get('appVersion')} differs from the workspace version {m.group(1)}")
+    rep.check("chart metadata", problems, f"{meta['name']} {meta['version']}, appVersion {meta['appVersion']}, kubeVersion {meta['kubeVersion']}")
+
+
+def check_crd(rep: Report) -> None:
+    import helm_python as helm
+
+    problems = []
+    if not CRD_COPY.exists():
+        problems.append(f"{CRD_COPY.relative_to(ROOT)} is missing")
+    elif CRD_COPY.read_bytes() != CRD_SOURCE.read_bytes():
+        problems.append(f"{CRD_COPY.relative_to(ROOT)} differs from {CRD_SOURCE.relative_to(ROOT)}: run `make generate`")
+    with helm.Chart.load(CHART) as chart:
+        crds = [c["filename"] for c in chart.crds]
+    if crds != ["scalekeeper/crds/replicapolicies.scalekeeper.dev.yaml"]:
+        problems.append(f"helm sees the CRDs {crds}")
+    rep.check("CRD copy", problems, f"chart crds/ == {CRD_SOURCE.relative_to(ROOT)}, and Helm loads it from crds/")
+
+
+def check_schema(rep: Report) -> dict:
+    import jsonschema
+    import yaml
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    problems = []
+    if schema.get("$schema") != "http://json-schema.org/draft-07/schema#":
+        problems.append("$schema is not draft-07")
+    try:
+        jsonschema.Draft7Validator.check_schema(schema)
+    except jsonschema.SchemaError as e:
+        problems.append(f"not a valid draft-07 schema: {e.message}")
+    if schema.get("additionalProperties") is not False:
+        problems.append("the top level does not set additionalProperties: false")
+    problems += [f"values.yaml: {e.message} at {list(e.path)}" for e in jsonschema.Draft7Validator(schema).iter_errors(values)]
+    leaves = 0
+
+    def walk(node: dict, val, path: str) -> None:
+        nonlocal leaves
+        if node.get("additionalProperties") is False and "properties" in node:
+            if not isinstance(val, dict):
+                problems.append(f"{path or '(top)'}: values.yaml has {val!r}, the schema an object")
+                return
+            for k in set(val) - set(node["properties"]):
+                problems.append(f"{path}.{k}: in values.yaml, not in the schema")
+            for k, sub in node["properties"].items():
+                if k not in val:
+                    problems.append(f"{path}.{k}: in the schema, not in values.yaml")
+                else:
+                    walk(sub, val[k], f"{path}.{k}" if path else k)
+            return
+        leaves += 1
+        if "default" not in node or node["default"] != val:
+            problems.append(f"{path}: schema default {node.get('default')!r} != values.yaml {val!r}")
+        if not node.get("description"):
+            problems.append(f"{path}: no description")
+        if "type" not in node and "$ref" not in node and "enum" not in node:
+            problems.append(f"{path}: no type")
+
+    walk(schema, values, "")
+    rep.check("values schema", problems, f"draft-07, closed objects, {leaves} values typed, described, defaults == values.yaml")
+    return schema
+
+
+def check_readme(rep: Report, schema: dict) -> None:
+    text = README.read_text()
+    problems = []
+    try:
+        if readme_with_table(text, schema) != text:
+            problems.append("the value table differs from values.schema.json: run `make generate`")
+    except ValueError:
+        problems.append("README.md has no value-table markers")
+    for needle in ("crds/", "never upgrade", "kubectl apply", "scalekeeper crd", "ssl-passthrough", "hot reload"):
+        if needle not in text:
+            problems.append(f"README.md does not mention {needle!r}")
+    rep.check("chart README", problems, f"value table == schema ({len(schema_rows(schema))} rows); CRD upgrade, passthrough, reload notes present")
+
+
+def check_bad_values(rep: Report) -> None:
+    import helm_python as helm
+    import yaml
+
+    problems, count = [], 0
+    with helm.Chart.load(CHART) as chart:
+        for path in sorted((CHART / "tests").glob("bad-*.yaml")):
+            count += 1
+            text = path.read_text()
+            m = re.search(r"^# refused by: (schema|template)", text, re.M)
+            if not m:
+                problems.append(f"{path.name}: no '# refused by: schema|template' line")
+                continue
+            values = yaml.safe_load(text) or {}
+            try:
+                chart.validate_schema(values)
+                schema_ok = True
+                schema_err = ""
+            except helm.HelmValuesError as e:
+                schema_ok, schema_err = False, str(e)
+            if m.group(1) == "schema":
+                if schema_ok:
+                    problems.append(f"{path.name}: the schema accepted it")
+                continue
+            if not schema_ok:
+                problems.append(f"{path.name}: refused by the schema ({schema_err.strip()}), expected the template to refuse it")
+                continue
+            # (helm lint cannot tell: in lint mode Helm turns `fail` into a log line.)
+            try:
+                chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+                problems.append(f"{path.name}: rendered without error")
+            except helm.HelmRenderError as e:
+                if "execution error" not in str(e):
+                    problems.append(f"{path.name}: refused for another reason: {e}")
+    rep.check("bad values refused", problems, f"{count} files in tests/ refused as each says (schema or template)")
+
+
+def check_lint(rep: Report, sets: dict[str, dict], newest: str) -> None:
+    import helm_python as helm
+
+    problems = []
+    for name, values in sets.items():
+        for kube in (OLDEST_KUBE, newest):
+            result = helm.lint(CHART, values, strict=True, namespace=NAMESPACE, kube_version=f"v{kube}")
+            for msg in result.get("messages", []):
+                if msg.get("severity", 0) >= 2:
+                    problems.append(f"{name} (k8s {kube}): {msg.get('path')}: {msg.get('error').strip()}")
+            problems += [f"{name} (k8s {kube}): {e.strip()}" for e in result.get("errors", [])]
+    rep.check("helm lint", problems, f"{len(sets)} value sets x Kubernetes {OLDEST_KUBE} and {newest}, strict, no warnings")
+
+
+# ---------------------------------------------------------------------------------------
+# Rendering and what is checked on the manifests
+
+
+def render_all(rep: Report, sets: dict[str, dict]) -> dict[str, tuple[dict, list[dict], str]]:
+    """name -> (merged values, objects, NOTES)."""
+    import helm_python as helm
+
+    out, problems = {}, []
+    with helm.Chart.load(CHART) as chart:
+        for name, values in sets.items():
+            try:
+                rendered = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+            except helm.HelmError as e:
+                problems.append(f"{name}: {e}")
+                continue
+            notes = "".join(v for k, v in rendered.items() if k.endswith("NOTES.txt"))
+            objs = []
+            for path, text in sorted(rendered.items()):
+                if path.endswith(".yaml"):
+                    try:
+                        objs += load_docs(text)
+                    except Exception as e:  # noqa: BLE001
+                        problems.append(f"{name}: {path} is not YAML: {e}")
+            if not notes.strip():
+                problems.append(f"{name}: NOTES.txt rendered empty")
+            out[name] = (chart.merge_values(values), objs, notes)
+    kinds = sorted({o["kind"] for _, objs, _ in out.values() for o in objs})
+    rep.check("render", problems, f"{len(out)} value sets, {sum(len(o) for _, o, _ in out.values())} objects ({', '.join(kinds)}) + NOTES")
+    return out
+
+
+def check_kubernetes_validate(rep: Report, rendered: dict, newest: str) -> None:
+    import kubernetes_validate as kv
+    import yaml
+
+    problems, validated, skipped = [], 0, {}
+    crd = yaml.safe_load(CRD_COPY.read_text())
+    targets = [("crds/", crd)] + [(name, o) for name, (_, objs, _) in rendered.items() for o in objs]
+    for name, obj in targets:
+        key = (obj.get("apiVersion"), obj.get("kind"))
+        if key in SKIPPED_KINDS:
+            skipped[key[1]] = SKIPPED_KINDS[key]
+            continue
+        for version in (OLDEST_KUBE, newest):
+            try:
+                kv.validate(obj, version, strict=True)
+                validated += 1
+            except kv.ValidationError as e:
+                path = "/".join(str(p) for p in e.path)
+                problems.append(f"{name}: {ident(obj)} (k8s {version}): {e.message} at {path}")
+            except kv.SchemaNotFoundError as e:
+                problems.append(f"{name}: {ident(obj)}: {e.message} (not in the explicit skip list)")
+    skips = ", ".join(f"{k} ({v})" for k, v in sorted(skipped.items()))
+    rep.check(
+        "kubernetes-validate --strict",
+        problems,
+        f"{validated} object validations against {OLDEST_KUBE} and {newest}; skipped kinds: {skips or 'none'}",
+    )
+
+
+def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[str]:  # noqa: C901, PLR0912, PLR0915
+    p: list[str] = []
+    by_kind: dict[str, list[dict]] = {}
+    for o in objs:
+        by_kind.setdefault(o["kind"], []).append(o)
+        p += labels_ok(o)
+        ns = o.get("metadata", {}).get("namespace")
+        if o["kind"] not in CLUSTER_SCOPED and not ns:
+            p.append(f"{ident(o)}: no namespace")
+    names = [ident(o) for o in objs]
+    p += [f"{n} rendered twice" for n in sorted({n for n in names if names.count(n) > 1})]
+
+    deps = by_kind.get("Deployment", [])
+    if len(deps) != 1:
+        return p + [f"{len(deps)} Deployments rendered"]
+    dep = deps[0]
+    spec = dep["spec"]
+    pod = spec["template"]["spec"]
+    pod_labels = spec["template"]["metadata"]["labels"]
+    ctrs = pod["containers"]
+    c = ctrs[0]
+    args = c.get("args", [])
+    flags = {}
+    for a in args[1:]:
+        k, _, v = a.partition("=")
+        flags.setdefault(k, []).append(v)
+    cluster_wide = values["clusterWide"]
+
+    # rollout and replicas
+    ru = spec.get("strategy", {}).get("rollingUpdate", {})
+    if spec.get("strategy", {}).get("type") != "RollingUpdate" or ru.get("maxUnavailable") != 0 or ru.get("maxSurge") != 1:
+        p.append(f"strategy is {spec.get('strategy')}, want RollingUpdate maxUnavailable 0 / maxSurge 1")
+    if spec.get("replicas") != values["replicas"]:
+        p.append(f"replicas {spec.get('replicas')} != {values['replicas']}")
+    if not selector_matches(spec["selector"]["matchLabels"], pod_labels):
+        p.append("the Deployment selector does not match its pod labels")
+
+    # shutdown: preStop sleep, drain, grace
+    drain = int(flags.get("--drain-timeout-seconds", ["20"])[0])
+    if drain != values["config"]["drainTimeoutSeconds"]:
+        p.append(f"--drain-timeout-seconds={drain}, values say {values['config']['drainTimeoutSeconds']}")
+    pre = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
+    if pre != values["shutdown"]["preStopSleepSeconds"]:
+        p.append(f"preStop sleep {pre}s, values say {values['shutdown']['preStopSleepSeconds']}s")
+    if (c.get("lifecycle") or {}).get("preStop", {}).get("exec"):
+        p.append("preStop exec: the image has no shell")
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    if not grace > pre + drain:
+        p.append(f"terminationGracePeriodSeconds {grace} <= preStop {pre} + drain {drain}")
+
+    # security
+    psc, csc = pod.get("securityContext", {}), c.get("securityContext", {})
+    if pod.get("automountServiceAccountToken") is not True:
+        p.append("automountServiceAccountToken is not true (scalekeeper calls the API)")
+    for where, sc in (("pod", psc), ("container", csc)):
+        if sc.get("runAsNonRoot") is not True:
+            p.append(f"{where} runAsNonRoot is not true")
+        if sc.get("runAsUser", 1) == 0:
+            p.append(f"{where} runs as uid 0")
+        if (sc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
+            p.append(f"{where} seccompProfile is not RuntimeDefault")
+    if csc.get("readOnlyRootFilesystem") is not True:
+        p.append("readOnlyRootFilesystem is not true")
+    if csc.get("allowPrivilegeEscalation") is not False:
+        p.append("allowPrivilegeEscalation is not false")
+    if (csc.get("capabilities") or {}).get("drop") != ["ALL"] or (csc.get("capabilities") or {}).get("add"):
+        p.append(f"capabilities are {csc.get('capabilities')}, want drop [ALL]")
+    for k in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(k):
+            p.append(f"{k} is set")
+    res = c.get("resources", {})
+    for part in ("requests", "limits"):
+        for r in ("cpu", "memory"):
+            if r not in (res.get(part) or {}):
+                p.append(f"no {part}.{r}")
+
+    # ports, probes, env, TLS
+    ports = {pt["name"]: pt["containerPort"] for pt in c.get("ports", [])}
+    if ports != {"grpc": 50051, "http": 8080}:
+        p.append(f"container ports {ports}, want grpc 50051 and http 8080")
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        hg = (c.get(probe) or {}).get("httpGet", {})
+        if hg.get("path") != path or hg.get("port") != "http":
+            p.append(f"{probe} is {hg}, want GET {path} on port http")
+    env = {e["name"]: e for e in c.get("env", [])}
+    for var, field in (("POD_NAME", "metadata.name"), ("POD_NAMESPACE", "metadata.namespace")):
+        if ((env.get(var) or {}).get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath") != field:
+            p.append(f"{var} does not come from {field}")
+    for flag, file in (("--tls-cert", "tls.crt"), ("--tls-key", "tls.key"), ("--client-ca", "ca.crt")):
+        if flags.get(flag) != [f"{TLS_DIR}/{file}"]:
+            p.append(f"{flag} is {flags.get(flag)}, want {TLS_DIR}/{file}")
+    mounts = {m["mountPath"]: m for m in c.get("volumeMounts", [])}
+    if TLS_DIR not in mounts or not mounts[TLS_DIR].get("readOnly"):
+        p.append(f"{TLS_DIR} is not mounted read-only")
+    else:
+        vol = next((v for v in pod.get("volumes", []) if v["name"] == mounts[TLS_DIR]["name"]), {})
+        files = {}
+        for src in (vol.get("projected") or {}).get("sources", []):
+            for item in src.get("secret", {}).get("items", []):
+                files[item["path"]] = (src["secret"]["name"], item["key"])
+        tls_secret = values["tls"]["existingSecret"] or f"{RELEASE}-tls"
+        want = {"tls.crt": (tls_secret, "tls.crt"), "tls.key": (tls_secret, "tls.key"),
+                "ca.crt": (values["tls"]["clientCASecret"] or tls_secret, values["tls"]["clientCAKey"])}
+        if files != want:
+            p.append(f"the TLS volume holds {files}, want {want}")
+        if mounts[TLS_DIR].get("subPath"):
+            p.append("the TLS volume is mounted with subPath (never updated in place)")
+    image = c["image"]
+    tag = values["image"]["tag"] or "0.1.0"
+    want_image = f"{values['image']['repository']}:{tag}" + (f"@{values['image']['digest']}" if values["image"]["digest"] else "")
+    if image != want_image:
+        p.append(f"image {image}, want {want_image}")
+
+    # scheduling
+    tsc = pod.get("topologySpreadConstraints") or []
+    if values["topologySpread"]["enabled"] and not any(t.get("topologyKey") == "topology.kubernetes.io/zone" for t in tsc):
+        p.append("no topology spread across zones")
+    anti = ((pod.get("affinity") or {}).get("podAntiAffinity") or {})
+    mode = values["podAntiAffinity"]
+    terms = anti.get("preferredDuringSchedulingIgnoredDuringExecution" if mode == "preferred" else "requiredDuringSchedulingIgnoredDuringExecution", [])
+    if mode != "none":
+        keys = [(t.get("podAffinityTerm") or t).get("topologyKey") for t in terms]
+        if keys != ["kubernetes.io/hostname"]:
+            p.append(f"podAntiAffinity ({mode}) topology keys {keys}, want [kubernetes.io/hostname]")
+
+    # namespaces and RBAC
+    want_ns = [] if cluster_wide else (list(dict.fromkeys(values["watchNamespaces"])) or [NAMESPACE])
+    if flags.get("--namespace", []) != want_ns:
+        p.append(f"--namespace flags {flags.get('--namespace', [])}, want {want_ns}")
+    sa = pod.get("serviceAccountName")
+    cluster_roles = by_kind.get("ClusterRole", [])
+    roles = by_kind.get("Role", [])
+    bindings = by_kind.get("RoleBinding", []) + by_kind.get("ClusterRoleBinding", [])
+    for o in cluster_roles + roles:
+        for rule in o.get("rules", []):
+            if "*" in rule.get("verbs", []) + rule.get("resources", []) + rule.get("apiGroups", []):
+                p.append(f"{ident(o)} has a wildcard rule {rule}")
+    if not values["rbac"]["create"]:
+        if cluster_roles or roles or bindings:
+            p.append("RBAC objects rendered with rbac.create false")
+    elif cluster_wide:
+        if len(cluster_roles) != 1:
+            p.append(f"clusterWide: {len(cluster_roles)} ClusterRoles, want 1")
+        elif rules_of(cluster_roles[0]) != MANAGED_RULES:
+            p.append(f"{ident(cluster_roles[0])}: {rules_diff(rules_of(cluster_roles[0]), MANAGED_RULES)}")
+        managed_roles = [r for r in roles if rules_of(r) != LEASE_RULES]
+        if managed_roles:
+            p.append(f"clusterWide renders namespaced Roles too: {[ident(r) for r in managed_roles]}")
+    else:
+        if cluster_roles or by_kind.get("ClusterRoleBinding"):
+            p.append("a ClusterRole/ClusterRoleBinding is rendered without clusterWide")
+        managed = {r["metadata"]["namespace"]: rules_of(r) for r in roles if rules_of(r) != LEASE_RULES}
+        if sorted(managed) != sorted(want_ns):
+            p.append(f"managed Roles in {sorted(managed)}, want {sorted(want_ns)}")
+        for ns, rules in managed.items():
+            if rules != MANAGED_RULES:
+                p.append(f"Role in {ns}: {rules_diff(rules, MANAGED_RULES)}")
+    lease_roles = [r for r in roles if rules_of(r) == LEASE_RULES]
+    if values["config"]["leaderElect"] and values["rbac"]["create"]:
+        if [r["metadata"]["namespace"] for r in lease_roles] != [NAMESPACE]:
+            p.append(f"want one Lease Role in {NAMESPACE}, got {[ident(r) for r in lease_roles]}")
+    elif lease_roles:
+        p.append("a Lease Role without leader election")
+    for r in cluster_roles + roles:
+        kind = r["kind"]
+        bound = [b for b in bindings if b["roleRef"]["name"] == r["metadata"]["name"] and b["roleRef"]["kind"] == kind
+                 and b["metadata"].get("namespace") == r["metadata"].get("namespace")]
+        if len(bound) != 1 or bound[0]["subjects"] != [{"kind": "ServiceAccount", "name": sa, "namespace": NAMESPACE}]:
+            p.append(f"{ident(r)} is not bound to exactly the ServiceAccount {NAMESPACE}/{sa}")
+    if len(bindings) != len(cluster_roles) + len(roles):
+        p.append(f"{len(bindings)} bindings for {len(cluster_roles) + len(roles)} roles")
+
+    # Services
+    svcs = {s["metadata"]["name"]: s for s in by_kind.get("Service", [])}
+    api = svcs.get(RELEASE)
+    metrics = svcs.get(f"{RELEASE}-metrics")
+    if not api or not metrics:
+        return p + [f"Services {sorted(svcs)}, want {RELEASE} and {RELEASE}-metrics"]
+    for s in (api, metrics):
+        if not selector_matches(s["spec"]["selector"], pod_labels) or not s["spec"]["selector"]:
+            p.append(f"{ident(s)} does not select the pods")
+    if [(pt["name"], pt["targetPort"]) for pt in api["spec"]["ports"]] != [("grpc", "grpc")]:
+        p.append(f"{ident(api)} ports {api['spec']['ports']}, want only grpc (the plaintext port stays internal)")
+    if api["spec"]["type"] != values["service"]["type"]:
+        p.append(f"{ident(api)} type {api['spec']['type']}")
+    if values["service"]["type"] == "LoadBalancer":
+        if api["spec"].get("loadBalancerSourceRanges", []) != values["service"]["loadBalancerSourceRanges"]:
+            p.append("loadBalancerSourceRanges not rendered")
+        for k, v in values["service"]["annotations"].items():
+            if api["metadata"].get("annotations", {}).get(k) != v:
+                p.append(f"Service annotation {k} not rendered")
+    if metrics["spec"]["type"] != "ClusterIP" or [(pt["name"], pt["targetPort"]) for pt in metrics["spec"]["ports"]] != [("http", "http")]:
+        p.append(f"{ident(metrics)} must be a ClusterIP with the http port only")
+
+    # Ingress
+    ings = by_kind.get("Ingress", [])
+    if values["ingress"]["enabled"]:
+        if len(ings) != 1:
+            p.append(f"{len(ings)} Ingresses")
+        else:
+            ann = ings[0]["metadata"].get("annotations", {})
+            if ann.get("nginx.ingress.kubernetes.io/ssl-passthrough") != "true" or ann.get("nginx.ingress.kubernetes.io/backend-protocol") != "GRPCS":
+                p.append(f"Ingress annotations {ann}: want ssl-passthrough true and backend-protocol GRPCS")
+            if ings[0]["spec"].get("tls"):
+                p.append("the passthrough Ingress has a tls section (it would terminate TLS)")
+            backend = ings[0]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+            if backend != {"name": RELEASE, "port": {"name": "grpc"}}:
+                p.append(f"Ingress backend {backend}")
+    elif ings:
+        p.append("an Ingress without ingress.enabled")
+
+    # PDB
+    pdbs = by_kind.get("PodDisruptionBudget", [])
+    if values["podDisruptionBudget"]["enabled"]:
+        if len(pdbs) != 1:
+            p.append(f"{len(pdbs)} PodDisruptionBudgets")
+        else:
+            ps = pdbs[0]["spec"]
+            want = {"minAvailable": 1} if values["replicas"] > 1 else {"maxUnavailable": 1}
+            got = {k: ps[k] for k in ("minAvailable", "maxUnavailable") if k in ps}
+            if got != want:
+                p.append(f"PDB {got}, want {want}")
+            if not selector_matches(ps["selector"]["matchLabels"], pod_labels):
+                p.append("the PDB does not select the pods")
+
+    # NetworkPolicy
+    nps = by_kind.get("NetworkPolicy", [])
+    npv = values["networkPolicy"]
+    if npv["enabled"]:
+        if len(nps) != 1:
+            p.append(f"{len(nps)} NetworkPolicies")
+        else:
+            ns_spec = nps[0]["spec"]
+            if sorted(ns_spec.get("policyTypes", [])) != ["Egress", "Ingress"]:
+                p.append("the NetworkPolicy does not govern both directions")
+            if not selector_matches(ns_spec["podSelector"]["matchLabels"], pod_labels):
+                p.append("the NetworkPolicy does not select the pods")
+            ingress = {}
+            for rule in ns_spec.get("ingress") or []:
+                if not rule.get("ports"):
+                    p.append(f"an ingress rule without ports: {rule}")
+                for port in rule.get("ports", []):
+                    ingress.setdefault(port["port"], []).extend(rule.get("from", []))
+            if set(ingress) - {"grpc", "http"}:
+                p.append(f"ingress opens ports {sorted(map(str, ingress))}")
+            if ingress.get("grpc", []) != npv["grpcFrom"]:
+                p.append(f"gRPC admitted from {ingress.get('grpc')}, want {npv['grpcFrom']}")
+            want_http = npv["metricsFrom"] + [{"ipBlock": {"cidr": c_}} for c_ in npv["kubeletCIDRs"]]
+            if ingress.get("http", []) != want_http:
+                p.append(f"HTTP admitted from {ingress.get('http')}, want {want_http}")
+            egress_ports = set()
+            for rule in ns_spec.get("egress") or []:
+                if not rule.get("ports"):
+                    p.append(f"an egress rule without ports: {rule}")
+                for port in rule.get("ports", []):
+                    egress_ports.add((port["port"], port.get("protocol", "TCP")))
+            want_eg = {(pt, "TCP") for pt in npv["apiServerPorts"]} | {(53, "UDP"), (53, "TCP")}
+            if egress_ports != want_eg:
+                p.append(f"egress ports {sorted(egress_ports)}, want {sorted(want_eg)}")
+    elif nps:
+        p.append("a NetworkPolicy without networkPolicy.enabled")
+
+    # TLS via cert-manager
+    certs = by_kind.get("Certificate", [])
+    if values["tls"]["certManager"]["enabled"]:
+        if len(certs) != 1:
+            p.append(f"{len(certs)} Certificates")
+        else:
+            cs = certs[0]["spec"]
+            if cs["secretName"] != f"{RELEASE}-tls":
+                p.append(f"Certificate writes {cs['secretName']}, the pods mount {RELEASE}-tls")
+            for dns in (RELEASE, f"{RELEASE}.{NAMESPACE}.svc", f"{RELEASE}.{NAMESPACE}.svc.{values['clusterDomain']}"):
+                if dns not in cs["dnsNames"]:
+                    p.append(f"Certificate lacks {dns}")
+            if values["ingress"]["enabled"] and values["ingress"]["host"] not in cs["dnsNames"]:
+                p.append("Certificate lacks the Ingress host")
+            if "server auth" not in cs.get("usages", []) or "client auth" in cs.get("usages", []):
+                p.append(f"Certificate usages {cs.get('usages')}")
+            if cs["privateKey"]["algorithm"] != values["tls"]["certManager"]["privateKey"]["algorithm"]:
+                p.append("Certificate private key algorithm")
+            for k in ("name", "kind", "group"):
+                if cs["issuerRef"].get(k) != values["tls"]["certManager"]["issuerRef"][k]:
+                    p.append(f"Certificate issuerRef.{k}")
+    elif certs:
+        p.append("a Certificate without tls.certManager.enabled")
+
+    # monitoring objects
+    sms = by_kind.get("ServiceMonitor", [])
+    if values["metrics"]["serviceMonitor"]["enabled"]:
+        if len(sms) != 1:
+            p.append(f"{len(sms)} ServiceMonitors")
+        else:
+            sm = sms[0]["spec"]
+            if not selector_matches(sm["selector"]["matchLabels"], metrics["metadata"]["labels"]) or selector_matches(sm["selector"]["matchLabels"], api["metadata"]["labels"]):
+                p.append("the ServiceMonitor must select the metrics Service and not the gRPC one")
+            if [e["port"] for e in sm["endpoints"]] != ["http"]:
+                p.append("the ServiceMonitor does not scrape the http port")
+    elif sms:
+        p.append("a ServiceMonitor without metrics.serviceMonitor.enabled")
+    rules = by_kind.get("PrometheusRule", [])
+    if bool(rules) != values["metrics"]["prometheusRule"]["enabled"]:
+        p.append(f"{len(rules)} PrometheusRules, enabled={values['metrics']['prometheusRule']['enabled']}")
+    cms = [o for o in by_kind.get("ConfigMap", []) if o["metadata"]["name"].endswith("-dashboard")]
+    if values["metrics"]["dashboard"]["enabled"]:
+        if len(cms) != 1:
+            p.append(f"{len(cms)} dashboard ConfigMaps")
+        else:
+            cm = cms[0]
+            if cm["metadata"]["labels"].get("grafana_dashboard") != "1":
+                p.append("the dashboard ConfigMap lacks grafana_dashboard: \"1\"")
+            if cm["data"].get("scalekeeper.json") != (CHART / "dashboards" / "scalekeeper.json").read_text().rstrip("\n"):
+                p.append("the dashboard ConfigMap differs from dashboards/scalekeeper.json")
+            want_ns = values["metrics"]["dashboard"]["namespace"] or NAMESPACE
+            if cm["metadata"]["namespace"] != want_ns:
+                p.append(f"dashboard ConfigMap in {cm['metadata']['namespace']}, want {want_ns}")
+    elif cms:
+        p.append("a dashboard ConfigMap without metrics.dashboard.enabled")
+
+    if RELEASE not in notes or "crds/" not in notes:
+        p.append("NOTES.txt does not say how to reach the service and upgrade the CRD")
+    return [f"{name}: {x}" for x in p]
+
+
+def check_invariants(rep: Report, rendered: dict) -> None:
+    problems = []
+    for name, (values, objs, notes) in rendered.items():
+        problems += invariants(name, values, objs, notes)
+    rep.check(
+        "invariants",
+        problems,
+        f"{len(rendered)} value sets: maxUnavailable 0, grace > preStop + drain, non-root read-only, RBAC verbs exact, "
+        "ClusterRole only when clusterWide, namespaces, Services, PDB, NetworkPolicy, TLS, monitoring",
+    )
+
+
+def check_promql(rep: Report, rendered: dict) -> None:
+    known = metric_names()
+    problems, exprs, seen = [], 0, set()
+    alerts = set()
+
+    def check_expr(where: str, expr: str) -> None:
+        nonlocal exprs
+        exprs += 1
+        try:
+            used = promql_metrics(expr)
+        except ValueError as e:
+            problems.append(f"{where}: does not parse: {e}: {expr}")
+            return
+        for m in used:
+            seen.add(m)
+            if m != "up" and m not in known:
+                problems.append(f"{where}: unknown metric {m}")
+
+    for name, (_, objs, _) in rendered.items():
+        for o in objs:
+            if o["kind"] != "PrometheusRule":
+                continue
+            for group in o["spec"]["groups"]:
+                for rule in group["rules"]:
+                    alerts.add(rule["alert"])
+                    check_expr(f"{name}: alert {rule['alert']}", rule["expr"])
+                    if rule["labels"].get("severity") not in ("critical", "warning", "info"):
+                        problems.append(f"{name}: alert {rule['alert']} has no severity")
+    dashboard = json.loads((CHART / "dashboards" / "scalekeeper.json").read_text())
+    substitutions = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
+    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
+    for panel in panels:
+        if not panel.get("targets"):
+            problems.append(f"dashboard panel {panel['title']!r} has no query")
+        for t in panel.get("targets", []):
+            expr = t["expr"]
+            for k, v in substitutions.items():
+                expr = expr.replace(k, v)
+            check_expr(f"dashboard panel {panel['title']!r}", expr)
+    ids = [p["id"] for p in dashboard["panels"]]
+    if len(ids) != len(set(ids)):
+        problems.append("dashboard panel ids repeat")
+    want_alerts = {"ScalekeeperDown", "ScalekeeperNotReady", "ScalekeeperNoLeader", "ScalekeeperDriftNotCorrected",
+                   "ScalekeeperConflicts", "ScalekeeperFlapGuardTripped", "ScalekeeperGrpcErrors",
+                   "ScalekeeperGrpcLatencyHigh", "ScalekeeperReconcileErrors"}
+    if not want_alerts <= alerts:
+        problems.append(f"alerts missing: {sorted(want_alerts - alerts)}")
+    unused = sorted(m for m in known if m not in seen and not m.endswith(("_sum", "_count")))
+    if unused:
+        problems.append(f"metrics neither alerted on nor on the dashboard: {unused}")
+    rep.check("PromQL", problems, f"{exprs} expressions parse ({len(alerts)} alerts, {len(panels)} dashboard panels); every metric exists in metrics.rs")
+
+
+def check_binary_flags(rep: Report, rendered: dict, binary: Path | None) -> None:
+    if binary is None or not binary.exists():
+        rep.skip("flags accepted by scalekeeper serve", "target/debug/scalekeeper is not built (`make test` builds it first)")
+        return
+    problems, runs = [], 0
+    for name, (_, objs, _) in rendered.items():
+        dep = next(o for o in objs if o["kind"] == "Deployment")
+        args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "KUBECONFIG": "/nonexistent/kubeconfig",
+               "POD_NAME": "scalekeeper-0", "POD_NAMESPACE": NAMESPACE}
+        # Parsing and the flag checks run before the Kubernetes client is built: an error
+        # about the missing kubeconfig means every flag and value was accepted.
+        r = subprocess.run([str(binary), *args], env=env, capture_output=True, text=True, timeout=30, check=False)
+        runs += 1
+        if r.returncode == 2 or "no kubeconfig and not in a cluster" not in r.stderr:
+            problems.append(f"{name}: exit {r.returncode}: {r.stderr.strip()[:400]}")
+    rep.check("flags accepted by scalekeeper serve", problems, f"{runs} rendered argument lists parsed by {binary.relative_to(ROOT)}")
+
+
+def checkov_skips() -> tuple[list[str], list[str]]:
+    """The skipped check ids, and skips without a justification comment."""
+    lines = CHECKOV_CONFIG.read_text().splitlines()
+    ids, unjustified = [], []
+    for i, line in enumerate(lines):
+        m = re.match(r"^\s*-\s*(CKV2?_K8S_\d+)\s*(#.*)?$", line)
+        if m:
+            ids.append(m.group(1))
+            comment_above = i > 0 and lines[i - 1].strip().startswith("#")
+            if not m.group(2) and not comment_above:
+                unjustified.append(m.group(1))
+    return ids, unjustified
+
+
+def check_checkov(rep: Report, rendered: dict, checkov: Path | None, workdir: Path) -> None:
+    import yaml
+
+    if checkov is None or not checkov.exists():
+        rep.check("checkov", [f"checkov not found at {checkov}: run `make chart-validate`"], "")
+        return
+    skips, unjustified = checkov_skips()
+    problems = [f"skip {s} has no justification comment in {CHECKOV_CONFIG.relative_to(ROOT)}" for s in unjustified]
+    out = workdir / "manifests"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, (_, objs, _) in rendered.items():
+        (out / f"{name}.yaml").write_text(yaml.safe_dump_all(objs, sort_keys=False))
+    cmd = [str(checkov), "-d", str(out), "--framework", "kubernetes", "--skip-download", "--config-file",
+           str(CHECKOV_CONFIG), "-o", "json", "--quiet"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False, cwd=workdir)
+    try:
+        data = json.loads(r.stdout)
+    except json.JSONDecodeError:
+        rep.check("checkov", [f"exit {r.returncode}, no JSON report: {r.stderr.strip()[-800:]} {r.stdout.strip()[-800:]}"], "")
+        return
+    reports = data if isinstance(data, list) else [data]
+    passed = failed = 0
+    for report in reports:
+        summary = report.get("summary", {})
+        passed += summary.get("passed", 0)
+        failed += summary.get("failed", 0)
+        for f in report.get("results", {}).get("failed_checks", []):
+            problems.append(f"{f['check_id']} {f['check_name']}: {f['resource']} ({Path(f['file_path']).name})")
+    if failed == 0 and r.returncode != 0:
+        problems.append(f"checkov exited {r.returncode}: {r.stderr.strip()[-400:]}")
+    if passed == 0:
+        problems.append("checkov ran no check")
+    rep.check("checkov", problems, f"{passed} checks passed on {len(rendered)} rendered value sets; {len(skips)} skipped with reasons in {CHECKOV_CONFIG.relative_to(ROOT)}: {', '.join(skips)}")
+
+
+def check_package(rep: Report, workdir: Path) -> None:
+    import tarfile
+
+    import helm_python as helm
+
+    problems = []
+    archive = helm.package(CHART, destination=workdir)
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    for must in ("scalekeeper/Chart.yaml", "scalekeeper/values.schema.json", "scalekeeper/crds/replicapolicies.scalekeeper.dev.yaml",
+                 "scalekeeper/dashboards/scalekeeper.json", "scalekeeper/README.md", "scalekeeper/templates/NOTES.txt"):
+        if must not in names:
+            problems.append(f"{must} is not packaged")
+    for n in names:
+        if n.startswith(("scalekeeper/ci/", "scalekeeper/tests/")):
+            problems.append(f"{n} is packaged (.helmignore)")
+    rep.check("helm package", problems, f"{Path(archive).name}: {len(names)} files, crds/ and dashboards/ in, ci/ and tests/ out")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write-readme", action="store_true", help="regenerate the README value table and exit")
+    parser.add_argument("--lint-only", action="store_true", help="metadata, CRD, schema, README, bad values, helm lint")
+    parser.add_argument("--checkov", type=Path, default=ROOT / ".venv-checkov" / "bin" / "checkov")
+    parser.add_argument("--scalekeeper-bin", type=Path, default=ROOT / "target" / "debug" / "scalekeeper")
+    parser.add_argument("--keep", type=Path, help="write the rendered manifests here instead of a temporary directory")
+    args = parser.parse_args()
+    args.checkov = args.checkov.absolute()
+    args.scalekeeper_bin = args.scalekeeper_bin.absolute()
+    if args.write_readme:
+        return write_readme()
+
+    import helm_python as helm
+    import kubernetes_validate.utils as kvu
+
+    helm.disable_logging()
+    started = time.monotonic()
+    newest = kvu.latest_version()
+    rep = Report()
+    check_metadata(rep)
+    check_crd(rep)
+    schema = check_schema(rep)
+    check_readme(rep, schema)
+    check_bad_values(rep)
+    sets = value_sets()
+    check_lint(rep, sets, newest)
+    if not args.lint_only:
+        rendered = render_all(rep, sets)
+        check_kubernetes_validate(rep, rendered, newest)
+        check_invariants(rep, rendered)
+        check_promql(rep, rendered)
+        check_binary_flags(rep, rendered, args.scalekeeper_bin)
+        with tempfile.TemporaryDirectory(prefix="chart-validate-") as tmp:
+            workdir = args.keep or Path(tmp)
+            workdir.mkdir(parents=True, exist_ok=True)
+            check_checkov(rep, rendered, args.checkov, workdir)
+            check_package(rep, workdir)
+    print(f"value sets: {', '.join(sets)} ({time.monotonic() - started:.1f}s)")
+    print(f"chart: {rep.passed} passed, {rep.failed} failed" + (f", {rep.skipped} skipped" if rep.skipped else ""))
+    return 1 if rep.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
