@@ -558,7 +558,8 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, stop: CancellationToken) {
             };
         let ctx = ctx.clone();
         let stop = stop.clone();
-        tasks.push(tokio::spawn(async move {
+        // Futures, not spawned tasks: aborting `run` then drops every controller with it.
+        tasks.push(async move {
             Controller::new(policies, watcher::Config::default())
                 .watches(deployments, watcher::Config::default(), |d: Deployment| {
                     let ns = d.namespace()?;
@@ -586,11 +587,9 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, stop: CancellationToken) {
                     }
                 })
                 .await;
-        }));
+        });
     }
-    for t in tasks {
-        let _ = t.await;
-    }
+    futures::future::join_all(tasks).await;
 }
 
 #[cfg(test)]

@@ -341,6 +341,9 @@ impl tonic_health::pb::health_server::Health for DrainingHealth {
     }
 }
 
+/// The longest wait for the reconciler to stop before it is aborted.
+const RECONCILER_STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Runs the reconciler while this replica leads (always, without election). On `stop`, the
 /// reconciler stops first and the Lease is released after, so a successor takes over at
 /// once and two replicas never reconcile together.
@@ -380,7 +383,17 @@ async fn supervise(
             }
         };
         run_stop.cancel();
-        let _ = run.await;
+        let mut run = run;
+        // kube-runtime's graceful shutdown waits for running reconciliations; bound it so
+        // that a stuck one cannot keep the Lease (and the process) from going.
+        if tokio::time::timeout(RECONCILER_STOP_TIMEOUT, &mut run).await.is_err() {
+            tracing::warn!(
+                timeout_secs = RECONCILER_STOP_TIMEOUT.as_secs(),
+                "reconciler did not stop in time; aborting it"
+            );
+            run.abort();
+            let _ = run.await;
+        }
         metrics.leader.set(0);
         tracing::info!("reconciler stopped");
         if stopping {
