@@ -11,12 +11,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use base64::Engine as _;
+use futures::StreamExt as _;
 use kube::ResourceExt as _;
 use kube_selectors::LabelSelector;
 use scalekeeper_api::v1 as pb;
 use scalekeeper_api::v1::scale_service_server::ScaleService;
 use scalekeeper_core::{Violation, page_size, validate_namespace_filter, validate_replicas, validate_target};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
@@ -308,8 +309,12 @@ impl ScaleService for Service {
             let changes = this.cache.subscribe();
             let (tx, rx) = mpsc::channel(WATCH_BUFFER);
             let namespace = non_empty(&r.namespace).map(String::from);
-            tokio::spawn(run_watch(this.clone(), namespace, sel, changes, tx, identity));
-            Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx)) as WatchStream)
+            // The stream's last item: the status it ends with, if the server ends it. It is
+            // delivered after whatever is buffered, even when the buffer is full.
+            let (end_tx, end_rx) = oneshot::channel::<Status>();
+            tokio::spawn(run_watch(this.clone(), namespace, sel, changes, tx, end_tx, identity));
+            let end = futures::stream::once(end_rx).filter_map(|r| futures::future::ready(r.ok().map(Err)));
+            Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx).chain(end)) as WatchStream)
         })
         .await
     }
@@ -330,6 +335,7 @@ async fn run_watch(
     sel: LabelSelector,
     mut changes: broadcast::Receiver<Change>,
     tx: mpsc::Sender<Result<pb::WatchDeploymentsResponse, Status>>,
+    end: oneshot::Sender<Status>,
     identity: String,
 ) {
     let select = |ns: Option<&str>| -> BTreeMap<(String, String), pb::Deployment> {
@@ -352,16 +358,16 @@ async fn run_watch(
     if tx.send(Ok(event(pb::EventType::Synced, None))).await.is_err() {
         return;
     }
-    let too_slow = |tx: &mpsc::Sender<_>| {
+    let too_slow = |end: oneshot::Sender<Status>| {
         tracing::warn!(identity = %identity, "watch client too slow; ending its stream");
-        let _ = tx.try_send(Err(Status::resource_exhausted(
+        let _ = end.send(Status::resource_exhausted(
             "watch client too slow to keep up with changes; re-watch to get a fresh snapshot",
-        )));
+        ));
     };
     loop {
         let change = tokio::select! {
             _ = svc.stop.cancelled() => {
-                let _ = tx.try_send(Err(Status::unavailable("server shutting down; reconnect to another replica")));
+                let _ = end.send(Status::unavailable("server shutting down; reconnect to another replica"));
                 return;
             }
             _ = tx.closed() => return,
@@ -392,7 +398,7 @@ async fn run_watch(
                 }
             }
             Err(broadcast::error::RecvError::Lagged(_)) => {
-                too_slow(&tx);
+                too_slow(end);
                 return;
             }
             Err(broadcast::error::RecvError::Closed) => return,
@@ -401,7 +407,7 @@ async fn run_watch(
             match tx.try_send(Ok(ev)) {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    too_slow(&tx);
+                    too_slow(end);
                     return;
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => return,
