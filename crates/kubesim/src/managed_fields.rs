@@ -263,24 +263,13 @@ pub fn record(existing: &[Value], new: &mut Value, owned: &Map<String, Value>, w
         set_entries(new, existing.to_vec());
         return;
     }
-    let mut out = Vec::with_capacity(existing.len() + 1);
-    let mut mine: Option<Map<String, Value>> = None;
-    for e in existing {
-        if same_writer(e, writer) {
-            let prev = e.get("fieldsV1").and_then(Value::as_object).cloned().unwrap_or_default();
-            mine = Some(if writer.operation == Operation::Apply { Map::new() } else { prev });
-            continue;
-        }
-        let mut e = e.clone();
-        let keep = match e.get_mut("fieldsV1").and_then(Value::as_object_mut) {
-            Some(fields) => subtract(fields, owned),
-            None => false,
-        };
-        if keep {
-            out.push(e);
-        }
-    }
-    let mut set = mine.unwrap_or_default();
+    let (mine, others): (Vec<Value>, Vec<Value>) = existing.iter().cloned().partition(|e| same_writer(e, writer));
+    let mut out = take(&others, owned);
+    // An Apply owns exactly `owned`; an Update adds `owned` to what it had.
+    let mut set = match (writer.operation, mine.first()) {
+        (Operation::Update, Some(e)) => e.get("fieldsV1").and_then(Value::as_object).cloned().unwrap_or_default(),
+        _ => Map::new(),
+    };
     union(&mut set, owned);
     if !set.is_empty() {
         let mut entry = json!({
@@ -297,6 +286,22 @@ pub fn record(existing: &[Value], new: &mut Value, owned: &Map<String, Value>, w
         out.push(entry);
     }
     set_entries(new, out);
+}
+
+/// `existing` with the fields in `taken` removed from every entry (entries left with no
+/// fields are dropped): what other managers keep when someone changes those fields.
+pub fn take(existing: &[Value], taken: &Map<String, Value>) -> Vec<Value> {
+    existing
+        .iter()
+        .filter_map(|e| {
+            let mut e = e.clone();
+            let keep = match e.get_mut("fieldsV1").and_then(Value::as_object_mut) {
+                Some(fields) => subtract(fields, taken),
+                None => false,
+            };
+            keep.then_some(e)
+        })
+        .collect()
 }
 
 /// Drops from every entry the fields `obj` no longer has. After an `Update` that removed

@@ -944,22 +944,8 @@ pub fn patch(
         let mut others = managed_fields::of(&cur);
         others.retain(|e| !own_apply(e));
         let api_version = ctx.def.api_version(&ctx.version);
-        // First take changed fields from others, then set the applier's exact set.
-        let mut tmp = obj.clone();
-        managed_fields::record(
-            &others,
-            &mut tmp,
-            &changed,
-            &Writer {
-                manager: "\u{0}",
-                operation: Operation::Apply,
-                subresource: sub.name(),
-                api_version: &api_version,
-                time: "",
-            },
-        );
-        let mut rest = managed_fields::of(&tmp);
-        rest.retain(|e| e["manager"] != json!("\u{0}"));
+        // Others lose what the apply changed; then the applier owns exactly its applied set.
+        let rest = managed_fields::take(&others, &changed);
         managed_fields::record(
             &rest,
             &mut obj,
