@@ -4,6 +4,9 @@
 //! kubesim runs in this process; `scalekeeper serve` runs as its own process (the release
 //! binary, `SCALEKEEPER_BIN` or `target/release/scalekeeper`) so that its RSS is its own.
 
+#[path = "../tests/support/probe.rs"]
+mod probe;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -30,18 +33,6 @@ fn rss_mib(pid: u32) -> Option<f64> {
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
-}
-
-/// Whether `GET /readyz` answers 200.
-async fn readyz(port: u16) -> bool {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { return false };
-    if s.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.is_err() {
-        return false;
-    }
-    let mut buf = vec![];
-    let _ = s.read_to_end(&mut buf).await;
-    buf.starts_with(b"HTTP/1.1 200")
 }
 
 struct Child(std::process::Child);
@@ -110,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let t = Instant::now();
     loop {
-        if readyz(http_port).await {
+        if probe::http_get(([127, 0, 0, 1], http_port).into(), "/readyz").await.is_some_and(|(code, _)| code == 200) {
             break;
         }
         anyhow::ensure!(t.elapsed() < Duration::from_secs(120), "server not ready after 120 s");

@@ -26,9 +26,12 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/probe.rs"]
+mod probe;
 #[path = "support/retry.rs"]
 mod retry;
 
+use probe::{http_get, tail, wait_until};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
@@ -157,7 +160,7 @@ impl World {
     async fn wait_ready(&self, i: usize) {
         let r = &self.replicas[i];
         let t = Instant::now();
-        wait_until(&format!("{} /readyz 200", r.identity), WAIT, || async {
+        wait_until(&format!("{} /readyz 200", r.identity), WAIT, POLL, || async {
             (readyz(r.http).await == Some(200)).then_some(())
         })
         .await;
@@ -185,7 +188,7 @@ impl World {
         let r = &mut self.replicas[i];
         let child = r.child.as_mut().expect("running");
         let what = format!("{} to exit after SIGTERM", r.identity);
-        let status = wait_until(&what, WAIT, || {
+        let status = wait_until(&what, WAIT, POLL, || {
             let exited = child.try_wait().unwrap();
             async move { exited }
         })
@@ -386,7 +389,7 @@ async fn rolling_restart_under_load_fails_no_call() {
         (0..2).map(|i| tokio::spawn(health_watcher(world.channel(i, None), health[i].clone(), stop.clone()))).collect();
 
     // Both serve before anything happens.
-    wait_until("both servers to serve calls", WAIT, || async {
+    wait_until("both servers to serve calls", WAIT, POLL, || async {
         (stats.served(0) >= 100 && stats.served(1) >= 100).then_some(())
     })
     .await;
@@ -421,7 +424,7 @@ async fn rolling_restart_under_load_fails_no_call() {
         if !delay.is_zero() {
             // The shutdown delay: not ready at once...
             let http = world.replicas[i].http;
-            wait_until(&format!("{identity} /readyz 503"), delay / 2, || async {
+            wait_until(&format!("{identity} /readyz 503"), delay / 2, POLL, || async {
                 (readyz(http).await == Some(503)).then_some(())
             })
             .await;
@@ -468,7 +471,7 @@ async fn rolling_restart_under_load_fails_no_call() {
         world.spawn(i);
         world.wait_ready(i).await;
         let served = stats.served(i);
-        wait_until(&format!("{identity} to serve calls again"), WAIT, || async {
+        wait_until(&format!("{identity} to serve calls again"), WAIT, POLL, || async {
             (stats.served(i) >= served + 100).then_some(())
         })
         .await;
@@ -480,7 +483,8 @@ async fn rolling_restart_under_load_fails_no_call() {
     }
 
     // Enough calls in all.
-    wait_until(&format!("{MIN_CALLS} calls"), WAIT, || async { (stats.calls() >= MIN_CALLS).then_some(()) }).await;
+    wait_until(&format!("{MIN_CALLS} calls"), WAIT, POLL, || async { (stats.calls() >= MIN_CALLS).then_some(()) })
+        .await;
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         w.await.expect("client task");
@@ -546,36 +550,7 @@ fn free_port() -> u16 {
     TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
 }
 
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// Polls `f` every [`POLL`] until it gives a value; panics after `timeout`.
-async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(POLL).await;
-    }
-}
-
 /// The status of `GET /readyz`, or `None` without an answer within a second.
 async fn readyz(addr: SocketAddr) -> Option<u16> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let get = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-        s.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.ok()?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await.ok()?;
-        String::from_utf8_lossy(&buf).split_whitespace().nth(1)?.parse().ok()
-    };
-    tokio::time::timeout(Duration::from_secs(1), get).await.ok().flatten()
+    http_get(addr, "/readyz").await.map(|(code, _)| code)
 }

@@ -17,6 +17,10 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used)]
 
+#[path = "support/probe.rs"]
+mod probe;
+
+use probe::{http_get, tail, wait_until};
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -123,7 +127,8 @@ impl Cluster {
             let http = cluster.http_addr(i).await;
             cluster.replicas[i].http = http;
             let what = format!("{} /readyz 200", cluster.replicas[i].identity);
-            wait_until(&what, WAIT, || async move { (http_get(http, "/readyz").await?.0 == 200).then_some(()) }).await;
+            wait_until(&what, WAIT, POLL, || async move { (http_get(http, "/readyz").await?.0 == 200).then_some(()) })
+                .await;
         }
         cluster
     }
@@ -158,7 +163,7 @@ impl Cluster {
     /// Waits until exactly one replica reports `scalekeeper_leader 1` and the other 0;
     /// returns the leader's index.
     async fn one_leader(&self) -> usize {
-        wait_until("exactly one leader", WAIT, || async {
+        wait_until("exactly one leader", WAIT, POLL, || async {
             match (self.gauge(0).await?, self.gauge(1).await?) {
                 (1, 0) => Some(0),
                 (0, 1) => Some(1),
@@ -208,7 +213,7 @@ impl Cluster {
                 "spec": {"replicas": DECLARED, "mode": "Enforce"}
             }))
             .expect("policy applies");
-        wait_until("the policy InSync", WAIT, || async { self.in_sync().then_some(()) }).await;
+        wait_until("the policy InSync", WAIT, POLL, || async { self.in_sync().then_some(()) }).await;
     }
 
     fn in_sync(&self) -> bool {
@@ -245,7 +250,7 @@ impl Cluster {
     /// Drifts and waits until the count of corrections reaches `n` with spec.replicas back at 3.
     async fn drift_and_wait_for_correction(&self, n: usize) {
         self.drift();
-        wait_until(&format!("correction {n}"), WAIT, || async {
+        wait_until(&format!("correction {n}"), WAIT, POLL, || async {
             (self.corrections().len() >= n && self.spec_replicas() == DECLARED).then_some(())
         })
         .await;
@@ -254,7 +259,7 @@ impl Cluster {
     /// Waits until the reconciler has reconciled again after the last correction and found the
     /// policy InSync: any second write for the same drift would have been made by then.
     async fn settled(&self) {
-        wait_until("the policy InSync after the last correction", WAIT, || async {
+        wait_until("the policy InSync after the last correction", WAIT, POLL, || async {
             let last_correction = self.corrections().iter().map(|w| w.rv).max().unwrap_or(0);
             let last_status = self
                 .sim
@@ -295,44 +300,6 @@ impl Drop for Cluster {
             }
         }
     }
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// Polls `f` every [`POLL`] until it gives a value; panics after `timeout`.
-async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// A plain HTTP/1.1 GET: (status, body), or `None` without an answer within a second.
-async fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let get = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-        let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await.ok()?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await.ok()?;
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        let code = text.split_whitespace().nth(1)?.parse().ok()?;
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-        Some((code, body))
-    };
-    tokio::time::timeout(Duration::from_secs(1), get).await.ok().flatten()
 }
 
 /// The value of `scalekeeper_leader` in `/metrics`.
@@ -391,7 +358,7 @@ async fn sigterm_hands_over_within_a_second() {
 
     let t0 = Instant::now();
     signal(&c.pid(leader), "-TERM");
-    wait_until("the other process to lead", Duration::from_secs(20), || async {
+    wait_until("the other process to lead", Duration::from_secs(20), POLL, || async {
         (c.gauge(other).await == Some(1)).then_some(())
     })
     .await;
@@ -414,7 +381,7 @@ async fn sigkill_hands_over_within_the_lease_duration() {
 
     let t0 = Instant::now();
     c.replicas[leader].child.kill().unwrap();
-    wait_until("the other process to lead", Duration::from_secs(15), || async {
+    wait_until("the other process to lead", Duration::from_secs(15), POLL, || async {
         (c.gauge(other).await == Some(1)).then_some(())
     })
     .await;
