@@ -108,6 +108,47 @@ buf-breaking: $(VENV)/.installed ## buf breaking: proto/ against BUF_AGAINST (de
 $(LINT_VENV)/.installed: tools/lint-requirements.txt
 	python3 -m venv $(LINT_VENV) && $(LINT_VENV)/bin/pip install --disable-pip-version-check -q -r tools/lint-requirements.txt && touch $@
 
+##@ Real API server (differential tests)
+
+# hack/realkube.sh: upstream kube-apiserver + kube-controller-manager v1.20.2 built from Debian
+# bookworm's source package, with Debian's etcd, on 127.0.0.1:16443. Binaries and state are
+# cached in SCALEKEEPER_REALKUBE_DIR (default ~/.cache/scalekeeper/realkube).
+REALKUBE := $(CURDIR)/hack/realkube.sh
+# The suites test-real runs against it, each reading SCALEKEEPER_TEST_KUBECONFIG.
+REAL_KUBESIM_TESTS     := --test kubectl --test kube_rs
+REAL_SCALEKEEPER_TESTS := --test e2e --test reconcile --test ha
+
+.PHONY: realkube-build
+realkube-build: ## Build kube-apiserver and kube-controller-manager v1.20.2 once (~5 min; apt-installs Go 1.19, etcd).
+	@$(REALKUBE) build
+
+.PHONY: realkube-up
+realkube-up: ## Start etcd, kube-apiserver (127.0.0.1:16443), kube-controller-manager; prints the kubeconfig.
+	@$(REALKUBE) up
+
+.PHONY: realkube-down
+realkube-down: ## Stop the control plane realkube-up started (WIPE=1 also deletes etcd's data).
+	@$(REALKUBE) down
+
+.PHONY: test-real
+test-real: realkube-build ## The kubesim conformance suites and scalekeeper's cluster suites against the real API server (KEEP_REALKUBE=1 leaves it up).
+	@command -v kubectl >/dev/null || { echo "kubectl is required by the conformance tests (.ci/run installs it)"; exit 1; }
+	@set -uo pipefail; \
+	if [ "$(KEEP_REALKUBE)" = 1 ]; then trap 'echo "test-real: the control plane stays up (KEEP_REALKUBE=1); make realkube-down stops it"' EXIT; \
+	else trap '$(REALKUBE) down' EXIT; fi; \
+	kubeconfig="$$($(REALKUBE) up | tail -n 1)" || exit 1; \
+	export SCALEKEEPER_TEST_KUBECONFIG="$$kubeconfig" SCALEKEEPER_REALKUBE="$(REALKUBE)" \
+	  SCALEKEEPER_REALKUBE_DIR="$${SCALEKEEPER_REALKUBE_DIR:-$$HOME/.cache/scalekeeper/realkube}"; \
+	kubectl --kubeconfig "$$kubeconfig" version 2>/dev/null | sed 's/^/test-real: /'; \
+	echo "test-real: SCALEKEEPER_TEST_KUBECONFIG=$$kubeconfig"; \
+	summary=""; failed=0; \
+	run() { echo; echo "test-real: === $$1 against the real API server ==="; shift; \
+	  if "$$@"; then summary="$$summary\n  PASS  $$*"; else summary="$$summary\n  FAIL  $$*"; failed=1; fi; }; \
+	run "kubesim conformance suites" $(CARGO) test $(CARGO_FLAGS) -p kubesim $(REAL_KUBESIM_TESTS); \
+	run "scalekeeper suites" $(CARGO) test $(CARGO_FLAGS) -p scalekeeper $(REAL_SCALEKEEPER_TESTS); \
+	printf "\ntest-real: suites run against $$kubeconfig:$$summary\n"; \
+	exit $$failed
+
 ##@ Delivery
 
 .PHONY: chart-validate
@@ -208,5 +249,5 @@ rollback-test: kind-preflight tools ## An unpullable image tag fails helm upgrad
 	@$(KIND_ENV) hack/rollback-test.sh
 
 .PHONY: shellcheck
-shellcheck: $(LINT_VENV)/.installed ## shellcheck hack/*.sh (the kind targets' scripts).
+shellcheck: $(LINT_VENV)/.installed ## shellcheck hack/*.sh (the kind targets' and realkube's scripts).
 	$(LINT_VENV)/bin/shellcheck -x hack/*.sh

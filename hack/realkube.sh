@@ -1,0 +1,460 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane for the differential tests (`make test-real`): upstream
+# kube-apiserver and kube-controller-manager v1.20.2, built from Debian bookworm's
+# `kubernetes` source package with Debian's Go 1.19, plus Debian's etcd 3.4, all on loopback.
+# There is no kubelet and no scheduler: pods are created but never run.
+#
+#   hack/realkube.sh build            build the two binaries (once; cached)
+#   hack/realkube.sh up               start etcd, kube-apiserver, kube-controller-manager (builds
+#                                     first if needed); the kubeconfig path is the last line printed
+#   hack/realkube.sh down             stop them (WIPE=1 also deletes etcd's data)
+#   hack/realkube.sh status           which components run; exit 3 if not all of them
+#   hack/realkube.sh apiserver-stop   stop only kube-apiserver (an API outage; etcd and KCM stay)
+#   hack/realkube.sh apiserver-start  start it again and wait until /readyz answers
+#
+# Everything lives in SCALEKEEPER_REALKUBE_DIR (default ~/.cache/scalekeeper/realkube), outside
+# the repository: bin/ (the binaries), src/ (the source package), pki/, etcd/ (data), logs/,
+# kubeconfig and one PID file per component. Every command is idempotent. The script stops only
+# processes it started: a PID from its PID files, and only while /proc/PID/exe is the expected
+# binary. It never kills by name.
+#
+# Ports (127.0.0.1; chosen not to collide with `make kubesim` on 6443 or a default etcd):
+# REALKUBE_APISERVER_PORT=16443 REALKUBE_ETCD_PORT=12379 REALKUBE_ETCD_PEER_PORT=12380
+# REALKUBE_KCM_PORT=20257. REALKUBE_JOBS sets `go build -p` (default: the number of CPUs).
+#
+# The Debian packages it needs (golang-go, etcd-server, golang-github-modern-go-reflect2-dev)
+# are installed with apt-get when missing, which needs root.
+set -euo pipefail
+
+DIR="$(realpath -m "${SCALEKEEPER_REALKUBE_DIR:-$HOME/.cache/scalekeeper/realkube}")"
+BIN="$DIR/bin"
+PKI="$DIR/pki"
+LOGS="$DIR/logs"
+KUBECONFIG_OUT="$DIR/kubeconfig"
+APISERVER_PORT="${REALKUBE_APISERVER_PORT:-16443}"
+ETCD_PORT="${REALKUBE_ETCD_PORT:-12379}"
+ETCD_PEER_PORT="${REALKUBE_ETCD_PEER_PORT:-12380}"
+KCM_PORT="${REALKUBE_KCM_PORT:-20257}"
+JOBS="${REALKUBE_JOBS:-$(nproc 2>/dev/null || echo 1)}"
+SERVICE_CIDR=10.0.0.0/24
+SERVICE_IP=10.0.0.1
+
+K8S_VERSION=v1.20.2
+K8S_COMMIT=faecb196815e248d3ecfb03c680a4507229c2a56
+DEB_SOURCE_VERSION=1.20.5+really1.20.2-1.1+deb12u1
+PACKAGES=(golang-go etcd-server golang-github-modern-go-reflect2-dev)
+ETCD="/usr/bin/etcd"
+
+log() { printf '[realkube] %s\n' "$*" >&2; }
+die() {
+  printf '[realkube] error: %s\n' "$*" >&2
+  exit 1
+}
+usage() {
+  sed -n '7,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+# ------------------------------------------------------------------ Debian packages
+
+APT_UPDATED=""
+# Installs the Debian packages (and curl, openssl) that are missing; apt-get update at most once.
+ensure_packages() {
+  local missing=() p
+  command -v dpkg-query >/dev/null 2>&1 || die "dpkg-query not found: this script needs a Debian system (bookworm) with apt-get to install ${PACKAGES[*]}"
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  ((${#missing[@]} == 0)) && return 0
+  command -v apt-get >/dev/null 2>&1 ||
+    die "missing Debian packages ${missing[*]}, and apt-get is not available to install them"
+  [[ $(id -u) == 0 ]] ||
+    die "missing Debian packages ${missing[*]}: installing them needs root (run as root, or: sudo apt-get install -y ${missing[*]})"
+  log "installing ${missing[*]} (apt-get)"
+  if [[ -z $APT_UPDATED ]]; then
+    apt-get update -qq
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# ------------------------------------------------------------------ build
+
+# A build into DIR by another process (hack/realkube.sh build, or the reference build.sh).
+foreign_build_pid() {
+  pgrep -f -- "build.sh $DIR( |\$)" 2>/dev/null | head -n1 || true
+}
+
+built() {
+  local c
+  for c in kube-apiserver kube-controller-manager; do
+    [[ -x $BIN/$c ]] || return 1
+    "$BIN/$c" --version 2>/dev/null | grep -qx "Kubernetes $K8S_VERSION" || return 1
+  done
+  [[ -z $(foreign_build_pid) ]]
+}
+
+cmd_build() {
+  mkdir -p "$DIR"
+  local pid
+  pid=$(foreign_build_pid)
+  if [[ -n $pid ]]; then
+    log "a build into $DIR is already running (pid $pid): waiting for it instead of starting another"
+    while [[ -d /proc/$pid ]]; do sleep 2; done
+  fi
+  if built; then
+    log "binaries are built: $BIN ($K8S_VERSION)"
+    return 0
+  fi
+  ensure_packages
+  # One build at a time into DIR: a second `build` waits for the first, then finds the binaries.
+  exec 9>"$DIR/build.lock"
+  flock 9
+  if built; then
+    log "binaries are built: $BIN ($K8S_VERSION)"
+    return 0
+  fi
+  do_build
+  flock -u 9
+}
+
+do_build() {
+  local start t src aptsrc uri
+  start=$(date +%s)
+  src="$DIR/src/kubernetes-1.20.2"
+  mkdir -p "$BIN" "$DIR/src" "$DIR/tools" "$DIR/apt/lists/partial" "$DIR/apt/archives/partial"
+
+  # 1. The source package: the full upstream tree with vendor/. apt gets its own lists and
+  #    cache directories here, so the system's apt state is not touched.
+  if [[ ! -d $src ]]; then
+    t=$(date +%s)
+    aptsrc="$DIR/apt/sources"
+    if [[ ! -s $aptsrc/src.sources ]]; then
+      mkdir -p "$aptsrc"
+      uri=$(grep -h -m1 -E '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '{print $2}' || true)
+      [[ -n $uri ]] || uri=$(grep -h -m1 -E '^deb ' /etc/apt/sources.list 2>/dev/null | awk '{print $2}' || true)
+      [[ -n $uri ]] || uri=http://deb.debian.org/debian
+      printf 'Types: deb-src\nURIs: %s\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "$uri" >"$aptsrc/src.sources"
+    fi
+    local apt=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$aptsrc"
+      -o "Dir::State::Lists=$DIR/apt/lists" -o "Dir::Cache::Archives=$DIR/apt/archives"
+      -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=)
+    apt-get -qq "${apt[@]}" update
+    (cd "$DIR/src" && apt-get -qq "${apt[@]}" source --download-only "kubernetes=$DEB_SOURCE_VERSION")
+    tar -xzf "$DIR/src/kubernetes_1.20.5+really1.20.2.orig.tar.gz" -C "$DIR/src"
+    log "build: source package downloaded and unpacked in $(($(date +%s) - t))s"
+  fi
+
+  # 2. Kubernetes 1.20 builds in GOPATH mode (its hack/lib/init.sh sets GO111MODULE=off);
+  #    module mode with -mod=vendor fails on Go 1.19 ("updates to go.mod needed").
+  mkdir -p "$DIR/gopath/src/k8s.io"
+  ln -sfn "$src" "$DIR/gopath/src/k8s.io/kubernetes"
+  export GOPATH="$DIR/gopath" GO111MODULE=off CGO_ENABLED=0 GOFLAGS=
+  cd "$GOPATH/src/k8s.io/kubernetes"
+
+  # 3. The vendored modern-go/reflect2 v1.0.1 reads Go runtime map internals that changed in
+  #    Go 1.18: the API server dies with SIGSEGV on its first custom-resource write. Debian's
+  #    golang-github-modern-go-reflect2-dev is the fixed v1.0.2.
+  local r=vendor/github.com/modern-go/reflect2 d=/usr/share/gocode/src/github.com/modern-go/reflect2
+  if [[ ! -f $r/go_above_118.go ]]; then
+    rm -rf "${r:?}"/*
+    cp "$d"/*.go "$d"/*.s "$r"/
+    rm -f "$r"/*_test.go
+  fi
+
+  # 4. pkg/generated/openapi/zz_generated.openapi.go is not in the tarball (upstream's
+  #    `make generated_files` writes it); without it: "undefined: openapi.GetOpenAPIDefinitions".
+  #    openapi-gen on the inputs Makefile.generated_files uses.
+  if [[ ! -s pkg/generated/openapi/zz_generated.openapi.go ]]; then
+    t=$(date +%s)
+    nice -n 19 go build -p "$JOBS" -o "$DIR/tools/openapi-gen" k8s.io/kubernetes/vendor/k8s.io/kube-openapi/cmd/openapi-gen
+    local dirs tagfiles inputs
+    dirs=$(find -H . \( -not \( \( -path './_*' -o -path './.*' -o -path ./vendor \) -prune \) \) -type f -name '*.go' |
+      sed 's|^./staging/src|vendor|; s|/[^/]*$||; s|^./||' | LC_ALL=C sort -u)
+    # shellcheck disable=SC2086 # word splitting of the directory list is intended
+    tagfiles=$(for dd in $dirs; do find "$dd/" -maxdepth 1 -type f -name '*.go'; done | xargs grep -l '^// *+k8s:' |
+      grep -v -e '^vendor/k8s.io/code-generator/' -e '^vendor/k8s.io/sample-apiserver/')
+    # shellcheck disable=SC2086
+    inputs=$(grep -l '+k8s:openapi-gen=' $tagfiles | xargs -n1 dirname | LC_ALL=C sort -u |
+      sed 's|^|k8s.io/kubernetes/|' | paste -sd,)
+    nice -n 19 "$DIR/tools/openapi-gen" --logtostderr -i "$inputs" -p k8s.io/kubernetes/pkg/generated/openapi \
+      -O zz_generated.openapi -h vendor/k8s.io/code-generator/hack/boilerplate.go.txt \
+      -r "$DIR/tools/KUBE_violations.report"
+    diff -q "$DIR/tools/KUBE_violations.report" api/api-rules/violation_exceptions.list
+    log "build: openapi-gen in $(($(date +%s) - t))s"
+  fi
+
+  # 5. The binaries, version-stamped as upstream's hack/lib/version.sh does.
+  local ldflags="-s -w" pkg c build_date
+  build_date=$(date -u +'%Y-%m-%dT%H:%M:%SZ')
+  for pkg in k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version k8s.io/kubernetes/vendor/k8s.io/component-base/version; do
+    ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=20"
+    ldflags+=" -X $pkg.gitCommit=$K8S_COMMIT -X $pkg.gitTreeState=archive -X $pkg.buildDate=$build_date"
+  done
+  for c in kube-apiserver kube-controller-manager; do
+    t=$(date +%s)
+    nice -n 19 go build -p "$JOBS" -tags selinux,notest -ldflags "$ldflags" -o "$BIN/$c.tmp" "k8s.io/kubernetes/cmd/$c"
+    mv -f "$BIN/$c.tmp" "$BIN/$c"
+    log "build: $c in $(($(date +%s) - t))s"
+  done
+  cd - >/dev/null
+  log "built $("$BIN/kube-apiserver" --version) into $BIN in $(($(date +%s) - start))s"
+}
+
+# ------------------------------------------------------------------ PKI and kubeconfigs
+
+gen_key() { [[ -s $1 ]] || openssl genrsa -out "$1" 2048 2>/dev/null; }
+gen_ca() { # name CN
+  [[ -s $PKI/$1.crt ]] && return 0
+  gen_key "$PKI/$1.key"
+  openssl req -x509 -new -key "$PKI/$1.key" -subj "/CN=$2" -days 3650 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -out "$PKI/$1.crt" 2>/dev/null
+}
+gen_cert() { # name subject ca extensions
+  [[ -s $PKI/$1.crt && -s $PKI/$1.key ]] && return 0
+  gen_key "$PKI/$1.key"
+  openssl req -new -key "$PKI/$1.key" -subj "$2" -out "$PKI/$1.csr" 2>/dev/null
+  printf '%s\n' "$4" >"$PKI/$1.ext"
+  openssl x509 -req -in "$PKI/$1.csr" -CA "$PKI/$3.crt" -CAkey "$PKI/$3.key" -CAcreateserial \
+    -days 3650 -sha256 -extfile "$PKI/$1.ext" -out "$PKI/$1.crt" 2>/dev/null
+  rm -f "$PKI/$1.csr"
+}
+
+make_pki() {
+  mkdir -p "$PKI"
+  local client="basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+  gen_ca ca realkube-ca
+  gen_cert apiserver /CN=kube-apiserver ca "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:$SERVICE_IP"
+  # The tests' user and the controller-manager (--use-service-account-credentials=false)
+  # are both in system:masters.
+  gen_cert admin /O=system:masters/CN=admin ca "$client"
+  gen_cert kcm /O=system:masters/CN=system:kube-controller-manager ca "$client"
+  # Front proxy (request-header authentication), as kubeadm sets it up.
+  gen_ca front-proxy-ca realkube-front-proxy-ca
+  gen_cert front-proxy-client /CN=front-proxy-client front-proxy-ca "$client"
+  if [[ ! -s $PKI/sa.pub ]]; then
+    gen_key "$PKI/sa.key"
+    openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+  fi
+  write_kubeconfig "$KUBECONFIG_OUT" admin
+  write_kubeconfig "$DIR/kcm.kubeconfig" kcm
+}
+
+write_kubeconfig() { # file cert-name
+  cat >"$1.tmp" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: realkube
+  cluster:
+    server: https://127.0.0.1:$APISERVER_PORT
+    certificate-authority: $PKI/ca.crt
+users:
+- name: $2
+  user:
+    client-certificate: $PKI/$2.crt
+    client-key: $PKI/$2.key
+contexts:
+- name: realkube
+  context: {cluster: realkube, user: $2}
+current-context: realkube
+EOF
+  mv -f "$1.tmp" "$1"
+}
+
+# ------------------------------------------------------------------ processes
+
+binary_of() {
+  case $1 in
+    etcd) readlink -f "$ETCD" ;;
+    kube-apiserver | kube-controller-manager) readlink -f "$BIN/$1" ;;
+  esac
+}
+
+# The PID of component $1 if its PID file names a live process of its binary (a zombie has
+# no exe link, so it does not count).
+pid_of() {
+  local pf="$DIR/$1.pid" pid exe
+  [[ -s $pf ]] || return 1
+  pid=$(<"$pf")
+  exe=$(readlink -f "/proc/$pid/exe" 2>/dev/null) || return 1
+  # A binary rebuilt while its process runs shows as "PATH (deleted)": still ours.
+  [[ ${exe% (deleted)} == "$(binary_of "$1")" ]] || return 1
+  echo "$pid"
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# start name port args...: starts the component in its own session unless it runs already.
+start() {
+  local name=$1 port=$2 pid
+  shift 2
+  if pid=$(pid_of "$name"); then
+    log "$name already running (pid $pid)"
+    return 0
+  fi
+  ! port_in_use "$port" || die "port 127.0.0.1:$port (for $name) is in use by a process this script did not start"
+  mkdir -p "$LOGS"
+  log "starting $name on 127.0.0.1:$port (log: $LOGS/$name.log)"
+  setsid "$(binary_of "$name")" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$DIR/$name.pid"
+}
+
+# wait_ready name seconds probe...: polls the probe until it succeeds; fails early if the
+# component exits.
+wait_ready() {
+  local name=$1 deadline=$((SECONDS + $2))
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    if ! pid_of "$name" >/dev/null; then
+      tail -n 20 "$LOGS/$name.log" >&2 || true
+      die "$name exited (log: $LOGS/$name.log)"
+    fi
+    ((SECONDS < deadline)) || die "$name not ready after $2 s (log: $LOGS/$name.log)"
+    sleep 0.2
+  done
+  log "$name ready"
+}
+
+# stop name: SIGTERM (SIGKILL after 20 s) to the PID in its PID file, only if that is still
+# the component's binary.
+stop() {
+  local name=$1 pf="$DIR/$1.pid" pid deadline
+  if [[ ! -s $pf ]]; then
+    log "$name: not running (no PID file)"
+    return 0
+  fi
+  if ! pid=$(pid_of "$name"); then
+    log "$name: PID $(<"$pf") is not $name any more; nothing to stop"
+    rm -f "$pf"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  deadline=$((SECONDS + 20))
+  while pid_of "$name" >/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+  if pid_of "$name" >/dev/null; then
+    log "$name: pid $pid ignored SIGTERM for 20 s: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    while pid_of "$name" >/dev/null; do sleep 0.1; done
+  fi
+  rm -f "$pf"
+  log "$name: stopped (pid $pid)"
+}
+
+readyz() {
+  curl -fsS --max-time 5 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+    "https://127.0.0.1:$APISERVER_PORT/readyz"
+}
+
+start_etcd() {
+  port_in_use "$ETCD_PEER_PORT" && ! pid_of etcd >/dev/null &&
+    die "port 127.0.0.1:$ETCD_PEER_PORT (etcd peer) is in use by a process this script did not start"
+  start etcd "$ETCD_PORT" --name realkube --data-dir "$DIR/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "realkube=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state new \
+    --quota-backend-bytes 2147483648 --logger zap --log-outputs stderr
+  wait_ready etcd 30 curl -fsS --max-time 5 "http://127.0.0.1:$ETCD_PORT/health"
+}
+
+start_apiserver() {
+  local adv
+  adv=${REALKUBE_ADVERTISE_ADDRESS:-$(hostname -I 2>/dev/null | awk '{print $1}')}
+  start kube-apiserver "$APISERVER_PORT" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 --secure-port "$APISERVER_PORT" --insecure-port 0 \
+    ${adv:+--advertise-address "$adv"} \
+    --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+    --client-ca-file "$PKI/ca.crt" --authorization-mode RBAC \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
+    --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --api-audiences https://kubernetes.default.svc.cluster.local \
+    --requestheader-client-ca-file "$PKI/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- \
+    --proxy-client-cert-file "$PKI/front-proxy-client.crt" --proxy-client-key-file "$PKI/front-proxy-client.key" \
+    --cert-dir "$PKI/apiserver-certs" --v 1
+  wait_ready kube-apiserver 120 readyz
+}
+
+start_kcm() {
+  start kube-controller-manager "$KCM_PORT" \
+    --kubeconfig "$DIR/kcm.kubeconfig" \
+    --authentication-kubeconfig "$DIR/kcm.kubeconfig" --authorization-kubeconfig "$DIR/kcm.kubeconfig" \
+    --leader-elect=false --use-service-account-credentials=false \
+    --controllers deployment,replicaset,garbagecollector,namespace,serviceaccount,serviceaccount-token \
+    --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
+    --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --port 0 --cert-dir "$PKI/kcm-certs" --v 1
+  wait_ready kube-controller-manager 60 curl -fsSk --max-time 5 "https://127.0.0.1:$KCM_PORT/healthz"
+}
+
+# ------------------------------------------------------------------ commands
+
+cmd_up() {
+  ensure_packages
+  built || cmd_build
+  make_pki
+  start_etcd
+  start_apiserver
+  start_kcm
+  log "up: etcd $(pid_of etcd), kube-apiserver $(pid_of kube-apiserver) on https://127.0.0.1:$APISERVER_PORT," \
+    "kube-controller-manager $(pid_of kube-controller-manager); KUBECONFIG=$KUBECONFIG_OUT"
+  echo "$KUBECONFIG_OUT"
+}
+
+cmd_down() {
+  stop kube-controller-manager
+  stop kube-apiserver
+  stop etcd
+  if [[ -n ${WIPE:-} ]]; then
+    rm -rf "$DIR/etcd"
+    log "deleted etcd's data ($DIR/etcd)"
+  fi
+}
+
+cmd_status() {
+  local c pid all=0
+  for c in etcd kube-apiserver kube-controller-manager; do
+    if pid=$(pid_of "$c"); then
+      echo "$c: running (pid $pid)"
+    else
+      echo "$c: stopped"
+      all=3
+    fi
+  done
+  if readyz >/dev/null 2>&1; then
+    echo "https://127.0.0.1:$APISERVER_PORT/readyz: ok"
+  else
+    echo "https://127.0.0.1:$APISERVER_PORT/readyz: not answering"
+  fi
+  if built; then echo "binaries: $BIN ($K8S_VERSION)"; else echo "binaries: not built"; fi
+  echo "kubeconfig: $KUBECONFIG_OUT"
+  return $all
+}
+
+cmd_apiserver_stop() { stop kube-apiserver; }
+
+cmd_apiserver_start() {
+  pid_of etcd >/dev/null || die "etcd is not running: start the whole control plane with '$0 up'"
+  start_apiserver
+}
+
+case "${1:-}" in
+  build) cmd_build ;;
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  apiserver-stop) cmd_apiserver_stop ;;
+  apiserver-start) cmd_apiserver_start ;;
+  *) usage ;;
+esac
