@@ -384,9 +384,17 @@ async fn supervise(
         };
         run_stop.cancel();
         let mut run = run;
-        // kube-runtime's graceful shutdown waits for running reconciliations; bound it so
-        // that a stuck one cannot keep the Lease (and the process) from going.
-        if tokio::time::timeout(RECONCILER_STOP_TIMEOUT, &mut run).await.is_err() {
+        if !stopping {
+            // Leadership lost (the term ran out, the Lease names another holder, or the API
+            // failed): stop writing now, not after a graceful wait. The election stepped down
+            // a margin before the term ends precisely so that nothing of ours is in flight
+            // when a successor may start.
+            run.abort();
+            let _ = run.await;
+        } else if tokio::time::timeout(RECONCILER_STOP_TIMEOUT, &mut run).await.is_err() {
+            // Our own shutdown, while we still hold the Lease: kube-runtime's graceful
+            // shutdown waits for running reconciliations; bound it so that a stuck one cannot
+            // keep the Lease (and the process) from going.
             tracing::warn!(
                 timeout_secs = RECONCILER_STOP_TIMEOUT.as_secs(),
                 "reconciler did not stop in time; aborting it"
