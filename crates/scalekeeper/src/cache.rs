@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::hpa::{self, HorizontalPodAutoscaler};
 use futures::StreamExt as _;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client, ResourceExt as _};
@@ -134,8 +134,7 @@ fn name_of<K: kube::Resource>(o: &K) -> Option<String> {
 
 /// The Deployment an HPA targets.
 fn hpa_target(h: &HorizontalPodAutoscaler) -> Option<String> {
-    let r = &h.spec.as_ref()?.scale_target_ref;
-    (r.kind == "Deployment").then(|| r.name.clone())
+    hpa::target_deployment(h).map(str::to_owned)
 }
 
 /// How many changes a slow WatchDeployments subscriber may fall behind before it is ended.
@@ -248,7 +247,7 @@ impl Cache {
             .hpas
             .state()
             .iter()
-            .filter(|h| h.namespace().as_deref() == Some(namespace) && hpa_target(h).as_deref() == Some(name))
+            .filter(|h| h.namespace().as_deref() == Some(namespace) && hpa::targets(h, name))
             .map(|h| h.name_any())
             .collect();
         out.sort();

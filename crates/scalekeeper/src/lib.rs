@@ -15,6 +15,7 @@ pub mod certs;
 pub mod cli;
 pub mod dev;
 pub mod error;
+pub mod hpa;
 pub mod leader;
 pub mod metrics;
 pub mod policy;

@@ -23,9 +23,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::hpa::{self, HorizontalPodAutoscaler};
 use futures::StreamExt as _;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -351,11 +351,7 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
                     .map_err(ReconcileError::kube(format!("listing HorizontalPodAutoscalers in {ns}")))?
                     .items
                     .into_iter()
-                    .filter(|h| {
-                        h.spec
-                            .as_ref()
-                            .is_some_and(|s| s.scale_target_ref.kind == "Deployment" && s.scale_target_ref.name == name)
-                    })
+                    .filter(|h| hpa::targets(h, &name))
                     .map(|h| h.name_any())
                     .collect();
                 if let Some(h) = live_hpas.first() {
@@ -567,14 +563,7 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, stop: CancellationToken) {
                 })
                 .watches(hpas, watcher::Config::default(), |h: HorizontalPodAutoscaler| {
                     let ns = h.namespace()?;
-                    let target = h
-                        .spec
-                        .as_ref()
-                        .filter(|s| s.scale_target_ref.kind == "Deployment")?
-                        .scale_target_ref
-                        .name
-                        .clone();
-                    Some(ObjectRef::new(&target).within(&ns))
+                    Some(ObjectRef::new(hpa::target_deployment(&h)?).within(&ns))
                 })
                 .graceful_shutdown_on(stop.cancelled_owned())
                 .run(reconcile, error_policy, ctx)

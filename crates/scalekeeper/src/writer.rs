@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
+use crate::hpa::{self, HorizontalPodAutoscaler};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::{Api, Client, Resource as _, ResourceExt as _};
@@ -58,18 +58,7 @@ impl Writer {
             .list(&ListParams::default())
             .await
             .map_err(|e| Error::from_kube(e, &format!("HorizontalPodAutoscalers in {namespace}")))?;
-        Ok(list
-            .items
-            .into_iter()
-            .filter(|h| {
-                h.spec.as_ref().is_some_and(|s| {
-                    s.scale_target_ref.kind == "Deployment"
-                        && s.scale_target_ref.name == name
-                        && s.scale_target_ref.api_version.as_deref().is_none_or(|v| v.starts_with("apps/"))
-                })
-            })
-            .map(|h| h.name_any())
-            .collect())
+        Ok(list.items.into_iter().filter(|h| hpa::targets(h, name)).map(|h| h.name_any()).collect())
     }
 
     /// Declares `req.replicas` for the Deployment and applies it: creates or replaces the
