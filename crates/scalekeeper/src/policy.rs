@@ -114,13 +114,22 @@ pub struct PolicyCondition {
     pub status: String,
     /// CamelCase reason.
     #[serde(default)]
+    #[schemars(transform = no_default)]
     pub reason: String,
     /// Human-readable message.
     #[serde(default)]
+    #[schemars(transform = no_default)]
     pub message: String,
     /// RFC 3339 time the status last changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_transition_time: Option<String>,
+}
+
+/// Drops the `default` schemars derives from `#[serde(default)]`: the reconciler always writes
+/// these status fields, a default there serves no purpose, and Kubernetes 1.20 refuses a CRD
+/// whose status schema carries `default: ''` ("must be of type string: \"null\"").
+fn no_default(schema: &mut schemars::Schema) {
+    schema.remove("default");
 }
 
 /// One drift correction.
@@ -158,6 +167,39 @@ mod tests {
         assert!(v.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
         let cols: Vec<&str> = v.additional_printer_columns.iter().flatten().map(|c| c.name.as_str()).collect();
         assert_eq!(cols, ["Desired", "Current", "Ready", "Sync", "Mode", "Age"]);
+    }
+
+    #[test]
+    fn status_schema_has_no_defaults() {
+        // Kubernetes 1.20 rejects `default` in the status schema; every version from 1.20 on
+        // must accept the CRD (make test-real applies it to a 1.20 API server).
+        fn defaults(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, v) in m {
+                        if k == "default" {
+                            out.push(path.to_owned());
+                        }
+                        defaults(v, &format!("{path}.{k}"), out);
+                    }
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|v| defaults(v, path, out)),
+                _ => {}
+            }
+        }
+        let crd = serde_json::to_value(ReplicaPolicy::crd()).unwrap();
+        let status = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"];
+        assert!(status["properties"]["conditions"].is_object(), "status schema: {status}");
+        let mut found = vec![];
+        defaults(status, "status", &mut found);
+        assert!(found.is_empty(), "defaults in the status schema at {found:?}");
+    }
+
+    #[test]
+    fn conditions_without_reason_or_message_still_read() {
+        let c: PolicyCondition =
+            serde_json::from_value(serde_json::json!({"type": "Synced", "status": "True"})).unwrap();
+        assert_eq!((c.reason.as_str(), c.message.as_str()), ("", ""));
     }
 
     #[test]
