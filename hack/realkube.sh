@@ -325,10 +325,10 @@ wait_ready() {
   log "$name ready"
 }
 
-# stop name: SIGTERM (SIGKILL after 20 s) to the PID in its PID file, only if that is still
-# the component's binary.
+# stop name [grace]: SIGTERM (SIGKILL after grace seconds, default 20) to the PID in its PID
+# file, only if that is still the component's binary.
 stop() {
-  local name=$1 pf="$DIR/$1.pid" pid deadline
+  local name=$1 grace=${2:-20} pf="$DIR/$1.pid" pid deadline
   if [[ ! -s $pf ]]; then
     log "$name: not running (no PID file)"
     return 0
@@ -339,10 +339,10 @@ stop() {
     return 0
   fi
   kill -TERM "$pid" 2>/dev/null || true
-  deadline=$((SECONDS + 20))
+  deadline=$((SECONDS + grace))
   while pid_of "$name" >/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
   if pid_of "$name" >/dev/null; then
-    log "$name: pid $pid ignored SIGTERM for 20 s: SIGKILL"
+    log "$name: pid $pid still running ${grace} s after SIGTERM: SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
     while pid_of "$name" >/dev/null; do sleep 0.1; done
   fi
@@ -412,9 +412,13 @@ cmd_up() {
   echo "$KUBECONFIG_OUT"
 }
 
+# kube-apiserver closes its listener at once on SIGTERM but then waits (20 s and more) for
+# open watches to drain; 3 s is enough for it to finish what is in flight.
+APISERVER_GRACE=3
+
 cmd_down() {
   stop kube-controller-manager
-  stop kube-apiserver
+  stop kube-apiserver "$APISERVER_GRACE"
   stop etcd
   if [[ -n ${WIPE:-} ]]; then
     rm -rf "$DIR/etcd"
@@ -442,7 +446,7 @@ cmd_status() {
   return $all
 }
 
-cmd_apiserver_stop() { stop kube-apiserver; }
+cmd_apiserver_stop() { stop kube-apiserver "$APISERVER_GRACE"; }
 
 cmd_apiserver_start() {
   pid_of etcd >/dev/null || die "etcd is not running: start the whole control plane with '$0 up'"
