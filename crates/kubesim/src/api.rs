@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::error::ApiError;
+use crate::protobuf;
 use crate::registry::{self, Ctx, DeleteOptions, ListOptions, PatchType, Sub};
 use crate::resources::{Behavior, ResourceDef};
 use crate::selectors::{FieldSelector, LabelSelector};
@@ -53,6 +54,7 @@ pub async fn handle(state: Arc<State>, method: Method, uri: Uri, headers: Header
     }
     match route(&state, &method, &path, &query, &headers, body).await {
         Ok(resp) => resp,
+        Err(e) if negotiate(&headers, &query).is_ok_and(|r| r.proto) => protobuf::error_response(e),
         Err(e) => e.into_response(),
     }
 }
@@ -255,6 +257,8 @@ struct Render {
     include: IncludeObject,
     /// `as=PartialObjectMetadata` (`false`) or `as=PartialObjectMetadataList` (`true`).
     partial_list: Option<bool>,
+    /// Answer protobuf: the client accepts nothing else kubesim can write.
+    proto: bool,
 }
 
 /// The `as=PartialObjectMetadata[List];g=meta.k8s.io;v=v1` of one `Accept` choice, as
@@ -308,9 +312,19 @@ fn negotiate(headers: &HeaderMap, query: &HashMap<String, String>) -> Result<Ren
     let mut table = false;
     let mut partial_list = None;
     let mut acceptable = false;
+    // A protobuf choice is taken only when no JSON choice fits (see `crate::protobuf`).
+    let mut proto: Option<Option<bool>> = None;
     for part in accept.split(',') {
         let p = part.trim();
         let media = p.split(';').next().unwrap_or("").trim();
+        if media == protobuf::MEDIA_TYPE && proto.is_none() {
+            match partial_metadata_choice(p) {
+                Some(list) => proto = Some(Some(list)),
+                None if !p.contains("as=") => proto = Some(None),
+                None => {}
+            }
+            continue;
+        }
         if !matches!(media, "application/json" | "*/*" | "application/*" | "application/yaml" | "") {
             continue;
         }
@@ -335,10 +349,17 @@ fn negotiate(headers: &HeaderMap, query: &HashMap<String, String>) -> Result<Ren
         acceptable = true;
         break;
     }
-    if !acceptable {
-        return Err(ApiError::not_acceptable(accept));
+    let include = IncludeObject::parse(query.get("includeObject").map(String::as_str));
+    match (acceptable, proto) {
+        (true, _) => Ok(Render { table, include, partial_list, proto: false }),
+        (false, Some(partial_list)) => Ok(Render { table: false, include, partial_list, proto: true }),
+        (false, None) => Err(ApiError::not_acceptable(accept)),
     }
-    Ok(Render { table, include: IncludeObject::parse(query.get("includeObject").map(String::as_str)), partial_list })
+}
+
+/// An object or list as JSON, or as protobuf when the client asked only for that.
+fn respond(render: Render, code: StatusCode, v: &Value) -> Result<Response, ApiError> {
+    if render.proto { protobuf::response(code, v) } else { Ok(ok_json(code, v)) }
 }
 
 fn field_manager(query: &HashMap<String, String>, headers: &HeaderMap) -> String {
@@ -437,7 +458,7 @@ async fn resource_request(
     let written = |w: registry::Written, state: &Arc<State>| -> Result<Response, ApiError> {
         state.publish(w.rv, w.deployments_changed);
         let code = if w.created { StatusCode::CREATED } else { StatusCode::OK };
-        Ok(ok_json(code, &shape_object(render, w.object)?))
+        respond(render, code, &shape_object(render, w.object)?)
     };
     match (name, method.clone()) {
         (None, Method::GET) => {
@@ -454,14 +475,15 @@ async fn resource_request(
                 ));
             }
             match render.partial_list {
-                None => Ok(ok_json(StatusCode::OK, &list)),
+                None => respond(render, StatusCode::OK, &list),
                 Some(true) => {
                     let items: Vec<Value> =
                         list["items"].as_array().into_iter().flatten().map(partial_object).collect();
-                    Ok(ok_json(
+                    respond(
+                        render,
                         StatusCode::OK,
                         &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": list["metadata"], "items": items}),
-                    ))
+                    )
                 }
                 Some(false) => Err(not_acceptable_partial(
                     "you requested PartialObjectMetadata, but the requested object is a list",
@@ -475,11 +497,12 @@ async fn resource_request(
         }
         (None, Method::DELETE) => {
             let opts = list_options(&def, query)?;
-            let del = DeleteOptions::parse(&body, query.get("propagationPolicy").map(String::as_str))?;
+            let del =
+                DeleteOptions::parse(&json_bytes(headers, body)?, query.get("propagationPolicy").map(String::as_str))?;
             let list = registry::delete_collection(&mut state.store.lock(), &ctx, &opts, &del)?;
             let rv = state.store.lock().rv;
             state.publish(rv, false);
-            Ok(ok_json(StatusCode::OK, &list))
+            respond(render, StatusCode::OK, &list)
         }
         (None, m) => Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({m})"
@@ -498,7 +521,7 @@ async fn resource_request(
                     &table::render(&def, &[obj], json!({"resourceVersion": rv}), render.include),
                 ));
             }
-            Ok(ok_json(StatusCode::OK, &shape_object(render, obj)?))
+            respond(render, StatusCode::OK, &shape_object(render, obj)?)
         }
         (Some(name), Method::PUT) => {
             let body: Value = parse_body(headers, &body)?;
@@ -518,7 +541,8 @@ async fn resource_request(
                     "the server does not allow this method on the requested resource",
                 ));
             }
-            let del = DeleteOptions::parse(&body, query.get("propagationPolicy").map(String::as_str))?;
+            let del =
+                DeleteOptions::parse(&json_bytes(headers, body)?, query.get("propagationPolicy").map(String::as_str))?;
             let w = registry::delete(&mut state.store.lock(), &ctx, &name, &del)?;
             // As the generic registry's `finalizeDelete`: an object removed at once is
             // answered with a `Status` naming it (`details.kind` is the resource); one only
@@ -527,11 +551,12 @@ async fn resource_request(
             if w.object.pointer("/metadata/deletionTimestamp").is_none() && def.behavior != Behavior::Namespace {
                 state.publish(w.rv, w.deployments_changed);
                 let m = &w.object["metadata"];
-                return Ok(ok_json(
+                return respond(
+                    render,
                     StatusCode::OK,
                     &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
                             "details": {"name": m["name"], "group": def.group, "kind": def.plural, "uid": m["uid"]}}),
-                ));
+                );
             }
             written(w, state)
         }
@@ -551,11 +576,28 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
         "application/yaml" => {
             serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML body: {e}")))
         }
+        m if protobuf::is_protobuf(m) => protobuf::decode(body),
         other => Err(ApiError::unsupported_media_type(other)),
     }
 }
 
-fn watch_line(kind: &str, object: Value) -> Bytes {
+/// A DELETE body (`DeleteOptions`) as JSON bytes, whatever its `Content-Type`.
+fn json_bytes(headers: &HeaderMap, body: Bytes) -> Result<Bytes, ApiError> {
+    if body.is_empty() {
+        return Ok(body);
+    }
+    let v = parse_body(headers, &body)?;
+    serde_json::to_vec(&v).map(Bytes::from).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// One watch event: a JSON line, or a protobuf frame (an object that has no protobuf form
+/// becomes an `ERROR` event carrying the 406 `Status`).
+fn watch_line(proto: bool, kind: &str, object: Value) -> Bytes {
+    if proto {
+        return protobuf::watch_frame(kind, &object)
+            .or_else(|e| protobuf::watch_frame("ERROR", &e.status()))
+            .unwrap_or_default();
+    }
     let mut line = serde_json::to_vec(&json!({"type": kind, "object": object})).unwrap_or_default();
     line.push(b'\n');
     Bytes::from(line)
@@ -623,6 +665,7 @@ fn watch(
     let down = state.down_token();
     state.watchers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let bookmark_every = state.config.bookmark_interval;
+    let proto = render.proto;
     tokio::spawn(async move {
         let _guard = WatcherGuard(state.clone());
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
@@ -631,18 +674,18 @@ fn watch(
         if too_old {
             let oldest = state.store.lock().oldest_watchable();
             let status = ApiError::gone(format!("too old resource version: {cursor} ({oldest})")).status();
-            let _ = tx.send(Ok(watch_line("ERROR", status))).await;
+            let _ = tx.send(Ok(watch_line(proto, "ERROR", status))).await;
             return;
         }
         for obj in initial {
-            if tx.send(Ok(watch_line("ADDED", table_event(&ctx.def, render, obj)))).await.is_err() {
+            if tx.send(Ok(watch_line(proto, "ADDED", table_event(&ctx.def, render, obj)))).await.is_err() {
                 return;
             }
         }
         if send_initial {
             let mut b = bookmark(cursor);
             b["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
-            if tx.send(Ok(watch_line("BOOKMARK", b))).await.is_err() {
+            if tx.send(Ok(watch_line(proto, "BOOKMARK", b))).await.is_err() {
                 return;
             }
         }
@@ -665,12 +708,12 @@ fn watch(
                     };
                     let Some(changes) = changes else {
                         let status = ApiError::gone(format!("too old resource version: {cursor}")).status();
-                        let _ = tx.send(Ok(watch_line("ERROR", status))).await;
+                        let _ = tx.send(Ok(watch_line(proto, "ERROR", status))).await;
                         return;
                     };
                     for c in changes {
                         if let Some((t, obj)) = registry::watch_event(&ctx, &opts, c.kind, &c.object, c.previous.as_deref())
-                            && tx.send(Ok(watch_line(t, table_event(&ctx.def, render, obj)))).await.is_err()
+                            && tx.send(Ok(watch_line(proto, t, table_event(&ctx.def, render, obj)))).await.is_err()
                         {
                             return;
                         }
@@ -678,7 +721,7 @@ fn watch(
                     cursor = cursor.max(head);
                 }
                 _ = ticker.tick() => {
-                    if bookmarks && tx.send(Ok(watch_line("BOOKMARK", bookmark(cursor)))).await.is_err() {
+                    if bookmarks && tx.send(Ok(watch_line(proto, "BOOKMARK", bookmark(cursor)))).await.is_err() {
                         return;
                     }
                 }
@@ -692,7 +735,7 @@ fn watch(
     let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
     Response::builder()
         .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_TYPE, if proto { protobuf::WATCH_MEDIA_TYPE } else { "application/json" })
         .header(header::CACHE_CONTROL, "no-cache, private")
         .body(Body::from_stream(stream))
         .map_err(|e| ApiError::internal(e.to_string()))
@@ -720,7 +763,7 @@ mod tests {
     }
 
     #[test]
-    fn negotiates_tables_and_refuses_protobuf_only() {
+    fn negotiates_tables_and_protobuf_only() {
         let mut h = HeaderMap::new();
         h.insert(
             header::ACCEPT,
@@ -728,6 +771,12 @@ mod tests {
         );
         assert!(negotiate(&h, &HashMap::new()).expect("ok").table);
         h.insert(header::ACCEPT, "application/vnd.kubernetes.protobuf".parse().expect("header"));
+        assert!(negotiate(&h, &HashMap::new()).expect("protobuf only").proto);
+        h.insert(header::ACCEPT, "application/vnd.kubernetes.protobuf,application/json".parse().expect("header"));
+        assert!(!negotiate(&h, &HashMap::new()).expect("json too").proto);
+        h.insert(header::ACCEPT, "application/vnd.kubernetes.protobuf;as=Table;g=meta.k8s.io;v=v1".parse().expect("h"));
+        assert_eq!(negotiate(&h, &HashMap::new()).map(|_| ()).map_err(|e| e.code), Err(406));
+        h.insert(header::ACCEPT, "text/plain".parse().expect("header"));
         assert_eq!(negotiate(&h, &HashMap::new()).map(|_| ()).map_err(|e| e.code), Err(406));
     }
 

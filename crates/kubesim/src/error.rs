@@ -130,8 +130,9 @@ impl ApiError {
             "UnsupportedMediaType",
             format!(
                 "the body of the request was in an unknown format ({content_type:?}) - accepted media types include: \
+                 application/json, application/yaml, application/vnd.kubernetes.protobuf (bodies), \
                  application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, \
-                 application/strategic-merge-patch+json"
+                 application/strategic-merge-patch+json (patches)"
             ),
         )
     }
@@ -142,7 +143,8 @@ impl ApiError {
             406,
             "NotAcceptable",
             format!(
-                "only the following media types are accepted: application/json, application/yaml ({accept:?} asked)"
+                "only the following media types are accepted: application/json, application/yaml, \
+                 application/vnd.kubernetes.protobuf ({accept:?} asked)"
             ),
         )
     }

@@ -21,6 +21,7 @@ pub mod convert;
 pub mod error;
 pub mod faults;
 pub mod managed_fields;
+pub mod protobuf;
 pub mod registry;
 pub mod resources;
 pub mod schema;
