@@ -1,5 +1,12 @@
 //! Test harness: kubesim + `scalekeeper serve` in-process, over real mTLS and real HTTP.
+//!
+//! [`start`] / [`start_with`] give an [`Env`] on kubesim. [`start_target`] gives a [`TargetEnv`]
+//! on kubesim or, when `SCALEKEEPER_TEST_KUBECONFIG` is set, on that real cluster
+//! (`support/cluster.rs`).
 #![allow(dead_code, clippy::unwrap_used)]
+
+#[path = "../support/cluster.rs"]
+pub mod cluster;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -47,6 +54,17 @@ pub async fn start() -> Env {
 
 pub async fn start_with(opts: Options) -> Env {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = start_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let certs = certs::write_dev_certs(&dir.path().join("certs"), &[], &opts.clients, 1).expect("certs");
+    let server = start_server(sim.client().await.unwrap(), &certs, opts).await;
+    let env = Env { grpc_addr: server.grpc_addr, http_addr: server.http_addr, sim, server: Some(server), dir, certs };
+    env.wait_ready().await;
+    env
+}
+
+/// kubesim with the CRD and the seed objects.
+async fn start_sim() -> kubesim::Sim {
     let sim =
         kubesim::Sim::start(kubesim::SimConfig { deployment_delay: Duration::from_millis(20), ..Default::default() })
             .await
@@ -54,10 +72,13 @@ pub async fn start_with(opts: Options) -> Env {
     use kube::CustomResourceExt as _;
     sim.apply(serde_json::to_value(scalekeeper::policy::ReplicaPolicy::crd()).unwrap()).expect("CRD installs");
     sim.seed_yaml(SEED).expect("seed loads");
-    let dir = tempfile::tempdir().unwrap();
-    let certs = certs::write_dev_certs(&dir.path().join("certs"), &[], &opts.clients, 1).expect("certs");
-    let server = Server::start(
-        sim.client().await.unwrap(),
+    sim
+}
+
+/// `scalekeeper serve`, in-process, on free localhost ports.
+async fn start_server(client: kube::Client, certs: &certs::DevCerts, opts: Options) -> Server {
+    Server::start(
+        client,
         ServeConfig {
             grpc_listen: "127.0.0.1:0".parse().unwrap(),
             http_listen: "127.0.0.1:0".parse().unwrap(),
@@ -76,10 +97,175 @@ pub async fn start_with(opts: Options) -> Env {
         },
     )
     .await
-    .expect("server starts");
-    let env = Env { grpc_addr: server.grpc_addr, http_addr: server.http_addr, sim, server: Some(server), dir, certs };
-    env.wait_ready().await;
+    .expect("server starts")
+}
+
+/// The Kubernetes API of a [`TargetEnv`]: kubesim in-process, or the real cluster named by
+/// `SCALEKEEPER_TEST_KUBECONFIG` (see `support/cluster.rs`).
+pub enum Target {
+    Sim(kubesim::Sim),
+    Real {
+        kubeconfig: PathBuf,
+        /// Appended to every namespace the test uses (`shop` becomes `shop-1a2b3c4d`).
+        suffix: String,
+        namespaces: cluster::Namespaces,
+    },
+}
+
+/// kubesim or a real cluster with the seed Deployments (in namespaces of the test's own on a
+/// real cluster), and `scalekeeper serve` in-process, scoped to them.
+pub struct TargetEnv {
+    pub server: Option<Server>,
+    pub target: Target,
+    pub kube: kube::Client,
+    pub dir: tempfile::TempDir,
+    pub certs: certs::DevCerts,
+    pub grpc_addr: std::net::SocketAddr,
+    pub http_addr: std::net::SocketAddr,
+}
+
+/// Starts a [`TargetEnv`] on the target `SCALEKEEPER_TEST_KUBECONFIG` selects. On a real
+/// cluster `Scope::All` means the test's namespaces, and named namespaces are mapped to the
+/// test's.
+pub async fn start_target(mut opts: Options) -> TargetEnv {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().unwrap();
+    let certs = certs::write_dev_certs(&dir.path().join("certs"), &[], &opts.clients, 1).expect("certs");
+    let (target, kube) = match cluster::real_kubeconfig() {
+        None => {
+            let sim = start_sim().await;
+            let kube = sim.client().await.unwrap();
+            (Target::Sim(sim), kube)
+        }
+        Some(kubeconfig) => {
+            let kube = cluster::client_for(&kubeconfig).await;
+            use kube::CustomResourceExt as _;
+            cluster::install_crd(&kube, serde_json::to_value(scalekeeper::policy::ReplicaPolicy::crd()).unwrap()).await;
+            let suffix = cluster::unique_name("t").trim_start_matches("t-").to_string();
+            let map = |ns: &str| format!("{ns}-{suffix}");
+            let names: Vec<String> = cluster::seed_namespaces(SEED).iter().map(|n| map(n)).collect();
+            let namespaces = cluster::create_namespaces(&kube, &kubeconfig, &names).await;
+            cluster::seed_yaml(&kube, SEED, map).await;
+            opts.scope = match opts.scope {
+                Scope::All => Scope::Namespaces(names),
+                Scope::Namespaces(v) => Scope::Namespaces(v.iter().map(|n| map(n)).collect()),
+            };
+            (Target::Real { kubeconfig, suffix, namespaces }, kube)
+        }
+    };
+    let server = start_server(kube.clone(), &certs, opts).await;
+    let env = TargetEnv {
+        grpc_addr: server.grpc_addr,
+        http_addr: server.http_addr,
+        target,
+        kube,
+        server: Some(server),
+        dir,
+        certs,
+    };
+    wait_for("readyz 200", Duration::from_secs(30), || async { env.readyz().await == 200 }).await;
     env
+}
+
+impl TargetEnv {
+    /// Whether this runs against a real API server.
+    pub fn is_real(&self) -> bool {
+        matches!(self.target, Target::Real { .. })
+    }
+
+    /// kubesim, when that is the target: for what only kubesim can tell (its write log) or do
+    /// (go down).
+    pub fn sim(&self) -> Option<&kubesim::Sim> {
+        match &self.target {
+            Target::Sim(sim) => Some(sim),
+            Target::Real { .. } => None,
+        }
+    }
+
+    /// The namespace the test uses for the seed's namespace `seed_ns`.
+    pub fn ns(&self, seed_ns: &str) -> String {
+        match &self.target {
+            Target::Sim(_) => seed_ns.to_string(),
+            Target::Real { suffix, .. } => format!("{seed_ns}-{suffix}"),
+        }
+    }
+
+    /// A kubeconfig for kubectl.
+    pub fn kubeconfig(&self) -> PathBuf {
+        match &self.target {
+            Target::Sim(sim) => {
+                let p = self.dir.path().join("kubeconfig");
+                if !p.is_file() {
+                    sim.write_kubeconfig(&p).unwrap();
+                }
+                p
+            }
+            Target::Real { kubeconfig, .. } => kubeconfig.clone(),
+        }
+    }
+
+    pub async fn client_as(&self, identity: &str) -> ScaleServiceClient<Channel> {
+        client_as(&self.certs, self.grpc_addr, identity).await
+    }
+
+    pub async fn client(&self) -> ScaleServiceClient<Channel> {
+        self.client_as("alice").await
+    }
+
+    pub async fn readyz(&self) -> u16 {
+        http_get(self.http_addr, "/readyz").await.0
+    }
+
+    pub async fn wait_ready(&self) {
+        wait_for("readyz 200", Duration::from_secs(10), || async { self.readyz().await == 200 }).await;
+    }
+
+    /// `spec.replicas`, read through the API.
+    pub async fn spec_replicas(&self, ns: &str, name: &str) -> i64 {
+        cluster::spec_replicas(&self.kube, ns, name).await
+    }
+
+    /// The ReplicaPolicy, read through the API.
+    pub async fn policy(&self, ns: &str, name: &str) -> Option<serde_json::Value> {
+        cluster::get_json(&self.kube, "scalekeeper.dev/v1alpha1", "ReplicaPolicy", ns, name).await
+    }
+
+    /// The value of a sample in `/metrics` (`name{labels}` exactly as exposed), 0 when absent.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let (code, body) = http_get(self.http_addr, "/metrics").await;
+        assert_eq!(code, 200, "/metrics: {body}");
+        body.lines().find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
+    }
+}
+
+async fn client_as(
+    certs: &certs::DevCerts,
+    grpc_addr: std::net::SocketAddr,
+    identity: &str,
+) -> ScaleServiceClient<Channel> {
+    let (_, cert, key) = certs.clients.iter().find(|(i, _, _)| i == identity).cloned().expect("client cert");
+    ScaleServiceClient::new(channel(grpc_addr, &certs.ca, Some((&cert, &key))).await.expect("mTLS connect"))
+}
+
+async fn channel(
+    grpc_addr: std::net::SocketAddr,
+    ca: &Path,
+    cert_key: Option<(&Path, &Path)>,
+) -> Result<Channel, tonic::transport::Error> {
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(std::fs::read(ca).unwrap()))
+        .domain_name("localhost");
+    if let Some((cert, key)) = cert_key {
+        tls = tls.identity(Identity::from_pem(std::fs::read(cert).unwrap(), std::fs::read(key).unwrap()));
+    }
+    Endpoint::from_shared(format!("https://localhost:{}", grpc_addr.port()))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(10))
+        .connect()
+        .await
 }
 
 pub async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut f: F)
@@ -108,25 +294,11 @@ impl Env {
         ca: &Path,
         cert_key: Option<(&Path, &Path)>,
     ) -> Result<Channel, tonic::transport::Error> {
-        let mut tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(std::fs::read(ca).unwrap()))
-            .domain_name("localhost");
-        if let Some((cert, key)) = cert_key {
-            tls = tls.identity(Identity::from_pem(std::fs::read(cert).unwrap(), std::fs::read(key).unwrap()));
-        }
-        Endpoint::from_shared(format!("https://localhost:{}", self.grpc_addr.port()))
-            .unwrap()
-            .tls_config(tls)
-            .unwrap()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
-            .connect()
-            .await
+        channel(self.grpc_addr, ca, cert_key).await
     }
 
     pub async fn client_as(&self, identity: &str) -> ScaleServiceClient<Channel> {
-        let (cert, key) = self.client_files(identity);
-        ScaleServiceClient::new(self.channel_with(&self.certs.ca, Some((&cert, &key))).await.expect("mTLS connect"))
+        client_as(&self.certs, self.grpc_addr, identity).await
     }
 
     pub async fn client(&self) -> ScaleServiceClient<Channel> {
