@@ -33,6 +33,22 @@
 //! At the end both processes get SIGTERM and must exit 0; a guard kills them if the test fails
 //! first, so no process outlives the test.
 //!
+//! **Self-started against a real API server** (`make test-real`). When `SCALEKEEPER_TEST_KUBECONFIG`
+//! names the (admin) kubeconfig of a cluster, the suite starts no kubesim and uses that cluster,
+//! which other tests use at the same time:
+//!
+//! 1. the seed's namespaces become `shop-<suffix>` and `payments-<suffix>` (a random suffix); the
+//!    suite creates them and the seed Deployments in them (`kubectl create`), and deletes the
+//!    namespaces when it ends (`SCALEKEEPER_TEST_KEEP_NAMESPACES` keeps them);
+//! 2. the CRD with `kubectl apply --server-side --force-conflicts` (it is cluster-scoped and
+//!    shared), then `kubectl wait` until it is established;
+//! 3. certificates and `scalekeeper serve` as above, with `--namespace shop-<suffix>,payments-<suffix>`
+//!    so it sees none of the other tests' objects.
+//!
+//! The steps are the same; only the namespace names differ. No kubelet runs there, so no Pod
+//! is ever ready: no step depends on readiness. `SCALEKEEPER_TEST_KUBECONFIG` and the
+//! existing-cluster variables exclude each other.
+//!
 //! In both modes the CLI reaches the server through `SCALEKEEPER_SERVER`, `SCALEKEEPER_CA`,
 //! `SCALEKEEPER_CERT` and `SCALEKEEPER_KEY` (one step passes the same as flags), and every
 //! `kubectl` run gets `--kubeconfig` and a per-run `--cache-dir`. kubectl is required: without it
@@ -66,6 +82,9 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(20);
 const WAIT_TIMEOUT: Duration = Duration::from_secs(15);
 /// The seed Deployments and their replica counts in `examples/kubesim-seed.yaml`.
 const SEED: [(&str, &str, i64); 3] = [("shop", "web", 3), ("shop", "cart", 2), ("payments", "ledger", 1)];
+/// The kubeconfig of a real cluster the suite starts `scalekeeper serve` against (see the module
+/// documentation).
+const REAL_KUBECONFIG: &str = "SCALEKEEPER_TEST_KUBECONFIG";
 /// The client identity of the certificates the self-started mode writes.
 const IDENTITY: &str = "e2e-admin";
 
@@ -115,11 +134,11 @@ fn step(failures: &mut Vec<String>, name: &str, f: impl FnOnce()) {
 // === steps ===
 
 fn reset_seed_state(w: &World) {
-    for (ns, name, replicas) in SEED {
+    for (ns, name, replicas) in w.seed() {
         w.cli(&["clear", &format!("{ns}/{name}")]).ok();
-        w.kubectl(&["scale", "deployment", name, "-n", ns, "--replicas", &replicas.to_string()]).ok();
+        w.kubectl(&["scale", "deployment", name, "-n", &ns, "--replicas", &replicas.to_string()]).ok();
     }
-    for (ns, name, replicas) in SEED {
+    for (ns, name, replicas) in w.seed() {
         w.wait_get(&format!("{ns}/{name}"), &format!("unmanaged with spec {replicas}"), |d| {
             d["specReplicas"] == replicas && d["syncStatus"] == "SYNC_STATUS_UNMANAGED"
         });
@@ -127,16 +146,17 @@ fn reset_seed_state(w: &World) {
 }
 
 fn list(w: &World) {
+    let t = w.targets();
     // Table: a header and one row per Deployment.
     let out = w.cli(&["list"]).ok();
     let mut lines = out.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
     assert_eq!(header, ["NAMESPACE", "NAME", "DESIRED", "SPEC", "READY", "SYNC", "MODE"], "{out}");
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
-    for (ns, name, replicas) in SEED {
+    for (ns, name, replicas) in w.seed() {
         let row = rows
             .iter()
-            .find(|r| r.first() == Some(&ns) && r.get(1) == Some(&name))
+            .find(|r| r.first() == Some(&ns.as_str()) && r.get(1) == Some(&name))
             .unwrap_or_else(|| panic!("`list` shows {ns}/{name}:\n{out}"));
         assert_eq!(row.len(), 7, "{row:?}");
         assert_eq!((row[2], row[3], row[5], row[6]), ("-", &*replicas.to_string(), "UNMANAGED", "-"), "{out}");
@@ -144,28 +164,25 @@ fn list(w: &World) {
 
     // JSON: the same Deployments, every one with its fields.
     let all = names(&w.cli(&["list", "-o", "json"]).json()["deployments"]);
-    for (ns, name, _) in SEED {
+    for (ns, name, _) in w.seed() {
         assert!(all.contains(&format!("{ns}/{name}")), "`list -o json` has {ns}/{name}: {all:?}");
     }
     if !w.external {
-        assert_eq!(all, ["payments/ledger", "shop/cart", "shop/web"]);
+        assert_eq!(all, [t.ledger.clone(), t.cart.clone(), t.web.clone()]);
     }
 
     // -n shop: only shop.
-    let shop = names(&w.cli(&["list", "-n", "shop", "-o", "json"]).json()["deployments"]);
-    assert!(shop.iter().all(|n| n.starts_with("shop/")), "{shop:?}");
-    assert!(shop.contains(&"shop/web".to_string()) && shop.contains(&"shop/cart".to_string()), "{shop:?}");
-    let table = w.cli(&["list", "-n", "shop"]).ok();
-    assert!(table.lines().skip(1).all(|l| l.starts_with("shop ")), "{table}");
+    let shop = names(&w.cli(&["list", "-n", &t.shop, "-o", "json"]).json()["deployments"]);
+    assert!(shop.iter().all(|n| n.starts_with(&format!("{}/", t.shop))), "{shop:?}");
+    assert!(shop.contains(&t.web) && shop.contains(&t.cart), "{shop:?}");
+    let table = w.cli(&["list", "-n", &t.shop]).ok();
+    assert!(table.lines().skip(1).all(|l| l.starts_with(&format!("{} ", t.shop))), "{table}");
 
     // -l tier=backend: cart and ledger, not web.
     let doc = w.cli(&["list", "-l", "tier=backend", "-o", "json"]).json();
     let backend = names(&doc["deployments"]);
-    assert!(
-        backend.contains(&"shop/cart".to_string()) && backend.contains(&"payments/ledger".to_string()),
-        "{backend:?}"
-    );
-    assert!(!backend.contains(&"shop/web".to_string()), "{backend:?}");
+    assert!(backend.contains(&t.cart) && backend.contains(&t.ledger), "{backend:?}");
+    assert!(!backend.contains(&t.web), "{backend:?}");
     for d in doc["deployments"].as_array().unwrap() {
         assert_eq!(d["labels"]["tier"], "backend", "{d}");
     }
@@ -174,11 +191,12 @@ fn list(w: &World) {
 }
 
 fn get_web(w: &World) {
+    let t = w.targets();
     // Table, connecting with flags rather than the environment.
-    let out = w.cli_with_flags(&["get", "shop/web"]).ok();
+    let out = w.cli_with_flags(&["get", &t.web]).ok();
     let block = key_values(&out);
     for (key, want) in [
-        ("NAMESPACE", "shop"),
+        ("NAMESPACE", t.shop.as_str()),
         ("NAME", "web"),
         ("DESIRED", "-"),
         ("SPEC", "3"),
@@ -189,8 +207,8 @@ fn get_web(w: &World) {
         assert_eq!(block.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()), Some(want), "{key} in:\n{out}");
     }
 
-    let d = w.cli(&["get", "shop/web", "-o", "json"]).json();
-    assert_eq!((d["namespace"].as_str(), d["name"].as_str()), (Some("shop"), Some("web")), "{d}");
+    let d = w.cli(&["get", &t.web, "-o", "json"]).json();
+    assert_eq!((d["namespace"].as_str(), d["name"].as_str()), (Some(t.shop.as_str()), Some("web")), "{d}");
     assert_eq!(d["specReplicas"], 3, "{d}");
     assert_eq!(d["syncStatus"], "SYNC_STATUS_UNMANAGED", "{d}");
     assert_eq!(d["mode"], "MODE_UNSPECIFIED", "{d}");
@@ -199,7 +217,8 @@ fn get_web(w: &World) {
 }
 
 fn errors(w: &World) {
-    let r = w.cli(&["get", "shop/nope"]);
+    let t = w.targets();
+    let r = w.cli(&["get", &format!("{}/nope", t.shop)]);
     r.exit(1);
     assert!(r.stderr.contains("NOT_FOUND"), "{r}");
     assert!(r.stdout.is_empty(), "{r}");
@@ -208,15 +227,15 @@ fn errors(w: &World) {
     r.exit(2);
     assert!(r.stderr.contains("NAMESPACE/NAME"), "{r}");
 
-    let r = w.cli(&["set", "shop/web", "-1"]);
+    let r = w.cli(&["set", &t.web, "-1"]);
     r.exit(1);
     assert!(r.stderr.contains("INVALID_ARGUMENT"), "{r}");
     // The field is named in the message or, when the message lacks it, on a violation line.
     assert!(r.stderr.contains("replicas: ") || r.stderr.contains("- replicas:"), "the error names the field: {r}");
-    assert_eq!(w.kubectl_spec_replicas("shop", "web"), 3, "a rejected set does not scale");
+    assert_eq!(w.kubectl_spec_replicas(&t.shop, "web"), 3, "a rejected set does not scale");
 
     let missing = w.tmp.path().join("no-such-dir").join("client.pem");
-    let r = w.cli(&["get", "shop/web", "--cert", missing.to_str().unwrap()]);
+    let r = w.cli(&["get", &t.web, "--cert", missing.to_str().unwrap()]);
     r.exit(3);
     assert!(r.stderr.contains(missing.to_str().unwrap()), "the error names the missing file: {r}");
 
@@ -227,45 +246,50 @@ fn errors(w: &World) {
 }
 
 fn set_cart(w: &World) {
-    let d = w.cli(&["set", "shop/cart", "4", "-o", "json"]).json();
+    let t = w.targets();
+    let d = w.cli(&["set", &t.cart, "4", "-o", "json"]).json();
     assert_eq!((d["desiredReplicas"].as_i64(), d["specReplicas"].as_i64()), (Some(4), Some(4)), "{d}");
     assert_eq!(d["mode"], "MODE_ENFORCE", "{d}");
     assert!(d["lastSetBy"].as_str().is_some_and(|s| !s.is_empty()), "{d}");
     let v1 = d["version"].as_str().filter(|v| !v.is_empty()).expect("set returns the version").to_string();
 
     // The cluster, as kubectl sees it: the Deployment scaled, the ReplicaPolicy written.
-    assert_eq!(w.kubectl_spec_replicas("shop", "cart"), 4);
-    let table = w.kubectl(&["get", "replicapolicies", "-n", "shop", "cart"]).ok();
+    assert_eq!(w.kubectl_spec_replicas(&t.shop, "cart"), 4);
+    let table = w.kubectl(&["get", "replicapolicies", "-n", &t.shop, "cart"]).ok();
     assert!(table.lines().next().is_some_and(|h| h.starts_with("NAME") && h.contains("DESIRED")), "{table}");
     assert!(table.lines().skip(1).any(|l| l.split_whitespace().take(2).eq(["cart", "4"])), "{table}");
     let spec =
-        w.kubectl(&["get", "replicapolicies", "-n", "shop", "cart", "-o", "jsonpath={.spec.replicas} {.spec.mode}"]);
+        w.kubectl(&["get", "replicapolicies", "-n", &t.shop, "cart", "-o", "jsonpath={.spec.replicas} {.spec.mode}"]);
     assert_eq!(spec.ok(), "4 Enforce");
 
     // The version as a precondition: current succeeds, stale is ABORTED and writes nothing.
-    let d = w.cli(&["set", "shop/cart", "5", "--expected-version", &v1, "-o", "json"]).json();
+    let d = w.cli(&["set", &t.cart, "5", "--expected-version", &v1, "-o", "json"]).json();
     assert_eq!(d["desiredReplicas"], 5, "{d}");
     let v2 = d["version"].as_str().unwrap().to_string();
     assert_ne!(v1, v2, "a write changes the version");
-    let r = w.cli(&["set", "shop/cart", "6", "--expected-version", &v1]);
+    let r = w.cli(&["set", &t.cart, "6", "--expected-version", &v1]);
     r.exit(1);
     assert!(r.stderr.contains("ABORTED"), "{r}");
     assert!(r.stderr.contains("hint:"), "{r}");
-    assert_eq!(w.kubectl_spec_replicas("shop", "cart"), 5, "the aborted set does not scale");
-    w.wait_get("shop/cart", &format!("desired 5 at version {v2}"), |d| {
+    assert_eq!(w.kubectl_spec_replicas(&t.shop, "cart"), 5, "the aborted set does not scale");
+    w.wait_get(&t.cart, &format!("desired 5 at version {v2}"), |d| {
         d["desiredReplicas"] == 5 && d["version"] == v2.as_str()
     });
 }
 
 fn diff_ledger(w: &World) {
-    let d = w.cli(&["set", "payments/ledger", "1", "--mode", "observe", "-o", "json"]).json();
+    let t = w.targets();
+    let d = w.cli(&["set", &t.ledger, "1", "--mode", "observe", "-o", "json"]).json();
     assert_eq!((d["desiredReplicas"].as_i64(), d["mode"].as_str()), (Some(1), Some("MODE_OBSERVE")), "{d}");
 
-    w.kubectl(&["scale", "deployment", "ledger", "-n", "payments", "--replicas", "3"]).ok();
+    w.kubectl(&["scale", "deployment", "ledger", "-n", &t.payments, "--replicas", "3"]).ok();
     let mut last = Value::Null;
     let found = wait_for("diff to show payments/ledger DRIFTED (desired 1, spec 3)", || {
         last = w.cli(&["diff", "-o", "json"]).json();
-        let d = last["diffs"].as_array()?.iter().find(|d| d["namespace"] == "payments" && d["name"] == "ledger")?;
+        let d = last["diffs"]
+            .as_array()?
+            .iter()
+            .find(|d| d["namespace"] == t.payments.as_str() && d["name"] == "ledger")?;
         (d["syncStatus"] == "SYNC_STATUS_DRIFTED").then(|| d.clone())
     });
     assert_eq!((found["desiredReplicas"].as_i64(), found["specReplicas"].as_i64()), (Some(1), Some(3)), "{last}");
@@ -278,21 +302,22 @@ fn diff_ledger(w: &World) {
     let row = table
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .find(|r| r.starts_with(&["payments", "ledger"]))
+        .find(|r| r.starts_with(&[t.payments.as_str(), "ledger"]))
         .unwrap_or_else(|| panic!("`diff` lists payments/ledger:\n{table}"));
     assert_eq!(&row[2..5], ["DRIFTED", "1", "3"], "{table}");
-    let only_shop = w.cli(&["diff", "-n", "shop"]).ok();
+    let only_shop = w.cli(&["diff", "-n", &t.shop]).ok();
     assert!(!only_shop.contains("ledger"), "{only_shop}");
 
     // Observe mode reports drift and never corrects it.
-    assert_eq!(w.kubectl_spec_replicas("payments", "ledger"), 3);
+    assert_eq!(w.kubectl_spec_replicas(&t.payments, "ledger"), 3);
 
     // Undo, for the steps after this one and for a later run against the same cluster.
-    w.cli(&["clear", "payments/ledger"]).ok();
-    w.kubectl(&["scale", "deployment", "ledger", "-n", "payments", "--replicas", "1"]).ok();
+    w.cli(&["clear", &t.ledger]).ok();
+    w.kubectl(&["scale", "deployment", "ledger", "-n", &t.payments, "--replicas", "1"]).ok();
 }
 
 fn watch_web(w: &World) {
+    let t = w.targets();
     let mut watch = w.spawn_watch();
     let mut before_synced = Vec::new();
     watch.read_until("the SYNCED marker", |l| {
@@ -300,13 +325,13 @@ fn watch_web(w: &World) {
         l.starts_with("SYNCED")
     });
     assert!(
-        before_synced.iter().any(|l| l.starts_with("ADDED shop/web ")),
+        before_synced.iter().any(|l| l.starts_with(&format!("ADDED {} ", t.web))),
         "the snapshot before SYNCED has shop/web: {before_synced:?}"
     );
 
-    w.kubectl(&["scale", "deployment", "web", "-n", "shop", "--replicas", "5"]).ok();
+    w.kubectl(&["scale", "deployment", "web", "-n", &t.shop, "--replicas", "5"]).ok();
     let line = watch.read_until("a MODIFIED line for shop/web with spec=5", |l| {
-        l.starts_with("MODIFIED shop/web ") && l.contains(" spec=5 ")
+        l.starts_with(&format!("MODIFIED {} ", t.web)) && l.contains(" spec=5 ")
     });
     assert!(line.contains("desired=-") && line.contains("sync=UNMANAGED"), "{line}");
 
@@ -315,30 +340,31 @@ fn watch_web(w: &World) {
     assert_eq!(status.code(), Some(0), "watch exits 0 on SIGINT ({status}); stderr: {}", read(&watch.stderr));
 
     // Undo, and wait until the server's cache has it, for a later run against the same cluster.
-    w.kubectl(&["scale", "deployment", "web", "-n", "shop", "--replicas", "3"]).ok();
-    w.wait_get("shop/web", "spec 3", |d| d["specReplicas"] == 3);
+    w.kubectl(&["scale", "deployment", "web", "-n", &t.shop, "--replicas", "3"]).ok();
+    w.wait_get(&t.web, "spec 3", |d| d["specReplicas"] == 3);
 }
 
 fn clear_cart(w: &World) {
-    let out = w.cli(&["clear", "shop/cart"]).ok();
+    let t = w.targets();
+    let out = w.cli(&["clear", &t.cart]).ok();
     let block = key_values(&out);
     let field = |k: &str| block.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     assert_eq!(field("SYNC").as_deref(), Some("UNMANAGED"), "{out}");
     assert_eq!(field("DESIRED").as_deref(), Some("-"), "{out}");
 
-    w.wait_get("shop/cart", "unmanaged", |d| {
+    w.wait_get(&t.cart, "unmanaged", |d| {
         d["syncStatus"] == "SYNC_STATUS_UNMANAGED"
             && d.get("desiredReplicas").is_none()
             && d["mode"] == "MODE_UNSPECIFIED"
     });
     // The policy is gone; the replica count stays where it was.
-    let r = w.kubectl(&["get", "replicapolicies", "-n", "shop", "cart"]);
+    let r = w.kubectl(&["get", "replicapolicies", "-n", &t.shop, "cart"]);
     assert!(!r.success(), "the ReplicaPolicy is deleted: {r}");
     assert!(r.stderr.contains("NotFound") || r.stderr.contains("not found"), "{r}");
-    let kept = w.kubectl_spec_replicas("shop", "cart");
+    let kept = w.kubectl_spec_replicas(&t.shop, "cart");
     assert!(kept == 5 || kept == 4, "clear leaves spec.replicas alone (set_cart left 5), got {kept}");
     // Clearing what is not declared succeeds.
-    w.cli(&["clear", "shop/cart"]).ok();
+    w.cli(&["clear", &t.cart]).ok();
 }
 
 // === the world ===
@@ -346,6 +372,14 @@ fn clear_cart(w: &World) {
 /// The cluster and server the suite runs against, and what it started to have them.
 struct World {
     external: bool,
+    /// The namespaces of the seed's `shop` and `payments`: the same names, except on a real
+    /// cluster the suite seeds itself (`shop-<suffix>`, `payments-<suffix>`).
+    shop: String,
+    payments: String,
+    /// Namespaces the suite created, deleted (without waiting) when the world is dropped.
+    created_namespaces: Vec<String>,
+    /// Whether the suite started `scalekeeper serve` against a real cluster.
+    real: bool,
     kubeconfig: PathBuf,
     server: String,
     ca: PathBuf,
@@ -371,8 +405,17 @@ impl World {
                         )
                     }))
                 };
+                assert!(
+                    var(REAL_KUBECONFIG).is_none(),
+                    "SCALEKEEPER_E2E_KUBECONFIG/SERVER (an existing cluster with its server) and {REAL_KUBECONFIG} \
+                     (a cluster the suite starts its server against) exclude each other"
+                );
                 World {
                     external: true,
+                    shop: "shop".into(),
+                    payments: "payments".into(),
+                    created_namespaces: Vec::new(),
+                    real: false,
                     kubeconfig: kubeconfig.into(),
                     server: server.to_string_lossy().into_owned(),
                     ca: file("SCALEKEEPER_E2E_CA"),
@@ -383,7 +426,7 @@ impl World {
                     procs: Vec::new(),
                 }
             }
-            (None, None) => World::start(tmp),
+            (None, None) => World::start(tmp, var(REAL_KUBECONFIG).map(PathBuf::from)),
             _ => panic!(
                 "set both SCALEKEEPER_E2E_KUBECONFIG and SCALEKEEPER_E2E_SERVER (an existing cluster) or neither \
                  (the suite starts kubesim and the server itself)"
@@ -391,44 +434,36 @@ impl World {
         }
     }
 
-    /// Starts kubesim and `scalekeeper serve` as processes, the way a user would.
-    fn start(tmp: tempfile::TempDir) -> World {
-        let kubectl = kubectl_binary(true);
-        let dir = tmp.path().to_path_buf();
-        let kubeconfig = dir.join("kubeconfig");
+    /// Starts kubesim (or, given `real`, uses that cluster) and `scalekeeper serve` as processes,
+    /// the way a user would.
+    fn start(tmp: tempfile::TempDir, real: Option<PathBuf>) -> World {
         let seed = workspace_root().join("examples/kubesim-seed.yaml");
         assert!(seed.is_file(), "seed file {} exists", seed.display());
-
-        let mut cmd = Command::new(kubesim_binary());
-        cmd.arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .arg("--seed")
-            .arg(&seed)
-            .env_remove("KUBESIM_LISTEN")
-            .env_remove("KUBESIM_KUBECONFIG")
-            .env_remove("KUBESIM_TOKEN")
-            .env_remove("KUBESIM_ADMIN_LISTEN");
-        let kubesim = Proc::spawn("kubesim", cmd, &dir);
-        let mut world = World {
-            external: false,
-            kubeconfig,
-            server: String::new(),
-            ca: PathBuf::new(),
-            cert: PathBuf::new(),
-            key: PathBuf::new(),
-            kubectl,
-            tmp,
-            procs: vec![kubesim],
+        let mut world = match real {
+            None => World::start_kubesim(tmp, &seed),
+            Some(kubeconfig) => World::seed_real(tmp, kubeconfig, &seed),
         };
-        // kubesim prints this line once the seed is loaded and the kubeconfig written.
-        let stdout = world.procs[0].stdout.clone();
-        world.procs[0].wait_until("its kubeconfig", || read(&stdout).contains("kubesim serving at"));
+        let dir = world.tmp.path().to_path_buf();
 
         let crd = world.scalekeeper(&["crd"]).ok();
         assert!(crd.contains("replicapolicies.scalekeeper.dev"), "{crd}");
-        world.kubectl_stdin(&["apply", "-f", "-"], crd.as_bytes()).ok();
+        if world.real {
+            // Cluster-scoped and shared with the tests running in parallel: server-side apply is
+            // idempotent and takes over whatever another installer set.
+            world.kubectl_stdin(&["apply", "--server-side", "--force-conflicts", "-f", "-"], crd.as_bytes()).ok();
+            world
+                .kubectl(&[
+                    "wait",
+                    "--for",
+                    "condition=established",
+                    "--timeout",
+                    "30s",
+                    "crd/replicapolicies.scalekeeper.dev",
+                ])
+                .ok();
+        } else {
+            world.kubectl_stdin(&["apply", "-f", "-"], crd.as_bytes()).ok();
+        }
 
         let certs = dir.join("certs");
         let out = world.scalekeeper(&["certs", "--dir", certs.to_str().unwrap(), "--client", IDENTITY]).ok();
@@ -453,15 +488,127 @@ impl World {
             .arg("--kubeconfig")
             .arg(&world.kubeconfig)
             .args(["--log-format", "text"]);
+        if world.real {
+            // Only the suite's namespaces: other tests share the cluster.
+            cmd.args(["--namespace", &format!("{},{}", world.shop, world.payments)]);
+        }
         world.procs.push(Proc::spawn("scalekeeper serve", cmd, &dir));
         world.server = format!("localhost:{grpc}");
         let http_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, http));
-        world.procs[1].wait_until("/readyz 200", || http_status(http_addr, "/readyz") == Some(200));
+        world.procs.last_mut().unwrap().wait_until("/readyz 200", || http_status(http_addr, "/readyz") == Some(200));
         world
     }
 
+    /// Starts the `kubesim` binary with the seed and waits for its kubeconfig.
+    fn start_kubesim(tmp: tempfile::TempDir, seed: &Path) -> World {
+        let kubectl = kubectl_binary(true);
+        let dir = tmp.path().to_path_buf();
+        let kubeconfig = dir.join("kubeconfig");
+        let mut cmd = Command::new(kubesim_binary());
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("--seed")
+            .arg(seed)
+            .env_remove("KUBESIM_LISTEN")
+            .env_remove("KUBESIM_KUBECONFIG")
+            .env_remove("KUBESIM_TOKEN")
+            .env_remove("KUBESIM_ADMIN_LISTEN");
+        let kubesim = Proc::spawn("kubesim", cmd, &dir);
+        let mut world = World {
+            external: false,
+            shop: "shop".into(),
+            payments: "payments".into(),
+            created_namespaces: Vec::new(),
+            real: false,
+            kubeconfig,
+            server: String::new(),
+            ca: PathBuf::new(),
+            cert: PathBuf::new(),
+            key: PathBuf::new(),
+            kubectl,
+            tmp,
+            procs: vec![kubesim],
+        };
+        // kubesim prints this line once the seed is loaded and the kubeconfig written.
+        let stdout = world.procs[0].stdout.clone();
+        world.procs[0].wait_until("its kubeconfig", || read(&stdout).contains("kubesim serving at"));
+        world
+    }
+
+    /// Uses the real cluster of `kubeconfig`: creates namespaces of the suite's own and the seed's
+    /// Deployments in them, with kubectl.
+    fn seed_real(tmp: tempfile::TempDir, kubeconfig: PathBuf, seed: &Path) -> World {
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let mut world = World {
+            external: false,
+            shop: format!("shop-{suffix}"),
+            payments: format!("payments-{suffix}"),
+            created_namespaces: Vec::new(),
+            real: true,
+            kubeconfig,
+            server: String::new(),
+            ca: PathBuf::new(),
+            cert: PathBuf::new(),
+            key: PathBuf::new(),
+            kubectl: kubectl_binary(false),
+            tmp,
+            procs: Vec::new(),
+        };
+        let rename = |ns: &str| match ns {
+            "shop" => world.shop.clone(),
+            "payments" => world.payments.clone(),
+            other => panic!("the seed file has namespace {other}; the suite knows shop and payments"),
+        };
+        let mut items = Vec::new();
+        for doc in serde_yaml::Deserializer::from_str(&read(seed)) {
+            use serde::Deserialize as _;
+            let mut v = Value::deserialize(doc).expect("the seed file is YAML");
+            match v["kind"].as_str() {
+                Some("Namespace") => {
+                    let name = rename(v["metadata"]["name"].as_str().unwrap());
+                    v["metadata"]["name"] = name.into();
+                }
+                Some(_) => {
+                    let ns = rename(v["metadata"]["namespace"].as_str().unwrap());
+                    v["metadata"]["namespace"] = ns.into();
+                }
+                None => continue,
+            }
+            items.push(v);
+        }
+        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+        world.created_namespaces = vec![world.shop.clone(), world.payments.clone()];
+        world.kubectl_stdin(&["create", "-f", "-"], list.to_string().as_bytes()).ok();
+        world
+    }
+
+    fn targets(&self) -> Targets {
+        Targets {
+            shop: self.shop.clone(),
+            payments: self.payments.clone(),
+            web: format!("{}/web", self.shop),
+            cart: format!("{}/cart", self.shop),
+            ledger: format!("{}/ledger", self.payments),
+        }
+    }
+
+    /// [`SEED`] with this world's namespaces.
+    fn seed(&self) -> Vec<(String, &'static str, i64)> {
+        SEED.iter()
+            .map(|&(ns, name, replicas)| {
+                (if ns == "shop" { self.shop.clone() } else { self.payments.clone() }, name, replicas)
+            })
+            .collect()
+    }
+
     fn describe(&self) -> String {
-        let mode = if self.external { "existing cluster" } else { "self-started kubesim + scalekeeper serve" };
+        let mode = match (self.external, self.real) {
+            (true, _) => "existing cluster",
+            (false, true) => "real cluster + self-started scalekeeper serve",
+            (false, false) => "self-started kubesim + scalekeeper serve",
+        };
         format!(
             "{mode}; server {}; kubeconfig {}; kubectl {}",
             self.server,
@@ -603,7 +750,24 @@ impl Drop for World {
         while let Some(p) = self.procs.pop() {
             drop(p);
         }
+        if !self.created_namespaces.is_empty() && std::env::var_os("SCALEKEEPER_TEST_KEEP_NAMESPACES").is_none() {
+            let mut args = vec!["delete", "namespace", "--wait=false"];
+            args.extend(self.created_namespaces.iter().map(String::as_str));
+            let r = self.kubectl(&args);
+            if !r.success() {
+                eprintln!("deleting the suite's namespaces: {r}");
+            }
+        }
     }
+}
+
+/// The namespaces and `NAMESPACE/NAME` targets of the seed Deployments in this world.
+struct Targets {
+    shop: String,
+    payments: String,
+    web: String,
+    cart: String,
+    ledger: String,
 }
 
 /// A process the suite started; stopped (SIGTERM, then SIGKILL) when dropped.
