@@ -43,7 +43,7 @@
 //! 2. the CRD with `kubectl apply --server-side --force-conflicts` (it is cluster-scoped and
 //!    shared), then `kubectl wait` until it is established;
 //! 3. certificates and `scalekeeper serve` as above, with `--namespace shop-<suffix>,payments-<suffix>`
-//!    so it sees none of the other tests' objects.
+//!    so it sees none of the other tests' objects, and its Lease in `shop-<suffix>`.
 //!
 //! The steps are the same; only the namespace names differ. No kubelet runs there, so no Pod
 //! is ever ready: no step depends on readiness. `SCALEKEEPER_TEST_KUBECONFIG` and the
@@ -489,8 +489,10 @@ impl World {
             .arg(&world.kubeconfig)
             .args(["--log-format", "text"]);
         if world.real {
-            // Only the suite's namespaces: other tests share the cluster.
+            // Only the suite's namespaces, and a Lease of its own there: other tests share the
+            // cluster.
             cmd.args(["--namespace", &format!("{},{}", world.shop, world.payments)]);
+            cmd.args(["--lease-namespace", &world.shop]);
         }
         world.procs.push(Proc::spawn("scalekeeper serve", cmd, &dir));
         world.server = format!("localhost:{grpc}");
