@@ -54,7 +54,9 @@ pub async fn handle(state: Arc<State>, method: Method, uri: Uri, headers: Header
     }
     match route(&state, &method, &path, &query, &headers, body).await {
         Ok(resp) => resp,
-        Err(e) if negotiate(&headers, &query).is_ok_and(|r| r.proto) => protobuf::error_response(e),
+        Err(e) if negotiate(&headers, &query, state.config.protobuf_first).is_ok_and(|r| r.proto) => {
+            protobuf::error_response(e)
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -307,12 +309,13 @@ fn not_acceptable_partial(message: &str) -> ApiError {
     e
 }
 
-fn negotiate(headers: &HeaderMap, query: &HashMap<String, String>) -> Result<Render, ApiError> {
+/// `protobuf_first`: take a protobuf choice that comes before any JSON one (the real
+/// server's behaviour); otherwise protobuf only when no JSON choice fits.
+fn negotiate(headers: &HeaderMap, query: &HashMap<String, String>, protobuf_first: bool) -> Result<Render, ApiError> {
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("*/*");
     let mut table = false;
     let mut partial_list = None;
     let mut acceptable = false;
-    // A protobuf choice is taken only when no JSON choice fits (see `crate::protobuf`).
     let mut proto: Option<Option<bool>> = None;
     for part in accept.split(',') {
         let p = part.trim();
@@ -322,6 +325,9 @@ fn negotiate(headers: &HeaderMap, query: &HashMap<String, String>) -> Result<Ren
                 Some(list) => proto = Some(Some(list)),
                 None if !p.contains("as=") => proto = Some(None),
                 None => {}
+            }
+            if protobuf_first && proto.is_some() {
+                break;
             }
             continue;
         }
@@ -447,7 +453,7 @@ async fn resource_request(
         Some("finalize") if def.plural == "namespaces" => Sub::Main,
         Some(_) => return Err(ApiError::no_such_resource()),
     };
-    let render = negotiate(headers, query)?;
+    let render = negotiate(headers, query, state.config.protobuf_first)?;
     let ctx = Ctx {
         def: def.clone(),
         version: version.to_string(),
@@ -769,22 +775,25 @@ mod tests {
             header::ACCEPT,
             "application/json;as=Table;v=v1;g=meta.k8s.io,application/json".parse().expect("header"),
         );
-        assert!(negotiate(&h, &HashMap::new()).expect("ok").table);
+        assert!(negotiate(&h, &HashMap::new(), false).expect("ok").table);
         h.insert(header::ACCEPT, "application/vnd.kubernetes.protobuf".parse().expect("header"));
-        assert!(negotiate(&h, &HashMap::new()).expect("protobuf only").proto);
+        assert!(negotiate(&h, &HashMap::new(), false).expect("protobuf only").proto);
         h.insert(header::ACCEPT, "application/vnd.kubernetes.protobuf,application/json".parse().expect("header"));
-        assert!(!negotiate(&h, &HashMap::new()).expect("json too").proto);
+        assert!(!negotiate(&h, &HashMap::new(), false).expect("json too").proto);
+        assert!(negotiate(&h, &HashMap::new(), true).expect("protobuf first").proto);
+        h.insert(header::ACCEPT, "application/json,application/vnd.kubernetes.protobuf".parse().expect("header"));
+        assert!(!negotiate(&h, &HashMap::new(), true).expect("json first").proto);
         h.insert(header::ACCEPT, "application/vnd.kubernetes.protobuf;as=Table;g=meta.k8s.io;v=v1".parse().expect("h"));
-        assert_eq!(negotiate(&h, &HashMap::new()).map(|_| ()).map_err(|e| e.code), Err(406));
+        assert_eq!(negotiate(&h, &HashMap::new(), false).map(|_| ()).map_err(|e| e.code), Err(406));
         h.insert(header::ACCEPT, "text/plain".parse().expect("header"));
-        assert_eq!(negotiate(&h, &HashMap::new()).map(|_| ()).map_err(|e| e.code), Err(406));
+        assert_eq!(negotiate(&h, &HashMap::new(), false).map(|_| ()).map_err(|e| e.code), Err(406));
     }
 
     #[test]
     fn negotiates_partial_object_metadata() {
         let mut h = HeaderMap::new();
         h.insert(header::ACCEPT, "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1".parse().expect("h"));
-        let r = negotiate(&h, &HashMap::new()).expect("ok");
+        let r = negotiate(&h, &HashMap::new(), false).expect("ok");
         assert_eq!(r.partial_list, Some(false));
         let obj = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "a"}, "spec": {}});
         assert_eq!(
@@ -795,12 +804,12 @@ mod tests {
             header::ACCEPT,
             "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1".parse().expect("h"),
         );
-        let r = negotiate(&h, &HashMap::new()).expect("ok");
+        let r = negotiate(&h, &HashMap::new(), false).expect("ok");
         assert_eq!(r.partial_list, Some(true));
         assert_eq!(shape_object(r, obj).map_err(|e| e.code), Err(406));
         // Another group or version is not offered: 406 unless a later choice fits.
         assert_eq!(partial_metadata_choice("application/json;as=PartialObjectMetadata;g=other;v=v1"), None);
         h.insert(header::ACCEPT, "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v9".parse().expect("h"));
-        assert_eq!(negotiate(&h, &HashMap::new()).map(|_| ()).map_err(|e| e.code), Err(406));
+        assert_eq!(negotiate(&h, &HashMap::new(), false).map(|_| ()).map_err(|e| e.code), Err(406));
     }
 }

@@ -68,6 +68,12 @@ pub struct SimConfig {
     pub bookmark_interval: Duration,
     /// Address of the admin HTTP endpoint (faults, down/up), if wanted.
     pub admin_listen: Option<SocketAddr>,
+    /// Answer protobuf whenever a client lists it before JSON in `Accept`, as the real API
+    /// server does (client-go asks `application/vnd.kubernetes.protobuf,application/json`).
+    /// Off by default: kubesim then answers JSON to any client that accepts JSON, and
+    /// protobuf only to one that accepts nothing else. Tests turn it on to check that Go
+    /// clients decode kubesim's protobuf.
+    pub protobuf_first: bool,
 }
 
 impl Default for SimConfig {
@@ -80,6 +86,7 @@ impl Default for SimConfig {
             history: 100_000,
             bookmark_interval: Duration::from_secs(5),
             admin_listen: None,
+            protobuf_first: false,
         }
     }
 }
@@ -122,6 +129,7 @@ impl Sim {
             token: config.token.clone(),
             bookmark_interval: config.bookmark_interval,
             deployment_delay: config.deployment_delay,
+            protobuf_first: config.protobuf_first,
         };
         let state = Arc::new(State::new(store, runtime, addr));
         let router = server::router(state.clone());

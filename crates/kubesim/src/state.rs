@@ -22,6 +22,8 @@ pub struct RuntimeConfig {
     pub bookmark_interval: Duration,
     /// How long the Deployment controller takes to make status match a new spec.
     pub deployment_delay: Duration,
+    /// Answer protobuf whenever the client lists it before JSON (see [`crate::SimConfig`]).
+    pub protobuf_first: bool,
 }
 
 /// Everything a request handler needs.
