@@ -26,6 +26,8 @@ use base64::Engine as _;
 use prost_reflect::{DynamicMessage, Kind, MapKey, MessageDescriptor, ReflectMessage, Value as PValue};
 use serde_json::{Map, Number, Value};
 
+use super::go_fields;
+
 pub(super) const TIME: &str = "apimachinery.pkg.apis.meta.v1.Time";
 const MICRO_TIME: &str = "apimachinery.pkg.apis.meta.v1.MicroTime";
 const DURATION: &str = "apimachinery.pkg.apis.meta.v1.Duration";
@@ -38,97 +40,14 @@ const RAW_EXTENSION: &str = "apimachinery.pkg.runtime.RawExtension";
 /// Seconds of Go's zero `time.Time` (0001-01-01T00:00:00Z) since the Unix epoch.
 const GO_ZERO_TIME_SECONDS: i64 = -62_135_596_800;
 
-/// Scalar fields whose explicit zero must survive protobuf → JSON: Go pointer fields
-/// (`*int32`, `*int64`, `*bool`, where zero differs from "not set") and fields without
-/// `omitempty`, in the messages of the kinds kubesim serves. From the Go types of
-/// `k8s.io/api` and `k8s.io/apimachinery` 1.33. A pointer field missing here loses an
-/// explicit zero (it reads as unset), so add to it when serving a new kind.
-pub(super) const KEEP_ZERO: &[(&str, &[&str])] = &[
-    ("api.apps.v1.DeploymentSpec", &["replicas", "revisionHistoryLimit", "progressDeadlineSeconds"]),
-    ("api.apps.v1.DeploymentStatus", &["collisionCount", "terminatingReplicas"]),
-    (
-        "api.core.v1.PodSpec",
-        &[
-            "terminationGracePeriodSeconds",
-            "activeDeadlineSeconds",
-            "automountServiceAccountToken",
-            "shareProcessNamespace",
-            "priority",
-            "enableServiceLinks",
-            "setHostnameAsFQDN",
-            "hostUsers",
-        ],
-    ),
-    (
-        "api.core.v1.SecurityContext",
-        &[
-            "privileged",
-            "runAsUser",
-            "runAsGroup",
-            "runAsNonRoot",
-            "readOnlyRootFilesystem",
-            "allowPrivilegeEscalation",
-        ],
-    ),
-    ("api.core.v1.PodSecurityContext", &["runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup"]),
-    ("api.core.v1.Probe", &["terminationGracePeriodSeconds"]),
-    ("api.core.v1.Toleration", &["tolerationSeconds"]),
-    ("api.core.v1.ContainerPort", &["containerPort"]),
-    ("api.core.v1.ConfigMapVolumeSource", &["defaultMode", "optional"]),
-    ("api.core.v1.SecretVolumeSource", &["defaultMode", "optional"]),
-    ("api.core.v1.ProjectedVolumeSource", &["defaultMode"]),
-    ("api.core.v1.DownwardAPIVolumeSource", &["defaultMode"]),
-    ("api.core.v1.DownwardAPIVolumeFile", &["mode"]),
-    ("api.core.v1.KeyToPath", &["mode"]),
-    ("api.core.v1.ConfigMapKeySelector", &["optional"]),
-    ("api.core.v1.SecretKeySelector", &["optional"]),
-    ("api.core.v1.ConfigMapEnvSource", &["optional"]),
-    ("api.core.v1.SecretEnvSource", &["optional"]),
-    ("api.core.v1.ServiceAccountTokenProjection", &["expirationSeconds"]),
-    ("api.autoscaling.v1.ScaleSpec", &["replicas"]),
-    ("api.autoscaling.v1.ScaleStatus", &["replicas"]),
-    ("api.autoscaling.v1.HorizontalPodAutoscalerSpec", &["minReplicas", "targetCPUUtilizationPercentage"]),
-    (
-        "api.autoscaling.v1.HorizontalPodAutoscalerStatus",
-        &["observedGeneration", "currentCPUUtilizationPercentage", "currentReplicas", "desiredReplicas"],
-    ),
-    ("api.autoscaling.v2.HorizontalPodAutoscalerSpec", &["minReplicas", "maxReplicas"]),
-    ("api.autoscaling.v2.HorizontalPodAutoscalerStatus", &["observedGeneration", "desiredReplicas"]),
-    ("api.autoscaling.v2.HPAScalingRules", &["stabilizationWindowSeconds"]),
-    ("api.autoscaling.v2.MetricTarget", &["averageUtilization"]),
-    ("api.autoscaling.v2.MetricValueStatus", &["averageUtilization"]),
-    ("api.coordination.v1.LeaseSpec", &["leaseDurationSeconds", "leaseTransitions"]),
-    ("apimachinery.pkg.apis.meta.v1.DeleteOptions", &["gracePeriodSeconds", "orphanDependents"]),
-    ("apimachinery.pkg.apis.meta.v1.ObjectMeta", &["deletionGracePeriodSeconds"]),
-    ("apimachinery.pkg.apis.meta.v1.OwnerReference", &["controller", "blockOwnerDeletion"]),
-    ("apimachinery.pkg.apis.meta.v1.ListMeta", &["remainingItemCount"]),
-    ("apimachinery.pkg.apis.meta.v1.Status", &["code"]),
-];
-
-/// Go structs embedded with `json:",inline"`: protobuf has a field for them, JSON spreads
-/// their fields into the parent. From the Go types of `k8s.io/api` 1.33 (core/v1; the
-/// other served groups and meta/v1 embed none but `TypeMeta`, which protobuf leaves out).
-pub(super) const INLINE: &[(&str, &str)] = &[
-    ("api.core.v1.Probe", "handler"),
-    ("api.core.v1.Volume", "volumeSource"),
-    ("api.core.v1.EphemeralContainer", "ephemeralContainerCommon"),
-    ("api.core.v1.PersistentVolumeSpec", "persistentVolumeSource"),
-    ("api.core.v1.ConfigMapEnvSource", "localObjectReference"),
-    ("api.core.v1.ConfigMapKeySelector", "localObjectReference"),
-    ("api.core.v1.ConfigMapProjection", "localObjectReference"),
-    ("api.core.v1.ConfigMapVolumeSource", "localObjectReference"),
-    ("api.core.v1.SecretEnvSource", "localObjectReference"),
-    ("api.core.v1.SecretKeySelector", "localObjectReference"),
-    ("api.core.v1.SecretProjection", "localObjectReference"),
-];
-
+/// Whether `field` of `message` is a Go struct embedded inline (see [`go_fields::INLINE`]).
 fn is_inline(message: &str, field: &str) -> bool {
-    INLINE.iter().any(|(m, f)| *m == message && *f == field)
+    go_fields::INLINE.iter().any(|(m, f)| *m == message && *f == field)
 }
 
-/// Whether a zero in `field` of `message` is kept in JSON (see [`KEEP_ZERO`]).
+/// Whether a zero in `field` of `message` is kept in JSON (see [`go_fields::KEEP_ZERO`]).
 pub(super) fn keeps_zero(message: &str, field: &str) -> bool {
-    KEEP_ZERO.iter().any(|(m, fs)| *m == message && fs.contains(&field))
+    go_fields::KEEP_ZERO.iter().any(|(m, fs)| *m == message && fs.contains(&field))
 }
 
 fn join(path: &str, name: &str) -> String {

@@ -19,6 +19,7 @@
 //! message for is 415, and an object that cannot be written as protobuf (a field the
 //! message does not declare) is 406.
 
+mod go_fields;
 mod json;
 #[cfg(test)]
 mod tests;

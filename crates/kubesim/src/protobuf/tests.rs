@@ -196,11 +196,11 @@ fn explicit_zeros_follow_go_pointer_semantics() {
     let j = json::to_json(&spec, "spec").expect("json");
     assert_eq!(j, json!({"replicas": 0, "revisionHistoryLimit": 0, "strategy": {}}));
     // Every table entry names a real field.
-    for (m, f) in json::INLINE {
+    for (m, f) in go_fields::INLINE {
         let desc = pool().expect("pool").get_message_by_name(m).unwrap_or_else(|| panic!("{m}"));
         assert!(desc.get_field_by_name(f).is_some(), "{m}.{f}");
     }
-    for (m, fields) in json::KEEP_ZERO {
+    for (m, fields) in go_fields::KEEP_ZERO {
         let desc = pool().expect("pool").get_message_by_name(m).unwrap_or_else(|| panic!("{m}"));
         for f in *fields {
             assert!(desc.get_field_by_name(f).is_some(), "{m}.{f}");
