@@ -32,10 +32,21 @@
 //!
 //! No test sleeps for a fixed time to let something happen: each waits for the condition it
 //! needs (watch events, `await_condition`) under a timeout.
+//!
+//! The suite is differential: with `SCALEKEEPER_TEST_KUBECONFIG` set (`make test-real`) the same
+//! tests run against that cluster (an upstream kube-apiserver v1.20.2 from `hack/realkube.sh`)
+//! and start no kubesim. Each test then works in a namespace of its own, the default namespace
+//! of its client, deleted when it ends (see `target/mod.rs`); tests that hold kubesim's
+//! Deployment controller back (`quiet()`) wait for the real one to settle instead. Where
+//! v1.20.2 differs from kubesim, the test asserts what the real server does and prints
+//! `DIFFERS FROM KUBESIM`; parts that need kubesim's own powers (fault injection, closing
+//! watches, going down, a tiny watch history) print `SKIPPED PART` there. docs/kubesim.md
+//! lists both.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
@@ -55,6 +66,8 @@ use kube::runtime::wait::{await_condition, conditions};
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, CustomResource, CustomResourceExt as _, Resource, ResourceExt as _};
 use kubesim::{FaultSpec, Sim, SimConfig};
+
+mod target;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -65,30 +78,152 @@ const WAIT: Duration = Duration::from_secs(10);
 
 // === helpers ===
 
-async fn start_with(config: SimConfig) -> (Sim, Client) {
-    let sim = Sim::start(config).await.expect("kubesim starts");
-    let client = sim.client().await.expect("client from kubesim's kubeconfig");
-    (sim, client)
+/// One test's API server: its own kubesim, or (with `SCALEKEEPER_TEST_KUBECONFIG` set) the real
+/// cluster, where the test works in a namespace of its own: `ns`, the default namespace of
+/// [`Env::client`] (so `Api::default_namespaced` uses it), deleted when the test ends.
+struct Env {
+    sim: Option<Sim>,
+    client: Client,
+    /// The test's namespace: `default` on kubesim.
+    ns: String,
+    /// The real cluster's kubeconfig.
+    kubeconfig: Option<PathBuf>,
+    cleanup: Option<target::Cleanup>,
 }
 
-async fn start() -> (Sim, Client) {
+impl Env {
+    /// Whether this test runs against a real API server.
+    fn real(&self) -> bool {
+        self.sim.is_none()
+    }
+
+    /// kubesim, for the parts of a test only kubesim can answer.
+    #[track_caller]
+    fn sim(&self) -> &Sim {
+        self.sim.as_ref().expect("kubesim-only step reached against a real API server")
+    }
+
+    /// A namespace of the test's own: `name` itself on kubesim, `name-xxxxxxxx` on a real
+    /// server (deleted when the test ends).
+    async fn namespace(&self, name: &str) -> String {
+        let ns = match &self.cleanup {
+            Some(cleanup) => {
+                let ns = target::unique(name);
+                cleanup.namespace(&ns);
+                ns
+            }
+            None => name.to_string(),
+        };
+        self.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})).await;
+        ns
+    }
+
+    /// Creates `obj` (in the test's namespace unless it names one) without going through the
+    /// client under test on kubesim (straight into the store), with a POST on a real server.
+    async fn create(&self, mut obj: Value) -> Value {
+        let kind = obj["kind"].as_str().expect("kind").to_string();
+        if kind != "Namespace" && obj["metadata"].get("namespace").is_none() {
+            obj["metadata"]["namespace"] = json!(self.ns);
+        }
+        if let Some(sim) = &self.sim {
+            return sim.apply(obj).expect("object stored");
+        }
+        let api_version = obj["apiVersion"].as_str().expect("apiVersion");
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let ar = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(group, version, &kind),
+            &format!("{}s", kind.to_lowercase()),
+        );
+        let obj: DynamicObject = serde_json::from_value(obj).expect("object");
+        let api: Api<DynamicObject> = match obj.metadata.namespace.as_deref() {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &ar),
+            None => Api::all_with(self.client.clone(), &ar),
+        };
+        let created = api.create(&PostParams::default(), &obj).await.unwrap_or_else(|e| panic!("create {kind}: {e}"));
+        serde_json::to_value(created).expect("JSON")
+    }
+
+    /// On a real server, waits until the Deployment controller has caught up with the
+    /// Deployment `name` (observed its generation, created every replica's pod), so that it
+    /// writes no status while the test reads, modifies and writes. kubesim's `quiet()` holds
+    /// its controller back instead; there this returns at once.
+    async fn settle(&self, deps: &Api<Deployment>, name: &str) {
+        if !self.real() {
+            return;
+        }
+        within(
+            &format!("deployment {name} to settle"),
+            await_condition(deps.clone(), name, |d: Option<&Deployment>| {
+                d.is_some_and(|d| {
+                    let st = d.status.clone().unwrap_or_default();
+                    let want = replicas(d).unwrap_or(1);
+                    st.observed_generation.is_some()
+                        && st.observed_generation == d.metadata.generation
+                        && st.replicas.unwrap_or(0) == want
+                        && st.updated_replicas.unwrap_or(0) == want
+                })
+            }),
+        )
+        .await
+        .expect("watch");
+    }
+
+    /// Whether `obj` is in one of the namespaces of this test (on a shared real server, lists
+    /// across namespaces also show other tests' objects).
+    fn ours(&self, obj: &impl kube::Resource, namespaces: &[&str]) -> bool {
+        obj.meta().namespace.as_deref().is_some_and(|ns| namespaces.contains(&ns))
+    }
+}
+
+async fn start_with(config: SimConfig) -> (Env, Client) {
+    let env = match target::real_kubeconfig() {
+        None => {
+            let sim = Sim::start(config).await.expect("kubesim starts");
+            let client = sim.client().await.expect("client from kubesim's kubeconfig");
+            Env { sim: Some(sim), client, ns: "default".into(), kubeconfig: None, cleanup: None }
+        }
+        Some(kubeconfig) => {
+            let ns = target::unique("kube-rs");
+            let cleanup = target::Cleanup::new(&kubeconfig);
+            cleanup.namespace(&ns);
+            let mut cfg = target::config_for(&kubeconfig).await;
+            cfg.default_namespace = ns.clone();
+            let client = Client::try_from(cfg).expect("client");
+            let env = Env { sim: None, client, ns: ns.clone(), kubeconfig: Some(kubeconfig), cleanup: Some(cleanup) };
+            env.create(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})).await;
+            env
+        }
+    };
+    let client = env.client.clone();
+    (env, client)
+}
+
+async fn start() -> (Env, Client) {
     start_with(SimConfig::default()).await
 }
 
 /// A config whose Deployment controller never gets to write status during a test, for
 /// tests that read-modify-write Deployments (a status write in between would rightly make
-/// the write conflict).
+/// the write conflict). A real server's controller cannot be held back: such tests call
+/// [`Env::settle`] before they read-modify-write.
 fn quiet() -> SimConfig {
     SimConfig { deployment_delay: Duration::from_secs(3600), ..Default::default() }
 }
 
-/// A client built from the sim's kubeconfig with tweaks: kube's default retry of 429/503/504
-/// turned off (so injected failures surface) and extra headers.
-async fn custom_client(sim: &Sim, retry: bool, headers: Vec<(http::HeaderName, http::HeaderValue)>) -> Client {
-    let kc = kube::config::Kubeconfig::from_yaml(&sim.kubeconfig_yaml()).expect("kubeconfig parses");
-    let mut config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-        .await
-        .expect("config from kubeconfig");
+/// A client for the test's server with tweaks: kube's default retry of 429/503/504 turned off
+/// (so injected failures surface) and extra headers.
+async fn custom_client(env: &Env, retry: bool, headers: Vec<(http::HeaderName, http::HeaderValue)>) -> Client {
+    let mut config = match (&env.sim, &env.kubeconfig) {
+        (Some(sim), _) => {
+            let kc = kube::config::Kubeconfig::from_yaml(&sim.kubeconfig_yaml()).expect("kubeconfig parses");
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .expect("config from kubeconfig")
+        }
+        (None, Some(kubeconfig)) => target::config_for(kubeconfig).await,
+        (None, None) => unreachable!("a real server has a kubeconfig"),
+    };
+    config.default_namespace = env.ns.clone();
     config.default_retry = retry;
     config.headers = headers;
     Client::try_from(config).expect("client")
@@ -262,17 +397,17 @@ fn has_names(store: &Store<impl kube::Resource<DynamicType = ()> + Clone>, want:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deployment_create_get_list_replace_delete() {
-    let (sim, client) = start_with(quiet()).await;
-    sim.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})).expect("ns");
-    let deps: Api<Deployment> = Api::namespaced(client.clone(), "default");
-    let other: Api<Deployment> = Api::namespaced(client.clone(), "other");
+    let (t, client) = start_with(quiet()).await;
+    let other_ns = t.namespace("other").await;
+    let deps: Api<Deployment> = Api::namespaced(client.clone(), &t.ns);
+    let other: Api<Deployment> = Api::namespaced(client.clone(), &other_ns);
     let all: Api<Deployment> = Api::all(client.clone());
 
     let created = deps.create(&PostParams::default(), &deployment("web", 2)).await.expect("create");
-    assert_eq!(created.metadata.namespace.as_deref(), Some("default"));
+    assert_eq!(created.metadata.namespace.as_deref(), Some(t.ns.as_str()));
     assert!(created.metadata.uid.is_some() && created.metadata.creation_timestamp.is_some());
     assert_eq!(created.metadata.generation, Some(1));
-    let rv1 = created.metadata.resource_version.clone().expect("resourceVersion");
+    assert!(created.metadata.resource_version.is_some());
     // Defaults are applied, as the real apps/v1 defaulting does.
     let spec = created.spec.clone().expect("spec");
     assert_eq!(spec.revision_history_limit, Some(10));
@@ -287,10 +422,13 @@ async fn deployment_create_get_list_replace_delete() {
     assert_eq!(sorted_names(deps.list(&ListParams::default()).await.expect("list")), vec!["web"]);
     assert_eq!(sorted_names(other.list(&ListParams::default()).await.expect("list")), vec!["api"]);
     let everywhere = all.list(&ListParams::default()).await.expect("list all");
-    assert_eq!(sorted_names(everywhere.items.clone()), vec!["api", "web"]);
+    let ours = everywhere.items.iter().filter(|d| t.ours(*d, &[&t.ns, &other_ns])).cloned();
+    assert_eq!(sorted_names(ours), vec!["api", "web"]);
     assert!(everywhere.metadata.resource_version.is_some_and(|rv| !rv.is_empty()));
 
     // Replace with the current resourceVersion: accepted, new resourceVersion.
+    t.settle(&deps, "web").await;
+    let rv1 = deps.get("web").await.expect("get").metadata.resource_version.expect("resourceVersion");
     let mut changed = deps.get("web").await.expect("get");
     changed.spec.as_mut().expect("spec").template.spec.as_mut().expect("pod spec").containers[0].image =
         Some("nginx:1.28".into());
@@ -361,7 +499,7 @@ async fn deployment_merge_json_and_strategic_patches() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_side_apply_owns_fields_and_conflicts_unless_forced() {
-    let (_sim, client) = start_with(quiet()).await;
+    let (t, client) = start_with(quiet()).await;
     let deps: Api<Deployment> = Api::default_namespaced(client);
     let applied = |replicas: i32| {
         json!({
@@ -385,8 +523,10 @@ async fn server_side_apply_owns_fields_and_conflicts_unless_forced() {
     assert!(alpha.pointer("/fieldsV1/f:spec/f:replicas").is_some(), "{alpha}");
 
     // Re-applying the same configuration as alpha is a no-op.
+    t.settle(&deps, "web").await;
+    let current = deps.get("web").await.expect("get");
     let again = deps.patch("web", &PatchParams::apply("alpha"), &Patch::Apply(applied(2))).await.expect("re-apply");
-    assert_eq!(again.metadata.resource_version, created.metadata.resource_version);
+    assert_eq!(again.metadata.resource_version, current.metadata.resource_version);
 
     // Another manager setting a field alpha owns to another value: 409 naming the conflict.
     let only_replicas = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
@@ -445,7 +585,7 @@ async fn server_side_apply_removes_fields_the_manager_stops_applying() {
     let d = deps.patch("web", &PatchParams::apply("alpha"), &Patch::Apply(&second)).await.expect("second apply");
     let labels: Vec<(&String, &String)> = d.labels().iter().collect();
     assert_eq!(labels, vec![(&"a".to_string(), &"1".to_string()), (&"c".to_string(), &"3".to_string())]);
-    assert!(d.annotations().is_empty(), "{:?}", d.annotations());
+    assert!(!d.annotations().contains_key("owner"), "{:?}", d.annotations());
     assert_eq!(d.spec.as_ref().and_then(|s| s.paused), None, "paused removed");
     assert_eq!(replicas(&d), Some(1), "replicas removed, so reset to its default");
     let alpha = managed_entry(&d, "alpha").expect("alpha's entry");
@@ -460,9 +600,10 @@ async fn server_side_apply_removes_fields_the_manager_stops_applying() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replace_with_stale_resource_version_conflicts() {
-    let (_sim, client) = start_with(quiet()).await;
+    let (t, client) = start_with(quiet()).await;
     let deps: Api<Deployment> = Api::default_namespaced(client);
     deps.create(&PostParams::default(), &deployment("web", 1)).await.expect("create");
+    t.settle(&deps, "web").await;
     let stale = deps.get("web").await.expect("get");
     deps.patch("web", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}})))
         .await
@@ -485,7 +626,7 @@ async fn replace_with_stale_resource_version_conflicts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generation_moves_on_spec_changes_only() {
     // The controller is held back so that only this test writes.
-    let (_sim, client) = start_with(quiet()).await;
+    let (t, client) = start_with(quiet()).await;
     let deps: Api<Deployment> = Api::default_namespaced(client);
     let gen_of = |d: &Deployment| d.metadata.generation;
     let d = deps.create(&PostParams::default(), &deployment("web", 1)).await.expect("create");
@@ -498,28 +639,47 @@ async fn generation_moves_on_spec_changes_only() {
         .patch("web", &pp, &Patch::Merge(json!({"metadata": {"annotations": {"note": "hi"}}})))
         .await
         .expect("annotation");
-    assert_eq!(gen_of(&d), Some(1), "annotations do not bump generation");
+    // A Deployment's annotations are copied to its ReplicaSets, so the real Deployment
+    // strategy bumps the generation on annotation changes (every Kubernetes version). kubesim
+    // does not: a kubesim bug, asserted only against the real server for now.
+    let g = if t.real() {
+        target::real_differs(
+            "an annotation change bumps a Deployment's metadata.generation (kubesim bug: it does not)",
+        );
+        assert_eq!(gen_of(&d), Some(2), "annotations bump a Deployment's generation");
+        2
+    } else {
+        assert_eq!(gen_of(&d), Some(1), "annotations do not bump generation");
+        1
+    };
     let d = deps
-        .patch_status("web", &pp, &Patch::Merge(json!({"status": {"replicas": 1, "observedGeneration": 1}})))
+        .patch_status("web", &pp, &Patch::Merge(json!({"status": {"replicas": 1, "observedGeneration": g}})))
         .await
         .expect("status");
-    assert_eq!(gen_of(&d), Some(1), "status does not bump generation");
+    assert_eq!(gen_of(&d), Some(g), "status does not bump generation");
 
     let d = deps.patch("web", &pp, &Patch::Merge(json!({"spec": {"replicas": 2}}))).await.expect("spec");
-    assert_eq!(gen_of(&d), Some(2), "a spec change bumps generation");
+    assert_eq!(gen_of(&d), Some(g + 1), "a spec change bumps generation");
     let d = deps.patch("web", &pp, &Patch::Merge(json!({"spec": {"replicas": 2}}))).await.expect("same spec");
-    assert_eq!(gen_of(&d), Some(2), "a no-op spec write does not bump generation");
+    assert_eq!(gen_of(&d), Some(g + 1), "a no-op spec write does not bump generation");
     let d = deps.patch_scale("web", &pp, &Patch::Merge(json!({"spec": {"replicas": 3}}))).await.expect("scale");
     assert_eq!(d.spec.and_then(|s| s.replicas), Some(3));
-    assert_eq!(gen_of(&deps.get("web").await.expect("get")), Some(3), "scaling changes spec, so generation");
+    assert_eq!(gen_of(&deps.get("web").await.expect("get")), Some(g + 2), "scaling changes spec, so generation");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_subresource_is_isolated_from_spec() {
-    let (_sim, client) = start_with(quiet()).await;
+    let (t, client) = start_with(quiet()).await;
     let deps: Api<Deployment> = Api::default_namespaced(client);
     let pp = PatchParams::default();
     deps.create(&PostParams::default(), &deployment("web", 1)).await.expect("create");
+    t.settle(&deps, "web").await;
+    if t.real() {
+        target::skip_on_real(
+            "the status values written are checked in each write's answer only: the real Deployment \
+             controller rewrites status right after a test's status write (kubesim's quiet() holds it back)",
+        );
+    }
 
     // replace_status with a changed spec: the status is taken, the spec is not.
     let mut d = deps.get("web").await.expect("get");
@@ -536,28 +696,61 @@ async fn status_subresource_is_isolated_from_spec() {
         .patch_status(
             "web",
             &pp,
-            &Patch::Merge(json!({"spec": {"replicas": 7}, "status": {"readyReplicas": 0, "availableReplicas": 1}})),
+            &Patch::Merge(json!({"spec": {"replicas": 7},
+                                 "status": {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1}})),
         )
         .await
         .expect("patch_status");
     assert_eq!(replicas(&after), Some(1), "patch_status must not change spec");
     assert_eq!(after.status.as_ref().and_then(|s| s.available_replicas), Some(1));
-    assert_eq!(after.status.as_ref().and_then(|s| s.ready_replicas), Some(0));
+    assert_eq!(after.status.as_ref().and_then(|s| s.ready_replicas), Some(1));
 
-    // A main-resource write carrying status: spec changes, status does not.
+    // Status is validated too: no more available than ready replicas.
+    if t.real() {
+        target::real_differs(
+            "status writes are validated: availableReplicas > readyReplicas is 422 at status.availableReplicas \
+             (kubesim bug: it accepts it)",
+        );
+        let err = api_error(
+            deps.patch_status(
+                "web",
+                &pp,
+                &Patch::Merge(json!({"status": {"replicas": 1, "readyReplicas": 0, "availableReplicas": 1}})),
+            )
+            .await,
+        );
+        assert_eq!(err.code, 422, "{err:?}");
+        assert!(
+            err.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.field == "status.availableReplicas")),
+            "{err:?}"
+        );
+    }
+
+    // A main-resource write carrying status: spec changes, status does not. (Without a
+    // resourceVersion: the real controller may have rewritten status since the get.)
     let mut d = deps.get("web").await.expect("get");
+    d.metadata.resource_version = None;
     d.spec.as_mut().expect("spec").replicas = Some(2);
-    d.status.as_mut().expect("status").available_replicas = Some(42);
+    d.status.get_or_insert_with(Default::default).available_replicas = Some(42);
     let after = deps.replace("web", &PostParams::default(), &d).await.expect("replace");
     assert_eq!(replicas(&after), Some(2));
-    assert_eq!(after.status.as_ref().and_then(|s| s.available_replicas), Some(1), "replace must not change status");
+    let available = after.status.as_ref().and_then(|s| s.available_replicas);
+    assert_ne!(available, Some(42), "replace must not change status");
+    if !t.real() {
+        assert_eq!(available, Some(1), "replace must not change status");
+    }
+    let before = deps.get("web").await.expect("get");
     let after = deps
         .patch("web", &pp, &Patch::Merge(json!({"status": {"availableReplicas": 43}})))
         .await
         .expect("patch main with status");
-    assert_eq!(after.status.as_ref().and_then(|s| s.available_replicas), Some(1), "patch must not change status");
-    // A status write through the main resource is a no-op: nothing was written.
-    assert_eq!(after.metadata.resource_version, deps.get("web").await.expect("get").metadata.resource_version);
+    let available = after.status.as_ref().and_then(|s| s.available_replicas);
+    assert_ne!(available, Some(43), "patch must not change status");
+    if !t.real() {
+        assert_eq!(available, Some(1), "patch must not change status");
+        // A status write through the main resource is a no-op: nothing was written.
+        assert_eq!(after.metadata.resource_version, before.metadata.resource_version);
+    }
 
     // The status subresource reads the whole object.
     let via_status = deps.get_status("web").await.expect("get_status");
@@ -680,9 +873,26 @@ async fn metadata_only_get_list_patch_and_watch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scale_subresource_changes_replicas_and_records_managers() {
-    let (sim, client) = start_with(quiet()).await;
+    let (t, client) = start_with(quiet()).await;
     let deps: Api<Deployment> = Api::default_namespaced(client);
     deps.create(&PostParams::default(), &deployment("web", 2)).await.expect("create");
+    if t.real() {
+        target::real_differs(
+            "writes through /scale (patch, replace, apply) record no managedFields entry in v1.20 \
+             (1.22 records them, with subresource \"scale\"); the test checks that no entry appears",
+        );
+    }
+    // The managedFields entry of `manager` for a /scale write, or (v1.20) its absence.
+    let scale_entry = |d: &Deployment, manager: &str, operation: &str| {
+        let e = managed_entry(d, manager);
+        if t.real() {
+            assert!(e.is_none(), "v1.20 records no manager for /scale writes: {e:?}");
+            return;
+        }
+        let e = e.unwrap_or_else(|| panic!("no {manager} entry: {:?}", d.metadata.managed_fields));
+        assert_eq!((e["operation"].as_str(), e["subresource"].as_str()), (Some(operation), Some("scale")), "{e}");
+        assert!(e.pointer("/fieldsV1/f:spec/f:replicas").is_some(), "{e}");
+    };
 
     let scale = deps.get_scale("web").await.expect("get_scale");
     assert_eq!(scale.spec.as_ref().and_then(|s| s.replicas), Some(2));
@@ -695,27 +905,24 @@ async fn scale_subresource_changes_replicas_and_records_managers() {
     assert_eq!(scaled.spec.and_then(|s| s.replicas), Some(3));
     let d = deps.get("web").await.expect("get");
     assert_eq!(replicas(&d), Some(3));
-    let e = managed_entry(&d, "my-scaler").expect("my-scaler entry");
-    assert_eq!((e["operation"].as_str(), e["subresource"].as_str()), (Some("Update"), Some("scale")), "{e}");
-    assert!(e.pointer("/fieldsV1/f:spec/f:replicas").is_some(), "{e}");
+    scale_entry(&d, "my-scaler", "Update");
 
     // replace_scale with no field manager: the manager is the user agent's product name.
     let ua_client = custom_client(
-        &sim,
+        &t,
         true,
         vec![(http::header::USER_AGENT, http::HeaderValue::from_static("scalekeeper-test/0.1.0 (linux/amd64)"))],
     )
     .await;
     let ua_deps: Api<Deployment> = Api::default_namespaced(ua_client);
+    t.settle(&deps, "web").await;
     let mut s: Scale = ua_deps.get_scale("web").await.expect("get_scale");
     s.spec.as_mut().expect("spec").replicas = Some(5);
     let replaced = ua_deps.replace_scale("web", &PostParams::default(), &s).await.expect("replace_scale");
     assert_eq!(replaced.spec.and_then(|s| s.replicas), Some(5));
     let d = deps.get("web").await.expect("get");
     assert_eq!(replicas(&d), Some(5));
-    let e = managed_entry(&d, "scalekeeper-test").expect("user-agent manager entry");
-    assert_eq!(e["subresource"], "scale", "{e}");
-    assert!(e.pointer("/fieldsV1/f:spec/f:replicas").is_some(), "{e}");
+    scale_entry(&d, "scalekeeper-test", "Update");
     assert!(managed_entry(&d, "my-scaler").is_none(), "my-scaler lost its only field");
 
     // Server-side apply of a Scale.
@@ -730,28 +937,41 @@ async fn scale_subresource_changes_replicas_and_records_managers() {
     assert_eq!(applied.spec.and_then(|s| s.replicas), Some(6));
     let d = deps.get("web").await.expect("get");
     assert_eq!(replicas(&d), Some(6));
-    let e = managed_entry(&d, "scale-applier").expect("applier entry");
-    assert_eq!((e["operation"].as_str(), e["subresource"].as_str()), (Some("Apply"), Some("scale")), "{e}");
-    assert!(e.pointer("/fieldsV1/f:spec/f:replicas").is_some(), "{e}");
+    scale_entry(&d, "scale-applier", "Apply");
 
     // kubesim's write log names the subresource and manager too.
-    let w = sim.writes().into_iter().rev().find(|w| w.subresource.as_deref() == Some("scale")).expect("scale write");
-    assert_eq!((w.name.as_str(), w.field_manager.as_str()), ("web", "scale-applier"));
+    if let Some(sim) = &t.sim {
+        let w =
+            sim.writes().into_iter().rev().find(|w| w.subresource.as_deref() == Some("scale")).expect("scale write");
+        assert_eq!((w.name.as_str(), w.field_manager.as_str()), ("web", "scale-applier"));
+    }
 }
 
 // === The Deployment controller ===
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deployment_controller_converges_status_to_spec() {
-    let (_sim, client) = start().await;
+    let (t, client) = start().await;
     let deps: Api<Deployment> = Api::default_namespaced(client);
     deps.create(&PostParams::default(), &deployment("web", 3)).await.expect("create");
+    let real = t.real();
+    if real {
+        target::skip_on_real(
+            "readiness: no kubelet runs, so pods stay Pending and readyReplicas/availableReplicas stay unset; \
+             the test waits for replicas and updatedReplicas instead",
+        );
+    }
 
     let converged = |want: i32| {
         move |d: Option<&Deployment>| {
             d.is_some_and(|d| {
                 let st = d.status.clone().unwrap_or_default();
-                st.ready_replicas == Some(want)
+                let ready = if real {
+                    st.updated_replicas == Some(want) && st.ready_replicas.is_none()
+                } else {
+                    st.ready_replicas == Some(want)
+                };
+                ready
                     && st.replicas == Some(want)
                     && st.observed_generation.is_some()
                     && st.observed_generation == d.metadata.generation
@@ -762,7 +982,7 @@ async fn deployment_controller_converges_status_to_spec() {
         .await
         .expect("watch")
         .expect("object");
-    assert_eq!(d.status.as_ref().and_then(|s| s.available_replicas), Some(3));
+    assert_eq!(d.status.as_ref().and_then(|s| s.available_replicas), if real { None } else { Some(3) });
 
     deps.patch_scale("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 5}})))
         .await
@@ -772,11 +992,16 @@ async fn deployment_controller_converges_status_to_spec() {
         .expect("watch")
         .expect("object");
     assert_eq!(d.metadata.generation, Some(2));
-    assert!(
-        within("kube's is_deployment_completed", await_condition(deps, "web", conditions::is_deployment_completed()))
+    if !real {
+        assert!(
+            within(
+                "kube's is_deployment_completed",
+                await_condition(deps, "web", conditions::is_deployment_completed())
+            )
             .await
             .is_ok()
-    );
+        );
+    }
 }
 
 // === Lists ===
@@ -816,10 +1041,10 @@ async fn label_selectors_filter_lists() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn field_selectors_on_name_and_namespace() {
-    let (sim, client) = start().await;
-    sim.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})).expect("ns");
+    let (t, client) = start().await;
+    let other_ns = t.namespace("other").await;
     let deps: Api<Deployment> = Api::default_namespaced(client.clone());
-    let other: Api<Deployment> = Api::namespaced(client.clone(), "other");
+    let other: Api<Deployment> = Api::namespaced(client.clone(), &other_ns);
     let all: Api<Deployment> = Api::all(client.clone());
     for n in ["a", "b"] {
         deps.create(&PostParams::default(), &deployment(n, 1)).await.expect("create");
@@ -830,14 +1055,22 @@ async fn field_selectors_on_name_and_namespace() {
     assert_eq!(sorted_names(by_name), vec!["a"]);
     let not_a = deps.list(&ListParams::default().fields("metadata.name!=a")).await.expect("list");
     assert_eq!(sorted_names(not_a), vec!["b"]);
-    let in_other = all.list(&ListParams::default().fields("metadata.namespace=other")).await.expect("list");
+    let in_other =
+        all.list(&ListParams::default().fields(&format!("metadata.namespace={other_ns}"))).await.expect("list");
     assert_eq!(in_other.items.len(), 1);
-    assert_eq!(in_other.items[0].metadata.namespace.as_deref(), Some("other"));
+    assert_eq!(in_other.items[0].metadata.namespace.as_deref(), Some(other_ns.as_str()));
     let a_everywhere = all.list(&ListParams::default().fields("metadata.name=a")).await.expect("list");
-    let mut nss: Vec<String> = a_everywhere.items.iter().filter_map(|d| d.metadata.namespace.clone()).collect();
+    let mut nss: Vec<String> = a_everywhere
+        .items
+        .iter()
+        .filter(|d| t.ours(*d, &[&t.ns, &other_ns]))
+        .filter_map(|d| d.metadata.namespace.clone())
+        .collect();
     nss.sort();
-    assert_eq!(nss, vec!["default", "other"]);
-    let both = deps.list(&ListParams::default().fields("metadata.name=a,metadata.namespace=default")).await;
+    let mut want = vec![t.ns.clone(), other_ns.clone()];
+    want.sort();
+    assert_eq!(nss, want);
+    let both = deps.list(&ListParams::default().fields(&format!("metadata.name=a,metadata.namespace={}", t.ns))).await;
     assert_eq!(sorted_names(both.expect("list")), vec!["a"]);
 
     let unsupported = api_error(deps.list(&ListParams::default().fields("spec.replicas=1")).await);
@@ -846,17 +1079,17 @@ async fn field_selectors_on_name_and_namespace() {
     // Namespaces support status.phase, as the real server does.
     let nsapi: Api<Namespace> = Api::all(client);
     let active = nsapi.list(&ListParams::default().fields("status.phase=Active")).await.expect("list namespaces");
-    assert!(sorted_names(active).contains(&"other".to_string()));
+    assert!(sorted_names(active).contains(&other_ns));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paginated_lists_return_each_object_once_from_one_snapshot() {
-    let (sim, client) = start().await;
+    let (t, client) = start().await;
     for i in 0..250 {
-        sim.apply(json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                         "metadata": {"name": format!("lease-{i:03}"), "namespace": "default"},
+        t.create(json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                         "metadata": {"name": format!("lease-{i:03}")},
                          "spec": {"holderIdentity": "seed"}}))
-            .expect("seed");
+            .await;
     }
     let leases: Api<Lease> = Api::default_namespaced(client);
 
@@ -908,7 +1141,7 @@ async fn paginated_lists_return_each_object_once_from_one_snapshot() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watcher_and_reflector_sync_then_follow_changes() {
-    let (_sim, client) = start().await;
+    let (t, client) = start().await;
     let deps: Api<Deployment> = Api::default_namespaced(client);
     for n in ["a", "b", "c"] {
         deps.create(&PostParams::default(), &deployment(n, 1)).await.expect("create");
@@ -924,7 +1157,7 @@ async fn watcher_and_reflector_sync_then_follow_changes() {
         .await
         .expect("update a");
     r.until("the update", |s, _| {
-        s.get(&reflector::ObjectRef::new("a").within("default"))
+        s.get(&reflector::ObjectRef::new("a").within(&t.ns))
             .is_some_and(|a| a.labels().get("v").map(String::as_str) == Some("2"))
     })
     .await;
@@ -937,12 +1170,28 @@ async fn watcher_and_reflector_sync_then_follow_changes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streaming_list_watcher_with_label_selector_sees_objects_enter_and_leave() {
-    let (_sim, client) = start().await;
+    let (t, client) = start().await;
     let deps: Api<Deployment> = Api::default_namespaced(client);
     deps.create(&PostParams::default(), &deployment_labelled("a", 1, &[("tier", "fe")])).await.expect("create");
     deps.create(&PostParams::default(), &deployment_labelled("b", 1, &[("tier", "be")])).await.expect("create");
     // sendInitialEvents=true: the initial state arrives on the watch, ended by a bookmark.
     let config = watcher::Config::default().streaming_lists().labels("tier=fe");
+    let config = if t.real() {
+        // Streaming lists (the WatchList feature) came in 1.27: v1.20 refuses the watch.
+        target::real_differs(
+            "streaming lists (sendInitialEvents, 1.27+) are refused: 422 \"resourceVersionMatch is forbidden \
+             for watch\"; the test follows the selection with a list-then-watch watcher instead",
+        );
+        let mut refused = Reflected::start(deps.clone(), config);
+        refused
+            .until("the streaming watch to be refused", |_, log| {
+                log.iter().any(|e| e.contains("resourceVersionMatch is forbidden for watch"))
+            })
+            .await;
+        watcher::Config::default().labels("tier=fe")
+    } else {
+        config
+    };
     let mut r = Reflected::start(deps.clone(), config);
     r.until("the streamed initial state", |s, log| log.iter().any(|e| e == "InitDone") && has_names(s, &["a"])).await;
 
@@ -962,7 +1211,15 @@ async fn watcher_relists_after_too_old_resource_version() {
     // A tiny history: resuming a watch from a few writes ago answers 410 Gone. No
     // bookmarks, so the watcher's resourceVersion stays at the last object it saw.
     let config = SimConfig { history: 5, bookmark_interval: Duration::from_secs(3600), ..Default::default() };
-    let (sim, client) = start_with(config).await;
+    let (t, client) = start_with(config).await;
+    if t.real() {
+        target::skip_on_real(
+            "needs kubesim's tiny watch history and close_watches() to force a 410 Gone; a real server's \
+             history is etcd's (compacted every 5 min) and its watches cannot be closed from a test",
+        );
+        return;
+    }
+    let sim = t.sim();
     let leases: Api<Lease> = Api::default_namespaced(client.clone());
     for n in ["l1", "l2", "l3"] {
         leases.create(&PostParams::default(), &lease(n, "x")).await.expect("create");
@@ -993,7 +1250,15 @@ async fn watcher_relists_after_too_old_resource_version() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watcher_recovers_after_watches_are_closed() {
-    let (sim, client) = start().await;
+    let (t, client) = start().await;
+    if t.real() {
+        target::skip_on_real(
+            "needs kubesim's close_watches(); a real server's watches cannot be closed from a test \
+             (stopping the shared API server would break the tests running in parallel)",
+        );
+        return;
+    }
+    let sim = t.sim();
     let deps: Api<Deployment> = Api::default_namespaced(client);
     deps.create(&PostParams::default(), &deployment("a", 1)).await.expect("create");
     let mut r = Reflected::start(deps.clone(), watcher::Config::default());
@@ -1004,7 +1269,7 @@ async fn watcher_recovers_after_watches_are_closed() {
         let name = format!("after-close-{round}");
         deps.create(&PostParams::default(), &deployment(&name, 1)).await.expect("create");
         r.until("the create after closing watches", |s, _| {
-            s.get(&reflector::ObjectRef::new(&name).within("default")).is_some()
+            s.get(&reflector::ObjectRef::new(&name).within(&t.ns)).is_some()
         })
         .await;
     }
@@ -1015,7 +1280,16 @@ async fn watcher_recovers_after_watches_are_closed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watcher_recovers_after_server_goes_down_and_comes_up() {
-    let (sim, client) = start().await;
+    let (t, client) = start().await;
+    if t.real() {
+        target::skip_on_real(
+            "needs kubesim's go_down()/come_up() and writes straight into its store while it is down; the \
+             real API server is shared by the tests running in parallel (scalekeeper's faults test stops it \
+             with hack/realkube.sh apiserver-stop)",
+        );
+        return;
+    }
+    let sim = t.sim();
     let deps: Api<Deployment> = Api::default_namespaced(client);
     for n in ["a", "b"] {
         deps.create(&PostParams::default(), &deployment(n, 1)).await.expect("create");
@@ -1037,7 +1311,7 @@ async fn watcher_recovers_after_server_goes_down_and_comes_up() {
 
     r.until("the changes made while down", |s, _| {
         has_names(s, &["a", "b", "c"])
-            && s.get(&reflector::ObjectRef::new("b").within("default"))
+            && s.get(&reflector::ObjectRef::new("b").within(&t.ns))
                 .is_some_and(|b| b.labels().get("changed").map(String::as_str) == Some("while-down"))
     })
     .await;
@@ -1051,8 +1325,9 @@ async fn watcher_recovers_after_server_goes_down_and_comes_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lease_updates_are_guarded_by_resource_version() {
-    let (_sim, client) = start().await;
-    let leases: Api<Lease> = Api::namespaced(client, "kube-node-lease");
+    let (t, client) = start().await;
+    // kubesim's kube-node-lease; on a shared real server, the test's own namespace.
+    let leases: Api<Lease> = Api::namespaced(client, if t.real() { &t.ns } else { "kube-node-lease" });
     let created = leases.create(&PostParams::default(), &lease("leader", "pod-a")).await.expect("create");
     assert_eq!(created.spec.as_ref().and_then(|s| s.holder_identity.as_deref()), Some("pod-a"));
 
@@ -1107,11 +1382,16 @@ fn widget(name: &str, size: i64) -> Widget {
     Widget::new(name, WidgetSpec { size, color: None })
 }
 
-/// Creates the Widget CRD and waits until it is Established.
+/// Creates the Widget CRD and waits until it is Established. On a real server, tests running in
+/// parallel (and earlier runs) share it: one that exists already is used as it is.
 async fn install_widget_crd(client: &Client) -> CustomResourceDefinition {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let crd = Widget::crd();
-    crds.create(&PostParams::default(), &crd).await.expect("create CRD");
+    match crds.create(&PostParams::default(), &crd).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 && target::real_kubeconfig().is_some() => {}
+        Err(e) => panic!("create CRD: {e}"),
+    }
     within(
         "the CRD to be established",
         await_condition(crds, "widgets.scalekeeper.test", conditions::is_crd_established()),
@@ -1123,7 +1403,7 @@ async fn install_widget_crd(client: &Client) -> CustomResourceDefinition {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_resource_definition_serves_objects_with_status_subresource() {
-    let (_sim, client) = start().await;
+    let (t, client) = start().await;
     let crd = install_widget_crd(&client).await;
     let columns = crd.spec.versions[0].additional_printer_columns.clone().unwrap_or_default();
     assert_eq!(columns.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), vec!["Size", "Phase"]);
@@ -1139,7 +1419,8 @@ async fn custom_resource_definition_serves_objects_with_status_subresource() {
     r.until("the watcher to see both", |s, _| has_names(s, &["w1", "w2"])).await;
     assert_eq!(sorted_names(widgets.list(&ListParams::default()).await.expect("list")), vec!["w1", "w2"]);
     let all: Api<Widget> = Api::all(client.clone());
-    assert_eq!(all.list(&ListParams::default()).await.expect("list all").items.len(), 2);
+    let everywhere = all.list(&ListParams::default()).await.expect("list all").items;
+    assert_eq!(everywhere.iter().filter(|w| t.ours(*w, &[&t.ns])).count(), 2);
 
     // Status through the subresource; a spec change in the same patch is ignored.
     let st = widgets
@@ -1154,7 +1435,7 @@ async fn custom_resource_definition_serves_objects_with_status_subresource() {
     assert_eq!(st.spec.size, 1, "patch_status must not change spec");
     assert_eq!(st.metadata.generation, Some(1));
     r.until("the watcher to see the status", |s, _| {
-        s.get(&reflector::ObjectRef::new("w1").within("default"))
+        s.get(&reflector::ObjectRef::new("w1").within(&t.ns))
             .is_some_and(|w| w.status.as_ref().is_some_and(|st| st.phase == "Ready"))
     })
     .await;
@@ -1173,7 +1454,14 @@ async fn custom_resource_definition_serves_objects_with_status_subresource() {
     assert_eq!(st.status.as_ref().map(|s| s.phase.as_str()), Some("Applied"));
     assert_eq!(st.spec.size, 2);
     let e = managed_entry(&st, "widget-controller").expect("controller's entry");
-    assert_eq!((e["operation"].as_str(), e["subresource"].as_str()), (Some("Apply"), Some("status")), "{e}");
+    if t.real() {
+        target::real_differs(
+            "managedFields entries have no \"subresource\" field in v1.20 (added in 1.22): a status apply is just Apply",
+        );
+        assert_eq!((e["operation"].as_str(), e.get("subresource")), (Some("Apply"), None), "{e}");
+    } else {
+        assert_eq!((e["operation"].as_str(), e["subresource"].as_str()), (Some("Apply"), Some("status")), "{e}");
+    }
     assert!(e.pointer("/fieldsV1/f:status/f:phase").is_some(), "{e}");
 
     // A main-resource write with a status change: spec taken, status kept, generation bumped.
@@ -1190,7 +1478,7 @@ async fn custom_resource_definition_serves_objects_with_status_subresource() {
     assert_eq!(err.code, 409);
 
     // The printer columns drive `Table` output.
-    let req = http::Request::get("/apis/scalekeeper.test/v1/namespaces/default/widgets")
+    let req = http::Request::get(format!("/apis/scalekeeper.test/v1/namespaces/{}/widgets", t.ns))
         .header(http::header::ACCEPT, "application/json;as=Table;v=v1;g=meta.k8s.io")
         .body(Vec::new())
         .expect("request");
@@ -1298,10 +1586,22 @@ async fn recorder_events_read_back_as_core_v1() {
     use k8s_openapi::api::events::v1::Event as NewEvent;
     use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 
-    let (_sim, client) = start().await;
+    let (t, client) = start().await;
     let deps: Api<Deployment> = Api::default_namespaced(client.clone());
     let web = deps.create(&PostParams::default(), &deployment("web", 1)).await.expect("create");
     let other = deps.create(&PostParams::default(), &deployment("other", 1)).await.expect("create");
+    // The real Deployment controller records events of its own about the same Deployments
+    // ("ScalingReplicaSet", from deployment-controller); kubesim's controller records none.
+    if t.real() {
+        target::real_differs(
+            "the Deployment controller records ScalingReplicaSet Events about each Deployment (kubesim's \
+             controller records none); the test leaves them out of its lists",
+        );
+    }
+    let mine = |mut list: kube::core::ObjectList<CoreEvent>| {
+        list.items.retain(|e| !t.real() || e.reporting_component.as_deref() == Some("scalekeeper-test"));
+        list
+    };
 
     let recorder = Recorder::new(
         client.clone(),
@@ -1320,7 +1620,7 @@ async fn recorder_events_read_back_as_core_v1() {
     recorder.publish(&ev("Scaled", "scaled web to 3"), &web.object_ref(&())).await.expect("publish again");
 
     let core: Api<CoreEvent> = Api::default_namespaced(client.clone());
-    let list = core.list(&ListParams::default().fields("involvedObject.name=web")).await.expect("list events");
+    let list = mine(core.list(&ListParams::default().fields("involvedObject.name=web")).await.expect("list events"));
     assert_eq!(list.items.len(), 1, "{list:?}");
     let e = &list.items[0];
     assert_eq!(e.reason.as_deref(), Some("Scaled"));
@@ -1332,10 +1632,11 @@ async fn recorder_events_read_back_as_core_v1() {
     assert_eq!(e.reporting_component.as_deref(), Some("scalekeeper-test"));
     assert_eq!(e.reporting_instance.as_deref(), Some("pod-1"));
 
-    let by_kind = core
-        .list(&ListParams::default().fields("involvedObject.kind=Deployment,involvedObject.name=other"))
-        .await
-        .expect("list");
+    let by_kind = mine(
+        core.list(&ListParams::default().fields("involvedObject.kind=Deployment,involvedObject.name=other"))
+            .await
+            .expect("list"),
+    );
     assert_eq!(by_kind.items.len(), 1);
     assert_eq!(by_kind.items[0].message.as_deref(), Some("scaled other to 1"));
 
@@ -1350,8 +1651,15 @@ async fn recorder_events_read_back_as_core_v1() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_503_fails_requests_then_they_succeed() {
-    let (sim, client) = start().await;
-    let no_retry = custom_client(&sim, false, vec![]).await;
+    let (t, client) = start().await;
+    if t.real() {
+        target::skip_on_real(
+            "needs kubesim's fault injection (FaultSpec); a real server cannot be told to fail or delay requests",
+        );
+        return;
+    }
+    let sim = t.sim();
+    let no_retry = custom_client(&t, false, vec![]).await;
     let raw: Api<Namespace> = Api::all(no_retry);
 
     sim.set_faults(FaultSpec { fail_next: 2, fail_status: Some(503), ..Default::default() });
@@ -1375,8 +1683,15 @@ async fn injected_503_fails_requests_then_they_succeed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_429_surfaces_with_retry_after() {
-    let (sim, _client) = start().await;
-    let raw: Api<Namespace> = Api::all(custom_client(&sim, false, vec![]).await);
+    let (t, _client) = start().await;
+    if t.real() {
+        target::skip_on_real(
+            "needs kubesim's fault injection (FaultSpec); a real server cannot be told to fail or delay requests",
+        );
+        return;
+    }
+    let sim = t.sim();
+    let raw: Api<Namespace> = Api::all(custom_client(&t, false, vec![]).await);
     sim.set_faults(FaultSpec { fail_next: 1, fail_status: Some(429), retry_after_seconds: Some(7), latency_ms: 0 });
     let err = api_error(raw.get("default").await);
     assert_eq!((err.code, err.reason.as_str()), (429, "TooManyRequests"));
@@ -1386,7 +1701,14 @@ async fn injected_429_surfaces_with_retry_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_latency_delays_every_request() {
-    let (sim, client) = start().await;
+    let (t, client) = start().await;
+    if t.real() {
+        target::skip_on_real(
+            "needs kubesim's fault injection (FaultSpec); a real server cannot be told to fail or delay requests",
+        );
+        return;
+    }
+    let sim = t.sim();
     let nss: Api<Namespace> = Api::all(client);
     nss.get("default").await.expect("warm up the connection");
     let latency = Duration::from_millis(250);
@@ -1404,8 +1726,12 @@ async fn injected_latency_delays_every_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_and_bearer_token() {
-    let (sim, client) =
+    let (t, client) =
         start_with(SimConfig { tls: true, token: Some("s3cr3t-token".into()), ..Default::default() }).await;
+    if let Some(kubeconfig) = &t.kubeconfig {
+        return tls_and_client_certificates_on_a_real_server(&t, kubeconfig, client).await;
+    }
+    let sim = t.sim();
     assert!(sim.url().starts_with("https://"));
     let nss: Api<Namespace> = Api::all(client.clone());
     let names = sorted_names(nss.list(&ListParams::default()).await.expect("list over TLS with the token"));
@@ -1439,14 +1765,63 @@ async fn tls_and_bearer_token() {
     assert_eq!(api_error(wrong.get("default").await).code, 401);
 }
 
+/// The real-server counterpart of [`tls_and_bearer_token`]: `hack/realkube.sh` authenticates
+/// its admin with a client certificate over TLS, and its API server allows anonymous requests
+/// (`--anonymous-auth` defaults to true), which RBAC then forbids.
+async fn tls_and_client_certificates_on_a_real_server(t: &Env, kubeconfig: &std::path::Path, client: Client) {
+    let config = target::config_for(kubeconfig).await;
+    assert_eq!(config.cluster_url.scheme_str(), Some("https"));
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let names = sorted_names(nss.list(&ListParams::default()).await.expect("list over TLS with the certificate"));
+    for ns in ["default", "kube-node-lease", "kube-public", "kube-system", t.ns.as_str()] {
+        assert!(names.iter().any(|n| n == ns), "{ns} in {names:?}");
+    }
+    let deps: Api<Deployment> = Api::default_namespaced(client);
+    deps.create(&PostParams::default(), &deployment("web", 1)).await.expect("create over TLS");
+
+    // Without the client certificate: anonymous, which RBAC forbids (403, not kubesim's 401).
+    target::real_differs(
+        "a request without credentials is 403 Forbidden for system:anonymous (anonymous auth is on by \
+         default), where kubesim with a token configured answers 401",
+    );
+    let mut anon = config.clone();
+    anon.auth_info = Default::default();
+    let anonymous: Api<Namespace> = Api::all(Client::try_from(anon).expect("client"));
+    let err = api_error(anonymous.get("default").await);
+    assert_eq!((err.code, err.reason.as_str()), (403, "Forbidden"), "{err:?}");
+    assert!(err.message.contains("system:anonymous"), "{}", err.message);
+
+    // A bearer token the server does not know: 401.
+    let mut wrong = config;
+    wrong.auth_info = Default::default();
+    wrong.auth_info.token = Some("wrong".to_string().into());
+    let wrong: Api<Namespace> = Api::all(Client::try_from(wrong).expect("client"));
+    assert_eq!(api_error(wrong.get("default").await).code, 401);
+}
+
 // === HPA versions ===
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hpa_v2_reads_back_as_autoscaling_v1() {
-    let (_sim, client) = start().await;
-    let v2: Api<HorizontalPodAutoscaler> = Api::default_namespaced(client.clone());
-    let hpa: HorizontalPodAutoscaler = serde_json::from_value(json!({
-        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+    let (t, client) = start().await;
+    let v2_version = if t.real() {
+        target::real_differs(
+            "no autoscaling/v2 (served from 1.23): v1.20 serves autoscaling v1, v2beta1 and v2beta2; the \
+             test goes through v2beta2, whose HorizontalPodAutoscaler has the same shape",
+        );
+        let v2: Api<HorizontalPodAutoscaler> = Api::default_namespaced(client.clone());
+        assert_eq!(api_error(v2.list(&ListParams::default()).await).code, 404, "autoscaling/v2 is not served");
+        "v2beta2"
+    } else {
+        "v2"
+    };
+    let gvk2 = GroupVersionKind::gvk("autoscaling", v2_version, "HorizontalPodAutoscaler");
+    let v2: Api<DynamicObject> = Api::default_namespaced_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(&gvk2, "horizontalpodautoscalers"),
+    );
+    let hpa: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": format!("autoscaling/{v2_version}"), "kind": "HorizontalPodAutoscaler",
         "metadata": {"name": "web"},
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
@@ -1474,9 +1849,7 @@ async fn hpa_v2_reads_back_as_autoscaling_v1() {
     changed.data["spec"]["targetCPUUtilizationPercentage"] = json!(55);
     v1.replace("web", &PostParams::default(), &changed).await.expect("replace as v1");
     let back = v2.get("web").await.expect("get v2");
-    let metrics = back.spec.and_then(|s| s.metrics).unwrap_or_default();
-    let util = metrics.first().and_then(|m| m.resource.as_ref()).and_then(|r| r.target.average_utilization);
-    assert_eq!(util, Some(55));
+    assert_eq!(back.data.pointer("/spec/metrics/0/resource/target/averageUtilization"), Some(&json!(55)), "{back:?}");
     let listed = v1.list(&ListParams::default()).await.expect("list v1");
     assert_eq!(listed.items.len(), 1);
     let by_name: BTreeMap<String, Value> = listed
