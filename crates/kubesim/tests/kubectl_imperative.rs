@@ -296,9 +296,10 @@ async fn create_deployment_sends_protobuf_and_stores_what_json_would() {
     let from_json = c.deployment(&json_ns, "web").await.expect("JSON-created deployment stored");
     assert_eq!(from_pb["spec"]["replicas"], json!(0), "an explicit 0 replicas (a Go *int32) survives");
     assert_eq!(from_pb["spec"]["template"]["spec"]["containers"][0]["image"], json!("nginx:1.27"));
-    assert_eq!(from_pb["spec"]["template"]["spec"]["containers"][0]["ports"], json!([{"containerPort": 80}]));
+    assert_eq!(from_pb["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"], json!(80));
     assert_eq!(from_pb["spec"]["selector"], json!({"matchLabels": {"app": "web"}}));
-    assert_eq!(from_pb["metadata"]["managedFields"][0]["manager"], json!("kubectl-create"));
+    let managers = from_pb["metadata"]["managedFields"].as_array().cloned().unwrap_or_default();
+    assert!(managers.iter().any(|m| m["manager"] == json!("kubectl-create")), "{managers:?}");
     assert_same(&normalized(from_pb), &normalized(from_json));
 }
 
@@ -451,8 +452,10 @@ async fn kubectl_decodes_protobuf_answers() {
     let strip = |mut o: Value| {
         o.as_object_mut().map(|o| o.remove("status"));
         if let Some(m) = o["metadata"].as_object_mut() {
-            m.remove("managedFields");
-            m.remove("resourceVersion");
+            // A real server's deployment controller annotates the revision meanwhile.
+            for k in ["managedFields", "resourceVersion", "annotations"] {
+                m.remove(k);
+            }
         }
         o
     };

@@ -20,7 +20,8 @@
 //! `runtime.RawExtension` and meta/v1 `FieldsV1` (embedded JSON). meta/v1 `Duration` is
 //! not used by any served kind and is refused. Anything that has no place in the other
 //! form (an unknown field number, a JSON key the message does not declare, a value of the
-//! wrong type) is an error naming its path, never dropped.
+//! wrong type) is an error naming its path, never dropped; only an unknown field holding
+//! its zero value, which says nothing, is passed over.
 
 use base64::Engine as _;
 use prost_reflect::{DynamicMessage, Kind, MapKey, MessageDescriptor, ReflectMessage, Value as PValue};
@@ -82,7 +83,10 @@ pub(super) fn to_json(msg: &DynamicMessage, path: &str) -> Result<Value, String>
         DURATION => return Err(format!("{path}: meta/v1 Duration is not supported by kubesim's protobuf mapping")),
         _ => {}
     }
-    if let Some(u) = msg.unknown_fields().next() {
+    // A field number this Kubernetes version does not define is refused unless it holds its
+    // zero value: Go writes every non-pointer field, so older clients send fields removed
+    // since (ObjectMeta.clusterName, 15) as empty strings, which carry nothing.
+    if let Some(u) = msg.unknown_fields().find(|u| !is_zero_unknown(u)) {
         return Err(format!(
             "{}: field number {} of {} is not known to kubesim (Kubernetes 1.{} protobuf)",
             if path.is_empty() { "<root>" } else { path },
@@ -129,6 +133,15 @@ pub(super) fn to_json(msg: &DynamicMessage, path: &str) -> Result<Value, String>
         out.insert(field.name().to_string(), json);
     }
     Ok(Value::Object(out))
+}
+
+/// Whether an unknown field holds a zero: after its key, every byte of its encoding is 0
+/// (a varint 0, an empty length-delimited value, or a zero fixed-width value).
+fn is_zero_unknown(u: &prost_reflect::UnknownField) -> bool {
+    let mut buf = Vec::new();
+    u.encode(&mut buf);
+    let key_len = prost::encoding::encoded_len_varint(u64::from(u.number()) << 3);
+    buf.get(key_len..).is_some_and(|value| value.iter().all(|b| *b == 0))
 }
 
 fn is_zero(v: &PValue) -> bool {

@@ -211,14 +211,14 @@ fn explicit_zeros_follow_go_pointer_semantics() {
 /// A Namespace envelope written byte by byte from the wire format, independent of
 /// prost-reflect: `k8s\0`, Unknown{1: TypeMeta{1: "v1", 2: "Namespace"}, 2: raw}, with raw
 /// = Namespace{1: ObjectMeta{1: "n", 11: {"a": "b"}}, 2: NamespaceSpec{1: ["kubernetes"]}}.
-fn handmade_namespace(extra: &[u8]) -> Vec<u8> {
+fn handmade_namespace(meta_extra: &[u8], extra: &[u8]) -> Vec<u8> {
     fn field(n: u8, bytes: &[u8]) -> Vec<u8> {
         let mut v = vec![(n << 3) | 2, u8::try_from(bytes.len()).expect("short")];
         v.extend_from_slice(bytes);
         v
     }
     let label = [field(1, b"a"), field(2, b"b")].concat();
-    let meta = [field(1, b"n"), field(11, &label)].concat();
+    let meta = [field(1, b"n"), field(11, &label), meta_extra.to_vec()].concat();
     let ns = [field(1, &meta), field(2, &field(1, b"kubernetes")), extra.to_vec()].concat();
     let type_meta = [field(1, b"v1"), field(2, b"Namespace")].concat();
     [b"k8s\0".to_vec(), field(1, &type_meta), field(2, &ns)].concat()
@@ -226,7 +226,7 @@ fn handmade_namespace(extra: &[u8]) -> Vec<u8> {
 
 #[test]
 fn the_envelope_matches_the_wire_format() {
-    let bytes = handmade_namespace(&[]);
+    let bytes = handmade_namespace(&[], &[]);
     let obj = decode(&bytes).expect("decode");
     assert_eq!(
         obj,
@@ -242,7 +242,7 @@ fn the_envelope_matches_the_wire_format() {
 
 #[test]
 fn bad_input_is_an_error_not_a_panic() {
-    let good = handmade_namespace(&[]);
+    let good = handmade_namespace(&[], &[]);
     assert_eq!(decode(b"").map_err(|e| e.code), Err(400));
     assert_eq!(decode(b"k8s").map_err(|e| e.code), Err(400));
     assert_eq!(decode(b"{\"kind\":\"Namespace\"}").map_err(|e| e.code), Err(400));
@@ -273,10 +273,17 @@ fn bad_input_is_an_error_not_a_panic() {
 #[test]
 fn unknown_fields_are_refused_not_dropped() {
     // Namespace field 99 (varint): not in Kubernetes 1.33.
-    let bytes = handmade_namespace(&[0x98, 0x06, 0x01]);
+    let bytes = handmade_namespace(&[], &[0x98, 0x06, 0x01]);
     let e = decode(&bytes).expect_err("unknown field");
     assert_eq!(e.code, 415);
     assert!(e.message.contains("field number 99"), "{}", e.message);
+    // A removed field at its zero value, as Go clients before 1.25 write ObjectMeta.clusterName
+    // (15) as "": nothing is lost by passing over it. With a value it is refused.
+    let plain = decode(&handmade_namespace(&[], &[])).expect("plain");
+    assert_eq!(decode(&handmade_namespace(&[0x7a, 0x00], &[])).expect("empty clusterName"), plain);
+    assert_eq!(decode(&handmade_namespace(&[0xa0, 0x06, 0x00], &[])).expect("varint 0"), plain);
+    let e = decode(&handmade_namespace(&[0x7a, 0x01, b'x'], &[])).expect_err("a clusterName");
+    assert!(e.message.contains("metadata: field number 15"), "{}", e.message);
     // And a JSON field the message lacks cannot be written as protobuf.
     let mut d = deployment();
     d["spec"]["template"]["spec"]["futureField"] = json!(true);
