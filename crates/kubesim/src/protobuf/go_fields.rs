@@ -7,9 +7,7 @@
 //! Kubernetes 1.20.2 (Debian's `kubernetes` source package): every field of a reachable
 //! message whose protobuf form is a scalar and whose Go type is a pointer, or whose JSON tag
 //! has no `omitempty`. The fields added from 1.21 to 1.33 (present in the vendored 1.33
-//! protos but not in 1.20) were classified by hand from the 1.33 Go types; so was
-//! `ScaleSpec.replicas` (non-pointer and `omitempty` in Go, but a zero there is a request
-//! to scale to zero). To extend: serve a new kind, then add its pointer and required
+//! protos but not in 1.20) were classified by hand from the 1.33 Go types. To extend: serve a new kind, then add its pointer and required
 //! scalar fields here; the unit tests check that every entry names a real field.
 
 /// Scalar fields whose explicit zero (0, `""`, `false`) is kept in JSON: Go pointer fields,
@@ -29,7 +27,6 @@ pub(super) const KEEP_ZERO: &[(&str, &[&str])] = &[
         "api.autoscaling.v1.HorizontalPodAutoscalerStatus",
         &["observedGeneration", "currentReplicas", "desiredReplicas", "currentCPUUtilizationPercentage"],
     ),
-    ("api.autoscaling.v1.ScaleSpec", &["replicas"]),
     ("api.autoscaling.v1.ScaleStatus", &["replicas"]),
     ("api.autoscaling.v2.ContainerResourceMetricSource", &["name", "container"]),
     ("api.autoscaling.v2.ContainerResourceMetricStatus", &["name", "container"]),

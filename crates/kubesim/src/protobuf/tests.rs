@@ -76,7 +76,7 @@ fn samples() -> Vec<Value> {
                "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}),
         json!({"apiVersion": "v1", "kind": "NamespaceList", "metadata": {"resourceVersion": "7"}, "items": []}),
         json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": meta("web", Some("shop")),
-               "spec": {"replicas": 0}, "status": {"replicas": 2, "selector": "app=web"}}),
+               "spec": {"replicas": 4}, "status": {"replicas": 0, "selector": "app=web"}}),
         json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": meta("web", Some("shop")),
                "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
                         "minReplicas": 1, "maxReplicas": 5, "targetCPUUtilizationPercentage": 80},
