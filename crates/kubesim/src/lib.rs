@@ -9,6 +9,7 @@
 //! ```text
 //!  kubectl / kube-rs ──HTTP(S)──► server (accept loop, TLS, down/up)
 //!                                   └─► api (routing, discovery, tables, watch, auth, faults)
+//!                                         ├─► protobuf (protobuf bodies and answers ⇄ JSON)
 //!                                         └─► registry (verbs, validation, GC) ──► store
 //!  controller (Deployment status) ◄── store change notifications
 //! ```
