@@ -13,7 +13,8 @@
 //! The messages are not hand-written: the Kubernetes `generated.proto` files of the served
 //! groups are vendored under `proto/` (see its README), compiled by protox in `build.rs`
 //! into a descriptor set, and read here with prost-reflect as [`DynamicMessage`]s. The
-//! field-by-field mapping to JSON is in [`json`].
+//! field-by-field mapping to JSON is in `protobuf/json.rs`, the Go-type facts it needs in
+//! `protobuf/go_fields.rs`.
 //!
 //! Errors: a body that is not valid protobuf is 400, a kind or encoding kubesim has no
 //! message for is 415, and an object that cannot be written as protobuf (a field the
