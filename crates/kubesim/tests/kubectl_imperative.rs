@@ -586,6 +586,40 @@ async fn a_protobuf_only_client_is_answered_in_protobuf() {
         assert_eq!(d["spec"]["replicas"], json!(replicas));
     }
 
+    // The other served kinds as protobuf bodies: stored as their JSON would be.
+    let bodies = [
+        (
+            format!("/apis/autoscaling/v1/namespaces/{ns}/horizontalpodautoscalers"),
+            json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
+                   "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                            "minReplicas": 1, "maxReplicas": 4, "targetCPUUtilizationPercentage": 60}}),
+            ("horizontalpodautoscalers.v1.autoscaling", "/spec/targetCPUUtilizationPercentage", json!(60)),
+        ),
+        (
+            format!("/apis/coordination.k8s.io/v1/namespaces/{ns}/leases"),
+            json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "leader"},
+                   "spec": {"holderIdentity": "pod-a", "leaseDurationSeconds": 15, "leaseTransitions": 0,
+                            "renewTime": "2026-01-02T03:04:05.250000Z"}}),
+            ("leases.v1.coordination.k8s.io", "/spec/renewTime", json!("2026-01-02T03:04:05.250000Z")),
+        ),
+        (
+            format!("/apis/events.k8s.io/v1/namespaces/{ns}/events"),
+            json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "web.1"},
+                   "eventTime": "2026-01-02T03:04:05.000001Z", "reportingController": "test/c", "reportingInstance": "i",
+                   "action": "Scale", "reason": "Scaled", "type": "Normal", "note": "scaled",
+                   "regarding": {"kind": "Deployment", "namespace": ns, "name": "web"}}),
+            ("events.v1.events.k8s.io", "/eventTime", json!("2026-01-02T03:04:05.000001Z")),
+        ),
+    ];
+    for (path, obj, (resource, pointer, want)) in bodies {
+        let (code, _, body) = send(&c, protobuf_request(http::Method::POST, &path, Some(&obj))).await;
+        assert_eq!(code, 201, "POST {path}: {:?}", protobuf::decode(&body));
+        let (api_version, kind) = (obj["apiVersion"].as_str().expect("v"), obj["kind"].as_str().expect("k"));
+        let name = obj["metadata"]["name"].as_str().expect("name");
+        let stored = c.get(api_version, kind, resource, &ns, name).await.expect("stored");
+        assert_eq!(stored.pointer(pointer), Some(&want), "{kind}: {stored}");
+    }
+
     // Errors are protobuf Status objects.
     let (code, ct, body) = send(&c, protobuf_request(http::Method::GET, &format!("{dep_path}/nope"), None)).await;
     assert_eq!((code, ct.as_str()), (404, protobuf::MEDIA_TYPE));
