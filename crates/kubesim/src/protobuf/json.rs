@@ -88,11 +88,11 @@ pub(super) fn to_json(msg: &DynamicMessage, path: &str) -> Result<Value, String>
     // since (ObjectMeta.clusterName, 15) as empty strings, which carry nothing.
     if let Some(u) = msg.unknown_fields().find(|u| !is_zero_unknown(u)) {
         return Err(format!(
-            "{}: field number {} of {} is not known to kubesim (Kubernetes 1.{} protobuf)",
+            "{}: field number {} of {} is not known to kubesim (Kubernetes {} protobuf)",
             if path.is_empty() { "<root>" } else { path },
             u.number(),
             desc.full_name(),
-            crate::api::KUBE_MINOR
+            super::KUBERNETES_VERSION
         ));
     }
     let mut out = Map::new();

@@ -37,6 +37,9 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 
+/// The Kubernetes version of the vendored `generated.proto` files (see `proto/README.md`).
+pub const KUBERNETES_VERSION: &str = "1.33";
+
 /// The media type of protobuf bodies.
 pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
 

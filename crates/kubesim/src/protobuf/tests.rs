@@ -110,6 +110,13 @@ fn samples() -> Vec<Value> {
     ]
 }
 
+/// The vendored protos are the version kubesim reports at `/version`: bumping one means
+/// bumping the other (copy the files of the new version from k8s-rs-pb).
+#[test]
+fn protos_match_the_reported_kubernetes_version() {
+    assert_eq!(KUBERNETES_VERSION, format!("1.{}", crate::api::KUBE_MINOR));
+}
+
 #[test]
 fn every_served_kind_round_trips_json_protobuf_json() {
     for obj in samples() {
