@@ -21,6 +21,8 @@ use crate::hpa::{self, HorizontalPodAutoscaler};
 use futures::StreamExt as _;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::utils::ResetTimerBackoff;
+use kube::runtime::watcher::ExponentialBackoff;
 use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client, ResourceExt as _};
 use tokio::sync::broadcast;
@@ -137,6 +139,26 @@ fn hpa_target(h: &HorizontalPodAutoscaler) -> Option<String> {
     hpa::target_deployment(h).map(str::to_owned)
 }
 
+/// The backoff of every watch scalekeeper runs (the cache's, the reconciler's, the Lease's):
+/// 100 ms doubling to 1 s, plus a jitter of up to as much again (so at most 2 s between two
+/// attempts), back to 100 ms after 30 s without an error.
+///
+/// kube-runtime's default (client-go's: 800 ms doubling to 30 s, reset after 120 s) leaves a
+/// watch up to 30 s behind an API server that has come back from an outage of a minute, and
+/// with it readiness, the Lease term a leader sees, and drift correction. scalekeeper promises
+/// drift corrected within 5 s of the API answering again (the fault matrix in
+/// `tests/faults.rs` holds it to that), so the longest pause between two attempts is 2 s.
+/// A handful of watches per replica retrying every 2 s is no load an API server notices.
+pub fn watch_backoff() -> ResetTimerBackoff<ExponentialBackoff> {
+    let exponential = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(1))
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times();
+    ResetTimerBackoff::new(ExponentialBackoff::from(exponential), Duration::from_secs(30))
+}
+
 /// How many changes a slow WatchDeployments subscriber may fall behind before it is ended.
 pub const CHANGE_BUFFER: usize = 1024;
 
@@ -173,14 +195,14 @@ impl Cache {
             let (deployments, dep_writer) = reflector::store();
             let (policies, pol_writer) = reflector::store();
             let dep_stream =
-                watcher(dep_api, watcher::Config::default()).default_backoff().modify(strip).reflect(dep_writer);
+                watcher(dep_api, watcher::Config::default()).backoff(watch_backoff()).modify(strip).reflect(dep_writer);
             let pol_stream = watcher(pol_api, watcher::Config::default())
-                .default_backoff()
+                .backoff(watch_backoff())
                 .modify(|p: &mut ReplicaPolicy| p.managed_fields_mut().clear())
                 .reflect(pol_writer);
             let (hpas, hpa_writer) = reflector::store();
             let hpa_stream = watcher(hpa_api, watcher::Config::default())
-                .default_backoff()
+                .backoff(watch_backoff())
                 .modify(|h: &mut HorizontalPodAutoscaler| {
                     h.managed_fields_mut().clear();
                     h.annotations_mut().clear();
@@ -342,6 +364,17 @@ async fn ping(client: Client, health: Arc<Health>, stop: CancellationToken) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn watch_backoff_never_waits_over_two_seconds() {
+        use kube::runtime::utils::Backoff as _;
+        let mut b = watch_backoff();
+        let delays: Vec<Duration> = (0..50).map(|_| b.next().expect("retries for ever")).collect();
+        assert!(delays.iter().all(|d| *d <= Duration::from_secs(2)), "{delays:?}");
+        assert!(delays[0] <= Duration::from_millis(200), "{delays:?}");
+        b.reset();
+        assert!(b.next().unwrap() <= Duration::from_millis(200));
+    }
 
     #[test]
     fn readiness_needs_sync_and_recent_contact() {

@@ -151,18 +151,23 @@ enum Step {
     Stop,
     Changed(Result<bool, LeaseManagerError>),
     /// The Lease object changed (or the watch restarted).
-    Seen(Lease),
+    Seen(Box<Lease>),
     /// The term's end minus the margin has come.
     TermRunningOut,
+    /// The Lease watch failed (it retries with backoff by itself).
+    WatchError(String),
 }
 
 async fn run(client: Client, config: LeaderConfig, tx: watch::Sender<bool>, stop: CancellationToken) {
     let Some(mut manager) = build_until(&client, &config, &stop).await else { return };
     let leases: Api<Lease> = Api::namespaced(client.clone(), &config.namespace);
-    let mut seen = watcher(leases, watcher::Config::default().fields(&format!("metadata.name={}", config.lease_name)))
-        .default_backoff()
-        .applied_objects()
-        .boxed();
+    let watch_lease = || {
+        watcher(leases.clone(), watcher::Config::default().fields(&format!("metadata.name={}", config.lease_name)))
+            .backoff(crate::cache::watch_backoff())
+            .applied_objects()
+            .boxed()
+    };
+    let mut seen = watch_lease();
     let margin = config.margin();
     let mut manager_holds = false;
     let mut term_end: Option<SystemTime> = None;
@@ -183,8 +188,23 @@ async fn run(client: Client, config: LeaderConfig, tx: watch::Sender<bool>, stop
             tokio::select! {
                 _ = stop.cancelled() => Step::Stop,
                 r = &mut changed => Step::Changed(r),
-                Some(Ok(lease)) = seen.next() => Step::Seen(lease),
+                // Every item, errors included: a refutable pattern here would disable the
+                // branch after one watch error until another branch fires, and a leader's
+                // changed() never fires while it renews — the term it sees would freeze.
+                item = seen.next() => match item {
+                    Some(Ok(lease)) => Step::Seen(Box::new(lease)),
+                    Some(Err(e)) => Step::WatchError(e.to_string()),
+                    None => {
+                        // A kube-runtime watcher never ends; should it, start another.
+                        seen = watch_lease();
+                        Step::WatchError("the Lease watch ended; watching again".into())
+                    }
+                },
                 _ = sleep_or_never(until_stop) => Step::TermRunningOut,
+                // Holding but not yet leading: confirm the term from the Lease itself rather
+                // than wait for the watch, which may be backing off or re-listing after an
+                // outage. Pending alongside changed(), which keeps renewing meanwhile.
+                lease = confirm_or_never(manager_holds && !lead, &leases, &config, margin) => Step::Seen(Box::new(lease)),
             }
         };
         match step {
@@ -205,6 +225,11 @@ async fn run(client: Client, config: LeaderConfig, tx: watch::Sender<bool>, stop
             }
             Step::Seen(lease) => {
                 term_end = own_term_end(&lease, &config.identity);
+                tracing::debug!(
+                    holder = ?lease.spec.as_ref().and_then(|s| s.holder_identity.as_deref()),
+                    term_end = ?term_end,
+                    "Lease seen"
+                );
                 let free = lease.spec.as_ref().is_none_or(|s| s.holder_identity.is_none());
                 if free && !manager_holds {
                     // A follower's manager would read the Lease only when the term it last
@@ -227,6 +252,9 @@ async fn run(client: Client, config: LeaderConfig, tx: watch::Sender<bool>, stop
                     }
                 }
             }
+            Step::WatchError(e) => {
+                tracing::debug!(error = %e, "Lease watch error; it retries with backoff");
+            }
             Step::TermRunningOut => {
                 // Renewals are not getting through (or not being seen): stop leading before
                 // the term ends, and start over with a manager that believes nothing.
@@ -247,6 +275,26 @@ async fn run(client: Client, config: LeaderConfig, tx: watch::Sender<bool>, stop
         Ok(Ok(())) => tracing::info!(identity = %config.identity, "Lease released"),
         Ok(Err(e)) => tracing::warn!(error = %e, "releasing the Lease failed; a successor waits for it to expire"),
         Err(_) => tracing::warn!("releasing the Lease timed out; a successor waits for it to expire"),
+    }
+}
+
+/// How often a replica that holds the Lease but has not yet seen its term reads the Lease.
+const CONFIRM_EVERY: Duration = Duration::from_millis(250);
+
+/// When `wanted`, reads the Lease at once and then every [`CONFIRM_EVERY`] until it shows
+/// this replica a term that lets it lead; otherwise never completes.
+async fn confirm_or_never(wanted: bool, leases: &Api<Lease>, config: &LeaderConfig, margin: Duration) -> Lease {
+    if !wanted {
+        return std::future::pending().await;
+    }
+    loop {
+        let read = tokio::time::timeout(BUILD_TIMEOUT, leases.get_opt(&config.lease_name)).await;
+        if let Ok(Ok(Some(lease))) = read
+            && leading(true, own_term_end(&lease, &config.identity), SystemTime::now(), margin)
+        {
+            return lease;
+        }
+        tokio::time::sleep(CONFIRM_EVERY).await;
     }
 }
 

@@ -565,6 +565,7 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, stop: CancellationToken) {
                     let ns = h.namespace()?;
                     Some(ObjectRef::new(hpa::target_deployment(&h)?).within(&ns))
                 })
+                .trigger_backoff(crate::cache::watch_backoff())
                 .graceful_shutdown_on(stop.cancelled_owned())
                 .run(reconcile, error_policy, ctx)
                 .for_each(|res| async move {
