@@ -1,0 +1,134 @@
+//! A TCP proxy a test puts between one `scalekeeper serve` and the Kubernetes API server, to
+//! cut that one replica off (a partition) without touching the server or the other replicas.
+//! It forwards bytes and knows nothing of HTTP or TLS, so it works in front of kubesim (plain
+//! HTTP) and of a real kube-apiserver (HTTPS: the certificate is valid for 127.0.0.1 whatever
+//! the port).
+//!
+//! Every change of [`Link`] closes the connections open at that moment (as a real partition
+//! or an API server restart would end them), so clients re-connect and re-watch under the
+//! new link:
+//!
+//! | link | new connections | bytes |
+//! |---|---|---|
+//! | `Pass` | forwarded | forwarded |
+//! | `Cut` | accepted and closed at once (like a refused connection) | — |
+//! | `Blackhole` | accepted and held open, nothing forwarded, until the link changes | — |
+//! | `Slow(d)` | forwarded | every chunk from the server is delayed by `d` |
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// What the proxy does with traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    /// Forward everything.
+    Pass,
+    /// Refuse: close every connection at once.
+    Cut,
+    /// Hold connections open and forward nothing: requests hang, no error comes back.
+    Blackhole,
+    /// Forward, delaying every chunk the server sends by this much.
+    Slow(Duration),
+}
+
+/// A running proxy; stops when dropped.
+pub struct Proxy {
+    /// Where clients connect.
+    pub addr: SocketAddr,
+    link: watch::Sender<(Link, u64)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Listens on a free localhost port and forwards to `upstream`.
+    pub async fn start(upstream: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
+        let addr = listener.local_addr().unwrap();
+        let (link, rx) = watch::channel((Link::Pass, 0));
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else { continue };
+                tokio::spawn(serve(client, upstream, rx.clone()));
+            }
+        });
+        Proxy { addr, link, task }
+    }
+
+    /// Sets the link, closing every connection open now.
+    pub fn set(&self, link: Link) {
+        self.link.send_modify(|(l, epoch)| {
+            *l = link;
+            *epoch += 1;
+        });
+    }
+
+    /// Closes every connection open now and keeps the link as it is (a cut watch).
+    pub fn reset(&self) {
+        let link = self.link.borrow().0;
+        self.set(link);
+    }
+
+    /// The link in force.
+    pub fn link(&self) -> Link {
+        self.link.borrow().0
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        // Ends every connection task too: they stop when the link changes or closes.
+        self.set(Link::Cut);
+    }
+}
+
+async fn serve(client: TcpStream, upstream: SocketAddr, mut rx: watch::Receiver<(Link, u64)>) {
+    let (link, _) = *rx.borrow_and_update();
+    match link {
+        Link::Cut => {}
+        Link::Blackhole => {
+            let _ = rx.changed().await;
+        }
+        Link::Pass | Link::Slow(_) => {
+            let Ok(server) = TcpStream::connect(upstream).await else { return };
+            let _ = client.set_nodelay(true);
+            let _ = server.set_nodelay(true);
+            let delay = match link {
+                Link::Slow(d) => d,
+                _ => Duration::ZERO,
+            };
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            let up = async {
+                let _ = tokio::io::copy(&mut cr, &mut sw).await;
+                let _ = sw.shutdown().await;
+            };
+            let down = async {
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    match sr.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if !delay.is_zero() {
+                                tokio::time::sleep(delay).await;
+                            }
+                            if cw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let _ = cw.shutdown().await;
+            };
+            tokio::select! {
+                _ = async { tokio::join!(up, down) } => {}
+                _ = rx.changed() => {}
+            }
+        }
+    }
+}
