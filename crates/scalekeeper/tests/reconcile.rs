@@ -401,24 +401,34 @@ async fn gitops_policy_hand_edits_and_paused_deployments() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_during_an_outage_is_corrected_when_the_api_returns() {
-    let env = start().await;
+    // kubesim goes down for everyone; a real API server is shared with the other tests, so there
+    // scalekeeper alone is cut off from it, by a proxy that closes its connections.
+    let env = common::start_target(Options { via_proxy: true, ..Default::default() }).await;
     let shop = env.ns("shop");
-    let Some(sim) = env.sim() else {
-        // TODO(real): needs a way to cut scalekeeper off a shared real API server.
-        eprintln!("kubesim only: a real API server shared with other tests cannot be taken down");
-        return;
-    };
     let mut c = env.client().await;
     c.set_replicas(set(&shop, "cart", 2)).await.unwrap();
     wait_for("converged", T, || async { sync_of(&env, &shop, "cart").await.0 == converged_pb(&env) }).await;
-    sim.go_down().await;
+    match (env.sim(), &env.proxy) {
+        (Some(sim), _) => sim.go_down().await,
+        (None, Some(proxy)) => proxy.set(common::proxy::Link::Cut),
+        (None, None) => unreachable!("a real target with via_proxy has a proxy"),
+    }
     // The cluster changes while scalekeeper cannot reach it.
-    let mut d = sim.get("apps/v1", "Deployment", &shop, "cart").unwrap();
-    d["spec"]["replicas"] = json!(7);
-    d["metadata"].as_object_mut().unwrap().remove("resourceVersion");
-    sim.apply(d).unwrap();
+    match env.sim() {
+        Some(sim) => {
+            let mut d = sim.get("apps/v1", "Deployment", &shop, "cart").unwrap();
+            d["spec"]["replicas"] = json!(7);
+            d["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+            sim.apply(d).unwrap();
+        }
+        None => drift(&env, &shop, "cart", 7).await,
+    }
     wait_for("not ready", T, || async { env.readyz().await == 503 }).await;
-    sim.come_up().await.unwrap();
+    match (env.sim(), &env.proxy) {
+        (Some(sim), _) => sim.come_up().await.unwrap(),
+        (None, Some(proxy)) => proxy.set(common::proxy::Link::Pass),
+        (None, None) => unreachable!(),
+    }
     wait_spec(&env, &shop, "cart", 2).await;
     env.wait_ready().await;
 }

@@ -7,6 +7,8 @@
 
 #[path = "../support/cluster.rs"]
 pub mod cluster;
+#[path = "../support/proxy.rs"]
+pub mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -35,6 +37,9 @@ pub struct Options {
     pub max_replicas: i32,
     pub clients: Vec<String>,
     pub reconcile: scalekeeper::reconciler::ReconcileConfig,
+    /// [`start_target`] on a real cluster: the server reaches the API server through a
+    /// [`proxy::Proxy`] ([`TargetEnv::proxy`]) the test can cut, as kubesim can go down.
+    pub via_proxy: bool,
 }
 
 impl Default for Options {
@@ -44,6 +49,7 @@ impl Default for Options {
             max_replicas: 1000,
             clients: vec!["alice".into(), "spiffe://test/ns/ci/sa/bot".into()],
             reconcile: Default::default(),
+            via_proxy: false,
         }
     }
 }
@@ -116,6 +122,8 @@ pub enum Target {
 /// real cluster), and `scalekeeper serve` in-process, scoped to them.
 pub struct TargetEnv {
     pub server: Option<Server>,
+    /// The proxy between the server and a real API server, when [`Options::via_proxy`].
+    pub proxy: Option<proxy::Proxy>,
     pub target: Target,
     pub kube: kube::Client,
     pub dir: tempfile::TempDir,
@@ -131,11 +139,12 @@ pub async fn start_target(mut opts: Options) -> TargetEnv {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().unwrap();
     let certs = certs::write_dev_certs(&dir.path().join("certs"), &[], &opts.clients, 1).expect("certs");
-    let (target, kube) = match cluster::real_kubeconfig() {
+    let mut proxy = None;
+    let (target, kube, server_kube) = match cluster::real_kubeconfig() {
         None => {
             let sim = start_sim().await;
             let kube = sim.client().await.unwrap();
-            (Target::Sim(sim), kube)
+            (Target::Sim(sim), kube.clone(), kube)
         }
         Some(kubeconfig) => {
             let kube = cluster::client_for(&kubeconfig).await;
@@ -150,11 +159,21 @@ pub async fn start_target(mut opts: Options) -> TargetEnv {
                 Scope::All => Scope::Namespaces(names),
                 Scope::Namespaces(v) => Scope::Namespaces(v.iter().map(|n| map(n)).collect()),
             };
-            (Target::Real { kubeconfig, suffix, namespaces }, kube)
+            let server_kube = if opts.via_proxy {
+                let p = proxy::Proxy::start(cluster::server_addr(&kubeconfig)).await;
+                let proxied = dir.path().join("kubeconfig-via-proxy");
+                cluster::kubeconfig_via(&kubeconfig, &proxied, p.addr);
+                proxy = Some(p);
+                cluster::client_for(&proxied).await
+            } else {
+                kube.clone()
+            };
+            (Target::Real { kubeconfig, suffix, namespaces }, kube, server_kube)
         }
     };
-    let server = start_server(kube.clone(), &certs, opts).await;
+    let server = start_server(server_kube, &certs, opts).await;
     let env = TargetEnv {
+        proxy,
         grpc_addr: server.grpc_addr,
         http_addr: server.http_addr,
         target,

@@ -55,6 +55,41 @@ pub async fn client_for(kubeconfig: &Path) -> kube::Client {
     kube::Client::try_from(config).expect("a Kubernetes client")
 }
 
+/// The address of the API server of a kubeconfig's current context (`localhost` taken as
+/// 127.0.0.1).
+pub fn server_addr(kubeconfig: &Path) -> std::net::SocketAddr {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).expect("a kubeconfig");
+    let server = current_cluster(&kc).and_then(|c| c.server.clone()).expect("the current cluster has a server");
+    let hostport = server.split("://").nth(1).unwrap_or(&server).trim_end_matches('/');
+    let hostport = hostport.replace("localhost", "127.0.0.1");
+    hostport.parse().unwrap_or_else(|e| panic!("server {server}: {e}"))
+}
+
+/// Writes to `dst` a copy of the kubeconfig `src` whose current cluster is reached at `addr`
+/// (say, a proxy in front of it). TLS still verifies the server's certificate, which must be
+/// valid for that IP.
+pub fn kubeconfig_via(src: &Path, dst: &Path, addr: std::net::SocketAddr) {
+    let mut kc = kube::config::Kubeconfig::read_from(src).expect("a kubeconfig");
+    let context = kc.current_context.clone().expect("a current context");
+    let cluster_name = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context)
+        .and_then(|c| c.context.as_ref())
+        .map(|c| c.cluster.clone())
+        .expect("the current context names a cluster");
+    let cluster = kc.clusters.iter_mut().find(|c| c.name == cluster_name).and_then(|c| c.cluster.as_mut()).unwrap();
+    let scheme = cluster.server.as_deref().and_then(|s| s.split_once("://")).map_or("https", |(s, _)| s).to_string();
+    cluster.server = Some(format!("{scheme}://{addr}"));
+    std::fs::write(dst, serde_yaml::to_string(&kc).unwrap()).unwrap();
+}
+
+fn current_cluster(kc: &kube::config::Kubeconfig) -> Option<&kube::config::Cluster> {
+    let context = kc.current_context.as_ref()?;
+    let cluster = &kc.contexts.iter().find(|c| &c.name == context)?.context.as_ref()?.cluster;
+    kc.clusters.iter().find(|c| &c.name == cluster)?.cluster.as_ref()
+}
+
 /// `prefix-xxxxxxxx`: a DNS-1123 label unique to this run (8 random hex digits).
 pub fn unique_name(prefix: &str) -> String {
     let suffix = uuid::Uuid::new_v4().simple().to_string();
