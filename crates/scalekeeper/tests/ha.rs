@@ -37,8 +37,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::apps::v1::Deployment;
 use kube::CustomResourceExt as _;
-use kube::api::{Api, PostParams};
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kubesim::WriteRecord;
 use scalekeeper::policy::ReplicaPolicy;
 use serde_json::{Value, json};
@@ -311,39 +312,58 @@ impl Cluster {
         .await;
     }
 
-    /// Waits until the reconciler has reconciled again after the last correction and found the
-    /// policy reconciled: any second write for the same drift would have been made by then.
+    /// Waits until the policy is reconciled and every reconcile that had started by then has
+    /// finished, so any second write for the last drift would have been made.
+    ///
+    /// The leader's `scalekeeper_reconcile_total` counts finished reconciles, and the controller
+    /// never runs two reconciles of one object at once: after reading the count, the test
+    /// changes an annotation of the Deployment, which triggers one more reconcile. Once the
+    /// count has grown, the reconcile that may have been running when it was read has ended
+    /// (or none was, and the triggered one has run), and any later reconcile reads the
+    /// Deployment at the declared count and has nothing to correct. (Not "a status write after
+    /// the correction": the reconciler skips writing a status equal to the one in its cache,
+    /// which a correction within the same second as the previous one can produce.)
     async fn settled(&self) {
-        wait_until("the policy reconciled after the last correction", WAIT, POLL, || async {
-            let (last_correction, last_status) = match &self.sim {
-                Some(sim) => {
-                    let last_correction =
-                        self.scale_writes().unwrap_or_default().iter().map(|w| w.rv).max().unwrap_or(0);
-                    let last_status = sim
-                        .writes()
-                        .into_iter()
-                        .filter(|w| {
-                            w.resource == "replicapolicies"
-                                && w.subresource.as_deref() == Some("status")
-                                && w.field_manager == "scalekeeper"
-                        })
-                        .map(|w| w.rv)
-                        .max()
-                        .unwrap_or(0);
-                    (last_correction, last_status)
+        wait_until("the policy reconciled", WAIT, POLL, || async { self.reconciled().await.then_some(()) }).await;
+        let leader = wait_until("a leader", WAIT, POLL, || async {
+            for i in 0..self.replicas.len() {
+                if self.gauge(i).await == Some(1) {
+                    return Some(i);
                 }
-                None => {
-                    // resourceVersions order writes on one etcd (see cluster::rv_number).
-                    let last_correction =
-                        self.history.last_change_to(DECLARED).map_or(0, |s| cluster::rv_number(&s.resource_version));
-                    let policy = self.policy().await?;
-                    (last_correction, cluster::rv_number(policy["metadata"]["resourceVersion"].as_str()?))
-                }
-            };
-            (last_status > last_correction && self.reconciled().await).then_some(())
+            }
+            None
+        })
+        .await;
+        let http = self.replicas[leader].http;
+        let before = wait_until("the leader's reconcile count", WAIT, POLL, || reconciles(http)).await;
+        let poke = uuid::Uuid::new_v4().to_string();
+        Api::<Deployment>::namespaced(self.kube.clone(), &self.ns)
+            .patch(
+                NAME,
+                &PatchParams { field_manager: Some(cluster::HARNESS_MANAGER.into()), ..Default::default() },
+                &Patch::Merge(json!({"metadata": {"annotations": {"scalekeeper-test/poke": poke}}})),
+            )
+            .await
+            .expect("the Deployment is annotated");
+        wait_until("a reconcile after the annotation, and the policy reconciled", WAIT, POLL, || async {
+            (reconciles(http).await? > before && self.reconciled().await).then_some(())
         })
         .await;
     }
+}
+
+/// The sum of `scalekeeper_reconcile_total` over its results, in `/metrics` at `addr`.
+async fn reconciles(addr: SocketAddr) -> Option<u64> {
+    let (code, body) = http_get(addr, "/metrics").await?;
+    if code != 200 {
+        return None;
+    }
+    Some(
+        body.lines()
+            .filter(|l| l.starts_with("scalekeeper_reconcile_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum(),
+    )
 }
 
 impl Drop for Cluster {
@@ -365,7 +385,13 @@ impl Drop for Cluster {
                     self.lease_ns
                 ),
             }
-            eprintln!("--- spec.replicas of web over time: {:?}", self.history.values());
+            eprintln!("--- spec.replicas of web over time: {:?}", self.history.states());
+            if let Some(sim) = &self.sim {
+                let policy = sim.get("scalekeeper.dev/v1alpha1", "ReplicaPolicy", &self.ns, NAME);
+                eprintln!("--- the ReplicaPolicy ---\n{}", serde_json::to_string_pretty(&policy).unwrap());
+                let writes: Vec<_> = sim.writes().into_iter().filter(|w| w.name == NAME).collect();
+                eprintln!("--- kubesim's writes to {NAME} ---\n{writes:#?}");
+            }
             if let Ok(keep) = std::env::var("HA_KEEP_LOGS") {
                 for r in &self.replicas {
                     let _ = std::fs::copy(&r.log, PathBuf::from(&keep).join(format!("{}.log", r.identity)));
