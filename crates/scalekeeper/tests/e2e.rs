@@ -2,7 +2,7 @@
 //! against a running `scalekeeper serve` and the Kubernetes API it serves from. Everything goes
 //! through processes and their exit codes, stdout and stderr; nothing is called in-process.
 //!
-//! # Two modes
+//! # Three modes
 //!
 //! **An existing cluster.** When `SCALEKEEPER_E2E_KUBECONFIG` and `SCALEKEEPER_E2E_SERVER` are
 //! set (CI: kind in GitHub Actions, with the chart installed and the Deployments of
@@ -49,7 +49,7 @@
 //! is ever ready: no step depends on readiness. `SCALEKEEPER_TEST_KUBECONFIG` and the
 //! existing-cluster variables exclude each other.
 //!
-//! In both modes the CLI reaches the server through `SCALEKEEPER_SERVER`, `SCALEKEEPER_CA`,
+//! In every mode the CLI reaches the server through `SCALEKEEPER_SERVER`, `SCALEKEEPER_CA`,
 //! `SCALEKEEPER_CERT` and `SCALEKEEPER_KEY` (one step passes the same as flags), and every
 //! `kubectl` run gets `--kubeconfig` and a per-run `--cache-dir`. kubectl is required: without it
 //! the suite fails, it never skips.
