@@ -114,9 +114,10 @@ $(LINT_VENV)/.installed: tools/lint-requirements.txt
 # bookworm's source package, with Debian's etcd, on 127.0.0.1:16443. Binaries and state are
 # cached in SCALEKEEPER_REALKUBE_DIR (default ~/.cache/scalekeeper/realkube).
 REALKUBE := $(CURDIR)/hack/realkube.sh
-# The suites test-real runs against it, each reading SCALEKEEPER_TEST_KUBECONFIG.
-REAL_KUBESIM_TESTS     := --test kubectl --test kube_rs
-REAL_SCALEKEEPER_TESTS := --test e2e --test reconcile --test ha
+# The suites test-real runs against it, each reading SCALEKEEPER_TEST_KUBECONFIG (faults also
+# reads SCALEKEEPER_REALKUBE, to stop and restart the API server).
+REAL_KUBESIM_TESTS     := --test kubectl --test kube_rs --test kubectl_imperative
+REAL_SCALEKEEPER_TESTS := --test e2e --test reconcile --test ha --test faults
 
 .PHONY: realkube-build
 realkube-build: ## Build kube-apiserver and kube-controller-manager v1.20.2 once (~5 min; apt-installs Go 1.19, etcd).
@@ -141,12 +142,19 @@ test-real: realkube-build ## The kubesim conformance suites and scalekeeper's cl
 	  SCALEKEEPER_REALKUBE_DIR="$${SCALEKEEPER_REALKUBE_DIR:-$$HOME/.cache/scalekeeper/realkube}"; \
 	kubectl --kubeconfig "$$kubeconfig" version 2>/dev/null | sed 's/^/test-real: /'; \
 	echo "test-real: SCALEKEEPER_TEST_KUBECONFIG=$$kubeconfig"; \
-	summary=""; failed=0; \
+	summary=""; failed=0; log="$$(mktemp)"; \
 	run() { echo; echo "test-real: === $$1 against the real API server ==="; shift; \
-	  if "$$@"; then summary="$$summary\n  PASS  $$*"; else summary="$$summary\n  FAIL  $$*"; failed=1; fi; }; \
-	run "kubesim conformance suites" $(CARGO) test $(CARGO_FLAGS) -p kubesim $(REAL_KUBESIM_TESTS); \
-	run "scalekeeper suites" $(CARGO) test $(CARGO_FLAGS) -p scalekeeper $(REAL_SCALEKEEPER_TESTS); \
-	printf "\ntest-real: suites run against $$kubeconfig:$$summary\n"; \
+	  if "$$@" 2>&1 | tee -a "$$log"; then summary="$$summary\n  PASS  $$*"; \
+	  else summary="$$summary\n  FAIL  $$*"; failed=1; fi; }; \
+	run "kubesim conformance suites" \
+	  $(CARGO) test $(CARGO_FLAGS) --no-fail-fast -p kubesim $(REAL_KUBESIM_TESTS) -- --show-output; \
+	run "scalekeeper suites" $(CARGO) test $(CARGO_FLAGS) --no-fail-fast -p scalekeeper $(REAL_SCALEKEEPER_TESTS); \
+	echo; echo "test-real: where the real server differs from kubesim, and what only kubesim can test (docs/kubesim.md):"; \
+	grep -h '^\[real API server\]' "$$log" | sort -u | sed 's/^/  /'; \
+	echo; echo "test-real: suites run against the real API server ($$kubeconfig):"; \
+	awk '/Running tests\/[a-z0-9_]+\.rs/ { match($$0, /tests\/[a-z0-9_]+\.rs/); suite = substr($$0, RSTART, RLENGTH) } \
+	  /^test result:/ && suite != "" { printf "  %-30s %s\n", suite, $$0; suite = "" }' "$$log"; \
+	rm -f "$$log"; printf "test-real: cargo runs:$$summary\n"; \
 	exit $$failed
 
 ##@ Delivery

@@ -141,7 +141,7 @@ do_build() {
     fi
     local apt=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$aptsrc"
       -o "Dir::State::Lists=$DIR/apt/lists" -o "Dir::Cache::Archives=$DIR/apt/archives"
-      -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache=)
+      -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= -o APT::Sandbox::User=root)
     apt-get -qq "${apt[@]}" update
     (cd "$DIR/src" && apt-get -qq "${apt[@]}" source --download-only "kubernetes=$DEB_SOURCE_VERSION")
     tar -xzf "$DIR/src/kubernetes_1.20.5+really1.20.2.orig.tar.gz" -C "$DIR/src"
