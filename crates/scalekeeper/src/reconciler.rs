@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::hpa::{self, HorizontalPodAutoscaler};
-use futures::StreamExt as _;
+use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
@@ -556,7 +556,9 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, stop: CancellationToken) {
         let stop = stop.clone();
         // Futures, not spawned tasks: aborting `run` then drops every controller with it.
         tasks.push(async move {
-            Controller::new(policies, watcher::Config::default())
+            let controller = Controller::new(policies, watcher::Config::default());
+            let store = controller.store();
+            let running = controller
                 .watches(deployments, watcher::Config::default(), |d: Deployment| {
                     let ns = d.namespace()?;
                     Some(ObjectRef::new(&d.name_any()).within(&ns))
@@ -566,7 +568,7 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, stop: CancellationToken) {
                     Some(ObjectRef::new(hpa::target_deployment(&h)?).within(&ns))
                 })
                 .trigger_backoff(crate::cache::watch_backoff())
-                .graceful_shutdown_on(stop.cancelled_owned())
+                .graceful_shutdown_on(stop.clone().cancelled_owned())
                 .run(reconcile, error_policy, ctx)
                 .for_each(|res| async move {
                     if let Err(e) = res {
@@ -575,8 +577,23 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, stop: CancellationToken) {
                             tracing::debug!(error = %e, "controller");
                         }
                     }
-                })
-                .await;
+                });
+            // kube-runtime's graceful shutdown waits for the policy store to be ready before
+            // its runner can finish, and the shutdown itself ends the watch that would make it
+            // ready: stopped before its first list completed, a Controller never ends. Nothing
+            // has been reconciled then, so there is nothing to wait for.
+            let unsynced_stop = async {
+                stop.cancelled().await;
+                if store.wait_until_ready().now_or_never().is_none() {
+                    tracing::debug!("stopping before the policy store synced: not waiting for the controller");
+                } else {
+                    std::future::pending::<()>().await;
+                }
+            };
+            tokio::select! {
+                _ = running => {}
+                _ = unsynced_stop => {}
+            }
         });
     }
     futures::future::join_all(tasks).await;

@@ -832,7 +832,7 @@ async fn deployment_recreated_while_cut_off_is_never_scaled() {
     w.replicas[0].proxy.set(Link::Cut);
     w.wait_readyz(0, 503, Duration::from_secs(5)).await;
     let old_uid = w.deployments().get(NAME).await.unwrap().metadata.uid;
-    w.deployments().delete(NAME, &DeleteParams::foreground()).await.unwrap();
+    w.deployments().delete(NAME, &DeleteParams::background()).await.unwrap();
     probe::wait_until("the old Deployment to be gone", Duration::from_secs(30), POLL, || async {
         w.deployments().get_opt(NAME).await.ok()?.is_none().then_some(())
     })
