@@ -1383,14 +1383,16 @@ fn widget(name: &str, size: i64) -> Widget {
 }
 
 /// Creates the Widget CRD and waits until it is Established. On a real server, tests running in
-/// parallel (and earlier runs) share it: one that exists already is used as it is.
+/// parallel (and earlier runs) share it: it is server-side applied there, so it is created or
+/// brought up to date, whoever comes first.
 async fn install_widget_crd(client: &Client) -> CustomResourceDefinition {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let crd = Widget::crd();
-    match crds.create(&PostParams::default(), &crd).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(s)) if s.code == 409 && target::real_kubeconfig().is_some() => {}
-        Err(e) => panic!("create CRD: {e}"),
+    if target::real_kubeconfig().is_some() {
+        let pp = PatchParams::apply("kubesim-conformance").force();
+        crds.patch("widgets.scalekeeper.test", &pp, &Patch::Apply(&crd)).await.expect("apply CRD");
+    } else {
+        crds.create(&PostParams::default(), &crd).await.expect("create CRD");
     }
     within(
         "the CRD to be established",
