@@ -150,14 +150,43 @@ impl Context {
     }
 }
 
-/// The field manager that last set `spec.replicas`, from managedFields.
-pub fn replicas_manager(d: &Deployment) -> Option<String> {
-    d.metadata.managed_fields.as_ref()?.iter().rev().find_map(|e| {
-        let fields = e.fields_v1.as_ref()?;
-        fields.0.get("f:spec")?.get("f:replicas")?;
-        e.manager.clone()
-    })
+/// The field manager that last set `spec.replicas`, from managedFields: the entry that owns
+/// `f:spec.f:replicas`, unless that entry was last written before `since` (the last time
+/// scalekeeper itself set the count), in which case the change that is being looked at was
+/// not recorded and `None` (unknown) is the truth. Kubernetes before 1.22 records no field
+/// manager for writes through the scale subresource (`kubectl scale`, scalekeeper's own
+/// corrections): there the owner stays whoever created the Deployment, and naming it would
+/// blame the wrong party. Times compare at whole seconds, managedFields' resolution.
+///
+/// Source: "Field management" in <https://kubernetes.io/docs/reference/using-api/server-side-apply/>
+/// (managedFields entries and their `time`; `subresource` since 1.22).
+pub fn replicas_manager(d: &Deployment, since: Option<jiff::Timestamp>) -> Option<String> {
+    let entry =
+        d.metadata.managed_fields.as_ref()?.iter().rev().find(|e| {
+            e.fields_v1.as_ref().and_then(|f| f.0.get("f:spec")).and_then(|s| s.get("f:replicas")).is_some()
+        })?;
+    let stale = match (entry.time.as_ref(), since) {
+        (Some(written), Some(since)) => written.0.as_second() < since.as_second(),
+        _ => false,
+    };
+    if stale { None } else { entry.manager.clone() }
 }
+
+/// The last time scalekeeper set (or declared) `spec.replicas` of `policy`'s Deployment: its
+/// last correction, its last declaration through the API, or the policy's creation, whichever
+/// is latest.
+fn last_set_by_us(policy: &ReplicaPolicy) -> Option<jiff::Timestamp> {
+    let corrected = policy.status.as_ref().and_then(|s| s.last_correction.as_ref()).and_then(|c| c.time.parse().ok());
+    let declared = policy.annotations().get(LAST_SET_AT).and_then(|t| t.parse().ok());
+    // A policy applied by GitOps has neither: a change made before it existed is no drift
+    // by anyone, only a count it declares differently.
+    let created = policy.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    corrected.max(declared).max(created)
+}
+
+/// What Events and logs name when managedFields do not record who changed `spec.replicas`.
+/// (Kubernetes before 1.22 records no field manager for writes through the scale subresource.)
+pub const UNKNOWN_MANAGER: &str = "an unrecorded writer";
 
 fn now_rfc3339() -> String {
     jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -307,8 +336,8 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
     let observed = view.observed();
 
     if sync.status == SyncStatus::Drifted {
-        let manager = replicas_manager(&deployment);
-        let by = manager.clone().unwrap_or_else(|| "unknown".into());
+        let manager = replicas_manager(&deployment, last_set_by_us(policy));
+        let by = manager.clone().unwrap_or_else(|| UNKNOWN_MANAGER.into());
         match policy.spec.mode {
             PolicyMode::Observe => {
                 if old_status.sync_status.as_deref() != Some(SyncStatus::Drifted.as_str()) {
@@ -620,7 +649,45 @@ mod tests {
             ]}
         }))
         .unwrap();
-        assert_eq!(replicas_manager(&d).as_deref(), Some("kubectl"));
+        assert_eq!(replicas_manager(&d, None).as_deref(), Some("kubectl"));
+    }
+
+    #[test]
+    fn an_owner_older_than_our_last_write_did_not_make_the_change() {
+        // Kubernetes 1.20: `kubectl scale` goes through /scale and records nothing, so the
+        // creator still owns spec.replicas, with the time it created the Deployment.
+        let d: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": "web", "managedFields": [
+                {"manager": "kubectl-create", "operation": "Update", "time": "2026-01-01T10:00:00Z",
+                 "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}
+            ]}
+        }))
+        .unwrap();
+        let t = |s: &str| Some(s.parse::<jiff::Timestamp>().unwrap());
+        assert_eq!(replicas_manager(&d, t("2026-01-01T10:05:00Z")), None);
+        // Written after (or in the same second as) our last write: it made the change.
+        assert_eq!(replicas_manager(&d, t("2026-01-01T10:00:00.700Z")).as_deref(), Some("kubectl-create"));
+        assert_eq!(replicas_manager(&d, t("2026-01-01T09:00:00Z")).as_deref(), Some("kubectl-create"));
+    }
+
+    #[test]
+    fn our_last_write_is_the_later_of_correction_and_declaration() {
+        let mut p = ReplicaPolicy::new(
+            "web",
+            crate::policy::ReplicaPolicySpec { replicas: 3, mode: PolicyMode::Enforce, deployment_uid: None },
+        );
+        assert_eq!(last_set_by_us(&p), None);
+        p.metadata.annotations = Some([(LAST_SET_AT.to_string(), "2026-01-01T10:00:00Z".to_string())].into());
+        p.status = Some(ReplicaPolicyStatus {
+            last_correction: Some(Correction {
+                time: "2026-01-01T11:00:00Z".into(),
+                from: 5,
+                to: 3,
+                field_manager: None,
+            }),
+            ..Default::default()
+        });
+        assert_eq!(last_set_by_us(&p), Some("2026-01-01T11:00:00Z".parse().unwrap()));
     }
 
     #[test]
