@@ -350,7 +350,7 @@ impl World {
     }
 
     async fn gauge(&self, i: usize) -> Option<i64> {
-        leader_gauge(self.replicas[i].http).await
+        probe::leader_gauge(self.replicas[i].http).await
     }
 
     /// Waits until exactly one live replica reports `scalekeeper_leader 1`; its index.
@@ -409,13 +409,7 @@ impl Drop for World {
 async fn http_addr(r: &mut Replica) -> SocketAddr {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let addr = r
-            .log_text()
-            .lines()
-            .filter(|l| l.contains(" serving "))
-            .flat_map(str::split_whitespace)
-            .find_map(|w| w.strip_prefix("http=")?.parse().ok());
-        if let Some(addr) = addr {
+        if let Some(addr) = probe::logged_http_addr(&r.log_text()) {
             return addr;
         }
         if let Some(status) = r.child.as_mut().unwrap().try_wait().unwrap() {
@@ -424,14 +418,6 @@ async fn http_addr(r: &mut Replica) -> SocketAddr {
         assert!(Instant::now() < deadline, "{} did not log its addresses:\n{}", r.identity, r.log_text());
         tokio::time::sleep(POLL).await;
     }
-}
-
-async fn leader_gauge(addr: SocketAddr) -> Option<i64> {
-    let (code, body) = probe::http_get(addr, "/metrics").await?;
-    if code != 200 {
-        return None;
-    }
-    body.lines().find_map(|l| l.strip_prefix("scalekeeper_leader ")?.trim().parse().ok())
 }
 
 // === the Lease invariant ===
@@ -484,7 +470,7 @@ impl Monitor {
             loop {
                 let mut gauges = vec![];
                 for p in &probes {
-                    gauges.push(leader_gauge(p.http).await);
+                    gauges.push(probe::leader_gauge(p.http).await);
                 }
                 let read = leases.read().await;
                 let now = SystemTime::now();

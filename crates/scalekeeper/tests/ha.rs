@@ -173,13 +173,7 @@ impl Cluster {
         let what = format!("{} to log its addresses", self.replicas[i].identity);
         let deadline = Instant::now() + WAIT;
         loop {
-            let log = self.log(i);
-            let addr = log
-                .lines()
-                .filter(|l| l.contains(" serving "))
-                .flat_map(str::split_whitespace)
-                .find_map(|w| w.strip_prefix("http=")?.parse().ok());
-            if let Some(addr) = addr {
+            if let Some(addr) = probe::logged_http_addr(&self.log(i)) {
                 return addr;
             }
             if let Some(status) = self.replicas[i].child.try_wait().unwrap() {
@@ -192,7 +186,7 @@ impl Cluster {
 
     /// `scalekeeper_leader` of replica `i`, if it answers.
     async fn gauge(&self, i: usize) -> Option<i64> {
-        leader_gauge(self.replicas[i].http).await
+        probe::leader_gauge(self.replicas[i].http).await
     }
 
     /// Waits until exactly one replica reports `scalekeeper_leader 1` and the other 0;
@@ -402,15 +396,6 @@ impl Drop for Cluster {
             }
         }
     }
-}
-
-/// The value of `scalekeeper_leader` in `/metrics`.
-async fn leader_gauge(addr: SocketAddr) -> Option<i64> {
-    let (code, body) = http_get(addr, "/metrics").await?;
-    if code != 200 {
-        return None;
-    }
-    body.lines().find_map(|l| l.strip_prefix("scalekeeper_leader ")).and_then(|v| v.trim().parse().ok())
 }
 
 fn signal(pid: &str, sig: &str) {

@@ -24,6 +24,23 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     tokio::time::timeout(Duration::from_secs(1), get).await.ok().flatten()
 }
 
+/// The HTTP address a `scalekeeper serve` process logged in its `serving grpc=… http=…` line.
+pub fn logged_http_addr(log: &str) -> Option<SocketAddr> {
+    log.lines()
+        .filter(|l| l.contains(" serving "))
+        .flat_map(str::split_whitespace)
+        .find_map(|w| w.strip_prefix("http=")?.parse().ok())
+}
+
+/// `scalekeeper_leader` from a process's `/metrics`, if it answers.
+pub async fn leader_gauge(addr: SocketAddr) -> Option<i64> {
+    let (code, body) = http_get(addr, "/metrics").await?;
+    if code != 200 {
+        return None;
+    }
+    body.lines().find_map(|l| l.strip_prefix("scalekeeper_leader ")?.trim().parse().ok())
+}
+
 /// Polls `f` every `poll` until it gives a value; panics after `timeout`.
 pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, poll: Duration, mut f: F) -> T
 where
