@@ -664,6 +664,8 @@ pub fn write_existing(
     if sub != Sub::Status {
         validation::default_and_validate(&ctx.def, &mut new, Some(&cur), &mut causes);
         validate_custom(ctx, &mut new, &mut causes);
+    } else if ctx.def.behavior == Behavior::Deployment {
+        validation::deployment_status(&new, &mut causes);
     }
     if !causes.is_empty() {
         return Err(ctx.invalid(name, causes));
@@ -671,7 +673,8 @@ pub fn write_existing(
     if ctx.def.behavior == Behavior::Crd && sub == Sub::Main {
         crd_accept(store, &mut new)?;
     }
-    let spec_changed = spec_of(&new) != spec_of(&cur);
+    let spec_changed = spec_of(&new) != spec_of(&cur)
+        || (ctx.def.generation_on_annotations && meta(&new).get("annotations") != meta(&cur).get("annotations"));
     if new == *cur {
         // Nothing changed: the real server does not write, and the resourceVersion stays.
         record(store, ctx, verb, sub, name, 0);

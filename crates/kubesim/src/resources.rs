@@ -88,6 +88,10 @@ pub struct ResourceDef {
     pub schemas: Vec<(String, Value)>,
     /// Whether `metadata.generation` is maintained (bumped on spec changes).
     pub generation: bool,
+    /// Whether annotation changes bump `metadata.generation` too: Deployments, whose
+    /// annotations are copied to their ReplicaSets (`PrepareForUpdate` in
+    /// pkg/registry/apps/deployment/strategy.go).
+    pub generation_on_annotations: bool,
 }
 
 impl ResourceDef {
@@ -162,6 +166,7 @@ fn builtin(
         columns: vec![],
         schemas: vec![],
         generation: false,
+        generation_on_annotations: false,
     }
 }
 
@@ -181,6 +186,7 @@ pub fn builtins() -> Vec<ResourceDef> {
     );
     deployments.categories = vec!["all".into()];
     deployments.generation = true;
+    deployments.generation_on_annotations = true;
     deployments.scale = Some((".spec.replicas".into(), ".status.replicas".into(), Some(".status.selector".into())));
     deployments.columns = vec![
         col("Ready", "string", "", 0),
@@ -354,6 +360,7 @@ pub fn from_crd(crd: &Value) -> Option<ResourceDef> {
         columns,
         schemas,
         generation: true,
+        generation_on_annotations: false,
         group,
         plural,
         kind,

@@ -23,6 +23,10 @@ pub fn is_dns1123_label(s: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
+/// The API server's message for a value that is not a DNS-1123 label
+/// (`k8s.io/apimachinery/pkg/util/validation.IsDNS1123Label`).
+const DNS1123_LABEL_RULE: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+
 /// Whether `s` is a DNS-1123 subdomain: ≤ 253 characters, dot-separated DNS-1123 labels.
 pub fn is_dns1123_subdomain(s: &str) -> bool {
     s.len() <= DNS1123_SUBDOMAIN_MAX && s.split('.').all(is_dns1123_label)
@@ -32,10 +36,7 @@ pub fn is_dns1123_subdomain(s: &str) -> bool {
 /// DNS-1123 subdomain). Returns the causes for a 422.
 pub fn name(def: &ResourceDef, name: &str) -> Vec<Cause> {
     let (ok, rule) = match def.behavior {
-        Behavior::Namespace => (
-            is_dns1123_label(name),
-            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
-        ),
+        Behavior::Namespace => (is_dns1123_label(name), DNS1123_LABEL_RULE),
         _ => (
             is_dns1123_subdomain(name),
             "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
@@ -159,6 +160,22 @@ fn deployment(obj: &mut Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
             "`selector` does not match template `labels`",
         ));
     }
+    // Container names are DNS-1123 labels (`validateContainers` in pkg/apis/core/validation).
+    for kind in ["initContainers", "containers"] {
+        let containers = obj.pointer(&format!("/spec/template/spec/{kind}")).and_then(Value::as_array);
+        for (i, c) in containers.into_iter().flatten().enumerate() {
+            match c.get("name").and_then(Value::as_str) {
+                Some(n) if is_dns1123_label(n) => {}
+                Some(n) => causes.push(Cause::invalid(
+                    &format!("spec.template.spec.{kind}[{i}].name"),
+                    &json!(n),
+                    DNS1123_LABEL_RULE,
+                )),
+                None => causes.push(Cause::required(&format!("spec.template.spec.{kind}[{i}].name"))),
+            }
+        }
+    }
+    deployment_status(obj, causes);
     if let Some(old) = old
         && old.pointer("/spec/selector") != obj.pointer("/spec/selector")
     {
@@ -166,6 +183,41 @@ fn deployment(obj: &mut Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
             "spec.selector",
             obj.pointer("/spec/selector").unwrap_or(&Value::Null),
             "field is immutable",
+        ));
+    }
+}
+
+/// `ValidateDeploymentStatus` (pkg/apis/apps/validation): counts are not negative, none is
+/// above `status.replicas`, and no more are available than ready. Appends causes for a 422.
+pub fn deployment_status(obj: &Value, causes: &mut Vec<Cause>) {
+    let Some(status) = obj.get("status").and_then(Value::as_object) else { return };
+    let count = |k: &str| status.get(k).and_then(Value::as_i64).unwrap_or(0);
+    for k in [
+        "observedGeneration",
+        "replicas",
+        "updatedReplicas",
+        "readyReplicas",
+        "availableReplicas",
+        "unavailableReplicas",
+    ] {
+        if count(k) < 0 {
+            causes.push(Cause::invalid(&format!("status.{k}"), &json!(count(k)), "must be greater than or equal to 0"));
+        }
+    }
+    for k in ["updatedReplicas", "readyReplicas", "availableReplicas"] {
+        if count(k) > count("replicas") {
+            causes.push(Cause::invalid(
+                &format!("status.{k}"),
+                &json!(count(k)),
+                "cannot be greater than status.replicas",
+            ));
+        }
+    }
+    if count("availableReplicas") > count("readyReplicas") {
+        causes.push(Cause::invalid(
+            "status.availableReplicas",
+            &json!(count("availableReplicas")),
+            "cannot be greater than readyReplicas",
         ));
     }
 }
@@ -182,6 +234,23 @@ mod tests {
         json!({"metadata": {"name": "web"}, "spec": {"replicas": replicas,
             "selector": {"matchLabels": {"app": "web"}},
             "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": []}}}})
+    }
+
+    #[test]
+    fn container_names_are_dns_labels_and_status_counts_consistent() {
+        let mut d = dep(json!(1));
+        d["spec"]["template"]["spec"]["containers"] = json!([{"name": "app"}, {"name": "Bad_Name"}]);
+        let mut causes = vec![];
+        default_and_validate(&deployments(), &mut d, None, &mut causes);
+        let fields: Vec<&str> = causes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["spec.template.spec.containers[1].name"]);
+
+        let mut d = dep(json!(1));
+        d["status"] = json!({"replicas": 1, "readyReplicas": 0, "availableReplicas": 1, "updatedReplicas": 2});
+        let mut causes = vec![];
+        default_and_validate(&deployments(), &mut d, None, &mut causes);
+        let fields: Vec<&str> = causes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(fields, ["status.updatedReplicas", "status.availableReplicas"]);
     }
 
     #[test]

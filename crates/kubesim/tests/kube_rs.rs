@@ -639,19 +639,10 @@ async fn generation_moves_on_spec_changes_only() {
         .patch("web", &pp, &Patch::Merge(json!({"metadata": {"annotations": {"note": "hi"}}})))
         .await
         .expect("annotation");
-    // A Deployment's annotations are copied to its ReplicaSets, so the real Deployment
-    // strategy bumps the generation on annotation changes (every Kubernetes version). kubesim
-    // does not: a kubesim bug, asserted only against the real server for now.
-    let g = if t.real() {
-        target::real_differs(
-            "an annotation change bumps a Deployment's metadata.generation (kubesim bug: it does not)",
-        );
-        assert_eq!(gen_of(&d), Some(2), "annotations bump a Deployment's generation");
-        2
-    } else {
-        assert_eq!(gen_of(&d), Some(1), "annotations do not bump generation");
-        1
-    };
+    // A Deployment's annotations are copied to its ReplicaSets, so the Deployment strategy
+    // bumps the generation on annotation changes (every Kubernetes version, kubesim too).
+    assert_eq!(gen_of(&d), Some(2), "annotations bump a Deployment's generation");
+    let g = 2;
     let d = deps
         .patch_status("web", &pp, &Patch::Merge(json!({"status": {"replicas": 1, "observedGeneration": g}})))
         .await
@@ -706,25 +697,19 @@ async fn status_subresource_is_isolated_from_spec() {
     assert_eq!(after.status.as_ref().and_then(|s| s.ready_replicas), Some(1));
 
     // Status is validated too: no more available than ready replicas.
-    if t.real() {
-        target::real_differs(
-            "status writes are validated: availableReplicas > readyReplicas is 422 at status.availableReplicas \
-             (kubesim bug: it accepts it)",
-        );
-        let err = api_error(
-            deps.patch_status(
-                "web",
-                &pp,
-                &Patch::Merge(json!({"status": {"replicas": 1, "readyReplicas": 0, "availableReplicas": 1}})),
-            )
-            .await,
-        );
-        assert_eq!(err.code, 422, "{err:?}");
-        assert!(
-            err.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.field == "status.availableReplicas")),
-            "{err:?}"
-        );
-    }
+    let err = api_error(
+        deps.patch_status(
+            "web",
+            &pp,
+            &Patch::Merge(json!({"status": {"replicas": 1, "readyReplicas": 0, "availableReplicas": 1}})),
+        )
+        .await,
+    );
+    assert_eq!(err.code, 422, "{err:?}");
+    assert!(
+        err.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.field == "status.availableReplicas")),
+        "{err:?}"
+    );
 
     // A main-resource write carrying status: spec changes, status does not. (Without a
     // resourceVersion: the real controller may have rewritten status since the get.)

@@ -552,17 +552,10 @@ async fn annotate_and_label_change_metadata_only() {
     assert_eq!(e["fieldsV1"], json!({"f:metadata": {"f:annotations": {"f:scalekeeper.io/owner": {}}}}));
     // An apps/v1 Deployment's generation moves on annotation changes too (the Deployment
     // strategy's PrepareForUpdate: annotations are copied to its ReplicaSets), on every
-    // Kubernetes version. kubesim does not bump it: a kubesim bug, asserted only where fixed.
-    let generation = if c.real() {
-        target::real_differs(
-            "an annotation change bumps a Deployment's metadata.generation (kubesim bug: it does not)",
-        );
-        let g = generation.as_i64().expect("generation");
-        assert_eq!(d["metadata"]["generation"], g + 1, "annotations bump a Deployment's generation");
-        d["metadata"]["generation"].clone()
-    } else {
-        generation
-    };
+    // Kubernetes version, kubesim included.
+    let g = generation.as_i64().expect("generation");
+    assert_eq!(d["metadata"]["generation"], g + 1, "annotations bump a Deployment's generation");
+    let generation = d["metadata"]["generation"].clone();
 
     let out = c.kubectl(&["label", "deployment", "web", "-n", shop, "env=prod"]).await;
     assert_eq!(out.ok().trim(), "deployment.apps/web labeled");
@@ -1058,20 +1051,15 @@ async fn invalid_objects_are_422_and_not_stored() {
     assert!(c.deployment(shop, "Bad_Name").await.is_none());
 
     // A container name must be a DNS-1123 label.
-    if c.real() {
-        target::real_differs(
-            "a container name that is not a DNS-1123 label is 422 at spec.template.spec.containers[0].name (kubesim bug: it accepts it)",
-        );
-        let yaml = deployment_yaml(shop, "badcontainer", 1).replace("- name: badcontainer", "- name: Bad_Container");
-        let f = c.file("bad-container.yaml", &yaml);
-        let out = c.kubectl(&["create", "-f", &f]).await;
-        let err = out.failed();
-        assert!(
-            err.starts_with(r#"The Deployment "badcontainer" is invalid: spec.template.spec.containers[0].name: Invalid value: "Bad_Container": a lowercase RFC 1123 label"#),
-            "{err}"
-        );
-        assert!(c.deployment(shop, "badcontainer").await.is_none());
-    }
+    let yaml = deployment_yaml(shop, "badcontainer", 1).replace("- name: badcontainer", "- name: Bad_Container");
+    let f = c.file("bad-container.yaml", &yaml);
+    let out = c.kubectl(&["create", "-f", &f]).await;
+    let err = out.failed();
+    assert!(
+        err.starts_with(r#"The Deployment "badcontainer" is invalid: spec.template.spec.containers[0].name: Invalid value: "Bad_Container": a lowercase RFC 1123 label"#),
+        "{err}"
+    );
+    assert!(c.deployment(shop, "badcontainer").await.is_none());
     if !c.real() {
         assert!(c.kubectl_writes().iter().all(|w| w.rv == 0), "nothing committed");
     }
