@@ -626,7 +626,7 @@ async fn replace_with_stale_resource_version_conflicts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generation_moves_on_spec_changes_only() {
     // The controller is held back so that only this test writes.
-    let (t, client) = start_with(quiet()).await;
+    let (_target, client) = start_with(quiet()).await;
     let deps: Api<Deployment> = Api::default_namespaced(client);
     let gen_of = |d: &Deployment| d.metadata.generation;
     let d = deps.create(&PostParams::default(), &deployment("web", 1)).await.expect("create");
