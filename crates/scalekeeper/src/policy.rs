@@ -17,6 +17,10 @@ pub const GROUP: &str = "scalekeeper.dev";
 pub const LAST_SET_BY: &str = "scalekeeper.dev/last-set-by";
 /// Annotation: when (RFC 3339) the count was last declared through the API.
 pub const LAST_SET_AT: &str = "scalekeeper.dev/last-set-at";
+/// Annotation: the Deployment's `metadata.generation` when the count was last declared through
+/// the API, read before the API's own scale write. While the Deployment is still at it, that
+/// write has not landed; once it has moved on, a count other than the declared one is a drift.
+pub const LAST_SET_DEPLOYMENT_GENERATION: &str = "scalekeeper.dev/last-set-deployment-generation";
 /// The field manager scalekeeper writes as (server-side field ownership).
 pub const FIELD_MANAGER: &str = "scalekeeper";
 
@@ -101,6 +105,15 @@ pub struct ReplicaPolicyStatus {
     /// The last drift correction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_correction: Option<Correction>,
+    /// The newest policy generation whose declared count the reconciler has seen in effect on
+    /// the Deployment, or applied to it itself (0: none yet). While the Deployment differs from
+    /// a newer generation's count, that is a declaration not yet applied, not a drift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_generation: Option<i64>,
+    /// RFC 3339 time the reconciler last applied a declaration itself (one applied by GitOps,
+    /// or one the API's writer did not apply in time); drift corrections are `lastCorrection`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_applied_time: Option<String>,
 }
 
 /// A status condition (the shape of metav1.Condition).
