@@ -39,7 +39,8 @@ use tokio_util::sync::CancellationToken;
 use crate::cache::{Cache, Scope};
 use crate::metrics::Metrics;
 use crate::policy::{
-    Correction, FIELD_MANAGER, LAST_SET_AT, PolicyCondition, PolicyMode, ReplicaPolicy, ReplicaPolicyStatus,
+    Correction, FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyCondition, PolicyMode,
+    ReplicaPolicy, ReplicaPolicyStatus,
 };
 use crate::view::{CONDITION_SUSPENDED, CONDITION_SYNCED, DeploymentView};
 
@@ -53,6 +54,19 @@ pub const REASON_CONFLICT: &str = "ConflictDetected";
 pub const REASON_SUSPENDED: &str = "EnforcementSuspended";
 /// Event reason: enforcement resumed after the cool-down or a new declaration.
 pub const REASON_RESUMED: &str = "EnforcementResumed";
+/// Event reason: the reconciler applied a declared count itself — one declared in the
+/// ReplicaPolicy (GitOps, a hand edit), or one declared through the API that the API's own scale
+/// write did not apply within [`DECLARATION_GRACE`]. Applying a declaration is never a drift.
+pub const REASON_REPLICAS_APPLIED: &str = "ReplicasApplied";
+/// Event reason: a caller declared a count through the API (SetReplicas); published by the
+/// writer ([`crate::writer`]), naming the caller's identity.
+pub const REASON_REPLICAS_DECLARED: &str = "ReplicasDeclared";
+
+/// How long the reconciler leaves a declaration made through the API to the API's own scale
+/// write before applying it itself: the writer writes the policy, then PATCHes the scale
+/// subresource, and the reconciler may see the policy in between. Bounded, so a writer that
+/// crashed between the two writes delays the count by at most this long.
+pub const DECLARATION_GRACE: Duration = Duration::from_secs(5);
 
 /// Settings of the reconciler.
 #[derive(Debug, Clone)]
@@ -126,6 +140,12 @@ pub struct Context {
     /// too, but the controller's store may not show that write yet when the next
     /// reconciliation runs.
     suspensions: Mutex<HashMap<ObjectRef<ReplicaPolicy>, jiff::Timestamp>>,
+    /// Per policy (UID, generation): the newest generation this leader saw in effect on the
+    /// Deployment or applied itself; the store may not show its status write yet.
+    applied: Mutex<HashMap<ObjectRef<ReplicaPolicy>, (String, i64)>>,
+    /// Per policy (UID, generation, first seen): a declaration made through the API that is
+    /// left to the writer's scale write, and when this leader first saw it pending.
+    pending: Mutex<HashMap<ObjectRef<ReplicaPolicy>, (String, i64, Instant)>>,
 }
 
 impl Context {
@@ -146,6 +166,8 @@ impl Context {
             corrections: Mutex::default(),
             failures: Mutex::default(),
             suspensions: Mutex::default(),
+            applied: Mutex::default(),
+            pending: Mutex::default(),
         })
     }
 }
@@ -156,7 +178,11 @@ impl Context {
 /// not recorded and `None` (unknown) is the truth. Kubernetes before 1.22 records no field
 /// manager for writes through the scale subresource (`kubectl scale`, scalekeeper's own
 /// corrections): there the owner stays whoever created the Deployment, and naming it would
-/// blame the wrong party. Times compare at whole seconds, managedFields' resolution.
+/// blame the wrong party. Times compare at whole seconds, managedFields' resolution; the
+/// creator's entry (it owns the immutable `spec.selector`) last written in the second the
+/// Deployment was created, when scalekeeper has written since (in that second or later), is not
+/// taken as the change either: within that one second the order cannot be told from the
+/// times, and the creation came before any declaration for the Deployment.
 ///
 /// Source: "Field management" in <https://kubernetes.io/docs/reference/using-api/server-side-apply/>
 /// (managedFields entries and their `time`; `subresource` since 1.22).
@@ -165,8 +191,14 @@ pub fn replicas_manager(d: &Deployment, since: Option<jiff::Timestamp>) -> Optio
         d.metadata.managed_fields.as_ref()?.iter().rev().find(|e| {
             e.fields_v1.as_ref().and_then(|f| f.0.get("f:spec")).and_then(|s| s.get("f:replicas")).is_some()
         })?;
+    let created = d.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second());
     let stale = match (entry.time.as_ref(), since) {
-        (Some(written), Some(since)) => written.0.as_second() < since.as_second(),
+        (Some(written), Some(since)) => {
+            let (written, since) = (written.0.as_second(), since.as_second());
+            let creation = Some(written) == created
+                && entry.fields_v1.as_ref().and_then(|f| f.0.get("f:spec")).and_then(|s| s.get("f:selector")).is_some();
+            written < since || (creation && since >= written)
+        }
         _ => false,
     };
     if stale { None } else { entry.manager.clone() }
@@ -177,11 +209,70 @@ pub fn replicas_manager(d: &Deployment, since: Option<jiff::Timestamp>) -> Optio
 /// is latest.
 fn last_set_by_us(policy: &ReplicaPolicy) -> Option<jiff::Timestamp> {
     let corrected = policy.status.as_ref().and_then(|s| s.last_correction.as_ref()).and_then(|c| c.time.parse().ok());
+    let applied = policy.status.as_ref().and_then(|s| s.last_applied_time.as_ref()).and_then(|t| t.parse().ok());
+    let corrected = corrected.max(applied);
     let declared = policy.annotations().get(LAST_SET_AT).and_then(|t| t.parse().ok());
     // A policy applied by GitOps has neither: a change made before it existed is no drift
     // by anyone, only a count it declares differently.
     let created = policy.metadata.creation_timestamp.as_ref().map(|t| t.0);
     corrected.max(declared).max(created)
+}
+
+/// The generation a status records as applied: `appliedGeneration`; for a status written before
+/// that field existed, `observedGeneration` (that reconciler had acted on it); 0 for none.
+fn applied_in_status(status: &ReplicaPolicyStatus) -> i64 {
+    status.applied_generation.or(status.observed_generation).unwrap_or(0)
+}
+
+/// Whether `policy`'s count was last declared through the API: the newest managedFields entry
+/// owning `f:spec.f:replicas` is the writer's (field manager [`FIELD_MANAGER`]). A policy
+/// applied or edited with kubectl or a GitOps tool is owned by that tool's manager. Without
+/// managedFields, the `last-set-at` annotation the writer sets decides.
+fn declared_through_api(policy: &ReplicaPolicy) -> bool {
+    let owner = policy
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|e| e.fields_v1.as_ref().and_then(|f| f.0.get("f:spec")).and_then(|s| s.get("f:replicas")).is_some())
+        .max_by_key(|e| e.time.as_ref().map(|t| t.0));
+    match owner {
+        Some(e) => e.manager.as_deref() == Some(FIELD_MANAGER),
+        None => policy.annotations().contains_key(LAST_SET_AT),
+    }
+}
+
+/// Whether the Deployment has changed since the count of `policy` was declared through the API:
+/// its generation moved past the one the writer read before its own scale write. That write
+/// has landed then (or been overtaken), and a count other than the declared one is a drift.
+fn declaration_overtaken(policy: &ReplicaPolicy, d: &Deployment) -> bool {
+    let read = policy.annotations().get(LAST_SET_DEPLOYMENT_GENERATION).and_then(|g| g.parse::<i64>().ok());
+    declared_through_api(policy) && read.is_some_and(|g| d.metadata.generation.unwrap_or(0) > g)
+}
+
+/// How long generation `generation` of `policy`, not yet in effect, is still left to the writer:
+/// `Some` while it was declared through the API less than [`DECLARATION_GRACE`] ago (by the
+/// writer's `last-set-at`, and by when this leader first saw it pending, so a skewed clock
+/// cannot stretch the wait); `None` when the reconciler must apply it now.
+fn left_to_writer(ctx: &Context, policy: &ReplicaPolicy, uid: &str, generation: i64) -> Option<Duration> {
+    if !declared_through_api(policy) {
+        return None;
+    }
+    let set_at: jiff::Timestamp = policy.annotations().get(LAST_SET_AT)?.parse().ok()?;
+    let age = jiff::Timestamp::now().duration_since(set_at);
+    let by_clock = DECLARATION_GRACE.saturating_sub(Duration::try_from(age).unwrap_or_default());
+    let key = ObjectRef::from_obj(policy);
+    let mut pending = ctx.pending.lock().unwrap_or_else(|e| e.into_inner());
+    let first_seen = match pending.get(&key) {
+        Some((u, g, t)) if u == uid && *g == generation => *t,
+        _ => {
+            let now = Instant::now();
+            pending.insert(key, (uid.to_owned(), generation, now));
+            now
+        }
+    };
+    let left = by_clock.min(DECLARATION_GRACE.saturating_sub(first_seen.elapsed()));
+    (!left.is_zero()).then_some(left)
 }
 
 /// What Events and logs name when managedFields do not record who changed `spec.replicas`.
@@ -239,15 +330,51 @@ fn suspended_since(policy: &ReplicaPolicy) -> Option<jiff::Timestamp> {
 }
 
 async fn publish(ctx: &Context, d: &Deployment, policy: &ReplicaPolicy, type_: EventType, reason: &str, note: String) {
-    for reference in [d.object_ref(&()), policy.object_ref(&())] {
-        let ev = Event {
-            type_,
-            reason: reason.into(),
-            note: Some(note.clone()),
-            action: "Reconcile".into(),
-            secondary: None,
-        };
-        if let Err(e) = ctx.recorder.publish(&ev, &reference).await {
+    publish_on(&ctx.recorder, &[d.object_ref(&()), policy.object_ref(&())], type_, reason, ACTION_RECONCILE, &note)
+        .await;
+}
+
+/// The Event `action` of everything the reconciler reports.
+const ACTION_RECONCILE: &str = "Reconcile";
+
+/// The Event `action` for `note`: `verb`, then a hash of the note.
+///
+/// kube-runtime's [`Recorder`] folds every Event with the same type, reason, action, reporter
+/// and object into one Event whose `series.count` it bumps, keeping the *first* note: with one
+/// fixed action, three different corrections would read as the first one, three times. With an
+/// action per distinct note, the same thing happening again still counts up its own Event's
+/// series, and anything different (another count, another actor) is an Event of its own, so
+/// `kubectl describe` shows each with its actual actor, from and to. The action is not shown by
+/// `kubectl describe`; the API limits it to 128 characters (this is at most `verb` + 17).
+pub(crate) fn event_action(verb: &str, note: &str) -> String {
+    use std::hash::{Hash as _, Hasher as _};
+    // SipHash with fixed keys: the same note gives the same action for the whole process,
+    // which is as long as the Recorder's cache lives.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    note.hash(&mut h);
+    format!("{verb}-{:016x}", h.finish())
+}
+
+/// Publishes one Event per object in `regarding` through `recorder`, with an action per
+/// distinct note (see [`event_action`]). Failures are logged, never returned: an Event is a
+/// report, and the write it reports has happened.
+pub(crate) async fn publish_on(
+    recorder: &Recorder,
+    regarding: &[k8s_openapi::api::core::v1::ObjectReference],
+    type_: EventType,
+    reason: &str,
+    verb: &str,
+    note: &str,
+) {
+    let ev = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note.to_owned()),
+        action: event_action(verb, note),
+        secondary: None,
+    };
+    for reference in regarding {
+        if let Err(e) = recorder.publish(&ev, reference).await {
             tracing::warn!(reason, error = %e, "publishing an Event failed");
         }
     }
@@ -275,6 +402,8 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
     let policies: Api<ReplicaPolicy> = Api::namespaced(ctx.client.clone(), &ns);
     let old_status = policy.status.clone().unwrap_or_default();
     let mut status = old_status.clone();
+    // Before observedGeneration moves: a status without appliedGeneration falls back to it.
+    status.applied_generation = Some(applied_in_status(&old_status));
     status.observed_generation = policy.metadata.generation;
 
     // The Deployment, live: its spec may be newer than any cache, and its managedFields
@@ -335,7 +464,33 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
     let desired = policy.spec.replicas;
     let observed = view.observed();
 
-    if sync.status == SyncStatus::Drifted {
+    // A declaration (a new generation) is not a drift until the Deployment has had its count:
+    // seen in effect here, or applied by the reconciler below.
+    let generation = policy.metadata.generation.unwrap_or(0);
+    let uid = policy.metadata.uid.clone().unwrap_or_default();
+    let remembered_applied = match ctx.applied.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        Some((u, g)) if *u == uid => *g,
+        _ => 0,
+    };
+    let mut applied = applied_in_status(&old_status).max(remembered_applied);
+    if applied < generation && (observed.spec_replicas == desired || declaration_overtaken(policy, &deployment)) {
+        applied = generation;
+    }
+    // The generation this leader has not yet seen in effect and still leaves to the writer.
+    let wait_for_writer = if applied < generation { left_to_writer(ctx, policy, &uid, generation) } else { None };
+    let mut wrote_scale = false;
+
+    if sync.status == SyncStatus::Drifted
+        && let Some(left) = wait_for_writer
+    {
+        // Declared through the API moments ago: the API's own scale write applies it, once. Not a
+        // drift; if that write never comes, this requeue applies it after the grace.
+        tracing::debug!(namespace = %ns, name = %name, generation, left_ms = left.as_millis() as u64, "declaration left to the writer");
+        sync = scalekeeper_core::Sync {
+            status: SyncStatus::Progressing,
+            reason: format!("declared {desired} (version {generation}); waiting for it to be applied"),
+        };
+    } else if sync.status == SyncStatus::Drifted {
         let manager = replicas_manager(&deployment, last_set_by_us(policy));
         let by = manager.clone().unwrap_or_else(|| UNKNOWN_MANAGER.into());
         match policy.spec.mode {
@@ -385,6 +540,40 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
                     .collect();
                 if let Some(h) = live_hpas.first() {
                     sync = evaluate(view.desired().as_ref(), &observed, &[Conflict::Hpa(h.clone())]);
+                } else if applied < generation {
+                    // A declaration the Deployment never had: GitOps, a hand edit, or one made
+                    // through the API whose scale write did not come within the grace. Applying
+                    // it is no drift: no drift count, no flap guard, no culprit.
+                    let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+                    deployments
+                        .patch_scale(&name, &pp, &Patch::Merge(json!({"spec": {"replicas": desired}})))
+                        .await
+                        .map_err(ReconcileError::kube(format!("scaling Deployment {ns}/{name}")))?;
+                    wrote_scale = true;
+                    applied = generation;
+                    status.last_applied_time = Some(now_rfc3339());
+                    let source = if declared_through_api(policy) {
+                        let who = policy.annotations().get(LAST_SET_BY).cloned().unwrap_or_else(|| "the API".into());
+                        format!(
+                            "declared by {who} through the API, whose own scale write had not come within {}s",
+                            DECLARATION_GRACE.as_secs()
+                        )
+                    } else {
+                        "declared in the ReplicaPolicy".to_string()
+                    };
+                    let note = format!(
+                        "spec.replicas {} -> {desired}: applied version {generation} of the declaration ({source})",
+                        observed.spec_replicas
+                    );
+                    tracing::info!(namespace = %ns, name = %name, from = observed.spec_replicas, to = desired, generation, "declaration applied: {note}");
+                    publish(ctx, &deployment, policy, EventType::Normal, REASON_REPLICAS_APPLIED, note).await;
+                    sync = scalekeeper_core::Sync {
+                        status: SyncStatus::Progressing,
+                        reason: format!(
+                            "applied the declared spec.replicas {} -> {desired}; waiting for the rollout",
+                            observed.spec_replicas
+                        ),
+                    };
                 } else if flap_guard_trips(ctx, policy) {
                     ctx.suspensions
                         .lock()
@@ -432,6 +621,7 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
                         .patch_scale(&name, &pp, &Patch::Merge(json!({"spec": {"replicas": desired}})))
                         .await
                         .map_err(ReconcileError::kube(format!("scaling Deployment {ns}/{name}")))?;
+                    wrote_scale = true;
                     ctx.metrics.drift_corrected(&ns);
                     tracing::info!(
                         namespace = %ns, name = %name, from = observed.spec_replicas, to = desired, field_manager = %by,
@@ -478,12 +668,14 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
         .await;
     }
 
-    let after_spec =
-        if sync.status == SyncStatus::Progressing && status.last_correction.as_ref().is_some_and(|c| c.to == desired) {
-            desired
-        } else {
-            observed.spec_replicas
-        };
+    let after_spec = if wrote_scale { desired } else { observed.spec_replicas };
+    status.applied_generation = Some(applied);
+    if applied >= generation {
+        ctx.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+    }
+    if applied > remembered_applied {
+        ctx.applied.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), (uid.clone(), applied));
+    }
     status.spec_replicas = Some(after_spec);
     status.ready_replicas = Some(observed.status.ready);
     status.sync_status = Some(sync.status.as_str().into());
@@ -504,13 +696,17 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
     );
     write_status(&policies, &name, &old_status, &status).await?;
 
-    let requeue = match until {
+    let mut requeue = match until {
         Some(t) => {
             let secs = (t.as_second() - jiff::Timestamp::now().as_second()).max(1) as u64;
             Duration::from_secs(secs).min(ctx.config.resync)
         }
         None => ctx.config.resync,
     };
+    if let Some(left) = wait_for_writer.filter(|_| !wrote_scale && applied < generation) {
+        // Back when the grace is over, to apply the declaration if the writer has not.
+        requeue = requeue.min(left + Duration::from_millis(50));
+    }
     Ok(Action::requeue(requeue))
 }
 
@@ -668,6 +864,15 @@ mod tests {
         // Written after (or in the same second as) our last write: it made the change.
         assert_eq!(replicas_manager(&d, t("2026-01-01T10:00:00.700Z")).as_deref(), Some("kubectl-create"));
         assert_eq!(replicas_manager(&d, t("2026-01-01T09:00:00Z")).as_deref(), Some("kubectl-create"));
+        // Not when that second is the Deployment's creation, which came before our write.
+        let mut created = d.clone();
+        let entry = &mut created.metadata.managed_fields.as_mut().unwrap()[0];
+        entry.fields_v1.as_mut().unwrap().0["f:spec"]["f:selector"] = json!({});
+        assert_eq!(replicas_manager(&created, t("2026-01-01T10:00:00.700Z")).as_deref(), Some("kubectl-create"));
+        created.metadata.creation_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2026-01-01T10:00:00Z".parse().unwrap()));
+        assert_eq!(replicas_manager(&created, t("2026-01-01T10:00:00.700Z")), None);
+        assert_eq!(replicas_manager(&created, t("2026-01-01T09:00:00Z")).as_deref(), Some("kubectl-create"));
     }
 
     #[test]
@@ -688,6 +893,72 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(last_set_by_us(&p), Some("2026-01-01T11:00:00Z".parse().unwrap()));
+    }
+
+    #[test]
+    fn each_distinct_note_gets_an_action_of_its_own() {
+        let a = event_action(ACTION_RECONCILE, "spec.replicas 11 -> 4 (it had been changed by kubectl)");
+        let b = event_action(ACTION_RECONCILE, "spec.replicas 12 -> 4 (it had been changed by kubectl)");
+        assert_ne!(a, b, "another message must not fold into the first one's series");
+        assert_eq!(a, event_action(ACTION_RECONCILE, "spec.replicas 11 -> 4 (it had been changed by kubectl)"));
+        assert!(a.starts_with("Reconcile-") && a.len() <= 128, "{a}");
+    }
+
+    fn policy_with(annotations: &[(&str, &str)], replicas_owner: Option<&str>) -> ReplicaPolicy {
+        let mut p = ReplicaPolicy::new(
+            "web",
+            crate::policy::ReplicaPolicySpec { replicas: 5, mode: PolicyMode::Enforce, deployment_uid: None },
+        );
+        p.metadata.annotations = Some(annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        if let Some(owner) = replicas_owner {
+            p.metadata.managed_fields = Some(vec![
+                serde_json::from_value(
+                    json!({"manager": "kubectl-edit", "operation": "Update", "time": "2026-01-01T09:00:00Z",
+                    "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:mode": {}}}}),
+                )
+                .unwrap(),
+                serde_json::from_value(json!({"manager": owner, "operation": "Update", "time": "2026-01-01T10:00:00Z",
+                    "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}))
+                .unwrap(),
+            ]);
+        }
+        p
+    }
+
+    #[test]
+    fn who_declared_is_the_owner_of_spec_replicas() {
+        let set_at = [(LAST_SET_AT, "2026-01-01T10:00:00Z")];
+        assert!(declared_through_api(&policy_with(&set_at, Some(FIELD_MANAGER))));
+        // Edited with kubectl after an API declaration: the annotation stays, the owner moves.
+        assert!(!declared_through_api(&policy_with(&set_at, Some("kubectl-patch"))));
+        // No managedFields: the writer's annotation decides.
+        assert!(declared_through_api(&policy_with(&set_at, None)));
+        assert!(!declared_through_api(&policy_with(&[], None)));
+    }
+
+    #[test]
+    fn a_declaration_is_overtaken_once_the_deployment_moves_past_what_the_writer_read() {
+        let p = policy_with(&[(LAST_SET_AT, "2026-01-01T10:00:00Z"), (LAST_SET_DEPLOYMENT_GENERATION, "4")], None);
+        let at = |g: i64| {
+            let mut d = Deployment::default();
+            d.metadata.generation = Some(g);
+            d
+        };
+        assert!(!declaration_overtaken(&p, &at(4)), "the writer's scale write has not landed");
+        assert!(declaration_overtaken(&p, &at(5)));
+        // A GitOps declaration is never the writer's to apply.
+        let gitops = policy_with(&[(LAST_SET_DEPLOYMENT_GENERATION, "4")], Some("argocd"));
+        assert!(!declaration_overtaken(&gitops, &at(5)));
+    }
+
+    #[test]
+    fn applied_generation_falls_back_to_observed_generation_for_old_statuses() {
+        let old = ReplicaPolicyStatus { observed_generation: Some(3), ..Default::default() };
+        assert_eq!(applied_in_status(&old), 3);
+        let new =
+            ReplicaPolicyStatus { observed_generation: Some(3), applied_generation: Some(2), ..Default::default() };
+        assert_eq!(applied_in_status(&new), 2);
+        assert_eq!(applied_in_status(&ReplicaPolicyStatus::default()), 0);
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! Writes to Kubernetes: declaring a replica count (the ReplicaPolicy, then the
 //! Deployment's scale subresource) and clearing one.
 //!
+//! A declaration is applied once, by the writer's own scale write, and recorded as an Event
+//! [`REASON_REPLICAS_DECLARED`] naming the caller; the reconciler leaves a fresh declaration to
+//! that write (see [`crate::reconciler::DECLARATION_GRACE`]) and never counts it as a drift.
+//!
 //! Every write is conditional on a resourceVersion, so two callers racing never silently
 //! overwrite each other: with `expected_version` the caller's version is the precondition;
 //! without it, the version just read is (a concurrent writer then gets ABORTED).
@@ -11,11 +15,17 @@ use crate::hpa::{self, HorizontalPodAutoscaler};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
+use kube::runtime::events::{EventType, Recorder, Reporter};
 use kube::{Api, Client, Resource as _, ResourceExt as _};
 use serde_json::json;
 
+use crate::reconciler::{REASON_REPLICAS_DECLARED, publish_on};
+
 use crate::error::Error;
-use crate::policy::{FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, PolicyMode, ReplicaPolicy, ReplicaPolicySpec};
+use crate::policy::{
+    FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyMode, ReplicaPolicy,
+    ReplicaPolicySpec,
+};
 use crate::view::DeploymentView;
 
 /// What a SetReplicas asks for.
@@ -39,16 +49,21 @@ pub struct SetRequest<'a> {
 #[derive(Clone)]
 pub struct Writer {
     client: Client,
+    recorder: Recorder,
 }
+
+/// The Event `action` of a declaration.
+const ACTION_DECLARE: &str = "Declare";
 
 fn what(kind: &str, ns: &str, name: &str) -> String {
     format!("{kind} {ns}/{name}")
 }
 
 impl Writer {
-    /// A writer using `client`.
+    /// A writer using `client`; its Events name this host (the Pod) as reporting instance.
     pub fn new(client: Client) -> Self {
-        Self { client }
+        let reporter = Reporter::from(FIELD_MANAGER);
+        Self { recorder: Recorder::new(client.clone(), reporter), client }
     }
 
     /// The names of the HorizontalPodAutoscalers in `namespace` that target Deployment `name`.
@@ -85,11 +100,13 @@ impl Writer {
         // the reconciler's status write. Read again; only a changed declaration (a moved
         // generation, when one was expected) is ABORTED.
         let mut attempt = 0;
+        let mut previous;
         let written = loop {
             attempt += 1;
             let current =
                 policies.get_opt(name).await.map_err(|e| Error::from_kube(e, &what("ReplicaPolicy", ns, name)))?;
             check_expected(ns, name, expected, current.as_ref())?;
+            previous = current.as_ref().map(|p| p.spec.replicas);
             let mode = req.mode.or(current.as_ref().map(|p| p.spec.mode)).unwrap_or_default();
             let mut policy = ReplicaPolicy::new(
                 name,
@@ -100,6 +117,8 @@ impl Writer {
             let mut annotations = current.as_ref().map(|p| p.annotations().clone()).unwrap_or_default();
             annotations.insert(LAST_SET_BY.into(), req.identity.to_string());
             annotations.insert(LAST_SET_AT.into(), jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+            annotations
+                .insert(LAST_SET_DEPLOYMENT_GENERATION.into(), deployment.metadata.generation.unwrap_or(0).to_string());
             policy.metadata.annotations = Some(annotations);
             let result = match &current {
                 None => policies.create(&pp, &policy).await,
@@ -120,15 +139,34 @@ impl Writer {
                 Err(e) => return Err(Error::from_kube(e, &what("ReplicaPolicy", ns, name))),
             }
         };
+        let before = deployment.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let declared_before = match &previous {
+            Some(n) => format!("declared before: {n}"),
+            None => "no count declared before".to_string(),
+        };
+        let regarding = [deployment.object_ref(&()), written.object_ref(&())];
         let patch = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
-        deployments
+        let scaled = deployments
             .patch_scale(name, &patch, &Patch::Merge(json!({"spec": {"replicas": req.replicas}})))
             .await
-            .map_err(|e| {
-                let err = Error::from_kube(e, &what("Deployment", ns, name));
+            .map_err(|e| Error::from_kube(e, &what("Deployment", ns, name)));
+        let note = match &scaled {
+            Ok(_) => format!(
+                "{} declared {} replicas: spec.replicas {before} -> {} ({declared_before})",
+                req.identity, req.replicas, req.replicas
+            ),
+            Err(err) => {
                 tracing::warn!(namespace = ns, name, error = %err, "declared, but scaling failed; the reconciler will retry");
-                err
-            })?;
+                format!(
+                    "{} declared {} replicas ({declared_before}); spec.replicas is still {before}: scaling failed, \
+                     the reconciler will apply it",
+                    req.identity, req.replicas
+                )
+            }
+        };
+        publish_on(&self.recorder, &regarding, EventType::Normal, REASON_REPLICAS_DECLARED, ACTION_DECLARE, &note)
+            .await;
+        scaled?;
         let deployment = deployments.get(name).await.map_err(|e| Error::from_kube(e, &what("Deployment", ns, name)))?;
         Ok(DeploymentView { deployment: Arc::new(deployment), policy: Some(Arc::new(written)), hpas: vec![] })
     }

@@ -193,6 +193,195 @@ async fn kubectl_scale_is_undone_with_an_event_naming_kubectl() {
     assert!(ok && table.contains(converged(&env)) && table.contains("Enforce"), "{table}");
 }
 
+/// The notes of the Events with `reason` about Deployment `name`, oldest first.
+async fn deployment_notes(env: &TargetEnv, ns: &str, name: &str, reason: &str) -> Vec<String> {
+    let mut evs: Vec<Event> = events(env, ns, reason)
+        .await
+        .into_iter()
+        .filter(|e| {
+            e.regarding
+                .as_ref()
+                .is_some_and(|r| r.kind.as_deref() == Some("Deployment") && r.name.as_deref() == Some(name))
+        })
+        .collect();
+    evs.sort_by_key(|e| e.event_time.as_ref().map(|t| t.0));
+    evs.into_iter().filter_map(|e| e.note).collect()
+}
+
+/// kube-runtime's Recorder folds Events with the same reason and action into one series that
+/// keeps its first note. Three different hand scalings must each be visible, with their own
+/// from, to and actor, the last one included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_correction_is_described_with_its_own_from_to_and_actor() {
+    let env = start().await;
+    let shop = env.ns("shop");
+    let mut c = env.client().await;
+    c.set_replicas(set(&shop, "web", 4)).await.unwrap();
+    wait_spec(&env, &shop, "web", 4).await;
+    for n in ["11", "12", "13"] {
+        let (ok, out) = kubectl(&env, &["scale", "-n", &shop, "deployment/web", "--replicas", n]);
+        assert!(ok, "{out}");
+        wait_spec(&env, &shop, "web", 4).await;
+    }
+    // v1.20 records no field manager for /scale (see kubectl_scale_is_undone_with_an_event_naming_kubectl).
+    let blamed = if env.is_real() { scalekeeper::reconciler::UNKNOWN_MANAGER } else { "kubectl" };
+    let want: Vec<String> =
+        [11, 12, 13].iter().map(|n| format!("spec.replicas {n} -> 4 (it had been changed by {blamed})")).collect();
+    let deadline = std::time::Instant::now() + T;
+    let mut notes = deployment_notes(&env, &shop, "web", "DriftCorrected").await;
+    while notes != want && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        notes = deployment_notes(&env, &shop, "web", "DriftCorrected").await;
+    }
+    assert_eq!(notes, want, "one DriftCorrected Event per correction");
+    let (ok, described) = kubectl(&env, &["describe", "-n", &shop, "deployment", "web"]);
+    assert!(ok, "{described}");
+    for note in &want {
+        assert!(described.contains(note.as_str()), "{note:?} is not described:\n{described}");
+    }
+    assert_eq!(corrections_metric(&env, &shop).await, 3.0, "three corrections");
+}
+
+/// Events with `reason` about `kind`/`name`.
+async fn notes_about(env: &TargetEnv, ns: &str, kind: &str, name: &str, reason: &str) -> Vec<String> {
+    events(env, ns, reason)
+        .await
+        .into_iter()
+        .filter(|e| {
+            e.regarding.as_ref().is_some_and(|r| r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name))
+        })
+        .filter_map(|e| e.note)
+        .collect()
+}
+
+/// No Event in `ns` reports a drift or an application of a declaration by the reconciler.
+async fn assert_no_drift_events(env: &TargetEnv, ns: &str) {
+    for reason in ["DriftCorrected", "DriftDetected", "ReplicasApplied"] {
+        let found = events(env, ns, reason).await;
+        assert!(found.is_empty(), "{reason}: {:?}", found.iter().map(|e| e.note.clone()).collect::<Vec<_>>());
+    }
+}
+
+/// A SetReplicas is a declaration, recorded as `ReplicasDeclared` by the caller's identity, and
+/// applied once, by the API's own scale write: never a drift, never a second write by the
+/// reconciler, whichever of the two writes it sees first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declaration_is_applied_once_and_never_a_drift() {
+    let env = start().await;
+    let shop = env.ns("shop");
+    let log = cluster::ReplicaLog::start(&env.kube, &shop, "web").await;
+    let mut alice = env.client().await;
+    alice.set_replicas(set(&shop, "web", 5)).await.unwrap();
+    wait_spec(&env, &shop, "web", 5).await;
+    let declared = "alice declared 5 replicas: spec.replicas 3 -> 5 (no count declared before)".to_string();
+    for kind in ["Deployment", "ReplicaPolicy"] {
+        wait_for(&format!("ReplicasDeclared on the {kind}"), T, || async {
+            notes_about(&env, &shop, kind, "web", "ReplicasDeclared").await == [declared.clone()]
+        })
+        .await;
+    }
+    // The reconciler has seen the declaration in effect.
+    wait_for("converged in status", T, || async {
+        env.policy(&shop, "web").await.is_some_and(|p| is_converged(&env, &p, 5))
+    })
+    .await;
+    // Another caller, another count: its identity is named.
+    let bot = "spiffe://test/ns/ci/sa/bot";
+    let mut c = env.client_as(bot).await;
+    c.set_replicas(set(&shop, "web", 6)).await.unwrap();
+    wait_spec(&env, &shop, "web", 6).await;
+    let declared_by_bot = format!("{bot} declared 6 replicas: spec.replicas 5 -> 6 (declared before: 5)");
+    wait_for("ReplicasDeclared naming the second caller", T, || async {
+        notes_about(&env, &shop, "Deployment", "web", "ReplicasDeclared").await.contains(&declared_by_bot)
+    })
+    .await;
+    wait_for("converged in status", T, || async {
+        env.policy(&shop, "web").await.is_some_and(|p| is_converged(&env, &p, 6))
+    })
+    .await;
+    let (ok, described) = kubectl(&env, &["describe", "-n", &shop, "deployment", "web"]);
+    assert!(ok && described.contains("ReplicasDeclared") && described.contains(&declared_by_bot), "{described}");
+    assert!(!described.contains("DriftCorrected"), "{described}");
+    assert_no_drift_events(&env, &shop).await;
+    assert_eq!(corrections_metric(&env, &shop).await, 0.0, "a declaration is no drift");
+    // One scale write per call, the writer's.
+    if let Some(sim) = env.sim() {
+        assert_eq!(scale_writes_by_scalekeeper(sim, "web"), 2, "one scale write per SetReplicas");
+    }
+    assert_eq!(log.values(), [3, 5, 6], "the spec.replicas web had: {:?}", log.states());
+}
+
+/// Another actor changes the count right after a declaration was applied: that is a drift,
+/// corrected at once, not a declaration the reconciler waits for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drift_right_after_a_declaration_is_corrected_at_once() {
+    let env = start().await;
+    let shop = env.ns("shop");
+    let mut c = env.client().await;
+    c.set_replicas(set(&shop, "web", 5)).await.unwrap();
+    drift(&env, &shop, "web", 8).await;
+    let prompt = scalekeeper::reconciler::DECLARATION_GRACE - Duration::from_secs(1);
+    wait_for("web corrected at once", prompt, || async { env.spec_replicas(&shop, "web").await == 5 }).await;
+    let want = [format!("spec.replicas 8 -> 5 (it had been changed by {DRIFTER})")];
+    wait_for("DriftCorrected naming the drifter", T, || async {
+        notes_about(&env, &shop, "Deployment", "web", "DriftCorrected").await == want
+    })
+    .await;
+    assert!(events(&env, &shop, "ReplicasApplied").await.is_empty());
+    assert_eq!(corrections_metric(&env, &shop).await, 1.0);
+}
+
+/// The writer dies between writing the policy and scaling the Deployment: the reconciler leaves
+/// the fresh declaration to it for the grace only, then applies it itself, as a declaration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declaration_the_writer_never_applied_is_applied_after_the_grace() {
+    use scalekeeper::policy::{FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION};
+    use scalekeeper::reconciler::DECLARATION_GRACE;
+    let env = start().await;
+    let shop = env.ns("shop");
+    let log = cluster::ReplicaLog::start(&env.kube, &shop, "web").await;
+    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let generation = log.states()[0].generation.to_string();
+    // What the writer writes first, as the writer (field manager scalekeeper).
+    let policy: ReplicaPolicy = serde_json::from_value(json!({
+        "apiVersion": "scalekeeper.dev/v1alpha1", "kind": "ReplicaPolicy",
+        "metadata": {"name": "web", "namespace": shop, "annotations": {
+            LAST_SET_BY: "alice", LAST_SET_AT: now, LAST_SET_DEPLOYMENT_GENERATION: generation
+        }},
+        "spec": {"replicas": 5, "mode": "Enforce"}
+    }))
+    .unwrap();
+    let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+    Api::<ReplicaPolicy>::namespaced(env.kube.clone(), &shop).create(&pp, &policy).await.unwrap();
+    let written = std::time::Instant::now();
+    wait_spec(&env, &shop, "web", 5).await;
+    let waited = written.elapsed();
+    assert!(
+        waited + Duration::from_secs(1) >= DECLARATION_GRACE,
+        "applied after {waited:?}: the reconciler did not leave the declaration to the writer"
+    );
+    let applied = format!(
+        "spec.replicas 3 -> 5: applied version 1 of the declaration (declared by alice through the API, whose own \
+         scale write had not come within {}s)",
+        DECLARATION_GRACE.as_secs()
+    );
+    wait_for("ReplicasApplied", T, || async {
+        notes_about(&env, &shop, "Deployment", "web", "ReplicasApplied").await == [applied.clone()]
+    })
+    .await;
+    assert!(events(&env, &shop, "DriftCorrected").await.is_empty(), "applying a declaration is no drift");
+    assert_eq!(corrections_metric(&env, &shop).await, 0.0, "applying a declaration is no drift");
+    assert_eq!(log.values(), [3, 5], "{:?}", log.states());
+    wait_for("converged in status", T, || async {
+        env.policy(&shop, "web").await.is_some_and(|p| is_converged(&env, &p, 5))
+    })
+    .await;
+    // From now on, a change is a drift again.
+    drift(&env, &shop, "web", 8).await;
+    wait_spec(&env, &shop, "web", 5).await;
+    assert_eq!(corrections_metric(&env, &shop).await, 1.0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn observe_mode_reports_and_never_corrects() {
     let env = start().await;
@@ -387,14 +576,26 @@ async fn gitops_policy_hand_edits_and_paused_deployments() {
     .unwrap();
     let (ok, out) = kubectl(&env, &["apply", "-f", file.to_str().unwrap()]);
     assert!(ok, "{out}");
-    wait_spec(&env, &payments, "ledger", 4).await;
-    // Edited by hand: the new count is applied.
+    // Promptly: no writer will apply it, so there is nothing to wait for.
+    let prompt = scalekeeper::reconciler::DECLARATION_GRACE - Duration::from_secs(1);
+    wait_for("ledger applied at once", prompt, || async { env.spec_replicas(&payments, "ledger").await == 4 }).await;
+    // Edited by hand: the new count is applied, promptly too.
     let (ok, out) = kubectl(
         &env,
         &["patch", "-n", &payments, "replicapolicy", "ledger", "--type", "merge", "-p", r#"{"spec":{"replicas":2}}"#],
     );
     assert!(ok, "{out}");
-    wait_spec(&env, &payments, "ledger", 2).await;
+    wait_for("ledger edit applied at once", prompt, || async { env.spec_replicas(&payments, "ledger").await == 2 })
+        .await;
+    // Both were declarations applied, not drifts.
+    wait_for("two ReplicasApplied Events", T, || async {
+        notes_about(&env, &payments, "Deployment", "ledger", "ReplicasApplied").await.len() == 2
+    })
+    .await;
+    let notes = notes_about(&env, &payments, "Deployment", "ledger", "ReplicasApplied").await;
+    assert!(notes.iter().all(|n| n.ends_with("(declared in the ReplicaPolicy)")), "{notes:?}");
+    assert!(events(&env, &payments, "DriftCorrected").await.is_empty(), "a declaration is no drift");
+    assert_eq!(corrections_metric(&env, &payments).await, 0.0, "a declaration is no drift");
     // A paused Deployment is still scaled (pausing stops rollouts, not scaling).
     let (ok, out) = kubectl(&env, &["rollout", "pause", "-n", &payments, "deployment/ledger"]);
     assert!(ok, "{out}");
