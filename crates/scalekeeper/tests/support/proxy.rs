@@ -108,22 +108,35 @@ async fn serve(client: TcpStream, upstream: SocketAddr, mut rx: watch::Receiver<
                 let _ = tokio::io::copy(&mut cr, &mut sw).await;
                 let _ = sw.shutdown().await;
             };
-            let down = async {
+            // Every chunk from the server is delivered `delay` after it was read, and chunks
+            // read meanwhile keep flowing behind it: a latency, not a narrower pipe (kube-rs
+            // multiplexes all its requests and watches over one HTTP/2 connection, so delaying
+            // each chunk one after another would stall them all behind each other).
+            let (chunks, mut queued) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+            let read = async move {
                 let mut buf = vec![0u8; 64 * 1024];
                 loop {
                     match sr.read(&mut buf).await {
                         Ok(0) | Err(_) => break,
                         Ok(n) => {
-                            if !delay.is_zero() {
-                                tokio::time::sleep(delay).await;
-                            }
-                            if cw.write_all(&buf[..n]).await.is_err() {
+                            if chunks.send((tokio::time::Instant::now() + delay, buf[..n].to_vec())).is_err() {
                                 break;
                             }
                         }
                     }
                 }
+            };
+            let write = async move {
+                while let Some((due, chunk)) = queued.recv().await {
+                    tokio::time::sleep_until(due).await;
+                    if cw.write_all(&chunk).await.is_err() {
+                        break;
+                    }
+                }
                 let _ = cw.shutdown().await;
+            };
+            let down = async {
+                tokio::join!(read, write);
             };
             tokio::select! {
                 _ = async { tokio::join!(up, down) } => {}
