@@ -29,7 +29,7 @@ build: ## Build every crate (debug profile, the one the tests use).
 
 .PHONY: run
 run: ## scalekeeper dev: kubesim + the API on localhost with dev certificates (.scalekeeper/dev).
-	$(CARGO) run $(CARGO_FLAGS) -p scalekeeper -- dev
+	$(CARGO) run $(CARGO_FLAGS) -p scalekeeper --features dev -- dev
 
 .PHONY: kubesim
 kubesim: ## kubesim alone with the sample objects; kubeconfig in .scalekeeper/kubesim/.
@@ -56,12 +56,16 @@ $(VENV)/.installed: tools/requirements.txt
 ##@ Checks
 
 .PHONY: lint
-lint: $(VENV)/.installed ## rustfmt check, clippy with warnings denied, buf lint of proto/, the chart's lint part, hadolint, actionlint.
+lint: $(VENV)/.installed ## rustfmt check, clippy with warnings denied (with and without the dev feature), buf lint of proto/, no kubesim in the release tree, the chart's lint part, hadolint, actionlint.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
+	$(CARGO) clippy $(CARGO_FLAGS) -p scalekeeper --all-targets --features dev -- -D warnings
 	$(VENV)/bin/buf lint
 	@if $(CARGO) tree $(CARGO_FLAGS) -i aws-lc-rs >/dev/null 2>&1; then \
 	  echo "aws-lc-rs is in the dependency tree: one rustls crypto provider (ring) only"; exit 1; fi
+	@tree="$$($(CARGO) tree $(CARGO_FLAGS) -p scalekeeper -e normal,build --target all --prefix none)" || exit 1; \
+	  if grep -q '^kubesim ' <<<"$$tree"; then \
+	  echo "kubesim is in scalekeeper's production dependency tree: only the dev feature may bring it"; exit 1; fi
 	$(MAKE) --no-print-directory chart-lint
 	$(MAKE) --no-print-directory hadolint
 	$(MAKE) --no-print-directory actionlint
@@ -75,7 +79,7 @@ test: ## Unit, integration, conformance (kubectl, kube-rs), black-box (grpcio) t
 
 .PHONY: blackbox
 blackbox: $(VENV)/.installed ## Black-box test: Python grpcio client against scalekeeper dev over mTLS
-	$(CARGO) build $(CARGO_FLAGS) -p scalekeeper
+	$(CARGO) build $(CARGO_FLAGS) -p scalekeeper --features dev --bin scalekeeper
 	$(VENV)/bin/python tests/blackbox/test_grpcio.py
 
 .PHONY: bench

@@ -3,6 +3,9 @@
 //! Starts kubesim in-process (sample Deployments in two namespaces, the ReplicaPolicy CRD
 //! installed), writes dev certificates, a kubeconfig and a CLI environment file into one
 //! directory, and serves the API on localhost until SIGINT/SIGTERM.
+//!
+//! Only in builds with the `dev` cargo feature (`make run`, the black-box test): kubesim is an
+//! optional dependency, so release builds and the image carry no API server simulator.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -15,7 +18,7 @@ use crate::cache::Scope;
 use crate::certs;
 use crate::policy::ReplicaPolicy;
 use crate::reconciler::ReconcileConfig;
-use crate::server::{ServeConfig, Server};
+use crate::server::{self, ServeConfig, Server};
 use crate::tls::TlsFiles;
 
 /// The sample objects dev mode starts with.
@@ -24,18 +27,23 @@ pub const SAMPLE: &str = include_str!("../../../examples/kubesim-seed.yaml");
 /// The client identity of the dev certificate the env file points at.
 pub const DEV_IDENTITY: &str = "dev-admin";
 
-/// Settings of `scalekeeper dev`.
-#[derive(Debug, Clone)]
+/// Settings of `scalekeeper dev`, which are also its flags.
+#[derive(Debug, Clone, clap::Args)]
 pub struct DevConfig {
     /// Directory for certificates, kubeconfig and the env file.
+    #[arg(long, default_value = ".scalekeeper/dev")]
     pub dir: PathBuf,
     /// gRPC listen address.
+    #[arg(long, default_value = "127.0.0.1:50051")]
     pub grpc_listen: SocketAddr,
     /// HTTP listen address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
     pub http_listen: SocketAddr,
-    /// kubesim listen address.
+    /// kubesim (Kubernetes API) listen address.
+    #[arg(long, default_value = "127.0.0.1:6443")]
     pub kube_listen: SocketAddr,
     /// Largest replica count SetReplicas accepts.
+    #[arg(long, default_value_t = scalekeeper_core::DEFAULT_MAX_REPLICAS)]
     pub max_replicas: i32,
 }
 
@@ -53,6 +61,20 @@ pub struct Dev {
 
 fn shell_quote(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+}
+
+/// `scalekeeper dev`: starts everything, prints [`instructions`], and serves until
+/// SIGINT/SIGTERM, then shuts the server down and kubesim after it.
+///
+/// Errors: as [`start`], or the server's shutdown failed.
+pub async fn run(config: DevConfig) -> anyhow::Result<()> {
+    let dev = start(&config).await?;
+    println!("{}", instructions(&dev));
+    server::shutdown_signal().await;
+    let Dev { sim, server, .. } = dev;
+    server.shutdown().await?;
+    sim.shutdown().await;
+    Ok(())
 }
 
 /// Starts kubesim and the server as [`DevConfig`] says.
@@ -129,7 +151,7 @@ pub fn instructions(dev: &Dev) -> String {
          \x20 env file:         {env}\n\n\
          In another shell:\n\
          \x20 source {env}\n\
-         \x20 scalekeeper list                      # or: cargo run -q -p scalekeeper -- list\n\
+         \x20 scalekeeper list                      # or: cargo run -q -p scalekeeper --features dev -- list\n\
          \x20 scalekeeper set shop/web 5            # declare and apply\n\
          \x20 kubectl get deploy -n shop web        # READY 5/5\n\
          \x20 kubectl scale -n shop deploy/web --replicas 7   # put back to 5 at once\n\

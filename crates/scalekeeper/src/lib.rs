@@ -7,12 +7,16 @@
 //!   cache (reflectors) ◄── service (gRPC edge, Status mapping) ──► writer (Kubernetes writes)
 //!                              ▲
 //!   tls (mTLS accept loop) ────┘        server (wiring, health, HTTP, shutdown)
-//!   cli (client) · certs (dev PKI) · dev (kubesim + server in one process)
+//!   cli (client) · certs (dev PKI) · dev (kubesim + server in one process; `dev` feature)
 //! ```
+//!
+//! Cargo feature `dev` (off by default): the [`dev`] module and `scalekeeper dev`, with kubesim
+//! as a dependency. Release builds and the image leave it off, so they carry no simulator.
 
 pub mod cache;
 pub mod certs;
 pub mod cli;
+#[cfg(feature = "dev")]
 pub mod dev;
 pub mod error;
 pub mod hpa;

@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use scalekeeper::cache::Scope;
+#[cfg(feature = "dev")]
+use scalekeeper::dev;
 use scalekeeper::leader::LeaderConfig;
 use scalekeeper::reconciler::ReconcileConfig;
 use scalekeeper::server::{self, ServeConfig, Server};
 use scalekeeper::tls::TlsFiles;
-use scalekeeper::{certs, cli, dev, policy};
+use scalekeeper::{certs, cli, policy};
 
 /// A secure gRPC API over the replica counts of Kubernetes Deployments.
 #[derive(Parser)]
@@ -28,7 +30,8 @@ enum Command {
     /// Serve the API (mTLS gRPC) and the probe/metrics HTTP port.
     Serve(Box<ServeArgs>),
     /// Run kubesim and the server in one process, with dev certificates.
-    Dev(DevArgs),
+    #[cfg(feature = "dev")]
+    Dev(dev::DevConfig),
     /// Print the ReplicaPolicy CustomResourceDefinition (YAML).
     Crd,
     /// Write a dev CA, a server certificate and client certificates.
@@ -115,25 +118,6 @@ struct ServeArgs {
 }
 
 #[derive(clap::Args)]
-struct DevArgs {
-    /// Directory for certificates, kubeconfig and the env file.
-    #[arg(long, default_value = ".scalekeeper/dev")]
-    dir: PathBuf,
-    /// gRPC listen address.
-    #[arg(long, default_value = "127.0.0.1:50051")]
-    grpc_listen: SocketAddr,
-    /// HTTP listen address.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    http_listen: SocketAddr,
-    /// kubesim (Kubernetes API) listen address.
-    #[arg(long, default_value = "127.0.0.1:6443")]
-    kube_listen: SocketAddr,
-    /// Largest replica count SetReplicas accepts.
-    #[arg(long, default_value_t = scalekeeper_core::DEFAULT_MAX_REPLICAS)]
-    max_replicas: i32,
-}
-
-#[derive(clap::Args)]
 struct CertsArgs {
     /// Output directory (an existing CA there is reused).
     #[arg(long, default_value = ".scalekeeper/certs")]
@@ -177,9 +161,10 @@ fn main() -> ExitCode {
             Command::Crd => policy::crd_yaml().map(|y| print!("{y}")).map_err(anyhow::Error::from),
             Command::Certs(args) => certs_cmd(args),
             Command::Serve(args) => serve(*args).await,
-            Command::Dev(args) => {
+            #[cfg(feature = "dev")]
+            Command::Dev(config) => {
                 init_logs(LogFormat::Text, "info,kube=warn,tower=warn,h2=warn,hyper=warn");
-                dev_cmd(args).await
+                dev::run(config).await
             }
         };
         match result {
@@ -272,15 +257,4 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     server::shutdown_signal().await;
     tracing::info!("signal received: shutting down");
     server.shutdown().await
-}
-
-async fn dev_cmd(args: DevArgs) -> anyhow::Result<()> {
-    let DevArgs { dir, grpc_listen, http_listen, kube_listen, max_replicas } = args;
-    let dev = dev::start(&dev::DevConfig { dir, grpc_listen, http_listen, kube_listen, max_replicas }).await?;
-    println!("{}", dev::instructions(&dev));
-    server::shutdown_signal().await;
-    let dev::Dev { sim, server, .. } = dev;
-    server.shutdown().await?;
-    sim.shutdown().await;
-    Ok(())
 }
