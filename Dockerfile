@@ -42,13 +42,13 @@ ENV PATH=/opt/cross/bin:$PATH \
     CARGO_TERM_COLOR=always
 
 WORKDIR /src
-# What the build reads: the workspace, the proto files (scalekeeper-api's build.rs) and the
-# sample objects of `scalekeeper dev` (include_str!). rust-toolchain.toml stays out: the
-# image's toolchain is the pinned one (checked by `make hadolint`).
+# What the build reads: the workspace and the proto files (scalekeeper-api's build.rs).
+# Without the `dev` cargo feature there is no `scalekeeper dev`, so no kubesim in the binary
+# and no sample objects (examples/) to copy. rust-toolchain.toml stays out: the image's
+# toolchain is the pinned one (checked by `make hadolint`).
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
 COPY proto proto
-COPY examples examples
 
 ARG TARGETARCH
 # The registry is shared between the two architectures' builds (cargo locks it itself); the
