@@ -156,6 +156,8 @@ async fn kubectl_scale_is_undone_with_an_event_naming_kubectl() {
     // On any target: web went 3 -> 7 -> 3 and nothing else, and scalekeeper counted one
     // correction.
     assert_eq!(log.values(), [3, 7, 3], "the spec.replicas web had: {:?}", log.states());
+    // Counted right after the PATCH returns, which the spec.replicas read above may precede.
+    wait_for("the correction counted", T, || async { corrections_metric(&env, &shop).await >= 1.0 }).await;
     assert_eq!(corrections_metric(&env, &shop).await, 1.0, "exactly one correction");
     // The Event is on the Deployment, where `kubectl describe` shows it.
     let (ok, described) = kubectl(&env, &["describe", "-n", &shop, "deployment", "web"]);
