@@ -143,9 +143,9 @@ pub struct Context {
     /// Per policy (UID, generation): the newest generation this leader saw in effect on the
     /// Deployment or applied itself; the store may not show its status write yet.
     applied: Mutex<HashMap<ObjectRef<ReplicaPolicy>, (String, i64)>>,
-    /// Per policy (UID, generation, first seen): a declaration made through the API that is
+    /// Per policy: a declaration made through the API (UID, generation, `last-set-at`) that is
     /// left to the writer's scale write, and when this leader first saw it pending.
-    pending: Mutex<HashMap<ObjectRef<ReplicaPolicy>, (String, i64, Instant)>>,
+    pending: Mutex<HashMap<ObjectRef<ReplicaPolicy>, (String, Instant)>>,
 }
 
 impl Context {
@@ -250,24 +250,42 @@ fn declaration_overtaken(policy: &ReplicaPolicy, d: &Deployment) -> bool {
     declared_through_api(policy) && read.is_some_and(|g| d.metadata.generation.unwrap_or(0) > g)
 }
 
-/// How long generation `generation` of `policy`, not yet in effect, is still left to the writer:
-/// `Some` while it was declared through the API less than [`DECLARATION_GRACE`] ago (by the
-/// writer's `last-set-at`, and by when this leader first saw it pending, so a skewed clock
-/// cannot stretch the wait); `None` when the reconciler must apply it now.
-fn left_to_writer(ctx: &Context, policy: &ReplicaPolicy, uid: &str, generation: i64) -> Option<Duration> {
+/// How long a count declared through the API, not in effect on `d`, is still left to the
+/// writer's own scale write: `Some` while the Deployment is still at the generation the writer
+/// read before that write (for a policy written before that was recorded: while generation
+/// `generation` has not been applied) and the declaration is less than [`DECLARATION_GRACE`]
+/// old, by the writer's `last-set-at` and by when this leader first saw it pending, so a skewed
+/// clock cannot stretch the wait. `None`: the reconciler acts now. This covers a SetReplicas
+/// that declares the count already declared, over a drift, too: it moves no generation.
+fn left_to_writer(
+    ctx: &Context,
+    policy: &ReplicaPolicy,
+    d: &Deployment,
+    uid: &str,
+    generation: i64,
+    applied: i64,
+) -> Option<Duration> {
     if !declared_through_api(policy) {
         return None;
     }
-    let set_at: jiff::Timestamp = policy.annotations().get(LAST_SET_AT)?.parse().ok()?;
+    let set_at_s = policy.annotations().get(LAST_SET_AT)?;
+    let set_at: jiff::Timestamp = set_at_s.parse().ok()?;
+    match policy.annotations().get(LAST_SET_DEPLOYMENT_GENERATION).and_then(|g| g.parse::<i64>().ok()) {
+        Some(read) if d.metadata.generation.unwrap_or(0) > read => return None,
+        Some(_) => {}
+        None if applied >= generation => return None,
+        None => {}
+    }
     let age = jiff::Timestamp::now().duration_since(set_at);
     let by_clock = DECLARATION_GRACE.saturating_sub(Duration::try_from(age).unwrap_or_default());
     let key = ObjectRef::from_obj(policy);
+    let marker = format!("{uid}/{generation}/{set_at_s}");
     let mut pending = ctx.pending.lock().unwrap_or_else(|e| e.into_inner());
     let first_seen = match pending.get(&key) {
-        Some((u, g, t)) if u == uid && *g == generation => *t,
+        Some((m, t)) if *m == marker => *t,
         _ => {
             let now = Instant::now();
-            pending.insert(key, (uid.to_owned(), generation, now));
+            pending.insert(key, (marker, now));
             now
         }
     };
@@ -476,8 +494,12 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
     if applied < generation && (observed.spec_replicas == desired || declaration_overtaken(policy, &deployment)) {
         applied = generation;
     }
-    // The generation this leader has not yet seen in effect and still leaves to the writer.
-    let wait_for_writer = if applied < generation { left_to_writer(ctx, policy, &uid, generation) } else { None };
+    // A declaration through the API whose own scale write has not landed yet.
+    let wait_for_writer = if observed.spec_replicas != desired {
+        left_to_writer(ctx, policy, &deployment, &uid, generation, applied)
+    } else {
+        None
+    };
     let mut wrote_scale = false;
 
     if sync.status == SyncStatus::Drifted
@@ -670,7 +692,7 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
 
     let after_spec = if wrote_scale { desired } else { observed.spec_replicas };
     status.applied_generation = Some(applied);
-    if applied >= generation {
+    if wait_for_writer.is_none() {
         ctx.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
     }
     if applied > remembered_applied {
@@ -703,7 +725,7 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
         }
         None => ctx.config.resync,
     };
-    if let Some(left) = wait_for_writer.filter(|_| !wrote_scale && applied < generation) {
+    if let Some(left) = wait_for_writer.filter(|_| !wrote_scale) {
         // Back when the grace is over, to apply the declaration if the writer has not.
         requeue = requeue.min(left + Duration::from_millis(50));
     }

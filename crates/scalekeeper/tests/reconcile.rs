@@ -102,6 +102,16 @@ async fn events(env: &TargetEnv, ns: &str, reason: &str) -> Vec<Event> {
         .collect()
 }
 
+/// Asserts the values `log` saw are `want`, once it has seen as many: its watch can trail the
+/// read a test waited on.
+async fn assert_log(log: &cluster::ReplicaLog, want: &[i64], what: &str) {
+    let deadline = std::time::Instant::now() + T;
+    while log.values().len() < want.len() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(log.values(), want, "{what}: {:?}", log.states());
+}
+
 async fn wait_spec(env: &TargetEnv, ns: &str, name: &str, want: i64) {
     wait_for(&format!("{ns}/{name} spec.replicas = {want}"), T, || async { env.spec_replicas(ns, name).await == want })
         .await;
@@ -155,7 +165,7 @@ async fn kubectl_scale_is_undone_with_an_event_naming_kubectl() {
     }
     // On any target: web went 3 -> 7 -> 3 and nothing else, and scalekeeper counted one
     // correction.
-    assert_eq!(log.values(), [3, 7, 3], "the spec.replicas web had: {:?}", log.states());
+    assert_log(&log, &[3, 7, 3], "the spec.replicas web had").await;
     // Counted right after the PATCH returns, which the spec.replicas read above may precede.
     wait_for("the correction counted", T, || async { corrections_metric(&env, &shop).await >= 1.0 }).await;
     assert_eq!(corrections_metric(&env, &shop).await, 1.0, "exactly one correction");
@@ -310,7 +320,7 @@ async fn a_declaration_is_applied_once_and_never_a_drift() {
     if let Some(sim) = env.sim() {
         assert_eq!(scale_writes_by_scalekeeper(sim, "web"), 2, "one scale write per SetReplicas");
     }
-    assert_eq!(log.values(), [3, 5, 6], "the spec.replicas web had: {:?}", log.states());
+    assert_log(&log, &[3, 5, 6], "the spec.replicas web had").await;
 }
 
 /// Another actor changes the count right after a declaration was applied: that is a drift,
@@ -373,7 +383,7 @@ async fn a_declaration_the_writer_never_applied_is_applied_after_the_grace() {
     .await;
     assert!(events(&env, &shop, "DriftCorrected").await.is_empty(), "applying a declaration is no drift");
     assert_eq!(corrections_metric(&env, &shop).await, 0.0, "applying a declaration is no drift");
-    assert_eq!(log.values(), [3, 5], "{:?}", log.states());
+    assert_log(&log, &[3, 5], "the spec.replicas web had").await;
     wait_for("converged in status", T, || async {
         env.policy(&shop, "web").await.is_some_and(|p| is_converged(&env, &p, 5))
     })
@@ -405,7 +415,7 @@ async fn observe_mode_reports_and_never_corrects() {
     if let Some(sim) = env.sim() {
         assert_eq!(scale_writes_by_scalekeeper(sim, "cart"), 0, "no correction was written");
     }
-    assert_eq!(log.values(), [2, 5], "cart only drifted: {:?}", log.states());
+    assert_log(&log, &[2, 5], "cart only drifted").await;
     assert_eq!(corrections_metric(&env, &shop).await, 0.0, "no correction was written");
     let diffs = c.diff(pb::DiffRequest::default()).await.unwrap().into_inner().diffs;
     assert!(diffs.iter().any(|d| d.name == "cart" && d.spec_replicas == 5 && d.desired_replicas == 2), "{diffs:?}");
@@ -447,7 +457,7 @@ async fn an_hpa_is_a_conflict_and_never_fought() {
     if let Some(sim) = env.sim() {
         assert_eq!(Some(scale_writes_by_scalekeeper(sim, "web")), before, "no patch was sent");
     }
-    assert_eq!(log.values(), [3, 8], "web was only scaled by the HPA's actor: {:?}", log.states());
+    assert_log(&log, &[3, 8], "web was only scaled by the HPA's actor").await;
     assert_eq!(corrections_metric(&env, &shop).await, corrected_before, "no correction was made");
     let refused = c.set_replicas(set(&shop, "web", 4)).await.unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
