@@ -80,7 +80,11 @@ test: ## Unit, integration, conformance (kubectl, kube-rs), black-box (grpcio) t
 .PHONY: blackbox
 blackbox: $(VENV)/.installed ## Black-box test: Python grpcio client against scalekeeper dev over mTLS
 	$(CARGO) build $(CARGO_FLAGS) -p scalekeeper --features dev --bin scalekeeper
-	$(VENV)/bin/python tests/blackbox/test_grpcio.py
+	@# A hard link taken at once: a later build without the dev feature (cargo test, cargo run)
+	@# relinks target/debug/scalekeeper, not target/debug/scalekeeper-dev.
+	@ln -f target/debug/scalekeeper target/debug/scalekeeper-dev
+	@target/debug/scalekeeper-dev dev --help >/dev/null 2>&1 || { echo "target/debug/scalekeeper has no dev subcommand: a build without --features dev replaced it meanwhile; run make blackbox again"; exit 1; }
+	SCALEKEEPER_BIN="$${SCALEKEEPER_BIN:-target/debug/scalekeeper-dev}" $(VENV)/bin/python tests/blackbox/test_grpcio.py
 
 .PHONY: bench
 bench: ## Figures: kubesim (list of 10,000, watch latency, 200 watchers); API latency over mTLS, RSS; drift correction.
