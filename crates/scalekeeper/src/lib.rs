@@ -10,7 +10,7 @@
 //!   cli (client) · certs (dev PKI) · dev (kubesim + server in one process; `dev` feature)
 //! ```
 //!
-//! Cargo feature `dev` (off by default): the [`dev`] module and `scalekeeper dev`, with kubesim
+//! Cargo feature `dev` (off by default): the `dev` module and `scalekeeper dev`, with kubesim
 //! as a dependency. Release builds and the image leave it off, so they carry no simulator.
 
 pub mod cache;
