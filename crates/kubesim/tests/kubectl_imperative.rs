@@ -265,11 +265,19 @@ fn assert_same(a: &Value, b: &Value) {
 
 /// An object without what differs between two creations of the same spec: identity,
 /// timestamps, namespace, status and the controller's status entry in managedFields, and
-/// managedFields' times.
+/// managedFields' times. On a real server the Deployment controller also annotates each
+/// Deployment with `deployment.kubernetes.io/revision` whenever it gets to it (which bumps the
+/// generation): that annotation and the generation are left out too.
 fn normalized(mut obj: Value) -> Value {
     if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        for k in ["uid", "resourceVersion", "creationTimestamp", "namespace", "selfLink"] {
+        for k in ["uid", "resourceVersion", "creationTimestamp", "namespace", "selfLink", "generation"] {
             m.remove(k);
+        }
+        if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
+            a.remove("deployment.kubernetes.io/revision");
+            if a.is_empty() {
+                m.remove("annotations");
+            }
         }
         if let Some(fields) = m.get_mut("managedFields").and_then(Value::as_array_mut) {
             fields.retain(|f| f["subresource"] != json!("status") && f["manager"] != json!("kube-controller-manager"));
