@@ -41,6 +41,20 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// The `Api` for kind `K` on each part of the scope: one cluster-wide `Api`, or one per
+    /// namespace, each with the namespace it serves (`None`: all). Every watch scalekeeper
+    /// opens (cache, reconciler) is laid out by this one function.
+    pub fn apis<K>(&self, client: &Client) -> Vec<(Option<String>, Api<K>)>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        match self {
+            Scope::All => vec![(None, Api::all(client.clone()))],
+            Scope::Namespaces(ns) => ns.iter().map(|n| (Some(n.clone()), Api::namespaced(client.clone(), n))).collect(),
+        }
+    }
+
     /// Whether `namespace` is in scope.
     pub fn contains(&self, namespace: &str) -> bool {
         match self {
@@ -175,23 +189,15 @@ impl Cache {
     /// Everything stops when `stop` is cancelled. `stale_after` is how long without an
     /// answer from the API server before the server reports not ready.
     pub fn start(client: Client, scope: Scope, stale_after: Duration, stop: CancellationToken) -> Self {
-        let namespaces: Vec<Option<String>> = match &scope {
-            Scope::All => vec![None],
-            Scope::Namespaces(ns) => ns.iter().cloned().map(Some).collect(),
-        };
-        let health = Arc::new(Health::new(namespaces.len() * STREAMS, stale_after));
+        let deployment_apis = scope.apis::<Deployment>(&client);
+        let health = Arc::new(Health::new(deployment_apis.len() * STREAMS, stale_after));
         let (changes, _) = broadcast::channel(CHANGE_BUFFER);
         let mut parts = vec![];
-        for (i, ns) in namespaces.into_iter().enumerate() {
-            let (dep_api, pol_api, hpa_api): (Api<Deployment>, Api<ReplicaPolicy>, Api<HorizontalPodAutoscaler>) =
-                match &ns {
-                    Some(n) => (
-                        Api::namespaced(client.clone(), n),
-                        Api::namespaced(client.clone(), n),
-                        Api::namespaced(client.clone(), n),
-                    ),
-                    None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client.clone())),
-                };
+        let apis = deployment_apis
+            .into_iter()
+            .zip(scope.apis::<ReplicaPolicy>(&client))
+            .zip(scope.apis::<HorizontalPodAutoscaler>(&client));
+        for (i, (((ns, dep_api), (_, pol_api)), (_, hpa_api))) in apis.enumerate() {
             let (deployments, dep_writer) = reflector::store();
             let (policies, pol_writer) = reflector::store();
             let dep_stream =

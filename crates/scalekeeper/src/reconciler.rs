@@ -298,16 +298,12 @@ fn left_to_writer(
 pub const UNKNOWN_MANAGER: &str = "an unrecorded writer";
 
 fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-fn condition<'a>(s: &'a ReplicaPolicyStatus, type_: &str) -> Option<&'a PolicyCondition> {
-    s.conditions.iter().find(|c| c.type_ == type_)
+    crate::policy::timestamp(jiff::Timestamp::now())
 }
 
 /// Sets condition `type_`, keeping lastTransitionTime when the status did not change.
 fn set_condition(conditions: &mut Vec<PolicyCondition>, type_: &str, status: bool, reason: &str, message: String) {
-    let status_s = if status { "True" } else { "False" };
+    let status_s = crate::policy::condition_status(status);
     let now = now_rfc3339();
     match conditions.iter_mut().find(|c| c.type_ == type_) {
         Some(c) => {
@@ -343,7 +339,7 @@ fn suspension_end(policy: &ReplicaPolicy, since: jiff::Timestamp, cool_down: Dur
 /// When the suspension recorded in `status` began, if one is.
 fn suspended_since(policy: &ReplicaPolicy) -> Option<jiff::Timestamp> {
     let status = policy.status.as_ref()?;
-    let c = condition(status, CONDITION_SUSPENDED).filter(|c| c.status == "True")?;
+    let c = status.condition(CONDITION_SUSPENDED).filter(|c| c.is_true())?;
     c.last_transition_time.as_deref()?.parse().ok()
 }
 
@@ -457,7 +453,7 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
     if since.is_some() && until.is_none() {
         ctx.suspensions.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
     }
-    let was_suspended = condition(&old_status, CONDITION_SUSPENDED).is_some_and(|c| c.status == "True");
+    let was_suspended = old_status.is_suspended();
     if until.is_some() && !was_suspended {
         // Decided by this leader, not yet visible in the store's copy of the status.
         set_condition(&mut status.conditions, CONDITION_SUSPENDED, true, "FlapGuard", "enforcement suspended".into());
@@ -785,20 +781,13 @@ pub fn backoff(failures: u32) -> Duration {
 
 /// Runs the controller(s) for `scope` until `stop` is cancelled.
 pub async fn run(ctx: Arc<Context>, scope: Scope, stop: CancellationToken) {
-    let namespaces: Vec<Option<String>> = match scope {
-        Scope::All => vec![None],
-        Scope::Namespaces(ns) => ns.into_iter().map(Some).collect(),
-    };
     let mut tasks = vec![];
-    for ns in namespaces {
-        let client = ctx.client.clone();
-        let (policies, deployments, hpas): (Api<ReplicaPolicy>, Api<Deployment>, Api<HorizontalPodAutoscaler>) =
-            match &ns {
-                Some(n) => {
-                    (Api::namespaced(client.clone(), n), Api::namespaced(client.clone(), n), Api::namespaced(client, n))
-                }
-                None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client)),
-            };
+    let apis = scope
+        .apis::<ReplicaPolicy>(&ctx.client)
+        .into_iter()
+        .zip(scope.apis::<Deployment>(&ctx.client))
+        .zip(scope.apis::<HorizontalPodAutoscaler>(&ctx.client));
+    for (((_, policies), (_, deployments)), (_, hpas)) in apis {
         let ctx = ctx.clone();
         let stop = stop.clone();
         // Futures, not spawned tasks: aborting `run` then drops every controller with it.
