@@ -85,8 +85,8 @@ pub struct Metrics {
     pub last_contact: Gauge<f64, AtomicU64>,
 }
 
-/// The service name in metric labels.
-pub const SERVICE: &str = "scalekeeper.v1.ScaleService";
+/// The service name in metric labels (the health service's name: one owner, in `server`).
+pub const SERVICE: &str = crate::server::SERVICE_NAME;
 
 impl Metrics {
     /// Registers every metric.

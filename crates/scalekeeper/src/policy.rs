@@ -138,6 +138,44 @@ pub struct PolicyCondition {
     pub last_transition_time: Option<String>,
 }
 
+/// Condition type the reconciler sets on a policy whose enforcement is suspended (the flap
+/// guard tripped).
+pub const CONDITION_SUSPENDED: &str = "EnforcementSuspended";
+/// Condition type the reconciler keeps on every policy: whether the Deployment matches.
+pub const CONDITION_SYNCED: &str = "Synced";
+
+/// A condition's `status` for `true`/`false`: `True` or `False` (metav1.ConditionStatus;
+/// `Unknown` is never written).
+pub fn condition_status(value: bool) -> &'static str {
+    if value { "True" } else { "False" }
+}
+
+impl PolicyCondition {
+    /// Whether the condition's status is `True`.
+    pub fn is_true(&self) -> bool {
+        self.status == condition_status(true)
+    }
+}
+
+impl ReplicaPolicyStatus {
+    /// The condition of type `type_`, if recorded.
+    pub fn condition(&self, type_: &str) -> Option<&PolicyCondition> {
+        self.conditions.iter().find(|c| c.type_ == type_)
+    }
+
+    /// Whether a flap-guard suspension is recorded as in force: the one rule every reader
+    /// (reconciler, views, metrics) uses for "suspended".
+    pub fn is_suspended(&self) -> bool {
+        self.condition(CONDITION_SUSPENDED).is_some_and(PolicyCondition::is_true)
+    }
+}
+
+/// A time as every time field and annotation of a policy records it: RFC 3339 in UTC, whole
+/// seconds (`2026-11-28T21:51:00Z`), the resolution of Kubernetes' own `metav1.Time`.
+pub fn timestamp(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// Drops the `default` schemars derives from `#[serde(default)]`: the reconciler always writes
 /// these status fields, a default there serves no purpose, and Kubernetes 1.20 refuses a CRD
 /// whose status schema carries `default: ''` ("must be of type string: \"null\"").
@@ -206,6 +244,23 @@ mod tests {
         let mut found = vec![];
         defaults(status, "status", &mut found);
         assert!(found.is_empty(), "defaults in the status schema at {found:?}");
+    }
+
+    #[test]
+    fn suspension_is_a_true_suspended_condition_and_times_are_whole_seconds() {
+        let cond = |type_: &str, value: bool| PolicyCondition {
+            type_: type_.into(),
+            status: condition_status(value).into(),
+            ..Default::default()
+        };
+        let mut s = ReplicaPolicyStatus { conditions: vec![cond(CONDITION_SYNCED, true)], ..Default::default() };
+        assert!(!s.is_suspended());
+        s.conditions.push(cond(CONDITION_SUSPENDED, false));
+        assert!(!s.is_suspended());
+        s.conditions[1].status = "True".into();
+        assert!(s.is_suspended());
+        let t: jiff::Timestamp = "2026-11-28T21:51:00.987654Z".parse().unwrap();
+        assert_eq!(timestamp(t), "2026-11-28T21:51:00Z");
     }
 
     #[test]

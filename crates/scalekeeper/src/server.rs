@@ -77,8 +77,9 @@ pub struct Server {
 /// Calls in flight on one connection before new ones are shed with RESOURCE_EXHAUSTED.
 pub const MAX_CALLS_PER_CONNECTION: usize = 256;
 
-/// The gRPC service name the health service reports on (besides "").
-pub const SERVICE_NAME: &str = "scalekeeper.v1.ScaleService";
+/// The gRPC service name the health service reports on (besides ""): the one tonic generated
+/// from the proto, so it cannot drift from what the server serves.
+pub const SERVICE_NAME: &str = scalekeeper_api::v1::scale_service_server::SERVICE_NAME;
 
 impl Server {
     /// Starts serving with `client`. Returns once both ports are bound.
@@ -441,9 +442,7 @@ async fn sync_gauges(cache: Cache, metrics: Arc<Metrics>, stop: CancellationToke
             if let Some(c) = counts.iter_mut().find(|(n, _)| *n == s.as_str()) {
                 c.1 += 1;
             }
-            let is_suspended = v.policy.as_ref().and_then(|p| p.status.as_ref()).is_some_and(|st| {
-                st.conditions.iter().any(|c| c.type_ == crate::view::CONDITION_SUSPENDED && c.status == "True")
-            });
+            let is_suspended = v.policy.as_ref().and_then(|p| p.status.as_ref()).is_some_and(|st| st.is_suspended());
             suspended += i64::from(is_suspended);
         }
         metrics.set_deployments(&counts);

@@ -11,10 +11,7 @@ use scalekeeper_core::{Conflict, Desired, Mode, Observed, ReplicaCounts, Sync, S
 
 use crate::policy::{LAST_SET_AT, LAST_SET_BY, PolicyMode, ReplicaPolicy};
 
-/// Condition type the reconciler sets on a policy whose enforcement is suspended.
-pub const CONDITION_SUSPENDED: &str = "EnforcementSuspended";
-/// Condition type the reconciler keeps on every policy: whether the Deployment matches.
-pub const CONDITION_SYNCED: &str = "Synced";
+pub use crate::policy::{CONDITION_SUSPENDED, CONDITION_SYNCED};
 
 /// A Deployment and its ReplicaPolicy (if any).
 #[derive(Debug, Clone)]
@@ -61,7 +58,7 @@ impl DeploymentView {
         let mut out: Vec<Conflict> = self.hpas.iter().map(|h| Conflict::Hpa(h.clone())).collect();
         let status = self.policy.as_ref().and_then(|p| p.status.as_ref());
         if let Some(status) = status
-            && status.conditions.iter().any(|c| c.type_ == CONDITION_SUSPENDED && c.status == "True")
+            && status.is_suspended()
         {
             // The flapping manager is the one whose change was corrected last.
             let manager = status.last_correction.as_ref().and_then(|c| c.field_manager.clone());

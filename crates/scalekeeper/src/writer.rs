@@ -116,7 +116,7 @@ impl Writer {
             policy.metadata.owner_references = Some(vec![owner_reference(&deployment)]);
             let mut annotations = current.as_ref().map(|p| p.annotations().clone()).unwrap_or_default();
             annotations.insert(LAST_SET_BY.into(), req.identity.to_string());
-            annotations.insert(LAST_SET_AT.into(), jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+            annotations.insert(LAST_SET_AT.into(), crate::policy::timestamp(jiff::Timestamp::now()));
             annotations
                 .insert(LAST_SET_DEPLOYMENT_GENERATION.into(), deployment.metadata.generation.unwrap_or(0).to_string());
             policy.metadata.annotations = Some(annotations);
