@@ -63,22 +63,22 @@ pub const DEFAULT_PORT: u16 = 50051;
 #[derive(clap::Args, Debug, Clone)]
 pub struct ConnectArgs {
     /// Server address HOST:PORT.
-    #[arg(long, global = true, env = "SCALEKEEPER_SERVER", default_value = "localhost:50051")]
+    #[arg(long, env = "SCALEKEEPER_SERVER", default_value = "localhost:50051")]
     pub server: String,
     /// CA certificate (PEM) that signed the server's certificate.
-    #[arg(long, global = true, env = "SCALEKEEPER_CA")]
+    #[arg(long, env = "SCALEKEEPER_CA")]
     pub ca: Option<PathBuf>,
     /// Client certificate (PEM).
-    #[arg(long, global = true, env = "SCALEKEEPER_CERT")]
+    #[arg(long, env = "SCALEKEEPER_CERT")]
     pub cert: Option<PathBuf>,
     /// Client private key (PEM).
-    #[arg(long, global = true, env = "SCALEKEEPER_KEY")]
+    #[arg(long, env = "SCALEKEEPER_KEY")]
     pub key: Option<PathBuf>,
     /// Output format.
-    #[arg(short = 'o', long, global = true, env = "SCALEKEEPER_OUTPUT", value_enum, default_value = "table")]
+    #[arg(short = 'o', long, env = "SCALEKEEPER_OUTPUT", value_enum, default_value = "table")]
     pub output: Output,
     /// Seconds to wait for each call (watch: for the connection only); 0 waits forever.
-    #[arg(long, global = true, default_value_t = 10)]
+    #[arg(long, default_value_t = 10)]
     pub timeout: u64,
 }
 
@@ -91,13 +91,17 @@ pub enum Output {
     Json,
 }
 
-/// The client subcommands.
+/// The client subcommands. Each carries its own [`ConnectArgs`], so the connection flags
+/// belong to these subcommands only (not to `serve`, `dev`, `certs` or `crd`).
 #[derive(clap::Subcommand, Debug)]
 pub enum ClientCommand {
     /// Show one Deployment's replica state: scalekeeper get NAMESPACE/NAME
     Get {
         /// The Deployment, as NAMESPACE/NAME.
         target: String,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
     },
     /// Declare and apply a replica count: scalekeeper set NAMESPACE/NAME REPLICAS
     Set {
@@ -112,6 +116,9 @@ pub enum ClientCommand {
         /// What to do about drift; unset keeps the current mode (enforce for a new declaration).
         #[arg(long, value_enum)]
         mode: Option<ModeArg>,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
     },
     /// List Deployments
     List {
@@ -124,6 +131,9 @@ pub enum ClientCommand {
         /// Deployments per call (0: the server's default); every page is fetched.
         #[arg(long, default_value_t = 0)]
         page_size: i32,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
     },
     /// Show what is out of sync
     Diff {
@@ -133,6 +143,9 @@ pub enum ClientCommand {
         /// Kubernetes label selector, e.g. "app=web".
         #[arg(short = 'l', long)]
         selector: Option<String>,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
     },
     /// Stream changes
     Watch {
@@ -142,6 +155,9 @@ pub enum ClientCommand {
         /// Kubernetes label selector, e.g. "app=web".
         #[arg(short = 'l', long)]
         selector: Option<String>,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
     },
     /// Stop managing a Deployment: scalekeeper clear NAMESPACE/NAME
     Clear {
@@ -150,7 +166,24 @@ pub enum ClientCommand {
         /// Delete the declaration only if it is still at this VERSION (see `get`).
         #[arg(long)]
         expected_version: Option<String>,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
     },
+}
+
+impl ClientCommand {
+    /// The connection flags given to this subcommand.
+    pub fn conn(&self) -> &ConnectArgs {
+        match self {
+            ClientCommand::Get { conn, .. }
+            | ClientCommand::Set { conn, .. }
+            | ClientCommand::List { conn, .. }
+            | ClientCommand::Diff { conn, .. }
+            | ClientCommand::Watch { conn, .. }
+            | ClientCommand::Clear { conn, .. } => conn,
+        }
+    }
 }
 
 /// The `--mode` of `set`.
@@ -229,8 +262,8 @@ impl CliError {
 
 /// Runs a client command; prints results to stdout and errors to stderr; returns the process
 /// exit code (see the module docs).
-pub async fn run(conn: &ConnectArgs, cmd: ClientCommand) -> ExitCode {
-    match execute(conn, cmd).await {
+pub async fn run(cmd: ClientCommand) -> ExitCode {
+    match execute(cmd).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let code = e.exit_code();
@@ -288,19 +321,20 @@ pub async fn connect(conn: &ConnectArgs) -> Result<ScaleServiceClient<Channel>, 
     Ok(ScaleServiceClient::new(channel))
 }
 
-async fn execute(conn: &ConnectArgs, cmd: ClientCommand) -> Result<(), CliError> {
+async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
+    let conn = &cmd.conn().clone();
     let timeout = call_timeout(conn.timeout);
     // Check the command line before touching the network or the TLS files.
     let server = parse_server(&conn.server)?.to_string();
     match cmd {
-        ClientCommand::Get { target } => {
+        ClientCommand::Get { target, .. } => {
             let t = parse_target(&target)?;
             let mut client = connect(conn).await?;
             let req = GetDeploymentRequest { namespace: t.namespace, name: t.name };
             let resp = unary(timeout, &server, client.get_deployment(req)).await?;
             print_deployment(conn.output, resp.deployment)
         }
-        ClientCommand::Set { target, replicas, expected_version, mode } => {
+        ClientCommand::Set { target, replicas, expected_version, mode, .. } => {
             let t = parse_target(&target)?;
             let mut client = connect(conn).await?;
             let req = SetReplicasRequest {
@@ -313,7 +347,7 @@ async fn execute(conn: &ConnectArgs, cmd: ClientCommand) -> Result<(), CliError>
             let resp = unary(timeout, &server, client.set_replicas(req)).await?;
             print_deployment(conn.output, resp.deployment)
         }
-        ClientCommand::Clear { target, expected_version } => {
+        ClientCommand::Clear { target, expected_version, .. } => {
             let t = parse_target(&target)?;
             let mut client = connect(conn).await?;
             let req = ClearDesiredReplicasRequest {
@@ -324,7 +358,7 @@ async fn execute(conn: &ConnectArgs, cmd: ClientCommand) -> Result<(), CliError>
             let resp = unary(timeout, &server, client.clear_desired_replicas(req)).await?;
             print_deployment(conn.output, resp.deployment)
         }
-        ClientCommand::List { namespace, selector, page_size } => {
+        ClientCommand::List { namespace, selector, page_size, .. } => {
             let mut client = connect(conn).await?;
             let mut deployments = Vec::new();
             let mut page_token = String::new();
@@ -360,7 +394,7 @@ async fn execute(conn: &ConnectArgs, cmd: ClientCommand) -> Result<(), CliError>
                 Output::Table => emit(&render_list_table(&deployments)),
             }
         }
-        ClientCommand::Diff { namespace, selector } => {
+        ClientCommand::Diff { namespace, selector, .. } => {
             let mut client = connect(conn).await?;
             let req =
                 DiffRequest { namespace: namespace.unwrap_or_default(), label_selector: selector.unwrap_or_default() };
@@ -373,7 +407,7 @@ async fn execute(conn: &ConnectArgs, cmd: ClientCommand) -> Result<(), CliError>
                 Output::Table => emit(&render_diff_table(&resp.diffs)),
             }
         }
-        ClientCommand::Watch { namespace, selector } => {
+        ClientCommand::Watch { namespace, selector, .. } => {
             let mut client = connect(conn).await?;
             let req = WatchDeploymentsRequest {
                 namespace: namespace.unwrap_or_default(),
@@ -1071,8 +1105,6 @@ mod tests {
 
     #[derive(Parser, Debug)]
     struct Cli {
-        #[command(flatten)]
-        conn: ConnectArgs,
         #[command(subcommand)]
         cmd: ClientCommand,
     }
@@ -1107,11 +1139,11 @@ mod tests {
     }
 
     #[test]
-    fn clap_parses_negative_replicas_and_global_flags() {
+    fn clap_parses_negative_replicas_and_connection_flags() {
         let cli = Cli::try_parse_from(["sk", "set", "shop/web", "-1", "-o", "json", "--mode", "observe"]).unwrap();
-        assert_eq!(cli.conn.output, Output::Json);
+        assert_eq!(cli.cmd.conn().output, Output::Json);
         match cli.cmd {
-            ClientCommand::Set { target, replicas, mode, expected_version } => {
+            ClientCommand::Set { target, replicas, mode, expected_version, .. } => {
                 assert_eq!(target, "shop/web");
                 assert_eq!(replicas, -1);
                 assert_eq!(mode, Some(ModeArg::Observe));
@@ -1119,8 +1151,8 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        let cli = Cli::try_parse_from(["sk", "--timeout", "3", "list", "-n", "shop", "--page-size", "2"]).unwrap();
-        assert_eq!(cli.conn.timeout, 3);
+        let cli = Cli::try_parse_from(["sk", "list", "--timeout", "3", "-n", "shop", "--page-size", "2"]).unwrap();
+        assert_eq!(cli.cmd.conn().timeout, 3);
         assert!(matches!(cli.cmd, ClientCommand::List { page_size: 2, .. }));
     }
 

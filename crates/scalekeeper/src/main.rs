@@ -19,8 +19,6 @@ use scalekeeper::{certs, cli, policy};
 #[derive(Parser)]
 #[command(name = "scalekeeper", version, propagate_version = true)]
 struct Cli {
-    #[command(flatten)]
-    conn: cli::ConnectArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -144,7 +142,7 @@ fn init_logs(format: LogFormat, default: &str) {
 
 fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let Cli { conn, command } = Cli::parse();
+    let Cli { command } = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -156,7 +154,7 @@ fn main() -> ExitCode {
         let result = match command {
             Command::Client(cmd) => {
                 init_logs(LogFormat::Text, "warn");
-                return cli::run(&conn, cmd).await;
+                return cli::run(cmd).await;
             }
             Command::Crd => policy::crd_yaml().map(|y| print!("{y}")).map_err(anyhow::Error::from),
             Command::Certs(args) => certs_cmd(args),
