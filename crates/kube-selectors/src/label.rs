@@ -652,7 +652,7 @@ impl<'a> Parser<'a> {
             }
             Tok::ClosedPar => {
                 // Upstream accepts "()" as {""}; this crate requires at least
-                // one value (see the module docs).
+                // one value (see the crate docs).
                 self.consume(Context::Values);
                 Err(field_invalid("values", "[]", "for 'in', 'notin' operators, values set can't be empty"))
             }
