@@ -23,9 +23,10 @@
 //! Supported keywords: `type`, `properties`, `required`, `items`,
 //! `additionalProperties` (bool or schema), `nullable`, `default`, `enum`,
 //! `minimum`/`maximum` with boolean `exclusiveMinimum`/`exclusiveMaximum`,
-//! `multipleOf`, `minLength`/`maxLength`, `pattern` (Go RE2 syntax, matched by
-//! a small built-in engine; a pattern using syntax it does not know, such as
-//! `\p{..}` classes, is ignored), `minItems`/`maxItems`,
+//! `multipleOf`, `minLength`/`maxLength`, `pattern` (Go RE2 syntax, matched
+//! unanchored with the `regex` crate; an invalid pattern fails the value with
+//! the compile error, as go-openapi's `validate.Pattern` does),
+//! `minItems`/`maxItems`,
 //! `minProperties`/`maxProperties`, `x-kubernetes-preserve-unknown-fields`,
 //! `x-kubernetes-int-or-string`, and `x-kubernetes-embedded-resource` (only
 //! for pruning: its `apiVersion`, `kind` and `metadata` are kept).
@@ -619,10 +620,19 @@ fn validate_string(s: &Value, st: &str, path: &str, errs: &mut Vec<FieldError>) 
     }
     if let Some(p) = kw(s, "pattern").and_then(Value::as_str)
         && !p.is_empty()
-        && let Some(re) = re::Regex::new(p)
-        && !re.is_match(st)
     {
-        push_invalid(errs, path, Bad::Str(st), format!("{path} in body should match '{p}'"));
+        // go-openapi's `validate.Pattern`: an invalid pattern fails every
+        // value, with the compile error in the message.
+        match pattern::compile(p) {
+            Ok(re) if re.is_match(st) => {}
+            Ok(_) => push_invalid(errs, path, Bad::Str(st), format!("{path} in body should match '{p}'")),
+            Err(e) => push_invalid(
+                errs,
+                path,
+                Bad::Str(st),
+                format!("{path} in body should match '{p}, but pattern is invalid: {e}'"),
+            ),
+        }
     }
 }
 
@@ -1102,678 +1112,225 @@ fn go_quote(s: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// A small RE2-syntax regular expression engine for `pattern`
+// `pattern`: Go regexp semantics on top of the `regex` crate
 // ---------------------------------------------------------------------------
 
-/// Matches Go `regexp` (RE2, Perl flags) syntax: literals, `.`, classes
-/// (`[a-z]`, `[^..]`, `[[:alpha:]]`, `\d\s\w` and negations), anchors
-/// (`^ $ \A \z \b \B`), groups (`(..)`, `(?:..)`, `(?P<n>..)`, `(?<n>..)`),
-/// flags (`(?i)`, `(?m)`, `(?s)`, `(?U)`, also scoped), alternation and
-/// repetition (`* + ? {n} {n,} {n,m}`, lazy forms). Matching is unanchored
-/// like `MatchString`, via a Pike VM (linear in the input). Anything else
-/// (Unicode classes `\p`, `\Q..\E`, backreferences, ...) makes
-/// [`re::Regex::new`] return `None`, and the pattern is then ignored.
-mod re {
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    enum Look {
-        BeginText,
-        EndText,
-        BeginLine,
-        EndLine,
-        WordBoundary,
-        NotWordBoundary,
-    }
+/// Compiling and matching `pattern` the way kube-openapi does: Go `regexp`
+/// (RE2 syntax), unanchored `MatchString`. The `regex` crate implements RE2;
+/// the few places where its defaults differ from Go are translated first:
+///
+/// * `\d \w \s \b` (and their negations) are ASCII-only in Go, Unicode in
+///   `regex`; they are rewritten to explicit ASCII classes (`\s` is Go's
+///   `[\t\n\f\r ]`, without `\v`);
+/// * inside a bracket class Go takes `[` (not starting `[:name:]`), `&` and
+///   `~` literally, where `regex` would read a nested class or a set
+///   operation; they are escaped;
+/// * a `{` that does not start a Go repetition (`{n}`, `{n,}`, `{n,m}`) is a
+///   literal in Go; it is escaped.
+///
+/// Compiled patterns are cached, so a schema's pattern is compiled once.
+mod pattern {
+    use std::collections::HashMap;
+    use std::sync::{Arc, LazyLock, Mutex};
 
-    #[derive(Clone, Debug)]
-    enum Item {
-        Range(char, char),
-        In(Vec<(char, char)>),
-        NotIn(Vec<(char, char)>),
-    }
+    /// Entries kept before the cache is emptied (patterns come from CRDs, so
+    /// there are few; this only bounds memory against churn).
+    const CACHE_MAX: usize = 1024;
 
-    #[derive(Clone, Debug)]
-    struct Class {
-        items: Vec<Item>,
-        negated: bool,
-        fold: bool,
-    }
+    type Compiled = Result<Arc<regex::Regex>, String>;
 
-    fn single(mut it: impl Iterator<Item = char>) -> Option<char> {
-        let first = it.next()?;
-        it.next().is_none().then_some(first)
-    }
+    static CACHE: LazyLock<Mutex<HashMap<String, Compiled>>> = LazyLock::new(Mutex::default);
 
-    fn lower(c: char) -> char {
-        single(c.to_lowercase()).unwrap_or(c)
-    }
-
-    fn upper(c: char) -> char {
-        single(c.to_uppercase()).unwrap_or(c)
-    }
-
-    impl Class {
-        fn raw(&self, c: char) -> bool {
-            self.items.iter().any(|it| match it {
-                Item::Range(lo, hi) => *lo <= c && c <= *hi,
-                Item::In(rs) => rs.iter().any(|(lo, hi)| *lo <= c && c <= *hi),
-                Item::NotIn(rs) => !rs.iter().any(|(lo, hi)| *lo <= c && c <= *hi),
-            })
+    /// The compiled `pattern`, or why it is not a valid regular expression.
+    pub(super) fn compile(pattern: &str) -> Compiled {
+        let mut cache = CACHE.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = cache.get(pattern) {
+            return c.clone();
         }
-
-        fn matches(&self, c: char) -> bool {
-            let hit = self.raw(c) || (self.fold && (self.raw(lower(c)) || self.raw(upper(c))));
-            hit != self.negated
+        let compiled = translate(pattern).and_then(|t| regex::Regex::new(&t).map_err(|e| one_line(&e))).map(Arc::new);
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
         }
+        cache.insert(pattern.to_string(), compiled.clone());
+        compiled
     }
 
-    #[derive(Clone, Debug)]
-    enum Pred {
-        Lit(char),
-        LitFold(char),
-        Any,
-        AnyNotNl,
-        Class(Class),
+    /// `regex::Error`'s message without the multi-line source excerpt.
+    fn one_line(e: &regex::Error) -> String {
+        let text = e.to_string();
+        text.lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error: "))
+            .map_or_else(|| text.lines().last().unwrap_or_default().trim().to_string(), str::to_string)
     }
 
-    impl Pred {
-        fn matches(&self, c: char) -> bool {
-            match self {
-                Pred::Lit(l) => *l == c,
-                Pred::LitFold(l) => *l == c || lower(*l) == lower(c),
-                Pred::Any => true,
-                Pred::AnyNotNl => c != '\n',
-                Pred::Class(cl) => cl.matches(c),
-            }
+    const DIGIT: &str = "0-9";
+    const WORD: &str = "0-9A-Za-z_";
+    const SPACE: &str = r"\t\n\f\r\x20";
+
+    /// `\d \D \w \W \s \S` as the (positive) set and whether it is negated.
+    fn perl_class(c: char) -> Option<(&'static str, bool)> {
+        match c {
+            'd' => Some((DIGIT, false)),
+            'D' => Some((DIGIT, true)),
+            'w' => Some((WORD, false)),
+            'W' => Some((WORD, true)),
+            's' => Some((SPACE, false)),
+            'S' => Some((SPACE, true)),
+            _ => None,
         }
     }
 
-    #[derive(Debug)]
-    enum Node {
-        Char(Pred),
-        Look(Look),
-        Cat(Vec<Node>),
-        Alt(Vec<Node>),
-        Rep(Box<Node>, u32, Option<u32>),
-    }
-
-    #[derive(Clone, Copy)]
-    struct Flags {
-        i: bool,
-        m: bool,
-        s: bool,
-    }
-
+    /// Go's limit on `{n,m}` counts.
     const MAX_REPEAT: u32 = 1000;
-    const MAX_DEPTH: usize = 500;
-    const MAX_INST: usize = 100_000;
 
-    struct Parser {
-        chars: Vec<char>,
-        pos: usize,
-        flags: Flags,
-        depth: usize,
-    }
-
-    type R<T> = Option<T>;
-
-    const DIGIT: &[(char, char)] = &[('0', '9')];
-    const SPACE: &[(char, char)] = &[('\t', '\n'), ('\u{c}', '\r'), (' ', ' ')];
-    const WORD: &[(char, char)] = &[('0', '9'), ('A', 'Z'), ('_', '_'), ('a', 'z')];
-
-    fn perl_item(c: char) -> Option<Item> {
-        let (set, neg) = match c {
-            'd' => (DIGIT, false),
-            'D' => (DIGIT, true),
-            's' => (SPACE, false),
-            'S' => (SPACE, true),
-            'w' => (WORD, false),
-            'W' => (WORD, true),
-            _ => return None,
+    /// The length of the Go repetition `{n}`, `{n,}` or `{n,m}` at
+    /// `chars[i..]`, `None` if there is none (the `{` is then a literal);
+    /// an error for counts Go rejects.
+    fn repeat_len(chars: &[char], i: usize) -> Result<Option<usize>, String> {
+        let mut j = i + 1;
+        let number = |j: &mut usize| {
+            let start = *j;
+            while chars.get(*j).is_some_and(char::is_ascii_digit) {
+                *j += 1;
+            }
+            chars.get(start..*j).map(|d| d.iter().collect::<String>()).filter(|d| !d.is_empty())
         };
-        Some(if neg { Item::NotIn(set.to_vec()) } else { Item::In(set.to_vec()) })
+        let Some(min) = number(&mut j) else { return Ok(None) };
+        let mut max = Some(min.clone());
+        if chars.get(j) == Some(&',') {
+            j += 1;
+            max = number(&mut j);
+        }
+        if chars.get(j) != Some(&'}') {
+            return Ok(None);
+        }
+        let count = |d: &str| d.parse::<u32>().ok().filter(|&n| n <= MAX_REPEAT);
+        let min_n = count(&min);
+        let max_ok = max.as_deref().is_none_or(|m| count(m).is_some_and(|m| min_n.is_some_and(|n| n <= m)));
+        if min_n.is_none() || !max_ok {
+            let text: String = chars.get(i..=j).unwrap_or_default().iter().collect();
+            return Err(format!("invalid repeat count: `{text}`"));
+        }
+        Ok(Some(j + 1 - i))
     }
 
-    fn posix(name: &str) -> Option<Vec<(char, char)>> {
-        let v: &[(char, char)] = match name {
-            "alnum" => &[('0', '9'), ('A', 'Z'), ('a', 'z')],
-            "alpha" => &[('A', 'Z'), ('a', 'z')],
-            "ascii" => &[('\0', '\u{7f}')],
-            "blank" => &[('\t', '\t'), (' ', ' ')],
-            "cntrl" => &[('\0', '\u{1f}'), ('\u{7f}', '\u{7f}')],
-            "digit" => DIGIT,
-            "graph" => &[('!', '~')],
-            "lower" => &[('a', 'z')],
-            "print" => &[(' ', '~')],
-            "punct" => &[('!', '/'), (':', '@'), ('[', '`'), ('{', '~')],
-            "space" => &[('\t', '\r'), (' ', ' ')],
-            "upper" => &[('A', 'Z')],
-            "word" => WORD,
-            "xdigit" => &[('0', '9'), ('A', 'F'), ('a', 'f')],
-            _ => return None,
-        };
-        Some(v.to_vec())
+    /// The token before the current one, for nested-repetition checks.
+    #[derive(Clone, Copy)]
+    enum Repeat {
+        /// Not a repetition operator.
+        None,
+        /// `*`, `+`, `?` or `{n,m}`.
+        Op,
+        /// A repetition operator followed by its non-greedy `?`.
+        Lazy,
     }
 
-    impl Parser {
-        fn peek(&self) -> Option<char> {
-            self.chars.get(self.pos).copied()
-        }
-
-        fn peek_at(&self, n: usize) -> Option<char> {
-            self.chars.get(self.pos + n).copied()
-        }
-
-        fn bump(&mut self) -> Option<char> {
-            let c = self.peek()?;
-            self.pos += 1;
-            Some(c)
-        }
-
-        fn lit(&self, c: char) -> Node {
-            if self.flags.i && (lower(c) != c || upper(c) != c) {
-                Node::Char(Pred::LitFold(c))
-            } else {
-                Node::Char(Pred::Lit(c))
-            }
-        }
-
-        fn parse_alt(&mut self) -> R<Node> {
-            let mut branches = vec![self.parse_cat()?];
-            while self.peek() == Some('|') {
-                self.pos += 1;
-                branches.push(self.parse_cat()?);
-            }
-            Some(if branches.len() == 1 { branches.swap_remove(0) } else { Node::Alt(branches) })
-        }
-
-        fn parse_cat(&mut self) -> R<Node> {
-            let mut items = Vec::new();
-            loop {
-                match self.peek() {
-                    None | Some('|') | Some(')') => break,
-                    _ => {}
-                }
-                let Some(atom) = self.parse_atom()? else {
-                    continue;
-                };
-                items.push(self.parse_quantifier(atom)?);
-            }
-            Some(Node::Cat(items))
-        }
-
-        /// `{n}`, `{n,}`, `{n,m}`; `Some(None)` when the text is not a
-        /// repeat (then `{` is a literal) and `None` for an invalid count.
-        fn try_repeat(&mut self) -> R<Option<(u32, Option<u32>)>> {
-            let start = self.pos;
-            let restore = |p: &mut Parser| {
-                p.pos = start;
-                Some(None)
-            };
-            if self.bump() != Some('{') {
-                return restore(self);
-            }
-            let number = |p: &mut Parser| -> Option<u32> {
-                let begin = p.pos;
-                while p.peek().is_some_and(|c| c.is_ascii_digit()) {
-                    p.pos += 1;
-                }
-                if p.pos == begin {
-                    return None;
-                }
-                let s: String = p.chars[begin..p.pos].iter().collect();
-                Some(s.parse::<u32>().unwrap_or(u32::MAX))
-            };
-            let Some(min) = number(self) else {
-                return restore(self);
-            };
-            let max = if self.peek() == Some(',') {
-                self.pos += 1;
-                if self.peek() == Some('}') {
-                    None
-                } else {
-                    let Some(m) = number(self) else {
-                        return restore(self);
+    /// Rewrites a Go pattern into the `regex` crate's syntax with the same
+    /// meaning (see the module documentation).
+    fn translate(pattern: &str) -> Result<String, String> {
+        let chars: Vec<char> = pattern.chars().collect();
+        let mut out = String::with_capacity(pattern.len() + 8);
+        let mut in_class = false;
+        // What the previous token was: Go rejects a repetition of a
+        // repetition (`a**`, `a+{2}`), which `regex` accepts.
+        let mut repeat = Repeat::None;
+        let mut i = 0;
+        while let Some(&c) = chars.get(i) {
+            i += 1;
+            match c {
+                '\\' => {
+                    let Some(&e) = chars.get(i) else {
+                        return Err("trailing backslash at end of expression".to_string());
                     };
-                    Some(m)
-                }
-            } else {
-                Some(min)
-            };
-            if self.bump() != Some('}') {
-                return restore(self);
-            }
-            if min > MAX_REPEAT || max.is_some_and(|m| m > MAX_REPEAT || m < min) {
-                return None;
-            }
-            Some(Some((min, max)))
-        }
-
-        fn parse_quantifier(&mut self, atom: Node) -> R<Node> {
-            let (min, max) = match self.peek() {
-                Some('*') => {
-                    self.pos += 1;
-                    (0, None)
-                }
-                Some('+') => {
-                    self.pos += 1;
-                    (1, None)
-                }
-                Some('?') => {
-                    self.pos += 1;
-                    (0, Some(1))
-                }
-                Some('{') => match self.try_repeat()? {
-                    Some(r) => r,
-                    None => return Some(atom),
-                },
-                _ => return Some(atom),
-            };
-            if self.peek() == Some('?') {
-                self.pos += 1; // lazy: irrelevant for a yes/no match
-            }
-            // Go rejects nested repetition operators such as `a**`.
-            match self.peek() {
-                Some('*' | '+' | '?') => return None,
-                Some('{') => {
-                    let save = self.pos;
-                    let nested = self.try_repeat()?.is_some();
-                    self.pos = save;
-                    if nested {
-                        return None;
-                    }
-                }
-                _ => {}
-            }
-            Some(Node::Rep(Box::new(atom), min, max))
-        }
-
-        fn parse_atom(&mut self) -> R<Option<Node>> {
-            let c = self.bump()?;
-            let f = self.flags;
-            let node = match c {
-                '(' => return self.parse_group(),
-                '[' => Node::Char(Pred::Class(self.parse_class()?)),
-                '.' => Node::Char(if f.s { Pred::Any } else { Pred::AnyNotNl }),
-                '^' => Node::Look(if f.m { Look::BeginLine } else { Look::BeginText }),
-                '$' => Node::Look(if f.m { Look::EndLine } else { Look::EndText }),
-                '\\' => self.parse_escape()?,
-                '*' | '+' | '?' => return None,
-                '{' => {
-                    self.pos -= 1;
-                    if self.try_repeat()?.is_some() {
-                        return None; // missing argument to repetition operator
-                    }
-                    self.pos += 1;
-                    self.lit('{')
-                }
-                c => self.lit(c),
-            };
-            Some(Some(node))
-        }
-
-        fn group_body(&mut self, flags: Flags) -> R<Option<Node>> {
-            let saved = self.flags;
-            self.flags = flags;
-            self.depth += 1;
-            if self.depth > MAX_DEPTH {
-                return None;
-            }
-            let node = self.parse_alt()?;
-            self.depth -= 1;
-            self.flags = saved;
-            if self.bump() != Some(')') {
-                return None;
-            }
-            Some(Some(node))
-        }
-
-        fn parse_group(&mut self) -> R<Option<Node>> {
-            if self.peek() != Some('?') {
-                return self.group_body(self.flags);
-            }
-            self.pos += 1;
-            match self.peek() {
-                Some('P') | Some('<') => {
-                    if self.peek() == Some('P') {
-                        self.pos += 1;
-                    }
-                    if self.bump() != Some('<') {
-                        return None;
-                    }
-                    let begin = self.pos;
-                    while self.peek().is_some_and(|c| c.is_alphanumeric() || c == '_') {
-                        self.pos += 1;
-                    }
-                    if self.pos == begin || self.bump() != Some('>') {
-                        return None;
-                    }
-                    self.group_body(self.flags)
-                }
-                _ => {
-                    let mut flags = self.flags;
-                    let mut negate = false;
-                    let mut any = false;
-                    loop {
-                        match self.bump()? {
-                            'i' => flags.i = !negate,
-                            'm' => flags.m = !negate,
-                            's' => flags.s = !negate,
-                            'U' => {}
-                            '-' if !negate => {
-                                negate = true;
-                                any = false;
-                                continue;
-                            }
-                            ':' => return self.group_body(flags),
-                            ')' if any => {
-                                self.flags = flags;
-                                return Some(None);
-                            }
-                            _ => return None,
+                    i += 1;
+                    match (perl_class(e), e) {
+                        (Some((set, false)), _) if in_class => out.push_str(set),
+                        (Some((set, neg)), _) => {
+                            out.push_str(if neg { "[^" } else { "[" });
+                            out.push_str(set);
+                            out.push(']');
                         }
-                        any = true;
+                        (None, 'b' | 'B') if !in_class => {
+                            out.push_str("(?-u:\\");
+                            out.push(e);
+                            out.push(')');
+                        }
+                        (None, _) => {
+                            out.push('\\');
+                            out.push(e);
+                            if matches!(e, 'p' | 'P' | 'x') && chars.get(i) == Some(&'{') {
+                                // `\p{Greek}`, `\x{41}`: copy through the `}`.
+                                while let Some(&n) = chars.get(i) {
+                                    i += 1;
+                                    out.push(n);
+                                    if n == '}' {
+                                        break;
+                                    }
+                                }
+                            }
+                        }
                     }
                 }
-            }
-        }
-
-        fn escape_char(&mut self, c: char) -> R<char> {
-            Some(match c {
-                'a' => '\u{7}',
-                'f' => '\u{c}',
-                't' => '\t',
-                'n' => '\n',
-                'r' => '\r',
-                'v' => '\u{b}',
-                'x' => {
-                    let hex = |p: &mut Parser| p.bump().and_then(|c| c.to_digit(16));
-                    if self.peek() == Some('{') {
-                        self.pos += 1;
-                        let mut v: u32 = 0;
-                        let mut n = 0;
-                        loop {
-                            let c = self.bump()?;
-                            if c == '}' && n > 0 {
+                '[' if in_class => {
+                    if chars.get(i) == Some(&':') {
+                        // `[:name:]`: copy through the closing `:]`.
+                        out.push('[');
+                        while let Some(&n) = chars.get(i) {
+                            i += 1;
+                            out.push(n);
+                            if n == ']' {
                                 break;
                             }
-                            v = v.checked_mul(16)?.checked_add(c.to_digit(16)?)?;
-                            n += 1;
                         }
-                        char::from_u32(v)?
                     } else {
-                        let hi = hex(self)?;
-                        let lo = hex(self)?;
-                        char::from_u32(hi * 16 + lo)?
+                        out.push_str("\\[");
                     }
                 }
-                '1'..='7' | '0' => {
-                    if c != '0' && !self.peek().is_some_and(|d| ('0'..='7').contains(&d)) {
-                        return None; // backreference
+                '[' => {
+                    in_class = true;
+                    out.push('[');
+                    if chars.get(i) == Some(&'^') {
+                        out.push('^');
+                        i += 1;
                     }
-                    let mut v = c.to_digit(8)?;
-                    for _ in 0..2 {
-                        match self.peek().and_then(|d| d.to_digit(8)) {
-                            Some(d) => {
-                                v = v * 8 + d;
-                                self.pos += 1;
-                            }
-                            None => break,
-                        }
+                    if chars.get(i) == Some(&']') {
+                        out.push_str("\\]");
+                        i += 1;
                     }
-                    char::from_u32(v)?
                 }
-                c if c.is_ascii() && !c.is_ascii_alphanumeric() => c,
-                _ => return None,
-            })
-        }
-
-        fn parse_escape(&mut self) -> R<Node> {
-            let c = self.bump()?;
-            if let Some(item) = perl_item(c) {
-                return Some(Node::Char(Pred::Class(Class { items: vec![item], negated: false, fold: false })));
-            }
-            Some(match c {
-                'b' => Node::Look(Look::WordBoundary),
-                'B' => Node::Look(Look::NotWordBoundary),
-                'A' => Node::Look(Look::BeginText),
-                'z' => Node::Look(Look::EndText),
-                c => {
-                    let ch = self.escape_char(c)?;
-                    self.lit(ch)
+                ']' if in_class => {
+                    in_class = false;
+                    out.push(']');
                 }
-            })
-        }
-
-        /// One class member: a char, or a whole set (`\d`, `[:alpha:]`).
-        fn class_atom(&mut self) -> R<Result<char, Item>> {
-            let c = self.bump()?;
-            if c == '[' && self.peek() == Some(':') {
-                let rest: String = self.chars[self.pos..].iter().collect();
-                if let Some(end) = rest.find(":]") {
-                    let inner = &rest[1..end];
-                    let (neg, name) = match inner.strip_prefix('^') {
-                        Some(n) => (true, n),
-                        None => (false, inner),
-                    };
-                    let ranges = posix(name)?;
-                    self.pos += rest[..end + 2].chars().count();
-                    return Some(Err(if neg { Item::NotIn(ranges) } else { Item::In(ranges) }));
+                '&' | '~' if in_class => {
+                    out.push('\\');
+                    out.push(c);
                 }
-            }
-            if c != '\\' {
-                return Some(Ok(c));
-            }
-            let e = self.bump()?;
-            if let Some(item) = perl_item(e) {
-                return Some(Err(item));
-            }
-            Some(Ok(self.escape_char(e)?))
-        }
-
-        fn parse_class(&mut self) -> R<Class> {
-            let mut negated = false;
-            if self.peek() == Some('^') {
-                self.pos += 1;
-                negated = true;
-            }
-            let mut items = Vec::new();
-            let mut first = true;
-            loop {
-                if self.peek()? == ']' && !first {
-                    self.pos += 1;
-                    break;
-                }
-                first = false;
-                let lo = match self.class_atom()? {
-                    Ok(c) => c,
-                    Err(item) => {
-                        items.push(item);
+                '*' | '+' | '?' | '{' if !in_class => {
+                    let len = if c == '{' { repeat_len(&chars, i - 1)? } else { Some(1) };
+                    let Some(len) = len else {
+                        out.push_str("\\{");
+                        repeat = Repeat::None;
                         continue;
-                    }
-                };
-                if self.peek() == Some('-') && self.peek_at(1).is_some_and(|c| c != ']') {
-                    self.pos += 1;
-                    let hi = self.class_atom()?.ok()?;
-                    if hi < lo {
-                        return None;
-                    }
-                    items.push(Item::Range(lo, hi));
-                } else {
-                    items.push(Item::Range(lo, lo));
-                }
-            }
-            Some(Class { items, negated, fold: self.flags.i })
-        }
-    }
-
-    #[derive(Debug)]
-    enum Inst {
-        Char(Pred),
-        Split(usize, usize),
-        Jmp(usize),
-        Look(Look),
-        Match,
-    }
-
-    struct Compiler {
-        prog: Vec<Inst>,
-    }
-
-    impl Compiler {
-        fn emit(&mut self, i: Inst) -> R<usize> {
-            if self.prog.len() >= MAX_INST {
-                return None;
-            }
-            self.prog.push(i);
-            Some(self.prog.len() - 1)
-        }
-
-        fn compile(&mut self, n: &Node) -> R<()> {
-            match n {
-                Node::Char(p) => {
-                    self.emit(Inst::Char(p.clone()))?;
-                }
-                Node::Look(l) => {
-                    self.emit(Inst::Look(*l))?;
-                }
-                Node::Cat(v) => {
-                    for x in v {
-                        self.compile(x)?;
-                    }
-                }
-                Node::Alt(v) => {
-                    let mut jumps = Vec::new();
-                    for (i, b) in v.iter().enumerate() {
-                        if i + 1 < v.len() {
-                            let sp = self.emit(Inst::Split(0, 0))?;
-                            self.compile(b)?;
-                            jumps.push(self.emit(Inst::Jmp(0))?);
-                            self.prog[sp] = Inst::Split(sp + 1, self.prog.len());
-                        } else {
-                            self.compile(b)?;
+                    };
+                    let op: String = chars.get(i - 1..i - 1 + len).unwrap_or_default().iter().collect();
+                    i += len - 1;
+                    repeat = match repeat {
+                        Repeat::Op if c == '?' => Repeat::Lazy,
+                        Repeat::Op | Repeat::Lazy => {
+                            return Err(format!("invalid nested repetition operator: `{op}`"));
                         }
-                    }
-                    let end = self.prog.len();
-                    for j in jumps {
-                        self.prog[j] = Inst::Jmp(end);
-                    }
-                }
-                Node::Rep(x, min, max) => {
-                    for _ in 0..*min {
-                        self.compile(x)?;
-                    }
-                    match max {
-                        None => {
-                            let sp = self.emit(Inst::Split(0, 0))?;
-                            self.compile(x)?;
-                            self.emit(Inst::Jmp(sp))?;
-                            self.prog[sp] = Inst::Split(sp + 1, self.prog.len());
-                        }
-                        Some(m) => {
-                            let mut splits = Vec::new();
-                            for _ in *min..*m {
-                                splits.push(self.emit(Inst::Split(0, 0))?);
-                                self.compile(x)?;
-                            }
-                            let end = self.prog.len();
-                            for sp in splits {
-                                self.prog[sp] = Inst::Split(sp + 1, end);
-                            }
-                        }
-                    }
-                }
-            }
-            Some(())
-        }
-    }
-
-    /// A compiled pattern.
-    pub(super) struct Regex {
-        prog: Vec<Inst>,
-    }
-
-    fn is_word(c: Option<char>) -> bool {
-        c.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-    }
-
-    impl Regex {
-        /// Compiles `pattern`; `None` if it is invalid or uses syntax this
-        /// engine does not support.
-        pub(super) fn new(pattern: &str) -> Option<Regex> {
-            let mut p = Parser {
-                chars: pattern.chars().collect(),
-                pos: 0,
-                flags: Flags { i: false, m: false, s: false },
-                depth: 0,
-            };
-            let node = p.parse_alt()?;
-            if p.pos != p.chars.len() {
-                return None; // unmatched ')'
-            }
-            let mut c = Compiler { prog: Vec::new() };
-            c.compile(&node)?;
-            c.emit(Inst::Match)?;
-            Some(Regex { prog: c.prog })
-        }
-
-        fn look(l: Look, pos: usize, t: &[char]) -> bool {
-            let prev = pos.checked_sub(1).and_then(|i| t.get(i)).copied();
-            let next = t.get(pos).copied();
-            match l {
-                Look::BeginText => pos == 0,
-                Look::EndText => pos == t.len(),
-                Look::BeginLine => prev.is_none() || prev == Some('\n'),
-                Look::EndLine => next.is_none() || next == Some('\n'),
-                Look::WordBoundary => is_word(prev) != is_word(next),
-                Look::NotWordBoundary => is_word(prev) == is_word(next),
-            }
-        }
-
-        fn add(&self, list: &mut Vec<usize>, mark: &mut [usize], pc: usize, pos: usize, t: &[char]) {
-            let mut stack = vec![pc];
-            while let Some(pc) = stack.pop() {
-                if mark[pc] == pos {
+                        Repeat::None => Repeat::Op,
+                    };
+                    out.push_str(&op);
                     continue;
                 }
-                mark[pc] = pos;
-                match &self.prog[pc] {
-                    Inst::Jmp(x) => stack.push(*x),
-                    Inst::Split(a, b) => {
-                        stack.push(*b);
-                        stack.push(*a);
-                    }
-                    Inst::Look(l) => {
-                        if Self::look(*l, pos, t) {
-                            stack.push(pc + 1);
-                        }
-                    }
-                    Inst::Char(_) | Inst::Match => list.push(pc),
-                }
+                _ => out.push(c),
             }
+            repeat = Repeat::None;
         }
-
-        /// Unanchored match, like Go's `Regexp.MatchString`.
-        pub(super) fn is_match(&self, text: &str) -> bool {
-            let t: Vec<char> = text.chars().collect();
-            let mut mark = vec![usize::MAX; self.prog.len()];
-            let mut clist = Vec::new();
-            let mut nlist = Vec::new();
-            for pos in 0..=t.len() {
-                self.add(&mut clist, &mut mark, 0, pos, &t);
-                for &pc in &clist {
-                    match &self.prog[pc] {
-                        Inst::Match => return true,
-                        Inst::Char(p) if t.get(pos).is_some_and(|&c| p.matches(c)) => {
-                            self.add(&mut nlist, &mut mark, pc + 1, pos + 1, &t);
-                        }
-                        _ => {}
-                    }
-                }
-                std::mem::swap(&mut clist, &mut nlist);
-                nlist.clear();
-            }
-            false
-        }
+        Ok(out)
     }
 }
 
@@ -2220,7 +1777,7 @@ mod tests {
             "uni": {"type": "string", "pattern": "^\\p{L}+$"}
         }});
         let (_, errs) =
-            run(&schema, json!({"short": "äöü", "one": "x", "long": "abc", "dns": "my-name-1", "uni": "whatever 1"}));
+            run(&schema, json!({"short": "äöü", "one": "x", "long": "abc", "dns": "my-name-1", "uni": "wörter"}));
         assert_eq!(errs, vec![]);
         let (_, errs) = run(&schema, json!({"short": "abcd", "one": "xy", "long": "ab", "dns": "My_Name"}));
         assert_eq!(
@@ -2364,9 +1921,21 @@ mod tests {
         assert_eq!(go_quote("a\"b\\\n\u{1}é"), "\"a\\\"b\\\\\\n\\x01é\"");
     }
 
+    /// `pattern` as kube-openapi matches it: Go `regexp`, unanchored.
+    fn matches(p: &str, s: &str) -> Result<bool, String> {
+        let schema = json!({"type": "object", "properties": {"v": {"type": "string", "pattern": p}}});
+        let (_, errs) = run(&schema, json!({ "v": s }));
+        match errs.as_slice() {
+            [] => Ok(true),
+            [e] if e.message.contains("but pattern is invalid") => Err(e.message.clone()),
+            [e] if e.message.ends_with(&format!("v in body should match '{p}'")) => Ok(false),
+            _ => panic!("unexpected errors for {p:?}: {errs:?}"),
+        }
+    }
+
     #[test]
-    fn regex_engine() {
-        let m = |p: &str, s: &str| re::Regex::new(p).map(|r| r.is_match(s));
+    fn pattern_uses_go_regexp_semantics() {
+        let m = |p: &str, s: &str| matches(p, s).ok();
         assert_eq!(m("^[a-z]+$", "abc"), Some(true));
         assert_eq!(m("^[a-z]+$", "abC"), Some(false));
         assert_eq!(m("b", "abc"), Some(true)); // unanchored
@@ -2383,18 +1952,44 @@ mod tests {
         assert_eq!(m("^(a*)*$", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab"), Some(false));
         assert_eq!(m("^x{2}$", "xx"), Some(true));
         assert_eq!(m("a{,2}", "a{,2}"), Some(true)); // literal brace
+        assert_eq!(m("^a{,2}$", "a"), Some(false)); // literal brace, as in Go
+        assert_eq!(m("^a{x}$", "a{x}"), Some(true));
         assert_eq!(m("^\\$\\{[A-Z_]+\\}$", "${HOME_DIR}"), Some(true));
         assert_eq!(m("^[\\x41-\\x{43}]+$", "ABC"), Some(true));
         assert_eq!(m("^(?P<n>[0-9]+)(ms|s)?$", "10ms"), Some(true));
         assert_eq!(m("^$", ""), Some(true));
         assert_eq!(m("a|", "zzz"), Some(true));
-        // invalid or unsupported: None (the pattern is then ignored)
-        assert!(m("a**", "a").is_none());
-        assert!(m("(a", "a").is_none());
-        assert!(m("a)", "a").is_none());
-        assert!(m("[z-a]", "a").is_none());
-        assert!(m("\\p{L}", "a").is_none());
-        assert!(m("(\\1)", "a").is_none());
-        assert!(m("*a", "a").is_none());
+        assert_eq!(m("^.{3}$", "äöü"), Some(true)); // `.` is a character
+        // Unicode classes, which Go supports too.
+        assert_eq!(m("^\\p{L}+$", "wörter"), Some(true));
+        assert_eq!(m("^\\p{L}+$", "whatever 1"), Some(false));
+        // Perl classes and word boundaries are ASCII-only in Go.
+        assert_eq!(m("^\\w+$", "café"), Some(false));
+        assert_eq!(m("^\\d+$", "١٢"), Some(false));
+        assert_eq!(m("^\\W$", "é"), Some(true));
+        assert_eq!(m("^[\\w.]+$", "a.b_1"), Some(true));
+        assert_eq!(m("^[\\w]+$", "é"), Some(false));
+        assert_eq!(m("^[\\D]+$", "ab"), Some(true));
+        assert_eq!(m("^\\s$", "\u{b}"), Some(false)); // no \v in Go's \s
+        assert_eq!(m("^\\s$", "\u{a0}"), Some(false));
+        assert_eq!(m("é\\b", "é"), Some(false));
+        // Go takes `[`, `&` and `~` in a class literally.
+        assert_eq!(m("^[a[]+$", "a[a"), Some(true));
+        assert_eq!(m("^[a&&b]+$", "a&b"), Some(true));
+        assert_eq!(m("^[]a]+$", "]a"), Some(true));
+        assert_eq!(m("^[^]a]+$", "b"), Some(true));
+        // invalid: the value fails with the compile error, never a panic
+        assert_eq!(m("^a+?b*?$", "aa"), Some(true));
+        assert_eq!(m("^a{2}?x{1,1000}$", "aax"), Some(true));
+        for p in
+            ["a**", "a+{2}", "a*??", "a{1001}", "a{2,1}", "(a", "a)", "[z-a]", "(\\1)", "*a", "\\", "[a", "\\p{Nope}"]
+        {
+            let e = matches(p, "a").expect_err(p);
+            assert!(
+                e.starts_with(&format!("Invalid value: \"a\": v in body should match '{p}, but pattern is invalid: ")),
+                "{e}"
+            );
+            assert!(!e.contains('\n'), "{e}");
+        }
     }
 }
