@@ -16,6 +16,7 @@
 pub mod cache;
 pub mod certs;
 pub mod cli;
+pub mod culprit;
 #[cfg(feature = "dev")]
 pub mod dev;
 pub mod error;

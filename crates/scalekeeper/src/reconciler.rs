@@ -37,6 +37,8 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{Cache, Scope};
+use crate::culprit::last_set_by_us;
+pub use crate::culprit::{UNKNOWN_MANAGER, replicas_manager};
 use crate::metrics::Metrics;
 use crate::policy::{
     Correction, FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyCondition, PolicyMode,
@@ -172,52 +174,6 @@ impl Context {
     }
 }
 
-/// The field manager that last set `spec.replicas`, from managedFields: the entry that owns
-/// `f:spec.f:replicas`, unless that entry was last written before `since` (the last time
-/// scalekeeper itself set the count), in which case the change that is being looked at was
-/// not recorded and `None` (unknown) is the truth. Kubernetes before 1.22 records no field
-/// manager for writes through the scale subresource (`kubectl scale`, scalekeeper's own
-/// corrections): there the owner stays whoever created the Deployment, and naming it would
-/// blame the wrong party. Times compare at whole seconds, managedFields' resolution; the
-/// creator's entry (it owns the immutable `spec.selector`) last written in the second the
-/// Deployment was created, when scalekeeper has written since (in that second or later), is not
-/// taken as the change either: within that one second the order cannot be told from the
-/// times, and the creation came before any declaration for the Deployment.
-///
-/// Source: "Field management" in <https://kubernetes.io/docs/reference/using-api/server-side-apply/>
-/// (managedFields entries and their `time`; `subresource` since 1.22).
-pub fn replicas_manager(d: &Deployment, since: Option<jiff::Timestamp>) -> Option<String> {
-    let entry =
-        d.metadata.managed_fields.as_ref()?.iter().rev().find(|e| {
-            e.fields_v1.as_ref().and_then(|f| f.0.get("f:spec")).and_then(|s| s.get("f:replicas")).is_some()
-        })?;
-    let created = d.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second());
-    let stale = match (entry.time.as_ref(), since) {
-        (Some(written), Some(since)) => {
-            let (written, since) = (written.0.as_second(), since.as_second());
-            let creation = Some(written) == created
-                && entry.fields_v1.as_ref().and_then(|f| f.0.get("f:spec")).and_then(|s| s.get("f:selector")).is_some();
-            written < since || (creation && since >= written)
-        }
-        _ => false,
-    };
-    if stale { None } else { entry.manager.clone() }
-}
-
-/// The last time scalekeeper set (or declared) `spec.replicas` of `policy`'s Deployment: its
-/// last correction, its last declaration through the API, or the policy's creation, whichever
-/// is latest.
-fn last_set_by_us(policy: &ReplicaPolicy) -> Option<jiff::Timestamp> {
-    let corrected = policy.status.as_ref().and_then(|s| s.last_correction.as_ref()).and_then(|c| c.time.parse().ok());
-    let applied = policy.status.as_ref().and_then(|s| s.last_applied_time.as_ref()).and_then(|t| t.parse().ok());
-    let corrected = corrected.max(applied);
-    let declared = policy.annotations().get(LAST_SET_AT).and_then(|t| t.parse().ok());
-    // A policy applied by GitOps has neither: a change made before it existed is no drift
-    // by anyone, only a count it declares differently.
-    let created = policy.metadata.creation_timestamp.as_ref().map(|t| t.0);
-    corrected.max(declared).max(created)
-}
-
 /// The generation a status records as applied: `appliedGeneration`; for a status written before
 /// that field existed, `observedGeneration` (that reconciler had acted on it); 0 for none.
 fn applied_in_status(status: &ReplicaPolicyStatus) -> i64 {
@@ -292,10 +248,6 @@ fn left_to_writer(
     let left = by_clock.min(DECLARATION_GRACE.saturating_sub(first_seen.elapsed()));
     (!left.is_zero()).then_some(left)
 }
-
-/// What Events and logs name when managedFields do not record who changed `spec.replicas`.
-/// (Kubernetes before 1.22 records no field manager for writes through the scale subresource.)
-pub const UNKNOWN_MANAGER: &str = "an unrecorded writer";
 
 fn now_rfc3339() -> String {
     crate::policy::timestamp(jiff::Timestamp::now())
@@ -845,65 +797,6 @@ mod tests {
         assert_eq!(backoff(2), Duration::from_secs(1));
         assert_eq!(backoff(4), Duration::from_secs(4));
         assert_eq!(backoff(40), Duration::from_secs(300));
-    }
-
-    #[test]
-    fn replicas_manager_reads_managed_fields() {
-        let d: Deployment = serde_json::from_value(json!({
-            "metadata": {"name": "web", "managedFields": [
-                {"manager": "helm", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:template": {}}}},
-                {"manager": "kubectl", "operation": "Update", "subresource": "scale", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}
-            ]}
-        }))
-        .unwrap();
-        assert_eq!(replicas_manager(&d, None).as_deref(), Some("kubectl"));
-    }
-
-    #[test]
-    fn an_owner_older_than_our_last_write_did_not_make_the_change() {
-        // Kubernetes 1.20: `kubectl scale` goes through /scale and records nothing, so the
-        // creator still owns spec.replicas, with the time it created the Deployment.
-        let d: Deployment = serde_json::from_value(json!({
-            "metadata": {"name": "web", "managedFields": [
-                {"manager": "kubectl-create", "operation": "Update", "time": "2026-01-01T10:00:00Z",
-                 "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}}
-            ]}
-        }))
-        .unwrap();
-        let t = |s: &str| Some(s.parse::<jiff::Timestamp>().unwrap());
-        assert_eq!(replicas_manager(&d, t("2026-01-01T10:05:00Z")), None);
-        // Written after (or in the same second as) our last write: it made the change.
-        assert_eq!(replicas_manager(&d, t("2026-01-01T10:00:00.700Z")).as_deref(), Some("kubectl-create"));
-        assert_eq!(replicas_manager(&d, t("2026-01-01T09:00:00Z")).as_deref(), Some("kubectl-create"));
-        // Not when that second is the Deployment's creation, which came before our write.
-        let mut created = d.clone();
-        let entry = &mut created.metadata.managed_fields.as_mut().unwrap()[0];
-        entry.fields_v1.as_mut().unwrap().0["f:spec"]["f:selector"] = json!({});
-        assert_eq!(replicas_manager(&created, t("2026-01-01T10:00:00.700Z")).as_deref(), Some("kubectl-create"));
-        created.metadata.creation_timestamp =
-            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time("2026-01-01T10:00:00Z".parse().unwrap()));
-        assert_eq!(replicas_manager(&created, t("2026-01-01T10:00:00.700Z")), None);
-        assert_eq!(replicas_manager(&created, t("2026-01-01T09:00:00Z")).as_deref(), Some("kubectl-create"));
-    }
-
-    #[test]
-    fn our_last_write_is_the_later_of_correction_and_declaration() {
-        let mut p = ReplicaPolicy::new(
-            "web",
-            crate::policy::ReplicaPolicySpec { replicas: 3, mode: PolicyMode::Enforce, deployment_uid: None },
-        );
-        assert_eq!(last_set_by_us(&p), None);
-        p.metadata.annotations = Some([(LAST_SET_AT.to_string(), "2026-01-01T10:00:00Z".to_string())].into());
-        p.status = Some(ReplicaPolicyStatus {
-            last_correction: Some(Correction {
-                time: "2026-01-01T11:00:00Z".into(),
-                from: 5,
-                to: 3,
-                field_manager: None,
-            }),
-            ..Default::default()
-        });
-        assert_eq!(last_set_by_us(&p), Some("2026-01-01T11:00:00Z".parse().unwrap()));
     }
 
     #[test]
