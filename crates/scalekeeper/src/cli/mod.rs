@@ -1,0 +1,131 @@
+//! The client subcommands of the `scalekeeper` binary: `get`, `set`, `list`, `diff`, `watch`
+//! and `clear`.
+//!
+//! Every command connects to the server over mutual TLS ([`connect`]): `--ca` verifies the
+//! server's certificate (whose name must match the host part of `--server`), and `--cert` with
+//! `--key` identify the caller. Results go to stdout, errors (and hints) to stderr.
+//!
+//! # Output
+//!
+//! `-o table` (the default) prints a `key: value` block for `get`, `set` and `clear`, aligned
+//! columns for `list` and `diff`, and one line per event for `watch`. `-o json` prints one JSON
+//! document per result (`watch`: one compact object per line) following the proto3 JSON mapping:
+//! lowerCamelCase field names, enums as their full value names (`SYNC_STATUS_IN_SYNC`), int64
+//! fields as strings, timestamps as RFC 3339, `desiredReplicas` omitted when unset, absent
+//! messages omitted, every other field present even when it holds its default.
+//!
+//! # Exit codes
+//!
+//! - **0**: success. Also `diff` that found differences, `watch` ended by the server or by
+//!   Ctrl-C, and stdout closed by its reader (e.g. piped into `head`).
+//! - **1**: the call failed: the server answered an error status, printed as
+//!   `error: CODE_NAME: message`, then one `  - field: description` line per
+//!   `google.rpc.BadRequest` field violation the message does not already state, then a
+//!   `hint:` line for PERMISSION_DENIED,
+//!   UNAUTHENTICATED, UNAVAILABLE, DEADLINE_EXCEEDED and ABORTED. Also: no answer within
+//!   `--timeout` (DEADLINE_EXCEEDED), a `watch` stream that ends with an error status, or
+//!   output that could not be written.
+//! - **2**: usage error: a target that is not `NAMESPACE/NAME`, a malformed `--server`.
+//!   (clap's own argument errors exit 2 as well.)
+//! - **3**: cannot connect: no `--ca`; no `--cert`/`--key`, or only one of them; a CA,
+//!   certificate or key file that is missing, unreadable or holds no PEM (the message names
+//!   the path); the server unreachable (`cannot connect to HOST:PORT: ...`); the TLS handshake
+//!   failing, including the server refusing the client certificate.
+//!
+//! The client checks only what it must to make the call: replica counts, names and selectors
+//! are validated by the server, which is the authority.
+
+mod args;
+mod connect;
+mod render;
+mod run;
+
+use std::io;
+
+use tonic::Status;
+
+pub use args::{ClientCommand, ConnectArgs, ModeArg, Output, Target, parse_target};
+pub use connect::{DEFAULT_PORT, ServerAddr, connect, parse_server};
+pub use render::{
+    code_name, deployment_json, diff_json, event_name, mode_name, render_deployment, render_diff_table, render_error,
+    render_list_table, render_status, render_table, render_watch_event, sync_name, watch_event_json,
+};
+pub use run::run;
+
+use render::status_line;
+
+/// Why a client command failed; [`CliError::exit_code`] maps it to the process exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The command line is wrong (exit code 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The TLS files are missing, unreadable, not PEM, or unusable (exit code 3).
+    #[error("{0}")]
+    TlsFiles(String),
+    /// The server cannot be reached (exit code 3).
+    #[error("cannot connect to {server}: {detail}")]
+    Unreachable {
+        /// The server as HOST:PORT.
+        server: String,
+        /// What went wrong.
+        detail: String,
+        /// What to check, when the failure suggests something.
+        hint: Option<String>,
+    },
+    /// The TLS handshake with the server failed (exit code 3).
+    #[error("cannot connect to {server}: TLS handshake failed: {detail}")]
+    Tls {
+        /// The server as HOST:PORT.
+        server: String,
+        /// What went wrong.
+        detail: String,
+        /// What to check, when the failure says.
+        hint: Option<String>,
+    },
+    /// The call failed with this status: the server's answer, or a timeout (exit code 1).
+    #[error("{}", status_line(.0))]
+    Status(Box<Status>),
+    /// Writing the result to stdout failed (exit code 1; 0 when the reader closed the pipe).
+    #[error("cannot write output: {0}")]
+    Output(#[from] io::Error),
+}
+
+impl From<Status> for CliError {
+    fn from(s: Status) -> Self {
+        CliError::Status(Box::new(s))
+    }
+}
+
+impl CliError {
+    /// The process exit code: 1 failed call, 2 usage, 3 cannot connect (see the module docs).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Status(_) => 1,
+            CliError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+            CliError::Output(_) => 1,
+            CliError::Usage(_) => 2,
+            CliError::TlsFiles(_) | CliError::Unreachable { .. } | CliError::Tls { .. } => 3,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(CliError::from(Status::not_found("x")).exit_code(), 1);
+        assert_eq!(CliError::Output(io::Error::other("disk full")).exit_code(), 1);
+        assert_eq!(CliError::Output(io::Error::from(io::ErrorKind::BrokenPipe)).exit_code(), 0);
+        assert_eq!(CliError::Usage("x".into()).exit_code(), 2);
+        assert_eq!(CliError::TlsFiles("x".into()).exit_code(), 3);
+        let unreachable = CliError::Unreachable { server: "h:1".into(), detail: "refused".into(), hint: None };
+        assert_eq!(unreachable.exit_code(), 3);
+        assert_eq!(render_error(&unreachable), "error: cannot connect to h:1: refused\n");
+        let tls = CliError::Tls { server: "h:1".into(), detail: "bad".into(), hint: Some("check".into()) };
+        assert_eq!(tls.exit_code(), 3);
+        assert_eq!(render_error(&tls), "error: cannot connect to h:1: TLS handshake failed: bad\nhint: check\n");
+    }
+}

@@ -1,0 +1,606 @@
+//! The output of the client commands: tables and `key: value` blocks, proto3 JSON, and
+//! errors with their hints for stderr.
+
+use std::error::Error as StdError;
+use std::io::{self, Write as _};
+
+use scalekeeper_api::v1::{
+    Deployment, DeploymentDiff, DeploymentStatus, EventType, Mode, SyncStatus, WatchDeploymentsResponse,
+};
+use serde_json::{Map, Value, json};
+use tonic::{Code, Status};
+use tonic_types::StatusExt as _;
+
+use super::CliError;
+use super::args::Output;
+
+/// The gRPC name of a status code, e.g. `NOT_FOUND`.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// A status's message, followed by the client-side cause when the client made the status.
+pub(super) fn status_text(status: &Status) -> String {
+    let msg = status.message();
+    match status.source().map(error_chain) {
+        None => msg.to_string(),
+        Some(cause) if cause.starts_with(msg) || msg == "transport error" => cause,
+        Some(cause) if msg.contains(&cause) => msg.to_string(),
+        Some(cause) => format!("{msg}: {cause}"),
+    }
+}
+
+/// `CODE_NAME: message`, or `CODE_NAME` when there is no message.
+pub(super) fn status_line(status: &Status) -> String {
+    let text = status_text(status);
+    if text.is_empty() { code_name(status.code()).to_string() } else { format!("{}: {text}", code_name(status.code())) }
+}
+
+/// What to do about a status code, when there is something to say.
+fn status_hint(code: Code) -> Option<&'static str> {
+    match code {
+        Code::PermissionDenied => Some(
+            "the server identifies you by your client certificate (--cert), and that identity is not allowed \
+             to do this; use a certificate whose identity is, or ask an administrator to grant it",
+        ),
+        Code::Unauthenticated => Some(
+            "the server could not identify you from your client certificate (--cert); use a certificate \
+             with an identity (SAN URI, SAN DNS name or CN) issued by a CA the server trusts",
+        ),
+        Code::Unavailable => Some("the server or Kubernetes is unavailable; retry in a moment"),
+        Code::DeadlineExceeded => Some("no answer in time; retry, or give the call longer with --timeout"),
+        Code::Aborted => Some(
+            "the declaration changed since you read it; run `scalekeeper get NAMESPACE/NAME` for the current \
+             VERSION and retry",
+        ),
+        _ => None,
+    }
+}
+
+/// Renders a failed call's status for stderr: `error: CODE_NAME: message`, one
+/// `  - field: description` line per `google.rpc.BadRequest` field violation that the
+/// message does not already state, and a hint line for codes that call for one. Ends with
+/// a newline.
+pub fn render_status(status: &Status) -> String {
+    let mut out = format!("error: {}\n", status_line(status));
+    if let Some(bad) = status.get_error_details().bad_request() {
+        // The message often repeats the violations already; list only what it lacks.
+        for v in bad.field_violations.iter().filter(|v| !status.message().contains(&v.description)) {
+            out.push_str(&format!("  - {}: {}\n", v.field, v.description));
+        }
+    }
+    if let Some(hint) = status_hint(status.code()) {
+        out.push_str(&format!("hint: {hint}\n"));
+    }
+    out
+}
+
+/// Renders any [`CliError`] for stderr, ending with a newline.
+pub fn render_error(err: &CliError) -> String {
+    match err {
+        CliError::Status(s) => render_status(s),
+        CliError::Tls { hint: Some(hint), .. } | CliError::Unreachable { hint: Some(hint), .. } => {
+            format!("error: {err}\nhint: {hint}\n")
+        }
+        _ => format!("error: {err}\n"),
+    }
+}
+
+/// An error and its sources as `a: b: c`, skipping generic or repeated parts.
+pub(super) fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut e = Some(err);
+    while let Some(cur) = e {
+        let s = cur.to_string();
+        if !s.is_empty() && s != "transport error" && !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        e = cur.source();
+    }
+    if parts.is_empty() { err.to_string() } else { parts.join(": ") }
+}
+
+fn dash(s: &str) -> String {
+    if s.is_empty() { "-".to_string() } else { s.to_string() }
+}
+
+fn desired(d: Option<i32>) -> String {
+    d.map_or_else(|| "-".to_string(), |n| n.to_string())
+}
+
+/// The short name of a sync status for tables, e.g. `IN_SYNC`; unknown values as numbers.
+pub fn sync_name(v: i32) -> String {
+    match SyncStatus::try_from(v) {
+        Ok(s) => s.as_str_name().trim_start_matches("SYNC_STATUS_").to_string(),
+        Err(_) => v.to_string(),
+    }
+}
+
+/// The short name of a mode for tables, e.g. `ENFORCE`; `-` when unspecified (unmanaged).
+pub fn mode_name(v: i32) -> String {
+    match Mode::try_from(v) {
+        Ok(Mode::Unspecified) => "-".to_string(),
+        Ok(m) => m.as_str_name().trim_start_matches("MODE_").to_string(),
+        Err(_) => v.to_string(),
+    }
+}
+
+/// The short name of a watch event type, e.g. `MODIFIED`.
+pub fn event_name(v: i32) -> String {
+    match EventType::try_from(v) {
+        Ok(t) => t.as_str_name().trim_start_matches("EVENT_TYPE_").to_string(),
+        Err(_) => v.to_string(),
+    }
+}
+
+/// Aligns `rows` under `headers` like kubectl: each column as wide as its widest cell, columns
+/// three spaces apart, no trailing spaces. Ends with a newline.
+pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            let n = cell.chars().count();
+            match widths.get_mut(i) {
+                Some(w) => *w = (*w).max(n),
+                None => widths.push(n),
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut l = String::new();
+        for (i, cell) in cells.enumerate() {
+            if i > 0 {
+                l.push_str("   ");
+            }
+            l.push_str(cell);
+            let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(cell.chars().count());
+            l.extend(std::iter::repeat_n(' ', pad));
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(&mut headers.iter().copied());
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+/// Renders one Deployment as a `KEY: value` block (keys aligned), ending with a newline.
+pub fn render_deployment(d: &Deployment) -> String {
+    let st = d.status.unwrap_or_default();
+    let rows: [(&str, String); 13] = [
+        ("NAMESPACE", dash(&d.namespace)),
+        ("NAME", dash(&d.name)),
+        ("DESIRED", desired(d.desired_replicas)),
+        ("SPEC", d.spec_replicas.to_string()),
+        ("READY", format!("{}/{}", st.ready_replicas, d.spec_replicas)),
+        ("UPDATED", st.updated_replicas.to_string()),
+        ("AVAILABLE", st.available_replicas.to_string()),
+        ("SYNC", sync_name(d.sync_status)),
+        ("REASON", dash(&d.reason)),
+        ("MODE", mode_name(d.mode)),
+        ("VERSION", dash(&d.version)),
+        ("LAST SET BY", dash(&d.last_set_by)),
+        ("LAST SET AT", d.last_set_at.map_or_else(|| "-".to_string(), |t| t.to_string())),
+    ];
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
+    rows.iter().map(|(k, v)| format!("{:<width$} {v}\n", format!("{k}:"))).collect()
+}
+
+/// Renders `list` output: `NAMESPACE NAME DESIRED SPEC READY SYNC MODE`.
+pub fn render_list_table(deployments: &[Deployment]) -> String {
+    let rows: Vec<Vec<String>> = deployments
+        .iter()
+        .map(|d| {
+            vec![
+                d.namespace.clone(),
+                d.name.clone(),
+                desired(d.desired_replicas),
+                d.spec_replicas.to_string(),
+                format!("{}/{}", d.status.unwrap_or_default().ready_replicas, d.spec_replicas),
+                sync_name(d.sync_status),
+                mode_name(d.mode),
+            ]
+        })
+        .collect();
+    render_table(&["NAMESPACE", "NAME", "DESIRED", "SPEC", "READY", "SYNC", "MODE"], &rows)
+}
+
+/// Renders `diff` output: `NAMESPACE NAME SYNC DESIRED SPEC READY REASON`.
+pub fn render_diff_table(diffs: &[DeploymentDiff]) -> String {
+    let rows: Vec<Vec<String>> = diffs
+        .iter()
+        .map(|d| {
+            vec![
+                d.namespace.clone(),
+                d.name.clone(),
+                sync_name(d.sync_status),
+                d.desired_replicas.to_string(),
+                d.spec_replicas.to_string(),
+                format!("{}/{}", d.ready_replicas, d.spec_replicas),
+                dash(&d.reason),
+            ]
+        })
+        .collect();
+    render_table(&["NAMESPACE", "NAME", "SYNC", "DESIRED", "SPEC", "READY", "REASON"], &rows)
+}
+
+/// Renders one watch event as a line (no newline):
+/// `TYPE NAMESPACE/NAME desired=.. spec=.. ready=.. sync=..`, or
+/// `SYNCED (initial state complete)`.
+pub fn render_watch_event(event: &WatchDeploymentsResponse) -> String {
+    if event.r#type == EventType::Synced as i32 {
+        return "SYNCED (initial state complete)".to_string();
+    }
+    let ty = event_name(event.r#type);
+    match &event.deployment {
+        Some(d) => format!(
+            "{ty} {}/{} desired={} spec={} ready={} sync={}",
+            d.namespace,
+            d.name,
+            desired(d.desired_replicas),
+            d.spec_replicas,
+            d.status.unwrap_or_default().ready_replicas,
+            sync_name(d.sync_status),
+        ),
+        None => ty,
+    }
+}
+
+/// An enum value as proto3 JSON: its full value name, or the number when unknown.
+fn enum_json(name: Option<&'static str>, v: i32) -> Value {
+    name.map_or_else(|| json!(v), |n| json!(n))
+}
+
+fn status_json(s: &DeploymentStatus) -> Value {
+    json!({
+        "replicas": s.replicas,
+        "updatedReplicas": s.updated_replicas,
+        "readyReplicas": s.ready_replicas,
+        "availableReplicas": s.available_replicas,
+        "observedGeneration": s.observed_generation.to_string(),
+    })
+}
+
+/// A Deployment in the proto3 JSON mapping: `desiredReplicas` omitted when unset, `status` and
+/// `lastSetAt` omitted when absent, int64 as strings, enums as full value names, timestamps as
+/// RFC 3339, labels as an object.
+pub fn deployment_json(d: &Deployment) -> Value {
+    let mut m = Map::new();
+    m.insert("namespace".into(), json!(d.namespace));
+    m.insert("name".into(), json!(d.name));
+    if let Some(n) = d.desired_replicas {
+        m.insert("desiredReplicas".into(), json!(n));
+    }
+    m.insert("specReplicas".into(), json!(d.spec_replicas));
+    if let Some(s) = &d.status {
+        m.insert("status".into(), status_json(s));
+    }
+    let sync = SyncStatus::try_from(d.sync_status).ok().map(|s| s.as_str_name());
+    m.insert("syncStatus".into(), enum_json(sync, d.sync_status));
+    m.insert("reason".into(), json!(d.reason));
+    m.insert("mode".into(), enum_json(Mode::try_from(d.mode).ok().map(|m| m.as_str_name()), d.mode));
+    m.insert("version".into(), json!(d.version));
+    m.insert("lastSetBy".into(), json!(d.last_set_by));
+    if let Some(t) = &d.last_set_at {
+        m.insert("lastSetAt".into(), json!(t.to_string()));
+    }
+    m.insert("generation".into(), json!(d.generation.to_string()));
+    let labels: Map<String, Value> = d.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    m.insert("labels".into(), Value::Object(labels));
+    Value::Object(m)
+}
+
+/// A DeploymentDiff in the proto3 JSON mapping.
+pub fn diff_json(d: &DeploymentDiff) -> Value {
+    let sync = SyncStatus::try_from(d.sync_status).ok().map(|s| s.as_str_name());
+    json!({
+        "namespace": d.namespace,
+        "name": d.name,
+        "syncStatus": enum_json(sync, d.sync_status),
+        "desiredReplicas": d.desired_replicas,
+        "specReplicas": d.spec_replicas,
+        "readyReplicas": d.ready_replicas,
+        "mode": enum_json(Mode::try_from(d.mode).ok().map(|m| m.as_str_name()), d.mode),
+        "reason": d.reason,
+    })
+}
+
+/// A watch event in the proto3 JSON mapping: `{"type":"EVENT_TYPE_MODIFIED","deployment":{..}}`
+/// (no `deployment` for `EVENT_TYPE_SYNCED`).
+pub fn watch_event_json(event: &WatchDeploymentsResponse) -> Value {
+    let mut m = Map::new();
+    let ty = EventType::try_from(event.r#type).ok().map(|t| t.as_str_name());
+    m.insert("type".into(), enum_json(ty, event.r#type));
+    if let Some(d) = &event.deployment {
+        m.insert("deployment".into(), deployment_json(d));
+    }
+    Value::Object(m)
+}
+
+pub(super) fn pretty(v: &Value) -> Result<String, CliError> {
+    let mut s = serde_json::to_string_pretty(v).map_err(io::Error::other)?;
+    s.push('\n');
+    Ok(s)
+}
+
+pub(super) fn print_deployment(output: Output, d: Option<Deployment>) -> Result<(), CliError> {
+    let d = d.ok_or_else(|| Status::internal("the server's answer holds no deployment"))?;
+    match output {
+        Output::Table => emit(&render_deployment(&d)),
+        Output::Json => emit(&pretty(&deployment_json(&d))?),
+    }
+}
+
+/// Writes to stdout and flushes.
+pub(super) fn emit(text: &str) -> Result<(), CliError> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic_types::{ErrorDetails, FieldViolation};
+
+    fn deployment(desired: Option<i32>) -> Deployment {
+        Deployment {
+            namespace: "shop".into(),
+            name: "web".into(),
+            desired_replicas: desired,
+            spec_replicas: 3,
+            status: Some(DeploymentStatus {
+                replicas: 3,
+                updated_replicas: 3,
+                ready_replicas: 2,
+                available_replicas: 2,
+                observed_generation: 7,
+            }),
+            sync_status: SyncStatus::Progressing as i32,
+            reason: "2 of 3 ready".into(),
+            mode: Mode::Enforce as i32,
+            version: "4711".into(),
+            last_set_by: "spiffe://c/ns/ci/sa/deployer".into(),
+            last_set_at: Some(prost_types::Timestamp { seconds: 1_700_000_000, nanos: 500_000_000 }),
+            generation: 7,
+            labels: [("app".to_string(), "web".to_string())].into_iter().collect(),
+        }
+    }
+
+    #[test]
+    fn table_columns_are_aligned() {
+        let rows = vec![
+            vec!["shop".to_string(), "web".to_string(), "3".to_string()],
+            vec!["payments-long".to_string(), "api".to_string(), "12".to_string()],
+        ];
+        let out = render_table(&["NAMESPACE", "NAME", "DESIRED"], &rows);
+        assert_eq!(
+            out,
+            "NAMESPACE       NAME   DESIRED\n\
+             shop            web    3\n\
+             payments-long   api    12\n"
+        );
+        // Every column starts at the same offset on every line, three spaces after the widest cell.
+        let lines: Vec<&str> = out.lines().collect();
+        for (col, at) in [("NAME", 16), ("DESIRED", 23)] {
+            assert_eq!(&lines[0][at..at + col.len()], col);
+            for l in &lines {
+                assert_eq!(&l[at - 3..at], "   ", "{l:?}");
+                assert_ne!(l.as_bytes()[at], b' ', "{l:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn list_and_diff_tables() {
+        let mut unmanaged = deployment(None);
+        unmanaged.name = "a-much-longer-name".into();
+        unmanaged.mode = Mode::Unspecified as i32;
+        unmanaged.sync_status = SyncStatus::Unmanaged as i32;
+        let out = render_list_table(&[deployment(Some(3)), unmanaged]);
+        assert_eq!(
+            out,
+            "NAMESPACE   NAME                 DESIRED   SPEC   READY   SYNC          MODE\n\
+             shop        web                  3         3      2/3     PROGRESSING   ENFORCE\n\
+             shop        a-much-longer-name   -         3      2/3     UNMANAGED     -\n"
+        );
+        let diff = DeploymentDiff {
+            namespace: "shop".into(),
+            name: "web".into(),
+            sync_status: SyncStatus::Drifted as i32,
+            desired_replicas: 3,
+            spec_replicas: 5,
+            ready_replicas: 5,
+            mode: Mode::Observe as i32,
+            reason: "spec.replicas is 5, declared 3".into(),
+        };
+        assert_eq!(
+            render_diff_table(&[diff]),
+            "NAMESPACE   NAME   SYNC      DESIRED   SPEC   READY   REASON\n\
+             shop        web    DRIFTED   3         5      5/5     spec.replicas is 5, declared 3\n"
+        );
+    }
+
+    #[test]
+    fn deployment_block() {
+        let out = render_deployment(&deployment(None));
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 13);
+        assert_eq!(lines[0], "NAMESPACE:   shop");
+        assert_eq!(lines[2], "DESIRED:     -");
+        assert_eq!(lines[4], "READY:       2/3");
+        assert_eq!(lines[7], "SYNC:        PROGRESSING");
+        assert_eq!(lines[9], "MODE:        ENFORCE");
+        assert_eq!(lines[11], "LAST SET BY: spiffe://c/ns/ci/sa/deployer");
+        assert_eq!(lines[12], "LAST SET AT: 2023-11-14T22:13:20.500Z");
+        assert!(render_deployment(&deployment(Some(0))).contains("DESIRED:     0\n"));
+    }
+
+    #[test]
+    fn watch_lines() {
+        let ev = WatchDeploymentsResponse { r#type: EventType::Modified as i32, deployment: Some(deployment(Some(3))) };
+        assert_eq!(render_watch_event(&ev), "MODIFIED shop/web desired=3 spec=3 ready=2 sync=PROGRESSING");
+        let synced = WatchDeploymentsResponse { r#type: EventType::Synced as i32, deployment: None };
+        assert_eq!(render_watch_event(&synced), "SYNCED (initial state complete)");
+        assert_eq!(watch_event_json(&synced).to_string(), r#"{"type":"EVENT_TYPE_SYNCED"}"#);
+        let j = watch_event_json(&ev);
+        assert_eq!(j["type"], "EVENT_TYPE_MODIFIED");
+        assert_eq!(j["deployment"]["name"], "web");
+        assert!(!j.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn json_with_desired_replicas() {
+        let j = deployment_json(&deployment(Some(3)));
+        assert_eq!(
+            j,
+            json!({
+                "namespace": "shop",
+                "name": "web",
+                "desiredReplicas": 3,
+                "specReplicas": 3,
+                "status": {
+                    "replicas": 3,
+                    "updatedReplicas": 3,
+                    "readyReplicas": 2,
+                    "availableReplicas": 2,
+                    "observedGeneration": "7",
+                },
+                "syncStatus": "SYNC_STATUS_PROGRESSING",
+                "reason": "2 of 3 ready",
+                "mode": "MODE_ENFORCE",
+                "version": "4711",
+                "lastSetBy": "spiffe://c/ns/ci/sa/deployer",
+                "lastSetAt": "2023-11-14T22:13:20.500Z",
+                "generation": "7",
+                "labels": { "app": "web" },
+            })
+        );
+        // A declared 0 is still present.
+        assert_eq!(deployment_json(&deployment(Some(0)))["desiredReplicas"], 0);
+    }
+
+    #[test]
+    fn json_without_desired_replicas() {
+        let d = Deployment {
+            namespace: "shop".into(),
+            name: "web".into(),
+            spec_replicas: 2,
+            sync_status: SyncStatus::Unmanaged as i32,
+            ..Default::default()
+        };
+        let j = deployment_json(&d);
+        assert_eq!(
+            j,
+            json!({
+                "namespace": "shop",
+                "name": "web",
+                "specReplicas": 2,
+                "syncStatus": "SYNC_STATUS_UNMANAGED",
+                "reason": "",
+                "mode": "MODE_UNSPECIFIED",
+                "version": "",
+                "lastSetBy": "",
+                "generation": "0",
+                "labels": {},
+            })
+        );
+        assert!(j.get("desiredReplicas").is_none());
+        // Unknown enum numbers stay numbers.
+        let odd = Deployment { sync_status: 42, ..d };
+        assert_eq!(deployment_json(&odd)["syncStatus"], 42);
+    }
+
+    #[test]
+    fn diff_json_mapping() {
+        let d = DeploymentDiff {
+            namespace: "shop".into(),
+            name: "web".into(),
+            sync_status: SyncStatus::Conflict as i32,
+            desired_replicas: 3,
+            spec_replicas: 5,
+            ready_replicas: 4,
+            mode: Mode::Observe as i32,
+            reason: "an HPA owns the count".into(),
+        };
+        assert_eq!(
+            diff_json(&d),
+            json!({
+                "namespace": "shop", "name": "web", "syncStatus": "SYNC_STATUS_CONFLICT",
+                "desiredReplicas": 3, "specReplicas": 5, "readyReplicas": 4,
+                "mode": "MODE_OBSERVE", "reason": "an HPA owns the count",
+            })
+        );
+    }
+
+    #[test]
+    fn status_with_field_violations() {
+        let mut details = ErrorDetails::new();
+        details.add_bad_request_violation("replicas", "must be between 0 and 100");
+        details.add_bad_request_violation("name", "must be a DNS-1123 label");
+        let status = Status::with_error_details(Code::InvalidArgument, "invalid SetReplicasRequest", details);
+        assert_eq!(
+            render_status(&status),
+            "error: INVALID_ARGUMENT: invalid SetReplicasRequest\n  \
+             - replicas: must be between 0 and 100\n  \
+             - name: must be a DNS-1123 label\n"
+        );
+        let err = CliError::from(status);
+        assert_eq!(err.exit_code(), 1);
+        assert_eq!(
+            render_error(&err),
+            render_status(&Status::with_error_details(
+                Code::InvalidArgument,
+                "invalid SetReplicasRequest",
+                ErrorDetails::with_bad_request(vec![
+                    FieldViolation::new("replicas", "must be between 0 and 100"),
+                    FieldViolation::new("name", "must be a DNS-1123 label"),
+                ]),
+            ))
+        );
+    }
+
+    #[test]
+    fn violations_already_in_the_message_are_not_repeated() {
+        let status = Status::with_error_details(
+            Code::InvalidArgument,
+            "invalid request: replicas: -1 is negative",
+            ErrorDetails::with_bad_request(vec![FieldViolation::new("replicas", "-1 is negative")]),
+        );
+        assert_eq!(render_status(&status), "error: INVALID_ARGUMENT: invalid request: replicas: -1 is negative\n");
+    }
+
+    #[test]
+    fn status_hints() {
+        let out = render_status(&Status::permission_denied("spiffe://c/sa/x may not set shop/web"));
+        assert!(out.starts_with("error: PERMISSION_DENIED: spiffe://c/sa/x may not set shop/web\nhint: "), "{out}");
+        assert!(out.contains("client certificate"), "{out}");
+        let out = render_status(&Status::unavailable("kubernetes API unreachable"));
+        assert!(out.starts_with("error: UNAVAILABLE: kubernetes API unreachable\n"), "{out}");
+        assert!(out.contains("the server or Kubernetes is unavailable; retry"), "{out}");
+        assert_eq!(render_status(&Status::not_found("")), "error: NOT_FOUND\n");
+        assert_eq!(code_name(Code::FailedPrecondition), "FAILED_PRECONDITION");
+    }
+}
