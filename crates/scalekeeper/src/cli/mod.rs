@@ -12,7 +12,8 @@
 //! document per result (`watch`: one compact object per line) following the proto3 JSON mapping:
 //! lowerCamelCase field names, enums as their full value names (`SYNC_STATUS_IN_SYNC`), int64
 //! fields as strings, timestamps as RFC 3339, `desiredReplicas` omitted when unset, absent
-//! messages omitted, every other field present even when it holds its default.
+//! messages omitted, every other field present even when it holds its default. prost-reflect's
+//! serializer prints it from the API's descriptors (`render`); keys come out in alphabetical order.
 //!
 //! # Exit codes
 //!
@@ -47,8 +48,9 @@ use tonic::Status;
 pub use args::{ClientCommand, ConnectArgs, ModeArg, Output, Target, parse_target};
 pub use connect::{DEFAULT_PORT, ServerAddr, connect, parse_server};
 pub use render::{
-    code_name, deployment_json, diff_json, event_name, mode_name, render_deployment, render_diff_table, render_error,
-    render_list_table, render_status, render_table, render_watch_event, sync_name, watch_event_json,
+    code_name, deployment_json, diff_json, diff_response_json, event_name, mode_name, render_deployment,
+    render_diff_table, render_error, render_list_table, render_status, render_table, render_watch_event, sync_name,
+    watch_event_json,
 };
 pub use run::run;
 

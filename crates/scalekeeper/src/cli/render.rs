@@ -4,10 +4,13 @@
 use std::error::Error as StdError;
 use std::io::{self, Write as _};
 
+use std::sync::LazyLock;
+
+use prost_reflect::{DescriptorError, DescriptorPool, DynamicMessage, SerializeOptions};
 use scalekeeper_api::v1::{
-    Deployment, DeploymentDiff, DeploymentStatus, EventType, Mode, SyncStatus, WatchDeploymentsResponse,
+    Deployment, DeploymentDiff, DiffResponse, EventType, Mode, SyncStatus, WatchDeploymentsResponse,
 };
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
 
@@ -267,75 +270,47 @@ pub fn render_watch_event(event: &WatchDeploymentsResponse) -> String {
     }
 }
 
-/// An enum value as proto3 JSON: its full value name, or the number when unknown.
-fn enum_json(name: Option<&'static str>, v: i32) -> Value {
-    name.map_or_else(|| json!(v), |n| json!(n))
+/// The API's descriptors (embedded by `scalekeeper-api`), from which [`proto_json`] prints.
+static DESCRIPTORS: LazyLock<Result<DescriptorPool, DescriptorError>> =
+    LazyLock::new(|| DescriptorPool::decode(scalekeeper_api::FILE_DESCRIPTOR_SET));
+
+/// Options of the proto3 JSON mapping the client prints: canonical, except that fields at their
+/// default are printed too (`"reason": ""`, `"desiredReplicas": 0` when declared 0), so that
+/// every document has the same keys. Unset `optional` fields and absent messages are left out.
+const JSON_OPTIONS: SerializeOptions = SerializeOptions::new().skip_default_fields(false);
+
+/// `msg`, the message `name` of the API, in the proto3 JSON mapping, printed by prost-reflect's
+/// serializer: lowerCamelCase field names, enums as their full value names (numbers when
+/// unknown), int64 as strings, Timestamps as RFC 3339, maps as objects.
+fn proto_json<M: prost_reflect::prost::Message>(msg: &M, name: &str) -> Result<Value, CliError> {
+    let fail = |what: String| CliError::from(Status::internal(format!("cannot print {name} as JSON: {what}")));
+    let pool = DESCRIPTORS.as_ref().map_err(|e| fail(e.to_string()))?;
+    let desc = pool.get_message_by_name(name).ok_or_else(|| fail("not in the API's descriptors".to_string()))?;
+    let mut dynamic = DynamicMessage::new(desc);
+    dynamic.transcode_from(msg).map_err(|e| fail(e.to_string()))?;
+    dynamic.serialize_with_options(serde_json::value::Serializer, &JSON_OPTIONS).map_err(|e| fail(e.to_string()))
 }
 
-fn status_json(s: &DeploymentStatus) -> Value {
-    json!({
-        "replicas": s.replicas,
-        "updatedReplicas": s.updated_replicas,
-        "readyReplicas": s.ready_replicas,
-        "availableReplicas": s.available_replicas,
-        "observedGeneration": s.observed_generation.to_string(),
-    })
+/// A Deployment in the proto3 JSON mapping (see [`JSON_OPTIONS`]): `desiredReplicas` omitted
+/// when unset, `status` and `lastSetAt` omitted when absent, every other field present.
+pub fn deployment_json(d: &Deployment) -> Result<Value, CliError> {
+    proto_json(d, "scalekeeper.v1.Deployment")
 }
 
-/// A Deployment in the proto3 JSON mapping: `desiredReplicas` omitted when unset, `status` and
-/// `lastSetAt` omitted when absent, int64 as strings, enums as full value names, timestamps as
-/// RFC 3339, labels as an object.
-pub fn deployment_json(d: &Deployment) -> Value {
-    let mut m = Map::new();
-    m.insert("namespace".into(), json!(d.namespace));
-    m.insert("name".into(), json!(d.name));
-    if let Some(n) = d.desired_replicas {
-        m.insert("desiredReplicas".into(), json!(n));
-    }
-    m.insert("specReplicas".into(), json!(d.spec_replicas));
-    if let Some(s) = &d.status {
-        m.insert("status".into(), status_json(s));
-    }
-    let sync = SyncStatus::try_from(d.sync_status).ok().map(|s| s.as_str_name());
-    m.insert("syncStatus".into(), enum_json(sync, d.sync_status));
-    m.insert("reason".into(), json!(d.reason));
-    m.insert("mode".into(), enum_json(Mode::try_from(d.mode).ok().map(|m| m.as_str_name()), d.mode));
-    m.insert("version".into(), json!(d.version));
-    m.insert("lastSetBy".into(), json!(d.last_set_by));
-    if let Some(t) = &d.last_set_at {
-        m.insert("lastSetAt".into(), json!(t.to_string()));
-    }
-    m.insert("generation".into(), json!(d.generation.to_string()));
-    let labels: Map<String, Value> = d.labels.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
-    m.insert("labels".into(), Value::Object(labels));
-    Value::Object(m)
+/// A DeploymentDiff in the proto3 JSON mapping (every field present).
+pub fn diff_json(d: &DeploymentDiff) -> Result<Value, CliError> {
+    proto_json(d, "scalekeeper.v1.DeploymentDiff")
 }
 
-/// A DeploymentDiff in the proto3 JSON mapping.
-pub fn diff_json(d: &DeploymentDiff) -> Value {
-    let sync = SyncStatus::try_from(d.sync_status).ok().map(|s| s.as_str_name());
-    json!({
-        "namespace": d.namespace,
-        "name": d.name,
-        "syncStatus": enum_json(sync, d.sync_status),
-        "desiredReplicas": d.desired_replicas,
-        "specReplicas": d.spec_replicas,
-        "readyReplicas": d.ready_replicas,
-        "mode": enum_json(Mode::try_from(d.mode).ok().map(|m| m.as_str_name()), d.mode),
-        "reason": d.reason,
-    })
+/// `diff` output in the proto3 JSON mapping: `{"diffs": [..]}`.
+pub fn diff_response_json(resp: &DiffResponse) -> Result<Value, CliError> {
+    proto_json(resp, "scalekeeper.v1.DiffResponse")
 }
 
 /// A watch event in the proto3 JSON mapping: `{"type":"EVENT_TYPE_MODIFIED","deployment":{..}}`
 /// (no `deployment` for `EVENT_TYPE_SYNCED`).
-pub fn watch_event_json(event: &WatchDeploymentsResponse) -> Value {
-    let mut m = Map::new();
-    let ty = EventType::try_from(event.r#type).ok().map(|t| t.as_str_name());
-    m.insert("type".into(), enum_json(ty, event.r#type));
-    if let Some(d) = &event.deployment {
-        m.insert("deployment".into(), deployment_json(d));
-    }
-    Value::Object(m)
+pub fn watch_event_json(event: &WatchDeploymentsResponse) -> Result<Value, CliError> {
+    proto_json(event, "scalekeeper.v1.WatchDeploymentsResponse")
 }
 
 pub(super) fn pretty(v: &Value) -> Result<String, CliError> {
@@ -348,7 +323,7 @@ pub(super) fn print_deployment(output: Output, d: Option<Deployment>) -> Result<
     let d = d.ok_or_else(|| Status::internal("the server's answer holds no deployment"))?;
     match output {
         Output::Table => emit(&render_deployment(&d)),
-        Output::Json => emit(&pretty(&deployment_json(&d))?),
+        Output::Json => emit(&pretty(&deployment_json(&d)?)?),
     }
 }
 
@@ -363,6 +338,8 @@ pub(super) fn emit(text: &str) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use scalekeeper_api::v1::DeploymentStatus;
+    use serde_json::json;
     use tonic_types::{ErrorDetails, FieldViolation};
 
     fn deployment(desired: Option<i32>) -> Deployment {
@@ -464,8 +441,8 @@ mod tests {
         assert_eq!(render_watch_event(&ev), "MODIFIED shop/web desired=3 spec=3 ready=2 sync=PROGRESSING");
         let synced = WatchDeploymentsResponse { r#type: EventType::Synced as i32, deployment: None };
         assert_eq!(render_watch_event(&synced), "SYNCED (initial state complete)");
-        assert_eq!(watch_event_json(&synced).to_string(), r#"{"type":"EVENT_TYPE_SYNCED"}"#);
-        let j = watch_event_json(&ev);
+        assert_eq!(watch_event_json(&synced).unwrap().to_string(), r#"{"type":"EVENT_TYPE_SYNCED"}"#);
+        let j = watch_event_json(&ev).unwrap();
         assert_eq!(j["type"], "EVENT_TYPE_MODIFIED");
         assert_eq!(j["deployment"]["name"], "web");
         assert!(!j.to_string().contains('\n'));
@@ -473,7 +450,7 @@ mod tests {
 
     #[test]
     fn json_with_desired_replicas() {
-        let j = deployment_json(&deployment(Some(3)));
+        let j = deployment_json(&deployment(Some(3))).unwrap();
         assert_eq!(
             j,
             json!({
@@ -499,7 +476,7 @@ mod tests {
             })
         );
         // A declared 0 is still present.
-        assert_eq!(deployment_json(&deployment(Some(0)))["desiredReplicas"], 0);
+        assert_eq!(deployment_json(&deployment(Some(0))).unwrap()["desiredReplicas"], 0);
     }
 
     #[test]
@@ -511,7 +488,7 @@ mod tests {
             sync_status: SyncStatus::Unmanaged as i32,
             ..Default::default()
         };
-        let j = deployment_json(&d);
+        let j = deployment_json(&d).unwrap();
         assert_eq!(
             j,
             json!({
@@ -530,7 +507,7 @@ mod tests {
         assert!(j.get("desiredReplicas").is_none());
         // Unknown enum numbers stay numbers.
         let odd = Deployment { sync_status: 42, ..d };
-        assert_eq!(deployment_json(&odd)["syncStatus"], 42);
+        assert_eq!(deployment_json(&odd).unwrap()["syncStatus"], 42);
     }
 
     #[test]
@@ -546,7 +523,7 @@ mod tests {
             reason: "an HPA owns the count".into(),
         };
         assert_eq!(
-            diff_json(&d),
+            diff_json(&d).unwrap(),
             json!({
                 "namespace": "shop", "name": "web", "syncStatus": "SYNC_STATUS_CONFLICT",
                 "desiredReplicas": 3, "specReplicas": 5, "readyReplicas": 4,

@@ -19,8 +19,8 @@ use super::CliError;
 use super::args::{ClientCommand, Output, parse_target};
 use super::connect::{call_timeout, connect, parse_server, status_error};
 use super::render::{
-    deployment_json, diff_json, emit, pretty, print_deployment, render_diff_table, render_error, render_list_table,
-    render_watch_event, watch_event_json,
+    deployment_json, diff_response_json, emit, pretty, print_deployment, render_diff_table, render_error,
+    render_list_table, render_watch_event, watch_event_json,
 };
 
 /// Runs a client command; prints results to stdout and errors to stderr; returns the process
@@ -100,7 +100,7 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             }
             match conn.output {
                 Output::Json => emit(&pretty(
-                    &json!({ "deployments": deployments.iter().map(deployment_json).collect::<Vec<_>>() }),
+                    &json!({ "deployments": deployments.iter().map(deployment_json).collect::<Result<Vec<_>, _>>()? }),
                 )?),
                 Output::Table if deployments.is_empty() => {
                     let mut err = io::stderr().lock();
@@ -119,9 +119,7 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 DiffRequest { namespace: namespace.unwrap_or_default(), label_selector: selector.unwrap_or_default() };
             let resp = unary(timeout, &server, client.diff(req)).await?;
             match conn.output {
-                Output::Json => {
-                    emit(&pretty(&json!({ "diffs": resp.diffs.iter().map(diff_json).collect::<Vec<_>>() }))?)
-                }
+                Output::Json => emit(&pretty(&diff_response_json(&resp)?)?),
                 Output::Table if resp.diffs.is_empty() => emit("no differences\n"),
                 Output::Table => emit(&render_diff_table(&resp.diffs)),
             }
@@ -168,7 +166,7 @@ async fn watch(
                 Ok(Some(event)) => {
                     let line = match output {
                         Output::Table => render_watch_event(&event),
-                        Output::Json => watch_event_json(&event).to_string(),
+                        Output::Json => watch_event_json(&event)?.to_string(),
                     };
                     emit(&format!("{line}\n"))?;
                 }
