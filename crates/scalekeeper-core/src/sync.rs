@@ -16,13 +16,15 @@
 
 use std::fmt;
 
-/// What scalekeeper does about drift.
+/// What scalekeeper does about drift. The same type is the ReplicaPolicy's `spec.mode` (with
+/// the `crd` feature), spelled `Enforce` / `Observe` there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[cfg_attr(feature = "crd", derive(serde::Serialize, serde::Deserialize, schemars::JsonSchema))]
 pub enum Mode {
-    /// Drift is corrected: `spec.replicas` is set back to the declared count.
+    /// Correct drift.
     #[default]
     Enforce,
-    /// Drift is reported and never corrected.
+    /// Report drift, never correct it.
     Observe,
 }
 

@@ -55,33 +55,9 @@ pub struct ReplicaPolicySpec {
     pub deployment_uid: Option<String>,
 }
 
-/// What to do about drift.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
-pub enum PolicyMode {
-    /// Correct drift.
-    #[default]
-    Enforce,
-    /// Report drift, never correct it.
-    Observe,
-}
-
-impl From<PolicyMode> for scalekeeper_core::Mode {
-    fn from(m: PolicyMode) -> Self {
-        match m {
-            PolicyMode::Enforce => scalekeeper_core::Mode::Enforce,
-            PolicyMode::Observe => scalekeeper_core::Mode::Observe,
-        }
-    }
-}
-
-impl From<scalekeeper_core::Mode> for PolicyMode {
-    fn from(m: scalekeeper_core::Mode) -> Self {
-        match m {
-            scalekeeper_core::Mode::Enforce => PolicyMode::Enforce,
-            scalekeeper_core::Mode::Observe => PolicyMode::Observe,
-        }
-    }
-}
+/// What to do about drift: Enforce (correct it) or Observe (only report it). The domain's
+/// `Mode`, one type from the CRD to the reconciler's decision.
+pub use scalekeeper_core::Mode as PolicyMode;
 
 /// What the reconciler last observed and did (written only by the leader).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]

@@ -47,7 +47,7 @@ impl DeploymentView {
     pub fn desired(&self) -> Option<Desired> {
         self.policy.as_ref().map(|p| Desired {
             replicas: p.spec.replicas,
-            mode: p.spec.mode.into(),
+            mode: p.spec.mode,
             deployment_uid: p.spec.deployment_uid.clone(),
         })
     }
@@ -96,7 +96,7 @@ impl DeploymentView {
             }),
             sync_status: sync_to_proto(sync.status) as i32,
             reason: sync.reason,
-            mode: policy.map(|p| mode_to_proto(p.spec.mode.into())).unwrap_or(pb::Mode::Unspecified) as i32,
+            mode: policy.map(|p| mode_to_proto(p.spec.mode)).unwrap_or(pb::Mode::Unspecified) as i32,
             version: policy.and_then(|p| p.metadata.generation).map(|g| g.to_string()).unwrap_or_default(),
             last_set_by: annotation(LAST_SET_BY),
             last_set_at,
