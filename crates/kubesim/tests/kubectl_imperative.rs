@@ -18,9 +18,8 @@
 
 mod target;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use http_body_util::BodyExt as _;
@@ -33,38 +32,6 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What kubectl -v=8 prints for a protobuf body or response.
 const PROTOBUF_HEADER: &str = "Content-Type: application/vnd.kubernetes.protobuf";
-
-/// The kubectl binary to run. gcloud's `kubectl` is a dispatcher that GETs `/version` and
-/// then execs `kubectl.1.<minor>`; when PATH holds it, run the versioned binary it would pick
-/// for kubesim directly.
-fn kubectl_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let found = std::env::split_paths(&path).map(|d| d.join("kubectl")).find(|p| p.is_file());
-        let kubectl = found.unwrap_or_else(|| {
-            panic!(
-                "kubectl is not on PATH: these tests drive the real kubectl (v1.32 or newer) and cannot run without it"
-            )
-        });
-        let out = std::process::Command::new(&kubectl)
-            .args(["version", "--client", "-o", "json"])
-            .output()
-            .unwrap_or_else(|e| panic!("kubectl at {} cannot be run: {e}", kubectl.display()));
-        assert!(out.status.success(), "kubectl version --client: {}", String::from_utf8_lossy(&out.stderr));
-        let version: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-        let git_version = version.pointer("/clientVersion/gitVersion").and_then(Value::as_str).unwrap_or("");
-        if git_version.contains("dispatcher")
-            && let Some(dir) = kubectl.canonicalize().ok().and_then(|p| p.parent().map(Path::to_path_buf))
-        {
-            let versioned = dir.join(format!("kubectl.1.{}", kubesim::api::KUBE_MINOR));
-            if versioned.is_file() {
-                return versioned;
-            }
-        }
-        kubectl
-    })
-}
 
 /// What one kubectl run printed.
 #[derive(Debug)]
@@ -156,7 +123,7 @@ impl Cluster {
 
     /// Runs kubectl with `args` (at most [`TIMEOUT`]).
     async fn kubectl(&self, args: &[&str]) -> Run {
-        let mut cmd = tokio::process::Command::new(kubectl_binary());
+        let mut cmd = tokio::process::Command::new(target::kubectl_binary());
         // argv[0] "kubectl" makes the User-Agent, and so the default field manager, kubectl's.
         cmd.arg0("kubectl")
             .arg("--kubeconfig")
