@@ -174,6 +174,18 @@ impl Context {
     }
 }
 
+/// Sets the Deployment's `spec.replicas` to `replicas` (a count) through its scale
+/// subresource, as field manager [`FIELD_MANAGER`]: the one write the reconciler makes to a
+/// Deployment, whether it applies a declaration or corrects a drift.
+async fn scale(deployments: &Api<Deployment>, ns: &str, name: &str, replicas: i32) -> Result<(), ReconcileError> {
+    let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+    deployments
+        .patch_scale(name, &pp, &Patch::Merge(json!({"spec": {"replicas": replicas}})))
+        .await
+        .map_err(ReconcileError::kube(format!("scaling Deployment {ns}/{name}")))?;
+    Ok(())
+}
+
 /// The generation a status records as applied: `appliedGeneration`; for a status written before
 /// that field existed, `observedGeneration` (that reconciler had acted on it); 0 for none.
 fn applied_in_status(status: &ReplicaPolicyStatus) -> i64 {
@@ -514,11 +526,7 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
                     // A declaration the Deployment never had: GitOps, a hand edit, or one made
                     // through the API whose scale write did not come within the grace. Applying
                     // it is no drift: no drift count, no flap guard, no culprit.
-                    let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
-                    deployments
-                        .patch_scale(&name, &pp, &Patch::Merge(json!({"spec": {"replicas": desired}})))
-                        .await
-                        .map_err(ReconcileError::kube(format!("scaling Deployment {ns}/{name}")))?;
+                    scale(&deployments, &ns, &name, desired).await?;
                     wrote_scale = true;
                     applied = generation;
                     status.last_applied_time = Some(now_rfc3339());
@@ -586,11 +594,7 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
                     .await;
                     ctx.metrics.flap_guard_tripped(&ns);
                 } else {
-                    let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
-                    deployments
-                        .patch_scale(&name, &pp, &Patch::Merge(json!({"spec": {"replicas": desired}})))
-                        .await
-                        .map_err(ReconcileError::kube(format!("scaling Deployment {ns}/{name}")))?;
+                    scale(&deployments, &ns, &name, desired).await?;
                     wrote_scale = true;
                     ctx.metrics.drift_corrected(&ns);
                     tracing::info!(
