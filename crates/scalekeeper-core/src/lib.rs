@@ -2,7 +2,7 @@
 //!
 //! Pure code — no Kubernetes client, no gRPC, no I/O — so every rule here is unit-tested
 //! without a server. The Kubernetes adapter fills [`Observed`] and [`Desired`] from the
-//! watch cache; the gRPC adapter turns [`Sync`], [`Violation`]s and [`Identity`] into
+//! watch cache; the gRPC adapter turns [`SyncState`], [`Violation`]s and [`Identity`] into
 //! messages and status codes.
 
 pub mod identity;
@@ -10,7 +10,7 @@ pub mod sync;
 pub mod validation;
 
 pub use identity::Identity;
-pub use sync::{Conflict, Desired, Mode, Observed, ReplicaCounts, Sync, SyncStatus, evaluate};
+pub use sync::{Conflict, Desired, Mode, Observed, ReplicaCounts, SyncState, SyncStatus, evaluate};
 pub use validation::{
     DEFAULT_MAX_REPLICAS, Violation, page_size, validate_namespace_filter, validate_replicas, validate_target,
 };

@@ -144,30 +144,30 @@ impl fmt::Display for Conflict {
 
 /// The outcome of comparing declared with current state.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sync {
+pub struct SyncState {
     /// The status.
     pub status: SyncStatus,
     /// Why, in words; empty for IN_SYNC and UNMANAGED.
     pub reason: String,
 }
 
-impl Sync {
+impl SyncState {
     fn new(status: SyncStatus, reason: impl Into<String>) -> Self {
         Self { status, reason: reason.into() }
     }
 }
 
 /// Compares `desired` with `observed`, given the `conflicts` found around it.
-pub fn evaluate(desired: Option<&Desired>, observed: &Observed, conflicts: &[Conflict]) -> Sync {
-    let Some(desired) = desired else { return Sync::new(SyncStatus::Unmanaged, "") };
+pub fn evaluate(desired: Option<&Desired>, observed: &Observed, conflicts: &[Conflict]) -> SyncState {
+    let Some(desired) = desired else { return SyncState::new(SyncStatus::Unmanaged, "") };
     if let Some(c) = conflicts.first() {
-        return Sync::new(SyncStatus::Conflict, c.to_string());
+        return SyncState::new(SyncStatus::Conflict, c.to_string());
     }
     if let Some(pinned) = &desired.deployment_uid
         && !pinned.is_empty()
         && *pinned != observed.uid
     {
-        return Sync::new(
+        return SyncState::new(
             SyncStatus::Conflict,
             format!(
                 "the policy was declared for Deployment UID {pinned}, but the Deployment now has UID {} (deleted and re-created); declare the count again",
@@ -176,14 +176,14 @@ pub fn evaluate(desired: Option<&Desired>, observed: &Observed, conflicts: &[Con
         );
     }
     if observed.spec_replicas != desired.replicas {
-        return Sync::new(
+        return SyncState::new(
             SyncStatus::Drifted,
             format!("spec.replicas is {}, declared {}", observed.spec_replicas, desired.replicas),
         );
     }
     let s = &observed.status;
     if s.observed_generation < observed.generation {
-        return Sync::new(
+        return SyncState::new(
             SyncStatus::Progressing,
             format!(
                 "the Deployment controller has not observed generation {} yet (observed {})",
@@ -193,12 +193,12 @@ pub fn evaluate(desired: Option<&Desired>, observed: &Observed, conflicts: &[Con
     }
     let want = desired.replicas;
     if s.updated != want || s.available != want || s.ready != want || s.replicas != want {
-        return Sync::new(
+        return SyncState::new(
             SyncStatus::Progressing,
             format!("{} of {want} replicas ready, {} updated, {} available", s.ready, s.updated, s.available),
         );
     }
-    Sync::new(SyncStatus::InSync, "")
+    SyncState::new(SyncStatus::InSync, "")
 }
 
 #[cfg(test)]
@@ -232,7 +232,7 @@ mod tests {
     #[test]
     fn in_sync_when_spec_and_status_match() {
         let s = evaluate(Some(&desired(3)), &converged(3), &[]);
-        assert_eq!(s, Sync { status: SyncStatus::InSync, reason: String::new() });
+        assert_eq!(s, SyncState { status: SyncStatus::InSync, reason: String::new() });
     }
 
     #[test]

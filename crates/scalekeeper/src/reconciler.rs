@@ -468,7 +468,7 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
         // Declared through the API moments ago: the API's own scale write applies it, once. Not a
         // drift; if that write never comes, this requeue applies it after the grace.
         tracing::debug!(namespace = %ns, name = %name, generation, left_ms = left.as_millis() as u64, "declaration left to the writer");
-        sync = scalekeeper_core::Sync {
+        sync = scalekeeper_core::SyncState {
             status: SyncStatus::Progressing,
             reason: format!("declared {desired} (version {generation}); waiting for it to be applied"),
         };
@@ -545,7 +545,7 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
                     );
                     tracing::info!(namespace = %ns, name = %name, from = observed.spec_replicas, to = desired, generation, "declaration applied: {note}");
                     publish(ctx, &deployment, policy, EventType::Normal, REASON_REPLICAS_APPLIED, note).await;
-                    sync = scalekeeper_core::Sync {
+                    sync = scalekeeper_core::SyncState {
                         status: SyncStatus::Progressing,
                         reason: format!(
                             "applied the declared spec.replicas {} -> {desired}; waiting for the rollout",
@@ -575,7 +575,7 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
                         to: desired,
                         field_manager: manager.clone(),
                     });
-                    sync = scalekeeper_core::Sync {
+                    sync = scalekeeper_core::SyncState {
                         status: SyncStatus::Conflict,
                         reason: Conflict::Flapping(by.clone()).to_string(),
                     };
@@ -616,7 +616,7 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
                         format!("spec.replicas {} -> {desired} (it had been changed by {by})", observed.spec_replicas),
                     )
                     .await;
-                    sync = scalekeeper_core::Sync {
+                    sync = scalekeeper_core::SyncState {
                         status: SyncStatus::Progressing,
                         reason: format!(
                             "corrected spec.replicas {} -> {desired}; waiting for the rollout",

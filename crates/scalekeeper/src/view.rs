@@ -7,7 +7,7 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt as _;
 use scalekeeper_api::v1 as pb;
-use scalekeeper_core::{Conflict, Desired, Mode, Observed, ReplicaCounts, Sync, SyncStatus, evaluate};
+use scalekeeper_core::{Conflict, Desired, Mode, Observed, ReplicaCounts, SyncState, SyncStatus, evaluate};
 
 use crate::policy::{LAST_SET_AT, LAST_SET_BY, PolicyMode, ReplicaPolicy};
 
@@ -68,7 +68,7 @@ impl DeploymentView {
     }
 
     /// The sync status.
-    pub fn sync(&self) -> Sync {
+    pub fn sync(&self) -> SyncState {
         evaluate(self.desired().as_ref(), &self.observed(), &self.conflicts())
     }
 
