@@ -14,6 +14,10 @@
 //! * fields: <https://github.com/kubernetes/apimachinery/blob/master/pkg/fields/selector.go>
 //!   and <https://kubernetes.io/docs/concepts/overview/working-with-objects/field-selectors/>
 //!
+//! The crate also owns, for the whole workspace, the Kubernetes name rules the
+//! selectors rest on ([`validation`]: DNS-1123 labels and subdomains, from
+//! `k8s.io/apimachinery/pkg/util/validation`).
+//!
 //! Known, deliberate differences from upstream:
 //!
 //! * `key in ()` / `key notin ()` is rejected here. Upstream's parser turns an
@@ -29,7 +33,7 @@ use serde_json::Value;
 mod error;
 mod field;
 mod label;
-mod validation;
+pub mod validation;
 
 pub use error::SelectorError;
 pub use field::FieldSelector;

@@ -1,19 +1,43 @@
-//! Label key and value syntax (`pkg/api/validate/content`), and the
+//! Name and label syntax as the Kubernetes API server checks it, and the
 //! upstream error-text helpers (`field.Invalid`, `utilerrors.NewAggregate`)
 //! the label selector parsers build their messages with.
+//!
+//! This module is the workspace's one owner of the DNS-1123 name rules
+//! (kubesim and scalekeeper-core call it). Sources:
+//!
+//! * DNS-1123 labels and subdomains: RFC 1123 host names as the Kubernetes API
+//!   conventions use them for object names
+//!   (<https://kubernetes.io/docs/concepts/overview/working-with-objects/names/>), checked by
+//!   `IsDNS1123Label` / `IsDNS1123Subdomain` in
+//!   <https://github.com/kubernetes/apimachinery/blob/master/pkg/util/validation/validation.go>.
+//! * label keys and values: `IsLabelKey` / `IsLabelValue` in
+//!   <https://github.com/kubernetes/apimachinery/blob/master/pkg/api/validate/content/kube.go>.
+//!
+//! Error texts are upstream's, byte for byte, since callers compare them with
+//! the real kube-apiserver's.
 
 use serde_json::Value;
+
+/// The longest DNS-1123 label, in bytes: 63 (RFC 1123; upstream
+/// `validation.DNS1123LabelMaxLength`). Also the limit of a label key's name
+/// part and of a label value.
+pub const DNS1123_LABEL_MAX_LENGTH: usize = 63;
+/// The longest DNS-1123 subdomain, in bytes: 253 (RFC 1123; upstream
+/// `validation.DNS1123SubdomainMaxLength`).
+pub const DNS1123_SUBDOMAIN_MAX_LENGTH: usize = 253;
 
 const LABEL_KEY_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_KEY_ERR: &str =
     "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 const LABEL_VALUE_ERR: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+const DNS1123_LABEL_ERR: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
 const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
 const DNS1123_SUBDOMAIN_ERR: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
-const NAME_MAX: usize = 63;
-const SUBDOMAIN_MAX: usize = 253;
 
+/// Upstream `validation.RegexError`: `msg (e.g. 'ex1',  or 'ex2', regex used
+/// for validation is 're')` (the double space is upstream's).
 fn regex_error(msg: &str, re: &str, examples: &[&str]) -> String {
     let mut out = msg.to_string();
     out.push_str(" (e.g. ");
@@ -31,6 +55,7 @@ fn regex_error(msg: &str, re: &str, examples: &[&str]) -> String {
     out
 }
 
+/// Upstream `validation.MaxLenError`.
 fn max_len_error(n: usize) -> String {
     format!("must be no more than {n} bytes")
 }
@@ -48,25 +73,77 @@ fn is_label_name_syntax(s: &str) -> bool {
     }
 }
 
-/// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
-fn is_dns1123_subdomain_syntax(s: &str) -> bool {
-    s.split('.').all(|label| {
-        let b = label.as_bytes();
-        let ok_end = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-        match (b.first(), b.last()) {
-            (Some(f), Some(l)) => ok_end(f) && ok_end(l) && b.iter().all(|c| ok_end(c) || *c == b'-'),
-            _ => false,
-        }
-    })
+/// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?$` (no length limit).
+fn is_dns1123_label_syntax(s: &str) -> bool {
+    let b = s.as_bytes();
+    let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) => alnum(f) && alnum(l) && b.iter().all(|c| alnum(c) || *c == b'-'),
+        _ => false,
+    }
 }
 
-fn dns1123_subdomain_errors(s: &str) -> Vec<String> {
+/// `^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$` (no
+/// length limit, on the whole or per dot-separated part).
+fn is_dns1123_subdomain_syntax(s: &str) -> bool {
+    s.split('.').all(is_dns1123_label_syntax)
+}
+
+/// Whether `value` is a DNS-1123 label: 1 to 63 bytes of lower-case ASCII
+/// letters, digits and '-', starting and ending with a letter or digit (e.g.
+/// `my-name`, `123-abc`). Kubernetes requires it of namespace names and
+/// container names, among others.
+///
+/// Source: RFC 1123 as the Kubernetes API conventions use it
+/// (<https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#dns-label-names>);
+/// upstream `IsDNS1123Label` in `k8s.io/apimachinery/pkg/util/validation`.
+pub fn is_dns1123_label(value: &str) -> bool {
+    value.len() <= DNS1123_LABEL_MAX_LENGTH && is_dns1123_label_syntax(value)
+}
+
+/// Whether `value` is a DNS-1123 subdomain: at most 253 bytes of
+/// dot-separated parts, each of lower-case ASCII letters, digits and '-' that
+/// starts and ends with a letter or digit (e.g. `example.com`). As upstream, a
+/// part may be longer than 63 bytes: only the whole is limited. Kubernetes
+/// requires it of most object names (Deployments, ConfigMaps, ...) and of a
+/// label key's prefix.
+///
+/// Source: RFC 1123 as the Kubernetes API conventions use it
+/// (<https://kubernetes.io/docs/concepts/overview/working-with-objects/names/#dns-subdomain-names>);
+/// upstream `IsDNS1123Subdomain` in `k8s.io/apimachinery/pkg/util/validation`.
+pub fn is_dns1123_subdomain(value: &str) -> bool {
+    value.len() <= DNS1123_SUBDOMAIN_MAX_LENGTH && is_dns1123_subdomain_syntax(value)
+}
+
+/// The API server's message for a value that does not match the DNS-1123
+/// label pattern, exactly as upstream `IsDNS1123Label` words it:
+/// `a lowercase RFC 1123 label must consist of ... (e.g. 'my-name',  or
+/// '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`.
+/// It says nothing of the 63-byte limit.
+pub fn dns1123_label_regex_error() -> String {
+    regex_error(DNS1123_LABEL_ERR, DNS1123_LABEL_FMT, &["my-name", "123-abc"])
+}
+
+/// The API server's message for a value that does not match the DNS-1123
+/// subdomain pattern, exactly as upstream `IsDNS1123Subdomain` words it:
+/// `a lowercase RFC 1123 subdomain must consist of ... (e.g. 'example.com',
+/// regex used for validation is '...')`. It says nothing of the 253-byte
+/// limit.
+pub fn dns1123_subdomain_regex_error() -> String {
+    regex_error(DNS1123_SUBDOMAIN_ERR, DNS1123_SUBDOMAIN_FMT, &["example.com"])
+}
+
+/// Every reason `value` is not a DNS-1123 subdomain (see
+/// [`is_dns1123_subdomain`]), worded as upstream `IsDNS1123Subdomain`: `must
+/// be no more than 253 bytes` when too long, then
+/// [`dns1123_subdomain_regex_error`] when the pattern fails. Empty when valid.
+pub fn dns1123_subdomain_errors(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
-    if s.len() > SUBDOMAIN_MAX {
-        errs.push(max_len_error(SUBDOMAIN_MAX));
+    if value.len() > DNS1123_SUBDOMAIN_MAX_LENGTH {
+        errs.push(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH));
     }
-    if !is_dns1123_subdomain_syntax(s) {
-        errs.push(regex_error(DNS1123_SUBDOMAIN_ERR, DNS1123_SUBDOMAIN_FMT, &["example.com"]));
+    if !is_dns1123_subdomain_syntax(value) {
+        errs.push(dns1123_subdomain_regex_error());
     }
     errs
 }
@@ -95,8 +172,8 @@ pub(crate) fn label_key_errors(value: &str) -> Vec<String> {
     };
     if name.is_empty() {
         errs.push("name part must be non-empty".to_string());
-    } else if name.len() > NAME_MAX {
-        errs.push(format!("name part {}", max_len_error(NAME_MAX)));
+    } else if name.len() > DNS1123_LABEL_MAX_LENGTH {
+        errs.push(format!("name part {}", max_len_error(DNS1123_LABEL_MAX_LENGTH)));
     }
     if !is_label_name_syntax(name) {
         errs.push(format!(
@@ -110,8 +187,8 @@ pub(crate) fn label_key_errors(value: &str) -> Vec<String> {
 /// Upstream `content.IsLabelValue`.
 pub(crate) fn label_value_errors(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
-    if value.len() > NAME_MAX {
-        errs.push(max_len_error(NAME_MAX));
+    if value.len() > DNS1123_LABEL_MAX_LENGTH {
+        errs.push(max_len_error(DNS1123_LABEL_MAX_LENGTH));
     }
     if !value.is_empty() && !is_label_name_syntax(value) {
         errs.push(regex_error(LABEL_VALUE_ERR, LABEL_VALUE_FMT, &["MyValue", "my_value", "12345"]));
@@ -161,10 +238,42 @@ mod tests {
         for bad in ["", "-", "a-", "-a", "a b", "a/b", "ä"] {
             assert!(!is_label_name_syntax(bad), "{bad}");
         }
-        assert!(is_dns1123_subdomain_syntax("example.com"));
-        assert!(is_dns1123_subdomain_syntax("a-b.c0"));
-        for bad in ["", "Example.com", "a..b", ".a", "a.", "-a.b", "a_b"] {
-            assert!(!is_dns1123_subdomain_syntax(bad), "{bad}");
+    }
+
+    #[test]
+    fn dns1123_labels() {
+        for ok in ["a", "0", "a-1", "my-name", "123-abc", "a--b", &"a".repeat(63)] {
+            assert!(is_dns1123_label(ok), "{ok}");
         }
+        for bad in ["", "-a", "a-", "A", "a_b", "a.b", "ä", &"a".repeat(64)] {
+            assert!(!is_dns1123_label(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dns1123_subdomains() {
+        for ok in ["a", "example.com", "a-b.c0", "a.b-c", &"a".repeat(253)] {
+            assert!(is_dns1123_subdomain(ok), "{ok}");
+        }
+        // As upstream: only the whole is limited, not each dot-separated part.
+        assert!(is_dns1123_subdomain(&format!("{}.b", "a".repeat(64))));
+        for bad in ["", "Example.com", "a..b", ".a", "a.", "-a.b", "a_b", &"a".repeat(254)] {
+            assert!(!is_dns1123_subdomain(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dns1123_messages_are_upstreams() {
+        assert_eq!(
+            dns1123_label_regex_error(),
+            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+        );
+        assert_eq!(
+            dns1123_subdomain_regex_error(),
+            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+        );
+        assert!(dns1123_subdomain_errors("example.com").is_empty());
+        assert_eq!(dns1123_subdomain_errors(&"a".repeat(254)), ["must be no more than 253 bytes"]);
+        assert_eq!(dns1123_subdomain_errors("A"), [dns1123_subdomain_regex_error()]);
     }
 }
