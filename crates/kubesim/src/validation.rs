@@ -1,48 +1,27 @@
 //! Defaulting and validation of the built-in kinds, as far as scalekeeper's dealings need.
 //!
-//! Rules come from `k8s.io/apimachinery/pkg/util/validation` (names) and
-//! `pkg/apis/apps/validation` + `pkg/apis/apps/v1/defaults.go` (Deployments).
+//! Rules come from `k8s.io/apimachinery/pkg/util/validation` (names: owned by
+//! [`kube_selectors::validation`], called here) and `pkg/apis/apps/validation` +
+//! `pkg/apis/apps/v1/defaults.go` (Deployments).
 
 use serde_json::{Value, json};
 
 use crate::error::Cause;
 use crate::resources::{Behavior, ResourceDef};
 use crate::selectors::LabelSelector;
-
-const DNS1123_LABEL_MAX: usize = 63;
-const DNS1123_SUBDOMAIN_MAX: usize = 253;
-
-/// Whether `s` is a DNS-1123 label (RFC 1123): ≤ 63 lower-case alphanumerics or '-',
-/// starting and ending with an alphanumeric.
-pub fn is_dns1123_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= DNS1123_LABEL_MAX
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
-}
-
-/// The API server's message for a value that is not a DNS-1123 label
-/// (`k8s.io/apimachinery/pkg/util/validation.IsDNS1123Label`).
-const DNS1123_LABEL_RULE: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
-
-/// Whether `s` is a DNS-1123 subdomain: ≤ 253 characters, dot-separated DNS-1123 labels.
-pub fn is_dns1123_subdomain(s: &str) -> bool {
-    s.len() <= DNS1123_SUBDOMAIN_MAX && s.split('.').all(is_dns1123_label)
-}
+use crate::selectors::validation::{
+    dns1123_label_regex_error, dns1123_subdomain_regex_error, is_dns1123_label, is_dns1123_subdomain,
+};
 
 /// Validates an object name for `def` (Namespaces: DNS-1123 label; everything else here:
-/// DNS-1123 subdomain). Returns the causes for a 422.
+/// DNS-1123 subdomain). Returns the causes for a 422: one, with the pattern's message, even
+/// when the name is only too long.
 pub fn name(def: &ResourceDef, name: &str) -> Vec<Cause> {
     let (ok, rule) = match def.behavior {
-        Behavior::Namespace => (is_dns1123_label(name), DNS1123_LABEL_RULE),
-        _ => (
-            is_dns1123_subdomain(name),
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
-        ),
+        Behavior::Namespace => (is_dns1123_label(name), dns1123_label_regex_error()),
+        _ => (is_dns1123_subdomain(name), dns1123_subdomain_regex_error()),
     };
-    if ok { vec![] } else { vec![Cause::invalid("metadata.name", &json!(name), rule)] }
+    if ok { vec![] } else { vec![Cause::invalid("metadata.name", &json!(name), &rule)] }
 }
 
 /// Applies defaults and validates `obj` (storage shape) for its kind; `old` is the stored
@@ -169,7 +148,7 @@ fn deployment(obj: &mut Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
                 Some(n) => causes.push(Cause::invalid(
                     &format!("spec.template.spec.{kind}[{i}].name"),
                     &json!(n),
-                    DNS1123_LABEL_RULE,
+                    &dns1123_label_regex_error(),
                 )),
                 None => causes.push(Cause::required(&format!("spec.template.spec.{kind}[{i}].name"))),
             }
@@ -255,13 +234,19 @@ mod tests {
 
     #[test]
     fn dns_names() {
-        assert!(is_dns1123_label("a-1"));
-        assert!(!is_dns1123_label("-a"));
-        assert!(!is_dns1123_label("A"));
-        assert!(!is_dns1123_label(&"a".repeat(64)));
-        assert!(is_dns1123_subdomain("a.b-c"));
-        assert!(!is_dns1123_subdomain("a..b"));
-        assert!(!name(&deployments(), "Bad_Name").is_empty());
+        let namespaces =
+            crate::resources::builtins().into_iter().find(|d| d.plural == "namespaces").expect("namespaces");
+        assert!(name(&namespaces, "a-1").is_empty());
+        let bad = name(&namespaces, "a.b");
+        assert_eq!(bad.len(), 1);
+        assert!(bad[0].message.contains("a lowercase RFC 1123 label must consist of"), "{bad:?}");
+        assert!(name(&deployments(), "a.b-c").is_empty());
+        // As the API server: a subdomain's parts are not limited to 63 bytes, only the whole to 253.
+        assert!(name(&deployments(), &"a".repeat(64)).is_empty());
+        let bad = name(&deployments(), "Bad_Name");
+        assert_eq!(bad.len(), 1);
+        assert!(bad[0].message.contains("a lowercase RFC 1123 subdomain must consist of"), "{bad:?}");
+        assert_eq!(name(&deployments(), &"a".repeat(254)).len(), 1);
     }
 
     #[test]
