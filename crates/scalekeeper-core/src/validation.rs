@@ -4,7 +4,10 @@
 //! (<https://kubernetes.io/docs/concepts/overview/working-with-objects/names/>): a
 //! namespace is a DNS-1123 label (RFC 1123, ≤ 63 characters); a Deployment name is a
 //! DNS-1123 subdomain (≤ 253 characters). Each violation names the request field, so the
-//! gRPC layer can return them as `google.rpc.BadRequest` field violations.
+//! gRPC layer can return them as `google.rpc.BadRequest` field violations. The name rules
+//! themselves are [`kube_selectors::validation`]'s, their one owner in the workspace.
+
+use kube_selectors::validation::{is_dns1123_label, is_dns1123_subdomain};
 
 /// The default upper bound of a declared replica count (`--max-replicas`).
 pub const DEFAULT_MAX_REPLICAS: i32 = 1000;
@@ -22,19 +25,6 @@ impl Violation {
     fn new(field: &str, description: impl Into<String>) -> Self {
         Self { field: field.into(), description: description.into() }
     }
-}
-
-fn is_dns1123_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
-}
-
-fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
 }
 
 /// Checks a Deployment reference. Returns every violation (empty = valid).
@@ -104,6 +94,9 @@ mod tests {
         assert_eq!(validate_target("a.b", "x")[0].field, "namespace");
         assert_eq!(validate_target("x", &"a".repeat(254))[0].field, "name");
         assert!(validate_target("x", "-web").iter().any(|v| v.field == "name"));
+        // As the API server: only the whole name is limited (253), not each dot-separated part.
+        assert!(validate_target("x", &"a".repeat(253)).is_empty());
+        assert_eq!(validate_target(&"a".repeat(64), "x")[0].field, "namespace");
     }
 
     #[test]
