@@ -1,5 +1,6 @@
-//! [`SelectorError`], the error every selector parse returns, and the Go-style
-//! quoting its messages use.
+//! [`SelectorError`], the error every selector parse returns.
+
+use crate::go_quote;
 
 /// Error parsing a selector; its Display text is what the API server puts in a
 /// 400 BadRequest Status message.
@@ -89,32 +90,6 @@ impl SelectorError {
     }
 }
 
-/// Quotes like Go's `%q` for the characters that can reasonably occur here.
-pub(crate) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{b}' => out.push_str("\\v"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 fn quote_list(items: &[String]) -> String {
     items.iter().map(|s| go_quote(s)).collect::<Vec<_>>().join(", ")
 }
@@ -122,12 +97,6 @@ fn quote_list(items: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_quote_escapes() {
-        assert_eq!(go_quote("a\"b\\c\nd\u{1}"), "\"a\\\"b\\\\c\\nd\\x01\"");
-        assert_eq!(go_quote("é"), "\"é\"");
-    }
 
     #[test]
     fn unsupported_field_message() {

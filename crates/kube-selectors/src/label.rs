@@ -7,7 +7,8 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::error::{SelectorError, go_quote};
+use crate::SelectorError;
+use crate::go_quote;
 use crate::json_scalar_string;
 use crate::validation::{aggregate, field_invalid, json_string_list, label_key_errors, label_value_errors};
 

@@ -33,11 +33,13 @@ use serde_json::Value;
 mod error;
 mod field;
 mod label;
+mod quote;
 pub mod validation;
 
 pub use error::SelectorError;
 pub use field::FieldSelector;
 pub use label::LabelSelector;
+pub use quote::go_quote;
 
 /// String form of a JSON scalar as a selector compares it: strings as is,
 /// `null` as "", numbers and booleans by their JSON text, objects and arrays

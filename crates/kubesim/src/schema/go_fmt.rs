@@ -1,5 +1,7 @@
 //! Go formatting helpers: the apiserver's messages are produced by Go's
 //! `fmt`, `strconv` and `encoding/json`, and are reproduced here byte for byte.
+//! `strconv.Quote` (`%q`) is [`kube_selectors::go_quote`](crate::selectors::go_quote), shared
+//! with the selector messages.
 
 use serde_json::Value;
 
@@ -197,50 +199,6 @@ fn write_go_json_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
-/// Approximation of Go's `strconv.IsPrint`.
-fn go_is_print(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    !(c.is_control()
-        || c.is_whitespace()
-        || matches!(c,
-            '\u{ad}'
-            | '\u{600}'..='\u{605}'
-            | '\u{180e}'
-            | '\u{200b}'..='\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{206f}'
-            | '\u{feff}'
-            | '\u{fff9}'..='\u{fffb}'
-            | '\u{e000}'..='\u{f8ff}'))
-}
-
-/// Go `strconv.Quote` (what `%q` prints).
-pub(super) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if go_is_print(c) => out.push(c),
-            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -264,6 +222,5 @@ mod tests {
         assert_eq!(go_json_float(1e-7), "1e-7");
         assert_eq!(go_json_float(3.0), "3");
         assert_eq!(go_json(&json!({"b": [1, 2.5, "<"], "a": null})), r#"{"a":null,"b":[1,2.5,"\u003c"]}"#);
-        assert_eq!(go_quote("a\"b\\\n\u{1}é"), "\"a\\\"b\\\\\\n\\x01é\"");
     }
 }

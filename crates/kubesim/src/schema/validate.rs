@@ -3,13 +3,14 @@
 
 use serde_json::{Map, Value};
 
-use super::go_fmt::{go_fmt_f, go_fmt_g, go_json, go_quote, is_float64_a_json_integer};
+use super::go_fmt::{go_fmt_f, go_fmt_g, go_json, is_float64_a_json_integer};
 use super::pattern;
 use super::{
     Additional, FieldError, REASON_INVALID, REASON_NOT_SUPPORTED, REASON_REQUIRED, REASON_TOO_LONG, REASON_TOO_MANY,
     REASON_TYPE_INVALID, additional, f64_kw, flag, int_kw, is_meta_field, items, kw, nullable, properties,
     supported_format, types,
 };
+use crate::selectors::go_quote;
 
 // ---------------------------------------------------------------------------
 // Step 4: validation (kube-openapi SchemaValidator)
