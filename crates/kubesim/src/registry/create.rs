@@ -10,7 +10,9 @@ use crate::schema;
 use crate::store::StoreInner;
 use crate::validation;
 
-use super::{Ctx, Sub, Written, check_type, from_view, meta_mut, meta_str, now, random_suffix, record, to_view};
+use super::{
+    Ctx, Sub, Written, check_type, from_view, meta_mut, meta_str, now, random_suffix, record, serve_if_crd, to_view,
+};
 
 /// POST: create an object.
 pub fn create(store: &mut StoreInner, ctx: &Ctx, body: Value) -> Result<Written, ApiError> {
@@ -104,12 +106,7 @@ pub fn create(store: &mut StoreInner, ctx: &Ctx, body: Value) -> Result<Written,
     if deployments_changed {
         store.deployment_changes.push(key);
     }
-    if ctx.def.behavior == Behavior::Crd
-        && let Some(def) = crate::resources::from_crd(&stored)
-    {
-        store.resources.retain(|r| !(r.group == def.group && r.plural == def.plural));
-        store.resources.push(def);
-    }
+    serve_if_crd(store, ctx, &stored);
     Ok(Written { object: to_view(&ctx.def, &ctx.version, &stored), created: true, rv, deployments_changed })
 }
 

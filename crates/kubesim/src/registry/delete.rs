@@ -8,7 +8,7 @@ use crate::resources::Behavior;
 use crate::store::{ObjKey, StoreInner};
 
 use super::read::{ListOptions, matches};
-use super::{Ctx, Sub, Written, meta, meta_mut, meta_str, now, record, to_view};
+use super::{Ctx, Sub, Written, meta, meta_mut, meta_str, now, record, to_view, unserve};
 
 /// `DeleteOptions` that kubesim honours.
 #[derive(Debug, Clone, Default)]
@@ -114,7 +114,7 @@ pub(super) fn delete_now(store: &mut StoreInner, ctx: &Ctx, key: &ObjKey, cascad
                 for k in store.keys(&def.storage) {
                     store.commit(&def.storage, k, None);
                 }
-                store.resources.retain(|r| !(r.group == def.group && r.plural == def.plural));
+                unserve(store, &def);
             }
         }
         Behavior::Namespace => {

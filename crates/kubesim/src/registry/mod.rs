@@ -156,6 +156,24 @@ fn random_suffix() -> String {
     (0..5).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
 }
 
+/// What storing a CustomResourceDefinition does: the resource it defines is served from now
+/// on, replacing any earlier definition of the same group and plural. Storing any other
+/// object, or a CRD that defines nothing servable, changes nothing.
+fn serve_if_crd(store: &mut StoreInner, ctx: &Ctx, stored: &Value) {
+    if ctx.def.behavior == Behavior::Crd
+        && let Some(def) = crate::resources::from_crd(stored)
+    {
+        unserve(store, &def);
+        store.resources.push(def);
+    }
+}
+
+/// Stops serving the resource `def` stands for: whatever is served under its group and
+/// plural (the identity of a CRD-defined resource).
+fn unserve(store: &mut StoreInner, def: &ResourceDef) {
+    store.resources.retain(|r| !(r.group == def.group && r.plural == def.plural));
+}
+
 fn record(store: &mut StoreInner, ctx: &Ctx, verb: &str, sub: Sub, name: &str, rv: u64) {
     store.record_write(WriteRecord {
         rv,

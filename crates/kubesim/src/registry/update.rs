@@ -13,7 +13,7 @@ use crate::validation;
 
 use super::create::{crd_accept, validate_custom};
 use super::delete::delete_now;
-use super::{Ctx, Sub, Written, check_type, from_view, meta, meta_mut, meta_str, now, record, to_view};
+use super::{Ctx, Sub, Written, check_type, from_view, meta, meta_mut, meta_str, now, record, serve_if_crd, to_view};
 
 /// The autoscaling/v1 `Scale` view of a stored object with a scale subresource.
 pub fn scale_view(def: &ResourceDef, stored: &Value) -> Result<Value, ApiError> {
@@ -271,12 +271,7 @@ pub fn write_existing(
     if deployments_changed {
         store.deployment_changes.push(key);
     }
-    if ctx.def.behavior == Behavior::Crd
-        && let Some(def) = crate::resources::from_crd(&stored)
-    {
-        store.resources.retain(|r| !(r.group == def.group && r.plural == def.plural));
-        store.resources.push(def);
-    }
+    serve_if_crd(store, ctx, &stored);
     Ok(Written { object: respond(ctx, sub, &stored)?, created: false, rv, deployments_changed })
 }
 
