@@ -199,7 +199,7 @@ fn resource_list(resources: &[ResourceDef], group: &str, version: &str) -> Resul
     if out.is_empty() {
         return Err(ApiError::no_such_resource());
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let gv = crate::resources::api_version(group, version);
     Ok(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": out}))
 }
 
@@ -208,7 +208,7 @@ fn openapi_v3_root(resources: &[ResourceDef]) -> Value {
     let mut paths = serde_json::Map::new();
     for r in resources {
         for v in &r.versions {
-            let p = if r.group.is_empty() { format!("api/{v}") } else { format!("apis/{}/{v}", r.group) };
+            let p = crate::resources::group_version_path(&r.group, v);
             let url = format!("/openapi/v3/{p}?hash=kubesim");
             paths.insert(p, json!({"serverRelativeURL": url}));
         }
@@ -223,7 +223,7 @@ fn openapi_v3_root(resources: &[ResourceDef]) -> Value {
 fn openapi_v3_doc(resources: &[ResourceDef], group: &str, version: &str) -> Result<Value, ApiError> {
     let mut paths = serde_json::Map::new();
     for r in resources.iter().filter(|r| r.group == group && r.versions.iter().any(|v| v == version)) {
-        let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+        let prefix = format!("/{}", crate::resources::group_version_path(group, version));
         let path = if r.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
         } else {

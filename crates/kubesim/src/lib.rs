@@ -209,7 +209,7 @@ impl Sim {
     // === state ===
 
     fn ctx_for(&self, api_version: &str, kind: &str, namespace: &str, manager: &str) -> anyhow::Result<Ctx> {
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let (group, version) = resources::split_api_version(api_version);
         let def = self
             .state
             .resources()

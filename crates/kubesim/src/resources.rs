@@ -94,6 +94,30 @@ pub struct ResourceDef {
     pub generation_on_annotations: bool,
 }
 
+/// The `apiVersion` of API group `group` at `version`: `group/version`, or `version` alone for
+/// the core group (`""`), e.g. `apps/v1`, `v1`.
+///
+/// Source: API groups in the Kubernetes API conventions
+/// (<https://kubernetes.io/docs/reference/using-api/#api-groups>).
+pub fn api_version(group: &str, version: &str) -> String {
+    if group.is_empty() { version.to_string() } else { format!("{group}/{version}") }
+}
+
+/// The API group and version of an `apiVersion`, the inverse of [`api_version`]: `apps/v1` →
+/// (`apps`, `v1`), `v1` → (`""`, `v1`). The group ends at the first `/`.
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    api_version.split_once('/').unwrap_or(("", api_version))
+}
+
+/// The URL path, without a leading `/`, under which `group` at `version` is served:
+/// `api/{version}` for the core group (`""`), `apis/{group}/{version}` for the others.
+///
+/// Source: API groups in the Kubernetes API conventions
+/// (<https://kubernetes.io/docs/reference/using-api/#api-groups>).
+pub fn group_version_path(group: &str, version: &str) -> String {
+    if group.is_empty() { format!("api/{version}") } else { format!("apis/{group}/{version}") }
+}
+
 impl ResourceDef {
     /// `resource.group`, as API error messages name a resource (e.g. `deployments.apps`).
     pub fn qualified(&self) -> String {
@@ -105,9 +129,9 @@ impl ResourceDef {
         if self.group.is_empty() { self.kind.clone() } else { format!("{}.{}", self.kind, self.group) }
     }
 
-    /// `apiVersion` for `version` (e.g. `apps/v1`, or `v1` for core).
+    /// `apiVersion` for `version` (e.g. `apps/v1`, or `v1` for core); see [`api_version`].
     pub fn api_version(&self, version: &str) -> String {
-        if self.group.is_empty() { version.to_string() } else { format!("{}/{version}", self.group) }
+        api_version(&self.group, version)
     }
 
     /// The storage version (the first served one).
@@ -370,6 +394,16 @@ pub fn from_crd(crd: &Value) -> Option<ResourceDef> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_versions_and_paths() {
+        assert_eq!(api_version("", "v1"), "v1");
+        assert_eq!(api_version("apps", "v1"), "apps/v1");
+        assert_eq!(split_api_version("v1"), ("", "v1"));
+        assert_eq!(split_api_version("apps/v1"), ("apps", "v1"));
+        assert_eq!(group_version_path("", "v1"), "api/v1");
+        assert_eq!(group_version_path("apps", "v1"), "apis/apps/v1");
+    }
 
     #[test]
     fn crd_registers_storage_version_first_with_subresources() {

@@ -79,7 +79,7 @@ const META_KINDS: &[&str] = &[
 
 /// The proto package of a served API group and version, as in the vendored files.
 fn package(api_version: &str) -> Option<String> {
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let (group, version) = crate::resources::split_api_version(api_version);
     let prefix = match group {
         "" => "api.core",
         "apps" => "api.apps",
