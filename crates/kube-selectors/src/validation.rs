@@ -30,7 +30,10 @@ const LABEL_KEY_FMT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_KEY_ERR: &str =
     "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const LABEL_VALUE_FMT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
-const LABEL_VALUE_ERR: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
+/// What a label value must be, in upstream's words: `IsLabelValue`'s message without its
+/// examples and regex (`a valid label must be an empty string or consist of alphanumeric
+/// characters, '-', '_' or '.', and must start and end with an alphanumeric character`).
+pub const LABEL_VALUE_RULE: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
 const DNS1123_LABEL_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
 const DNS1123_LABEL_ERR: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character";
 const DNS1123_SUBDOMAIN_FMT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
@@ -148,6 +151,26 @@ pub fn dns1123_subdomain_errors(value: &str) -> Vec<String> {
     errs
 }
 
+/// Whether `key` is a valid label key: an optional DNS-1123 subdomain prefix and `/`, then a
+/// name of 1 to 63 alphanumerics, '-', '_' or '.' that starts and ends with an alphanumeric
+/// (e.g. `app`, `example.com/My_name`). Keywords of the selector grammar (`in`, `notin`) are
+/// valid keys.
+///
+/// Source: <https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set>;
+/// upstream `IsLabelKey` in `k8s.io/apimachinery/pkg/api/validate/content`.
+pub fn is_label_key(key: &str) -> bool {
+    label_key_errors(key).is_empty()
+}
+
+/// Whether `value` is a valid label value: empty, or 1 to 63 alphanumerics, '-', '_' or '.'
+/// that starts and ends with an alphanumeric (see [`LABEL_VALUE_RULE`]).
+///
+/// Source: <https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set>;
+/// upstream `IsLabelValue` in `k8s.io/apimachinery/pkg/api/validate/content`.
+pub fn is_label_value(value: &str) -> bool {
+    label_value_errors(value).is_empty()
+}
+
 /// Upstream `content.IsLabelKey` (a.k.a. `validation.IsQualifiedName`).
 pub(crate) fn label_key_errors(value: &str) -> Vec<String> {
     let mut errs = Vec::new();
@@ -191,7 +214,7 @@ pub(crate) fn label_value_errors(value: &str) -> Vec<String> {
         errs.push(max_len_error(DNS1123_LABEL_MAX_LENGTH));
     }
     if !value.is_empty() && !is_label_name_syntax(value) {
-        errs.push(regex_error(LABEL_VALUE_ERR, LABEL_VALUE_FMT, &["MyValue", "my_value", "12345"]));
+        errs.push(regex_error(LABEL_VALUE_RULE, LABEL_VALUE_FMT, &["MyValue", "my_value", "12345"]));
     }
     errs
 }
@@ -237,6 +260,22 @@ mod tests {
         }
         for bad in ["", "-", "a-", "-a", "a b", "a/b", "ä"] {
             assert!(!is_label_name_syntax(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn label_keys_and_values() {
+        for ok in ["app", "in", "notin", "a.b_c-d", "example.com/My_name", &"k".repeat(63)] {
+            assert!(is_label_key(ok), "{ok}");
+        }
+        for bad in ["", "a b", "a=b", "/a", "Example.com/a", "a/b/c", "-a", &"k".repeat(64)] {
+            assert!(!is_label_key(bad), "{bad}");
+        }
+        for ok in ["", "web", "in", "My_value.1", &"v".repeat(63)] {
+            assert!(is_label_value(ok), "{ok}");
+        }
+        for bad in ["a b", "a,b", "-a", "a/b", &"v".repeat(64)] {
+            assert!(!is_label_value(bad), "{bad}");
         }
     }
 

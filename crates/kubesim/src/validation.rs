@@ -10,7 +10,8 @@ use crate::error::Cause;
 use crate::resources::{Behavior, ResourceDef};
 use crate::selectors::LabelSelector;
 use crate::selectors::validation::{
-    dns1123_label_regex_error, dns1123_subdomain_regex_error, is_dns1123_label, is_dns1123_subdomain,
+    LABEL_VALUE_RULE, dns1123_label_regex_error, dns1123_subdomain_regex_error, is_dns1123_label, is_dns1123_subdomain,
+    is_label_key, is_label_value,
 };
 
 /// Validates an object name for `def` (Namespaces: DNS-1123 label; everything else here:
@@ -74,10 +75,8 @@ fn validate_metadata(obj: &Value, causes: &mut Vec<Cause>) {
                 for (k, v) in m {
                     if !v.is_string() {
                         causes.push(Cause::invalid(&format!("metadata.{field}"), v, "must be a string"));
-                    } else if field == "labels"
-                        && v.as_str().is_some_and(|s| LabelSelector::parse(&format!("{k}={s}")).is_err())
-                    {
-                        causes.push(Cause::invalid("metadata.labels", v, "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"));
+                    } else if field == "labels" && v.as_str().is_some_and(|s| !is_label_key(k) || !is_label_value(s)) {
+                        causes.push(Cause::invalid("metadata.labels", v, LABEL_VALUE_RULE));
                     }
                 }
             }
@@ -247,6 +246,17 @@ mod tests {
         assert_eq!(bad.len(), 1);
         assert!(bad[0].message.contains("a lowercase RFC 1123 subdomain must consist of"), "{bad:?}");
         assert_eq!(name(&deployments(), &"a".repeat(254)).len(), 1);
+    }
+
+    #[test]
+    fn labels_follow_the_label_rules() {
+        let mut d = dep(json!(1));
+        d["metadata"]["labels"] = json!({"in": "x", "example.com/tier": "", "bad key": "v", "k": "-v"});
+        let mut causes = vec![];
+        default_and_validate(&deployments(), &mut d, None, &mut causes);
+        let bad: Vec<&str> = causes.iter().map(|c| c.message.as_str()).collect();
+        assert_eq!(bad.len(), 2, "{causes:?}");
+        assert!(bad.iter().all(|m| m.ends_with(LABEL_VALUE_RULE)), "{causes:?}");
     }
 
     #[test]
