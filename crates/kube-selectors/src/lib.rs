@@ -39,7 +39,7 @@ pub mod validation;
 pub use error::SelectorError;
 pub use field::FieldSelector;
 pub use label::LabelSelector;
-pub use quote::go_quote;
+pub use quote::{go_json_string, go_quote};
 
 /// String form of a JSON scalar as a selector compares it: strings as is,
 /// `null` as "", numbers and booleans by their JSON text, objects and arrays

@@ -1,4 +1,5 @@
-//! Go's `strconv.Quote`, which every `%q` in an upstream message goes through.
+//! Go's two ways of quoting a string in a message: `strconv.Quote` (every `%q`) and
+//! `encoding/json` (values `field.Invalid` prints as JSON).
 
 /// Quotes `s` as Go's `strconv.Quote` (what `fmt`'s `%q` prints) does: in
 /// double quotes, with `"` and `\` escaped, the C escapes `\a \b \f \n \r \t
@@ -38,6 +39,38 @@ pub fn go_quote(s: &str) -> String {
     out
 }
 
+/// Encodes `s` as a JSON string the way Go's `encoding/json` (`json.Marshal`) does: in double
+/// quotes, with `"` and `\` escaped, `\n \r \t \b \f`, other characters below U+0020 as
+/// `\u00XX`, and, unlike most JSON encoders, the HTML-sensitive `<`, `>`, `&` and the line
+/// separators U+2028 and U+2029 as `\u003c`, `\u003e`, `\u0026`, `\u2028`, `\u2029`.
+/// Everything else, non-ASCII included, stays as it is.
+///
+/// Source: `encodeState.string` in <https://pkg.go.dev/encoding/json> (`HTMLEscape` on, as
+/// `json.Marshal` has it). The workspace's one copy: the selector messages and kubesim's
+/// schema-validation messages use it.
+pub fn go_json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Approximation of Go's `strconv.IsPrint`.
 fn go_is_print(c: char) -> bool {
     if c == ' ' {
@@ -71,5 +104,12 @@ mod tests {
         // As Go: non-ASCII white space and format characters are not printable.
         assert_eq!(go_quote("a\u{a0}b\u{200b}"), "\"a\\u00a0b\\u200b\"");
         assert_eq!(go_quote("日本 ✓"), "\"日本 ✓\"");
+    }
+
+    #[test]
+    fn go_json_string_escapes_as_json_marshal() {
+        assert_eq!(go_json_string("a\"b\\c\nd\u{1}é"), "\"a\\\"b\\\\c\\nd\\u0001é\"");
+        assert_eq!(go_json_string("<a&b>\u{2028}"), "\"\\u003ca\\u0026b\\u003e\\u2028\"");
+        assert_eq!(go_json_string("\u{7f}\u{a0}"), "\"\u{7f}\u{a0}\"");
     }
 }

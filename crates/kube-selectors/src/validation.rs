@@ -16,7 +16,7 @@
 //! Error texts are upstream's, byte for byte, since callers compare them with
 //! the real kube-apiserver's.
 
-use serde_json::Value;
+use crate::go_json_string;
 
 /// The longest DNS-1123 label, in bytes: 63 (RFC 1123; upstream
 /// `validation.DNS1123LabelMaxLength`). Also the limit of a label key's name
@@ -240,12 +240,14 @@ pub(crate) fn aggregate(errs: Vec<String>) -> Option<String> {
     }
 }
 
+/// `json.Marshal` of a Go `[]string`, as `field.Invalid` prints a list value: `null` when
+/// empty, else `["a","b"]` with Go's string encoding ([`go_json_string`]).
 pub(crate) fn json_string_list(vals: &[String]) -> String {
     if vals.is_empty() {
         // Upstream hands the validator a nil slice, which JSON-marshals as null.
         return "null".to_string();
     }
-    let quoted: Vec<String> = vals.iter().map(|v| Value::String(v.clone()).to_string()).collect();
+    let quoted: Vec<String> = vals.iter().map(|v| go_json_string(v)).collect();
     format!("[{}]", quoted.join(","))
 }
 

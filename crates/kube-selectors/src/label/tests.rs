@@ -433,6 +433,12 @@ fn from_object_errors() {
         e(json!({"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]})),
         "values: Invalid value: [\"x\"]: values set must be empty for exists and does not exist"
     );
+    // Lists print as Go's json.Marshal does, HTML-escaping included.
+    let html = e(json!({"matchExpressions": [{"key": "a", "operator": "Exists", "values": ["<x&y>"]}]}));
+    assert!(
+        html.starts_with("[values: Invalid value: [\"\\u003cx\\u0026y\\u003e\"]: values set must be empty"),
+        "{html}"
+    );
     let bad_key = e(json!({"matchLabels": {"bad key": "v"}}));
     assert!(bad_key.starts_with("key: Invalid value: \"bad key\": name part must consist"), "{bad_key}");
     let bad_val = e(json!({"matchLabels": {"k": "bad value"}}));

@@ -1,11 +1,13 @@
 //! Go formatting helpers: the apiserver's messages are produced by Go's
 //! `fmt`, `strconv` and `encoding/json`, and are reproduced here byte for byte.
-//! `strconv.Quote` (`%q`) is [`kube_selectors::go_quote`](crate::selectors::go_quote), shared
-//! with the selector messages.
+//! `strconv.Quote` (`%q`) and the JSON encoding of a string are
+//! [`go_quote`](crate::selectors::go_quote) and [`go_json_string`], shared with the selector
+//! messages.
 
 use serde_json::Value;
 
 use super::validate::Num;
+use crate::selectors::go_json_string;
 
 // ---------------------------------------------------------------------------
 // Go formatting helpers (the messages are produced by Go's fmt/strconv/json)
@@ -179,24 +181,7 @@ fn write_go_json(v: &Value, out: &mut String) {
 }
 
 fn write_go_json_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    out.push_str(&go_json_string(s));
 }
 
 #[cfg(test)]
