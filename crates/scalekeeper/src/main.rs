@@ -240,6 +240,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 flap_window: Duration::from_secs(flap_window_seconds),
                 cool_down: Duration::from_secs(flap_cool_down_seconds),
                 resync: Duration::from_secs(resync_seconds),
+                declaration_grace: scalekeeper::reconciler::DECLARATION_GRACE,
                 instance: identity.clone(),
             },
             leader: leader_elect.then_some(LeaderConfig {
