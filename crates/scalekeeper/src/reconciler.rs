@@ -3,13 +3,12 @@
 //! else changes it — unless something legitimately owns the count.
 //!
 //! ```text
-//!  watch ReplicaPolicies ─┐
-//!  watch Deployments ─────┼─► Controller ─► reconcile(policy)
-//!  watch HPAs (→ target) ─┘                    │ GET Deployment (live: spec + managedFields)
-//!                                              │ evaluate (scalekeeper-core)
-//!                                              ├─ Enforce + DRIFTED ─► flap guard ─► PATCH scale
-//!                                              │                                    Event DriftCorrected
-//!                                              └─ PATCH policy status (only when it changed)
+//!  cache (the process' only watches) ─ Store<ReplicaPolicy> ─┐
+//!         └─ change feed (policy, Deployment, HPA → target) ─┴─► Controller ─► reconcile(policy)
+//!   read:    GET Deployment (live: spec + managedFields), HPAs from the cache, status, memory
+//!   plan:    scalekeeper_core::plan (pure: the decision table)
+//!   confirm: a planned write re-reads the policy and the HPAs live, and plans again
+//!   execute: PATCH scale (at most once) · memory · Events · PATCH status (only when changed)
 //! ```
 //!
 //! Only the Lease holder runs it (see [`crate::leader`]). Never a hot loop: corrections are
@@ -28,8 +27,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource as _, ResourceExt as _};
 use scalekeeper_core::Desired;
 use scalekeeper_core::plan::{
@@ -38,7 +36,7 @@ use scalekeeper_core::plan::{
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::{Cache, Scope};
+use crate::cache::{Cache, Change};
 use crate::culprit::last_set_by_us;
 pub use crate::culprit::{UNKNOWN_MANAGER, replicas_manager};
 use crate::hpa::{self, HorizontalPodAutoscaler};
@@ -582,45 +580,41 @@ pub fn backoff(failures: u32) -> Duration {
     Duration::from_millis(ms.min(300_000))
 }
 
-/// Runs the controller(s) for `scope` until `stop` is cancelled.
-pub async fn run(ctx: Arc<Context>, scope: Scope, stop: CancellationToken) {
+/// Runs the controller(s) until `stop` is cancelled: one per part of the cache's scope.
+///
+/// The controllers open no watches of their own. Each reconciles from the cache's policy
+/// store, triggered by the cache's change feed: a change of a ReplicaPolicy, of its Deployment
+/// (same name) or of an HPA (mapped to its target) triggers the policy of that name; a
+/// re-list, or a feed this controller fell behind on, triggers every policy in the store; so
+/// does becoming leader. Becoming leader therefore adds no load on the API server, and the
+/// leader keeps one copy of each object, not two.
+pub async fn run(ctx: Arc<Context>, stop: CancellationToken) {
     let mut tasks = vec![];
-    let apis = scope
-        .apis::<ReplicaPolicy>(&ctx.client)
-        .into_iter()
-        .zip(scope.apis::<Deployment>(&ctx.client))
-        .zip(scope.apis::<HorizontalPodAutoscaler>(&ctx.client));
-    for (((_, policies), (_, deployments)), (_, hpas)) in apis {
+    for (namespace, store) in ctx.cache.policy_stores() {
         let ctx = ctx.clone();
         let stop = stop.clone();
+        // Subscribe before reading the store, so nothing falls between the two.
+        let changes = tokio_stream::wrappers::BroadcastStream::new(ctx.cache.subscribe());
         // Futures, not spawned tasks: aborting `run` then drops every controller with it.
         tasks.push(async move {
-            let controller = Controller::new(policies, watcher::Config::default());
-            let store = controller.store();
-            let running = controller
-                .watches(deployments, watcher::Config::default(), |d: Deployment| {
-                    let ns = d.namespace()?;
-                    Some(ObjectRef::new(&d.name_any()).within(&ns))
-                })
-                .watches(hpas, watcher::Config::default(), |h: HorizontalPodAutoscaler| {
-                    let ns = h.namespace()?;
-                    Some(ObjectRef::new(hpa::target_deployment(&h)?).within(&ns))
-                })
+            let triggers = triggers(namespace, store.clone(), changes);
+            let running = Controller::for_stream(futures::stream::pending(), store.clone())
+                .reconcile_on(triggers)
                 .trigger_backoff(crate::cache::watch_backoff())
                 .graceful_shutdown_on(stop.clone().cancelled_owned())
                 .run(reconcile, error_policy, ctx)
                 .for_each(|res| async move {
                     if let Err(e) = res {
-                        // ObjectNotFound: a Deployment without a policy triggered; not an error.
+                        // ObjectNotFound: the policy was deleted before its turn; not an error.
                         if !matches!(e, kube::runtime::controller::Error::ObjectNotFound(_)) {
                             tracing::debug!(error = %e, "controller");
                         }
                     }
                 });
             // kube-runtime's graceful shutdown waits for the policy store to be ready before
-            // its runner can finish, and the shutdown itself ends the watch that would make it
-            // ready: stopped before its first list completed, a Controller never ends. Nothing
-            // has been reconciled then, so there is nothing to wait for.
+            // its runner can finish: stopped before the cache's first list completed, a
+            // Controller never ends. Nothing has been reconciled then, so there is nothing to
+            // wait for.
             let unsynced_stop = async {
                 stop.cancelled().await;
                 if store.wait_until_ready().now_or_never().is_none() {
@@ -636,6 +630,32 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, stop: CancellationToken) {
         });
     }
     futures::future::join_all(tasks).await;
+}
+
+/// The policies to reconcile, from the cache's change feed, for the part of the scope serving
+/// `namespace` (`None`: all): every policy in `store` first (this leader has not looked at any
+/// yet), then the policy named by each change that has one in the store, and every policy
+/// again after a re-list or when the feed lagged (changes were lost).
+fn triggers(
+    namespace: Option<String>,
+    store: Store<ReplicaPolicy>,
+    changes: tokio_stream::wrappers::BroadcastStream<Change>,
+) -> impl futures::Stream<Item = ObjectRef<ReplicaPolicy>> + Send + 'static {
+    let all =
+        |store: &Store<ReplicaPolicy>| store.state().iter().map(|p| ObjectRef::from_obj(&**p)).collect::<Vec<_>>();
+    let initial = futures::stream::iter(all(&store));
+    let following = changes.flat_map(move |change| {
+        let refs = match change {
+            Ok(Change::Object { namespace: ns, name }) => {
+                let r = ObjectRef::new(&name).within(&ns);
+                let in_part = namespace.as_deref().is_none_or(|n| n == ns);
+                if in_part && store.get(&r).is_some() { vec![r] } else { vec![] }
+            }
+            Ok(Change::Resync) | Err(_) => all(&store),
+        };
+        futures::stream::iter(refs)
+    });
+    initial.chain(following)
 }
 
 #[cfg(test)]

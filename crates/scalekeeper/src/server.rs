@@ -114,7 +114,6 @@ impl Server {
         let draining = Arc::new(AtomicBool::new(false));
         let reconciler_done = tokio::spawn(supervise(
             reconciler::Context::new(client_for_reconciler, cache.clone(), metrics.clone(), config.reconcile.clone()),
-            config.scope.clone(),
             config.leader.clone(),
             metrics.clone(),
             stop.clone(),
@@ -350,7 +349,6 @@ const RECONCILER_STOP_TIMEOUT: Duration = Duration::from_secs(2);
 /// once and two replicas never reconcile together.
 async fn supervise(
     ctx: Arc<reconciler::Context>,
-    scope: Scope,
     leader: Option<LeaderConfig>,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
@@ -374,7 +372,7 @@ async fn supervise(
         metrics.leader.set(1);
         tracing::info!("leading: reconciler started");
         let run_stop = CancellationToken::new();
-        let run = tokio::spawn(reconciler::run(ctx.clone(), scope.clone(), run_stop.clone()));
+        let run = tokio::spawn(reconciler::run(ctx.clone(), run_stop.clone()));
         let stopping = loop {
             tokio::select! {
                 _ = stop.cancelled() => break true,
