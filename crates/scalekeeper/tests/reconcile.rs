@@ -654,3 +654,26 @@ async fn drift_during_an_outage_is_corrected_when_the_api_returns() {
     wait_spec(&env, &shop, "cart", 2).await;
     env.wait_ready().await;
 }
+
+/// kubesim only (it counts open watches): the reconciler reconciles from the cache's watches,
+/// so a process holds one watch per resource (Deployments, ReplicaPolicies, HPAs) whether or
+/// not it leads. Before, the leader's Controller opened a second set of three.
+#[tokio::test]
+async fn the_reconciler_opens_no_watches_of_its_own() {
+    let env = start().await;
+    let Some(sim) = env.sim() else { return };
+    let shop = env.ns("shop");
+    let mut c = env.client().await;
+    c.set_replicas(set(&shop, "web", 3)).await.unwrap();
+    // The reconciler runs (no election here): it undoes a drift.
+    drift(&env, &shop, "web", 6).await;
+    wait_spec(&env, &shop, "web", 3).await;
+    assert_eq!(
+        sim.watcher_count(),
+        3,
+        "the cache's Deployment, ReplicaPolicy and HPA watches, and no Controller watches beside them"
+    );
+    // Still triggered by the cache: a second drift is undone too.
+    drift(&env, &shop, "web", 5).await;
+    wait_spec(&env, &shop, "web", 3).await;
+}
