@@ -108,20 +108,29 @@ impl Child {
     ///
     /// # Panics
     ///
-    /// When `kill` cannot be run or fails.
+    /// When `kill` fails while the process is still running.
     pub fn signal(&mut self, sig: &str) {
         if self.try_wait().is_some() {
             return;
         }
-        let pid = self.id().to_string();
-        let status = Command::new("kill")
-            .args([&format!("-{sig}"), &pid])
-            .status()
-            .unwrap_or_else(|e| panic!("kill -{sig} {pid} ({}) cannot be run: {e}", self.name));
-        assert!(status.success(), "kill -{sig} {pid} ({}): {status}", self.name);
+        if let Err(e) = self.send(sig) {
+            // It may have exited between the check and the signal.
+            assert!(self.try_wait().is_some(), "kill -{sig} {} ({}): {e}", self.id(), self.name);
+        }
     }
 
-    /// Kills the process (SIGKILL) if it is still running, and reaps it.
+    /// Runs `kill -SIG PID`.
+    fn send(&self, sig: &str) -> Result<(), String> {
+        let pid = self.id().to_string();
+        match Command::new("kill").args([&format!("-{sig}"), &pid]).stderr(Stdio::null()).status() {
+            Ok(status) if status.success() => Ok(()),
+            Ok(status) => Err(status.to_string()),
+            Err(e) => Err(format!("kill cannot be run: {e}")),
+        }
+    }
+
+    /// Kills the process (SIGKILL) if it is still running, and reaps it. Never panics, so it
+    /// is safe in `Drop` while a test unwinds.
     pub fn kill(&mut self) {
         if let Ok(None) = self.inner.try_wait() {
             let _ = self.inner.kill();
@@ -129,14 +138,15 @@ impl Child {
         let _ = self.inner.wait();
     }
 
-    /// SIGTERM, then waits up to `timeout` for the exit; SIGKILL if it is still running then.
-    /// Returns the exit status when the process exited on its own, `None` when it was killed.
+    /// SIGTERM, then waits up to `timeout` (polling every [`POLL`]) for the exit; SIGKILL if it
+    /// is still running then. Returns the exit status when the process exited on its own,
+    /// `None` when it had to be killed. Never panics, so it is safe in `Drop`.
     pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        if let Some(status) = self.try_wait() {
+        if let Ok(Some(status)) = self.inner.try_wait() {
             return Some(status);
         }
-        self.signal("TERM");
-        let exited = crate::wait::try_wait_for("", timeout, POLL, || self.try_wait()).ok();
+        let _ = self.send("TERM");
+        let exited = crate::wait::try_wait_for("the exit", timeout, POLL, || self.inner.try_wait().ok().flatten()).ok();
         if exited.is_none() {
             self.kill();
         }
