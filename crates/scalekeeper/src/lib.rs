@@ -19,14 +19,13 @@ pub mod cli;
 pub mod culprit;
 #[cfg(feature = "dev")]
 pub mod dev;
-pub mod error;
+pub mod grpc;
 pub mod hpa;
 pub mod leader;
 pub mod metrics;
 pub mod policy;
 pub mod reconciler;
 pub mod server;
-pub mod service;
 pub mod tls;
 pub mod view;
 pub mod writer;

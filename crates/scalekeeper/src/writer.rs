@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::reconciler::{REASON_REPLICAS_DECLARED, publish_on};
 
-use crate::error::Error;
+use crate::grpc::Error;
 use crate::policy::{
     FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyMode, ReplicaPolicy,
     ReplicaPolicySpec,
