@@ -93,7 +93,7 @@ impl Service {
             Ok(_) => tonic::Code::Ok,
             Err(e) => e.code(),
         };
-        self.metrics.observe(method, code, elapsed.as_secs_f64());
+        self.metrics.observe(method, &format!("{code:?}"), elapsed.as_secs_f64());
         match &result {
             Ok(_) => {
                 tracing::info!(request_id = %id, method, identity = %identity, peer = %peer, code = ?code, latency_us = elapsed.as_micros() as u64, "call")
