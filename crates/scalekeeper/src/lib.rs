@@ -25,6 +25,7 @@ pub mod leader;
 pub mod metrics;
 pub mod policy;
 pub mod reconciler;
+pub mod runtime;
 pub mod server;
 pub mod tls;
 pub mod view;
