@@ -269,7 +269,12 @@ impl ServeArgs {
         let mut notes = vec![];
         let mut successor = |old: Option<Duration>, new: Duration, old_name: &str, new_name: &str| match old {
             Some(d) => {
-                notes.push(format!("--{old_name} is deprecated; use --{new_name}"));
+                let env = |flag: &str| format!("SCALEKEEPER_{}", flag.replace('-', "_").to_uppercase());
+                notes.push(format!(
+                    "--{old_name} ({}) is deprecated; use --{new_name} ({})",
+                    env(old_name),
+                    env(new_name)
+                ));
                 d
             }
             None => new,
@@ -459,6 +464,11 @@ mod tests {
         assert_eq!(s.config.reconcile.resync, Duration::from_secs(60));
         assert_eq!(s.config.leader.expect("elect").duration_seconds, 30);
         assert_eq!(s.deprecated.len(), 3, "{:?}", s.deprecated);
+        assert_eq!(
+            s.deprecated[0],
+            "--drain-timeout-seconds (SCALEKEEPER_DRAIN_TIMEOUT_SECONDS) is deprecated; use --drain-timeout \
+             (SCALEKEEPER_DRAIN_TIMEOUT)"
+        );
         let new = config(&["--drain-timeout", "1m30s", "--shutdown-delay", "2s"]).expect("valid");
         assert_eq!(new.config.drain_timeout, Duration::from_secs(90));
         assert_eq!(new.config.shutdown_delay, Duration::from_secs(2));
