@@ -31,10 +31,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{Cache, Scope};
+use crate::grpc::{Service, ServiceConfig};
 use crate::leader::{self, LeaderConfig};
 use crate::metrics::Metrics;
 use crate::reconciler::{self, ReconcileConfig};
-use crate::service::{Service, ServiceConfig};
 use crate::tls::{self, TlsFiles};
 use crate::writer::Writer;
 

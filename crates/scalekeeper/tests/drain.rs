@@ -18,7 +18,7 @@
 //! - a health-checking client's `grpc.health.v1` Watch on the terminated process sees
 //!   NOT_SERVING, then its stream ends with UNAVAILABLE, and the open Watch does not hold the
 //!   exit until the drain timeout;
-//! - `b` runs with `--shutdown-delay-seconds 1`: on SIGTERM it reports not ready at once yet keeps
+//! - `b` runs with `--shutdown-delay 1s`: on SIGTERM it reports not ready at once yet keeps
 //!   serving calls for a second before it closes its listener.
 //!
 //! `DRAIN_LOG=debug` (a `RUST_LOG` filter) makes the processes log more; when the test fails,
@@ -59,11 +59,11 @@ const PERIOD: Duration = Duration::from_millis(3);
 const MIN_CALLS: u64 = 2_000;
 /// Each attempt's deadline.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-/// `--drain-timeout-seconds` of both processes.
+/// `--drain-timeout` of both processes.
 const DRAIN_TIMEOUT_SECONDS: u64 = 5;
 /// Latency the Kubernetes API adds to every request while a write is in flight at SIGTERM.
 const WRITE_LATENCY_MS: u64 = 150;
-/// `--shutdown-delay-seconds` of `b`.
+/// `--shutdown-delay` of `b`.
 const SHUTDOWN_DELAY: Duration = Duration::from_secs(1);
 /// Longest a process may take to exit after SIGTERM, or to become ready.
 const WAIT: Duration = Duration::from_secs(15);
@@ -72,7 +72,7 @@ const POLL: Duration = Duration::from_millis(10);
 /// One `scalekeeper serve` process and the ports it keeps across restarts.
 struct Replica {
     identity: &'static str,
-    /// `--shutdown-delay-seconds`.
+    /// `--shutdown-delay`.
     shutdown_delay_seconds: u64,
     grpc: SocketAddr,
     http: SocketAddr,
@@ -140,8 +140,8 @@ impl World {
             .arg(&self.certs.ca)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
-            .args(["--log-format", "text", "--drain-timeout-seconds", &DRAIN_TIMEOUT_SECONDS.to_string()])
-            .args(["--shutdown-delay-seconds", &r.shutdown_delay_seconds.to_string()])
+            .args(["--log-format", "text", "--drain-timeout", &DRAIN_TIMEOUT_SECONDS.to_string()])
+            .args(["--shutdown-delay", &r.shutdown_delay_seconds.to_string()])
             .args(["--leader-elect", "true", "--lease-namespace", "default", "--identity", r.identity])
             .env(
                 "RUST_LOG",

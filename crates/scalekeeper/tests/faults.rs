@@ -244,10 +244,10 @@ impl World {
                 .arg("--kubeconfig")
                 .arg(&kubeconfig)
                 .args(["--namespace", &world.ns, "--lease-namespace", &world.ns, "--lease-name", "scalekeeper"])
-                .args(["--identity", &identity, "--log-format", "text", "--stale-after-seconds", "2"])
-                .args(["--lease-duration-seconds", &timing.duration.to_string()])
-                .args(["--lease-renew-grace-seconds", &timing.grace.to_string()])
-                .args(["--flap-max-corrections", "1000", "--drain-timeout-seconds", "2"])
+                .args(["--identity", &identity, "--log-format", "text", "--stale-after", "2s"])
+                .args(["--lease-duration", &timing.duration.to_string()])
+                .args(["--lease-renew-grace", &timing.grace.to_string()])
+                .args(["--flap-max-corrections", "1000", "--drain-timeout", "2s"])
                 .env(
                     "RUST_LOG",
                     std::env::var("FAULTS_LOG")

@@ -138,11 +138,11 @@ impl Cluster {
                 .arg(&certs.ca)
                 .arg("--kubeconfig")
                 .arg(&kubeconfig)
-                .args(["--log-format", "text", "--drain-timeout-seconds", "5"])
+                .args(["--log-format", "text", "--drain-timeout", "5s"])
                 .args(["--leader-elect", "true", "--lease-name", "scalekeeper", "--lease-namespace", &lease_ns])
                 .args(["--identity", identity])
-                .args(["--lease-duration-seconds", &lease_duration_seconds.to_string()])
-                .args(["--lease-renew-grace-seconds", &lease_renew_grace_seconds.to_string()])
+                .args(["--lease-duration", &lease_duration_seconds.to_string()])
+                .args(["--lease-renew-grace", &lease_renew_grace_seconds.to_string()])
                 // Several drifts in a row are the test, not a flapping field manager.
                 .args(["--flap-max-corrections", "100"])
                 .env(
