@@ -163,9 +163,8 @@ impl Context {
 
     /// A context for reconcilers using `client` and reading HPAs from `cache`.
     pub fn new(client: Client, cache: Cache, metrics: Arc<Metrics>, config: ReconcileConfig) -> Arc<Self> {
-        let reporter = Reporter { controller: "scalekeeper".into(), instance: Some(config.instance.clone()) };
         Arc::new(Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: Recorder::new(client.clone(), reporter(&config.instance)),
             client,
             cache,
             metrics,
@@ -263,6 +262,12 @@ fn set_condition(conditions: &mut Vec<PolicyCondition>, change: &ConditionChange
             last_transition_time: Some(now.into()),
         }),
     }
+}
+
+/// Who reports scalekeeper's Events (`reportingController` `scalekeeper`, `reportingInstance`
+/// this replica's identity): the reconciler's and the writer's alike.
+pub(crate) fn reporter(instance: &str) -> Reporter {
+    Reporter { controller: "scalekeeper".into(), instance: Some(instance.to_owned()) }
 }
 
 /// The Event `action` of everything the reconciler reports.

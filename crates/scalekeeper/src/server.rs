@@ -106,7 +106,7 @@ impl Server {
         let client_for_reconciler = client.clone();
         let service = Service::new(
             cache.clone(),
-            Writer::new(client),
+            Writer::new(client, &config.reconcile.instance),
             metrics.clone(),
             ServiceConfig { max_replicas: config.max_replicas },
             closing.clone(),

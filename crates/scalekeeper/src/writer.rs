@@ -18,7 +18,7 @@ use crate::hpa::{self, HorizontalPodAutoscaler};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
-use kube::runtime::events::{EventType, Recorder, Reporter};
+use kube::runtime::events::{EventType, Recorder};
 use kube::{Api, Client, Resource as _, ResourceExt as _};
 use serde_json::json;
 
@@ -155,10 +155,10 @@ fn what(kind: &str, ns: &str, name: &str) -> String {
 }
 
 impl Writer {
-    /// A writer using `client`; its Events name this host (the Pod) as reporting instance.
-    pub fn new(client: Client) -> Self {
-        let reporter = Reporter::from(FIELD_MANAGER);
-        Self { recorder: Recorder::new(client.clone(), reporter), client }
+    /// A writer using `client`; its Events name `instance` (this replica's identity, as in the
+    /// Lease and the reconciler's Events) as reporting instance.
+    pub fn new(client: Client, instance: &str) -> Self {
+        Self { recorder: Recorder::new(client.clone(), crate::reconciler::reporter(instance)), client }
     }
 
     /// The names of the HorizontalPodAutoscalers in `namespace` that target Deployment `name`.

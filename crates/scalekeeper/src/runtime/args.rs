@@ -130,6 +130,11 @@ pub struct ServeArgs {
     /// Time between periodic re-checks of every policy.
     #[arg(long, env = "SCALEKEEPER_RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     pub resync_interval: Duration,
+    /// How long a count declared through the API (SetReplicas) is left to the API's own
+    /// scale write before the leader's reconciler applies it itself. A writer that crashed
+    /// between writing the policy and scaling delays the count by at most this long.
+    #[arg(long, env = "SCALEKEEPER_DECLARATION_GRACE", default_value = "5s", value_parser = parse_duration)]
+    pub declaration_grace: Duration,
     /// The flags these replaced, still accepted.
     #[command(flatten)]
     pub deprecated: DeprecatedSecondsFlags,
@@ -254,6 +259,7 @@ impl ServeArgs {
             flap_window,
             flap_cool_down,
             resync_interval,
+            declaration_grace,
             deprecated,
         } = self;
         let DeprecatedSecondsFlags {
@@ -345,6 +351,7 @@ impl ServeArgs {
                     flap_window,
                     cool_down: flap_cool_down,
                     resync: resync_interval,
+                    declaration_grace,
                     instance: identity.clone(),
                 },
                 leader: leader_elect.then_some(LeaderConfig {
