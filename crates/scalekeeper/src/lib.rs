@@ -19,7 +19,7 @@
 //!     · view (DeploymentView) · policy (the CRD) · hpa · culprit
 //!                                       │
 //!                                       ▼
-//!   scalekeeper-core (domain: sync status, validation, identity) — pure
+//!   scalekeeper-core (domain: sync status, the reconcile plan, validation, identity) — pure
 //!
 //!   metrics (prometheus registry; the edge passes gRPC codes as labels)
 //!   cli (the client) · certs (dev PKI) · dev (kubesim + server in one process; `dev` feature)
