@@ -493,9 +493,10 @@ def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[st
         p.append("the Deployment selector does not match its pod labels")
 
     # shutdown: preStop sleep, drain, grace
-    drain = int(flags.get("--drain-timeout-seconds", ["20"])[0])
+    drain_flag = flags.get("--drain-timeout", ["20s"])[0]
+    drain = int(drain_flag.removesuffix("s")) if drain_flag.removesuffix("s").isdigit() else -1
     if drain != values["config"]["drainTimeoutSeconds"]:
-        p.append(f"--drain-timeout-seconds={drain}, values say {values['config']['drainTimeoutSeconds']}")
+        p.append(f"--drain-timeout={drain_flag}, values say {values['config']['drainTimeoutSeconds']} (seconds)")
     pre = ((c.get("lifecycle") or {}).get("preStop") or {}).get("sleep", {}).get("seconds", 0)
     if pre != values["shutdown"]["preStopSleepSeconds"]:
         p.append(f"preStop sleep {pre}s, values say {values['shutdown']['preStopSleepSeconds']}s")

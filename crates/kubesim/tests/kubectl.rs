@@ -19,7 +19,6 @@
 //! kubectl (v1.32 or newer: the error texts asserted are kubectl's own wording, which older
 //! releases differ in) is required: when it is not on PATH these tests fail, never skip.
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
@@ -37,6 +36,8 @@ const SEED: &str = include_str!("../../../examples/kubesim-seed.yaml");
 
 /// How long any single kubectl invocation or awaited condition may take.
 const TIMEOUT: Duration = Duration::from_secs(20);
+/// How often an awaited condition is checked.
+const POLL: Duration = testkit::POLL;
 
 // === kubectl ===
 
@@ -157,7 +158,7 @@ impl Cluster {
     }
 
     fn command(&self, args: &[&str]) -> tokio::process::Command {
-        let mut cmd = tokio::process::Command::new(target::kubectl_binary());
+        let mut cmd = tokio::process::Command::new(testkit::kubectl_for_server(kubesim::api::KUBE_MINOR));
         // argv[0] names the client in its User-Agent ("kubectl/v1.x ..."), from which the
         // API server derives the default field manager.
         cmd.arg0("kubectl")
@@ -248,7 +249,7 @@ impl Cluster {
     /// until the controller has observed the generation and created every replica's pod.
     async fn wait_settled(&self, ns: &str, name: &str) {
         let real = self.real();
-        wait_for(&format!("deployment {ns}/{name} to settle"), || async move {
+        testkit::wait_for_async(&format!("deployment {ns}/{name} to settle"), TIMEOUT, POLL, || async move {
             self.deployment(ns, name).await.is_some_and(|d| {
                 let want = d.pointer("/spec/replicas").and_then(Value::as_i64);
                 if real {
@@ -306,15 +307,6 @@ fn collection_path(api_version: &str, kind: &str, ns: &str) -> String {
     let prefix = if api_version.contains('/') { format!("/apis/{api_version}") } else { format!("/api/{api_version}") };
     let plural = format!("{}s", kind.to_lowercase());
     if ns.is_empty() { format!("{prefix}/{plural}") } else { format!("{prefix}/namespaces/{ns}/{plural}") }
-}
-
-/// Polls `cond` every 20 ms until it holds; panics after [`TIMEOUT`].
-async fn wait_for<F: Future<Output = bool>>(what: &str, mut cond: impl FnMut() -> F) {
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while !cond().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out after {TIMEOUT:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// A count from a Deployment's status; absent counts are 0 (as kubectl prints them).
@@ -668,7 +660,7 @@ spec:
     let out = c.kubectl(&["apply", "-f", &f]).await;
     assert_eq!(out.ok().trim(), format!("customresourcedefinition.apiextensions.k8s.io/{crd_name} created"));
     // kubesim establishes a CRD as it stores it; a real server's controller does so moments later.
-    wait_for("the CRD to be established", || async {
+    testkit::wait_for_async("the CRD to be established", TIMEOUT, POLL, || async {
         c.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", &crd_name).await.is_some_and(|crd| {
             crd["status"]["conditions"]
                 .as_array()
@@ -826,7 +818,7 @@ async fn delete_removes_the_object_and_collects_dependents() {
     assert_eq!(out.ok().trim(), r#"deployment.apps "web" deleted"#);
     // kubectl waits for the deletion (foreground finalizers would show here).
     assert!(c.deployment(shop, "web").await.is_none(), "web is gone");
-    wait_for("the owned Lease to be garbage-collected", || async {
+    testkit::wait_for_async("the owned Lease to be garbage-collected", TIMEOUT, POLL, || async {
         c.get("coordination.k8s.io/v1", "Lease", shop, "web-lock").await.is_none()
     })
     .await;
@@ -862,7 +854,8 @@ async fn get_watch_sees_a_later_change() {
     // kubectl watches from the list's resourceVersion, so a change after the list is seen
     // even if the watch request is still on its way. kubesim can also show the watch open.
     if let Some(sim) = &c.sim {
-        wait_for("kubectl's watch to be open", || async { sim.watcher_count() == 1 }).await;
+        testkit::wait_for_async("kubectl's watch to be open", TIMEOUT, POLL, || async { sim.watcher_count() == 1 })
+            .await;
     }
 
     // Change web without kubectl, after the list.
@@ -876,7 +869,7 @@ async fn get_watch_sees_a_later_change() {
     }
     child.kill().await.expect("kubectl stopped");
     if let Some(sim) = &c.sim {
-        wait_for("the watch to close", || async { sim.watcher_count() == 0 }).await;
+        testkit::wait_for_async("the watch to close", TIMEOUT, POLL, || async { sim.watcher_count() == 0 }).await;
     }
     assert_eq!(c.deployment(shop, "web").await.expect("web")["spec"]["replicas"], 8);
     c.assert_kubectl_wrote_nothing().await;

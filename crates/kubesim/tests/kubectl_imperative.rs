@@ -29,6 +29,8 @@ use serde_json::{Value, json};
 
 /// How long any single kubectl invocation or awaited condition may take.
 const TIMEOUT: Duration = Duration::from_secs(20);
+/// How often an awaited condition is checked.
+const POLL: Duration = Duration::from_millis(50);
 
 /// What kubectl -v=8 prints for a protobuf body or response.
 const PROTOBUF_HEADER: &str = "Content-Type: application/vnd.kubernetes.protobuf";
@@ -123,7 +125,7 @@ impl Cluster {
 
     /// Runs kubectl with `args` (at most [`TIMEOUT`]).
     async fn kubectl(&self, args: &[&str]) -> Run {
-        let mut cmd = tokio::process::Command::new(target::kubectl_binary());
+        let mut cmd = tokio::process::Command::new(testkit::kubectl_for_server(kubesim::api::KUBE_MINOR));
         // argv[0] "kubectl" makes the User-Agent, and so the default field manager, kubectl's.
         cmd.arg0("kubectl")
             .arg("--kubeconfig")
@@ -171,19 +173,6 @@ impl Cluster {
 
     async fn deployment(&self, ns: &str, name: &str) -> Option<Value> {
         self.get("apps/v1", "Deployment", "deployments.v1.apps", ns, name).await
-    }
-}
-
-/// Waits until `check` passes, polling (at most [`TIMEOUT`]).
-async fn wait_for<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -409,10 +398,9 @@ async fn delete_removes_protobuf_created_objects() {
     // A namespace goes at once on kubesim; a real server finalizes it first (kubectl waits).
     assert_eq!(c.kubectl(&["delete", "namespace", &ns]).await.ok().trim(), format!("namespace \"{ns}\" deleted"));
     let (cr, nsr) = (&c, ns.as_str());
-    wait_for(
-        "the namespace to go",
-        move || async move { cr.get("v1", "Namespace", "namespaces", "", nsr).await.is_none() },
-    )
+    testkit::wait_for_async("the namespace to go", TIMEOUT, POLL, move || async move {
+        cr.get("v1", "Namespace", "namespaces", "", nsr).await.is_none()
+    })
     .await;
     let again = c.kubectl(&["delete", "namespace", &ns]).await;
     assert!(again.stderr.contains("not found"), "{}", again.stderr);
@@ -615,7 +603,10 @@ async fn a_protobuf_only_client_is_answered_in_protobuf() {
     let (code, _, body) = send(&c, delete(uid)).await;
     assert_eq!(code, 200, "{:?}", protobuf::decode(&body));
     let (cr, nsr) = (&c, ns.as_str());
-    wait_for("the deployment to go", move || async move { cr.deployment(nsr, "web").await.is_none() }).await;
+    testkit::wait_for_async("the deployment to go", TIMEOUT, POLL, move || async move {
+        cr.deployment(nsr, "web").await.is_none()
+    })
+    .await;
 
     // A body that is not protobuf at all is a 400, not a crash.
     let bad = http::Request::post(&dep_path)
@@ -630,19 +621,16 @@ async fn a_protobuf_only_client_is_answered_in_protobuf() {
 /// GETs `path` twice, as protobuf and as JSON, until both show the same resourceVersion;
 /// returns (the protobuf answer decoded, the JSON answer).
 async fn both_forms(c: &Cluster, path: &str) -> (Value, Value) {
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
+    testkit::wait_for_async(&format!("GET {path} to show one resourceVersion in both forms"), TIMEOUT, POLL, || async {
         let (code, ct, body) = send(c, protobuf_request(http::Method::GET, path, None)).await;
         assert_eq!(ct, protobuf::MEDIA_TYPE, "GET {path}: {code}");
         let pb = protobuf::decode(&body).unwrap_or_else(|e| panic!("GET {path}: {}", e.message));
         let req = http::Request::get(path).header(http::header::ACCEPT, "application/json").body(Vec::new());
         let (_, _, body) = send(c, req.expect("request")).await;
         let js: Value = serde_json::from_slice(&body).expect("JSON");
-        if pb.pointer("/metadata/resourceVersion") == js.pointer("/metadata/resourceVersion") {
-            return (pb, js);
-        }
-        assert!(tokio::time::Instant::now() < deadline, "GET {path} never settled");
-    }
+        (pb.pointer("/metadata/resourceVersion") == js.pointer("/metadata/resourceVersion")).then_some((pb, js))
+    })
+    .await
 }
 
 /// The protobuf form of each served kind, decoded, is its JSON form. On a real server this

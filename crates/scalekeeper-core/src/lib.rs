@@ -6,10 +6,12 @@
 //! messages and status codes.
 
 pub mod identity;
+pub mod plan;
 pub mod sync;
 pub mod validation;
 
 pub use identity::Identity;
+pub use plan::{Decision, Input, Limits, Plan, plan};
 pub use sync::{Conflict, Desired, Mode, Observed, ReplicaCounts, SyncState, SyncStatus, evaluate};
 pub use validation::{
     DEFAULT_MAX_REPLICAS, Violation, page_size, validate_namespace_filter, validate_replicas, validate_target,

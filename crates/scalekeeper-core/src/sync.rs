@@ -77,6 +77,26 @@ impl SyncStatus {
     }
 }
 
+impl std::str::FromStr for SyncStatus {
+    type Err = UnknownSyncStatus;
+
+    /// Parses the name [`SyncStatus::as_str`] gives (`InSync`, `Drifted`, ...).
+    ///
+    /// # Errors
+    /// [`UnknownSyncStatus`] for any other string.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [SyncStatus::Unmanaged, SyncStatus::InSync, SyncStatus::Drifted, SyncStatus::Progressing, SyncStatus::Conflict]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+            .ok_or_else(|| UnknownSyncStatus(s.to_owned()))
+    }
+}
+
+/// A string that names no [`SyncStatus`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown sync status {0:?}")]
+pub struct UnknownSyncStatus(pub String);
+
 impl fmt::Display for SyncStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -308,6 +328,16 @@ mod tests {
         assert!(SyncStatus::Conflict.is_out_of_sync());
         assert!(SyncStatus::Progressing.is_out_of_sync());
         assert!(!SyncStatus::InSync.is_out_of_sync());
+        for s in [
+            SyncStatus::Unmanaged,
+            SyncStatus::InSync,
+            SyncStatus::Drifted,
+            SyncStatus::Progressing,
+            SyncStatus::Conflict,
+        ] {
+            assert_eq!(s.as_str().parse::<SyncStatus>(), Ok(s));
+        }
+        assert!("in sync".parse::<SyncStatus>().is_err());
         assert!(!SyncStatus::Unmanaged.is_out_of_sync());
     }
 }

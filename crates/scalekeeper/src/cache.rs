@@ -6,6 +6,7 @@
 //!  watcher(ReplicaPolicies) ─modify────► reflector ─► Store<ReplicaPolicy>
 //!  watcher(HPAs) ──────────────────────► reflector ─► Store<HorizontalPodAutoscaler>
 //!          └── every event ──► broadcast<Change> ──► WatchDeployments streams
+//!                                                └─► the leader's reconciler (its triggers)
 //! ```
 //!
 //! Deployments are stored without their pod template, managedFields and annotations, so
@@ -176,6 +177,21 @@ pub fn watch_backoff() -> ResetTimerBackoff<ExponentialBackoff> {
 /// How many changes a slow WatchDeployments subscriber may fall behind before it is ended.
 pub const CHANGE_BUFFER: usize = 1024;
 
+/// Keeps only the managedFields entries of a policy that own `f:spec.f:replicas`, without
+/// their field sets' other fields: who declared the count last (the API's writer, or kubectl,
+/// or a GitOps tool) is all the reconciler reads there (see `reconciler::declared_through_api`).
+fn keep_replicas_owners(p: &mut ReplicaPolicy) {
+    p.managed_fields_mut().retain_mut(|e| {
+        let owns = e.fields_v1.as_ref().and_then(|f| f.0.get("f:spec")).and_then(|s| s.get("f:replicas")).is_some();
+        if owns {
+            e.fields_v1 = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1(
+                serde_json::json!({"f:spec": {"f:replicas": {}}}),
+            ));
+        }
+        owns
+    });
+}
+
 fn strip(d: &mut Deployment) {
     d.managed_fields_mut().clear();
     d.annotations_mut().clear();
@@ -204,7 +220,7 @@ impl Cache {
                 watcher(dep_api, watcher::Config::default()).backoff(watch_backoff()).modify(strip).reflect(dep_writer);
             let pol_stream = watcher(pol_api, watcher::Config::default())
                 .backoff(watch_backoff())
-                .modify(|p: &mut ReplicaPolicy| p.managed_fields_mut().clear())
+                .modify(keep_replicas_owners)
                 .reflect(pol_writer);
             let (hpas, hpa_writer) = reflector::store();
             let hpa_stream = watcher(hpa_api, watcher::Config::default())
@@ -260,6 +276,13 @@ impl Cache {
         let policy = part.policies.get(&ObjectRef::new(name).within(namespace));
         let hpas = self.hpas_targeting(namespace, name);
         Some(DeploymentView { deployment, policy, hpas })
+    }
+
+    /// The policy store of each part of the scope (`None`: all namespaces), for the
+    /// reconciler's `Controller`: it reconciles from these stores and this cache's change feed
+    /// ([`Cache::subscribe`]), so leading opens no watch of its own.
+    pub fn policy_stores(&self) -> Vec<(Option<String>, Store<ReplicaPolicy>)> {
+        self.parts.iter().map(|p| (p.namespace.clone(), p.policies.clone())).collect()
     }
 
     /// The cached ReplicaPolicy `namespace/name`.

@@ -12,8 +12,7 @@ use kube::ResourceExt as _;
 use crate::policy::{LAST_SET_AT, ReplicaPolicy};
 
 /// What Events and logs name when managedFields do not record who changed `spec.replicas`.
-/// (Kubernetes before 1.22 records no field manager for writes through the scale subresource.)
-pub const UNKNOWN_MANAGER: &str = "an unrecorded writer";
+pub use scalekeeper_core::plan::UNKNOWN_MANAGER;
 
 /// The field manager that last set `spec.replicas`, from managedFields: the entry that owns
 /// `f:spec.f:replicas`, unless that entry was last written before `since` (the last time

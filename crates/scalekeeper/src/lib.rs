@@ -1,13 +1,28 @@
 //! scalekeeper: a secure gRPC API over the replica counts of Kubernetes Deployments.
 //!
+//! Dependencies point one way, from the process down to the domain:
+//!
 //! ```text
-//!            scalekeeper-core (domain: sync status, validation, identity) — pure
-//!                 ▲                      ▲
-//!   view ─────────┘                      │
-//!   cache (reflectors) ◄── service (gRPC edge, Status mapping) ──► writer (Kubernetes writes)
-//!                              ▲
-//!   tls (mTLS accept loop) ────┘        server (wiring, health, HTTP, shutdown)
-//!   cli (client) · certs (dev PKI) · dev (kubesim + server in one process; `dev` feature)
+//!   main.rs ─► runtime (args: clap, checks, ServeConfig; run each subcommand)
+//!                 │
+//!                 ▼
+//!   server (wiring: cache, reconciler under the Lease, gRPC on mTLS, HTTP probes/metrics, shutdown)
+//!      │            │
+//!      │            ▼
+//!      │   grpc/ ── the edge, the only module that knows both sides:
+//!      │     service (ScaleService) · status (API Error ─► tonic::Status; WriteError ─► Error)
+//!      │     · convert (DeploymentView ─► pb::Deployment)        tls (mTLS accept loop)
+//!      │            │ reads             │ writes
+//!      ▼            ▼                   ▼
+//!   Kubernetes-facing (kube, no tonic, no proto):
+//!     cache (reflectors) · writer (WriteError) · reconciler (ReconcileError) · leader (Lease)
+//!     · view (DeploymentView) · policy (the CRD) · hpa · culprit
+//!                                       │
+//!                                       ▼
+//!   scalekeeper-core (domain: sync status, the reconcile plan, validation, identity) — pure
+//!
+//!   metrics (prometheus registry; the edge passes gRPC codes as labels)
+//!   cli (the client) · certs (dev PKI) · dev (kubesim + server in one process; `dev` feature)
 //! ```
 //!
 //! Cargo feature `dev` (off by default): the `dev` module and `scalekeeper dev`, with kubesim
@@ -19,14 +34,14 @@ pub mod cli;
 pub mod culprit;
 #[cfg(feature = "dev")]
 pub mod dev;
-pub mod error;
+pub mod grpc;
 pub mod hpa;
 pub mod leader;
 pub mod metrics;
 pub mod policy;
 pub mod reconciler;
+pub mod runtime;
 pub mod server;
-pub mod service;
 pub mod tls;
 pub mod view;
 pub mod writer;

@@ -114,11 +114,8 @@ pub struct PolicyCondition {
     pub last_transition_time: Option<String>,
 }
 
-/// Condition type the reconciler sets on a policy whose enforcement is suspended (the flap
-/// guard tripped).
-pub const CONDITION_SUSPENDED: &str = "EnforcementSuspended";
-/// Condition type the reconciler keeps on every policy: whether the Deployment matches.
-pub const CONDITION_SYNCED: &str = "Synced";
+/// The condition types the reconciler sets; the domain's decision owns them.
+pub use scalekeeper_core::plan::{CONDITION_SUSPENDED, CONDITION_SYNCED};
 
 /// A condition's `status` for `true`/`false`: `True` or `False` (metav1.ConditionStatus;
 /// `Unknown` is never written).

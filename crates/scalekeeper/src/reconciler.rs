@@ -3,13 +3,12 @@
 //! else changes it — unless something legitimately owns the count.
 //!
 //! ```text
-//!  watch ReplicaPolicies ─┐
-//!  watch Deployments ─────┼─► Controller ─► reconcile(policy)
-//!  watch HPAs (→ target) ─┘                    │ GET Deployment (live: spec + managedFields)
-//!                                              │ evaluate (scalekeeper-core)
-//!                                              ├─ Enforce + DRIFTED ─► flap guard ─► PATCH scale
-//!                                              │                                    Event DriftCorrected
-//!                                              └─ PATCH policy status (only when it changed)
+//!  cache (the process' only watches) ─ Store<ReplicaPolicy> ─┐
+//!         └─ change feed (policy, Deployment, HPA → target) ─┴─► Controller ─► reconcile(policy)
+//!   read:    GET Deployment (live: spec + managedFields), HPAs from the cache, status, memory
+//!   plan:    scalekeeper_core::plan (pure: the decision table)
+//!   confirm: a planned write re-reads the policy and the HPAs live, and plans again
+//!   execute: PATCH scale (at most once) · memory · Events · PATCH status (only when changed)
 //! ```
 //!
 //! Only the Lease holder runs it (see [`crate::leader`]). Never a hot loop: corrections are
@@ -19,61 +18,44 @@
 //!
 //! Event reasons and the field manager are named constants, as in sample-controller.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::hpa::{self, HorizontalPodAutoscaler};
 use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource as _, ResourceExt as _};
-use scalekeeper_core::{Conflict, SyncStatus, evaluate};
+use scalekeeper_core::Desired;
+use scalekeeper_core::plan::{
+    ConditionChange, Decision, Declaration, DeploymentFacts, Input, Limits, Plan, Record, plan,
+};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::{Cache, Scope};
+use crate::cache::{Cache, Change};
 use crate::culprit::last_set_by_us;
 pub use crate::culprit::{UNKNOWN_MANAGER, replicas_manager};
+use crate::hpa::{self, HorizontalPodAutoscaler};
 use crate::metrics::Metrics;
 use crate::policy::{
-    Correction, FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyCondition, PolicyMode,
-    ReplicaPolicy, ReplicaPolicyStatus,
+    CONDITION_SUSPENDED, Correction, FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION,
+    PolicyCondition, ReplicaPolicy, ReplicaPolicyStatus,
 };
-use crate::view::{CONDITION_SUSPENDED, CONDITION_SYNCED, DeploymentView};
+use crate::view::DeploymentView;
 
-/// Event reason: scalekeeper set `spec.replicas` back to the declared count.
-pub const REASON_DRIFT_CORRECTED: &str = "DriftCorrected";
-/// Event reason: drift seen in Observe mode (reported, not corrected).
-pub const REASON_DRIFT_DETECTED: &str = "DriftDetected";
-/// Event reason: something else owns the replica count (HPA, re-created Deployment).
-pub const REASON_CONFLICT: &str = "ConflictDetected";
-/// Event reason: the flap guard suspended enforcement.
-pub const REASON_SUSPENDED: &str = "EnforcementSuspended";
-/// Event reason: enforcement resumed after the cool-down or a new declaration.
-pub const REASON_RESUMED: &str = "EnforcementResumed";
-/// Event reason: the reconciler applied a declared count itself — one declared in the
-/// ReplicaPolicy (GitOps, a hand edit), or one declared through the API that the API's own scale
-/// write did not apply within [`DECLARATION_GRACE`]. Applying a declaration is never a drift.
-pub const REASON_REPLICAS_APPLIED: &str = "ReplicasApplied";
-/// Event reason: a caller declared a count through the API (SetReplicas); published by the
-/// writer ([`crate::writer`]), naming the caller's identity.
-pub const REASON_REPLICAS_DECLARED: &str = "ReplicasDeclared";
-
-/// How long the reconciler leaves a declaration made through the API to the API's own scale
-/// write before applying it itself: the writer writes the policy, then PATCHes the scale
-/// subresource, and the reconciler may see the policy in between. Bounded, so a writer that
-/// crashed between the two writes delays the count by at most this long.
-pub const DECLARATION_GRACE: Duration = Duration::from_secs(5);
+pub use scalekeeper_core::plan::{
+    DECLARATION_GRACE, REASON_CONFLICT, REASON_DRIFT_CORRECTED, REASON_DRIFT_DETECTED, REASON_REPLICAS_APPLIED,
+    REASON_REPLICAS_DECLARED, REASON_RESUMED, REASON_SUSPENDED,
+};
 
 /// Settings of the reconciler.
 #[derive(Debug, Clone)]
 pub struct ReconcileConfig {
-    /// More corrections than this within `flap_window` trip the flap guard.
+    /// More corrections than this (a count) within `flap_window` trip the flap guard.
     pub flap_max: usize,
     /// The flap guard's window.
     pub flap_window: Duration,
@@ -81,18 +63,36 @@ pub struct ReconcileConfig {
     pub cool_down: Duration,
     /// Periodic resync of every policy.
     pub resync: Duration,
+    /// How long a count declared through the API is left to the API's own scale write
+    /// (default [`DECLARATION_GRACE`]).
+    pub declaration_grace: Duration,
     /// This replica's identity, for Events' `reportingInstance`.
     pub instance: String,
 }
 
 impl Default for ReconcileConfig {
     fn default() -> Self {
+        let limits = Limits::default();
         Self {
-            flap_max: 5,
-            flap_window: Duration::from_secs(60),
-            cool_down: Duration::from_secs(300),
-            resync: Duration::from_secs(300),
+            flap_max: limits.flap_max,
+            flap_window: limits.flap_window,
+            cool_down: limits.cool_down,
+            resync: limits.resync,
+            declaration_grace: limits.declaration_grace,
             instance: "scalekeeper".into(),
+        }
+    }
+}
+
+impl ReconcileConfig {
+    /// The settings the decision ([`scalekeeper_core::plan`]) depends on.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            flap_max: self.flap_max,
+            flap_window: self.flap_window,
+            cool_down: self.cool_down,
+            declaration_grace: self.declaration_grace,
+            resync: self.resync,
         }
     }
 }
@@ -127,6 +127,21 @@ impl ReconcileError {
     }
 }
 
+/// What this leader remembers about one policy beyond its status, because the controller's
+/// store may not show its own status writes yet when the next look comes.
+#[derive(Debug, Default)]
+struct Memory {
+    /// Recent correction times (the flap guard's window).
+    corrections: Vec<jiff::Timestamp>,
+    /// When a suspension this leader decided began.
+    suspended_since: Option<jiff::Timestamp>,
+    /// (policy UID, generation): the newest generation seen in effect or applied.
+    applied: Option<(String, i64)>,
+    /// A declaration made through the API (`UID/generation/last-set-at`) left to the writer's
+    /// scale write, and when this leader first saw it waiting.
+    pending: Option<(String, Instant)>,
+}
+
 /// Shared state of the reconcilers.
 pub struct Context {
     client: Client,
@@ -134,20 +149,10 @@ pub struct Context {
     recorder: Recorder,
     metrics: Arc<Metrics>,
     config: ReconcileConfig,
-    /// Recent correction times per policy (the flap guard's window).
-    corrections: Mutex<HashMap<ObjectRef<ReplicaPolicy>, VecDeque<Instant>>>,
+    /// Per policy: what this leader remembers (see [`Memory`]).
+    memory: Mutex<HashMap<ObjectRef<ReplicaPolicy>, Memory>>,
     /// Consecutive failures per policy, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<ReplicaPolicy>, u32>>,
-    /// Suspensions this leader decided: when each began. The policy status records them
-    /// too, but the controller's store may not show that write yet when the next
-    /// reconciliation runs.
-    suspensions: Mutex<HashMap<ObjectRef<ReplicaPolicy>, jiff::Timestamp>>,
-    /// Per policy (UID, generation): the newest generation this leader saw in effect on the
-    /// Deployment or applied itself; the store may not show its status write yet.
-    applied: Mutex<HashMap<ObjectRef<ReplicaPolicy>, (String, i64)>>,
-    /// Per policy: a declaration made through the API (UID, generation, `last-set-at`) that is
-    /// left to the writer's scale write, and when this leader first saw it pending.
-    pending: Mutex<HashMap<ObjectRef<ReplicaPolicy>, (String, Instant)>>,
 }
 
 impl Context {
@@ -158,19 +163,20 @@ impl Context {
 
     /// A context for reconcilers using `client` and reading HPAs from `cache`.
     pub fn new(client: Client, cache: Cache, metrics: Arc<Metrics>, config: ReconcileConfig) -> Arc<Self> {
-        let reporter = Reporter { controller: "scalekeeper".into(), instance: Some(config.instance.clone()) };
         Arc::new(Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: Recorder::new(client.clone(), reporter(&config.instance)),
             client,
             cache,
             metrics,
             config,
-            corrections: Mutex::default(),
+            memory: Mutex::default(),
             failures: Mutex::default(),
-            suspensions: Mutex::default(),
-            applied: Mutex::default(),
-            pending: Mutex::default(),
         })
+    }
+
+    fn memory<T>(&self, key: &ObjectRef<ReplicaPolicy>, f: impl FnOnce(&mut Memory) -> T) -> T {
+        let mut map = self.memory.lock().unwrap_or_else(|e| e.into_inner());
+        f(map.entry(key.clone()).or_default())
     }
 }
 
@@ -210,106 +216,58 @@ fn declared_through_api(policy: &ReplicaPolicy) -> bool {
     }
 }
 
-/// Whether the Deployment has changed since the count of `policy` was declared through the API:
-/// its generation moved past the one the writer read before its own scale write. That write
-/// has landed then (or been overtaken), and a count other than the declared one is a drift.
-fn declaration_overtaken(policy: &ReplicaPolicy, d: &Deployment) -> bool {
-    let read = policy.annotations().get(LAST_SET_DEPLOYMENT_GENERATION).and_then(|g| g.parse::<i64>().ok());
-    declared_through_api(policy) && read.is_some_and(|g| d.metadata.generation.unwrap_or(0) > g)
-}
-
-/// How long a count declared through the API, not in effect on `d`, is still left to the
-/// writer's own scale write: `Some` while the Deployment is still at the generation the writer
-/// read before that write (for a policy written before that was recorded: while generation
-/// `generation` has not been applied) and the declaration is less than [`DECLARATION_GRACE`]
-/// old, by the writer's `last-set-at` and by when this leader first saw it pending, so a skewed
-/// clock cannot stretch the wait. `None`: the reconciler acts now. This covers a SetReplicas
-/// that declares the count already declared, over a drift, too: it moves no generation.
-fn left_to_writer(
-    ctx: &Context,
-    policy: &ReplicaPolicy,
-    d: &Deployment,
-    uid: &str,
-    generation: i64,
-    applied: i64,
-) -> Option<Duration> {
-    if !declared_through_api(policy) {
-        return None;
-    }
-    let set_at_s = policy.annotations().get(LAST_SET_AT)?;
-    let set_at: jiff::Timestamp = set_at_s.parse().ok()?;
-    match policy.annotations().get(LAST_SET_DEPLOYMENT_GENERATION).and_then(|g| g.parse::<i64>().ok()) {
-        Some(read) if d.metadata.generation.unwrap_or(0) > read => return None,
-        Some(_) => {}
-        None if applied >= generation => return None,
-        None => {}
-    }
-    let age = jiff::Timestamp::now().duration_since(set_at);
-    let by_clock = DECLARATION_GRACE.saturating_sub(Duration::try_from(age).unwrap_or_default());
-    let key = ObjectRef::from_obj(policy);
-    let marker = format!("{uid}/{generation}/{set_at_s}");
-    let mut pending = ctx.pending.lock().unwrap_or_else(|e| e.into_inner());
-    let first_seen = match pending.get(&key) {
-        Some((m, t)) if *m == marker => *t,
-        _ => {
-            let now = Instant::now();
-            pending.insert(key, (marker, now));
-            now
-        }
-    };
-    let left = by_clock.min(DECLARATION_GRACE.saturating_sub(first_seen.elapsed()));
-    (!left.is_zero()).then_some(left)
-}
-
-fn now_rfc3339() -> String {
-    crate::policy::timestamp(jiff::Timestamp::now())
-}
-
-/// Sets condition `type_`, keeping lastTransitionTime when the status did not change.
-fn set_condition(conditions: &mut Vec<PolicyCondition>, type_: &str, status: bool, reason: &str, message: String) {
-    let status_s = crate::policy::condition_status(status);
-    let now = now_rfc3339();
-    match conditions.iter_mut().find(|c| c.type_ == type_) {
-        Some(c) => {
-            if c.status != status_s {
-                c.last_transition_time = Some(now);
-            }
-            c.status = status_s.into();
-            c.reason = reason.into();
-            c.message = message;
-        }
-        None => conditions.push(PolicyCondition {
-            type_: type_.into(),
-            status: status_s.into(),
-            reason: reason.into(),
-            message,
-            last_transition_time: Some(now),
-        }),
+/// The declaration as [`plan`] reads it: the policy's spec and generation, and what the API's
+/// writer recorded in its annotations.
+fn declaration(policy: &ReplicaPolicy) -> Declaration {
+    let annotations = policy.annotations();
+    Declaration {
+        target: format!("{}/{}", policy.namespace().unwrap_or_default(), policy.name_any()),
+        desired: Desired {
+            replicas: policy.spec.replicas,
+            mode: policy.spec.mode,
+            deployment_uid: policy.spec.deployment_uid.clone(),
+        },
+        generation: policy.metadata.generation.unwrap_or(0),
+        through_api: declared_through_api(policy),
+        set_at: annotations.get(LAST_SET_AT).and_then(|t| t.parse().ok()),
+        set_by: annotations.get(LAST_SET_BY).cloned(),
+        read_generation: annotations.get(LAST_SET_DEPLOYMENT_GENERATION).and_then(|g| g.parse().ok()),
     }
 }
 
-/// When a suspension that began at `since` ends, if it is still in force: it ends after
-/// the cool-down, or as soon as someone declares the count again (a newer `last-set-at`).
-fn suspension_end(policy: &ReplicaPolicy, since: jiff::Timestamp, cool_down: Duration) -> Option<jiff::Timestamp> {
-    if let Some(set_at) = policy.annotations().get(LAST_SET_AT).and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        && set_at > since
-    {
-        return None;
-    }
-    let until = since.checked_add(jiff::SignedDuration::try_from(cool_down).ok()?).ok()?;
-    (until > jiff::Timestamp::now()).then_some(until)
-}
-
-/// When the suspension recorded in `status` began, if one is.
+/// When the suspension recorded in the policy's status began, if one is.
 fn suspended_since(policy: &ReplicaPolicy) -> Option<jiff::Timestamp> {
     let status = policy.status.as_ref()?;
     let c = status.condition(CONDITION_SUSPENDED).filter(|c| c.is_true())?;
     c.last_transition_time.as_deref()?.parse().ok()
 }
 
-async fn publish(ctx: &Context, d: &Deployment, policy: &ReplicaPolicy, type_: EventType, reason: &str, note: String) {
-    publish_on(&ctx.recorder, &[d.object_ref(&()), policy.object_ref(&())], type_, reason, ACTION_RECONCILE, &note)
-        .await;
+/// Sets condition `type_`, keeping lastTransitionTime when the status did not change.
+fn set_condition(conditions: &mut Vec<PolicyCondition>, change: &ConditionChange, now: &str) {
+    let status = crate::policy::condition_status(change.status);
+    match conditions.iter_mut().find(|c| c.type_ == change.type_) {
+        Some(c) => {
+            if c.status != status {
+                c.last_transition_time = Some(now.into());
+            }
+            c.status = status.into();
+            c.reason = change.reason.into();
+            c.message.clone_from(&change.message);
+        }
+        None => conditions.push(PolicyCondition {
+            type_: change.type_.into(),
+            status: status.into(),
+            reason: change.reason.into(),
+            message: change.message.clone(),
+            last_transition_time: Some(now.into()),
+        }),
+    }
+}
+
+/// Who reports scalekeeper's Events (`reportingController` `scalekeeper`, `reportingInstance`
+/// this replica's identity): the reconciler's and the writer's alike.
+pub(crate) fn reporter(instance: &str) -> Reporter {
+    Reporter { controller: "scalekeeper".into(), instance: Some(instance.to_owned()) }
 }
 
 /// The Event `action` of everything the reconciler reports.
@@ -373,331 +331,223 @@ pub async fn reconcile(policy: Arc<ReplicaPolicy>, ctx: Arc<Context>) -> Result<
     result
 }
 
+/// How often one look re-reads when the policy changes under it before giving up until the
+/// next trigger.
+const MAX_READS: usize = 3;
+
+/// Read → [`plan`] → execute. A plan that writes to the Deployment is confirmed first against
+/// the live policy and the live HPAs: the controller's store can lag a SetReplicas that wrote
+/// the policy and then scaled the Deployment ("correcting" to the old count would undo the
+/// user's new one), and an HPA created a moment ago must never be fought.
 async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action, ReconcileError> {
+    let mut policy = policy.clone();
+    for _ in 0..MAX_READS {
+        let (mut input, deployment) = read(&policy, ctx).await?;
+        let mut planned = plan(&input);
+        if planned.decision.scale_to().is_some() {
+            match confirm(&policy, ctx).await? {
+                Confirmation::Deleted => return Ok(Action::await_change()),
+                Confirmation::Changed(live) => {
+                    policy = *live;
+                    continue;
+                }
+                Confirmation::Hpas(hpas) if !hpas.is_empty() => {
+                    input.hpas = hpas;
+                    planned = plan(&input);
+                }
+                Confirmation::Hpas(_) => {}
+            }
+        }
+        return execute(&policy, deployment.as_ref(), &input, planned, ctx).await;
+    }
+    tracing::debug!(namespace = ?policy.namespace(), name = %policy.name_any(), "the policy kept changing; looking again shortly");
+    Ok(Action::requeue(Duration::from_secs(1)))
+}
+
+/// Reads what [`plan`] decides from: the Deployment live (its spec may be newer than any
+/// cache, and its managedFields name who changed it), the HPAs targeting it from the cache,
+/// the policy's status and this leader's memory.
+async fn read(policy: &ReplicaPolicy, ctx: &Context) -> Result<(Input, Option<Deployment>), ReconcileError> {
     let ns = policy.namespace().unwrap_or_default();
     let name = policy.name_any();
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
-    let policies: Api<ReplicaPolicy> = Api::namespaced(ctx.client.clone(), &ns);
-    let old_status = policy.status.clone().unwrap_or_default();
-    let mut status = old_status.clone();
-    // Before observedGeneration moves: a status without appliedGeneration falls back to it.
-    status.applied_generation = Some(applied_in_status(&old_status));
-    status.observed_generation = policy.metadata.generation;
-
-    // The Deployment, live: its spec may be newer than any cache, and its managedFields
-    // name who changed it.
-    let Some(deployment) =
-        deployments.get_opt(&name).await.map_err(ReconcileError::kube(format!("reading Deployment {ns}/{name}")))?
-    else {
-        status.sync_status = Some(SyncStatus::Conflict.as_str().into());
-        status.spec_replicas = None;
-        status.ready_replicas = None;
-        set_condition(
-            &mut status.conditions,
-            CONDITION_SYNCED,
-            false,
-            "DeploymentNotFound",
-            format!("Deployment {ns}/{name} does not exist"),
-        );
-        write_status(&policies, &name, &old_status, &status).await?;
-        return Ok(Action::requeue(ctx.config.resync));
-    };
-
-    let mut view = DeploymentView {
-        deployment: Arc::new(deployment.clone()),
-        policy: Some(Arc::new(policy.clone())),
-        hpas: ctx.cache.hpas_targeting(&ns, &name),
-    };
-    // Suspension: in force while the condition (or this leader's own record, which the
-    // store may not show yet) says so and the cool-down has not passed.
+    let deployment =
+        deployments.get_opt(&name).await.map_err(ReconcileError::kube(format!("reading Deployment {ns}/{name}")))?;
+    let now = jiff::Timestamp::now();
+    let declaration = declaration(policy);
+    let status = policy.status.clone().unwrap_or_default();
     let key = ObjectRef::from_obj(policy);
-    let remembered = ctx.suspensions.lock().unwrap_or_else(|e| e.into_inner()).get(&key).copied();
-    let since = remembered.into_iter().chain(suspended_since(policy)).max();
-    let until = since.and_then(|s| suspension_end(policy, s, ctx.config.cool_down));
-    if since.is_some() && until.is_none() {
-        ctx.suspensions.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
-    }
-    let was_suspended = old_status.is_suspended();
-    if until.is_some() && !was_suspended {
-        // Decided by this leader, not yet visible in the store's copy of the status.
-        set_condition(&mut status.conditions, CONDITION_SUSPENDED, true, "FlapGuard", "enforcement suspended".into());
-    }
-    if was_suspended && until.is_none() {
-        set_condition(&mut status.conditions, CONDITION_SUSPENDED, false, "CoolDownOver", "enforcement resumed".into());
-        ctx.corrections.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
-        publish(
-            ctx,
-            &deployment,
-            policy,
-            EventType::Normal,
-            REASON_RESUMED,
-            "flap guard cool-down over or count declared again: enforcing again".into(),
-        )
-        .await;
-    }
-    let mut p = policy.clone();
-    p.status = Some(status.clone());
-    view.policy = Some(Arc::new(p));
-    let mut sync = evaluate(view.desired().as_ref(), &view.observed(), &view.conflicts());
-    let desired = policy.spec.replicas;
-    let observed = view.observed();
-
-    // A declaration (a new generation) is not a drift until the Deployment has had its count:
-    // seen in effect here, or applied by the reconciler below.
-    let generation = policy.metadata.generation.unwrap_or(0);
     let uid = policy.metadata.uid.clone().unwrap_or_default();
-    let remembered_applied = match ctx.applied.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-        Some((u, g)) if *u == uid => *g,
-        _ => 0,
-    };
-    let mut applied = applied_in_status(&old_status).max(remembered_applied);
-    if applied < generation && (observed.spec_replicas == desired || declaration_overtaken(policy, &deployment)) {
-        applied = generation;
-    }
-    // A declaration through the API whose own scale write has not landed yet.
-    let wait_for_writer = if observed.spec_replicas != desired {
-        left_to_writer(ctx, policy, &deployment, &uid, generation, applied)
-    } else {
-        None
-    };
-    let mut wrote_scale = false;
-
-    if sync.status == SyncStatus::Drifted
-        && let Some(left) = wait_for_writer
-    {
-        // Declared through the API moments ago: the API's own scale write applies it, once. Not a
-        // drift; if that write never comes, this requeue applies it after the grace.
-        tracing::debug!(namespace = %ns, name = %name, generation, left_ms = left.as_millis() as u64, "declaration left to the writer");
-        sync = scalekeeper_core::SyncState {
-            status: SyncStatus::Progressing,
-            reason: format!("declared {desired} (version {generation}); waiting for it to be applied"),
+    let facts = deployment.as_ref().map(|d| DeploymentFacts {
+        observed: DeploymentView { deployment: Arc::new(d.clone()), policy: None, hpas: vec![] }.observed(),
+        paused: d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false),
+        replicas_manager: replicas_manager(d, last_set_by_us(policy)),
+    });
+    let drifted = facts.as_ref().is_some_and(|f| f.observed.spec_replicas != declaration.desired.replicas);
+    let limits = ctx.config.limits();
+    let record = ctx.memory(&key, |m| {
+        let remembered_applied = match &m.applied {
+            Some((u, g)) if *u == uid => *g,
+            _ => 0,
         };
-    } else if sync.status == SyncStatus::Drifted {
-        let manager = replicas_manager(&deployment, last_set_by_us(policy));
-        let by = manager.clone().unwrap_or_else(|| UNKNOWN_MANAGER.into());
-        match policy.spec.mode {
-            PolicyMode::Observe => {
-                if old_status.sync_status.as_deref() != Some(SyncStatus::Drifted.as_str()) {
-                    publish(
-                        ctx,
-                        &deployment,
-                        policy,
-                        EventType::Normal,
-                        REASON_DRIFT_DETECTED,
-                        format!(
-                            "spec.replicas is {} (set by {by}), declared {desired}; Observe mode: not corrected",
-                            observed.spec_replicas
-                        ),
-                    )
-                    .await;
-                }
-            }
-            PolicyMode::Enforce => {
-                // Correct only to the live declaration: the controller's store can lag a
-                // SetReplicas that wrote the policy and then scaled the Deployment, and
-                // "correcting" to the old count would undo the user's new one.
-                match policies
-                    .get_opt(&name)
-                    .await
-                    .map_err(ReconcileError::kube(format!("reading ReplicaPolicy {ns}/{name}")))?
-                {
-                    None => return Ok(Action::await_change()),
-                    Some(live)
-                        if live.metadata.generation != policy.metadata.generation || live.spec != policy.spec =>
-                    {
-                        return Box::pin(reconcile_inner(&live, ctx)).await;
+        let pending_for = match (&declaration.set_at, drifted && declaration.through_api) {
+            (Some(set_at), true) => {
+                let marker = format!("{uid}/{}/{}", declaration.generation, crate::policy::timestamp(*set_at));
+                match &m.pending {
+                    Some((seen, since)) if *seen == marker => since.elapsed(),
+                    _ => {
+                        m.pending = Some((marker, Instant::now()));
+                        Duration::ZERO
                     }
-                    Some(_) => {}
-                }
-                // Never fight an HPA: check live right before writing.
-                let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(ctx.client.clone(), &ns);
-                let live_hpas: Vec<String> = hpas
-                    .list(&Default::default())
-                    .await
-                    .map_err(ReconcileError::kube(format!("listing HorizontalPodAutoscalers in {ns}")))?
-                    .items
-                    .into_iter()
-                    .filter(|h| hpa::targets(h, &name))
-                    .map(|h| h.name_any())
-                    .collect();
-                if let Some(h) = live_hpas.first() {
-                    sync = evaluate(view.desired().as_ref(), &observed, &[Conflict::Hpa(h.clone())]);
-                } else if applied < generation {
-                    // A declaration the Deployment never had: GitOps, a hand edit, or one made
-                    // through the API whose scale write did not come within the grace. Applying
-                    // it is no drift: no drift count, no flap guard, no culprit.
-                    scale(&deployments, &ns, &name, desired).await?;
-                    wrote_scale = true;
-                    applied = generation;
-                    status.last_applied_time = Some(now_rfc3339());
-                    let source = if declared_through_api(policy) {
-                        let who = policy.annotations().get(LAST_SET_BY).cloned().unwrap_or_else(|| "the API".into());
-                        format!(
-                            "declared by {who} through the API, whose own scale write had not come within {}s",
-                            DECLARATION_GRACE.as_secs()
-                        )
-                    } else {
-                        "declared in the ReplicaPolicy".to_string()
-                    };
-                    let note = format!(
-                        "spec.replicas {} -> {desired}: applied version {generation} of the declaration ({source})",
-                        observed.spec_replicas
-                    );
-                    tracing::info!(namespace = %ns, name = %name, from = observed.spec_replicas, to = desired, generation, "declaration applied: {note}");
-                    publish(ctx, &deployment, policy, EventType::Normal, REASON_REPLICAS_APPLIED, note).await;
-                    sync = scalekeeper_core::SyncState {
-                        status: SyncStatus::Progressing,
-                        reason: format!(
-                            "applied the declared spec.replicas {} -> {desired}; waiting for the rollout",
-                            observed.spec_replicas
-                        ),
-                    };
-                } else if flap_guard_trips(ctx, policy) {
-                    ctx.suspensions
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(key.clone(), jiff::Timestamp::now());
-                    set_condition(
-                        &mut status.conditions,
-                        CONDITION_SUSPENDED,
-                        true,
-                        "FlapGuard",
-                        format!(
-                            "field manager {by:?} keeps changing spec.replicas: more than {} corrections within {}s; enforcement suspended for {}s",
-                            ctx.config.flap_max,
-                            ctx.config.flap_window.as_secs(),
-                            ctx.config.cool_down.as_secs()
-                        ),
-                    );
-                    status.last_correction = Some(Correction {
-                        time: now_rfc3339(),
-                        from: observed.spec_replicas,
-                        to: desired,
-                        field_manager: manager.clone(),
-                    });
-                    sync = scalekeeper_core::SyncState {
-                        status: SyncStatus::Conflict,
-                        reason: Conflict::Flapping(by.clone()).to_string(),
-                    };
-                    tracing::warn!(namespace = %ns, name = %name, field_manager = %by, "flap guard tripped: enforcement suspended");
-                    publish(
-                        ctx,
-                        &deployment,
-                        policy,
-                        EventType::Warning,
-                        REASON_SUSPENDED,
-                        format!(
-                            "field manager {by} keeps changing spec.replicas; scalekeeper stops enforcing for {}s",
-                            ctx.config.cool_down.as_secs()
-                        ),
-                    )
-                    .await;
-                    ctx.metrics.flap_guard_tripped(&ns);
-                } else {
-                    scale(&deployments, &ns, &name, desired).await?;
-                    wrote_scale = true;
-                    ctx.metrics.drift_corrected(&ns);
-                    tracing::info!(
-                        namespace = %ns, name = %name, from = observed.spec_replicas, to = desired, field_manager = %by,
-                        "drift corrected: spec.replicas was changed by {by}"
-                    );
-                    status.last_correction = Some(Correction {
-                        time: now_rfc3339(),
-                        from: observed.spec_replicas,
-                        to: desired,
-                        field_manager: manager.clone(),
-                    });
-                    publish(
-                        ctx,
-                        &deployment,
-                        policy,
-                        EventType::Normal,
-                        REASON_DRIFT_CORRECTED,
-                        format!("spec.replicas {} -> {desired} (it had been changed by {by})", observed.spec_replicas),
-                    )
-                    .await;
-                    sync = scalekeeper_core::SyncState {
-                        status: SyncStatus::Progressing,
-                        reason: format!(
-                            "corrected spec.replicas {} -> {desired}; waiting for the rollout",
-                            observed.spec_replicas
-                        ),
-                    };
                 }
             }
+            _ => Duration::ZERO,
+        };
+        let window = jiff::SignedDuration::try_from(limits.flap_window).unwrap_or(jiff::SignedDuration::MAX);
+        m.corrections.retain(|t| now.duration_since(*t) <= window);
+        Record {
+            applied_generation: applied_in_status(&status).max(remembered_applied),
+            reported: status.sync_status.as_deref().and_then(|s| s.parse().ok()),
+            suspended: status.is_suspended(),
+            suspended_since: m.suspended_since.into_iter().chain(suspended_since(policy)).max(),
+            last_corrected_by: status.last_correction.as_ref().and_then(|c| c.field_manager.clone()),
+            corrections: m.corrections.clone(),
+            pending_for,
         }
-    }
-    if sync.status == SyncStatus::Conflict
-        && old_status.sync_status.as_deref() != Some(SyncStatus::Conflict.as_str())
-        && !view.hpas.is_empty()
-    {
-        publish(
-            ctx,
-            &deployment,
-            policy,
-            EventType::Warning,
-            REASON_CONFLICT,
-            format!("{}; not enforcing", sync.reason),
-        )
-        .await;
-    }
-
-    let after_spec = if wrote_scale { desired } else { observed.spec_replicas };
-    status.applied_generation = Some(applied);
-    if wait_for_writer.is_none() {
-        ctx.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
-    }
-    if applied > remembered_applied {
-        ctx.applied.lock().unwrap_or_else(|e| e.into_inner()).insert(key.clone(), (uid.clone(), applied));
-    }
-    status.spec_replicas = Some(after_spec);
-    status.ready_replicas = Some(observed.status.ready);
-    status.sync_status = Some(sync.status.as_str().into());
-    let in_sync = sync.status == SyncStatus::InSync;
-    let reason = match sync.status {
-        SyncStatus::InSync => "InSync",
-        SyncStatus::Drifted => "Drifted",
-        SyncStatus::Progressing => "Progressing",
-        SyncStatus::Conflict => "Conflict",
-        SyncStatus::Unmanaged => "Unmanaged",
+    });
+    let input = Input {
+        declaration,
+        deployment: facts,
+        hpas: if deployment.is_some() { ctx.cache.hpas_targeting(&ns, &name) } else { vec![] },
+        record,
+        limits,
+        now,
     };
-    set_condition(
-        &mut status.conditions,
-        CONDITION_SYNCED,
-        in_sync,
-        reason,
-        if in_sync { "spec.replicas and status match the declared count".into() } else { sync.reason.clone() },
-    );
-    write_status(&policies, &name, &old_status, &status).await?;
-
-    let mut requeue = match until {
-        Some(t) => {
-            let secs = (t.as_second() - jiff::Timestamp::now().as_second()).max(1) as u64;
-            Duration::from_secs(secs).min(ctx.config.resync)
-        }
-        None => ctx.config.resync,
-    };
-    if let Some(left) = wait_for_writer.filter(|_| !wrote_scale) {
-        // Back when the grace is over, to apply the declaration if the writer has not.
-        requeue = requeue.min(left + Duration::from_millis(50));
-    }
-    Ok(Action::requeue(requeue))
+    Ok((input, deployment))
 }
 
-/// Records a correction now and says whether it makes more than `flap_max` within
-/// `flap_window` (then the correction is not made).
-fn flap_guard_trips(ctx: &Context, policy: &ReplicaPolicy) -> bool {
-    let now = Instant::now();
-    let mut map = ctx.corrections.lock().unwrap_or_else(|e| e.into_inner());
-    let times = map.entry(ObjectRef::from_obj(policy)).or_default();
-    while times.front().is_some_and(|t| now.duration_since(*t) > ctx.config.flap_window) {
-        times.pop_front();
+/// What the live read before a write found.
+enum Confirmation {
+    /// The policy is gone: nothing to enforce.
+    Deleted,
+    /// The policy changed since the store's copy: plan again from this one.
+    Changed(Box<ReplicaPolicy>),
+    /// The policy is the same; these HPAs (names) target the Deployment now.
+    Hpas(Vec<String>),
+}
+
+/// Reads the policy and the namespace's HPAs live, right before a write.
+async fn confirm(policy: &ReplicaPolicy, ctx: &Context) -> Result<Confirmation, ReconcileError> {
+    let ns = policy.namespace().unwrap_or_default();
+    let name = policy.name_any();
+    let policies: Api<ReplicaPolicy> = Api::namespaced(ctx.client.clone(), &ns);
+    match policies.get_opt(&name).await.map_err(ReconcileError::kube(format!("reading ReplicaPolicy {ns}/{name}")))? {
+        None => return Ok(Confirmation::Deleted),
+        Some(live) if live.metadata.generation != policy.metadata.generation || live.spec != policy.spec => {
+            return Ok(Confirmation::Changed(Box::new(live)));
+        }
+        Some(_) => {}
     }
-    if times.len() >= ctx.config.flap_max {
-        return true;
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(ctx.client.clone(), &ns);
+    let live: Vec<String> = hpas
+        .list(&Default::default())
+        .await
+        .map_err(ReconcileError::kube(format!("listing HorizontalPodAutoscalers in {ns}")))?
+        .items
+        .into_iter()
+        .filter(|h| hpa::targets(h, &name))
+        .map(|h| h.name_any())
+        .collect();
+    Ok(Confirmation::Hpas(live))
+}
+
+/// Carries out `planned`: the one scale write, then this leader's memory, the Events, and the
+/// status (written only when it changed).
+async fn execute(
+    policy: &ReplicaPolicy,
+    deployment: Option<&Deployment>,
+    input: &Input,
+    planned: Plan,
+    ctx: &Context,
+) -> Result<Action, ReconcileError> {
+    let ns = policy.namespace().unwrap_or_default();
+    let name = policy.name_any();
+    let generation = input.declaration.generation;
+    if let Some(to) = planned.decision.scale_to() {
+        let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
+        scale(&deployments, &ns, &name, to).await?;
     }
-    times.push_back(now);
-    false
+    match &planned.decision {
+        Decision::Correct { from, to, by } => {
+            ctx.metrics.drift_corrected(&ns);
+            tracing::info!(namespace = %ns, name = %name, from, to, field_manager = %by, "drift corrected: spec.replicas was changed by {by}");
+        }
+        Decision::Apply { from, to } => {
+            tracing::info!(namespace = %ns, name = %name, from, to, generation, "declaration applied");
+        }
+        Decision::Suspend { by } => {
+            ctx.metrics.flap_guard_tripped(&ns);
+            tracing::warn!(namespace = %ns, name = %name, field_manager = %by, "flap guard tripped: enforcement suspended");
+        }
+        Decision::Wait { left } => {
+            tracing::debug!(namespace = %ns, name = %name, generation, left_ms = left.as_millis() as u64, "declaration left to the writer");
+        }
+        Decision::Missing | Decision::Noop | Decision::Report => {}
+    }
+
+    let key = ObjectRef::from_obj(policy);
+    let uid = policy.metadata.uid.clone().unwrap_or_default();
+    let memory = &planned.memory;
+    ctx.memory(&key, |m| {
+        if memory.forget_suspension {
+            m.suspended_since = None;
+        }
+        if memory.suspend {
+            m.suspended_since = Some(input.now);
+        }
+        if memory.forget_corrections {
+            m.corrections.clear();
+        }
+        if memory.record_correction {
+            m.corrections.push(input.now);
+        }
+        if !memory.waiting {
+            m.pending = None;
+        }
+        if planned.applied_generation > input.record.applied_generation {
+            m.applied = Some((uid, planned.applied_generation));
+        }
+    });
+
+    if let Some(d) = deployment {
+        let regarding = [d.object_ref(&()), policy.object_ref(&())];
+        for e in &planned.events {
+            let type_ = if e.warning { EventType::Warning } else { EventType::Normal };
+            publish_on(&ctx.recorder, &regarding, type_, e.reason, ACTION_RECONCILE, &e.note).await;
+        }
+    }
+
+    let old = policy.status.clone().unwrap_or_default();
+    let mut status = old.clone();
+    let now = crate::policy::timestamp(input.now);
+    status.observed_generation = policy.metadata.generation;
+    status.applied_generation = Some(planned.applied_generation);
+    status.sync_status = Some(planned.sync.status.as_str().into());
+    status.spec_replicas = planned.spec_replicas;
+    status.ready_replicas = planned.ready_replicas;
+    for change in &planned.conditions {
+        set_condition(&mut status.conditions, change, &now);
+    }
+    if let Some(c) = &planned.last_correction {
+        status.last_correction =
+            Some(Correction { time: now.clone(), from: c.from, to: c.to, field_manager: c.field_manager.clone() });
+    }
+    if matches!(planned.decision, Decision::Apply { .. }) {
+        status.last_applied_time = Some(now);
+    }
+    let policies: Api<ReplicaPolicy> = Api::namespaced(ctx.client.clone(), &ns);
+    write_status(&policies, &name, &old, &status).await?;
+    Ok(Action::requeue(planned.requeue_after))
 }
 
 /// Writes the status subresource when it changed (a merge patch of `status` only).
@@ -735,45 +585,41 @@ pub fn backoff(failures: u32) -> Duration {
     Duration::from_millis(ms.min(300_000))
 }
 
-/// Runs the controller(s) for `scope` until `stop` is cancelled.
-pub async fn run(ctx: Arc<Context>, scope: Scope, stop: CancellationToken) {
+/// Runs the controller(s) until `stop` is cancelled: one per part of the cache's scope.
+///
+/// The controllers open no watches of their own. Each reconciles from the cache's policy
+/// store, triggered by the cache's change feed: a change of a ReplicaPolicy, of its Deployment
+/// (same name) or of an HPA (mapped to its target) triggers the policy of that name; a
+/// re-list, or a feed this controller fell behind on, triggers every policy in the store; so
+/// does becoming leader. Becoming leader therefore adds no load on the API server, and the
+/// leader keeps one copy of each object, not two.
+pub async fn run(ctx: Arc<Context>, stop: CancellationToken) {
     let mut tasks = vec![];
-    let apis = scope
-        .apis::<ReplicaPolicy>(&ctx.client)
-        .into_iter()
-        .zip(scope.apis::<Deployment>(&ctx.client))
-        .zip(scope.apis::<HorizontalPodAutoscaler>(&ctx.client));
-    for (((_, policies), (_, deployments)), (_, hpas)) in apis {
+    for (namespace, store) in ctx.cache.policy_stores() {
         let ctx = ctx.clone();
         let stop = stop.clone();
+        // Subscribe before reading the store, so nothing falls between the two.
+        let changes = tokio_stream::wrappers::BroadcastStream::new(ctx.cache.subscribe());
         // Futures, not spawned tasks: aborting `run` then drops every controller with it.
         tasks.push(async move {
-            let controller = Controller::new(policies, watcher::Config::default());
-            let store = controller.store();
-            let running = controller
-                .watches(deployments, watcher::Config::default(), |d: Deployment| {
-                    let ns = d.namespace()?;
-                    Some(ObjectRef::new(&d.name_any()).within(&ns))
-                })
-                .watches(hpas, watcher::Config::default(), |h: HorizontalPodAutoscaler| {
-                    let ns = h.namespace()?;
-                    Some(ObjectRef::new(hpa::target_deployment(&h)?).within(&ns))
-                })
+            let triggers = triggers(namespace, store.clone(), changes);
+            let running = Controller::for_stream(futures::stream::pending(), store.clone())
+                .reconcile_on(triggers)
                 .trigger_backoff(crate::cache::watch_backoff())
                 .graceful_shutdown_on(stop.clone().cancelled_owned())
                 .run(reconcile, error_policy, ctx)
                 .for_each(|res| async move {
                     if let Err(e) = res {
-                        // ObjectNotFound: a Deployment without a policy triggered; not an error.
+                        // ObjectNotFound: the policy was deleted before its turn; not an error.
                         if !matches!(e, kube::runtime::controller::Error::ObjectNotFound(_)) {
                             tracing::debug!(error = %e, "controller");
                         }
                     }
                 });
             // kube-runtime's graceful shutdown waits for the policy store to be ready before
-            // its runner can finish, and the shutdown itself ends the watch that would make it
-            // ready: stopped before its first list completed, a Controller never ends. Nothing
-            // has been reconciled then, so there is nothing to wait for.
+            // its runner can finish: stopped before the cache's first list completed, a
+            // Controller never ends. Nothing has been reconciled then, so there is nothing to
+            // wait for.
             let unsynced_stop = async {
                 stop.cancelled().await;
                 if store.wait_until_ready().now_or_never().is_none() {
@@ -789,6 +635,32 @@ pub async fn run(ctx: Arc<Context>, scope: Scope, stop: CancellationToken) {
         });
     }
     futures::future::join_all(tasks).await;
+}
+
+/// The policies to reconcile, from the cache's change feed, for the part of the scope serving
+/// `namespace` (`None`: all): every policy in `store` first (this leader has not looked at any
+/// yet), then the policy named by each change that has one in the store, and every policy
+/// again after a re-list or when the feed lagged (changes were lost).
+fn triggers(
+    namespace: Option<String>,
+    store: Store<ReplicaPolicy>,
+    changes: tokio_stream::wrappers::BroadcastStream<Change>,
+) -> impl futures::Stream<Item = ObjectRef<ReplicaPolicy>> + Send + 'static {
+    let all =
+        |store: &Store<ReplicaPolicy>| store.state().iter().map(|p| ObjectRef::from_obj(&**p)).collect::<Vec<_>>();
+    let initial = futures::stream::iter(all(&store));
+    let following = changes.flat_map(move |change| {
+        let refs = match change {
+            Ok(Change::Object { namespace: ns, name }) => {
+                let r = ObjectRef::new(&name).within(&ns);
+                let in_part = namespace.as_deref().is_none_or(|n| n == ns);
+                if in_part && store.get(&r).is_some() { vec![r] } else { vec![] }
+            }
+            Ok(Change::Resync) | Err(_) => all(&store),
+        };
+        futures::stream::iter(refs)
+    });
+    initial.chain(following)
 }
 
 #[cfg(test)]
@@ -815,7 +687,11 @@ mod tests {
     fn policy_with(annotations: &[(&str, &str)], replicas_owner: Option<&str>) -> ReplicaPolicy {
         let mut p = ReplicaPolicy::new(
             "web",
-            crate::policy::ReplicaPolicySpec { replicas: 5, mode: PolicyMode::Enforce, deployment_uid: None },
+            crate::policy::ReplicaPolicySpec {
+                replicas: 5,
+                mode: scalekeeper_core::Mode::Enforce,
+                deployment_uid: None,
+            },
         );
         p.metadata.annotations = Some(annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
         if let Some(owner) = replicas_owner {
@@ -845,21 +721,6 @@ mod tests {
     }
 
     #[test]
-    fn a_declaration_is_overtaken_once_the_deployment_moves_past_what_the_writer_read() {
-        let p = policy_with(&[(LAST_SET_AT, "2026-01-01T10:00:00Z"), (LAST_SET_DEPLOYMENT_GENERATION, "4")], None);
-        let at = |g: i64| {
-            let mut d = Deployment::default();
-            d.metadata.generation = Some(g);
-            d
-        };
-        assert!(!declaration_overtaken(&p, &at(4)), "the writer's scale write has not landed");
-        assert!(declaration_overtaken(&p, &at(5)));
-        // A GitOps declaration is never the writer's to apply.
-        let gitops = policy_with(&[(LAST_SET_DEPLOYMENT_GENERATION, "4")], Some("argocd"));
-        assert!(!declaration_overtaken(&gitops, &at(5)));
-    }
-
-    #[test]
     fn applied_generation_falls_back_to_observed_generation_for_old_statuses() {
         let old = ReplicaPolicyStatus { observed_generation: Some(3), ..Default::default() };
         assert_eq!(applied_in_status(&old), 3);
@@ -869,40 +730,50 @@ mod tests {
         assert_eq!(applied_in_status(&ReplicaPolicyStatus::default()), 0);
     }
 
+    fn change(status: bool, reason: &'static str) -> ConditionChange {
+        ConditionChange { type_: CONDITION_SUSPENDED, status, reason, message: reason.into() }
+    }
+
     #[test]
     fn conditions_keep_transition_time_when_unchanged() {
         let mut c = vec![];
-        set_condition(&mut c, "Synced", true, "InSync", "ok".into());
-        let t0 = c[0].last_transition_time.clone();
-        c[0].last_transition_time = Some("2020-01-01T00:00:00Z".into());
-        set_condition(&mut c, "Synced", true, "InSync", "ok".into());
-        assert_eq!(c[0].last_transition_time.as_deref(), Some("2020-01-01T00:00:00Z"));
-        set_condition(&mut c, "Synced", false, "Drifted", "x".into());
-        assert_ne!(c[0].last_transition_time, Some("2020-01-01T00:00:00Z".into()));
-        assert!(t0.is_some());
-    }
-
-    fn suspended_until(policy: &ReplicaPolicy, cool_down: Duration) -> Option<jiff::Timestamp> {
-        suspension_end(policy, suspended_since(policy)?, cool_down)
+        set_condition(&mut c, &change(true, "FlapGuard"), "2026-01-01T00:00:00Z");
+        assert_eq!(c[0].last_transition_time.as_deref(), Some("2026-01-01T00:00:00Z"));
+        set_condition(&mut c, &change(true, "FlapGuard"), "2026-01-01T00:01:00Z");
+        assert_eq!(c[0].last_transition_time.as_deref(), Some("2026-01-01T00:00:00Z"), "status unchanged");
+        set_condition(&mut c, &change(false, "CoolDownOver"), "2026-01-01T00:02:00Z");
+        assert_eq!(c[0].last_transition_time.as_deref(), Some("2026-01-01T00:02:00Z"));
+        assert_eq!((c[0].status.as_str(), c[0].reason.as_str()), ("False", "CoolDownOver"));
     }
 
     #[test]
-    fn suspension_ends_after_cool_down_or_new_declaration() {
-        let mut p = ReplicaPolicy::new(
-            "web",
-            crate::policy::ReplicaPolicySpec { replicas: 3, mode: PolicyMode::Enforce, deployment_uid: None },
-        );
+    fn a_suspension_begins_at_the_conditions_transition_time() {
+        let mut p = policy_with(&[], None);
+        assert_eq!(suspended_since(&p), None);
         let mut status = ReplicaPolicyStatus::default();
-        set_condition(&mut status.conditions, CONDITION_SUSPENDED, true, "FlapGuard", "x".into());
+        set_condition(&mut status.conditions, &change(true, "FlapGuard"), "2026-01-01T00:00:00Z");
         p.status = Some(status.clone());
-        assert!(suspended_until(&p, Duration::from_secs(60)).is_some());
-        assert!(suspended_until(&p, Duration::ZERO).is_none(), "cool-down over");
-        status.conditions[0].last_transition_time = Some("2020-01-01T00:00:00Z".into());
+        assert_eq!(suspended_since(&p), Some("2026-01-01T00:00:00Z".parse().unwrap()));
+        set_condition(&mut status.conditions, &change(false, "CoolDownOver"), "2026-01-01T00:05:00Z");
         p.status = Some(status);
-        p.metadata.annotations = Some([(LAST_SET_AT.to_string(), "2021-01-01T00:00:00Z".to_string())].into());
-        assert!(
-            suspended_until(&p, Duration::from_secs(1_000_000_000)).is_none(),
-            "declared again after the suspension"
+        assert_eq!(suspended_since(&p), None);
+    }
+
+    #[test]
+    fn the_declaration_reads_the_writers_annotations() {
+        let p = policy_with(
+            &[
+                (LAST_SET_AT, "2026-01-01T10:00:00Z"),
+                (LAST_SET_BY, "spiffe://x/alice"),
+                (LAST_SET_DEPLOYMENT_GENERATION, "4"),
+            ],
+            Some(FIELD_MANAGER),
         );
+        let d = declaration(&p);
+        assert!(d.through_api);
+        assert_eq!(d.set_at, Some("2026-01-01T10:00:00Z".parse().unwrap()));
+        assert_eq!(d.set_by.as_deref(), Some("spiffe://x/alice"));
+        assert_eq!(d.read_generation, Some(4));
+        assert_eq!(d.desired.replicas, 5);
     }
 }

@@ -31,10 +31,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{Cache, Scope};
+use crate::grpc::{Service, ServiceConfig};
 use crate::leader::{self, LeaderConfig};
 use crate::metrics::Metrics;
 use crate::reconciler::{self, ReconcileConfig};
-use crate::service::{Service, ServiceConfig};
 use crate::tls::{self, TlsFiles};
 use crate::writer::Writer;
 
@@ -106,7 +106,7 @@ impl Server {
         let client_for_reconciler = client.clone();
         let service = Service::new(
             cache.clone(),
-            Writer::new(client),
+            Writer::new(client, &config.reconcile.instance),
             metrics.clone(),
             ServiceConfig { max_replicas: config.max_replicas },
             closing.clone(),
@@ -114,7 +114,6 @@ impl Server {
         let draining = Arc::new(AtomicBool::new(false));
         let reconciler_done = tokio::spawn(supervise(
             reconciler::Context::new(client_for_reconciler, cache.clone(), metrics.clone(), config.reconcile.clone()),
-            config.scope.clone(),
             config.leader.clone(),
             metrics.clone(),
             stop.clone(),
@@ -350,7 +349,6 @@ const RECONCILER_STOP_TIMEOUT: Duration = Duration::from_secs(2);
 /// once and two replicas never reconcile together.
 async fn supervise(
     ctx: Arc<reconciler::Context>,
-    scope: Scope,
     leader: Option<LeaderConfig>,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
@@ -374,7 +372,7 @@ async fn supervise(
         metrics.leader.set(1);
         tracing::info!("leading: reconciler started");
         let run_stop = CancellationToken::new();
-        let run = tokio::spawn(reconciler::run(ctx.clone(), scope.clone(), run_stop.clone()));
+        let run = tokio::spawn(reconciler::run(ctx.clone(), run_stop.clone()));
         let stopping = loop {
             tokio::select! {
                 _ = stop.cancelled() => break true,

@@ -1,15 +1,17 @@
-//! One Deployment with its ReplicaPolicy, as the API shows it: the Kubernetes objects are
-//! turned into the domain's [`Observed`]/[`Desired`], evaluated, and rendered as the
-//! `scalekeeper.v1.Deployment` message.
+//! One Deployment with its ReplicaPolicy: the Kubernetes objects turned into the domain's
+//! [`Observed`]/[`Desired`]/[`Conflict`]s and evaluated into a [`SyncState`].
+//!
+//! The cache, the writer and the reconciler hand these around; no proto type appears here.
+//! The gRPC edge renders one as the `scalekeeper.v1.Deployment` message
+//! (`crate::grpc::convert`).
 
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt as _;
-use scalekeeper_api::v1 as pb;
-use scalekeeper_core::{Conflict, Desired, Mode, Observed, ReplicaCounts, SyncState, SyncStatus, evaluate};
+use scalekeeper_core::{Conflict, Desired, Observed, ReplicaCounts, SyncState, evaluate};
 
-use crate::policy::{LAST_SET_AT, LAST_SET_BY, PolicyMode, ReplicaPolicy};
+use crate::policy::{LAST_SET_AT, LAST_SET_BY, ReplicaPolicy};
 
 pub use crate::policy::{CONDITION_SUSPENDED, CONDITION_SYNCED};
 
@@ -72,74 +74,33 @@ impl DeploymentView {
         evaluate(self.desired().as_ref(), &self.observed(), &self.conflicts())
     }
 
-    /// The API message.
-    pub fn to_proto(&self) -> pb::Deployment {
-        let observed = self.observed();
-        let sync = self.sync();
-        let policy = self.policy.as_deref();
-        let annotation = |key: &str| policy.and_then(|p| p.annotations().get(key).cloned()).unwrap_or_default();
-        let last_set_at = annotation(LAST_SET_AT)
-            .parse::<jiff::Timestamp>()
-            .ok()
-            .map(|t| prost_types::Timestamp { seconds: t.as_second(), nanos: t.subsec_nanosecond() });
-        pb::Deployment {
-            namespace: self.deployment.namespace().unwrap_or_default(),
-            name: self.deployment.name_any(),
-            desired_replicas: policy.map(|p| p.spec.replicas),
-            spec_replicas: observed.spec_replicas,
-            status: Some(pb::DeploymentStatus {
-                replicas: observed.status.replicas,
-                updated_replicas: observed.status.updated,
-                ready_replicas: observed.status.ready,
-                available_replicas: observed.status.available,
-                observed_generation: observed.status.observed_generation,
-            }),
-            sync_status: sync_to_proto(sync.status) as i32,
-            reason: sync.reason,
-            mode: policy.map(|p| mode_to_proto(p.spec.mode)).unwrap_or(pb::Mode::Unspecified) as i32,
-            version: policy.and_then(|p| p.metadata.generation).map(|g| g.to_string()).unwrap_or_default(),
-            last_set_by: annotation(LAST_SET_BY),
-            last_set_at,
-            generation: observed.generation,
-            labels: self.deployment.labels().clone().into_iter().collect(),
-        }
+    /// The policy's version as the API shows it: its `metadata.generation`, which moves only
+    /// when the declaration (the spec) changes, not on status writes. `None` without a policy.
+    pub fn version(&self) -> Option<i64> {
+        self.policy.as_ref().and_then(|p| p.metadata.generation)
+    }
+
+    /// The identity that last declared the count (the policy's `last-set-by` annotation).
+    pub fn last_set_by(&self) -> Option<&str> {
+        self.policy.as_ref().and_then(|p| p.annotations().get(LAST_SET_BY)).map(String::as_str)
+    }
+
+    /// When the count was last declared (the policy's `last-set-at` annotation); `None`
+    /// without a policy or when the annotation is missing or not an RFC 3339 timestamp.
+    pub fn last_set_at(&self) -> Option<jiff::Timestamp> {
+        self.policy.as_ref().and_then(|p| p.annotations().get(LAST_SET_AT)).and_then(|t| t.parse().ok())
     }
 }
 
-/// The API enum for a sync status.
-pub fn sync_to_proto(s: SyncStatus) -> pb::SyncStatus {
-    match s {
-        SyncStatus::Unmanaged => pb::SyncStatus::Unmanaged,
-        SyncStatus::InSync => pb::SyncStatus::InSync,
-        SyncStatus::Drifted => pb::SyncStatus::Drifted,
-        SyncStatus::Progressing => pb::SyncStatus::Progressing,
-        SyncStatus::Conflict => pb::SyncStatus::Conflict,
-    }
-}
-
-/// The API enum for a mode.
-pub fn mode_to_proto(m: Mode) -> pb::Mode {
-    match m {
-        Mode::Enforce => pb::Mode::Enforce,
-        Mode::Observe => pb::Mode::Observe,
-    }
-}
-
-/// The policy mode for an API mode; `None` for MODE_UNSPECIFIED (or an unknown value).
-pub fn mode_from_proto(m: i32) -> Option<PolicyMode> {
-    match pb::Mode::try_from(m).ok()? {
-        pb::Mode::Enforce => Some(PolicyMode::Enforce),
-        pb::Mode::Observe => Some(PolicyMode::Observe),
-        pb::Mode::Unspecified => None,
-    }
-}
-
+/// Test fixtures: a Deployment and a policy as the cache holds them.
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixtures {
     use super::*;
-    use crate::policy::{PolicyCondition, ReplicaPolicySpec, ReplicaPolicyStatus};
+    use crate::policy::{PolicyMode, ReplicaPolicySpec};
 
-    fn deployment(spec: i32, ready: i32) -> Deployment {
+    /// Deployment `shop/web` (uid `u1`, generation 2, label `app=web`) with `spec` replicas
+    /// of which `ready` are ready.
+    pub(crate) fn deployment(spec: i32, ready: i32) -> Deployment {
         serde_json::from_value(serde_json::json!({
             "metadata": {"name": "web", "namespace": "shop", "uid": "u1", "generation": 2, "labels": {"app": "web"}},
             "spec": {"replicas": spec, "selector": {}, "template": {}},
@@ -148,7 +109,9 @@ mod tests {
         .unwrap()
     }
 
-    fn policy(replicas: i32) -> ReplicaPolicy {
+    /// An Observe-mode policy for `shop/web` declaring `replicas`, at generation 7
+    /// (resourceVersion 42), last set by `alice`.
+    pub(crate) fn policy(replicas: i32) -> ReplicaPolicy {
         let mut p = ReplicaPolicy::new(
             "web",
             ReplicaPolicySpec { replicas, mode: PolicyMode::Observe, deployment_uid: Some("u1".into()) },
@@ -166,31 +129,26 @@ mod tests {
         );
         p
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::{deployment, policy};
+    use super::*;
+    use crate::policy::{PolicyCondition, ReplicaPolicyStatus};
+    use scalekeeper_core::SyncStatus;
 
     #[test]
-    fn unmanaged_view() {
-        let v = DeploymentView { deployment: Arc::new(deployment(3, 3)), policy: None, hpas: vec![] };
-        let p = v.to_proto();
-        assert_eq!(p.desired_replicas, None);
-        assert_eq!(p.sync_status, pb::SyncStatus::Unmanaged as i32);
-        assert_eq!(p.mode, pb::Mode::Unspecified as i32);
-        assert_eq!(p.version, "");
-        assert_eq!(p.labels.get("app").map(String::as_str), Some("web"));
-    }
-
-    #[test]
-    fn drifted_view_carries_policy_fields() {
+    fn policy_fields_are_read_from_the_policy() {
+        let unmanaged = DeploymentView { deployment: Arc::new(deployment(3, 3)), policy: None, hpas: vec![] };
+        assert_eq!((unmanaged.version(), unmanaged.last_set_by(), unmanaged.last_set_at()), (None, None, None));
+        assert_eq!(unmanaged.sync().status, SyncStatus::Unmanaged);
         let v =
             DeploymentView { deployment: Arc::new(deployment(7, 7)), policy: Some(Arc::new(policy(3))), hpas: vec![] };
-        let p = v.to_proto();
-        assert_eq!(p.desired_replicas, Some(3));
-        assert_eq!(p.spec_replicas, 7);
-        assert_eq!(p.sync_status, pb::SyncStatus::Drifted as i32);
-        assert_eq!(p.reason, "spec.replicas is 7, declared 3");
-        assert_eq!(p.mode, pb::Mode::Observe as i32);
-        assert_eq!(p.version, "7", "the version is the generation, not the resourceVersion");
-        assert_eq!(p.last_set_by, "alice");
-        assert!(p.last_set_at.is_some());
+        assert_eq!(v.version(), Some(7), "the version is the generation, not the resourceVersion");
+        assert_eq!(v.last_set_by(), Some("alice"));
+        assert!(v.last_set_at().is_some());
+        assert_eq!(v.sync().status, SyncStatus::Drifted);
     }
 
     #[test]
@@ -223,12 +181,5 @@ mod tests {
         let v = DeploymentView { deployment: Arc::new(deployment(3, 3)), policy: Some(Arc::new(pol)), hpas: vec![] };
         assert_eq!(v.sync().status, SyncStatus::Conflict);
         assert!(v.sync().reason.contains("argocd-controller"), "{}", v.sync().reason);
-    }
-
-    #[test]
-    fn mode_mapping() {
-        assert_eq!(mode_from_proto(pb::Mode::Observe as i32), Some(PolicyMode::Observe));
-        assert_eq!(mode_from_proto(0), None);
-        assert_eq!(mode_from_proto(99), None);
     }
 }

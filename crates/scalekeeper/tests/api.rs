@@ -6,10 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Options, wait_for};
+use common::Options;
 use scalekeeper::cache::Scope;
 use scalekeeper_api::v1 as pb;
 use serde_json::json;
+use testkit::{POLL, wait_for_async};
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
@@ -64,7 +65,7 @@ async fn list_pages_visit_each_deployment_once() {
             .unwrap();
     }
     let mut c = env.client().await;
-    wait_for("cache has 23", Duration::from_secs(5), || {
+    wait_for_async("cache has 23", Duration::from_secs(5), POLL, || {
         let mut c = c.clone();
         async move {
             c.list_deployments(pb::ListDeploymentsRequest {
@@ -145,7 +146,7 @@ async fn set_replicas_declares_and_applies() {
     assert_eq!((d.mode, d.desired_replicas), (pb::Mode::Observe as i32, Some(2)));
 
     // GetDeployment catches up with the write through the watch cache and converges.
-    wait_for("IN_SYNC", Duration::from_secs(5), || {
+    wait_for_async("IN_SYNC", Duration::from_secs(5), POLL, || {
         let mut c = c.clone();
         async move {
             c.get_deployment(get("shop", "web")).await.is_ok_and(|r| {
@@ -210,7 +211,7 @@ async fn diff_shows_drift_with_both_counts() {
     let mut dep = env.sim.get("apps/v1", "Deployment", "payments", "ledger").unwrap();
     dep["spec"]["replicas"] = json!(6);
     env.sim.apply(dep).unwrap();
-    wait_for("ledger DRIFTED in Diff", Duration::from_secs(5), || {
+    wait_for_async("ledger DRIFTED in Diff", Duration::from_secs(5), POLL, || {
         let mut c = c.clone();
         async move {
             c.diff(pb::DiffRequest::default()).await.is_ok_and(|r| {
@@ -223,7 +224,7 @@ async fn diff_shows_drift_with_both_counts() {
     })
     .await;
     // Wait for web to converge so that only the drift is left.
-    wait_for("only ledger out of sync", Duration::from_secs(5), || {
+    wait_for_async("only ledger out of sync", Duration::from_secs(5), POLL, || {
         let mut c = c.clone();
         async move { c.diff(pb::DiffRequest::default()).await.is_ok_and(|r| r.into_inner().diffs.len() == 1) }
     })
@@ -393,14 +394,14 @@ async fn kubernetes_outage_gives_unavailable_then_recovers() {
                 .unwrap_or(-1)
         }
     };
-    wait_for("SERVING", Duration::from_secs(5), || {
+    wait_for_async("SERVING", Duration::from_secs(5), POLL, || {
         let h = health.clone();
         async move { serving(&h).await == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 }
     })
     .await;
 
     env.sim.go_down().await;
-    wait_for("NOT_SERVING", Duration::from_secs(10), || {
+    wait_for_async("NOT_SERVING", Duration::from_secs(10), POLL, || {
         let h = health.clone();
         async move { serving(&h).await == tonic_health::pb::health_check_response::ServingStatus::NotServing as i32 }
     })
@@ -412,7 +413,7 @@ async fn kubernetes_outage_gives_unavailable_then_recovers() {
     assert!(write.get_error_details().retry_info().is_some());
 
     env.sim.come_up().await.unwrap();
-    wait_for("SERVING again", Duration::from_secs(15), || {
+    wait_for_async("SERVING again", Duration::from_secs(15), POLL, || {
         let h = health.clone();
         async move { serving(&h).await == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 }
     })
@@ -436,7 +437,7 @@ async fn metrics_count_calls_by_method_and_code() {
     assert!(body.contains("scalekeeper_ready 1"), "{body}");
     assert!(body.contains("scalekeeper_leader 1"), "a single replica without election leads: {body}");
     // The per-sync-status gauges are refreshed every 5 s.
-    wait_for("deployments gauge", Duration::from_secs(8), || async {
+    wait_for_async("deployments gauge", Duration::from_secs(8), POLL, || async {
         common::http_get(env.http_addr, "/metrics")
             .await
             .1

@@ -18,7 +18,7 @@
 //! - a health-checking client's `grpc.health.v1` Watch on the terminated process sees
 //!   NOT_SERVING, then its stream ends with UNAVAILABLE, and the open Watch does not hold the
 //!   exit until the drain timeout;
-//! - `b` runs with `--shutdown-delay-seconds 1`: on SIGTERM it reports not ready at once yet keeps
+//! - `b` runs with `--shutdown-delay 1s`: on SIGTERM it reports not ready at once yet keeps
 //!   serving calls for a second before it closes its listener.
 //!
 //! `DRAIN_LOG=debug` (a `RUST_LOG` filter) makes the processes log more; when the test fails,
@@ -31,12 +31,11 @@ mod probe;
 #[path = "support/retry.rs"]
 mod retry;
 
-use probe::{http_get, tail, wait_until};
+use probe::http_get;
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -44,6 +43,7 @@ use std::time::{Duration, Instant};
 use kube::CustomResourceExt as _;
 use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
 use scalekeeper_api::v1::{GetDeploymentRequest, SetReplicasRequest};
+use testkit::{Child, Stdout, free_port, tail, wait_for_async};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response};
@@ -59,11 +59,11 @@ const PERIOD: Duration = Duration::from_millis(3);
 const MIN_CALLS: u64 = 2_000;
 /// Each attempt's deadline.
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-/// `--drain-timeout-seconds` of both processes.
+/// `--drain-timeout` of both processes.
 const DRAIN_TIMEOUT_SECONDS: u64 = 5;
 /// Latency the Kubernetes API adds to every request while a write is in flight at SIGTERM.
 const WRITE_LATENCY_MS: u64 = 150;
-/// `--shutdown-delay-seconds` of `b`.
+/// `--shutdown-delay` of `b`.
 const SHUTDOWN_DELAY: Duration = Duration::from_secs(1);
 /// Longest a process may take to exit after SIGTERM, or to become ready.
 const WAIT: Duration = Duration::from_secs(15);
@@ -72,7 +72,7 @@ const POLL: Duration = Duration::from_millis(10);
 /// One `scalekeeper serve` process and the ports it keeps across restarts.
 struct Replica {
     identity: &'static str,
-    /// `--shutdown-delay-seconds`.
+    /// `--shutdown-delay`.
     shutdown_delay_seconds: u64,
     grpc: SocketAddr,
     http: SocketAddr,
@@ -129,9 +129,8 @@ impl World {
     /// Starts replica `i` on its ports (again, after a restart).
     fn spawn(&mut self, i: usize) {
         let r = &self.replicas[i];
-        let log = File::options().create(true).append(true).open(&r.log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_scalekeeper"))
-            .arg("serve")
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalekeeper"));
+        cmd.arg("serve")
             .args(["--grpc-listen", &r.grpc.to_string(), "--http-listen", &r.http.to_string()])
             .arg("--tls-cert")
             .arg(&self.certs.server_cert)
@@ -141,41 +140,33 @@ impl World {
             .arg(&self.certs.ca)
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
-            .args(["--log-format", "text", "--drain-timeout-seconds", &DRAIN_TIMEOUT_SECONDS.to_string()])
-            .args(["--shutdown-delay-seconds", &r.shutdown_delay_seconds.to_string()])
+            .args(["--log-format", "text", "--drain-timeout", &DRAIN_TIMEOUT_SECONDS.to_string()])
+            .args(["--shutdown-delay", &r.shutdown_delay_seconds.to_string()])
             .args(["--leader-elect", "true", "--lease-namespace", "default", "--identity", r.identity])
             .env(
                 "RUST_LOG",
                 std::env::var("DRAIN_LOG").unwrap_or_else(|_| "info,kube=warn,tower=warn,h2=warn,hyper=warn".into()),
             )
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("scalekeeper serve starts");
+            .env("NO_COLOR", "1");
+        // Appends to the log of the earlier runs.
+        let child = Child::spawn(r.identity, &mut cmd, &r.log, Stdout::Discard);
         self.replicas[i].child = Some(child);
     }
 
     async fn wait_ready(&self, i: usize) {
         let r = &self.replicas[i];
         let t = Instant::now();
-        wait_until(&format!("{} /readyz 200", r.identity), WAIT, POLL, || async {
-            (readyz(r.http).await == Some(200)).then_some(())
-        })
-        .await;
+        testkit::wait_http_ok(r.http, "/readyz", WAIT, POLL).await;
         println!("{}: ready {:?} after start", r.identity, t.elapsed());
     }
 
     /// SIGTERM to replica `i`.
-    fn sigterm(&self, i: usize) {
-        let pid = self.replicas[i].child.as_ref().expect("running").id().to_string();
-        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(status.success(), "kill -TERM {pid}: {status}");
+    fn sigterm(&mut self, i: usize) {
+        self.replicas[i].child.as_mut().expect("running").signal("TERM");
     }
 
     fn running(&mut self, i: usize) -> bool {
-        self.replicas[i].child.as_mut().is_some_and(|c| c.try_wait().unwrap().is_none())
+        self.replicas[i].child.as_mut().is_some_and(|c| c.try_wait().is_none())
     }
 
     /// SIGTERM to replica `i`; waits for its exit and returns the status.
@@ -186,13 +177,7 @@ impl World {
 
     async fn wait_exit(&mut self, i: usize) -> ExitStatus {
         let r = &mut self.replicas[i];
-        let child = r.child.as_mut().expect("running");
-        let what = format!("{} to exit after SIGTERM", r.identity);
-        let status = wait_until(&what, WAIT, POLL, || {
-            let exited = child.try_wait().unwrap();
-            async move { exited }
-        })
-        .await;
+        let status = r.child.as_mut().expect("running").wait_exit_async(WAIT, POLL).await;
         r.child = None;
         status
     }
@@ -228,8 +213,7 @@ impl Drop for World {
     fn drop(&mut self) {
         for r in &mut self.replicas {
             if let Some(child) = r.child.as_mut() {
-                let _ = child.kill();
-                let _ = child.wait();
+                child.kill();
             }
         }
         if std::thread::panicking() {
@@ -389,7 +373,7 @@ async fn rolling_restart_under_load_fails_no_call() {
         (0..2).map(|i| tokio::spawn(health_watcher(world.channel(i, None), health[i].clone(), stop.clone()))).collect();
 
     // Both serve before anything happens.
-    wait_until("both servers to serve calls", WAIT, POLL, || async {
+    wait_for_async("both servers to serve calls", WAIT, POLL, || async {
         (stats.served(0) >= 100 && stats.served(1) >= 100).then_some(())
     })
     .await;
@@ -424,7 +408,7 @@ async fn rolling_restart_under_load_fails_no_call() {
         if !delay.is_zero() {
             // The shutdown delay: not ready at once...
             let http = world.replicas[i].http;
-            wait_until(&format!("{identity} /readyz 503"), delay / 2, POLL, || async {
+            wait_for_async(&format!("{identity} /readyz 503"), delay / 2, POLL, || async {
                 (readyz(http).await == Some(503)).then_some(())
             })
             .await;
@@ -471,7 +455,7 @@ async fn rolling_restart_under_load_fails_no_call() {
         world.spawn(i);
         world.wait_ready(i).await;
         let served = stats.served(i);
-        wait_until(&format!("{identity} to serve calls again"), WAIT, POLL, || async {
+        wait_for_async(&format!("{identity} to serve calls again"), WAIT, POLL, || async {
             (stats.served(i) >= served + 100).then_some(())
         })
         .await;
@@ -483,7 +467,7 @@ async fn rolling_restart_under_load_fails_no_call() {
     }
 
     // Enough calls in all.
-    wait_until(&format!("{MIN_CALLS} calls"), WAIT, POLL, || async { (stats.calls() >= MIN_CALLS).then_some(()) })
+    wait_for_async(&format!("{MIN_CALLS} calls"), WAIT, POLL, || async { (stats.calls() >= MIN_CALLS).then_some(()) })
         .await;
     stop.store(true, Ordering::Relaxed);
     for w in workers {
@@ -544,10 +528,6 @@ fn retry_policy_retries_unavailable_only_with_bounded_jittered_backoff() {
         assert!(waits.iter().any(|w| *w != waits[0]), "retry {n}: {waits:?}");
         assert!(waits.iter().any(|w| *w >= Duration::from_millis(cap_ms / 2)), "retry {n}: {waits:?}");
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
 }
 
 /// The status of `GET /readyz`, or `None` without an answer within a second.

@@ -63,28 +63,27 @@
 #![cfg(unix)]
 #![allow(clippy::unwrap_used)]
 
-use std::fs::File;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::process::CommandExt as _;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use testkit::{Child, REAL_KUBECONFIG, Stdout, free_port, tail};
 
 /// Longest any single CLI or kubectl run may take.
 const RUN_TIMEOUT: Duration = Duration::from_secs(20);
 /// Longest any awaited condition may take.
 const WAIT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often an awaited condition is checked.
+const POLL: Duration = Duration::from_millis(50);
 /// The seed Deployments and their replica counts in `examples/kubesim-seed.yaml`.
 const SEED: [(&str, &str, i64); 3] = [("shop", "web", 3), ("shop", "cart", 2), ("payments", "ledger", 1)];
-/// The kubeconfig of a real cluster the suite starts `scalekeeper serve` against (see the module
-/// documentation).
-const REAL_KUBECONFIG: &str = "SCALEKEEPER_TEST_KUBECONFIG";
 /// The client identity of the certificates the self-started mode writes.
 const IDENTITY: &str = "e2e-admin";
 
@@ -284,14 +283,15 @@ fn diff_ledger(w: &World) {
 
     w.kubectl(&["scale", "deployment", "ledger", "-n", &t.payments, "--replicas", "3"]).ok();
     let mut last = Value::Null;
-    let found = wait_for("diff to show payments/ledger DRIFTED (desired 1, spec 3)", || {
-        last = w.cli(&["diff", "-o", "json"]).json();
-        let d = last["diffs"]
-            .as_array()?
-            .iter()
-            .find(|d| d["namespace"] == t.payments.as_str() && d["name"] == "ledger")?;
-        (d["syncStatus"] == "SYNC_STATUS_DRIFTED").then(|| d.clone())
-    });
+    let found =
+        testkit::wait_for("diff to show payments/ledger DRIFTED (desired 1, spec 3)", WAIT_TIMEOUT, POLL, || {
+            last = w.cli(&["diff", "-o", "json"]).json();
+            let d = last["diffs"]
+                .as_array()?
+                .iter()
+                .find(|d| d["namespace"] == t.payments.as_str() && d["name"] == "ledger")?;
+            (d["syncStatus"] == "SYNC_STATUS_DRIFTED").then(|| d.clone())
+        });
     assert_eq!((found["desiredReplicas"].as_i64(), found["specReplicas"].as_i64()), (Some(1), Some(3)), "{last}");
     assert_eq!(found["mode"], "MODE_OBSERVE", "{found}");
     assert!(found["reason"].as_str().is_some_and(|r| r.contains('3') && r.contains('1')), "{found}");
@@ -337,7 +337,7 @@ fn watch_web(w: &World) {
 
     // Ctrl-C ends the watch with exit code 0.
     let status = watch.interrupt();
-    assert_eq!(status.code(), Some(0), "watch exits 0 on SIGINT ({status}); stderr: {}", read(&watch.stderr));
+    assert_eq!(status.code(), Some(0), "watch exits 0 on SIGINT ({status}); stderr: {}", watch.child.log());
 
     // Undo, and wait until the server's cache has it, for a later run against the same cluster.
     w.kubectl(&["scale", "deployment", "web", "-n", &t.shop, "--replicas", "3"]).ok();
@@ -388,7 +388,7 @@ struct World {
     kubectl: PathBuf,
     tmp: tempfile::TempDir,
     /// Started processes, in start order; stopped in reverse.
-    procs: Vec<Proc>,
+    procs: Vec<Child>,
 }
 
 impl World {
@@ -421,7 +421,7 @@ impl World {
                     ca: file("SCALEKEEPER_E2E_CA"),
                     cert: file("SCALEKEEPER_E2E_CERT"),
                     key: file("SCALEKEEPER_E2E_KEY"),
-                    kubectl: kubectl_binary(false),
+                    kubectl: testkit::kubectl().to_path_buf(),
                     tmp,
                     procs: Vec::new(),
                 }
@@ -494,16 +494,21 @@ impl World {
             cmd.args(["--namespace", &format!("{},{}", world.shop, world.payments)]);
             cmd.args(["--lease-namespace", &world.shop]);
         }
-        world.procs.push(Proc::spawn("scalekeeper serve", cmd, &dir));
+        world.procs.push(spawn("scalekeeper serve", cmd, &dir));
         world.server = format!("localhost:{grpc}");
         let http_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, http));
-        world.procs.last_mut().unwrap().wait_until("/readyz 200", || http_status(http_addr, "/readyz") == Some(200));
+        world.procs.last_mut().unwrap().wait_until("/readyz 200", WAIT_TIMEOUT, POLL, |_| {
+            testkit::http_get_blocking(http_addr, "/readyz", Duration::from_secs(2))
+                .is_some_and(|(code, _)| code == 200)
+        });
         world
     }
 
     /// Starts the `kubesim` binary with the seed and waits for its kubeconfig.
     fn start_kubesim(tmp: tempfile::TempDir, seed: &Path) -> World {
-        let kubectl = kubectl_binary(true);
+        // Against kubesim, whose version is known, the versioned kubectl behind gcloud's
+        // dispatcher; elsewhere the dispatcher chooses.
+        let kubectl = testkit::kubectl_for_server(kubesim::api::KUBE_MINOR);
         let dir = tmp.path().to_path_buf();
         let kubeconfig = dir.join("kubeconfig");
         let mut cmd = Command::new(kubesim_binary());
@@ -517,7 +522,7 @@ impl World {
             .env_remove("KUBESIM_KUBECONFIG")
             .env_remove("KUBESIM_TOKEN")
             .env_remove("KUBESIM_ADMIN_LISTEN");
-        let kubesim = Proc::spawn("kubesim", cmd, &dir);
+        let kubesim = spawn("kubesim", cmd, &dir);
         let mut world = World {
             external: false,
             shop: "shop".into(),
@@ -534,8 +539,7 @@ impl World {
             procs: vec![kubesim],
         };
         // kubesim prints this line once the seed is loaded and the kubeconfig written.
-        let stdout = world.procs[0].stdout.clone();
-        world.procs[0].wait_until("its kubeconfig", || read(&stdout).contains("kubesim serving at"));
+        world.procs[0].wait_until("its kubeconfig", WAIT_TIMEOUT, POLL, |p| p.stdout().contains("kubesim serving at"));
         world
     }
 
@@ -554,7 +558,7 @@ impl World {
             ca: PathBuf::new(),
             cert: PathBuf::new(),
             key: PathBuf::new(),
-            kubectl: kubectl_binary(false),
+            kubectl: testkit::kubectl().to_path_buf(),
             tmp,
             procs: Vec::new(),
         };
@@ -564,7 +568,7 @@ impl World {
             other => panic!("the seed file has namespace {other}; the suite knows shop and payments"),
         };
         let mut items = Vec::new();
-        for doc in serde_yaml::Deserializer::from_str(&read(seed)) {
+        for doc in serde_yaml::Deserializer::from_str(&std::fs::read_to_string(seed).unwrap_or_default()) {
             use serde::Deserialize as _;
             let mut v = Value::deserialize(doc).expect("the seed file is YAML");
             match v["kind"].as_str() {
@@ -698,7 +702,7 @@ impl World {
     /// Polls `scalekeeper get TARGET -o json` until `cond` holds (reads come from the server's
     /// cache, which follows the cluster a little behind).
     fn wait_get(&self, target: &str, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
-        wait_for(&format!("`get {target}` to show {what}"), || {
+        testkit::wait_for(&format!("`get {target}` to show {what}"), WAIT_TIMEOUT, POLL, || {
             let d = self.cli(&["get", target, "-o", "json"]).json();
             cond(&d).then_some(d)
         })
@@ -708,9 +712,8 @@ impl World {
     fn spawn_watch(&self) -> Watch {
         let stderr = self.tmp.path().join("watch.stderr");
         let mut cmd = self.cli_command(&["watch"]);
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(File::create(&stderr).unwrap());
-        let mut child = cmd.spawn().expect("scalekeeper watch starts");
-        let stdout = child.stdout.take().unwrap();
+        let mut child = Child::spawn("scalekeeper watch", &mut cmd, &stderr, Stdout::Piped);
+        let stdout = child.take_stdout().unwrap();
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -720,12 +723,12 @@ impl World {
                 }
             }
         });
-        Watch { child, lines: rx, seen: Vec::new(), stderr }
+        Watch { child, lines: rx, seen: Vec::new() }
     }
 
     fn dump_logs(&self) {
         for p in &self.procs {
-            eprintln!("----- {} log (last 60 lines) -----\n{}", p.name, tail(&read(&p.log), 60));
+            eprintln!("----- {} log (last 60 lines) -----\n{}", p.name(), tail(&p.log(), 60));
         }
     }
 
@@ -733,14 +736,14 @@ impl World {
     fn shutdown(mut self) {
         while let Some(mut p) = self.procs.pop() {
             let t = Instant::now();
-            let status = p.terminate();
-            eprintln!("{} stopped in {:?}: {status:?}", p.name, t.elapsed());
+            let status = p.terminate(WAIT_TIMEOUT);
+            eprintln!("{} stopped in {:?}: {status:?}", p.name(), t.elapsed());
             match status {
                 Some(s) if s.code() == Some(0) => {}
                 other => panic!(
                     "{} should exit 0 within {WAIT_TIMEOUT:?} of SIGTERM, got {other:?}; log:\n{}",
-                    p.name,
-                    tail(&read(&p.log), 60)
+                    p.name(),
+                    tail(&p.log(), 60)
                 ),
             }
         }
@@ -749,8 +752,9 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
-        while let Some(p) = self.procs.pop() {
-            drop(p);
+        // SIGTERM first, as a user would stop them, then SIGKILL.
+        while let Some(mut p) = self.procs.pop() {
+            p.terminate(WAIT_TIMEOUT);
         }
         if !self.created_namespaces.is_empty() && std::env::var_os("SCALEKEEPER_TEST_KEEP_NAMESPACES").is_none() {
             let mut args = vec!["delete", "namespace", "--wait=false"];
@@ -772,76 +776,18 @@ struct Targets {
     ledger: String,
 }
 
-/// A process the suite started; stopped (SIGTERM, then SIGKILL) when dropped.
-struct Proc {
-    name: &'static str,
-    child: Child,
-    stdout: PathBuf,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn spawn(name: &'static str, mut cmd: Command, dir: &Path) -> Proc {
-        let slug = name.replace(' ', "-");
-        let stdout = dir.join(format!("{slug}.stdout"));
-        let log = dir.join(format!("{slug}.log"));
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(File::create(&stdout).unwrap())
-            .stderr(File::create(&log).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{name} cannot be started: {e}"));
-        Proc { name, child, stdout, log }
-    }
-
-    /// Polls `cond` until it holds; panics with the process's log when the process exits first
-    /// or [`WAIT_TIMEOUT`] passes.
-    fn wait_until(&mut self, what: &str, mut cond: impl FnMut() -> bool) {
-        let deadline = Instant::now() + WAIT_TIMEOUT;
-        while !cond() {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("{} exited ({status}) before {what}; log:\n{}", self.name, tail(&read(&self.log), 60));
-            }
-            if Instant::now() >= deadline {
-                panic!("{}: no {what} within {WAIT_TIMEOUT:?}; log:\n{}", self.name, tail(&read(&self.log), 60));
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// SIGTERM, then waits up to [`WAIT_TIMEOUT`]; SIGKILL if it is still running. Returns the
-    /// exit status when it exited on its own.
-    fn terminate(&mut self) -> Option<ExitStatus> {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return Some(status);
-        }
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + WAIT_TIMEOUT;
-        while Instant::now() < deadline {
-            match self.child.try_wait() {
-                Ok(Some(status)) => return Some(status),
-                Ok(None) => thread::sleep(Duration::from_millis(20)),
-                Err(_) => break,
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        None
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.terminate();
-    }
+/// Starts `cmd` as `name`, its stdout and stderr in `dir` (`<name>.stdout`, `<name>.log`).
+fn spawn(name: &str, mut cmd: Command, dir: &Path) -> Child {
+    let slug = name.replace(' ', "-");
+    Child::spawn(name, &mut cmd, &dir.join(format!("{slug}.log")), Stdout::File(&dir.join(format!("{slug}.stdout"))))
 }
 
 /// A running `scalekeeper watch`; killed when dropped.
 struct Watch {
+    /// Its stderr is the child's log.
     child: Child,
     lines: mpsc::Receiver<String>,
     seen: Vec<String>,
-    stderr: PathBuf,
 }
 
 impl Watch {
@@ -860,7 +806,7 @@ impl Watch {
                 Err(e) => panic!(
                     "watch: no {what} within {WAIT_TIMEOUT:?} ({e}); lines so far:\n{}\nstderr:\n{}",
                     self.seen.join("\n"),
-                    read(&self.stderr)
+                    self.child.log()
                 ),
             }
         }
@@ -868,17 +814,8 @@ impl Watch {
 
     /// Sends SIGINT (Ctrl-C) and waits for the exit.
     fn interrupt(&mut self) -> ExitStatus {
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
-        wait_for("watch to exit after SIGINT", || self.child.try_wait().unwrap())
-    }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.child.signal("INT");
+        self.child.wait_exit(WAIT_TIMEOUT, POLL)
     }
 }
 
@@ -946,55 +883,13 @@ fn run(mut cmd: Command, input: Option<&[u8]>) -> Run {
     };
     let stdout = collect(Box::new(child.stdout.take().unwrap()));
     let stderr = collect(Box::new(child.stderr.take().unwrap()));
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
+    let status = testkit::try_wait_for(&shown, RUN_TIMEOUT, Duration::from_millis(5), || child.try_wait().unwrap())
+        .unwrap_or_else(|_| {
             let _ = child.kill();
             let _ = child.wait();
             panic!("`{shown}` did not finish within {RUN_TIMEOUT:?}");
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
+        });
     Run { cmd: shown, status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
-}
-
-/// Polls `cond` every 50 ms until it returns a value; panics after [`WAIT_TIMEOUT`].
-fn wait_for<T>(what: &str, mut cond: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT_TIMEOUT;
-    loop {
-        if let Some(v) = cond() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {WAIT_TIMEOUT:?} waiting for {what}");
-        thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A port nothing listens on right now (bound to port 0, then released).
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
-}
-
-/// The status code of a plain HTTP/1.1 GET, or `None` when there is no answer.
-fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    text.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_default()
-}
-
-fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// `NAMESPACE/NAME` of every Deployment in a JSON array.
@@ -1040,43 +935,4 @@ fn kubesim_binary() -> PathBuf {
         .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "kubesim")
         .find_map(|m| m["executable"].as_str().map(PathBuf::from));
     built.or_else(|| beside.is_file().then_some(beside)).expect("cargo build reports the kubesim executable")
-}
-
-/// The kubectl binary to run.
-///
-/// gCloud's `kubectl` is a dispatcher: it GETs `/version` itself and then execs
-/// `kubectl.<major>.<minor>` matching the server. Against kubesim, whose version is known, the
-/// suite runs that versioned binary directly; against an existing cluster it lets the
-/// dispatcher choose.
-fn kubectl_binary(kubesim: bool) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let Some(kubectl) = std::env::split_paths(&path).map(|d| d.join("kubectl")).find(|p| p.is_file()) else {
-        panic!(
-            "kubectl is not on PATH. The e2e suite drives the real kubectl binary alongside the scalekeeper \
-             CLI and cannot run without it: install kubectl (https://kubernetes.io/docs/tasks/tools/, or \
-             Debian's kubernetes-client as .ci/run does) and make sure `kubectl version --client` works."
-        )
-    };
-    let out = Command::new(&kubectl)
-        .args(["version", "--client", "-o", "json"])
-        .output()
-        .unwrap_or_else(|e| panic!("kubectl at {} cannot be run: {e}", kubectl.display()));
-    assert!(
-        out.status.success(),
-        "`{} version --client` failed: {}",
-        kubectl.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let version: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    let git_version = version.pointer("/clientVersion/gitVersion").and_then(Value::as_str).unwrap_or("");
-    if kubesim
-        && git_version.contains("dispatcher")
-        && let Some(dir) = kubectl.canonicalize().ok().and_then(|p| p.parent().map(Path::to_path_buf))
-    {
-        let versioned = dir.join(format!("kubectl.1.{}", kubesim::api::KUBE_MINOR));
-        if versioned.is_file() {
-            return versioned;
-        }
-    }
-    kubectl
 }

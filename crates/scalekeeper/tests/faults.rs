@@ -39,10 +39,9 @@ mod probe;
 #[path = "support/proxy.rs"]
 mod proxy;
 
-use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -53,6 +52,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use proxy::{Link, Proxy};
 use scalekeeper::policy::{PolicyMode, ReplicaPolicy, ReplicaPolicySpec};
 use serde_json::json;
+use testkit::{Child, Stdout, wait_for_async};
 
 /// The managed Deployment.
 const NAME: &str = "web";
@@ -232,8 +232,8 @@ impl World {
             std::fs::write(&kubeconfig, kubeconfig_text.replace(&upstream.to_string(), &proxy.addr.to_string()))
                 .unwrap();
             let log = world.dir.path().join(format!("{identity}.log"));
-            let child = Command::new(env!("CARGO_BIN_EXE_scalekeeper"))
-                .arg("serve")
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalekeeper"));
+            cmd.arg("serve")
                 .args(["--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
                 .arg("--tls-cert")
                 .arg(&certs.server_cert)
@@ -244,32 +244,24 @@ impl World {
                 .arg("--kubeconfig")
                 .arg(&kubeconfig)
                 .args(["--namespace", &world.ns, "--lease-namespace", &world.ns, "--lease-name", "scalekeeper"])
-                .args(["--identity", &identity, "--log-format", "text", "--stale-after-seconds", "2"])
-                .args(["--lease-duration-seconds", &timing.duration.to_string()])
-                .args(["--lease-renew-grace-seconds", &timing.grace.to_string()])
-                .args(["--flap-max-corrections", "1000", "--drain-timeout-seconds", "2"])
+                .args(["--identity", &identity, "--log-format", "text", "--stale-after", "2s"])
+                .args(["--lease-duration", &timing.duration.to_string()])
+                .args(["--lease-renew-grace", &timing.grace.to_string()])
+                .args(["--flap-max-corrections", "1000", "--drain-timeout", "2s"])
                 .env(
                     "RUST_LOG",
                     std::env::var("FAULTS_LOG")
                         .unwrap_or_else(|_| "info,kube=warn,tower=warn,h2=warn,hyper=warn".into()),
                 )
-                .env("NO_COLOR", "1")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(File::create(&log).unwrap())
-                .spawn()
-                .expect("scalekeeper serve starts");
+                .env("NO_COLOR", "1");
+            let child = Child::spawn(&identity, &mut cmd, &log, Stdout::Discard);
             let mut r =
                 Replica { identity, child: Some(child), proxy, http: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), log };
             r.http = http_addr(&mut r).await;
             world.replicas.push(r);
         }
         for r in &world.replicas {
-            let http = r.http;
-            probe::wait_until(&format!("{} ready", r.identity), Duration::from_secs(30), POLL, || async move {
-                (probe::http_get(http, "/readyz").await?.0 == 200).then_some(())
-            })
-            .await;
+            testkit::wait_http_ok(r.http, "/readyz", Duration::from_secs(30), POLL).await;
         }
         world
     }
@@ -308,20 +300,18 @@ impl World {
 
     /// Waits until `web` is back at [`DECLARED`]; returns how long that took from `since`.
     async fn corrected(&self, since: Instant, within: Duration, what: &str) -> Duration {
-        let deadline = since + within;
-        loop {
-            if self.spec_replicas().await == Some(DECLARED) {
-                return since.elapsed();
-            }
-            if Instant::now() > deadline {
-                panic!(
-                    "{what}: web not back at {DECLARED} within {within:?} (spec.replicas {:?})\n{}",
-                    self.spec_replicas().await,
-                    self.logs()
-                );
-            }
-            tokio::time::sleep(POLL).await;
+        let left = (since + within).saturating_duration_since(Instant::now());
+        let back =
+            testkit::try_wait_for_async(what, left, POLL, || async { self.spec_replicas().await == Some(DECLARED) })
+                .await;
+        if back.is_err() {
+            panic!(
+                "{what}: web not back at {DECLARED} within {within:?} (spec.replicas {:?})\n{}",
+                self.spec_replicas().await,
+                self.logs()
+            );
         }
+        since.elapsed()
     }
 
     /// Makes a drift and waits for its correction; the time it took.
@@ -333,7 +323,7 @@ impl World {
 
     /// Waits until the API server answers this test's own (direct, unproxied) client.
     async fn api_answers(&self) -> Instant {
-        probe::wait_until("the API server to answer", Duration::from_secs(60), POLL, || async {
+        wait_for_async("the API server to answer", Duration::from_secs(60), POLL, || async {
             let v = tokio::time::timeout(Duration::from_secs(1), self.client.apiserver_version()).await;
             matches!(v, Ok(Ok(_))).then(Instant::now)
         })
@@ -346,7 +336,7 @@ impl World {
 
     async fn wait_readyz(&self, i: usize, code: u16, within: Duration) {
         let what = format!("{} /readyz {code}", self.replicas[i].identity);
-        probe::wait_until(&what, within, POLL, || async { (self.readyz(i).await? == code).then_some(()) }).await;
+        wait_for_async(&what, within, POLL, || async { (self.readyz(i).await? == code).then_some(()) }).await;
     }
 
     async fn gauge(&self, i: usize) -> Option<i64> {
@@ -355,7 +345,7 @@ impl World {
 
     /// Waits until exactly one live replica reports `scalekeeper_leader 1`; its index.
     async fn one_leader(&self, within: Duration) -> usize {
-        probe::wait_until("exactly one leader", within, POLL, || async {
+        wait_for_async("exactly one leader", within, POLL, || async {
             let mut leaders = vec![];
             for i in 0..self.replicas.len() {
                 if self.replicas[i].child.is_none() {
@@ -378,15 +368,14 @@ impl World {
 
     fn kill(&mut self, i: usize) {
         if let Some(mut c) = self.replicas[i].child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+            c.kill();
         }
     }
 
     fn logs(&self) -> String {
         self.replicas
             .iter()
-            .map(|r| format!("--- {} (last 60 lines)\n{}", r.identity, probe::tail(&r.log_text(), 60)))
+            .map(|r| format!("--- {} (last 60 lines)\n{}", r.identity, testkit::tail(&r.log_text(), 60)))
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -407,17 +396,13 @@ impl Drop for World {
 
 /// The HTTP address a replica bound, from its `serving grpc=… http=…` log line.
 async fn http_addr(r: &mut Replica) -> SocketAddr {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(addr) = probe::logged_http_addr(&r.log_text()) {
-            return addr;
-        }
-        if let Some(status) = r.child.as_mut().unwrap().try_wait().unwrap() {
-            panic!("{} exited ({status}) before serving:\n{}", r.identity, r.log_text());
-        }
-        assert!(Instant::now() < deadline, "{} did not log its addresses:\n{}", r.identity, r.log_text());
-        tokio::time::sleep(POLL).await;
-    }
+    let child = r.child.as_mut().expect("running");
+    child
+        .wait_until_async("it to log its addresses", Duration::from_secs(30), POLL, |c| {
+            let addr = probe::logged_http_addr(&c.log());
+            async move { addr }
+        })
+        .await
 }
 
 // === the Lease invariant ===
@@ -460,7 +445,7 @@ impl Monitor {
         let violations = Arc::new(Mutex::new(vec![]));
         let v = violations.clone();
         // The first sample needs the Lease: without it, a leader could not be judged.
-        let first = probe::wait_until("the Lease to be readable", Duration::from_secs(10), POLL, || async {
+        let first = wait_for_async("the Lease to be readable", Duration::from_secs(10), POLL, || async {
             leases.read().await.ok().flatten()
         })
         .await;
@@ -582,7 +567,7 @@ async fn api_down_then_back(replicas: usize) {
         w.wait_readyz(i, 503, Duration::from_secs(5)).await;
     }
     // Every replica stops leading before the term it last renewed ends.
-    probe::wait_until("no replica leads during the outage", Duration::from_secs(SHORT.duration + 1), POLL, || async {
+    wait_for_async("no replica leads during the outage", Duration::from_secs(SHORT.duration + 1), POLL, || async {
         for i in 0..replicas {
             if w.gauge(i).await? != 0 {
                 return None;
@@ -783,7 +768,7 @@ async fn leader_partitioned_from_the_api_server() {
     let monitor = w.monitor().await;
     let t = Instant::now();
     w.replicas[leader].proxy.set(Link::Blackhole);
-    probe::wait_until("the partitioned leader to step down", Duration::from_secs(SHORT.duration), POLL, || async {
+    wait_for_async("the partitioned leader to step down", Duration::from_secs(SHORT.duration), POLL, || async {
         (w.gauge(leader).await? == 0).then_some(())
     })
     .await;
@@ -819,7 +804,7 @@ async fn deployment_recreated_while_cut_off_is_never_scaled() {
     w.wait_readyz(0, 503, Duration::from_secs(5)).await;
     let old_uid = w.deployments().get(NAME).await.unwrap().metadata.uid;
     w.deployments().delete(NAME, &DeleteParams::background()).await.unwrap();
-    probe::wait_until("the old Deployment to be gone", Duration::from_secs(30), POLL, || async {
+    wait_for_async("the old Deployment to be gone", Duration::from_secs(30), POLL, || async {
         w.deployments().get_opt(NAME).await.ok()?.is_none().then_some(())
     })
     .await;
@@ -829,7 +814,7 @@ async fn deployment_recreated_while_cut_off_is_never_scaled() {
     w.wait_readyz(0, 200, RECOVERY).await;
     // The reconciler has looked at it (the policy's status says Conflict) and left it alone.
     let policies: Api<ReplicaPolicy> = Api::namespaced(w.client.clone(), &w.ns);
-    probe::wait_until("the policy to report a Conflict", RECOVERY, POLL, || async {
+    wait_for_async("the policy to report a Conflict", RECOVERY, POLL, || async {
         let p = policies.get_opt(NAME).await.ok()??;
         (p.status?.sync_status.as_deref() == Some("Conflict")).then_some(())
     })

@@ -37,3 +37,25 @@ fn design_doc_carries_the_full_proto_and_stays_in_budget() {
     let words = body.split_whitespace().count();
     assert!((500..=1500).contains(&words), "design.md body has {words} words; the RFD budget is 500-1500");
 }
+
+/// The rows of a markdown decision table: the leading `| N |` numbers, in order.
+fn table_rows(text: &str) -> Vec<u32> {
+    text.lines()
+        .filter_map(|l| l.trim_start_matches("//!").trim().strip_prefix('|'))
+        .filter_map(|rest| rest.split('|').next()?.trim().parse().ok())
+        .collect()
+}
+
+/// The decision table exists three times by nature — the code's docs, the architecture doc,
+/// and one table test per row — and they must agree: same rows, and a test for each.
+#[test]
+fn every_row_of_the_decision_table_has_a_table_test() {
+    let doc = table_rows(&read("docs/architecture.md"));
+    let code = table_rows(&read("crates/scalekeeper-core/src/plan.rs"));
+    assert!(!doc.is_empty(), "docs/architecture.md has a numbered decision table");
+    assert_eq!(doc, code, "docs/architecture.md and plan.rs's module docs list different rows");
+    let tests = read("crates/scalekeeper-core/src/plan/tests.rs");
+    for row in doc {
+        assert!(tests.contains(&format!("fn row_{row:02}_")), "decision row {row} has no table test row_{row:02}_*");
+    }
+}

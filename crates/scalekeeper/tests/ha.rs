@@ -30,12 +30,13 @@ mod cluster;
 #[path = "support/probe.rs"]
 mod probe;
 
-use probe::{http_get, tail, wait_until};
-use std::fs::File;
+use probe::http_get;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
+
+use testkit::{Child, Stdout, tail, wait_for_async};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::CustomResourceExt as _;
@@ -128,8 +129,7 @@ impl Cluster {
                 // A shared cluster: only this test's namespace.
                 cmd.args(["--namespace", &ns]);
             }
-            let child = cmd
-                .args(["--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+            cmd.args(["--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
                 .arg("--tls-cert")
                 .arg(&certs.server_cert)
                 .arg("--tls-key")
@@ -138,50 +138,39 @@ impl Cluster {
                 .arg(&certs.ca)
                 .arg("--kubeconfig")
                 .arg(&kubeconfig)
-                .args(["--log-format", "text", "--drain-timeout-seconds", "5"])
+                .args(["--log-format", "text", "--drain-timeout", "5s"])
                 .args(["--leader-elect", "true", "--lease-name", "scalekeeper", "--lease-namespace", &lease_ns])
                 .args(["--identity", identity])
-                .args(["--lease-duration-seconds", &lease_duration_seconds.to_string()])
-                .args(["--lease-renew-grace-seconds", &lease_renew_grace_seconds.to_string()])
+                .args(["--lease-duration", &lease_duration_seconds.to_string()])
+                .args(["--lease-renew-grace", &lease_renew_grace_seconds.to_string()])
                 // Several drifts in a row are the test, not a flapping field manager.
                 .args(["--flap-max-corrections", "100"])
                 .env(
                     "RUST_LOG",
                     std::env::var("HA_LOG").unwrap_or_else(|_| "info,kube=warn,tower=warn,h2=warn,hyper=warn".into()),
                 )
-                .env("NO_COLOR", "1")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(File::create(&log).unwrap())
-                .spawn()
-                .expect("scalekeeper serve starts");
+                .env("NO_COLOR", "1");
+            let child = Child::spawn(identity, &mut cmd, &log, Stdout::Discard);
             replicas.push(Replica { identity, child, http: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), log });
         }
         let mut cluster = Cluster { sim, kube, ns, lease_ns, replicas, history, _namespaces: namespaces, _dir: dir };
         for i in 0..cluster.replicas.len() {
             let http = cluster.http_addr(i).await;
             cluster.replicas[i].http = http;
-            let what = format!("{} /readyz 200", cluster.replicas[i].identity);
-            wait_until(&what, WAIT, POLL, || async move { (http_get(http, "/readyz").await?.0 == 200).then_some(()) })
-                .await;
+            testkit::wait_http_ok(http, "/readyz", WAIT, POLL).await;
         }
         cluster
     }
 
     /// The HTTP address replica `i` bound, from its `serving grpc=… http=…` log line.
     async fn http_addr(&mut self, i: usize) -> SocketAddr {
-        let what = format!("{} to log its addresses", self.replicas[i].identity);
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(addr) = probe::logged_http_addr(&self.log(i)) {
-                return addr;
-            }
-            if let Some(status) = self.replicas[i].child.try_wait().unwrap() {
-                panic!("{} exited ({status}) before serving", self.replicas[i].identity);
-            }
-            assert!(Instant::now() < deadline, "timed out after {WAIT:?} waiting for {what}");
-            tokio::time::sleep(POLL).await;
-        }
+        let child = &mut self.replicas[i].child;
+        child
+            .wait_until_async("it to log its addresses", WAIT, POLL, |c| {
+                let addr = probe::logged_http_addr(&c.log());
+                async move { addr }
+            })
+            .await
     }
 
     /// `scalekeeper_leader` of replica `i`, if it answers.
@@ -192,7 +181,7 @@ impl Cluster {
     /// Waits until exactly one replica reports `scalekeeper_leader 1` and the other 0;
     /// returns the leader's index.
     async fn one_leader(&self) -> usize {
-        wait_until("exactly one leader", WAIT, POLL, || async {
+        wait_for_async("exactly one leader", WAIT, POLL, || async {
             match (self.gauge(0).await?, self.gauge(1).await?) {
                 (1, 0) => Some(0),
                 (0, 1) => Some(1),
@@ -202,25 +191,13 @@ impl Cluster {
         .await
     }
 
-    fn pid(&self, i: usize) -> String {
-        self.replicas[i].child.id().to_string()
-    }
-
     fn log(&self, i: usize) -> String {
         std::fs::read_to_string(&self.replicas[i].log).unwrap_or_default()
     }
 
     /// Waits (polling) until replica `i` has exited.
     async fn wait_exit(&mut self, i: usize, timeout: Duration) -> ExitStatus {
-        let what = format!("{} to exit", self.replicas[i].identity);
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.replicas[i].child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-            tokio::time::sleep(POLL).await;
-        }
+        self.replicas[i].child.wait_exit_async(timeout, POLL).await
     }
 
     /// `web`'s `spec.replicas`.
@@ -245,7 +222,7 @@ impl Cluster {
             .create(&PostParams::default(), &policy)
             .await
             .expect("policy is created");
-        wait_until("the policy reconciled", WAIT, POLL, || async { self.reconciled().await.then_some(()) }).await;
+        wait_for_async("the policy reconciled", WAIT, POLL, || async { self.reconciled().await.then_some(()) }).await;
     }
 
     /// Whether the policy's status says the Deployment is at the declared count and the last
@@ -300,7 +277,7 @@ impl Cluster {
     /// Drifts and waits until the count of corrections reaches `n` with spec.replicas back at 3.
     async fn drift_and_wait_for_correction(&self, n: usize) {
         self.drift().await;
-        wait_until(&format!("correction {n}"), WAIT, POLL, || async {
+        wait_for_async(&format!("correction {n}"), WAIT, POLL, || async {
             (self.corrections() >= n && self.spec_replicas().await == DECLARED).then_some(())
         })
         .await;
@@ -318,8 +295,8 @@ impl Cluster {
     /// the correction": the reconciler skips writing a status equal to the one in its cache,
     /// which a correction within the same second as the previous one can produce.)
     async fn settled(&self) {
-        wait_until("the policy reconciled", WAIT, POLL, || async { self.reconciled().await.then_some(()) }).await;
-        let leader = wait_until("a leader", WAIT, POLL, || async {
+        wait_for_async("the policy reconciled", WAIT, POLL, || async { self.reconciled().await.then_some(()) }).await;
+        let leader = wait_for_async("a leader", WAIT, POLL, || async {
             for i in 0..self.replicas.len() {
                 if self.gauge(i).await == Some(1) {
                     return Some(i);
@@ -329,7 +306,7 @@ impl Cluster {
         })
         .await;
         let http = self.replicas[leader].http;
-        let before = wait_until("the leader's reconcile count", WAIT, POLL, || reconciles(http)).await;
+        let before = wait_for_async("the leader's reconcile count", WAIT, POLL, || reconciles(http)).await;
         let poke = uuid::Uuid::new_v4().to_string();
         Api::<Deployment>::namespaced(self.kube.clone(), &self.ns)
             .patch(
@@ -339,7 +316,7 @@ impl Cluster {
             )
             .await
             .expect("the Deployment is annotated");
-        wait_until("a reconcile after the annotation, and the policy reconciled", WAIT, POLL, || async {
+        wait_for_async("a reconcile after the annotation, and the policy reconciled", WAIT, POLL, || async {
             (reconciles(http).await? > before && self.reconciled().await).then_some(())
         })
         .await;
@@ -363,10 +340,7 @@ async fn reconciles(addr: SocketAddr) -> Option<u64> {
 impl Drop for Cluster {
     fn drop(&mut self) {
         for r in &mut self.replicas {
-            if let Ok(None) = r.child.try_wait() {
-                let _ = r.child.kill();
-            }
-            let _ = r.child.wait();
+            r.child.kill();
         }
         if std::thread::panicking() {
             match &self.sim {
@@ -396,11 +370,6 @@ impl Drop for Cluster {
             }
         }
     }
-}
-
-fn signal(pid: &str, sig: &str) {
-    let status = Command::new("kill").args([sig, pid]).status().expect("kill runs");
-    assert!(status.success(), "kill {sig} {pid}: {status}");
 }
 
 fn count(haystack: &str, needle: &str) -> usize {
@@ -450,8 +419,8 @@ async fn sigterm_hands_over_within_a_second() {
     let other = 1 - leader;
 
     let t0 = Instant::now();
-    signal(&c.pid(leader), "-TERM");
-    wait_until("the other process to lead", Duration::from_secs(20), POLL, || async {
+    c.replicas[leader].child.signal("TERM");
+    wait_for_async("the other process to lead", Duration::from_secs(20), POLL, || async {
         (c.gauge(other).await == Some(1)).then_some(())
     })
     .await;
@@ -473,8 +442,8 @@ async fn sigkill_hands_over_within_the_lease_duration() {
     c.declare().await;
 
     let t0 = Instant::now();
-    c.replicas[leader].child.kill().unwrap();
-    wait_until("the other process to lead", Duration::from_secs(15), POLL, || async {
+    c.replicas[leader].child.signal("KILL");
+    wait_for_async("the other process to lead", Duration::from_secs(15), POLL, || async {
         (c.gauge(other).await == Some(1)).then_some(())
     })
     .await;

@@ -25,7 +25,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Options, TargetEnv, cluster, wait_for};
+use common::{Options, TargetEnv, cluster};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler;
 use k8s_openapi::api::events::v1::Event;
@@ -35,6 +35,7 @@ use scalekeeper::policy::ReplicaPolicy;
 use scalekeeper::reconciler::ReconcileConfig;
 use scalekeeper_api::v1 as pb;
 use serde_json::{Value, json};
+use testkit::{POLL, wait_for_async};
 use tonic::Code;
 
 const T: Duration = Duration::from_secs(10);
@@ -53,7 +54,7 @@ async fn start() -> TargetEnv {
 fn kubectl(env: &TargetEnv, args: &[&str]) -> (bool, String) {
     let kubeconfig = env.kubeconfig();
     let cache = env.dir.path().join("kubectl-cache");
-    let out = Command::new("kubectl")
+    let out = Command::new(testkit::kubectl())
         .arg("--kubeconfig")
         .arg(&kubeconfig)
         .arg("--cache-dir")
@@ -105,16 +106,16 @@ async fn events(env: &TargetEnv, ns: &str, reason: &str) -> Vec<Event> {
 /// Asserts the values `log` saw are `want`, once it has seen as many: its watch can trail the
 /// read a test waited on.
 async fn assert_log(log: &cluster::ReplicaLog, want: &[i64], what: &str) {
-    let deadline = std::time::Instant::now() + T;
-    while log.values().len() < want.len() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    // Timing out is no failure by itself: the assertion below says what the log saw.
+    let _ = testkit::try_wait_for_async(what, T, POLL, || async { log.values().len() >= want.len() }).await;
     assert_eq!(log.values(), want, "{what}: {:?}", log.states());
 }
 
 async fn wait_spec(env: &TargetEnv, ns: &str, name: &str, want: i64) {
-    wait_for(&format!("{ns}/{name} spec.replicas = {want}"), T, || async { env.spec_replicas(ns, name).await == want })
-        .await;
+    wait_for_async(&format!("{ns}/{name} spec.replicas = {want}"), T, POLL, || async {
+        env.spec_replicas(ns, name).await == want
+    })
+    .await;
 }
 
 async fn sync_of(env: &TargetEnv, ns: &str, name: &str) -> (i32, String) {
@@ -167,7 +168,7 @@ async fn kubectl_scale_is_undone_with_an_event_naming_kubectl() {
     // correction.
     assert_log(&log, &[3, 7, 3], "the spec.replicas web had").await;
     // Counted right after the PATCH returns, which the spec.replicas read above may precede.
-    wait_for("the correction counted", T, || async { corrections_metric(&env, &shop).await >= 1.0 }).await;
+    wait_for_async("the correction counted", T, POLL, || async { corrections_metric(&env, &shop).await >= 1.0 }).await;
     assert_eq!(corrections_metric(&env, &shop).await, 1.0, "exactly one correction");
     // The Event is on the Deployment, where `kubectl describe` shows it.
     let (ok, described) = kubectl(&env, &["describe", "-n", &shop, "deployment", "web"]);
@@ -185,7 +186,7 @@ async fn kubectl_scale_is_undone_with_an_event_naming_kubectl() {
     assert!(described.contains(&format!("spec.replicas 7 -> 3 (it had been changed by {blamed})")), "{described}");
     assert!(!described.contains(cluster::HARNESS_MANAGER), "the Deployment's creator is blamed: {described}");
     // The policy's status records the correction and who made the drift (if it is known).
-    wait_for("lastCorrection", T, || async {
+    wait_for_async("lastCorrection", T, POLL, || async {
         env.policy(&shop, "web").await.is_some_and(|p| {
             let c = &p["status"]["lastCorrection"];
             c.is_object() && c.get("fieldManager").cloned().unwrap_or_default() == recorded
@@ -197,7 +198,7 @@ async fn kubectl_scale_is_undone_with_an_event_naming_kubectl() {
         (p["status"]["lastCorrection"]["from"].as_i64(), p["status"]["lastCorrection"]["to"].as_i64()),
         (Some(7), Some(3))
     );
-    wait_for("converged in status", T, || async {
+    wait_for_async("converged in status", T, POLL, || async {
         env.policy(&shop, "web").await.is_some_and(|p| is_converged(&env, &p, 3))
     })
     .await;
@@ -239,12 +240,16 @@ async fn every_correction_is_described_with_its_own_from_to_and_actor() {
     let blamed = if env.is_real() { scalekeeper::reconciler::UNKNOWN_MANAGER } else { "kubectl" };
     let want: Vec<String> =
         [11, 12, 13].iter().map(|n| format!("spec.replicas {n} -> 4 (it had been changed by {blamed})")).collect();
-    let deadline = std::time::Instant::now() + T;
-    let mut notes = deployment_notes(&env, &shop, "web", "DriftCorrected").await;
-    while notes != want && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        notes = deployment_notes(&env, &shop, "web", "DriftCorrected").await;
-    }
+    let waited = testkit::try_wait_for_async("the DriftCorrected Events", T, Duration::from_millis(50), || async {
+        let notes = deployment_notes(&env, &shop, "web", "DriftCorrected").await;
+        (notes == want).then_some(notes)
+    })
+    .await;
+    // On a timeout, the assertion shows what there was instead.
+    let notes = match waited {
+        Ok(notes) => notes,
+        Err(_) => deployment_notes(&env, &shop, "web", "DriftCorrected").await,
+    };
     assert_eq!(notes, want, "one DriftCorrected Event per correction");
     let (ok, described) = kubectl(&env, &["describe", "-n", &shop, "deployment", "web"]);
     assert!(ok, "{described}");
@@ -287,13 +292,13 @@ async fn a_declaration_is_applied_once_and_never_a_drift() {
     wait_spec(&env, &shop, "web", 5).await;
     let declared = "alice declared 5 replicas: spec.replicas 3 -> 5 (no count declared before)".to_string();
     for kind in ["Deployment", "ReplicaPolicy"] {
-        wait_for(&format!("ReplicasDeclared on the {kind}"), T, || async {
+        wait_for_async(&format!("ReplicasDeclared on the {kind}"), T, POLL, || async {
             notes_about(&env, &shop, kind, "web", "ReplicasDeclared").await == [declared.clone()]
         })
         .await;
     }
     // The reconciler has seen the declaration in effect.
-    wait_for("converged in status", T, || async {
+    wait_for_async("converged in status", T, POLL, || async {
         env.policy(&shop, "web").await.is_some_and(|p| is_converged(&env, &p, 5))
     })
     .await;
@@ -303,11 +308,11 @@ async fn a_declaration_is_applied_once_and_never_a_drift() {
     c.set_replicas(set(&shop, "web", 6)).await.unwrap();
     wait_spec(&env, &shop, "web", 6).await;
     let declared_by_bot = format!("{bot} declared 6 replicas: spec.replicas 5 -> 6 (declared before: 5)");
-    wait_for("ReplicasDeclared naming the second caller", T, || async {
+    wait_for_async("ReplicasDeclared naming the second caller", T, POLL, || async {
         notes_about(&env, &shop, "Deployment", "web", "ReplicasDeclared").await.contains(&declared_by_bot)
     })
     .await;
-    wait_for("converged in status", T, || async {
+    wait_for_async("converged in status", T, POLL, || async {
         env.policy(&shop, "web").await.is_some_and(|p| is_converged(&env, &p, 6))
     })
     .await;
@@ -333,9 +338,10 @@ async fn a_drift_right_after_a_declaration_is_corrected_at_once() {
     c.set_replicas(set(&shop, "web", 5)).await.unwrap();
     drift(&env, &shop, "web", 8).await;
     let prompt = scalekeeper::reconciler::DECLARATION_GRACE - Duration::from_secs(1);
-    wait_for("web corrected at once", prompt, || async { env.spec_replicas(&shop, "web").await == 5 }).await;
+    wait_for_async("web corrected at once", prompt, POLL, || async { env.spec_replicas(&shop, "web").await == 5 })
+        .await;
     let want = [format!("spec.replicas 8 -> 5 (it had been changed by {DRIFTER})")];
-    wait_for("DriftCorrected naming the drifter", T, || async {
+    wait_for_async("DriftCorrected naming the drifter", T, POLL, || async {
         notes_about(&env, &shop, "Deployment", "web", "DriftCorrected").await == want
     })
     .await;
@@ -377,14 +383,14 @@ async fn a_declaration_the_writer_never_applied_is_applied_after_the_grace() {
          scale write had not come within {}s)",
         DECLARATION_GRACE.as_secs()
     );
-    wait_for("ReplicasApplied", T, || async {
+    wait_for_async("ReplicasApplied", T, POLL, || async {
         notes_about(&env, &shop, "Deployment", "web", "ReplicasApplied").await == [applied.clone()]
     })
     .await;
     assert!(events(&env, &shop, "DriftCorrected").await.is_empty(), "applying a declaration is no drift");
     assert_eq!(corrections_metric(&env, &shop).await, 0.0, "applying a declaration is no drift");
     assert_log(&log, &[3, 5], "the spec.replicas web had").await;
-    wait_for("converged in status", T, || async {
+    wait_for_async("converged in status", T, POLL, || async {
         env.policy(&shop, "web").await.is_some_and(|p| is_converged(&env, &p, 5))
     })
     .await;
@@ -402,12 +408,13 @@ async fn observe_mode_reports_and_never_corrects() {
     let mut c = env.client().await;
     c.set_replicas(pb::SetReplicasRequest { mode: pb::Mode::Observe as i32, ..set(&shop, "cart", 2) }).await.unwrap();
     drift(&env, &shop, "cart", 5).await;
-    wait_for("DRIFTED in the API", T, || async {
+    wait_for_async("DRIFTED in the API", T, POLL, || async {
         sync_of(&env, &shop, "cart").await.0 == pb::SyncStatus::Drifted as i32
     })
     .await;
-    wait_for("DriftDetected Event", T, || async { !events(&env, &shop, "DriftDetected").await.is_empty() }).await;
-    wait_for("Drifted in the policy status", T, || async {
+    wait_for_async("DriftDetected Event", T, POLL, || async { !events(&env, &shop, "DriftDetected").await.is_empty() })
+        .await;
+    wait_for_async("Drifted in the policy status", T, POLL, || async {
         env.policy(&shop, "cart").await.is_some_and(|p| p["status"]["syncStatus"] == "Drifted")
     })
     .await;
@@ -438,7 +445,7 @@ async fn an_hpa_is_a_conflict_and_never_fought() {
         .create(&PostParams::default(), &hpa)
         .await
         .unwrap();
-    wait_for("CONFLICT naming the HPA", T, || async {
+    wait_for_async("CONFLICT naming the HPA", T, POLL, || async {
         let (s, reason) = sync_of(&env, &shop, "web").await;
         s == pb::SyncStatus::Conflict as i32 && reason.contains("web-hpa")
     })
@@ -448,11 +455,14 @@ async fn an_hpa_is_a_conflict_and_never_fought() {
     let log = cluster::ReplicaLog::start(&env.kube, &shop, "web").await;
     // The HPA scales: scalekeeper must not touch it.
     drift(&env, &shop, "web", 8).await;
-    wait_for("Conflict in the policy status", T, || async {
+    wait_for_async("Conflict in the policy status", T, POLL, || async {
         env.policy(&shop, "web").await.is_some_and(|p| p["status"]["syncStatus"] == "Conflict")
     })
     .await;
-    wait_for("ConflictDetected Event", T, || async { !events(&env, &shop, "ConflictDetected").await.is_empty() }).await;
+    wait_for_async("ConflictDetected Event", T, POLL, || async {
+        !events(&env, &shop, "ConflictDetected").await.is_empty()
+    })
+    .await;
     assert_eq!(env.spec_replicas(&shop, "web").await, 8);
     if let Some(sim) = env.sim() {
         assert_eq!(Some(scale_writes_by_scalekeeper(sim, "web")), before, "no patch was sent");
@@ -485,7 +495,7 @@ async fn flap_guard_suspends_then_resumes() {
         wait_spec(&env, &shop, "web", 3).await;
     }
     drift(&env, &shop, "web", 6).await;
-    wait_for("EnforcementSuspended Event", T, || async {
+    wait_for_async("EnforcementSuspended Event", T, POLL, || async {
         !events(&env, &shop, "EnforcementSuspended").await.is_empty()
     })
     .await;
@@ -498,8 +508,10 @@ async fn flap_guard_suspends_then_resumes() {
     let trips = format!(r#"scalekeeper_flap_guard_trips_total{{namespace="{shop}"}}"#);
     assert_eq!(env.metric(&trips).await, 1.0, "{trips}");
     // After the cool-down, enforcement resumes and the drift is corrected.
-    wait_for("EnforcementResumed Event", T, || async { !events(&env, &shop, "EnforcementResumed").await.is_empty() })
-        .await;
+    wait_for_async("EnforcementResumed Event", T, POLL, || async {
+        !events(&env, &shop, "EnforcementResumed").await.is_empty()
+    })
+    .await;
     wait_spec(&env, &shop, "web", 3).await;
 }
 
@@ -516,12 +528,13 @@ async fn a_new_declaration_ends_a_suspension() {
     drift(&env, &shop, "cart", 4).await;
     wait_spec(&env, &shop, "cart", 2).await;
     drift(&env, &shop, "cart", 4).await;
-    wait_for("suspended", T, || async { !events(&env, &shop, "EnforcementSuspended").await.is_empty() }).await;
+    wait_for_async("suspended", T, POLL, || async { !events(&env, &shop, "EnforcementSuspended").await.is_empty() })
+        .await;
     assert_eq!(env.spec_replicas(&shop, "cart").await, 4);
     // Declaring again (a second later, so last-set-at moves past the suspension) resumes.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     c.set_replicas(set(&shop, "cart", 2)).await.unwrap();
-    wait_for("resumed", T, || async { !events(&env, &shop, "EnforcementResumed").await.is_empty() }).await;
+    wait_for_async("resumed", T, POLL, || async { !events(&env, &shop, "EnforcementResumed").await.is_empty() }).await;
     drift(&env, &shop, "cart", 5).await;
     wait_spec(&env, &shop, "cart", 2).await;
 }
@@ -541,7 +554,7 @@ async fn deleted_and_recreated_deployment_is_never_scaled_by_the_stale_policy() 
     let (ok, out) = kubectl(&env, &["delete", "-n", &shop, "deployment", "web"]);
     assert!(ok, "{out}");
     let gc = if env.is_real() { Duration::from_secs(45) } else { T };
-    wait_for("the policy garbage-collected with its Deployment", gc, || async {
+    wait_for_async("the policy garbage-collected with its Deployment", gc, POLL, || async {
         env.policy(&shop, "web").await.is_none()
     })
     .await;
@@ -561,12 +574,12 @@ async fn deleted_and_recreated_deployment_is_never_scaled_by_the_stale_policy() 
     }))
     .unwrap();
     Api::<ReplicaPolicy>::namespaced(env.kube.clone(), &shop).create(&PostParams::default(), &policy).await.unwrap();
-    wait_for("CONFLICT: re-created", T, || async {
+    wait_for_async("CONFLICT: re-created", T, POLL, || async {
         let (s, reason) = sync_of(&env, &shop, "web").await;
         s == pb::SyncStatus::Conflict as i32 && reason.contains("re-created")
     })
     .await;
-    wait_for("Conflict in status", T, || async {
+    wait_for_async("Conflict in status", T, POLL, || async {
         env.policy(&shop, "web").await.is_some_and(|p| p["status"]["syncStatus"] == "Conflict")
     })
     .await;
@@ -590,17 +603,22 @@ async fn gitops_policy_hand_edits_and_paused_deployments() {
     assert!(ok, "{out}");
     // Promptly: no writer will apply it, so there is nothing to wait for.
     let prompt = scalekeeper::reconciler::DECLARATION_GRACE - Duration::from_secs(1);
-    wait_for("ledger applied at once", prompt, || async { env.spec_replicas(&payments, "ledger").await == 4 }).await;
+    wait_for_async("ledger applied at once", prompt, POLL, || async {
+        env.spec_replicas(&payments, "ledger").await == 4
+    })
+    .await;
     // Edited by hand: the new count is applied, promptly too.
     let (ok, out) = kubectl(
         &env,
         &["patch", "-n", &payments, "replicapolicy", "ledger", "--type", "merge", "-p", r#"{"spec":{"replicas":2}}"#],
     );
     assert!(ok, "{out}");
-    wait_for("ledger edit applied at once", prompt, || async { env.spec_replicas(&payments, "ledger").await == 2 })
-        .await;
+    wait_for_async("ledger edit applied at once", prompt, POLL, || async {
+        env.spec_replicas(&payments, "ledger").await == 2
+    })
+    .await;
     // Both were declarations applied, not drifts.
-    wait_for("two ReplicasApplied Events", T, || async {
+    wait_for_async("two ReplicasApplied Events", T, POLL, || async {
         notes_about(&env, &payments, "Deployment", "ledger", "ReplicasApplied").await.len() == 2
     })
     .await;
@@ -629,7 +647,7 @@ async fn drift_during_an_outage_is_corrected_when_the_api_returns() {
     let shop = env.ns("shop");
     let mut c = env.client().await;
     c.set_replicas(set(&shop, "cart", 2)).await.unwrap();
-    wait_for("converged", T, || async { sync_of(&env, &shop, "cart").await.0 == converged_pb(&env) }).await;
+    wait_for_async("converged", T, POLL, || async { sync_of(&env, &shop, "cart").await.0 == converged_pb(&env) }).await;
     match (env.sim(), &env.proxy) {
         (Some(sim), _) => sim.go_down().await,
         (None, Some(proxy)) => proxy.set(common::proxy::Link::Cut),
@@ -645,7 +663,7 @@ async fn drift_during_an_outage_is_corrected_when_the_api_returns() {
         }
         None => drift(&env, &shop, "cart", 7).await,
     }
-    wait_for("not ready", T, || async { env.readyz().await == 503 }).await;
+    wait_for_async("not ready", T, POLL, || async { env.readyz().await == 503 }).await;
     match (env.sim(), &env.proxy) {
         (Some(sim), _) => sim.come_up().await.unwrap(),
         (None, Some(proxy)) => proxy.set(common::proxy::Link::Pass),
@@ -653,4 +671,27 @@ async fn drift_during_an_outage_is_corrected_when_the_api_returns() {
     }
     wait_spec(&env, &shop, "cart", 2).await;
     env.wait_ready().await;
+}
+
+/// kubesim only (it counts open watches): the reconciler reconciles from the cache's watches,
+/// so a process holds one watch per resource (Deployments, ReplicaPolicies, HPAs) whether or
+/// not it leads. Before, the leader's Controller opened a second set of three.
+#[tokio::test]
+async fn the_reconciler_opens_no_watches_of_its_own() {
+    let env = start().await;
+    let Some(sim) = env.sim() else { return };
+    let shop = env.ns("shop");
+    let mut c = env.client().await;
+    c.set_replicas(set(&shop, "web", 3)).await.unwrap();
+    // The reconciler runs (no election here): it undoes a drift.
+    drift(&env, &shop, "web", 6).await;
+    wait_spec(&env, &shop, "web", 3).await;
+    assert_eq!(
+        sim.watcher_count(),
+        3,
+        "the cache's Deployment, ReplicaPolicy and HPA watches, and no Controller watches beside them"
+    );
+    // Still triggered by the cache: a second drift is undone too.
+    drift(&env, &shop, "web", 5).await;
+    wait_spec(&env, &shop, "web", 3).await;
 }

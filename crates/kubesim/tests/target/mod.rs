@@ -15,17 +15,9 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
-/// The variable naming the kubeconfig of a real cluster to run against.
-pub const REAL_KUBECONFIG: &str = "SCALEKEEPER_TEST_KUBECONFIG";
-
-/// The kubeconfig of the real cluster to use, when [`REAL_KUBECONFIG`] is set (non-empty).
-pub fn real_kubeconfig() -> Option<PathBuf> {
-    let path = PathBuf::from(std::env::var_os(REAL_KUBECONFIG).filter(|v| !v.is_empty())?);
-    assert!(path.is_file(), "{REAL_KUBECONFIG}={} is not a file", path.display());
-    Some(path)
-}
+pub use testkit::real_kubeconfig;
 
 /// A client for the cluster of `kubeconfig` (its current context), with kube's defaults.
 pub async fn client_for(kubeconfig: &Path) -> kube::Client {
@@ -112,50 +104,4 @@ impl Drop for Cleanup {
             eprintln!("cleanup thread panicked");
         }
     }
-}
-
-// === kubectl ===
-
-/// The kubectl binary to run.
-///
-/// gcloud's `kubectl` is a dispatcher: it first GETs `/version` on its own (which would
-/// consume an injected fault meant for kubectl) and then execs `kubectl.<major>.<minor>`
-/// matching the server. When that is what PATH holds, the tests run the versioned binary
-/// the dispatcher would pick for kubesim directly, so every request kubesim sees is
-/// kubectl's own.
-pub fn kubectl_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let found = std::env::split_paths(&path).map(|d| d.join("kubectl")).find(|p| p.is_file());
-        let Some(kubectl) = found else {
-            panic!(
-                "kubectl is not on PATH. These conformance tests drive the real kubectl binary (v1.32 or \
-                 newer) against kubesim and cannot run without it: install kubectl \
-                 (https://kubernetes.io/docs/tasks/tools/) and make sure `kubectl version --client` works."
-            )
-        };
-        let out = std::process::Command::new(&kubectl)
-            .args(["version", "--client", "-o", "json"])
-            .output()
-            .unwrap_or_else(|e| panic!("kubectl at {} cannot be run: {e}", kubectl.display()));
-        assert!(
-            out.status.success(),
-            "`{} version --client` failed: {}",
-            kubectl.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let version: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-        let git_version =
-            version.pointer("/clientVersion/gitVersion").and_then(serde_json::Value::as_str).unwrap_or("");
-        if git_version.contains("dispatcher")
-            && let Some(dir) = kubectl.canonicalize().ok().and_then(|p| p.parent().map(Path::to_path_buf))
-        {
-            let versioned = dir.join(format!("kubectl.1.{}", kubesim::api::KUBE_MINOR));
-            if versioned.is_file() {
-                return versioned;
-            }
-        }
-        kubectl
-    })
 }

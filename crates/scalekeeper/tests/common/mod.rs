@@ -11,7 +11,7 @@ pub mod cluster;
 pub mod proxy;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use scalekeeper::cache::Scope;
 use scalekeeper::certs;
@@ -21,6 +21,14 @@ use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 pub const SEED: &str = include_str!("../../../../examples/kubesim-seed.yaml");
+/// How long a GET of `/readyz` or `/metrics` may take.
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A plain HTTP/1.1 GET of the server's HTTP port: (status, body), or (0, "") without an
+/// answer within [`HTTP_TIMEOUT`].
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    testkit::http_get(addr, path, HTTP_TIMEOUT).await.unwrap_or_default()
+}
 
 /// A running kubesim + scalekeeper pair.
 pub struct Env {
@@ -182,7 +190,10 @@ pub async fn start_target(mut opts: Options) -> TargetEnv {
         dir,
         certs,
     };
-    wait_for("readyz 200", Duration::from_secs(30), || async { env.readyz().await == 200 }).await;
+    testkit::wait_for_async("readyz 200", Duration::from_secs(30), testkit::POLL, || async {
+        env.readyz().await == 200
+    })
+    .await;
     env
 }
 
@@ -236,7 +247,10 @@ impl TargetEnv {
     }
 
     pub async fn wait_ready(&self) {
-        wait_for("readyz 200", Duration::from_secs(10), || async { self.readyz().await == 200 }).await;
+        testkit::wait_for_async("readyz 200", Duration::from_secs(10), testkit::POLL, || async {
+            self.readyz().await == 200
+        })
+        .await;
     }
 
     /// `spec.replicas`, read through the API.
@@ -287,21 +301,6 @@ async fn channel(
         .await
 }
 
-pub async fn wait_for<F, Fut>(what: &str, timeout: Duration, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if f().await {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 impl Env {
     pub fn client_files(&self, identity: &str) -> (PathBuf, PathBuf) {
         let (_, cert, key) = self.certs.clients.iter().find(|(i, _, _)| i == identity).cloned().expect("client cert");
@@ -329,7 +328,10 @@ impl Env {
     }
 
     pub async fn wait_ready(&self) {
-        wait_for("readyz 200", Duration::from_secs(10), || async { self.readyz().await == 200 }).await;
+        testkit::wait_for_async("readyz 200", Duration::from_secs(10), testkit::POLL, || async {
+            self.readyz().await == 200
+        })
+        .await;
     }
 
     pub fn spec_replicas(&self, ns: &str, name: &str) -> i64 {
@@ -345,20 +347,4 @@ impl Env {
         self.sim.write_kubeconfig(&p).unwrap();
         p
     }
-}
-
-/// A plain HTTP/1.1 GET; returns (status, body).
-pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else { return (0, String::new()) };
-    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-    if s.write_all(req.as_bytes()).await.is_err() {
-        return (0, String::new());
-    }
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf).await;
-    let text = String::from_utf8_lossy(&buf).to_string();
-    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    (code, body)
 }

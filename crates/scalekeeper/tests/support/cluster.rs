@@ -1,6 +1,6 @@
 //! The Kubernetes API a test runs against, and test-owned objects in it.
 //!
-//! By default tests start kubesim in-process. When [`REAL_KUBECONFIG`]
+//! By default tests start kubesim in-process. When [`testkit::REAL_KUBECONFIG`]
 //! (`SCALEKEEPER_TEST_KUBECONFIG`) names a kubeconfig (admin rights; `make test-real` points it at
 //! an upstream kube-apiserver v1.20.2), tests use that cluster instead. It is shared with every
 //! other test running in parallel, so a test there:
@@ -21,7 +21,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -31,19 +31,10 @@ use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
 use serde_json::{Value, json};
+pub use testkit::real_kubeconfig;
 
-/// The variable naming the kubeconfig of a real cluster to run against.
-pub const REAL_KUBECONFIG: &str = "SCALEKEEPER_TEST_KUBECONFIG";
 /// The field manager of what the test harness itself writes (CRD, namespaces, seed objects).
 pub const HARNESS_MANAGER: &str = "scalekeeper-tests";
-
-/// The kubeconfig of the real cluster to use, when [`REAL_KUBECONFIG`] is set (non-empty).
-pub fn real_kubeconfig() -> Option<PathBuf> {
-    let path = std::env::var_os(REAL_KUBECONFIG).filter(|v| !v.is_empty())?;
-    let path = PathBuf::from(path);
-    assert!(path.is_file(), "{REAL_KUBECONFIG}={} is not a file", path.display());
-    Some(path)
-}
 
 /// A client for the cluster of `kubeconfig` (its current context).
 pub async fn client_for(kubeconfig: &Path) -> kube::Client {
@@ -104,7 +95,7 @@ pub async fn install_crd(client: &kube::Client, crd: Value) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let pp = PatchParams::apply(HARNESS_MANAGER).force();
     api.patch(&name, &pp, &Patch::Apply(&crd)).await.unwrap_or_else(|e| panic!("applying CRD {name}: {e}"));
-    wait_until(&format!("CRD {name} Established"), Duration::from_secs(30), || async {
+    testkit::wait_for_async(&format!("CRD {name} Established"), Duration::from_secs(30), testkit::POLL, || async {
         let crd = api.get_opt(&name).await.ok()??;
         let established = crd.status?.conditions?.iter().any(|c| c.type_ == "Established" && c.status == "True");
         established.then_some(())
@@ -248,22 +239,6 @@ pub async fn patch_replicas(client: &kube::Client, ns: &str, name: &str, replica
         .await
         .unwrap_or_else(|e| panic!("PATCH Deployment {ns}/{name} spec.replicas={replicas}: {e}"));
     d.spec.and_then(|s| s.replicas).map_or(1, i64::from)
-}
-
-/// Polls `f` every 20 ms until it gives a value; panics after `timeout`.
-pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// One state of a Deployment seen by a [`ReplicaLog`].

@@ -1,27 +1,18 @@
-//! Small helpers for tests and benches that drive `scalekeeper serve` processes: a plain
-//! HTTP/1.1 GET for `/readyz` and `/metrics`, polling until a condition holds, and the
-//! tail of a log. Included with `#[path]` by `tests/ha.rs`, `tests/drain.rs` and
-//! `examples/bench.rs`.
+//! Small helpers for tests and benches that drive `scalekeeper serve` processes: `/readyz` and
+//! `/metrics` probes with a one-second limit, and the addresses a process logs. Included with
+//! `#[path]` by `tests/ha.rs`, `tests/drain.rs`, `tests/faults.rs` and `examples/bench.rs`; the
+//! generic parts (HTTP GET, waiting, logs) are in `testkit`.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// A plain HTTP/1.1 GET: (status, body), or `None` without an answer within a second.
+/// How long a probe waits for an answer.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A plain HTTP/1.1 GET: (status, body), or `None` without an answer within [`PROBE_TIMEOUT`].
 pub async fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let get = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-        let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await.ok()?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await.ok()?;
-        let text = String::from_utf8_lossy(&buf).into_owned();
-        let code = text.split_whitespace().nth(1)?.parse().ok()?;
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-        Some((code, body))
-    };
-    tokio::time::timeout(Duration::from_secs(1), get).await.ok().flatten()
+    testkit::http_get(addr, path, PROBE_TIMEOUT).await
 }
 
 /// The HTTP address a `scalekeeper serve` process logged in its `serving grpc=… http=…` line.
@@ -39,26 +30,4 @@ pub async fn leader_gauge(addr: SocketAddr) -> Option<i64> {
         return None;
     }
     body.lines().find_map(|l| l.strip_prefix("scalekeeper_leader ")?.trim().parse().ok())
-}
-
-/// Polls `f` every `poll` until it gives a value; panics after `timeout`.
-pub async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, poll: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(poll).await;
-    }
-}
-
-/// The last `n` lines of `text`.
-pub fn tail(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
 }

@@ -22,11 +22,12 @@ use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
+use super::convert::{self, mode_from_proto};
+use super::status::Error;
 use crate::cache::{Cache, Change};
-use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::tls::PeerInfo;
-use crate::view::{DeploymentView, mode_from_proto};
+use crate::view::DeploymentView;
 use crate::writer::{SetRequest, Writer};
 
 /// Settings of the service.
@@ -92,7 +93,7 @@ impl Service {
             Ok(_) => tonic::Code::Ok,
             Err(e) => e.code(),
         };
-        self.metrics.observe(method, code, elapsed.as_secs_f64());
+        self.metrics.observe(method, &format!("{code:?}"), elapsed.as_secs_f64());
         match &result {
             Ok(_) => {
                 tracing::info!(request_id = %id, method, identity = %identity, peer = %peer, code = ?code, latency_us = elapsed.as_micros() as u64, "call")
@@ -189,7 +190,7 @@ impl ScaleService for Service {
                     }
                     break;
                 }
-                page.push(v.to_proto());
+                page.push(convert::deployment(&v));
             }
             Ok(pb::ListDeploymentsResponse { deployments: page, next_page_token: next })
         })
@@ -208,7 +209,7 @@ impl ScaleService for Service {
                 .cache
                 .get(&r.namespace, &r.name)
                 .ok_or_else(|| Error::NotFound(format!("Deployment {}/{} not found", r.namespace, r.name)))?;
-            Ok(pb::GetDeploymentResponse { deployment: Some(v.to_proto()) })
+            Ok(pb::GetDeploymentResponse { deployment: Some(convert::deployment(&v)) })
         })
         .await
     }
@@ -241,7 +242,7 @@ impl ScaleService for Service {
                 replicas = r.replicas, version = %view.policy.as_ref().and_then(|p| p.resource_version()).unwrap_or_default(),
                 "replica count declared"
             );
-            Ok(pb::SetReplicasResponse { deployment: Some(view.to_proto()) })
+            Ok(pb::SetReplicasResponse { deployment: Some(convert::deployment(&view)) })
         })
         .await
     }
@@ -255,7 +256,7 @@ impl ScaleService for Service {
             self.check_scope(&r.namespace)?;
             let view = self.writer.clear(&r.namespace, &r.name, non_empty(&r.expected_version)).await?;
             tracing::info!(identity = %identity, namespace = %r.namespace, name = %r.name, "declaration cleared");
-            Ok(pb::ClearDesiredReplicasResponse { deployment: Some(view.to_proto()) })
+            Ok(pb::ClearDesiredReplicasResponse { deployment: Some(convert::deployment(&view)) })
         })
         .await
     }
@@ -275,7 +276,7 @@ impl ScaleService for Service {
                     if !sync.status.is_out_of_sync() {
                         return None;
                     }
-                    let p = v.to_proto();
+                    let p = convert::deployment(&v);
                     Some(pb::DeploymentDiff {
                         namespace: p.namespace,
                         name: p.name,
@@ -343,7 +344,7 @@ async fn run_watch(
             .list(ns, |d| sel.matches_labels(d.metadata.labels.as_ref()))
             .into_iter()
             .map(|v: DeploymentView| {
-                let p = v.to_proto();
+                let p = convert::deployment(&v);
                 ((p.namespace.clone(), p.name.clone()), p)
             })
             .collect()
@@ -384,7 +385,7 @@ async fn run_watch(
                     .cache
                     .get(&ns, &name)
                     .filter(|v| sel.matches_labels(v.deployment.metadata.labels.as_ref()))
-                    .map(|v| v.to_proto());
+                    .map(|v| convert::deployment(&v));
                 diff_one(&mut known, key, now, &mut out);
             }
             Ok(Change::Resync) => {

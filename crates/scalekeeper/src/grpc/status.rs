@@ -1,4 +1,5 @@
-//! The errors of the API, and the one table that maps them to gRPC status codes.
+//! The errors of the API, the one table that maps them to gRPC status codes, and the one
+//! mapping from the writer's [`WriteError`] (with the Kubernetes status codes) into them.
 //!
 //! | error | gRPC code | from Kubernetes |
 //! |---|---|---|
@@ -10,10 +11,16 @@
 //! | [`Error::Unavailable`] | UNAVAILABLE | 429, 5xx, connection failures, caches not synced |
 //! | [`Error::ResourceExhausted`] | RESOURCE_EXHAUSTED | |
 //! | [`Error::Internal`] | INTERNAL | anything else: a bug |
+//!
+//! The writer's errors: [`WriteError::NotFound`] → NOT_FOUND, [`WriteError::HpaOwnsCount`] →
+//! FAILED_PRECONDITION, [`WriteError::VersionMismatch`] and [`WriteError::Contended`] → ABORTED,
+//! [`WriteError::Invalid`] → INVALID_ARGUMENT, [`WriteError::Kube`] by the Kubernetes column.
 
 use scalekeeper_core::Violation;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
+
+use crate::writer::WriteError;
 
 /// An API error: what went wrong, in words a caller can act on.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -63,7 +70,7 @@ impl Error {
         }
     }
 
-    /// The gRPC code.
+    /// The gRPC code, as the table above says.
     pub fn code(&self) -> Code {
         match self {
             Error::Invalid(_) => Code::InvalidArgument,
@@ -77,9 +84,9 @@ impl Error {
         }
     }
 
-    /// Classifies a Kubernetes client error; `what` names the object for the message
-    /// (e.g. `Deployment shop/web`).
-    pub fn from_kube(err: kube::Error, what: &str) -> Self {
+    /// Classifies a Kubernetes client error by the table's Kubernetes column; `what` names
+    /// the object for the message (e.g. `Deployment shop/web`).
+    fn from_kube(err: kube::Error, what: &str) -> Self {
         match err {
             kube::Error::Api(status) => {
                 let msg = format!("{what}: {}", status.message);
@@ -99,6 +106,21 @@ impl Error {
             // Connection refused, TLS, timeouts, a broken watch...: the API server is not
             // reachable from here right now.
             other => Error::Unavailable(format!("Kubernetes API unreachable ({what}): {other}")),
+        }
+    }
+}
+
+impl From<WriteError> for Error {
+    /// The API error for a failed write: the one place a [`WriteError`] becomes a gRPC-facing
+    /// error. Messages are the writer's own, except for [`WriteError::Kube`], classified by
+    /// the Kubernetes status code.
+    fn from(err: WriteError) -> Self {
+        match err {
+            WriteError::NotFound { .. } => Error::NotFound(err.to_string()),
+            WriteError::HpaOwnsCount { .. } => Error::FailedPrecondition(err.to_string()),
+            WriteError::VersionMismatch { .. } | WriteError::Contended { .. } => Error::Aborted(err.to_string()),
+            WriteError::Invalid { field, description } => Error::Invalid(vec![Violation { field, description }]),
+            WriteError::Kube { what, source } => Error::from_kube(source, &what),
         }
     }
 }
@@ -139,6 +161,36 @@ mod tests {
         assert_eq!(Error::from_kube(api(503), "x").code(), Code::Unavailable);
         assert_eq!(Error::from_kube(api(429), "x").code(), Code::Unavailable);
         assert_eq!(Error::from_kube(api(403), "x").code(), Code::PermissionDenied);
+    }
+
+    fn kube(code: u16) -> WriteError {
+        WriteError::Kube { what: "Deployment a/b".into(), source: api(code) }
+    }
+
+    #[test]
+    fn write_errors_map_to_api_errors_with_their_messages() {
+        assert_eq!(Error::from(kube(404)).to_string(), "Deployment a/b not found");
+        assert_eq!(Error::from(WriteError::NotFound { what: "Deployment a/b".into() }).code(), Code::NotFound);
+        let hpa = WriteError::HpaOwnsCount { namespace: "a".into(), hpa: "h".into(), deployment: "b".into() };
+        let hpa = Error::from(hpa);
+        assert_eq!(hpa.code(), Code::FailedPrecondition);
+        assert!(hpa.to_string().starts_with("HorizontalPodAutoscaler a/h targets Deployment a/b: it owns the replica count; scalekeeper will not fight it"), "{hpa}");
+        let stale =
+            WriteError::VersionMismatch { namespace: "a".into(), name: "b".into(), expected: 3, current: Some(4) };
+        assert_eq!(
+            Error::from(stale).to_string(),
+            "ReplicaPolicy a/b is at version 4, not the expected 3: the declaration changed since you read it; get it again and retry"
+        );
+        let gone = WriteError::VersionMismatch { namespace: "a".into(), name: "b".into(), expected: 3, current: None };
+        assert_eq!(Error::from(gone).code(), Code::Aborted);
+        let contended = WriteError::Contended { namespace: "a".into(), name: "b".into(), attempts: 5 };
+        assert_eq!(Error::from(contended).code(), Code::Aborted);
+        let invalid = Error::from(WriteError::Invalid { field: "expected_version".into(), description: "x".into() });
+        assert_eq!(invalid.to_string(), "invalid request: expected_version: x");
+        assert_eq!(Error::from(kube(403)).code(), Code::PermissionDenied);
+        assert_eq!(Error::from(kube(409)).code(), Code::Aborted);
+        assert_eq!(Error::from(kube(400)).code(), Code::InvalidArgument);
+        assert_eq!(Error::from(kube(500)).code(), Code::Unavailable);
     }
 
     #[test]

@@ -1,0 +1,569 @@
+//! The reconciler's decision for one ReplicaPolicy, as a pure function: [`plan`] takes what
+//! was declared, what the cluster has, what was recorded before and the clock, and returns a
+//! [`Plan`] — the one write to make (if any), the Events to publish, the status to record and
+//! when to look again. The controller only reads, calls [`plan`], and executes.
+//!
+//! ```text
+//!  Declaration (policy spec + writer's annotations) ┐
+//!  Deployment (Observed, paused, culprit) ──────────┼─► plan ─► Plan { decision, sync, events,
+//!  HPAs · Record (status + this leader's memory) ───┤            conditions, status, memory,
+//!  Limits · now ────────────────────────────────────┘            requeue_after }
+//! ```
+//!
+//! The decision table (first row that applies wins; `docs/architecture.md` shows it with the
+//! data flow, and each row is a test below):
+//!
+//! | # | state | decision | Events | sync status |
+//! |---|---|---|---|---|
+//! | 1 | Deployment missing | [`Decision::Missing`] | — | CONFLICT (`DeploymentNotFound`) |
+//! | 2 | an HPA targets it | [`Decision::Noop`] | `ConflictDetected` (Warning) on entering | CONFLICT |
+//! | 3 | the policy is pinned to another Deployment UID | [`Decision::Noop`] | `ConflictDetected` (Warning) on entering | CONFLICT |
+//! | 4 | suspended by the flap guard, cool-down running | [`Decision::Noop`] | — | CONFLICT |
+//! | 5 | suspended, cool-down over or count declared again | resumes, then the rows below | `EnforcementResumed` | (below) |
+//! | 6 | `spec.replicas` = declared | [`Decision::Noop`] | — | IN_SYNC or PROGRESSING |
+//! | 7 | declared through the API moments ago, the writer's scale write not landed | [`Decision::Wait`] | — | PROGRESSING |
+//! | 8 | drift, Observe mode | [`Decision::Report`] | `DriftDetected` on entering | DRIFTED |
+//! | 9 | a declaration the Deployment never had (GitOps, or the writer's write missed) | [`Decision::Apply`] | `ReplicasApplied` | PROGRESSING |
+//! | 10 | drift, Enforce, flap guard full | [`Decision::Suspend`] | `EnforcementSuspended` (Warning) | CONFLICT |
+//! | 11 | drift, Enforce | [`Decision::Correct`] | `DriftCorrected` | PROGRESSING |
+//!
+//! A paused Deployment (`spec.paused`) is planned like any other: the Deployment controller
+//! scales paused Deployments too (it only holds back template rollouts), so a correction takes
+//! effect. Source: "Pausing and Resuming a rollout of a Deployment",
+//! <https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#pausing-and-resuming-a-rollout-of-a-deployment>.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::sync::{Conflict, Desired, Mode, Observed, SyncState, SyncStatus, evaluate};
+
+/// Event reason: scalekeeper set `spec.replicas` back to the declared count.
+pub const REASON_DRIFT_CORRECTED: &str = "DriftCorrected";
+/// Event reason: drift seen in Observe mode (reported, not corrected).
+pub const REASON_DRIFT_DETECTED: &str = "DriftDetected";
+/// Event reason: something else owns the replica count (an HPA, a re-created Deployment).
+pub const REASON_CONFLICT: &str = "ConflictDetected";
+/// Event reason: the flap guard suspended enforcement.
+pub const REASON_SUSPENDED: &str = "EnforcementSuspended";
+/// Event reason: enforcement resumed after the cool-down or a new declaration.
+pub const REASON_RESUMED: &str = "EnforcementResumed";
+/// Event reason: the reconciler applied a declared count itself — one declared in the
+/// ReplicaPolicy (GitOps, a hand edit), or one declared through the API whose own scale write
+/// did not land within [`Limits::declaration_grace`]. Applying a declaration is never a drift.
+pub const REASON_REPLICAS_APPLIED: &str = "ReplicasApplied";
+/// Event reason: a caller declared a count through the API (SetReplicas), naming the caller.
+/// Published by the API's writer, not by [`plan`].
+pub const REASON_REPLICAS_DECLARED: &str = "ReplicasDeclared";
+
+/// Condition type: whether the flap guard suspended enforcement.
+pub const CONDITION_SUSPENDED: &str = "EnforcementSuspended";
+/// Condition type kept on every policy: whether the Deployment matches the declaration.
+pub const CONDITION_SYNCED: &str = "Synced";
+
+/// What Events and logs name when nothing records who changed `spec.replicas`.
+/// (Kubernetes before 1.22 records no field manager for writes through the scale subresource.)
+pub const UNKNOWN_MANAGER: &str = "an unrecorded writer";
+
+/// How long, by default, a count declared through the API is left to the API's own scale
+/// write before the reconciler applies it itself: the writer writes the policy, then PATCHes
+/// the scale subresource, and the reconciler may see the policy in between. Bounded, so a
+/// writer that crashed between the two writes delays the count by at most this long.
+pub const DECLARATION_GRACE: Duration = Duration::from_secs(5);
+
+/// The reconciler's settings that the decision depends on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// More corrections than this (a count) within `flap_window` trip the flap guard.
+    pub flap_max: usize,
+    /// The flap guard's window.
+    pub flap_window: Duration,
+    /// How long enforcement stays suspended after the flap guard trips.
+    pub cool_down: Duration,
+    /// How long a count declared through the API is left to the API's own scale write before
+    /// the reconciler applies it itself.
+    pub declaration_grace: Duration,
+    /// The longest time between two looks at a policy (the periodic resync).
+    pub resync: Duration,
+}
+
+impl Default for Limits {
+    /// 5 corrections per 60 s, 300 s cool-down, 5 s declaration grace, 300 s resync.
+    fn default() -> Self {
+        Self {
+            flap_max: 5,
+            flap_window: Duration::from_secs(60),
+            cool_down: Duration::from_secs(300),
+            declaration_grace: DECLARATION_GRACE,
+            resync: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What the ReplicaPolicy declares, with what the API's writer recorded about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declaration {
+    /// `namespace/name` of the policy and its Deployment, for messages.
+    pub target: String,
+    /// The declared count, mode and pinned Deployment UID.
+    pub desired: Desired,
+    /// The policy's `metadata.generation`: the version of the declaration.
+    pub generation: i64,
+    /// Whether the count was last declared through the API (the API's field manager owns
+    /// `spec.replicas`), so the API's own scale write applies it.
+    pub through_api: bool,
+    /// When the count was last declared through the API (the writer's `last-set-at`), even if
+    /// the policy was edited by other means since.
+    pub set_at: Option<Timestamp>,
+    /// Who declared it through the API (the writer's `last-set-by`).
+    pub set_by: Option<String>,
+    /// The Deployment's `metadata.generation` the writer read before its scale write.
+    pub read_generation: Option<i64>,
+}
+
+/// The Deployment, as the reconciler read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentFacts {
+    /// Its replica counts, UID and generation.
+    pub observed: Observed,
+    /// `spec.paused` (see the module docs: it does not change the decision).
+    pub paused: bool,
+    /// The field manager that last changed `spec.replicas`, when that is recorded.
+    pub replicas_manager: Option<String>,
+}
+
+/// What was recorded before this look: the policy's status, and this leader's own memory of
+/// what it did (the status write may not be visible yet).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Record {
+    /// The newest declaration generation known to be in effect on the Deployment or applied.
+    pub applied_generation: i64,
+    /// The sync status the status reports now (for "on entering" Events).
+    pub reported: Option<SyncStatus>,
+    /// Whether the status reports enforcement as suspended.
+    pub suspended: bool,
+    /// When the suspension in force began, if one is (the condition's transition time, or
+    /// this leader's own record, whichever is newer).
+    pub suspended_since: Option<Timestamp>,
+    /// The field manager named by the last correction in the status.
+    pub last_corrected_by: Option<String>,
+    /// When this leader corrected the Deployment recently (the flap guard's history).
+    pub corrections: Vec<Timestamp>,
+    /// How long this leader has already seen this exact declaration waiting for the writer
+    /// (zero the first time), so a skewed wall clock cannot stretch the wait.
+    pub pending_for: Duration,
+}
+
+/// Everything [`plan`] decides from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    /// The declaration.
+    pub declaration: Declaration,
+    /// The Deployment; `None` when it does not exist.
+    pub deployment: Option<DeploymentFacts>,
+    /// HorizontalPodAutoscalers (names) that target the Deployment.
+    pub hpas: Vec<String>,
+    /// What was recorded before.
+    pub record: Record,
+    /// The settings.
+    pub limits: Limits,
+    /// The time of this look.
+    pub now: Timestamp,
+}
+
+/// The one thing the reconciler does to the Deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The Deployment does not exist: record that, write nothing.
+    Missing,
+    /// Nothing to write: in sync, converging, or something else owns the count.
+    Noop,
+    /// A declaration made through the API is left to the API's own scale write for `left`
+    /// more; look again then.
+    Wait {
+        /// How much of the grace is left.
+        left: Duration,
+    },
+    /// Drift in Observe mode: report it, do not correct.
+    Report,
+    /// Apply a declaration the Deployment never had (not a drift): scale `from` → `to`.
+    Apply {
+        /// `spec.replicas` now (a count).
+        from: i32,
+        /// The declared count.
+        to: i32,
+    },
+    /// Correct a drift: scale `from` → `to`, caused by field manager `by`.
+    Correct {
+        /// `spec.replicas` now (a count).
+        from: i32,
+        /// The declared count.
+        to: i32,
+        /// Who changed it, or [`UNKNOWN_MANAGER`].
+        by: String,
+    },
+    /// The flap guard trips: suspend enforcement instead of correcting.
+    Suspend {
+        /// Who keeps changing the count, or [`UNKNOWN_MANAGER`].
+        by: String,
+    },
+}
+
+impl Decision {
+    /// The count to write to the Deployment's `spec.replicas`, if the decision writes.
+    pub fn scale_to(&self) -> Option<i32> {
+        match self {
+            Decision::Apply { to, .. } | Decision::Correct { to, .. } => Some(*to),
+            _ => None,
+        }
+    }
+}
+
+/// An Event to publish on the Deployment and the ReplicaPolicy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedEvent {
+    /// `Warning` rather than `Normal`.
+    pub warning: bool,
+    /// The reason (one of the `REASON_*` constants).
+    pub reason: &'static str,
+    /// The note: what happened, with actor, from and to.
+    pub note: String,
+}
+
+/// A status condition to set (its transition time moves only when `status` changes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionChange {
+    /// The condition type ([`CONDITION_SYNCED`], [`CONDITION_SUSPENDED`]).
+    pub type_: &'static str,
+    /// Its status.
+    pub status: bool,
+    /// A CamelCase reason.
+    pub reason: &'static str,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// A correction to record as the status' `lastCorrection` (at the time of the look).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorrectionRecord {
+    /// `spec.replicas` before (a count).
+    pub from: i32,
+    /// The declared count written (or, for a suspension, the one not written).
+    pub to: i32,
+    /// The field manager that changed it, when recorded.
+    pub field_manager: Option<String>,
+}
+
+/// What this leader must remember past this look (beyond what the status records).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Memory {
+    /// The suspension began now.
+    pub suspend: bool,
+    /// The suspension is over: forget it.
+    pub forget_suspension: bool,
+    /// Enforcement resumed: clear the flap guard's history.
+    pub forget_corrections: bool,
+    /// A correction was made now: add it to the flap guard's history.
+    pub record_correction: bool,
+    /// Still waiting for the writer: keep the time this declaration was first seen waiting.
+    pub waiting: bool,
+}
+
+/// The outcome of [`plan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The one write (or none) to make.
+    pub decision: Decision,
+    /// The sync status and reason to report.
+    pub sync: SyncState,
+    /// Events to publish, in order.
+    pub events: Vec<PlannedEvent>,
+    /// Conditions to set, in order.
+    pub conditions: Vec<ConditionChange>,
+    /// The generation to record as applied (`status.appliedGeneration`).
+    pub applied_generation: i64,
+    /// `status.specReplicas` after the decision (a count); `None` when the Deployment is missing.
+    pub spec_replicas: Option<i32>,
+    /// `status.readyReplicas` (a count); `None` when the Deployment is missing.
+    pub ready_replicas: Option<i32>,
+    /// A new `status.lastCorrection`, if any.
+    pub last_correction: Option<CorrectionRecord>,
+    /// Memory updates for this leader.
+    pub memory: Memory,
+    /// When to look again at the latest.
+    pub requeue_after: Duration,
+}
+
+/// Decides what to do about one ReplicaPolicy. Pure: the same input gives the same plan.
+/// See the module docs for the decision table.
+pub fn plan(input: &Input) -> Plan {
+    let Input { declaration, deployment, hpas, record, limits, now } = input;
+    let desired = declaration.desired.replicas;
+    let Some(deployment) = deployment else {
+        return Plan {
+            decision: Decision::Missing,
+            sync: SyncState {
+                status: SyncStatus::Conflict,
+                reason: format!("Deployment {} does not exist", declaration.target),
+            },
+            events: vec![],
+            conditions: vec![ConditionChange {
+                type_: CONDITION_SYNCED,
+                status: false,
+                reason: "DeploymentNotFound",
+                message: format!("Deployment {} does not exist", declaration.target),
+            }],
+            applied_generation: record.applied_generation,
+            spec_replicas: None,
+            ready_replicas: None,
+            last_correction: None,
+            memory: Memory::default(),
+            requeue_after: limits.resync,
+        };
+    };
+    let observed = &deployment.observed;
+    let mut events = vec![];
+    let mut conditions = vec![];
+    let mut memory = Memory::default();
+
+    // Suspension: in force while it began after the last declaration and the cool-down runs.
+    let until = record.suspended_since.and_then(|since| suspension_end(since, declaration.set_at, limits, *now));
+    memory.forget_suspension = record.suspended_since.is_some() && until.is_none();
+    if until.is_some() && !record.suspended {
+        // Decided by this leader earlier, not yet visible in the status it read.
+        conditions.push(suspended(true, "FlapGuard", "enforcement suspended".into()));
+    }
+    if record.suspended && until.is_none() {
+        conditions.push(suspended(false, "CoolDownOver", "enforcement resumed".into()));
+        memory.forget_corrections = true;
+        events.push(PlannedEvent {
+            warning: false,
+            reason: REASON_RESUMED,
+            note: "flap guard cool-down over or count declared again: enforcing again".into(),
+        });
+    }
+    let mut conflicts: Vec<Conflict> = hpas.iter().map(|h| Conflict::Hpa(h.clone())).collect();
+    if until.is_some() {
+        conflicts.push(Conflict::Flapping(record.last_corrected_by.clone().unwrap_or_else(|| "unknown".into())));
+    }
+    let mut sync = evaluate(Some(&declaration.desired), observed, &conflicts);
+
+    // A declaration (a new generation) is not a drift until the Deployment has had its count.
+    let generation = declaration.generation;
+    let mut applied = record.applied_generation;
+    if applied < generation && (observed.spec_replicas == desired || overtaken(declaration, observed)) {
+        applied = generation;
+    }
+    let wait = if observed.spec_replicas != desired {
+        left_to_writer(declaration, observed, applied, record.pending_for, limits, *now)
+    } else {
+        None
+    };
+    memory.waiting = wait.is_some();
+    let by = deployment.replicas_manager.clone().unwrap_or_else(|| UNKNOWN_MANAGER.into());
+    let from = observed.spec_replicas;
+    let mut last_correction = None;
+
+    let decision = match (sync.status, wait, declaration.desired.mode) {
+        (SyncStatus::Drifted, Some(left), _) => {
+            sync = SyncState {
+                status: SyncStatus::Progressing,
+                reason: format!("declared {desired} (version {generation}); waiting for it to be applied"),
+            };
+            Decision::Wait { left }
+        }
+        (SyncStatus::Drifted, None, Mode::Observe) => {
+            if record.reported != Some(SyncStatus::Drifted) {
+                events.push(PlannedEvent {
+                    warning: false,
+                    reason: REASON_DRIFT_DETECTED,
+                    note: format!(
+                        "spec.replicas is {from} (set by {by}), declared {desired}; Observe mode: not corrected"
+                    ),
+                });
+            }
+            Decision::Report
+        }
+        (SyncStatus::Drifted, None, Mode::Enforce) if applied < generation => {
+            // A declaration the Deployment never had: applying it is no drift — no drift
+            // count, no flap guard, no culprit.
+            applied = generation;
+            let source = if declaration.through_api {
+                let who = declaration.set_by.as_deref().unwrap_or("the API");
+                format!(
+                    "declared by {who} through the API, whose own scale write had not come within {}s",
+                    limits.declaration_grace.as_secs()
+                )
+            } else {
+                "declared in the ReplicaPolicy".to_string()
+            };
+            events.push(PlannedEvent {
+                warning: false,
+                reason: REASON_REPLICAS_APPLIED,
+                note: format!(
+                    "spec.replicas {from} -> {desired}: applied version {generation} of the declaration ({source})"
+                ),
+            });
+            sync = SyncState {
+                status: SyncStatus::Progressing,
+                reason: format!("applied the declared spec.replicas {from} -> {desired}; waiting for the rollout"),
+            };
+            Decision::Apply { from, to: desired }
+        }
+        (SyncStatus::Drifted, None, Mode::Enforce) if flap_guard_full(&record.corrections, limits, *now) => {
+            memory.suspend = true;
+            conditions.push(suspended(
+                true,
+                "FlapGuard",
+                format!(
+                    "field manager {by:?} keeps changing spec.replicas: more than {} corrections within {}s; enforcement suspended for {}s",
+                    limits.flap_max,
+                    limits.flap_window.as_secs(),
+                    limits.cool_down.as_secs()
+                ),
+            ));
+            last_correction =
+                Some(CorrectionRecord { from, to: desired, field_manager: deployment.replicas_manager.clone() });
+            sync = SyncState { status: SyncStatus::Conflict, reason: Conflict::Flapping(by.clone()).to_string() };
+            events.push(PlannedEvent {
+                warning: true,
+                reason: REASON_SUSPENDED,
+                note: format!(
+                    "field manager {by} keeps changing spec.replicas; scalekeeper stops enforcing for {}s",
+                    limits.cool_down.as_secs()
+                ),
+            });
+            Decision::Suspend { by }
+        }
+        (SyncStatus::Drifted, None, Mode::Enforce) => {
+            memory.record_correction = true;
+            last_correction =
+                Some(CorrectionRecord { from, to: desired, field_manager: deployment.replicas_manager.clone() });
+            events.push(PlannedEvent {
+                warning: false,
+                reason: REASON_DRIFT_CORRECTED,
+                note: format!("spec.replicas {from} -> {desired} (it had been changed by {by})"),
+            });
+            sync = SyncState {
+                status: SyncStatus::Progressing,
+                reason: format!("corrected spec.replicas {from} -> {desired}; waiting for the rollout"),
+            };
+            Decision::Correct { from, to: desired, by }
+        }
+        _ => Decision::Noop,
+    };
+
+    // Entering a conflict with another owner (the flap guard reports its own Event).
+    if sync.status == SyncStatus::Conflict
+        && record.reported != Some(SyncStatus::Conflict)
+        && !matches!(decision, Decision::Suspend { .. })
+        && (!hpas.is_empty() || pinned_elsewhere(&declaration.desired, observed))
+    {
+        events.push(PlannedEvent {
+            warning: true,
+            reason: REASON_CONFLICT,
+            note: format!("{}; not enforcing", sync.reason),
+        });
+    }
+
+    let in_sync = sync.status == SyncStatus::InSync;
+    conditions.push(ConditionChange {
+        type_: CONDITION_SYNCED,
+        status: in_sync,
+        reason: synced_reason(sync.status),
+        message: if in_sync { "spec.replicas and status match the declared count".into() } else { sync.reason.clone() },
+    });
+
+    let mut requeue_after = match until {
+        Some(t) => Duration::from_secs((t.as_second() - now.as_second()).max(1) as u64).min(limits.resync),
+        None => limits.resync,
+    };
+    if let Decision::Wait { left } = decision {
+        // Back when the grace is over, to apply the declaration if the writer has not.
+        requeue_after = requeue_after.min(left + Duration::from_millis(50));
+    }
+    Plan {
+        spec_replicas: Some(decision.scale_to().unwrap_or(from)),
+        ready_replicas: Some(observed.status.ready),
+        decision,
+        sync,
+        events,
+        conditions,
+        applied_generation: applied,
+        last_correction,
+        memory,
+        requeue_after,
+    }
+}
+
+fn suspended(status: bool, reason: &'static str, message: String) -> ConditionChange {
+    ConditionChange { type_: CONDITION_SUSPENDED, status, reason, message }
+}
+
+/// The Synced condition's reason for a sync status: the status' own name.
+fn synced_reason(s: SyncStatus) -> &'static str {
+    s.as_str()
+}
+
+/// Whether the declaration is pinned to a Deployment UID other than the observed one.
+fn pinned_elsewhere(desired: &Desired, observed: &Observed) -> bool {
+    desired.deployment_uid.as_deref().is_some_and(|u| !u.is_empty() && u != observed.uid)
+}
+
+/// When a suspension that began at `since` ends, if it is still in force at `now`: after the
+/// cool-down, or as soon as someone declares the count again (`set_at` after `since`).
+fn suspension_end(since: Timestamp, set_at: Option<Timestamp>, limits: &Limits, now: Timestamp) -> Option<Timestamp> {
+    if set_at.is_some_and(|s| s > since) {
+        return None;
+    }
+    let until = since.checked_add(jiff::SignedDuration::try_from(limits.cool_down).ok()?).ok()?;
+    (until > now).then_some(until)
+}
+
+/// Whether the flap guard is full: `flap_max` corrections already within `flap_window` of
+/// `now` (then the next correction is not made).
+fn flap_guard_full(corrections: &[Timestamp], limits: &Limits, now: Timestamp) -> bool {
+    let window = jiff::SignedDuration::try_from(limits.flap_window).unwrap_or(jiff::SignedDuration::MAX);
+    corrections.iter().filter(|t| now.duration_since(**t) <= window).count() >= limits.flap_max
+}
+
+/// Whether the Deployment has changed since the count was declared through the API: its
+/// generation moved past the one the writer read before its own scale write. That write has
+/// landed then (or been overtaken), and a count other than the declared one is a drift.
+fn overtaken(declaration: &Declaration, observed: &Observed) -> bool {
+    declaration.through_api && declaration.read_generation.is_some_and(|g| observed.generation > g)
+}
+
+/// How long a count declared through the API, not in effect, is still left to the writer's
+/// own scale write: `Some` while the Deployment is still at the generation the writer read
+/// (for a policy written before that was recorded: while the generation has not been
+/// applied) and the declaration is younger than the grace — by the writer's clock
+/// (`set_at`) and by how long this leader has seen it waiting. `None`: act now. This covers a
+/// SetReplicas that declares the count already declared, over a drift, too: it moves no
+/// generation.
+fn left_to_writer(
+    declaration: &Declaration,
+    observed: &Observed,
+    applied: i64,
+    pending_for: Duration,
+    limits: &Limits,
+    now: Timestamp,
+) -> Option<Duration> {
+    if !declaration.through_api {
+        return None;
+    }
+    let set_at = declaration.set_at?;
+    match declaration.read_generation {
+        Some(read) if observed.generation > read => return None,
+        Some(_) => {}
+        None if applied >= declaration.generation => return None,
+        None => {}
+    }
+    let age = Duration::try_from(now.duration_since(set_at)).unwrap_or_default();
+    let grace = limits.declaration_grace;
+    let left = grace.saturating_sub(age).min(grace.saturating_sub(pending_for));
+    (!left.is_zero()).then_some(left)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,111 @@
+//! Conversions between the domain and the `scalekeeper.v1` messages: the only place a
+//! [`DeploymentView`], a [`SyncStatus`] or a [`Mode`] becomes (or comes from) a proto type.
+
+use kube::ResourceExt as _;
+use scalekeeper_api::v1 as pb;
+use scalekeeper_core::{Mode, SyncStatus};
+
+use crate::policy::PolicyMode;
+use crate::view::DeploymentView;
+
+/// The `scalekeeper.v1.Deployment` message for `view`: the Deployment's counts, the declared
+/// count and mode, the sync status with its reason, and the policy's version and last writer
+/// (empty without a policy).
+pub fn deployment(view: &DeploymentView) -> pb::Deployment {
+    let observed = view.observed();
+    let sync = view.sync();
+    let policy = view.policy.as_deref();
+    pb::Deployment {
+        namespace: view.deployment.namespace().unwrap_or_default(),
+        name: view.deployment.name_any(),
+        desired_replicas: policy.map(|p| p.spec.replicas),
+        spec_replicas: observed.spec_replicas,
+        status: Some(pb::DeploymentStatus {
+            replicas: observed.status.replicas,
+            updated_replicas: observed.status.updated,
+            ready_replicas: observed.status.ready,
+            available_replicas: observed.status.available,
+            observed_generation: observed.status.observed_generation,
+        }),
+        sync_status: sync_status(sync.status) as i32,
+        reason: sync.reason,
+        mode: policy.map(|p| mode(p.spec.mode)).unwrap_or(pb::Mode::Unspecified) as i32,
+        version: view.version().map(|g| g.to_string()).unwrap_or_default(),
+        last_set_by: view.last_set_by().unwrap_or_default().to_string(),
+        last_set_at: view
+            .last_set_at()
+            .map(|t| prost_types::Timestamp { seconds: t.as_second(), nanos: t.subsec_nanosecond() }),
+        generation: observed.generation,
+        labels: view.deployment.labels().clone().into_iter().collect(),
+    }
+}
+
+/// The API enum for a sync status.
+pub fn sync_status(s: SyncStatus) -> pb::SyncStatus {
+    match s {
+        SyncStatus::Unmanaged => pb::SyncStatus::Unmanaged,
+        SyncStatus::InSync => pb::SyncStatus::InSync,
+        SyncStatus::Drifted => pb::SyncStatus::Drifted,
+        SyncStatus::Progressing => pb::SyncStatus::Progressing,
+        SyncStatus::Conflict => pb::SyncStatus::Conflict,
+    }
+}
+
+/// The API enum for a mode.
+pub fn mode(m: Mode) -> pb::Mode {
+    match m {
+        Mode::Enforce => pb::Mode::Enforce,
+        Mode::Observe => pb::Mode::Observe,
+    }
+}
+
+/// The policy mode for an API mode (the raw `i32` of a request field); `None` for
+/// MODE_UNSPECIFIED or a value the proto does not define.
+pub fn mode_from_proto(m: i32) -> Option<PolicyMode> {
+    match pb::Mode::try_from(m).ok()? {
+        pb::Mode::Enforce => Some(PolicyMode::Enforce),
+        pb::Mode::Observe => Some(PolicyMode::Observe),
+        pb::Mode::Unspecified => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::view::fixtures::{deployment as dep, policy};
+
+    #[test]
+    fn unmanaged_view() {
+        let v = DeploymentView { deployment: Arc::new(dep(3, 3)), policy: None, hpas: vec![] };
+        let p = deployment(&v);
+        assert_eq!(p.desired_replicas, None);
+        assert_eq!(p.sync_status, pb::SyncStatus::Unmanaged as i32);
+        assert_eq!(p.mode, pb::Mode::Unspecified as i32);
+        assert_eq!(p.version, "");
+        assert_eq!(p.last_set_by, "");
+        assert_eq!(p.labels.get("app").map(String::as_str), Some("web"));
+    }
+
+    #[test]
+    fn drifted_view_carries_policy_fields() {
+        let v = DeploymentView { deployment: Arc::new(dep(7, 7)), policy: Some(Arc::new(policy(3))), hpas: vec![] };
+        let p = deployment(&v);
+        assert_eq!(p.desired_replicas, Some(3));
+        assert_eq!(p.spec_replicas, 7);
+        assert_eq!(p.sync_status, pb::SyncStatus::Drifted as i32);
+        assert_eq!(p.reason, "spec.replicas is 7, declared 3");
+        assert_eq!(p.mode, pb::Mode::Observe as i32);
+        assert_eq!(p.version, "7", "the version is the generation, not the resourceVersion");
+        assert_eq!(p.last_set_by, "alice");
+        assert!(p.last_set_at.is_some());
+    }
+
+    #[test]
+    fn mode_mapping() {
+        assert_eq!(mode_from_proto(pb::Mode::Observe as i32), Some(PolicyMode::Observe));
+        assert_eq!(mode_from_proto(0), None);
+        assert_eq!(mode_from_proto(99), None);
+    }
+}

@@ -1,0 +1,509 @@
+//! The command line of the `scalekeeper` binary: clap derive, every server flag with an
+//! `env = ...` twin, doc comments as help text.
+//!
+//! `serve`'s flags become a [`ServeConfig`] in one place, [`ServeArgs::into_config`], which
+//! destructures every flag (a new one cannot be forgotten) and holds every check that spans
+//! flags (Lease timing, namespaces, non-zero periods).
+//!
+//! Durations take a unit (`20s`, `1m30s`, `500ms`, ISO 8601 `PT20S`; parsed by jiff); a bare
+//! integer is seconds, as the `--*-seconds` flags these replace took. The old flag names and
+//! `SCALEKEEPER_*_SECONDS` variables still work, hidden from the help, and log a deprecation.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use scalekeeper_core::validate_namespace_filter;
+
+use crate::cache::Scope;
+use crate::cli;
+#[cfg(feature = "dev")]
+use crate::dev::DevConfig;
+use crate::leader::LeaderConfig;
+use crate::reconciler::ReconcileConfig;
+use crate::server::ServeConfig;
+use crate::tls::TlsFiles;
+
+/// A secure gRPC API over the replica counts of Kubernetes Deployments.
+#[derive(Debug, Parser)]
+#[command(name = "scalekeeper", version, propagate_version = true)]
+pub struct Args {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (mTLS gRPC) and the probe/metrics HTTP port.
+    Serve(Box<ServeArgs>),
+    /// Run kubesim and the server in one process, with dev certificates.
+    #[cfg(feature = "dev")]
+    Dev(DevConfig),
+    /// Print the ReplicaPolicy CustomResourceDefinition (YAML).
+    Crd,
+    /// Write a dev CA, a server certificate and client certificates.
+    Certs(CertsArgs),
+    /// The API client: get, list, set, clear, diff, watch.
+    #[command(flatten)]
+    Client(cli::ClientCommand),
+}
+
+/// The format of the log lines on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable text.
+    Text,
+}
+
+/// The flags of `scalekeeper serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// gRPC (mTLS) listen address.
+    #[arg(long, env = "SCALEKEEPER_GRPC_LISTEN", default_value = "0.0.0.0:50051")]
+    pub grpc_listen: SocketAddr,
+    /// Plaintext HTTP listen address for /healthz, /readyz and /metrics.
+    #[arg(long, env = "SCALEKEEPER_HTTP_LISTEN", default_value = "0.0.0.0:8080")]
+    pub http_listen: SocketAddr,
+    /// Server certificate chain (PEM).
+    #[arg(long, env = "SCALEKEEPER_TLS_CERT")]
+    pub tls_cert: PathBuf,
+    /// Server private key (PEM).
+    #[arg(long, env = "SCALEKEEPER_TLS_KEY")]
+    pub tls_key: PathBuf,
+    /// CA bundle (PEM) that client certificates must chain to.
+    #[arg(long, env = "SCALEKEEPER_CLIENT_CA")]
+    pub client_ca: PathBuf,
+    /// Kubeconfig; default: KUBECONFIG, ~/.kube/config, or the in-cluster service account.
+    #[arg(long, env = "SCALEKEEPER_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Namespace to serve (repeatable, or comma-separated); none means every namespace.
+    #[arg(long = "namespace", env = "SCALEKEEPER_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// Largest replica count SetReplicas accepts.
+    #[arg(long, env = "SCALEKEEPER_MAX_REPLICAS", default_value_t = scalekeeper_core::DEFAULT_MAX_REPLICAS)]
+    pub max_replicas: i32,
+    /// How long in-flight calls may finish on SIGTERM (e.g. 20s, 1m; a bare number is seconds).
+    #[arg(long, env = "SCALEKEEPER_DRAIN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+    /// How long to keep serving after SIGTERM while reporting not ready, before closing the
+    /// listener (what a preStop sleep does); 0 closes at once.
+    #[arg(long, env = "SCALEKEEPER_SHUTDOWN_DELAY", default_value = "0s", value_parser = parse_duration)]
+    pub shutdown_delay: Duration,
+    /// Not ready once the Kubernetes API has not answered for this long.
+    #[arg(long, env = "SCALEKEEPER_STALE_AFTER", default_value = "5s", value_parser = parse_duration)]
+    pub stale_after: Duration,
+    /// Log format.
+    #[arg(long, env = "SCALEKEEPER_LOG_FORMAT", value_enum, default_value = "json")]
+    pub log_format: LogFormat,
+    /// Elect one reconciling replica with a Lease; off: this replica always reconciles.
+    #[arg(long, env = "SCALEKEEPER_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+    /// Name of the Lease.
+    #[arg(long, env = "SCALEKEEPER_LEASE_NAME", default_value = "scalekeeper")]
+    pub lease_name: String,
+    /// Namespace of the Lease (the server's own).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    /// This replica's identity in the Lease and in Events; default: the host name and a random suffix.
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    /// How long a Lease term lasts: how long a killed leader blocks its successor (whole seconds).
+    #[arg(long, env = "SCALEKEEPER_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+    /// How long before the term ends the leader renews (whole seconds, less than --lease-duration).
+    #[arg(long, env = "SCALEKEEPER_LEASE_RENEW_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub lease_renew_grace: Duration,
+    /// Flap guard: more corrections than this within --flap-window suspend enforcement.
+    #[arg(long, env = "SCALEKEEPER_FLAP_MAX_CORRECTIONS", default_value_t = 5)]
+    pub flap_max_corrections: usize,
+    /// Flap guard window.
+    #[arg(long, env = "SCALEKEEPER_FLAP_WINDOW", default_value = "1m", value_parser = parse_duration)]
+    pub flap_window: Duration,
+    /// How long enforcement stays suspended after the flap guard trips.
+    #[arg(long, env = "SCALEKEEPER_FLAP_COOL_DOWN", default_value = "5m", value_parser = parse_duration)]
+    pub flap_cool_down: Duration,
+    /// Time between periodic re-checks of every policy.
+    #[arg(long, env = "SCALEKEEPER_RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+    pub resync_interval: Duration,
+    /// How long a count declared through the API (SetReplicas) is left to the API's own
+    /// scale write before the leader's reconciler applies it itself. A writer that crashed
+    /// between writing the policy and scaling delays the count by at most this long.
+    #[arg(long, env = "SCALEKEEPER_DECLARATION_GRACE", default_value = "5s", value_parser = parse_duration)]
+    pub declaration_grace: Duration,
+    /// The flags these replaced, still accepted.
+    #[command(flatten)]
+    pub deprecated: DeprecatedSecondsFlags,
+}
+
+/// The `--*-seconds` flags (and `SCALEKEEPER_*_SECONDS` variables) of earlier releases, hidden
+/// from the help. Each takes what its successor takes (a bare number is seconds, as before)
+/// and may not be given together with it.
+#[derive(Debug, Default, clap::Args)]
+pub struct DeprecatedSecondsFlags {
+    /// Replaced by --drain-timeout.
+    #[arg(long, env = "SCALEKEEPER_DRAIN_TIMEOUT_SECONDS", hide = true, conflicts_with = "drain_timeout", value_parser = parse_duration)]
+    pub drain_timeout_seconds: Option<Duration>,
+    /// Replaced by --shutdown-delay.
+    #[arg(long, env = "SCALEKEEPER_SHUTDOWN_DELAY_SECONDS", hide = true, conflicts_with = "shutdown_delay", value_parser = parse_duration)]
+    pub shutdown_delay_seconds: Option<Duration>,
+    /// Replaced by --stale-after.
+    #[arg(long, env = "SCALEKEEPER_STALE_AFTER_SECONDS", hide = true, conflicts_with = "stale_after", value_parser = parse_duration)]
+    pub stale_after_seconds: Option<Duration>,
+    /// Replaced by --lease-duration.
+    #[arg(long, env = "SCALEKEEPER_LEASE_DURATION_SECONDS", hide = true, conflicts_with = "lease_duration", value_parser = parse_duration)]
+    pub lease_duration_seconds: Option<Duration>,
+    /// Replaced by --lease-renew-grace.
+    #[arg(long, env = "SCALEKEEPER_LEASE_RENEW_GRACE_SECONDS", hide = true, conflicts_with = "lease_renew_grace", value_parser = parse_duration)]
+    pub lease_renew_grace_seconds: Option<Duration>,
+    /// Replaced by --flap-window.
+    #[arg(long, env = "SCALEKEEPER_FLAP_WINDOW_SECONDS", hide = true, conflicts_with = "flap_window", value_parser = parse_duration)]
+    pub flap_window_seconds: Option<Duration>,
+    /// Replaced by --flap-cool-down.
+    #[arg(long, env = "SCALEKEEPER_FLAP_COOL_DOWN_SECONDS", hide = true, conflicts_with = "flap_cool_down", value_parser = parse_duration)]
+    pub flap_cool_down_seconds: Option<Duration>,
+    /// Replaced by --resync-interval.
+    #[arg(long, env = "SCALEKEEPER_RESYNC_SECONDS", hide = true, conflicts_with = "resync_interval", value_parser = parse_duration)]
+    pub resync_seconds: Option<Duration>,
+}
+
+/// The flags of `scalekeeper certs`.
+#[derive(Debug, clap::Args)]
+pub struct CertsArgs {
+    /// Output directory (an existing CA there is reused).
+    #[arg(long, default_value = ".scalekeeper/certs")]
+    pub dir: PathBuf,
+    /// Extra server names or IPs (besides localhost, 127.0.0.1, ::1), e.g. scalekeeper.ops.svc.
+    #[arg(long = "server-name")]
+    pub server_names: Vec<String>,
+    /// Client identities to issue certificates for (SAN URI if it has "://", else DNS + CN).
+    #[arg(long = "client")]
+    pub clients: Vec<String>,
+    /// Validity in days.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+}
+
+/// Flags that parse but do not make sense together (or alone).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArgsError {
+    /// The Lease timing cannot work: the leader must renew some time before its term ends.
+    #[error(
+        "--lease-renew-grace ({grace}s) must be more than 0 and less than --lease-duration ({duration}s): the \
+         leader renews that long before its term ends"
+    )]
+    LeaseTiming {
+        /// `--lease-duration`, seconds.
+        duration: u64,
+        /// `--lease-renew-grace`, seconds.
+        grace: u64,
+    },
+    /// One flag's value is not acceptable; `reason` says why.
+    #[error("{flag}: {reason}")]
+    Invalid {
+        /// The flag, e.g. `--namespace`.
+        flag: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
+}
+
+/// What `scalekeeper serve` runs with, once its flags are checked.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// Kubeconfig to use instead of the inferred one.
+    pub kubeconfig: Option<PathBuf>,
+    /// The server's configuration.
+    pub config: ServeConfig,
+    /// Deprecated flags (or variables) in use, each with what replaces it: logged at start.
+    pub deprecated: Vec<String>,
+}
+
+impl ServeArgs {
+    /// Checks every flag and every combination of flags, and builds the server's
+    /// configuration. Without `--identity`, the identity is the host name with a random suffix.
+    ///
+    /// # Errors
+    ///
+    /// - [`ArgsError::LeaseTiming`]: `--lease-renew-grace` is 0 or not less than
+    ///   `--lease-duration`;
+    /// - [`ArgsError::Invalid`]: a Lease time that is not whole seconds, a zero period
+    ///   (`--stale-after`, `--flap-window`, `--flap-cool-down`, `--resync-interval`),
+    ///   `--flap-max-corrections 0`, a `--namespace` or `--lease-namespace` that is not a
+    ///   namespace name, an empty `--identity`, a deprecated flag given with its successor.
+    pub fn into_config(self) -> Result<ServeSettings, ArgsError> {
+        let Self {
+            grpc_listen,
+            http_listen,
+            tls_cert,
+            tls_key,
+            client_ca,
+            kubeconfig,
+            namespaces,
+            max_replicas,
+            drain_timeout,
+            shutdown_delay,
+            stale_after,
+            log_format: _,
+            leader_elect,
+            lease_name,
+            lease_namespace,
+            identity,
+            lease_duration,
+            lease_renew_grace,
+            flap_max_corrections,
+            flap_window,
+            flap_cool_down,
+            resync_interval,
+            declaration_grace,
+            deprecated,
+        } = self;
+        let DeprecatedSecondsFlags {
+            drain_timeout_seconds,
+            shutdown_delay_seconds,
+            stale_after_seconds,
+            lease_duration_seconds,
+            lease_renew_grace_seconds,
+            flap_window_seconds,
+            flap_cool_down_seconds,
+            resync_seconds,
+        } = deprecated;
+        let mut notes = vec![];
+        let mut successor = |old: Option<Duration>, new: Duration, old_name: &str, new_name: &str| match old {
+            Some(d) => {
+                let env = |flag: &str| format!("SCALEKEEPER_{}", flag.replace('-', "_").to_uppercase());
+                notes.push(format!(
+                    "--{old_name} ({}) is deprecated; use --{new_name} ({})",
+                    env(old_name),
+                    env(new_name)
+                ));
+                d
+            }
+            None => new,
+        };
+        let drain_timeout = successor(drain_timeout_seconds, drain_timeout, "drain-timeout-seconds", "drain-timeout");
+        let shutdown_delay =
+            successor(shutdown_delay_seconds, shutdown_delay, "shutdown-delay-seconds", "shutdown-delay");
+        let stale_after = successor(stale_after_seconds, stale_after, "stale-after-seconds", "stale-after");
+        let lease_duration =
+            successor(lease_duration_seconds, lease_duration, "lease-duration-seconds", "lease-duration");
+        let lease_renew_grace =
+            successor(lease_renew_grace_seconds, lease_renew_grace, "lease-renew-grace-seconds", "lease-renew-grace");
+        let flap_window = successor(flap_window_seconds, flap_window, "flap-window-seconds", "flap-window");
+        let flap_cool_down =
+            successor(flap_cool_down_seconds, flap_cool_down, "flap-cool-down-seconds", "flap-cool-down");
+        let resync_interval = successor(resync_seconds, resync_interval, "resync-seconds", "resync-interval");
+
+        // Lease times are whole seconds: the Lease's leaseDurationSeconds is an integer.
+        let duration = whole_seconds("--lease-duration", lease_duration)?;
+        let grace = whole_seconds("--lease-renew-grace", lease_renew_grace)?;
+        if grace == 0 || grace >= duration {
+            return Err(ArgsError::LeaseTiming { duration, grace });
+        }
+        for (flag, d) in [
+            ("--stale-after", stale_after),
+            ("--flap-window", flap_window),
+            ("--flap-cool-down", flap_cool_down),
+            ("--resync-interval", resync_interval),
+        ] {
+            if d.is_zero() {
+                return Err(ArgsError::Invalid { flag, reason: "must be more than 0".into() });
+            }
+        }
+        if flap_max_corrections == 0 {
+            return Err(ArgsError::Invalid { flag: "--flap-max-corrections", reason: "must be at least 1".into() });
+        }
+        let mut scoped: Vec<String> = vec![];
+        for ns in namespaces {
+            namespace_name("--namespace", &ns)?;
+            if !scoped.contains(&ns) {
+                scoped.push(ns);
+            }
+        }
+        if leader_elect {
+            namespace_name("--lease-namespace", &lease_namespace)?;
+        }
+        let identity = match identity {
+            Some(i) if i.trim().is_empty() => {
+                return Err(ArgsError::Invalid { flag: "--identity", reason: "must not be empty".into() });
+            }
+            Some(i) => i,
+            None => default_identity(),
+        };
+        let scope = if scoped.is_empty() { Scope::All } else { Scope::Namespaces(scoped) };
+        Ok(ServeSettings {
+            kubeconfig,
+            config: ServeConfig {
+                grpc_listen,
+                http_listen,
+                tls: TlsFiles { cert: tls_cert, key: tls_key, client_ca },
+                scope,
+                max_replicas,
+                drain_timeout,
+                shutdown_delay,
+                stale_after,
+                reconcile: ReconcileConfig {
+                    flap_max: flap_max_corrections,
+                    flap_window,
+                    cool_down: flap_cool_down,
+                    resync: resync_interval,
+                    declaration_grace,
+                    instance: identity.clone(),
+                },
+                leader: leader_elect.then_some(LeaderConfig {
+                    namespace: lease_namespace,
+                    lease_name,
+                    identity,
+                    duration_seconds: duration,
+                    grace_seconds: grace,
+                }),
+            },
+            deprecated: notes,
+        })
+    }
+}
+
+/// `d` in seconds, if it is a whole number of them.
+fn whole_seconds(flag: &'static str, d: Duration) -> Result<u64, ArgsError> {
+    if d.subsec_nanos() == 0 {
+        Ok(d.as_secs())
+    } else {
+        Err(ArgsError::Invalid { flag, reason: format!("{d:?} is not a whole number of seconds") })
+    }
+}
+
+fn namespace_name(flag: &'static str, ns: &str) -> Result<(), ArgsError> {
+    let violations = validate_namespace_filter(ns);
+    if ns.is_empty() {
+        Err(ArgsError::Invalid { flag, reason: "empty namespace name".into() })
+    } else if let Some(v) = violations.first() {
+        Err(ArgsError::Invalid { flag, reason: v.description.clone() })
+    } else {
+        Ok(())
+    }
+}
+
+/// The host name with a random 8-character suffix (a Pod's name when run without `POD_NAME`).
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "scalekeeper".into());
+    format!("{}-{}", host.trim(), &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+/// Parses a duration flag: a friendly duration (`20s`, `1m30s`, `500ms`, `1h`) or ISO 8601
+/// (`PT20S`), as jiff's `SignedDuration` reads them; a bare integer is seconds.
+///
+/// # Errors
+///
+/// Not a duration, or a negative one; the message says which and shows an example.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse::<u64>().map(Duration::from_secs).map_err(|e| format!("{s:?}: {e}"));
+    }
+    let signed: jiff::SignedDuration = s
+        .parse()
+        .map_err(|e| format!("{s:?} is not a duration (e.g. 20s, 1m30s, 500ms; a bare number is seconds): {e}"))?;
+    Duration::try_from(signed).map_err(|_| format!("{s:?} is negative; a duration here is 0 or more"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    fn serve(flags: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let base =
+            ["scalekeeper", "serve", "--tls-cert", "c", "--tls-key", "k", "--client-ca", "ca", "--identity", "me"];
+        let Args { command } = Args::try_parse_from(base.iter().chain(flags))?;
+        match command {
+            Command::Serve(args) => Ok(*args),
+            _ => unreachable!("parsed serve"),
+        }
+    }
+
+    fn config(flags: &[&str]) -> Result<ServeSettings, ArgsError> {
+        serve(flags).expect("flags parse").into_config()
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_take_units_or_bare_seconds() {
+        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("PT2M"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("20"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_duration("-5s").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn defaults() {
+        let s = config(&[]).expect("defaults are valid");
+        let c = s.config;
+        assert_eq!(c.drain_timeout, Duration::from_secs(20));
+        assert_eq!(c.shutdown_delay, Duration::ZERO);
+        assert_eq!(c.stale_after, Duration::from_secs(5));
+        assert_eq!(c.reconcile.flap_window, Duration::from_secs(60));
+        assert_eq!(c.reconcile.cool_down, Duration::from_secs(300));
+        assert_eq!(c.reconcile.resync, Duration::from_secs(300));
+        let leader = c.leader.expect("leader election is on by default");
+        assert_eq!((leader.duration_seconds, leader.grace_seconds), (15, 10));
+        assert_eq!(c.scope, Scope::All);
+        assert!(s.deprecated.is_empty());
+    }
+
+    #[test]
+    fn old_seconds_flags_still_work_and_are_reported() {
+        let s = config(&["--drain-timeout-seconds", "7", "--resync-seconds", "60", "--lease-duration-seconds", "30"])
+            .expect("valid");
+        assert_eq!(s.config.drain_timeout, Duration::from_secs(7));
+        assert_eq!(s.config.reconcile.resync, Duration::from_secs(60));
+        assert_eq!(s.config.leader.expect("elect").duration_seconds, 30);
+        assert_eq!(s.deprecated.len(), 3, "{:?}", s.deprecated);
+        assert_eq!(
+            s.deprecated[0],
+            "--drain-timeout-seconds (SCALEKEEPER_DRAIN_TIMEOUT_SECONDS) is deprecated; use --drain-timeout \
+             (SCALEKEEPER_DRAIN_TIMEOUT)"
+        );
+        let new = config(&["--drain-timeout", "1m30s", "--shutdown-delay", "2s"]).expect("valid");
+        assert_eq!(new.config.drain_timeout, Duration::from_secs(90));
+        assert_eq!(new.config.shutdown_delay, Duration::from_secs(2));
+        let both = serve(&["--drain-timeout", "5s", "--drain-timeout-seconds", "5"]);
+        assert_eq!(both.expect_err("old and new together").kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn cross_flag_checks() {
+        assert_eq!(
+            config(&["--lease-duration", "10s", "--lease-renew-grace", "10s"]).unwrap_err(),
+            ArgsError::LeaseTiming { duration: 10, grace: 10 }
+        );
+        assert!(matches!(config(&["--lease-renew-grace", "0"]), Err(ArgsError::LeaseTiming { .. })));
+        assert!(matches!(
+            config(&["--lease-duration", "15.5s"]),
+            Err(ArgsError::Invalid { flag: "--lease-duration", .. })
+        ));
+        assert!(matches!(config(&["--flap-max-corrections", "0"]), Err(ArgsError::Invalid { .. })));
+        assert!(matches!(
+            config(&["--resync-interval", "0s"]),
+            Err(ArgsError::Invalid { flag: "--resync-interval", .. })
+        ));
+        assert!(matches!(config(&["--namespace", "Shop"]), Err(ArgsError::Invalid { flag: "--namespace", .. })));
+        assert!(matches!(config(&["--namespace", "a,,b"]), Err(ArgsError::Invalid { flag: "--namespace", .. })));
+        let s = config(&["--namespace", "a,b", "--namespace", "a"]).expect("valid");
+        assert_eq!(s.config.scope, Scope::Namespaces(vec!["a".into(), "b".into()]));
+        let single = config(&["--leader-elect", "false", "--lease-namespace", "Not A Namespace"]).expect("unused");
+        assert!(single.config.leader.is_none());
+    }
+}

@@ -1,0 +1,91 @@
+//! The `scalekeeper` process: its arguments ([`args`]), its logging, and what each
+//! subcommand runs. `main.rs` only parses, starts logging and the async runtime, and calls
+//! [`run`].
+//!
+//! ```text
+//!  main ─► Args::parse ─► init_logging ─► run(command)
+//!                                          ├─ serve: ServeArgs::into_config (every check) ─► server::Server
+//!                                          ├─ dev:   dev::run (kubesim + server; `dev` feature)
+//!                                          ├─ crd, certs
+//!                                          └─ client subcommands: cli::run
+//! ```
+
+pub mod args;
+
+use std::process::ExitCode;
+
+pub use args::{Args, ArgsError, CertsArgs, Command, LogFormat, ServeArgs, ServeSettings, parse_duration};
+
+use crate::server::{self, Server};
+use crate::{certs, cli, policy};
+
+/// The default log filter of the servers (`RUST_LOG` overrides it).
+const SERVER_LOG_FILTER: &str = "info,kube=warn,tower=warn,h2=warn,hyper=warn";
+
+/// Starts logging to stderr as `command` wants it: `serve` in its `--log-format` (JSON by
+/// default), everything else as text; `RUST_LOG` overrides the default filter (info for the
+/// servers, warn for the client and the one-shot commands).
+pub fn init_logging(command: &Command) {
+    let (format, default) = match command {
+        Command::Serve(args) => (args.log_format, SERVER_LOG_FILTER),
+        #[cfg(feature = "dev")]
+        Command::Dev(_) => (LogFormat::Text, SERVER_LOG_FILTER),
+        Command::Crd | Command::Certs(_) | Command::Client(_) => (LogFormat::Text, "warn"),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Runs `command` to completion (a server: until SIGINT or SIGTERM, then a graceful shutdown).
+/// A client subcommand's failure is its exit code (the client prints its own errors).
+///
+/// # Errors
+///
+/// `serve`: the flags do not fit together ([`ArgsError`]), no Kubernetes client, the server
+/// could not start or stop cleanly; `dev`: as `dev::run`; `crd`: the CRD does not serialize;
+/// `certs`: the certificates cannot be written.
+pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Client(cmd) => return Ok(cli::run(cmd).await),
+        Command::Crd => print!("{}", policy::crd_yaml()?),
+        Command::Certs(args) => write_certs(args)?,
+        Command::Serve(args) => serve(args.into_config()?).await?,
+        #[cfg(feature = "dev")]
+        Command::Dev(config) => crate::dev::run(config).await?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `scalekeeper serve`: serves until SIGINT or SIGTERM, then shuts down gracefully.
+///
+/// # Errors
+///
+/// No Kubernetes client can be built, the server cannot start, or it failed.
+pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
+    let ServeSettings { kubeconfig, config, deprecated } = settings;
+    for note in deprecated {
+        tracing::warn!("{note}");
+    }
+    let client = server::kube_client(kubeconfig.as_deref()).await?;
+    let server = Server::start(client, config).await?;
+    server::shutdown_signal().await;
+    tracing::info!("signal received: shutting down");
+    server.shutdown().await
+}
+
+/// `scalekeeper certs`: writes the dev PKI and prints where.
+fn write_certs(args: CertsArgs) -> anyhow::Result<()> {
+    let CertsArgs { dir, server_names, clients, days } = args;
+    let written = certs::write_dev_certs(&dir, &server_names, &clients, days)?;
+    println!("CA:          {}", written.ca.display());
+    println!("server cert: {}", written.server_cert.display());
+    println!("server key:  {}", written.server_key.display());
+    for (identity, cert, key) in &written.clients {
+        println!("client {identity}: {} {}", cert.display(), key.display());
+    }
+    Ok(())
+}
