@@ -89,7 +89,7 @@ blackbox: $(VENV)/.installed ## Black-box test: Python grpcio client against sca
 .PHONY: bench
 bench: ## Figures: kubesim (list of 10,000, watch latency, 200 watchers); API latency over mTLS, RSS; drift correction.
 	$(CARGO) build $(CARGO_FLAGS) --release -p scalekeeper --bin scalekeeper
-	$(CARGO) run $(CARGO_FLAGS) --release -p kubesim --example bench
+	$(CARGO) run $(CARGO_FLAGS) --release -p kubesim --example kubesim_bench
 	$(CARGO) run $(CARGO_FLAGS) --release -p scalekeeper --example bench
 	$(CARGO) run $(CARGO_FLAGS) --release -p scalekeeper --example drift_bench
 
