@@ -7,31 +7,78 @@
 
 use std::fmt;
 
+use crate::authz::Subject;
+
+/// Which certificate name an [`Identity`] came from: part of the identity, so a Common Name
+/// never passes for a SAN URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NameKind {
+    /// A SAN URI (e.g. a SPIFFE ID).
+    Uri,
+    /// A SAN DNS name.
+    Dns,
+    /// The subject Common Name.
+    CommonName,
+}
+
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Identity(String);
+pub struct Identity {
+    name: String,
+    kind: NameKind,
+    groups: Vec<String>,
+}
 
 impl Identity {
-    /// Picks the identity from a certificate's names; `None` when it has none.
+    /// Picks the identity from a certificate's names; `None` when it has none. A Common Name
+    /// that looks like a URI (`CN=spiffe://…`) is no identity: only a SAN URI may name one,
+    /// because a CA that checks SAN URIs against a policy may not check CNs.
     pub fn from_names(san_uris: &[String], san_dns: &[String], common_name: Option<&str>) -> Option<Self> {
-        san_uris
+        let named = |kind| move |s: &String| (!s.trim().is_empty()).then(|| (s.clone(), kind));
+        let (name, kind) = san_uris
             .iter()
-            .chain(san_dns.iter())
-            .map(String::as_str)
-            .chain(common_name)
-            .find(|s| !s.trim().is_empty())
-            .map(|s| Identity(s.to_string()))
+            .find_map(named(NameKind::Uri))
+            .or_else(|| san_dns.iter().find_map(named(NameKind::Dns)))
+            .or_else(|| {
+                common_name
+                    .filter(|c| !c.trim().is_empty() && !c.contains("://"))
+                    .map(|c| (c.to_string(), NameKind::CommonName))
+            })?;
+        Some(Identity { name, kind, groups: vec![] })
+    }
+
+    /// The same identity with `groups` (the certificate subject's Organization values).
+    pub fn with_groups(mut self, groups: Vec<String>) -> Self {
+        self.groups = groups;
+        self
     }
 
     /// The identity as a string.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
+    }
+
+    /// Which certificate name it came from.
+    pub fn kind(&self) -> NameKind {
+        self.kind
+    }
+
+    /// The groups.
+    pub fn groups(&self) -> &[String] {
+        &self.groups
+    }
+
+    /// The Kubernetes subject an authorization check names: user = the identity, groups =
+    /// the certificate's O values (the Kubernetes x509 client-certificate convention,
+    /// <https://kubernetes.io/docs/reference/access-authn-authz/authentication/#x509-client-certificates>).
+    pub fn subject(&self) -> Subject {
+        Subject { user: self.name.clone(), groups: self.groups.clone() }
     }
 }
 
 impl fmt::Display for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.name)
     }
 }
 
@@ -53,5 +100,16 @@ mod tests {
         assert_eq!(cn.as_ref().map(Identity::as_str), Some("alice"));
         assert_eq!(Identity::from_names(&[], &[], None), None);
         assert_eq!(Identity::from_names(&s(&[""]), &[], Some(" ")), None);
+    }
+
+    #[test]
+    fn the_name_type_is_part_of_the_identity() {
+        let uri = Identity::from_names(&s(&["spiffe://prod/x"]), &[], None).unwrap();
+        assert_eq!(uri.kind(), NameKind::Uri);
+        // A CN spelled like a SPIFFE ID never passes for one.
+        assert_eq!(Identity::from_names(&[], &[], Some("spiffe://prod/x")), None);
+        assert_eq!(Identity::from_names(&[], &[], Some("alice")).unwrap().kind(), NameKind::CommonName);
+        let with = Identity::from_names(&[], &s(&["ci.example"]), None).unwrap().with_groups(s(&["ops", "sre"]));
+        assert_eq!(with.subject(), Subject { user: "ci.example".into(), groups: s(&["ops", "sre"]) });
     }
 }

@@ -5,12 +5,13 @@
 //! watch cache; the gRPC adapter turns [`SyncState`], [`Violation`]s and [`Identity`] into
 //! messages and status codes.
 
+pub mod authz;
 pub mod identity;
 pub mod plan;
 pub mod sync;
 pub mod validation;
 
-pub use identity::Identity;
+pub use identity::{Identity, NameKind};
 pub use plan::{Decision, Input, Limits, Plan, plan};
 pub use sync::{Conflict, Desired, Mode, Observed, ReplicaCounts, SyncState, SyncStatus, evaluate};
 pub use validation::{

@@ -81,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
     let (grpc_port, http_port) = (free_port()?, free_port()?);
     let child = Child(
         Command::new(&bin)
-            .args(["serve", "--log-format", "json"])
+            .args(["serve", "--log-format", "json", "--authorization=allow-any"])
             .arg("--grpc-listen")
             .arg(format!("127.0.0.1:{grpc_port}"))
             .arg("--http-listen")

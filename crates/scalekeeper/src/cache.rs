@@ -285,6 +285,19 @@ impl Cache {
         self.parts.iter().map(|p| (p.namespace.clone(), p.policies.clone())).collect()
     }
 
+    /// The namespaces the cache holds Deployments in, sorted.
+    pub fn namespaces(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .parts
+            .iter()
+            .flat_map(|p| p.deployments.state())
+            .filter_map(|d| d.metadata.namespace.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The cached ReplicaPolicy `namespace/name`.
     pub fn policy(&self, namespace: &str, name: &str) -> Option<Arc<ReplicaPolicy>> {
         self.part(namespace)?.policies.get(&ObjectRef::new(name).within(namespace))

@@ -14,11 +14,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use kube::CustomResourceExt as _;
 
+use crate::authz::AuthorizationMode;
 use crate::cache::Scope;
 use crate::certs;
 use crate::policy::ReplicaPolicy;
 use crate::reconciler::ReconcileConfig;
-use crate::server::{self, ServeConfig, Server};
+use crate::server::{self, AuthorizationConfig, ServeConfig, Server};
 use crate::tls::TlsFiles;
 
 /// The sample objects dev mode starts with.
@@ -118,6 +119,7 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
             reconcile: ReconcileConfig { instance: "scalekeeper-dev".into(), ..Default::default() },
             // One process: it always leads.
             leader: None,
+            authorization: AuthorizationConfig { mode: AuthorizationMode::AllowAny, ..Default::default() },
         },
     )
     .await?;

@@ -30,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::authz::{AuthorizationMode, Authorizer};
 use crate::cache::{Cache, Scope};
 use crate::grpc::{Service, ServiceConfig};
 use crate::leader::{self, LeaderConfig};
@@ -37,6 +38,28 @@ use crate::metrics::Metrics;
 use crate::reconciler::{self, ReconcileConfig};
 use crate::tls::{self, TlsFiles};
 use crate::writer::Writer;
+
+/// How calls are authorized, and how long decisions are reused (see [`crate::authz`]).
+#[derive(Debug, Clone)]
+pub struct AuthorizationConfig {
+    /// RBAC (a SubjectAccessReview per cached decision) or allow-any.
+    pub mode: AuthorizationMode,
+    /// How long an allowed decision is reused.
+    pub allow_ttl: Duration,
+    /// How long a denied decision is reused.
+    pub deny_ttl: Duration,
+}
+
+impl Default for AuthorizationConfig {
+    /// RBAC, with [`crate::authz::DEFAULT_ALLOW_TTL`] and [`crate::authz::DEFAULT_DENY_TTL`].
+    fn default() -> Self {
+        Self {
+            mode: AuthorizationMode::Rbac,
+            allow_ttl: crate::authz::DEFAULT_ALLOW_TTL,
+            deny_ttl: crate::authz::DEFAULT_DENY_TTL,
+        }
+    }
+}
 
 /// Settings of `scalekeeper serve`.
 #[derive(Debug, Clone)]
@@ -62,6 +85,8 @@ pub struct ServeConfig {
     pub reconcile: ReconcileConfig,
     /// Leader election; `None`: this replica always reconciles (a single replica, dev mode).
     pub leader: Option<LeaderConfig>,
+    /// How calls are authorized (Kubernetes RBAC by default).
+    pub authorization: AuthorizationConfig,
 }
 
 /// A running server.
@@ -104,9 +129,16 @@ impl Server {
         let metrics = Metrics::new();
         let cache = Cache::start(client.clone(), config.scope.clone(), config.stale_after, cache_stop.clone());
         let client_for_reconciler = client.clone();
+        let authz = &config.authorization;
+        if authz.mode == AuthorizationMode::AllowAny {
+            tracing::warn!(
+                "--authorization=allow-any: every caller with a valid client certificate may read and set every replica count in scope; use rbac in production"
+            );
+        }
         let service = Service::new(
             cache.clone(),
-            Writer::new(client, &config.reconcile.instance),
+            Writer::new(client.clone(), &config.reconcile.instance),
+            Authorizer::new(authz.mode, client, authz.allow_ttl, authz.deny_ttl),
             metrics.clone(),
             ServiceConfig { max_replicas: config.max_replicas },
             closing.clone(),

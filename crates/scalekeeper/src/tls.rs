@@ -108,7 +108,8 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, TlsError> {
     Ok(Arc::new(cfg))
 }
 
-/// The identity in a client certificate (SAN URI, else SAN DNS, else CN).
+/// The identity in a client certificate (SAN URI, else SAN DNS, else CN), with the subject's
+/// Organization values as its groups.
 pub fn identity_of(cert: &CertificateDer<'_>) -> Option<Identity> {
     use x509_parser::prelude::*;
     let (_, x509) = X509Certificate::from_der(cert.as_ref()).ok()?;
@@ -124,7 +125,8 @@ pub fn identity_of(cert: &CertificateDer<'_>) -> Option<Identity> {
         }
     }
     let cn = x509.subject().iter_common_name().next().and_then(|c| c.as_str().ok()).map(String::from);
-    Identity::from_names(&uris, &dns, cn.as_deref())
+    let groups = x509.subject().iter_organization().filter_map(|o| o.as_str().ok()).map(String::from).collect();
+    Identity::from_names(&uris, &dns, cn.as_deref()).map(|i| i.with_groups(groups))
 }
 
 /// Who is on the other end of a connection; handlers read it from request extensions.

@@ -131,6 +131,8 @@ impl World {
         let r = &self.replicas[i];
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalekeeper"));
         cmd.arg("serve")
+            // Authorization has its own suite (tests/authz.rs).
+            .arg("--authorization=allow-any")
             .args(["--grpc-listen", &r.grpc.to_string(), "--http-listen", &r.http.to_string()])
             .arg("--tls-cert")
             .arg(&self.certs.server_cert)

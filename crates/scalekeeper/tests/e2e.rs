@@ -477,6 +477,8 @@ impl World {
         let (grpc, http) = (free_port(), free_port());
         let mut cmd = world.scalekeeper_command();
         cmd.arg("serve")
+            // Authorization has its own suite (tests/authz.rs).
+            .arg("--authorization=allow-any")
             .args(["--grpc-listen", &format!("127.0.0.1:{grpc}")])
             .args(["--http-listen", &format!("127.0.0.1:{http}")])
             .arg("--tls-cert")

@@ -234,6 +234,8 @@ impl World {
             let log = world.dir.path().join(format!("{identity}.log"));
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalekeeper"));
             cmd.arg("serve")
+                // Authorization has its own suite (tests/authz.rs).
+                .arg("--authorization=allow-any")
                 .args(["--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
                 .arg("--tls-cert")
                 .arg(&certs.server_cert)

@@ -124,7 +124,7 @@ impl Cluster {
             let log = dir.path().join(format!("{identity}.log"));
             // Port 0: the process binds free ports and logs them (no race for a port).
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalekeeper"));
-            cmd.arg("serve");
+            cmd.arg("serve").arg("--authorization=allow-any"); // RBAC has its own suite (tests/authz.rs)
             if sim.is_none() {
                 // A shared cluster: only this test's namespace.
                 cmd.args(["--namespace", &ns]);

@@ -4,7 +4,7 @@
 //! Every call is logged with a request id, the caller's identity, the outcome and the
 //! latency, and counted in the metrics.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use kube::ResourceExt as _;
 use kube_selectors::LabelSelector;
 use scalekeeper_api::v1 as pb;
 use scalekeeper_api::v1::scale_service_server::ScaleService;
+use scalekeeper_core::authz::{Subject, Verb, denial};
 use scalekeeper_core::{Violation, page_size, validate_namespace_filter, validate_replicas, validate_target};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_stream::Stream;
@@ -24,6 +25,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{self, mode_from_proto};
 use super::status::Error;
+use crate::authz::Authorizer;
 use crate::cache::{Cache, Change};
 use crate::metrics::Metrics;
 use crate::tls::PeerInfo;
@@ -42,19 +44,49 @@ pub struct ServiceConfig {
 pub struct Service {
     cache: Cache,
     writer: Writer,
+    authorizer: Authorizer,
     metrics: Arc<Metrics>,
     config: ServiceConfig,
     stop: CancellationToken,
 }
 
-/// The caller, as logged: identity from the client certificate and remote address.
-fn caller<T>(req: &Request<T>) -> (String, String) {
+/// Who calls: the identity as logged, and the Kubernetes subject authorization checks name
+/// (`None` when the certificate names no acceptable identity).
+#[derive(Debug, Clone)]
+struct Caller {
+    identity: String,
+    subject: Option<Subject>,
+}
+
+/// The caller and its remote address, from the connection's client certificate.
+fn caller<T>(req: &Request<T>) -> (Caller, String) {
     match req.extensions().get::<PeerInfo>() {
         Some(p) => (
-            p.identity.as_ref().map(|i| i.to_string()).unwrap_or_else(|| "<no identity>".into()),
+            Caller {
+                identity: p.identity.as_ref().map(|i| i.to_string()).unwrap_or_else(|| "<no identity>".into()),
+                subject: p.identity.as_ref().map(|i| i.subject()),
+            },
             p.remote_addr.to_string(),
         ),
-        None => ("<unknown>".into(), String::new()),
+        None => (Caller { identity: "<unknown>".into(), subject: None }, String::new()),
+    }
+}
+
+/// The namespaces a cross-namespace read may show.
+#[derive(Debug, Clone)]
+enum Permitted {
+    /// Every namespace (the caller holds the verb cluster-wide).
+    All,
+    /// Only these.
+    Only(BTreeSet<String>),
+}
+
+impl Permitted {
+    fn allows(&self, namespace: &str) -> bool {
+        match self {
+            Permitted::All => true,
+            Permitted::Only(set) => set.contains(namespace),
+        }
     }
 }
 
@@ -67,11 +99,12 @@ impl Service {
     pub fn new(
         cache: Cache,
         writer: Writer,
+        authorizer: Authorizer,
         metrics: Arc<Metrics>,
         config: ServiceConfig,
         stop: CancellationToken,
     ) -> Self {
-        Self { cache, writer, metrics, config, stop }
+        Self { cache, writer, authorizer, metrics, config, stop }
     }
 
     /// Runs a unary handler with logging and metrics.
@@ -79,15 +112,16 @@ impl Service {
         &self,
         method: &'static str,
         req: Request<T>,
-        f: impl FnOnce(T, String) -> F,
+        f: impl FnOnce(T, Caller) -> F,
     ) -> Result<Response<R>, Status>
     where
         F: Future<Output = Result<R, Error>>,
     {
         let start = Instant::now();
-        let (identity, peer) = caller(&req);
+        let (who, peer) = caller(&req);
+        let identity = who.identity.clone();
         let id = request_id();
-        let result = f(req.into_inner(), identity.clone()).await;
+        let result = f(req.into_inner(), who).await;
         let elapsed = start.elapsed();
         let code = match &result {
             Ok(_) => tonic::Code::Ok,
@@ -115,6 +149,62 @@ impl Service {
             Err(Error::Unavailable("the watch cache is not synced yet; retry shortly".into()))
         } else {
             Err(Error::Unavailable("the Kubernetes API server is not answering; retry shortly".into()))
+        }
+    }
+
+    /// Checks that `caller` may `verb` replicapolicies in `namespace` (all namespaces when
+    /// empty): PERMISSION_DENIED naming the user, the verb, the resource and the namespace;
+    /// UNAVAILABLE when the check cannot be made (never an allow).
+    async fn authorize(&self, caller: &Caller, verb: Verb, namespace: &str) -> Result<(), Error> {
+        let Some(subject) = &caller.subject else {
+            return Err(Error::PermissionDenied(
+                "the client certificate names no identity scalekeeper accepts (a SAN URI, a SAN DNS name, or a Common Name that is not a URI)".into(),
+            ));
+        };
+        match self.authorizer.check(subject, verb, namespace).await {
+            Ok(d) if d.allowed => Ok(()),
+            Ok(_) => Err(Error::PermissionDenied(denial(subject, verb, namespace))),
+            Err(e) => {
+                tracing::warn!(user = %subject.user, verb = %verb, namespace, error = %e, "authorization check failed");
+                Err(Error::Unavailable("the authorization check could not be made; retry shortly".into()))
+            }
+        }
+    }
+
+    /// The namespaces `caller` may `verb` in, for a read across namespaces: all of them when
+    /// it holds the verb cluster-wide (one check), else each namespace the cache holds
+    /// Deployments in, checked one by one. Every answer is cached (see [`Authorizer`]), so a
+    /// repeated listing costs no SubjectAccessReview within the TTL. Refused when it may
+    /// `verb` in none.
+    async fn permitted(&self, caller: &Caller, verb: Verb) -> Result<Permitted, Error> {
+        if self.authorize(caller, verb, "").await.is_ok() {
+            return Ok(Permitted::All);
+        }
+        let mut only = BTreeSet::new();
+        for ns in self.cache.namespaces() {
+            match self.authorize(caller, verb, &ns).await {
+                Ok(()) => {
+                    only.insert(ns);
+                }
+                Err(Error::PermissionDenied(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if only.is_empty() {
+            // Say why, as the cluster-wide check does.
+            self.authorize(caller, verb, "").await?;
+        }
+        Ok(Permitted::Only(only))
+    }
+
+    /// Authorizes a read of `namespace` (all namespaces when empty) and says which
+    /// namespaces it may show.
+    async fn authorize_read(&self, caller: &Caller, verb: Verb, namespace: &str) -> Result<Permitted, Error> {
+        if namespace.is_empty() {
+            self.permitted(caller, verb).await
+        } else {
+            self.authorize(caller, verb, namespace).await?;
+            Ok(Permitted::All)
         }
     }
 
@@ -166,7 +256,7 @@ impl ScaleService for Service {
         &self,
         req: Request<pb::ListDeploymentsRequest>,
     ) -> Result<Response<pb::ListDeploymentsResponse>, Status> {
-        self.call("ListDeployments", req, |r, _| async move {
+        self.call("ListDeployments", req, |r, who| async move {
             invalid(validate_namespace_filter(&r.namespace))?;
             let size = page_size(r.page_size).map_err(|v| Error::Invalid(vec![v]))?;
             let sel = selector(&r.label_selector)?;
@@ -175,8 +265,12 @@ impl ScaleService for Service {
                 None => None,
             };
             self.check_scope(&r.namespace)?;
+            let permitted = self.authorize_read(&who, Verb::List, &r.namespace).await?;
             self.require_ready()?;
-            let all = self.cache.list(non_empty(&r.namespace), |d| sel.matches_labels(d.metadata.labels.as_ref()));
+            let all = self.cache.list(non_empty(&r.namespace), |d| {
+                d.metadata.namespace.as_deref().is_some_and(|ns| permitted.allows(ns))
+                    && sel.matches_labels(d.metadata.labels.as_ref())
+            });
             let mut page: Vec<pb::Deployment> = vec![];
             let mut next = String::new();
             for v in all {
@@ -201,9 +295,10 @@ impl ScaleService for Service {
         &self,
         req: Request<pb::GetDeploymentRequest>,
     ) -> Result<Response<pb::GetDeploymentResponse>, Status> {
-        self.call("GetDeployment", req, |r, _| async move {
+        self.call("GetDeployment", req, |r, who| async move {
             invalid(validate_target(&r.namespace, &r.name))?;
             self.check_scope(&r.namespace)?;
+            self.authorize(&who, Verb::Get, &r.namespace).await?;
             self.require_ready()?;
             let v = self
                 .cache
@@ -218,7 +313,8 @@ impl ScaleService for Service {
         &self,
         req: Request<pb::SetReplicasRequest>,
     ) -> Result<Response<pb::SetReplicasResponse>, Status> {
-        self.call("SetReplicas", req, |r, identity| async move {
+        self.call("SetReplicas", req, |r, who| async move {
+            let identity = who.identity.clone();
             let mut v = validate_target(&r.namespace, &r.name);
             v.extend(validate_replicas(r.replicas, self.config.max_replicas));
             if pb::Mode::try_from(r.mode).is_err() {
@@ -226,6 +322,7 @@ impl ScaleService for Service {
             }
             invalid(v)?;
             self.check_scope(&r.namespace)?;
+            self.authorize(&who, Verb::Update, &r.namespace).await?;
             let view = self
                 .writer
                 .set_replicas(&SetRequest {
@@ -251,9 +348,11 @@ impl ScaleService for Service {
         &self,
         req: Request<pb::ClearDesiredReplicasRequest>,
     ) -> Result<Response<pb::ClearDesiredReplicasResponse>, Status> {
-        self.call("ClearDesiredReplicas", req, |r, identity| async move {
+        self.call("ClearDesiredReplicas", req, |r, who| async move {
+            let identity = who.identity.clone();
             invalid(validate_target(&r.namespace, &r.name))?;
             self.check_scope(&r.namespace)?;
+            self.authorize(&who, Verb::Delete, &r.namespace).await?;
             let view = self.writer.clear(&r.namespace, &r.name, non_empty(&r.expected_version)).await?;
             tracing::info!(identity = %identity, namespace = %r.namespace, name = %r.name, "declaration cleared");
             Ok(pb::ClearDesiredReplicasResponse { deployment: Some(convert::deployment(&view)) })
@@ -262,14 +361,18 @@ impl ScaleService for Service {
     }
 
     async fn diff(&self, req: Request<pb::DiffRequest>) -> Result<Response<pb::DiffResponse>, Status> {
-        self.call("Diff", req, |r, _| async move {
+        self.call("Diff", req, |r, who| async move {
             invalid(validate_namespace_filter(&r.namespace))?;
             let sel = selector(&r.label_selector)?;
             self.check_scope(&r.namespace)?;
+            let permitted = self.authorize_read(&who, Verb::List, &r.namespace).await?;
             self.require_ready()?;
             let diffs = self
                 .cache
-                .list(non_empty(&r.namespace), |d| sel.matches_labels(d.metadata.labels.as_ref()))
+                .list(non_empty(&r.namespace), |d| {
+                    d.metadata.namespace.as_deref().is_some_and(|ns| permitted.allows(ns))
+                        && sel.matches_labels(d.metadata.labels.as_ref())
+                })
                 .into_iter()
                 .filter_map(|v| {
                     let sync = v.sync();
@@ -301,10 +404,12 @@ impl ScaleService for Service {
         req: Request<pb::WatchDeploymentsRequest>,
     ) -> Result<Response<WatchStream>, Status> {
         let this = self.clone();
-        self.call("WatchDeployments", req, |r, identity| async move {
+        self.call("WatchDeployments", req, |r, who| async move {
+            let identity = who.identity.clone();
             invalid(validate_namespace_filter(&r.namespace))?;
             let sel = selector(&r.label_selector)?;
             this.check_scope(&r.namespace)?;
+            let permitted = this.authorize_read(&who, Verb::Watch, &r.namespace).await?;
             this.require_ready()?;
             // Subscribe before the snapshot so that no change falls in between.
             let changes = this.cache.subscribe();
@@ -313,7 +418,8 @@ impl ScaleService for Service {
             // The stream's last item: the status it ends with, if the server ends it. It is
             // delivered after whatever is buffered, even when the buffer is full.
             let (end_tx, end_rx) = oneshot::channel::<Status>();
-            tokio::spawn(run_watch(this.clone(), namespace, sel, changes, tx, end_tx, identity));
+            let filter = WatchFilter { namespace, permitted, sel };
+            tokio::spawn(run_watch(this.clone(), filter, changes, tx, end_tx, identity));
             let end = futures::stream::once(end_rx).filter_map(|r| futures::future::ready(r.ok().map(Err)));
             Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx).chain(end)) as WatchStream)
         })
@@ -328,20 +434,31 @@ fn event(t: pb::EventType, d: Option<pb::Deployment>) -> pb::WatchDeploymentsRes
     pb::WatchDeploymentsResponse { r#type: t as i32, deployment: d }
 }
 
+/// What one WatchDeployments stream shows: a namespace (or all), the namespaces the caller
+/// may watch (fixed when the watch starts), and a label selector.
+struct WatchFilter {
+    namespace: Option<String>,
+    permitted: Permitted,
+    sel: LabelSelector,
+}
+
 /// Feeds one WatchDeployments stream: the snapshot, SYNCED, then changes. Ends with
 /// RESOURCE_EXHAUSTED when the client falls too far behind, UNAVAILABLE on shutdown.
 async fn run_watch(
     svc: Service,
-    namespace: Option<String>,
-    sel: LabelSelector,
+    filter: WatchFilter,
     mut changes: broadcast::Receiver<Change>,
     tx: mpsc::Sender<Result<pb::WatchDeploymentsResponse, Status>>,
     end: oneshot::Sender<Status>,
     identity: String,
 ) {
+    let WatchFilter { namespace, permitted, sel } = filter;
     let select = |ns: Option<&str>| -> BTreeMap<(String, String), pb::Deployment> {
         svc.cache
-            .list(ns, |d| sel.matches_labels(d.metadata.labels.as_ref()))
+            .list(ns, |d| {
+                d.metadata.namespace.as_deref().is_some_and(|n| permitted.allows(n))
+                    && sel.matches_labels(d.metadata.labels.as_ref())
+            })
             .into_iter()
             .map(|v: DeploymentView| {
                 let p = convert::deployment(&v);
@@ -377,7 +494,7 @@ async fn run_watch(
         let mut out = vec![];
         match change {
             Ok(Change::Object { namespace: ns, name }) => {
-                if namespace.as_deref().is_some_and(|n| n != ns) {
+                if namespace.as_deref().is_some_and(|n| n != ns) || !permitted.allows(&ns) {
                     continue;
                 }
                 let key = (ns.clone(), name.clone());

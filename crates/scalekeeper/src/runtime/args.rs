@@ -16,13 +16,14 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use scalekeeper_core::validate_namespace_filter;
 
+use crate::authz::AuthorizationMode;
 use crate::cache::Scope;
 use crate::cli;
 #[cfg(feature = "dev")]
 use crate::dev::DevConfig;
 use crate::leader::LeaderConfig;
 use crate::reconciler::ReconcileConfig;
-use crate::server::ServeConfig;
+use crate::server::{AuthorizationConfig, ServeConfig};
 use crate::tls::TlsFiles;
 
 /// A secure gRPC API over the replica counts of Kubernetes Deployments.
@@ -135,6 +136,19 @@ pub struct ServeArgs {
     /// between writing the policy and scaling delays the count by at most this long.
     #[arg(long, env = "SCALEKEEPER_DECLARATION_GRACE", default_value = "5s", value_parser = parse_duration)]
     pub declaration_grace: Duration,
+    /// How calls are authorized: `rbac` checks each with a SubjectAccessReview against
+    /// `replicapolicies.scalekeeper.dev` (grant with the scalekeeper-viewer/-editor
+    /// ClusterRoles); `allow-any` lets every valid client certificate do everything.
+    #[arg(long, env = "SCALEKEEPER_AUTHORIZATION", value_enum, default_value = "rbac")]
+    pub authorization: AuthorizationMode,
+    /// How long an allowed authorization decision is reused: a revoked binding keeps
+    /// working at most this long.
+    #[arg(long, env = "SCALEKEEPER_AUTHORIZATION_ALLOW_TTL", default_value = "10s", value_parser = parse_duration)]
+    pub authorization_allow_ttl: Duration,
+    /// How long a denied authorization decision is reused: a new binding takes at most this
+    /// long to work.
+    #[arg(long, env = "SCALEKEEPER_AUTHORIZATION_DENY_TTL", default_value = "5s", value_parser = parse_duration)]
+    pub authorization_deny_ttl: Duration,
     /// The flags these replaced, still accepted.
     #[command(flatten)]
     pub deprecated: DeprecatedSecondsFlags,
@@ -260,6 +274,9 @@ impl ServeArgs {
             flap_cool_down,
             resync_interval,
             declaration_grace,
+            authorization,
+            authorization_allow_ttl,
+            authorization_deny_ttl,
             deprecated,
         } = self;
         let DeprecatedSecondsFlags {
@@ -353,6 +370,11 @@ impl ServeArgs {
                     resync: resync_interval,
                     declaration_grace,
                     instance: identity.clone(),
+                },
+                authorization: AuthorizationConfig {
+                    mode: authorization,
+                    allow_ttl: authorization_allow_ttl,
+                    deny_ttl: authorization_deny_ttl,
                 },
                 leader: leader_elect.then_some(LeaderConfig {
                     namespace: lease_namespace,

@@ -48,6 +48,9 @@ pub struct Options {
     /// [`start_target`] on a real cluster: the server reaches the API server through a
     /// [`proxy::Proxy`] ([`TargetEnv::proxy`]) the test can cut, as kubesim can go down.
     pub via_proxy: bool,
+    /// Authorization: allow-any by default, so suites about other things need no RBAC
+    /// objects; `tests/authz.rs` runs with RBAC.
+    pub authorization: scalekeeper::server::AuthorizationConfig,
 }
 
 impl Default for Options {
@@ -58,6 +61,10 @@ impl Default for Options {
             clients: vec!["alice".into(), "spiffe://test/ns/ci/sa/bot".into()],
             reconcile: Default::default(),
             via_proxy: false,
+            authorization: scalekeeper::server::AuthorizationConfig {
+                mode: scalekeeper::authz::AuthorizationMode::AllowAny,
+                ..Default::default()
+            },
         }
     }
 }
@@ -108,6 +115,7 @@ async fn start_server(client: kube::Client, certs: &certs::DevCerts, opts: Optio
             stale_after: Duration::from_secs(2),
             reconcile: opts.reconcile,
             leader: None,
+            authorization: opts.authorization,
         },
     )
     .await
