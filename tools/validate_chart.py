@@ -65,6 +65,9 @@ MANAGED_RULES = {
     ("events.k8s.io", "events"): {"create", "patch"},
 }
 LEASE_RULES = {("coordination.k8s.io", "leases"): {"get", "list", "watch", "create", "update", "patch"}}
+# The callers' ClusterRoles: what each RBAC verb allows is in scalekeeper_core::authz.
+VIEWER_RULES = {("scalekeeper.dev", "replicapolicies"): {"get", "list", "watch"}}
+EDITOR_RULES = {("scalekeeper.dev", "replicapolicies"): {"get", "list", "watch", "update", "delete"}}
 
 REQUIRED_LABELS = [
     "app.kubernetes.io/name",
@@ -586,9 +589,31 @@ def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[st
     if flags.get("--namespace", []) != want_ns:
         p.append(f"--namespace flags {flags.get('--namespace', [])}, want {want_ns}")
     sa = pod.get("serviceAccountName")
-    cluster_roles = by_kind.get("ClusterRole", [])
+    # The callers' ClusterRoles (bound to nobody) and the auth-delegator binding (for
+    # SubjectAccessReviews) are checked on their own; the rest is scalekeeper's own access.
+    user_role_names = {f"{RELEASE}-viewer": VIEWER_RULES, f"{RELEASE}-editor": EDITOR_RULES}
+    user_roles = [r for r in by_kind.get("ClusterRole", []) if r["metadata"]["name"] in user_role_names]
+    cluster_roles = [r for r in by_kind.get("ClusterRole", []) if r["metadata"]["name"] not in user_role_names]
     roles = by_kind.get("Role", [])
-    bindings = by_kind.get("RoleBinding", []) + by_kind.get("ClusterRoleBinding", [])
+    delegators = [b for b in by_kind.get("ClusterRoleBinding", []) if b["roleRef"]["name"] == "system:auth-delegator"]
+    bindings = by_kind.get("RoleBinding", []) + [b for b in by_kind.get("ClusterRoleBinding", []) if b not in delegators]
+    want_delegator = values["rbac"]["create"] and values["config"]["authorization"] == "rbac"
+    if len(delegators) != (1 if want_delegator else 0):
+        p.append(f"{len(delegators)} ClusterRoleBindings to system:auth-delegator, want {1 if want_delegator else 0}")
+    for b in delegators:
+        if b["subjects"] != [{"kind": "ServiceAccount", "name": sa, "namespace": NAMESPACE}]:
+            p.append(f"{ident(b)} is not bound to exactly the ServiceAccount {NAMESPACE}/{sa}")
+    if values["rbac"]["userRoles"]:
+        if sorted(r["metadata"]["name"] for r in user_roles) != sorted(user_role_names):
+            p.append(f"user ClusterRoles {[ident(r) for r in user_roles]}, want {sorted(user_role_names)}")
+        for r in user_roles:
+            want = user_role_names[r["metadata"]["name"]]
+            if rules_of(r) != want:
+                p.append(f"{ident(r)}: {rules_diff(rules_of(r), want)}")
+            if any(b["roleRef"]["name"] == r["metadata"]["name"] for b in by_kind.get("RoleBinding", []) + by_kind.get("ClusterRoleBinding", [])):
+                p.append(f"{ident(r)} is bound by the chart; it must be bound to nobody")
+    elif user_roles:
+        p.append("user ClusterRoles rendered with rbac.userRoles false")
     for o in cluster_roles + roles:
         for rule in o.get("rules", []):
             if "*" in rule.get("verbs", []) + rule.get("resources", []) + rule.get("apiGroups", []):
@@ -605,8 +630,8 @@ def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[st
         if managed_roles:
             p.append(f"clusterWide renders namespaced Roles too: {[ident(r) for r in managed_roles]}")
     else:
-        if cluster_roles or by_kind.get("ClusterRoleBinding"):
-            p.append("a ClusterRole/ClusterRoleBinding is rendered without clusterWide")
+        if cluster_roles or [b for b in by_kind.get("ClusterRoleBinding", []) if b not in delegators]:
+            p.append("a ClusterRole/ClusterRoleBinding of scalekeeper's own is rendered without clusterWide")
         managed = {r["metadata"]["namespace"]: rules_of(r) for r in roles if rules_of(r) != LEASE_RULES}
         if sorted(managed) != sorted(want_ns):
             p.append(f"managed Roles in {sorted(managed)}, want {sorted(want_ns)}")
@@ -787,7 +812,7 @@ def check_invariants(rep: Report, rendered: dict) -> None:
         "invariants",
         problems,
         f"{len(rendered)} value sets: maxUnavailable 0, grace > preStop + drain, non-root read-only, RBAC verbs exact, "
-        "ClusterRole only when clusterWide, namespaces, Services, PDB, NetworkPolicy, TLS, monitoring",
+        "ClusterRole only when clusterWide, auth-delegator, user roles bound to nobody, namespaces, Services, PDB, NetworkPolicy, TLS, monitoring",
     )
 
 
