@@ -23,6 +23,7 @@ pub mod error;
 pub mod faults;
 pub mod managed_fields;
 pub mod protobuf;
+pub mod rbac;
 pub mod registry;
 pub mod resources;
 pub mod schema;
