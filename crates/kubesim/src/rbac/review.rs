@@ -12,7 +12,7 @@ use super::{Attributes, Request, authorize, strings};
 use crate::error::{ApiError, Cause};
 use crate::store::StoreInner;
 
-/// The group and kind of a review.
+/// The group of a review, and its kind.
 const GROUP: &str = "authorization.k8s.io";
 const KIND: &str = "SubjectAccessReview";
 
@@ -32,14 +32,15 @@ pub fn attributes(spec: &Value) -> Result<Attributes, ApiError> {
     if res.is_some() && non.is_some() {
         causes.push(Cause::invalid(
             "spec.nonResourceAttributes",
-            non.unwrap_or(&Value::Null),
+            non.unwrap_or(&json!("null")),
             "cannot be specified in combination with resourceAttributes",
         ));
     }
     if res.is_none() && non.is_none() {
         causes.push(Cause::invalid(
             "spec.resourceAttributes",
-            &Value::Null,
+            // apimachinery's field errors print a nil pointer as the string "null".
+            &json!("null"),
             "exactly one of nonResourceAttributes or resourceAttributes must be specified",
         ));
     }
@@ -47,7 +48,9 @@ pub fn attributes(spec: &Value) -> Result<Attributes, ApiError> {
         causes.push(Cause::invalid("spec.user", &json!(user), "at least one of user or group must be specified"));
     }
     if !causes.is_empty() {
-        return Err(ApiError::invalid(&format!("{KIND}.{GROUP}"), GROUP, KIND, "", causes));
+        // The registry names the kind of the decoded review, whose TypeMeta is empty by
+        // then: `.authorization.k8s.io "" is invalid`, details.kind "".
+        return Err(ApiError::invalid(&format!(".{GROUP}"), GROUP, "", "", causes));
     }
     let (verb, request) = match (res, non) {
         (Some(r), _) => (
