@@ -14,6 +14,7 @@
 //! binding can allow the request (with several, the real server's answer depends on its
 //! informer cache's order).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use k8s_openapi::api::authorization::v1::SubjectAccessReview;
@@ -35,21 +36,49 @@ struct Env {
     _sim: Option<Sim>,
     client: Client,
     cleanup: Option<target::Cleanup>,
+    /// The kubeconfig kubectl runs with, and a temp dir for its cache and files.
+    kubeconfig: PathBuf,
+    dir: tempfile::TempDir,
 }
 
 impl Env {
     async fn start() -> Env {
+        let dir = tempfile::tempdir().expect("temp dir");
         match target::real_kubeconfig() {
             None => {
                 let sim = Sim::start(SimConfig::default()).await.expect("kubesim starts");
                 let client = sim.client().await.expect("client");
-                Env { _sim: Some(sim), client, cleanup: None }
+                let kubeconfig = dir.path().join("kubeconfig");
+                sim.write_kubeconfig(&kubeconfig).expect("kubeconfig written");
+                Env { _sim: Some(sim), client, cleanup: None, kubeconfig, dir }
             }
             Some(kubeconfig) => {
                 let client = target::client_for(&kubeconfig).await;
-                Env { _sim: None, client, cleanup: Some(target::Cleanup::new(&kubeconfig)) }
+                Env { _sim: None, client, cleanup: Some(target::Cleanup::new(&kubeconfig)), kubeconfig, dir }
             }
         }
+    }
+
+    /// Runs kubectl with `args`; returns stdout, failing the test when kubectl fails.
+    async fn kubectl(&self, args: &[&str]) -> String {
+        let out = tokio::process::Command::new(testkit::kubectl_for_server(kubesim::api::KUBE_MINOR))
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .env("HOME", self.dir.path())
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(60), out)
+            .await
+            .unwrap_or_else(|_| panic!("kubectl {args:?} timed out"))
+            .expect("kubectl runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "kubectl {args:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        stdout
     }
 
     /// A fresh namespace `prefix-xxxxxxxx` (deleted at the end on a real server).
@@ -420,4 +449,66 @@ async fn rbac_objects_are_validated() {
         }
         other => panic!("expected 422, got {other:?}"),
     }
+}
+
+/// kubectl: `create role`/`rolebinding` (protobuf bodies), `get -o wide` (the binding
+/// table's columns), `apply` of a ClusterRole, and `create -f` of a SubjectAccessReview.
+#[tokio::test]
+async fn kubectl_creates_rbac_objects_and_asks_reviews() {
+    let env = Env::start().await;
+    let ns = env.namespace("rbac-k").await;
+    let u = target::unique("rbac-user");
+    env.kubectl(&["create", "role", "r", "-n", &ns, "--verb=get,list", "--resource=deployments.apps"]).await;
+    let sa = format!("{ns}:bot");
+    env.kubectl(&["create", "rolebinding", "rb", "-n", &ns, "--role=r", "--user", &u, "--serviceaccount", &sa]).await;
+    let role: Value =
+        serde_json::from_str(&env.kubectl(&["get", "role", "r", "-n", &ns, "-o", "json"]).await).expect("JSON");
+    // kubectl checks the resource against discovery: a served one, not replicapolicies.
+    assert_eq!(role["rules"], json!([{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list"]}]));
+    let rb: Value =
+        serde_json::from_str(&env.kubectl(&["get", "rolebinding", "rb", "-n", &ns, "-o", "json"]).await).expect("JSON");
+    assert_eq!(rb["roleRef"], json!({"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "r"}));
+    assert_eq!(
+        rb["subjects"],
+        json!([{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": u},
+               {"kind": "ServiceAccount", "name": "bot", "namespace": ns}])
+    );
+    let table = env.kubectl(&["get", "rolebinding", "rb", "-n", &ns, "-o", "wide"]).await;
+    let lines: Vec<Vec<&str>> = table.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines[0], ["NAME", "ROLE", "AGE", "USERS", "GROUPS", "SERVICEACCOUNTS"], "{table}");
+    assert_eq!(
+        (lines[1][0], lines[1][1], lines[1][3], lines[1][4]),
+        ("rb", "Role/r", u.as_str(), format!("{ns}/bot").as_str()),
+        "{table}"
+    );
+
+    let cr = target::unique("rbac-cr");
+    if let Some(c) = &env.cleanup {
+        c.path(format!("/apis/rbac.authorization.k8s.io/v1/clusterroles/{cr}"));
+    }
+    let file = env.dir.path().join("cr.yaml");
+    std::fs::write(
+        &file,
+        format!("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {cr}\nrules:\n- apiGroups: [\"{SK}\"]\n  resources: [\"{RP}\"]\n  verbs: [\"watch\"]\n"),
+    )
+    .expect("file");
+    env.kubectl(&["apply", "-f", &file.to_string_lossy()]).await;
+    let table = env.kubectl(&["get", "clusterrole", &cr]).await;
+    assert_eq!(
+        table.lines().next().map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["NAME", "CREATED", "AT"])
+    );
+
+    let sar = env.dir.path().join("sar.yaml");
+    std::fs::write(
+        &sar,
+        format!("apiVersion: authorization.k8s.io/v1\nkind: SubjectAccessReview\nspec:\n  user: {u}\n  resourceAttributes:\n    namespace: {ns}\n    verb: list\n    group: apps\n    resource: deployments\n"),
+    )
+    .expect("file");
+    let answer: Value =
+        serde_json::from_str(&env.kubectl(&["create", "-f", &sar.to_string_lossy(), "-o", "json"]).await)
+            .expect("JSON");
+    assert_eq!(answer["status"]["allowed"], json!(true), "{answer}");
+    let want = format!("RBAC: allowed by RoleBinding \"rb/{ns}\" of Role \"r\" to User \"{u}\"");
+    assert_eq!(answer["status"]["reason"], json!(want));
 }

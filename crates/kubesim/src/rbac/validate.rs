@@ -114,8 +114,10 @@ fn binding(namespaced: bool, obj: &mut Value, old: Option<&Value>, causes: &mut 
             if str_at(s, "/apiGroup").is_empty() {
                 match str_at(s, "/kind") {
                     "User" | "Group" => s["apiGroup"] = json!(GROUP),
-                    "ServiceAccount" => s["apiGroup"] = json!(""),
-                    _ => {}
+                    // Defaulted to "", which `omitempty` leaves out of the JSON.
+                    _ => {
+                        s.as_object_mut().map(|m| m.remove("apiGroup"));
+                    }
                 }
             }
         }
