@@ -124,7 +124,7 @@ $(LINT_VENV)/.installed: tools/lint-requirements.txt
 REALKUBE := $(CURDIR)/hack/realkube.sh
 # The suites test-real runs against it, each reading SCALEKEEPER_TEST_KUBECONFIG (faults also
 # reads SCALEKEEPER_REALKUBE, to stop and restart the API server).
-REAL_KUBESIM_TESTS     := --test kubectl --test kube_rs --test kubectl_imperative
+REAL_KUBESIM_TESTS     := --test kubectl --test kube_rs --test kubectl_imperative --test rbac
 REAL_SCALEKEEPER_TESTS := --test e2e --test reconcile --test ha --test faults --test authz
 
 .PHONY: realkube-build

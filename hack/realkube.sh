@@ -392,7 +392,7 @@ start_kcm() {
     --kubeconfig "$DIR/kcm.kubeconfig" \
     --authentication-kubeconfig "$DIR/kcm.kubeconfig" --authorization-kubeconfig "$DIR/kcm.kubeconfig" \
     --leader-elect=false --use-service-account-credentials=false \
-    --controllers deployment,replicaset,garbagecollector,namespace,serviceaccount,serviceaccount-token \
+    --controllers deployment,replicaset,garbagecollector,namespace,serviceaccount,serviceaccount-token,clusterrole-aggregation \
     --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
     --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --port 0 --cert-dir "$PKI/kcm-certs" --v 1
   wait_ready kube-controller-manager 60 curl -fsSk --max-time 5 "https://127.0.0.1:$KCM_PORT/healthz"

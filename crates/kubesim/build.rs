@@ -9,11 +9,13 @@ use prost::Message as _;
 /// The files kubesim needs: the served kinds and what they import.
 const FILES: &[&str] = &[
     "api/apps/v1/generated.proto",
+    "api/authorization/v1/generated.proto",
     "api/autoscaling/v1/generated.proto",
     "api/autoscaling/v2/generated.proto",
     "api/coordination/v1/generated.proto",
     "api/core/v1/generated.proto",
     "api/events/v1/generated.proto",
+    "api/rbac/v1/generated.proto",
     "apimachinery/pkg/apis/meta/v1/generated.proto",
 ];
 

@@ -179,7 +179,11 @@ fn group_list(resources: &[ResourceDef]) -> Value {
 fn resource_list(resources: &[ResourceDef], group: &str, version: &str) -> Result<Value, ApiError> {
     let mut out = vec![];
     for r in resources.iter().filter(|r| r.group == group && r.versions.iter().any(|v| v == version)) {
-        let mut verbs = vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+        let mut verbs = if r.behavior == Behavior::AccessReview {
+            vec!["create"]
+        } else {
+            vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+        };
         verbs.sort_unstable();
         let mut e = json!({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind, "verbs": verbs});
         if !r.short_names.is_empty() {
@@ -461,6 +465,16 @@ async fn resource_request(
         manager: field_manager(query, headers),
         dry_run: query.get("dryRun").is_some_and(|d| d == "All"),
     };
+    if def.behavior == Behavior::AccessReview {
+        // Create-only and never stored (SubjectAccessReview's REST has only `Create`).
+        if name.is_some() || sub != Sub::Main || *method != Method::POST {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({method})"
+            )));
+        }
+        let review = crate::rbac::review(&state.store.lock(), parse_body(headers, &body)?)?;
+        return respond(render, StatusCode::CREATED, &review);
+    }
     let written = |w: registry::Written, state: &Arc<State>| -> Result<Response, ApiError> {
         state.publish(w.rv, w.deployments_changed);
         let code = if w.created { StatusCode::CREATED } else { StatusCode::OK };

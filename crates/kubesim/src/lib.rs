@@ -2,7 +2,8 @@
 //!
 //! It serves the resources scalekeeper deals with — apps/v1 Deployments (with `scale` and
 //! `status`), Namespaces, core/v1 and events.k8s.io/v1 Events, Leases, autoscaling/v1 and
-//! v2 HorizontalPodAutoscalers, CustomResourceDefinitions and the kinds they register —
+//! v2 HorizontalPodAutoscalers, RBAC Roles and bindings (answering SubjectAccessReviews from
+//! them), CustomResourceDefinitions and the kinds they register —
 //! with the API server's semantics for resourceVersions, watches, conflicts, subresources,
 //! managedFields and garbage collection, plus fault injection for tests.
 //!
@@ -23,6 +24,7 @@ pub mod error;
 pub mod faults;
 pub mod managed_fields;
 pub mod protobuf;
+pub mod rbac;
 pub mod registry;
 pub mod resources;
 pub mod schema;

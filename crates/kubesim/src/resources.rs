@@ -36,6 +36,13 @@ pub enum Behavior {
     Crd,
     /// An object of a CRD-registered kind.
     Custom,
+    /// rbac.authorization.k8s.io/v1 Role, ClusterRole, RoleBinding or ClusterRoleBinding
+    /// (told apart by kind): path-segment names, RBAC validation, ClusterRole aggregation
+    /// ([`crate::rbac`]).
+    Rbac,
+    /// authorization.k8s.io/v1 SubjectAccessReview: create-only, never stored; the answer
+    /// is evaluated from the stored RBAC objects ([`crate::rbac::review`]).
+    AccessReview,
 }
 
 /// A `additionalPrinterColumns` entry, used to build `Table` responses.
@@ -320,7 +327,65 @@ pub fn builtins() -> Vec<ResourceDef> {
     crds.generation = true;
     crds.columns = vec![col("Created At", "date", ".metadata.creationTimestamp", 0)];
 
-    vec![namespaces, events, deployments, events_v1, leases, hpa_v2, crds]
+    let rbac = |plural: &str, kind: &str, namespaced: bool| {
+        let mut def = builtin(
+            crate::rbac::GROUP,
+            &["v1"],
+            plural,
+            kind,
+            &[],
+            namespaced,
+            false,
+            &format!("{}/{plural}", crate::rbac::GROUP),
+            Codec::Identity,
+            Behavior::Rbac,
+        );
+        // The API server's tables (pkg/printers/internalversion/printers.go): roles show
+        // when they were created; bindings their role, age and (wide) subjects.
+        def.columns = if kind.ends_with("Binding") {
+            vec![
+                col("Role", "string", "", 0),
+                col("Age", "date", ".metadata.creationTimestamp", 0),
+                col("Users", "string", "", 1),
+                col("Groups", "string", "", 1),
+                col("ServiceAccounts", "string", "", 1),
+            ]
+        } else {
+            vec![col("Created At", "string", ".metadata.creationTimestamp", 0)]
+        };
+        def
+    };
+    let roles = rbac("roles", "Role", true);
+    let cluster_roles = rbac("clusterroles", "ClusterRole", false);
+    let role_bindings = rbac("rolebindings", "RoleBinding", true);
+    let cluster_role_bindings = rbac("clusterrolebindings", "ClusterRoleBinding", false);
+    let subject_access_reviews = builtin(
+        "authorization.k8s.io",
+        &["v1"],
+        "subjectaccessreviews",
+        "SubjectAccessReview",
+        &[],
+        false,
+        false,
+        "authorization.k8s.io/subjectaccessreviews",
+        Codec::Identity,
+        Behavior::AccessReview,
+    );
+
+    vec![
+        namespaces,
+        events,
+        deployments,
+        events_v1,
+        leases,
+        hpa_v2,
+        crds,
+        roles,
+        cluster_roles,
+        role_bindings,
+        cluster_role_bindings,
+        subject_access_reviews,
+    ]
 }
 
 /// Builds the [`ResourceDef`] a stored CRD registers, or `None` when it serves no version.

@@ -97,6 +97,8 @@ pub struct StoreInner {
     writes: VecDeque<WriteRecord>,
     /// Deployments whose spec changed, for the Deployment controller.
     pub(crate) deployment_changes: Vec<ObjKey>,
+    /// Set while the ClusterRole aggregation commits, so that its own commits do not rerun it.
+    aggregating: bool,
 }
 
 /// How many list snapshots are kept for continue tokens.
@@ -142,7 +144,20 @@ impl StoreInner {
     /// Commits `new` (or a deletion when `None`) under `storage`/`key` at the next
     /// resourceVersion, which it writes into `metadata.resourceVersion`. Returns the stored
     /// object (for a deletion: the last state, stamped with the deletion's version).
+    ///
+    /// A commit to ClusterRoles then runs the ClusterRole aggregation ([`crate::rbac::aggregate`])
+    /// at once, which commits the aggregated ClusterRoles it changes at later versions.
     pub fn commit(&mut self, storage: &str, key: ObjKey, new: Option<Value>) -> Option<Arc<Value>> {
+        let committed = self.commit_one(storage, key, new);
+        if storage == crate::rbac::CLUSTER_ROLES && committed.is_some() && !self.aggregating {
+            self.aggregating = true;
+            crate::rbac::aggregate(self);
+            self.aggregating = false;
+        }
+        committed
+    }
+
+    fn commit_one(&mut self, storage: &str, key: ObjKey, new: Option<Value>) -> Option<Arc<Value>> {
         let map = self.objects.entry(storage.to_string()).or_default();
         let previous = map.get(&key).cloned();
         let rv = self.rv + 1;
@@ -258,6 +273,7 @@ impl Store {
                 snapshots: VecDeque::new(),
                 writes: VecDeque::new(),
                 deployment_changes: vec![],
+                aggregating: false,
             }),
             rv_tx,
             deployments_tx: tokio::sync::Notify::new(),

@@ -95,6 +95,33 @@ fn name_first(def: &ResourceDef) -> bool {
     def.behavior != Behavior::Event
 }
 
+/// A binding's subjects of one kind, as the API server's binding printer lists them
+/// (`printRoleBinding` via `SubjectsStrings`: users and groups by name, service accounts
+/// as `namespace/name` even when the namespace is empty, joined with `, `).
+fn binding_subjects(obj: &Value, column: &str) -> String {
+    let kind = match column {
+        "Users" => "User",
+        "Groups" => "Group",
+        _ => "ServiceAccount",
+    };
+    let names: Vec<String> = obj
+        .get("subjects")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|s| s["kind"] == json!(kind))
+        .map(|s| {
+            let name = s["name"].as_str().unwrap_or("");
+            if kind == "ServiceAccount" {
+                format!("{}/{name}", s["namespace"].as_str().unwrap_or(""))
+            } else {
+                name.to_string()
+            }
+        })
+        .collect();
+    names.join(", ")
+}
+
 fn cells(def: &ResourceDef, obj: &Value) -> Vec<Value> {
     // The API server prints both Event APIs from the internal (core-shaped) object, so an
     // events.k8s.io/v1 row shows `regarding` as Object and `note` as Message too.
@@ -157,6 +184,12 @@ fn cells(def: &ResourceDef, obj: &Value) -> Vec<Value> {
                 obj.pointer("/involvedObject/kind").and_then(Value::as_str).unwrap_or("").to_lowercase(),
                 obj.pointer("/involvedObject/name").and_then(Value::as_str).unwrap_or("")
             )),
+            (Behavior::Rbac, "Role") => json!(format!(
+                "{}/{}",
+                obj.pointer("/roleRef/kind").and_then(Value::as_str).unwrap_or(""),
+                obj.pointer("/roleRef/name").and_then(Value::as_str).unwrap_or("")
+            )),
+            (Behavior::Rbac, "Users" | "Groups" | "ServiceAccounts") => json!(binding_subjects(obj, &c.name)),
             (Behavior::Hpa, "Reference") => json!(format!(
                 "{}/{}",
                 obj.pointer("/spec/scaleTargetRef/kind").and_then(Value::as_str).unwrap_or(""),

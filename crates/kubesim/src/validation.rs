@@ -14,11 +14,18 @@ use crate::selectors::validation::{
     is_label_key, is_label_value,
 };
 
-/// Validates an object name for `def` (Namespaces: DNS-1123 label; everything else here:
-/// DNS-1123 subdomain). Returns the causes for a 422: one, with the pattern's message, even
-/// when the name is only too long.
+/// Validates an object name for `def` (Namespaces: DNS-1123 label; RBAC kinds: a path
+/// segment, see [`crate::rbac::name_errors`]; everything else here: DNS-1123 subdomain).
+/// Returns the causes for a 422: one, with the pattern's message, even when the name is
+/// only too long.
 pub fn name(def: &ResourceDef, name: &str) -> Vec<Cause> {
     let (ok, rule) = match def.behavior {
+        Behavior::Rbac => {
+            return crate::rbac::name_errors(name)
+                .iter()
+                .map(|msg| Cause::invalid("metadata.name", &json!(name), msg))
+                .collect();
+        }
         Behavior::Namespace => (is_dns1123_label(name), dns1123_label_regex_error()),
         _ => (is_dns1123_subdomain(name), dns1123_subdomain_regex_error()),
     };
@@ -63,7 +70,8 @@ pub fn default_and_validate(def: &ResourceDef, obj: &mut Value, old: Option<&Val
                 causes.push(Cause::required("involvedObject"));
             }
         }
-        Behavior::Crd | Behavior::Custom => {}
+        Behavior::Rbac => crate::rbac::default_and_validate(&def.kind, obj, old, causes),
+        Behavior::Crd | Behavior::Custom | Behavior::AccessReview => {}
     }
 }
 

@@ -172,6 +172,12 @@ pub(super) const KEEP_ZERO: &[(&str, &[&str])] = &[
             "ignoreStoreReadErrorWithClusterBreakingPotential",
         ],
     ),
+    // rbac/v1 and authorization/v1 (served since; their Go types are the same in 1.20 and
+    // 1.33): the scalars whose JSON tags have no `omitempty`. Neither group has pointer
+    // scalars.
+    ("api.authorization.v1.SubjectAccessReviewStatus", &["allowed"]),
+    ("api.rbac.v1.RoleRef", &["apiGroup", "kind", "name"]),
+    ("api.rbac.v1.Subject", &["kind", "name"]),
     ("apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement", &["key", "operator"]),
     ("apimachinery.pkg.apis.meta.v1.ListMeta", &["remainingItemCount"]),
     ("apimachinery.pkg.apis.meta.v1.ObjectMeta", &["deletionGracePeriodSeconds"]),

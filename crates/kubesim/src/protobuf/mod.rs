@@ -86,6 +86,8 @@ fn package(api_version: &str) -> Option<String> {
         "autoscaling" => "api.autoscaling",
         "coordination.k8s.io" => "api.coordination",
         "events.k8s.io" => "api.events",
+        "rbac.authorization.k8s.io" => "api.rbac",
+        "authorization.k8s.io" => "api.authorization",
         "meta.k8s.io" => "apimachinery.pkg.apis.meta",
         _ => return None,
     };

@@ -107,6 +107,23 @@ fn samples() -> Vec<Value> {
         json!({"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0, "propagationPolicy": "Foreground",
                "preconditions": {"uid": "u", "resourceVersion": "4"}, "dryRun": ["All"]}),
         json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": meta("web", Some("shop"))}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta("reader", Some("shop")),
+               "rules": [{"verbs": ["get"], "apiGroups": [""], "resources": ["pods", "pods/log"], "resourceNames": ["a"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": meta("agg", None),
+               "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"a": "b"}}]},
+               "rules": [{"verbs": ["get"], "nonResourceURLs": ["/healthz"]}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta("rb", Some("shop")),
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"},
+               "subjects": [{"kind": "ServiceAccount", "name": "bot", "namespace": "shop"},
+                            {"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": ""}]}),
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": meta("crb", None),
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "agg"},
+               "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": "ops"}]}),
+        // A denial: `allowed: false` has no omitempty and stays.
+        json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "metadata": {"creationTimestamp": null},
+               "spec": {"user": "alice", "groups": ["ops"], "resourceAttributes": {"namespace": "shop", "verb": "get",
+                        "group": "scalekeeper.dev", "resource": "replicapolicies", "subresource": "status", "name": "web"}},
+               "status": {"allowed": false, "reason": "RBAC: x"}}),
     ]
 }
 
