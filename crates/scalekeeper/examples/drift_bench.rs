@@ -91,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
             // The bench drifts on purpose, 100 times a second: no flap guard here.
             reconcile: ReconcileConfig { flap_max: 1_000_000, ..Default::default() },
             leader: None,
+            audit_log: None,
             authorization: scalekeeper::server::AuthorizationConfig {
                 mode: scalekeeper::authz::AuthorizationMode::AllowAny,
                 ..Default::default()

@@ -14,7 +14,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use kube::CustomResourceExt as _;
 
-use crate::authz::AuthorizationMode;
 use crate::cache::Scope;
 use crate::certs;
 use crate::policy::ReplicaPolicy;
@@ -25,8 +24,45 @@ use crate::tls::TlsFiles;
 /// The sample objects dev mode starts with.
 pub const SAMPLE: &str = include_str!("../../../examples/kubesim-seed.yaml");
 
-/// The client identity of the dev certificate the env file points at.
+/// The client identity of the dev certificate the env file points at: an editor (it may
+/// read and set every replica count).
 pub const DEV_IDENTITY: &str = "dev-admin";
+
+/// The identity of the second dev certificate (`client-dev-viewer.pem`): a viewer (it may
+/// read but not set), so the walkthrough can show a refusal.
+pub const DEV_VIEWER: &str = "dev-viewer";
+
+/// The RBAC objects dev mode starts with: the chart's viewer and editor ClusterRoles, and
+/// [`DEV_IDENTITY`] bound as editor and [`DEV_VIEWER`] as viewer in every namespace.
+pub const DEV_RBAC: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: scalekeeper-viewer}
+rules:
+  - apiGroups: ["scalekeeper.dev"]
+    resources: ["replicapolicies"]
+    verbs: ["get", "list", "watch"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: scalekeeper-editor}
+rules:
+  - apiGroups: ["scalekeeper.dev"]
+    resources: ["replicapolicies"]
+    verbs: ["get", "list", "watch", "update", "delete"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: dev-admin-scalekeeper-editor}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: scalekeeper-editor}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: dev-admin}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: dev-viewer-scalekeeper-viewer}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: scalekeeper-viewer}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: dev-viewer}]
+"#;
 
 /// Settings of `scalekeeper dev`, which are also its flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -93,11 +129,13 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
     .context("starting kubesim")?;
     sim.apply(serde_json::to_value(ReplicaPolicy::crd())?).context("installing the ReplicaPolicy CRD")?;
     sim.seed_yaml(SAMPLE).context("loading the sample Deployments")?;
+    sim.seed_yaml(DEV_RBAC).context("loading the dev RBAC objects")?;
     let kubeconfig = dir.join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig)?;
 
-    let certs = certs::write_dev_certs(&dir.join("certs"), &[], &[DEV_IDENTITY.to_string()], 30)
-        .context("writing dev certificates")?;
+    let certs =
+        certs::write_dev_certs(&dir.join("certs"), &[], &[DEV_IDENTITY.to_string(), DEV_VIEWER.to_string()], 30)
+            .context("writing dev certificates")?;
     let (_, client_cert, client_key) = certs.clients.first().cloned().context("no client certificate was written")?;
 
     let client = sim.client().await?;
@@ -119,7 +157,8 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
             reconcile: ReconcileConfig { instance: "scalekeeper-dev".into(), ..Default::default() },
             // One process: it always leads.
             leader: None,
-            authorization: AuthorizationConfig { mode: AuthorizationMode::AllowAny, ..Default::default() },
+            authorization: AuthorizationConfig::default(),
+            audit_log: Some(dir.join("audit.log")),
         },
     )
     .await?;
@@ -162,10 +201,13 @@ pub fn instructions(dev: &Dev) -> String {
          \x20 kubectl scale -n payments deploy/ledger --replicas 7\n\
          \x20 scalekeeper diff                      # payments/ledger DRIFTED: declared 2, spec 7\n\
          \x20 scalekeeper watch                     # changes as they happen\n\
-         \x20 kubectl get replicapolicies -A\n\n\
+         \x20 kubectl get replicapolicies -A\n\
+         \x20 SCALEKEEPER_CERT={dir}/certs/client-dev-viewer.pem SCALEKEEPER_KEY={dir}/certs/client-dev-viewer-key.pem \\\n\
+         \x20   scalekeeper set shop/web 1          # PERMISSION_DENIED: dev-viewer may read, not set\n\n\
          Ctrl-C stops it.\n",
         grpc = dev.server.grpc_addr.port(),
         http = dev.server.http_addr,
         kube = dev.sim.url(),
+        dir = dev.env_file.parent().map(|d| d.display().to_string()).unwrap_or_default(),
     )
 }

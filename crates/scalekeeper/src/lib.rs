@@ -28,6 +28,7 @@
 //! Cargo feature `dev` (off by default): the `dev` module and `scalekeeper dev`, with kubesim
 //! as a dependency. Release builds and the image leave it off, so they carry no simulator.
 
+pub mod audit;
 pub mod authz;
 pub mod cache;
 pub mod certs;

@@ -87,6 +87,8 @@ pub struct ServeConfig {
     pub leader: Option<LeaderConfig>,
     /// How calls are authorized (Kubernetes RBAC by default).
     pub authorization: AuthorizationConfig,
+    /// Where the audit trail goes (`-`: stdout); `None`: nowhere.
+    pub audit_log: Option<std::path::PathBuf>,
 }
 
 /// A running server.
@@ -112,6 +114,8 @@ impl Server {
     /// Errors: TLS files unusable, a port cannot be bound.
     pub async fn start(client: kube::Client, config: ServeConfig) -> anyhow::Result<Server> {
         let tls_config = tls::server_config(&config.tls).context("loading TLS files")?;
+        let auditor = crate::audit::Auditor::open(config.audit_log.as_deref())
+            .with_context(|| format!("opening the audit log {:?}", config.audit_log))?;
         let grpc_listener = TcpListener::bind(config.grpc_listen)
             .await
             .with_context(|| format!("binding gRPC {}", config.grpc_listen))?;
@@ -139,6 +143,7 @@ impl Server {
             cache.clone(),
             Writer::new(client.clone(), &config.reconcile.instance),
             Authorizer::new(authz.mode, client, authz.allow_ttl, authz.deny_ttl),
+            auditor,
             metrics.clone(),
             ServiceConfig { max_replicas: config.max_replicas },
             closing.clone(),

@@ -25,8 +25,9 @@ const VIEWER: &str = "viewer-vic";
 const EDITOR: &str = "editor-eve";
 const NOBODY: &str = "nobody-ned";
 
-async fn start() -> TargetEnv {
+async fn start(audit_log: &std::path::Path) -> TargetEnv {
     common::start_target(Options {
+        audit_log: Some(audit_log.to_path_buf()),
         clients: vec![VIEWER.into(), EDITOR.into(), NOBODY.into()],
         authorization: AuthorizationConfig {
             mode: AuthorizationMode::Rbac,
@@ -94,7 +95,9 @@ fn list(ns: &str) -> pb::ListDeploymentsRequest {
 
 #[tokio::test]
 async fn rbac_decides_who_may_read_and_who_may_set() {
-    let env = start().await;
+    let audit_dir = tempfile::tempdir().unwrap();
+    let audit_log = audit_dir.path().join("audit.log");
+    let env = start(&audit_log).await;
     let (shop, payments) = (env.ns("shop"), env.ns("payments"));
     let viewer_role = cluster_role(&env, "viewer", &["get", "list", "watch"]).await;
     let editor_role = cluster_role(&env, "editor", &["get", "list", "watch", "update", "delete"]).await;
@@ -158,6 +161,36 @@ async fn rbac_decides_who_may_read_and_who_may_set() {
         async move { c.get_deployment(get(&payments, "ledger")).await.is_ok() }
     })
     .await;
+
+    // The audit trail: one line per refused call and per write, with who, what and why.
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&audit_log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let viewer_set = lines
+        .iter()
+        .find(|l| l["user"] == VIEWER && l["method"] == "SetReplicas")
+        .expect("the viewer's refused SetReplicas is audited");
+    assert_eq!(viewer_set["decision"]["allowed"], false, "{viewer_set}");
+    assert!(viewer_set["decision"]["reason"].as_str().unwrap().contains("may not update"), "{viewer_set}");
+    assert_eq!((viewer_set["verb"].as_str(), viewer_set["code"].as_str()), (Some("update"), Some("PermissionDenied")));
+    assert_eq!(viewer_set["namespace"], shop.as_str());
+    assert_eq!(viewer_set["name"], "web");
+    let editor_set = lines
+        .iter()
+        .find(|l| l["user"] == EDITOR && l["method"] == "SetReplicas" && l["code"] == "Ok")
+        .expect("the editor's SetReplicas is audited");
+    assert_eq!(editor_set["decision"]["allowed"], true, "{editor_set}");
+    assert_eq!(editor_set["after"]["declared"], 2, "{editor_set}");
+    assert_eq!(editor_set["before"]["declared"], serde_json::Value::Null, "{editor_set}");
+    assert!(editor_set["before"]["specReplicas"].is_number() && editor_set["generation"].is_number(), "{editor_set}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["user"] == NOBODY && l["method"] == "GetDeployment" && l["decision"]["allowed"] == false)
+    );
+    assert!(
+        !lines.iter().any(|l| l["method"] == "GetDeployment" && l["code"] == "Ok"),
+        "allowed reads are not audited"
+    );
 
     for role in [viewer_role, editor_role] {
         let _ = Api::<ClusterRole>::all(env.kube.clone()).delete(&role, &DeleteParams::default()).await;

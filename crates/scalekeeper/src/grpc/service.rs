@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -25,6 +25,7 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{self, mode_from_proto};
 use super::status::Error;
+use crate::audit::{AuditDecision, Auditor, Record as AuditRecord, Snapshot};
 use crate::authz::Authorizer;
 use crate::cache::{Cache, Change};
 use crate::metrics::Metrics;
@@ -45,6 +46,7 @@ pub struct Service {
     cache: Cache,
     writer: Writer,
     authorizer: Authorizer,
+    auditor: Auditor,
     metrics: Arc<Metrics>,
     config: ServiceConfig,
     stop: CancellationToken,
@@ -56,6 +58,33 @@ pub struct Service {
 struct Caller {
     identity: String,
     subject: Option<Subject>,
+    /// What the call did, for its audit record.
+    facts: Arc<Mutex<CallFacts>>,
+}
+
+/// What an audit record says about a call besides who and how it ended.
+#[derive(Debug, Clone, Default)]
+struct CallFacts {
+    namespace: String,
+    name: String,
+    verb: Option<Verb>,
+    decision: Option<AuditDecision>,
+    write: Option<(Snapshot, Snapshot, Option<i64>)>,
+}
+
+impl Caller {
+    fn facts(&self) -> std::sync::MutexGuard<'_, CallFacts> {
+        self.facts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The replica state of a view, as an audit record shows it.
+fn snapshot(v: Option<&DeploymentView>) -> Snapshot {
+    Snapshot {
+        declared: v.and_then(|v| v.policy.as_ref()).map(|p| p.spec.replicas),
+        mode: v.and_then(|v| v.policy.as_ref()).map(|p| p.spec.mode.to_string()),
+        spec_replicas: v.map(|v| v.observed().spec_replicas),
+    }
 }
 
 /// The caller and its remote address, from the connection's client certificate.
@@ -65,10 +94,11 @@ fn caller<T>(req: &Request<T>) -> (Caller, String) {
             Caller {
                 identity: p.identity.as_ref().map(|i| i.to_string()).unwrap_or_else(|| "<no identity>".into()),
                 subject: p.identity.as_ref().map(|i| i.subject()),
+                facts: Arc::default(),
             },
             p.remote_addr.to_string(),
         ),
-        None => (Caller { identity: "<unknown>".into(), subject: None }, String::new()),
+        None => (Caller { identity: "<unknown>".into(), subject: None, facts: Arc::default() }, String::new()),
     }
 }
 
@@ -100,11 +130,12 @@ impl Service {
         cache: Cache,
         writer: Writer,
         authorizer: Authorizer,
+        auditor: Auditor,
         metrics: Arc<Metrics>,
         config: ServiceConfig,
         stop: CancellationToken,
     ) -> Self {
-        Self { cache, writer, authorizer, metrics, config, stop }
+        Self { cache, writer, authorizer, auditor, metrics, config, stop }
     }
 
     /// Runs a unary handler with logging and metrics.
@@ -121,6 +152,8 @@ impl Service {
         let (who, peer) = caller(&req);
         let identity = who.identity.clone();
         let id = request_id();
+        let facts = who.facts.clone();
+        let subject = who.subject.clone();
         let result = f(req.into_inner(), who).await;
         let elapsed = start.elapsed();
         let code = match &result {
@@ -128,6 +161,41 @@ impl Service {
             Err(e) => e.code(),
         };
         self.metrics.observe(method, &format!("{code:?}"), elapsed.as_secs_f64());
+        let denied = matches!(result, Err(Error::PermissionDenied(_)));
+        if self.auditor.enabled() && (denied || matches!(method, "SetReplicas" | "ClearDesiredReplicas")) {
+            let f = facts.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let (before, after, generation) = match f.write {
+                Some((b, a, g)) => (Some(b), Some(a), g),
+                None => (None, None, None),
+            };
+            // A refusal's reason: the authorizer's (RBAC gives none for a denial), else the
+            // refusal the caller got.
+            let refusal = match &result {
+                Err(e @ Error::PermissionDenied(_)) => Some(e.to_string()),
+                _ => None,
+            };
+            let decision = match (f.decision, refusal) {
+                (Some(d), Some(r)) if d.reason.is_empty() => Some(AuditDecision { allowed: d.allowed, reason: r }),
+                (Some(d), _) => Some(d),
+                (None, r) => r.map(|reason| AuditDecision { allowed: false, reason }),
+            };
+            self.auditor.record(&AuditRecord {
+                time: crate::audit::now(),
+                request_id: id.clone(),
+                user: subject.as_ref().map(|s| s.user.clone()).unwrap_or_default(),
+                groups: subject.map(|s| s.groups).unwrap_or_default(),
+                peer: peer.clone(),
+                method: method.into(),
+                namespace: f.namespace,
+                name: f.name,
+                verb: f.verb.or_else(|| Verb::for_method(method)).map(|v| v.as_str().to_string()).unwrap_or_default(),
+                decision,
+                code: format!("{code:?}"),
+                before,
+                after,
+                generation,
+            });
+        }
         match &result {
             Ok(_) => {
                 tracing::info!(request_id = %id, method, identity = %identity, peer = %peer, code = ?code, latency_us = elapsed.as_micros() as u64, "call")
@@ -161,7 +229,16 @@ impl Service {
                 "the client certificate names no identity scalekeeper accepts (a SAN URI, a SAN DNS name, or a Common Name that is not a URI)".into(),
             ));
         };
-        match self.authorizer.check(subject, verb, namespace).await {
+        let decision = self.authorizer.check(subject, verb, namespace).await;
+        {
+            let mut f = caller.facts();
+            f.verb = Some(verb);
+            f.namespace = namespace.to_owned();
+            if let Ok(d) = &decision {
+                f.decision = Some(AuditDecision { allowed: d.allowed, reason: d.reason.clone() });
+            }
+        }
+        match decision {
             Ok(d) if d.allowed => Ok(()),
             Ok(_) => Err(Error::PermissionDenied(denial(subject, verb, namespace))),
             Err(e) => {
@@ -298,6 +375,7 @@ impl ScaleService for Service {
         self.call("GetDeployment", req, |r, who| async move {
             invalid(validate_target(&r.namespace, &r.name))?;
             self.check_scope(&r.namespace)?;
+            who.facts().name.clone_from(&r.name);
             self.authorize(&who, Verb::Get, &r.namespace).await?;
             self.require_ready()?;
             let v = self
@@ -322,7 +400,9 @@ impl ScaleService for Service {
             }
             invalid(v)?;
             self.check_scope(&r.namespace)?;
+            who.facts().name.clone_from(&r.name);
             self.authorize(&who, Verb::Update, &r.namespace).await?;
+            let before = snapshot(self.cache.get(&r.namespace, &r.name).as_ref());
             let view = self
                 .writer
                 .set_replicas(&SetRequest {
@@ -334,6 +414,7 @@ impl ScaleService for Service {
                     identity: &identity,
                 })
                 .await?;
+            who.facts().write = Some((before, snapshot(Some(&view)), view.policy.as_ref().and_then(|p| p.metadata.generation)));
             tracing::info!(
                 identity = %identity, namespace = %r.namespace, name = %r.name,
                 replicas = r.replicas, version = %view.policy.as_ref().and_then(|p| p.resource_version()).unwrap_or_default(),
@@ -352,8 +433,11 @@ impl ScaleService for Service {
             let identity = who.identity.clone();
             invalid(validate_target(&r.namespace, &r.name))?;
             self.check_scope(&r.namespace)?;
+            who.facts().name.clone_from(&r.name);
             self.authorize(&who, Verb::Delete, &r.namespace).await?;
+            let before = snapshot(self.cache.get(&r.namespace, &r.name).as_ref());
             let view = self.writer.clear(&r.namespace, &r.name, non_empty(&r.expected_version)).await?;
+            who.facts().write = Some((before, snapshot(Some(&view)), None));
             tracing::info!(identity = %identity, namespace = %r.namespace, name = %r.name, "declaration cleared");
             Ok(pb::ClearDesiredReplicasResponse { deployment: Some(convert::deployment(&view)) })
         })

@@ -149,6 +149,10 @@ pub struct ServeArgs {
     /// long to work.
     #[arg(long, env = "SCALEKEEPER_AUTHORIZATION_DENY_TTL", default_value = "5s", value_parser = parse_duration)]
     pub authorization_deny_ttl: Duration,
+    /// The audit trail: one JSON line per mutating or refused call (who, what, before and
+    /// after), appended to this file; `-`: stdout. Not filtered by RUST_LOG. Unset: none.
+    #[arg(long, env = "SCALEKEEPER_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
     /// The flags these replaced, still accepted.
     #[command(flatten)]
     pub deprecated: DeprecatedSecondsFlags,
@@ -277,6 +281,7 @@ impl ServeArgs {
             authorization,
             authorization_allow_ttl,
             authorization_deny_ttl,
+            audit_log,
             deprecated,
         } = self;
         let DeprecatedSecondsFlags {
@@ -371,6 +376,7 @@ impl ServeArgs {
                     declaration_grace,
                     instance: identity.clone(),
                 },
+                audit_log,
                 authorization: AuthorizationConfig {
                     mode: authorization,
                     allow_ttl: authorization_allow_ttl,

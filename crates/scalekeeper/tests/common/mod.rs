@@ -51,6 +51,8 @@ pub struct Options {
     /// Authorization: allow-any by default, so suites about other things need no RBAC
     /// objects; `tests/authz.rs` runs with RBAC.
     pub authorization: scalekeeper::server::AuthorizationConfig,
+    /// The audit trail's file, if any.
+    pub audit_log: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -65,6 +67,7 @@ impl Default for Options {
                 mode: scalekeeper::authz::AuthorizationMode::AllowAny,
                 ..Default::default()
             },
+            audit_log: None,
         }
     }
 }
@@ -116,6 +119,7 @@ async fn start_server(client: kube::Client, certs: &certs::DevCerts, opts: Optio
             reconcile: opts.reconcile,
             leader: None,
             authorization: opts.authorization,
+            audit_log: opts.audit_log,
         },
     )
     .await

@@ -1,0 +1,164 @@
+//! The audit trail: one JSON line per decision on every mutating call (SetReplicas,
+//! ClearDesiredReplicas) and every call refused by authorization, written to
+//! `--audit-log PATH` (`-`: stdout). Independent of `RUST_LOG`: logs are for operators,
+//! this is the record of who changed or tried to change what. The format is in
+//! `docs/security.md`.
+//!
+//! ```json
+//! {"time":"2026-11-29T10:00:00.123456Z","requestId":"9f…","user":"dev-admin","groups":[],
+//!  "peer":"127.0.0.1:52144","method":"SetReplicas","namespace":"shop","name":"web",
+//!  "verb":"update","decision":{"allowed":true,"reason":"…"},"code":"Ok",
+//!  "before":{"declared":null,"mode":null,"specReplicas":3},
+//!  "after":{"declared":5,"mode":"Enforce","specReplicas":5},"generation":1}
+//! ```
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+/// The replica state of a Deployment before or after a write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    /// The declared count (a count), if a policy declares one.
+    pub declared: Option<i32>,
+    /// The policy's mode (`Enforce`, `Observe`), if a policy exists.
+    pub mode: Option<String>,
+    /// The Deployment's `spec.replicas` (a count), if it exists.
+    pub spec_replicas: Option<i32>,
+}
+
+/// The authorization decision an audit record carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditDecision {
+    /// Whether the call was authorized.
+    pub allowed: bool,
+    /// Why, as the authorizer (or the refusal) put it.
+    pub reason: String,
+}
+
+/// One audit line.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    /// When the call ended (RFC 3339, UTC, microseconds).
+    pub time: String,
+    /// The request id the caller got in errors and the logs carry.
+    pub request_id: String,
+    /// The Kubernetes user of the client certificate (empty when it names none).
+    pub user: String,
+    /// Its groups.
+    pub groups: Vec<String>,
+    /// The remote address.
+    pub peer: String,
+    /// The gRPC method.
+    pub method: String,
+    /// The target namespace (empty: all).
+    pub namespace: String,
+    /// The target name (empty for listings).
+    pub name: String,
+    /// The RBAC verb the call needs.
+    pub verb: String,
+    /// The authorization decision, when one was made.
+    pub decision: Option<AuditDecision>,
+    /// The gRPC status code the call ended with (`Ok`, `PermissionDenied`, ...).
+    pub code: String,
+    /// For writes: the state before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Snapshot>,
+    /// For writes: the state after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Snapshot>,
+    /// For writes: the policy's generation after (the declaration's version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
+}
+
+/// Where audit lines go.
+#[derive(Clone, Default)]
+pub struct Auditor {
+    sink: Option<Arc<Mutex<Box<dyn std::io::Write + Send>>>>,
+}
+
+impl Auditor {
+    /// An auditor writing to `path` (appending; `-`: stdout), or none when `path` is `None`.
+    ///
+    /// # Errors
+    /// The file cannot be opened for appending.
+    pub fn open(path: Option<&Path>) -> std::io::Result<Self> {
+        let sink: Option<Box<dyn std::io::Write + Send>> = match path {
+            None => None,
+            Some(p) if p == Path::new("-") => Some(Box::new(std::io::stdout())),
+            Some(p) => Some(Box::new(std::fs::OpenOptions::new().create(true).append(true).open(p)?)),
+        };
+        Ok(Self { sink: sink.map(|s| Arc::new(Mutex::new(s))) })
+    }
+
+    /// Whether records are written anywhere.
+    pub fn enabled(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    /// Writes `record` as one line and flushes it. A failed write is logged, never returned:
+    /// the call it records has already happened.
+    pub fn record(&self, record: &Record) {
+        let Some(sink) = &self.sink else { return };
+        let line = match serde_json::to_string(record) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(error = %e, "serializing an audit record failed");
+                return;
+            }
+        };
+        let mut w = sink.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = writeln!(w, "{line}").and_then(|()| w.flush()) {
+            tracing::error!(error = %e, request_id = %record.request_id, "writing an audit record failed");
+        }
+    }
+}
+
+/// The time of a record: RFC 3339, UTC, microseconds.
+pub fn now() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_json_line_per_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let a = Auditor::open(Some(&path)).unwrap();
+        assert!(a.enabled());
+        let r = Record {
+            time: now(),
+            request_id: "r1".into(),
+            user: "alice".into(),
+            groups: vec!["ops".into()],
+            peer: "127.0.0.1:1".into(),
+            method: "SetReplicas".into(),
+            namespace: "shop".into(),
+            name: "web".into(),
+            verb: "update".into(),
+            decision: Some(AuditDecision { allowed: true, reason: "bound".into() }),
+            code: "Ok".into(),
+            before: Some(Snapshot { declared: None, mode: None, spec_replicas: Some(3) }),
+            after: Some(Snapshot { declared: Some(5), mode: Some("Enforce".into()), spec_replicas: Some(5) }),
+            generation: Some(1),
+        };
+        a.record(&r);
+        a.record(&Record { before: None, after: None, generation: None, ..r });
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["before"]["specReplicas"], 3);
+        assert_eq!(lines[0]["after"]["declared"], 5);
+        assert_eq!(lines[0]["decision"]["allowed"], true);
+        assert!(lines[1].get("before").is_none());
+        assert!(!Auditor::open(None).unwrap().enabled());
+    }
+}
