@@ -78,7 +78,7 @@ pub async fn start_with(opts: Options) -> Env {
 }
 
 /// kubesim with the CRD and the seed objects.
-async fn start_sim() -> kubesim::Sim {
+pub async fn start_sim() -> kubesim::Sim {
     let sim =
         kubesim::Sim::start(kubesim::SimConfig { deployment_delay: Duration::from_millis(20), ..Default::default() })
             .await
@@ -284,7 +284,7 @@ async fn client_as(
     ScaleServiceClient::new(channel(grpc_addr, &certs.ca, Some((&cert, &key))).await.expect("mTLS connect"))
 }
 
-async fn channel(
+pub async fn channel(
     grpc_addr: std::net::SocketAddr,
     ca: &Path,
     cert_key: Option<(&Path, &Path)>,
