@@ -835,7 +835,8 @@ def check_promql(rep: Report, rendered: dict) -> None:
         problems.append("dashboard panel ids repeat")
     want_alerts = {"ScalekeeperDown", "ScalekeeperNotReady", "ScalekeeperNoLeader", "ScalekeeperDriftNotCorrected",
                    "ScalekeeperConflicts", "ScalekeeperFlapGuardTripped", "ScalekeeperGrpcErrors",
-                   "ScalekeeperGrpcLatencyHigh", "ScalekeeperReconcileErrors"}
+                   "ScalekeeperGrpcLatencyHigh", "ScalekeeperReconcileErrors", "ScalekeeperCertificateExpiresSoon",
+                   "ScalekeeperTlsReloadFailing"}
     if not want_alerts <= alerts:
         problems.append(f"alerts missing: {sorted(want_alerts - alerts)}")
     unused = sorted(m for m in known if m not in seen and not m.endswith(("_sum", "_count")))
