@@ -1,15 +1,19 @@
 //! Mutual TLS for the gRPC port, with rustls (ring) and our own accept loop.
 //!
 //! ```text
+//!  files ──(hash every 1 s, SIGHUP)──► Reloader ──load ok──► ArcSwap<ServerConfig>
+//!                                                                 │ (current at accept)
 //!  TcpListener ─accept─► task: TLS handshake (timeout) ─► peer identity ─► mpsc ─► tonic
 //! ```
 //!
 //! Every connection must present a client certificate that chains to `--client-ca`
-//! (WebPKI verification); the handshake fails otherwise, so no request of an
-//! unauthenticated client ever reaches a handler. Protocols: TLS 1.3 and TLS 1.2 with the
-//! ring provider's suites (all ECDHE + AEAD). ALPN offers `h2` only, as gRPC needs.
-//! The accept loop is ours rather than tonic's `ServerTlsConfig` so that the whole
-//! `ServerConfig` (certificate, key and client CA) can be swapped at run time.
+//! (WebPKI verification, plus [`PolicyVerifier`]: clientAuth EKU present, identity prefixes);
+//! the handshake fails otherwise, so no request of an unauthenticated client ever reaches a
+//! handler. Protocols: TLS 1.3 and TLS 1.2 with the ring provider's suites (all ECDHE +
+//! AEAD). ALPN offers `h2` only, as gRPC needs. The accept loop is ours rather than tonic's
+//! `ServerTlsConfig` so that the whole `ServerConfig` (certificate, key, client CA and CRLs)
+//! can be swapped at run time ([`Reloader`]); a connection keeps the configuration it was
+//! accepted with.
 
 use std::future::Future as _;
 use std::hash::{Hash as _, Hasher as _};

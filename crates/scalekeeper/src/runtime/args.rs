@@ -485,7 +485,34 @@ mod tests {
         let leader = c.leader.expect("leader election is on by default");
         assert_eq!((leader.duration_seconds, leader.grace_seconds), (15, 10));
         assert_eq!(c.scope, Scope::All);
+        assert_eq!(c.max_connection_age, Duration::from_secs(3600));
+        assert_eq!(c.max_connection_age_grace, Duration::from_secs(30));
+        assert_eq!(c.tls.client_crl, None);
+        assert!(c.client_policy.allowed_identity_prefixes.is_empty());
         assert!(s.deprecated.is_empty());
+    }
+
+    #[test]
+    fn client_certificate_policy_flags() {
+        let c = config(&[
+            "--client-crl",
+            "crl.pem",
+            "--allowed-identity-prefix",
+            "spiffe://prod/,alice",
+            "--allowed-identity-prefix",
+            "bob",
+            "--max-connection-age",
+            "0",
+        ])
+        .expect("valid")
+        .config;
+        assert_eq!(c.tls.client_crl, Some(PathBuf::from("crl.pem")));
+        assert_eq!(c.client_policy.allowed_identity_prefixes, ["spiffe://prod/", "alice", "bob"]);
+        assert_eq!(c.max_connection_age, Duration::ZERO);
+        assert!(matches!(
+            config(&["--allowed-identity-prefix", " "]),
+            Err(ArgsError::Invalid { flag: "--allowed-identity-prefix", .. })
+        ));
     }
 
     #[test]
