@@ -541,3 +541,75 @@ impl Reloader {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::certs::Ca;
+
+    /// A directory with a server pair, a client CA and `files` naming them.
+    fn pki() -> (tempfile::TempDir, TlsFiles, Ca) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca = Ca::generate("tls test CA", 1).expect("CA");
+        let server = ca.server_cert(&["localhost".into()], 1).expect("server cert");
+        let files = TlsFiles {
+            cert: dir.path().join("tls.crt"),
+            key: dir.path().join("tls.key"),
+            client_ca: dir.path().join("ca.crt"),
+            client_crl: None,
+        };
+        std::fs::write(&files.cert, &server.cert_pem).expect("write");
+        std::fs::write(&files.key, &server.key_pem).expect("write");
+        std::fs::write(&files.client_ca, ca.cert_pem()).expect("write");
+        (dir, files, ca)
+    }
+
+    #[test]
+    fn loads_and_reports_expiry() {
+        let (_dir, files, _) = pki();
+        let loaded = load(&files, &ClientPolicy::default()).expect("loads");
+        let in_a_day = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+        assert!((loaded.server_not_after - in_a_day as i64 - 86_400).abs() < 3_600, "{loaded:?}");
+        assert_eq!(loaded.config.alpn_protocols, vec![b"h2".to_vec()]);
+    }
+
+    #[test]
+    fn broken_files_are_refused_with_the_file_named() {
+        let (_dir, files, ca) = pki();
+        let other = ca.server_cert(&["localhost".into()], 1).expect("server cert");
+        std::fs::write(&files.key, &other.key_pem).expect("write");
+        assert!(matches!(load(&files, &ClientPolicy::default()), Err(TlsError::Config(_))), "a key of another cert");
+
+        let (_dir, files, _) = pki();
+        std::fs::write(&files.client_ca, "").expect("write");
+        assert!(
+            matches!(load(&files, &ClientPolicy::default()), Err(TlsError::Pem { path, .. }) if path == files.client_ca)
+        );
+
+        let (_dir, mut files, _) = pki();
+        files.client_crl = Some(files.cert.clone());
+        assert!(matches!(load(&files, &ClientPolicy::default()), Err(TlsError::Pem { .. })), "no CRL in the file");
+    }
+
+    #[test]
+    fn the_leaf_policy() {
+        let (_dir, _, ca) = pki();
+        let der = |pem: &str| CertificateDer::from_pem_slice(pem.as_bytes()).expect("PEM");
+        let client = der(&ca.client_cert("spiffe://prod/ns/a/sa/b", 1).expect("client").cert_pem);
+        let server = der(&ca.server_cert(&["localhost".into()], 1).expect("server").cert_pem);
+        let any = ClientPolicy::default();
+        let prod = ClientPolicy { allowed_identity_prefixes: vec!["spiffe://prod/".into()] };
+        let staging = ClientPolicy { allowed_identity_prefixes: vec!["spiffe://staging/".into()] };
+        assert_eq!(check_client_leaf(&client, &any), Ok(()));
+        assert_eq!(check_client_leaf(&client, &prod), Ok(()));
+        assert_eq!(
+            check_client_leaf(&client, &staging),
+            Err(rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure))
+        );
+        assert_eq!(
+            check_client_leaf(&server, &any),
+            Err(rustls::Error::InvalidCertificate(CertificateError::InvalidPurpose)),
+            "serverAuth only"
+        );
+    }
+}
