@@ -447,6 +447,9 @@ pub struct Reloader {
     policy: ClientPolicy,
     current: Arc<ArcSwap<ServerConfig>>,
     metrics: Arc<Metrics>,
+    /// The files' fingerprint taken just before the first load: a change made during the
+    /// load is seen by the first poll.
+    started_from: u64,
 }
 
 /// A hash of every file's contents (or of the read error), to notice any change.
@@ -468,9 +471,10 @@ impl Reloader {
     ///
     /// As [`load`]: the server cannot start without usable files.
     pub fn start(files: TlsFiles, policy: ClientPolicy, metrics: Arc<Metrics>) -> Result<Self, TlsError> {
+        let started_from = fingerprint(&files);
         let loaded = load(&files, &policy)?;
         metrics.tls_loaded(loaded.server_not_after, loaded.client_ca_not_after);
-        Ok(Self { files, policy, current: Arc::new(ArcSwap::new(loaded.config)), metrics })
+        Ok(Self { files, policy, current: Arc::new(ArcSwap::new(loaded.config)), metrics, started_from })
     }
 
     /// The configuration new handshakes use (swapped on every successful reload).
@@ -503,13 +507,16 @@ impl Reloader {
 
     /// Reloads whenever a file's contents change (checked every [`RELOAD_POLL`]) and on
     /// SIGHUP, until `stop` is cancelled.
+    ///
+    /// The SIGHUP handler is installed before this returns (so a SIGHUP from then on never
+    /// takes the default action, which ends the process). Call it within a Tokio runtime.
     pub fn spawn_watch(self, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+        #[cfg(unix)]
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|e| tracing::warn!(error = %e, "no SIGHUP handler; reloading on file changes only"))
+            .ok();
         tokio::spawn(async move {
-            let mut last = fingerprint(&self.files);
-            #[cfg(unix)]
-            let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-                .map_err(|e| tracing::warn!(error = %e, "no SIGHUP handler; reloading on file changes only"))
-                .ok();
+            let mut last = self.started_from;
             let mut tick = tokio::time::interval(RELOAD_POLL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {

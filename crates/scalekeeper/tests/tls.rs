@@ -511,3 +511,52 @@ async fn connections_are_closed_after_the_maximum_age() {
     assert!(lived >= age + grace && lived < age + grace + Duration::from_secs(1), "cut after {lived:?}");
     env.server.shutdown().await.unwrap();
 }
+
+// === SIGHUP ===
+
+/// `scalekeeper serve` as a process (signals reach the whole test process otherwise): SIGHUP
+/// reloads the files even when they have not changed.
+#[cfg(unix)]
+#[tokio::test]
+async fn sighup_reloads_the_files() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = common::start_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).unwrap();
+    let certs = scalekeeper::certs::write_dev_certs(&dir.path().join("certs"), &[], &[], 1).unwrap();
+    let http: std::net::SocketAddr = format!("127.0.0.1:{}", testkit::free_port()).parse().unwrap();
+    let grpc = format!("127.0.0.1:{}", testkit::free_port());
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_scalekeeper"));
+    cmd.arg("serve")
+        .args(["--grpc-listen", &grpc, "--http-listen", &http.to_string()])
+        .arg("--tls-cert")
+        .arg(&certs.server_cert)
+        .arg("--tls-key")
+        .arg(&certs.server_key)
+        .arg("--client-ca")
+        .arg(&certs.ca)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["--log-format", "text", "--leader-elect", "false", "--identity", "hup"])
+        .env("NO_COLOR", "1");
+    let log = dir.path().join("serve.log");
+    let mut child = testkit::Child::spawn("serve", &mut cmd, &log, testkit::Stdout::Discard);
+    testkit::wait_http_ok(http, "/readyz", Duration::from_secs(20), testkit::POLL).await;
+    let reloads = || async {
+        let (_, body) = common::http_get(http, "/metrics").await;
+        body.lines()
+            .find_map(|l| {
+                l.strip_prefix(r#"scalekeeper_tls_reload_total{result="success"} "#)?.trim().parse::<f64>().ok()
+            })
+            .unwrap_or(-1.0)
+    };
+    assert_eq!(reloads().await, 0.0);
+    child.signal("HUP");
+    testkit::wait_for_async("a reload after SIGHUP", Duration::from_secs(5), testkit::POLL, || async {
+        reloads().await == 1.0
+    })
+    .await;
+    assert!(child.try_wait().is_none(), "SIGHUP must not stop the server");
+    child.terminate(Duration::from_secs(10));
+}
