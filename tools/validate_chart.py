@@ -562,6 +562,11 @@ def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[st
         tls_secret = values["tls"]["existingSecret"] or f"{RELEASE}-tls"
         want = {"tls.crt": (tls_secret, "tls.crt"), "tls.key": (tls_secret, "tls.key"),
                 "ca.crt": (values["tls"]["clientCASecret"] or tls_secret, values["tls"]["clientCAKey"])}
+        crl_secret = values["tls"].get("clientCRLSecret")
+        if crl_secret:
+            want["ca.crl"] = (crl_secret, values["tls"]["clientCRLKey"])
+        if flags.get("--client-crl") != ([f"{TLS_DIR}/ca.crl"] if crl_secret else None):
+            p.append(f"--client-crl is {flags.get('--client-crl')}, want {TLS_DIR}/ca.crl only with tls.clientCRLSecret")
         if files != want:
             p.append(f"the TLS volume holds {files}, want {want}")
         if mounts[TLS_DIR].get("subPath"):
@@ -860,7 +865,8 @@ def check_promql(rep: Report, rendered: dict) -> None:
         problems.append("dashboard panel ids repeat")
     want_alerts = {"ScalekeeperDown", "ScalekeeperNotReady", "ScalekeeperNoLeader", "ScalekeeperDriftNotCorrected",
                    "ScalekeeperConflicts", "ScalekeeperFlapGuardTripped", "ScalekeeperGrpcErrors",
-                   "ScalekeeperGrpcLatencyHigh", "ScalekeeperReconcileErrors"}
+                   "ScalekeeperGrpcLatencyHigh", "ScalekeeperReconcileErrors", "ScalekeeperCertificateExpiresSoon",
+                   "ScalekeeperTlsReloadFailing"}
     if not want_alerts <= alerts:
         problems.append(f"alerts missing: {sorted(want_alerts - alerts)}")
     unused = sorted(m for m in known if m not in seen and not m.endswith(("_sum", "_count")))

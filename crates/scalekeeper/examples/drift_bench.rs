@@ -82,7 +82,10 @@ async fn main() -> anyhow::Result<()> {
         ServeConfig {
             grpc_listen: "127.0.0.1:0".parse()?,
             http_listen: "127.0.0.1:0".parse()?,
-            tls: TlsFiles { cert: certs.server_cert, key: certs.server_key, client_ca: certs.ca },
+            tls: TlsFiles { cert: certs.server_cert, key: certs.server_key, client_ca: certs.ca, client_crl: None },
+            client_policy: Default::default(),
+            max_connection_age: Duration::from_secs(3600),
+            max_connection_age_grace: Duration::from_secs(30),
             scope: Scope::All,
             max_replicas: 1000,
             drain_timeout: Duration::from_secs(5),

@@ -19,7 +19,7 @@ use crate::certs;
 use crate::policy::ReplicaPolicy;
 use crate::reconciler::ReconcileConfig;
 use crate::server::{self, AuthorizationConfig, ServeConfig, Server};
-use crate::tls::TlsFiles;
+use crate::tls::{ClientPolicy, TlsFiles};
 
 /// The sample objects dev mode starts with.
 pub const SAMPLE: &str = include_str!("../../../examples/kubesim-seed.yaml");
@@ -148,7 +148,11 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
                 cert: certs.server_cert.clone(),
                 key: certs.server_key.clone(),
                 client_ca: certs.ca.clone(),
+                client_crl: None,
             },
+            client_policy: ClientPolicy::default(),
+            max_connection_age: Duration::from_secs(3600),
+            max_connection_age_grace: Duration::from_secs(30),
             scope: Scope::All,
             max_replicas: config.max_replicas,
             drain_timeout: Duration::from_secs(5),

@@ -13,6 +13,8 @@
 //! | `scalekeeper_deployments` | gauge: Deployments in scope | `sync_status` |
 //! | `scalekeeper_enforcement_suspended` | gauge: policies whose enforcement the flap guard suspended | |
 //! | `scalekeeper_kubernetes_last_contact_seconds` | gauge (seconds since the API server last answered) | |
+//! | `scalekeeper_tls_certificate_expiry_timestamp_seconds` | gauge (Unix seconds): notAfter of the server certificate, earliest of the client CA bundle | `kind` (`server`, `client_ca`) |
+//! | `scalekeeper_tls_reload_total` | counter: reloads of the TLS files after a change or SIGHUP | `result` (`success`, `error`) |
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -65,8 +67,36 @@ pub struct SyncLabels {
     pub sync_status: String,
 }
 
+/// A `kind` label: which certificate.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    /// `server` or `client_ca`.
+    pub kind: String,
+}
+
+/// The outcome of a TLS reload (the `result` label of `scalekeeper_tls_reload_total`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsReload {
+    /// The new files were loaded and serve new handshakes.
+    Success,
+    /// The new files were unusable; the previous configuration stays.
+    Error,
+}
+
+impl TlsReload {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsReload::Success => "success",
+            TlsReload::Error => "error",
+        }
+    }
+}
+
 /// The server's metrics.
 pub struct Metrics {
+    tls_expiry: Family<KindLabels, Gauge>,
+    tls_reloads: Family<ResultLabels, Counter>,
     registry: Registry,
     handled: Family<CallLabels, Counter>,
     handling: Family<MethodLabels, Histogram>,
@@ -110,6 +140,23 @@ impl Metrics {
         let deployments = Family::<SyncLabels, Gauge>::default();
         let enforcement_suspended = Gauge::default();
         let leader = Gauge::default();
+        let tls_expiry = Family::<KindLabels, Gauge>::default();
+        let tls_reloads = Family::<ResultLabels, Counter>::default();
+        for result in [TlsReload::Success, TlsReload::Error] {
+            let _ = tls_reloads.get_or_create(&ResultLabels { result: result.as_str().into() });
+        }
+        registry.register_with_unit(
+            "tls_certificate_expiry_timestamp",
+            "notAfter of the server certificate (kind=server) and the earliest of the client CA bundle \
+             (kind=client_ca), as Unix time",
+            prometheus_client::registry::Unit::Seconds,
+            tls_expiry.clone(),
+        );
+        registry.register(
+            "tls_reload",
+            "Reloads of the TLS files after they changed or on SIGHUP, by result",
+            tls_reloads.clone(),
+        );
         registry.register("leader", "1 while this replica holds the Lease and runs the reconciler", leader.clone());
         registry.register("reconcile", "Reconciliations of ReplicaPolicies, by result", reconciles.clone());
         registry.register_with_unit(
@@ -145,6 +192,8 @@ impl Metrics {
             last_contact.clone(),
         );
         Arc::new(Self {
+            tls_expiry,
+            tls_reloads,
             registry,
             handled,
             handling,
@@ -196,6 +245,18 @@ impl Metrics {
         for (status, n) in counts {
             self.deployments.get_or_create(&SyncLabels { sync_status: (*status).into() }).set(*n);
         }
+    }
+
+    /// Sets the certificate expiry gauges: the server certificate's and the client CA
+    /// bundle's earliest notAfter, Unix seconds.
+    pub fn tls_loaded(&self, server_not_after: i64, client_ca_not_after: i64) {
+        self.tls_expiry.get_or_create(&KindLabels { kind: "server".into() }).set(server_not_after);
+        self.tls_expiry.get_or_create(&KindLabels { kind: "client_ca".into() }).set(client_ca_not_after);
+    }
+
+    /// Counts one reload of the TLS files.
+    pub fn tls_reloaded(&self, result: TlsReload) {
+        self.tls_reloads.get_or_create(&ResultLabels { result: result.as_str().into() }).inc();
     }
 
     /// The Prometheus text exposition.

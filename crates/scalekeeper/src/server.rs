@@ -21,7 +21,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use arc_swap::ArcSwap;
 use axum::http::StatusCode;
 use axum::routing::get;
 use futures::StreamExt as _;
@@ -36,7 +35,7 @@ use crate::grpc::{Service, ServiceConfig};
 use crate::leader::{self, LeaderConfig};
 use crate::metrics::Metrics;
 use crate::reconciler::{self, ReconcileConfig};
-use crate::tls::{self, TlsFiles};
+use crate::tls::{self, ClientPolicy, TlsFiles};
 use crate::writer::Writer;
 
 /// How calls are authorized, and how long decisions are reused (see [`crate::authz`]).
@@ -68,8 +67,15 @@ pub struct ServeConfig {
     pub grpc_listen: SocketAddr,
     /// Plaintext HTTP listen address for probes and metrics.
     pub http_listen: SocketAddr,
-    /// Server certificate, key and client CA.
+    /// Server certificate, key, client CA and CRL; reloaded when they change.
     pub tls: TlsFiles,
+    /// Which client certificates are accepted beyond the chain (identity prefixes).
+    pub client_policy: ClientPolicy,
+    /// After this long a connection gets a GOAWAY (graceful close), so a client certificate
+    /// revoked or expired since the handshake does not live on in a long stream; zero: never.
+    pub max_connection_age: Duration,
+    /// How long calls may still run after that GOAWAY before the connection is cut.
+    pub max_connection_age_grace: Duration,
     /// Namespaces served.
     pub scope: Scope,
     /// Largest replica count SetReplicas accepts.
@@ -111,9 +117,13 @@ pub const SERVICE_NAME: &str = scalekeeper_api::v1::scale_service_server::SERVIC
 impl Server {
     /// Starts serving with `client`. Returns once both ports are bound.
     ///
-    /// Errors: TLS files unusable, a port cannot be bound.
+    /// # Errors
+    ///
+    /// TLS files unusable, a port cannot be bound.
     pub async fn start(client: kube::Client, config: ServeConfig) -> anyhow::Result<Server> {
-        let tls_config = tls::server_config(&config.tls).context("loading TLS files")?;
+        let metrics = Metrics::new();
+        let tls_reloader = tls::Reloader::start(config.tls.clone(), config.client_policy.clone(), metrics.clone())
+            .context("loading TLS files")?;
         let auditor = crate::audit::Auditor::open(config.audit_log.as_deref())
             .with_context(|| format!("opening the audit log {:?}", config.audit_log))?;
         let grpc_listener = TcpListener::bind(config.grpc_listen)
@@ -130,7 +140,6 @@ impl Server {
         // Cancelled after health turned NOT_SERVING and the shutdown delay: closes the listener,
         // sends GOAWAY, ends endless streams.
         let closing = CancellationToken::new();
-        let metrics = Metrics::new();
         let cache = Cache::start(client.clone(), config.scope.clone(), config.stale_after, cache_stop.clone());
         let client_for_reconciler = client.clone();
         let authz = &config.authorization;
@@ -260,12 +269,23 @@ impl Server {
             })
         };
 
-        let incoming = tls::incoming(grpc_listener, Arc::new(ArcSwap::new(tls_config)), closing.clone());
-        let grpc = tonic::transport::Server::builder()
+        let tls_config = tls_reloader.config();
+        tls_reloader.spawn_watch(cache_stop.clone());
+        // The GOAWAY at the maximum age is tonic's (hyper's graceful shutdown); the hard stop
+        // after the grace is the connection's own deadline. tonic's max_connection_age_grace is
+        // not used: in tonic 0.14.9, setting it skips the GOAWAY and only cuts the connection.
+        let max_age = (!config.max_connection_age.is_zero()).then_some(config.max_connection_age);
+        let hard_deadline = max_age.map(|age| age + config.max_connection_age_grace);
+        let incoming = tls::incoming(grpc_listener, tls_config, hard_deadline, closing.clone());
+        let mut builder = tonic::transport::Server::builder()
             // Past 256 calls in flight on one connection, answer RESOURCE_EXHAUSTED at
             // once rather than queue without bound (tonic maps tower's Overloaded).
             .concurrency_limit_per_connection(MAX_CALLS_PER_CONNECTION)
-            .load_shed(true)
+            .load_shed(true);
+        if let Some(age) = max_age {
+            builder = builder.max_connection_age(age);
+        }
+        let grpc = builder
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)

@@ -24,7 +24,7 @@ use crate::dev::DevConfig;
 use crate::leader::LeaderConfig;
 use crate::reconciler::ReconcileConfig;
 use crate::server::{AuthorizationConfig, ServeConfig};
-use crate::tls::TlsFiles;
+use crate::tls::{ClientPolicy, TlsFiles};
 
 /// A secure gRPC API over the replica counts of Kubernetes Deployments.
 #[derive(Debug, Parser)]
@@ -79,6 +79,20 @@ pub struct ServeArgs {
     /// CA bundle (PEM) that client certificates must chain to.
     #[arg(long, env = "SCALEKEEPER_CLIENT_CA")]
     pub client_ca: PathBuf,
+    /// Certificate revocation lists (PEM) for client certificates; reloaded like the other files.
+    #[arg(long, env = "SCALEKEEPER_CLIENT_CRL")]
+    pub client_crl: Option<PathBuf>,
+    /// Accept only clients whose identity starts with this (repeatable or comma-separated,
+    /// e.g. spiffe://prod/); none: any identity the client CA vouches for.
+    #[arg(long = "allowed-identity-prefix", env = "SCALEKEEPER_ALLOWED_IDENTITY_PREFIXES", value_delimiter = ',')]
+    pub allowed_identity_prefixes: Vec<String>,
+    /// After this long a connection is closed gracefully (GOAWAY), so that a client
+    /// certificate revoked or expired since the handshake does not live on; 0: never.
+    #[arg(long, env = "SCALEKEEPER_MAX_CONNECTION_AGE", default_value = "1h", value_parser = parse_duration)]
+    pub max_connection_age: Duration,
+    /// How long calls may still run after that GOAWAY before the connection is cut.
+    #[arg(long, env = "SCALEKEEPER_MAX_CONNECTION_AGE_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub max_connection_age_grace: Duration,
     /// Kubeconfig; default: KUBECONFIG, ~/.kube/config, or the in-cluster service account.
     #[arg(long, env = "SCALEKEEPER_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
@@ -252,7 +266,8 @@ impl ServeArgs {
     /// - [`ArgsError::Invalid`]: a Lease time that is not whole seconds, a zero period
     ///   (`--stale-after`, `--flap-window`, `--flap-cool-down`, `--resync-interval`),
     ///   `--flap-max-corrections 0`, a `--namespace` or `--lease-namespace` that is not a
-    ///   namespace name, an empty `--identity`, a deprecated flag given with its successor.
+    ///   namespace name, an empty `--identity` or `--allowed-identity-prefix`, a deprecated
+    ///   flag given with its successor.
     pub fn into_config(self) -> Result<ServeSettings, ArgsError> {
         let Self {
             grpc_listen,
@@ -260,6 +275,10 @@ impl ServeArgs {
             tls_cert,
             tls_key,
             client_ca,
+            client_crl,
+            allowed_identity_prefixes,
+            max_connection_age,
+            max_connection_age_grace,
             kubeconfig,
             namespaces,
             max_replicas,
@@ -339,6 +358,9 @@ impl ServeArgs {
         if flap_max_corrections == 0 {
             return Err(ArgsError::Invalid { flag: "--flap-max-corrections", reason: "must be at least 1".into() });
         }
+        if allowed_identity_prefixes.iter().any(|p| p.trim().is_empty()) {
+            return Err(ArgsError::Invalid { flag: "--allowed-identity-prefix", reason: "must not be empty".into() });
+        }
         let mut scoped: Vec<String> = vec![];
         for ns in namespaces {
             namespace_name("--namespace", &ns)?;
@@ -362,7 +384,10 @@ impl ServeArgs {
             config: ServeConfig {
                 grpc_listen,
                 http_listen,
-                tls: TlsFiles { cert: tls_cert, key: tls_key, client_ca },
+                tls: TlsFiles { cert: tls_cert, key: tls_key, client_ca, client_crl },
+                client_policy: ClientPolicy { allowed_identity_prefixes },
+                max_connection_age,
+                max_connection_age_grace,
                 scope,
                 max_replicas,
                 drain_timeout,
@@ -488,7 +513,34 @@ mod tests {
         let leader = c.leader.expect("leader election is on by default");
         assert_eq!((leader.duration_seconds, leader.grace_seconds), (15, 10));
         assert_eq!(c.scope, Scope::All);
+        assert_eq!(c.max_connection_age, Duration::from_secs(3600));
+        assert_eq!(c.max_connection_age_grace, Duration::from_secs(30));
+        assert_eq!(c.tls.client_crl, None);
+        assert!(c.client_policy.allowed_identity_prefixes.is_empty());
         assert!(s.deprecated.is_empty());
+    }
+
+    #[test]
+    fn client_certificate_policy_flags() {
+        let c = config(&[
+            "--client-crl",
+            "crl.pem",
+            "--allowed-identity-prefix",
+            "spiffe://prod/,alice",
+            "--allowed-identity-prefix",
+            "bob",
+            "--max-connection-age",
+            "0",
+        ])
+        .expect("valid")
+        .config;
+        assert_eq!(c.tls.client_crl, Some(PathBuf::from("crl.pem")));
+        assert_eq!(c.client_policy.allowed_identity_prefixes, ["spiffe://prod/", "alice", "bob"]);
+        assert_eq!(c.max_connection_age, Duration::ZERO);
+        assert!(matches!(
+            config(&["--allowed-identity-prefix", " "]),
+            Err(ArgsError::Invalid { flag: "--allowed-identity-prefix", .. })
+        ));
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub async fn start_with(opts: Options) -> Env {
 }
 
 /// kubesim with the CRD and the seed objects.
-async fn start_sim() -> kubesim::Sim {
+pub async fn start_sim() -> kubesim::Sim {
     let sim =
         kubesim::Sim::start(kubesim::SimConfig { deployment_delay: Duration::from_millis(20), ..Default::default() })
             .await
@@ -110,7 +110,11 @@ async fn start_server(client: kube::Client, certs: &certs::DevCerts, opts: Optio
                 cert: certs.server_cert.clone(),
                 key: certs.server_key.clone(),
                 client_ca: certs.ca.clone(),
+                client_crl: None,
             },
+            client_policy: Default::default(),
+            max_connection_age: Duration::from_secs(3600),
+            max_connection_age_grace: Duration::from_secs(30),
             scope: opts.scope,
             max_replicas: opts.max_replicas,
             drain_timeout: Duration::from_secs(5),
@@ -292,7 +296,7 @@ async fn client_as(
     ScaleServiceClient::new(channel(grpc_addr, &certs.ca, Some((&cert, &key))).await.expect("mTLS connect"))
 }
 
-async fn channel(
+pub async fn channel(
     grpc_addr: std::net::SocketAddr,
     ca: &Path,
     cert_key: Option<(&Path, &Path)>,
