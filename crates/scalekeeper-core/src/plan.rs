@@ -470,7 +470,8 @@ pub fn plan(input: &Input) -> Plan {
     conditions.push(ConditionChange {
         type_: CONDITION_SYNCED,
         status: in_sync,
-        reason: synced_reason(sync.status),
+        // The Synced condition's reason is the sync status' own name.
+        reason: sync.status.as_str(),
         message: if in_sync { "spec.replicas and status match the declared count".into() } else { sync.reason.clone() },
     });
 
@@ -498,11 +499,6 @@ pub fn plan(input: &Input) -> Plan {
 
 fn suspended(status: bool, reason: &'static str, message: String) -> ConditionChange {
     ConditionChange { type_: CONDITION_SUSPENDED, status, reason, message }
-}
-
-/// The Synced condition's reason for a sync status: the status' own name.
-fn synced_reason(s: SyncStatus) -> &'static str {
-    s.as_str()
 }
 
 /// Whether the declaration is pinned to a Deployment UID other than the observed one.

@@ -182,7 +182,7 @@ pub const CHANGE_BUFFER: usize = 1024;
 /// or a GitOps tool) is all the reconciler reads there (see `reconciler::declared_through_api`).
 fn keep_replicas_owners(p: &mut ReplicaPolicy) {
     p.managed_fields_mut().retain_mut(|e| {
-        let owns = e.fields_v1.as_ref().and_then(|f| f.0.get("f:spec")).and_then(|s| s.get("f:replicas")).is_some();
+        let owns = crate::culprit::owns_spec_replicas(e);
         if owns {
             e.fields_v1 = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1(
                 serde_json::json!({"f:spec": {"f:replicas": {}}}),

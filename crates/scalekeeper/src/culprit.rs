@@ -7,12 +7,19 @@
 //! be older than the change being looked at.
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 use kube::ResourceExt as _;
 
 use crate::policy::{LAST_SET_AT, ReplicaPolicy};
 
 /// What Events and logs name when managedFields do not record who changed `spec.replicas`.
 pub use scalekeeper_core::plan::UNKNOWN_MANAGER;
+
+/// Whether a managedFields entry owns `f:spec.f:replicas` (the entry of whoever last set the
+/// count), on a Deployment or a ReplicaPolicy alike.
+pub fn owns_spec_replicas(entry: &ManagedFieldsEntry) -> bool {
+    entry.fields_v1.as_ref().and_then(|f| f.0.get("f:spec")).and_then(|s| s.get("f:replicas")).is_some()
+}
 
 /// The field manager that last set `spec.replicas`, from managedFields: the entry that owns
 /// `f:spec.f:replicas`, unless that entry was last written before `since` (the last time
@@ -29,10 +36,7 @@ pub use scalekeeper_core::plan::UNKNOWN_MANAGER;
 /// Source: "Field management" in <https://kubernetes.io/docs/reference/using-api/server-side-apply/>
 /// (managedFields entries and their `time`; `subresource` since 1.22).
 pub fn replicas_manager(d: &Deployment, since: Option<jiff::Timestamp>) -> Option<String> {
-    let entry =
-        d.metadata.managed_fields.as_ref()?.iter().rev().find(|e| {
-            e.fields_v1.as_ref().and_then(|f| f.0.get("f:spec")).and_then(|s| s.get("f:replicas")).is_some()
-        })?;
+    let entry = d.metadata.managed_fields.as_ref()?.iter().rev().find(|e| owns_spec_replicas(e))?;
     let created = d.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second());
     let stale = match (entry.time.as_ref(), since) {
         (Some(written), Some(since)) => {

@@ -45,7 +45,6 @@ use crate::policy::{
     CONDITION_SUSPENDED, Correction, FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION,
     PolicyCondition, ReplicaPolicy, ReplicaPolicyStatus,
 };
-use crate::view::DeploymentView;
 
 pub use scalekeeper_core::plan::{
     DECLARATION_GRACE, REASON_CONFLICT, REASON_DRIFT_CORRECTED, REASON_DRIFT_DETECTED, REASON_REPLICAS_APPLIED,
@@ -208,7 +207,7 @@ fn declared_through_api(policy: &ReplicaPolicy) -> bool {
         .managed_fields
         .iter()
         .flatten()
-        .filter(|e| e.fields_v1.as_ref().and_then(|f| f.0.get("f:spec")).and_then(|s| s.get("f:replicas")).is_some())
+        .filter(|e| crate::culprit::owns_spec_replicas(e))
         .max_by_key(|e| e.time.as_ref().map(|t| t.0));
     match owner {
         Some(e) => e.manager.as_deref() == Some(FIELD_MANAGER),
@@ -379,7 +378,7 @@ async fn read(policy: &ReplicaPolicy, ctx: &Context) -> Result<(Input, Option<De
     let key = ObjectRef::from_obj(policy);
     let uid = policy.metadata.uid.clone().unwrap_or_default();
     let facts = deployment.as_ref().map(|d| DeploymentFacts {
-        observed: DeploymentView { deployment: Arc::new(d.clone()), policy: None, hpas: vec![] }.observed(),
+        observed: crate::view::observed(d),
         paused: d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false),
         replicas_manager: replicas_manager(d, last_set_by_us(policy)),
     });

@@ -15,6 +15,24 @@ use crate::policy::{LAST_SET_AT, LAST_SET_BY, ReplicaPolicy};
 
 pub use crate::policy::{CONDITION_SUSPENDED, CONDITION_SYNCED};
 
+/// A Deployment's state as the domain sees it: `spec.replicas` (defaulted to 1, as the API
+/// server does), UID, generation and the status counts (missing counts are 0).
+pub fn observed(d: &Deployment) -> Observed {
+    let status = d.status.clone().unwrap_or_default();
+    Observed {
+        uid: d.metadata.uid.clone().unwrap_or_default(),
+        generation: d.metadata.generation.unwrap_or(0),
+        spec_replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+        status: ReplicaCounts {
+            replicas: status.replicas.unwrap_or(0),
+            updated: status.updated_replicas.unwrap_or(0),
+            ready: status.ready_replicas.unwrap_or(0),
+            available: status.available_replicas.unwrap_or(0),
+            observed_generation: status.observed_generation.unwrap_or(0),
+        },
+    }
+}
+
 /// A Deployment and its ReplicaPolicy (if any).
 #[derive(Debug, Clone)]
 pub struct DeploymentView {
@@ -29,20 +47,7 @@ pub struct DeploymentView {
 impl DeploymentView {
     /// The Deployment's state as the domain sees it.
     pub fn observed(&self) -> Observed {
-        let d = &self.deployment;
-        let status = d.status.clone().unwrap_or_default();
-        Observed {
-            uid: d.metadata.uid.clone().unwrap_or_default(),
-            generation: d.metadata.generation.unwrap_or(0),
-            spec_replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-            status: ReplicaCounts {
-                replicas: status.replicas.unwrap_or(0),
-                updated: status.updated_replicas.unwrap_or(0),
-                ready: status.ready_replicas.unwrap_or(0),
-                available: status.available_replicas.unwrap_or(0),
-                observed_generation: status.observed_generation.unwrap_or(0),
-            },
-        }
+        observed(&self.deployment)
     }
 
     /// The declared state, if a policy exists.
