@@ -95,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
             reconcile: ReconcileConfig { flap_max: 1_000_000, ..Default::default() },
             leader: None,
             audit_log: None,
+            limits: Default::default(),
             authorization: scalekeeper::server::AuthorizationConfig {
                 mode: scalekeeper::authz::AuthorizationMode::AllowAny,
                 ..Default::default()

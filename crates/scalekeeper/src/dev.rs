@@ -163,6 +163,7 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
             leader: None,
             authorization: AuthorizationConfig::default(),
             audit_log: Some(dir.join("audit.log")),
+            limits: Default::default(),
         },
     )
     .await?;

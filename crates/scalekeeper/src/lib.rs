@@ -39,6 +39,7 @@ pub mod dev;
 pub mod grpc;
 pub mod hpa;
 pub mod leader;
+pub mod limits;
 pub mod metrics;
 pub mod policy;
 pub mod reconciler;

@@ -15,6 +15,9 @@
 //! | `scalekeeper_kubernetes_last_contact_seconds` | gauge (seconds since the API server last answered) | |
 //! | `scalekeeper_tls_certificate_expiry_timestamp_seconds` | gauge (Unix seconds): notAfter of the server certificate, earliest of the client CA bundle | `kind` (`server`, `client_ca`) |
 //! | `scalekeeper_tls_reload_total` | counter: reloads of the TLS files after a change or SIGHUP | `result` (`success`, `error`) |
+//! | `scalekeeper_limit_refusals_total` | counter: connections, handshakes, calls and watches a listener limit refused | `limit` (see [`crate::limits::Limit`]) |
+//! | `scalekeeper_grpc_open_connections` | gauge: gRPC connections past the TLS handshake | |
+//! | `scalekeeper_grpc_open_watches` | gauge: open WatchDeployments streams | |
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -74,6 +77,13 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+/// A `limit` label: which listener limit refused.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitLabels {
+    /// [`crate::limits::Limit::as_str`].
+    pub limit: String,
+}
+
 /// The outcome of a TLS reload (the `result` label of `scalekeeper_tls_reload_total`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TlsReload {
@@ -97,6 +107,11 @@ impl TlsReload {
 pub struct Metrics {
     tls_expiry: Family<KindLabels, Gauge>,
     tls_reloads: Family<ResultLabels, Counter>,
+    limit_refusals: Family<LimitLabels, Counter>,
+    /// gRPC connections admitted and not yet closed (handshaking included).
+    pub open_connections: Gauge,
+    /// Open WatchDeployments streams.
+    pub open_watches: Gauge,
     registry: Registry,
     handled: Family<CallLabels, Counter>,
     handling: Family<MethodLabels, Histogram>,
@@ -157,6 +172,23 @@ impl Metrics {
             "Reloads of the TLS files after they changed or on SIGHUP, by result",
             tls_reloads.clone(),
         );
+        let limit_refusals = Family::<LimitLabels, Counter>::default();
+        for limit in crate::limits::Limit::ALL {
+            let _ = limit_refusals.get_or_create(&LimitLabels { limit: limit.as_str().into() });
+        }
+        registry.register(
+            "limit_refusals",
+            "Connections, TLS handshakes, calls and watches refused or cut by a listener limit, by limit",
+            limit_refusals.clone(),
+        );
+        let open_connections = Gauge::default();
+        registry.register(
+            "grpc_open_connections",
+            "gRPC connections admitted and not yet closed, TLS handshakes in progress included",
+            open_connections.clone(),
+        );
+        let open_watches = Gauge::default();
+        registry.register("grpc_open_watches", "Open WatchDeployments streams", open_watches.clone());
         registry.register("leader", "1 while this replica holds the Lease and runs the reconciler", leader.clone());
         registry.register("reconcile", "Reconciliations of ReplicaPolicies, by result", reconciles.clone());
         registry.register_with_unit(
@@ -194,6 +226,9 @@ impl Metrics {
         Arc::new(Self {
             tls_expiry,
             tls_reloads,
+            limit_refusals,
+            open_connections,
+            open_watches,
             registry,
             handled,
             handling,
@@ -257,6 +292,11 @@ impl Metrics {
     /// Counts one reload of the TLS files.
     pub fn tls_reloaded(&self, result: TlsReload) {
         self.tls_reloads.get_or_create(&ResultLabels { result: result.as_str().into() }).inc();
+    }
+
+    /// Counts one refusal (or cut) by a listener limit.
+    pub fn limit_refused(&self, limit: crate::limits::Limit) {
+        self.limit_refusals.get_or_create(&LimitLabels { limit: limit.as_str().into() }).inc();
     }
 
     /// The Prometheus text exposition.

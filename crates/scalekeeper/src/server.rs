@@ -33,6 +33,7 @@ use crate::authz::{AuthorizationMode, Authorizer};
 use crate::cache::{Cache, Scope};
 use crate::grpc::{Service, ServiceConfig};
 use crate::leader::{self, LeaderConfig};
+use crate::limits::{Limit, ListenerLimits};
 use crate::metrics::Metrics;
 use crate::reconciler::{self, ReconcileConfig};
 use crate::tls::{self, ClientPolicy, TlsFiles};
@@ -95,6 +96,8 @@ pub struct ServeConfig {
     pub authorization: AuthorizationConfig,
     /// Where the audit trail goes (`-`: stdout); `None`: nowhere.
     pub audit_log: Option<std::path::PathBuf>,
+    /// Connection, handshake, stream, call and watch limits.
+    pub limits: ListenerLimits,
 }
 
 /// A running server.
@@ -106,9 +109,6 @@ pub struct Server {
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
-
-/// Calls in flight on one connection before new ones are shed with RESOURCE_EXHAUSTED.
-pub const MAX_CALLS_PER_CONNECTION: usize = 256;
 
 /// The gRPC service name the health service reports on (besides ""): the one tonic generated
 /// from the proto, so it cannot drift from what the server serves.
@@ -154,7 +154,12 @@ impl Server {
             Authorizer::new(authz.mode, client, authz.allow_ttl, authz.deny_ttl),
             auditor,
             metrics.clone(),
-            ServiceConfig { max_replicas: config.max_replicas },
+            ServiceConfig {
+                max_replicas: config.max_replicas,
+                call_timeout: config.limits.call_timeout,
+                max_watches: config.limits.max_watches,
+                max_watches_per_identity: config.limits.max_watches_per_identity,
+            },
             closing.clone(),
         );
         let draining = Arc::new(AtomicBool::new(false));
@@ -276,20 +281,33 @@ impl Server {
         // not used: in tonic 0.14.9, setting it skips the GOAWAY and only cuts the connection.
         let max_age = (!config.max_connection_age.is_zero()).then_some(config.max_connection_age);
         let hard_deadline = max_age.map(|age| age + config.max_connection_age_grace);
-        let incoming = tls::incoming(grpc_listener, tls_config, hard_deadline, closing.clone());
+        let limits = &config.limits;
+        let admission = tls::Admission::new(limits, metrics.clone());
+        let incoming = tls::incoming(grpc_listener, tls_config, hard_deadline, closing.clone(), admission);
         let mut builder = tonic::transport::Server::builder()
-            // Past 256 calls in flight on one connection, answer RESOURCE_EXHAUSTED at
-            // once rather than queue without bound (tonic maps tower's Overloaded).
-            .concurrency_limit_per_connection(MAX_CALLS_PER_CONNECTION)
-            .load_shed(true);
+            // h2 refuses streams past this per connection (RFC 9113 §6.5.2), so one client
+            // cannot hold an unbounded number of calls in flight.
+            .max_concurrent_streams(limits.max_concurrent_streams)
+            .http2_keepalive_interval(Some(limits.keepalive_interval))
+            .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+            // Reset floods: tonic leaves the local-error limit unset, which turns it off.
+            .http2_max_pending_accept_reset_streams(Some(crate::limits::MAX_PENDING_ACCEPT_RESET_STREAMS))
+            .http2_max_local_error_reset_streams(Some(crate::limits::MAX_LOCAL_ERROR_RESET_STREAMS));
         if let Some(age) = max_age {
             builder = builder.max_connection_age(age);
         }
+        let refusal_metrics = metrics.clone();
         let grpc = builder
+            .layer(tower::util::MapResponseLayer::new(
+                move |response: tonic::codegen::http::Response<tonic::body::Body>| {
+                    count_oversized_request(&refusal_metrics, &response);
+                    response
+                },
+            ))
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(ScaleServiceServer::new(service))
+            .add_service(ScaleServiceServer::new(service).max_decoding_message_size(limits.max_request_bytes))
             .serve_with_incoming_shutdown(incoming, closing.clone().cancelled_owned());
 
         let drain_timeout = config.drain_timeout;
@@ -536,4 +554,14 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Counts a request tonic refused for its size before any handler ran: tonic answers
+/// OUT_OF_RANGE (trailers-only, so the code is in the headers), a code no handler of
+/// scalekeeper's returns.
+fn count_oversized_request<B>(metrics: &Metrics, response: &tonic::codegen::http::Response<B>) {
+    let out_of_range = (tonic::Code::OutOfRange as i32).to_string();
+    if response.headers().get("grpc-status").is_some_and(|v| v.as_bytes() == out_of_range.as_bytes()) {
+        metrics.limit_refused(Limit::RequestBytes);
+    }
 }

@@ -17,7 +17,7 @@
 
 use std::future::Future as _;
 use std::hash::{Hash as _, Hasher as _};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -34,15 +34,13 @@ use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyD
 use scalekeeper_core::Identity;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::limits::{ConnectionGate, Limit, ListenerLimits, Permit, Refusal};
 use crate::metrics::{Metrics, TlsReload};
-
-/// How long a client has to finish the TLS handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Errors loading TLS material.
 #[derive(Debug, thiserror::Error)]
@@ -320,6 +318,8 @@ pub struct TlsConn {
     inner: TlsStream<TcpStream>,
     peer: PeerInfo,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The connection's place under the connection limits, given back when it closes.
+    _permit: Permit<IpAddr>,
 }
 
 impl TlsConn {
@@ -382,16 +382,19 @@ impl AsyncWrite for TlsConn {
     }
 }
 
-/// Accepts TCP connections on `listener`, completes the mTLS handshake of each in its own
-/// task (bounded by [`HANDSHAKE_TIMEOUT`]) with the configuration current at that moment,
-/// and yields authenticated connections, until `stop` is cancelled (then the listener
-/// closes: new connections are refused). With `hard_deadline`, each connection fails that long
-/// after its handshake (see [`TlsConn`]).
+/// Accepts TCP connections on `listener`, admits each through `admission` (connections in
+/// total and per peer IP, handshakes in flight: over a limit, the socket is closed at once and
+/// the refusal counted), completes the mTLS handshake in its own task (bounded by the
+/// handshake timeout) with the configuration current at that moment, and yields
+/// authenticated connections, until `stop` is cancelled (then the listener closes: new
+/// connections are refused). With `hard_deadline`, each connection fails that long after its
+/// handshake (see [`TlsConn`]). A connection's place is given back when it closes.
 pub fn incoming(
     listener: TcpListener,
     config: Arc<ArcSwap<ServerConfig>>,
     hard_deadline: Option<Duration>,
     stop: CancellationToken,
+    admission: Admission,
 ) -> tokio_stream::wrappers::ReceiverStream<Result<TlsConn, std::io::Error>> {
     let (tx, rx) = mpsc::channel(64);
     tokio::spawn(async move {
@@ -407,25 +410,82 @@ pub fn incoming(
                     }
                 },
             };
+            let Some((permit, handshake)) = admission.admit(remote_addr) else {
+                // Dropping the stream closes it before any TLS byte is read.
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let acceptor = TlsAcceptor::from(config.load_full());
             let tx = tx.clone();
+            let metrics = admission.metrics.clone();
+            let timeout = admission.handshake_timeout;
             tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                let result = tokio::time::timeout(timeout, acceptor.accept(stream)).await;
+                drop(handshake);
+                match result {
                     Ok(Ok(tls)) => {
                         let identity =
                             tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(identity_of);
                         let deadline = hard_deadline.map(|d| Box::pin(tokio::time::sleep(d)));
-                        let conn = TlsConn { inner: tls, peer: PeerInfo { remote_addr, identity }, deadline };
+                        let conn =
+                            TlsConn { inner: tls, peer: PeerInfo { remote_addr, identity }, deadline, _permit: permit };
                         let _ = tx.send(Ok(conn)).await;
                     }
                     Ok(Err(e)) => tracing::info!(peer = %remote_addr, error = %e, "TLS handshake refused"),
-                    Err(_) => tracing::info!(peer = %remote_addr, "TLS handshake timed out"),
+                    Err(_) => {
+                        metrics.limit_refused(Limit::TlsHandshakeTimeout);
+                        tracing::info!(peer = %remote_addr, timeout_secs = timeout.as_secs_f64(), "TLS handshake timed out")
+                    }
                 }
             });
         }
     });
     tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// What decides whether an accepted TCP connection gets a TLS handshake.
+#[derive(Clone)]
+pub struct Admission {
+    connections: ConnectionGate,
+    handshakes: Arc<Semaphore>,
+    handshake_timeout: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl Admission {
+    /// Admission under `limits`' connection and handshake limits, counting refusals and open
+    /// connections in `metrics`.
+    pub fn new(limits: &ListenerLimits, metrics: Arc<Metrics>) -> Self {
+        Self {
+            connections: ConnectionGate::new(
+                limits.max_connections,
+                limits.max_connections_per_ip,
+                metrics.open_connections.clone(),
+            ),
+            handshakes: Arc::new(Semaphore::new(limits.max_tls_handshakes)),
+            handshake_timeout: limits.tls_handshake_timeout,
+            metrics,
+        }
+    }
+
+    /// A connection place and a handshake place for a peer at `remote`; `None` (counted and
+    /// logged) when a limit is reached.
+    fn admit(&self, remote: SocketAddr) -> Option<(Permit<IpAddr>, OwnedSemaphorePermit)> {
+        let refused = |limit: Limit| {
+            self.metrics.limit_refused(limit);
+            tracing::debug!(peer = %remote, limit = limit.as_str(), flag = limit.flag(), "connection refused by a limit");
+            None
+        };
+        let permit = match self.connections.admit(&remote.ip()) {
+            Ok(p) => p,
+            Err(Refusal::PerKey) => return refused(Limit::ConnectionsPerIp),
+            Err(Refusal::Total) => return refused(Limit::Connections),
+        };
+        match self.handshakes.clone().try_acquire_owned() {
+            Ok(h) => Some((permit, h)),
+            Err(_) => refused(Limit::TlsHandshakes),
+        }
+    }
 }
 
 // === impl Reloader ===

@@ -9,7 +9,10 @@
 //!   HTTP/2 connection opened before the swap keeps serving calls; broken files keep the old
 //!   certificate and count `scalekeeper_tls_reload_total{result="error"}`;
 //! - the certificate matrix: each kind of bad client certificate is refused (a valid one, the
-//!   control case, is accepted).
+//!   control case, is accepted);
+//! - the hardened listener, with the default limits: 2,000 idle connections and 200 stalled
+//!   TLS handshakes do not keep a client out for more than 1 s; the server announces 100
+//!   concurrent streams; a reset flood gets GOAWAY ENHANCE_YOUR_CALM.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -215,6 +218,7 @@ async fn start_aged(
                 ..Default::default()
             },
             audit_log: None,
+            limits: Default::default(),
         },
     )
     .await
@@ -565,4 +569,166 @@ async fn sighup_reloads_the_files() {
     .await;
     assert!(child.try_wait().is_none(), "SIGHUP must not stop the server");
     child.terminate(Duration::from_secs(10));
+}
+
+// === the hardened listener ===
+
+/// A certificate authority, a server and a client certificate, mounted; the server started
+/// with the default limits.
+async fn listener_env(name: &str) -> (Env, TestCa, CertKey) {
+    let ca = TestCa::new(name);
+    let (server, server_key) = ca.sign(Leaf::server(1));
+    let client = ca.sign(Leaf::client("alice", 2));
+    let dir = tempfile::tempdir().unwrap();
+    let mount = SecretMount::new(dir.path().join("tls"), [&server, &server_key, &ca.pem, ""]);
+    let env = start(mount.files(false), ClientPolicy::default(), dir).await;
+    (env, ca, client)
+}
+
+/// A TCP connection to `addr` from the loopback address `from` (any of 127/8 is this host),
+/// so that a test can play several peers.
+async fn connect_from(from: &str, addr: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+#[tokio::test]
+async fn idle_connections_and_stalled_handshakes_do_not_keep_a_client_out() {
+    use tokio::io::AsyncWriteExt as _;
+    let (env, ca, (cert, key)) = listener_env("overload CA").await;
+    let addr = env.server.grpc_addr;
+    let limits = scalekeeper::limits::ListenerLimits::default();
+    const IDLE: usize = 2_000;
+    const STALLED: usize = 200;
+
+    // One peer opens 2,000 connections and sends nothing.
+    let mut idle = Vec::with_capacity(IDLE);
+    for _ in 0..IDLE {
+        idle.push(connect_from("127.0.0.2", addr).await);
+    }
+    // Another starts 200 handshakes and stalls: a TLS record header that promises a
+    // ClientHello of 512 bytes, and one byte of it.
+    let mut stalled = Vec::with_capacity(STALLED);
+    for _ in 0..STALLED {
+        let mut s = connect_from("127.0.0.3", addr).await;
+        s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).await.unwrap();
+        stalled.push(s);
+    }
+    let refused_per_ip = (IDLE - limits.max_connections_per_ip) as f64;
+    testkit::wait_for_async("the server has seen every connection", Duration::from_secs(10), testkit::POLL, || async {
+        env.metric(r#"scalekeeper_limit_refusals_total{limit="connections_per_ip"}"#).await >= refused_per_ip
+            && env.metric("scalekeeper_grpc_open_connections").await >= (limits.max_connections_per_ip + STALLED) as f64
+    })
+    .await;
+    assert_eq!(
+        env.metric(r#"scalekeeper_limit_refusals_total{limit="connections_per_ip"}"#).await,
+        refused_per_ip,
+        "every connection of the idle peer past --max-connections-per-ip is refused"
+    );
+    assert_eq!(
+        env.metric("scalekeeper_grpc_open_connections").await,
+        (limits.max_connections_per_ip + STALLED) as f64,
+        "the idle peer holds its share, the stalled one all of its 200"
+    );
+
+    // A legitimate client still connects and calls, within 1 s.
+    let started = Instant::now();
+    env.health(&ca.pem, &cert, &key).await.expect("a legitimate client still gets in");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "connect and call took {took:?}");
+
+    // Places are given back when the peers go away.
+    drop(idle);
+    drop(stalled);
+    testkit::wait_for_async("connections given back", Duration::from_secs(10), testkit::POLL, || async {
+        env.metric("scalekeeper_grpc_open_connections").await == 0.0
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_server_announces_100_concurrent_streams_per_connection() {
+    let (env, ca, (cert, key)) = listener_env("streams CA").await;
+    let tls = connect(env.server.grpc_addr, &ca.pem, &cert, &key).await;
+    let (send, conn) = h2::client::handshake(tls).await.expect("HTTP/2");
+    let conn = tokio::spawn(conn);
+    // The server's SETTINGS arrive with the first exchange.
+    h2_health(&send).await.expect("a call");
+    assert_eq!(send.current_max_send_streams(), 100, "SETTINGS_MAX_CONCURRENT_STREAMS");
+    conn.abort();
+}
+
+/// One HTTP/2 frame (RFC 9113 §4.1).
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A HEADERS block (HPACK, RFC 7541: static-table indexes and literals without indexing, no
+/// Huffman) for a health Check.
+fn health_check_headers() -> Vec<u8> {
+    let literal = |out: &mut Vec<u8>, s: &str| {
+        out.push(s.len() as u8);
+        out.extend_from_slice(s.as_bytes());
+    };
+    let mut h = vec![0x83, 0x87]; // :method POST, :scheme https
+    h.push(0x04); // :path, literal value
+    literal(&mut h, "/grpc.health.v1.Health/Check");
+    h.push(0x01); // :authority
+    literal(&mut h, "localhost");
+    h.extend_from_slice(&[0x0f, 0x10]); // content-type (static index 31)
+    literal(&mut h, "application/grpc");
+    h.push(0x00); // a new name
+    literal(&mut h, "te");
+    literal(&mut h, "trailers");
+    h
+}
+
+#[tokio::test]
+async fn a_reset_flood_gets_goaway_enhance_your_calm() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (env, ca, (cert, key)) = listener_env("reset flood CA").await;
+    let tls = connect(env.server.grpc_addr, &ca.pem, &cert, &key).await;
+    let (mut rd, mut wr) = tokio::io::split(tls);
+    // "MadeYouReset" (CVE-2025-8671): each stream is opened, then made to fail by a
+    // WINDOW_UPDATE that overflows its window, so the server itself must reset it.
+    let flood = tokio::spawn(async move {
+        wr.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await?;
+        wr.write_all(&frame(0x4, 0, 0, &[])).await?; // SETTINGS
+        let headers = health_check_headers();
+        for i in 0..3_000u32 {
+            let id = 2 * i + 1;
+            let mut batch = frame(0x1, 0x4, id, &headers); // HEADERS, END_HEADERS
+            batch.extend(frame(0x8, 0, id, &0x7fff_ffffu32.to_be_bytes())); // WINDOW_UPDATE
+            wr.write_all(&batch).await?;
+        }
+        wr.flush().await?;
+        Ok::<_, std::io::Error>(wr)
+    });
+    // Read the server's frames until its GOAWAY.
+    let goaway = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut head = [0u8; 9];
+        loop {
+            if rd.read_exact(&mut head).await.is_err() {
+                return None;
+            }
+            let len = (usize::from(head[0]) << 16) | (usize::from(head[1]) << 8) | usize::from(head[2]);
+            let mut payload = vec![0u8; len];
+            if rd.read_exact(&mut payload).await.is_err() {
+                return None;
+            }
+            if head[3] == 0x7 && payload.len() >= 8 {
+                return Some(u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]));
+            }
+        }
+    })
+    .await
+    .expect("the server answers the flood within 20 s");
+    const ENHANCE_YOUR_CALM: u32 = 0xb;
+    assert_eq!(goaway, Some(ENHANCE_YOUR_CALM), "the flood ends with GOAWAY ENHANCE_YOUR_CALM");
+    flood.abort();
 }

@@ -28,6 +28,7 @@ use super::status::Error;
 use crate::audit::{AuditDecision, Auditor, Record as AuditRecord, Snapshot};
 use crate::authz::Authorizer;
 use crate::cache::{Cache, Change};
+use crate::limits::{Limit, Refusal, WatchGate};
 use crate::metrics::Metrics;
 use crate::tls::PeerInfo;
 use crate::view::DeploymentView;
@@ -38,6 +39,12 @@ use crate::writer::{SetRequest, Writer};
 pub struct ServiceConfig {
     /// Largest replica count SetReplicas accepts (a count of Pods).
     pub max_replicas: i32,
+    /// Longest a unary call runs before DEADLINE_EXCEEDED.
+    pub call_timeout: std::time::Duration,
+    /// Open WatchDeployments streams, all callers together, before RESOURCE_EXHAUSTED.
+    pub max_watches: usize,
+    /// Open WatchDeployments streams of one identity before RESOURCE_EXHAUSTED.
+    pub max_watches_per_identity: usize,
 }
 
 /// The gRPC service.
@@ -49,6 +56,7 @@ pub struct Service {
     auditor: Auditor,
     metrics: Arc<Metrics>,
     config: ServiceConfig,
+    watches: WatchGate,
     stop: CancellationToken,
 }
 
@@ -135,10 +143,13 @@ impl Service {
         config: ServiceConfig,
         stop: CancellationToken,
     ) -> Self {
-        Self { cache, writer, authorizer, auditor, metrics, config, stop }
+        let watches = WatchGate::new(config.max_watches, config.max_watches_per_identity, metrics.open_watches.clone());
+        Self { cache, writer, authorizer, auditor, metrics, config, watches, stop }
     }
 
-    /// Runs a unary handler with logging and metrics.
+    /// Runs a handler (for WatchDeployments, until its stream starts) with a request id,
+    /// the call timeout, logging, auditing and metrics; the answer carries the request id in
+    /// its `x-request-id` metadata.
     async fn call<T, R, F>(
         &self,
         method: &'static str,
@@ -154,7 +165,18 @@ impl Service {
         let id = request_id();
         let facts = who.facts.clone();
         let subject = who.subject.clone();
-        let result = f(req.into_inner(), who).await;
+        let timeout = self.config.call_timeout;
+        let result = match tokio::time::timeout(timeout, f(req.into_inner(), who)).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.metrics.limit_refused(Limit::CallTimeout);
+                Err(Error::DeadlineExceeded(format!(
+                    "the call ran longer than the server's limit of {} s ({}); retry",
+                    timeout.as_secs_f64(),
+                    Limit::CallTimeout.flag()
+                )))
+            }
+        };
         let elapsed = start.elapsed();
         let code = match &result {
             Ok(_) => tonic::Code::Ok,
@@ -200,14 +222,23 @@ impl Service {
             Ok(_) => {
                 tracing::info!(request_id = %id, method, identity = %identity, peer = %peer, code = ?code, latency_us = elapsed.as_micros() as u64, "call")
             }
-            Err(e @ Error::Internal(_)) => {
+            Err(e) if e.is_server_fault() => {
                 tracing::error!(request_id = %id, method, identity = %identity, peer = %peer, code = ?code, error = %e, "call failed")
             }
             Err(e) => {
                 tracing::info!(request_id = %id, method, identity = %identity, peer = %peer, code = ?code, error = %e, latency_us = elapsed.as_micros() as u64, "call refused")
             }
         }
-        result.map(Response::new).map_err(Status::from)
+        match result {
+            Ok(r) => {
+                let mut response = Response::new(r);
+                if let Ok(v) = id.parse() {
+                    response.metadata_mut().insert(super::status::REQUEST_ID_HEADER, v);
+                }
+                Ok(response)
+            }
+            Err(e) => Err(e.into_status(&id)),
+        }
     }
 
     fn require_ready(&self) -> Result<(), Error> {
@@ -495,6 +526,21 @@ impl ScaleService for Service {
             this.check_scope(&r.namespace)?;
             let permitted = this.authorize_read(&who, Verb::Watch, &r.namespace).await?;
             this.require_ready()?;
+            let place = this.watches.admit(&identity).map_err(|refusal| {
+                let (limit, whose) = match refusal {
+                    Refusal::PerKey => (Limit::WatchesPerIdentity, format!("identity {identity}")),
+                    Refusal::Total => (Limit::Watches, "this server".to_string()),
+                };
+                this.metrics.limit_refused(limit);
+                Error::ResourceExhausted(format!(
+                    "too many open watches for {whose} (limit {}); close one, or raise {}",
+                    match refusal {
+                        Refusal::PerKey => this.config.max_watches_per_identity,
+                        Refusal::Total => this.config.max_watches,
+                    },
+                    limit.flag()
+                ))
+            })?;
             // Subscribe before the snapshot so that no change falls in between.
             let changes = this.cache.subscribe();
             let (tx, rx) = mpsc::channel(WATCH_BUFFER);
@@ -505,7 +551,13 @@ impl ScaleService for Service {
             let filter = WatchFilter { namespace, permitted, sel };
             tokio::spawn(run_watch(this.clone(), filter, changes, tx, end_tx, identity));
             let end = futures::stream::once(end_rx).filter_map(|r| futures::future::ready(r.ok().map(Err)));
-            Ok(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx).chain(end)) as WatchStream)
+            // The watch's place is given back when tonic drops the stream (the client went
+            // away, or the stream ended).
+            let stream = tokio_stream::wrappers::ReceiverStream::new(rx).chain(end).map(move |item| {
+                let _held = &place;
+                item
+            });
+            Ok(Box::pin(stream) as WatchStream)
         })
         .await
     }

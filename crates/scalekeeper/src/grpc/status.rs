@@ -7,10 +7,18 @@
 //! | [`Error::NotFound`] | NOT_FOUND | 404 |
 //! | [`Error::Aborted`] | ABORTED | 409 |
 //! | [`Error::FailedPrecondition`] | FAILED_PRECONDITION | |
-//! | [`Error::PermissionDenied`] | PERMISSION_DENIED | 401, 403 (scalekeeper's own RBAC is too narrow) |
-//! | [`Error::Unavailable`] | UNAVAILABLE | 429, 5xx, connection failures, caches not synced |
+//! | [`Error::PermissionDenied`] | PERMISSION_DENIED | |
+//! | [`Error::Unavailable`] | UNAVAILABLE | caches not synced, authorization check impossible |
 //! | [`Error::ResourceExhausted`] | RESOURCE_EXHAUSTED | |
+//! | [`Error::DeadlineExceeded`] | DEADLINE_EXCEEDED | |
 //! | [`Error::Internal`] | INTERNAL | anything else: a bug |
+//! | [`Error::Kubernetes`] | PERMISSION_DENIED, UNAVAILABLE or INTERNAL | 401/403 (scalekeeper's own RBAC is too narrow), 429, 5xx, connection failures, undecodable answers |
+//!
+//! What the caller reads ([`Error::into_status`]) never holds scalekeeper's ServiceAccount,
+//! the API server's address or other transport details: an [`Error::Internal`] or an
+//! [`Error::Kubernetes`] says what failed in general words and gives the request id, under
+//! which the server's log has the details. Every answer carries the request id in the
+//! `x-request-id` response metadata too.
 //!
 //! The writer's errors: [`WriteError::NotFound`] → NOT_FOUND, [`WriteError::HpaOwnsCount`] →
 //! FAILED_PRECONDITION, [`WriteError::VersionMismatch`] and [`WriteError::Contended`] → ABORTED,
@@ -46,10 +54,26 @@ pub enum Error {
     /// The server or the stream is overloaded.
     #[error("{0}")]
     ResourceExhausted(String),
+    /// The call ran past the server's call timeout.
+    #[error("{0}")]
+    DeadlineExceeded(String),
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The Kubernetes API refused scalekeeper itself, failed or could not be reached.
+    #[error("{public}: {detail}")]
+    Kubernetes {
+        /// PERMISSION_DENIED, UNAVAILABLE or INTERNAL.
+        code: Code,
+        /// What the caller reads.
+        public: String,
+        /// What only the server's log shows (the API server's message or the transport error).
+        detail: String,
+    },
 }
+
+/// The response metadata key that carries the request id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 fn render(v: &[Violation]) -> String {
     v.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; ")
@@ -66,7 +90,11 @@ impl Error {
             Error::PermissionDenied(_) => "permission_denied",
             Error::Unavailable(_) => "unavailable",
             Error::ResourceExhausted(_) => "resource_exhausted",
+            Error::DeadlineExceeded(_) => "deadline_exceeded",
             Error::Internal(_) => "internal",
+            Error::Kubernetes { code: Code::PermissionDenied, .. } => "permission_denied",
+            Error::Kubernetes { code: Code::Unavailable, .. } => "unavailable",
+            Error::Kubernetes { .. } => "internal",
         }
     }
 
@@ -80,8 +108,35 @@ impl Error {
             Error::PermissionDenied(_) => Code::PermissionDenied,
             Error::Unavailable(_) => Code::Unavailable,
             Error::ResourceExhausted(_) => Code::ResourceExhausted,
+            Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
             Error::Internal(_) => Code::Internal,
+            Error::Kubernetes { code, .. } => *code,
         }
+    }
+
+    /// Whether this is a fault of the server or its cluster rather than of the request (logged
+    /// as an error).
+    pub fn is_server_fault(&self) -> bool {
+        matches!(self, Error::Internal(_) | Error::Kubernetes { code: Code::Internal | Code::PermissionDenied, .. })
+    }
+
+    /// The status the caller gets for the call `request_id`: the message as the table above
+    /// says, without details only the log may show, and the request id in the metadata.
+    pub fn into_status(self, request_id: &str) -> Status {
+        let mut status = match self {
+            Error::Internal(_) => Status::internal(format!(
+                "internal error; the server's log has the details under request id {request_id}"
+            )),
+            Error::Kubernetes { code, public, .. } => {
+                let message = format!("{public} (request id {request_id})");
+                if code == Code::Unavailable { Error::Unavailable(message).into() } else { Status::new(code, message) }
+            }
+            other => other.into(),
+        };
+        if let Ok(v) = request_id.parse() {
+            status.metadata_mut().insert(REQUEST_ID_HEADER, v);
+        }
+        status
     }
 
     /// Classifies a Kubernetes client error by the table's Kubernetes column; `what` names
@@ -94,18 +149,38 @@ impl Error {
                     404 => Error::NotFound(format!("{what} not found")),
                     409 => Error::Aborted(msg),
                     400 | 422 => Error::Invalid(vec![Violation { field: "request".into(), description: msg }]),
-                    401 | 403 => Error::PermissionDenied(format!(
-                        "{what}: the Kubernetes API refused scalekeeper's service account ({}); check its RBAC",
-                        status.message
-                    )),
-                    429 | 500..=599 => Error::Unavailable(format!("Kubernetes API unavailable: {msg}")),
-                    _ => Error::Internal(msg),
+                    401 | 403 => Error::Kubernetes {
+                        code: Code::PermissionDenied,
+                        public: format!(
+                            "{what}: the Kubernetes API refused scalekeeper itself, not your identity; \
+                             an operator can see why in the server's log"
+                        ),
+                        detail: format!("{} (check scalekeeper's RBAC)", status.message),
+                    },
+                    429 | 500..=599 => Error::Kubernetes {
+                        code: Code::Unavailable,
+                        public: format!("Kubernetes API unavailable ({what}); retry shortly"),
+                        detail: msg,
+                    },
+                    _ => Error::Kubernetes {
+                        code: Code::Internal,
+                        public: format!("unexpected answer from the Kubernetes API ({what})"),
+                        detail: msg,
+                    },
                 }
             }
-            kube::Error::SerdeError(e) => Error::Internal(format!("{what}: decoding the Kubernetes response: {e}")),
+            kube::Error::SerdeError(e) => Error::Kubernetes {
+                code: Code::Internal,
+                public: format!("undecodable answer from the Kubernetes API ({what})"),
+                detail: e.to_string(),
+            },
             // Connection refused, TLS, timeouts, a broken watch...: the API server is not
             // reachable from here right now.
-            other => Error::Unavailable(format!("Kubernetes API unreachable ({what}): {other}")),
+            other => Error::Kubernetes {
+                code: Code::Unavailable,
+                public: format!("Kubernetes API unreachable ({what}); retry shortly"),
+                detail: other.to_string(),
+            },
         }
     }
 }
@@ -191,6 +266,36 @@ mod tests {
         assert_eq!(Error::from(kube(409)).code(), Code::Aborted);
         assert_eq!(Error::from(kube(400)).code(), Code::InvalidArgument);
         assert_eq!(Error::from(kube(500)).code(), Code::Unavailable);
+    }
+
+    #[test]
+    fn callers_get_the_request_id_and_never_the_service_account_or_transport_details() {
+        let forbidden = kube::Error::Api(
+            kube::core::Status::failure(
+                "deployments.apps \"web\" is forbidden: User \"system:serviceaccount:sk:scalekeeper\" cannot patch",
+                "Forbidden",
+            )
+            .with_code(403)
+            .boxed(),
+        );
+        let e = Error::from_kube(forbidden, "Deployment shop/web");
+        assert!(e.to_string().contains("system:serviceaccount:sk:scalekeeper"), "the log keeps the detail: {e}");
+        assert!(e.is_server_fault());
+        let st = e.into_status("r-42");
+        assert_eq!(st.code(), Code::PermissionDenied);
+        assert!(!st.message().contains("serviceaccount"), "{}", st.message());
+        assert!(st.message().contains("request id r-42"), "{}", st.message());
+        assert_eq!(st.metadata().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()), Some("r-42"));
+
+        let st = Error::from_kube(api(503), "Deployment a/b").into_status("r-43");
+        assert_eq!(st.code(), Code::Unavailable);
+        assert!(!st.message().contains("status 503"), "{}", st.message());
+        assert!(st.get_error_details().retry_info().is_some(), "UNAVAILABLE keeps its RetryInfo");
+
+        let st = Error::Internal("index out of bounds in cache.rs".into()).into_status("r-44");
+        assert_eq!(st.code(), Code::Internal);
+        assert!(!st.message().contains("cache.rs"), "{}", st.message());
+        assert!(st.message().contains("r-44"), "{}", st.message());
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::cli;
 #[cfg(feature = "dev")]
 use crate::dev::DevConfig;
 use crate::leader::LeaderConfig;
+use crate::limits::ListenerLimits;
 use crate::reconciler::ReconcileConfig;
 use crate::server::{AuthorizationConfig, ServeConfig};
 use crate::tls::{ClientPolicy, TlsFiles};
@@ -167,9 +168,115 @@ pub struct ServeArgs {
     /// after), appended to this file; `-`: stdout. Not filtered by RUST_LOG. Unset: none.
     #[arg(long, env = "SCALEKEEPER_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
+    /// Connection, handshake, stream, call and watch limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// The flags these replaced, still accepted.
     #[command(flatten)]
     pub deprecated: DeprecatedSecondsFlags,
+}
+
+/// The listener's limits ([`ListenerLimits`]; the defaults here are its defaults, which a
+/// test checks). Each refusal counts in `scalekeeper_limit_refusals_total{limit}`.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Listener limits")]
+pub struct LimitArgs {
+    /// Open gRPC connections, all peers together; past it new connections are closed at once.
+    #[arg(long, env = "SCALEKEEPER_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Open gRPC connections from one peer IP address.
+    #[arg(long, env = "SCALEKEEPER_MAX_CONNECTIONS_PER_IP", default_value_t = 256)]
+    pub max_connections_per_ip: usize,
+    /// TLS handshakes in progress at once.
+    #[arg(long, env = "SCALEKEEPER_MAX_TLS_HANDSHAKES", default_value_t = 512)]
+    pub max_tls_handshakes: usize,
+    /// How long a client has to finish its TLS handshake.
+    #[arg(long, env = "SCALEKEEPER_TLS_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub tls_handshake_timeout: Duration,
+    /// Calls in flight on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS).
+    #[arg(long, env = "SCALEKEEPER_MAX_CONCURRENT_STREAMS", default_value_t = 100)]
+    pub max_concurrent_streams: u32,
+    /// Interval of HTTP/2 keepalive PINGs.
+    #[arg(long, env = "SCALEKEEPER_KEEPALIVE_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub keepalive_interval: Duration,
+    /// A connection whose keepalive PING is unanswered this long is closed.
+    #[arg(long, env = "SCALEKEEPER_KEEPALIVE_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub keepalive_timeout: Duration,
+    /// Longest a unary call may run before DEADLINE_EXCEEDED.
+    #[arg(long, env = "SCALEKEEPER_CALL_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub call_timeout: Duration,
+    /// Largest request message, in bytes.
+    #[arg(long, env = "SCALEKEEPER_MAX_REQUEST_BYTES", default_value_t = 65_536)]
+    pub max_request_bytes: usize,
+    /// Open WatchDeployments streams, all callers together (RESOURCE_EXHAUSTED past it).
+    #[arg(long, env = "SCALEKEEPER_MAX_WATCHES", default_value_t = 1_000)]
+    pub max_watches: usize,
+    /// Open WatchDeployments streams of one identity.
+    #[arg(long, env = "SCALEKEEPER_MAX_WATCHES_PER_IDENTITY", default_value_t = 100)]
+    pub max_watches_per_identity: usize,
+}
+
+impl LimitArgs {
+    /// The limits.
+    ///
+    /// # Errors
+    ///
+    /// [`ArgsError::Invalid`] for a zero count or duration (a zero limit would refuse
+    /// everything), or a per-key limit above its total.
+    pub fn into_limits(self) -> Result<ListenerLimits, ArgsError> {
+        let Self {
+            max_connections,
+            max_connections_per_ip,
+            max_tls_handshakes,
+            tls_handshake_timeout,
+            max_concurrent_streams,
+            keepalive_interval,
+            keepalive_timeout,
+            call_timeout,
+            max_request_bytes,
+            max_watches,
+            max_watches_per_identity,
+        } = self;
+        let positive = |flag: &'static str, n: u128| {
+            if n == 0 { Err(ArgsError::Invalid { flag, reason: "must be greater than 0".into() }) } else { Ok(()) }
+        };
+        positive("--max-connections", max_connections as u128)?;
+        positive("--max-connections-per-ip", max_connections_per_ip as u128)?;
+        positive("--max-tls-handshakes", max_tls_handshakes as u128)?;
+        positive("--tls-handshake-timeout", tls_handshake_timeout.as_millis())?;
+        positive("--max-concurrent-streams", u128::from(max_concurrent_streams))?;
+        positive("--keepalive-interval", keepalive_interval.as_millis())?;
+        positive("--keepalive-timeout", keepalive_timeout.as_millis())?;
+        positive("--call-timeout", call_timeout.as_millis())?;
+        positive("--max-request-bytes", max_request_bytes as u128)?;
+        positive("--max-watches", max_watches as u128)?;
+        positive("--max-watches-per-identity", max_watches_per_identity as u128)?;
+        if max_connections_per_ip > max_connections {
+            return Err(ArgsError::Invalid {
+                flag: "--max-connections-per-ip",
+                reason: format!("{max_connections_per_ip} is more than --max-connections {max_connections}"),
+            });
+        }
+        if max_watches_per_identity > max_watches {
+            return Err(ArgsError::Invalid {
+                flag: "--max-watches-per-identity",
+                reason: format!("{max_watches_per_identity} is more than --max-watches {max_watches}"),
+            });
+        }
+        Ok(ListenerLimits {
+            max_connections,
+            max_connections_per_ip,
+            max_tls_handshakes,
+            tls_handshake_timeout,
+            max_concurrent_streams,
+            keepalive_interval,
+            keepalive_timeout,
+            call_timeout,
+            max_request_bytes,
+            max_watches,
+            max_watches_per_identity,
+        })
+    }
 }
 
 /// The `--*-seconds` flags (and `SCALEKEEPER_*_SECONDS` variables) of earlier releases, hidden
@@ -301,8 +408,10 @@ impl ServeArgs {
             authorization_allow_ttl,
             authorization_deny_ttl,
             audit_log,
+            limits,
             deprecated,
         } = self;
+        let limits = limits.into_limits()?;
         let DeprecatedSecondsFlags {
             drain_timeout_seconds,
             shutdown_delay_seconds,
@@ -402,6 +511,7 @@ impl ServeArgs {
                     instance: identity.clone(),
                 },
                 audit_log,
+                limits,
                 authorization: AuthorizationConfig {
                     mode: authorization,
                     allow_ttl: authorization_allow_ttl,
@@ -518,6 +628,26 @@ mod tests {
         assert_eq!(c.tls.client_crl, None);
         assert!(c.client_policy.allowed_identity_prefixes.is_empty());
         assert!(s.deprecated.is_empty());
+        assert_eq!(c.limits, ListenerLimits::default(), "the flags' defaults are ListenerLimits' defaults");
+    }
+
+    #[test]
+    fn listener_limit_flags() {
+        let c = config(&["--max-connections-per-ip", "8", "--call-timeout", "2s", "--max-request-bytes", "1024"])
+            .expect("valid")
+            .config;
+        assert_eq!(c.limits.max_connections_per_ip, 8);
+        assert_eq!(c.limits.call_timeout, Duration::from_secs(2));
+        assert_eq!(c.limits.max_request_bytes, 1024);
+        assert!(matches!(config(&["--max-watches", "0"]), Err(ArgsError::Invalid { flag: "--max-watches", .. })));
+        assert!(matches!(
+            config(&["--max-connections", "10", "--max-connections-per-ip", "11"]),
+            Err(ArgsError::Invalid { flag: "--max-connections-per-ip", .. })
+        ));
+        assert!(matches!(
+            config(&["--max-watches", "5", "--max-watches-per-identity", "6"]),
+            Err(ArgsError::Invalid { flag: "--max-watches-per-identity", .. })
+        ));
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub struct Options {
     pub authorization: scalekeeper::server::AuthorizationConfig,
     /// The audit trail's file, if any.
     pub audit_log: Option<std::path::PathBuf>,
+    /// The listener's limits.
+    pub limits: scalekeeper::limits::ListenerLimits,
 }
 
 impl Default for Options {
@@ -68,6 +70,7 @@ impl Default for Options {
                 ..Default::default()
             },
             audit_log: None,
+            limits: Default::default(),
         }
     }
 }
@@ -124,6 +127,7 @@ async fn start_server(client: kube::Client, certs: &certs::DevCerts, opts: Optio
             leader: None,
             authorization: opts.authorization,
             audit_log: opts.audit_log,
+            limits: opts.limits,
         },
     )
     .await
