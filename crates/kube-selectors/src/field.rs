@@ -114,7 +114,11 @@ impl FieldSelector {
 impl fmt::Display for FieldSelector {
     /// Canonical string form, as upstream `Selector.String()`: terms joined
     /// by ",", each `field=value` or `field!=value` with `\`, `,` and `=`
-    /// escaped in the value; `parse(&sel.to_string()) == sel`.
+    /// escaped in the value. `parse(&sel.to_string())` gives back the same terms, and `sel`
+    /// itself unless the input wrote `==`: upstream sorts terms by their raw text and prints
+    /// `==` as `=`, so `a==z,a=b` prints `a=z,a=b`, which parses in the order `a=b,a=z` (the
+    /// same selector, an AND of terms; derived `==` on the type sees the order). One print
+    /// later the form is a fixed point (tests/properties.rs checks both).
     ///
     /// Source: <https://github.com/kubernetes/apimachinery/blob/master/pkg/fields/selector.go>.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

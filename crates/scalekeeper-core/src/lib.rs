@@ -8,11 +8,15 @@
 pub mod authz;
 pub mod identity;
 pub mod plan;
+pub mod request;
 pub mod sync;
 pub mod validation;
 
 pub use identity::{Identity, NameKind};
 pub use plan::{Decision, Input, Limits, Plan, plan};
+pub use request::{
+    MAX_LABEL_SELECTOR_BYTES, MAX_PAGE_TOKEN_BYTES, decode_page_token, encode_page_token, parse_label_selector,
+};
 pub use sync::{Conflict, Desired, Mode, Observed, ReplicaCounts, SyncState, SyncStatus, evaluate};
 pub use validation::{
     DEFAULT_MAX_REPLICAS, Violation, page_size, validate_namespace_filter, validate_replicas, validate_target,

@@ -459,3 +459,21 @@ async fn graceful_shutdown_turns_not_ready_and_refuses_new_connections() {
     tokio::time::timeout(Duration::from_secs(10), done).await.expect("drains in time").unwrap().unwrap();
     assert!(tokio::net::TcpStream::connect(env.grpc_addr).await.is_err(), "the API port is closed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_label_selector_is_invalid_argument_naming_the_limit() {
+    let env = common::start().await;
+    let mut c = env.client().await;
+    // 5,000 bytes of an otherwise valid selector (`a in (b,b,...,b)`): only its length is wrong.
+    let selector = format!("a in ({}b)", "b,".repeat(2496));
+    assert_eq!(selector.len(), 5000);
+    let err = c
+        .list_deployments(pb::ListDeploymentsRequest { label_selector: selector, ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{}", err.message());
+    assert!(err.message().contains("4096"), "names the limit: {}", err.message());
+    assert!(err.message().contains("5000"), "names the length: {}", err.message());
+    assert!(err.message().len() < 200, "does not echo the selector back: {} bytes", err.message().len());
+    assert_eq!(err.get_error_details().bad_request().unwrap().field_violations[0].field, "label_selector");
+}
