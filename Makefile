@@ -172,7 +172,7 @@ chart-validate: $(CHART_VENV)/.installed $(CHECKOV_VENV)/.installed ## Helm char
 	$(CHART_VENV)/bin/python tools/validate_chart.py --checkov $(CHECKOV_VENV)/bin/checkov
 
 .PHONY: chart-lint
-chart-lint: $(CHART_VENV)/.installed ## Helm chart, quick part: metadata, CRD copy, schema, README, bad values, helm lint.
+chart-lint: $(CHART_VENV)/.installed ## Helm chart, quick part: metadata, CRD copy, schema, README, bad values, user roles, client CA, helm lint.
 	$(CHART_VENV)/bin/python tools/validate_chart.py --lint-only
 
 $(CHART_VENV)/.installed: tools/chart-requirements.txt

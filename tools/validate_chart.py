@@ -4,7 +4,9 @@
 Checks (each prints PASS/FAIL/SKIP with a short summary; the exit code is 1 on any FAIL):
   chart metadata, the CRD copy (== deploy/crds), values.schema.json (draft-07, closed
   objects, defaults == values.yaml), the README value table (== the schema), the bad
-  values files in tests/ (refused, by the schema or the template, as each file says),
+  values files in tests/ (refused, by the schema or the template, as each file says, with
+  the words of its "# error contains:" line), files/user-roles.yaml (the callers'
+  ClusterRoles' rules), the client CA (cert-manager needs a dedicated one or shareIssuerCA),
   then for every value set in ci/: helm lint (strict, Kubernetes 1.29 and the newest),
   render, kubernetes-validate --strict (1.29 and the newest it knows), structural
   invariants (rollout, shutdown, security context, RBAC verbs, namespaces, Services,
@@ -18,7 +20,8 @@ tools/checkov-requirements.txt (.venv-checkov, its own venv: it pins old depende
 
 `--write-readme` regenerates the value table of charts/scalekeeper/README.md from the schema
 (standard library only), `--lint-only` runs the checks that need no render of manifests
-beyond helm lint (metadata, CRD, schema, README, bad values, lint).
+beyond helm lint (metadata, CRD, schema, README, bad values, the user roles file, the client
+CA cases, lint).
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ CRD_COPY = CHART / "crds" / "replicapolicies.scalekeeper.dev.yaml"
 METRICS_RS = ROOT / "crates" / "scalekeeper" / "src" / "metrics.rs"
 CHECKOV_CONFIG = ROOT / "tools" / "checkov.yaml"
 README = CHART / "README.md"
+# The rules of the callers' ClusterRoles (viewer, editor): rendered by templates/rbac.yaml,
+# embedded by `scalekeeper dev` (crates/scalekeeper/src/dev.rs), checked here.
+USER_ROLES = CHART / "files" / "user-roles.yaml"
 README_BEGIN = "<!-- values-table:begin (generated from values.schema.json: make generate) -->"
 README_END = "<!-- values-table:end -->"
 
@@ -65,9 +71,9 @@ MANAGED_RULES = {
     ("events.k8s.io", "events"): {"create", "patch"},
 }
 LEASE_RULES = {("coordination.k8s.io", "leases"): {"get", "list", "watch", "create", "update", "patch"}}
-# The callers' ClusterRoles: what each RBAC verb allows is in scalekeeper_core::authz.
-VIEWER_RULES = {("scalekeeper.dev", "replicapolicies"): {"get", "list", "watch"}}
-EDITOR_RULES = {("scalekeeper.dev", "replicapolicies"): {"get", "list", "watch", "update", "delete"}}
+# The callers' ClusterRoles come from USER_ROLES (user_role_rules()); what each RBAC verb
+# allows is in scalekeeper_core::authz. The file may grant these verbs, nothing else.
+USER_ROLE_VERBS = {"viewer": {"get", "list", "watch"}, "editor": {"get", "list", "watch", "update", "delete"}}
 
 REQUIRED_LABELS = [
     "app.kubernetes.io/name",
@@ -248,6 +254,14 @@ def rules_diff(got: dict, want: dict) -> str:
     return "; ".join(out)
 
 
+def user_role_rules() -> dict[str, dict[tuple[str, str], set[str]]]:
+    """role (viewer, editor) -> its rules, from files/user-roles.yaml."""
+    import yaml
+
+    roles = yaml.safe_load(USER_ROLES.read_text()) or {}
+    return {role: rules_of({"rules": roles.get(role)}) for role in USER_ROLE_VERBS}
+
+
 def selector_matches(selector: dict, labels: dict) -> bool:
     return all(labels.get(k) == v for k, v in (selector or {}).items())
 
@@ -340,7 +354,7 @@ def check_readme(rep: Report, schema: dict) -> None:
             problems.append("the value table differs from values.schema.json: run `make generate`")
     except ValueError:
         problems.append("README.md has no value-table markers")
-    for needle in ("crds/", "never upgrade", "kubectl apply", "scalekeeper crd", "ssl-passthrough", "hot reload"):
+    for needle in ("crds/", "never upgrade", "kubectl apply", "scalekeeper crd", "ssl-passthrough", "hot reload", "shareIssuerCA"):
         if needle not in text:
             problems.append(f"README.md does not mention {needle!r}")
     rep.check("chart README", problems, f"value table == schema ({len(schema_rows(schema))} rows); CRD upgrade, passthrough, reload notes present")
@@ -366,9 +380,12 @@ def check_bad_values(rep: Report) -> None:
                 schema_err = ""
             except helm.HelmValuesError as e:
                 schema_ok, schema_err = False, str(e)
+            expect = re.search(r"^# error contains: (.+)$", text, re.M)
             if m.group(1) == "schema":
                 if schema_ok:
                     problems.append(f"{path.name}: the schema accepted it")
+                elif expect and expect.group(1).strip() not in schema_err:
+                    problems.append(f"{path.name}: the schema's error does not say {expect.group(1).strip()!r}: {schema_err.strip()}")
                 continue
             if not schema_ok:
                 problems.append(f"{path.name}: refused by the schema ({schema_err.strip()}), expected the template to refuse it")
@@ -380,7 +397,70 @@ def check_bad_values(rep: Report) -> None:
             except helm.HelmRenderError as e:
                 if "execution error" not in str(e):
                     problems.append(f"{path.name}: refused for another reason: {e}")
-    rep.check("bad values refused", problems, f"{count} files in tests/ refused as each says (schema or template)")
+                elif expect and expect.group(1).strip() not in " ".join(str(e).split()):
+                    problems.append(f"{path.name}: the error does not say {expect.group(1).strip()!r}: {e}")
+    rep.check("bad values refused", problems, f"{count} files in tests/ refused as each says (schema or template, with the message given)")
+
+
+def check_user_roles(rep: Report) -> None:
+    """files/user-roles.yaml: the viewer reads, the editor also writes, nothing else (the
+    rendered ClusterRoles are compared with the file in the invariants)."""
+    problems = []
+    try:
+        roles = user_role_rules()
+    except Exception as e:  # noqa: BLE001
+        rep.check("user roles file", [f"{USER_ROLES.relative_to(ROOT)}: {e}"], "")
+        return
+    for role, verbs in USER_ROLE_VERBS.items():
+        want = {("scalekeeper.dev", "replicapolicies"): verbs}
+        if roles[role] != want:
+            problems.append(f"{role}: {rules_diff(roles[role], want) or 'no rules'}")
+    rep.check("user roles file", problems, f"{USER_ROLES.relative_to(ROOT)}: viewer get/list/watch, editor + update/delete on replicapolicies")
+
+
+# Client-CA cases: (values, the Secret and key mounted as ca.crt, or the error's words).
+# Literal expectations, not derived from the values as the invariants are.
+CERT_MANAGER = {"enabled": True, "issuerRef": {"name": "scalekeeper-ca"}}
+CLIENT_CA_CASES = [
+    ("own Secret, no client CA", {}, (f"{RELEASE}-tls", "ca.crt")),
+    ("own Secret, dedicated client CA", {"tls": {"clientCA": {"existingSecret": "clients", "key": "bundle.pem"}}}, ("clients", "bundle.pem")),
+    ("cert-manager, no client CA", {"tls": {"certManager": CERT_MANAGER}},
+     "tls.certManager.enabled needs a client CA of its own: set tls.clientCA.existingSecret"),
+    ("cert-manager, shareIssuerCA", {"tls": {"certManager": CERT_MANAGER, "clientCA": {"shareIssuerCA": True}}}, (f"{RELEASE}-tls", "ca.crt")),
+    ("cert-manager, dedicated client CA", {"tls": {"certManager": CERT_MANAGER, "clientCA": {"existingSecret": "clients"}}}, ("clients", "ca.crt")),
+    ("cert-manager, both", {"tls": {"certManager": CERT_MANAGER, "clientCA": {"existingSecret": "clients", "shareIssuerCA": True}}},
+     "tls.clientCA.existingSecret and tls.clientCA.shareIssuerCA are exclusive"),
+]
+
+
+def check_client_ca(rep: Report) -> None:
+    import helm_python as helm
+    import yaml
+
+    problems = []
+    with helm.Chart.load(CHART) as chart:
+        for name, values, want in CLIENT_CA_CASES:
+            try:
+                rendered = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+            except helm.HelmRenderError as e:
+                if not isinstance(want, str):
+                    problems.append(f"{name}: refused: {e}")
+                elif want not in " ".join(str(e).split()):
+                    problems.append(f"{name}: refused, but the error does not say {want!r}: {e}")
+                continue
+            if isinstance(want, str):
+                problems.append(f"{name}: rendered; want the error {want!r}")
+                continue
+            docs = [d for path, t in rendered.items() if path.endswith(".yaml") for d in yaml.safe_load_all(t) if d]
+            dep = next(d for d in docs if d.get("kind") == "Deployment")
+            pod = dep["spec"]["template"]["spec"]
+            sources = next(v for v in pod["volumes"] if v["name"] == "tls")["projected"]["sources"]
+            got = [(src["secret"]["name"], item["key"]) for src in sources for item in src["secret"]["items"] if item["path"] == "ca.crt"]
+            if got != [want]:
+                problems.append(f"{name}: ca.crt comes from {got}, want {[want]}")
+            if f"--client-ca={TLS_DIR}/ca.crt" not in pod["containers"][0]["args"]:
+                problems.append(f"{name}: no --client-ca={TLS_DIR}/ca.crt")
+    rep.check("client CA", problems, f"{len(CLIENT_CA_CASES)} cases: cert-manager needs tls.clientCA.existingSecret or shareIssuerCA; ca.crt mounted from the right Secret")
 
 
 def check_lint(rep: Report, sets: dict[str, dict], newest: str) -> None:
@@ -560,8 +640,11 @@ def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[st
             for item in src.get("secret", {}).get("items", []):
                 files[item["path"]] = (src["secret"]["name"], item["key"])
         tls_secret = values["tls"]["existingSecret"] or f"{RELEASE}-tls"
+        client_ca = values["tls"]["clientCA"]
         want = {"tls.crt": (tls_secret, "tls.crt"), "tls.key": (tls_secret, "tls.key"),
-                "ca.crt": (values["tls"]["clientCASecret"] or tls_secret, values["tls"]["clientCAKey"])}
+                "ca.crt": (client_ca["existingSecret"] or tls_secret, client_ca["key"])}
+        if values["tls"]["certManager"]["enabled"] and not client_ca["existingSecret"] and not client_ca["shareIssuerCA"]:
+            p.append("cert-manager's ca.crt (the issuer's CA) is the client CA without tls.clientCA.shareIssuerCA")
         crl_secret = values["tls"].get("clientCRLSecret")
         if crl_secret:
             want["ca.crl"] = (crl_secret, values["tls"]["clientCRLKey"])
@@ -596,7 +679,7 @@ def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[st
     sa = pod.get("serviceAccountName")
     # The callers' ClusterRoles (bound to nobody) and the auth-delegator binding (for
     # SubjectAccessReviews) are checked on their own; the rest is scalekeeper's own access.
-    user_role_names = {f"{RELEASE}-viewer": VIEWER_RULES, f"{RELEASE}-editor": EDITOR_RULES}
+    user_role_names = {f"{RELEASE}-{role}": rules for role, rules in user_role_rules().items()}
     user_roles = [r for r in by_kind.get("ClusterRole", []) if r["metadata"]["name"] in user_role_names]
     cluster_roles = [r for r in by_kind.get("ClusterRole", []) if r["metadata"]["name"] not in user_role_names]
     roles = by_kind.get("Role", [])
@@ -953,19 +1036,20 @@ def check_package(rep: Report, workdir: Path) -> None:
     with tarfile.open(archive) as tar:
         names = tar.getnames()
     for must in ("scalekeeper/Chart.yaml", "scalekeeper/values.schema.json", "scalekeeper/crds/replicapolicies.scalekeeper.dev.yaml",
+                 "scalekeeper/files/user-roles.yaml",
                  "scalekeeper/dashboards/scalekeeper.json", "scalekeeper/README.md", "scalekeeper/templates/NOTES.txt"):
         if must not in names:
             problems.append(f"{must} is not packaged")
     for n in names:
         if n.startswith(("scalekeeper/ci/", "scalekeeper/tests/")):
             problems.append(f"{n} is packaged (.helmignore)")
-    rep.check("helm package", problems, f"{Path(archive).name}: {len(names)} files, crds/ and dashboards/ in, ci/ and tests/ out")
+    rep.check("helm package", problems, f"{Path(archive).name}: {len(names)} files, crds/, dashboards/ and files/ in, ci/ and tests/ out")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write-readme", action="store_true", help="regenerate the README value table and exit")
-    parser.add_argument("--lint-only", action="store_true", help="metadata, CRD, schema, README, bad values, helm lint")
+    parser.add_argument("--lint-only", action="store_true", help="metadata, CRD, schema, README, bad values, user roles, client CA, helm lint")
     parser.add_argument("--checkov", type=Path, default=ROOT / ".venv-checkov" / "bin" / "checkov")
     parser.add_argument("--scalekeeper-bin", type=Path, default=ROOT / "target" / "debug" / "scalekeeper")
     parser.add_argument("--keep", type=Path, help="write the rendered manifests here instead of a temporary directory")
@@ -987,6 +1071,8 @@ def main() -> int:
     schema = check_schema(rep)
     check_readme(rep, schema)
     check_bad_values(rep)
+    check_user_roles(rep)
+    check_client_ca(rep)
     sets = value_sets()
     check_lint(rep, sets, newest)
     if not args.lint_only:

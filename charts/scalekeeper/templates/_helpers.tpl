@@ -128,6 +128,12 @@ message rather than producing a Deployment the binary would refuse.
 {{- if and .Values.tls.certManager.enabled (not .Values.tls.certManager.issuerRef.name) -}}
 {{- fail "tls.certManager.issuerRef.name is required when tls.certManager.enabled is true" -}}
 {{- end -}}
+{{- if and .Values.tls.clientCA.existingSecret .Values.tls.clientCA.shareIssuerCA -}}
+{{- fail "tls.clientCA.existingSecret and tls.clientCA.shareIssuerCA are exclusive: the client CA comes either from that Secret or from the server's Secret" -}}
+{{- end -}}
+{{- if and .Values.tls.certManager.enabled (not .Values.tls.clientCA.existingSecret) (not .Values.tls.clientCA.shareIssuerCA) -}}
+{{- fail "tls.certManager.enabled needs a client CA of its own: set tls.clientCA.existingSecret to a Secret holding the CA bundle your client certificates chain to (key tls.clientCA.key, default ca.crt). ca.crt of the Secret cert-manager writes is the issuer's CA, so every client certificate that issuer signs, for any workload, would be accepted as a scalekeeper client. To accept exactly that on purpose, set tls.clientCA.shareIssuerCA=true instead" -}}
+{{- end -}}
 {{- if and .Values.clusterWide .Values.watchNamespaces -}}
 {{- fail "clusterWide: true manages every namespace; leave watchNamespaces empty" -}}
 {{- end -}}

@@ -32,37 +32,41 @@ pub const DEV_IDENTITY: &str = "dev-admin";
 /// read but not set), so the walkthrough can show a refusal.
 pub const DEV_VIEWER: &str = "dev-viewer";
 
-/// The RBAC objects dev mode starts with: the chart's viewer and editor ClusterRoles, and
-/// [`DEV_IDENTITY`] bound as editor and [`DEV_VIEWER`] as viewer in every namespace.
-pub const DEV_RBAC: &str = r#"
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: scalekeeper-viewer}
-rules:
-  - apiGroups: ["scalekeeper.dev"]
-    resources: ["replicapolicies"]
-    verbs: ["get", "list", "watch"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: scalekeeper-editor}
-rules:
-  - apiGroups: ["scalekeeper.dev"]
-    resources: ["replicapolicies"]
-    verbs: ["get", "list", "watch", "update", "delete"]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: dev-admin-scalekeeper-editor}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: scalekeeper-editor}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: dev-admin}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: dev-viewer-scalekeeper-viewer}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: scalekeeper-viewer}
-subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: dev-viewer}]
-"#;
+/// The rules of the callers' ClusterRoles, `viewer` and `editor`: the chart's file, the one
+/// source of these rules (the chart renders it, `tools/validate_chart.py` checks against it).
+pub const USER_ROLES: &str = include_str!("../../../charts/scalekeeper/files/user-roles.yaml");
+
+/// The RBAC objects dev mode starts with: the chart's viewer and editor ClusterRoles (named
+/// `scalekeeper-viewer` and `scalekeeper-editor`, as a release named scalekeeper names
+/// them), and [`DEV_IDENTITY`] bound as editor and [`DEV_VIEWER`] as viewer in every
+/// namespace.
+///
+/// Errors: [`USER_ROLES`] is not a map with the rule lists `viewer` and `editor`.
+pub fn dev_rbac() -> anyhow::Result<Vec<serde_json::Value>> {
+    let mut roles: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_yaml::from_str(USER_ROLES).context("parsing charts/scalekeeper/files/user-roles.yaml")?;
+    let mut objects = Vec::new();
+    for (role, user) in [("viewer", DEV_VIEWER), ("editor", DEV_IDENTITY)] {
+        let rules = roles
+            .remove(role)
+            .with_context(|| format!("charts/scalekeeper/files/user-roles.yaml has no {role} rules"))?;
+        let name = format!("scalekeeper-{role}");
+        objects.push(serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": name},
+            "rules": rules,
+        }));
+        objects.push(serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": format!("{user}-{name}")},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+        }));
+    }
+    Ok(objects)
+}
 
 /// Settings of `scalekeeper dev`, which are also its flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -129,7 +133,9 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
     .context("starting kubesim")?;
     sim.apply(serde_json::to_value(ReplicaPolicy::crd())?).context("installing the ReplicaPolicy CRD")?;
     sim.seed_yaml(SAMPLE).context("loading the sample Deployments")?;
-    sim.seed_yaml(DEV_RBAC).context("loading the dev RBAC objects")?;
+    for object in dev_rbac()? {
+        sim.apply(object).context("loading the dev RBAC objects")?;
+    }
     let kubeconfig = dir.join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig)?;
 
@@ -215,4 +221,45 @@ pub fn instructions(dev: &Dev) -> String {
         kube = dev.sim.url(),
         dir = dev.env_file.parent().map(|d| d.display().to_string()).unwrap_or_default(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use scalekeeper_core::authz::{GROUP, RESOURCE, Verb};
+    use serde_json::Value;
+
+    use super::*;
+
+    /// The verbs `role`'s rules grant on replicapolicies.scalekeeper.dev.
+    fn granted(objects: &[Value], role: &str) -> Vec<&'static str> {
+        let role = objects
+            .iter()
+            .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == role)
+            .unwrap_or_else(|| panic!("no ClusterRole {role}"));
+        let has = |list: &Value, want: &str| list.as_array().is_some_and(|l| l.iter().any(|v| v == want));
+        [Verb::Get, Verb::List, Verb::Watch, Verb::Update, Verb::Delete]
+            .into_iter()
+            .map(Verb::as_str)
+            .filter(|verb| {
+                role["rules"]
+                    .as_array()
+                    .expect("rules")
+                    .iter()
+                    .any(|r| has(&r["apiGroups"], GROUP) && has(&r["resources"], RESOURCE) && has(&r["verbs"], verb))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn dev_roles_come_from_the_chart_and_grant_what_each_role_is_for() {
+        let objects = dev_rbac().expect("the chart's files/user-roles.yaml parses");
+        assert_eq!(granted(&objects, "scalekeeper-viewer"), ["get", "list", "watch"]);
+        assert_eq!(granted(&objects, "scalekeeper-editor"), ["get", "list", "watch", "update", "delete"]);
+        let bindings: Vec<(&str, &str)> = objects
+            .iter()
+            .filter(|o| o["kind"] == "ClusterRoleBinding")
+            .map(|b| (b["subjects"][0]["name"].as_str().unwrap_or(""), b["roleRef"]["name"].as_str().unwrap_or("")))
+            .collect();
+        assert_eq!(bindings, [(DEV_VIEWER, "scalekeeper-viewer"), (DEV_IDENTITY, "scalekeeper-editor")]);
+    }
 }
