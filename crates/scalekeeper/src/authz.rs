@@ -61,6 +61,7 @@ pub struct Authorizer {
     client: Client,
     allowed: moka::sync::Cache<Key, Decision>,
     denied: moka::sync::Cache<Key, Decision>,
+    allow_ttl: Duration,
 }
 
 impl Authorizer {
@@ -68,7 +69,13 @@ impl Authorizer {
     /// `allow_ttl` and denied ones for `deny_ttl`.
     pub fn new(mode: AuthorizationMode, client: Client, allow_ttl: Duration, deny_ttl: Duration) -> Self {
         let cache = |ttl| moka::sync::Cache::builder().max_capacity(CACHE_CAPACITY).time_to_live(ttl).build();
-        Self { mode, client, allowed: cache(allow_ttl), denied: cache(deny_ttl) }
+        Self { mode, client, allowed: cache(allow_ttl), denied: cache(deny_ttl), allow_ttl }
+    }
+
+    /// How long an allowed decision is reused: how often a long-running call (a watch)
+    /// re-checks what it was allowed, so a revocation reaches it as soon as a new call.
+    pub fn allow_ttl(&self) -> Duration {
+        self.allow_ttl
     }
 
     /// The mode.

@@ -5,7 +5,8 @@
 //! The matrix: a viewer reads but cannot set; an editor in `shop` cannot set in `payments`;
 //! an identity bound to nothing is refused everything; a listing across namespaces shows only
 //! the namespaces the caller may list; refusals name the user, the verb, the resource and the
-//! namespace, and never scalekeeper's own account.
+//! namespace, and never scalekeeper's own account; a running watch follows grants and
+//! revocations (checked again every allow TTL).
 
 #![allow(clippy::unwrap_used)]
 
@@ -195,4 +196,82 @@ async fn rbac_decides_who_may_read_and_who_may_set() {
     for role in [viewer_role, editor_role] {
         let _ = Api::<ClusterRole>::all(env.kube.clone()).delete(&role, &DeleteParams::default()).await;
     }
+}
+
+/// Reads watch events until `done` says so, within 15 s; the events read, or the status the
+/// stream ended with.
+async fn read_until(
+    stream: &mut tonic::Streaming<pb::WatchDeploymentsResponse>,
+    what: &str,
+    mut done: impl FnMut(&pb::WatchDeploymentsResponse) -> bool,
+) -> Result<Vec<pb::WatchDeploymentsResponse>, tonic::Status> {
+    let mut seen = vec![];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let next = tokio::time::timeout_at(deadline, stream.message()).await;
+        match next.unwrap_or_else(|_| panic!("{what}: not within 15 s; saw {seen:?}")) {
+            Ok(Some(ev)) => {
+                let stop = done(&ev);
+                seen.push(ev);
+                if stop {
+                    return Ok(seen);
+                }
+            }
+            Ok(None) => panic!("{what}: the stream ended; saw {seen:?}"),
+            Err(status) => return Err(status),
+        }
+    }
+}
+
+fn is(ev: &pb::WatchDeploymentsResponse, t: pb::EventType) -> bool {
+    ev.r#type == t as i32
+}
+
+#[tokio::test]
+async fn a_running_watch_follows_grants_and_revocations() {
+    let audit_dir = tempfile::tempdir().unwrap();
+    let env = start(&audit_dir.path().join("audit.log")).await;
+    let (shop, payments) = (env.ns("shop"), env.ns("payments"));
+    let role = cluster_role(&env, "watcher", &["get", "list", "watch"]).await;
+    bind(&env, &shop, &role, NOBODY).await;
+    let mut watcher = env.client_as(NOBODY).await;
+
+    // Across namespaces: only shop, where the watcher is bound.
+    let mut all = watcher.watch_deployments(pb::WatchDeploymentsRequest::default()).await.unwrap().into_inner();
+    let snapshot = read_until(&mut all, "the snapshot", |ev| is(ev, pb::EventType::Synced)).await.unwrap();
+    let shown: std::collections::BTreeSet<String> =
+        snapshot.iter().filter_map(|ev| ev.deployment.as_ref()).map(|d| d.namespace.clone()).collect();
+    assert_eq!(shown, [shop.clone()].into(), "{snapshot:?}");
+
+    // A grant in payments reaches the running watch: its Deployments are ADDED.
+    bind(&env, &payments, &role, NOBODY).await;
+    let added = read_until(&mut all, "payments appears", |ev| {
+        is(ev, pb::EventType::Added) && ev.deployment.as_ref().is_some_and(|d| d.namespace == payments)
+    })
+    .await
+    .unwrap();
+    assert!(added.iter().all(|ev| ev.deployment.as_ref().is_none_or(|d| d.namespace == payments)), "{added:?}");
+
+    // A revocation in shop: its Deployments are DELETED from the watch.
+    let mut in_payments = watcher
+        .watch_deployments(pb::WatchDeploymentsRequest { namespace: payments.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    read_until(&mut in_payments, "the payments snapshot", |ev| is(ev, pb::EventType::Synced)).await.unwrap();
+    let bindings = |ns: &str| Api::<RoleBinding>::namespaced(env.kube.clone(), ns);
+    bindings(&shop).delete(&format!("{NOBODY}-{role}"), &DeleteParams::default()).await.unwrap();
+    read_until(&mut all, "shop disappears", |ev| {
+        is(ev, pb::EventType::Deleted) && ev.deployment.as_ref().is_some_and(|d| d.namespace == shop)
+    })
+    .await
+    .unwrap();
+
+    // A watch of one namespace whose grant is revoked ends with PERMISSION_DENIED.
+    bindings(&payments).delete(&format!("{NOBODY}-{role}"), &DeleteParams::default()).await.unwrap();
+    let ended = read_until(&mut in_payments, "the payments watch ends", |_| false).await.expect_err("ends");
+    assert_eq!(ended.code(), Code::PermissionDenied, "{ended:?}");
+    assert!(ended.message().contains(&format!("user \"{NOBODY}\" may not watch")), "{ended:?}");
+
+    let _ = Api::<ClusterRole>::all(env.kube.clone()).delete(&role, &DeleteParams::default()).await;
 }

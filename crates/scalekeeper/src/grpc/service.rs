@@ -540,7 +540,7 @@ impl ScaleService for Service {
             // The stream's last item: the status it ends with, if the server ends it. It is
             // delivered after whatever is buffered, even when the buffer is full.
             let (end_tx, end_rx) = oneshot::channel::<Status>();
-            let filter = WatchFilter { namespace, permitted, sel };
+            let filter = WatchFilter { namespace, permitted, sel, caller: who.clone() };
             tokio::spawn(run_watch(this.clone(), filter, changes, tx, end_tx, identity));
             let end = futures::stream::once(end_rx).filter_map(|r| futures::future::ready(r.ok().map(Err)));
             // The watch's place is given back when tonic drops the stream (the client went
@@ -563,15 +563,39 @@ fn event(t: pb::EventType, d: Option<pb::Deployment>) -> pb::WatchDeploymentsRes
 }
 
 /// What one WatchDeployments stream shows: a namespace (or all), the namespaces the caller
-/// may watch (fixed when the watch starts), and a label selector.
+/// may watch (checked again every allow TTL of the authorizer), and a label selector.
 struct WatchFilter {
     namespace: Option<String>,
     permitted: Permitted,
     sel: LabelSelector,
+    caller: Caller,
+}
+
+/// The Deployments a watch shows now.
+fn visible(
+    svc: &Service,
+    namespace: Option<&str>,
+    permitted: &Permitted,
+    sel: &LabelSelector,
+) -> BTreeMap<(String, String), pb::Deployment> {
+    svc.cache
+        .list(namespace, |d| {
+            d.metadata.namespace.as_deref().is_some_and(|n| permitted.allows(n))
+                && sel.matches_labels(d.metadata.labels.as_ref())
+        })
+        .into_iter()
+        .map(|v: DeploymentView| {
+            let p = convert::deployment(&v);
+            ((p.namespace.clone(), p.name.clone()), p)
+        })
+        .collect()
 }
 
 /// Feeds one WatchDeployments stream: the snapshot, SYNCED, then changes. Ends with
-/// RESOURCE_EXHAUSTED when the client falls too far behind, UNAVAILABLE on shutdown.
+/// RESOURCE_EXHAUSTED when the client falls too far behind, UNAVAILABLE on shutdown,
+/// PERMISSION_DENIED when the caller's access was revoked. Under RBAC the caller's access is
+/// checked again every allow TTL: a namespace granted since appears (ADDED), one revoked
+/// disappears (DELETED), as a new call would see it.
 async fn run_watch(
     svc: Service,
     filter: WatchFilter,
@@ -580,22 +604,9 @@ async fn run_watch(
     end: oneshot::Sender<Status>,
     identity: String,
 ) {
-    let WatchFilter { namespace, permitted, sel } = filter;
-    let select = |ns: Option<&str>| -> BTreeMap<(String, String), pb::Deployment> {
-        svc.cache
-            .list(ns, |d| {
-                d.metadata.namespace.as_deref().is_some_and(|n| permitted.allows(n))
-                    && sel.matches_labels(d.metadata.labels.as_ref())
-            })
-            .into_iter()
-            .map(|v: DeploymentView| {
-                let p = convert::deployment(&v);
-                ((p.namespace.clone(), p.name.clone()), p)
-            })
-            .collect()
-    };
+    let WatchFilter { namespace, mut permitted, sel, caller } = filter;
     let mut known: HashMap<(String, String), pb::Deployment> = HashMap::new();
-    for (key, d) in select(namespace.as_deref()) {
+    for (key, d) in visible(&svc, namespace.as_deref(), &permitted, &sel) {
         if tx.send(Ok(event(pb::EventType::Added, Some(d.clone())))).await.is_err() {
             return;
         }
@@ -610,6 +621,10 @@ async fn run_watch(
             "watch client too slow to keep up with changes; re-watch to get a fresh snapshot",
         ));
     };
+    let rbac = svc.authorizer.mode() == crate::authz::AuthorizationMode::Rbac;
+    let period = svc.authorizer.allow_ttl().max(std::time::Duration::from_millis(100));
+    let mut recheck = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let change = tokio::select! {
             _ = svc.stop.cancelled() => {
@@ -617,6 +632,22 @@ async fn run_watch(
                 return;
             }
             _ = tx.closed() => return,
+            _ = recheck.tick(), if rbac => {
+                match svc.authorize_read(&caller, Verb::Watch, namespace.as_deref().unwrap_or("")).await {
+                    Ok(now) => permitted = now,
+                    Err(e @ Error::PermissionDenied(_)) => {
+                        tracing::info!(identity = %identity, error = %e, "watch ended: access revoked");
+                        let _ = end.send(Status::permission_denied(format!("access revoked: {e}")));
+                        return;
+                    }
+                    // The check could not be made: keep what was allowed until the next one.
+                    Err(e) => {
+                        tracing::warn!(identity = %identity, error = %e, "watch: authorization re-check failed");
+                        continue;
+                    }
+                }
+                Ok(Change::Resync)
+            }
             c = changes.recv() => c,
         };
         let mut out = vec![];
@@ -634,7 +665,7 @@ async fn run_watch(
                 diff_one(&mut known, key, now, &mut out);
             }
             Ok(Change::Resync) => {
-                let current = select(namespace.as_deref());
+                let current = visible(&svc, namespace.as_deref(), &permitted, &sel);
                 let gone: Vec<(String, String)> = known.keys().filter(|k| !current.contains_key(*k)).cloned().collect();
                 for k in gone {
                     diff_one(&mut known, k, None, &mut out);
