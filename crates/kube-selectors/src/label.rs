@@ -110,9 +110,15 @@ impl Requirement {
     /// Upstream `Requirement.Matches`.
     fn matches(&self, labels: Option<&Map<String, Value>>) -> bool {
         let got = labels.and_then(|m| m.get(&self.key)).map(json_scalar_string);
+        self.matches_value(got.as_deref())
+    }
+
+    /// Upstream `Requirement.Matches`, given the value of this requirement's key (`None`: the
+    /// object has no such label).
+    fn matches_value(&self, got: Option<&str>) -> bool {
         match self.op {
-            Operator::In | Operator::Equals | Operator::DoubleEquals => got.is_some_and(|v| self.has_value(&v)),
-            Operator::NotIn | Operator::NotEquals => got.is_none_or(|v| !self.has_value(&v)),
+            Operator::In | Operator::Equals | Operator::DoubleEquals => got.is_some_and(|v| self.has_value(v)),
+            Operator::NotIn | Operator::NotEquals => got.is_none_or(|v| !self.has_value(v)),
             Operator::Exists => got.is_some(),
             Operator::DoesNotExist => got.is_none(),
             Operator::GreaterThan | Operator::LessThan => {
@@ -310,15 +316,13 @@ impl LabelSelector {
     /// [`LabelSelector::matches`] for a typed label map, as kube-rs and k8s-openapi
     /// objects carry them (`metadata.labels: Option<BTreeMap<String, String>>`).
     pub fn matches_labels(&self, labels: Option<&std::collections::BTreeMap<String, String>>) -> bool {
-        if self.nothing {
-            return false;
-        }
-        if self.requirements.is_empty() {
-            return true;
-        }
-        let map: Option<Map<String, Value>> =
-            labels.map(|l| l.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect());
-        self.matches(map.as_ref())
+        self.matches_with(|key| labels.and_then(|l| l.get(key)).map(String::as_str))
+    }
+
+    /// [`LabelSelector::matches`] for labels held in any form: `label` answers the value of a
+    /// key (`None`: no such label). Allocates nothing.
+    pub fn matches_with<'a>(&self, label: impl Fn(&str) -> Option<&'a str>) -> bool {
+        !self.nothing && self.requirements.iter().all(|r| r.matches_value(label(&r.key)))
     }
 
     /// [`LabelSelector::matches`] applied to `obj["metadata"]["labels"]`; a

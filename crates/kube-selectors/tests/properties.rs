@@ -244,4 +244,17 @@ proptest! {
         let value = s.is_empty() || (anchored(QUALIFIED_NAME_FMT).is_match(&s) && s.len() <= DNS1123_LABEL_MAX_LENGTH);
         prop_assert_eq!(is_label_value(&s), value, "is_label_value({:?})", s);
     }
+
+    /// The allocation-free matcher the server uses agrees with the JSON one, on any labels.
+    #[test]
+    fn matches_with_agrees_with_matches(
+        s in valid_label_selector(),
+        labels in proptest::collection::btree_map(label_key(), label_value(), 0..4),
+    ) {
+        let sel = LabelSelector::parse(&s).unwrap();
+        let json: serde_json::Map<String, serde_json::Value> =
+            labels.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+        prop_assert_eq!(sel.matches_with(|k| labels.get(k).map(String::as_str)), sel.matches(Some(&json)));
+        prop_assert_eq!(sel.matches_labels(Some(&labels)), sel.matches(Some(&json)));
+    }
 }

@@ -19,5 +19,6 @@ pub use request::{
 };
 pub use sync::{Conflict, Desired, Mode, Observed, ReplicaCounts, SyncState, SyncStatus, evaluate};
 pub use validation::{
-    DEFAULT_MAX_REPLICAS, Violation, page_size, validate_namespace_filter, validate_replicas, validate_target,
+    DEFAULT_MAX_REPLICAS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Violation, page_size, validate_namespace_filter,
+    validate_replicas, validate_target,
 };

@@ -69,13 +69,22 @@ pub fn validate_replicas(replicas: i32, max: i32) -> Vec<Violation> {
     }
 }
 
-/// The page size to use for a requested one: 0 → 100; 1..=500 as asked; otherwise a
-/// violation.
+/// The largest page ListDeployments and Diff return.
+pub const MAX_PAGE_SIZE: i32 = 500;
+
+/// The page size when a request asks for none (0).
+pub const DEFAULT_PAGE_SIZE: i32 = 100;
+
+/// The page size to use for a requested one: 0 → [`DEFAULT_PAGE_SIZE`]; 1..=[`MAX_PAGE_SIZE`]
+/// as asked; otherwise a violation.
 pub fn page_size(requested: i32) -> Result<usize, Violation> {
     match requested {
-        0 => Ok(100),
-        1..=500 => Ok(requested as usize),
-        n => Err(Violation::new("page_size", format!("{n} is outside 1..=500 (0 means 100)"))),
+        0 => Ok(DEFAULT_PAGE_SIZE as usize),
+        1..=MAX_PAGE_SIZE => Ok(requested as usize),
+        n => Err(Violation::new(
+            "page_size",
+            format!("{n} is outside 1..={MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE})"),
+        )),
     }
 }
 

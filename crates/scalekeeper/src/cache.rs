@@ -2,24 +2,27 @@
 //! scope, the source of every read.
 //!
 //! ```text
-//!  watcher(Deployments) ─modify(strip)─► reflector ─► Store<Deployment>
+//!  watcher(Deployments) ──────────────► DeploymentStore (compact, in (namespace, name) order)
 //!  watcher(ReplicaPolicies) ─modify────► reflector ─► Store<ReplicaPolicy>
 //!  watcher(HPAs) ──────────────────────► reflector ─► Store<HorizontalPodAutoscaler>
 //!          └── every event ──► broadcast<Change> ──► WatchDeployments streams
 //!                                                └─► the leader's reconciler (its triggers)
 //! ```
 //!
-//! Deployments are stored without their pod template, managedFields and annotations, so
-//! 10,000 of them take tens of MiB. One pair of watchers per namespace in scope (or one
-//! pair across all namespaces).
+//! Deployments are kept as [`CachedDeployment`]s (a few hundred bytes: the fields the API
+//! returns), in order, so a page of a listing costs O(log n + page) ([`deployments`]).
+//! One set of watchers per namespace in scope (or one across all namespaces).
 
-use std::collections::BTreeMap;
+pub mod deployments;
+
+pub use deployments::{CachedDeployment, DeploymentStore};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::hpa::{self, HorizontalPodAutoscaler};
-use futures::StreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::utils::ResetTimerBackoff;
@@ -81,7 +84,7 @@ pub enum Change {
 
 struct Part {
     namespace: Option<String>,
-    deployments: Store<Deployment>,
+    deployments: DeploymentStore,
     policies: Store<ReplicaPolicy>,
     hpas: Store<HorizontalPodAutoscaler>,
 }
@@ -192,14 +195,6 @@ fn keep_replicas_owners(p: &mut ReplicaPolicy) {
     });
 }
 
-fn strip(d: &mut Deployment) {
-    d.managed_fields_mut().clear();
-    d.annotations_mut().clear();
-    if let Some(spec) = d.spec.as_mut() {
-        spec.template = Default::default();
-    }
-}
-
 impl Cache {
     /// Starts the watchers for `scope` and a task that checks the API server every second.
     /// Everything stops when `stop` is cancelled. `stale_after` is how long without an
@@ -208,16 +203,18 @@ impl Cache {
         let deployment_apis = scope.apis::<Deployment>(&client);
         let health = Arc::new(Health::new(deployment_apis.len() * STREAMS, stale_after));
         let (changes, _) = broadcast::channel(CHANGE_BUFFER);
-        let mut parts = vec![];
+        let mut parts: Vec<Part> = vec![];
         let apis = deployment_apis
             .into_iter()
             .zip(scope.apis::<ReplicaPolicy>(&client))
             .zip(scope.apis::<HorizontalPodAutoscaler>(&client));
         for (i, (((ns, dep_api), (_, pol_api)), (_, hpa_api))) in apis.enumerate() {
-            let (deployments, dep_writer) = reflector::store();
+            let deployments = DeploymentStore::new();
             let (policies, pol_writer) = reflector::store();
-            let dep_stream =
-                watcher(dep_api, watcher::Config::default()).backoff(watch_backoff()).modify(strip).reflect(dep_writer);
+            let store = deployments.clone();
+            let dep_stream = watcher(dep_api, watcher::Config::default())
+                .backoff(watch_backoff())
+                .inspect_ok(move |event| store.apply(event));
             let pol_stream = watcher(pol_api, watcher::Config::default())
                 .backoff(watch_backoff())
                 .modify(keep_replicas_owners)
@@ -247,6 +244,8 @@ impl Cache {
             parts.push(Part { namespace: ns, deployments, policies, hpas });
         }
         tokio::spawn(ping(client, health.clone(), stop));
+        // In namespace order, so that a listing across parts comes out in order.
+        parts.sort_by(|a, b| a.namespace.cmp(&b.namespace));
         Self { parts: Arc::new(parts), changes, health, scope }
     }
 
@@ -272,7 +271,7 @@ impl Cache {
     /// The cached Deployment `namespace/name` with its policy, if the Deployment exists.
     pub fn get(&self, namespace: &str, name: &str) -> Option<DeploymentView> {
         let part = self.part(namespace)?;
-        let deployment = part.deployments.get(&ObjectRef::new(name).within(namespace))?;
+        let deployment = part.deployments.get(namespace, name)?;
         let policy = part.policies.get(&ObjectRef::new(name).within(namespace));
         let hpas = self.hpas_targeting(namespace, name);
         Some(DeploymentView { deployment, policy, hpas })
@@ -287,15 +286,17 @@ impl Cache {
 
     /// The namespaces the cache holds Deployments in, sorted.
     pub fn namespaces(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .parts
-            .iter()
-            .flat_map(|p| p.deployments.state())
-            .filter_map(|d| d.metadata.namespace.clone())
-            .collect();
-        out.sort();
-        out.dedup();
-        out
+        self.parts.iter().flat_map(|p| p.deployments.namespaces()).collect()
+    }
+
+    /// How many Deployments the cache holds.
+    pub fn len(&self) -> usize {
+        self.parts.iter().map(|p| p.deployments.len()).sum()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The cached ReplicaPolicy `namespace/name`.
@@ -320,25 +321,45 @@ impl Cache {
 
     /// Every cached Deployment in `namespace` (all in scope when `None`) passing `filter`,
     /// ordered by namespace then name.
-    pub fn list(&self, namespace: Option<&str>, filter: impl Fn(&Deployment) -> bool) -> Vec<DeploymentView> {
-        let mut out: BTreeMap<(String, String), DeploymentView> = BTreeMap::new();
+    pub fn list(&self, namespace: Option<&str>, filter: impl Fn(&CachedDeployment) -> bool) -> Vec<DeploymentView> {
+        self.page(namespace, None, usize::MAX, filter)
+    }
+
+    /// Up to `limit` cached Deployments passing `filter` in `namespace` (all in scope when
+    /// `None`), strictly after `after` in (namespace, name) order, with their policies and
+    /// HPAs. Costs O(log n) plus one step per Deployment looked at: no sort.
+    pub fn page(
+        &self,
+        namespace: Option<&str>,
+        after: Option<(&str, &str)>,
+        limit: usize,
+        filter: impl Fn(&CachedDeployment) -> bool,
+    ) -> Vec<DeploymentView> {
+        let mut out = Vec::new();
         for part in self.parts.iter() {
             if let (Some(want), Some(have)) = (namespace, part.namespace.as_deref())
                 && want != have
             {
                 continue;
             }
-            for d in part.deployments.state() {
-                let ns = d.namespace().unwrap_or_default();
-                if namespace.is_some_and(|n| n != ns) || !filter(&d) {
-                    continue;
-                }
-                let policy = part.policies.get(&ObjectRef::new(&d.name_any()).within(&ns));
-                let hpas = if policy.is_some() { self.hpas_targeting(&ns, &d.name_any()) } else { vec![] };
-                out.insert((ns, d.name_any()), DeploymentView { deployment: d, policy, hpas });
+            // Parts are in namespace order and disjoint: one before the token's holds nothing
+            // after it.
+            if let (Some((after_ns, _)), Some(have)) = (after, part.namespace.as_deref())
+                && have < after_ns
+            {
+                continue;
+            }
+            let remaining = limit - out.len();
+            for d in part.deployments.page(namespace, after, remaining, &filter) {
+                let policy = part.policies.get(&ObjectRef::new(&d.name).within(&d.namespace));
+                let hpas = if policy.is_some() { self.hpas_targeting(&d.namespace, &d.name) } else { vec![] };
+                out.push(DeploymentView { deployment: d, policy, hpas });
+            }
+            if out.len() == limit {
+                break;
             }
         }
-        out.into_values().collect()
+        out
     }
 }
 

@@ -11,6 +11,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt as _;
 use scalekeeper_core::{Conflict, Desired, Observed, ReplicaCounts, SyncState, evaluate};
 
+use crate::cache::CachedDeployment;
 use crate::policy::{LAST_SET_AT, LAST_SET_BY, ReplicaPolicy};
 
 pub use crate::policy::{CONDITION_SUSPENDED, CONDITION_SYNCED};
@@ -36,8 +37,8 @@ pub fn observed(d: &Deployment) -> Observed {
 /// A Deployment and its ReplicaPolicy (if any).
 #[derive(Debug, Clone)]
 pub struct DeploymentView {
-    /// The Deployment (from the cache: no pod template, no managedFields).
-    pub deployment: Arc<Deployment>,
+    /// The Deployment, as the cache keeps it.
+    pub deployment: Arc<CachedDeployment>,
     /// Its policy.
     pub policy: Option<Arc<ReplicaPolicy>>,
     /// HorizontalPodAutoscalers (names) that target it.
@@ -47,7 +48,7 @@ pub struct DeploymentView {
 impl DeploymentView {
     /// The Deployment's state as the domain sees it.
     pub fn observed(&self) -> Observed {
-        observed(&self.deployment)
+        self.deployment.observed.clone()
     }
 
     /// The declared state, if a policy exists.
@@ -114,6 +115,11 @@ pub(crate) mod fixtures {
         .unwrap()
     }
 
+    /// `d` as the cache keeps it.
+    pub(crate) fn cached(d: &Deployment) -> Arc<CachedDeployment> {
+        Arc::new(CachedDeployment::from_deployment(d))
+    }
+
     /// An Observe-mode policy for `shop/web` declaring `replicas`, at generation 7
     /// (resourceVersion 42), last set by `alice`.
     pub(crate) fn policy(replicas: i32) -> ReplicaPolicy {
@@ -138,18 +144,18 @@ pub(crate) mod fixtures {
 
 #[cfg(test)]
 mod tests {
-    use super::fixtures::{deployment, policy};
+    use super::fixtures::{cached, deployment, policy};
     use super::*;
     use crate::policy::{PolicyCondition, ReplicaPolicyStatus};
     use scalekeeper_core::SyncStatus;
 
     #[test]
     fn policy_fields_are_read_from_the_policy() {
-        let unmanaged = DeploymentView { deployment: Arc::new(deployment(3, 3)), policy: None, hpas: vec![] };
+        let unmanaged = DeploymentView { deployment: cached(&deployment(3, 3)), policy: None, hpas: vec![] };
         assert_eq!((unmanaged.version(), unmanaged.last_set_by(), unmanaged.last_set_at()), (None, None, None));
         assert_eq!(unmanaged.sync().status, SyncStatus::Unmanaged);
         let v =
-            DeploymentView { deployment: Arc::new(deployment(7, 7)), policy: Some(Arc::new(policy(3))), hpas: vec![] };
+            DeploymentView { deployment: cached(&deployment(7, 7)), policy: Some(Arc::new(policy(3))), hpas: vec![] };
         assert_eq!(v.version(), Some(7), "the version is the generation, not the resourceVersion");
         assert_eq!(v.last_set_by(), Some("alice"));
         assert!(v.last_set_at().is_some());
@@ -159,7 +165,7 @@ mod tests {
     #[test]
     fn hpa_and_suspension_are_conflicts() {
         let hpa = DeploymentView {
-            deployment: Arc::new(deployment(3, 3)),
+            deployment: cached(&deployment(3, 3)),
             policy: Some(Arc::new(policy(3))),
             hpas: vec!["web-hpa".into()],
         };
@@ -183,7 +189,7 @@ mod tests {
             }),
             ..Default::default()
         });
-        let v = DeploymentView { deployment: Arc::new(deployment(3, 3)), policy: Some(Arc::new(pol)), hpas: vec![] };
+        let v = DeploymentView { deployment: cached(&deployment(3, 3)), policy: Some(Arc::new(pol)), hpas: vec![] };
         assert_eq!(v.sync().status, SyncStatus::Conflict);
         assert!(v.sync().reason.contains("argocd-controller"), "{}", v.sync().reason);
     }

@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 
+use crate::cache::CachedDeployment;
 use crate::hpa::{self, HorizontalPodAutoscaler};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -274,7 +275,11 @@ impl Writer {
         scaled?;
         let deployment =
             deployments.get(name).await.map_err(WriteError::reading_deployment(what("Deployment", ns, name)))?;
-        Ok(DeploymentView { deployment: Arc::new(deployment), policy: Some(Arc::new(written)), hpas: vec![] })
+        Ok(DeploymentView {
+            deployment: Arc::new(CachedDeployment::from_deployment(&deployment)),
+            policy: Some(Arc::new(written)),
+            hpas: vec![],
+        })
     }
 
     /// Deletes the policy of Deployment `namespace/name` (with a resourceVersion
@@ -316,7 +321,11 @@ impl Writer {
                 Err(e) => return Err(WriteError::kube(what("ReplicaPolicy", namespace, name))(e)),
             }
         }
-        Ok(DeploymentView { deployment: Arc::new(deployment), policy: None, hpas: vec![] })
+        Ok(DeploymentView {
+            deployment: Arc::new(CachedDeployment::from_deployment(&deployment)),
+            policy: None,
+            hpas: vec![],
+        })
     }
 }
 

@@ -477,3 +477,44 @@ async fn oversized_label_selector_is_invalid_argument_naming_the_limit() {
     assert!(err.message().len() < 200, "does not echo the selector back: {} bytes", err.message().len());
     assert_eq!(err.get_error_details().bad_request().unwrap().field_violations[0].field, "label_selector");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_pages_in_order_like_list() {
+    let env = common::start().await;
+    let mut c = env.client().await;
+    // Declared in Observe mode, then scaled behind scalekeeper's back: all three Drifted,
+    // and nothing puts them back.
+    for (ns, name) in [("shop", "web"), ("shop", "cart"), ("payments", "ledger")] {
+        let req = pb::SetReplicasRequest { mode: pb::Mode::Observe as i32, ..set(ns, name, 2) };
+        c.set_replicas(req).await.unwrap();
+        let mut dep = env.sim.get("apps/v1", "Deployment", ns, name).unwrap();
+        dep["spec"]["replicas"] = json!(6);
+        env.sim.apply(dep).unwrap();
+    }
+    wait_for_async("the three Drifted", Duration::from_secs(5), POLL, || {
+        let mut c = c.clone();
+        async move { c.diff(pb::DiffRequest::default()).await.is_ok_and(|r| r.into_inner().diffs.len() == 3) }
+    })
+    .await;
+    let mut seen = vec![];
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let req = pb::DiffRequest { page_size: 2, page_token: token.clone(), ..Default::default() };
+        let page = c.diff(req).await.unwrap().into_inner();
+        pages += 1;
+        assert!(page.diffs.len() <= 2, "{page:?}");
+        seen.extend(page.diffs.iter().map(|d| format!("{}/{}", d.namespace, d.name)));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, ["payments/ledger", "shop/cart", "shop/web"]);
+    assert_eq!(pages, 2);
+    let all = c.diff(pb::DiffRequest::default()).await.unwrap().into_inner();
+    assert_eq!(all.diffs.len(), 3, "page_size 0 means 100");
+    assert!(all.next_page_token.is_empty());
+    let too_big = c.diff(pb::DiffRequest { page_size: 501, ..Default::default() }).await.expect_err("over 500");
+    assert_eq!(too_big.code(), Code::InvalidArgument, "{too_big:?}");
+}

@@ -8,12 +8,14 @@ use std::time::Duration;
 
 use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
 use scalekeeper_api::v1::{
-    ClearDesiredReplicasRequest, DiffRequest, GetDeploymentRequest, ListDeploymentsRequest, Mode, SetReplicasRequest,
-    WatchDeploymentsRequest,
+    ClearDesiredReplicasRequest, DiffRequest, DiffResponse, GetDeploymentRequest, ListDeploymentsRequest, Mode,
+    SetReplicasRequest, WatchDeploymentsRequest,
 };
 use serde_json::json;
 use tonic::Status;
 use tonic::transport::Channel;
+
+use scalekeeper_core::MAX_PAGE_SIZE;
 
 use super::CliError;
 use super::args::{ClientCommand, Output, parse_target};
@@ -115,9 +117,25 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
         }
         ClientCommand::Diff { namespace, selector, .. } => {
             let mut client = connect(conn).await?;
-            let req =
-                DiffRequest { namespace: namespace.unwrap_or_default(), label_selector: selector.unwrap_or_default() };
-            let resp = unary(timeout, &server, client.diff(req)).await?;
+            let mut resp = DiffResponse::default();
+            let mut page_token = String::new();
+            loop {
+                let req = DiffRequest {
+                    namespace: namespace.clone().unwrap_or_default(),
+                    label_selector: selector.clone().unwrap_or_default(),
+                    page_size: MAX_PAGE_SIZE,
+                    page_token: page_token.clone(),
+                };
+                let page = unary(timeout, &server, client.diff(req)).await?;
+                resp.diffs.extend(page.diffs);
+                if page.next_page_token.is_empty() {
+                    break;
+                }
+                if page.next_page_token == page_token {
+                    return Err(Status::internal("the server returned the same page token twice").into());
+                }
+                page_token = page.next_page_token;
+            }
             match conn.output {
                 Output::Json => emit(&pretty(&diff_response_json(&resp)?)?),
                 Output::Table if resp.diffs.is_empty() => emit("no differences\n"),

@@ -1,7 +1,6 @@
 //! Conversions between the domain and the `scalekeeper.v1` messages: the only place a
 //! [`DeploymentView`], a [`SyncStatus`] or a [`Mode`] becomes (or comes from) a proto type.
 
-use kube::ResourceExt as _;
 use scalekeeper_api::v1 as pb;
 use scalekeeper_core::{Mode, SyncStatus};
 
@@ -16,8 +15,8 @@ pub fn deployment(view: &DeploymentView) -> pb::Deployment {
     let sync = view.sync();
     let policy = view.policy.as_deref();
     pb::Deployment {
-        namespace: view.deployment.namespace().unwrap_or_default(),
-        name: view.deployment.name_any(),
+        namespace: view.deployment.namespace.to_string(),
+        name: view.deployment.name.to_string(),
         desired_replicas: policy.map(|p| p.spec.replicas),
         spec_replicas: observed.spec_replicas,
         status: Some(pb::DeploymentStatus {
@@ -36,7 +35,7 @@ pub fn deployment(view: &DeploymentView) -> pb::Deployment {
             .last_set_at()
             .map(|t| prost_types::Timestamp { seconds: t.as_second(), nanos: t.subsec_nanosecond() }),
         generation: observed.generation,
-        labels: view.deployment.labels().clone().into_iter().collect(),
+        labels: view.deployment.labels().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
     }
 }
 
@@ -74,11 +73,11 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::view::fixtures::{deployment as dep, policy};
+    use crate::view::fixtures::{cached, deployment as dep, policy};
 
     #[test]
     fn unmanaged_view() {
-        let v = DeploymentView { deployment: Arc::new(dep(3, 3)), policy: None, hpas: vec![] };
+        let v = DeploymentView { deployment: cached(&dep(3, 3)), policy: None, hpas: vec![] };
         let p = deployment(&v);
         assert_eq!(p.desired_replicas, None);
         assert_eq!(p.sync_status, pb::SyncStatus::Unmanaged as i32);
@@ -90,7 +89,7 @@ mod tests {
 
     #[test]
     fn drifted_view_carries_policy_fields() {
-        let v = DeploymentView { deployment: Arc::new(dep(7, 7)), policy: Some(Arc::new(policy(3))), hpas: vec![] };
+        let v = DeploymentView { deployment: cached(&dep(7, 7)), policy: Some(Arc::new(policy(3))), hpas: vec![] };
         let p = deployment(&v);
         assert_eq!(p.desired_replicas, Some(3));
         assert_eq!(p.spec_replicas, 7);

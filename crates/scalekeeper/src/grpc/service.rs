@@ -26,7 +26,7 @@ use super::convert::{self, mode_from_proto};
 use super::status::Error;
 use crate::audit::{AuditDecision, Auditor, Record as AuditRecord, Snapshot};
 use crate::authz::Authorizer;
-use crate::cache::{Cache, Change};
+use crate::cache::{Cache, CachedDeployment, Change};
 use crate::limits::{Limit, Refusal, WatchGate};
 use crate::metrics::Metrics;
 use crate::tls::PeerInfo;
@@ -315,6 +315,58 @@ impl Service {
         }
     }
 
+    /// One page of the cached Deployments passing `filter`, after the position `after`, and
+    /// the token of the next page (empty when this is the last).
+    fn page(
+        &self,
+        namespace: Option<&str>,
+        after: Option<&(String, String)>,
+        size: usize,
+        filter: impl Fn(&CachedDeployment) -> bool,
+    ) -> (Vec<DeploymentView>, String) {
+        self.page_where(namespace, after, size, filter, |_| true)
+    }
+
+    /// [`Service::page`] with a second filter on the whole view (the Deployment with its
+    /// policy and HPAs), for what the Deployment alone cannot tell.
+    fn page_where(
+        &self,
+        namespace: Option<&str>,
+        after: Option<&(String, String)>,
+        size: usize,
+        filter: impl Fn(&CachedDeployment) -> bool,
+        keep: impl Fn(&DeploymentView) -> bool,
+    ) -> (Vec<DeploymentView>, String) {
+        let mut out: Vec<DeploymentView> = Vec::with_capacity(size);
+        let mut position = after.map(|(ns, name)| (ns.clone(), name.clone()));
+        // One more than the page, to know whether another page follows.
+        loop {
+            let want = size + 1 - out.len();
+            let batch = self.cache.page(
+                namespace,
+                position.as_ref().map(|(ns, name)| (ns.as_str(), name.as_str())),
+                want,
+                &filter,
+            );
+            let exhausted = batch.len() < want;
+            if let Some(last) = batch.last() {
+                position = Some((last.deployment.namespace.to_string(), last.deployment.name.to_string()));
+            }
+            out.extend(batch.into_iter().filter(|v| keep(v)));
+            if exhausted || out.len() > size {
+                break;
+            }
+        }
+        if out.len() > size {
+            out.truncate(size);
+            let next =
+                out.last().map(|v| encode_token(&v.deployment.namespace, &v.deployment.name)).unwrap_or_default();
+            (out, next)
+        } else {
+            (out, String::new())
+        }
+    }
+
     fn check_scope(&self, namespace: &str) -> Result<(), Error> {
         if namespace.is_empty() || self.cache.scope().contains(namespace) {
             Ok(())
@@ -367,26 +419,11 @@ impl ScaleService for Service {
             self.check_scope(&r.namespace)?;
             let permitted = self.authorize_read(&who, Verb::List, &r.namespace).await?;
             self.require_ready()?;
-            let all = self.cache.list(non_empty(&r.namespace), |d| {
-                d.metadata.namespace.as_deref().is_some_and(|ns| permitted.allows(ns))
-                    && sel.matches_labels(d.metadata.labels.as_ref())
+            let (views, next) = self.page(non_empty(&r.namespace), after.as_ref(), size, |d| {
+                permitted.allows(&d.namespace) && sel.matches_with(|k| d.label(k))
             });
-            let mut page: Vec<pb::Deployment> = vec![];
-            let mut next = String::new();
-            for v in all {
-                let key = (v.deployment.namespace().unwrap_or_default(), v.deployment.name_any());
-                if after.as_ref().is_some_and(|a| key <= *a) {
-                    continue;
-                }
-                if page.len() == size {
-                    if let Some(last) = page.last() {
-                        next = encode_token(&last.namespace, &last.name);
-                    }
-                    break;
-                }
-                page.push(convert::deployment(&v));
-            }
-            Ok(pb::ListDeploymentsResponse { deployments: page, next_page_token: next })
+            let deployments = views.iter().map(convert::deployment).collect();
+            Ok(pb::ListDeploymentsResponse { deployments, next_page_token: next })
         })
         .await
     }
@@ -470,24 +507,30 @@ impl ScaleService for Service {
     async fn diff(&self, req: Request<pb::DiffRequest>) -> Result<Response<pb::DiffResponse>, Status> {
         self.call("Diff", req, |r, who| async move {
             invalid(validate_namespace_filter(&r.namespace))?;
+            let size = page_size(r.page_size).map_err(|v| Error::Invalid(vec![v]))?;
             let sel = selector(&r.label_selector)?;
+            let after = match non_empty(&r.page_token) {
+                Some(t) => Some(decode_token(t)?),
+                None => None,
+            };
             self.check_scope(&r.namespace)?;
             let permitted = self.authorize_read(&who, Verb::List, &r.namespace).await?;
             self.require_ready()?;
-            let diffs = self
-                .cache
-                .list(non_empty(&r.namespace), |d| {
-                    d.metadata.namespace.as_deref().is_some_and(|ns| permitted.allows(ns))
-                        && sel.matches_labels(d.metadata.labels.as_ref())
-                })
-                .into_iter()
-                .filter_map(|v| {
+            // The policy decides whether a Deployment is out of sync, so the filter that
+            // pages sees the policy: only managed Deployments can be.
+            let (views, next) = self.page_where(
+                non_empty(&r.namespace),
+                after.as_ref(),
+                size,
+                |d| permitted.allows(&d.namespace) && sel.matches_with(|k| d.label(k)),
+                |v| v.sync().status.is_out_of_sync(),
+            );
+            let diffs = views
+                .iter()
+                .map(|v| {
                     let sync = v.sync();
-                    if !sync.status.is_out_of_sync() {
-                        return None;
-                    }
-                    let p = convert::deployment(&v);
-                    Some(pb::DeploymentDiff {
+                    let p = convert::deployment(v);
+                    pb::DeploymentDiff {
                         namespace: p.namespace,
                         name: p.name,
                         sync_status: p.sync_status,
@@ -496,10 +539,10 @@ impl ScaleService for Service {
                         ready_replicas: p.status.map(|s| s.ready_replicas).unwrap_or(0),
                         mode: p.mode,
                         reason: sync.reason,
-                    })
+                    }
                 })
                 .collect();
-            Ok(pb::DiffResponse { diffs })
+            Ok(pb::DiffResponse { diffs, next_page_token: next })
         })
         .await
     }
@@ -579,10 +622,7 @@ fn visible(
     sel: &LabelSelector,
 ) -> BTreeMap<(String, String), pb::Deployment> {
     svc.cache
-        .list(namespace, |d| {
-            d.metadata.namespace.as_deref().is_some_and(|n| permitted.allows(n))
-                && sel.matches_labels(d.metadata.labels.as_ref())
-        })
+        .list(namespace, |d| permitted.allows(&d.namespace) && sel.matches_with(|k| d.label(k)))
         .into_iter()
         .map(|v: DeploymentView| {
             let p = convert::deployment(&v);
@@ -660,7 +700,7 @@ async fn run_watch(
                 let now = svc
                     .cache
                     .get(&ns, &name)
-                    .filter(|v| sel.matches_labels(v.deployment.metadata.labels.as_ref()))
+                    .filter(|v| sel.matches_with(|k| v.deployment.label(k)))
                     .map(|v| convert::deployment(&v));
                 diff_one(&mut known, key, now, &mut out);
             }
