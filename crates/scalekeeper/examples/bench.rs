@@ -20,7 +20,7 @@
 //! CPU: the server's from `/proc/<pid>/stat`; this process's (the clients and kubesim) from
 //! `/proc/self/stat`, both over each measured phase, as µs per call.
 //!
-//! `BENCH_AUTHZ_ROUNDS=N` (default 1) runs the allow-any/rbac pair N times, alternating, and
+//! `BENCH_AUTHZ_ROUNDS=N` (default 3) runs the allow-any/rbac pair N times, alternating, and
 //! sums each mode's calls over the rounds, to average out a noisy machine.
 
 #[path = "../tests/support/probe.rs"]
@@ -414,7 +414,7 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(bin.exists(), "{} not found: build it with `cargo build --release -p scalekeeper`", bin.display());
     let rounds: usize = match std::env::var("BENCH_AUTHZ_ROUNDS") {
         Ok(v) => v.parse().context("BENCH_AUTHZ_ROUNDS")?,
-        Err(_) => 1,
+        Err(_) => 3,
     };
     anyhow::ensure!(rounds >= 1, "BENCH_AUTHZ_ROUNDS must be at least 1");
 
