@@ -87,7 +87,7 @@ blackbox: $(VENV)/.installed ## Black-box test: Python grpcio client against sca
 	SCALEKEEPER_BIN="$${SCALEKEEPER_BIN:-target/debug/scalekeeper-dev}" $(VENV)/bin/python tests/blackbox/test_grpcio.py
 
 .PHONY: bench
-bench: ## Figures: kubesim (list of 10,000, watch latency, 200 watchers); API latency over mTLS, RSS; drift correction.
+bench: ## Figures: kubesim (list of 10,000, watch latency, 200 watchers); API latency over mTLS, authz on vs off, RSS; drift correction.
 	$(CARGO) build $(CARGO_FLAGS) --release -p scalekeeper --bin scalekeeper
 	$(CARGO) run $(CARGO_FLAGS) --release -p kubesim --example kubesim_bench
 	$(CARGO) run $(CARGO_FLAGS) --release -p scalekeeper --example bench
