@@ -8,6 +8,9 @@ VENV       := .venv
 CHART_VENV   := .venv-chart
 CHECKOV_VENV := .venv-checkov
 LINT_VENV    := .venv-lint
+# cargo-zigbuild and zig (tools/cross-requirements.txt, the Dockerfile's builder tools).
+CROSS_VENV   := .venv-cross
+MUSL_TARGET  := x86_64-unknown-linux-musl
 # The image `make image` builds and the kind targets load and deploy.
 IMAGE       ?= ghcr.io/scalekeeper/scalekeeper:dev
 # What `make buf-breaking` compares proto/ with (CI: the pull request's base branch).
@@ -42,6 +45,18 @@ generate: ## Regenerate the CRD YAML (deploy/crds, the chart's copy), the proto 
 	cp deploy/crds/replicapolicies.scalekeeper.dev.yaml charts/scalekeeper/crds/replicapolicies.scalekeeper.dev.yaml
 	python3 tools/sync_design_proto.py
 	python3 tools/validate_chart.py --write-readme
+
+.PHONY: build-musl
+build-musl: $(CROSS_VENV)/.installed ## The image's static (musl) binary without Docker, as the Dockerfile builds it: target/x86_64-unknown-linux-musl/release/scalekeeper.
+	rustup target add $(MUSL_TARGET)
+	PATH="$(CURDIR)/$(CROSS_VENV)/bin:$$PATH" $(CARGO) zigbuild $(CARGO_FLAGS) --release --target $(MUSL_TARGET) -p scalekeeper --bin scalekeeper
+	@if readelf --program-headers --dynamic target/$(MUSL_TARGET)/release/scalekeeper | grep -E 'INTERP|\(NEEDED\)'; then \
+	  echo "target/$(MUSL_TARGET)/release/scalekeeper is not a static binary"; exit 1; fi
+	@ls -l target/$(MUSL_TARGET)/release/scalekeeper
+
+# cargo-zigbuild runs `python3 -m ziglang`: the venv's bin must come first in PATH (above).
+$(CROSS_VENV)/.installed: tools/cross-requirements.txt
+	python3 -m venv $(CROSS_VENV) && $(CROSS_VENV)/bin/pip install --disable-pip-version-check -q --require-hashes -r tools/cross-requirements.txt && touch $@
 
 .PHONY: fmt
 fmt: ## Format the code.
