@@ -502,6 +502,12 @@ async fn flap_guard_suspends_then_resumes() {
     let suspended = events(&env, &shop, "EnforcementSuspended").await;
     assert_eq!(suspended[0].type_.as_deref(), Some("Warning"));
     assert_eq!(env.spec_replicas(&shop, "web").await, 6, "suspended: not corrected");
+    // The Event and the policy's status are two writes; the API answers from the watch
+    // cache, which sees the status when its watch event arrives.
+    wait_for_async("CONFLICT in the API", T, POLL, || async {
+        sync_of(&env, &shop, "web").await.0 == pb::SyncStatus::Conflict as i32
+    })
+    .await;
     let (s, reason) = sync_of(&env, &shop, "web").await;
     assert_eq!(s, pb::SyncStatus::Conflict as i32, "{reason}");
     assert!(reason.contains(DRIFTER), "names the other field manager: {reason}");
