@@ -560,8 +560,19 @@ pub async fn shutdown_signal() {
 /// OUT_OF_RANGE (trailers-only, so the code is in the headers), a code no handler of
 /// scalekeeper's returns.
 fn count_oversized_request<B>(metrics: &Metrics, response: &tonic::codegen::http::Response<B>) {
-    let out_of_range = (tonic::Code::OutOfRange as i32).to_string();
-    if response.headers().get("grpc-status").is_some_and(|v| v.as_bytes() == out_of_range.as_bytes()) {
+    if response.headers().get("grpc-status").is_some_and(|v| v.as_bytes() == GRPC_STATUS_OUT_OF_RANGE) {
         metrics.limit_refused(Limit::RequestBytes);
+    }
+}
+
+/// OUT_OF_RANGE as the `grpc-status` header carries it (a decimal code), compared on every
+/// response without allocating.
+const GRPC_STATUS_OUT_OF_RANGE: &[u8] = b"11";
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_out_of_range_header_is_its_code() {
+        assert_eq!(super::GRPC_STATUS_OUT_OF_RANGE, (tonic::Code::OutOfRange as i32).to_string().as_bytes());
     }
 }
