@@ -289,16 +289,6 @@ impl Cache {
         self.parts.iter().flat_map(|p| p.deployments.namespaces()).collect()
     }
 
-    /// How many Deployments the cache holds.
-    pub fn len(&self) -> usize {
-        self.parts.iter().map(|p| p.deployments.len()).sum()
-    }
-
-    /// Whether it holds none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The cached ReplicaPolicy `namespace/name`.
     pub fn policy(&self, namespace: &str, name: &str) -> Option<Arc<ReplicaPolicy>> {
         self.part(namespace)?.policies.get(&ObjectRef::new(name).within(namespace))

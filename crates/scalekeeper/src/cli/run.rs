@@ -80,26 +80,22 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             print_deployment(conn.output, resp.deployment)
         }
         ClientCommand::List { namespace, selector, page_size, .. } => {
-            let mut client = connect(conn).await?;
-            let mut deployments = Vec::new();
-            let mut page_token = String::new();
-            loop {
+            let client = connect(conn).await?;
+            let deployments = all_pages(|page_token| {
+                let mut client = client.clone();
                 let req = ListDeploymentsRequest {
                     namespace: namespace.clone().unwrap_or_default(),
                     label_selector: selector.clone().unwrap_or_default(),
                     page_size,
-                    page_token: page_token.clone(),
+                    page_token,
                 };
-                let resp = unary(timeout, &server, client.list_deployments(req)).await?;
-                deployments.extend(resp.deployments);
-                if resp.next_page_token.is_empty() {
-                    break;
+                let server = &server;
+                async move {
+                    let resp = unary(timeout, server, client.list_deployments(req)).await?;
+                    Ok((resp.deployments, resp.next_page_token))
                 }
-                if resp.next_page_token == page_token {
-                    return Err(Status::internal("the server returned the same page token twice").into());
-                }
-                page_token = resp.next_page_token;
-            }
+            })
+            .await?;
             match conn.output {
                 Output::Json => emit(&pretty(
                     &json!({ "deployments": deployments.iter().map(deployment_json).collect::<Result<Vec<_>, _>>()? }),
@@ -116,26 +112,23 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             }
         }
         ClientCommand::Diff { namespace, selector, .. } => {
-            let mut client = connect(conn).await?;
-            let mut resp = DiffResponse::default();
-            let mut page_token = String::new();
-            loop {
+            let client = connect(conn).await?;
+            let diffs = all_pages(|page_token| {
+                let mut client = client.clone();
                 let req = DiffRequest {
                     namespace: namespace.clone().unwrap_or_default(),
                     label_selector: selector.clone().unwrap_or_default(),
                     page_size: MAX_PAGE_SIZE,
-                    page_token: page_token.clone(),
+                    page_token,
                 };
-                let page = unary(timeout, &server, client.diff(req)).await?;
-                resp.diffs.extend(page.diffs);
-                if page.next_page_token.is_empty() {
-                    break;
+                let server = &server;
+                async move {
+                    let page = unary(timeout, server, client.diff(req)).await?;
+                    Ok((page.diffs, page.next_page_token))
                 }
-                if page.next_page_token == page_token {
-                    return Err(Status::internal("the server returned the same page token twice").into());
-                }
-                page_token = page.next_page_token;
-            }
+            })
+            .await?;
+            let resp = DiffResponse { diffs, next_page_token: String::new() };
             match conn.output {
                 Output::Json => emit(&pretty(&diff_response_json(&resp)?)?),
                 Output::Table if resp.diffs.is_empty() => emit("no differences\n"),
@@ -199,6 +192,33 @@ async fn watch(
 /// timeout itself (giving up drops the call, which resets its HTTP/2 stream and so cancels it on
 /// the server); it sends no `grpc-timeout`, which tonic servers answer with CANCELLED rather than
 /// DEADLINE_EXCEEDED.
+/// Every item of a paged listing: calls `page` with each page token in turn, from the first
+/// page (an empty token) until the server answers an empty next token.
+///
+/// # Errors
+///
+/// The first failed call's, or INTERNAL when the server hands back the token it was given
+/// (which would loop for ever).
+async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, CliError>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, String), CliError>>,
+{
+    let mut items = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (batch, next) = page(token.clone()).await?;
+        items.extend(batch);
+        if next.is_empty() {
+            return Ok(items);
+        }
+        if next == token {
+            return Err(Status::internal("the server returned the same page token twice").into());
+        }
+        token = next;
+    }
+}
+
 async fn unary<T>(
     timeout: Option<Duration>,
     server: &str,

@@ -396,8 +396,9 @@ fn encode_token(ns: &str, name: &str) -> String {
     scalekeeper_core::encode_page_token(ns, name)
 }
 
-fn decode_token(t: &str) -> Result<(String, String), Error> {
-    scalekeeper_core::decode_page_token(t).map_err(|v| Error::Invalid(vec![v]))
+/// The position a page token names; `None` for the first page (an empty token).
+fn decode_token(t: &str) -> Result<Option<(String, String)>, Error> {
+    non_empty(t).map(scalekeeper_core::decode_page_token).transpose().map_err(|v| Error::Invalid(vec![v]))
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchDeploymentsResponse, Status>> + Send>>;
@@ -412,10 +413,7 @@ impl ScaleService for Service {
             invalid(validate_namespace_filter(&r.namespace))?;
             let size = page_size(r.page_size).map_err(|v| Error::Invalid(vec![v]))?;
             let sel = selector(&r.label_selector)?;
-            let after = match non_empty(&r.page_token) {
-                Some(t) => Some(decode_token(t)?),
-                None => None,
-            };
+            let after = decode_token(&r.page_token)?;
             self.check_scope(&r.namespace)?;
             let permitted = self.authorize_read(&who, Verb::List, &r.namespace).await?;
             self.require_ready()?;
@@ -509,10 +507,7 @@ impl ScaleService for Service {
             invalid(validate_namespace_filter(&r.namespace))?;
             let size = page_size(r.page_size).map_err(|v| Error::Invalid(vec![v]))?;
             let sel = selector(&r.label_selector)?;
-            let after = match non_empty(&r.page_token) {
-                Some(t) => Some(decode_token(t)?),
-                None => None,
-            };
+            let after = decode_token(&r.page_token)?;
             self.check_scope(&r.namespace)?;
             let permitted = self.authorize_read(&who, Verb::List, &r.namespace).await?;
             self.require_ready()?;
