@@ -731,7 +731,11 @@ fn watch(
                         let _ = tx.send(Ok(watch_line(proto, "ERROR", status))).await;
                         return;
                     };
+                    let delay = Duration::from_millis(state.faults.get().watch_delay_ms);
                     for c in changes {
+                        if !delay.is_zero() {
+                            tokio::time::sleep_until(c.at + delay).await;
+                        }
                         if let Some((t, obj)) = registry::watch_event(&ctx, &opts, c.kind, &c.object, c.previous.as_deref())
                             && tx.send(Ok(watch_line(proto, t, table_event(&ctx.def, render, obj)))).await.is_err()
                         {

@@ -21,6 +21,11 @@ pub struct FaultSpec {
     /// `Retry-After` seconds sent with a 429 or 503.
     #[serde(default)]
     pub retry_after_seconds: Option<u64>,
+    /// How late every watch event reaches its watchers, in milliseconds after the change was
+    /// committed (order kept): a client's cache that lags the API server, as a busy watch
+    /// cache or a slow network makes it. Reads and writes are not delayed.
+    #[serde(default)]
+    pub watch_delay_ms: u64,
 }
 
 /// The faults in force.

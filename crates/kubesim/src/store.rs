@@ -63,6 +63,8 @@ pub struct Change {
     pub object: Arc<Value>,
     /// The object before the change (None for Added).
     pub previous: Option<Arc<Value>>,
+    /// When the change was committed (a watch delay counts from here).
+    pub at: tokio::time::Instant,
 }
 
 /// A write as kubesim saw it, for tests that count writes ("no patch was sent").
@@ -180,7 +182,14 @@ impl StoreInner {
         if self.log.len() >= self.history {
             self.log.pop_front();
         }
-        self.log.push_back(Change { rv, storage: Arc::from(storage), kind, object: object.clone(), previous });
+        self.log.push_back(Change {
+            rv,
+            storage: Arc::from(storage),
+            kind,
+            object: object.clone(),
+            previous,
+            at: tokio::time::Instant::now(),
+        });
         Some(object)
     }
 

@@ -1679,7 +1679,13 @@ async fn injected_429_surfaces_with_retry_after() {
     }
     let sim = t.sim();
     let raw: Api<Namespace> = Api::all(custom_client(&t, false, vec![]).await);
-    sim.set_faults(FaultSpec { fail_next: 1, fail_status: Some(429), retry_after_seconds: Some(7), latency_ms: 0 });
+    sim.set_faults(FaultSpec {
+        fail_next: 1,
+        fail_status: Some(429),
+        retry_after_seconds: Some(7),
+        latency_ms: 0,
+        ..Default::default()
+    });
     let err = api_error(raw.get("default").await);
     assert_eq!((err.code, err.reason.as_str()), (429, "TooManyRequests"));
     assert_eq!(err.details.as_ref().map(|d| d.retry_after_seconds), Some(7));

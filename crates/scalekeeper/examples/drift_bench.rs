@@ -2,8 +2,9 @@
 //!
 //! - **Correction**: another actor scales a managed Deployment (PATCH of the scale
 //!   subresource); time until a watcher sees `spec.replicas` back at the declared count,
-//!   over 100 drifts. The path: kubesim watch event → scalekeeper's Controller → live GET
-//!   of the Deployment → live list of HPAs → PATCH scale → watch event.
+//!   over 100 drifts. The path: kubesim watch event → scalekeeper's cache and Controller →
+//!   live GET of the policy and list of HPAs, at once → PATCH scale (at the cached
+//!   resourceVersion) → watch event.
 //! - **Floor**: the same drift on an unmanaged Deployment, corrected by this program itself
 //!   the moment its watch shows the drift: one watch event plus one PATCH round trip (and
 //!   the final watch event, which both measurements include).

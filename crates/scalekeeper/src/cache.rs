@@ -277,6 +277,11 @@ impl Cache {
         Some(DeploymentView { deployment, policy, hpas })
     }
 
+    /// The cached Deployment `namespace/name`.
+    pub fn deployment(&self, namespace: &str, name: &str) -> Option<Arc<CachedDeployment>> {
+        self.part(namespace)?.deployments.get(namespace, name)
+    }
+
     /// The policy store of each part of the scope (`None`: all namespaces), for the
     /// reconciler's `Controller`: it reconciles from these stores and this cache's change feed
     /// ([`Cache::subscribe`]), so leading opens no watch of its own.

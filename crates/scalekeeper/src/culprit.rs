@@ -6,6 +6,8 @@
 //! scalekeeper's own corrections) leaves no entry, so the entry owning `f:spec.f:replicas` may
 //! be older than the change being looked at.
 
+use std::sync::Arc;
+
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 use kube::ResourceExt as _;
@@ -21,33 +23,66 @@ pub fn owns_spec_replicas(entry: &ManagedFieldsEntry) -> bool {
     entry.fields_v1.as_ref().and_then(|f| f.0.get("f:spec")).and_then(|s| s.get("f:replicas")).is_some()
 }
 
-/// The field manager that last set `spec.replicas`, from managedFields: the entry that owns
-/// `f:spec.f:replicas`, unless that entry was last written before `since` (the last time
-/// scalekeeper itself set the count), in which case the change that is being looked at was
-/// not recorded and `None` (unknown) is the truth. Kubernetes before 1.22 records no field
-/// manager for writes through the scale subresource (`kubectl scale`, scalekeeper's own
-/// corrections): there the owner stays whoever created the Deployment, and naming it would
-/// blame the wrong party. Times compare at whole seconds, managedFields' resolution; the
-/// creator's entry (it owns the immutable `spec.selector`) last written in the second the
-/// Deployment was created, when scalekeeper has written since (in that second or later), is not
-/// taken as the change either: within that one second the order cannot be told from the
-/// times, and the creation came before any declaration for the Deployment.
-///
-/// Source: "Field management" in <https://kubernetes.io/docs/reference/using-api/server-side-apply/>
-/// (managedFields entries and their `time`; `subresource` since 1.22).
+/// The managedFields entry owning a Deployment's `spec.replicas`, in the compact form the
+/// cache keeps (so a drift correction needs no live read to name who made the change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicasOwner {
+    /// The entry's field manager.
+    pub manager: Arc<str>,
+    /// When the entry was last written, in whole Unix seconds (managedFields' resolution).
+    pub written: Option<i64>,
+    /// Whether the entry was written in the second the Deployment was created and also owns
+    /// the immutable `spec.selector`: the creator's entry, from the creation.
+    pub creation: bool,
+}
+
+impl ReplicasOwner {
+    /// The owner of `d`'s `spec.replicas`: the last managedFields entry owning
+    /// `f:spec.f:replicas`; `None` when no entry does. `intern` gives the manager's name
+    /// (the cache shares one allocation per distinct manager).
+    pub fn of(d: &Deployment, intern: &mut impl FnMut(&str) -> Arc<str>) -> Option<Self> {
+        let entry = d.metadata.managed_fields.as_ref()?.iter().rev().find(|e| owns_spec_replicas(e))?;
+        let written = entry.time.as_ref().map(|t| t.0.as_second());
+        let created = d.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second());
+        let owns_selector =
+            entry.fields_v1.as_ref().and_then(|f| f.0.get("f:spec")).and_then(|s| s.get("f:selector")).is_some();
+        Some(Self {
+            manager: intern(entry.manager.as_deref().unwrap_or_default()),
+            written,
+            creation: written.is_some() && written == created && owns_selector,
+        })
+    }
+
+    /// The field manager that last set `spec.replicas`: this owner, unless its entry was last
+    /// written before `since` (the last time scalekeeper itself set the count), in which case
+    /// the change being looked at was not recorded and `None` (unknown) is the truth.
+    ///
+    /// Kubernetes before 1.22 records no field manager for writes through the scale
+    /// subresource (`kubectl scale`, scalekeeper's own corrections): there the owner stays
+    /// whoever created the Deployment, and naming it would blame the wrong party. Times
+    /// compare at whole seconds; the creator's entry last written in the second the
+    /// Deployment was created, when scalekeeper has written since (in that second or later),
+    /// is not taken as the change either: within that one second the order cannot be told
+    /// from the times, and the creation came before any declaration for the Deployment.
+    ///
+    /// Source: "Field management" in <https://kubernetes.io/docs/reference/using-api/server-side-apply/>
+    /// (managedFields entries and their `time`; `subresource` since 1.22).
+    pub fn manager_since(&self, since: Option<jiff::Timestamp>) -> Option<&str> {
+        let stale = match (self.written, since) {
+            (Some(written), Some(since)) => {
+                let since = since.as_second();
+                written < since || (self.creation && since >= written)
+            }
+            _ => false,
+        };
+        if stale || self.manager.is_empty() { None } else { Some(&self.manager) }
+    }
+}
+
+/// The field manager that last set `d`'s `spec.replicas`, or `None` when that change was not
+/// recorded: [`ReplicasOwner::of`] then [`ReplicasOwner::manager_since`].
 pub fn replicas_manager(d: &Deployment, since: Option<jiff::Timestamp>) -> Option<String> {
-    let entry = d.metadata.managed_fields.as_ref()?.iter().rev().find(|e| owns_spec_replicas(e))?;
-    let created = d.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second());
-    let stale = match (entry.time.as_ref(), since) {
-        (Some(written), Some(since)) => {
-            let (written, since) = (written.0.as_second(), since.as_second());
-            let creation = Some(written) == created
-                && entry.fields_v1.as_ref().and_then(|f| f.0.get("f:spec")).and_then(|s| s.get("f:selector")).is_some();
-            written < since || (creation && since >= written)
-        }
-        _ => false,
-    };
-    if stale { None } else { entry.manager.clone() }
+    ReplicasOwner::of(d, &mut |m| Arc::from(m))?.manager_since(since).map(str::to_owned)
 }
 
 /// The last time scalekeeper set (or declared) `spec.replicas` of `policy`'s Deployment: its

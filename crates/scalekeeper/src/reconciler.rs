@@ -5,10 +5,11 @@
 //! ```text
 //!  cache (the process' only watches) ─ Store<ReplicaPolicy> ─┐
 //!         └─ change feed (policy, Deployment, HPA → target) ─┴─► Controller ─► reconcile(policy)
-//!   read:    GET Deployment (live: spec + managedFields), HPAs from the cache, status, memory
+//!   read:    Deployment, HPAs, policy status from the cache; this leader's memory
 //!   plan:    scalekeeper_core::plan (pure: the decision table)
-//!   confirm: a planned write re-reads the policy and the HPAs live, and plans again
-//!   execute: PATCH scale (at most once) · memory · Events · PATCH status (only when changed)
+//!   confirm: a planned write re-reads the policy and the HPAs live (at once), and plans again
+//!   scale:   PATCH scale at the cached resourceVersion (409: read the Deployment live, again)
+//!   execute: memory · Events · PATCH status (only when changed)
 //! ```
 //!
 //! Only the Lease holder runs it (see [`crate::leader`]). Never a hot loop: corrections are
@@ -36,7 +37,7 @@ use scalekeeper_core::plan::{
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::{Cache, Change};
+use crate::cache::{Cache, CachedDeployment, Change};
 use crate::culprit::last_set_by_us;
 pub use crate::culprit::{UNKNOWN_MANAGER, replicas_manager};
 use crate::hpa::{self, HorizontalPodAutoscaler};
@@ -182,13 +183,29 @@ impl Context {
 /// Sets the Deployment's `spec.replicas` to `replicas` (a count) through its scale
 /// subresource, as field manager [`FIELD_MANAGER`]: the one write the reconciler makes to a
 /// Deployment, whether it applies a declaration or corrects a drift.
-async fn scale(deployments: &Api<Deployment>, ns: &str, name: &str, replicas: i32) -> Result<(), ReconcileError> {
+/// Scales `d` to `replicas` through its scale subresource, as field manager
+/// [`FIELD_MANAGER`], on condition that the Deployment is still the object `d` was cached
+/// from: the patch carries `d`'s resourceVersion, which the API server takes as a
+/// precondition and answers 409 Conflict when the object has moved on (a newer write, or a
+/// Deployment deleted and created again under the name). Returns `false` on that conflict.
+///
+/// Source: "Resource versions" and "Conflicts" in
+/// <https://kubernetes.io/docs/reference/using-api/api-concepts/> (an update, or a patch,
+/// carrying `metadata.resourceVersion` succeeds only against that version).
+async fn scale(ctx: &Context, d: &CachedDeployment, replicas: i32) -> Result<bool, ReconcileError> {
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &d.namespace);
     let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
-    deployments
-        .patch_scale(name, &pp, &Patch::Merge(json!({"spec": {"replicas": replicas}})))
-        .await
-        .map_err(ReconcileError::kube(format!("scaling Deployment {ns}/{name}")))?;
-    Ok(())
+    let mut body = json!({"spec": {"replicas": replicas}});
+    if !d.resource_version.is_empty() {
+        body["metadata"] = json!({"resourceVersion": &*d.resource_version});
+    }
+    match deployments.patch_scale(&d.name, &pp, &Patch::Merge(body)).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+        Err(e) => {
+            Err(ReconcileError::Kube { what: format!("scaling Deployment {}/{}", d.namespace, d.name), source: e })
+        }
+    }
 }
 
 /// The generation a status records as applied: `appliedGeneration`; for a status written before
@@ -334,14 +351,31 @@ pub async fn reconcile(policy: Arc<ReplicaPolicy>, ctx: Arc<Context>) -> Result<
 /// next trigger.
 const MAX_READS: usize = 3;
 
-/// Read → [`plan`] → execute. A plan that writes to the Deployment is confirmed first against
-/// the live policy and the live HPAs: the controller's store can lag a SetReplicas that wrote
-/// the policy and then scaled the Deployment ("correcting" to the old count would undo the
-/// user's new one), and an HPA created a moment ago must never be fought.
+/// Where [`read`] takes the Deployment from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The cache: no request. A scale write made from it carries its resourceVersion, so a
+    /// copy the cache has not caught up on yet is never acted on.
+    Cache,
+    /// A live GET: after the API refused a write made from the cached copy as stale.
+    Live,
+}
+
+/// Read → [`plan`] → confirm → scale → execute.
+///
+/// The Deployment comes from the cache, and a scale write is made on condition that the
+/// Deployment is still at the cached resourceVersion ([`scale`]); refused, the look starts
+/// again from a live read. A plan that writes is first confirmed against the live policy and
+/// the live HPAs, read together ([`confirm`]): the controller's policy store can lag a
+/// SetReplicas that wrote the policy and then scaled the Deployment ("correcting" to the old
+/// count would undo the user's new one), and an HPA created a moment ago must never be
+/// fought. Neither lag shows in the Deployment's resourceVersion, so the precondition cannot
+/// replace these two reads.
 async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action, ReconcileError> {
     let mut policy = policy.clone();
+    let mut source = Source::Cache;
     for _ in 0..MAX_READS {
-        let (mut input, deployment) = read(&policy, ctx).await?;
+        let (mut input, deployment) = read(&policy, source, ctx).await?;
         let mut planned = plan(&input);
         if planned.decision.scale_to().is_some() {
             match confirm(&policy, ctx).await? {
@@ -357,30 +391,51 @@ async fn reconcile_inner(policy: &ReplicaPolicy, ctx: &Context) -> Result<Action
                 Confirmation::Hpas(_) => {}
             }
         }
-        return execute(&policy, deployment.as_ref(), &input, planned, ctx).await;
+        if let (Some(to), Some(d)) = (planned.decision.scale_to(), deployment.as_deref())
+            && !scale(ctx, d, to).await?
+        {
+            tracing::debug!(namespace = %d.namespace, name = %d.name, resource_version = %d.resource_version,
+                "the cached Deployment was stale; reading it live");
+            source = Source::Live;
+            continue;
+        }
+        return execute(&policy, deployment.as_deref(), &input, planned, ctx).await;
     }
-    tracing::debug!(namespace = ?policy.namespace(), name = %policy.name_any(), "the policy kept changing; looking again shortly");
+    tracing::debug!(namespace = ?policy.namespace(), name = %policy.name_any(), "the policy or the Deployment kept changing; looking again shortly");
     Ok(Action::requeue(Duration::from_secs(1)))
 }
 
-/// Reads what [`plan`] decides from: the Deployment live (its spec may be newer than any
-/// cache, and its managedFields name who changed it), the HPAs targeting it from the cache,
-/// the policy's status and this leader's memory.
-async fn read(policy: &ReplicaPolicy, ctx: &Context) -> Result<(Input, Option<Deployment>), ReconcileError> {
+/// Reads what [`plan`] decides from: the Deployment (from `source`: its counts, its
+/// resourceVersion, and who owns `spec.replicas` by managedFields), the HPAs targeting it
+/// from the cache, the policy's status and this leader's memory.
+async fn read(
+    policy: &ReplicaPolicy,
+    source: Source,
+    ctx: &Context,
+) -> Result<(Input, Option<Arc<CachedDeployment>>), ReconcileError> {
     let ns = policy.namespace().unwrap_or_default();
     let name = policy.name_any();
-    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
-    let deployment =
-        deployments.get_opt(&name).await.map_err(ReconcileError::kube(format!("reading Deployment {ns}/{name}")))?;
+    let deployment = match source {
+        Source::Cache => ctx.cache.deployment(&ns, &name),
+        Source::Live => {
+            let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
+            deployments
+                .get_opt(&name)
+                .await
+                .map_err(ReconcileError::kube(format!("reading Deployment {ns}/{name}")))?
+                .map(|d| Arc::new(CachedDeployment::from_deployment(&d)))
+        }
+    };
     let now = jiff::Timestamp::now();
     let declaration = declaration(policy);
     let status = policy.status.clone().unwrap_or_default();
     let key = ObjectRef::from_obj(policy);
     let uid = policy.metadata.uid.clone().unwrap_or_default();
+    let since = last_set_by_us(policy);
     let facts = deployment.as_ref().map(|d| DeploymentFacts {
-        observed: crate::view::observed(d),
-        paused: d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false),
-        replicas_manager: replicas_manager(d, last_set_by_us(policy)),
+        observed: d.observed.clone(),
+        paused: d.paused,
+        replicas_manager: d.replicas_owner.as_ref().and_then(|o| o.manager_since(since)).map(str::to_owned),
     });
     let drifted = facts.as_ref().is_some_and(|f| f.observed.spec_replicas != declaration.desired.replicas);
     let limits = ctx.config.limits();
@@ -435,22 +490,23 @@ enum Confirmation {
     Hpas(Vec<String>),
 }
 
-/// Reads the policy and the namespace's HPAs live, right before a write.
+/// Reads the policy and the namespace's HPAs live, right before a write: both requests at
+/// once, so the confirmation costs one round trip.
 async fn confirm(policy: &ReplicaPolicy, ctx: &Context) -> Result<Confirmation, ReconcileError> {
     let ns = policy.namespace().unwrap_or_default();
     let name = policy.name_any();
     let policies: Api<ReplicaPolicy> = Api::namespaced(ctx.client.clone(), &ns);
-    match policies.get_opt(&name).await.map_err(ReconcileError::kube(format!("reading ReplicaPolicy {ns}/{name}")))? {
+    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(ctx.client.clone(), &ns);
+    let all = kube::api::ListParams::default();
+    let (live_policy, live_hpas) = tokio::join!(policies.get_opt(&name), hpas.list(&all));
+    match live_policy.map_err(ReconcileError::kube(format!("reading ReplicaPolicy {ns}/{name}")))? {
         None => return Ok(Confirmation::Deleted),
         Some(live) if live.metadata.generation != policy.metadata.generation || live.spec != policy.spec => {
             return Ok(Confirmation::Changed(Box::new(live)));
         }
         Some(_) => {}
     }
-    let hpas: Api<HorizontalPodAutoscaler> = Api::namespaced(ctx.client.clone(), &ns);
-    let live: Vec<String> = hpas
-        .list(&Default::default())
-        .await
+    let live: Vec<String> = live_hpas
         .map_err(ReconcileError::kube(format!("listing HorizontalPodAutoscalers in {ns}")))?
         .items
         .into_iter()
@@ -460,11 +516,11 @@ async fn confirm(policy: &ReplicaPolicy, ctx: &Context) -> Result<Confirmation, 
     Ok(Confirmation::Hpas(live))
 }
 
-/// Carries out `planned`: the one scale write, then this leader's memory, the Events, and the
+/// Carries out the rest of `planned` once its scale write (if any) is made: this leader's memory, the Events, and the
 /// status (written only when it changed).
 async fn execute(
     policy: &ReplicaPolicy,
-    deployment: Option<&Deployment>,
+    deployment: Option<&CachedDeployment>,
     input: &Input,
     planned: Plan,
     ctx: &Context,
@@ -472,10 +528,6 @@ async fn execute(
     let ns = policy.namespace().unwrap_or_default();
     let name = policy.name_any();
     let generation = input.declaration.generation;
-    if let Some(to) = planned.decision.scale_to() {
-        let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), &ns);
-        scale(&deployments, &ns, &name, to).await?;
-    }
     match &planned.decision {
         Decision::Correct { from, to, by } => {
             ctx.metrics.drift_corrected(&ns);
@@ -519,7 +571,7 @@ async fn execute(
     });
 
     if let Some(d) = deployment {
-        let regarding = [d.object_ref(&()), policy.object_ref(&())];
+        let regarding = [d.object_ref(), policy.object_ref(&())];
         for e in &planned.events {
             let type_ = if e.warning { EventType::Warning } else { EventType::Normal };
             publish_on(&ctx.recorder, &regarding, type_, e.reason, ACTION_RECONCILE, &e.note).await;

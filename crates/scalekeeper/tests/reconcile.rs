@@ -592,6 +592,62 @@ async fn deleted_and_recreated_deployment_is_never_scaled_by_the_stale_policy() 
     assert_eq!(env.spec_replicas(&shop, "web").await, 1, "the stale policy is not applied");
 }
 
+/// kubesim only (it delays watch events on request): the reconciler acts on its cache, and a
+/// cache that lags the API server must not make it scale an object it has not seen. Here the
+/// cache still shows the old Deployment, drifted, when the name already belongs to a new one:
+/// the scale write carries the cached resourceVersion, the API server refuses it (409), and
+/// the live read that follows finds the new UID and scales nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_behind_the_api_server_never_scales_the_wrong_deployment() {
+    let env = start().await;
+    let Some(sim) = env.sim() else { return };
+    let shop = env.ns("shop");
+    let deployments: Api<Deployment> = Api::namespaced(env.kube.clone(), &shop);
+    let original = serde_json::to_value(deployments.get("web").await.unwrap()).unwrap();
+    // Applied by GitOps: no ownerReference, so deleting the Deployment leaves it in place.
+    let replicas = original["spec"]["replicas"].as_i64().unwrap();
+    let policy: ReplicaPolicy = serde_json::from_value(json!({
+        "apiVersion": "scalekeeper.dev/v1alpha1", "kind": "ReplicaPolicy",
+        "metadata": {"name": "web", "namespace": shop},
+        "spec": {"replicas": replicas, "mode": "Enforce", "deploymentUid": original["metadata"]["uid"]}
+    }))
+    .unwrap();
+    Api::<ReplicaPolicy>::namespaced(env.kube.clone(), &shop).create(&PostParams::default(), &policy).await.unwrap();
+    wait_for_async("the policy converged", T, POLL, || async {
+        env.policy(&shop, "web").await.is_some_and(|p| p["status"]["syncStatus"] == converged(&env))
+    })
+    .await;
+
+    // Every watch event now arrives 1.5 s after its change; the recreation comes 1 s after
+    // the drift, so for a second the cache shows the old Deployment, drifted, while the API
+    // server has the new one.
+    sim.set_faults(kubesim::FaultSpec { watch_delay_ms: 1500, ..Default::default() });
+    drift(&env, &shop, "web", 9).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    deployments.delete("web", &Default::default()).await.unwrap();
+    let mut recreated = original.clone();
+    for f in ["uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "annotations"] {
+        recreated["metadata"].as_object_mut().unwrap().remove(f);
+    }
+    recreated.as_object_mut().unwrap().remove("status");
+    recreated["spec"]["replicas"] = json!(9);
+    cluster::create_deployment(&env.kube, recreated).await;
+
+    wait_for_async("CONFLICT: re-created", T, POLL, || async {
+        let (s, reason) = sync_of(&env, &shop, "web").await;
+        s == pb::SyncStatus::Conflict as i32 && reason.contains("re-created")
+    })
+    .await;
+    wait_for_async("Conflict in status", T, POLL, || async {
+        env.policy(&shop, "web").await.is_some_and(|p| p["status"]["syncStatus"] == "Conflict")
+    })
+    .await;
+    sim.set_faults(kubesim::FaultSpec::default());
+    assert_eq!(env.spec_replicas(&shop, "web").await, 9, "the new Deployment keeps its own count");
+    assert_eq!(scale_writes_by_scalekeeper(sim, "web"), 0, "nothing was scaled from the stale copy");
+    assert_eq!(corrections_metric(&env, &shop).await, 0.0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gitops_policy_hand_edits_and_paused_deployments() {
     let env = start().await;

@@ -21,8 +21,11 @@ use std::ops::Bound;
 use std::sync::{Arc, RwLock};
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::watcher;
 use scalekeeper_core::Observed;
+
+use crate::culprit::ReplicasOwner;
 
 /// A Deployment as the cache keeps it: what reads need, nothing else.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,12 +38,17 @@ pub struct CachedDeployment {
     pub observed: Observed,
     /// `spec.paused`.
     pub paused: bool,
+    /// `metadata.resourceVersion`: the precondition of a write made from this copy.
+    pub resource_version: Box<str>,
+    /// Who owns `spec.replicas` by managedFields (manager names interned).
+    pub replicas_owner: Option<ReplicasOwner>,
     /// `metadata.labels`, sorted by key; keys interned.
     labels: Box<[(Arc<str>, Box<str>)]>,
 }
 
 impl CachedDeployment {
-    /// The cached form of `d`, with label keys and the namespace taken from `intern`.
+    /// The cached form of `d`, with label keys, field managers and the namespace taken from
+    /// `intern`.
     fn build(d: &Deployment, intern: &mut impl FnMut(&str) -> Arc<str>, namespace: Arc<str>) -> Self {
         let labels: Vec<(Arc<str>, Box<str>)> =
             d.metadata.labels.iter().flatten().map(|(k, v)| (intern(k), v.as_str().into())).collect();
@@ -50,6 +58,8 @@ impl CachedDeployment {
             name: d.metadata.name.as_deref().unwrap_or_default().into(),
             observed: crate::view::observed(d),
             paused: d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false),
+            resource_version: d.metadata.resource_version.as_deref().unwrap_or_default().into(),
+            replicas_owner: ReplicasOwner::of(d, intern),
             labels: labels.into_boxed_slice(),
         }
     }
@@ -58,6 +68,20 @@ impl CachedDeployment {
     pub fn from_deployment(d: &Deployment) -> Self {
         let namespace: Arc<str> = d.metadata.namespace.as_deref().unwrap_or_default().into();
         Self::build(d, &mut |k| Arc::from(k), namespace)
+    }
+
+    /// A reference to this Deployment at this copy's resourceVersion (what Events are
+    /// about).
+    pub fn object_ref(&self) -> ObjectReference {
+        ObjectReference {
+            api_version: Some("apps/v1".into()),
+            kind: Some("Deployment".into()),
+            namespace: Some(self.namespace.to_string()),
+            name: Some(self.name.to_string()),
+            uid: Some(self.observed.uid.clone()).filter(|u| !u.is_empty()),
+            resource_version: Some(self.resource_version.to_string()).filter(|v| !v.is_empty()),
+            ..Default::default()
+        }
     }
 
     /// The value of label `key`.
@@ -82,7 +106,7 @@ struct Inner {
     index: Index,
     /// The index a re-list is building, swapped in at `InitDone`.
     building: Option<Index>,
-    /// Label keys seen, shared by every Deployment carrying them.
+    /// Label keys and field managers seen, shared by every Deployment carrying them.
     label_keys: HashSet<Arc<str>>,
 }
 
@@ -303,7 +327,9 @@ mod tests {
 
     #[test]
     fn a_cached_deployment_is_small() {
-        // The struct itself; its strings (name, uid, label values) come on top.
-        assert!(std::mem::size_of::<CachedDeployment>() <= 160, "{}", std::mem::size_of::<CachedDeployment>());
+        // The struct itself; its strings (name, uid, resourceVersion, label values) come on
+        // top. 176 bytes with the resourceVersion and the owner of spec.replicas, which let
+        // the reconciler correct a drift without reading the Deployment.
+        assert!(std::mem::size_of::<CachedDeployment>() <= 176, "{}", std::mem::size_of::<CachedDeployment>());
     }
 }
