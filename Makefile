@@ -102,11 +102,17 @@ blackbox: $(VENV)/.installed ## Black-box test: Python grpcio client against sca
 	SCALEKEEPER_BIN="$${SCALEKEEPER_BIN:-target/debug/scalekeeper-dev}" $(VENV)/bin/python tests/blackbox/test_grpcio.py
 
 .PHONY: bench
-bench: ## Figures: kubesim (list of 10,000, watch latency, 200 watchers); API latency over mTLS, authz on vs off, RSS; drift correction.
+bench: ## Figures: kubesim; authz on vs off; drift correction vs its floor; then the summary (1k/10k/100k Deployments, ratios to floors, leader and follower RSS) into docs/benchmarks.md.
 	$(CARGO) build $(CARGO_FLAGS) --release -p scalekeeper --bin scalekeeper
-	$(CARGO) run $(CARGO_FLAGS) --release -p kubesim --example kubesim_bench
-	$(CARGO) run $(CARGO_FLAGS) --release -p scalekeeper --example bench
-	$(CARGO) run $(CARGO_FLAGS) --release -p scalekeeper --example drift_bench
+	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p kubesim --example kubesim_bench
+	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example bench
+	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example drift_bench
+	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example scale_bench
+
+.PHONY: bench-musl
+bench-musl: build-musl ## The summary's figures at 10,000 Deployments for the image's static musl binary (printed, not written to the docs).
+	SCALEKEEPER_BIN=target/$(MUSL_TARGET)/release/scalekeeper BENCH_SIZES=10000 BENCH_WRITE_DOC=0 \
+	  $(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example scale_bench
 
 .PHONY: hadolint
 hadolint: $(LINT_VENV)/.installed ## Lint the Dockerfile (.hadolint.yaml); its rust image must match rust-toolchain.toml.

@@ -23,6 +23,7 @@
 //! `BENCH_AUTHZ_ROUNDS=N` (default 3) runs the allow-any/rbac pair N times, alternating, and
 //! sums each mode's calls over the rounds, to average out a noisy machine.
 
+mod common;
 #[path = "../tests/support/probe.rs"]
 mod probe;
 
@@ -31,13 +32,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use common::{Child, clock_ticks, cpu_seconds, free_port, percentile, rss_mib};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::CustomResourceExt as _;
 use kube::api::{Api, PostParams};
 use scalekeeper_api::v1 as pb;
 use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
-use serde_json::json;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
@@ -51,55 +52,6 @@ const BENCH_IDENTITY: &str = "bench";
 /// The ClusterRole the chart and `scalekeeper dev` grant readers.
 const VIEWER_ROLE: &str = "scalekeeper-viewer";
 const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-fn rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-/// Clock ticks per second, the unit of `/proc/<pid>/stat` CPU times.
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// User plus system CPU time of a process so far (`self` for this one), from
-/// `/proc/<pid>/stat` (utime and stime, fields 14 and 15), in seconds.
-fn cpu_seconds(pid: &str, ticks: f64) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start at field 3, the state.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / ticks)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
-}
-
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
-        let _ = self.0.wait();
-    }
-}
 
 /// The authorization modes compared; odd rounds run them in this order, even rounds reversed.
 const MODES: [&str; 2] = ["allow-any", "rbac"];
@@ -172,7 +124,7 @@ async fn load(
                     Call::Get => scale
                         .get_deployment(pb::GetDeploymentRequest {
                             namespace: format!("team-{:02}", n % 20),
-                            name: format!("svc-{n:05}"),
+                            name: format!("svc-{n:06}"),
                         })
                         .await
                         .is_ok(),
@@ -241,6 +193,7 @@ async fn run_mode(setup: &Setup, mode: &'static str) -> anyhow::Result<ModeRun> 
             .context("starting scalekeeper serve")?,
     );
     let pid = child.0.id();
+    let pid_s = child.pid();
     let t = Instant::now();
     loop {
         if probe::http_get(([127, 0, 0, 1], http_port).into(), "/readyz").await.is_some_and(|(code, _)| code == 200) {
@@ -250,7 +203,7 @@ async fn run_mode(setup: &Setup, mode: &'static str) -> anyhow::Result<ModeRun> 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     println!("[{mode}] scalekeeper serve ready (caches synced) {:.1?} after start", t.elapsed());
-    if let Some(rss) = rss_mib(pid) {
+    if let Some(rss) = rss_mib(&pid_s) {
         println!("[{mode}] scalekeeper serve RSS with {DEPLOYMENTS} Deployments in scope: {rss:.1} MiB");
     }
 
@@ -265,7 +218,7 @@ async fn run_mode(setup: &Setup, mode: &'static str) -> anyhow::Result<ModeRun> 
     }
     // One call first, so that a missing grant fails loudly instead of measuring refusals.
     ScaleServiceClient::new(channels[0].clone())
-        .get_deployment(pb::GetDeploymentRequest { namespace: "team-00".into(), name: "svc-00000".into() })
+        .get_deployment(pb::GetDeploymentRequest { namespace: "team-00".into(), name: "svc-000000".into() })
         .await
         .with_context(|| format!("[{mode}] GetDeployment as {BENCH_IDENTITY:?} before the load"))?;
     load(&channels, Call::Get, WARMUP, pid, setup.ticks).await?;
@@ -284,7 +237,7 @@ async fn run_mode(setup: &Setup, mode: &'static str) -> anyhow::Result<ModeRun> 
         get.latencies[get.latencies.len() - 1],
         get.errors,
     );
-    if let Some(rss) = rss_mib(pid) {
+    if let Some(rss) = rss_mib(&pid_s) {
         println!("[{mode}] scalekeeper serve RSS after the load: {rss:.1} MiB");
     }
     drop(child);
@@ -423,17 +376,7 @@ async fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     for i in 0..DEPLOYMENTS {
         let ns = format!("team-{:02}", i % 20);
-        sim.apply(json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": format!("svc-{i:05}"), "namespace": ns,
-                         "labels": {"app": format!("svc-{i:05}"), "team": ns},
-                         "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "x".repeat(800)}},
-            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": format!("svc-{i:05}")}},
-                     "template": {"metadata": {"labels": {"app": format!("svc-{i:05}")}},
-                                  "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.0",
-                                           "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
-                                           "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}}}
-        }))?;
+        sim.apply(common::deployment(i, &ns))?;
     }
     println!(
         "seeded {DEPLOYMENTS} Deployments (with pod templates and a last-applied annotation) in {:.1?}",

@@ -66,9 +66,16 @@ pub struct ReconcileConfig {
     /// How long a count declared through the API is left to the API's own scale write
     /// (default [`DECLARATION_GRACE`]).
     pub declaration_grace: Duration,
+    /// How many policies are reconciled at once, at most (a count; default
+    /// [`DEFAULT_CONCURRENCY`]). kube-runtime's default is unbounded: a new leader then looks
+    /// at every policy at once, and the peak of that burst stays in the allocator's memory.
+    pub concurrency: u16,
     /// This replica's identity, for Events' `reportingInstance`.
     pub instance: String,
 }
+
+/// The default of [`ReconcileConfig::concurrency`] (and of `--max-concurrent-reconciles`).
+pub const DEFAULT_CONCURRENCY: u16 = 16;
 
 impl Default for ReconcileConfig {
     fn default() -> Self {
@@ -79,6 +86,7 @@ impl Default for ReconcileConfig {
             cool_down: limits.cool_down,
             resync: limits.resync,
             declaration_grace: limits.declaration_grace,
+            concurrency: DEFAULT_CONCURRENCY,
             instance: "scalekeeper".into(),
         }
     }
@@ -655,6 +663,7 @@ pub async fn run(ctx: Arc<Context>, stop: CancellationToken) {
         tasks.push(async move {
             let triggers = triggers(namespace, store.clone(), changes);
             let running = Controller::for_stream(futures::stream::pending(), store.clone())
+                .with_config(kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency))
                 .reconcile_on(triggers)
                 .trigger_backoff(crate::cache::watch_backoff())
                 .graceful_shutdown_on(stop.clone().cancelled_owned())

@@ -151,6 +151,12 @@ pub struct ServeArgs {
     /// between writing the policy and scaling delays the count by at most this long.
     #[arg(long, env = "SCALEKEEPER_DECLARATION_GRACE", default_value = "5s", value_parser = parse_duration)]
     pub declaration_grace: Duration,
+    /// At most this many policies are reconciled at once (at least 1). Bounds the leader's
+    /// memory and its burst of requests when every policy is looked at together (becoming
+    /// leader, a re-list, the periodic resync); a drift waits behind at most this many.
+    #[arg(long, env = "SCALEKEEPER_MAX_CONCURRENT_RECONCILES", default_value_t = 16,
+        value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_concurrent_reconciles: u16,
     /// How calls are authorized: `rbac` checks each with a SubjectAccessReview against
     /// `replicapolicies.scalekeeper.dev` (grant with the scalekeeper-viewer/-editor
     /// ClusterRoles); `allow-any` lets every valid client certificate do everything.
@@ -404,6 +410,7 @@ impl ServeArgs {
             flap_cool_down,
             resync_interval,
             declaration_grace,
+            max_concurrent_reconciles,
             authorization,
             authorization_allow_ttl,
             authorization_deny_ttl,
@@ -508,6 +515,7 @@ impl ServeArgs {
                     cool_down: flap_cool_down,
                     resync: resync_interval,
                     declaration_grace,
+                    concurrency: max_concurrent_reconciles,
                     instance: identity.clone(),
                 },
                 audit_log,
@@ -620,6 +628,8 @@ mod tests {
         assert_eq!(c.reconcile.flap_window, Duration::from_secs(60));
         assert_eq!(c.reconcile.cool_down, Duration::from_secs(300));
         assert_eq!(c.reconcile.resync, Duration::from_secs(300));
+        assert_eq!(c.reconcile.concurrency, crate::reconciler::DEFAULT_CONCURRENCY);
+        assert!(serve(&["--max-concurrent-reconciles", "0"]).is_err(), "at least one");
         let leader = c.leader.expect("leader election is on by default");
         assert_eq!((leader.duration_seconds, leader.grace_seconds), (15, 10));
         assert_eq!(c.scope, Scope::All);

@@ -1,0 +1,108 @@
+//! What the `make bench` harnesses share: the seeded Deployment, a `scalekeeper serve`
+//! process guard, and the measurements of a process (RSS, CPU time) and of latencies.
+#![allow(dead_code)]
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// The Deployment every bench seeds, `svc-<i>` in `namespace`: a pod template with two
+/// environment variables and resource requests, and an 800-byte
+/// `last-applied-configuration` annotation, as `kubectl apply` leaves one.
+pub fn deployment(i: usize, namespace: &str) -> Value {
+    let name = format!("svc-{i:06}");
+    json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace,
+                     "labels": {"app": name, "team": namespace},
+                     "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "x".repeat(800)}},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}},
+                              "spec": {"containers": [{"name": "app", "image": "registry.example/app:1.0",
+                                       "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}],
+                                       "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}}}
+    })
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Resident memory of a process (`self` for this one), from `/proc/<pid>/status` (`VmRSS`), in MiB.
+pub fn rss_mib(pid: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Clock ticks per second, the unit of `/proc/<pid>/stat` CPU times.
+pub fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// User plus system CPU time of a process so far (`self` for this one), from
+/// `/proc/<pid>/stat` (utime and stime, fields 14 and 15), in seconds.
+pub fn cpu_seconds(pid: &str, ticks: f64) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3, the state.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / ticks)
+}
+
+/// The `p` quantile (0..=1) of sorted latencies; zero for none.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
+}
+
+/// A child process, sent SIGTERM and reaped when dropped.
+pub struct Child(pub std::process::Child);
+
+impl Child {
+    /// Its process id, as `/proc` names it.
+    pub fn pid(&self) -> String {
+        self.0.id().to_string()
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg("-TERM").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// The machine, for a figure's method line: CPU model, online CPUs, memory, load average.
+pub fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name")?.split(':').nth(1).map(str::trim))
+        .unwrap_or("unknown CPU")
+        .to_string();
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines().find_map(|l| l.strip_prefix("MemTotal:")?.split_whitespace().next()?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0 / 1024.0)
+        .unwrap_or(0.0);
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    format!("{cpus} CPUs ({model}), {mem_gib:.0} GiB, load average {load}")
+}
