@@ -58,6 +58,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
+    WatchEvent, WatchParams,
 };
 use kube::core::Status;
 use kube::runtime::reflector::{self, Store};
@@ -1715,6 +1716,43 @@ async fn injected_latency_delays_every_request() {
     let t = Instant::now();
     nss.get("default").await.expect("get");
     assert!(t.elapsed() < latency, "latency removed, took {:?}", t.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_watch_delay_holds_every_event_in_order() {
+    let (t, client) = start().await;
+    if t.real() {
+        target::skip_on_real("needs kubesim's fault injection (FaultSpec)");
+        return;
+    }
+    let sim = t.sim();
+    let api: Api<Deployment> = Api::namespaced(client, "default");
+    let created = api.create(&PostParams::default(), &deployment("delayed", 1)).await.expect("create");
+    let rv = created.resource_version().unwrap_or_default();
+    let mut events = api.watch(&WatchParams::default(), &rv).await.expect("watch").boxed();
+    let delay = Duration::from_millis(400);
+    sim.set_faults(FaultSpec { watch_delay_ms: 400, ..Default::default() });
+    let start = Instant::now();
+    let mut written = vec![];
+    for replicas in [2, 3] {
+        let patch = Patch::Merge(json!({"spec": {"replicas": replicas}}));
+        let d = api.patch("delayed", &PatchParams::default(), &patch).await.expect("patch");
+        // Reads and writes are not delayed.
+        assert!(start.elapsed() < delay, "a write took {:?}", start.elapsed());
+        written.push((d.spec.and_then(|s| s.replicas), Instant::now()));
+    }
+    for (want, at) in written {
+        let got = loop {
+            match events.next().await {
+                Some(Ok(WatchEvent::Modified(d))) => break d.spec.and_then(|s| s.replicas),
+                Some(Ok(_)) => continue,
+                other => panic!("watch ended: {other:?}"),
+            }
+        };
+        assert_eq!(got, want, "events keep their order");
+        assert!(at.elapsed() >= delay - Duration::from_millis(20), "event arrived {:?} after its write", at.elapsed());
+    }
+    sim.set_faults(FaultSpec::default());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
