@@ -32,7 +32,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use common::{Child, clock_ticks, cpu_seconds, free_port, percentile, rss_mib};
+use common::{Child, Phase, clock_ticks, cpu_seconds, free_port, percentile, rss_mib};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::CustomResourceExt as _;
@@ -70,25 +70,6 @@ impl Call {
             Call::Check => "health Check",
             Call::Get => "GetDeployment",
         }
-    }
-}
-
-/// One measured phase: one call type on every channel for one duration.
-#[derive(Default)]
-struct Phase {
-    /// Successful calls' latencies, sorted.
-    latencies: Vec<Duration>,
-    errors: usize,
-    elapsed: Duration,
-    /// CPU seconds the server used during the phase.
-    server_cpu: Option<f64>,
-    /// CPU seconds this process (clients and kubesim) used during the phase.
-    bench_cpu: Option<f64>,
-}
-
-impl Phase {
-    fn rate(&self) -> f64 {
-        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
     }
 }
 

@@ -111,6 +111,18 @@ async fn assert_log(log: &cluster::ReplicaLog, want: &[i64], what: &str) {
     assert_eq!(log.values(), want, "{what}: {:?}", log.states());
 }
 
+/// A Deployment to create again under `original`'s name, with `replicas`: what the server
+/// assigns (UID, resourceVersion, times, managedFields, generation, status) removed.
+fn recreated_from(original: &Value, replicas: i64) -> Value {
+    let mut recreated = original.clone();
+    for f in ["uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "annotations"] {
+        recreated["metadata"].as_object_mut().unwrap().remove(f);
+    }
+    recreated.as_object_mut().unwrap().remove("status");
+    recreated["spec"]["replicas"] = json!(replicas);
+    recreated
+}
+
 async fn wait_spec(env: &TargetEnv, ns: &str, name: &str, want: i64) {
     wait_for_async(&format!("{ns}/{name} spec.replicas = {want}"), T, POLL, || async {
         env.spec_replicas(ns, name).await == want
@@ -566,12 +578,7 @@ async fn deleted_and_recreated_deployment_is_never_scaled_by_the_stale_policy() 
     .await;
 
     // A policy applied by GitOps, pinned to the old UID, meets a re-created Deployment.
-    let mut recreated = original.clone();
-    for f in ["uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "annotations"] {
-        recreated["metadata"].as_object_mut().unwrap().remove(f);
-    }
-    recreated.as_object_mut().unwrap().remove("status");
-    recreated["spec"]["replicas"] = json!(1);
+    let recreated = recreated_from(&original, 1);
     cluster::create_deployment(&env.kube, recreated).await;
     let policy: ReplicaPolicy = serde_json::from_value(json!({
         "apiVersion": "scalekeeper.dev/v1alpha1", "kind": "ReplicaPolicy",
@@ -625,12 +632,7 @@ async fn a_cache_behind_the_api_server_never_scales_the_wrong_deployment() {
     drift(&env, &shop, "web", 9).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     deployments.delete("web", &Default::default()).await.unwrap();
-    let mut recreated = original.clone();
-    for f in ["uid", "resourceVersion", "creationTimestamp", "managedFields", "generation", "annotations"] {
-        recreated["metadata"].as_object_mut().unwrap().remove(f);
-    }
-    recreated.as_object_mut().unwrap().remove("status");
-    recreated["spec"]["replicas"] = json!(9);
+    let recreated = recreated_from(&original, 9);
     cluster::create_deployment(&env.kube, recreated).await;
 
     wait_for_async("CONFLICT: re-created", T, POLL, || async {

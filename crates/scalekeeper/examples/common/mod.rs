@@ -68,6 +68,35 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
 }
 
+/// One measured phase: one call on every channel for one duration.
+#[derive(Default)]
+pub struct Phase {
+    /// Successful calls' latencies, sorted.
+    pub latencies: Vec<Duration>,
+    /// Failed calls.
+    pub errors: usize,
+    /// Items the calls returned (Deployments or diffs), over every call.
+    pub items: usize,
+    /// How long the phase ran.
+    pub elapsed: Duration,
+    /// CPU seconds the server used during the phase.
+    pub server_cpu: Option<f64>,
+    /// CPU seconds this process (clients and kubesim) used during the phase.
+    pub bench_cpu: Option<f64>,
+}
+
+impl Phase {
+    /// Successful calls per second.
+    pub fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// The 99th percentile latency.
+    pub fn p99(&self) -> Duration {
+        percentile(&self.latencies, 0.99)
+    }
+}
+
 /// A child process, sent SIGTERM and reaped when dropped.
 pub struct Child(pub std::process::Child);
 
