@@ -14,8 +14,10 @@
 //! One set of watchers per namespace in scope (or one across all namespaces).
 
 pub mod deployments;
+pub mod managed;
 
 pub use deployments::{CachedDeployment, DeploymentStore};
+pub use managed::ManagedIndex;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -86,6 +88,8 @@ struct Part {
     namespace: Option<String>,
     deployments: DeploymentStore,
     policies: Store<ReplicaPolicy>,
+    /// The policies' names, in order (what Diff pages over).
+    managed: ManagedIndex,
     hpas: Store<HorizontalPodAutoscaler>,
 }
 
@@ -211,6 +215,8 @@ impl Cache {
         for (i, (((ns, dep_api), (_, pol_api)), (_, hpa_api))) in apis.enumerate() {
             let deployments = DeploymentStore::new();
             let (policies, pol_writer) = reflector::store();
+            let managed = ManagedIndex::default();
+            let index = managed.clone();
             let store = deployments.clone();
             let dep_stream = watcher(dep_api, watcher::Config::default())
                 .backoff(watch_backoff())
@@ -218,6 +224,7 @@ impl Cache {
             let pol_stream = watcher(pol_api, watcher::Config::default())
                 .backoff(watch_backoff())
                 .modify(keep_replicas_owners)
+                .inspect_ok(move |event| index.apply(event))
                 .reflect(pol_writer);
             let (hpas, hpa_writer) = reflector::store();
             let hpa_stream = watcher(hpa_api, watcher::Config::default())
@@ -241,7 +248,7 @@ impl Cache {
                 st.clone(),
                 hpa_target,
             ));
-            parts.push(Part { namespace: ns, deployments, policies, hpas });
+            parts.push(Part { namespace: ns, deployments, policies, managed, hpas });
         }
         tokio::spawn(ping(client, health.clone(), stop));
         // In namespace order, so that a listing across parts comes out in order.
@@ -348,6 +355,49 @@ impl Cache {
             for d in part.deployments.page(namespace, after, remaining, &filter) {
                 let policy = part.policies.get(&ObjectRef::new(&d.name).within(&d.namespace));
                 let hpas = if policy.is_some() { self.hpas_targeting(&d.namespace, &d.name) } else { vec![] };
+                out.push(DeploymentView { deployment: d, policy, hpas });
+            }
+            if out.len() == limit {
+                break;
+            }
+        }
+        out
+    }
+
+    /// As [`Cache::page`], over the managed Deployments only (those with a policy), walked
+    /// in order through the policies' names: a page costs O(log n) plus one step per managed
+    /// Deployment looked at, however many unmanaged ones lie between them.
+    pub fn page_managed(
+        &self,
+        namespace: Option<&str>,
+        after: Option<(&str, &str)>,
+        limit: usize,
+        filter: impl Fn(&CachedDeployment) -> bool,
+    ) -> Vec<DeploymentView> {
+        let mut out = Vec::new();
+        for part in self.parts.iter() {
+            if let (Some(want), Some(have)) = (namespace, part.namespace.as_deref())
+                && want != have
+            {
+                continue;
+            }
+            if let (Some((after_ns, _)), Some(have)) = (after, part.namespace.as_deref())
+                && have < after_ns
+            {
+                continue;
+            }
+            let remaining = limit - out.len();
+            let mut found = Vec::new();
+            part.managed.page(namespace, after, remaining, |ns, name| match part.deployments.get(ns, name) {
+                Some(d) if filter(&d) => {
+                    found.push(d);
+                    true
+                }
+                _ => false,
+            });
+            for d in found {
+                let policy = part.policies.get(&ObjectRef::new(&d.name).within(&d.namespace));
+                let hpas = self.hpas_targeting(&d.namespace, &d.name);
                 out.push(DeploymentView { deployment: d, policy, hpas });
             }
             if out.len() == limit {

@@ -109,6 +109,15 @@ fn caller<T>(req: &Request<T>) -> (Caller, String) {
     }
 }
 
+/// Which Deployments a page walks through.
+#[derive(Debug, Clone, Copy)]
+enum Pages {
+    /// Every cached Deployment.
+    All,
+    /// Only the managed ones (with a ReplicaPolicy): Diff's, since only they can be out of sync.
+    Managed,
+}
+
 /// The namespaces a cross-namespace read may show.
 #[derive(Debug, Clone)]
 enum Permitted {
@@ -324,13 +333,14 @@ impl Service {
         size: usize,
         filter: impl Fn(&CachedDeployment) -> bool,
     ) -> (Vec<DeploymentView>, String) {
-        self.page_where(namespace, after, size, filter, |_| true)
+        self.page_where(Pages::All, namespace, after, size, filter, |_| true)
     }
 
-    /// [`Service::page`] with a second filter on the whole view (the Deployment with its
-    /// policy and HPAs), for what the Deployment alone cannot tell.
+    /// [`Service::page`] over `pages`, with a second filter on the whole view (the
+    /// Deployment with its policy and HPAs), for what the Deployment alone cannot tell.
     fn page_where(
         &self,
+        pages: Pages,
         namespace: Option<&str>,
         after: Option<&(String, String)>,
         size: usize,
@@ -342,12 +352,11 @@ impl Service {
         // One more than the page, to know whether another page follows.
         loop {
             let want = size + 1 - out.len();
-            let batch = self.cache.page(
-                namespace,
-                position.as_ref().map(|(ns, name)| (ns.as_str(), name.as_str())),
-                want,
-                &filter,
-            );
+            let from = position.as_ref().map(|(ns, name)| (ns.as_str(), name.as_str()));
+            let batch = match pages {
+                Pages::All => self.cache.page(namespace, from, want, &filter),
+                Pages::Managed => self.cache.page_managed(namespace, from, want, &filter),
+            };
             let exhausted = batch.len() < want;
             if let Some(last) = batch.last() {
                 position = Some((last.deployment.namespace.to_string(), last.deployment.name.to_string()));
@@ -511,9 +520,10 @@ impl ScaleService for Service {
             self.check_scope(&r.namespace)?;
             let permitted = self.authorize_read(&who, Verb::List, &r.namespace).await?;
             self.require_ready()?;
-            // The policy decides whether a Deployment is out of sync, so the filter that
-            // pages sees the policy: only managed Deployments can be.
+            // Only managed Deployments can be out of sync: the page walks those alone, and the
+            // policy decides which of them are.
             let (views, next) = self.page_where(
+                Pages::Managed,
                 non_empty(&r.namespace),
                 after.as_ref(),
                 size,
