@@ -3,7 +3,8 @@
 //!
 //! ```text
 //!  watcher(Deployments) ──────────────► DeploymentStore (compact, in (namespace, name) order)
-//!  watcher(ReplicaPolicies) ─modify────► reflector ─► Store<ReplicaPolicy>
+//!  watcher(ReplicaPolicies) ─modify─┬──► reflector ─► Store<ReplicaPolicy>
+//!                                  └──► ManagedIndex (their names, in order: Diff's pages)
 //!  watcher(HPAs) ──────────────────────► reflector ─► Store<HorizontalPodAutoscaler>
 //!          └── every event ──► broadcast<Change> ──► WatchDeployments streams
 //!                                                └─► the leader's reconciler (its triggers)
