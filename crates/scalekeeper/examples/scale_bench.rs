@@ -181,6 +181,8 @@ async fn load(
 }
 
 struct Setup {
+    /// The workspace root (paths in the summary are shown relative to it).
+    root: PathBuf,
     bin: PathBuf,
     dir: tempfile::TempDir,
     certs: scalekeeper::certs::DevCerts,
@@ -405,7 +407,7 @@ fn summary(setup: &Setup, runs: &[SizeRun], drift: Option<String>, binary_mb: f6
     let _ = writeln!(
         s,
         "Binary `{}` ({binary_mb:.1} MB); {CLIENTS} clients over mTLS on the leader, {:.0?} per call after a {WARMUP:.0?} warm-up; kubesim and the clients share this machine's cores with the two servers (CPU use per row above, in the run's output).",
-        setup.bin.display(),
+        setup.bin.strip_prefix(&setup.root).unwrap_or(&setup.bin).display(),
         setup.duration
     );
     let _ = writeln!(s);
@@ -531,7 +533,15 @@ async fn main() -> anyhow::Result<()> {
         .ca_certificate(Certificate::from_pem(std::fs::read(&certs.ca)?))
         .identity(Identity::from_pem(std::fs::read(cert)?, std::fs::read(key)?))
         .domain_name("localhost");
-    let setup = Setup { bin, dir, certs, tls, ticks: clock_ticks(), duration: Duration::from_secs(seconds) };
+    let setup = Setup {
+        root: root.clone(),
+        bin,
+        dir,
+        certs,
+        tls,
+        ticks: clock_ticks(),
+        duration: Duration::from_secs(seconds),
+    };
 
     let mut runs = vec![];
     for size in sizes {
