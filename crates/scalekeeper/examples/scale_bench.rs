@@ -246,6 +246,8 @@ struct SizeRun {
     /// From the leader's readiness until its CPU use fell below [`SETTLED_CORES`]: its first
     /// look at every policy.
     settled: Duration,
+    /// RSS of leader and follower once the leader settled, before any call: after sync.
+    rss_synced: (Option<f64>, Option<f64>),
     phases: Vec<(Call, Phase)>,
     /// One client alone: the latency of a call with no queue in front of it.
     alone: Vec<(Call, Phase)>,
@@ -333,7 +335,12 @@ async fn run_size(setup: &Setup, size: usize) -> anyhow::Result<SizeRun> {
         }
     }
     let settled = t.elapsed();
-    println!("[{size}] leader settled (CPU < {SETTLED_CORES} cores) {settled:.1?} after ready");
+    let rss_synced = (rss_mib(&leader_pid), rss_mib(&follower.child.pid()));
+    println!(
+        "[{size}] leader settled (CPU < {SETTLED_CORES} cores) {settled:.1?} after ready; RSS leader {}, follower {}",
+        mib(rss_synced.0),
+        mib(rss_synced.1)
+    );
 
     let mut channels = Vec::with_capacity(CLIENTS);
     for _ in 0..CLIENTS {
@@ -383,6 +390,7 @@ async fn run_size(setup: &Setup, size: usize) -> anyhow::Result<SizeRun> {
         leader: (leader.ready_after, leader.rss_ready, rss_mib(&leader.child.pid())),
         follower: (follower.ready_after, follower.rss_ready, rss_mib(&follower.child.pid())),
         settled,
+        rss_synced,
         phases,
         alone,
     };
@@ -430,9 +438,10 @@ fn summary(setup: &Setup, runs: &[SizeRun], drift: Option<String>, binary_mb: f6
         }
         let _ = writeln!(
             s,
-            "| `serve` RSS, {n} Deployments, after the load: leader / follower | {} / {} | ≤ 48 MiB each |",
-            mib(r.leader.2),
-            mib(r.follower.2)
+            "| `serve` RSS, {n} Deployments, after sync: leader / follower (after the load on the leader) | {} / {} ({}) | ≤ 48 MiB each |",
+            mib(r.rss_synced.0),
+            mib(r.rss_synced.1),
+            mib(r.leader.2)
         );
     }
     if let Some(r) = at(10_000) {
