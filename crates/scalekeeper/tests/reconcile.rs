@@ -131,15 +131,19 @@ async fn wait_spec(env: &TargetEnv, ns: &str, name: &str, want: i64) {
 }
 
 async fn sync_of(env: &TargetEnv, ns: &str, name: &str) -> (i32, String) {
+    try_sync_of(env, ns, name).await.unwrap_or_else(|e| panic!("GetDeployment {ns}/{name}: {e}"))
+}
+
+/// [`sync_of`], or the API's error (NOT_FOUND while the server's cache has no such Deployment).
+async fn try_sync_of(env: &TargetEnv, ns: &str, name: &str) -> Result<(i32, String), tonic::Status> {
     let mut c = env.client().await;
     let d = c
         .get_deployment(pb::GetDeploymentRequest { namespace: ns.into(), name: name.into() })
-        .await
-        .unwrap()
+        .await?
         .into_inner()
         .deployment
         .unwrap();
-    (d.sync_status, d.reason)
+    Ok((d.sync_status, d.reason))
 }
 
 /// The syncStatus a policy whose Deployment has the declared count ends with: `InSync` on
@@ -635,9 +639,11 @@ async fn a_cache_behind_the_api_server_never_scales_the_wrong_deployment() {
     let recreated = recreated_from(&original, 9);
     cluster::create_deployment(&env.kube, recreated).await;
 
+    // Between the deletion's event and the new Deployment's, the server's cache has none.
     wait_for_async("CONFLICT: re-created", T, POLL, || async {
-        let (s, reason) = sync_of(&env, &shop, "web").await;
-        s == pb::SyncStatus::Conflict as i32 && reason.contains("re-created")
+        try_sync_of(&env, &shop, "web")
+            .await
+            .is_ok_and(|(s, reason)| s == pb::SyncStatus::Conflict as i32 && reason.contains("re-created"))
     })
     .await;
     wait_for_async("Conflict in status", T, POLL, || async {
