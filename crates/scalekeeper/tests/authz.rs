@@ -236,8 +236,19 @@ async fn a_running_watch_follows_grants_and_revocations() {
     bind(&env, &shop, &role, NOBODY).await;
     let mut watcher = env.client_as(NOBODY).await;
 
-    // Across namespaces: only shop, where the watcher is bound.
-    let mut all = watcher.watch_deployments(pb::WatchDeploymentsRequest::default()).await.unwrap().into_inner();
+    // Across namespaces: only shop, where the watcher is bound. A real API server's RBAC
+    // authorizer sees a new RoleBinding a moment after it is written, and scalekeeper keeps
+    // a refusal for the deny TTL (5 s): open the watch once the grant counts.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let mut all = loop {
+        match watcher.watch_deployments(pb::WatchDeploymentsRequest::default()).await {
+            Ok(r) => break r.into_inner(),
+            Err(s) if s.code() == Code::PermissionDenied && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(testkit::POLL).await;
+            }
+            Err(s) => panic!("the watch across namespaces: {s}"),
+        }
+    };
     let snapshot = read_until(&mut all, "the snapshot", |ev| is(ev, pb::EventType::Synced)).await.unwrap();
     let shown: std::collections::BTreeSet<String> =
         snapshot.iter().filter_map(|ev| ev.deployment.as_ref()).map(|d| d.namespace.clone()).collect();
