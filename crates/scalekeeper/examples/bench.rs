@@ -342,10 +342,8 @@ fn print_table(runs: &[ModeRun], rounds: usize) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let bin =
-        std::env::var("SCALEKEEPER_BIN").map(Into::into).unwrap_or_else(|_| root.join("target/release/scalekeeper"));
-    anyhow::ensure!(bin.exists(), "{} not found: build it with `cargo build --release -p scalekeeper`", bin.display());
+    let root = common::workspace_root();
+    let bin = common::server_binary(&root)?;
     let rounds: usize = match std::env::var("BENCH_AUTHZ_ROUNDS") {
         Ok(v) => v.parse().context("BENCH_AUTHZ_ROUNDS")?,
         Err(_) => 3,

@@ -524,10 +524,8 @@ fn write_doc(path: &Path, summary: &str) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let bin =
-        std::env::var("SCALEKEEPER_BIN").map(Into::into).unwrap_or_else(|_| root.join("target/release/scalekeeper"));
-    anyhow::ensure!(bin.exists(), "{} not found: build it with `cargo build --release -p scalekeeper`", bin.display());
+    let root = common::workspace_root();
+    let bin = common::server_binary(&root)?;
     let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
         .unwrap_or_else(|_| "1000,10000,100000".into())
         .split(',')

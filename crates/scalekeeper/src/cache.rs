@@ -338,6 +338,44 @@ impl Cache {
         limit: usize,
         filter: impl Fn(&CachedDeployment) -> bool,
     ) -> Vec<DeploymentView> {
+        self.page_parts(namespace, after, limit, |part, remaining| {
+            part.deployments.page(namespace, after, remaining, &filter)
+        })
+    }
+
+    /// As [`Cache::page`], over the managed Deployments only (those with a policy), walked
+    /// in order through the policies' names: a page costs O(log n) plus one step per managed
+    /// Deployment looked at, however many unmanaged ones lie between them.
+    pub fn page_managed(
+        &self,
+        namespace: Option<&str>,
+        after: Option<(&str, &str)>,
+        limit: usize,
+        filter: impl Fn(&CachedDeployment) -> bool,
+    ) -> Vec<DeploymentView> {
+        self.page_parts(namespace, after, limit, |part, remaining| {
+            let mut found = Vec::new();
+            part.managed.page(namespace, after, remaining, |ns, name| match part.deployments.get(ns, name) {
+                Some(d) if filter(&d) => {
+                    found.push(d);
+                    true
+                }
+                _ => false,
+            });
+            found
+        })
+    }
+
+    /// Fills a page of up to `limit` views from the parts that can hold Deployments of
+    /// `namespace` after `after`, in order, taking from each what `take(part, remaining)`
+    /// finds there.
+    fn page_parts(
+        &self,
+        namespace: Option<&str>,
+        after: Option<(&str, &str)>,
+        limit: usize,
+        mut take: impl FnMut(&Part, usize) -> Vec<Arc<CachedDeployment>>,
+    ) -> Vec<DeploymentView> {
         let mut out = Vec::new();
         for part in self.parts.iter() {
             if let (Some(want), Some(have)) = (namespace, part.namespace.as_deref())
@@ -352,53 +390,9 @@ impl Cache {
             {
                 continue;
             }
-            let remaining = limit - out.len();
-            for d in part.deployments.page(namespace, after, remaining, &filter) {
+            for d in take(part, limit - out.len()) {
                 let policy = part.policies.get(&ObjectRef::new(&d.name).within(&d.namespace));
                 let hpas = if policy.is_some() { self.hpas_targeting(&d.namespace, &d.name) } else { vec![] };
-                out.push(DeploymentView { deployment: d, policy, hpas });
-            }
-            if out.len() == limit {
-                break;
-            }
-        }
-        out
-    }
-
-    /// As [`Cache::page`], over the managed Deployments only (those with a policy), walked
-    /// in order through the policies' names: a page costs O(log n) plus one step per managed
-    /// Deployment looked at, however many unmanaged ones lie between them.
-    pub fn page_managed(
-        &self,
-        namespace: Option<&str>,
-        after: Option<(&str, &str)>,
-        limit: usize,
-        filter: impl Fn(&CachedDeployment) -> bool,
-    ) -> Vec<DeploymentView> {
-        let mut out = Vec::new();
-        for part in self.parts.iter() {
-            if let (Some(want), Some(have)) = (namespace, part.namespace.as_deref())
-                && want != have
-            {
-                continue;
-            }
-            if let (Some((after_ns, _)), Some(have)) = (after, part.namespace.as_deref())
-                && have < after_ns
-            {
-                continue;
-            }
-            let remaining = limit - out.len();
-            let mut found = Vec::new();
-            part.managed.page(namespace, after, remaining, |ns, name| match part.deployments.get(ns, name) {
-                Some(d) if filter(&d) => {
-                    found.push(d);
-                    true
-                }
-                _ => false,
-            });
-            for d in found {
-                let policy = part.policies.get(&ObjectRef::new(&d.name).within(&d.namespace));
-                let hpas = self.hpas_targeting(&d.namespace, &d.name);
                 out.push(DeploymentView { deployment: d, policy, hpas });
             }
             if out.len() == limit {

@@ -25,6 +25,23 @@ pub fn deployment(i: usize, namespace: &str) -> Value {
     })
 }
 
+/// The workspace's root directory.
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The `scalekeeper` binary to measure: `SCALEKEEPER_BIN`, else the release build under `root`.
+///
+/// # Errors
+///
+/// The file does not exist.
+pub fn server_binary(root: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    let bin: std::path::PathBuf =
+        std::env::var("SCALEKEEPER_BIN").map(Into::into).unwrap_or_else(|_| root.join("target/release/scalekeeper"));
+    anyhow::ensure!(bin.exists(), "{} not found: build it with `cargo build --release -p scalekeeper`", bin.display());
+    Ok(bin)
+}
+
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
