@@ -38,8 +38,8 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{Cache, CachedDeployment, Change};
+pub use crate::culprit::UNKNOWN_MANAGER;
 use crate::culprit::last_set_by_us;
-pub use crate::culprit::{UNKNOWN_MANAGER, replicas_manager};
 use crate::hpa::{self, HorizontalPodAutoscaler};
 use crate::metrics::Metrics;
 use crate::policy::{
@@ -188,14 +188,13 @@ impl Context {
     }
 }
 
-/// Sets the Deployment's `spec.replicas` to `replicas` (a count) through its scale
-/// subresource, as field manager [`FIELD_MANAGER`]: the one write the reconciler makes to a
-/// Deployment, whether it applies a declaration or corrects a drift.
-/// Scales `d` to `replicas` through its scale subresource, as field manager
-/// [`FIELD_MANAGER`], on condition that the Deployment is still the object `d` was cached
-/// from: the patch carries `d`'s resourceVersion, which the API server takes as a
-/// precondition and answers 409 Conflict when the object has moved on (a newer write, or a
-/// Deployment deleted and created again under the name). Returns `false` on that conflict.
+/// Sets `d`'s `spec.replicas` to `replicas` (a count) through its scale subresource, as field
+/// manager [`FIELD_MANAGER`]: the one write the reconciler makes to a Deployment, whether it
+/// applies a declaration or corrects a drift. Made on condition that the Deployment is still
+/// the object `d` was cached from: the patch carries `d`'s resourceVersion, which the API
+/// server takes as a precondition and answers 409 Conflict when the object has moved on (a
+/// newer write, or a Deployment deleted and created again under the name). Returns `false`
+/// on that conflict.
 ///
 /// Source: "Resource versions" and "Conflicts" in
 /// <https://kubernetes.io/docs/reference/using-api/api-concepts/> (an update, or a patch,
