@@ -27,7 +27,7 @@ use crate::table::{self, IncludeObject};
 /// The Kubernetes version kubesim reports at `/version`.
 pub const KUBE_MINOR: &str = "33";
 
-fn ok_json(code: StatusCode, v: &Value) -> Response {
+fn ok_json<T: serde::Serialize + ?Sized>(code: StatusCode, v: &T) -> Response {
     let mut resp = (code, axum::Json(v)).into_response();
     resp.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-cache, private"));
     resp
@@ -304,7 +304,7 @@ fn shape_object(render: Render, obj: Value) -> Result<Value, ApiError> {
 }
 
 fn partial_object(obj: &Value) -> Value {
-    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
+    registry::partial_object(obj.get("metadata"))
 }
 
 fn not_acceptable_partial(message: &str) -> ApiError {
@@ -486,26 +486,21 @@ async fn resource_request(
             if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
                 return watch(state, ctx, opts, query, render);
             }
-            let list = registry::list(&mut state.store.lock(), &ctx, &opts)?;
+            // Only the page's selection runs under the store lock; its items are shared with
+            // the store and written out after the lock is released.
+            let page = registry::list_page(&mut state.store.lock(), &ctx, &opts)?;
             if render.table {
-                let items = list["items"].as_array().cloned().unwrap_or_default();
                 return Ok(ok_json(
                     StatusCode::OK,
-                    &table::render(&def, &items, list["metadata"].clone(), render.include),
+                    &table::render(&def, &page.views(), page.metadata.clone(), render.include),
                 ));
             }
-            match render.partial_list {
-                None => respond(render, StatusCode::OK, &list),
-                Some(true) => {
-                    let items: Vec<Value> =
-                        list["items"].as_array().into_iter().flatten().map(partial_object).collect();
-                    respond(
-                        render,
-                        StatusCode::OK,
-                        &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": list["metadata"], "items": items}),
-                    )
-                }
-                Some(false) => Err(not_acceptable_partial(
+            match (render.partial_list, render.proto) {
+                (None, false) => Ok(ok_json(StatusCode::OK, &page)),
+                (None, true) => protobuf::response(StatusCode::OK, &page.to_value()),
+                (Some(true), false) => Ok(ok_json(StatusCode::OK, &page.partial())),
+                (Some(true), true) => protobuf::response(StatusCode::OK, &page.partial().to_value()),
+                (Some(false), _) => Err(not_acceptable_partial(
                     "you requested PartialObjectMetadata, but the requested object is a list",
                 )),
             }
