@@ -25,6 +25,11 @@
 //!    client alone calls GetDeployment and ListDeployments: the p99 of a call with no queue
 //!    in front of it.
 //!
+//! On a machine with two CPUs or more (and `BENCH_PIN` not `0`), once the leader is known it
+//! is pinned to CPU 0 and everything else (this process: kubesim and the clients; the
+//! follower) to the other CPUs, with `taskset`, so the load generator cannot take the
+//! server's core unnoticed; the server's CPU time per call is reported beside each ratio.
+//!
 //! Drift correction is `drift_bench`'s (run before this one by `make bench`): it leaves its
 //! figures in `target/bench/drift.txt`, which the summary quotes.
 //!
@@ -41,7 +46,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use common::{Child, Phase, clock_ticks, cpu_seconds, free_port, percentile, rss_mib};
+use common::{Child, Phase, clock_ticks, cpu_seconds, free_port, percentile, pin, rss_mib};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::CustomResourceExt as _;
 use kube::api::{Api, ListParams};
@@ -189,6 +194,8 @@ struct Setup {
     tls: ClientTlsConfig,
     ticks: f64,
     duration: Duration,
+    /// The CPUs of the leader and of everything else, when pinned.
+    pinning: Option<(String, String)>,
 }
 
 /// A running `scalekeeper serve` and what it measured on the way up.
@@ -322,6 +329,11 @@ async fn run_size(setup: &Setup, size: usize) -> anyhow::Result<SizeRun> {
         follower.rss_ready.unwrap_or(0.0)
     );
 
+    if let Some((server_cpus, other_cpus)) = &setup.pinning {
+        pin(&leader.child.pid(), server_cpus)?;
+        pin(&follower.child.pid(), other_cpus)?;
+    }
+
     // The leader first looks at every policy (status writes, Events); measuring during that
     // would charge its work to the calls.
     let t = Instant::now();
@@ -358,7 +370,7 @@ async fn run_size(setup: &Setup, size: usize) -> anyhow::Result<SizeRun> {
         let p = load(&channels, call, size, setup.duration, &server, setup.ticks).await?;
         anyhow::ensure!(!p.latencies.is_empty(), "[{size}] no {} succeeded ({} errors)", call.name(), p.errors);
         println!(
-            "[{size}] {:<22} {:>8.0} calls/s  p50 {:>9.2?}  p99 {:>9.2?}  items/call {:>5.0}  errors {}  server cpu {}  bench cpu {}",
+            "[{size}] {:<22} {:>8.0} calls/s  p50 {:>9.2?}  p99 {:>9.2?}  items/call {:>5.0}  errors {}  server cpu {} ({:.0} µs/call)  bench cpu {}",
             call.name(),
             p.rate(),
             percentile(&p.latencies, 0.5),
@@ -366,6 +378,7 @@ async fn run_size(setup: &Setup, size: usize) -> anyhow::Result<SizeRun> {
             p.items as f64 / p.latencies.len() as f64,
             p.errors,
             cores(p.server_cpu, p.elapsed),
+            p.server_us_per_call().unwrap_or(f64::NAN),
             cores(p.bench_cpu, p.elapsed),
         );
         phases.push((call, p));
@@ -412,9 +425,15 @@ fn summary(setup: &Setup, runs: &[SizeRun], drift: Option<String>, binary_mb: f6
     let mut s = String::new();
     let date = jiff::Zoned::now().strftime("%Y-%m-%d %H:%M %Z");
     let _ = writeln!(s, "Last `make bench` run: {date}; {}.", common::machine());
+    let cores = match &setup.pinning {
+        Some((server, other)) => format!(
+            "the leader pinned to CPU {server} once elected; kubesim, the clients and the follower to CPUs {other} (taskset)"
+        ),
+        None => "kubesim and the clients share this machine's cores with the two servers".into(),
+    };
     let _ = writeln!(
         s,
-        "Binary `{}` ({binary_mb:.1} MB); {CLIENTS} clients over mTLS on the leader, {:.0?} per call after a {WARMUP:.0?} warm-up; kubesim and the clients share this machine's cores with the two servers (CPU use per row above, in the run's output).",
+        "Binary `{}` ({binary_mb:.1} MB); {CLIENTS} clients over mTLS on the leader, {:.0?} per call after a {WARMUP:.0?} warm-up; {cores} (CPU use per row in the run's output).",
         setup.bin.strip_prefix(&setup.root).unwrap_or(&setup.bin).display(),
         setup.duration
     );
@@ -436,6 +455,14 @@ fn summary(setup: &Setup, runs: &[SizeRun], drift: Option<String>, binary_mb: f6
                 r.ratio(call)
             );
         }
+        let us = |call: Call| r.phase(call).server_us_per_call().unwrap_or(f64::NAN);
+        let _ = writeln!(
+            s,
+            "| leader CPU per call, GetDeployment / health Check, {n} Deployments | {:.0} µs / {:.0} µs = **{:.2}** | — |",
+            us(Call::Get),
+            us(Call::Check),
+            us(Call::Check) / us(Call::Get)
+        );
         let _ = writeln!(
             s,
             "| `serve` RSS, {n} Deployments, after sync: leader / follower (after the load on the leader) | {} / {} ({}) | ≤ 48 MiB each |",
@@ -540,7 +567,14 @@ async fn main() -> anyhow::Result<()> {
         .ca_certificate(Certificate::from_pem(std::fs::read(&certs.ca)?))
         .identity(Identity::from_pem(std::fs::read(cert)?, std::fs::read(key)?))
         .domain_name("localhost");
+    let cpus = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+    let pinning = (cpus >= 2 && std::env::var("BENCH_PIN").as_deref() != Ok("0"))
+        .then(|| ("0".to_string(), format!("1-{}", cpus - 1)));
+    if let Some((_, other)) = &pinning {
+        pin("self", other)?;
+    }
     let setup = Setup {
+        pinning,
         root: root.clone(),
         bin,
         dir,

@@ -103,6 +103,11 @@ pub struct Phase {
 }
 
 impl Phase {
+    /// The server's CPU time per successful call, in microseconds.
+    pub fn server_us_per_call(&self) -> Option<f64> {
+        self.server_cpu.filter(|_| !self.latencies.is_empty()).map(|c| c * 1e6 / self.latencies.len() as f64)
+    }
+
     /// Successful calls per second.
     pub fn rate(&self) -> f64 {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
@@ -139,7 +144,8 @@ pub fn machine() -> String {
         .find_map(|l| l.strip_prefix("model name")?.split(':').nth(1).map(str::trim))
         .unwrap_or("unknown CPU")
         .to_string();
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    // Every CPU of the machine: this process may be pinned to fewer (see `pin`).
+    let cpus = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
     let mem_gib = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {
@@ -151,4 +157,17 @@ pub fn machine() -> String {
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default();
     format!("{cpus} CPUs ({model}), {mem_gib:.0} GiB, load average {load}")
+}
+
+/// Restricts every thread of process `pid` (`self` for this one) to the CPUs in `cpus` (a
+/// `taskset` list such as `0` or `1-3`); threads it starts later inherit the set.
+///
+/// # Errors
+///
+/// `taskset` is missing or refuses (a CPU that does not exist).
+pub fn pin(pid: &str, cpus: &str) -> anyhow::Result<()> {
+    let pid = if pid == "self" { std::process::id().to_string() } else { pid.to_string() };
+    let out = Command::new("taskset").args(["--all-tasks", "--cpu-list", "--pid", cpus, &pid]).output()?;
+    anyhow::ensure!(out.status.success(), "taskset {cpus} {pid}: {}", String::from_utf8_lossy(&out.stderr).trim());
+    Ok(())
 }
