@@ -16,6 +16,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file_descriptor_set();
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out.join("scalekeeper_descriptor.bin"), fds.encode_to_vec())?;
-    tonic_prost_build::configure().build_server(true).build_client(true).compile_fds(fds)?;
+    // Map fields (a Deployment's labels) as BTreeMap: the server fills them from labels the
+    // cache keeps sorted, so there is no hashing per label and the encoding is in key order.
+    tonic_prost_build::configure().btree_map(".").build_server(true).build_client(true).compile_fds(fds)?;
     Ok(())
 }

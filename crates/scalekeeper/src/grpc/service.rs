@@ -240,7 +240,7 @@ impl Service {
         match result {
             Ok(r) => {
                 let mut response = Response::new(r);
-                if let Ok(v) = id.parse() {
+                if let Some(v) = super::status::request_id_value(&id) {
                     response.metadata_mut().insert(super::status::REQUEST_ID_HEADER, v);
                 }
                 Ok(response)

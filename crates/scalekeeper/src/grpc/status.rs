@@ -75,6 +75,18 @@ pub enum Error {
 /// The response metadata key that carries the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// `id` as the value of [`REQUEST_ID_HEADER`], marked sensitive so that HTTP/2 sends it as a
+/// literal "never indexed" (RFC 7541 section 6.2.3) rather than adding it to the
+/// connection's HPACK dynamic table. Every id is unique, so indexing it would only evict the
+/// entries that repeat on every response (content-type, grpc-status) and make the encoder
+/// compare each new id against the ones before it. `None` when `id` is not a valid header
+/// value (ids are ours, so never in practice).
+pub fn request_id_value(id: &str) -> Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>> {
+    let mut v: tonic::metadata::MetadataValue<_> = id.parse().ok()?;
+    v.set_sensitive(true);
+    Some(v)
+}
+
 fn render(v: &[Violation]) -> String {
     v.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; ")
 }
@@ -133,7 +145,7 @@ impl Error {
             }
             other => other.into(),
         };
-        if let Ok(v) = request_id.parse() {
+        if let Some(v) = request_id_value(request_id) {
             status.metadata_mut().insert(REQUEST_ID_HEADER, v);
         }
         status
@@ -286,6 +298,7 @@ mod tests {
         assert!(!st.message().contains("serviceaccount"), "{}", st.message());
         assert!(st.message().contains("request id r-42"), "{}", st.message());
         assert_eq!(st.metadata().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()), Some("r-42"));
+        assert!(st.metadata().get(REQUEST_ID_HEADER).is_some_and(|v| v.is_sensitive()), "never HPACK-indexed");
 
         let st = Error::from_kube(api(503), "Deployment a/b").into_status("r-43");
         assert_eq!(st.code(), Code::Unavailable);
