@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 
 use crate::hpa::{self, HorizontalPodAutoscaler};
 use futures::{StreamExt as _, TryStreamExt as _};
-use k8s_openapi::api::apps::v1::Deployment;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::utils::ResetTimerBackoff;
 use kube::runtime::watcher::ExponentialBackoff;
@@ -205,7 +204,7 @@ impl Cache {
     /// Everything stops when `stop` is cancelled. `stale_after` is how long without an
     /// answer from the API server before the server reports not ready.
     pub fn start(client: Client, scope: Scope, stale_after: Duration, stop: CancellationToken) -> Self {
-        let deployment_apis = scope.apis::<Deployment>(&client);
+        let deployment_apis = scope.apis::<deployments::WatchedDeployment>(&client);
         let health = Arc::new(Health::new(deployment_apis.len() * STREAMS, stale_after));
         let (changes, _) = broadcast::channel(CHANGE_BUFFER);
         let mut parts: Vec<Part> = vec![];
@@ -221,6 +220,7 @@ impl Cache {
             let store = deployments.clone();
             let dep_stream = watcher(dep_api, watcher::Config::default())
                 .backoff(watch_backoff())
+                .map_ok(deployments::into_deployment_event)
                 .inspect_ok(move |event| store.apply(event));
             let pol_stream = watcher(pol_api, watcher::Config::default())
                 .backoff(watch_backoff())
