@@ -23,8 +23,7 @@ pub use create::create;
 pub use delete::{DeleteOptions, delete, delete_collection};
 pub use patch::{PatchType, patch};
 pub use read::{
-    ListOptions, ListPage, PartialList, check_field_selector, get, list, list_page, matches, partial_object,
-    watch_event,
+    ListOptions, ListPage, PartialList, check_field_selector, get, list_page, matches, partial_object, watch_event,
 };
 pub use update::{json_pointer, scale_view, update, write_existing};
 

@@ -281,11 +281,6 @@ pub fn list_page(store: &mut StoreInner, ctx: &Ctx, opts: &ListOptions) -> Resul
     Ok(ListPage { def: ctx.def.clone(), version: ctx.version.clone(), metadata, items })
 }
 
-/// LIST a collection as one value: [`list_page`], copied.
-pub fn list(store: &mut StoreInner, ctx: &Ctx, opts: &ListOptions) -> Result<Value, ApiError> {
-    list_page(store, ctx, opts).map(|p| p.to_value())
-}
-
 /// A watch event's object in the requested version; `None` when the change does not pass
 /// the watch's filters. Objects leaving the selection are sent as DELETED and objects
 /// entering it as ADDED, as the watch cache does.
