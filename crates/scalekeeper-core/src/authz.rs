@@ -56,7 +56,7 @@ impl Verb {
             "GetDeployment" => Verb::Get,
             "ListDeployments" | "Diff" => Verb::List,
             "WatchDeployments" => Verb::Watch,
-            "SetReplicas" => Verb::Update,
+            "SetReplicas" | "SetSchedule" => Verb::Update,
             "ClearDesiredReplicas" => Verb::Delete,
             _ => return None,
         })

@@ -9,6 +9,8 @@ pub mod authz;
 pub mod identity;
 pub mod plan;
 pub mod request;
+pub mod rules;
+pub mod schedule;
 pub mod sync;
 pub mod validation;
 
@@ -19,6 +21,6 @@ pub use request::{
 };
 pub use sync::{Conflict, Desired, Mode, Observed, ReplicaCounts, SyncState, SyncStatus, evaluate};
 pub use validation::{
-    DEFAULT_MAX_REPLICAS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Violation, page_size, validate_namespace_filter,
-    validate_replicas, validate_target,
+    DEFAULT_MAX_REPLICAS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Violation, page_size, validate_bounds, validate_hold,
+    validate_namespace_filter, validate_replicas, validate_target, validate_windows,
 };

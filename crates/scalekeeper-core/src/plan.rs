@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use crate::rules::{DECLARED_KEY, Effective, RuleKind, Rules, Source, kind_of_key};
 use crate::sync::{Conflict, Desired, Mode, Observed, SyncState, SyncStatus, evaluate};
 
 /// Event reason: scalekeeper set `spec.replicas` back to the declared count.
@@ -55,6 +56,22 @@ pub const REASON_REPLICAS_APPLIED: &str = "ReplicasApplied";
 /// Event reason: a caller declared a count through the API (SetReplicas), naming the caller.
 /// Published by the API's writer, not by [`plan`].
 pub const REASON_REPLICAS_DECLARED: &str = "ReplicasDeclared";
+
+/// Event reason: a hold began: placed through the API (published by the API's writer), or
+/// found in a ReplicaPolicy written another way and applied by the reconciler.
+pub const REASON_HOLD_STARTED: &str = "HoldStarted";
+/// Event reason: a hold expired and the reconciler returned the Deployment to the schedule's or
+/// the declared count.
+pub const REASON_HOLD_EXPIRED: &str = "HoldExpired";
+/// Event reason: a caller ended a hold early through the API (published by the API's writer).
+pub const REASON_HOLD_CLEARED: &str = "HoldCleared";
+/// Event reason: a schedule window began and the reconciler applied its count.
+pub const REASON_WINDOW_STARTED: &str = "ScheduleWindowStarted";
+/// Event reason: a schedule window ended and the reconciler applied the declared count.
+pub const REASON_WINDOW_ENDED: &str = "ScheduleWindowEnded";
+/// Event reason: a caller replaced a policy's schedule through the API (published by the
+/// API's writer).
+pub const REASON_SCHEDULE_CHANGED: &str = "ScheduleChanged";
 
 /// Condition type: whether the flap guard suspended enforcement.
 pub const CONDITION_SUSPENDED: &str = "EnforcementSuspended";
@@ -101,7 +118,7 @@ impl Default for Limits {
 }
 
 /// What the ReplicaPolicy declares, with what the API's writer recorded about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Declaration {
     /// `namespace/name` of the policy and its Deployment, for messages.
     pub target: String,
@@ -119,6 +136,8 @@ pub struct Declaration {
     pub set_by: Option<String>,
     /// The Deployment's `metadata.generation` the writer read before its scale write.
     pub read_generation: Option<i64>,
+    /// The hold, schedule and bounds around the declared count ([`crate::rules`]).
+    pub rules: Rules,
 }
 
 /// The Deployment, as the reconciler read it.
@@ -152,10 +171,13 @@ pub struct Record {
     /// How long this leader has already seen this exact declaration waiting for the writer
     /// (zero the first time), so a skewed wall clock cannot stretch the wait.
     pub pending_for: Duration,
+    /// The [`Source::key`] of the rule last seen in effect or applied (`status.appliedRule`);
+    /// `None` (a status from before holds and schedules) reads as the declared count's.
+    pub applied_rule: Option<String>,
 }
 
 /// Everything [`plan`] decides from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Input {
     /// The declaration.
     pub declaration: Declaration,
@@ -292,13 +314,25 @@ pub struct Plan {
     pub memory: Memory,
     /// When to look again at the latest.
     pub requeue_after: Duration,
+    /// The effective count at the time of the look, and the rule it comes from.
+    pub effective: Effective,
+    /// The [`Source::key`] to record as applied (`status.appliedRule`).
+    pub applied_rule: String,
 }
 
 /// Decides what to do about one ReplicaPolicy. Pure: the same input gives the same plan.
 /// See the module docs for the decision table.
 pub fn plan(input: &Input) -> Plan {
     let Input { declaration, deployment, hpas, record, limits, now } = input;
-    let desired = declaration.desired.replicas;
+    let effective = declaration.rules.effective(declaration.desired.replicas, *now);
+    let desired = effective.replicas;
+    let key = effective.source.key();
+    let recorded_rule = record.applied_rule.clone().unwrap_or_else(|| DECLARED_KEY.to_owned());
+    // Back at the next transition (a hold expiring, a window starting or ending), a little
+    // after it so the look sees the new rule.
+    let transition_in = effective.next_transition.map(|t| {
+        Duration::try_from(t.duration_since(*now)).unwrap_or_default() + Duration::from_millis(TRANSITION_SLACK_MS)
+    });
     let Some(deployment) = deployment else {
         return Plan {
             decision: Decision::Missing,
@@ -318,7 +352,9 @@ pub fn plan(input: &Input) -> Plan {
             ready_replicas: None,
             last_correction: None,
             memory: Memory::default(),
-            requeue_after: limits.resync,
+            requeue_after: transition_in.map_or(limits.resync, |t| t.min(limits.resync)),
+            effective,
+            applied_rule: recorded_rule,
         };
     };
     let observed = &deployment.observed;
@@ -346,13 +382,28 @@ pub fn plan(input: &Input) -> Plan {
     if until.is_some() {
         conflicts.push(Conflict::Flapping(record.last_corrected_by.clone().unwrap_or_else(|| "unknown".into())));
     }
-    let mut sync = evaluate(Some(&declaration.desired), observed, &conflicts);
+    let rule = effective.source.kind();
+    let effective_desired = Desired { replicas: desired, rule, ..declaration.desired.clone() };
+    let mut sync = evaluate(Some(&effective_desired), observed, &conflicts);
 
-    // A declaration (a new generation) is not a drift until the Deployment has had its count.
+    // A declaration (a new generation) is not a drift until the Deployment has had its count;
+    // nor is a new rule taking over by time (a hold expiring, a window starting or ending).
     let generation = declaration.generation;
     let mut applied = record.applied_generation;
-    if applied < generation && (observed.spec_replicas == desired || overtaken(declaration, observed)) {
+    let mut applied_rule = recorded_rule.clone();
+    let in_effect = observed.spec_replicas == desired;
+    if applied < generation && (in_effect || overtaken(declaration, observed)) {
         applied = generation;
+    }
+    if in_effect && applied_rule != key {
+        // Announced only when the rule changed by time: a new declaration is announced by
+        // whoever made it.
+        if record.applied_generation >= generation
+            && let Some(e) = transition_event(&recorded_rule, &effective, None, declaration)
+        {
+            events.push(e);
+        }
+        applied_rule.clone_from(&key);
     }
     let wait = if observed.spec_replicas != desired {
         left_to_writer(declaration, observed, applied, record.pending_for, limits, *now)
@@ -384,10 +435,25 @@ pub fn plan(input: &Input) -> Plan {
             }
             Decision::Report
         }
+        (SyncStatus::Drifted, None, Mode::Enforce) if applied >= generation && applied_rule != key => {
+            // A rule that took over by time: applying it is no drift either.
+            let note = format!("spec.replicas {from} -> {desired}");
+            events.extend(transition_event(&recorded_rule, &effective, Some(note), declaration));
+            applied_rule.clone_from(&key);
+            sync = SyncState {
+                status: SyncStatus::Progressing,
+                reason: format!(
+                    "applied the {} spec.replicas {from} -> {desired}; waiting for the rollout",
+                    rule_name(rule)
+                ),
+            };
+            Decision::Apply { from, to: desired }
+        }
         (SyncStatus::Drifted, None, Mode::Enforce) if applied < generation => {
             // A declaration the Deployment never had: applying it is no drift — no drift
             // count, no flap guard, no culprit.
             applied = generation;
+            applied_rule.clone_from(&key);
             let source = if declaration.through_api {
                 let who = declaration.set_by.as_deref().unwrap_or("the API");
                 format!(
@@ -397,11 +463,17 @@ pub fn plan(input: &Input) -> Plan {
             } else {
                 "declared in the ReplicaPolicy".to_string()
             };
+            let (reason, what) = match &effective.source {
+                // A hold written with kubectl or GitOps: the API's writer reported none.
+                Source::Hold { .. } if !declaration.through_api => (REASON_HOLD_STARTED, format!(", {}", effective.describe())),
+                Source::Declared => (REASON_REPLICAS_APPLIED, String::new()),
+                _ => (REASON_REPLICAS_APPLIED, format!(", {}", effective.describe())),
+            };
             events.push(PlannedEvent {
                 warning: false,
-                reason: REASON_REPLICAS_APPLIED,
+                reason,
                 note: format!(
-                    "spec.replicas {from} -> {desired}: applied version {generation} of the declaration ({source})"
+                    "spec.replicas {from} -> {desired}: applied version {generation} of the declaration{what} ({source})"
                 ),
             });
             sync = SyncState {
@@ -479,6 +551,9 @@ pub fn plan(input: &Input) -> Plan {
         Some(t) => Duration::from_secs((t.as_second() - now.as_second()).max(1) as u64).min(limits.resync),
         None => limits.resync,
     };
+    if let Some(t) = transition_in {
+        requeue_after = requeue_after.min(t);
+    }
     if let Decision::Wait { left } = decision {
         // Back when the grace is over, to apply the declaration if the writer has not.
         requeue_after = requeue_after.min(left + Duration::from_millis(50));
@@ -494,7 +569,67 @@ pub fn plan(input: &Input) -> Plan {
         last_correction,
         memory,
         requeue_after,
+        effective,
+        applied_rule,
     }
+}
+
+/// How long after a transition's instant the reconciler looks again: 20 ms, so the look is
+/// past the instant even when its timer fires a little early by the wall clock.
+pub const TRANSITION_SLACK_MS: u64 = 20;
+
+/// The effective count's rule as a note names it: `declared count`, `hold`, `schedule window`.
+fn rule_name(rule: RuleKind) -> &'static str {
+    match rule {
+        RuleKind::Declared => "declared count",
+        RuleKind::Hold => "hold",
+        RuleKind::Schedule => "schedule window",
+    }
+}
+
+/// The Event of a rule taking over by time, from the rule recorded as applied (`from_key`) to
+/// `to`: a hold that expired ([`REASON_HOLD_EXPIRED`]), a window that started
+/// ([`REASON_WINDOW_STARTED`]) or ended ([`REASON_WINDOW_ENDED`]); a hold that started is
+/// announced where it is placed. `applied`, when the reconciler scales for it, says how.
+/// `None` when the change is none of these (e.g. a hold replaced by another).
+fn transition_event(
+    from_key: &str,
+    to: &Effective,
+    applied: Option<String>,
+    declaration: &Declaration,
+) -> Option<PlannedEvent> {
+    let from = kind_of_key(from_key).unwrap_or(RuleKind::Declared);
+    let now_applies = to.describe();
+    let tail = applied.map(|a| format!("; {a}")).unwrap_or_default();
+    if let Source::Window { index, .. } = &to.source
+        && from_key.split('/').nth(1) == Some(index.to_string().as_str())
+        && from == RuleKind::Schedule
+    {
+        // The same window's next occurrence (a `Sat-Sun` window crossing midnight): no news.
+        return None;
+    }
+    let (reason, what) = match (from, to.source.kind()) {
+        (RuleKind::Hold, RuleKind::Hold) => return None,
+        (RuleKind::Hold, _) => {
+            let hold = declaration.rules.hold.as_ref();
+            let was = match hold {
+                Some(h) => format!(
+                    "the hold of {} ({}{})",
+                    h.replicas,
+                    h.reason,
+                    h.set_by.as_ref().map(|b| format!(", placed by {b}")).unwrap_or_default()
+                ),
+                None => "the hold".to_string(),
+            };
+            (REASON_HOLD_EXPIRED, format!("{was} expired; the {now_applies} applies"))
+        }
+        (_, RuleKind::Schedule) => (REASON_WINDOW_STARTED, format!("{now_applies} began")),
+        (RuleKind::Schedule, RuleKind::Declared) => {
+            (REASON_WINDOW_ENDED, format!("the schedule window ended; the {now_applies} applies"))
+        }
+        _ => return None,
+    };
+    Some(PlannedEvent { warning: false, reason, note: format!("{what}: {} replicas{tail}", to.replicas) })
 }
 
 fn suspended(status: bool, reason: &'static str, message: String) -> ConditionChange {

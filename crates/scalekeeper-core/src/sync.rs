@@ -140,6 +140,9 @@ pub struct Desired {
     pub mode: Mode,
     /// The Deployment UID the policy was written for; `None` until pinned.
     pub deployment_uid: Option<String>,
+    /// Which rule set `replicas` (see [`crate::rules`]): the reasons name it (`declared 3`,
+    /// `held at 10`, `scheduled 1`).
+    pub rule: crate::rules::RuleKind,
 }
 
 /// Why scalekeeper must not enforce, found outside the Deployment itself.
@@ -198,7 +201,7 @@ pub fn evaluate(desired: Option<&Desired>, observed: &Observed, conflicts: &[Con
     if observed.spec_replicas != desired.replicas {
         return SyncState::new(
             SyncStatus::Drifted,
-            format!("spec.replicas is {}, declared {}", observed.spec_replicas, desired.replicas),
+            format!("spec.replicas is {}, {} {}", observed.spec_replicas, desired.rule.verb(), desired.replicas),
         );
     }
     let s = &observed.status;
@@ -241,7 +244,7 @@ mod tests {
     }
 
     fn desired(replicas: i32) -> Desired {
-        Desired { replicas, mode: Mode::Enforce, deployment_uid: Some("u1".into()) }
+        Desired { replicas, mode: Mode::Enforce, deployment_uid: Some("u1".into()), rule: Default::default() }
     }
 
     #[test]

@@ -7,7 +7,11 @@
 //! gRPC layer can return them as `google.rpc.BadRequest` field violations. The name rules
 //! themselves are [`kube_selectors::validation`]'s, their one owner in the workspace.
 
+use std::time::Duration;
+
 use kube_selectors::validation::{is_dns1123_label, is_dns1123_subdomain};
+
+use crate::rules::{MAX_HOLD, MAX_REASON_BYTES, MAX_WINDOWS, MIN_HOLD};
 
 /// The default upper bound of a declared replica count (`--max-replicas`).
 pub const DEFAULT_MAX_REPLICAS: i32 = 1000;
@@ -69,6 +73,75 @@ pub fn validate_replicas(replicas: i32, max: i32) -> Vec<Violation> {
     }
 }
 
+/// Checks a hold request: `hold_for` (when given) within [`MIN_HOLD`]..=[`MAX_HOLD`], and a
+/// `reason` that is required with it (non-empty, at most [`MAX_REASON_BYTES`] bytes) and
+/// refused without it. `hold_for` is `None` when the request places no hold, `Err(())` when it
+/// is not a valid duration (negative, or out of range).
+pub fn validate_hold(hold_for: Option<Result<Duration, ()>>, reason: &str) -> Vec<Violation> {
+    let mut v = vec![];
+    match hold_for {
+        None if !reason.is_empty() => {
+            v.push(Violation::new("reason", "a reason is only taken with hold_for (a hold); a declaration has none"));
+        }
+        None => {}
+        Some(d) => {
+            match d {
+                Ok(d) if (MIN_HOLD..=MAX_HOLD).contains(&d) => {}
+                _ => v.push(Violation::new(
+                    "hold_for",
+                    format!("a hold lasts from {} s to {} days", MIN_HOLD.as_secs(), MAX_HOLD.as_secs() / 86_400),
+                )),
+            }
+            if reason.trim().is_empty() {
+                v.push(Violation::new("reason", "required with hold_for: say why the count is held, e.g. an incident id"));
+            } else if reason.len() > MAX_REASON_BYTES {
+                v.push(Violation::new(
+                    "reason",
+                    format!("{} bytes is over the limit of {MAX_REASON_BYTES} bytes", reason.len()),
+                ));
+            }
+        }
+    }
+    v
+}
+
+/// Checks requested bounds (each a count within `0..=max`, the server's `--max-replicas`) and
+/// that `clear` (remove both) comes without either.
+pub fn validate_bounds(min: Option<i32>, max_bound: Option<i32>, clear: bool, max: i32) -> Vec<Violation> {
+    let mut v = vec![];
+    for (field, value) in [("min_replicas", min), ("max_replicas", max_bound)] {
+        if let Some(n) = value {
+            v.extend(validate_replicas(n, max).into_iter().map(|x| Violation { field: field.into(), ..x }));
+        }
+    }
+    if clear && (min.is_some() || max_bound.is_some()) {
+        v.push(Violation::new("clear_bounds", "not with min_replicas or max_replicas"));
+    }
+    v
+}
+
+/// Checks schedule windows, given as (window text, count): at most [`MAX_WINDOWS`], each text
+/// in the [`crate::schedule::Window`] grammar, each count within `0..=max`. Violations name
+/// `windows[i].window` / `windows[i].replicas`.
+pub fn validate_windows<'a>(windows: impl ExactSizeIterator<Item = (&'a str, i32)>, max: i32) -> Vec<Violation> {
+    let mut v = vec![];
+    if windows.len() > MAX_WINDOWS {
+        v.push(Violation::new("windows", format!("{} windows is over the limit of {MAX_WINDOWS}", windows.len())));
+        return v;
+    }
+    for (i, (text, replicas)) in windows.enumerate() {
+        if let Err(e) = text.parse::<crate::schedule::Window>() {
+            v.push(Violation::new(&format!("windows[{i}].window"), e.to_string()));
+        }
+        v.extend(
+            validate_replicas(replicas, max)
+                .into_iter()
+                .map(|x| Violation { field: format!("windows[{i}].replicas"), ..x }),
+        );
+    }
+    v
+}
+
 /// The largest page ListDeployments and Diff return.
 pub const MAX_PAGE_SIZE: i32 = 500;
 
@@ -114,6 +187,35 @@ mod tests {
         assert!(validate_replicas(10, 10).is_empty());
         assert!(validate_replicas(-1, 10)[0].description.contains("negative"));
         assert!(validate_replicas(11, 10)[0].description.contains("maximum of 10"));
+    }
+
+    #[test]
+    fn holds_need_a_reason_and_a_sane_duration() {
+        let h = |secs: u64| Some(Ok(Duration::from_secs(secs)));
+        assert!(validate_hold(None, "").is_empty());
+        assert!(validate_hold(h(3), "INC-123").is_empty());
+        assert!(validate_hold(h(30 * 86_400), "x").is_empty());
+        assert_eq!(validate_hold(None, "INC-1")[0].field, "reason");
+        assert_eq!(validate_hold(h(3), " ")[0].field, "reason");
+        assert_eq!(validate_hold(h(0), "x")[0].field, "hold_for");
+        assert_eq!(validate_hold(h(30 * 86_400 + 1), "x")[0].field, "hold_for");
+        assert_eq!(validate_hold(Some(Err(())), "x")[0].field, "hold_for");
+        assert!(validate_hold(h(3), &"r".repeat(257))[0].description.contains("256"));
+    }
+
+    #[test]
+    fn bounds_and_windows() {
+        assert!(validate_bounds(Some(1), Some(5), false, 10).is_empty());
+        assert_eq!(validate_bounds(Some(-1), None, false, 10)[0].field, "min_replicas");
+        assert_eq!(validate_bounds(None, Some(11), false, 10)[0].field, "max_replicas");
+        assert_eq!(validate_bounds(Some(1), None, true, 10)[0].field, "clear_bounds");
+        let ok = [("Mon-Fri 08:00-20:00 Europe/Berlin", 3)];
+        assert!(validate_windows(ok.iter().map(|(w, n)| (*w, *n)), 10).is_empty());
+        let bad = [("Mon-Fri 08:00-20:00 Europe/Berlin", 3), ("Someday 8-9", 11)];
+        let v = validate_windows(bad.iter().map(|(w, n)| (*w, *n)), 10);
+        assert_eq!(v.iter().map(|v| v.field.as_str()).collect::<Vec<_>>(), ["windows[1].window", "windows[1].replicas"]);
+        let many = vec![("Mon 08:00-09:00 UTC", 1); 33];
+        assert_eq!(validate_windows(many.into_iter(), 10)[0].field, "windows");
     }
 
     #[test]

@@ -34,12 +34,18 @@ fn input(spec_replicas: i32) -> Input {
     Input {
         declaration: Declaration {
             target: "shop/api".into(),
-            desired: Desired { replicas: 4, mode: Mode::Enforce, deployment_uid: Some("uid-1".into()) },
+            desired: Desired {
+                replicas: 4,
+                mode: Mode::Enforce,
+                deployment_uid: Some("uid-1".into()),
+                rule: Default::default(),
+            },
             generation: 2,
             through_api: false,
             set_at: None,
             set_by: None,
             read_generation: None,
+            rules: Rules::default(),
         },
         deployment: Some(deployment(spec_replicas)),
         hpas: vec![],
@@ -410,4 +416,132 @@ fn row_11e_a_paused_deployment_is_corrected_like_any_other() {
 fn plan_is_a_function_of_its_input() {
     let i = declared_through_api(3, "2026-11-29T09:59:58Z");
     assert_eq!(plan(&i), plan(&i.clone()));
+}
+
+// === holds and schedules: the effective count, and transitions by time ===
+
+/// `i` with a hold of 10 until `until` (placed by alice for INC-123), recorded as applied.
+fn held(mut i: Input, until: &str) -> Input {
+    i.declaration.rules.hold = Some(crate::rules::Hold {
+        replicas: 10,
+        until: at(until),
+        reason: "INC-123".into(),
+        set_by: Some("alice".into()),
+        set_at: Some(at("2026-11-29T09:00:00Z")),
+    });
+    i.record.applied_rule = Some(format!("Hold/{}", at(until)));
+    i
+}
+
+#[test]
+fn a_hold_in_effect_is_in_sync_and_looks_again_at_its_expiry() {
+    let p = plan(&held(input(10), "2026-11-29T10:00:02Z"));
+    assert_eq!(p.decision, Decision::Noop);
+    assert_eq!(p.sync.status, SyncStatus::InSync);
+    assert_eq!(p.effective.replicas, 10);
+    assert!(p.events.is_empty(), "{:?}", p.events);
+    assert_eq!(p.requeue_after, Duration::from_millis(2000 + TRANSITION_SLACK_MS));
+    assert_eq!(p.applied_rule, "Hold/2026-11-29T10:00:02Z");
+}
+
+#[test]
+fn drift_during_a_hold_is_corrected_to_the_held_count() {
+    let p = plan(&held(input(7), "2026-11-29T12:00:00Z"));
+    assert_eq!(p.decision, Decision::Correct { from: 7, to: 10, by: "kubectl".into() });
+    assert_eq!(reasons(&p), [REASON_DRIFT_CORRECTED]);
+}
+
+#[test]
+fn an_expired_hold_is_applied_back_as_a_transition_not_a_drift() {
+    // The hold ended 1 ms ago; the Deployment still has the held 10.
+    let mut i = held(input(10), "2026-11-29T09:59:59.999Z");
+    i.record.corrections = vec![at(NOW); 5]; // a full flap guard does not matter: no drift
+    let p = plan(&i);
+    assert_eq!(p.decision, Decision::Apply { from: 10, to: 4 });
+    assert_eq!(reasons(&p), [REASON_HOLD_EXPIRED]);
+    assert_eq!(
+        p.events[0].note,
+        "the hold of 10 (INC-123, placed by alice) expired; the declared count applies: 4 replicas; spec.replicas 10 -> 4"
+    );
+    assert_eq!(p.applied_rule, "Declared");
+    assert!(!p.memory.record_correction, "a transition is not counted by the flap guard");
+    assert_eq!(p.sync.status, SyncStatus::Progressing);
+    assert_eq!(p.requeue_after, Limits::default().resync);
+}
+
+#[test]
+fn an_expired_hold_in_observe_mode_is_reported_not_applied() {
+    let mut i = held(input(10), "2026-11-29T09:00:00Z");
+    i.declaration.desired.mode = Mode::Observe;
+    let p = plan(&i);
+    assert_eq!(p.decision, Decision::Report);
+    assert_eq!(p.sync.reason, "spec.replicas is 10, declared 4");
+}
+
+#[test]
+fn a_hold_written_with_kubectl_is_applied_as_a_hold_started() {
+    let mut i = held(input(4), "2026-11-29T12:00:00Z");
+    i.declaration.generation = 3; // the hold is a new generation
+    i.record.applied_rule = None;
+    let p = plan(&i);
+    assert_eq!(p.decision, Decision::Apply { from: 4, to: 10 });
+    assert_eq!(reasons(&p), [REASON_HOLD_STARTED]);
+    assert!(p.events[0].note.contains("hold until 2026-11-29T12:00:00Z by alice: INC-123"), "{}", p.events[0].note);
+    assert_eq!((p.applied_generation, p.applied_rule.as_str()), (3, "Hold/2026-11-29T12:00:00Z"));
+}
+
+#[test]
+fn a_hold_expiry_already_in_effect_is_announced_once_without_a_write() {
+    // Declared 4, held at 10 until an hour ago; someone already scaled back to 4.
+    let p = plan(&held(input(4), "2026-11-29T09:00:00Z"));
+    assert_eq!(p.decision, Decision::Noop);
+    assert_eq!(reasons(&p), [REASON_HOLD_EXPIRED]);
+    assert_eq!(p.applied_rule, "Declared");
+    let mut again = held(input(4), "2026-11-29T09:00:00Z");
+    again.record.applied_rule = Some(p.applied_rule);
+    assert!(plan(&again).events.is_empty());
+}
+
+#[test]
+fn the_effective_count_is_kept_within_the_bounds() {
+    let mut i = input(6);
+    i.declaration.rules.bounds = crate::rules::Bounds { min: None, max: Some(3) };
+    let p = plan(&i);
+    assert_eq!(p.effective.replicas, 3);
+    assert_eq!(p.decision, Decision::Correct { from: 6, to: 3, by: "kubectl".into() });
+}
+
+/// `i` with a weekend window at 1 replica in Berlin (2026-11-29 is a Sunday).
+fn weekend(mut i: Input) -> Input {
+    i.declaration.rules.schedule = vec![crate::rules::Scheduled::parse("Sat-Sun 00:00-24:00 Europe/Berlin", 1)];
+    i
+}
+
+#[test]
+fn a_window_that_began_is_applied_as_a_transition_and_looks_again_at_its_end() {
+    let p = plan(&weekend(input(4)));
+    assert_eq!(p.decision, Decision::Apply { from: 4, to: 1 });
+    assert_eq!(reasons(&p), [REASON_WINDOW_STARTED]);
+    assert!(p.events[0].note.starts_with("schedule window \"Sat-Sun 00:00-24:00 Europe/Berlin\" until 2026-11-29T23:00:00Z began: 1 replicas"), "{}", p.events[0].note);
+    // Sunday 00:00 Berlin is 2026-11-28T23:00Z; the occurrence ends at Monday 00:00 Berlin.
+    assert_eq!(p.applied_rule, "Window/0/2026-11-28T23:00:00Z");
+    // The end is 13 h away: the periodic resync comes first.
+    assert_eq!(p.requeue_after, Limits::default().resync);
+    // The next day's occurrence of the same window is no news.
+    let mut next_day = weekend(input(1));
+    next_day.record.applied_rule = Some("Window/0/2026-11-27T23:00:00Z".into());
+    let p = plan(&next_day);
+    assert_eq!((p.decision.clone(), p.events.len()), (Decision::Noop, 0));
+    assert_eq!(p.applied_rule, "Window/0/2026-11-28T23:00:00Z");
+}
+
+#[test]
+fn a_window_that_ended_returns_to_the_declared_count() {
+    let mut i = weekend(input(1));
+    i.now = at("2026-11-30T08:00:00Z"); // Monday
+    i.record.applied_rule = Some("Window/0/2026-11-28T23:00:00Z".into());
+    let p = plan(&i);
+    assert_eq!(p.decision, Decision::Apply { from: 1, to: 4 });
+    assert_eq!(reasons(&p), [REASON_WINDOW_ENDED]);
+    assert_eq!(p.applied_rule, "Declared");
 }
