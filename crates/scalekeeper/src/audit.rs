@@ -28,6 +28,13 @@ pub struct Snapshot {
     pub mode: Option<String>,
     /// The Deployment's `spec.replicas` (a count), if it exists.
     pub spec_replicas: Option<i32>,
+    /// The effective count (a count: the hold's, the schedule window's or the declared one),
+    /// if a policy exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective: Option<i32>,
+    /// What sets it (`Declared`, `Hold`, `Schedule`), if a policy exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 /// The authorization decision an audit record carries.
@@ -74,6 +81,9 @@ pub struct Record {
     /// For writes: the policy's generation after (the declaration's version).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generation: Option<i64>,
+    /// A dry run: nothing was written, and `after` is what the write would have made.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// Where audit lines go.
@@ -146,9 +156,15 @@ mod tests {
             verb: "update".into(),
             decision: Some(AuditDecision { allowed: true, reason: "bound".into() }),
             code: "Ok".into(),
-            before: Some(Snapshot { declared: None, mode: None, spec_replicas: Some(3) }),
-            after: Some(Snapshot { declared: Some(5), mode: Some("Enforce".into()), spec_replicas: Some(5) }),
+            before: Some(Snapshot { declared: None, mode: None, spec_replicas: Some(3), ..Default::default() }),
+            after: Some(Snapshot {
+                declared: Some(5),
+                mode: Some("Enforce".into()),
+                spec_replicas: Some(5),
+                ..Default::default()
+            }),
             generation: Some(1),
+            dry_run: false,
         };
         a.record(&r);
         a.record(&Record { before: None, after: None, generation: None, ..r });

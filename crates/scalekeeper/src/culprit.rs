@@ -148,7 +148,7 @@ mod tests {
     fn our_last_write_is_the_later_of_correction_and_declaration() {
         let mut p = ReplicaPolicy::new(
             "web",
-            crate::policy::ReplicaPolicySpec { replicas: 3, mode: PolicyMode::Enforce, deployment_uid: None },
+            crate::policy::ReplicaPolicySpec { replicas: 3, mode: PolicyMode::Enforce, ..Default::default() },
         );
         assert_eq!(last_set_by_us(&p), None);
         p.metadata.annotations = Some([(LAST_SET_AT.to_string(), "2026-01-01T10:00:00Z".to_string())].into());

@@ -12,6 +12,8 @@
 //! | `scalekeeper_flap_guard_trips_total` | counter | `namespace` |
 //! | `scalekeeper_deployments` | gauge: Deployments in scope | `sync_status` |
 //! | `scalekeeper_enforcement_suspended` | gauge: policies whose enforcement the flap guard suspended | |
+//! | `scalekeeper_holds_active` | gauge: policies with a hold in force | |
+//! | `scalekeeper_hold_oldest_age_seconds` | gauge (seconds): how long the oldest hold in force has been in place (0: none) | |
 //! | `scalekeeper_kubernetes_last_contact_seconds` | gauge (seconds since the API server last answered) | |
 //! | `scalekeeper_tls_certificate_expiry_timestamp_seconds` | gauge (Unix seconds): notAfter of the server certificate, earliest of the client CA bundle | `kind` (`server`, `client_ca`) |
 //! | `scalekeeper_tls_reload_total` | counter: reloads of the TLS files after a change or SIGHUP | `result` (`success`, `error`) |
@@ -122,6 +124,10 @@ pub struct Metrics {
     deployments: Family<SyncLabels, Gauge>,
     /// Policies whose enforcement is suspended.
     pub enforcement_suspended: Gauge,
+    /// Policies with a hold in force.
+    pub holds_active: Gauge,
+    /// Age of the oldest hold in force, in seconds.
+    pub hold_oldest_age: Gauge<f64, AtomicU64>,
     /// 1 while this replica holds the Lease.
     pub leader: Gauge,
     /// 1 while ready to serve.
@@ -154,6 +160,15 @@ impl Metrics {
         let flap_trips = Family::<NamespaceLabels, Counter>::default();
         let deployments = Family::<SyncLabels, Gauge>::default();
         let enforcement_suspended = Gauge::default();
+        let holds_active = Gauge::default();
+        let hold_oldest_age = Gauge::<f64, AtomicU64>::default();
+        registry.register("holds_active", "ReplicaPolicies with a hold in force", holds_active.clone());
+        registry.register_with_unit(
+            "hold_oldest_age",
+            "How long the oldest hold in force has been in place (0 when there is none)",
+            prometheus_client::registry::Unit::Seconds,
+            hold_oldest_age.clone(),
+        );
         let leader = Gauge::default();
         let tls_expiry = Family::<KindLabels, Gauge>::default();
         let tls_reloads = Family::<ResultLabels, Counter>::default();
@@ -238,6 +253,8 @@ impl Metrics {
             flap_trips,
             deployments,
             enforcement_suspended,
+            holds_active,
+            hold_oldest_age,
             leader,
             ready,
             last_contact,

@@ -25,7 +25,7 @@ pub const LAST_SET_DEPLOYMENT_GENERATION: &str = "scalekeeper.dev/last-set-deplo
 pub const FIELD_MANAGER: &str = "scalekeeper";
 
 /// The declared replica state of the Deployment with the same namespace and name.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "scalekeeper.dev",
     version = "v1alpha1",
@@ -35,10 +35,12 @@ pub const FIELD_MANAGER: &str = "scalekeeper";
     namespaced,
     status = "ReplicaPolicyStatus",
     printcolumn = r#"{"name":"Desired","type":"integer","jsonPath":".spec.replicas","description":"Declared replica count"}"#,
+    printcolumn = r#"{"name":"Effective","type":"integer","jsonPath":".status.effectiveReplicas","description":"The count applied now: the hold's, the schedule window's or the declared one"}"#,
     printcolumn = r#"{"name":"Current","type":"integer","jsonPath":".status.specReplicas","description":"The Deployment's spec.replicas"}"#,
     printcolumn = r#"{"name":"Ready","type":"integer","jsonPath":".status.readyReplicas","description":"The Deployment's status.readyReplicas"}"#,
     printcolumn = r#"{"name":"Sync","type":"string","jsonPath":".status.syncStatus","description":"InSync, Drifted, Progressing or Conflict"}"#,
     printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.mode","description":"Enforce or Observe"}"#,
+    printcolumn = r#"{"name":"Rule","type":"string","jsonPath":".status.effectiveRule","description":"What sets the effective count: Declared, Hold or Schedule"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -53,6 +55,73 @@ pub struct ReplicaPolicySpec {
     /// UID differs (it was deleted and re-created), the policy is not applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_uid: Option<String>,
+    /// The lower bound (a count) of every count this policy declares, holds or schedules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub min_replicas: Option<i32>,
+    /// The upper bound (a count) of every count this policy declares, holds or schedules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub max_replicas: Option<i32>,
+    /// A temporary count that overrides the schedule and the declared count until it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<PolicyHold>,
+    /// Recurring weekly windows with their counts, in precedence order (the first that covers
+    /// now wins); outside every window the declared count applies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedule: Vec<PolicyWindow>,
+}
+
+/// A hold (`spec.hold`): `replicas` until `until`, for `reason`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyHold {
+    /// The count held (a number of Pods).
+    #[schemars(range(min = 0))]
+    pub replicas: i32,
+    /// RFC 3339 time the hold expires (milliseconds kept). An expired hold stays in the spec
+    /// until replaced or cleared, and no longer applies.
+    pub until: String,
+    /// Why the hold was placed, e.g. `INC-123: checkout latency`.
+    pub reason: String,
+    /// The client identity that placed it through the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_by: Option<String>,
+    /// RFC 3339 time it was placed through the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_at: Option<String>,
+}
+
+/// A schedule window (`spec.schedule[]`): `replicas` while `window` covers now.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyWindow {
+    /// `DAYS HH:MM-HH:MM ZONE`, e.g. `Mon-Fri 08:00-20:00 Europe/Berlin` (see
+    /// `scalekeeper_core::schedule`).
+    pub window: String,
+    /// The count inside the window (a number of Pods).
+    #[schemars(range(min = 0))]
+    pub replicas: i32,
+}
+
+impl ReplicaPolicySpec {
+    /// The hold, schedule and bounds as the domain reads them. A hold whose `until` is not an
+    /// RFC 3339 time never applies (it reads as expired at the epoch); a window that does not
+    /// parse never applies and carries its error.
+    pub fn rules(&self) -> scalekeeper_core::rules::Rules {
+        use scalekeeper_core::rules::{Bounds, Hold, Rules, Scheduled};
+        Rules {
+            hold: self.hold.as_ref().map(|h| Hold {
+                replicas: h.replicas,
+                until: h.until.parse().unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+                reason: h.reason.clone(),
+                set_by: h.set_by.clone(),
+                set_at: h.set_at.as_deref().and_then(|t| t.parse().ok()),
+            }),
+            schedule: self.schedule.iter().map(|w| Scheduled::parse(&w.window, w.replicas)).collect(),
+            bounds: Bounds { min: self.min_replicas, max: self.max_replicas },
+        }
+    }
 }
 
 /// What to do about drift: Enforce (correct it) or Observe (only report it). The domain's
@@ -90,6 +159,22 @@ pub struct ReplicaPolicyStatus {
     /// or one the API's writer did not apply in time); drift corrections are `lastCorrection`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_applied_time: Option<String>,
+    /// The count applied now (a number of Pods): the hold's, the schedule window's or the
+    /// declared one, within the bounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_replicas: Option<i32>,
+    /// What sets it: `Declared`, `Hold` or `Schedule`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_rule: Option<String>,
+    /// RFC 3339 time the rule in force may next change by itself (a hold expiring, a window
+    /// starting or ending).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_transition_time: Option<String>,
+    /// Which rule, in which occurrence, the reconciler last saw in effect or applied
+    /// (`Declared`, `Hold/<until>`, `Window/<index>/<start>`): a rule taking over by time is a
+    /// transition to apply, not a drift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_rule: Option<String>,
 }
 
 /// A status condition (the shape of metav1.Condition).
@@ -149,6 +234,12 @@ pub fn timestamp(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// A time with milliseconds, for instants finer than a second matters for (a hold's expiry,
+/// the next transition): RFC 3339 in UTC, `2026-11-28T21:51:00.250Z`.
+pub fn timestamp_millis(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
 /// Drops the `default` schemars derives from `#[serde(default)]`: the reconciler always writes
 /// these status fields, a default there serves no purpose, and Kubernetes 1.20 refuses a CRD
 /// whose status schema carries `default: ''` ("must be of type string: \"null\"").
@@ -190,7 +281,7 @@ mod tests {
         let v = &crd.spec.versions[0];
         assert!(v.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
         let cols: Vec<&str> = v.additional_printer_columns.iter().flatten().map(|c| c.name.as_str()).collect();
-        assert_eq!(cols, ["Desired", "Current", "Ready", "Sync", "Mode", "Age"]);
+        assert_eq!(cols, ["Desired", "Effective", "Current", "Ready", "Sync", "Mode", "Rule", "Age"]);
     }
 
     #[test]

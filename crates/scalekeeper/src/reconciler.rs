@@ -148,6 +148,8 @@ struct Memory {
     /// A declaration made through the API (`UID/generation/last-set-at`) left to the writer's
     /// scale write, and when this leader first saw it waiting.
     pending: Option<(String, Instant)>,
+    /// (policy UID, rule key): the rule last seen in effect or applied.
+    applied_rule: Option<(String, String)>,
 }
 
 /// Shared state of the reconcilers.
@@ -249,12 +251,14 @@ fn declaration(policy: &ReplicaPolicy) -> Declaration {
             replicas: policy.spec.replicas,
             mode: policy.spec.mode,
             deployment_uid: policy.spec.deployment_uid.clone(),
+            rule: Default::default(),
         },
         generation: policy.metadata.generation.unwrap_or(0),
         through_api: declared_through_api(policy),
         set_at: annotations.get(LAST_SET_AT).and_then(|t| t.parse().ok()),
         set_by: annotations.get(LAST_SET_BY).cloned(),
         read_generation: annotations.get(LAST_SET_DEPLOYMENT_GENERATION).and_then(|g| g.parse().ok()),
+        rules: policy.spec.rules(),
     }
 }
 
@@ -444,7 +448,8 @@ async fn read(
         paused: d.paused,
         replicas_manager: d.replicas_owner.as_ref().and_then(|o| o.manager_since(since)).map(str::to_owned),
     });
-    let drifted = facts.as_ref().is_some_and(|f| f.observed.spec_replicas != declaration.desired.replicas);
+    let effective = declaration.rules.effective(declaration.desired.replicas, now).replicas;
+    let drifted = facts.as_ref().is_some_and(|f| f.observed.spec_replicas != effective);
     let limits = ctx.config.limits();
     let record = ctx.memory(&key, |m| {
         let remembered_applied = match &m.applied {
@@ -466,7 +471,12 @@ async fn read(
         };
         let window = jiff::SignedDuration::try_from(limits.flap_window).unwrap_or(jiff::SignedDuration::MAX);
         m.corrections.retain(|t| now.duration_since(*t) <= window);
+        let applied_rule = match &m.applied_rule {
+            Some((u, key)) if *u == uid => Some(key.clone()),
+            _ => status.applied_rule.clone(),
+        };
         Record {
+            applied_rule,
             applied_generation: applied_in_status(&status).max(remembered_applied),
             reported: status.sync_status.as_deref().and_then(|s| s.parse().ok()),
             suspended: status.is_suspended(),
@@ -573,8 +583,9 @@ async fn execute(
             m.pending = None;
         }
         if planned.applied_generation > input.record.applied_generation {
-            m.applied = Some((uid, planned.applied_generation));
+            m.applied = Some((uid.clone(), planned.applied_generation));
         }
+        m.applied_rule = Some((uid, planned.applied_rule.clone()));
     });
 
     if let Some(d) = deployment {
@@ -603,6 +614,10 @@ async fn execute(
     if matches!(planned.decision, Decision::Apply { .. }) {
         status.last_applied_time = Some(now);
     }
+    status.effective_replicas = Some(planned.effective.replicas);
+    status.effective_rule = Some(planned.effective.source.kind().as_str().into());
+    status.next_transition_time = planned.effective.next_transition.map(crate::policy::timestamp_millis);
+    status.applied_rule = Some(planned.applied_rule.clone());
     let policies: Api<ReplicaPolicy> = Api::namespaced(ctx.client.clone(), &ns);
     write_status(&policies, &name, &old, &status).await?;
     Ok(Action::requeue(planned.requeue_after))
@@ -749,7 +764,7 @@ mod tests {
             crate::policy::ReplicaPolicySpec {
                 replicas: 5,
                 mode: scalekeeper_core::Mode::Enforce,
-                deployment_uid: None,
+                ..Default::default()
             },
         );
         p.metadata.annotations = Some(annotations.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());

@@ -510,7 +510,16 @@ async fn sync_gauges(cache: Cache, metrics: Arc<Metrics>, stop: CancellationToke
         ];
         let mut counts: Vec<(&str, i64)> = all.iter().map(|s| (s.as_str(), 0)).collect();
         let mut suspended = 0;
+        let now = jiff::Timestamp::now();
+        let (mut holds, mut oldest_hold) = (0, 0.0_f64);
         for v in cache.list(None, |_| true) {
+            if let Some(p) = &v.policy
+                && let Some(h) = p.spec.rules().active_hold(now)
+            {
+                holds += 1;
+                let age = h.set_at.map_or(0.0, |t| now.duration_since(t).as_secs_f64().max(0.0));
+                oldest_hold = oldest_hold.max(age);
+            }
             let s = v.sync().status;
             if let Some(c) = counts.iter_mut().find(|(n, _)| *n == s.as_str()) {
                 c.1 += 1;
@@ -520,6 +529,8 @@ async fn sync_gauges(cache: Cache, metrics: Arc<Metrics>, stop: CancellationToke
         }
         metrics.set_deployments(&counts);
         metrics.enforcement_suspended.set(suspended);
+        metrics.holds_active.set(holds);
+        metrics.hold_oldest_age.set(oldest_hold);
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::ResourceExt as _;
+use scalekeeper_core::rules::Effective;
 use scalekeeper_core::{Conflict, Desired, Observed, ReplicaCounts, SyncState, evaluate};
 
 use crate::cache::CachedDeployment;
@@ -51,12 +52,27 @@ impl DeploymentView {
         self.deployment.observed.clone()
     }
 
-    /// The declared state, if a policy exists.
+    /// The effective count at `now` and the rule it comes from (see
+    /// [`scalekeeper_core::rules`]), if a policy exists.
+    pub fn effective_at(&self, now: jiff::Timestamp) -> Option<Effective> {
+        self.policy.as_ref().map(|p| p.spec.rules().effective(p.spec.replicas, now))
+    }
+
+    /// The desired state now, if a policy exists: its mode and pinned UID with the effective
+    /// count (the hold's, the schedule window's or the declared one).
     pub fn desired(&self) -> Option<Desired> {
-        self.policy.as_ref().map(|p| Desired {
-            replicas: p.spec.replicas,
+        self.desired_at(jiff::Timestamp::now())
+    }
+
+    /// [`DeploymentView::desired`] at `now`.
+    pub fn desired_at(&self, now: jiff::Timestamp) -> Option<Desired> {
+        let p = self.policy.as_ref()?;
+        let effective = self.effective_at(now)?;
+        Some(Desired {
+            replicas: effective.replicas,
             mode: p.spec.mode,
             deployment_uid: p.spec.deployment_uid.clone(),
+            rule: effective.source.kind(),
         })
     }
 
@@ -75,9 +91,14 @@ impl DeploymentView {
         out
     }
 
-    /// The sync status.
+    /// The sync status now.
     pub fn sync(&self) -> SyncState {
-        evaluate(self.desired().as_ref(), &self.observed(), &self.conflicts())
+        self.sync_at(jiff::Timestamp::now())
+    }
+
+    /// The sync status at `now` (spec.replicas against the effective count then).
+    pub fn sync_at(&self, now: jiff::Timestamp) -> SyncState {
+        evaluate(self.desired_at(now).as_ref(), &self.observed(), &self.conflicts())
     }
 
     /// The policy's version as the API shows it: its `metadata.generation`, which moves only
@@ -125,7 +146,12 @@ pub(crate) mod fixtures {
     pub(crate) fn policy(replicas: i32) -> ReplicaPolicy {
         let mut p = ReplicaPolicy::new(
             "web",
-            ReplicaPolicySpec { replicas, mode: PolicyMode::Observe, deployment_uid: Some("u1".into()) },
+            ReplicaPolicySpec {
+                replicas,
+                mode: PolicyMode::Observe,
+                deployment_uid: Some("u1".into()),
+                ..Default::default()
+            },
         );
         p.metadata.namespace = Some("shop".into());
         p.metadata.resource_version = Some("42".into());

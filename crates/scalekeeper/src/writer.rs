@@ -1,13 +1,18 @@
-//! Writes to Kubernetes: declaring a replica count (the ReplicaPolicy, then the
-//! Deployment's scale subresource) and clearing one.
+//! Writes to Kubernetes: every change a caller makes to a Deployment's ReplicaPolicy
+//! (declaring a count, placing or ending a hold, setting the schedule and the bounds, deleting
+//! the policy), followed by the Deployment's scale subresource when the effective count moved.
 //!
-//! A declaration is applied once, by the writer's own scale write, and recorded as an Event
-//! [`REASON_REPLICAS_DECLARED`] naming the caller; the reconciler leaves a fresh declaration to
-//! that write (see [`crate::reconciler::DECLARATION_GRACE`]) and never counts it as a drift.
+//! A write is applied once, by the writer's own scale write, and recorded as an Event naming
+//! the caller ([`REASON_REPLICAS_DECLARED`], `HoldStarted`, `HoldCleared`, `ScheduleChanged`);
+//! the reconciler leaves a fresh declaration to that write (see
+//! [`crate::reconciler::DECLARATION_GRACE`]) and never counts it as a drift.
 //!
 //! Every write is conditional on a resourceVersion, so two callers racing never silently
 //! overwrite each other: with `expected_version` the caller's version is the precondition;
-//! without it, the version just read is (a concurrent writer then gets ABORTED).
+//! without it, a conflict is read again and retried. `if_current` adds a condition on the
+//! Deployment's spec.replicas, and a retry after a conflict fails when another declaration
+//! landed in between (two callers with the same condition: one wins). A dry run makes the same
+//! reads and checks and writes nothing.
 //!
 //! Failures are a [`WriteError`], which names no gRPC type: the gRPC edge maps it to the API's
 //! error in one place (`crate::grpc::status`).
@@ -23,11 +28,14 @@ use kube::runtime::events::{EventType, Recorder};
 use kube::{Api, Client, Resource as _, ResourceExt as _};
 use serde_json::json;
 
+use scalekeeper_core::plan::{REASON_HOLD_CLEARED, REASON_HOLD_STARTED, REASON_SCHEDULE_CHANGED};
+use scalekeeper_core::rules::{BoundsError, RuleKind};
+
 use crate::reconciler::{REASON_REPLICAS_DECLARED, publish_on};
 
 use crate::policy::{
-    FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyMode, ReplicaPolicy,
-    ReplicaPolicySpec,
+    FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyHold, PolicyMode, PolicyWindow,
+    ReplicaPolicy, ReplicaPolicySpec,
 };
 use crate::view::DeploymentView;
 
@@ -78,6 +86,13 @@ pub enum WriteError {
         /// Attempts made.
         attempts: u32,
     },
+    /// The write's condition does not hold: spec.replicas is not the count the caller gave
+    /// (`--if-current`), or another declaration landed first; the message says which.
+    #[error("{0}")]
+    Precondition(String),
+    /// A count of the resulting policy is outside its bounds, or the bounds contradict.
+    #[error("{0}")]
+    OutOfBounds(BoundsError),
     /// A request field is not acceptable (`field` names it, as in the API request).
     #[error("{field}: {description}")]
     Invalid {
@@ -124,21 +139,132 @@ impl WriteError {
     }
 }
 
-/// What a SetReplicas asks for.
+/// The change a write makes to a Deployment's ReplicaPolicy.
 #[derive(Debug, Clone)]
-pub struct SetRequest<'a> {
+pub enum PolicyChange {
+    /// Declare `replicas` (a count), with the mode (`None` keeps it; Enforce for a new
+    /// policy) and the bounds.
+    Declare {
+        /// The count to declare.
+        replicas: i32,
+        /// The mode to set.
+        mode: Option<PolicyMode>,
+        /// What to do with the bounds.
+        bounds: BoundsChange,
+    },
+    /// Place a hold of `replicas` for `duration`, for `reason`, replacing any hold; the
+    /// declared count stays (a new policy declares the Deployment's current spec.replicas).
+    Hold {
+        /// The count to hold.
+        replicas: i32,
+        /// How long.
+        duration: std::time::Duration,
+        /// Why.
+        reason: String,
+        /// The mode to set.
+        mode: Option<PolicyMode>,
+        /// What to do with the bounds.
+        bounds: BoundsChange,
+    },
+    /// End the hold early (nothing to write when there is none).
+    EndHold,
+    /// Replace the schedule (empty: clear it); a new policy declares the Deployment's current
+    /// spec.replicas.
+    Schedule(Vec<PolicyWindow>),
+    /// Delete the policy: stop managing the Deployment.
+    Delete,
+}
+
+/// What a write does to the policy's bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BoundsChange {
+    /// Keep them.
+    #[default]
+    Keep,
+    /// Set the given ones (`None`: keep that one).
+    Set {
+        /// New minReplicas.
+        min: Option<i32>,
+        /// New maxReplicas.
+        max: Option<i32>,
+    },
+    /// Remove both.
+    Clear,
+}
+
+impl BoundsChange {
+    fn apply(self, spec: &mut ReplicaPolicySpec) {
+        match self {
+            BoundsChange::Keep => {}
+            BoundsChange::Set { min, max } => {
+                if min.is_some() {
+                    spec.min_replicas = min;
+                }
+                if max.is_some() {
+                    spec.max_replicas = max;
+                }
+            }
+            BoundsChange::Clear => {
+                spec.min_replicas = None;
+                spec.max_replicas = None;
+            }
+        }
+    }
+}
+
+/// A write through the API.
+#[derive(Debug, Clone)]
+pub struct WriteRequest<'a> {
     /// Namespace of the Deployment.
     pub namespace: &'a str,
     /// Name of the Deployment (and of its policy).
     pub name: &'a str,
-    /// The replica count to declare (validated by the caller).
-    pub replicas: i32,
+    /// What to change (counts validated by the caller against the server's maximum).
+    pub change: PolicyChange,
     /// The policy version the caller last saw, if it wants the write to depend on it.
     pub expected_version: Option<&'a str>,
-    /// The mode to set; `None` keeps the current one (Enforce for a new policy).
-    pub mode: Option<PolicyMode>,
+    /// Write only if the Deployment's spec.replicas is this count (a count), and no other
+    /// declaration lands between the check and the write.
+    pub if_current: Option<i32>,
+    /// Check and report, write nothing.
+    pub dry_run: bool,
     /// The caller's identity, recorded on the policy.
     pub identity: &'a str,
+}
+
+/// What a write did, or with `dry_run` would do (the API's `WriteOutcome`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Outcome {
+    /// Nothing was written.
+    pub dry_run: bool,
+    /// The effective count before (spec.replicas when unmanaged).
+    pub effective_before: i32,
+    /// The effective count after (spec.replicas when the write leaves it unmanaged).
+    pub effective_after: i32,
+    /// The rule that sets it after; `None` when unmanaged after.
+    pub rule_after: Option<RuleKind>,
+    /// That rule in words.
+    pub rule_detail_after: String,
+    /// spec.replicas before.
+    pub spec_before: i32,
+    /// spec.replicas the write sets (or leaves).
+    pub spec_after: i32,
+    /// What stands in the way of enforcing the result.
+    pub conflicts: Vec<String>,
+    /// The flap guard has suspended enforcement.
+    pub enforcement_suspended: bool,
+    /// This write ends that suspension.
+    pub resumes_enforcement: bool,
+}
+
+/// The result of a write: the Deployment with its policy after it (as it would be, for a dry
+/// run), and the outcome.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The state after the write.
+    pub view: DeploymentView,
+    /// What the write did.
+    pub outcome: Outcome,
 }
 
 /// Writes declarations to the cluster.
@@ -176,64 +302,118 @@ impl Writer {
         Ok(list.items.into_iter().filter(|h| hpa::targets(h, name)).map(|h| h.name_any()).collect())
     }
 
-    /// Declares `req.replicas` for the Deployment and applies it: creates or replaces the
-    /// ReplicaPolicy (pinned to the Deployment's UID, owned by it), then patches the
-    /// Deployment's scale subresource as field manager `scalekeeper`.
+    /// Makes `req.change` to the Deployment's ReplicaPolicy and applies the resulting effective
+    /// count: creates, replaces or deletes the policy (pinned to the Deployment's UID, owned by
+    /// it), then, when the effective count differs from spec.replicas, patches the
+    /// Deployment's scale subresource as field manager `scalekeeper`. With `dry_run`, checks
+    /// everything the same way and writes nothing.
     ///
     /// # Errors
     ///
     /// - [`WriteError::NotFound`]: no such Deployment;
-    /// - [`WriteError::HpaOwnsCount`]: an HPA targets it;
+    /// - [`WriteError::HpaOwnsCount`]: an HPA targets it (not for [`PolicyChange::Delete`]);
     /// - [`WriteError::Invalid`]: `expected_version` is not a version this API returns;
     /// - [`WriteError::VersionMismatch`]: the policy is not at `expected_version`;
+    /// - [`WriteError::Precondition`]: spec.replicas is not `if_current`, or another
+    ///   declaration landed between the check and the write;
+    /// - [`WriteError::OutOfBounds`]: a count of the resulting policy is outside its bounds;
     /// - [`WriteError::Contended`]: concurrent writes won every attempt;
     /// - [`WriteError::Kube`]: any other failure of the Kubernetes API, including the scale
     ///   write after the policy was written (the reconciler then applies the declaration).
-    pub async fn set_replicas(&self, req: &SetRequest<'_>) -> Result<DeploymentView, WriteError> {
+    pub async fn write(&self, req: &WriteRequest<'_>) -> Result<Written, WriteError> {
         let (ns, name) = (req.namespace, req.name);
         let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), ns);
         let policies: Api<ReplicaPolicy> = Api::namespaced(self.client.clone(), ns);
-        let deployment =
+        let mut deployment =
             deployments.get(name).await.map_err(WriteError::reading_deployment(what("Deployment", ns, name)))?;
-        let hpas = self.hpas_targeting(ns, name).await?;
-        if let Some(h) = hpas.first() {
-            return Err(WriteError::HpaOwnsCount { namespace: ns.into(), hpa: h.clone(), deployment: name.into() });
+        if !matches!(req.change, PolicyChange::Delete) {
+            let hpas = self.hpas_targeting(ns, name).await?;
+            if let Some(h) = hpas.first() {
+                return Err(WriteError::HpaOwnsCount {
+                    namespace: ns.into(),
+                    hpa: h.clone(),
+                    deployment: name.into(),
+                });
+            }
         }
         let expected = parse_version(req.expected_version)?;
         let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
         // A 409 means another write landed between our read and our write: a caller's, or
         // the reconciler's status write. Read again; only a changed declaration (a moved
-        // generation, when one was expected) is ABORTED.
+        // generation, when one was expected or a condition was given) fails the write.
         let mut attempt = 0;
-        let mut previous;
-        let written = loop {
+        let mut first_generation = None;
+        loop {
             attempt += 1;
+            let now = jiff::Timestamp::now();
             let current = policies.get_opt(name).await.map_err(WriteError::kube(what("ReplicaPolicy", ns, name)))?;
             check_expected(ns, name, expected, current.as_ref())?;
-            previous = current.as_ref().map(|p| p.spec.replicas);
-            let mode = req.mode.or(current.as_ref().map(|p| p.spec.mode)).unwrap_or_default();
-            let mut policy = ReplicaPolicy::new(
-                name,
-                ReplicaPolicySpec { replicas: req.replicas, mode, deployment_uid: deployment.metadata.uid.clone() },
-            );
-            policy.metadata.namespace = Some(ns.to_string());
-            policy.metadata.owner_references = Some(vec![owner_reference(&deployment)]);
-            let mut annotations = current.as_ref().map(|p| p.annotations().clone()).unwrap_or_default();
-            annotations.insert(LAST_SET_BY.into(), req.identity.to_string());
-            annotations.insert(LAST_SET_AT.into(), crate::policy::timestamp(jiff::Timestamp::now()));
-            annotations
-                .insert(LAST_SET_DEPLOYMENT_GENERATION.into(), deployment.metadata.generation.unwrap_or(0).to_string());
-            policy.metadata.annotations = Some(annotations);
-            let result = match &current {
-                None => policies.create(&pp, &policy).await,
-                Some(cur) => {
-                    policy.metadata.resource_version = cur.resource_version();
-                    policy.metadata.labels = cur.metadata.labels.clone();
-                    policies.replace(name, &pp, &policy).await
+            let generation = current.as_ref().map(|p| p.metadata.generation.unwrap_or(0));
+            if let Some(want) = req.if_current {
+                if attempt > 1 {
+                    if first_generation != Some(generation) {
+                        return Err(WriteError::Precondition(format!(
+                            "another declaration of Deployment {ns}/{name} landed while this one was being written; \
+                             read the state again (--if-current {want} may no longer hold)"
+                        )));
+                    }
+                    deployment = deployments
+                        .get(name)
+                        .await
+                        .map_err(WriteError::reading_deployment(what("Deployment", ns, name)))?;
+                }
+                let spec = spec_replicas(&deployment);
+                if spec != want {
+                    return Err(WriteError::Precondition(format!(
+                        "Deployment {ns}/{name} has spec.replicas {spec}, not the expected {want} (--if-current)"
+                    )));
+                }
+            }
+            first_generation.get_or_insert(generation);
+            let planned = plan_write(&req.change, current.as_ref(), &deployment, req.identity, now)?;
+            let outcome = planned.outcome(current.as_ref(), &deployment, req.dry_run, now);
+            if req.dry_run || planned.policy == current.as_ref().map(|p| p.spec.clone()) && planned.policy.is_some() {
+                // Nothing to write (a dry run, or a change that changes nothing).
+                let view = would_be(&deployment, current.as_ref(), planned.policy.as_ref(), outcome.spec_after);
+                return Ok(Written { view, outcome });
+            }
+            let result = match (&planned.policy, &current) {
+                (None, None) => Ok(None),
+                (None, Some(cur)) => {
+                    let dp = DeleteParams {
+                        preconditions: Some(Preconditions { resource_version: cur.resource_version(), uid: None }),
+                        ..Default::default()
+                    };
+                    match policies.delete(name, &dp).await {
+                        Ok(_) => Ok(None),
+                        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                }
+                (Some(spec), current) => {
+                    let mut policy = ReplicaPolicy::new(name, spec.clone());
+                    policy.metadata.namespace = Some(ns.to_string());
+                    policy.metadata.owner_references = Some(vec![owner_reference(&deployment)]);
+                    let mut annotations = current.as_ref().map(|p| p.annotations().clone()).unwrap_or_default();
+                    annotations.insert(LAST_SET_BY.into(), req.identity.to_string());
+                    annotations.insert(LAST_SET_AT.into(), crate::policy::timestamp(now));
+                    annotations.insert(
+                        LAST_SET_DEPLOYMENT_GENERATION.into(),
+                        deployment.metadata.generation.unwrap_or(0).to_string(),
+                    );
+                    policy.metadata.annotations = Some(annotations);
+                    match current {
+                        None => policies.create(&pp, &policy).await.map(Some),
+                        Some(cur) => {
+                            policy.metadata.resource_version = cur.resource_version();
+                            policy.metadata.labels = cur.metadata.labels.clone();
+                            policies.replace(name, &pp, &policy).await.map(Some)
+                        }
+                    }
                 }
             };
-            match result {
-                Ok(p) => break p,
+            let written = match result {
+                Ok(p) => p,
                 Err(kube::Error::Api(s)) if s.code == 409 && attempt < WRITE_ATTEMPTS => continue,
                 Err(kube::Error::Api(s)) if s.code == 409 => {
                     return Err(WriteError::Contended {
@@ -243,90 +423,229 @@ impl Writer {
                     });
                 }
                 Err(e) => return Err(WriteError::kube(what("ReplicaPolicy", ns, name))(e)),
-            }
+            };
+            return self.finish(req, &deployments, deployment, current, written, planned, outcome).await;
+        }
+    }
+
+    /// After the policy write: the scale write (when the effective count moved away from
+    /// spec.replicas), the Event, and the state read back.
+    #[allow(clippy::too_many_arguments)]
+    async fn finish(
+        &self,
+        req: &WriteRequest<'_>,
+        deployments: &Api<Deployment>,
+        deployment: Deployment,
+        previous: Option<ReplicaPolicy>,
+        written: Option<ReplicaPolicy>,
+        planned: PlannedWrite,
+        outcome: Outcome,
+    ) -> Result<Written, WriteError> {
+        let (ns, name) = (req.namespace, req.name);
+        let before = outcome.spec_before;
+        let mut regarding = vec![deployment.object_ref(&())];
+        if let Some(p) = written.as_ref().or(previous.as_ref()) {
+            regarding.push(p.object_ref(&()));
+        }
+        let scaled = if outcome.spec_after != before {
+            let patch = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+            deployments
+                .patch_scale(name, &patch, &Patch::Merge(json!({"spec": {"replicas": outcome.spec_after}})))
+                .await
+                .map(|_| ())
+                .map_err(WriteError::kube(what("Deployment", ns, name)))
+        } else {
+            Ok(())
         };
-        let before = deployment.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
-        let declared_before = match &previous {
+        let previous_count = previous.as_ref().map(|p| p.spec.replicas);
+        let declared_before = match previous_count {
             Some(n) => format!("declared before: {n}"),
             None => "no count declared before".to_string(),
         };
-        let regarding = [deployment.object_ref(&()), written.object_ref(&())];
-        let patch = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
-        let scaled = deployments
-            .patch_scale(name, &patch, &Patch::Merge(json!({"spec": {"replicas": req.replicas}})))
-            .await
-            .map_err(WriteError::kube(what("Deployment", ns, name)));
-        let note = match &scaled {
-            Ok(_) => format!(
-                "{} declared {} replicas: spec.replicas {before} -> {} ({declared_before})",
-                req.identity, req.replicas, req.replicas
-            ),
+        let applied = match &scaled {
+            Ok(()) if outcome.spec_after != before => format!("spec.replicas {before} -> {}", outcome.spec_after),
+            Ok(()) => format!("spec.replicas stays {before}"),
             Err(err) => {
                 tracing::warn!(namespace = ns, name, error = %err, "declared, but scaling failed; the reconciler will retry");
                 format!(
-                    "{} declared {} replicas ({declared_before}); spec.replicas is still {before}: scaling failed, \
-                     the reconciler will apply it",
-                    req.identity, req.replicas
+                    "spec.replicas is still {before}: scaling to {} failed, the reconciler will apply it",
+                    outcome.spec_after
                 )
             }
         };
-        publish_on(&self.recorder, &regarding, EventType::Normal, REASON_REPLICAS_DECLARED, ACTION_DECLARE, &note)
-            .await;
+        let who = req.identity;
+        let note = match &req.change {
+            PolicyChange::Declare { replicas, .. } => {
+                format!("{who} declared {replicas} replicas: {applied} ({declared_before})")
+            }
+            PolicyChange::Hold { replicas, reason, .. } => format!(
+                "{who} placed a hold of {replicas} replicas until {} ({reason}): {applied}",
+                planned.hold_until.map(crate::policy::timestamp_millis).unwrap_or_default()
+            ),
+            PolicyChange::EndHold => format!("{who} ended the hold early; the {} applies: {applied}", outcome.rule_detail_after),
+            PolicyChange::Schedule(windows) if windows.is_empty() => format!("{who} cleared the schedule: {applied}"),
+            PolicyChange::Schedule(windows) => format!(
+                "{who} set the schedule to {}: {applied}",
+                windows.iter().map(|w| format!("{:?} -> {}", w.window, w.replicas)).collect::<Vec<_>>().join(", ")
+            ),
+            PolicyChange::Delete => String::new(),
+        };
+        if let Some(reason) = planned.event_reason {
+            publish_on(&self.recorder, &regarding, EventType::Normal, reason, ACTION_DECLARE, &note).await;
+        }
         scaled?;
         let deployment =
             deployments.get(name).await.map_err(WriteError::reading_deployment(what("Deployment", ns, name)))?;
-        Ok(DeploymentView {
-            deployment: Arc::new(CachedDeployment::from_deployment(&deployment)),
-            policy: Some(Arc::new(written)),
-            hpas: vec![],
+        Ok(Written {
+            view: DeploymentView {
+                deployment: Arc::new(CachedDeployment::from_deployment(&deployment)),
+                policy: written.map(Arc::new),
+                hpas: vec![],
+            },
+            outcome,
         })
     }
+}
 
-    /// Deletes the policy of Deployment `namespace/name` (with a resourceVersion
-    /// precondition when `expected_version` is given). Deleting a policy that does not
-    /// exist succeeds, unless a version was expected.
-    ///
-    /// # Errors
-    ///
-    /// - [`WriteError::NotFound`]: no such Deployment;
-    /// - [`WriteError::Invalid`]: `expected_version` is not a version this API returns;
-    /// - [`WriteError::VersionMismatch`]: the policy is not at `expected_version` (or is gone);
-    /// - [`WriteError::Kube`]: any other failure of the Kubernetes API.
-    pub async fn clear(
-        &self,
-        namespace: &str,
-        name: &str,
-        expected_version: Option<&str>,
-    ) -> Result<DeploymentView, WriteError> {
-        let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
-        let policies: Api<ReplicaPolicy> = Api::namespaced(self.client.clone(), namespace);
-        let deployment =
-            deployments.get(name).await.map_err(WriteError::reading_deployment(what("Deployment", namespace, name)))?;
-        let expected = parse_version(expected_version)?;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let current =
-                policies.get_opt(name).await.map_err(WriteError::kube(what("ReplicaPolicy", namespace, name)))?;
-            check_expected(namespace, name, expected, current.as_ref())?;
-            let Some(current) = current else { break };
-            let dp = DeleteParams {
-                preconditions: Some(Preconditions { resource_version: current.resource_version(), uid: None }),
-                ..Default::default()
-            };
-            match policies.delete(name, &dp).await {
-                Ok(_) => break,
-                Err(kube::Error::Api(s)) if s.code == 404 => break,
-                Err(kube::Error::Api(s)) if s.code == 409 && attempt < WRITE_ATTEMPTS => continue,
-                Err(e) => return Err(WriteError::kube(what("ReplicaPolicy", namespace, name))(e)),
-            }
+/// The spec.replicas of `d` (1 when unset, as the API server defaults it).
+fn spec_replicas(d: &Deployment) -> i32 {
+    d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
+}
+
+/// What a write will make of the policy.
+#[derive(Debug, Clone)]
+struct PlannedWrite {
+    /// The policy's spec after the write; `None`: no policy.
+    policy: Option<ReplicaPolicySpec>,
+    /// The Event the write publishes.
+    event_reason: Option<&'static str>,
+    /// A hold's expiry, for the Event.
+    hold_until: Option<jiff::Timestamp>,
+}
+
+/// The policy spec `change` makes of `current` for `deployment` (pure), checked against the
+/// bounds at `now`.
+fn plan_write(
+    change: &PolicyChange,
+    current: Option<&ReplicaPolicy>,
+    deployment: &Deployment,
+    identity: &str,
+    now: jiff::Timestamp,
+) -> Result<PlannedWrite, WriteError> {
+    let mut spec = current.map(|p| p.spec.clone()).unwrap_or_else(|| ReplicaPolicySpec {
+        replicas: spec_replicas(deployment),
+        ..Default::default()
+    });
+    let mut hold_until = None;
+    let event_reason = match change {
+        PolicyChange::Delete => {
+            return Ok(PlannedWrite { policy: None, event_reason: None, hold_until });
         }
-        Ok(DeploymentView {
-            deployment: Arc::new(CachedDeployment::from_deployment(&deployment)),
-            policy: None,
-            hpas: vec![],
-        })
+        PolicyChange::Declare { replicas, mode, bounds } => {
+            spec.replicas = *replicas;
+            if let Some(m) = mode {
+                spec.mode = *m;
+            }
+            bounds.apply(&mut spec);
+            REASON_REPLICAS_DECLARED
+        }
+        PolicyChange::Hold { replicas, duration, reason, mode, bounds } => {
+            let until = jiff::SignedDuration::try_from(*duration)
+                .ok()
+                .and_then(|d| now.checked_add(d).ok())
+                .ok_or_else(|| WriteError::Invalid {
+                    field: "hold_for".into(),
+                    description: "too long a hold".into(),
+                })?;
+            hold_until = Some(until);
+            spec.hold = Some(PolicyHold {
+                replicas: *replicas,
+                until: crate::policy::timestamp_millis(until),
+                reason: reason.clone(),
+                set_by: Some(identity.to_owned()),
+                set_at: Some(crate::policy::timestamp(now)),
+            });
+            if let Some(m) = mode {
+                spec.mode = *m;
+            }
+            bounds.apply(&mut spec);
+            REASON_HOLD_STARTED
+        }
+        PolicyChange::EndHold => {
+            let active = spec.rules().active_hold(now).is_some();
+            if current.is_none() || !active {
+                // Nothing to end: no write, no Event.
+                return Ok(PlannedWrite { policy: current.map(|p| p.spec.clone()), event_reason: None, hold_until });
+            }
+            spec.hold = None;
+            REASON_HOLD_CLEARED
+        }
+        PolicyChange::Schedule(windows) => {
+            spec.schedule.clone_from(windows);
+            REASON_SCHEDULE_CHANGED
+        }
+    };
+    spec.deployment_uid.clone_from(&deployment.metadata.uid);
+    spec.rules().check_bounds(spec.replicas, now).map_err(WriteError::OutOfBounds)?;
+    Ok(PlannedWrite { policy: Some(spec), event_reason: Some(event_reason), hold_until })
+}
+
+impl PlannedWrite {
+    /// The outcome of writing this over `current` for `deployment`, at `now`.
+    fn outcome(
+        &self,
+        current: Option<&ReplicaPolicy>,
+        deployment: &Deployment,
+        dry_run: bool,
+        now: jiff::Timestamp,
+    ) -> Outcome {
+        let spec_before = spec_replicas(deployment);
+        let effective = |spec: &ReplicaPolicySpec| spec.rules().effective(spec.replicas, now);
+        let effective_before = current.map_or(spec_before, |p| effective(&p.spec).replicas);
+        let after = self.policy.as_ref().map(effective);
+        let effective_after = after.as_ref().map_or(spec_before, |e| e.replicas);
+        let suspended = current.and_then(|p| p.status.as_ref()).is_some_and(|s| s.is_suspended());
+        let mut conflicts = vec![];
+        if self.policy.as_ref().is_some_and(|p| p.mode == PolicyMode::Observe) {
+            conflicts.push(
+                "Observe mode: drift, and holds or windows that begin or end by time, are reported and not applied"
+                    .to_string(),
+            );
+        }
+        Outcome {
+            dry_run,
+            effective_before,
+            effective_after,
+            rule_after: after.as_ref().map(|e| e.source.kind()),
+            rule_detail_after: after.as_ref().map(|e| e.describe()).unwrap_or_default(),
+            spec_before,
+            spec_after: effective_after,
+            conflicts,
+            enforcement_suspended: suspended,
+            resumes_enforcement: suspended && self.policy.is_some() && self.event_reason.is_some(),
+        }
     }
+}
+
+/// The state a write leaves (or would leave), without reading it back: `deployment` at
+/// `spec_after`, with the policy `spec` (on `current`'s metadata) or none.
+fn would_be(
+    deployment: &Deployment,
+    current: Option<&ReplicaPolicy>,
+    spec: Option<&ReplicaPolicySpec>,
+    spec_after: i32,
+) -> DeploymentView {
+    let mut d = CachedDeployment::from_deployment(deployment);
+    d.observed.spec_replicas = spec_after;
+    let policy = spec.map(|spec| {
+        let mut p = current.cloned().unwrap_or_else(|| ReplicaPolicy::new(&deployment.name_any(), spec.clone()));
+        if p.spec != *spec {
+            p.metadata.generation = Some(p.metadata.generation.unwrap_or(0) + 1);
+            p.spec = spec.clone();
+        }
+        Arc::new(p)
+    });
+    DeploymentView { deployment: Arc::new(d), policy, hpas: vec![] }
 }
 
 /// How many times a write is tried when concurrent writes keep moving the resourceVersion.

@@ -215,7 +215,12 @@ impl World {
         let d = cluster::create_deployment(&client, cluster::deployment(&ns, NAME, DECLARED, &[])).await;
         let policy = ReplicaPolicy::new(
             NAME,
-            ReplicaPolicySpec { replicas: DECLARED as i32, mode: PolicyMode::Enforce, deployment_uid: d.metadata.uid },
+            ReplicaPolicySpec {
+                replicas: DECLARED as i32,
+                mode: PolicyMode::Enforce,
+                deployment_uid: d.metadata.uid,
+                ..Default::default()
+            },
         );
         Api::<ReplicaPolicy>::namespaced(client.clone(), &ns)
             .create(&PostParams::default(), &policy)

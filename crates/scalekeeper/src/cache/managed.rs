@@ -101,7 +101,7 @@ mod tests {
             crate::policy::ReplicaPolicySpec {
                 replicas: 1,
                 mode: scalekeeper_core::Mode::Enforce,
-                deployment_uid: None,
+                ..Default::default()
             },
         );
         p.metadata.namespace = Some(ns.into());

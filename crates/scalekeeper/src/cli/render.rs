@@ -363,6 +363,7 @@ mod tests {
             last_set_at: Some(prost_types::Timestamp { seconds: 1_700_000_000, nanos: 500_000_000 }),
             generation: 7,
             labels: [("app".to_string(), "web".to_string())].into_iter().collect(),
+            ..Default::default()
         }
     }
 
@@ -412,6 +413,7 @@ mod tests {
             ready_replicas: 5,
             mode: Mode::Observe as i32,
             reason: "spec.replicas is 5, declared 3".into(),
+            ..Default::default()
         };
         assert_eq!(
             render_diff_table(&[diff]),
@@ -521,6 +523,7 @@ mod tests {
             ready_replicas: 4,
             mode: Mode::Observe as i32,
             reason: "an HPA owns the count".into(),
+            ..Default::default()
         };
         assert_eq!(
             diff_json(&d).unwrap(),

@@ -64,6 +64,7 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 replicas,
                 expected_version: expected_version.unwrap_or_default(),
                 mode: mode.map_or(Mode::Unspecified, Mode::from) as i32,
+                ..Default::default()
             };
             let resp = unary(timeout, &server, client.set_replicas(req)).await?;
             print_deployment(conn.output, resp.deployment)
@@ -75,6 +76,7 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 namespace: t.namespace,
                 name: t.name,
                 expected_version: expected_version.unwrap_or_default(),
+                ..Default::default()
             };
             let resp = unary(timeout, &server, client.clear_desired_replicas(req)).await?;
             print_deployment(conn.output, resp.deployment)

@@ -2,18 +2,30 @@
 //! [`DeploymentView`], a [`SyncStatus`] or a [`Mode`] becomes (or comes from) a proto type.
 
 use scalekeeper_api::v1 as pb;
+use scalekeeper_core::rules::{Effective, RuleKind};
 use scalekeeper_core::{Mode, SyncStatus};
 
 use crate::policy::PolicyMode;
 use crate::view::DeploymentView;
+use crate::writer::Outcome;
 
-/// The `scalekeeper.v1.Deployment` message for `view`: the Deployment's counts, the declared
-/// count and mode, the sync status with its reason, and the policy's version and last writer
-/// (empty without a policy).
+/// The `scalekeeper.v1.Deployment` message for `view` now: the Deployment's counts, the declared
+/// count and mode, the effective count with its rule, hold, schedule, bounds and next change,
+/// the sync status with its reason, and the policy's version and last writer (empty without a
+/// policy).
 pub fn deployment(view: &DeploymentView) -> pb::Deployment {
+    deployment_at(view, jiff::Timestamp::now())
+}
+
+/// [`deployment`] as of `now`.
+pub fn deployment_at(view: &DeploymentView, now: jiff::Timestamp) -> pb::Deployment {
     let observed = view.observed();
-    let sync = view.sync();
+    let sync = view.sync_at(now);
     let policy = view.policy.as_deref();
+    let rules = policy.map(|p| p.spec.rules());
+    let effective = view.effective_at(now);
+    let next = policy.zip(rules.as_ref()).and_then(|(p, r)| r.next_change(p.spec.replicas, now));
+    let hold = policy.and_then(|p| p.spec.hold.as_ref()).zip(rules.as_ref().and_then(|r| r.active_hold(now)));
     pb::Deployment {
         namespace: view.deployment.namespace.to_string(),
         name: view.deployment.name.to_string(),
@@ -31,11 +43,58 @@ pub fn deployment(view: &DeploymentView) -> pb::Deployment {
         mode: policy.map(|p| mode(p.spec.mode)).unwrap_or(pb::Mode::Unspecified) as i32,
         version: view.version().map(|g| g.to_string()).unwrap_or_default(),
         last_set_by: view.last_set_by().unwrap_or_default().to_string(),
-        last_set_at: view
-            .last_set_at()
-            .map(|t| prost_types::Timestamp { seconds: t.as_second(), nanos: t.subsec_nanosecond() }),
+        last_set_at: view.last_set_at().map(timestamp),
         generation: observed.generation,
         labels: view.deployment.labels().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        effective_replicas: effective.as_ref().map(|e| e.replicas),
+        rule: effective.as_ref().map_or(pb::Rule::Unspecified, |e| rule(e.source.kind())) as i32,
+        rule_detail: effective.as_ref().map(Effective::describe).unwrap_or_default(),
+        hold: hold.map(|(spec, h)| pb::Hold {
+            replicas: h.replicas,
+            until: Some(timestamp(h.until)),
+            reason: h.reason.clone(),
+            set_by: spec.set_by.clone().unwrap_or_default(),
+            set_at: h.set_at.map(timestamp),
+        }),
+        schedule: policy
+            .map(|p| {
+                p.spec.schedule.iter().map(|w| pb::ScheduleWindow { window: w.window.clone(), replicas: w.replicas }).collect()
+            })
+            .unwrap_or_default(),
+        min_replicas: policy.and_then(|p| p.spec.min_replicas),
+        max_replicas: policy.and_then(|p| p.spec.max_replicas),
+        next_change_at: next.map(|(t, _)| timestamp(t)),
+        next_replicas: next.map(|(_, n)| n),
+    }
+}
+
+/// The API's `WriteOutcome` for a write's [`Outcome`].
+pub fn outcome(o: &Outcome) -> pb::WriteOutcome {
+    pb::WriteOutcome {
+        dry_run: o.dry_run,
+        effective_replicas_before: o.effective_before,
+        effective_replicas_after: o.effective_after,
+        rule_after: o.rule_after.map_or(pb::Rule::Unspecified, rule) as i32,
+        rule_detail_after: o.rule_detail_after.clone(),
+        spec_replicas_before: o.spec_before,
+        spec_replicas_after: o.spec_after,
+        conflicts: o.conflicts.clone(),
+        enforcement_suspended: o.enforcement_suspended,
+        resumes_enforcement: o.resumes_enforcement,
+    }
+}
+
+/// A protobuf Timestamp for `t`.
+pub fn timestamp(t: jiff::Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: t.as_second(), nanos: t.subsec_nanosecond() }
+}
+
+/// The API enum for a rule kind.
+pub fn rule(r: RuleKind) -> pb::Rule {
+    match r {
+        RuleKind::Declared => pb::Rule::Declared,
+        RuleKind::Hold => pb::Rule::Hold,
+        RuleKind::Schedule => pb::Rule::Schedule,
     }
 }
 

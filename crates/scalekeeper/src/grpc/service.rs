@@ -11,12 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures::StreamExt as _;
-use kube::ResourceExt as _;
 use kube_selectors::LabelSelector;
 use scalekeeper_api::v1 as pb;
 use scalekeeper_api::v1::scale_service_server::ScaleService;
 use scalekeeper_core::authz::{Subject, Verb, denial};
-use scalekeeper_core::{Violation, page_size, validate_namespace_filter, validate_replicas, validate_target};
+use scalekeeper_core::{
+    Violation, page_size, validate_bounds, validate_hold, validate_namespace_filter, validate_replicas, validate_target,
+    validate_windows,
+};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
@@ -31,7 +33,8 @@ use crate::limits::{Limit, Refusal, WatchGate};
 use crate::metrics::Metrics;
 use crate::tls::PeerInfo;
 use crate::view::DeploymentView;
-use crate::writer::{SetRequest, Writer};
+use crate::policy::PolicyWindow;
+use crate::writer::{BoundsChange, PolicyChange, WriteRequest, Writer, Written};
 
 /// Settings of the service.
 #[derive(Debug, Clone)]
@@ -77,6 +80,8 @@ struct CallFacts {
     verb: Option<Verb>,
     decision: Option<AuditDecision>,
     write: Option<(Snapshot, Snapshot, Option<i64>)>,
+    /// The write was a dry run.
+    dry_run: bool,
 }
 
 impl Caller {
@@ -87,10 +92,13 @@ impl Caller {
 
 /// The replica state of a view, as an audit record shows it.
 fn snapshot(v: Option<&DeploymentView>) -> Snapshot {
+    let effective = v.and_then(|v| v.effective_at(jiff::Timestamp::now()));
     Snapshot {
         declared: v.and_then(|v| v.policy.as_ref()).map(|p| p.spec.replicas),
         mode: v.and_then(|v| v.policy.as_ref()).map(|p| p.spec.mode.to_string()),
         spec_replicas: v.map(|v| v.observed().spec_replicas),
+        effective: effective.as_ref().map(|e| e.replicas),
+        rule: effective.map(|e| e.source.kind().as_str().to_owned()),
     }
 }
 
@@ -192,7 +200,7 @@ impl Service {
         };
         self.metrics.observe(method, &format!("{code:?}"), elapsed.as_secs_f64());
         let denied = matches!(result, Err(Error::PermissionDenied(_)));
-        if self.auditor.enabled() && (denied || matches!(method, "SetReplicas" | "ClearDesiredReplicas")) {
+        if self.auditor.enabled() && (denied || matches!(method, "SetReplicas" | "ClearDesiredReplicas" | "SetSchedule")) {
             let f = facts.lock().unwrap_or_else(|e| e.into_inner()).clone();
             let (before, after, generation) = match f.write {
                 Some((b, a, g)) => (Some(b), Some(a), g),
@@ -224,6 +232,7 @@ impl Service {
                 before,
                 after,
                 generation,
+                dry_run: f.dry_run,
             });
         }
         match &result {
@@ -376,6 +385,59 @@ impl Service {
         }
     }
 
+    /// One write through the [`Writer`], after the scope and authorization checks (`verb` on
+    /// replicapolicies in `namespace`), with its audit facts and its log line.
+    #[allow(clippy::too_many_arguments)]
+    async fn write(
+        &self,
+        who: &Caller,
+        verb: Verb,
+        namespace: &str,
+        name: &str,
+        change: PolicyChange,
+        expected_version: &str,
+        if_current: Option<i32>,
+        dry_run: bool,
+    ) -> Result<Written, Error> {
+        self.check_scope(namespace)?;
+        {
+            let mut f = who.facts();
+            f.name = name.to_owned();
+            f.dry_run = dry_run;
+        }
+        self.authorize(who, verb, namespace).await?;
+        let before = snapshot(self.cache.get(namespace, name).as_ref());
+        let kind = match &change {
+            PolicyChange::Declare { .. } => "replica count declared",
+            PolicyChange::Hold { .. } => "hold placed",
+            PolicyChange::EndHold => "hold ended",
+            PolicyChange::Schedule(_) => "schedule set",
+            PolicyChange::Delete => "declaration cleared",
+        };
+        let written = self
+            .writer
+            .write(&WriteRequest {
+                namespace,
+                name,
+                change,
+                expected_version: non_empty(expected_version),
+                if_current,
+                dry_run,
+                identity: &who.identity,
+            })
+            .await?;
+        let generation = written.view.policy.as_ref().and_then(|p| p.metadata.generation);
+        who.facts().write = Some((before, snapshot(Some(&written.view)), generation));
+        let o = &written.outcome;
+        tracing::info!(
+            identity = %who.identity, namespace, name, dry_run, effective_before = o.effective_before,
+            effective_after = o.effective_after, spec_before = o.spec_before, spec_after = o.spec_after,
+            rule = %o.rule_detail_after, version = generation.unwrap_or_default(),
+            "{}{kind}", if dry_run { "dry run: " } else { "" }
+        );
+        Ok(written)
+    }
+
     fn check_scope(&self, namespace: &str) -> Result<(), Error> {
         if namespace.is_empty() || self.cache.scope().contains(namespace) {
             Ok(())
@@ -459,35 +521,39 @@ impl ScaleService for Service {
         req: Request<pb::SetReplicasRequest>,
     ) -> Result<Response<pb::SetReplicasResponse>, Status> {
         self.call("SetReplicas", req, |r, who| async move {
-            let identity = who.identity.clone();
+            let max = self.config.max_replicas;
             let mut v = validate_target(&r.namespace, &r.name);
-            v.extend(validate_replicas(r.replicas, self.config.max_replicas));
+            v.extend(validate_replicas(r.replicas, max));
             if pb::Mode::try_from(r.mode).is_err() {
                 v.push(Violation { field: "mode".into(), description: format!("{} is not a Mode", r.mode) });
             }
+            let hold_for = r.hold_for.map(|d| std::time::Duration::try_from(d).map_err(|_| ()));
+            v.extend(validate_hold(hold_for, &r.reason));
+            v.extend(validate_bounds(r.min_replicas, r.max_replicas, r.clear_bounds, max));
+            if let Some(n) = r.if_current_replicas
+                && n < 0
+            {
+                v.push(Violation { field: "if_current_replicas".into(), description: format!("{n} is negative") });
+            }
             invalid(v)?;
-            self.check_scope(&r.namespace)?;
-            who.facts().name.clone_from(&r.name);
-            self.authorize(&who, Verb::Update, &r.namespace).await?;
-            let before = snapshot(self.cache.get(&r.namespace, &r.name).as_ref());
-            let view = self
-                .writer
-                .set_replicas(&SetRequest {
-                    namespace: &r.namespace,
-                    name: &r.name,
-                    replicas: r.replicas,
-                    expected_version: non_empty(&r.expected_version),
-                    mode: mode_from_proto(r.mode),
-                    identity: &identity,
-                })
+            let bounds = if r.clear_bounds {
+                BoundsChange::Clear
+            } else if r.min_replicas.is_some() || r.max_replicas.is_some() {
+                BoundsChange::Set { min: r.min_replicas, max: r.max_replicas }
+            } else {
+                BoundsChange::Keep
+            };
+            let mode = mode_from_proto(r.mode);
+            let change = match hold_for {
+                Some(Ok(duration)) => {
+                    PolicyChange::Hold { replicas: r.replicas, duration, reason: r.reason.clone(), mode, bounds }
+                }
+                _ => PolicyChange::Declare { replicas: r.replicas, mode, bounds },
+            };
+            let w = self
+                .write(&who, Verb::Update, &r.namespace, &r.name, change, &r.expected_version, r.if_current_replicas, r.dry_run)
                 .await?;
-            who.facts().write = Some((before, snapshot(Some(&view)), view.policy.as_ref().and_then(|p| p.metadata.generation)));
-            tracing::info!(
-                identity = %identity, namespace = %r.namespace, name = %r.name,
-                replicas = r.replicas, version = %view.policy.as_ref().and_then(|p| p.resource_version()).unwrap_or_default(),
-                "replica count declared"
-            );
-            Ok(pb::SetReplicasResponse { deployment: Some(convert::deployment(&view)) })
+            Ok(pb::SetReplicasResponse { deployment: Some(convert::deployment(&w.view)), outcome: Some(convert::outcome(&w.outcome)) })
         })
         .await
     }
@@ -497,16 +563,31 @@ impl ScaleService for Service {
         req: Request<pb::ClearDesiredReplicasRequest>,
     ) -> Result<Response<pb::ClearDesiredReplicasResponse>, Status> {
         self.call("ClearDesiredReplicas", req, |r, who| async move {
-            let identity = who.identity.clone();
             invalid(validate_target(&r.namespace, &r.name))?;
-            self.check_scope(&r.namespace)?;
-            who.facts().name.clone_from(&r.name);
-            self.authorize(&who, Verb::Delete, &r.namespace).await?;
-            let before = snapshot(self.cache.get(&r.namespace, &r.name).as_ref());
-            let view = self.writer.clear(&r.namespace, &r.name, non_empty(&r.expected_version)).await?;
-            who.facts().write = Some((before, snapshot(Some(&view)), None));
-            tracing::info!(identity = %identity, namespace = %r.namespace, name = %r.name, "declaration cleared");
-            Ok(pb::ClearDesiredReplicasResponse { deployment: Some(convert::deployment(&view)) })
+            // Ending a hold changes the policy (update); clearing deletes it (delete).
+            let (change, verb) = if r.hold_only { (PolicyChange::EndHold, Verb::Update) } else { (PolicyChange::Delete, Verb::Delete) };
+            let w = self.write(&who, verb, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run).await?;
+            Ok(pb::ClearDesiredReplicasResponse {
+                deployment: Some(convert::deployment(&w.view)),
+                outcome: Some(convert::outcome(&w.outcome)),
+            })
+        })
+        .await
+    }
+
+    async fn set_schedule(
+        &self,
+        req: Request<pb::SetScheduleRequest>,
+    ) -> Result<Response<pb::SetScheduleResponse>, Status> {
+        self.call("SetSchedule", req, |r, who| async move {
+            let mut v = validate_target(&r.namespace, &r.name);
+            v.extend(validate_windows(r.windows.iter().map(|w| (w.window.as_str(), w.replicas)), self.config.max_replicas));
+            invalid(v)?;
+            let windows =
+                r.windows.iter().map(|w| PolicyWindow { window: w.window.clone(), replicas: w.replicas }).collect();
+            let change = PolicyChange::Schedule(windows);
+            let w = self.write(&who, Verb::Update, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run).await?;
+            Ok(pb::SetScheduleResponse { deployment: Some(convert::deployment(&w.view)), outcome: Some(convert::outcome(&w.outcome)) })
         })
         .await
     }
@@ -544,6 +625,8 @@ impl ScaleService for Service {
                         ready_replicas: p.status.map(|s| s.ready_replicas).unwrap_or(0),
                         mode: p.mode,
                         reason: sync.reason,
+                        effective_replicas: p.effective_replicas.unwrap_or(0),
+                        rule: p.rule,
                     }
                 })
                 .collect();

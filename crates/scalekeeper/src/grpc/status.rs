@@ -20,7 +20,8 @@
 //! which the server's log has the details. Every answer carries the request id in the
 //! `x-request-id` response metadata too.
 //!
-//! The writer's errors: [`WriteError::NotFound`] → NOT_FOUND, [`WriteError::HpaOwnsCount`] →
+//! The writer's errors: [`WriteError::NotFound`] → NOT_FOUND, [`WriteError::HpaOwnsCount`],
+//! [`WriteError::Precondition`] (`--if-current`) and [`WriteError::OutOfBounds`] →
 //! FAILED_PRECONDITION, [`WriteError::VersionMismatch`] and [`WriteError::Contended`] → ABORTED,
 //! [`WriteError::Invalid`] → INVALID_ARGUMENT, [`WriteError::Kube`] by the Kubernetes column.
 
@@ -204,7 +205,9 @@ impl From<WriteError> for Error {
     fn from(err: WriteError) -> Self {
         match err {
             WriteError::NotFound { .. } => Error::NotFound(err.to_string()),
-            WriteError::HpaOwnsCount { .. } => Error::FailedPrecondition(err.to_string()),
+            WriteError::HpaOwnsCount { .. } | WriteError::Precondition(_) | WriteError::OutOfBounds(_) => {
+                Error::FailedPrecondition(err.to_string())
+            }
             WriteError::VersionMismatch { .. } | WriteError::Contended { .. } => Error::Aborted(err.to_string()),
             WriteError::Invalid { field, description } => Error::Invalid(vec![Violation { field, description }]),
             WriteError::Kube { what, source } => Error::from_kube(source, &what),
