@@ -350,30 +350,27 @@ impl Writer {
             check_expected(ns, name, expected, current.as_ref())?;
             let generation = current.as_ref().map(|p| p.metadata.generation.unwrap_or(0));
             if let Some(want) = req.if_current {
-                if attempt > 1 {
-                    if first_generation != Some(generation) {
-                        return Err(WriteError::Precondition(format!(
-                            "another declaration of Deployment {ns}/{name} landed while this one was being written; \
-                             read the state again (--if-current {want} may no longer hold)"
-                        )));
-                    }
-                    deployment = deployments
-                        .get(name)
-                        .await
-                        .map_err(WriteError::reading_deployment(what("Deployment", ns, name)))?;
-                }
-                let spec = spec_replicas(&deployment);
-                if spec != want {
+                if attempt > 1 && first_generation != Some(generation) {
                     return Err(WriteError::Precondition(format!(
-                        "Deployment {ns}/{name} has spec.replicas {spec}, not the expected {want} (--if-current)"
+                        "another declaration of Deployment {ns}/{name} landed while this one was being written; \
+                         read the state again (--if-current {want} may no longer hold)"
                     )));
                 }
+                // Read after the policy: a declaration that lands after this read moves the
+                // policy's resourceVersion, and our write (conditional on it) then fails.
+                deployment = deployments
+                    .get(name)
+                    .await
+                    .map_err(WriteError::reading_deployment(what("Deployment", ns, name)))?;
+                check_current(ns, name, want, &deployment, current.as_ref(), now)?;
             }
             first_generation.get_or_insert(generation);
             let planned = plan_write(&req.change, current.as_ref(), &deployment, req.identity, now)?;
             let outcome = planned.outcome(current.as_ref(), &deployment, req.dry_run, now);
-            if req.dry_run || planned.policy == current.as_ref().map(|p| p.spec.clone()) && planned.policy.is_some() {
-                // Nothing to write (a dry run, or a change that changes nothing).
+            if req.dry_run || planned.policy.is_some() && planned.event_reason.is_none() {
+                // Nothing to write: a dry run, or a hold to end that is not there. (Declaring
+                // the same count again does write: it records who declared it when, which
+                // ends a flap-guard suspension, and scales back over a drift.)
                 let view = would_be(&deployment, current.as_ref(), planned.policy.as_ref(), outcome.spec_after);
                 return Ok(Written { view, outcome });
             }
@@ -505,6 +502,39 @@ impl Writer {
             outcome,
         })
     }
+}
+
+/// The `if_current` condition: the Deployment's spec.replicas is `want`, and the policy (if
+/// any) is in effect on it — a policy whose effective count differs is a declaration another
+/// caller made and has not applied yet (or a drift about to be corrected), and a write on
+/// top of it would race that caller.
+///
+/// # Errors
+/// [`WriteError::Precondition`] saying which part does not hold.
+fn check_current(
+    ns: &str,
+    name: &str,
+    want: i32,
+    deployment: &Deployment,
+    current: Option<&ReplicaPolicy>,
+    now: jiff::Timestamp,
+) -> Result<(), WriteError> {
+    let spec = spec_replicas(deployment);
+    if spec != want {
+        return Err(WriteError::Precondition(format!(
+            "Deployment {ns}/{name} has spec.replicas {spec}, not the expected {want} (--if-current)"
+        )));
+    }
+    if let Some(p) = current {
+        let effective = p.spec.rules().effective(p.spec.replicas, now).replicas;
+        if effective != spec {
+            return Err(WriteError::Precondition(format!(
+                "Deployment {ns}/{name} has spec.replicas {spec} but its policy's effective count is {effective}: a \
+                 declaration is being applied (or a drift corrected); --if-current needs a settled state, retry shortly"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The spec.replicas of `d` (1 when unset, as the API server defaults it).
