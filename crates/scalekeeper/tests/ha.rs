@@ -460,3 +460,38 @@ async fn sigkill_hands_over_within_the_lease_duration() {
     let log = c.log(other);
     assert_eq!(count(&log, "drift corrected"), 1, "new leader's log:\n{}", tail(&log, 40));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_expires_on_time_after_a_leader_change() {
+    let mut c = Cluster::start(15, 10).await;
+    let leader = c.one_leader().await;
+    let other = 1 - leader;
+    c.declare().await;
+    // A hold written into the policy as GitOps would (the API's writer is covered by
+    // tests/holds.rs): 6 replicas for 4 s.
+    let until = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(4);
+    let hold = json!({"spec": {"hold": {"replicas": 6, "until": until.to_string(), "reason": "INC-42"}}});
+    Api::<ReplicaPolicy>::namespaced(c.kube.clone(), &c.ns)
+        .patch(NAME, &PatchParams::default(), &Patch::Merge(&hold))
+        .await
+        .unwrap();
+    wait_for_async("the hold applied", WAIT, POLL, || async { (c.spec_replicas().await == 6).then_some(()) }).await;
+
+    // The leader leaves during the hold; the other takes over and ends the hold on time.
+    c.replicas[leader].child.signal("TERM");
+    wait_for_async("the other process to lead", Duration::from_secs(20), POLL, || async {
+        (c.gauge(other).await == Some(1)).then_some(())
+    })
+    .await;
+    assert!(jiff::Timestamp::now() < until, "the hand-over must happen during the hold for this test to mean anything");
+    wait_for_async("back to the declared count", WAIT, POLL, || async {
+        (c.spec_replicas().await == DECLARED).then_some(())
+    })
+    .await;
+    let late = jiff::Timestamp::now().duration_since(until);
+    println!("returned {late:?} after the hold's expiry, after a leader change");
+    assert!(late < jiff::SignedDuration::from_secs(1), "returned {late:?} after the expiry");
+    assert!(late > jiff::SignedDuration::ZERO, "returned before the expiry: {late:?}");
+    let log = c.log(other);
+    assert_eq!(count(&log, "declaration applied"), 1, "the new leader applied the expiry:\n{}", tail(&log, 40));
+}
