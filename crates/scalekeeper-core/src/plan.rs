@@ -24,14 +24,14 @@
 //! | 7 | declared through the API moments ago, the writer's scale write not landed | [`Decision::Wait`] | — | PROGRESSING |
 //! | 8 | drift, Observe mode | [`Decision::Report`] | `DriftDetected` on entering | DRIFTED |
 //! | 9 | a declaration the Deployment never had (GitOps, or the writer's write missed) | [`Decision::Apply`] | `ReplicasApplied` | PROGRESSING |
-//! | 9b | Enforce, a rule took over by time (a hold expired, a window began or ended) | [`Decision::Apply`] | `HoldExpired`, `ScheduleWindowStarted`, `ScheduleWindowEnded` | PROGRESSING |
-//! | 10 | drift, Enforce, flap guard full | [`Decision::Suspend`] | `EnforcementSuspended` (Warning) | CONFLICT |
-//! | 11 | drift, Enforce | [`Decision::Correct`] | `DriftCorrected` | PROGRESSING |
+//! | 10 | Enforce, a rule took over by time (a hold expired, a window began or ended) | [`Decision::Apply`] | `HoldExpired`, `ScheduleWindowStarted`, `ScheduleWindowEnded` | PROGRESSING |
+//! | 11 | drift, Enforce, flap guard full | [`Decision::Suspend`] | `EnforcementSuspended` (Warning) | CONFLICT |
+//! | 12 | drift, Enforce | [`Decision::Correct`] | `DriftCorrected` | PROGRESSING |
 //!
 //! "Declared" means the *effective* count throughout: the active hold's, else the first
 //! schedule window covering `now`, else `spec.replicas`, within the bounds
 //! ([`crate::rules`]). [`Record::applied_rule`] is the rule last seen in effect; a different
-//! one now is a transition (row 9b), announced even when already in effect, and never a drift.
+//! one now is a transition (row 10), announced even when already in effect, and never a drift.
 //! [`Plan::requeue_after`] comes just after the next transition.
 //!
 //! A paused Deployment (`spec.paused`) is planned like any other: the Deployment controller

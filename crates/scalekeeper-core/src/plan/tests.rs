@@ -317,10 +317,10 @@ fn row_09c_a_declaration_in_observe_mode_is_reported_not_applied() {
     assert_eq!(plan(&i).decision, Decision::Report);
 }
 
-// === row 10: the flap guard ===
+// === row 11: the flap guard ===
 
 #[test]
-fn row_10_flap_guard_trips_after_flap_max_corrections_in_the_window() {
+fn row_11_flap_guard_trips_after_flap_max_corrections_in_the_window() {
     let mut i = input(9);
     i.record.corrections = vec![at("2026-11-29T09:59:10Z"); 5];
     let p = plan(&i);
@@ -344,17 +344,17 @@ fn row_10_flap_guard_trips_after_flap_max_corrections_in_the_window() {
 }
 
 #[test]
-fn row_10b_corrections_outside_the_window_do_not_count() {
+fn row_11b_corrections_outside_the_window_do_not_count() {
     let mut i = input(9);
     i.record.corrections = vec![at("2026-11-29T09:58:59Z"); 5];
     i.record.corrections.extend([at("2026-11-29T09:59:30Z"); 4]);
     assert!(matches!(plan(&i).decision, Decision::Correct { .. }));
 }
 
-// === row 11: drift in Enforce mode ===
+// === row 12: drift in Enforce mode ===
 
 #[test]
-fn row_11_drift_is_corrected_naming_who_changed_it() {
+fn row_12_drift_is_corrected_naming_who_changed_it() {
     let i = input(11);
     let p = plan(&i);
     assert_eq!(p.decision, Decision::Correct { from: 11, to: 4, by: "kubectl".into() });
@@ -369,14 +369,14 @@ fn row_11_drift_is_corrected_naming_who_changed_it() {
 }
 
 #[test]
-fn row_11b_each_correction_names_its_own_from_count() {
+fn row_12b_each_correction_names_its_own_from_count() {
     let notes: Vec<String> = [11, 12, 13].iter().map(|n| plan(&input(*n)).events[0].note.clone()).collect();
     assert_eq!(notes[2], "spec.replicas 13 -> 4 (it had been changed by kubectl)");
     assert!(notes[0] != notes[1] && notes[1] != notes[2]);
 }
 
 #[test]
-fn row_11c_an_unrecorded_writer_is_named_as_such() {
+fn row_12c_an_unrecorded_writer_is_named_as_such() {
     let mut i = input(11);
     if let Some(d) = i.deployment.as_mut() {
         d.replicas_manager = None;
@@ -387,7 +387,7 @@ fn row_11c_an_unrecorded_writer_is_named_as_such() {
 }
 
 #[test]
-fn row_11d_an_api_declaration_overtaken_by_another_change_is_a_drift() {
+fn row_12d_an_api_declaration_overtaken_by_another_change_is_a_drift() {
     // The writer read generation 7; the Deployment is at 8 now, and not at the declared count.
     let mut i = declared_through_api(9, "2026-11-29T09:59:59Z");
     if let Some(d) = i.deployment.as_mut() {
@@ -400,7 +400,7 @@ fn row_11d_an_api_declaration_overtaken_by_another_change_is_a_drift() {
 }
 
 #[test]
-fn row_11e_a_paused_deployment_is_corrected_like_any_other() {
+fn row_12e_a_paused_deployment_is_corrected_like_any_other() {
     let mut i = input(11);
     if let Some(d) = i.deployment.as_mut() {
         d.paused = true;
@@ -418,7 +418,7 @@ fn plan_is_a_function_of_its_input() {
     assert_eq!(plan(&i), plan(&i.clone()));
 }
 
-// === holds and schedules: the effective count, and transitions by time ===
+// === row 10 (and the effective count): holds and schedules, transitions by time ===
 
 /// `i` with a hold of 10 until `until` (placed by alice for INC-123), recorded as applied.
 fn held(mut i: Input, until: &str) -> Input {
@@ -452,7 +452,7 @@ fn drift_during_a_hold_is_corrected_to_the_held_count() {
 }
 
 #[test]
-fn an_expired_hold_is_applied_back_as_a_transition_not_a_drift() {
+fn row_10_an_expired_hold_is_applied_back_as_a_transition_not_a_drift() {
     // The hold ended 1 ms ago; the Deployment still has the held 10.
     let mut i = held(input(10), "2026-11-29T09:59:59.999Z");
     i.record.corrections = vec![at(NOW); 5]; // a full flap guard does not matter: no drift
@@ -518,7 +518,7 @@ fn weekend(mut i: Input) -> Input {
 }
 
 #[test]
-fn a_window_that_began_is_applied_as_a_transition_and_looks_again_at_its_end() {
+fn row_10b_a_window_that_began_is_applied_as_a_transition_and_looks_again_at_its_end() {
     let p = plan(&weekend(input(4)));
     assert_eq!(p.decision, Decision::Apply { from: 4, to: 1 });
     assert_eq!(reasons(&p), [REASON_WINDOW_STARTED]);
@@ -536,7 +536,7 @@ fn a_window_that_began_is_applied_as_a_transition_and_looks_again_at_its_end() {
 }
 
 #[test]
-fn a_window_that_ended_returns_to_the_declared_count() {
+fn row_10c_a_window_that_ended_returns_to_the_declared_count() {
     let mut i = weekend(input(1));
     i.now = at("2026-11-30T08:00:00Z"); // Monday
     i.record.applied_rule = Some("Window/0/2026-11-28T23:00:00Z".into());
