@@ -170,6 +170,7 @@ async fn clear_stops_managing() {
             namespace: "shop".into(),
             name: "cart".into(),
             expected_version: v1,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -180,6 +181,7 @@ async fn clear_stops_managing() {
             namespace: "shop".into(),
             name: "cart".into(),
             expected_version: v,
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -36,6 +36,7 @@ pub fn deployment(view: &DeploymentView) -> pb::Deployment {
             .map(|t| prost_types::Timestamp { seconds: t.as_second(), nanos: t.subsec_nanosecond() }),
         generation: observed.generation,
         labels: view.deployment.labels().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
+        ..Default::default()
     }
 }
 

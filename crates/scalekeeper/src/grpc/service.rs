@@ -487,7 +487,7 @@ impl ScaleService for Service {
                 replicas = r.replicas, version = %view.policy.as_ref().and_then(|p| p.resource_version()).unwrap_or_default(),
                 "replica count declared"
             );
-            Ok(pb::SetReplicasResponse { deployment: Some(convert::deployment(&view)) })
+            Ok(pb::SetReplicasResponse { deployment: Some(convert::deployment(&view)), outcome: None })
         })
         .await
     }
@@ -506,9 +506,16 @@ impl ScaleService for Service {
             let view = self.writer.clear(&r.namespace, &r.name, non_empty(&r.expected_version)).await?;
             who.facts().write = Some((before, snapshot(Some(&view)), None));
             tracing::info!(identity = %identity, namespace = %r.namespace, name = %r.name, "declaration cleared");
-            Ok(pb::ClearDesiredReplicasResponse { deployment: Some(convert::deployment(&view)) })
+            Ok(pb::ClearDesiredReplicasResponse { deployment: Some(convert::deployment(&view)), outcome: None })
         })
         .await
+    }
+
+    async fn set_schedule(
+        &self,
+        _req: Request<pb::SetScheduleRequest>,
+    ) -> Result<Response<pb::SetScheduleResponse>, Status> {
+        Err(Status::unimplemented("SetSchedule"))
     }
 
     async fn diff(&self, req: Request<pb::DiffRequest>) -> Result<Response<pb::DiffResponse>, Status> {
@@ -544,6 +551,7 @@ impl ScaleService for Service {
                         ready_replicas: p.status.map(|s| s.ready_replicas).unwrap_or(0),
                         mode: p.mode,
                         reason: sync.reason,
+                        ..Default::default()
                     }
                 })
                 .collect();
