@@ -1,6 +1,7 @@
 //! The connection flags (`--server`, `--ca`, `--cert`, `--key`, `-o/--output`, `--timeout`)
 //! belong to the client subcommands only: `serve`, `dev` (with the `dev` feature), `certs` and
-//! `crd` neither list nor accept them.
+//! `crd` neither list nor accept them. And the client's flags that only make sense together
+//! (or never together) are refused with the usage exit code before any connection is tried.
 
 use std::process::{Command, Output, Stdio};
 
@@ -14,10 +15,12 @@ fn scalekeeper(args: &[&str]) -> Output {
         .expect("the scalekeeper binary runs")
 }
 
-/// The help of `scalekeeper SUBCOMMAND` (of `scalekeeper` itself for "").
+/// The help of `scalekeeper SUBCOMMAND` (of `scalekeeper` itself for ""; "schedule set" for a
+/// nested one).
 fn help(subcommand: &str) -> String {
-    let args: &[&str] = if subcommand.is_empty() { &["--help"] } else { &[subcommand, "--help"] };
-    let out = scalekeeper(args);
+    let mut args: Vec<&str> = subcommand.split_whitespace().collect();
+    args.push("--help");
+    let out = scalekeeper(&args);
     assert!(out.status.success(), "scalekeeper {subcommand} --help failed: {out:?}");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -47,7 +50,7 @@ fn non_client_subcommands_do_not_list_the_client_flags() {
 
 #[test]
 fn client_subcommands_list_the_client_flags() {
-    for sub in ["get", "set", "list", "diff", "watch", "clear"] {
+    for sub in ["get", "set", "list", "diff", "watch", "clear", "schedule set", "schedule clear"] {
         let text = help(sub);
         for flag in CLIENT_FLAGS {
             assert!(lists(&text, flag), "`scalekeeper {sub} --help` does not list {flag}:\n{text}");
@@ -60,4 +63,46 @@ fn client_subcommands_list_the_client_flags() {
 fn crd_rejects_a_client_flag() {
     let out = scalekeeper(&["crd", "--server", "localhost:1"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+/// Runs `scalekeeper ARGS` (which must be refused before any connection is tried: there is no
+/// server) and returns its stderr after checking that it exited with the usage code 2.
+fn usage_error(args: &[&str]) -> String {
+    let out = scalekeeper(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "scalekeeper {args:?}: {out:?}");
+    assert!(out.stdout.is_empty(), "scalekeeper {args:?} printed to stdout: {out:?}");
+    assert!(!stderr.contains("cannot connect"), "scalekeeper {args:?} tried to connect: {stderr}");
+    stderr
+}
+
+#[test]
+fn set_refuses_inconsistent_hold_and_bound_flags() {
+    let err = usage_error(&["set", "shop/web", "10", "--for", "2h"]);
+    assert!(err.contains("--reason"), "{err}");
+    let err = usage_error(&["set", "shop/web", "10", "--reason", "INC-123"]);
+    assert!(err.contains("--for"), "{err}");
+    let err = usage_error(&["set", "shop/web", "10", "--no-bounds", "--min", "2"]);
+    assert!(err.contains("--no-bounds") && err.contains("--min"), "{err}");
+    let err = usage_error(&["set", "shop/web", "10", "--no-bounds", "--max", "12"]);
+    assert!(err.contains("--no-bounds") && err.contains("--max"), "{err}");
+}
+
+#[test]
+fn set_refuses_durations_that_are_not_positive() {
+    for (bad, says) in
+        [("0s", "not a positive duration"), ("-2h", "not a positive duration"), ("soon", "not a duration")]
+    {
+        let err = usage_error(&["set", "shop/web", "10", "--for", bad, "--reason", "INC-123"]);
+        assert!(err.contains("--for") && err.contains(says), "--for {bad}: {err}");
+    }
+}
+
+#[test]
+fn schedule_needs_a_subcommand_windows_and_a_count() {
+    usage_error(&["schedule", "shop/web"]);
+    let err = usage_error(&["schedule", "set", "shop/web", "--replicas", "2"]);
+    assert!(err.contains("--window"), "{err}");
+    let err = usage_error(&["schedule", "set", "shop/web", "--window", "Mon-Fri 08:00-20:00 Europe/Berlin"]);
+    assert!(err.contains("--replicas"), "{err}");
 }

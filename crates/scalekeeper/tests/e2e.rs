@@ -150,15 +150,20 @@ fn list(w: &World) {
     let out = w.cli(&["list"]).ok();
     let mut lines = out.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split_whitespace().collect();
-    assert_eq!(header, ["NAMESPACE", "NAME", "DESIRED", "SPEC", "READY", "SYNC", "MODE"], "{out}");
+    assert_eq!(
+        header,
+        ["NAMESPACE", "NAME", "DESIRED", "EFFECTIVE", "SPEC", "READY", "SYNC", "MODE", "RULE", "NEXT"],
+        "{out}"
+    );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
     for (ns, name, replicas) in w.seed() {
         let row = rows
             .iter()
             .find(|r| r.first() == Some(&ns.as_str()) && r.get(1) == Some(&name))
             .unwrap_or_else(|| panic!("`list` shows {ns}/{name}:\n{out}"));
-        assert_eq!(row.len(), 7, "{row:?}");
-        assert_eq!((row[2], row[3], row[5], row[6]), ("-", &*replicas.to_string(), "UNMANAGED", "-"), "{out}");
+        assert_eq!(row.len(), 10, "{row:?}");
+        assert_eq!((row[2], row[3], row[4]), ("-", "-", &*replicas.to_string()), "{out}");
+        assert_eq!(&row[6..], ["UNMANAGED", "-", "-", "-"], "{out}");
     }
 
     // JSON: the same Deployments, every one with its fields.
@@ -298,13 +303,14 @@ fn diff_ledger(w: &World) {
 
     let table = w.cli(&["diff"]).ok();
     let header: Vec<&str> = table.lines().next().unwrap_or_default().split_whitespace().collect();
-    assert_eq!(header, ["NAMESPACE", "NAME", "SYNC", "DESIRED", "SPEC", "READY", "REASON"], "{table}");
+    assert_eq!(header, ["NAMESPACE", "NAME", "SYNC", "DESIRED", "EFFECTIVE", "SPEC", "READY", "REASON"], "{table}");
     let row = table
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
         .find(|r| r.starts_with(&[t.payments.as_str(), "ledger"]))
         .unwrap_or_else(|| panic!("`diff` lists payments/ledger:\n{table}"));
-    assert_eq!(&row[2..5], ["DRIFTED", "1", "3"], "{table}");
+    // row[4], EFFECTIVE, is whatever the server computes (the declared 1: no hold, no schedule).
+    assert_eq!((&row[2..4], row[5]), (&["DRIFTED", "1"][..], "3"), "{table}");
     let only_shop = w.cli(&["diff", "-n", &t.shop]).ok();
     assert!(!only_shop.contains("ledger"), "{only_shop}");
 

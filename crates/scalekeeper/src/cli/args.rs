@@ -2,7 +2,9 @@
 //! parsing of a `NAMESPACE/NAME` target.
 
 use std::path::PathBuf;
+use std::str::FromStr;
 
+use jiff::SignedDuration;
 use scalekeeper_api::v1::Mode;
 
 use super::CliError;
@@ -51,13 +53,37 @@ pub enum ClientCommand {
         #[command(flatten)]
         conn: ConnectArgs,
     },
-    /// Declare and apply a replica count: scalekeeper set NAMESPACE/NAME REPLICAS
+    /// Declare and apply a replica count, or hold one for a while: scalekeeper set NAMESPACE/NAME REPLICAS
     Set {
         /// The Deployment, as NAMESPACE/NAME.
         target: String,
-        /// The replica count to declare and apply (the server checks the range).
+        /// The replica count to declare (or hold, with --for) and apply (the server checks the range).
         #[arg(allow_negative_numbers = true)]
         replicas: i32,
+        /// Hold REPLICAS for this long instead of declaring it, e.g. 2h, 90m, 1h30m, 3s or PT2H
+        /// (hours at most as a unit: 30 days is 720h). The declared count and the schedule stay
+        /// and apply again when the hold expires. Needs --reason.
+        #[arg(long = "for", value_name = "DURATION", requires = "reason", allow_hyphen_values = true)]
+        hold_for: Option<HoldDuration>,
+        /// Why the hold is placed, e.g. "INC-123: checkout latency" (only with --for).
+        #[arg(long, requires = "hold_for")]
+        reason: Option<String>,
+        /// Set the declaration's lower bound on every declared, held and scheduled count.
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        min: Option<i32>,
+        /// Set the declaration's upper bound on every declared, held and scheduled count.
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        max: Option<i32>,
+        /// Remove both bounds.
+        #[arg(long, conflicts_with_all = ["min", "max"])]
+        no_bounds: bool,
+        /// Write only if the Deployment's spec.replicas is N now (like kubectl scale --current-replicas).
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        if_current: Option<i32>,
+        /// Check everything and show what the write would do, without writing. With -o json
+        /// prints {"deployment": .., "outcome": ..} instead of the Deployment alone.
+        #[arg(long)]
+        dry_run: bool,
         /// Write only if the declaration is still at this VERSION (see `get`).
         #[arg(long)]
         expected_version: Option<String>,
@@ -107,17 +133,88 @@ pub enum ClientCommand {
         #[command(flatten)]
         conn: ConnectArgs,
     },
-    /// Stop managing a Deployment: scalekeeper clear NAMESPACE/NAME
+    /// Stop managing a Deployment, or end its hold early: scalekeeper clear NAMESPACE/NAME
     Clear {
         /// The Deployment, as NAMESPACE/NAME.
         target: String,
-        /// Delete the declaration only if it is still at this VERSION (see `get`).
+        /// End only the active hold: the declaration stays, and its schedule or declared count
+        /// applies again.
+        #[arg(long)]
+        hold: bool,
+        /// Check everything and show what the write would do, without writing. With -o json
+        /// prints {"deployment": .., "outcome": ..} instead of the Deployment alone.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write only if the declaration is still at this VERSION (see `get`).
         #[arg(long)]
         expected_version: Option<String>,
         /// How to reach the server, and the output format.
         #[command(flatten)]
         conn: ConnectArgs,
     },
+    /// Set or clear a Deployment's weekly schedule windows
+    Schedule {
+        /// set or clear.
+        #[command(subcommand)]
+        command: ScheduleCommand,
+    },
+}
+
+/// The subcommands of `scalekeeper schedule`.
+#[derive(clap::Subcommand, Debug)]
+pub enum ScheduleCommand {
+    /// Replace (or with --append extend) the schedule:
+    /// scalekeeper schedule set NAMESPACE/NAME --window "Mon-Fri 08:00-20:00 Europe/Berlin" --replicas N
+    Set {
+        /// The Deployment, as NAMESPACE/NAME.
+        target: String,
+        /// A weekly window "DAYS HH:MM-HH:MM ZONE", e.g. "Mon-Fri 08:00-20:00 Europe/Berlin"
+        /// (repeatable; in precedence order: the first window that covers now wins).
+        #[arg(long = "window", value_name = "WINDOW", required = true)]
+        windows: Vec<String>,
+        /// The replica count inside every --window given.
+        #[arg(long, allow_negative_numbers = true)]
+        replicas: i32,
+        /// Add the windows after the current ones instead of replacing them. The schedule is
+        /// read first and the write is made only if the declaration is still at the version
+        /// read (or at --expected-version), so a concurrent change fails with ABORTED.
+        #[arg(long)]
+        append: bool,
+        /// Write only if the declaration is still at this VERSION (see `get`).
+        #[arg(long)]
+        expected_version: Option<String>,
+        /// Check everything and show what the write would do, without writing. With -o json
+        /// prints {"deployment": .., "outcome": ..} instead of the Deployment alone.
+        #[arg(long)]
+        dry_run: bool,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
+    },
+    /// Remove every schedule window: scalekeeper schedule clear NAMESPACE/NAME
+    Clear {
+        /// The Deployment, as NAMESPACE/NAME.
+        target: String,
+        /// Write only if the declaration is still at this VERSION (see `get`).
+        #[arg(long)]
+        expected_version: Option<String>,
+        /// Check everything and show what the write would do, without writing. With -o json
+        /// prints {"deployment": .., "outcome": ..} instead of the Deployment alone.
+        #[arg(long)]
+        dry_run: bool,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
+    },
+}
+
+impl ScheduleCommand {
+    /// The connection flags given to this subcommand.
+    pub fn conn(&self) -> &ConnectArgs {
+        match self {
+            ScheduleCommand::Set { conn, .. } | ScheduleCommand::Clear { conn, .. } => conn,
+        }
+    }
 }
 
 impl ClientCommand {
@@ -130,6 +227,7 @@ impl ClientCommand {
             | ClientCommand::Diff { conn, .. }
             | ClientCommand::Watch { conn, .. }
             | ClientCommand::Clear { conn, .. } => conn,
+            ClientCommand::Schedule { command } => command.conn(),
         }
     }
 }
@@ -151,6 +249,44 @@ impl From<ModeArg> for Mode {
         }
     }
 }
+/// The `--for` of `set`: how long a hold lasts, a positive duration in jiff's friendly format
+/// (`2h`, `90m`, `1h30m`, `3s`, `1.5s`) or ISO 8601 (`PT2H`). Units of days and longer are
+/// refused (their length is not fixed); the server checks the range (1 s to 30 days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldDuration(SignedDuration);
+
+/// Why a `--for` value is not a hold duration.
+#[derive(Debug, thiserror::Error)]
+pub enum HoldDurationError {
+    /// Not a duration in hours, minutes and seconds (days are refused: their length varies).
+    #[error("{0:?} is not a duration in hours, minutes and seconds; use e.g. 2h, 90m, 1h30m, 3s, 720h or PT2H")]
+    Syntax(String),
+    /// Zero or negative.
+    #[error("{0:?} is not a positive duration; a hold lasts at least 1s")]
+    NotPositive(String),
+}
+
+impl FromStr for HoldDuration {
+    type Err = HoldDurationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let d: SignedDuration = s.trim().parse().map_err(|_: jiff::Error| HoldDurationError::Syntax(s.to_string()))?;
+        if d.is_positive() { Ok(HoldDuration(d)) } else { Err(HoldDurationError::NotPositive(s.to_string())) }
+    }
+}
+
+impl HoldDuration {
+    /// The duration as jiff holds it.
+    pub fn get(self) -> SignedDuration {
+        self.0
+    }
+
+    /// The duration as a `google.protobuf.Duration` (for `SetReplicasRequest.hold_for`).
+    pub fn to_proto(self) -> prost_types::Duration {
+        prost_types::Duration { seconds: self.0.as_secs(), nanos: self.0.subsec_nanos() }
+    }
+}
+
 /// A Deployment named on the command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -203,6 +339,162 @@ mod tests {
         let cli = Cli::try_parse_from(["sk", "list", "--timeout", "3", "-n", "shop", "--page-size", "2"]).unwrap();
         assert_eq!(cli.cmd.conn().timeout, 3);
         assert!(matches!(cli.cmd, ClientCommand::List { page_size: 2, .. }));
+    }
+
+    fn parse(args: &[&str]) -> Result<ClientCommand, clap::Error> {
+        Cli::try_parse_from(["sk"].iter().chain(args)).map(|c| c.cmd)
+    }
+
+    fn usage_error(args: &[&str]) -> String {
+        let err = parse(args).expect_err("a usage error");
+        assert_eq!(err.exit_code(), 2, "{err}");
+        err.to_string()
+    }
+
+    #[test]
+    fn set_parses_hold_bounds_dry_run_and_if_current() {
+        let cmd = parse(&[
+            "set",
+            "shop/web",
+            "10",
+            "--for",
+            "1h30m",
+            "--reason",
+            "INC-123: latency",
+            "--min",
+            "2",
+            "--max",
+            "12",
+            "--dry-run",
+            "--if-current",
+            "4",
+        ])
+        .unwrap();
+        match cmd {
+            ClientCommand::Set { replicas, hold_for, reason, min, max, no_bounds, if_current, dry_run, .. } => {
+                assert_eq!(replicas, 10);
+                assert_eq!(hold_for.map(HoldDuration::get), Some(SignedDuration::from_secs(5400)));
+                assert_eq!(reason.as_deref(), Some("INC-123: latency"));
+                assert_eq!((min, max, no_bounds), (Some(2), Some(12), false));
+                assert_eq!(if_current, Some(4));
+                assert!(dry_run);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match parse(&["set", "shop/web", "3", "--no-bounds", "--if-current", "0"]).unwrap() {
+            ClientCommand::Set { hold_for, reason, min, max, no_bounds, if_current, dry_run, .. } => {
+                assert_eq!((hold_for, reason), (None, None));
+                assert_eq!((min, max, no_bounds, if_current, dry_run), (None, None, true, Some(0), false));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // The server checks the ranges, so negative counts reach it.
+        assert!(matches!(
+            parse(&["set", "shop/web", "3", "--min", "-1", "--max", "-2", "--if-current", "-3"]).unwrap(),
+            ClientCommand::Set { min: Some(-1), max: Some(-2), if_current: Some(-3), .. }
+        ));
+    }
+
+    #[test]
+    fn set_usage_errors() {
+        let err = usage_error(&["set", "shop/web", "10", "--for", "2h"]);
+        assert!(err.contains("--reason"), "{err}");
+        let err = usage_error(&["set", "shop/web", "10", "--reason", "INC-1"]);
+        assert!(err.contains("--for"), "{err}");
+        let err = usage_error(&["set", "shop/web", "10", "--no-bounds", "--min", "2"]);
+        assert!(err.contains("--no-bounds") && err.contains("--min"), "{err}");
+        let err = usage_error(&["set", "shop/web", "10", "--max", "9", "--no-bounds"]);
+        assert!(err.contains("--no-bounds") && err.contains("--max"), "{err}");
+        for bad in ["0s", "0", "PT0S", "-2h", "-PT1H", "2 fortnights", "soon", "", "2d", "1h-3m"] {
+            let err = usage_error(&["set", "shop/web", "10", "--for", bad, "--reason", "r"]);
+            assert!(err.contains("--for"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn hold_durations() {
+        let secs = |s: &str| s.parse::<HoldDuration>().map(|d| d.to_proto());
+        let d = |seconds, nanos| prost_types::Duration { seconds, nanos };
+        assert_eq!(secs("2h").unwrap(), d(7200, 0));
+        assert_eq!(secs("90m").unwrap(), d(5400, 0));
+        assert_eq!(secs("1h30m").unwrap(), d(5400, 0));
+        assert_eq!(secs("3s").unwrap(), d(3, 0));
+        assert_eq!(secs("PT2H").unwrap(), d(7200, 0));
+        assert_eq!(secs("720h").unwrap(), d(30 * 86_400, 0));
+        assert_eq!(secs("1.5s").unwrap(), d(1, 500_000_000));
+        assert_eq!(secs("2 hours").unwrap(), d(7200, 0));
+        assert!(matches!(secs("0s"), Err(HoldDurationError::NotPositive(_))));
+        assert!(matches!(secs("-5m"), Err(HoldDurationError::NotPositive(_))));
+        let err = secs("two hours").unwrap_err();
+        assert!(matches!(err, HoldDurationError::Syntax(_)), "{err:?}");
+        assert!(matches!(secs("2d"), Err(HoldDurationError::Syntax(_))));
+        assert!(err.to_string().contains("e.g. 2h"), "{err}");
+    }
+
+    #[test]
+    fn clear_parses_hold_and_dry_run() {
+        match parse(&["clear", "shop/web", "--hold", "--dry-run"]).unwrap() {
+            ClientCommand::Clear { hold, dry_run, expected_version, .. } => {
+                assert!(hold && dry_run);
+                assert_eq!(expected_version, None);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(
+            parse(&["clear", "shop/web"]).unwrap(),
+            ClientCommand::Clear { hold: false, dry_run: false, .. }
+        ));
+    }
+
+    #[test]
+    fn schedule_set_and_clear() {
+        let cmd = parse(&[
+            "schedule",
+            "set",
+            "shop/web",
+            "--window",
+            "Mon-Fri 08:00-20:00 Europe/Berlin",
+            "--window",
+            "Sat 10:00-14:00 UTC",
+            "--replicas",
+            "6",
+            "--append",
+            "--expected-version",
+            "7",
+            "--dry-run",
+            "-o",
+            "json",
+            "--timeout",
+            "4",
+        ])
+        .unwrap();
+        assert_eq!(cmd.conn().output, Output::Json);
+        assert_eq!(cmd.conn().timeout, 4);
+        match cmd {
+            ClientCommand::Schedule {
+                command: ScheduleCommand::Set { target, windows, replicas, append, expected_version, dry_run, .. },
+            } => {
+                assert_eq!(target, "shop/web");
+                assert_eq!(windows, ["Mon-Fri 08:00-20:00 Europe/Berlin", "Sat 10:00-14:00 UTC"]);
+                assert_eq!(replicas, 6);
+                assert!(append && dry_run);
+                assert_eq!(expected_version.as_deref(), Some("7"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let cmd = parse(&["schedule", "clear", "shop/web", "--server", "sk:1"]).unwrap();
+        assert_eq!(cmd.conn().server, "sk:1");
+        assert!(matches!(
+            cmd,
+            ClientCommand::Schedule { command: ScheduleCommand::Clear { dry_run: false, expected_version: None, .. } }
+        ));
+        // Every window needs the count, and there is at least one window.
+        let err = usage_error(&["schedule", "set", "shop/web", "--window", "Mon 00:00-24:00 UTC"]);
+        assert!(err.contains("--replicas"), "{err}");
+        let err = usage_error(&["schedule", "set", "shop/web", "--replicas", "2"]);
+        assert!(err.contains("--window"), "{err}");
+        usage_error(&["schedule", "clear", "shop/web", "--window", "Mon 00:00-24:00 UTC"]);
+        usage_error(&["schedule", "shop/web"]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The client subcommands of the `scalekeeper` binary: `get`, `set`, `list`, `diff`, `watch`
-//! and `clear`.
+//! The client subcommands of the `scalekeeper` binary: `get`, `set`, `list`, `diff`, `watch`,
+//! `clear` and `schedule set|clear`.
 //!
 //! Every command connects to the server over mutual TLS ([`connect`]): `--ca` verifies the
 //! server's certificate (whose name must match the host part of `--server`), and `--cert` with
@@ -7,13 +7,17 @@
 //!
 //! # Output
 //!
-//! `-o table` (the default) prints a `key: value` block for `get`, `set` and `clear`, aligned
-//! columns for `list` and `diff`, and one line per event for `watch`. `-o json` prints one JSON
+//! `-o table` (the default) prints a `key: value` block for `get`, `set`, `clear` and `schedule`
+//! (the writes follow it with their outcome: the effective and spec counts before and after,
+//! conflicts, and `DRY RUN: nothing was written` for `--dry-run`), aligned columns for `list`
+//! and `diff`, and one line per event for `watch`. `-o json` prints one JSON
 //! document per result (`watch`: one compact object per line) following the proto3 JSON mapping:
 //! lowerCamelCase field names, enums as their full value names (`SYNC_STATUS_IN_SYNC`), int64
 //! fields as strings, timestamps as RFC 3339, `desiredReplicas` omitted when unset, absent
 //! messages omitted, every other field present even when it holds its default. prost-reflect's
 //! serializer prints it from the API's descriptors (`render`); keys come out in alphabetical order.
+//! A write prints the Deployment alone, as `get` does; with `--dry-run` it prints the whole
+//! response, `{"deployment": {..}, "outcome": {..}}`.
 //!
 //! # Exit codes
 //!
@@ -22,12 +26,14 @@
 //! - **1**: the call failed: the server answered an error status, printed as
 //!   `error: CODE_NAME: message`, then one `  - field: description` line per
 //!   `google.rpc.BadRequest` field violation the message does not already state, then a
-//!   `hint:` line for PERMISSION_DENIED,
-//!   UNAUTHENTICATED, UNAVAILABLE, DEADLINE_EXCEEDED and ABORTED. Also: no answer within
-//!   `--timeout` (DEADLINE_EXCEEDED), a `watch` stream that ends with an error status, or
-//!   output that could not be written.
-//! - **2**: usage error: a target that is not `NAMESPACE/NAME`, a malformed `--server`.
-//!   (clap's own argument errors exit 2 as well.)
+//!   `hint:` line for PERMISSION_DENIED, UNAUTHENTICATED, UNAVAILABLE, DEADLINE_EXCEEDED,
+//!   ABORTED and FAILED_PRECONDITION. Also: no answer within `--timeout` (DEADLINE_EXCEEDED),
+//!   a `watch` stream that ends with an error status, output that could not be written, and a
+//!   server that answered a write without an outcome although the command used a flag that
+//!   needs one that knows holds and dry runs (it ignored the flag; the result is printed first).
+//! - **2**: usage error: a target that is not `NAMESPACE/NAME`, a malformed `--server`, a
+//!   `--for` that is not a positive duration, `--for` without `--reason` or the reverse,
+//!   `--no-bounds` with `--min` or `--max`. (clap's own argument errors exit 2 as well.)
 //! - **3**: cannot connect: no `--ca`; no `--cert`/`--key`, or only one of them; a CA,
 //!   certificate or key file that is missing, unreadable or holds no PEM (the message names
 //!   the path); the server unreachable (`cannot connect to HOST:PORT: ...`); the TLS handshake
@@ -45,12 +51,14 @@ use std::io;
 
 use tonic::Status;
 
-pub use args::{ClientCommand, ConnectArgs, ModeArg, Output, Target, parse_target};
+pub use args::{
+    ClientCommand, ConnectArgs, HoldDuration, HoldDurationError, ModeArg, Output, ScheduleCommand, Target, parse_target,
+};
 pub use connect::{DEFAULT_PORT, ServerAddr, connect, parse_server};
 pub use render::{
-    code_name, deployment_json, diff_json, diff_response_json, event_name, mode_name, render_deployment,
-    render_diff_table, render_error, render_list_table, render_status, render_table, render_watch_event, sync_name,
-    watch_event_json,
+    WriteResponse, code_name, deployment_json, diff_json, diff_response_json, event_name, mode_name, render_deployment,
+    render_diff_table, render_error, render_list_table, render_outcome, render_status, render_table,
+    render_watch_event, rule_name, sync_name, watch_event_json, write_response_json,
 };
 pub use run::run;
 
@@ -88,6 +96,10 @@ pub enum CliError {
     /// The call failed with this status: the server's answer, or a timeout (exit code 1).
     #[error("{}", status_line(.0))]
     Status(Box<Status>),
+    /// The server answered, but ignored what a flag asked for because it predates it: a dry run
+    /// that wrote, a hold declared for good (exit code 1).
+    #[error("{0}")]
+    Ignored(String),
     /// Writing the result to stdout failed (exit code 1; 0 when the reader closed the pipe).
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
@@ -103,7 +115,7 @@ impl CliError {
     /// The process exit code: 1 failed call, 2 usage, 3 cannot connect (see the module docs).
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Status(_) => 1,
+            CliError::Status(_) | CliError::Ignored(_) => 1,
             CliError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
             CliError::Output(_) => 1,
             CliError::Usage(_) => 2,

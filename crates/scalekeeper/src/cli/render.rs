@@ -8,7 +8,8 @@ use std::sync::LazyLock;
 
 use prost_reflect::{DescriptorError, DescriptorPool, DynamicMessage, SerializeOptions};
 use scalekeeper_api::v1::{
-    Deployment, DeploymentDiff, DiffResponse, EventType, Mode, SyncStatus, WatchDeploymentsResponse,
+    ClearDesiredReplicasResponse, Deployment, DeploymentDiff, DiffResponse, EventType, Hold, Mode, Rule,
+    SetReplicasResponse, SetScheduleResponse, SyncStatus, WatchDeploymentsResponse, WriteOutcome,
 };
 use serde_json::Value;
 use tonic::{Code, Status};
@@ -73,6 +74,10 @@ fn status_hint(code: Code) -> Option<&'static str> {
         Code::Aborted => Some(
             "the declaration changed since you read it; run `scalekeeper get NAMESPACE/NAME` for the current \
              VERSION and retry",
+        ),
+        Code::FailedPrecondition => Some(
+            "the write's condition does not hold now (a bound, --if-current, or an HPA owns the count); \
+             `scalekeeper get NAMESPACE/NAME` shows the current state",
         ),
         _ => None,
     }
@@ -146,6 +151,63 @@ pub fn mode_name(v: i32) -> String {
     }
 }
 
+/// The short name of a rule for tables: `declared`, `hold` or `schedule`; `-` when unspecified
+/// (unmanaged); unknown values as numbers.
+pub fn rule_name(v: i32) -> String {
+    match Rule::try_from(v) {
+        Ok(Rule::Unspecified) => "-".to_string(),
+        Ok(r) => r.as_str_name().trim_start_matches("RULE_").to_ascii_lowercase(),
+        Err(_) => v.to_string(),
+    }
+}
+
+/// A timestamp as RFC 3339 in UTC, in whole seconds: `2026-11-29T14:00:00Z`.
+fn rfc3339_seconds(t: &prost_types::Timestamp) -> String {
+    prost_types::Timestamp { seconds: t.seconds, nanos: 0 }.to_string()
+}
+
+/// A hold as `10 until 2026-11-29T14:00:00Z by alice: INC-123`, leaving out the parts it lacks.
+fn hold_text(h: &Hold) -> String {
+    let mut out = h.replicas.to_string();
+    if let Some(until) = &h.until {
+        out.push_str(&format!(" until {}", rfc3339_seconds(until)));
+    }
+    if !h.set_by.is_empty() {
+        out.push_str(&format!(" by {}", h.set_by));
+    }
+    if !h.reason.is_empty() {
+        out.push_str(&format!(": {}", h.reason));
+    }
+    out
+}
+
+/// The bounds as `min 2, max 10`, `min 2` or `max 10`; `-` without any.
+fn bounds_text(min: Option<i32>, max: Option<i32>) -> String {
+    match (min, max) {
+        (Some(lo), Some(hi)) => format!("min {lo}, max {hi}"),
+        (Some(lo), None) => format!("min {lo}"),
+        (None, Some(hi)) => format!("max {hi}"),
+        (None, None) => "-".to_string(),
+    }
+}
+
+/// The next change of the effective count as `2026-11-29T14:00:00Z -> 4`; `-` when none is due.
+fn next_change(d: &Deployment) -> String {
+    match (&d.next_change_at, d.next_replicas) {
+        (Some(at), Some(n)) => format!("{} -> {n}", rfc3339_seconds(at)),
+        (Some(at), None) => rfc3339_seconds(at),
+        (None, _) => "-".to_string(),
+    }
+}
+
+/// The schedule as one `"WINDOW" -> N` line per window; `-` without windows.
+fn schedule_text(d: &Deployment) -> String {
+    if d.schedule.is_empty() {
+        return "-".to_string();
+    }
+    d.schedule.iter().map(|w| format!("\"{}\" -> {}", w.window, w.replicas)).collect::<Vec<_>>().join("\n")
+}
+
 /// The short name of a watch event type, e.g. `MODIFIED`.
 pub fn event_name(v: i32) -> String {
     match EventType::try_from(v) {
@@ -188,13 +250,16 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Renders one Deployment as a `KEY: value` block (keys aligned), ending with a newline.
+/// Renders one Deployment as a `KEY: value` block (keys aligned; a value of several lines, such
+/// as a schedule of several windows, continues at the value column), ending with a newline.
 pub fn render_deployment(d: &Deployment) -> String {
     let st = d.status.unwrap_or_default();
-    let rows: [(&str, String); 13] = [
+    let rows: [(&str, String); 19] = [
         ("NAMESPACE", dash(&d.namespace)),
         ("NAME", dash(&d.name)),
         ("DESIRED", desired(d.desired_replicas)),
+        ("EFFECTIVE", desired(d.effective_replicas)),
+        ("RULE", dash(&d.rule_detail)),
         ("SPEC", d.spec_replicas.to_string()),
         ("READY", format!("{}/{}", st.ready_replicas, d.spec_replicas)),
         ("UPDATED", st.updated_replicas.to_string()),
@@ -202,15 +267,80 @@ pub fn render_deployment(d: &Deployment) -> String {
         ("SYNC", sync_name(d.sync_status)),
         ("REASON", dash(&d.reason)),
         ("MODE", mode_name(d.mode)),
+        ("HOLD", d.hold.as_ref().map_or_else(|| "-".to_string(), hold_text)),
+        ("SCHEDULE", schedule_text(d)),
+        ("BOUNDS", bounds_text(d.min_replicas, d.max_replicas)),
+        ("NEXT CHANGE", next_change(d)),
         ("VERSION", dash(&d.version)),
         ("LAST SET BY", dash(&d.last_set_by)),
         ("LAST SET AT", d.last_set_at.map_or_else(|| "-".to_string(), |t| t.to_string())),
     ];
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
-    rows.iter().map(|(k, v)| format!("{:<width$} {v}\n", format!("{k}:"))).collect()
+    let indent = " ".repeat(width + 1);
+    rows.iter()
+        .map(|(k, v)| {
+            let mut lines = v.split('\n');
+            let mut out = format!("{:<width$} {}\n", format!("{k}:"), lines.next().unwrap_or_default());
+            for l in lines {
+                out.push_str(&format!("{indent}{l}\n"));
+            }
+            out
+        })
+        .collect()
 }
 
-/// Renders `list` output: `NAMESPACE NAME DESIRED SPEC READY SYNC MODE`.
+/// Renders what a write did (or, with `dry_run`, would do), ending with a newline:
+///
+/// ```text
+/// DRY RUN: nothing was written
+/// EFFECTIVE: 4 -> 10 (hold until 2026-11-29T14:00:00Z by alice: INC-123)
+/// SPEC: 4 -> 10
+/// CONFLICT: an HPA owns the count
+/// ENFORCEMENT: suspended by the flap guard; this write resumes it
+/// ```
+///
+/// The first line only for a dry run; `SPEC: 4 (unchanged)` when the write does not scale; one
+/// `CONFLICT` line per conflict; `ENFORCEMENT` only while the flap guard suspends enforcement.
+pub fn render_outcome(o: &WriteOutcome) -> String {
+    let mut out = String::new();
+    if o.dry_run {
+        out.push_str("DRY RUN: nothing was written\n");
+    }
+    out.push_str(&format!("EFFECTIVE: {} -> {}", o.effective_replicas_before, o.effective_replicas_after));
+    if !o.rule_detail_after.is_empty() {
+        out.push_str(&format!(" ({})", o.rule_detail_after));
+    }
+    out.push('\n');
+    if o.spec_replicas_before == o.spec_replicas_after {
+        out.push_str(&format!("SPEC: {} (unchanged)\n", o.spec_replicas_before));
+    } else {
+        out.push_str(&format!("SPEC: {} -> {}\n", o.spec_replicas_before, o.spec_replicas_after));
+    }
+    for c in &o.conflicts {
+        out.push_str(&format!("CONFLICT: {c}\n"));
+    }
+    match (o.enforcement_suspended, o.resumes_enforcement) {
+        (true, true) => out.push_str("ENFORCEMENT: suspended by the flap guard; this write resumes it\n"),
+        (true, false) => out.push_str("ENFORCEMENT: suspended by the flap guard\n"),
+        (false, _) => {}
+    }
+    out
+}
+
+/// Renders a write's answer for `-o table`: the Deployment's block, then (after an empty line)
+/// the outcome's, when the server sent one.
+fn render_write(d: &Deployment, outcome: Option<&WriteOutcome>) -> String {
+    let mut out = render_deployment(d);
+    if let Some(o) = outcome {
+        out.push('\n');
+        out.push_str(&render_outcome(o));
+    }
+    out
+}
+
+/// Renders `list` output: `NAMESPACE NAME DESIRED EFFECTIVE SPEC READY SYNC MODE RULE NEXT`, where
+/// RULE is `declared`, `hold`, `schedule` or `-`, and NEXT the next change of the effective count
+/// (`2026-11-29T14:00:00Z -> 4`) or `-`.
 pub fn render_list_table(deployments: &[Deployment]) -> String {
     let rows: Vec<Vec<String>> = deployments
         .iter()
@@ -219,17 +349,20 @@ pub fn render_list_table(deployments: &[Deployment]) -> String {
                 d.namespace.clone(),
                 d.name.clone(),
                 desired(d.desired_replicas),
+                desired(d.effective_replicas),
                 d.spec_replicas.to_string(),
                 format!("{}/{}", d.status.unwrap_or_default().ready_replicas, d.spec_replicas),
                 sync_name(d.sync_status),
                 mode_name(d.mode),
+                rule_name(d.rule),
+                next_change(d),
             ]
         })
         .collect();
-    render_table(&["NAMESPACE", "NAME", "DESIRED", "SPEC", "READY", "SYNC", "MODE"], &rows)
+    render_table(&["NAMESPACE", "NAME", "DESIRED", "EFFECTIVE", "SPEC", "READY", "SYNC", "MODE", "RULE", "NEXT"], &rows)
 }
 
-/// Renders `diff` output: `NAMESPACE NAME SYNC DESIRED SPEC READY REASON`.
+/// Renders `diff` output: `NAMESPACE NAME SYNC DESIRED EFFECTIVE SPEC READY REASON`.
 pub fn render_diff_table(diffs: &[DeploymentDiff]) -> String {
     let rows: Vec<Vec<String>> = diffs
         .iter()
@@ -239,17 +372,18 @@ pub fn render_diff_table(diffs: &[DeploymentDiff]) -> String {
                 d.name.clone(),
                 sync_name(d.sync_status),
                 d.desired_replicas.to_string(),
+                d.effective_replicas.to_string(),
                 d.spec_replicas.to_string(),
                 format!("{}/{}", d.ready_replicas, d.spec_replicas),
                 dash(&d.reason),
             ]
         })
         .collect();
-    render_table(&["NAMESPACE", "NAME", "SYNC", "DESIRED", "SPEC", "READY", "REASON"], &rows)
+    render_table(&["NAMESPACE", "NAME", "SYNC", "DESIRED", "EFFECTIVE", "SPEC", "READY", "REASON"], &rows)
 }
 
 /// Renders one watch event as a line (no newline):
-/// `TYPE NAMESPACE/NAME desired=.. spec=.. ready=.. sync=..`, or
+/// `TYPE NAMESPACE/NAME desired=.. effective=.. spec=.. ready=.. sync=.. rule=..`, or
 /// `SYNCED (initial state complete)`.
 pub fn render_watch_event(event: &WatchDeploymentsResponse) -> String {
     if event.r#type == EventType::Synced as i32 {
@@ -258,13 +392,15 @@ pub fn render_watch_event(event: &WatchDeploymentsResponse) -> String {
     let ty = event_name(event.r#type);
     match &event.deployment {
         Some(d) => format!(
-            "{ty} {}/{} desired={} spec={} ready={} sync={}",
+            "{ty} {}/{} desired={} effective={} spec={} ready={} sync={} rule={}",
             d.namespace,
             d.name,
             desired(d.desired_replicas),
+            desired(d.effective_replicas),
             d.spec_replicas,
             d.status.unwrap_or_default().ready_replicas,
             sync_name(d.sync_status),
+            rule_name(d.rule),
         ),
         None => ty,
     }
@@ -313,6 +449,57 @@ pub fn watch_event_json(event: &WatchDeploymentsResponse) -> Result<Value, CliEr
     proto_json(event, "scalekeeper.v1.WatchDeploymentsResponse")
 }
 
+/// The answer of a write (SetReplicas, ClearDesiredReplicas, SetSchedule): the Deployment after
+/// it and what it did.
+pub trait WriteResponse: prost_reflect::prost::Message {
+    /// The message's full name in the API, e.g. `scalekeeper.v1.SetReplicasResponse`.
+    const MESSAGE_NAME: &'static str;
+
+    /// The Deployment after the write (with a dry run: as it would be).
+    fn deployment(&self) -> Option<&Deployment>;
+
+    /// What the write did (or would do); absent from a server that predates outcomes.
+    fn outcome(&self) -> Option<&WriteOutcome>;
+}
+
+macro_rules! write_response {
+    ($($ty:ident),*) => {$(
+        impl WriteResponse for $ty {
+            const MESSAGE_NAME: &'static str = concat!("scalekeeper.v1.", stringify!($ty));
+
+            fn deployment(&self) -> Option<&Deployment> {
+                self.deployment.as_ref()
+            }
+
+            fn outcome(&self) -> Option<&WriteOutcome> {
+                self.outcome.as_ref()
+            }
+        }
+    )*};
+}
+
+write_response!(SetReplicasResponse, ClearDesiredReplicasResponse, SetScheduleResponse);
+
+/// A write's whole answer in the proto3 JSON mapping: `{"deployment": {..}, "outcome": {..}}`
+/// (what `--dry-run -o json` prints).
+pub fn write_response_json<R: WriteResponse>(resp: &R) -> Result<Value, CliError> {
+    proto_json(resp, R::MESSAGE_NAME)
+}
+
+/// Prints a write's answer: with `-o table` the Deployment's block and the outcome's; with
+/// `-o json` the Deployment alone (as `get` does, so scripts written for it keep working), or
+/// for a dry run the whole answer ([`write_response_json`]).
+pub(super) fn print_write<R: WriteResponse>(output: Output, dry_run: bool, resp: &R) -> Result<(), CliError> {
+    if output == Output::Json && dry_run {
+        return emit(&pretty(&write_response_json(resp)?)?);
+    }
+    let d = resp.deployment().ok_or_else(|| Status::internal("the server's answer holds no deployment"))?;
+    match output {
+        Output::Table => emit(&render_write(d, resp.outcome())),
+        Output::Json => emit(&pretty(&deployment_json(d)?)?),
+    }
+}
+
 pub(super) fn pretty(v: &Value) -> Result<String, CliError> {
     let mut s = serde_json::to_string_pretty(v).map_err(io::Error::other)?;
     s.push('\n');
@@ -338,7 +525,7 @@ pub(super) fn emit(text: &str) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use scalekeeper_api::v1::DeploymentStatus;
+    use scalekeeper_api::v1::{DeploymentStatus, ScheduleWindow};
     use serde_json::json;
     use tonic_types::{ErrorDetails, FieldViolation};
 
@@ -364,6 +551,36 @@ mod tests {
             generation: 7,
             labels: [("app".to_string(), "web".to_string())].into_iter().collect(),
             ..Default::default()
+        }
+    }
+
+    fn ts(rfc3339: &str) -> prost_types::Timestamp {
+        rfc3339.parse().unwrap()
+    }
+
+    /// A managed Deployment held at 10 until 14:00, with a two-window schedule and both bounds.
+    fn held() -> Deployment {
+        Deployment {
+            desired_replicas: Some(4),
+            effective_replicas: Some(10),
+            rule: Rule::Hold as i32,
+            rule_detail: "hold until 2026-11-29T14:00:00Z by alice: INC-123".into(),
+            hold: Some(Hold {
+                replicas: 10,
+                until: Some(ts("2026-11-29T14:00:00.250Z")),
+                reason: "INC-123".into(),
+                set_by: "alice".into(),
+                set_at: Some(ts("2026-11-29T12:00:00Z")),
+            }),
+            schedule: vec![
+                ScheduleWindow { window: "Mon-Fri 08:00-20:00 Europe/Berlin".into(), replicas: 6 },
+                ScheduleWindow { window: "Sat-Sun 00:00-24:00 Europe/Berlin".into(), replicas: 2 },
+            ],
+            min_replicas: Some(2),
+            max_replicas: Some(10),
+            next_change_at: Some(ts("2026-11-29T14:00:00Z")),
+            next_replicas: Some(6),
+            ..deployment(Some(4))
         }
     }
 
@@ -397,13 +614,17 @@ mod tests {
         unmanaged.name = "a-much-longer-name".into();
         unmanaged.mode = Mode::Unspecified as i32;
         unmanaged.sync_status = SyncStatus::Unmanaged as i32;
-        let out = render_list_table(&[deployment(Some(3)), unmanaged]);
+        let declared = Deployment { effective_replicas: Some(3), rule: Rule::Declared as i32, ..deployment(Some(3)) };
+        let out = render_list_table(&[declared, held(), unmanaged]);
         assert_eq!(
             out,
-            "NAMESPACE   NAME                 DESIRED   SPEC   READY   SYNC          MODE\n\
-             shop        web                  3         3      2/3     PROGRESSING   ENFORCE\n\
-             shop        a-much-longer-name   -         3      2/3     UNMANAGED     -\n"
+            "NAMESPACE   NAME                 DESIRED   EFFECTIVE   SPEC   READY   SYNC          MODE      RULE       NEXT\n\
+             shop        web                  3         3           3      2/3     PROGRESSING   ENFORCE   declared   -\n\
+             shop        web                  4         10          3      2/3     PROGRESSING   ENFORCE   hold       2026-11-29T14:00:00Z -> 6\n\
+             shop        a-much-longer-name   -         -           3      2/3     UNMANAGED     -         -          -\n"
         );
+        let scheduled = Deployment { rule: Rule::Schedule as i32, ..held() };
+        assert!(render_list_table(&[scheduled]).lines().nth(1).unwrap().contains("   schedule   "));
         let diff = DeploymentDiff {
             namespace: "shop".into(),
             name: "web".into(),
@@ -412,13 +633,14 @@ mod tests {
             spec_replicas: 5,
             ready_replicas: 5,
             mode: Mode::Observe as i32,
-            reason: "spec.replicas is 5, declared 3".into(),
-            ..Default::default()
+            reason: "spec.replicas is 5, effective 8".into(),
+            effective_replicas: 8,
+            rule: Rule::Schedule as i32,
         };
         assert_eq!(
             render_diff_table(&[diff]),
-            "NAMESPACE   NAME   SYNC      DESIRED   SPEC   READY   REASON\n\
-             shop        web    DRIFTED   3         5      5/5     spec.replicas is 5, declared 3\n"
+            "NAMESPACE   NAME   SYNC      DESIRED   EFFECTIVE   SPEC   READY   REASON\n\
+             shop        web    DRIFTED   3         8           5      5/5     spec.replicas is 5, effective 8\n"
         );
     }
 
@@ -426,28 +648,160 @@ mod tests {
     fn deployment_block() {
         let out = render_deployment(&deployment(None));
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines.len(), 13);
+        assert_eq!(lines.len(), 19);
         assert_eq!(lines[0], "NAMESPACE:   shop");
         assert_eq!(lines[2], "DESIRED:     -");
-        assert_eq!(lines[4], "READY:       2/3");
-        assert_eq!(lines[7], "SYNC:        PROGRESSING");
-        assert_eq!(lines[9], "MODE:        ENFORCE");
-        assert_eq!(lines[11], "LAST SET BY: spiffe://c/ns/ci/sa/deployer");
-        assert_eq!(lines[12], "LAST SET AT: 2023-11-14T22:13:20.500Z");
+        assert_eq!(lines[3], "EFFECTIVE:   -");
+        assert_eq!(lines[4], "RULE:        -");
+        assert_eq!(lines[6], "READY:       2/3");
+        assert_eq!(lines[9], "SYNC:        PROGRESSING");
+        assert_eq!(lines[11], "MODE:        ENFORCE");
+        assert_eq!(lines[12], "HOLD:        -");
+        assert_eq!(lines[13], "SCHEDULE:    -");
+        assert_eq!(lines[14], "BOUNDS:      -");
+        assert_eq!(lines[15], "NEXT CHANGE: -");
+        assert_eq!(lines[17], "LAST SET BY: spiffe://c/ns/ci/sa/deployer");
+        assert_eq!(lines[18], "LAST SET AT: 2023-11-14T22:13:20.500Z");
         assert!(render_deployment(&deployment(Some(0))).contains("DESIRED:     0\n"));
+    }
+
+    #[test]
+    fn deployment_block_with_hold_schedule_bounds_and_next_change() {
+        assert_eq!(
+            render_deployment(&held()),
+            "NAMESPACE:   shop\n\
+             NAME:        web\n\
+             DESIRED:     4\n\
+             EFFECTIVE:   10\n\
+             RULE:        hold until 2026-11-29T14:00:00Z by alice: INC-123\n\
+             SPEC:        3\n\
+             READY:       2/3\n\
+             UPDATED:     3\n\
+             AVAILABLE:   2\n\
+             SYNC:        PROGRESSING\n\
+             REASON:      2 of 3 ready\n\
+             MODE:        ENFORCE\n\
+             HOLD:        10 until 2026-11-29T14:00:00Z by alice: INC-123\n\
+             SCHEDULE:    \"Mon-Fri 08:00-20:00 Europe/Berlin\" -> 6\n             \
+             \"Sat-Sun 00:00-24:00 Europe/Berlin\" -> 2\n\
+             BOUNDS:      min 2, max 10\n\
+             NEXT CHANGE: 2026-11-29T14:00:00Z -> 6\n\
+             VERSION:     4711\n\
+             LAST SET BY: spiffe://c/ns/ci/sa/deployer\n\
+             LAST SET AT: 2023-11-14T22:13:20.500Z\n"
+        );
+        let only_min = Deployment { max_replicas: None, ..held() };
+        assert!(render_deployment(&only_min).contains("\nBOUNDS:      min 2\n"));
+        let only_max = Deployment { min_replicas: None, ..held() };
+        assert!(render_deployment(&only_max).contains("\nBOUNDS:      max 10\n"));
+        // A hold placed another way (kubectl apply) has no set_by.
+        let anonymous = Deployment { hold: Some(Hold { set_by: String::new(), ..held().hold.unwrap() }), ..held() };
+        assert!(render_deployment(&anonymous).contains("\nHOLD:        10 until 2026-11-29T14:00:00Z: INC-123\n"));
+    }
+
+    fn outcome() -> WriteOutcome {
+        WriteOutcome {
+            dry_run: false,
+            effective_replicas_before: 4,
+            effective_replicas_after: 10,
+            rule_after: Rule::Hold as i32,
+            rule_detail_after: "hold until 2026-11-29T14:00:00Z by alice: INC-123".into(),
+            spec_replicas_before: 4,
+            spec_replicas_after: 10,
+            conflicts: vec![],
+            enforcement_suspended: false,
+            resumes_enforcement: false,
+        }
+    }
+
+    #[test]
+    fn outcome_block() {
+        assert_eq!(
+            render_outcome(&outcome()),
+            "EFFECTIVE: 4 -> 10 (hold until 2026-11-29T14:00:00Z by alice: INC-123)\n\
+             SPEC: 4 -> 10\n"
+        );
+        let dry = WriteOutcome {
+            dry_run: true,
+            spec_replicas_after: 4,
+            conflicts: vec!["the policy is in Observe mode".into(), "an HPA owns the count".into()],
+            enforcement_suspended: true,
+            resumes_enforcement: true,
+            ..outcome()
+        };
+        assert_eq!(
+            render_outcome(&dry),
+            "DRY RUN: nothing was written\n\
+             EFFECTIVE: 4 -> 10 (hold until 2026-11-29T14:00:00Z by alice: INC-123)\n\
+             SPEC: 4 (unchanged)\n\
+             CONFLICT: the policy is in Observe mode\n\
+             CONFLICT: an HPA owns the count\n\
+             ENFORCEMENT: suspended by the flap guard; this write resumes it\n"
+        );
+        let suspended = WriteOutcome { enforcement_suspended: true, rule_detail_after: String::new(), ..outcome() };
+        assert_eq!(
+            render_outcome(&suspended),
+            "EFFECTIVE: 4 -> 10\nSPEC: 4 -> 10\nENFORCEMENT: suspended by the flap guard\n"
+        );
+        // The table output of a write: the Deployment's block, an empty line, the outcome's.
+        let d = held();
+        assert_eq!(render_write(&d, Some(&dry)), format!("{}\n{}", render_deployment(&d), render_outcome(&dry)));
+        assert_eq!(render_write(&d, None), render_deployment(&d));
+    }
+
+    #[test]
+    fn dry_run_json_is_the_whole_response() {
+        let resp = SetReplicasResponse {
+            deployment: Some(held()),
+            outcome: Some(WriteOutcome { dry_run: true, ..outcome() }),
+        };
+        let j = write_response_json(&resp).unwrap();
+        let keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["deployment", "outcome"]);
+        assert_eq!(j["outcome"]["dryRun"], true);
+        assert_eq!(j["outcome"]["effectiveReplicasAfter"], 10);
+        assert_eq!(j["outcome"]["ruleAfter"], "RULE_HOLD");
+        assert_eq!(j["outcome"]["conflicts"], json!([]));
+        assert_eq!(j["deployment"]["name"], "web");
+        assert_eq!(j["deployment"]["hold"]["until"], "2026-11-29T14:00:00.250Z");
+        assert_eq!(j["deployment"]["schedule"][1]["window"], "Sat-Sun 00:00-24:00 Europe/Berlin");
+        assert_eq!(j["deployment"], deployment_json(&held()).unwrap());
+        // Each write's response is printed under its own message name.
+        let clear = ClearDesiredReplicasResponse { deployment: Some(held()), outcome: resp.outcome.clone() };
+        assert_eq!(write_response_json(&clear).unwrap(), j);
+        let schedule = SetScheduleResponse { deployment: Some(held()), outcome: resp.outcome };
+        assert_eq!(write_response_json(&schedule).unwrap(), j);
+        assert_eq!(SetScheduleResponse::MESSAGE_NAME, "scalekeeper.v1.SetScheduleResponse");
     }
 
     #[test]
     fn watch_lines() {
         let ev = WatchDeploymentsResponse { r#type: EventType::Modified as i32, deployment: Some(deployment(Some(3))) };
-        assert_eq!(render_watch_event(&ev), "MODIFIED shop/web desired=3 spec=3 ready=2 sync=PROGRESSING");
+        assert_eq!(
+            render_watch_event(&ev),
+            "MODIFIED shop/web desired=3 effective=- spec=3 ready=2 sync=PROGRESSING rule=-"
+        );
+        let ev = WatchDeploymentsResponse { r#type: EventType::Added as i32, deployment: Some(held()) };
+        assert_eq!(
+            render_watch_event(&ev),
+            "ADDED shop/web desired=4 effective=10 spec=3 ready=2 sync=PROGRESSING rule=hold"
+        );
         let synced = WatchDeploymentsResponse { r#type: EventType::Synced as i32, deployment: None };
         assert_eq!(render_watch_event(&synced), "SYNCED (initial state complete)");
         assert_eq!(watch_event_json(&synced).unwrap().to_string(), r#"{"type":"EVENT_TYPE_SYNCED"}"#);
         let j = watch_event_json(&ev).unwrap();
-        assert_eq!(j["type"], "EVENT_TYPE_MODIFIED");
+        assert_eq!(j["type"], "EVENT_TYPE_ADDED");
         assert_eq!(j["deployment"]["name"], "web");
         assert!(!j.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn rule_names() {
+        assert_eq!(rule_name(Rule::Unspecified as i32), "-");
+        assert_eq!(rule_name(Rule::Declared as i32), "declared");
+        assert_eq!(rule_name(Rule::Hold as i32), "hold");
+        assert_eq!(rule_name(Rule::Schedule as i32), "schedule");
+        assert_eq!(rule_name(42), "42");
     }
 
     #[test]
@@ -475,6 +829,9 @@ mod tests {
                 "lastSetAt": "2023-11-14T22:13:20.500Z",
                 "generation": "7",
                 "labels": { "app": "web" },
+                "rule": "RULE_UNSPECIFIED",
+                "ruleDetail": "",
+                "schedule": [],
             })
         );
         // A declared 0 is still present.
@@ -504,6 +861,9 @@ mod tests {
                 "lastSetBy": "",
                 "generation": "0",
                 "labels": {},
+                "rule": "RULE_UNSPECIFIED",
+                "ruleDetail": "",
+                "schedule": [],
             })
         );
         assert!(j.get("desiredReplicas").is_none());
@@ -523,7 +883,8 @@ mod tests {
             ready_replicas: 4,
             mode: Mode::Observe as i32,
             reason: "an HPA owns the count".into(),
-            ..Default::default()
+            effective_replicas: 3,
+            rule: Rule::Declared as i32,
         };
         assert_eq!(
             diff_json(&d).unwrap(),
@@ -531,6 +892,7 @@ mod tests {
                 "namespace": "shop", "name": "web", "syncStatus": "SYNC_STATUS_CONFLICT",
                 "desiredReplicas": 3, "specReplicas": 5, "readyReplicas": 4,
                 "mode": "MODE_OBSERVE", "reason": "an HPA owns the count",
+                "effectiveReplicas": 3, "rule": "RULE_DECLARED",
             })
         );
     }
@@ -581,6 +943,12 @@ mod tests {
         assert!(out.starts_with("error: UNAVAILABLE: kubernetes API unreachable\n"), "{out}");
         assert!(out.contains("the server or Kubernetes is unavailable; retry"), "{out}");
         assert_eq!(render_status(&Status::not_found("")), "error: NOT_FOUND\n");
+        let out = render_status(&Status::failed_precondition("spec.replicas is 3, not 4 (--if-current)"));
+        assert!(
+            out.starts_with("error: FAILED_PRECONDITION: spec.replicas is 3, not 4 (--if-current)\nhint: "),
+            "{out}"
+        );
+        assert!(out.contains("`scalekeeper get NAMESPACE/NAME` shows the current state"), "{out}");
         assert_eq!(code_name(Code::FailedPrecondition), "FAILED_PRECONDITION");
     }
 }

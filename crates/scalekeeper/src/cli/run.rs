@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
 use scalekeeper_api::v1::{
-    ClearDesiredReplicasRequest, DiffRequest, DiffResponse, GetDeploymentRequest, ListDeploymentsRequest, Mode,
-    SetReplicasRequest, WatchDeploymentsRequest,
+    ClearDesiredReplicasRequest, Deployment, DiffRequest, DiffResponse, GetDeploymentRequest, ListDeploymentsRequest,
+    Mode, ScheduleWindow, SetReplicasRequest, SetScheduleRequest, WatchDeploymentsRequest, WriteOutcome,
 };
 use serde_json::json;
 use tonic::Status;
@@ -18,10 +18,10 @@ use tonic::transport::Channel;
 use scalekeeper_core::MAX_PAGE_SIZE;
 
 use super::CliError;
-use super::args::{ClientCommand, Output, parse_target};
+use super::args::{ClientCommand, HoldDuration, Output, ScheduleCommand, parse_target};
 use super::connect::{call_timeout, connect, parse_server, status_error};
 use super::render::{
-    deployment_json, diff_response_json, emit, pretty, print_deployment, render_diff_table, render_error,
+    deployment_json, diff_response_json, emit, pretty, print_deployment, print_write, render_diff_table, render_error,
     render_list_table, render_watch_event, watch_event_json,
 };
 
@@ -55,7 +55,20 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             let resp = unary(timeout, &server, client.get_deployment(req)).await?;
             print_deployment(conn.output, resp.deployment)
         }
-        ClientCommand::Set { target, replicas, expected_version, mode, .. } => {
+        ClientCommand::Set {
+            target,
+            replicas,
+            hold_for,
+            reason,
+            min,
+            max,
+            no_bounds,
+            if_current,
+            dry_run,
+            expected_version,
+            mode,
+            ..
+        } => {
             let t = parse_target(&target)?;
             let mut client = connect(conn).await?;
             let req = SetReplicasRequest {
@@ -64,22 +77,71 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 replicas,
                 expected_version: expected_version.unwrap_or_default(),
                 mode: mode.map_or(Mode::Unspecified, Mode::from) as i32,
-                ..Default::default()
+                hold_for: hold_for.map(HoldDuration::to_proto),
+                reason: reason.unwrap_or_default(),
+                min_replicas: min,
+                max_replicas: max,
+                clear_bounds: no_bounds,
+                dry_run,
+                if_current_replicas: if_current,
             };
+            let asked = new_fields_asked(&req);
             let resp = unary(timeout, &server, client.set_replicas(req)).await?;
-            print_deployment(conn.output, resp.deployment)
+            print_write(conn.output, dry_run, &resp)?;
+            check_understood(resp.outcome.as_ref(), dry_run, asked)
         }
-        ClientCommand::Clear { target, expected_version, .. } => {
+        ClientCommand::Clear { target, hold, dry_run, expected_version, .. } => {
             let t = parse_target(&target)?;
             let mut client = connect(conn).await?;
             let req = ClearDesiredReplicasRequest {
                 namespace: t.namespace,
                 name: t.name,
                 expected_version: expected_version.unwrap_or_default(),
-                ..Default::default()
+                hold_only: hold,
+                dry_run,
             };
             let resp = unary(timeout, &server, client.clear_desired_replicas(req)).await?;
-            print_deployment(conn.output, resp.deployment)
+            print_write(conn.output, dry_run, &resp)?;
+            let asked = (hold || dry_run).then_some(if hold { "--hold" } else { "--dry-run" });
+            check_understood(resp.outcome.as_ref(), dry_run, asked)
+        }
+        ClientCommand::Schedule { command } => {
+            let (target, windows, expected_version, dry_run) = match command {
+                ScheduleCommand::Set { target, windows, replicas, append, expected_version, dry_run, .. } => {
+                    let t = parse_target(&target)?;
+                    (t, Some((windows, replicas, append)), expected_version, dry_run)
+                }
+                ScheduleCommand::Clear { target, expected_version, dry_run, .. } => {
+                    (parse_target(&target)?, None, expected_version, dry_run)
+                }
+            };
+            let mut client = connect(conn).await?;
+            let (windows, expected_version) = match windows {
+                Some((windows, replicas, true)) => {
+                    // --append: extend what is there now, and only if it is still there.
+                    let req = GetDeploymentRequest { namespace: target.namespace.clone(), name: target.name.clone() };
+                    let current = unary(timeout, &server, client.get_deployment(req))
+                        .await?
+                        .deployment
+                        .ok_or_else(|| Status::internal("the server's answer holds no deployment"))?;
+                    appended_schedule(current, windows, replicas, expected_version)
+                }
+                Some((windows, replicas, false)) => (
+                    windows.into_iter().map(|window| ScheduleWindow { window, replicas }).collect(),
+                    expected_version.unwrap_or_default(),
+                ),
+                None => (Vec::new(), expected_version.unwrap_or_default()),
+            };
+            let req = SetScheduleRequest {
+                namespace: target.namespace,
+                name: target.name,
+                windows,
+                expected_version,
+                dry_run,
+            };
+            let resp = unary(timeout, &server, client.set_schedule(req)).await?;
+            print_write(conn.output, dry_run, &resp)?;
+            check_understood(resp.outcome.as_ref(), dry_run, Some("schedule"))
         }
         ClientCommand::List { namespace, selector, page_size, .. } => {
             let client = connect(conn).await?;
@@ -145,6 +207,59 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             };
             watch(&mut client, req, conn.output, &server).await
         }
+    }
+}
+
+/// The schedule `schedule set --append` sends, and the version it sends it with: the windows
+/// `current` has, then one window per `windows` entry with `replicas`; the version is
+/// `expected_version` when the user gave one, else the version `current` was read at (empty
+/// for a Deployment without a declaration, which the server takes as any version).
+fn appended_schedule(
+    current: Deployment,
+    windows: Vec<String>,
+    replicas: i32,
+    expected_version: Option<String>,
+) -> (Vec<ScheduleWindow>, String) {
+    let mut schedule = current.schedule;
+    schedule.extend(windows.into_iter().map(|window| ScheduleWindow { window, replicas }));
+    (schedule, expected_version.unwrap_or(current.version))
+}
+
+/// The first flag of `set` that a server predating holds, bounds and dry runs would ignore
+/// without a word, if the request uses one.
+fn new_fields_asked(req: &SetReplicasRequest) -> Option<&'static str> {
+    [
+        (req.dry_run, "--dry-run"),
+        (req.hold_for.is_some(), "--for"),
+        (req.if_current_replicas.is_some(), "--if-current"),
+        (req.min_replicas.is_some(), "--min"),
+        (req.max_replicas.is_some(), "--max"),
+        (req.clear_bounds, "--no-bounds"),
+    ]
+    .into_iter()
+    .find_map(|(used, flag)| used.then_some(flag))
+}
+
+/// Checks that the server understood what the write asked for. Every server that knows holds,
+/// schedules, bounds and dry runs answers a write with an outcome; an older one ignores the
+/// fields it does not know and answers none. A dry run the server did not recognise as one
+/// wrote, and a hold it did not recognise declared the count for good: both are failures.
+///
+/// # Errors
+///
+/// [`CliError::Ignored`] naming `asked` (the flag that needs a newer server) when the answer
+/// has no outcome, and when a dry run's outcome does not say it was one.
+fn check_understood(outcome: Option<&WriteOutcome>, dry_run: bool, asked: Option<&str>) -> Result<(), CliError> {
+    let Some(flag) = asked else { return Ok(()) };
+    match outcome {
+        Some(o) if o.dry_run || !dry_run => Ok(()),
+        Some(_) => Err(CliError::Ignored(
+            "the server answered --dry-run with an outcome that is not a dry run: the write was made".to_string(),
+        )),
+        None => Err(CliError::Ignored(format!(
+            "the server answered without a write outcome, so it predates {flag} and ignored it{}",
+            if dry_run { ": the write was made" } else { "; check the result above" }
+        ))),
     }
 }
 
@@ -233,4 +348,80 @@ async fn unary<T>(
         None => call.await,
     };
     res.map(tonic::Response::into_inner).map_err(|s| status_error(s, server))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(w: &str, replicas: i32) -> ScheduleWindow {
+        ScheduleWindow { window: w.into(), replicas }
+    }
+
+    #[test]
+    fn append_keeps_the_current_windows_and_sends_the_version_read() {
+        let current = Deployment {
+            version: "41".into(),
+            schedule: vec![window("Sat-Sun 00:00-24:00 UTC", 2)],
+            ..Default::default()
+        };
+        let new = vec!["Mon-Fri 08:00-20:00 Europe/Berlin".to_string(), "Mon 06:00-08:00 UTC".to_string()];
+        let (windows, version) = appended_schedule(current.clone(), new.clone(), 6, None);
+        assert_eq!(
+            windows,
+            [
+                window("Sat-Sun 00:00-24:00 UTC", 2),
+                window("Mon-Fri 08:00-20:00 Europe/Berlin", 6),
+                window("Mon 06:00-08:00 UTC", 6)
+            ]
+        );
+        assert_eq!(version, "41");
+        // A version the user gave wins over the one read.
+        let (_, version) = appended_schedule(current, new, 6, Some("40".into()));
+        assert_eq!(version, "40");
+    }
+
+    #[test]
+    fn flags_an_old_server_would_ignore() {
+        let plain =
+            SetReplicasRequest { namespace: "shop".into(), name: "web".into(), replicas: 3, ..Default::default() };
+        assert_eq!(new_fields_asked(&plain), None);
+        let with_mode =
+            SetReplicasRequest { mode: Mode::Observe as i32, expected_version: "4".into(), ..plain.clone() };
+        assert_eq!(new_fields_asked(&with_mode), None);
+        let cases = [
+            (SetReplicasRequest { dry_run: true, ..plain.clone() }, "--dry-run"),
+            (
+                SetReplicasRequest { hold_for: Some(prost_types::Duration { seconds: 60, nanos: 0 }), ..plain.clone() },
+                "--for",
+            ),
+            (SetReplicasRequest { if_current_replicas: Some(0), ..plain.clone() }, "--if-current"),
+            (SetReplicasRequest { min_replicas: Some(1), ..plain.clone() }, "--min"),
+            (SetReplicasRequest { max_replicas: Some(9), ..plain.clone() }, "--max"),
+            (SetReplicasRequest { clear_bounds: true, ..plain }, "--no-bounds"),
+        ];
+        for (req, flag) in cases {
+            assert_eq!(new_fields_asked(&req), Some(flag));
+        }
+    }
+
+    #[test]
+    fn an_ignored_dry_run_or_hold_is_a_failure() {
+        let dry = WriteOutcome { dry_run: true, ..Default::default() };
+        let wet = WriteOutcome::default();
+        // Nothing new asked: whatever the answer, fine (an old server answers no outcome).
+        assert!(check_understood(None, false, None).is_ok());
+        assert!(check_understood(Some(&dry), true, Some("--dry-run")).is_ok());
+        assert!(check_understood(Some(&wet), false, Some("--for")).is_ok());
+        let err = check_understood(None, true, Some("--dry-run")).unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        assert!(
+            err.to_string().contains("predates --dry-run") && err.to_string().contains("the write was made"),
+            "{err}"
+        );
+        let err = check_understood(None, false, Some("--for")).unwrap_err();
+        assert!(err.to_string().contains("predates --for"), "{err}");
+        let err = check_understood(Some(&wet), true, Some("--dry-run")).unwrap_err();
+        assert!(err.to_string().contains("the write was made"), "{err}");
+    }
 }

@@ -48,7 +48,7 @@ pub enum Command {
     Crd,
     /// Write a dev CA, a server certificate and client certificates.
     Certs(CertsArgs),
-    /// The API client: get, list, set, clear, diff, watch.
+    /// The API client: get, list, set, clear, schedule, diff, watch.
     #[command(flatten)]
     Client(cli::ClientCommand),
 }
