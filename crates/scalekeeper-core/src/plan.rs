@@ -472,7 +472,9 @@ pub fn plan(input: &Input) -> Plan {
             };
             let (reason, what) = match &effective.source {
                 // A hold written with kubectl or GitOps: the API's writer reported none.
-                Source::Hold { .. } if !declaration.through_api => (REASON_HOLD_STARTED, format!(", {}", effective.describe())),
+                Source::Hold { .. } if !declaration.through_api => {
+                    (REASON_HOLD_STARTED, format!(", {}", effective.describe()))
+                }
                 Source::Declared => (REASON_REPLICAS_APPLIED, String::new()),
                 _ => (REASON_REPLICAS_APPLIED, format!(", {}", effective.describe())),
             };

@@ -265,11 +265,10 @@ impl fmt::Display for Source {
     }
 }
 
-/// An instant as people read it in messages: RFC 3339, UTC, whole seconds (rounded up, so a
-/// hold never reads as ending before it does).
+/// An instant as people read it in messages: RFC 3339, UTC, whole seconds (truncated, as
+/// kubectl and the CLI print times).
 fn whole_seconds(t: Timestamp) -> String {
-    let s = if t.subsec_nanosecond() > 0 { t.as_second().saturating_add(1) } else { t.as_second() };
-    Timestamp::from_second(s).unwrap_or(t).strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// The count that applies at an instant, and why.
@@ -442,7 +441,10 @@ mod tests {
         assert_eq!((e.replicas, e.clamped), (2, Some(Bound::Min(2))));
         assert!(e.describe().ends_with("kept within minReplicas 2"), "{}", e.describe());
         let err = r.check_bounds(4, at(SATURDAY_NOON)).unwrap_err();
-        assert_eq!(err.to_string(), "the count of schedule window \"Sat-Sun 00:00-24:00 Europe/Berlin\" 1 is below the policy's minReplicas 2");
+        assert_eq!(
+            err.to_string(),
+            "the count of schedule window \"Sat-Sun 00:00-24:00 Europe/Berlin\" 1 is below the policy's minReplicas 2"
+        );
         r.schedule.clear();
         assert_eq!(r.check_bounds(4, at(SATURDAY_NOON)), Ok(()));
         assert_eq!(
@@ -469,12 +471,14 @@ mod tests {
 
     #[test]
     fn keys_name_the_rule_kind() {
-        for (key, kind) in
-            [("Declared", RuleKind::Declared), ("Hold/2026-11-28T13:00:00Z", RuleKind::Hold), ("Window/0/x", RuleKind::Schedule)]
-        {
+        for (key, kind) in [
+            ("Declared", RuleKind::Declared),
+            ("Hold/2026-11-28T13:00:00Z", RuleKind::Hold),
+            ("Window/0/x", RuleKind::Schedule),
+        ] {
             assert_eq!(kind_of_key(key), Some(kind));
         }
         assert_eq!(kind_of_key("Other"), None);
-        assert_eq!(whole_seconds(at("2026-11-28T13:00:00.2Z")), "2026-11-28T13:00:01Z");
+        assert_eq!(whole_seconds(at("2026-11-28T13:00:00.9Z")), "2026-11-28T13:00:00Z");
     }
 }

@@ -93,7 +93,10 @@ pub fn validate_hold(hold_for: Option<Result<Duration, ()>>, reason: &str) -> Ve
                 )),
             }
             if reason.trim().is_empty() {
-                v.push(Violation::new("reason", "required with hold_for: say why the count is held, e.g. an incident id"));
+                v.push(Violation::new(
+                    "reason",
+                    "required with hold_for: say why the count is held, e.g. an incident id",
+                ));
             } else if reason.len() > MAX_REASON_BYTES {
                 v.push(Violation::new(
                     "reason",
@@ -213,7 +216,10 @@ mod tests {
         assert!(validate_windows(ok.iter().map(|(w, n)| (*w, *n)), 10).is_empty());
         let bad = [("Mon-Fri 08:00-20:00 Europe/Berlin", 3), ("Someday 8-9", 11)];
         let v = validate_windows(bad.iter().map(|(w, n)| (*w, *n)), 10);
-        assert_eq!(v.iter().map(|v| v.field.as_str()).collect::<Vec<_>>(), ["windows[1].window", "windows[1].replicas"]);
+        assert_eq!(
+            v.iter().map(|v| v.field.as_str()).collect::<Vec<_>>(),
+            ["windows[1].window", "windows[1].replicas"]
+        );
         let many = vec![("Mon 08:00-09:00 UTC", 1); 33];
         assert_eq!(validate_windows(many.into_iter(), 10)[0].field, "windows");
     }

@@ -212,6 +212,8 @@ pub fn instructions(dev: &Dev) -> String {
          \x20 kubectl scale -n payments deploy/ledger --replicas 7\n\
          \x20 scalekeeper diff                      # payments/ledger DRIFTED: declared 2, spec 7\n\
          \x20 scalekeeper watch                     # changes as they happen\n\
+         \x20 scalekeeper set shop/web 8 --for 2m --reason INC-123   # a hold: back to 5 by itself in 2 minutes\n\
+         \x20 scalekeeper schedule set shop/web --window \"Sat-Sun 00:00-24:00 Europe/Berlin\" --replicas 1\n\
          \x20 kubectl get replicapolicies -A\n\
          \x20 SCALEKEEPER_CERT={dir}/certs/client-dev-viewer.pem SCALEKEEPER_KEY={dir}/certs/client-dev-viewer-key.pem \\\n\
          \x20   scalekeeper set shop/web 1          # PERMISSION_DENIED: dev-viewer may read, not set\n\n\

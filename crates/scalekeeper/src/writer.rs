@@ -329,11 +329,7 @@ impl Writer {
         if !matches!(req.change, PolicyChange::Delete) {
             let hpas = self.hpas_targeting(ns, name).await?;
             if let Some(h) = hpas.first() {
-                return Err(WriteError::HpaOwnsCount {
-                    namespace: ns.into(),
-                    hpa: h.clone(),
-                    deployment: name.into(),
-                });
+                return Err(WriteError::HpaOwnsCount { namespace: ns.into(), hpa: h.clone(), deployment: name.into() });
             }
         }
         let expected = parse_version(req.expected_version)?;
@@ -358,10 +354,11 @@ impl Writer {
                 }
                 // Read after the policy: a declaration that lands after this read moves the
                 // policy's resourceVersion, and our write (conditional on it) then fails.
-                deployment = deployments
-                    .get(name)
-                    .await
-                    .map_err(WriteError::reading_deployment(what("Deployment", ns, name)))?;
+                deployment = deployments.get(name).await.map_err(WriteError::reading_deployment(what(
+                    "Deployment",
+                    ns,
+                    name,
+                )))?;
                 check_current(ns, name, want, &deployment, current.as_ref(), now)?;
             }
             first_generation.get_or_insert(generation);
@@ -479,7 +476,9 @@ impl Writer {
                 "{who} placed a hold of {replicas} replicas until {} ({reason}): {applied}",
                 planned.hold_until.map(crate::policy::timestamp_millis).unwrap_or_default()
             ),
-            PolicyChange::EndHold => format!("{who} ended the hold early; the {} applies: {applied}", outcome.rule_detail_after),
+            PolicyChange::EndHold => {
+                format!("{who} ended the hold early; the {} applies: {applied}", outcome.rule_detail_after)
+            }
             PolicyChange::Schedule(windows) if windows.is_empty() => format!("{who} cleared the schedule: {applied}"),
             PolicyChange::Schedule(windows) => format!(
                 "{who} set the schedule to {}: {applied}",
@@ -562,10 +561,9 @@ fn plan_write(
     identity: &str,
     now: jiff::Timestamp,
 ) -> Result<PlannedWrite, WriteError> {
-    let mut spec = current.map(|p| p.spec.clone()).unwrap_or_else(|| ReplicaPolicySpec {
-        replicas: spec_replicas(deployment),
-        ..Default::default()
-    });
+    let mut spec = current
+        .map(|p| p.spec.clone())
+        .unwrap_or_else(|| ReplicaPolicySpec { replicas: spec_replicas(deployment), ..Default::default() });
     let mut hold_until = None;
     let event_reason = match change {
         PolicyChange::Delete => {
@@ -580,13 +578,10 @@ fn plan_write(
             REASON_REPLICAS_DECLARED
         }
         PolicyChange::Hold { replicas, duration, reason, mode, bounds } => {
-            let until = jiff::SignedDuration::try_from(*duration)
-                .ok()
-                .and_then(|d| now.checked_add(d).ok())
-                .ok_or_else(|| WriteError::Invalid {
-                    field: "hold_for".into(),
-                    description: "too long a hold".into(),
-                })?;
+            let until =
+                jiff::SignedDuration::try_from(*duration).ok().and_then(|d| now.checked_add(d).ok()).ok_or_else(
+                    || WriteError::Invalid { field: "hold_for".into(), description: "too long a hold".into() },
+                )?;
             hold_until = Some(until);
             spec.hold = Some(PolicyHold {
                 replicas: *replicas,

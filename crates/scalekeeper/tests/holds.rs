@@ -138,7 +138,10 @@ async fn a_hold_is_enforced_then_expires_back_to_the_declared_count_within_a_sec
     let note = events(&env, &shop, "HoldExpired").await[0].note.clone().unwrap_or_default();
     assert!(note.contains("the hold of 10 (INC-123: checkout latency"), "{note}");
     assert!(note.contains("spec.replicas 10 -> 4"), "{note}");
-    assert!(events(&env, &shop, "DriftCorrected").await.len() == 2, "one correction, on two objects: the expiry is none");
+    assert!(
+        events(&env, &shop, "DriftCorrected").await.len() == 2,
+        "one correction, on two objects: the expiry is none"
+    );
     let d = get(&env, &shop, "web").await;
     assert_eq!((d.effective_replicas, d.rule, d.hold), (Some(4), pb::Rule::Declared as i32, None));
     wait_for_async("the status records the declared rule", T, POLL, || async {
@@ -288,12 +291,23 @@ async fn dry_runs_report_and_change_no_resource_version() {
     assert_eq!(r.deployment.unwrap().desired_replicas, None, "as it would be: unmanaged");
     let windows = vec![pb::ScheduleWindow { window: "Mon-Sun 00:00-24:00 UTC".into(), replicas: 2 }];
     let r = c
-        .set_schedule(pb::SetScheduleRequest { namespace: shop.clone(), name: "web".into(), windows, dry_run: true, ..Default::default() })
+        .set_schedule(pb::SetScheduleRequest {
+            namespace: shop.clone(),
+            name: "web".into(),
+            windows,
+            dry_run: true,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(r.outcome.unwrap().effective_replicas_after, 2);
-    assert_eq!(versions(&env, &shop, "web").await, v, "no dry run wrote anything: {p_before:#?} {:#?}", env.policy(&shop, "web").await);
+    assert_eq!(
+        versions(&env, &shop, "web").await,
+        v,
+        "no dry run wrote anything: {p_before:#?} {:#?}",
+        env.policy(&shop, "web").await
+    );
     assert_eq!(env.spec_replicas(&shop, "web").await, 4);
     for reason in ["HoldStarted", "ScheduleChanged"] {
         assert!(events(&env, &shop, reason).await.is_empty(), "a dry run published {reason}");
@@ -350,16 +364,19 @@ async fn counts_outside_the_bounds_are_failed_precondition_naming_the_bound() {
     assert_eq!(under.message(), "the hold's count 1 is below the policy's minReplicas 2");
     let window = vec![pb::ScheduleWindow { window: "Sat-Sun 00:00-24:00 Europe/Berlin".into(), replicas: 0 }];
     let night = c
-        .set_schedule(pb::SetScheduleRequest { namespace: shop.clone(), name: "web".into(), windows: window, ..Default::default() })
+        .set_schedule(pb::SetScheduleRequest {
+            namespace: shop.clone(),
+            name: "web".into(),
+            windows: window,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(night.code(), Code::FailedPrecondition);
     assert!(night.message().contains("minReplicas 2"), "{}", night.message());
     // New bounds that the declared count breaks are refused too.
-    let tighter = c
-        .set_replicas(pb::SetReplicasRequest { min_replicas: Some(5), ..set(&shop, "web", 4) })
-        .await
-        .unwrap_err();
+    let tighter =
+        c.set_replicas(pb::SetReplicasRequest { min_replicas: Some(5), ..set(&shop, "web", 4) }).await.unwrap_err();
     assert_eq!(tighter.message(), "the declared count 4 is below the policy's minReplicas 5");
     assert_eq!(env.spec_replicas(&shop, "web").await, 4);
     let d = c

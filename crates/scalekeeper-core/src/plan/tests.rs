@@ -522,7 +522,13 @@ fn row_10b_a_window_that_began_is_applied_as_a_transition_and_looks_again_at_its
     let p = plan(&weekend(input(4)));
     assert_eq!(p.decision, Decision::Apply { from: 4, to: 1 });
     assert_eq!(reasons(&p), [REASON_WINDOW_STARTED]);
-    assert!(p.events[0].note.starts_with("schedule window \"Sat-Sun 00:00-24:00 Europe/Berlin\" until 2026-11-29T23:00:00Z began: 1 replicas"), "{}", p.events[0].note);
+    assert!(
+        p.events[0].note.starts_with(
+            "schedule window \"Sat-Sun 00:00-24:00 Europe/Berlin\" until 2026-11-29T23:00:00Z began: 1 replicas"
+        ),
+        "{}",
+        p.events[0].note
+    );
     // Sunday 00:00 Berlin is 2026-11-28T23:00Z; the occurrence ends at Monday 00:00 Berlin.
     assert_eq!(p.applied_rule, "Window/0/2026-11-28T23:00:00Z");
     // The end is 13 h away: the periodic resync comes first.

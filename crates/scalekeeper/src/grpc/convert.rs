@@ -58,7 +58,11 @@ pub fn deployment_at(view: &DeploymentView, now: jiff::Timestamp) -> pb::Deploym
         }),
         schedule: policy
             .map(|p| {
-                p.spec.schedule.iter().map(|w| pb::ScheduleWindow { window: w.window.clone(), replicas: w.replicas }).collect()
+                p.spec
+                    .schedule
+                    .iter()
+                    .map(|w| pb::ScheduleWindow { window: w.window.clone(), replicas: w.replicas })
+                    .collect()
             })
             .unwrap_or_default(),
         min_replicas: policy.and_then(|p| p.spec.min_replicas),

@@ -16,8 +16,8 @@ use scalekeeper_api::v1 as pb;
 use scalekeeper_api::v1::scale_service_server::ScaleService;
 use scalekeeper_core::authz::{Subject, Verb, denial};
 use scalekeeper_core::{
-    Violation, page_size, validate_bounds, validate_hold, validate_namespace_filter, validate_replicas, validate_target,
-    validate_windows,
+    Violation, page_size, validate_bounds, validate_hold, validate_namespace_filter, validate_replicas,
+    validate_target, validate_windows,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_stream::Stream;
@@ -31,9 +31,9 @@ use crate::authz::Authorizer;
 use crate::cache::{Cache, CachedDeployment, Change};
 use crate::limits::{Limit, Refusal, WatchGate};
 use crate::metrics::Metrics;
+use crate::policy::PolicyWindow;
 use crate::tls::PeerInfo;
 use crate::view::DeploymentView;
-use crate::policy::PolicyWindow;
 use crate::writer::{BoundsChange, PolicyChange, WriteRequest, Writer, Written};
 
 /// Settings of the service.
@@ -200,7 +200,9 @@ impl Service {
         };
         self.metrics.observe(method, &format!("{code:?}"), elapsed.as_secs_f64());
         let denied = matches!(result, Err(Error::PermissionDenied(_)));
-        if self.auditor.enabled() && (denied || matches!(method, "SetReplicas" | "ClearDesiredReplicas" | "SetSchedule")) {
+        if self.auditor.enabled()
+            && (denied || matches!(method, "SetReplicas" | "ClearDesiredReplicas" | "SetSchedule"))
+        {
             let f = facts.lock().unwrap_or_else(|e| e.into_inner()).clone();
             let (before, after, generation) = match f.write {
                 Some((b, a, g)) => (Some(b), Some(a), g),
@@ -551,9 +553,21 @@ impl ScaleService for Service {
                 _ => PolicyChange::Declare { replicas: r.replicas, mode, bounds },
             };
             let w = self
-                .write(&who, Verb::Update, &r.namespace, &r.name, change, &r.expected_version, r.if_current_replicas, r.dry_run)
+                .write(
+                    &who,
+                    Verb::Update,
+                    &r.namespace,
+                    &r.name,
+                    change,
+                    &r.expected_version,
+                    r.if_current_replicas,
+                    r.dry_run,
+                )
                 .await?;
-            Ok(pb::SetReplicasResponse { deployment: Some(convert::deployment(&w.view)), outcome: Some(convert::outcome(&w.outcome)) })
+            Ok(pb::SetReplicasResponse {
+                deployment: Some(convert::deployment(&w.view)),
+                outcome: Some(convert::outcome(&w.outcome)),
+            })
         })
         .await
     }
@@ -565,7 +579,8 @@ impl ScaleService for Service {
         self.call("ClearDesiredReplicas", req, |r, who| async move {
             invalid(validate_target(&r.namespace, &r.name))?;
             // Ending a hold changes the policy (update); clearing deletes it (delete).
-            let (change, verb) = if r.hold_only { (PolicyChange::EndHold, Verb::Update) } else { (PolicyChange::Delete, Verb::Delete) };
+            let (change, verb) =
+                if r.hold_only { (PolicyChange::EndHold, Verb::Update) } else { (PolicyChange::Delete, Verb::Delete) };
             let w = self.write(&who, verb, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run).await?;
             Ok(pb::ClearDesiredReplicasResponse {
                 deployment: Some(convert::deployment(&w.view)),
@@ -581,13 +596,21 @@ impl ScaleService for Service {
     ) -> Result<Response<pb::SetScheduleResponse>, Status> {
         self.call("SetSchedule", req, |r, who| async move {
             let mut v = validate_target(&r.namespace, &r.name);
-            v.extend(validate_windows(r.windows.iter().map(|w| (w.window.as_str(), w.replicas)), self.config.max_replicas));
+            v.extend(validate_windows(
+                r.windows.iter().map(|w| (w.window.as_str(), w.replicas)),
+                self.config.max_replicas,
+            ));
             invalid(v)?;
             let windows =
                 r.windows.iter().map(|w| PolicyWindow { window: w.window.clone(), replicas: w.replicas }).collect();
             let change = PolicyChange::Schedule(windows);
-            let w = self.write(&who, Verb::Update, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run).await?;
-            Ok(pb::SetScheduleResponse { deployment: Some(convert::deployment(&w.view)), outcome: Some(convert::outcome(&w.outcome)) })
+            let w = self
+                .write(&who, Verb::Update, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run)
+                .await?;
+            Ok(pb::SetScheduleResponse {
+                deployment: Some(convert::deployment(&w.view)),
+                outcome: Some(convert::outcome(&w.outcome)),
+            })
         })
         .await
     }
