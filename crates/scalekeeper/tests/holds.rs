@@ -334,7 +334,10 @@ async fn if_current_is_a_condition_and_of_two_racing_callers_one_wins() {
         let (ra, rb) = tokio::join!(a.set_replicas(cond(5, 3)), b.set_replicas(cond(6, 3)));
         let won: Vec<i32> = [(5, &ra), (6, &rb)].iter().filter(|(_, r)| r.is_ok()).map(|(n, _)| *n).collect();
         assert_eq!(won.len(), 1, "round {round}: exactly one wins: {ra:?} / {rb:?}");
-        let lost = if ra.is_ok() { rb.unwrap_err() } else { ra.unwrap_err() };
+        let lost = match (ra, rb) {
+            (Err(e), Ok(_)) | (Ok(_), Err(e)) => e,
+            other => panic!("round {round}: not one winner and one loser: {other:?}"),
+        };
         assert_eq!(lost.code(), Code::FailedPrecondition, "round {round}: {lost:?}");
         assert_eq!(env.spec_replicas(&shop, "web").await, i64::from(won[0]));
         // The loser's declaration never lands, so nothing applies it later either.
