@@ -132,6 +132,34 @@ async fn rbac_decides_who_may_read_and_who_may_set() {
     let refused = refused.await.expect_err("no delete in payments");
     assert!(refused.message().contains("may not delete"), "{}", refused.message());
 
+    // Holds, schedules and dry runs need `update` like any declaration; ending a hold keeps the
+    // policy, so it needs `update`, not `delete`.
+    let hold = pb::SetReplicasRequest {
+        hold_for: Some(prost_types::Duration { seconds: 600, nanos: 0 }),
+        reason: "INC-1".into(),
+        ..set(&shop, "web", 3)
+    };
+    let refused = viewer.set_replicas(hold.clone()).await.expect_err("the viewer may not hold");
+    assert!(refused.message().contains("may not update"), "{}", refused.message());
+    let schedule = pb::SetScheduleRequest { namespace: shop.clone(), name: "web".into(), ..Default::default() };
+    let refused = viewer.set_schedule(schedule.clone()).await.expect_err("the viewer may not schedule");
+    assert!(refused.message().contains("may not update"), "{}", refused.message());
+    let dry = pb::SetReplicasRequest { dry_run: true, ..set(&shop, "web", 4) };
+    let refused = viewer.set_replicas(dry.clone()).await.expect_err("not even a dry run");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    editor.set_replicas(dry).await.expect("the editor's dry run");
+    editor.set_replicas(hold).await.expect("the editor may hold");
+    editor.set_schedule(schedule).await.expect("the editor may schedule");
+    let end_hold = pb::ClearDesiredReplicasRequest {
+        namespace: shop.clone(),
+        name: "web".into(),
+        hold_only: true,
+        ..Default::default()
+    };
+    let refused = viewer.clear_desired_replicas(end_hold.clone()).await.expect_err("the viewer may not end a hold");
+    assert!(refused.message().contains("may not update"), "{}", refused.message());
+    editor.clear_desired_replicas(end_hold).await.expect("the editor may end a hold");
+
     // A listing across namespaces shows only the namespaces the caller may list.
     let everywhere = editor.list_deployments(list("")).await.expect("the editor may list shop").into_inner();
     let namespaces: std::collections::BTreeSet<String> =
@@ -188,6 +216,22 @@ async fn rbac_decides_who_may_read_and_who_may_set() {
             .iter()
             .any(|l| l["user"] == NOBODY && l["method"] == "GetDeployment" && l["decision"]["allowed"] == false)
     );
+    let dry = lines
+        .iter()
+        .find(|l| l["user"] == EDITOR && l["method"] == "SetReplicas" && l["dryRun"] == true)
+        .expect("the editor's dry run is audited, marked as one");
+    assert_eq!((dry["before"]["declared"].as_i64(), dry["after"]["declared"].as_i64()), (Some(2), Some(4)), "{dry}");
+    assert_eq!(editor_set.get("dryRun"), None, "a real write carries no dryRun: {editor_set}");
+    let held = lines
+        .iter()
+        .find(|l| l["user"] == EDITOR && l["method"] == "SetReplicas" && l["after"]["rule"] == "Hold")
+        .expect("the hold is audited with its rule");
+    assert_eq!(held["after"]["effective"], 3, "{held}");
+    assert!(lines.iter().any(|l| l["user"] == EDITOR && l["method"] == "SetSchedule" && l["code"] == "Ok"));
+    assert!(lines.iter().any(|l| l["user"] == VIEWER
+        && l["method"] == "ClearDesiredReplicas"
+        && l["verb"] == "update"
+        && l["code"] == "PermissionDenied"));
     assert!(
         !lines.iter().any(|l| l["method"] == "GetDeployment" && l["code"] == "Ok"),
         "allowed reads are not audited"
