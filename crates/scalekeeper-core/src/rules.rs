@@ -299,6 +299,10 @@ impl Effective {
 /// How many transitions [`Rules::next_change`] looks through for one that changes the count.
 const NEXT_CHANGE_LOOKAHEAD: usize = 64;
 
+/// How far past now (or past the active hold's expiry) [`Rules::next_change`] looks: 8 days,
+/// more than the week after which a weekly schedule repeats itself.
+const NEXT_CHANGE_HORIZON: jiff::SignedDuration = jiff::SignedDuration::from_hours(8 * 24);
+
 impl Rules {
     /// The active hold at `now`, if any.
     pub fn active_hold(&self, now: Timestamp) -> Option<&Hold> {
@@ -331,12 +335,18 @@ impl Rules {
     }
 
     /// When the effective count next changes by itself after `now`, and to what: the first
-    /// transition (within the next 64) at which it differs from the count at `now`. `None`
-    /// when none does.
+    /// transition at which it differs from the count at `now`. `None` when none does within a
+    /// week past the active hold's expiry (the schedule repeats weekly, so none ever will),
+    /// or within 64 transitions.
     pub fn next_change(&self, declared: i32, now: Timestamp) -> Option<(Timestamp, i32)> {
         let current = self.effective(declared, now);
         let mut at = current.next_transition?;
+        let from = self.active_hold(now).map_or(now, |h| h.until.max(now));
+        let horizon = from.checked_add(NEXT_CHANGE_HORIZON).unwrap_or(Timestamp::MAX);
         for _ in 0..NEXT_CHANGE_LOOKAHEAD {
+            if at > horizon {
+                return None;
+            }
             let then = self.effective(declared, at);
             if then.replicas != current.replicas {
                 return Some((at, then.replicas));
@@ -467,6 +477,12 @@ mod tests {
         assert_eq!(r.next_change(6, at(MONDAY_NOON)), Some((at("2026-12-04T23:00:00Z"), 1)));
         assert_eq!(r.next_change(4, at(MONDAY_NOON)), Some((at("2026-11-30T19:00:00Z"), 4)));
         assert_eq!(Rules::default().next_change(4, at(MONDAY_NOON)), None);
+        // A window that always covers now, with its own count: transitions every midnight,
+        // none of which changes the count; after a hold of 3 days, the window's count.
+        let mut always = Rules { schedule: vec![Scheduled::parse("Mon-Sun 00:00-24:00 UTC", 2)], ..Rules::default() };
+        assert_eq!(always.next_change(4, at(MONDAY_NOON)), None);
+        always.hold = Some(hold(9, "2026-12-03T10:00:00Z"));
+        assert_eq!(always.next_change(4, at(MONDAY_NOON)), Some((at("2026-12-03T10:00:00Z"), 2)));
     }
 
     #[test]
