@@ -93,6 +93,21 @@ pub enum WriteError {
     /// A count of the resulting policy is outside its bounds, or the bounds contradict.
     #[error("{0}")]
     OutOfBounds(BoundsError),
+    /// The API server dropped fields of the written policy: the cluster's ReplicaPolicy CRD is
+    /// older than this server (Helm never upgrades a CRD), so its schema prunes them.
+    #[error(
+        "the cluster's ReplicaPolicy CRD is older than this server: it dropped {fields} of ReplicaPolicy \
+         {namespace}/{name}, which was written without them; apply this version's CRD (`scalekeeper crd | \
+         kubectl apply -f -`) and retry"
+    )]
+    CrdOutdated {
+        /// Namespace of the policy.
+        namespace: String,
+        /// Name of the policy.
+        name: String,
+        /// The spec fields dropped, e.g. `spec.hold`.
+        fields: String,
+    },
     /// A request field is not acceptable (`field` names it, as in the API request).
     #[error("{field}: {description}")]
     Invalid {
@@ -407,7 +422,19 @@ impl Writer {
                 }
             };
             let written = match result {
-                Ok(p) => p,
+                Ok(Some(p)) => {
+                    if let Some(spec) = &planned.policy
+                        && p.spec != *spec
+                    {
+                        return Err(WriteError::CrdOutdated {
+                            namespace: ns.into(),
+                            name: name.into(),
+                            fields: dropped_fields(spec, &p.spec),
+                        });
+                    }
+                    Some(p)
+                }
+                Ok(None) => None,
                 Err(kube::Error::Api(s)) if s.code == 409 && attempt < WRITE_ATTEMPTS => continue,
                 Err(kube::Error::Api(s)) if s.code == 409 => {
                     return Err(WriteError::Contended {
@@ -534,6 +561,25 @@ fn check_current(
         }
     }
     Ok(())
+}
+
+/// The spec fields `wrote` had and `read` lacks, for [`WriteError::CrdOutdated`], e.g.
+/// `spec.hold, spec.schedule` (`the spec` when the difference is elsewhere).
+fn dropped_fields(wrote: &ReplicaPolicySpec, read: &ReplicaPolicySpec) -> String {
+    let mut fields = vec![];
+    if wrote.hold.is_some() && read.hold.is_none() {
+        fields.push("spec.hold");
+    }
+    if !wrote.schedule.is_empty() && read.schedule.is_empty() {
+        fields.push("spec.schedule");
+    }
+    if wrote.min_replicas.is_some() && read.min_replicas.is_none() {
+        fields.push("spec.minReplicas");
+    }
+    if wrote.max_replicas.is_some() && read.max_replicas.is_none() {
+        fields.push("spec.maxReplicas");
+    }
+    if fields.is_empty() { "part of the spec".to_string() } else { fields.join(", ") }
 }
 
 /// The spec.replicas of `d` (1 when unset, as the API server defaults it).

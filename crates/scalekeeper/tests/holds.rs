@@ -397,3 +397,25 @@ async fn counts_outside_the_bounds_are_failed_precondition_naming_the_bound() {
         .unwrap_err();
     assert_eq!(past.code(), Code::InvalidArgument);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crd_too_old_for_holds_is_failed_precondition_not_a_silent_loss() {
+    let env = start().await;
+    // kubesim only: the CRD is the cluster's, shared by every test on a real one.
+    let Some(sim) = env.sim() else { return };
+    let shop = env.ns("shop");
+    // The CRD of a version before holds, schedules and bounds: Helm never upgrades a CRD, so
+    // this is what a cluster keeps until someone applies the new one. Its schema prunes them.
+    let mut old = serde_json::to_value(<ReplicaPolicy as kube::CustomResourceExt>::crd()).unwrap();
+    let spec = &mut old["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"];
+    for field in ["hold", "schedule", "minReplicas", "maxReplicas"] {
+        assert!(spec.as_object_mut().unwrap().remove(field).is_some(), "{field} in the CRD");
+    }
+    sim.apply(old).unwrap();
+    let mut c = env.client().await;
+    c.set_replicas(set(&shop, "web", 4)).await.expect("a plain declaration still works");
+    let err = c.set_replicas(hold(&shop, "web", 8, 60, "INC-1")).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("CRD is older than this server: it dropped spec.hold"), "{}", err.message());
+    assert_eq!(env.spec_replicas(&shop, "web").await, 4, "the hold was not applied");
+}

@@ -205,9 +205,10 @@ impl From<WriteError> for Error {
     fn from(err: WriteError) -> Self {
         match err {
             WriteError::NotFound { .. } => Error::NotFound(err.to_string()),
-            WriteError::HpaOwnsCount { .. } | WriteError::Precondition(_) | WriteError::OutOfBounds(_) => {
-                Error::FailedPrecondition(err.to_string())
-            }
+            WriteError::HpaOwnsCount { .. }
+            | WriteError::Precondition(_)
+            | WriteError::OutOfBounds(_)
+            | WriteError::CrdOutdated { .. } => Error::FailedPrecondition(err.to_string()),
             WriteError::VersionMismatch { .. } | WriteError::Contended { .. } => Error::Aborted(err.to_string()),
             WriteError::Invalid { field, description } => Error::Invalid(vec![Violation { field, description }]),
             WriteError::Kube { what, source } => Error::from_kube(source, &what),
