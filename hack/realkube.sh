@@ -306,7 +306,17 @@ start() {
   mkdir -p "$LOGS"
   log "starting $name on 127.0.0.1:$port (log: $LOGS/$name.log)"
   setsid "$(binary_of "$name")" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
-  echo $! >"$DIR/$name.pid"
+  pid=$!
+  echo "$pid" >"$DIR/$name.pid"
+  # The child is this shell, then setsid, then the binary: until the last exec lands, its
+  # /proc/PID/exe is not the binary, and pid_of would take a component on its way up for one
+  # that exited (seen on a loaded machine: "kube-controller-manager exited" while it ran).
+  local i
+  for ((i = 0; i < 100; i++)); do
+    [[ $(readlink -f "/proc/$pid/exe" 2>/dev/null) == "$(binary_of "$name")" ]] && return 0
+    kill -0 "$pid" 2>/dev/null || return 0 # gone: wait_ready reports it, with its log
+    sleep 0.05
+  done
 }
 
 # wait_ready name seconds probe...: polls the probe until it succeeds; fails early if the
