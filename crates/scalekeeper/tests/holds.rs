@@ -132,6 +132,7 @@ async fn a_hold_is_enforced_then_expires_back_to_the_declared_count_within_a_sec
     })
     .await;
     let late = jiff::Timestamp::now().duration_since(until);
+    println!("back to the declared count {late:?} after the hold's expiry");
     assert!(late < jiff::SignedDuration::from_secs(1), "returned {late:?} after the expiry");
     assert!(late > jiff::SignedDuration::ZERO, "returned before the expiry: {late:?}");
     wait_for_async("HoldExpired", T, POLL, || async { !events(&env, &shop, "HoldExpired").await.is_empty() }).await;
