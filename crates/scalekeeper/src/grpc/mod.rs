@@ -7,7 +7,8 @@
 //!                      └──writes─► writer ──WriteError──status──► Error ──► tonic::Status
 //! ```
 //!
-//! - [`service`]: `scalekeeper.v1.ScaleService` — validation, scope, logging, metrics;
+//! - [`service`]: `scalekeeper.v1.ScaleService` — validation, scope, logging, metrics (its
+//!   `watch` child feeds the WatchDeployments streams);
 //! - [`status`]: the API [`Error`](status::Error), the one table from it to `tonic::Status`,
 //!   and the one mapping from a [`WriteError`](crate::writer::WriteError) (with the Kubernetes
 //!   status codes) into it;
