@@ -66,8 +66,13 @@ impl DeploymentView {
 
     /// [`DeploymentView::desired`] at `now`.
     pub fn desired_at(&self, now: jiff::Timestamp) -> Option<Desired> {
+        self.desired_with(self.effective_at(now).as_ref()?)
+    }
+
+    /// The desired state with `effective` (computed by the caller from this view's policy),
+    /// if a policy exists.
+    pub fn desired_with(&self, effective: &Effective) -> Option<Desired> {
         let p = self.policy.as_ref()?;
-        let effective = self.effective_at(now)?;
         Some(Desired {
             replicas: effective.replicas,
             mode: p.spec.mode,
@@ -98,7 +103,14 @@ impl DeploymentView {
 
     /// The sync status at `now` (spec.replicas against the effective count then).
     pub fn sync_at(&self, now: jiff::Timestamp) -> SyncState {
-        evaluate(self.desired_at(now).as_ref(), &self.observed(), &self.conflicts())
+        self.sync_with(self.effective_at(now).as_ref())
+    }
+
+    /// The sync status against `effective` (computed by the caller from this view's policy;
+    /// `None` without a policy), so a caller that needs the effective count too computes it
+    /// once.
+    pub fn sync_with(&self, effective: Option<&Effective>) -> SyncState {
+        evaluate(effective.and_then(|e| self.desired_with(e)).as_ref(), &self.observed(), &self.conflicts())
     }
 
     /// The policy's version as the API shows it: its `metadata.generation`, which moves only

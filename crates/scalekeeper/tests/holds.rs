@@ -180,7 +180,9 @@ async fn a_hold_can_be_ended_early_and_needs_a_reason() {
     assert_eq!(env.spec_replicas(&shop, "cart").await, i64::from(before));
     assert!(env.policy(&shop, "cart").await.is_some(), "ending the hold keeps the policy");
     assert_eq!(events(&env, &shop, "HoldCleared").await.len(), 2);
-    // Ending a hold that is not there writes nothing.
+    // Ending a hold that is not there writes nothing (once the status writes of the last
+    // change are done).
+    settled(&env, &shop, "cart", i64::from(before)).await;
     let v = versions(&env, &shop, "cart").await;
     c.clear_desired_replicas(end).await.unwrap();
     assert_eq!(versions(&env, &shop, "cart").await, v);

@@ -20,10 +20,11 @@ pub fn deployment(view: &DeploymentView) -> pb::Deployment {
 /// [`deployment`] as of `now`.
 pub fn deployment_at(view: &DeploymentView, now: jiff::Timestamp) -> pb::Deployment {
     let observed = view.observed();
-    let sync = view.sync_at(now);
     let policy = view.policy.as_deref();
+    // The rules and the effective count once per item: List pages call this 500 times.
     let rules = policy.map(|p| p.spec.rules());
-    let effective = view.effective_at(now);
+    let effective = policy.zip(rules.as_ref()).map(|(p, r)| r.effective(p.spec.replicas, now));
+    let sync = view.sync_with(effective.as_ref());
     let next = policy.zip(rules.as_ref()).and_then(|(p, r)| r.next_change(p.spec.replicas, now));
     let hold = policy.and_then(|p| p.spec.hold.as_ref()).zip(rules.as_ref().and_then(|r| r.active_hold(now)));
     pb::Deployment {
