@@ -610,11 +610,8 @@ fn transition_event(
     let from = kind_of_key(from_key).unwrap_or(RuleKind::Declared);
     let now_applies = to.describe();
     let tail = applied.map(|a| format!("; {a}")).unwrap_or_default();
-    if let Source::Window { index, .. } = &to.source
-        && from_key.split('/').nth(1) == Some(index.to_string().as_str())
-        && from == RuleKind::Schedule
-    {
-        // The same window's next occurrence (a `Sat-Sun` window crossing midnight): no news.
+    if to.source.same_window_as(from_key) {
+        // The same window's next occurrence: no news.
         return None;
     }
     let (reason, what) = match (from, to.source.kind()) {

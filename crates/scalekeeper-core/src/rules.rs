@@ -247,6 +247,20 @@ pub fn kind_of_key(key: &str) -> Option<RuleKind> {
     }
 }
 
+/// The schedule window a [`Source::key`] names (its position in the schedule), if it names one.
+pub fn window_of_key(key: &str) -> Option<usize> {
+    key.strip_prefix("Window/")?.split('/').next()?.parse().ok()
+}
+
+impl Source {
+    /// Whether `key` (a recorded [`Source::key`]) names another occurrence of this same
+    /// schedule window: a `Sat-Sun` window is one occurrence per day, and the midnight between
+    /// them changes nothing.
+    pub fn same_window_as(&self, key: &str) -> bool {
+        matches!(self, Source::Window { index, .. } if window_of_key(key) == Some(*index))
+    }
+}
+
 impl fmt::Display for Source {
     /// The rule in words: `declared count`, `hold until T by WHO: REASON`,
     /// `schedule window "TEXT" until T`.
@@ -495,6 +509,8 @@ mod tests {
             assert_eq!(kind_of_key(key), Some(kind));
         }
         assert_eq!(kind_of_key("Other"), None);
+        assert_eq!(window_of_key("Window/3/2026-11-28T23:00:00Z"), Some(3));
+        assert_eq!((window_of_key("Declared"), window_of_key("Hold/2026-11-28T23:00:00Z")), (None, None));
         assert_eq!(whole_seconds(at("2026-11-28T13:00:00.9Z")), "2026-11-28T13:00:00Z");
     }
 }

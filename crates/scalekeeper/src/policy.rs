@@ -105,6 +105,12 @@ pub struct PolicyWindow {
 }
 
 impl ReplicaPolicySpec {
+    /// The effective count at `now` and its rule: [`ReplicaPolicySpec::rules`] applied to
+    /// `spec.replicas` (the one place a policy's spec becomes an effective count).
+    pub fn effective(&self, now: jiff::Timestamp) -> scalekeeper_core::rules::Effective {
+        self.rules().effective(self.replicas, now)
+    }
+
     /// The hold, schedule and bounds as the domain reads them. A hold whose `until` is not an
     /// RFC 3339 time never applies (it reads as expired at the epoch); a window that does not
     /// parse never applies and carries its error.

@@ -55,7 +55,7 @@ impl DeploymentView {
     /// The effective count at `now` and the rule it comes from (see
     /// [`scalekeeper_core::rules`]), if a policy exists.
     pub fn effective_at(&self, now: jiff::Timestamp) -> Option<Effective> {
-        self.policy.as_ref().map(|p| p.spec.rules().effective(p.spec.replicas, now))
+        self.policy.as_ref().map(|p| p.spec.effective(now))
     }
 
     /// The desired state now, if a policy exists: its mode and pinned UID with the effective

@@ -552,7 +552,7 @@ fn check_current(
         )));
     }
     if let Some(p) = current {
-        let effective = p.spec.rules().effective(p.spec.replicas, now).replicas;
+        let effective = p.spec.effective(now).replicas;
         if effective != spec {
             return Err(WriteError::Precondition(format!(
                 "Deployment {ns}/{name} has spec.replicas {spec} but its policy's effective count is {effective}: a \
@@ -671,7 +671,7 @@ impl PlannedWrite {
         now: jiff::Timestamp,
     ) -> Outcome {
         let spec_before = spec_replicas(deployment);
-        let effective = |spec: &ReplicaPolicySpec| spec.rules().effective(spec.replicas, now);
+        let effective = |spec: &ReplicaPolicySpec| spec.effective(now);
         let effective_before = current.map_or(spec_before, |p| effective(&p.spec).replicas);
         let after = self.policy.as_ref().map(effective);
         let effective_after = after.as_ref().map_or(spec_before, |e| e.replicas);
