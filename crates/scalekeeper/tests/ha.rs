@@ -492,6 +492,12 @@ async fn a_hold_expires_on_time_after_a_leader_change() {
     println!("returned {late:?} after the hold's expiry, after a leader change");
     assert!(late < jiff::SignedDuration::from_secs(1), "returned {late:?} after the expiry");
     assert!(late > jiff::SignedDuration::ZERO, "returned before the expiry: {late:?}");
+    // The leader logs the decision after its scale write returns: the test can see the count
+    // back before the line is in the log.
+    let _ = testkit::try_wait_for_async("the new leader's log line", WAIT, POLL, || async {
+        count(&c.log(other), "declaration applied") >= 1
+    })
+    .await;
     let log = c.log(other);
     assert_eq!(count(&log, "declaration applied"), 1, "the new leader applied the expiry:\n{}", tail(&log, 40));
 }
