@@ -413,6 +413,11 @@ async fn a_declaration_the_writer_never_applied_is_applied_after_the_grace() {
     // From now on, a change is a drift again.
     drift(&env, &shop, "web", 8).await;
     wait_spec(&env, &shop, "web", 5).await;
+    // The counter moves after the scale write returns: the test can see the count back first.
+    let _ = testkit::try_wait_for_async("the correction counted", T, POLL, || async {
+        corrections_metric(&env, &shop).await >= 1.0
+    })
+    .await;
     assert_eq!(corrections_metric(&env, &shop).await, 1.0);
 }
 
