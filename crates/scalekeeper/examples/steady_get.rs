@@ -1,7 +1,8 @@
 //! A steady GetDeployment load through one address (in `make upgrade-test` and
 //! `make rollback-test`: a Kubernetes Service), under the documented client retry policy
-//! (`docs/operations.md`, "Client retry policy"; the code is `tests/support/retry.rs`, shared
-//! with the drain test). It counts every call that still fails after the policy's attempts.
+//! (`docs/operations.md`, "Client retry policy"; the code is `scalekeeper::retry`, which the CLI
+//! and the drain test use too). It counts every call that still fails after the policy's
+//! attempts, and judges the rollout window (`tests/support/window.rs`, the drain test's verdict).
 //!
 //! ```sh
 //! cargo run --locked -p scalekeeper --example steady_get -- --server localhost:30051 \
@@ -12,13 +13,19 @@
 //! the pods, and starts a call every `--interval-ms`. It runs for `--duration-secs`, or (0, the
 //! default) until SIGINT or SIGTERM; progress goes to stderr every 5 s, a one-line summary to
 //! stdout and, with `--summary FILE`, a JSON summary (`calls`, `failed`, `retries`,
-//! `max_latency_ms`, `p99_latency_ms`, `retried`, `failures`) to FILE.
+//! `max_latency_ms`, `p99_latency_ms`, `retried`, `failures`, `window`) to FILE.
 //!
-//! Exit status: 0 when at least one call was made and none failed, 1 otherwise, 2 for a
-//! usage or setup error.
+//! **The rollout window.** SIGUSR1 opens it (the script is about to start the rollout), SIGUSR2
+//! closes it (every new pod is ready and every old pod is gone). Only the calls that overlap it
+//! are judged: no failure, at least `--window-min-rate` calls started per second, none slower
+//! than `--window-max-latency-ms`, and never more than `--window-max-gap-ms` without a
+//! successful call. `--require-window` makes a window that was never opened and closed an error.
+//!
+//! Exit status: 0 when at least one call was made, none failed and the window (if any) passed;
+//! 1 otherwise; 2 for a usage or setup error.
 
-#[path = "../tests/support/retry.rs"]
-mod retry;
+#[path = "../tests/support/window.rs"]
+mod window;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -29,8 +36,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Parser;
+use scalekeeper::retry;
 use scalekeeper_api::v1::GetDeploymentRequest;
 use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
+use tokio::signal::unix::{SignalKind, signal};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// Steady GetDeployment calls under the client retry policy; exits 1 if any call failed.
@@ -66,6 +75,18 @@ struct Args {
     /// Write a JSON summary here.
     #[arg(long)]
     summary: Option<PathBuf>,
+    /// The rollout window must start at least this many calls per second.
+    #[arg(long, default_value_t = 100.0)]
+    window_min_rate: f64,
+    /// No call overlapping the rollout window may take longer (milliseconds, retries included).
+    #[arg(long, default_value_t = 2000)]
+    window_max_latency_ms: u64,
+    /// The rollout window may not go longer than this without a successful call (milliseconds).
+    #[arg(long, default_value_t = 1000)]
+    window_max_gap_ms: u64,
+    /// Fail unless a rollout window was opened (SIGUSR1) and closed (SIGUSR2).
+    #[arg(long)]
+    require_window: bool,
 }
 
 #[derive(Default)]
@@ -74,6 +95,8 @@ struct Stats {
     failed: AtomicU64,
     retries: AtomicU64,
     latencies_us: Mutex<Vec<u64>>,
+    /// Every call, for the rollout window's verdict.
+    log: Mutex<Vec<window::Call>>,
     retried: Mutex<BTreeMap<String, u64>>,
     failures: Mutex<Vec<String>>,
 }
@@ -160,15 +183,64 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             );
         }
     };
-    tokio::select! {
-        _ = deadline => {}
-        _ = scalekeeper::server::shutdown_signal() => {}
-        _ = progress => {}
+    // The rollout window's edges, from SIGUSR1 and SIGUSR2.
+    let mut open = signal(SignalKind::user_defined1()).context("installing the SIGUSR1 handler")?;
+    let mut close = signal(SignalKind::user_defined2()).context("installing the SIGUSR2 handler")?;
+    let (mut opened, mut closed) = (None::<Instant>, None::<Instant>);
+    let run = async {
+        tokio::select! {
+            _ = deadline => {}
+            _ = scalekeeper::server::shutdown_signal() => {}
+            _ = progress => {}
+        }
+    };
+    tokio::pin!(run);
+    loop {
+        tokio::select! {
+            _ = &mut run => break,
+            Some(()) = open.recv() => {
+                opened = Some(Instant::now());
+                closed = None;
+                eprintln!("steady_get: {:>4}s rollout window opened", started.elapsed().as_secs());
+            }
+            Some(()) = close.recv() => {
+                closed = Some(Instant::now());
+                eprintln!("steady_get: {:>4}s rollout window closed", started.elapsed().as_secs());
+            }
+        }
     }
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         w.await.context("a worker panicked")?;
     }
+    let bounds = window::Bounds {
+        min_rate: args.window_min_rate,
+        max_latency: Duration::from_millis(args.window_max_latency_ms),
+        max_gap: Duration::from_millis(args.window_max_gap_ms),
+    };
+    let log = std::mem::take(&mut *stats.log.lock().unwrap_or_else(|e| e.into_inner()));
+    let report = match (opened, closed) {
+        (Some(from), Some(to)) => Some(window::evaluate(&log, from, to, &bounds)),
+        _ => None,
+    };
+    let window_error = match (opened, closed, &report) {
+        (_, _, Some(r)) => {
+            println!("steady_get: {}", r.summary());
+            for v in &r.violations {
+                println!("  WINDOW: {v}");
+            }
+            !r.passed()
+        }
+        (Some(_), None, _) => {
+            println!("steady_get: the rollout window was opened (SIGUSR1) but never closed (SIGUSR2)");
+            true
+        }
+        _ if args.require_window => {
+            println!("steady_get: no rollout window was marked (SIGUSR1, then SIGUSR2), and --require-window");
+            true
+        }
+        _ => false,
+    };
 
     let calls = stats.calls.load(Ordering::Relaxed);
     let failed = stats.failed.load(Ordering::Relaxed);
@@ -202,11 +274,25 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             "duration_s": started.elapsed().as_secs_f64(),
             "retried": retried,
             "failures": failures,
+            "window": report.as_ref().map(|r| serde_json::json!({
+                "seconds": r.window.as_secs_f64(),
+                "calls": r.calls,
+                "failed": r.failed,
+                "rate_per_second": r.rate,
+                "max_latency_ms": ms(r.max_latency.as_micros() as u64),
+                "longest_gap_ms": ms(r.longest_gap.as_micros() as u64),
+                "bounds": {
+                    "min_rate_per_second": bounds.min_rate,
+                    "max_latency_ms": args.window_max_latency_ms,
+                    "max_gap_ms": args.window_max_gap_ms,
+                },
+                "violations": r.violations,
+            })),
         });
         std::fs::write(path, serde_json::to_string_pretty(&summary)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    Ok(calls > 0 && failed == 0)
+    Ok(calls > 0 && failed == 0 && !window_error)
 }
 
 /// One worker: a GetDeployment every `interval` until `stop`, under the retry policy.
@@ -238,10 +324,12 @@ async fn worker(
             },
         )
         .await;
-        let latency = t.elapsed();
+        let end = Instant::now();
+        let latency = end - t;
         stats.calls.fetch_add(1, Ordering::Relaxed);
         stats.retries.fetch_add(u64::from(retries), Ordering::Relaxed);
         stats.latencies_us.lock().unwrap_or_else(|e| e.into_inner()).push(latency.as_micros() as u64);
+        stats.log.lock().unwrap_or_else(|e| e.into_inner()).push(window::Call { start: t, end, ok: result.is_ok() });
         if let Err(status) = result {
             stats.failed.fetch_add(1, Ordering::Relaxed);
             let mut failures = stats.failures.lock().unwrap_or_else(|e| e.into_inner());

@@ -43,6 +43,7 @@ pub mod limits;
 pub mod metrics;
 pub mod policy;
 pub mod reconciler;
+pub mod retry;
 pub mod runtime;
 pub mod server;
 pub mod tls;

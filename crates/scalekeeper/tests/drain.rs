@@ -12,6 +12,12 @@
 //! connection, or a deadline, and no call may exhaust its attempts. At least 2,000 calls; the
 //! test prints the count, the retries (and why), and the latencies.
 //!
+//! The rollout window (from the first SIGTERM until the restarted `b` serves again) is judged
+//! by the verdict the kind and node upgrade tests use (`support/window.rs`): no failed call, a
+//! minimum rate, a bounded latency and a bounded gap between successful calls
+//! ([`WINDOW_BOUNDS`]). `a_replica_stopped_without_drain_fails_the_window` shows the verdict
+//! failing when a replica is SIGKILLed instead of drained.
+//!
 //! Also checked on the way:
 //! - `a` goes with a SetReplicas in flight (the Kubernetes API made slow for the moment): the
 //!   call completes, and `a` exits only after it;
@@ -28,10 +34,11 @@
 
 #[path = "support/probe.rs"]
 mod probe;
-#[path = "support/retry.rs"]
-mod retry;
+#[path = "support/window.rs"]
+mod window;
 
 use probe::http_get;
+use scalekeeper::retry;
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -242,6 +249,8 @@ struct Stats {
     /// The first failures, in full.
     failed: Mutex<Vec<String>>,
     latencies_us: Mutex<Vec<u64>>,
+    /// Every call, for the rollout window's verdict.
+    log: Mutex<Vec<window::Call>>,
 }
 
 impl Stats {
@@ -299,7 +308,9 @@ async fn worker(
             },
         )
         .await;
-        let latency = t.elapsed();
+        let end = Instant::now();
+        let latency = end - t;
+        stats.log.lock().unwrap().push(window::Call { start: t, end, ok: result.is_ok() });
         stats.calls.fetch_add(1, Ordering::Relaxed);
         stats.retries.fetch_add(u64::from(retries), Ordering::Relaxed);
         let us = latency.as_micros() as u64;
@@ -359,27 +370,76 @@ async fn health_watcher(channel: Channel, seen: HealthSeen, stop: Arc<AtomicBool
     }
 }
 
+/// What the rollout window must show in the drain test: every call succeeds, at least 100
+/// calls start per second (the client aims at 1,333 and makes about 340 on 2 busy cores), none
+/// takes over 2 s, and never a second without a successful call. The kind and node tests use the same verdict
+/// (`examples/steady_get.rs`).
+const WINDOW_BOUNDS: window::Bounds =
+    window::Bounds { min_rate: 100.0, max_latency: Duration::from_secs(2), max_gap: Duration::from_secs(1) };
+
+/// The two tests each run two processes and a load: one at a time, so neither slows the other
+/// into breaking a bound.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The client load on both servers: [`WORKERS`] tasks calling GetDeployment round robin.
+struct Load {
+    clients: Arc<[ScaleServiceClient<Channel>; 2]>,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    /// Starts the load and waits until both servers have served 100 calls.
+    async fn start(world: &World) -> Load {
+        let clients = Arc::new([world.client(0), world.client(1)]);
+        let stats = Arc::new(Stats::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let next = Arc::new(AtomicUsize::new(0));
+        let workers = (0..WORKERS)
+            .map(|id| tokio::spawn(worker(id, clients.clone(), next.clone(), stats.clone(), stop.clone())))
+            .collect();
+        wait_for_async("both servers to serve calls", WAIT, POLL, || async {
+            (stats.served(0) >= 100 && stats.served(1) >= 100).then_some(())
+        })
+        .await;
+        Load { clients, stats, stop, workers }
+    }
+
+    /// Waits until replica `i` has served 100 more calls.
+    async fn wait_served_again(&self, world: &World, i: usize) {
+        let served = self.stats.served(i);
+        wait_for_async(&format!("{} to serve calls again", world.replicas[i].identity), WAIT, POLL, || async {
+            (self.stats.served(i) >= served + 100).then_some(())
+        })
+        .await;
+    }
+
+    /// Stops the workers; returns every call made.
+    async fn stop(self) -> (Arc<Stats>, Vec<window::Call>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for w in self.workers {
+            w.await.expect("client task");
+        }
+        let calls = std::mem::take(&mut *self.stats.log.lock().unwrap());
+        (self.stats, calls)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_restart_under_load_fails_no_call() {
+    let _serial = SERIAL.lock().await;
     let started = Instant::now();
     let mut world = World::start().await;
-    let clients = Arc::new([world.client(0), world.client(1)]);
-    let stats = Arc::new(Stats::default());
+    let load = Load::start(&world).await;
+    let (clients, stats) = (load.clients.clone(), load.stats.clone());
     let stop = Arc::new(AtomicBool::new(false));
-    let next = Arc::new(AtomicUsize::new(0));
-    let workers: Vec<_> = (0..WORKERS)
-        .map(|id| tokio::spawn(worker(id, clients.clone(), next.clone(), stats.clone(), stop.clone())))
-        .collect();
     let health: [HealthSeen; 2] = Default::default();
     let watchers: Vec<_> =
         (0..2).map(|i| tokio::spawn(health_watcher(world.channel(i, None), health[i].clone(), stop.clone()))).collect();
 
-    // Both serve before anything happens.
-    wait_for_async("both servers to serve calls", WAIT, POLL, || async {
-        (stats.served(0) >= 100 && stats.served(1) >= 100).then_some(())
-    })
-    .await;
-
+    // The rollout window: from the first SIGTERM until the last replica serves again.
+    let window_from = Instant::now();
     // Roll: a, then b. Each drains and exits 0, comes back on the same ports, becomes ready
     // and serves calls again.
     for (i, health) in health.iter().enumerate() {
@@ -456,11 +516,7 @@ async fn rolling_restart_under_load_fails_no_call() {
 
         world.spawn(i);
         world.wait_ready(i).await;
-        let served = stats.served(i);
-        wait_for_async(&format!("{identity} to serve calls again"), WAIT, POLL, || async {
-            (stats.served(i) >= served + 100).then_some(())
-        })
-        .await;
+        load.wait_served_again(&world, i).await;
         println!(
             "{identity}: restarted; {} calls and {} retries from its SIGTERM until it served again",
             stats.calls() - calls_before,
@@ -468,13 +524,13 @@ async fn rolling_restart_under_load_fails_no_call() {
         );
     }
 
+    let window_to = Instant::now();
+
     // Enough calls in all.
     wait_for_async(&format!("{MIN_CALLS} calls"), WAIT, POLL, || async { (stats.calls() >= MIN_CALLS).then_some(()) })
         .await;
     stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        w.await.expect("client task");
-    }
+    let (stats, calls_made) = load.stop().await;
     for w in watchers {
         w.abort();
     }
@@ -496,9 +552,12 @@ async fn rolling_restart_under_load_fails_no_call() {
     for (what, n) in stats.retried.lock().unwrap().iter() {
         println!("  retried {n}x: {what}");
     }
+    let report = window::evaluate(&calls_made, window_from, window_to, &WINDOW_BOUNDS);
+    println!("{}", report.summary());
     let failed = stats.failed.lock().unwrap().clone();
     assert!(failures == 0, "{failures} of {calls} calls failed; the first:\n  {}", failed.join("\n  "));
     assert!(calls >= MIN_CALLS, "{calls} calls");
+    assert!(report.passed(), "the rollout window: {}", report.violations.join("; "));
 
     // The restarted processes stop cleanly too.
     for i in 0..2 {
@@ -507,28 +566,45 @@ async fn rolling_restart_under_load_fails_no_call() {
     }
 }
 
-/// The retry policy's pieces: what is retried, and the backoff's bounds.
-#[test]
-fn retry_policy_retries_unavailable_only_with_bounded_jittered_backoff() {
-    use tonic::Status;
-    assert!(retry::retryable(&Status::unavailable("draining")));
-    for status in [
-        Status::not_found("x"),
-        Status::invalid_argument("x"),
-        Status::aborted("x"),
-        Status::resource_exhausted("x"),
-        Status::internal("x"),
-        Status::deadline_exceeded("x"),
-        Status::cancelled("x"),
-    ] {
-        assert!(!retry::retryable(&status), "{status:?} is not retried");
-    }
-    for (n, cap_ms) in [(1, 20), (2, 40), (3, 80), (4, 160), (5, 200), (9, 200)] {
-        let waits: Vec<Duration> = (0..200).map(|_| retry::backoff(n)).collect();
-        assert!(waits.iter().all(|w| *w < Duration::from_millis(cap_ms)), "retry {n}: {waits:?}");
-        // Jittered: not all the same, and some in the upper half of the range.
-        assert!(waits.iter().any(|w| *w != waits[0]), "retry {n}: {waits:?}");
-        assert!(waits.iter().any(|w| *w >= Duration::from_millis(cap_ms / 2)), "retry {n}: {waits:?}");
+/// The negative of the test above: the same load, but `a` is stopped without a drain (SIGKILL)
+/// while a SetReplicas is in flight on it, as a pod deleted with `--grace-period=0` or a
+/// replica without preStop and drain would be. The window's verdict must fail, naming the
+/// failed call; otherwise the verdict could not tell a drain from none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_stopped_without_drain_fails_the_window() {
+    let _serial = SERIAL.lock().await;
+    let mut world = World::start().await;
+    let load = Load::start(&world).await;
+    let window_from = Instant::now();
+    world.sim.set_faults(kubesim::FaultSpec { latency_ms: WRITE_LATENCY_MS, ..Default::default() });
+    let mut client = load.clients[0].clone();
+    let write = tokio::spawn(async move {
+        let start = Instant::now();
+        let request =
+            SetReplicasRequest { namespace: "shop".into(), name: "web".into(), replicas: 4, ..Default::default() };
+        let result = client.set_replicas(request).await;
+        (window::Call { start, end: Instant::now(), ok: result.is_ok() }, result)
+    });
+    tokio::time::sleep(Duration::from_millis(WRITE_LATENCY_MS / 2)).await;
+    world.replicas[0].child.as_mut().expect("running").kill();
+    world.replicas[0].child = None;
+    let (write_call, result) = write.await.unwrap();
+    world.sim.set_faults(kubesim::FaultSpec::default());
+    let status = result.expect_err("the write in flight on a killed replica fails");
+    println!("a: SIGKILLed with a SetReplicas in flight, which failed: {status:?}");
+    world.spawn(0);
+    world.wait_ready(0).await;
+    load.wait_served_again(&world, 0).await;
+    let window_to = Instant::now();
+    let (stats, mut calls) = load.stop().await;
+    calls.push(write_call);
+    let report = window::evaluate(&calls, window_from, window_to, &WINDOW_BOUNDS);
+    println!("{}\n  violations: {:?}", report.summary(), report.violations);
+    assert!(report.failed >= 1 && !report.passed(), "{report:?}");
+    assert!(report.violations[0].contains("calls in the window failed"), "{:?}", report.violations);
+    println!("retries: {}", stats.retries());
+    for i in 0..2 {
+        world.terminate(i).await;
     }
 }
 
