@@ -166,7 +166,7 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn gives_up_after_five_attempts_or_at_the_deadline() {
         let calls = Cell::new(0);
         let (result, retries) = call_with_retry(

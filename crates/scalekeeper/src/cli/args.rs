@@ -27,7 +27,8 @@ pub struct ConnectArgs {
     /// Output format.
     #[arg(short = 'o', long, env = "SCALEKEEPER_OUTPUT", value_enum, default_value = "table")]
     pub output: Output,
-    /// Seconds to wait for each call (watch: for the connection only); 0 waits forever.
+    /// Seconds each call may take, its retries included (watch: each opening of the stream);
+    /// 0 waits forever.
     #[arg(long, default_value_t = 10)]
     pub timeout: u64,
 }

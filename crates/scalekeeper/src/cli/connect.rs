@@ -21,14 +21,22 @@ use super::render::{error_chain, status_text};
 pub const DEFAULT_PORT: u16 = 50051;
 
 /// Connects over mutual TLS to `https://HOST:PORT` from `--server`, verifying the server's
-/// certificate against `--ca` for the name HOST and presenting `--cert`/`--key`. Errors name
+/// certificate against `--ca` for the name HOST and presenting `--cert`/`--key`, within
+/// `--timeout`. One attempt: the commands retry through [`super::session::Session`]. Errors name
 /// the missing or unreadable file, or the unreachable server, plainly.
 pub async fn connect(conn: &ConnectArgs) -> Result<ScaleServiceClient<Channel>, CliError> {
+    connect_within(conn, call_timeout(conn.timeout)).await
+}
+
+/// [`connect`] within `timeout` (`None`: no limit) instead of `--timeout`.
+pub(super) async fn connect_within(
+    conn: &ConnectArgs,
+    timeout: Option<Duration>,
+) -> Result<ScaleServiceClient<Channel>, CliError> {
     let addr = parse_server(&conn.server)?;
     let files = load_tls_files(conn)?;
     // tonic builds the rustls config in `tls_config`, with the process-wide default provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let timeout = call_timeout(conn.timeout);
     let mut tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(files.ca))
         .identity(Identity::from_pem(files.cert, files.key))
@@ -55,7 +63,7 @@ pub async fn connect(conn: &ConnectArgs) -> Result<ScaleServiceClient<Channel>, 
     let channel = match timeout {
         Some(t) => tokio::time::timeout(t, connecting).await.map_err(|_| CliError::Unreachable {
             server: addr.to_string(),
-            detail: format!("no connection within {}s", t.as_secs()),
+            detail: format!("no connection within {:.1}s", t.as_secs_f64()),
             hint: None,
         })?,
         None => connecting.await,

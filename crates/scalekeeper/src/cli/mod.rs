@@ -19,6 +19,25 @@
 //! A write prints the Deployment alone, as `get` does; with `--dry-run` it prints the whole
 //! response, `{"deployment": {..}, "outcome": {..}}`.
 //!
+//! # Retries
+//!
+//! Every call follows the documented client retry policy (`docs/operations.md`, "Client retry
+//! policy"; `crate::retry`): at most 5 attempts, 20–200 ms jittered backoff, all within
+//! `--timeout`. What is retried depends on what a second attempt could do:
+//!
+//! - reads (`get`, `list`, `diff`, `watch`, the read of `schedule set --append`): UNAVAILABLE
+//!   and every connection failure, a connection closed in the TLS handshake included;
+//! - writes with `--expected-version` (and `schedule set --append`, which sends the version it
+//!   read): the same, because a second attempt after the first took effect fails the version
+//!   check (ABORTED, whose message then says an earlier attempt may have taken effect);
+//! - other writes: only when the request never left (no connection could be made, or gRFC A6's
+//!   transparent-retry cases), so a write is never applied twice.
+//!
+//! `watch` opens the stream again when the server or the network cuts it (UNAVAILABLE, a lost
+//! connection), says so on stderr, and resumes: the new stream's snapshot prints only what
+//! changed meanwhile (MODIFIED, ADDED, DELETED), never a Deployment unchanged or a second SYNCED.
+//! A certificate problem is never retried.
+//!
 //! # Exit codes
 //!
 //! - **0**: success. Also `diff` that found differences, `watch` ended by the server or by
@@ -36,7 +55,8 @@
 //!   `--no-bounds` with `--min` or `--max`. (clap's own argument errors exit 2 as well.)
 //! - **3**: cannot connect: no `--ca`; no `--cert`/`--key`, or only one of them; a CA,
 //!   certificate or key file that is missing, unreadable or holds no PEM (the message names
-//!   the path); the server unreachable (`cannot connect to HOST:PORT: ...`); the TLS handshake
+//!   the path); the server unreachable (`cannot connect to HOST:PORT: ...`, with the number of
+//!   attempts when there were several); the TLS handshake
 //!   failing, including the server refusing the client certificate.
 //!
 //! The client checks only what it must to make the call: replica counts, names and selectors
@@ -46,6 +66,7 @@ mod args;
 mod connect;
 mod render;
 mod run;
+mod session;
 
 use std::io;
 

@@ -1,29 +1,29 @@
 //! The command runner: checks the command line, connects, makes the call(s) and prints the
 //! result.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::io::{self, Write as _};
 use std::process::ExitCode;
-use std::time::Duration;
 
-use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
 use scalekeeper_api::v1::{
-    ClearDesiredReplicasRequest, Deployment, DiffRequest, DiffResponse, GetDeploymentRequest, ListDeploymentsRequest,
-    Mode, ScheduleWindow, SetReplicasRequest, SetScheduleRequest, WatchDeploymentsRequest, WriteOutcome,
+    ClearDesiredReplicasRequest, Deployment, DiffRequest, DiffResponse, EventType, GetDeploymentRequest,
+    ListDeploymentsRequest, Mode, ScheduleWindow, SetReplicasRequest, SetScheduleRequest, WatchDeploymentsRequest,
+    WatchDeploymentsResponse, WriteOutcome,
 };
 use serde_json::json;
 use tonic::Status;
-use tonic::transport::Channel;
 
 use scalekeeper_core::MAX_PAGE_SIZE;
 
 use super::CliError;
 use super::args::{ClientCommand, HoldDuration, Output, ScheduleCommand, parse_target};
-use super::connect::{call_timeout, connect, parse_server, status_error};
+use super::connect::parse_server;
 use super::render::{
     deployment_json, diff_response_json, emit, pretty, print_deployment, print_write, render_diff_table, render_error,
-    render_list_table, render_watch_event, watch_event_json,
+    render_list_table, render_watch_event, status_line, watch_event_json,
 };
+use super::session::{AttemptError, Idempotency, Session, should_retry};
 
 /// Runs a client command; prints results to stdout and errors to stderr; returns the process
 /// exit code (see the module docs).
@@ -44,15 +44,19 @@ pub async fn run(cmd: ClientCommand) -> ExitCode {
 
 async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
     let conn = &cmd.conn().clone();
-    let timeout = call_timeout(conn.timeout);
     // Check the command line before touching the network or the TLS files.
     let server = parse_server(&conn.server)?.to_string();
+    let session = Session::new(conn, server);
     match cmd {
         ClientCommand::Get { target, .. } => {
             let t = parse_target(&target)?;
-            let mut client = connect(conn).await?;
             let req = GetDeploymentRequest { namespace: t.namespace, name: t.name };
-            let resp = unary(timeout, &server, client.get_deployment(req)).await?;
+            let resp = session
+                .call(Idempotency::Read, |mut c| {
+                    let req = req.clone();
+                    async move { c.get_deployment(req).await }
+                })
+                .await?;
             print_deployment(conn.output, resp.deployment)
         }
         ClientCommand::Set {
@@ -70,7 +74,6 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             ..
         } => {
             let t = parse_target(&target)?;
-            let mut client = connect(conn).await?;
             let req = SetReplicasRequest {
                 namespace: t.namespace,
                 name: t.name,
@@ -86,13 +89,17 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 if_current_replicas: if_current,
             };
             let asked = new_fields_asked(&req);
-            let resp = unary(timeout, &server, client.set_replicas(req)).await?;
+            let resp = session
+                .call(Idempotency::of_write(&req.expected_version), |mut c| {
+                    let req = req.clone();
+                    async move { c.set_replicas(req).await }
+                })
+                .await?;
             print_write(conn.output, dry_run, &resp)?;
             check_understood(resp.outcome.as_ref(), dry_run, asked)
         }
         ClientCommand::Clear { target, hold, dry_run, expected_version, .. } => {
             let t = parse_target(&target)?;
-            let mut client = connect(conn).await?;
             let req = ClearDesiredReplicasRequest {
                 namespace: t.namespace,
                 name: t.name,
@@ -100,7 +107,12 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 hold_only: hold,
                 dry_run,
             };
-            let resp = unary(timeout, &server, client.clear_desired_replicas(req)).await?;
+            let resp = session
+                .call(Idempotency::of_write(&req.expected_version), |mut c| {
+                    let req = req.clone();
+                    async move { c.clear_desired_replicas(req).await }
+                })
+                .await?;
             print_write(conn.output, dry_run, &resp)?;
             let asked = (hold || dry_run).then_some(if hold { "--hold" } else { "--dry-run" });
             check_understood(resp.outcome.as_ref(), dry_run, asked)
@@ -115,12 +127,15 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                     (parse_target(&target)?, None, expected_version, dry_run)
                 }
             };
-            let mut client = connect(conn).await?;
             let (windows, expected_version) = match windows {
                 Some((windows, replicas, true)) => {
                     // --append: extend what is there now, and only if it is still there.
                     let req = GetDeploymentRequest { namespace: target.namespace.clone(), name: target.name.clone() };
-                    let current = unary(timeout, &server, client.get_deployment(req))
+                    let current = session
+                        .call(Idempotency::Read, |mut c| {
+                            let req = req.clone();
+                            async move { c.get_deployment(req).await }
+                        })
                         .await?
                         .deployment
                         .ok_or_else(|| Status::internal("the server's answer holds no deployment"))?;
@@ -139,23 +154,31 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 expected_version,
                 dry_run,
             };
-            let resp = unary(timeout, &server, client.set_schedule(req)).await?;
+            let resp = session
+                .call(Idempotency::of_write(&req.expected_version), |mut c| {
+                    let req = req.clone();
+                    async move { c.set_schedule(req).await }
+                })
+                .await?;
             print_write(conn.output, dry_run, &resp)?;
             check_understood(resp.outcome.as_ref(), dry_run, Some("schedule"))
         }
         ClientCommand::List { namespace, selector, page_size, .. } => {
-            let client = connect(conn).await?;
             let deployments = all_pages(|page_token| {
-                let mut client = client.clone();
                 let req = ListDeploymentsRequest {
                     namespace: namespace.clone().unwrap_or_default(),
                     label_selector: selector.clone().unwrap_or_default(),
                     page_size,
                     page_token,
                 };
-                let server = &server;
+                let session = &session;
                 async move {
-                    let resp = unary(timeout, server, client.list_deployments(req)).await?;
+                    let resp = session
+                        .call(Idempotency::Read, |mut c| {
+                            let req = req.clone();
+                            async move { c.list_deployments(req).await }
+                        })
+                        .await?;
                     Ok((resp.deployments, resp.next_page_token))
                 }
             })
@@ -176,18 +199,21 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             }
         }
         ClientCommand::Diff { namespace, selector, .. } => {
-            let client = connect(conn).await?;
             let diffs = all_pages(|page_token| {
-                let mut client = client.clone();
                 let req = DiffRequest {
                     namespace: namespace.clone().unwrap_or_default(),
                     label_selector: selector.clone().unwrap_or_default(),
                     page_size: MAX_PAGE_SIZE,
                     page_token,
                 };
-                let server = &server;
+                let session = &session;
                 async move {
-                    let page = unary(timeout, server, client.diff(req)).await?;
+                    let page = session
+                        .call(Idempotency::Read, |mut c| {
+                            let req = req.clone();
+                            async move { c.diff(req).await }
+                        })
+                        .await?;
                     Ok((page.diffs, page.next_page_token))
                 }
             })
@@ -200,12 +226,11 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             }
         }
         ClientCommand::Watch { namespace, selector, .. } => {
-            let mut client = connect(conn).await?;
             let req = WatchDeploymentsRequest {
                 namespace: namespace.unwrap_or_default(),
                 label_selector: selector.unwrap_or_default(),
             };
-            watch(&mut client, req, conn.output, &server).await
+            watch(&session, req, conn.output).await
         }
     }
 }
@@ -263,52 +288,133 @@ fn check_understood(outcome: Option<&WriteOutcome>, dry_run: bool, asked: Option
     }
 }
 
-/// Streams watch events until the server ends the stream (Ok), it fails (Err), or Ctrl-C (Ok).
-async fn watch(
-    client: &mut ScaleServiceClient<Channel>,
-    req: WatchDeploymentsRequest,
-    output: Output,
-    server: &str,
-) -> Result<(), CliError> {
+/// Streams watch events until the server ends the stream (Ok), it fails with an error the retry
+/// policy does not retry (Err), or Ctrl-C (Ok).
+///
+/// A stream cut by the server going away (UNAVAILABLE, the connection lost) is opened again
+/// under the retry policy, and resumed: the server answers a new stream with a full snapshot,
+/// which [`Resume`] turns into what changed meanwhile, so the output reads as one stream.
+async fn watch(session: &Session, req: WatchDeploymentsRequest, output: Output) -> Result<(), CliError> {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut ctrl_c_armed = true;
-    let call = client.watch_deployments(tonic::Request::new(req));
-    tokio::pin!(call);
-    let mut stream = loop {
-        tokio::select! {
-            res = &mut ctrl_c, if ctrl_c_armed => match res {
-                Ok(()) => return Ok(()),
-                Err(_) => ctrl_c_armed = false,
-            },
-            res = &mut call => break res.map_err(|s| status_error(s, server))?.into_inner(),
-        }
-    };
+    let mut resume = Resume::default();
     loop {
-        tokio::select! {
-            res = &mut ctrl_c, if ctrl_c_armed => match res {
-                Ok(()) => return Ok(()),
-                Err(_) => ctrl_c_armed = false,
-            },
-            msg = stream.message() => match msg {
-                Ok(Some(event)) => {
-                    let line = match output {
-                        Output::Table => render_watch_event(&event),
-                        Output::Json => watch_event_json(&event)?.to_string(),
-                    };
-                    emit(&format!("{line}\n"))?;
-                }
-                Ok(None) => return Ok(()),
-                Err(status) => return Err(status.into()),
-            },
+        let open = session.call(Idempotency::Read, |mut c| {
+            let req = req.clone();
+            async move { c.watch_deployments(tonic::Request::new(req)).await }
+        });
+        tokio::pin!(open);
+        let mut stream = loop {
+            tokio::select! {
+                res = &mut ctrl_c, if ctrl_c_armed => match res {
+                    Ok(()) => return Ok(()),
+                    Err(_) => ctrl_c_armed = false,
+                },
+                res = &mut open => break res?,
+            }
+        };
+        resume.reopened();
+        loop {
+            tokio::select! {
+                res = &mut ctrl_c, if ctrl_c_armed => match res {
+                    Ok(()) => return Ok(()),
+                    Err(_) => ctrl_c_armed = false,
+                },
+                msg = stream.message() => match msg {
+                    Ok(Some(event)) => {
+                        for event in resume.next(event) {
+                            let line = match output {
+                                Output::Table => render_watch_event(&event),
+                                Output::Json => watch_event_json(&event)?.to_string(),
+                            };
+                            emit(&format!("{line}\n"))?;
+                        }
+                    }
+                    Ok(None) => return Ok(()),
+                    Err(status) if should_retry(Idempotency::Read, &AttemptError::Call(status.clone())) => {
+                        let mut err = io::stderr().lock();
+                        let _ = writeln!(err, "watch: the stream ended ({}); reconnecting", status_line(&status));
+                        break;
+                    }
+                    Err(status) => return Err(status.into()),
+                },
+            }
         }
     }
 }
 
-/// Awaits a unary call within the timeout and unwraps its answer. The client enforces the
-/// timeout itself (giving up drops the call, which resets its HTTP/2 stream and so cancels it on
-/// the server); it sends no `grpc-timeout`, which tonic servers answer with CANCELLED rather than
-/// DEADLINE_EXCEEDED.
+/// What a watch has printed, so that the snapshot a reopened stream starts with prints only
+/// what changed while the stream was down: a Deployment unchanged is not printed again, one that
+/// changed is MODIFIED, one that is new is ADDED, one missing from the snapshot is DELETED (its
+/// last state), and the second SYNCED is not printed.
+#[derive(Default)]
+struct Resume {
+    /// The last state printed of each Deployment, by namespace and name.
+    seen: BTreeMap<(String, String), Deployment>,
+    /// Whether a first snapshot was complete (SYNCED) before the stream was reopened.
+    synced: bool,
+    /// While a reopened stream's snapshot is arriving: the Deployments it has named so far.
+    resnapshot: Option<BTreeSet<(String, String)>>,
+}
+
+impl Resume {
+    /// A new stream was opened: after a complete snapshot, its snapshot is a resumption.
+    fn reopened(&mut self) {
+        if self.synced {
+            self.resnapshot = Some(BTreeSet::new());
+        } else {
+            // The first snapshot was cut short: the new one starts over, and so does the output.
+            self.seen.clear();
+        }
+    }
+
+    /// The events to print for `event`.
+    fn next(&mut self, event: WatchDeploymentsResponse) -> Vec<WatchDeploymentsResponse> {
+        let key = |d: &Deployment| (d.namespace.clone(), d.name.clone());
+        let kind = EventType::try_from(event.r#type).unwrap_or(EventType::Unspecified);
+        if let Some(named) = self.resnapshot.as_mut() {
+            match (kind, event.deployment) {
+                (EventType::Added, Some(d)) => {
+                    named.insert(key(&d));
+                    let out = match self.seen.get(&key(&d)) {
+                        Some(before) if *before == d => return Vec::new(),
+                        Some(_) => EventType::Modified,
+                        None => EventType::Added,
+                    };
+                    self.seen.insert(key(&d), d.clone());
+                    return vec![WatchDeploymentsResponse { r#type: out as i32, deployment: Some(d) }];
+                }
+                (EventType::Synced, _) => {
+                    let gone: Vec<_> = self.seen.keys().filter(|k| !named.contains(*k)).cloned().collect();
+                    self.resnapshot = None;
+                    return gone
+                        .into_iter()
+                        .filter_map(|k| self.seen.remove(&k))
+                        .map(|d| WatchDeploymentsResponse { r#type: EventType::Deleted as i32, deployment: Some(d) })
+                        .collect();
+                }
+                // Not a snapshot event: the server ended the snapshot without SYNCED.
+                (_, deployment) => {
+                    self.resnapshot = None;
+                    return self.next(WatchDeploymentsResponse { r#type: event.r#type, deployment });
+                }
+            }
+        }
+        match (kind, &event.deployment) {
+            (EventType::Added | EventType::Modified, Some(d)) => {
+                self.seen.insert(key(d), d.clone());
+            }
+            (EventType::Deleted, Some(d)) => {
+                self.seen.remove(&key(d));
+            }
+            (EventType::Synced, _) => self.synced = true,
+            _ => {}
+        }
+        vec![event]
+    }
+}
+
 /// Every item of a paged listing: calls `page` with each page token in turn, from the first
 /// page (an empty token) until the server answers an empty next token.
 ///
@@ -336,23 +442,59 @@ where
     }
 }
 
-async fn unary<T>(
-    timeout: Option<Duration>,
-    server: &str,
-    call: impl Future<Output = Result<tonic::Response<T>, Status>>,
-) -> Result<T, CliError> {
-    let res = match timeout {
-        Some(t) => tokio::time::timeout(t, call)
-            .await
-            .map_err(|_| Status::deadline_exceeded(format!("no answer within {}s", t.as_secs())))?,
-        None => call.await,
-    };
-    res.map(tonic::Response::into_inner).map_err(|s| status_error(s, server))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ev(t: EventType, name: &str, replicas: i32) -> WatchDeploymentsResponse {
+        let deployment = (!name.is_empty()).then(|| Deployment {
+            namespace: "shop".into(),
+            name: name.into(),
+            spec_replicas: replicas,
+            ..Default::default()
+        });
+        WatchDeploymentsResponse { r#type: t as i32, deployment }
+    }
+
+    fn names(events: Vec<WatchDeploymentsResponse>) -> Vec<(EventType, String)> {
+        events
+            .into_iter()
+            .map(|e| (EventType::try_from(e.r#type).unwrap(), e.deployment.map(|d| d.name).unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn a_reopened_watch_prints_only_what_changed_while_it_was_down() {
+        use EventType::*;
+        let mut r = Resume::default();
+        r.reopened();
+        for e in [ev(Added, "web", 2), ev(Added, "cart", 1), ev(Added, "old", 1), ev(Synced, "", 0)] {
+            assert_eq!(r.next(e.clone()).len(), 1, "the first snapshot is printed as it comes");
+        }
+        assert_eq!(names(r.next(ev(Modified, "web", 3))), [(Modified, "web".to_string())]);
+        // The stream is cut; the new one starts with a full snapshot.
+        r.reopened();
+        assert!(r.next(ev(Added, "web", 3)).is_empty(), "unchanged: not printed again");
+        assert_eq!(names(r.next(ev(Added, "cart", 4))), [(Modified, "cart".to_string())]);
+        assert_eq!(names(r.next(ev(Added, "new", 1))), [(Added, "new".to_string())]);
+        // SYNCED: what the snapshot did not name was deleted meanwhile; no second SYNCED.
+        assert_eq!(names(r.next(ev(Synced, "", 0))), [(Deleted, "old".to_string())]);
+        // Then events pass as they come.
+        assert_eq!(names(r.next(ev(Deleted, "new", 1))), [(Deleted, "new".to_string())]);
+        assert_eq!(names(r.next(ev(Modified, "web", 5))), [(Modified, "web".to_string())]);
+    }
+
+    #[test]
+    fn a_watch_cut_before_its_first_snapshot_ended_starts_over() {
+        use EventType::*;
+        let mut r = Resume::default();
+        r.reopened();
+        assert_eq!(r.next(ev(Added, "web", 2)).len(), 1);
+        r.reopened();
+        // No SYNCED was seen: the new snapshot is printed whole, SYNCED included.
+        assert_eq!(names(r.next(ev(Added, "web", 2))), [(Added, "web".to_string())]);
+        assert_eq!(names(r.next(ev(Synced, "", 0))), [(Synced, String::new())]);
+    }
 
     fn window(w: &str, replicas: i32) -> ScheduleWindow {
         ScheduleWindow { window: w.into(), replicas }

@@ -14,9 +14,14 @@
 //! | `Cut` | accepted and closed at once (like a refused connection) | — |
 //! | `Blackhole` | accepted and held open, nothing forwarded, until the link changes | — |
 //! | `Slow(d)` | forwarded | every chunk from the server is delayed by `d` |
+//!
+//! [`Proxy::refuse_next`] closes the next few connections whatever the link: a client's
+//! connection attempts that meet a pod going away.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -42,6 +47,10 @@ pub struct Proxy {
     pub addr: SocketAddr,
     link: watch::Sender<(Link, u64)>,
     task: tokio::task::JoinHandle<()>,
+    /// Connections accepted so far.
+    accepted: Arc<AtomicU64>,
+    /// How many of the next connections to close at once, whatever the link.
+    refuse: Arc<AtomicU64>,
 }
 
 impl Proxy {
@@ -50,13 +59,34 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
         let addr = listener.local_addr().unwrap();
         let (link, rx) = watch::channel((Link::Pass, 0));
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((client, _)) = listener.accept().await else { continue };
-                tokio::spawn(serve(client, upstream, rx.clone()));
+        let accepted = Arc::new(AtomicU64::new(0));
+        let refuse = Arc::new(AtomicU64::new(0));
+        let task = tokio::spawn({
+            let (accepted, refuse) = (accepted.clone(), refuse.clone());
+            async move {
+                loop {
+                    let Ok((client, _)) = listener.accept().await else { continue };
+                    accepted.fetch_add(1, Ordering::SeqCst);
+                    if refuse.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+                        // Closed at once, like a pod that accepts and then goes away.
+                        continue;
+                    }
+                    tokio::spawn(serve(client, upstream, rx.clone()));
+                }
             }
         });
-        Proxy { addr, link, task }
+        Proxy { addr, link, task, accepted, refuse }
+    }
+
+    /// Closes the next `n` connections as soon as they are accepted (the client sees the
+    /// connection closed in its TLS handshake), then goes on as the link says.
+    pub fn refuse_next(&self, n: u64) {
+        self.refuse.store(n, Ordering::SeqCst);
+    }
+
+    /// The connections accepted so far, refused ones included.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     /// Sets the link, closing every connection open now.
