@@ -118,9 +118,7 @@ async fn writes_retry_only_when_a_second_attempt_cannot_apply_twice() {
     assert_eq!(code, 1, "{err}");
     assert!(err.starts_with("error: UNAVAILABLE: "), "{err}");
     assert_eq!(handled("Unavailable").await, 6.0, "a versioned write is retried: 1 + 5 attempts");
-    let gets = format!(
-        r#"scalekeeper_grpc_server_handled_total{{grpc_service="scalekeeper.v1.ScaleService",grpc_method="GetDeployment",grpc_code="Unavailable"}}"#
-    );
+    let gets = r#"scalekeeper_grpc_server_handled_total{grpc_service="scalekeeper.v1.ScaleService",grpc_method="GetDeployment",grpc_code="Unavailable"}"#;
     let (code, _, err) = run(&env, &server, &["get", "shop/web"]).await;
     assert_eq!(code, 1, "{err}");
     let (_, body) = common::http_get(env.http_addr, "/metrics").await;
