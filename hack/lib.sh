@@ -105,7 +105,8 @@ POD_SELECTOR="app.kubernetes.io/name=scalekeeper,app.kubernetes.io/instance=$REL
 
 kube() { "$KUBECTL" "$@"; }
 
-# Waits until HOST:PORT accepts a TCP connection, up to $2 seconds.
+# Waits until HOST:PORT accepts a TCP connection, up to $2 seconds: for a local listener such as
+# `kubectl port-forward`'s. Through the NodePort use wait_grpc, which proves a ready endpoint.
 wait_tcp() {
   local addr="$1" timeout="${2:-60}" host port i
   host="${addr%:*}"
@@ -124,6 +125,33 @@ CERTS_DIR="$KIND_DIR/certs"
 client_cert() { printf '%s' "$CERTS_DIR/client-$1.pem"; }
 client_key() { printf '%s' "$CERTS_DIR/client-$1-key.pem"; }
 
+# The scalekeeper CLI (built once per script) for probes through the NodePort.
+cli() {
+  if [[ -z "${CLI_BUILT:-}" ]]; then
+    "$CARGO" build --locked --quiet -p scalekeeper --bin scalekeeper
+    CLI_BUILT=1
+  fi
+  "${CARGO_TARGET_DIR:-target}/debug/scalekeeper" "$@" --server "$NODEPORT_ADDR" \
+    --ca "$CERTS_DIR/ca.pem" --cert "$(client_cert e2e-admin)" --key "$(client_key e2e-admin)"
+}
+
+# Waits up to $1 seconds (60) until a real gRPC call (ListDeployments, mTLS) through the
+# NodePort succeeds: a TCP accept proves nothing, since Docker's port proxy and kube-proxy
+# accept with or without a ready endpoint behind them.
+wait_grpc() {
+  local timeout="${1:-60}" start=$SECONDS out=""
+  cli list --timeout 2 >/dev/null 2>&1 || true # builds the CLI outside the clock
+  start=$SECONDS
+  while ((SECONDS - start < timeout)); do
+    if out="$(cli list --timeout 2 2>&1)"; then
+      log "gRPC through $NODEPORT_ADDR answers (ListDeployments)"
+      return 0
+    fi
+    sleep 1
+  done
+  die "no gRPC answer through $NODEPORT_ADDR after ${timeout}s; the last try said: $out"
+}
+
 # Applies the seed Deployments (the ones kubesim serves in tests) to the cluster.
 apply_seed() {
   log "applying examples/kubesim-seed.yaml (namespaces shop and payments, Deployments web, cart, ledger)"
@@ -137,7 +165,10 @@ helm_status_field() {
 }
 
 # Starts the load client (examples/steady_get.rs) through the NodePort in the background:
-# sets LOAD_PID and LOAD_SUMMARY; stop_load stops it and checks its verdict.
+# sets LOAD_PID and LOAD_SUMMARY. open_window and close_window mark the rollout window (the
+# client judges the calls in it: tests/support/window.rs); stop_load stops it and checks its
+# verdict. Bounds (environment): WINDOW_MIN_RATE (calls started per second, 100),
+# WINDOW_MAX_LATENCY_MS (2000), WINDOW_MAX_GAP_MS (longest time without a successful call, 1000).
 start_load() {
   local dir="$1" bin
   log "building the load client (examples/steady_get.rs)"
@@ -149,6 +180,8 @@ start_load() {
     --cert "$(client_cert upgrade-test)" --key "$(client_key upgrade-test)" \
     --target shop/web --target shop/cart --target payments/ledger \
     --workers "${LOAD_WORKERS:-4}" --interval-ms "${LOAD_INTERVAL_MS:-5}" \
+    --require-window --window-min-rate "${WINDOW_MIN_RATE:-100}" \
+    --window-max-latency-ms "${WINDOW_MAX_LATENCY_MS:-2000}" --window-max-gap-ms "${WINDOW_MAX_GAP_MS:-1000}" \
     --summary "$LOAD_SUMMARY" >"$dir/client.log" 2>&1 &
   LOAD_PID=$!
   LOAD_LOG="$dir/client.log"
@@ -162,25 +195,49 @@ start_load() {
   log "load client running (pid $LOAD_PID, log $LOAD_LOG)"
 }
 
+# The rollout starts now: calls from here on are judged (SIGUSR1 to the load client).
+open_window() {
+  kill -USR1 "$LOAD_PID"
+  log "rollout window opened"
+}
+
+# Every new pod is ready and every old pod is gone: the window closes (SIGUSR2).
+close_window() {
+  kill -USR2 "$LOAD_PID"
+  log "rollout window closed"
+}
+
+# Every pod of the release is Ready (up to $1, 180s).
+wait_pods_ready() {
+  kube --namespace "$NAMESPACE" wait pods -l "$POD_SELECTOR" --for=condition=Ready --timeout="${1:-180s}" >/dev/null
+}
+
 # Stops the load client (SIGINT: it prints and writes its summary) and fails unless every call
-# succeeded and there were at least $1 of them.
+# succeeded and the rollout window met its bounds.
 stop_load() {
-  local min_calls="$1" rc=0
+  local rc=0
   kill -INT "$LOAD_PID"
   wait "$LOAD_PID" || rc=$?
   trap - EXIT
   cat "$LOAD_LOG" >&2
   [[ -f "$LOAD_SUMMARY" ]] || die "the load client wrote no summary (exit $rc)"
-  python3 - "$LOAD_SUMMARY" "$min_calls" <<'PY'
+  python3 - "$LOAD_SUMMARY" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
-min_calls = int(sys.argv[2])
 print(f"load: {s['calls']} calls, {s['failed']} failed, {s['retries']} retries, "
       f"max latency {s['max_latency_ms']:.1f} ms, p99 {s['p99_latency_ms']:.1f} ms", file=sys.stderr)
+w = s.get("window")
+if not w:
+    sys.exit("error: the load client judged no rollout window (open_window/close_window were not both called)")
+print(f"rollout window: {w['seconds']:.1f}s, {w['calls']} calls ({w['rate_per_second']:.0f}/s), "
+      f"{w['failed']} failed, max latency {w['max_latency_ms']:.1f} ms, "
+      f"longest gap between successes {w['longest_gap_ms']:.1f} ms", file=sys.stderr)
+errors = []
 if s["failed"]:
-    sys.exit(f"error: {s['failed']} of {s['calls']} calls failed (zero allowed); the first are listed above")
-if s["calls"] < min_calls:
-    sys.exit(f"error: only {s['calls']} calls were made (at least {min_calls} expected)")
+    errors.append(f"{s['failed']} of {s['calls']} calls failed (zero allowed); the first are listed above")
+errors += w["violations"]
+if errors:
+    sys.exit("error: " + "; ".join(errors))
 PY
   [[ "$rc" -eq 0 ]] || die "the load client exited $rc"
 }
