@@ -22,7 +22,8 @@
 //!   scalekeeper-core (domain: sync status, the reconcile plan, validation, identity) — pure
 //!
 //!   metrics (prometheus registry; the edge passes gRPC codes as labels)
-//!   cli (the client) · certs (dev PKI) · dev (kubesim + server in one process; `dev` feature)
+//!   cli (the client) · retry (the client retry policy: the CLI, tests, load client)
+//!   · certs (dev PKI) · dev (kubesim + server in one process; `dev` feature)
 //! ```
 //!
 //! Cargo feature `dev` (off by default): the `dev` module and `scalekeeper dev`, with kubesim
