@@ -22,8 +22,8 @@ pub const DEFAULT_PORT: u16 = 50051;
 
 /// Connects over mutual TLS to `https://HOST:PORT` from `--server`, verifying the server's
 /// certificate against `--ca` for the name HOST and presenting `--cert`/`--key`, within
-/// `--timeout`. One attempt: the commands retry through the CLI's session (the module docs, "Retries"). Errors name
-/// the missing or unreadable file, or the unreachable server, plainly.
+/// `--timeout`. One attempt: the commands retry as the module docs' "Retries" says. Errors
+/// name the missing or unreadable file, or the unreachable server, plainly.
 pub async fn connect(conn: &ConnectArgs) -> Result<ScaleServiceClient<Channel>, CliError> {
     connect_within(conn, call_timeout(conn.timeout)).await
 }
