@@ -5,6 +5,7 @@
 # There is no kubelet and no scheduler: pods are created but never run.
 #
 #   hack/realkube.sh build            build the two binaries (once; cached)
+#   hack/realkube.sh build-node       also kube-scheduler, kubelet, kube-proxy (for hack/node.sh)
 #   hack/realkube.sh up               start etcd, kube-apiserver, kube-controller-manager (builds
 #                                     first if needed); the kubeconfig path is the last line printed
 #   hack/realkube.sh down             stop them (WIPE=1 also deletes etcd's data)
@@ -51,7 +52,7 @@ die() {
   exit 1
 }
 usage() {
-  sed -n '7,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '7,14p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -187,21 +188,55 @@ do_build() {
     log "build: openapi-gen in $(($(date +%s) - t))s"
   fi
 
-  # 5. The binaries, version-stamped as upstream's hack/lib/version.sh does.
-  local ldflags="-s -w" pkg c build_date
+  # 5. The binaries.
+  go_build kube-apiserver kube-controller-manager
+  cd - >/dev/null
+  log "built $("$BIN/kube-apiserver" --version) into $BIN in $(($(date +%s) - start))s"
+}
+
+# go_build COMPONENT...: builds cmd/COMPONENT from the unpacked tree into BIN, version-stamped
+# as upstream's hack/lib/version.sh does; run in the tree with GOPATH set (do_build).
+go_build() {
+  local ldflags="-s -w" pkg c t build_date
   build_date=$(date -u +'%Y-%m-%dT%H:%M:%SZ')
   for pkg in k8s.io/kubernetes/vendor/k8s.io/client-go/pkg/version k8s.io/kubernetes/vendor/k8s.io/component-base/version; do
     ldflags+=" -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=20"
     ldflags+=" -X $pkg.gitCommit=$K8S_COMMIT -X $pkg.gitTreeState=archive -X $pkg.buildDate=$build_date"
   done
-  for c in kube-apiserver kube-controller-manager; do
+  for c in "$@"; do
     t=$(date +%s)
     nice -n 19 go build -p "$JOBS" -tags selinux,notest -ldflags "$ldflags" -o "$BIN/$c.tmp" "k8s.io/kubernetes/cmd/$c"
     mv -f "$BIN/$c.tmp" "$BIN/$c"
     log "build: $c in $(($(date +%s) - t))s"
   done
-  cd - >/dev/null
-  log "built $("$BIN/kube-apiserver" --version) into $BIN in $(($(date +%s) - start))s"
+}
+
+# The node's binaries (hack/node.sh): kube-scheduler, kubelet and kube-proxy from the same tree
+# and flags as the control plane, into BIN. Builds the control plane first if needed.
+NODE_COMPONENTS=(kube-scheduler kubelet kube-proxy)
+node_built() {
+  local c
+  for c in "${NODE_COMPONENTS[@]}"; do
+    [[ -x $BIN/$c ]] || return 1
+    "$BIN/$c" --version 2>/dev/null | grep -qx "Kubernetes $K8S_VERSION" || return 1
+  done
+}
+
+cmd_build_node() {
+  cmd_build
+  if node_built; then
+    log "node binaries are built: $BIN (${NODE_COMPONENTS[*]})"
+    return 0
+  fi
+  exec 9>"$DIR/build.lock"
+  flock 9
+  if ! node_built; then
+    export GOPATH="$DIR/gopath" GO111MODULE=off CGO_ENABLED=0 GOFLAGS=
+    cd "$GOPATH/src/k8s.io/kubernetes"
+    go_build "${NODE_COMPONENTS[@]}"
+    cd - >/dev/null
+  fi
+  flock -u 9
 }
 
 # ------------------------------------------------------------------ PKI and kubeconfigs
@@ -465,6 +500,7 @@ cmd_apiserver_start() {
 
 case "${1:-}" in
   build) cmd_build ;;
+  build-node) cmd_build_node ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
