@@ -215,9 +215,11 @@ image: ## Build the image for this machine's architecture (docker buildx), tagge
 
 ##@ Local cluster (kind)
 
-# Pinned tool versions (CI's workflow pins the same ones and exports them). `make tools`
-# installs them into TOOLS_BIN, each download checked against its published SHA-256 (set
-# KIND_SHA256 / HELM_SHA256 / KUBECTL_SHA256 to pin the digests too): see hack/tools.sh.
+# Pinned tool versions (CI's workflows run `make tools`, so they use these). `make tools`
+# installs them into TOOLS_BIN, each download checked against the SHA-256 that hack/tools.sh
+# pins for the version and platform (linux/darwin, amd64/arm64) and against the published
+# checksum file. A version bumped here needs its digests added there; until then `make tools`
+# refuses it (KIND_SHA256 / HELM_SHA256 / KUBECTL_SHA256 supply one for a single run).
 KIND_VERSION     ?= v0.32.0
 KUBECTL_VERSION  ?= v1.36.1
 HELM_VERSION     ?= v4.2.4
@@ -235,7 +237,7 @@ KIND_ENV = KIND_CLUSTER='$(KIND_CLUSTER)' KIND='$(KIND)' HELM='$(HELM)' KUBECTL=
   KIND_BUILD_IMAGE='$(KIND_BUILD_IMAGE)' CARGO='$(CARGO)' MAKE='$(MAKE)'
 
 .PHONY: tools
-tools: ## kind, helm, kubectl (pinned versions) into ./bin from their release sites, SHA-256 checked.
+tools: ## kind, helm, kubectl (pinned versions) into ./bin from their release sites, checked against SHA-256s pinned in hack/tools.sh.
 	@TOOLS_BIN='$(TOOLS_BIN)' KIND_VERSION='$(KIND_VERSION)' HELM_VERSION='$(HELM_VERSION)' \
 	  KUBECTL_VERSION='$(KUBECTL_VERSION)' hack/tools.sh
 

@@ -61,6 +61,41 @@ cmd_load() {
   "$KIND" load docker-image "$IMAGE" --name "$KIND_CLUSTER"
 }
 
+# The NodePort Service in front of the release's pods, for the kind cluster only, generated for
+# NAMESPACE (KIND_NAMESPACE) and RELEASE: hack/kind.yaml maps its node port (NODEPORT_ADDR's
+# port, 30051) to the host's loopback, where `make upgrade-test` and `make rollback-test` run
+# their client. Its selector is POD_SELECTOR, the chart's selector labels for the release's
+# server pods. The chart's own Service (ClusterIP) is what `make e2e` port-forwards to.
+NODEPORT_SERVICE="$RELEASE-nodeport"
+nodeport_service() {
+  local pair pairs
+  IFS=, read -r -a pairs <<<"$POD_SELECTOR"
+  cat <<EOF
+apiVersion: v1
+kind: Service
+metadata:
+  name: $NODEPORT_SERVICE
+  namespace: $NAMESPACE
+  labels:
+    app.kubernetes.io/name: scalekeeper
+    app.kubernetes.io/part-of: scalekeeper
+spec:
+  type: NodePort
+  selector:
+EOF
+  for pair in "${pairs[@]}"; do
+    printf '    %s: %s\n' "${pair%%=*}" "${pair#*=}"
+  done
+  cat <<EOF
+  ports:
+    - name: grpc
+      port: 50051
+      targetPort: grpc
+      nodePort: ${NODEPORT_ADDR##*:}
+      protocol: TCP
+EOF
+}
+
 cmd_deploy() {
   need_cluster
   need_tools helm
@@ -95,11 +130,14 @@ cmd_deploy() {
   log "helm upgrade --install $RELEASE ($IMAGE)"
   "$HELM" upgrade --install "${HELM_ARGS[@]}" --wait --timeout "$ROLLOUT_TIMEOUT"
   kube --namespace "$NAMESPACE" rollout status "deployment/$RELEASE" --timeout "$ROLLOUT_TIMEOUT"
-  kube apply -f hack/kind-nodeport.yaml >/dev/null
-  wait_tcp "$NODEPORT_ADDR" 60
+  log "NodePort Service $NAMESPACE/$NODEPORT_SERVICE ($NODEPORT_ADDR on this machine)"
+  nodeport_service | kube apply -f - >/dev/null
+  # A real gRPC call through the NodePort (hack/lib.sh): a TCP accept proves only that
+  # Docker's port proxy listens, not that a ready endpoint is behind it.
+  wait_grpc 60
   kube --namespace "$NAMESPACE" get pods -l "$POD_SELECTOR" -o wide
   cat >&2 <<EOF
-==> deployed. To use the API from this machine (the NodePort of hack/kind-nodeport.yaml):
+==> deployed. To use the API from this machine (the NodePort Service $NAMESPACE/$NODEPORT_SERVICE):
   export SCALEKEEPER_SERVER=$NODEPORT_ADDR SCALEKEEPER_CA=$CERTS_DIR/ca.pem \\
     SCALEKEEPER_CERT=$(client_cert e2e-admin) SCALEKEEPER_KEY=$(client_key e2e-admin)
   export KUBECONFIG=$KUBECONFIG
@@ -137,7 +175,7 @@ cmd_undeploy() {
   else
     log "the release '$RELEASE' is not installed"
   fi
-  kube delete -f hack/kind-nodeport.yaml --ignore-not-found
+  kube --namespace "$NAMESPACE" delete service "$NODEPORT_SERVICE" --ignore-not-found
   kube delete namespace "$NAMESPACE" --ignore-not-found --wait
   log "kept: the ReplicaPolicy CRD (deleting it deletes every ReplicaPolicy) and the namespaces ${SEED_NAMESPACES[*]}"
 }
