@@ -24,7 +24,8 @@ RELEASE=scalekeeper
 NAMESPACE="${KIND_NAMESPACE:-scalekeeper}"
 SEED_NAMESPACES=(shop payments)
 TLS_SECRET=scalekeeper-tls
-# hack/kind.yaml maps this node port (hack/kind-nodeport.yaml) to the host's loopback.
+# hack/kind.yaml maps this node port (the NodePort Service hack/kind.sh deploy writes) to the
+# host's loopback.
 NODEPORT_ADDR=localhost:30051
 # How long helm and kubectl wait for a rollout.
 ROLLOUT_TIMEOUT="${ROLLOUT_TIMEOUT:-5m}"
@@ -50,16 +51,17 @@ need_docker() {
 
 # Each named tool (kind, helm, kubectl) must run; `make tools` installs the pinned versions.
 need_tools() {
-  local name bin
+  local name bin var
   for name in "$@"; do
+    # The variable's name spelled out: ${name^^} needs bash 4, and macOS has 3.2.
     case "$name" in
-      kind) bin="$KIND" ;;
-      helm) bin="$HELM" ;;
-      kubectl) bin="$KUBECTL" ;;
+      kind) bin="$KIND" var=KIND ;;
+      helm) bin="$HELM" var=HELM ;;
+      kubectl) bin="$KUBECTL" var=KUBECTL ;;
       *) die "need_tools: unknown tool $name" ;;
     esac
     command -v "$bin" >/dev/null 2>&1 ||
-      die "$name not found ($bin). Run \`make tools\` (pinned versions into ./bin) or set ${name^^}=/path/to/$name."
+      die "$name not found ($bin). Run \`make tools\` (pinned versions into ./bin) or set $var=/path/to/$name."
   done
 }
 
