@@ -40,7 +40,7 @@ cmd_down() {
   else
     log "no kind cluster '$KIND_CLUSTER'"
   fi
-  rm -f "$KIND_DIR/kubeconfig"
+  rm -f "$STATE_DIR/kubeconfig"
 }
 
 cmd_load() {
@@ -61,72 +61,11 @@ cmd_load() {
   "$KIND" load docker-image "$IMAGE" --name "$KIND_CLUSTER"
 }
 
-# The NodePort Service in front of the release's pods, for the kind cluster only, generated for
-# NAMESPACE (KIND_NAMESPACE) and RELEASE: hack/kind.yaml maps its node port (NODEPORT_ADDR's
-# port, 30051) to the host's loopback, where `make upgrade-test` and `make rollback-test` run
-# their client. Its selector is POD_SELECTOR, the chart's selector labels for the release's
-# server pods. The chart's own Service (ClusterIP) is what `make e2e` port-forwards to.
-NODEPORT_SERVICE="$RELEASE-nodeport"
-nodeport_service() {
-  local pair pairs
-  IFS=, read -r -a pairs <<<"$POD_SELECTOR"
-  cat <<EOF
-apiVersion: v1
-kind: Service
-metadata:
-  name: $NODEPORT_SERVICE
-  namespace: $NAMESPACE
-  labels:
-    app.kubernetes.io/name: scalekeeper
-    app.kubernetes.io/part-of: scalekeeper
-spec:
-  type: NodePort
-  selector:
-EOF
-  for pair in "${pairs[@]}"; do
-    printf '    %s: %s\n' "${pair%%=*}" "${pair#*=}"
-  done
-  cat <<EOF
-  ports:
-    - name: grpc
-      port: 50051
-      targetPort: grpc
-      nodePort: ${NODEPORT_ADDR##*:}
-      protocol: TCP
-EOF
-}
-
 cmd_deploy() {
   need_cluster
   need_tools helm
   set_helm_args
-  local bin="${CARGO_TARGET_DIR:-target}/debug/scalekeeper" ns
-  log "building the scalekeeper CLI (certificates)"
-  "$CARGO" build --locked --quiet -p scalekeeper --bin scalekeeper
-
-  for ns in "$NAMESPACE" "${SEED_NAMESPACES[@]}"; do
-    kube create namespace "$ns" --dry-run=client -o yaml | kube apply -f - >/dev/null
-  done
-
-  # A dev CA (reused when it exists), a server certificate for the Service's in-cluster names
-  # (and localhost: the port-forward and the NodePort), client certificates for the e2e suite
-  # and the upgrade test.
-  log "certificates in $CERTS_DIR"
-  "$bin" certs --dir "$CERTS_DIR" --days 30 \
-    --server-name "$RELEASE" \
-    --server-name "$RELEASE.$NAMESPACE" \
-    --server-name "$RELEASE.$NAMESPACE.svc" \
-    --server-name "$RELEASE.$NAMESPACE.svc.cluster.local" \
-    --client e2e-admin --client upgrade-test >/dev/null
-  kube --namespace "$NAMESPACE" create secret generic "$TLS_SECRET" --type=kubernetes.io/tls \
-    --from-file=tls.crt="$CERTS_DIR/server.pem" \
-    --from-file=tls.key="$CERTS_DIR/server-key.pem" \
-    --from-file=ca.crt="$CERTS_DIR/ca.pem" \
-    --dry-run=client -o yaml | kube apply -f - >/dev/null
-
-  log "the ReplicaPolicy CRD"
-  kube apply --server-side -f deploy/crds/replicapolicies.scalekeeper.dev.yaml
-
+  prepare_cluster
   log "helm upgrade --install $RELEASE ($IMAGE)"
   "$HELM" upgrade --install "${HELM_ARGS[@]}" --wait --timeout "$ROLLOUT_TIMEOUT"
   kube --namespace "$NAMESPACE" rollout status "deployment/$RELEASE" --timeout "$ROLLOUT_TIMEOUT"
@@ -141,7 +80,7 @@ cmd_deploy() {
   export SCALEKEEPER_SERVER=$NODEPORT_ADDR SCALEKEEPER_CA=$CERTS_DIR/ca.pem \\
     SCALEKEEPER_CERT=$(client_cert e2e-admin) SCALEKEEPER_KEY=$(client_key e2e-admin)
   export KUBECONFIG=$KUBECONFIG
-  $bin list
+  ${CARGO_TARGET_DIR:-target}/debug/scalekeeper list
 EOF
 }
 
@@ -184,7 +123,7 @@ cmd_undeploy() {
 cmd_e2e() {
   need_release
   apply_seed
-  local log_file="$KIND_DIR/port-forward.log" port="" i pf
+  local log_file="$STATE_DIR/port-forward.log" port="" i pf
   log "port-forwarding service/$RELEASE (grpc)"
   # The binary itself, not the kube function: a function would run in a subshell, and killing
   # that would leave kubectl running.

@@ -16,9 +16,10 @@ HELM="${HELM:-helm}"
 KUBECTL="${KUBECTL:-kubectl}"
 CARGO="${CARGO:-cargo}"
 IMAGE="${IMAGE:-ghcr.io/scalekeeper/scalekeeper:dev}"
-# Where the kind targets keep their state: the cluster's kubeconfig, certificates, logs.
-KIND_DIR="${KIND_DIR:-.scalekeeper/kind}"
-[[ "$KIND_DIR" == /* ]] || KIND_DIR="$ROOT/$KIND_DIR"
+# Where the scripts keep their state: the cluster's kubeconfig, certificates, logs
+# (.scalekeeper/kind for the kind targets; hack/test-node.sh sets .scalekeeper/node).
+STATE_DIR="${STATE_DIR:-.scalekeeper/kind}"
+[[ "$STATE_DIR" == /* ]] || STATE_DIR="$ROOT/$STATE_DIR"
 # The release, its namespace and the seed namespaces it manages (hack/kind-values.yaml).
 RELEASE=scalekeeper
 NAMESPACE="${KIND_NAMESPACE:-scalekeeper}"
@@ -71,10 +72,10 @@ need_cluster() {
   need_tools kind kubectl
   "$KIND" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER" ||
     die "there is no kind cluster '$KIND_CLUSTER': run \`make kind-up\` first."
-  mkdir -p "$KIND_DIR"
-  "$KIND" get kubeconfig --name "$KIND_CLUSTER" >"$KIND_DIR/kubeconfig"
-  chmod 600 "$KIND_DIR/kubeconfig"
-  KUBECONFIG="$KIND_DIR/kubeconfig"
+  mkdir -p "$STATE_DIR"
+  "$KIND" get kubeconfig --name "$KIND_CLUSTER" >"$STATE_DIR/kubeconfig"
+  chmod 600 "$STATE_DIR/kubeconfig"
+  KUBECONFIG="$STATE_DIR/kubeconfig"
   export KUBECONFIG
 }
 
@@ -123,7 +124,7 @@ wait_tcp() {
 }
 
 # The certificates `make deploy` wrote.
-CERTS_DIR="$KIND_DIR/certs"
+CERTS_DIR="$STATE_DIR/certs"
 client_cert() { printf '%s' "$CERTS_DIR/client-$1.pem"; }
 client_key() { printf '%s' "$CERTS_DIR/client-$1-key.pem"; }
 
@@ -152,6 +153,78 @@ wait_grpc() {
     sleep 1
   done
   die "no gRPC answer through $NODEPORT_ADDR after ${timeout}s; the last try said: $out"
+}
+
+# The NodePort Service in front of the release's pods, generated for NAMESPACE (KIND_NAMESPACE)
+# and RELEASE: on kind, hack/kind.yaml maps its node port (NODEPORT_ADDR's port, 30051) to the
+# host's loopback; on the node of hack/node.sh, kube-proxy serves it on localhost. The upgrade
+# and rollback tests run their client through it. Its selector is POD_SELECTOR, the chart's selector labels for the release's
+# server pods. The chart's own Service (ClusterIP) is what `make e2e` port-forwards to.
+NODEPORT_SERVICE="$RELEASE-nodeport"
+nodeport_service() {
+  local pair pairs
+  IFS=, read -r -a pairs <<<"$POD_SELECTOR"
+  cat <<EOF
+apiVersion: v1
+kind: Service
+metadata:
+  name: $NODEPORT_SERVICE
+  namespace: $NAMESPACE
+  labels:
+    app.kubernetes.io/name: scalekeeper
+    app.kubernetes.io/part-of: scalekeeper
+spec:
+  type: NodePort
+  selector:
+EOF
+  for pair in "${pairs[@]}"; do
+    printf '    %s: %s\n' "${pair%%=*}" "${pair#*=}"
+  done
+  cat <<EOF
+  ports:
+    - name: grpc
+      port: 50051
+      targetPort: grpc
+      nodePort: ${NODEPORT_ADDR##*:}
+      protocol: TCP
+EOF
+}
+
+# What the release needs before it is installed, and what the tests need: the namespaces, a dev
+# CA (reused when it exists) with a server certificate for the Service's in-cluster names (and
+# localhost: the port-forward and the NodePort) and client certificates for the e2e suite
+# (e2e-admin) and the load client (upgrade-test), the TLS Secret, the CRD, and RoleBindings
+# that let both clients call: with `config.authorization: rbac` (the chart's default) a client
+# needs the chart's editor ClusterRole in each namespace it touches.
+prepare_cluster() {
+  local bin="${CARGO_TARGET_DIR:-target}/debug/scalekeeper" ns client
+  log "building the scalekeeper CLI (certificates)"
+  "$CARGO" build --locked --quiet -p scalekeeper --bin scalekeeper
+  for ns in "$NAMESPACE" "${SEED_NAMESPACES[@]}"; do
+    kube create namespace "$ns" --dry-run=client -o yaml | kube apply -f - >/dev/null
+  done
+  log "certificates in $CERTS_DIR"
+  "$bin" certs --dir "$CERTS_DIR" --days 30 \
+    --server-name "$RELEASE" \
+    --server-name "$RELEASE.$NAMESPACE" \
+    --server-name "$RELEASE.$NAMESPACE.svc" \
+    --server-name "$RELEASE.$NAMESPACE.svc.cluster.local" \
+    --client e2e-admin --client upgrade-test >/dev/null
+  kube --namespace "$NAMESPACE" create secret generic "$TLS_SECRET" --type=kubernetes.io/tls \
+    --from-file=tls.crt="$CERTS_DIR/server.pem" \
+    --from-file=tls.key="$CERTS_DIR/server-key.pem" \
+    --from-file=ca.crt="$CERTS_DIR/ca.pem" \
+    --dry-run=client -o yaml | kube apply -f - >/dev/null
+  log "the ReplicaPolicy CRD"
+  kube apply --server-side -f deploy/crds/replicapolicies.scalekeeper.dev.yaml >/dev/null
+  kube wait --for condition=established --timeout=60s crd/replicapolicies.scalekeeper.dev >/dev/null
+  log "RoleBindings: e2e-admin and upgrade-test may call in ${SEED_NAMESPACES[*]} ($RELEASE-editor)"
+  for ns in "${SEED_NAMESPACES[@]}"; do
+    for client in e2e-admin upgrade-test; do
+      kube --namespace "$ns" create rolebinding "$RELEASE-test-$client" --clusterrole "$RELEASE-editor" \
+        --user "$client" --dry-run=client -o yaml | kube apply -f - >/dev/null
+    done
+  done
 }
 
 # Applies the seed Deployments (the ones kubesim serves in tests) to the cluster.

@@ -25,7 +25,7 @@ need_release
 set_helm_args
 apply_seed
 wait_grpc 60
-work="$KIND_DIR/rollback-test"
+work="$STATE_DIR/rollback-test"
 mkdir -p "$work"
 
 good_revision="$(helm_status_field version)"

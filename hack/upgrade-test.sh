@@ -24,7 +24,7 @@ need_release
 set_helm_args
 apply_seed
 wait_grpc 60
-work="$KIND_DIR/upgrade-test"
+work="$STATE_DIR/upgrade-test"
 mkdir -p "$work"
 
 # The old pods, one name per line (no mapfile: bash 3.2 runs these scripts on macOS).
