@@ -186,6 +186,26 @@ test-real: realkube-build ## The kubesim conformance suites and scalekeeper's cl
 	rm -f "$$log"; printf "test-real: cargo runs:$$summary\n"; \
 	exit $$failed
 
+##@ Real node (the chart and the image under a kubelet)
+
+# hack/node.sh: a single-node cluster that runs pods, v1.20.2 from the same Debian source tree
+# as realkube plus kube-scheduler, kubelet and kube-proxy, with Debian's containerd, runc and
+# CNI plugins. Needs root, cgroup v1 and iptables (`hack/node.sh check` says what is missing).
+NODE_SCRIPT := $(CURDIR)/hack/node.sh
+
+.PHONY: node-up
+node-up: ## Start the node (builds it the first time); prints the kubeconfig.
+	@$(NODE_SCRIPT) up
+
+.PHONY: node-down
+node-down: ## Stop the node; restore sysctls and iptables (WIPE=1 also deletes its state).
+	@$(NODE_SCRIPT) down
+
+.PHONY: test-node
+test-node: $(CHART_VENV)/.installed ## The chart and image-archive on the node: e2e, upgrade and rollback under load, failover, PDB (KEEP_NODE=1 leaves it up).
+	@command -v kubectl >/dev/null || { echo "kubectl is required (.ci/run installs it)"; exit 1; }
+	@MAKE='$(MAKE)' CARGO='$(CARGO)' hack/test-node.sh
+
 ##@ Delivery
 
 .PHONY: chart-validate

@@ -143,10 +143,10 @@ cli() {
 # accept with or without a ready endpoint behind them.
 wait_grpc() {
   local timeout="${1:-60}" start=$SECONDS out=""
-  cli list --timeout 2 >/dev/null 2>&1 || true # builds the CLI outside the clock
+  cli list -n "${SEED_NAMESPACES[0]}" --timeout 2 >/dev/null 2>&1 || true # builds the CLI outside the clock
   start=$SECONDS
   while ((SECONDS - start < timeout)); do
-    if out="$(cli list --timeout 2 2>&1)"; then
+    if out="$(cli list -n "${SEED_NAMESPACES[0]}" --timeout 2 2>&1)"; then
       log "gRPC through $NODEPORT_ADDR answers (ListDeployments)"
       return 0
     fi
@@ -193,9 +193,9 @@ EOF
 # What the release needs before it is installed, and what the tests need: the namespaces, a dev
 # CA (reused when it exists) with a server certificate for the Service's in-cluster names (and
 # localhost: the port-forward and the NodePort) and client certificates for the e2e suite
-# (e2e-admin) and the load client (upgrade-test), the TLS Secret, the CRD, and RoleBindings
+# (e2e-admin) and the load client (upgrade-test), the TLS Secret, the CRD, and the bindings
 # that let both clients call: with `config.authorization: rbac` (the chart's default) a client
-# needs the chart's editor ClusterRole in each namespace it touches.
+# needs the chart's editor ClusterRole where it calls.
 prepare_cluster() {
   local bin="${CARGO_TARGET_DIR:-target}/debug/scalekeeper" ns client
   log "building the scalekeeper CLI (certificates)"
@@ -218,12 +218,14 @@ prepare_cluster() {
   log "the ReplicaPolicy CRD"
   kube apply --server-side -f deploy/crds/replicapolicies.scalekeeper.dev.yaml >/dev/null
   kube wait --for condition=established --timeout=60s crd/replicapolicies.scalekeeper.dev >/dev/null
-  log "RoleBindings: e2e-admin and upgrade-test may call in ${SEED_NAMESPACES[*]} ($RELEASE-editor)"
+  # The e2e suite also lists across namespaces, which takes a ClusterRoleBinding; the load
+  # client reads and writes in the seed namespaces only.
+  log "RBAC for the test clients: e2e-admin everywhere, upgrade-test in ${SEED_NAMESPACES[*]} ($RELEASE-editor)"
+  kube create clusterrolebinding "$RELEASE-test-e2e-admin" --clusterrole "$RELEASE-editor" --user e2e-admin \
+    --dry-run=client -o yaml | kube apply -f - >/dev/null
   for ns in "${SEED_NAMESPACES[@]}"; do
-    for client in e2e-admin upgrade-test; do
-      kube --namespace "$ns" create rolebinding "$RELEASE-test-$client" --clusterrole "$RELEASE-editor" \
-        --user "$client" --dry-run=client -o yaml | kube apply -f - >/dev/null
-    done
+    kube --namespace "$ns" create rolebinding "$RELEASE-test-upgrade-test" --clusterrole "$RELEASE-editor" \
+      --user upgrade-test --dry-run=client -o yaml | kube apply -f - >/dev/null
   done
 }
 
@@ -242,7 +244,8 @@ helm_status_field() {
 # Starts the load client (examples/steady_get.rs) through the NodePort in the background:
 # sets LOAD_PID and LOAD_SUMMARY. open_window and close_window mark the rollout window (the
 # client judges the calls in it: tests/support/window.rs); stop_load stops it and checks its
-# verdict. Bounds (environment): WINDOW_MIN_RATE (calls started per second, 100),
+# verdict. Every LOAD_WRITE_EVERY-th call (10) of each connection is a SetReplicas declaring
+# shop/web's seed count, 3 (0: reads only). Bounds (environment): WINDOW_MIN_RATE (calls started per second, 100),
 # WINDOW_MAX_LATENCY_MS (2000), WINDOW_MAX_GAP_MS (longest time without a successful call, 1000).
 start_load() {
   local dir="$1" bin
@@ -255,13 +258,17 @@ start_load() {
     --cert "$(client_cert upgrade-test)" --key "$(client_key upgrade-test)" \
     --target shop/web --target shop/cart --target payments/ledger \
     --workers "${LOAD_WORKERS:-4}" --interval-ms "${LOAD_INTERVAL_MS:-5}" \
+    --write-every "${LOAD_WRITE_EVERY:-10}" --write-target shop/web --write-replicas 3 \
     --require-window --window-min-rate "${WINDOW_MIN_RATE:-100}" \
     --window-max-latency-ms "${WINDOW_MAX_LATENCY_MS:-2000}" --window-max-gap-ms "${WINDOW_MAX_GAP_MS:-1000}" \
     --summary "$LOAD_SUMMARY" >"$dir/client.log" 2>&1 &
   LOAD_PID=$!
   LOAD_LOG="$dir/client.log"
-  # shellcheck disable=SC2064 # expand now: the pid to kill is this one.
-  trap "kill $LOAD_PID 2>/dev/null || true" EXIT
+  # A script with an EXIT trap of its own (LOAD_NO_TRAP=1) stops the client there.
+  if [[ -z ${LOAD_NO_TRAP:-} ]]; then
+    # shellcheck disable=SC2064 # expand now: the pid to kill is this one.
+    trap "kill $LOAD_PID 2>/dev/null || true" EXIT
+  fi
   sleep "${LOAD_WARMUP_SECONDS:-5}"
   kill -0 "$LOAD_PID" 2>/dev/null || {
     cat "$LOAD_LOG" >&2
@@ -293,7 +300,8 @@ stop_load() {
   local rc=0
   kill -INT "$LOAD_PID"
   wait "$LOAD_PID" || rc=$?
-  trap - EXIT
+  [[ -n ${LOAD_NO_TRAP:-} ]] || trap - EXIT
+  LOAD_PID=""
   cat "$LOAD_LOG" >&2
   [[ -f "$LOAD_SUMMARY" ]] || die "the load client wrote no summary (exit $rc)"
   python3 - "$LOAD_SUMMARY" <<'PY'

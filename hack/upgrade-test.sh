@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make upgrade-test`: zero downtime while `helm upgrade` replaces every pod.
 #
-# A client (examples/steady_get.rs) calls GetDeployment through the Service at a steady rate
-# (4 connections, each starting a call every 5 ms) under the documented retry policy
+# A client (examples/steady_get.rs) calls GetDeployment (and, every 10th call, SetReplicas)
+# through the Service at a steady rate (4 connections, each starting a call every 5 ms) under
+# the documented retry policy
 # (docs/operations.md, "Client retry policy": UNAVAILABLE retried, at most 5 attempts). It
 # reaches the pods through the NodePort of the kind deployment, so every new connection is
 # balanced by kube-proxy over the Service's ready endpoints. Meanwhile `helm upgrade` changes a

@@ -1,4 +1,4 @@
-//! A steady GetDeployment load through one address (in `make upgrade-test` and
+//! A steady GetDeployment (and optionally SetReplicas) load through one address (in `make upgrade-test` and
 //! `make rollback-test`: a Kubernetes Service), under the documented client retry policy
 //! (`docs/operations.md`, "Client retry policy"; the code is `scalekeeper::retry`, which the CLI
 //! and the drain test use too). It counts every call that still fails after the policy's
@@ -8,6 +8,9 @@
 //! cargo run --locked -p scalekeeper --example steady_get -- --server localhost:30051 \
 //!   --ca ca.pem --cert client.pem --key client-key.pem --target shop/web --target shop/cart
 //! ```
+//!
+//! With `--write-every N`, every Nth call of each worker is a SetReplicas declaring
+//! `--write-replicas` for `--write-target` (the same count each time) instead of a read.
 //!
 //! Each of `--workers` tasks has its own connection, so behind a Service the workers spread over
 //! the pods, and starts a call every `--interval-ms`. It runs for `--duration-secs`, or (0, the
@@ -37,8 +40,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Parser;
 use scalekeeper::retry;
-use scalekeeper_api::v1::GetDeploymentRequest;
 use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
+use scalekeeper_api::v1::{GetDeploymentRequest, SetReplicasRequest};
 use tokio::signal::unix::{SignalKind, signal};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
@@ -87,11 +90,33 @@ struct Args {
     /// Fail unless a rollout window was opened (SIGUSR1) and closed (SIGUSR2).
     #[arg(long)]
     require_window: bool,
+    /// Every Nth call of each worker is a SetReplicas of --write-target instead of a read;
+    /// 0: reads only.
+    #[arg(long, default_value_t = 0)]
+    write_every: u64,
+    /// The Deployment the writes declare a count for, NAMESPACE/NAME.
+    #[arg(long, default_value = "shop/web")]
+    write_target: String,
+    /// The count the writes declare (the same each time, so the writes change nothing after
+    /// the first and cause no rollout of their own).
+    #[arg(long, default_value_t = 3)]
+    write_replicas: i32,
+}
+
+/// What the workers write, when they write.
+#[derive(Clone)]
+struct Writes {
+    every: u64,
+    namespace: String,
+    name: String,
+    replicas: i32,
 }
 
 #[derive(Default)]
 struct Stats {
     calls: AtomicU64,
+    /// Of the calls, the SetReplicas.
+    writes: AtomicU64,
     failed: AtomicU64,
     retries: AtomicU64,
     latencies_us: Mutex<Vec<u64>>,
@@ -143,6 +168,15 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         .http2_keep_alive_interval(Duration::from_secs(1))
         .keep_alive_timeout(Duration::from_secs(2));
 
+    let writes = {
+        let (namespace, name) = args.write_target.split_once('/').context("--write-target must be NAMESPACE/NAME")?;
+        Writes {
+            every: args.write_every,
+            namespace: namespace.into(),
+            name: name.into(),
+            replicas: args.write_replicas,
+        }
+    };
     let stats = Arc::new(Stats::default());
     let stop = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -155,6 +189,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                 id,
                 client,
                 targets.clone(),
+                writes.clone(),
                 Duration::from_millis(args.interval_ms),
                 stats.clone(),
                 stop.clone(),
@@ -253,7 +288,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let retried = stats.retried.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let failures = stats.failures.lock().unwrap_or_else(|e| e.into_inner()).clone();
     println!(
-        "steady_get: {calls} calls in {:.1}s, {failed} failed, {retries} retries, max latency {:.1} ms, p99 {:.1} ms",
+        "steady_get: {calls} calls ({} SetReplicas) in {:.1}s, {failed} failed, {retries} retries, max latency {:.1} ms, p99 {:.1} ms",
+        stats.writes.load(Ordering::Relaxed),
         started.elapsed().as_secs_f64(),
         ms(max),
         ms(p99)
@@ -267,6 +303,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     if let Some(path) = &args.summary {
         let summary = serde_json::json!({
             "calls": calls,
+            "writes": stats.writes.load(Ordering::Relaxed),
             "failed": failed,
             "retries": retries,
             "max_latency_ms": ms(max),
@@ -300,6 +337,7 @@ async fn worker(
     id: usize,
     client: ScaleServiceClient<Channel>,
     targets: Arc<Vec<(String, String)>>,
+    writes: Writes,
     interval: Duration,
     stats: Arc<Stats>,
     stop: Arc<AtomicBool>,
@@ -309,14 +347,29 @@ async fn worker(
     let mut n = id;
     while !stop.load(Ordering::Relaxed) {
         tick.tick().await;
-        let (namespace, name) = &targets[n % targets.len()];
+        let write = writes.every > 0 && (n as u64).is_multiple_of(writes.every);
+        let (namespace, name) = if write {
+            (&writes.namespace, &writes.name)
+        } else {
+            (&targets[n % targets.len()].0, &targets[n % targets.len()].1)
+        };
         n += 1;
         let t = Instant::now();
+        // Writes declare the same count each time: the documented policy retries them too
+        // (docs/operations.md, "Writes").
         let (result, retries) = retry::call_with_retry(
             |_attempt| {
                 let mut client = client.clone();
-                let request = GetDeploymentRequest { namespace: namespace.clone(), name: name.clone() };
-                async move { client.get_deployment(request).await }
+                let (namespace, name) = (namespace.clone(), name.clone());
+                let replicas = writes.replicas;
+                async move {
+                    if write {
+                        let request = SetReplicasRequest { namespace, name, replicas, ..Default::default() };
+                        client.set_replicas(request).await.map(|_| ())
+                    } else {
+                        client.get_deployment(GetDeploymentRequest { namespace, name }).await.map(|_| ())
+                    }
+                }
             },
             |status| {
                 let why = format!("{:?}: {}", status.code(), status.message());
@@ -327,6 +380,9 @@ async fn worker(
         let end = Instant::now();
         let latency = end - t;
         stats.calls.fetch_add(1, Ordering::Relaxed);
+        if write {
+            stats.writes.fetch_add(1, Ordering::Relaxed);
+        }
         stats.retries.fetch_add(u64::from(retries), Ordering::Relaxed);
         stats.latencies_us.lock().unwrap_or_else(|e| e.into_inner()).push(latency.as_micros() as u64);
         stats.log.lock().unwrap_or_else(|e| e.into_inner()).push(window::Call { start: t, end, ok: result.is_ok() });
@@ -335,7 +391,8 @@ async fn worker(
             let mut failures = stats.failures.lock().unwrap_or_else(|e| e.into_inner());
             if failures.len() < 20 {
                 failures.push(format!(
-                    "{namespace}/{name} after {} attempt(s), {latency:?}: {:?}: {}",
+                    "{} {namespace}/{name} after {} attempt(s), {latency:?}: {:?}: {}",
+                    if write { "SetReplicas" } else { "GetDeployment" },
                     retries + 1,
                     status.code(),
                     status.message()
