@@ -253,6 +253,7 @@ start_load() {
   "$CARGO" build --locked --quiet -p scalekeeper --example steady_get
   bin="${CARGO_TARGET_DIR:-target}/debug/examples/steady_get"
   LOAD_SUMMARY="$dir/summary.json"
+  mkdir -p "$dir"
   rm -f "$LOAD_SUMMARY"
   "$bin" --server "$NODEPORT_ADDR" --ca "$CERTS_DIR/ca.pem" \
     --cert "$(client_cert upgrade-test)" --key "$(client_key upgrade-test)" \
