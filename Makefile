@@ -11,6 +11,8 @@ LINT_VENV    := .venv-lint
 # cargo-zigbuild and zig (tools/cross-requirements.txt, the Dockerfile's builder tools).
 CROSS_VENV   := .venv-cross
 MUSL_TARGET  := x86_64-unknown-linux-musl
+# Where build-musl's binary lands: cargo puts it under CARGO_TARGET_DIR when that is set.
+MUSL_BIN      = $(or $(CARGO_TARGET_DIR),target)/$(MUSL_TARGET)/release/scalekeeper
 # The image `make image` builds and the kind targets load and deploy.
 IMAGE       ?= ghcr.io/scalekeeper/scalekeeper:dev
 # What `make buf-breaking` compares proto/ with (CI: the pull request's base branch).
@@ -47,12 +49,12 @@ generate: ## Regenerate the CRD YAML (deploy/crds, the chart's copy), the proto 
 	python3 tools/validate_chart.py --write-readme
 
 .PHONY: build-musl
-build-musl: $(CROSS_VENV)/.installed ## The image's static (musl) binary without Docker, as the Dockerfile builds it: target/x86_64-unknown-linux-musl/release/scalekeeper.
+build-musl: $(CROSS_VENV)/.installed ## The image's static (musl) binary without Docker, as the Dockerfile builds it: target/x86_64-unknown-linux-musl/release/scalekeeper (under CARGO_TARGET_DIR if set).
 	rustup target add $(MUSL_TARGET)
 	PATH="$(CURDIR)/$(CROSS_VENV)/bin:$$PATH" $(CARGO) zigbuild $(CARGO_FLAGS) --release --target $(MUSL_TARGET) -p scalekeeper --bin scalekeeper
-	@if readelf --program-headers --dynamic target/$(MUSL_TARGET)/release/scalekeeper | grep -E 'INTERP|\(NEEDED\)'; then \
-	  echo "target/$(MUSL_TARGET)/release/scalekeeper is not a static binary"; exit 1; fi
-	@ls -l target/$(MUSL_TARGET)/release/scalekeeper
+	@if readelf --program-headers --dynamic $(MUSL_BIN) | grep -E 'INTERP|\(NEEDED\)'; then \
+	  echo "$(MUSL_BIN) is not a static binary"; exit 1; fi
+	@ls -l $(MUSL_BIN)
 
 # cargo-zigbuild runs `python3 -m ziglang`: the venv's bin must come first in PATH (above).
 $(CROSS_VENV)/.installed: tools/cross-requirements.txt
@@ -111,7 +113,7 @@ bench: ## Figures: kubesim; authz on vs off; drift correction vs its floor; then
 
 .PHONY: bench-musl
 bench-musl: build-musl ## The summary's figures at 10,000 Deployments for the image's static musl binary (printed, not written to the docs).
-	SCALEKEEPER_BIN=target/$(MUSL_TARGET)/release/scalekeeper BENCH_SIZES=10000 BENCH_WRITE_DOC=0 \
+	SCALEKEEPER_BIN=$(MUSL_BIN) BENCH_SIZES=10000 BENCH_WRITE_DOC=0 \
 	  $(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example scale_bench
 
 .PHONY: hadolint
