@@ -15,6 +15,12 @@ MUSL_TARGET  := x86_64-unknown-linux-musl
 MUSL_BIN      = $(or $(CARGO_TARGET_DIR),target)/$(MUSL_TARGET)/release/scalekeeper
 # The image `make image` builds and the kind targets load and deploy.
 IMAGE       ?= ghcr.io/scalekeeper/scalekeeper:dev
+# `make image-archive`: the same image without Docker, as a docker-save archive for
+# `ctr -n k8s.io images import` (containerd keeps a localhost/ name as it is; a bare name
+# would become docker.io/library/NAME). Another tag gives another archive of the same build.
+IMAGE_ARCHIVE_REPO ?= localhost/scalekeeper
+IMAGE_ARCHIVE_TAG  ?= dev
+IMAGE_ARCHIVE       = target/image/scalekeeper-$(IMAGE_ARCHIVE_TAG).tar
 # What `make buf-breaking` compares proto/ with (CI: the pull request's base branch).
 BUF_AGAINST ?= .git\#branch=main
 
@@ -214,6 +220,18 @@ image: ## Build the image for this machine's architecture (docker buildx), tagge
 	@docker buildx version >/dev/null 2>&1 || { echo "make image: the docker buildx plugin is missing"; exit 1; }
 	docker buildx build --load --tag $(IMAGE) \
 	  --build-arg REVISION="$$(git rev-parse HEAD 2>/dev/null || echo unknown)" .
+
+.PHONY: image-archive
+image-archive: build-musl ## The same image without Docker (tools/image_archive.py): target/image/scalekeeper-IMAGE_ARCHIVE_TAG.tar, tagged IMAGE_ARCHIVE_REPO:IMAGE_ARCHIVE_TAG (localhost/scalekeeper:dev), for ctr images import or docker load.
+	@[ -d /usr/share/ca-certificates/mozilla ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "image-archive: installing Debian's ca-certificates (the image's CA bundle)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ca-certificates || exit 1; \
+	  else echo "image-archive: /usr/share/ca-certificates/mozilla is missing: install Debian's ca-certificates package"; exit 1; fi; }
+	python3 tools/image_archive.py --dockerfile Dockerfile --binary $(MUSL_BIN) \
+	  --tag $(IMAGE_ARCHIVE_REPO):$(IMAGE_ARCHIVE_TAG) --output $(IMAGE_ARCHIVE) \
+	  --build-arg VERSION="$$(sed -n '/^\[workspace\.package\]/,/^\[/ s/^version *= *"\(.*\)"$$/\1/p' Cargo.toml | grep . || echo dev)" \
+	  --build-arg REVISION="$$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 
 ##@ Local cluster (kind)
 
