@@ -29,7 +29,7 @@ BUF_AGAINST ?= .git\#branch=main
 .PHONY: help
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} \
-	  /^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2 } \
+	  /^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-19s\033[0m %s\n", $$1, $$2 } \
 	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
 ##@ Development
@@ -94,11 +94,12 @@ lint: $(VENV)/.installed ## rustfmt check, clippy with warnings denied (with and
 	$(MAKE) --no-print-directory actionlint
 
 .PHONY: test
-test: ## Unit, integration, conformance (kubectl, kube-rs), black-box (grpcio) tests; the Helm chart's validation.
+test: ## Unit, integration, conformance (kubectl, kube-rs), black-box (grpcio) tests; the Helm chart's validation; image-archive-check.
 	@command -v kubectl >/dev/null || { echo "kubectl is required by the conformance tests (.ci/run installs it)"; exit 1; }
 	$(CARGO) test $(CARGO_FLAGS) --workspace
 	$(MAKE) --no-print-directory blackbox
 	$(MAKE) --no-print-directory chart-validate
+	$(MAKE) --no-print-directory image-archive-check
 
 .PHONY: blackbox
 blackbox: $(VENV)/.installed ## Black-box test: Python grpcio client against scalekeeper dev over mTLS
@@ -232,6 +233,10 @@ image-archive: build-musl ## The same image without Docker (tools/image_archive.
 	  --tag $(IMAGE_ARCHIVE_REPO):$(IMAGE_ARCHIVE_TAG) --output $(IMAGE_ARCHIVE) \
 	  --build-arg VERSION="$$(sed -n '/^\[workspace\.package\]/,/^\[/ s/^version *= *"\(.*\)"$$/\1/p' Cargo.toml | grep . || echo dev)" \
 	  --build-arg REVISION="$$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+
+.PHONY: image-archive-check
+image-archive-check: ## Test that tools/image_archive.py builds what the Dockerfile's final stage builds (stdlib python3; no musl build).
+	python3 tools/test_image_archive.py
 
 ##@ Local cluster (kind)
 
