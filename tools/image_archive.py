@@ -609,6 +609,7 @@ def build(dockerfile: str, binary: str, tag: str, output: str, build_args: dict[
                 ti = tarfile.TarInfo(member)
                 ti.size, ti.mode, ti.mtime = len(members[member]), 0o644, 0
                 tf.addfile(ti, io.BytesIO(members[member]))
+        os.chmod(tmp, 0o644)  # mkstemp creates it 0600
         os.replace(tmp, out)
     except BaseException:
         os.unlink(tmp)

@@ -301,6 +301,7 @@ class ImageArchiveTest(unittest.TestCase):
         good = subprocess.run(cmd() + ["--build-arg", "VERSION=1.0.0"], capture_output=True, text=True)
         self.assertEqual(good.returncode, 0, good.stderr)
         self.assertIn("localhost/scalekeeper:test (linux/amd64)", good.stdout)
+        self.assertEqual((self.dir / "cli.tar").stat().st_mode & 0o777, 0o644, "readable by all")
         for tag in ("Scalekeeper:dev", "localhost/scalekeeper"):
             bad_tag = subprocess.run(cmd(tag), capture_output=True, text=True)
             self.assertEqual(bad_tag.returncode, 1, tag)
