@@ -5,6 +5,7 @@
 # filesystem; the chart mounts the certificates.
 #
 #   make image                                    # the host's architecture, tagged :dev
+#   make image-archive                            # the same image without Docker (below)
 #   docker buildx build --platform linux/amd64,linux/arm64 -t IMAGE .    # what release.yml pushes
 #   docker buildx build --platform linux/amd64,linux/arm64 --target binary \
 #     --output type=local,dest=dist .             # dist/linux_{amd64,arm64}/scalekeeper
@@ -73,6 +74,9 @@ FROM scratch AS binary
 COPY --from=builder /out/scalekeeper /scalekeeper
 
 # The image. distroless/static: CA certificates, tzdata, /etc/passwd with nonroot; no shell.
+# `make image-archive` builds this stage without Docker: tools/image_archive.py reads its
+# ARG, LABEL, COPY, USER, EXPOSE, ENTRYPOINT and CMD and refuses anything else (RUN, ENV, a
+# second COPY, another base). Change the tool with this stage; `make test` checks both.
 FROM gcr.io/distroless/static-debian12:nonroot AS runtime
 
 ARG VERSION=dev

@@ -11,8 +11,16 @@ LINT_VENV    := .venv-lint
 # cargo-zigbuild and zig (tools/cross-requirements.txt, the Dockerfile's builder tools).
 CROSS_VENV   := .venv-cross
 MUSL_TARGET  := x86_64-unknown-linux-musl
+# Where build-musl's binary lands: cargo puts it under CARGO_TARGET_DIR when that is set.
+MUSL_BIN      = $(or $(CARGO_TARGET_DIR),target)/$(MUSL_TARGET)/release/scalekeeper
 # The image `make image` builds and the kind targets load and deploy.
 IMAGE       ?= ghcr.io/scalekeeper/scalekeeper:dev
+# `make image-archive`: the same image without Docker, as a docker-save archive for
+# `ctr -n k8s.io images import` (containerd keeps a localhost/ name as it is; a bare name
+# would become docker.io/library/NAME). Another tag gives another archive of the same build.
+IMAGE_ARCHIVE_REPO ?= localhost/scalekeeper
+IMAGE_ARCHIVE_TAG  ?= dev
+IMAGE_ARCHIVE       = target/image/scalekeeper-$(IMAGE_ARCHIVE_TAG).tar
 # What `make buf-breaking` compares proto/ with (CI: the pull request's base branch).
 BUF_AGAINST ?= .git\#branch=main
 
@@ -21,7 +29,7 @@ BUF_AGAINST ?= .git\#branch=main
 .PHONY: help
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} \
-	  /^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2 } \
+	  /^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-19s\033[0m %s\n", $$1, $$2 } \
 	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
 ##@ Development
@@ -47,12 +55,12 @@ generate: ## Regenerate the CRD YAML (deploy/crds, the chart's copy), the proto 
 	python3 tools/validate_chart.py --write-readme
 
 .PHONY: build-musl
-build-musl: $(CROSS_VENV)/.installed ## The image's static (musl) binary without Docker, as the Dockerfile builds it: target/x86_64-unknown-linux-musl/release/scalekeeper.
+build-musl: $(CROSS_VENV)/.installed ## The image's static (musl) binary without Docker, as the Dockerfile builds it: target/x86_64-unknown-linux-musl/release/scalekeeper (under CARGO_TARGET_DIR if set).
 	rustup target add $(MUSL_TARGET)
 	PATH="$(CURDIR)/$(CROSS_VENV)/bin:$$PATH" $(CARGO) zigbuild $(CARGO_FLAGS) --release --target $(MUSL_TARGET) -p scalekeeper --bin scalekeeper
-	@if readelf --program-headers --dynamic target/$(MUSL_TARGET)/release/scalekeeper | grep -E 'INTERP|\(NEEDED\)'; then \
-	  echo "target/$(MUSL_TARGET)/release/scalekeeper is not a static binary"; exit 1; fi
-	@ls -l target/$(MUSL_TARGET)/release/scalekeeper
+	@if readelf --program-headers --dynamic $(MUSL_BIN) | grep -E 'INTERP|\(NEEDED\)'; then \
+	  echo "$(MUSL_BIN) is not a static binary"; exit 1; fi
+	@ls -l $(MUSL_BIN)
 
 # cargo-zigbuild runs `python3 -m ziglang`: the venv's bin must come first in PATH (above).
 $(CROSS_VENV)/.installed: tools/cross-requirements.txt
@@ -86,11 +94,12 @@ lint: $(VENV)/.installed ## rustfmt check, clippy with warnings denied (with and
 	$(MAKE) --no-print-directory actionlint
 
 .PHONY: test
-test: ## Unit, integration, conformance (kubectl, kube-rs), black-box (grpcio) tests; the Helm chart's validation.
+test: ## Unit, integration, conformance (kubectl, kube-rs), black-box (grpcio) tests; the Helm chart's validation; image-archive-check.
 	@command -v kubectl >/dev/null || { echo "kubectl is required by the conformance tests (.ci/run installs it)"; exit 1; }
 	$(CARGO) test $(CARGO_FLAGS) --workspace
 	$(MAKE) --no-print-directory blackbox
 	$(MAKE) --no-print-directory chart-validate
+	$(MAKE) --no-print-directory image-archive-check
 
 .PHONY: blackbox
 blackbox: $(VENV)/.installed ## Black-box test: Python grpcio client against scalekeeper dev over mTLS
@@ -111,7 +120,7 @@ bench: ## Figures: kubesim; authz on vs off; drift correction vs its floor; then
 
 .PHONY: bench-musl
 bench-musl: build-musl ## The summary's figures at 10,000 Deployments for the image's static musl binary (printed, not written to the docs).
-	SCALEKEEPER_BIN=target/$(MUSL_TARGET)/release/scalekeeper BENCH_SIZES=10000 BENCH_WRITE_DOC=0 \
+	SCALEKEEPER_BIN=$(MUSL_BIN) BENCH_SIZES=10000 BENCH_WRITE_DOC=0 \
 	  $(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example scale_bench
 
 .PHONY: hadolint
@@ -232,6 +241,22 @@ image: ## Build the image for this machine's architecture (docker buildx), tagge
 	@docker buildx version >/dev/null 2>&1 || { echo "make image: the docker buildx plugin is missing"; exit 1; }
 	docker buildx build --load --tag $(IMAGE) \
 	  --build-arg REVISION="$$(git rev-parse HEAD 2>/dev/null || echo unknown)" .
+
+.PHONY: image-archive
+image-archive: build-musl ## The same image without Docker (tools/image_archive.py): target/image/scalekeeper-IMAGE_ARCHIVE_TAG.tar, tagged IMAGE_ARCHIVE_REPO:IMAGE_ARCHIVE_TAG (localhost/scalekeeper:dev), for ctr images import or docker load.
+	@[ -d /usr/share/ca-certificates/mozilla ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "image-archive: installing Debian's ca-certificates (the image's CA bundle)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ca-certificates || exit 1; \
+	  else echo "image-archive: /usr/share/ca-certificates/mozilla is missing: install Debian's ca-certificates package"; exit 1; fi; }
+	python3 tools/image_archive.py --dockerfile Dockerfile --binary $(MUSL_BIN) \
+	  --tag $(IMAGE_ARCHIVE_REPO):$(IMAGE_ARCHIVE_TAG) --output $(IMAGE_ARCHIVE) \
+	  --build-arg VERSION="$$(sed -n '/^\[workspace\.package\]/,/^\[/ s/^version *= *"\(.*\)"$$/\1/p' Cargo.toml | grep . || echo dev)" \
+	  --build-arg REVISION="$$(git rev-parse HEAD 2>/dev/null || echo unknown)"
+
+.PHONY: image-archive-check
+image-archive-check: ## Test that tools/image_archive.py builds what the Dockerfile's final stage builds (stdlib python3; no musl build).
+	python3 tools/test_image_archive.py
 
 ##@ Local cluster (kind)
 
