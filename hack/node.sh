@@ -125,8 +125,8 @@ build_pause() {
   mkdir -p "$out"
   gcc -Os -Wall -Werror -static -DVERSION=v3.4-scalekeeper -o "$out/pause" "$src"
   strip "$out/pause"
-  python3 "$ROOT/tools/image_archive.py" raw --output "$out/pause.tar" --tag "$PAUSE_IMAGE" \
-    --entrypoint '["/pause"]' "$out/pause=/pause" >&2
+  python3 "$ROOT/tools/image_archive.py" --pause --binary "$out/pause" --tag "$PAUSE_IMAGE" \
+    --output "$out/pause.tar" >&2
 }
 
 cmd_build() {

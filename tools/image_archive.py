@@ -582,6 +582,17 @@ def build(dockerfile: str, binary: str, tag: str, output: str, build_args: dict[
     }
     if variant:
         config["variant"] = variant
+    out, image_id = write_archive(output, tag, config, layer)
+    return {"output": str(out), "tag": tag, "image_id": "sha256:" + image_id,
+            "diff_id": diff_id, "layer_bytes": len(layer), "archive_bytes": out.stat().st_size,
+            "platform": f"linux/{arch}" + (f"/{variant}" if variant else ""),
+            "certificates": ncerts, "ca_dir": ca_dir, "binary": stage.binary_dest}
+
+
+def write_archive(output: str, tag: str, config: dict, layer: bytes) -> tuple[Path, str]:
+    """Write a single-layer docker-archive of `config` (its rootfs names `layer`) tagged `tag`;
+    return the file and the image ID (the config's SHA-256)."""
+    diff_id = config["rootfs"]["diff_ids"][0]
     config_bytes = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
     image_id = hashlib.sha256(config_bytes).hexdigest()
     layer_dir = diff_id.split(":", 1)[1]
@@ -614,10 +625,32 @@ def build(dockerfile: str, binary: str, tag: str, output: str, build_args: dict[
     except BaseException:
         os.unlink(tmp)
         raise
-    return {"output": str(out), "tag": tag, "image_id": "sha256:" + image_id,
-            "diff_id": diff_id, "layer_bytes": len(layer), "archive_bytes": out.stat().st_size,
-            "platform": f"linux/{arch}" + (f"/{variant}" if variant else ""),
-            "certificates": ncerts, "ca_dir": ca_dir, "binary": stage.binary_dest}
+    return out, image_id
+
+
+def pause(binary: str, tag: str, output: str) -> dict:
+    """Write the pod sandbox image a node without a registry needs (hack/node.sh): Kubernetes'
+    static `pause` binary as /pause, its entrypoint, and nothing else (as upstream's
+    build/pause/Dockerfile: FROM scratch, ADD pause, USER 65535:65535, ENTRYPOINT ["/pause"])."""
+    if not _REF.fullmatch(tag):
+        raise ImageArchiveError(f"--tag {tag}: not NAME:TAG (lower-case name, explicit tag)")
+    data = Path(binary).read_bytes()
+    arch, variant = elf_platform(data, binary)
+    layer = layer_tar({"pause": (0o755, 0, data)})
+    diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
+    config = {
+        "architecture": arch,
+        "os": "linux",
+        "created": EPOCH,
+        "config": {"User": "65535:65535", "Entrypoint": ["/pause"]},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        "history": [{"created": EPOCH, "created_by": "tools/image_archive.py --pause"}],
+    }
+    if variant:
+        config["variant"] = variant
+    out, image_id = write_archive(output, tag, config, layer)
+    return {"output": str(out), "tag": tag, "image_id": "sha256:" + image_id, "diff_id": diff_id,
+            "archive_bytes": out.stat().st_size}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -626,6 +659,8 @@ def main(argv: list[str] | None = None) -> int:
                     "(docker save format), without Docker. See the module docstring.")
     ap.add_argument("--dockerfile", default="Dockerfile")
     ap.add_argument("--binary", required=True, help="the static (musl) scalekeeper binary")
+    ap.add_argument("--pause", action="store_true",
+                    help="--binary is Kubernetes' static pause: write the pod sandbox image instead")
     ap.add_argument("--tag", required=True, help="NAME:TAG, e.g. localhost/scalekeeper:dev")
     ap.add_argument("--output", required=True, help="the archive to write")
     ap.add_argument("--build-arg", action="append", default=[], metavar="NAME=VALUE",
@@ -639,6 +674,14 @@ def main(argv: list[str] | None = None) -> int:
         if not sep or not _NAME.fullmatch(name):
             ap.error(f"--build-arg {spec}: not NAME=VALUE")
         build_args[name] = value
+    if a.pause:
+        try:
+            s = pause(a.binary, a.tag, a.output)
+        except (ImageArchiveError, OSError) as e:
+            print(f"image_archive: {e}", file=sys.stderr)
+            return 1
+        print(f"{s['output']}: {s['tag']}, {s['archive_bytes']} bytes, image ID {s['image_id']}")
+        return 0
     try:
         s = build(a.dockerfile, a.binary, a.tag, a.output, build_args, a.ca_certificates)
     except (ImageArchiveError, OSError) as e:

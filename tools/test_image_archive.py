@@ -194,6 +194,17 @@ class ImageArchiveTest(unittest.TestCase):
         image_id = hashlib.sha256(m[manifest["Config"]][1]).hexdigest()
         self.assertEqual(manifest["Config"], image_id + ".json")
 
+    def test_pause_image_holds_only_pause(self):
+        out = self.dir / "pause.tar"
+        image_archive.pause(str(self.binary), "localhost/pause:3.4", str(out))
+        m, manifest, config, layer = self.open(out)
+        self.assertEqual(manifest["RepoTags"], ["localhost/pause:3.4"])
+        self.assertEqual(config["config"], {"User": "65535:65535", "Entrypoint": ["/pause"]})
+        self.assertEqual((config["os"], config["architecture"]), ("linux", "amd64"))
+        with tarfile.open(fileobj=io.BytesIO(layer)) as tf:
+            self.assertEqual([(t.name, t.mode, t.uid) for t in tf.getmembers()], [("pause", 0o755, 0)])
+            self.assertEqual(tf.extractfile("pause").read(), self.binary.read_bytes())
+
     def test_same_inputs_give_the_same_bytes(self):
         a = self.build("a.tar").read_bytes()
         b = self.build("b.tar").read_bytes()
