@@ -502,7 +502,7 @@ iptables_cleanup() {
     nat:KUBE-POSTROUTING nat:KUBE-MARK-DROP nat:KUBE-MARK-MASQ nat:KUBE-KUBELET-CANARY nat:KUBE-PROXY-CANARY \
     mangle:KUBE-KUBELET-CANARY mangle:KUBE-PROXY-CANARY; do
     t=${tc%%:*} c=${tc#*:}
-    refs=$(iptables -w -t "$t" -L "$c" -n 2>/dev/null | head -1 | sed -n 's/.*(\([0-9]*\) references).*/\1/p')
+    refs=$(iptables -w -t "$t" -L "$c" -n 2>/dev/null | head -1 | sed -n 's/.*(\([0-9]*\) references).*/\1/p' || true)
     [[ -n $refs ]] || continue
     if [[ $refs != 0 ]]; then
       log "iptables: $t/$c still has $refs references, left alone"
@@ -526,9 +526,10 @@ cmd_down() {
   if pid_of kube-proxy >/dev/null; then
     stop kube-proxy
     "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
-    iptables_cleanup
-    log "kube-proxy's iptables rules removed ($(iptables-save 2>/dev/null | grep -c KUBE || true) KUBE lines left)"
   fi
+  # Also after a down that was interrupted: only chains nothing references go.
+  iptables_cleanup
+  log "iptables: $(iptables-save 2>/dev/null | grep -c KUBE || true) KUBE lines left"
   restore_sysctl net/ipv4/conf/all/route_localnet route_localnet
   stop kubelet
   # The pods' containers: SIGKILL through containerd's API, then delete the tasks so that the
