@@ -229,6 +229,8 @@ if out=$(evict "${pods[1]}"); then
 fi
 grep -q "disruption budget" <<<"$out" || die "the second eviction failed, but not because of the budget: $out"
 note "eviction: ${pods[0]} evicted; ${pods[1]} refused while a replica is down ($(grep -o 'Cannot evict[^"]*budget' <<<"$out" | head -n 1))"
+# The evicted pod drains (--shutdown-delay, then the drain) and goes; its replacement is Ready.
+kube --namespace "$NAMESPACE" wait --for=delete "pod/${pods[0]}" --timeout=120s
 kube --namespace "$NAMESPACE" rollout status "deployment/$RELEASE" --timeout "$ROLLOUT_TIMEOUT"
 wait_pods_ready 120s
 
