@@ -73,7 +73,8 @@ cleanup() {
   if [[ ${KEEP_NODE:-} == 1 ]]; then
     log "the node stays up (KEEP_NODE=1): export KUBECONFIG=${KUBECONFIG:-}; make node-down stops it"
   else
-    "$NODE" down || true
+    # The node's state is the test's alone: the next run starts from an empty cluster.
+    WIPE=1 "$NODE" down || true
   fi
   exit "$rc"
 }
