@@ -278,16 +278,31 @@ start_load() {
   log "load client running (pid $LOAD_PID, log $LOAD_LOG)"
 }
 
-# The rollout starts now: calls from here on are judged (SIGUSR1 to the load client).
+# The rollout starts now: calls from here on are judged (SIGUSR1 to the load client). Returns
+# once the client says so in its log.
 open_window() {
-  kill -USR1 "$LOAD_PID"
-  log "rollout window opened"
+  signal_load USR1 opened
 }
 
 # Every new pod is ready and every old pod is gone: the window closes (SIGUSR2).
 close_window() {
-  kill -USR2 "$LOAD_PID"
-  log "rollout window closed"
+  signal_load USR2 closed
+}
+
+# signal_load SIGNAL WORD: sends SIGNAL to the load client and waits (up to 5 s) until its log
+# has one more "rollout window WORD" line.
+signal_load() {
+  local before i
+  before=$(grep -c "rollout window $2" "$LOAD_LOG" || true)
+  kill "-$1" "$LOAD_PID"
+  for ((i = 0; i < 50; i++)); do
+    (($(grep -c "rollout window $2" "$LOAD_LOG" || true) > before)) && {
+      log "rollout window $2"
+      return 0
+    }
+    sleep 0.1
+  done
+  die "the load client did not mark the rollout window $2 (SIG$1): see $LOAD_LOG"
 }
 
 # Every pod of the release is Ready (up to $1, 180s).

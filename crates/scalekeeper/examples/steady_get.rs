@@ -232,7 +232,8 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     tokio::pin!(run);
     loop {
         tokio::select! {
-            _ = &mut run => break,
+            // The window's signals first: a SIGUSR2 sent just before SIGINT still closes it.
+            biased;
             Some(()) = open.recv() => {
                 opened = Some(Instant::now());
                 closed = None;
@@ -242,6 +243,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                 closed = Some(Instant::now());
                 eprintln!("steady_get: {:>4}s rollout window closed", started.elapsed().as_secs());
             }
+            _ = &mut run => break,
         }
     }
     stop.store(true, Ordering::Relaxed);
