@@ -100,11 +100,14 @@ pub(super) fn status_error(status: Status, server: &str) -> CliError {
     if matches!(status.code(), Code::Unavailable | Code::Unknown | Code::Cancelled) {
         // With TLS 1.3 the server checks the client certificate after the client has finished
         // its handshake, so a refused certificate can show up as the connection closing under
-        // the first call.
+        // the first call. Not so a connection refused: nothing listens there (any more).
+        let refused = chain_iter(source)
+            .any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::ConnectionRefused));
         return CliError::Unreachable {
             server: server.to_string(),
             detail: format!("the connection failed: {text}"),
-            hint: Some(format!("if this happens on every try, the server probably refused {CLIENT_CERT_CHECK}")),
+            hint: (!refused)
+                .then(|| format!("if this happens on every try, the server probably refused {CLIENT_CERT_CHECK}")),
         };
     }
     status.into()
@@ -362,6 +365,14 @@ mod tests {
         assert_eq!(err.exit_code(), 3);
         let text = render_error(&err);
         assert!(text.starts_with("error: cannot connect to h:1: the connection failed: broken pipe\nhint: "), "{text}");
+        // A connection refused under the call (the server went away): exit 3, and no
+        // certificate hint, since nothing listens there.
+        let err = status_error(
+            local(Code::Unavailable, "tcp connect error", io::Error::from(io::ErrorKind::ConnectionRefused)),
+            "h:1",
+        );
+        assert!(matches!(&err, CliError::Unreachable { hint: None, .. }), "{err:?}");
+        assert_eq!(err.exit_code(), 3);
         // A TLS alert flattened into a message: exit 3, named as a TLS failure.
         let err = status_error(
             local(Code::Unknown, "transport error", io::Error::other("received fatal alert: UnknownCA")),

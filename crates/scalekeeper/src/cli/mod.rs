@@ -36,6 +36,9 @@
 //! `watch` opens the stream again when the server or the network cuts it (UNAVAILABLE, a lost
 //! connection), says so on stderr, and resumes: the new stream's snapshot prints only what
 //! changed meanwhile (MODIFIED, ADDED, DELETED), never a Deployment unchanged or a second SYNCED.
+//! Reopening follows the same policy (5 attempts within `--timeout`): it rides out a rolling
+//! restart behind a Service, where another replica answers; when no replica does, `watch`
+//! ends with the connection error (exit 3).
 //! A certificate problem is never retried.
 //!
 //! # Exit codes

@@ -155,7 +155,12 @@ impl Session {
                 )
                 .into()
             }
-            AttemptError::Call(status) => status_error(status, &self.server),
+            AttemptError::Call(status) => match status_error(status, &self.server) {
+                CliError::Unreachable { server, detail, hint } if retries > 0 => {
+                    CliError::Unreachable { server, detail: format!("{detail} ({attempts} attempts)"), hint }
+                }
+                e => e,
+            },
         }
     }
 }
@@ -237,5 +242,13 @@ mod tests {
             Idempotency::Read,
         );
         assert_eq!(err.to_string(), "cannot connect to h:1: refused (5 attempts)");
+        // The same when the channel was up and its reconnection is what failed.
+        let err = session.error(
+            AttemptError::Call(transport(Code::Unavailable, io::Error::from(io::ErrorKind::ConnectionRefused))),
+            4,
+            Idempotency::Read,
+        );
+        assert!(err.to_string().ends_with("(5 attempts)"), "{err}");
+        assert_eq!(err.exit_code(), 3);
     }
 }
