@@ -305,9 +305,21 @@ signal_load() {
   die "the load client did not mark the rollout window $2 (SIG$1): see $LOAD_LOG"
 }
 
-# Every pod of the release is Ready (up to $1, 180s).
+# Waits (up to $1 seconds, 180) until the release runs exactly its Deployment's replicas, every
+# pod Ready and none terminating: the end of a rollout, when the old pods are gone too.
 wait_pods_ready() {
-  kube --namespace "$NAMESPACE" wait pods -l "$POD_SELECTOR" --for=condition=Ready --timeout="${1:-180s}" >/dev/null
+  local timeout="${1:-180}" start=$SECONDS want pods
+  timeout="${timeout%s}"
+  while :; do
+    want=$(kube --namespace "$NAMESPACE" get "deployment/$RELEASE" -o jsonpath='{.spec.replicas}')
+    pods=$(kube --namespace "$NAMESPACE" get pods -l "$POD_SELECTOR" -o \
+      jsonpath='{range .items[*]}{.metadata.deletionTimestamp}|{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}')
+    if [[ -n $want && $(grep -c . <<<"$pods") == "$want" ]] && ! grep -qv '^|True$' <<<"$pods"; then
+      return 0
+    fi
+    ((SECONDS - start < timeout)) || die "after ${timeout}s the release's pods are not $want Ready and none terminating: $(tr '\n' ' ' <<<"$pods")"
+    sleep 0.5
+  done
 }
 
 # Stops the load client (SIGINT: it prints and writes its summary) and fails unless every call

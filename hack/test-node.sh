@@ -29,7 +29,8 @@
 # the chart on Kubernetes >= 1.29 (its kubeVersion; here the PodDisruptionBudget is rendered
 # as policy/v1beta1, tools/render_chart.py --kube-version 1.20).
 #
-# KEEP_NODE=1 leaves the node and the release up (`make node-down` stops it). Figures go to
+# It starts from an empty cluster (a node left up is stopped and wiped first); KEEP_NODE=1 leaves
+# the node and the release up at the end (`make node-down` stops it). Figures go to
 # .scalekeeper/node/summary.txt.
 set -euo pipefail
 export STATE_DIR="${STATE_DIR:-.scalekeeper/node}"
@@ -80,6 +81,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The node is this test's: it starts from an empty cluster, whatever an earlier run or
+# `make node-up` left.
+WIPE=1 "$NODE" down
 KUBECONFIG="$("$NODE" up | tail -n 1)"
 export KUBECONFIG
 kube version --short 2>/dev/null | sed 's/^/==> /' >&2 || true
