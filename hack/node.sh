@@ -554,7 +554,7 @@ cmd_down() {
   stop kube-apiserver 5
   stop etcd
   # What a reboot would clear: mounts under DIR (deepest first), the netns pins, the bridge.
-  grep -F " $DIR/" /proc/mounts | awk '{print $2}' | awk '{print length, $0}' | sort -rn | cut -d' ' -f2- |
+  { grep -F " $DIR/" /proc/mounts || true; } | awk '{print $2}' | awk '{print length, $0}' | sort -rn | cut -d' ' -f2- |
     while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || log "could not unmount $m"; done
   rm -f "$DIR"/containerd/state/io.containerd.grpc.v1.cri/netns/cni-* 2>/dev/null || true
   if ip -d link show "$BRIDGE" 2>/dev/null | grep -q 'bridge '; then
