@@ -5,6 +5,7 @@
 //! watch cache; the gRPC adapter turns [`SyncState`], [`Violation`]s and [`Identity`] into
 //! messages and status codes.
 
+pub mod admission;
 pub mod authz;
 pub mod identity;
 pub mod plan;
