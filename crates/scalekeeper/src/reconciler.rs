@@ -27,7 +27,7 @@ use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource as _, ResourceExt as _};
 use scalekeeper_core::Desired;
@@ -40,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cache::{Cache, CachedDeployment, Change};
 pub use crate::culprit::UNKNOWN_MANAGER;
 use crate::culprit::last_set_by_us;
+use crate::events::publish_on;
 use crate::hpa::{self, HorizontalPodAutoscaler};
 use crate::metrics::Metrics;
 use crate::policy::{
@@ -174,7 +175,7 @@ impl Context {
     /// A context for reconcilers using `client` and reading HPAs from `cache`.
     pub fn new(client: Client, cache: Cache, metrics: Arc<Metrics>, config: ReconcileConfig) -> Arc<Self> {
         Arc::new(Self {
-            recorder: Recorder::new(client.clone(), reporter(&config.instance)),
+            recorder: Recorder::new(client.clone(), crate::events::reporter(&config.instance)),
             client,
             cache,
             metrics,
@@ -291,57 +292,8 @@ fn set_condition(conditions: &mut Vec<PolicyCondition>, change: &ConditionChange
     }
 }
 
-/// Who reports scalekeeper's Events (`reportingController` `scalekeeper`, `reportingInstance`
-/// this replica's identity): the reconciler's and the writer's alike.
-pub(crate) fn reporter(instance: &str) -> Reporter {
-    Reporter { controller: "scalekeeper".into(), instance: Some(instance.to_owned()) }
-}
-
 /// The Event `action` of everything the reconciler reports.
 const ACTION_RECONCILE: &str = "Reconcile";
-
-/// The Event `action` for `note`: `verb`, then a hash of the note.
-///
-/// kube-runtime's [`Recorder`] folds every Event with the same type, reason, action, reporter
-/// and object into one Event whose `series.count` it bumps, keeping the *first* note: with one
-/// fixed action, three different corrections would read as the first one, three times. With an
-/// action per distinct note, the same thing happening again still counts up its own Event's
-/// series, and anything different (another count, another actor) is an Event of its own, so
-/// `kubectl describe` shows each with its actual actor, from and to. The action is not shown by
-/// `kubectl describe`; the API limits it to 128 characters (this is at most `verb` + 17).
-pub(crate) fn event_action(verb: &str, note: &str) -> String {
-    use std::hash::{Hash as _, Hasher as _};
-    // SipHash with fixed keys: the same note gives the same action for the whole process,
-    // which is as long as the Recorder's cache lives.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    note.hash(&mut h);
-    format!("{verb}-{:016x}", h.finish())
-}
-
-/// Publishes one Event per object in `regarding` through `recorder`, with an action per
-/// distinct note (see [`event_action`]). Failures are logged, never returned: an Event is a
-/// report, and the write it reports has happened.
-pub(crate) async fn publish_on(
-    recorder: &Recorder,
-    regarding: &[k8s_openapi::api::core::v1::ObjectReference],
-    type_: EventType,
-    reason: &str,
-    verb: &str,
-    note: &str,
-) {
-    let ev = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note.to_owned()),
-        action: event_action(verb, note),
-        secondary: None,
-    };
-    for reference in regarding {
-        if let Err(e) = recorder.publish(&ev, reference).await {
-            tracing::warn!(reason, error = %e, "publishing an Event failed");
-        }
-    }
-}
 
 /// Reconciles one ReplicaPolicy.
 pub async fn reconcile(policy: Arc<ReplicaPolicy>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
@@ -747,15 +699,6 @@ mod tests {
         assert_eq!(backoff(2), Duration::from_secs(1));
         assert_eq!(backoff(4), Duration::from_secs(4));
         assert_eq!(backoff(40), Duration::from_secs(300));
-    }
-
-    #[test]
-    fn each_distinct_note_gets_an_action_of_its_own() {
-        let a = event_action(ACTION_RECONCILE, "spec.replicas 11 -> 4 (it had been changed by kubectl)");
-        let b = event_action(ACTION_RECONCILE, "spec.replicas 12 -> 4 (it had been changed by kubectl)");
-        assert_ne!(a, b, "another message must not fold into the first one's series");
-        assert_eq!(a, event_action(ACTION_RECONCILE, "spec.replicas 11 -> 4 (it had been changed by kubectl)"));
-        assert!(a.starts_with("Reconcile-") && a.len() <= 128, "{a}");
     }
 
     fn policy_with(annotations: &[(&str, &str)], replicas_owner: Option<&str>) -> ReplicaPolicy {
