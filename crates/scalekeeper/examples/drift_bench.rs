@@ -99,6 +99,8 @@ async fn main() -> anyhow::Result<()> {
             leader: None,
             audit_log: None,
             limits: Default::default(),
+            admission: None,
+            default_guard: Default::default(),
             authorization: scalekeeper::server::AuthorizationConfig {
                 mode: scalekeeper::authz::AuthorizationMode::AllowAny,
                 ..Default::default()

@@ -1,5 +1,6 @@
 //! The audit trail: one JSON line per decision on every mutating call (SetReplicas,
-//! ClearDesiredReplicas) and every call refused by authorization, written to
+//! ClearDesiredReplicas) and every call refused by authorization, and one per admission
+//! guard warning, refusal and break-glass write (`method` `AdmissionReview`, with `admission`), written to
 //! `--audit-log PATH` (`-`: stdout). Independent of `RUST_LOG`: logs are for operators,
 //! this is the record of who changed or tried to change what. The format is in
 //! `docs/security.md`.
@@ -84,6 +85,28 @@ pub struct Record {
     /// A dry run: nothing was written, and `after` is what the write would have made.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dry_run: bool,
+    /// For the admission guard's records (`method` `AdmissionReview`): what it decided about a
+    /// write made past scalekeeper.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admission: Option<AdmissionAudit>,
+}
+
+/// What the admission guard decided about one write of `spec.replicas` (a warning, a refusal,
+/// or a break-glass write: the guard's audited decisions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionAudit {
+    /// The request's operation (`UPDATE`).
+    pub operation: String,
+    /// `scale` for the scale subresource, empty for the Deployment itself.
+    pub sub_resource: String,
+    /// The policy's guard (`Warn`, `Deny`).
+    pub guard: String,
+    /// The decision label: `warned`, `denied`, `break_glass`.
+    pub outcome: String,
+    /// The break-glass group the requester wrote past the guard as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub break_glass_group: Option<String>,
 }
 
 /// Where audit lines go.
@@ -165,6 +188,7 @@ mod tests {
             }),
             generation: Some(1),
             dry_run: false,
+            admission: None,
         };
         a.record(&r);
         a.record(&Record { before: None, after: None, generation: None, ..r });

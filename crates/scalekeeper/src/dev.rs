@@ -170,6 +170,8 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
             authorization: AuthorizationConfig::default(),
             audit_log: Some(dir.join("audit.log")),
             limits: Default::default(),
+            admission: None,
+            default_guard: crate::policy::PolicyGuard::Warn,
         },
     )
     .await?;

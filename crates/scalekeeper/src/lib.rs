@@ -29,12 +29,14 @@
 //! Cargo feature `dev` (off by default): the `dev` module and `scalekeeper dev`, with kubesim
 //! as a dependency. Release builds and the image leave it off, so they carry no simulator.
 
+pub mod admission;
 pub mod audit;
 pub mod authz;
 pub mod cache;
 pub mod certs;
 pub mod cli;
 pub mod culprit;
+pub mod events;
 #[cfg(feature = "dev")]
 pub mod dev;
 pub mod grpc;
@@ -49,4 +51,5 @@ pub mod runtime;
 pub mod server;
 pub mod tls;
 pub mod view;
+pub mod whoami;
 pub mod writer;

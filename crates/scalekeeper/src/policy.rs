@@ -41,6 +41,7 @@ pub const FIELD_MANAGER: &str = "scalekeeper";
     printcolumn = r#"{"name":"Sync","type":"string","jsonPath":".status.syncStatus","description":"InSync, Drifted, Progressing or Conflict"}"#,
     printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.mode","description":"Enforce or Observe"}"#,
     printcolumn = r#"{"name":"Rule","type":"string","jsonPath":".status.effectiveRule","description":"What sets the effective count: Declared, Hold or Schedule"}"#,
+    printcolumn = r#"{"name":"Guard","type":"string","jsonPath":".spec.guard","description":"The admission guard: Off, Warn or Deny"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -51,6 +52,14 @@ pub struct ReplicaPolicySpec {
     /// Enforce: drift is corrected. Observe: drift is only reported.
     #[serde(default)]
     pub mode: PolicyMode,
+    /// The admission guard, for a write of spec.replicas (through the Deployment or its scale
+    /// subresource) that differs from the effective count, made by anyone but scalekeeper and
+    /// the exempt identities: Off (allowed; the reconciler corrects it in Enforce mode), Warn
+    /// (allowed, with a warning the client prints), Deny (refused before it is stored, so no
+    /// Pod is deleted). Only in Enforce mode, and only where scalekeeper's webhook is
+    /// registered.
+    #[serde(default)]
+    pub guard: PolicyGuard,
     /// UID of the Deployment the count was declared for. When set and the Deployment's
     /// UID differs (it was deleted and re-created), the policy is not applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -133,6 +142,11 @@ impl ReplicaPolicySpec {
 /// What to do about drift: Enforce (correct it) or Observe (only report it). The domain's
 /// `Mode`, one type from the CRD to the reconciler's decision.
 pub use scalekeeper_core::Mode as PolicyMode;
+
+/// What the admission guard does about a write of spec.replicas that differs from the
+/// effective count: Off, Warn or Deny. The domain's `Guard`, one type from the CRD to the
+/// guard's decision.
+pub use scalekeeper_core::admission::Guard as PolicyGuard;
 
 /// What the reconciler last observed and did (written only by the leader).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -287,7 +301,7 @@ mod tests {
         let v = &crd.spec.versions[0];
         assert!(v.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
         let cols: Vec<&str> = v.additional_printer_columns.iter().flatten().map(|c| c.name.as_str()).collect();
-        assert_eq!(cols, ["Desired", "Effective", "Current", "Ready", "Sync", "Mode", "Rule", "Age"]);
+        assert_eq!(cols, ["Desired", "Effective", "Current", "Ready", "Sync", "Mode", "Rule", "Guard", "Age"]);
     }
 
     #[test]
@@ -343,7 +357,10 @@ mod tests {
     #[test]
     fn spec_round_trips_with_defaults() {
         let s: ReplicaPolicySpec = serde_json::from_value(serde_json::json!({"replicas": 3})).unwrap();
-        assert_eq!(s.mode, PolicyMode::Enforce);
-        assert_eq!(serde_json::to_value(&s).unwrap(), serde_json::json!({"replicas": 3, "mode": "Enforce"}));
+        assert_eq!((s.mode, s.guard), (PolicyMode::Enforce, PolicyGuard::Off));
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            serde_json::json!({"replicas": 3, "mode": "Enforce", "guard": "Off"})
+        );
     }
 }

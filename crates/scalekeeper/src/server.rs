@@ -29,6 +29,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::{AdmissionConfig, Webhook};
 use crate::authz::{AuthorizationMode, Authorizer};
 use crate::cache::{Cache, Scope};
 use crate::grpc::{Service, ServiceConfig};
@@ -36,7 +37,8 @@ use crate::leader::{self, LeaderConfig};
 use crate::limits::{Limit, ListenerLimits};
 use crate::metrics::Metrics;
 use crate::reconciler::{self, ReconcileConfig};
-use crate::tls::{self, ClientPolicy, TlsFiles};
+use crate::policy::PolicyGuard;
+use crate::tls::{self, ClientPolicy, TlsFiles, TlsSource};
 use crate::writer::Writer;
 
 /// How calls are authorized, and how long decisions are reused (see [`crate::authz`]).
@@ -98,6 +100,11 @@ pub struct ServeConfig {
     pub audit_log: Option<std::path::PathBuf>,
     /// Connection, handshake, stream, call and watch limits.
     pub limits: ListenerLimits,
+    /// The admission guard's webhook; `None`: not served (`--admission-listen` unset).
+    pub admission: Option<AdmissionConfig>,
+    /// The guard a policy created through the API gets unless the write sets one
+    /// (`--default-guard`).
+    pub default_guard: PolicyGuard,
 }
 
 /// A running server.
@@ -106,6 +113,10 @@ pub struct Server {
     pub grpc_addr: SocketAddr,
     /// Bound HTTP address.
     pub http_addr: SocketAddr,
+    /// Bound admission webhook address, when served.
+    pub admission_addr: Option<SocketAddr>,
+    /// The user the admission guard exempts as scalekeeper's own, when known.
+    pub own_user: Option<String>,
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -122,8 +133,18 @@ impl Server {
     /// TLS files unusable, a port cannot be bound.
     pub async fn start(client: kube::Client, config: ServeConfig) -> anyhow::Result<Server> {
         let metrics = Metrics::new();
-        let tls_reloader = tls::Reloader::start(config.tls.clone(), config.client_policy.clone(), metrics.clone())
-            .context("loading TLS files")?;
+        let tls_reloader = tls::Reloader::start(
+            TlsSource::Mutual { files: config.tls.clone(), policy: config.client_policy.clone() },
+            metrics.clone(),
+        )
+        .context("loading TLS files")?;
+        let admission_tls = match &config.admission {
+            Some(a) => Some(
+                tls::Reloader::start(a.tls.clone(), metrics.clone())
+                    .context("loading the admission webhook's TLS files")?,
+            ),
+            None => None,
+        };
         let auditor = crate::audit::Auditor::open(config.audit_log.as_deref())
             .with_context(|| format!("opening the audit log {:?}", config.audit_log))?;
         let grpc_listener = TcpListener::bind(config.grpc_listen)
@@ -132,8 +153,15 @@ impl Server {
         let http_listener = TcpListener::bind(config.http_listen)
             .await
             .with_context(|| format!("binding HTTP {}", config.http_listen))?;
+        let admission_listener = match &config.admission {
+            Some(a) => Some(
+                TcpListener::bind(a.listen).await.with_context(|| format!("binding the admission webhook {}", a.listen))?,
+            ),
+            None => None,
+        };
         let grpc_addr = grpc_listener.local_addr()?;
         let http_addr = http_listener.local_addr()?;
+        let admission_addr = admission_listener.as_ref().map(TcpListener::local_addr).transpose()?;
 
         let stop = CancellationToken::new();
         let cache_stop = CancellationToken::new();
@@ -148,9 +176,47 @@ impl Server {
                 "--authorization=allow-any: every caller with a valid client certificate may read and set every replica count in scope; use rbac in production"
             );
         }
+        let own_user = match &config.admission {
+            Some(a) => match crate::whoami::own_user(&client, a.credentials_user.as_deref()).await {
+                Some((user, source)) => {
+                    tracing::info!(user, source = ?source, "admission guard: scalekeeper's own writes are exempt");
+                    Some(user)
+                }
+                None => {
+                    tracing::warn!(
+                        "admission guard: cannot tell which user scalekeeper is (no SelfSubjectReview, no ServiceAccount \
+                         token or client certificate); its own writes are checked like anyone's, and a refusal is \
+                         confirmed against the live policy first"
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let webhook_server = match (config.admission.as_ref(), admission_listener, admission_tls) {
+            (Some(a), Some(listener), Some(reloader)) => {
+                let path = crate::admission::config::webhook_file()?.path.clone();
+                let webhook = Webhook::new(
+                    cache.clone(),
+                    client.clone(),
+                    scalekeeper_core::admission::Exemptions::new(
+                        &a.exempt,
+                        a.break_glass_groups.clone(),
+                        own_user.clone(),
+                    ),
+                    metrics.clone(),
+                    auditor.clone(),
+                    &config.reconcile.instance,
+                );
+                let tls_config = reloader.config();
+                reloader.spawn_watch(cache_stop.clone());
+                Some((listener, crate::admission::server::router(webhook, &path), tls_config))
+            }
+            _ => None,
+        };
         let service = Service::new(
             cache.clone(),
-            Writer::new(client.clone(), &config.reconcile.instance),
+            Writer::new(client.clone(), &config.reconcile.instance, config.default_guard),
             Authorizer::new(authz.mode, client, authz.allow_ttl, authz.deny_ttl),
             auditor,
             metrics.clone(),
@@ -312,6 +378,17 @@ impl Server {
 
         let drain_timeout = config.drain_timeout;
         let shutdown_delay = config.shutdown_delay;
+        // The webhook closes with the gRPC port: after the shutdown delay, draining within the
+        // same timeout.
+        let admission_done = webhook_server.map(|(listener, router, tls_config)| {
+            tokio::spawn(crate::admission::server::serve(
+                listener,
+                router,
+                tls_config,
+                closing.clone(),
+                drain_timeout,
+            ))
+        });
         let task_stop = stop.clone();
         let task = tokio::spawn(async move {
             let mut grpc = std::pin::pin!(grpc);
@@ -346,14 +423,18 @@ impl Server {
                     }
                 }
             }
+            if let Some(done) = admission_done {
+                closing.cancel();
+                let _ = done.await;
+            }
             let _ = reconciler_done.await;
             cache_stop.cancel();
             let _ = http.await;
             tracing::info!("stopped");
             Ok(())
         });
-        tracing::info!(grpc = %grpc_addr, http = %http_addr, scope = ?config.scope, "serving");
-        Ok(Server { grpc_addr, http_addr, stop, task })
+        tracing::info!(grpc = %grpc_addr, http = %http_addr, admission = ?admission_addr, scope = ?config.scope, "serving");
+        Ok(Server { grpc_addr, http_addr, admission_addr, own_user, stop, task })
     }
 
     /// A token that starts the graceful shutdown when cancelled.
@@ -534,18 +615,30 @@ async fn sync_gauges(cache: Cache, metrics: Arc<Metrics>, stop: CancellationToke
     }
 }
 
-/// Builds a Kubernetes client from `--kubeconfig` if given, else `KUBECONFIG`, the default
+/// The client configuration from `--kubeconfig` if given, else `KUBECONFIG`, the default
 /// kubeconfig, or the in-cluster service account.
-pub async fn kube_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Client> {
-    let config = match kubeconfig {
+///
+/// # Errors
+///
+/// The kubeconfig cannot be read, or there is none and this is not a Pod.
+pub async fn kube_config(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Config> {
+    Ok(match kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(path)
                 .with_context(|| format!("reading kubeconfig {}", path.display()))?;
             kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?
         }
         None => kube::Config::infer().await.context("no kubeconfig and not in a cluster")?,
-    };
-    kube::Client::try_from(config).context("building the Kubernetes client")
+    })
+}
+
+/// A Kubernetes client from [`kube_config`]'s configuration.
+///
+/// # Errors
+///
+/// As [`kube_config`], or the client cannot be built from it.
+pub async fn kube_client(kubeconfig: Option<&std::path::Path>) -> anyhow::Result<kube::Client> {
+    kube::Client::try_from(kube_config(kubeconfig).await?).context("building the Kubernetes client")
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.

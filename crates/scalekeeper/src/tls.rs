@@ -106,10 +106,99 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
 pub struct LoadedTls {
     /// The rustls configuration for new handshakes.
     pub config: Arc<ServerConfig>,
-    /// The server certificate's notAfter, Unix seconds.
-    pub server_not_after: i64,
-    /// The earliest notAfter among the client CA bundle, Unix seconds.
-    pub client_ca_not_after: i64,
+    /// The notAfter (Unix seconds) of each certificate it holds, by the `kind` label of
+    /// `scalekeeper_tls_certificate_expiry_timestamp_seconds`: `server` and `client_ca` (the
+    /// earliest of the bundle) for the gRPC port, `admission` for the webhook's certificate.
+    pub expiries: Vec<(&'static str, i64)>,
+}
+
+/// Where a listener's TLS configuration comes from: the files a [`Reloader`] watches, and how
+/// they become a `ServerConfig`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    /// The gRPC port: mutual TLS ([`load`]).
+    Mutual {
+        /// Certificate, key, client CA and CRLs.
+        files: TlsFiles,
+        /// The identity prefixes clients must have.
+        policy: ClientPolicy,
+    },
+    /// The admission webhook's port ([`load_server_only`]): a certificate and key, no client
+    /// certificate asked for (kube-apiserver presents none unless configured to).
+    ServerOnly {
+        /// The certificate chain (PEM).
+        cert: PathBuf,
+        /// The private key (PEM).
+        key: PathBuf,
+    },
+}
+
+impl TlsSource {
+    /// Every file the configuration is built from.
+    fn paths(&self) -> Vec<&Path> {
+        match self {
+            TlsSource::Mutual { files, .. } => files.paths().collect(),
+            TlsSource::ServerOnly { cert, key } => vec![cert.as_path(), key.as_path()],
+        }
+    }
+
+    /// Builds the configuration from the files.
+    ///
+    /// # Errors
+    ///
+    /// As [`load`] or [`load_server_only`].
+    pub fn load(&self) -> Result<LoadedTls, TlsError> {
+        match self {
+            TlsSource::Mutual { files, policy } => load(files, policy),
+            TlsSource::ServerOnly { cert, key } => load_server_only(cert, key),
+        }
+    }
+
+    /// The listener it serves, for logs: `grpc` or `admission`.
+    fn listener(&self) -> &'static str {
+        match self {
+            TlsSource::Mutual { .. } => "grpc",
+            TlsSource::ServerOnly { .. } => "admission",
+        }
+    }
+}
+
+/// The certificate chain and key of `cert` and `key`, and the leaf's notAfter (Unix seconds).
+fn certified_key(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>, i64), TlsError> {
+    let pem = |p: &Path, what: &str| TlsError::Pem { path: p.to_path_buf(), what: what.to_string() };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(cert)?)
+        .collect::<Result<_, _>>()
+        .map_err(|e| pem(cert, &format!("invalid PEM: {e}")))?;
+    let not_after = match certs.first() {
+        Some(leaf) => not_after(cert, leaf)?,
+        None => return Err(pem(cert, "no CERTIFICATE found")),
+    };
+    let key = PrivateKeyDer::from_pem_slice(&read(key)?).map_err(|e| pem(key, &format!("no private key: {e}")))?;
+    Ok((certs, key, not_after))
+}
+
+/// Builds the admission webhook's server configuration: `cert` and `key`, no client
+/// certificate, TLS 1.3 and 1.2 with the ring provider's suites, ALPN `h2` then `http/1.1`
+/// (kube-apiserver's webhook client speaks either).
+///
+/// # Errors
+///
+/// [`TlsError::Read`], [`TlsError::Pem`] (no certificate or key), [`TlsError::Config`] (the
+/// key does not match the certificate).
+pub fn load_server_only(cert: &Path, key: &Path) -> Result<LoadedTls, TlsError> {
+    let (certs, key, server_not_after) = certified_key(cert, key)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(LoadedTls { config: Arc::new(cfg), expiries: vec![("admission", server_not_after)] })
 }
 
 /// Builds the mTLS server configuration from `files`.
@@ -142,15 +231,7 @@ fn not_after(path: &Path, cert: &CertificateDer<'_>) -> Result<i64, TlsError> {
 ///   certificate, or a CRL cannot be parsed.
 pub fn load(files: &TlsFiles, policy: &ClientPolicy) -> Result<LoadedTls, TlsError> {
     let pem = |p: &Path, what: &str| TlsError::Pem { path: p.to_path_buf(), what: what.to_string() };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(&files.cert)?)
-        .collect::<Result<_, _>>()
-        .map_err(|e| pem(&files.cert, &format!("invalid PEM: {e}")))?;
-    let server_not_after = match certs.first() {
-        Some(leaf) => not_after(&files.cert, leaf)?,
-        None => return Err(pem(&files.cert, "no CERTIFICATE found")),
-    };
-    let key = PrivateKeyDer::from_pem_slice(&read(&files.key)?)
-        .map_err(|e| pem(&files.key, &format!("no private key: {e}")))?;
+    let (certs, key, server_not_after) = certified_key(&files.cert, &files.key)?;
     let mut roots = rustls::RootCertStore::empty();
     let mut client_ca_not_after: Option<i64> = None;
     for ca in CertificateDer::pem_slice_iter(&read(&files.client_ca)?) {
@@ -185,7 +266,10 @@ pub fn load(files: &TlsFiles, policy: &ClientPolicy) -> Result<LoadedTls, TlsErr
         .with_single_cert(certs, key)
         .map_err(|e| TlsError::Config(e.to_string()))?;
     cfg.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(LoadedTls { config: Arc::new(cfg), server_not_after, client_ca_not_after })
+    Ok(LoadedTls {
+        config: Arc::new(cfg),
+        expiries: vec![("server", server_not_after), ("client_ca", client_ca_not_after)],
+    })
 }
 
 // === impl PolicyVerifier ===
@@ -505,8 +589,7 @@ pub const RELOAD_POLL: Duration = Duration::from_secs(1);
 /// cost of reading a few kilobytes a second. New handshakes take the new configuration; open
 /// connections keep the one they were made with.
 pub struct Reloader {
-    files: TlsFiles,
-    policy: ClientPolicy,
+    source: TlsSource,
     current: Arc<ArcSwap<ServerConfig>>,
     metrics: Arc<Metrics>,
     /// The files' fingerprint taken just before the first load: a change made during the
@@ -515,9 +598,9 @@ pub struct Reloader {
 }
 
 /// A hash of every file's contents (or of the read error), to notice any change.
-fn fingerprint(files: &TlsFiles) -> u64 {
+fn fingerprint(source: &TlsSource) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
-    for path in files.paths() {
+    for path in source.paths() {
         match std::fs::read(path) {
             Ok(bytes) => bytes.hash(&mut h),
             Err(e) => e.kind().to_string().hash(&mut h),
@@ -532,11 +615,11 @@ impl Reloader {
     /// # Errors
     ///
     /// As [`load`]: the server cannot start without usable files.
-    pub fn start(files: TlsFiles, policy: ClientPolicy, metrics: Arc<Metrics>) -> Result<Self, TlsError> {
-        let started_from = fingerprint(&files);
-        let loaded = load(&files, &policy)?;
-        metrics.tls_loaded(loaded.server_not_after, loaded.client_ca_not_after);
-        Ok(Self { files, policy, current: Arc::new(ArcSwap::new(loaded.config)), metrics, started_from })
+    pub fn start(source: TlsSource, metrics: Arc<Metrics>) -> Result<Self, TlsError> {
+        let started_from = fingerprint(&source);
+        let loaded = source.load()?;
+        metrics.tls_loaded(&loaded.expiries);
+        Ok(Self { source, current: Arc::new(ArcSwap::new(loaded.config)), metrics, started_from })
     }
 
     /// The configuration new handshakes use (swapped on every successful reload).
@@ -551,17 +634,19 @@ impl Reloader {
     ///
     /// As [`load`].
     pub fn reload(&self) -> Result<(), TlsError> {
-        match load(&self.files, &self.policy) {
+        let listener = self.source.listener();
+        match self.source.load() {
             Ok(loaded) => {
                 self.current.store(loaded.config);
-                self.metrics.tls_loaded(loaded.server_not_after, loaded.client_ca_not_after);
+                self.metrics.tls_loaded(&loaded.expiries);
                 self.metrics.tls_reloaded(TlsReload::Success);
-                tracing::info!(server_not_after = loaded.server_not_after, "TLS configuration reloaded");
+                let not_after = loaded.expiries.first().map(|(_, t)| *t).unwrap_or_default();
+                tracing::info!(listener, server_not_after = not_after, "TLS configuration reloaded");
                 Ok(())
             }
             Err(e) => {
                 self.metrics.tls_reloaded(TlsReload::Error);
-                tracing::error!(error = %e, "TLS files changed but cannot be used; keeping the previous configuration");
+                tracing::error!(listener, error = %e, "TLS files changed but cannot be used; keeping the previous configuration");
                 Err(e)
             }
         }
@@ -596,12 +681,12 @@ impl Reloader {
                     _ = tick.tick() => false,
                     _ = hangup => true,
                 };
-                let now = fingerprint(&self.files);
+                let now = fingerprint(&self.source);
                 if now == last && !forced {
                     continue;
                 }
                 if forced {
-                    tracing::info!("SIGHUP: reloading TLS files");
+                    tracing::info!(listener = self.source.listener(), "SIGHUP: reloading TLS files");
                 }
                 last = now;
                 // Errors are logged and counted by reload; the next change is tried again.
@@ -638,8 +723,15 @@ mod tests {
         let (_dir, files, _) = pki();
         let loaded = load(&files, &ClientPolicy::default()).expect("loads");
         let in_a_day = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
-        assert!((loaded.server_not_after - in_a_day as i64 - 86_400).abs() < 3_600, "{loaded:?}");
+        let (kind, server_not_after) = loaded.expiries[0];
+        assert_eq!(kind, "server");
+        assert!((server_not_after - in_a_day as i64 - 86_400).abs() < 3_600, "{loaded:?}");
         assert_eq!(loaded.config.alpn_protocols, vec![b"h2".to_vec()]);
+        // The webhook's port: the same certificate, no client certificate, HTTP/2 or 1.1.
+        let webhook = load_server_only(&files.cert, &files.key).expect("loads");
+        assert_eq!(webhook.expiries, vec![("admission", server_not_after)]);
+        assert_eq!(webhook.config.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+        assert!(matches!(load_server_only(&files.key, &files.cert), Err(TlsError::Pem { .. })), "swapped files");
     }
 
     #[test]

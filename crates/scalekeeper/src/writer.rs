@@ -31,11 +31,12 @@ use serde_json::json;
 use scalekeeper_core::plan::{REASON_HOLD_CLEARED, REASON_HOLD_STARTED, REASON_SCHEDULE_CHANGED};
 use scalekeeper_core::rules::{BoundsError, RuleKind};
 
-use crate::reconciler::{REASON_REPLICAS_DECLARED, publish_on};
+use crate::events::publish_on;
+use scalekeeper_core::plan::REASON_REPLICAS_DECLARED;
 
 use crate::policy::{
-    FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyHold, PolicyMode, PolicyWindow,
-    ReplicaPolicy, ReplicaPolicySpec,
+    FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyGuard, PolicyHold, PolicyMode,
+    PolicyWindow, ReplicaPolicy, ReplicaPolicySpec,
 };
 use crate::view::DeploymentView;
 
@@ -158,12 +159,15 @@ impl WriteError {
 #[derive(Debug, Clone)]
 pub enum PolicyChange {
     /// Declare `replicas` (a count), with the mode (`None` keeps it; Enforce for a new
-    /// policy) and the bounds.
+    /// policy), the guard (`None` keeps it; the writer's default guard for a new policy) and
+    /// the bounds.
     Declare {
         /// The count to declare.
         replicas: i32,
         /// The mode to set.
         mode: Option<PolicyMode>,
+        /// The admission guard to set.
+        guard: Option<PolicyGuard>,
         /// What to do with the bounds.
         bounds: BoundsChange,
     },
@@ -178,6 +182,8 @@ pub enum PolicyChange {
         reason: String,
         /// The mode to set.
         mode: Option<PolicyMode>,
+        /// The admission guard to set.
+        guard: Option<PolicyGuard>,
         /// What to do with the bounds.
         bounds: BoundsChange,
     },
@@ -287,6 +293,7 @@ pub struct Written {
 pub struct Writer {
     client: Client,
     recorder: Recorder,
+    default_guard: PolicyGuard,
 }
 
 /// The Event `action` of a declaration.
@@ -298,9 +305,10 @@ fn what(kind: &str, ns: &str, name: &str) -> String {
 
 impl Writer {
     /// A writer using `client`; its Events name `instance` (this replica's identity, as in the
-    /// Lease and the reconciler's Events) as reporting instance.
-    pub fn new(client: Client, instance: &str) -> Self {
-        Self { recorder: Recorder::new(client.clone(), crate::reconciler::reporter(instance)), client }
+    /// Lease and the reconciler's Events) as reporting instance. A policy it creates gets
+    /// `default_guard` (`--default-guard`) unless the write sets one.
+    pub fn new(client: Client, instance: &str, default_guard: PolicyGuard) -> Self {
+        Self { recorder: Recorder::new(client.clone(), crate::events::reporter(instance)), client, default_guard }
     }
 
     /// The names of the HorizontalPodAutoscalers in `namespace` that target Deployment `name`.
@@ -377,7 +385,8 @@ impl Writer {
                 check_current(ns, name, want, &deployment, current.as_ref(), now)?;
             }
             first_generation.get_or_insert(generation);
-            let planned = plan_write(&req.change, current.as_ref(), &deployment, req.identity, now)?;
+            let planned =
+                plan_write(&req.change, current.as_ref(), &deployment, req.identity, now, self.default_guard)?;
             let outcome = planned.outcome(current.as_ref(), &deployment, req.dry_run, now);
             if req.dry_run || planned.policy.is_some() && planned.event_reason.is_none() {
                 // Nothing to write: a dry run, or a hold to end that is not there. (Declaring
@@ -579,6 +588,9 @@ fn dropped_fields(wrote: &ReplicaPolicySpec, read: &ReplicaPolicySpec) -> String
     if wrote.max_replicas.is_some() && read.max_replicas.is_none() {
         fields.push("spec.maxReplicas");
     }
+    if wrote.guard != read.guard {
+        fields.push("spec.guard");
+    }
     if fields.is_empty() { "part of the spec".to_string() } else { fields.join(", ") }
 }
 
@@ -599,31 +611,37 @@ struct PlannedWrite {
 }
 
 /// The policy spec `change` makes of `current` for `deployment` (pure), checked against the
-/// bounds at `now`.
+/// bounds at `now`; a new policy gets `default_guard` unless the change sets one.
 fn plan_write(
     change: &PolicyChange,
     current: Option<&ReplicaPolicy>,
     deployment: &Deployment,
     identity: &str,
     now: jiff::Timestamp,
+    default_guard: PolicyGuard,
 ) -> Result<PlannedWrite, WriteError> {
-    let mut spec = current
-        .map(|p| p.spec.clone())
-        .unwrap_or_else(|| ReplicaPolicySpec { replicas: spec_replicas(deployment), ..Default::default() });
+    let mut spec = current.map(|p| p.spec.clone()).unwrap_or_else(|| ReplicaPolicySpec {
+        replicas: spec_replicas(deployment),
+        guard: default_guard,
+        ..Default::default()
+    });
     let mut hold_until = None;
     let event_reason = match change {
         PolicyChange::Delete => {
             return Ok(PlannedWrite { policy: None, event_reason: None, hold_until });
         }
-        PolicyChange::Declare { replicas, mode, bounds } => {
+        PolicyChange::Declare { replicas, mode, guard, bounds } => {
             spec.replicas = *replicas;
             if let Some(m) = mode {
                 spec.mode = *m;
             }
+            if let Some(g) = guard {
+                spec.guard = *g;
+            }
             bounds.apply(&mut spec);
             REASON_REPLICAS_DECLARED
         }
-        PolicyChange::Hold { replicas, duration, reason, mode, bounds } => {
+        PolicyChange::Hold { replicas, duration, reason, mode, guard, bounds } => {
             let until =
                 jiff::SignedDuration::try_from(*duration).ok().and_then(|d| now.checked_add(d).ok()).ok_or_else(
                     || WriteError::Invalid { field: "hold_for".into(), description: "too long a hold".into() },
@@ -638,6 +656,9 @@ fn plan_write(
             });
             if let Some(m) = mode {
                 spec.mode = *m;
+            }
+            if let Some(g) = guard {
+                spec.guard = *g;
             }
             bounds.apply(&mut spec);
             REASON_HOLD_STARTED

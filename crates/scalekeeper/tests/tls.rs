@@ -219,6 +219,8 @@ async fn start_aged(
             },
             audit_log: None,
             limits: Default::default(),
+            admission: None,
+            default_guard: Default::default(),
         },
     )
     .await

@@ -91,6 +91,12 @@ pub enum ClientCommand {
         /// What to do about drift; unset keeps the current mode (enforce for a new declaration).
         #[arg(long, value_enum)]
         mode: Option<ModeArg>,
+        /// The admission guard for writes of spec.replicas made past scalekeeper (kubectl scale,
+        /// a GitOps sync): off, warn (allowed with a warning) or deny (refused before any Pod is
+        /// deleted); unset keeps the current guard (the server's --default-guard for a new
+        /// declaration).
+        #[arg(long, value_enum)]
+        guard: Option<GuardArg>,
         /// How to reach the server, and the output format.
         #[command(flatten)]
         conn: ConnectArgs,
@@ -240,6 +246,27 @@ pub enum ModeArg {
     Enforce,
     /// Report drift and never correct it.
     Observe,
+}
+
+/// The `--guard` of `set`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuardArg {
+    /// Not guarded: such writes are stored, and the reconciler sets the count back.
+    Off,
+    /// Allowed with a warning the client prints; the reconciler sets the count back.
+    Warn,
+    /// Refused before it is stored.
+    Deny,
+}
+
+impl From<GuardArg> for scalekeeper_api::v1::Guard {
+    fn from(g: GuardArg) -> Self {
+        match g {
+            GuardArg::Off => Self::Off,
+            GuardArg::Warn => Self::Warn,
+            GuardArg::Deny => Self::Deny,
+        }
+    }
 }
 
 impl From<ModeArg> for Mode {

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use prost_reflect::{DescriptorError, DescriptorPool, DynamicMessage, SerializeOptions};
 use scalekeeper_api::v1::{
-    ClearDesiredReplicasResponse, Deployment, DeploymentDiff, DiffResponse, EventType, Hold, Mode, Rule,
+    ClearDesiredReplicasResponse, Deployment, DeploymentDiff, DiffResponse, EventType, Guard, Hold, Mode, Rule,
     SetReplicasResponse, SetScheduleResponse, SyncStatus, WatchDeploymentsResponse, WriteOutcome,
 };
 use serde_json::Value;
@@ -151,6 +151,15 @@ pub fn mode_name(v: i32) -> String {
     }
 }
 
+/// The short name of a guard for tables, e.g. `DENY`; `-` when unspecified (unmanaged).
+pub fn guard_name(v: i32) -> String {
+    match Guard::try_from(v) {
+        Ok(Guard::Unspecified) => "-".to_string(),
+        Ok(g) => g.as_str_name().trim_start_matches("GUARD_").to_string(),
+        Err(_) => v.to_string(),
+    }
+}
+
 /// The short name of a rule for tables: `declared`, `hold` or `schedule`; `-` when unspecified
 /// (unmanaged); unknown values as numbers.
 pub fn rule_name(v: i32) -> String {
@@ -254,7 +263,7 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
 /// as a schedule of several windows, continues at the value column), ending with a newline.
 pub fn render_deployment(d: &Deployment) -> String {
     let st = d.status.unwrap_or_default();
-    let rows: [(&str, String); 19] = [
+    let rows: [(&str, String); 20] = [
         ("NAMESPACE", dash(&d.namespace)),
         ("NAME", dash(&d.name)),
         ("DESIRED", desired(d.desired_replicas)),
@@ -267,6 +276,7 @@ pub fn render_deployment(d: &Deployment) -> String {
         ("SYNC", sync_name(d.sync_status)),
         ("REASON", dash(&d.reason)),
         ("MODE", mode_name(d.mode)),
+        ("GUARD", guard_name(d.guard)),
         ("HOLD", d.hold.as_ref().map_or_else(|| "-".to_string(), hold_text)),
         ("SCHEDULE", schedule_text(d)),
         ("BOUNDS", bounds_text(d.min_replicas, d.max_replicas)),
@@ -545,6 +555,7 @@ mod tests {
             sync_status: SyncStatus::Progressing as i32,
             reason: "2 of 3 ready".into(),
             mode: Mode::Enforce as i32,
+            guard: Guard::Deny as i32,
             version: "4711".into(),
             last_set_by: "spiffe://c/ns/ci/sa/deployer".into(),
             last_set_at: Some(prost_types::Timestamp { seconds: 1_700_000_000, nanos: 500_000_000 }),
@@ -648,7 +659,7 @@ mod tests {
     fn deployment_block() {
         let out = render_deployment(&deployment(None));
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines.len(), 19);
+        assert_eq!(lines.len(), 20);
         assert_eq!(lines[0], "NAMESPACE:   shop");
         assert_eq!(lines[2], "DESIRED:     -");
         assert_eq!(lines[3], "EFFECTIVE:   -");
@@ -656,12 +667,13 @@ mod tests {
         assert_eq!(lines[6], "READY:       2/3");
         assert_eq!(lines[9], "SYNC:        PROGRESSING");
         assert_eq!(lines[11], "MODE:        ENFORCE");
-        assert_eq!(lines[12], "HOLD:        -");
-        assert_eq!(lines[13], "SCHEDULE:    -");
-        assert_eq!(lines[14], "BOUNDS:      -");
-        assert_eq!(lines[15], "NEXT CHANGE: -");
-        assert_eq!(lines[17], "LAST SET BY: spiffe://c/ns/ci/sa/deployer");
-        assert_eq!(lines[18], "LAST SET AT: 2023-11-14T22:13:20.500Z");
+        assert_eq!(lines[12], "GUARD:       DENY");
+        assert_eq!(lines[13], "HOLD:        -");
+        assert_eq!(lines[14], "SCHEDULE:    -");
+        assert_eq!(lines[15], "BOUNDS:      -");
+        assert_eq!(lines[16], "NEXT CHANGE: -");
+        assert_eq!(lines[18], "LAST SET BY: spiffe://c/ns/ci/sa/deployer");
+        assert_eq!(lines[19], "LAST SET AT: 2023-11-14T22:13:20.500Z");
         assert!(render_deployment(&deployment(Some(0))).contains("DESIRED:     0\n"));
     }
 
@@ -681,6 +693,7 @@ mod tests {
              SYNC:        PROGRESSING\n\
              REASON:      2 of 3 ready\n\
              MODE:        ENFORCE\n\
+             GUARD:       DENY\n\
              HOLD:        10 until 2026-11-29T14:00:00Z by alice: INC-123\n\
              SCHEDULE:    \"Mon-Fri 08:00-20:00 Europe/Berlin\" -> 6\n             \
              \"Sat-Sun 00:00-24:00 Europe/Berlin\" -> 2\n\
@@ -824,6 +837,7 @@ mod tests {
                 "syncStatus": "SYNC_STATUS_PROGRESSING",
                 "reason": "2 of 3 ready",
                 "mode": "MODE_ENFORCE",
+                "guard": "GUARD_DENY",
                 "version": "4711",
                 "lastSetBy": "spiffe://c/ns/ci/sa/deployer",
                 "lastSetAt": "2023-11-14T22:13:20.500Z",
@@ -857,6 +871,7 @@ mod tests {
                 "syncStatus": "SYNC_STATUS_UNMANAGED",
                 "reason": "",
                 "mode": "MODE_UNSPECIFIED",
+                "guard": "GUARD_UNSPECIFIED",
                 "version": "",
                 "lastSetBy": "",
                 "generation": "0",

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use scalekeeper_api::v1::{
     ClearDesiredReplicasRequest, Deployment, DiffRequest, DiffResponse, EventType, GetDeploymentRequest,
-    ListDeploymentsRequest, Mode, ScheduleWindow, SetReplicasRequest, SetScheduleRequest, WatchDeploymentsRequest,
+    Guard, ListDeploymentsRequest, Mode, ScheduleWindow, SetReplicasRequest, SetScheduleRequest, WatchDeploymentsRequest,
     WatchDeploymentsResponse, WriteOutcome,
 };
 use serde_json::json;
@@ -71,6 +71,7 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             dry_run,
             expected_version,
             mode,
+            guard,
             ..
         } => {
             let t = parse_target(&target)?;
@@ -87,6 +88,7 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 clear_bounds: no_bounds,
                 dry_run,
                 if_current_replicas: if_current,
+                guard: guard.map_or(Guard::Unspecified, Guard::from) as i32,
             };
             let asked = new_fields_asked(&req);
             let resp = session
@@ -96,7 +98,8 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 })
                 .await?;
             print_write(conn.output, dry_run, &resp)?;
-            check_understood(resp.outcome.as_ref(), dry_run, asked)
+            check_understood(resp.outcome.as_ref(), dry_run, asked)?;
+            check_guard_understood(resp.deployment.as_ref(), req.guard)
         }
         ClientCommand::Clear { target, hold, dry_run, expected_version, .. } => {
             let t = parse_target(&target)?;
@@ -286,6 +289,23 @@ fn check_understood(outcome: Option<&WriteOutcome>, dry_run: bool, asked: Option
             if dry_run { ": the write was made" } else { "; check the result above" }
         ))),
     }
+}
+
+/// Checks that the server set the `--guard` asked for: a server that predates guards ignores
+/// the field and answers a Deployment with no guard.
+///
+/// # Errors
+///
+/// [`CliError::Ignored`] when a guard was asked and the Deployment in the answer has another.
+fn check_guard_understood(deployment: Option<&Deployment>, asked: i32) -> Result<(), CliError> {
+    if asked == Guard::Unspecified as i32 || deployment.is_some_and(|d| d.guard == asked) {
+        return Ok(());
+    }
+    Err(CliError::Ignored(
+        "the server answered with a Deployment without the guard asked for, so it predates --guard and ignored it; \
+         check the result above"
+            .to_string(),
+    ))
 }
 
 /// Streams watch events until the server ends the stream (Ok), it fails with an error the retry

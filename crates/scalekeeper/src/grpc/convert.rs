@@ -1,11 +1,12 @@
 //! Conversions between the domain and the `scalekeeper.v1` messages: the only place a
-//! [`DeploymentView`], a [`SyncStatus`] or a [`Mode`] becomes (or comes from) a proto type.
+//! [`DeploymentView`], a [`SyncStatus`], a [`Mode`] or a [`PolicyGuard`] becomes (or comes
+//! from) a proto type.
 
 use scalekeeper_api::v1 as pb;
 use scalekeeper_core::rules::{Effective, RuleKind};
 use scalekeeper_core::{Mode, SyncStatus};
 
-use crate::policy::PolicyMode;
+use crate::policy::{PolicyGuard, PolicyMode};
 use crate::view::DeploymentView;
 use crate::writer::Outcome;
 
@@ -70,6 +71,7 @@ pub fn deployment_at(view: &DeploymentView, now: jiff::Timestamp) -> pb::Deploym
         max_replicas: policy.and_then(|p| p.spec.max_replicas),
         next_change_at: next.map(|(t, _)| timestamp(t)),
         next_replicas: next.map(|(_, n)| n),
+        guard: policy.map_or(pb::Guard::Unspecified, |p| guard(p.spec.guard)) as i32,
     }
 }
 
@@ -132,6 +134,26 @@ pub fn mode_from_proto(m: i32) -> Option<PolicyMode> {
     }
 }
 
+/// The API enum for a guard.
+pub fn guard(g: PolicyGuard) -> pb::Guard {
+    match g {
+        PolicyGuard::Off => pb::Guard::Off,
+        PolicyGuard::Warn => pb::Guard::Warn,
+        PolicyGuard::Deny => pb::Guard::Deny,
+    }
+}
+
+/// The policy guard for an API guard (the raw `i32` of a request field); `None` for
+/// GUARD_UNSPECIFIED or a value the proto does not define.
+pub fn guard_from_proto(g: i32) -> Option<PolicyGuard> {
+    match pb::Guard::try_from(g).ok()? {
+        pb::Guard::Off => Some(PolicyGuard::Off),
+        pb::Guard::Warn => Some(PolicyGuard::Warn),
+        pb::Guard::Deny => Some(PolicyGuard::Deny),
+        pb::Guard::Unspecified => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -146,6 +168,7 @@ mod tests {
         assert_eq!(p.desired_replicas, None);
         assert_eq!(p.sync_status, pb::SyncStatus::Unmanaged as i32);
         assert_eq!(p.mode, pb::Mode::Unspecified as i32);
+        assert_eq!(p.guard, pb::Guard::Unspecified as i32);
         assert_eq!(p.version, "");
         assert_eq!(p.last_set_by, "");
         assert_eq!(p.labels.get("app").map(String::as_str), Some("web"));
@@ -160,6 +183,7 @@ mod tests {
         assert_eq!(p.sync_status, pb::SyncStatus::Drifted as i32);
         assert_eq!(p.reason, "spec.replicas is 7, declared 3");
         assert_eq!(p.mode, pb::Mode::Observe as i32);
+        assert_eq!(p.guard, pb::Guard::Off as i32);
         assert_eq!(p.version, "7", "the version is the generation, not the resourceVersion");
         assert_eq!(p.last_set_by, "alice");
         assert!(p.last_set_at.is_some());
@@ -170,5 +194,14 @@ mod tests {
         assert_eq!(mode_from_proto(pb::Mode::Observe as i32), Some(PolicyMode::Observe));
         assert_eq!(mode_from_proto(0), None);
         assert_eq!(mode_from_proto(99), None);
+    }
+
+    #[test]
+    fn guard_mapping() {
+        for g in PolicyGuard::ALL {
+            assert_eq!(guard_from_proto(guard(g) as i32), Some(g));
+        }
+        assert_eq!(guard_from_proto(0), None);
+        assert_eq!(guard_from_proto(99), None);
     }
 }

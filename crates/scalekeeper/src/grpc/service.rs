@@ -24,7 +24,7 @@ use tokio_stream::Stream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use super::convert::{self, mode_from_proto};
+use super::convert::{self, guard_from_proto, mode_from_proto};
 use super::status::Error;
 use crate::audit::{AuditDecision, Auditor, Record as AuditRecord, Snapshot};
 use crate::authz::Authorizer;
@@ -240,6 +240,7 @@ impl Service {
                 after,
                 generation,
                 dry_run: f.dry_run,
+                admission: None,
             });
         }
         match &result {
@@ -534,6 +535,9 @@ impl ScaleService for Service {
             if pb::Mode::try_from(r.mode).is_err() {
                 v.push(Violation { field: "mode".into(), description: format!("{} is not a Mode", r.mode) });
             }
+            if pb::Guard::try_from(r.guard).is_err() {
+                v.push(Violation { field: "guard".into(), description: format!("{} is not a Guard", r.guard) });
+            }
             let hold_for = r.hold_for.map(|d| std::time::Duration::try_from(d).map_err(|_| ()));
             v.extend(validate_hold(hold_for, &r.reason));
             v.extend(validate_bounds(r.min_replicas, r.max_replicas, r.clear_bounds, max));
@@ -551,11 +555,12 @@ impl ScaleService for Service {
                 BoundsChange::Keep
             };
             let mode = mode_from_proto(r.mode);
+            let guard = guard_from_proto(r.guard);
             let change = match hold_for {
                 Some(Ok(duration)) => {
-                    PolicyChange::Hold { replicas: r.replicas, duration, reason: r.reason.clone(), mode, bounds }
+                    PolicyChange::Hold { replicas: r.replicas, duration, reason: r.reason.clone(), mode, guard, bounds }
                 }
-                _ => PolicyChange::Declare { replicas: r.replicas, mode, bounds },
+                _ => PolicyChange::Declare { replicas: r.replicas, mode, guard, bounds },
             };
             let w = self
                 .write(

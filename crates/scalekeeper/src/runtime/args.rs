@@ -16,16 +16,20 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use scalekeeper_core::validate_namespace_filter;
 
+use crate::admission::AdmissionConfig;
+use crate::admission::config::Endpoint;
 use crate::authz::AuthorizationMode;
 use crate::cache::Scope;
 use crate::cli;
 #[cfg(feature = "dev")]
 use crate::dev::DevConfig;
 use crate::leader::LeaderConfig;
+use crate::policy::PolicyGuard;
+use scalekeeper_core::admission::Exempt;
 use crate::limits::ListenerLimits;
 use crate::reconciler::ReconcileConfig;
 use crate::server::{AuthorizationConfig, ServeConfig};
-use crate::tls::{ClientPolicy, TlsFiles};
+use crate::tls::{ClientPolicy, TlsFiles, TlsSource};
 
 /// A secure gRPC API over the replica counts of Kubernetes Deployments.
 #[derive(Debug, Parser)]
@@ -48,6 +52,8 @@ pub enum Command {
     Crd,
     /// Write a dev CA, a server certificate and client certificates.
     Certs(CertsArgs),
+    /// Print the admission guard's ValidatingWebhookConfiguration (YAML), for clusters without the chart.
+    AdmissionConfig(AdmissionConfigArgs),
     /// The API client: get, list, set, clear, schedule, diff, watch.
     #[command(flatten)]
     Client(cli::ClientCommand),
@@ -177,9 +183,74 @@ pub struct ServeArgs {
     /// Connection, handshake, stream, call and watch limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// The admission guard's webhook.
+    #[command(flatten)]
+    pub admission: AdmissionArgs,
     /// The flags these replaced, still accepted.
     #[command(flatten)]
     pub deprecated: DeprecatedSecondsFlags,
+}
+
+/// The admission guard: a validating webhook that refuses (or warns about) writes of a
+/// Deployment's spec.replicas that differ from the count scalekeeper enforces
+/// ([`crate::admission`]).
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Admission guard")]
+pub struct AdmissionArgs {
+    /// HTTPS listen address of the admission webhook (e.g. 0.0.0.0:8443); unset: not served.
+    /// Register it with `scalekeeper admission-config` or the Helm chart.
+    #[arg(long, env = "SCALEKEEPER_ADMISSION_LISTEN")]
+    pub admission_listen: Option<SocketAddr>,
+    /// The webhook's serving certificate chain (PEM), reloaded when it changes; default: --tls-cert.
+    #[arg(long, env = "SCALEKEEPER_ADMISSION_TLS_CERT")]
+    pub admission_tls_cert: Option<PathBuf>,
+    /// The webhook's private key (PEM), reloaded when it changes; default: --tls-key.
+    #[arg(long, env = "SCALEKEEPER_ADMISSION_TLS_KEY")]
+    pub admission_tls_key: Option<PathBuf>,
+    /// user:NAME or group:NAME whose writes of spec.replicas the guard never refuses (repeatable
+    /// or comma-separated), e.g. user:system:serviceaccount:kube-system:horizontal-pod-autoscaler.
+    /// scalekeeper's own user is always exempt.
+    #[arg(long = "admission-exempt", env = "SCALEKEEPER_ADMISSION_EXEMPT", value_delimiter = ',')]
+    pub admission_exempt: Vec<Exempt>,
+    /// A group whose members may write spec.replicas past the guard (repeatable or
+    /// comma-separated): allowed with a warning, audited, announced with a GuardBypassed Event.
+    #[arg(long = "admission-break-glass-group", env = "SCALEKEEPER_ADMISSION_BREAK_GLASS_GROUPS", value_delimiter = ',')]
+    pub admission_break_glass_groups: Vec<String>,
+    /// The guard a declaration through the API gets when it creates a policy without --guard:
+    /// off, warn or deny. Policies written with kubectl or GitOps without spec.guard are Off.
+    #[arg(long, env = "SCALEKEEPER_DEFAULT_GUARD", default_value = "warn")]
+    pub default_guard: PolicyGuard,
+}
+
+/// The flags of `scalekeeper admission-config`: where the webhook is, and what it guards.
+#[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("endpoint").required(true).args(["url", "service"]))]
+pub struct AdmissionConfigArgs {
+    /// The webhook's base URL, https://HOST[:PORT] (the path is appended), e.g. a serve
+    /// --admission-listen reachable from the API server.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The webhook's Service, NAMESPACE/NAME[:PORT] (port 443 by default).
+    #[arg(long)]
+    pub service: Option<Endpoint>,
+    /// The CA bundle (PEM) that signed the webhook's serving certificate.
+    #[arg(long)]
+    pub ca_file: PathBuf,
+    /// A namespace to guard (repeatable); none: every namespace but kube-system and --exclude-namespace.
+    #[arg(long = "namespace")]
+    pub namespaces: Vec<String>,
+    /// A namespace never to guard besides kube-system, e.g. scalekeeper's own (repeatable).
+    #[arg(long = "exclude-namespace")]
+    pub exclude_namespaces: Vec<String>,
+    /// The configuration's name (it is cluster-scoped).
+    #[arg(long, default_value = "scalekeeper")]
+    pub name: String,
+    /// How long the API server waits for an answer before it lets the write through, seconds (1-30).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=30))]
+    pub timeout_seconds: u8,
+    /// The Kubernetes version it is for, MAJOR.MINOR: before 1.28 the matchConditions are left out.
+    #[arg(long, default_value = "1.33")]
+    pub kube_version: String,
 }
 
 /// The listener's limits ([`ListenerLimits`]; the defaults here are its defaults, which a
@@ -416,9 +487,37 @@ impl ServeArgs {
             authorization_deny_ttl,
             audit_log,
             limits,
+            admission,
             deprecated,
         } = self;
         let limits = limits.into_limits()?;
+        let AdmissionArgs {
+            admission_listen,
+            admission_tls_cert,
+            admission_tls_key,
+            admission_exempt,
+            admission_break_glass_groups,
+            default_guard,
+        } = admission;
+        if admission_listen.is_none() && (admission_tls_cert.is_some() || admission_tls_key.is_some()) {
+            return Err(ArgsError::Invalid {
+                flag: "--admission-tls-cert",
+                reason: "the webhook's certificate and key need --admission-listen".into(),
+            });
+        }
+        if admission_break_glass_groups.iter().any(|g| g.trim().is_empty()) {
+            return Err(ArgsError::Invalid { flag: "--admission-break-glass-group", reason: "must not be empty".into() });
+        }
+        let admission = admission_listen.map(|listen| AdmissionConfig {
+            listen,
+            tls: TlsSource::ServerOnly {
+                cert: admission_tls_cert.unwrap_or_else(|| tls_cert.clone()),
+                key: admission_tls_key.unwrap_or_else(|| tls_key.clone()),
+            },
+            exempt: admission_exempt,
+            break_glass_groups: admission_break_glass_groups,
+            credentials_user: None,
+        });
         let DeprecatedSecondsFlags {
             drain_timeout_seconds,
             shutdown_delay_seconds,
@@ -520,6 +619,8 @@ impl ServeArgs {
                 },
                 audit_log,
                 limits,
+                admission,
+                default_guard,
                 authorization: AuthorizationConfig {
                     mode: authorization,
                     allow_ttl: authorization_allow_ttl,

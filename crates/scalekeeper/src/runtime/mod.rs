@@ -14,7 +14,12 @@ pub mod args;
 
 use std::process::ExitCode;
 
-pub use args::{Args, ArgsError, CertsArgs, Command, LogFormat, ServeArgs, ServeSettings, parse_duration};
+use anyhow::Context as _;
+
+pub use args::{
+    AdmissionArgs, AdmissionConfigArgs, Args, ArgsError, CertsArgs, Command, LogFormat, ServeArgs, ServeSettings,
+    parse_duration,
+};
 
 use crate::server::{self, Server};
 use crate::{certs, cli, policy};
@@ -30,7 +35,9 @@ pub fn init_logging(command: &Command) {
         Command::Serve(args) => (args.log_format, SERVER_LOG_FILTER),
         #[cfg(feature = "dev")]
         Command::Dev(_) => (LogFormat::Text, SERVER_LOG_FILTER),
-        Command::Crd | Command::Certs(_) | Command::Client(_) => (LogFormat::Text, "warn"),
+        Command::Crd | Command::Certs(_) | Command::AdmissionConfig(_) | Command::Client(_) => {
+            (LogFormat::Text, "warn")
+        }
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
@@ -53,6 +60,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Client(cmd) => return Ok(cli::run(cmd).await),
         Command::Crd => print!("{}", policy::crd_yaml()?),
         Command::Certs(args) => write_certs(args)?,
+        Command::AdmissionConfig(args) => print!("{}", admission_config(args)?),
         Command::Serve(args) => serve(args.into_config()?).await?,
         #[cfg(feature = "dev")]
         Command::Dev(config) => crate::dev::run(config).await?,
@@ -66,15 +74,54 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
 ///
 /// No Kubernetes client can be built, the server cannot start, or it failed.
 pub async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
-    let ServeSettings { kubeconfig, config, deprecated } = settings;
+    let ServeSettings { kubeconfig, mut config, deprecated } = settings;
     for note in deprecated {
         tracing::warn!("{note}");
     }
-    let client = server::kube_client(kubeconfig.as_deref()).await?;
+    let kube_config = server::kube_config(kubeconfig.as_deref()).await?;
+    if let Some(admission) = config.admission.as_mut() {
+        admission.credentials_user = crate::whoami::user_of_credentials(&kube_config);
+    }
+    let client = kube::Client::try_from(kube_config).context("building the Kubernetes client")?;
     let server = Server::start(client, config).await?;
     server::shutdown_signal().await;
     tracing::info!("signal received: shutting down");
     server.shutdown().await
+}
+
+/// `scalekeeper admission-config`: the ValidatingWebhookConfiguration as YAML.
+///
+/// # Errors
+///
+/// The CA file cannot be read, `--kube-version` is not MAJOR.MINOR, or the arguments cannot be
+/// rendered (see [`crate::admission::config::render`]).
+pub fn admission_config(args: AdmissionConfigArgs) -> anyhow::Result<String> {
+    use crate::admission::config::{Endpoint, Rendering, render};
+    let AdmissionConfigArgs {
+        url,
+        service,
+        ca_file,
+        namespaces,
+        exclude_namespaces,
+        name,
+        timeout_seconds,
+        kube_version,
+    } = args;
+    let ca_bundle = std::fs::read(&ca_file).with_context(|| format!("reading {}", ca_file.display()))?;
+    let kube_minor = kube_version
+        .trim_start_matches('v')
+        .split_once('.')
+        .filter(|(major, _)| *major == "1")
+        .and_then(|(_, minor)| minor.split('.').next()?.parse::<u32>().ok())
+        .with_context(|| format!("--kube-version {kube_version:?}: expected 1.MINOR, e.g. 1.32"))?;
+    let endpoint = match (url, service) {
+        (Some(u), _) => Endpoint::Url(u),
+        (None, Some(s)) => s,
+        (None, None) => anyhow::bail!("give --url or --service"),
+    };
+    let rendering =
+        Rendering { name, endpoint, ca_bundle, namespaces, exclude: exclude_namespaces, timeout_seconds, kube_minor };
+    Ok(serde_yaml::to_string(&render(&rendering)?)?)
 }
 
 /// `scalekeeper certs`: writes the dev PKI and prints where.

@@ -128,6 +128,8 @@ async fn start_server(client: kube::Client, certs: &certs::DevCerts, opts: Optio
             authorization: opts.authorization,
             audit_log: opts.audit_log,
             limits: opts.limits,
+            admission: None,
+            default_guard: Default::default(),
         },
     )
     .await
