@@ -20,8 +20,8 @@ pub mod managed;
 pub use deployments::{CachedDeployment, DeploymentStore};
 pub use managed::ManagedIndex;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::hpa::{self, HorizontalPodAutoscaler};
@@ -88,6 +88,8 @@ struct Part {
     namespace: Option<String>,
     deployments: DeploymentStore,
     policies: Store<ReplicaPolicy>,
+    /// The policy store's writing side, shared by the watch and [`Cache::observe_written`].
+    policy_writer: PolicyWriter,
     /// The policies' names, in order (what Diff pages over).
     managed: ManagedIndex,
     hpas: Store<HorizontalPodAutoscaler>,
@@ -216,7 +218,12 @@ impl Cache {
             let deployments = DeploymentStore::new();
             let (policies, pol_writer) = reflector::store();
             let managed = ManagedIndex::default();
-            let index = managed.clone();
+            let policy_writer = PolicyWriter {
+                writer: Arc::new(Mutex::new(pol_writer)),
+                store: policies.clone(),
+                index: managed.clone(),
+            };
+            let from_watch = policy_writer.clone();
             let store = deployments.clone();
             let dep_stream = watcher(dep_api, watcher::Config::default())
                 .backoff(watch_backoff())
@@ -225,8 +232,7 @@ impl Cache {
             let pol_stream = watcher(pol_api, watcher::Config::default())
                 .backoff(watch_backoff())
                 .modify(keep_replicas_owners)
-                .inspect_ok(move |event| index.apply(event))
-                .reflect(pol_writer);
+                .inspect_ok(move |event| from_watch.apply(event));
             let (hpas, hpa_writer) = reflector::store();
             let hpa_stream = watcher(hpa_api, watcher::Config::default())
                 .backoff(watch_backoff())
@@ -249,7 +255,7 @@ impl Cache {
                 st.clone(),
                 hpa_target,
             ));
-            parts.push(Part { namespace: ns, deployments, policies, managed, hpas });
+            parts.push(Part { namespace: ns, deployments, policies, policy_writer, managed, hpas });
         }
         tokio::spawn(ping(client, health.clone(), stop));
         // In namespace order, so that a listing across parts comes out in order.
@@ -265,6 +271,30 @@ impl Cache {
     /// The namespaces served.
     pub fn scope(&self) -> &Scope {
         &self.scope
+    }
+
+    /// Makes a policy this process has just written (the API server's answer to the write) the
+    /// cache's copy at once, and announces it on the change feed, so the reconciler and the
+    /// admission guard act on it without waiting for the watch: after an API server restart a
+    /// watch can take seconds to deliver it (until it fails with 410 and re-lists). A copy the
+    /// watch delivers later replaces it only if it is as new or newer (see [`PolicyWriter`]).
+    /// A policy outside the scope is ignored.
+    pub fn observe_written(&self, policy: &ReplicaPolicy) {
+        let ns = policy.namespace().unwrap_or_default();
+        let Some(part) = self.part(&ns) else { return };
+        let mut p = policy.clone();
+        keep_replicas_owners(&mut p);
+        part.policy_writer.apply(&watcher::Event::Apply(p));
+        let _ = self.changes.send(Change::Object { namespace: ns, name: policy.name_any() });
+    }
+
+    /// As [`Cache::observe_written`] for a policy this process has just deleted.
+    pub fn observe_deleted(&self, namespace: &str, name: &str) {
+        let Some(part) = self.part(namespace) else { return };
+        let mut gone = ReplicaPolicy::new(name, Default::default());
+        gone.metadata.namespace = Some(namespace.to_owned());
+        part.policy_writer.apply(&watcher::Event::Delete(gone));
+        let _ = self.changes.send(Change::Object { namespace: namespace.to_owned(), name: name.to_owned() });
     }
 
     /// Subscribes to changes (bounded: a subscriber that falls [`CHANGE_BUFFER`] behind lags).
@@ -403,6 +433,44 @@ impl Cache {
     }
 }
 
+/// The writing side of a part's policy store and [`ManagedIndex`]: what kube-runtime's
+/// reflector does with each watch event, shared with the API's writer
+/// ([`Cache::observe_written`]). An update (`Apply`) older than the copy held is skipped, so a
+/// watch that lags the writer's own write never takes the cache back; every other event (a
+/// deletion, a re-list) applies as the reflector would.
+///
+/// "Older" compares resourceVersions as numbers. Kubernetes calls them opaque; every API server
+/// built on etcd (and kubesim) gives them as one increasing revision, and when either is not a
+/// number the watch's copy wins.
+#[derive(Clone)]
+struct PolicyWriter {
+    writer: Arc<Mutex<reflector::store::Writer<ReplicaPolicy>>>,
+    store: Store<ReplicaPolicy>,
+    index: ManagedIndex,
+}
+
+impl PolicyWriter {
+    fn apply(&self, event: &watcher::Event<ReplicaPolicy>) {
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        if let watcher::Event::Apply(p) = event
+            && let Some(held) = self.store.get(&ObjectRef::from_obj(p))
+            && older(p.resource_version().as_deref(), held.resource_version().as_deref())
+        {
+            return;
+        }
+        self.index.apply(event);
+        writer.apply_watcher_event(event);
+    }
+}
+
+/// Whether resourceVersion `a` is older than `b`, both numbers (see [`PolicyWriter`]).
+fn older(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a.and_then(|a| a.parse::<u64>().ok()), b.and_then(|b| b.parse::<u64>().ok())) {
+        (Some(a), Some(b)) => a < b,
+        _ => false,
+    }
+}
+
 /// Drives one reflector stream: marks its cache synced, records contact, publishes changes.
 async fn drive<K>(
     stream: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
@@ -492,6 +560,33 @@ mod tests {
         stale.contact();
         std::thread::sleep(Duration::from_millis(5));
         assert!(!stale.ready(), "contact older than stale_after");
+    }
+
+    #[test]
+    fn a_lagging_watch_never_takes_a_written_policy_back() {
+        let (store, writer) = reflector::store::<ReplicaPolicy>();
+        let w = PolicyWriter { writer: Arc::new(Mutex::new(writer)), store: store.clone(), index: ManagedIndex::default() };
+        let at = |rv: &str, replicas: i32| {
+            let mut p = ReplicaPolicy::new("web", crate::policy::ReplicaPolicySpec { replicas, ..Default::default() });
+            p.metadata.namespace = Some("shop".into());
+            p.metadata.resource_version = Some(rv.into());
+            p
+        };
+        let get = || store.get(&ObjectRef::new("web").within("shop")).map(|p| p.spec.replicas);
+        w.apply(&watcher::Event::Init);
+        w.apply(&watcher::Event::InitApply(at("10", 3)));
+        w.apply(&watcher::Event::InitDone);
+        assert_eq!(get(), Some(3));
+        // The writer's own write at 20, then the watch still delivering 15.
+        w.apply(&watcher::Event::Apply(at("20", 5)));
+        w.apply(&watcher::Event::Apply(at("15", 4)));
+        assert_eq!(get(), Some(5), "the older copy is skipped");
+        w.apply(&watcher::Event::Apply(at("20", 5)));
+        w.apply(&watcher::Event::Apply(at("21", 6)));
+        assert_eq!(get(), Some(6));
+        w.apply(&watcher::Event::Delete(at("22", 6)));
+        assert_eq!(get(), None);
+        assert!(!older(Some("x"), Some("20")), "a resourceVersion that is not a number: the watch wins");
     }
 
     #[test]

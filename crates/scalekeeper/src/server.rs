@@ -216,7 +216,7 @@ impl Server {
         };
         let service = Service::new(
             cache.clone(),
-            Writer::new(client.clone(), &config.reconcile.instance, config.default_guard),
+            Writer::new(client.clone(), cache.clone(), &config.reconcile.instance, config.default_guard),
             Authorizer::new(authz.mode, client, authz.allow_ttl, authz.deny_ttl),
             auditor,
             metrics.clone(),
@@ -433,7 +433,8 @@ impl Server {
             tracing::info!("stopped");
             Ok(())
         });
-        tracing::info!(grpc = %grpc_addr, http = %http_addr, admission = ?admission_addr, scope = ?config.scope, "serving");
+        let admission_at = admission_addr.map_or_else(|| "off".to_string(), |a| a.to_string());
+        tracing::info!(grpc = %grpc_addr, http = %http_addr, admission = %admission_at, scope = ?config.scope, "serving");
         Ok(Server { grpc_addr, http_addr, admission_addr, own_user, stop, task })
     }
 

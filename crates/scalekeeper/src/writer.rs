@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use crate::cache::CachedDeployment;
+use crate::cache::{Cache, CachedDeployment};
 use crate::hpa::{self, HorizontalPodAutoscaler};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -292,6 +292,7 @@ pub struct Written {
 #[derive(Clone)]
 pub struct Writer {
     client: Client,
+    cache: Cache,
     recorder: Recorder,
     default_guard: PolicyGuard,
 }
@@ -304,11 +305,13 @@ fn what(kind: &str, ns: &str, name: &str) -> String {
 }
 
 impl Writer {
-    /// A writer using `client`; its Events name `instance` (this replica's identity, as in the
-    /// Lease and the reconciler's Events) as reporting instance. A policy it creates gets
+    /// A writer using `client`; every policy it writes or deletes is `cache`'s copy at once
+    /// ([`Cache::observe_written`]); its Events name `instance` (this replica's identity, as in
+    /// the Lease and the reconciler's Events) as reporting instance. A policy it creates gets
     /// `default_guard` (`--default-guard`) unless the write sets one.
-    pub fn new(client: Client, instance: &str, default_guard: PolicyGuard) -> Self {
-        Self { recorder: Recorder::new(client.clone(), crate::events::reporter(instance)), client, default_guard }
+    pub fn new(client: Client, cache: Cache, instance: &str, default_guard: PolicyGuard) -> Self {
+        let recorder = Recorder::new(client.clone(), crate::events::reporter(instance));
+        Self { client, cache, recorder, default_guard }
     }
 
     /// The names of the HorizontalPodAutoscalers in `namespace` that target Deployment `name`.
@@ -454,6 +457,13 @@ impl Writer {
                 }
                 Err(e) => return Err(WriteError::kube(what("ReplicaPolicy", ns, name))(e)),
             };
+            // The cache's newest copy now: the reconciler and the admission guard need not wait
+            // for the watch to bring it.
+            match (&written, &current) {
+                (Some(p), _) => self.cache.observe_written(p),
+                (None, Some(_)) => self.cache.observe_deleted(ns, name),
+                (None, None) => {}
+            }
             return self.finish(req, &deployments, deployment, current, written, planned, outcome).await;
         }
     }

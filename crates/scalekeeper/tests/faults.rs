@@ -18,7 +18,7 @@
 //!
 //! | row | kubesim | real kube-apiserver |
 //! |---|---|---|
-//! | API server down 30 s, one replica / two | `Sim::go_down` / `come_up` | `realkube.sh apiserver-stop` / `apiserver-start` |
+//! | API server down 30 s, one replica / two; a count declared through scalekeeper the moment it is back, then drifted | `Sim::go_down` / `come_up` | `realkube.sh apiserver-stop` / `apiserver-start` |
 //! | watches get 410 Gone and must re-list | cut off, > history of writes (history 100) | cut off, > 100 writes (the watch cache's default size) |
 //! | watch connections cut every 3 s for 60 s | proxy reset | proxy reset |
 //! | 2 s latency on every request | kubesim latency | proxy delays every chunk 2 s |
@@ -68,6 +68,14 @@ const OUTAGE: Duration = Duration::from_secs(30);
 const DRIFTER: &str = "fault-test";
 /// Polling period of waits.
 const POLL: Duration = Duration::from_millis(20);
+/// The Deployment declared through scalekeeper right after an outage.
+const FRESH: &str = "fresh";
+/// The count it is declared at.
+const FRESH_DECLARED: i64 = 2;
+/// The usual bound on a drift's correction with the API server answering: a drift of a
+/// declaration made right after an outage must meet it too (issue 23: its watch could take
+/// seconds to bring the new policy).
+const USUAL: Duration = Duration::from_secs(2);
 
 /// Serializes the rows that stop the (shared) real API server against every other row. On
 /// kubesim every row has a server of its own and nothing is serialized.
@@ -151,6 +159,7 @@ struct Replica {
     child: Option<Child>,
     proxy: Proxy,
     http: SocketAddr,
+    grpc: SocketAddr,
     log: PathBuf,
 }
 
@@ -181,6 +190,7 @@ struct World {
     replicas: Vec<Replica>,
     timing: LeaseTiming,
     dir: tempfile::TempDir,
+    certs: scalekeeper::certs::DevCerts,
     _namespaces: Option<cluster::Namespaces>,
 }
 
@@ -229,7 +239,8 @@ impl World {
 
         let upstream = server_addr(&kubeconfig_text);
         let certs = scalekeeper::certs::write_dev_certs(&dir.path().join("certs"), &[], &["t".into()], 1).unwrap();
-        let mut world = World { target, client, ns, replicas: vec![], timing, dir, _namespaces: namespaces };
+        let mut world =
+            World { target, client, ns, replicas: vec![], timing, dir, certs: certs.clone(), _namespaces: namespaces };
         for i in 0..replicas {
             let identity = format!("replica-{i}");
             let proxy = Proxy::start(upstream).await;
@@ -262,9 +273,9 @@ impl World {
                 )
                 .env("NO_COLOR", "1");
             let child = Child::spawn(&identity, &mut cmd, &log, Stdout::Discard);
-            let mut r =
-                Replica { identity, child: Some(child), proxy, http: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), log };
-            r.http = http_addr(&mut r).await;
+            let unbound = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+            let mut r = Replica { identity, child: Some(child), proxy, http: unbound, grpc: unbound, log };
+            (r.http, r.grpc) = addrs(&mut r).await;
             world.replicas.push(r);
         }
         for r in &world.replicas {
@@ -280,10 +291,15 @@ impl World {
     /// `spec.replicas` of `web`: from kubesim's store (untouched by the faults it injects), or
     /// from the real API server if it answers within a second.
     async fn spec_replicas(&self) -> Option<i64> {
+        self.spec_replicas_of(NAME).await
+    }
+
+    /// `spec.replicas` of the Deployment `name`, as [`World::spec_replicas`] reads it.
+    async fn spec_replicas_of(&self, name: &str) -> Option<i64> {
         match &self.target {
-            Target::Sim(sim) => sim.get("apps/v1", "Deployment", &self.ns, NAME)?["spec"]["replicas"].as_i64(),
+            Target::Sim(sim) => sim.get("apps/v1", "Deployment", &self.ns, name)?["spec"]["replicas"].as_i64(),
             Target::Real => {
-                let d = tokio::time::timeout(Duration::from_secs(1), self.deployments().get(NAME)).await.ok()?.ok()?;
+                let d = tokio::time::timeout(Duration::from_secs(1), self.deployments().get(name)).await.ok()?.ok()?;
                 d.spec?.replicas.map(i64::from)
             }
         }
@@ -293,32 +309,68 @@ impl World {
     /// an injected fault or an outage cannot stop the test's own write), on a real server a
     /// merge PATCH by [`DRIFTER`].
     async fn drift(&self, to: i64) {
+        self.drift_of(NAME, to).await;
+    }
+
+    /// Scales the Deployment `name` to `to` as [`World::drift`] does.
+    async fn drift_of(&self, name: &str, to: i64) {
         match &self.target {
             Target::Sim(sim) => {
-                let mut d = sim.get("apps/v1", "Deployment", &self.ns, NAME).expect("web exists");
+                let mut d = sim.get("apps/v1", "Deployment", &self.ns, name).expect("the Deployment exists");
                 d["spec"]["replicas"] = json!(to);
                 sim.apply(d).expect("kubesim takes the drift");
             }
             Target::Real => {
-                cluster::patch_replicas(&self.client, &self.ns, NAME, to, DRIFTER).await;
+                cluster::patch_replicas(&self.client, &self.ns, name, to, DRIFTER).await;
             }
         }
     }
 
     /// Waits until `web` is back at [`DECLARED`]; returns how long that took from `since`.
     async fn corrected(&self, since: Instant, within: Duration, what: &str) -> Duration {
+        self.corrected_to(NAME, DECLARED, since, within, what).await
+    }
+
+    /// Waits until the Deployment `name` is at `count`; returns how long that took from
+    /// `since`, or fails the test naming `what` when it is not within `within`.
+    async fn corrected_to(&self, name: &str, count: i64, since: Instant, within: Duration, what: &str) -> Duration {
         let left = (since + within).saturating_duration_since(Instant::now());
         let back =
-            testkit::try_wait_for_async(what, left, POLL, || async { self.spec_replicas().await == Some(DECLARED) })
+            testkit::try_wait_for_async(what, left, POLL, || async { self.spec_replicas_of(name).await == Some(count) })
                 .await;
         if back.is_err() {
             panic!(
-                "{what}: web not back at {DECLARED} within {within:?} (spec.replicas {:?})\n{}",
-                self.spec_replicas().await,
+                "{what}: {name} not at {count} within {within:?} (spec.replicas {:?})\n{}",
+                self.spec_replicas_of(name).await,
                 self.logs()
             );
         }
         since.elapsed()
+    }
+
+    /// Declares `count` for the Deployment `name` through replica `i`'s API, with the CLI as a
+    /// user would (`scalekeeper set`).
+    fn declare_through(&self, i: usize, name: &str, count: i64) {
+        let (_, cert, key) = &self.certs.clients[0];
+        let out = Command::new(env!("CARGO_BIN_EXE_scalekeeper"))
+            .args(["set", &format!("{}/{name}", self.ns), &count.to_string()])
+            .arg("--server")
+            .arg(format!("localhost:{}", self.replicas[i].grpc.port()))
+            .arg("--ca")
+            .arg(&self.certs.ca)
+            .arg("--cert")
+            .arg(cert)
+            .arg("--key")
+            .arg(key)
+            .output()
+            .expect("the scalekeeper CLI runs");
+        assert!(
+            out.status.success(),
+            "scalekeeper set {name} {count} through {}: {}{}",
+            self.replicas[i].identity,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Makes a drift and waits for its correction; the time it took.
@@ -401,13 +453,14 @@ impl Drop for World {
     }
 }
 
-/// The HTTP address a replica bound, from its `serving grpc=… http=…` log line.
-async fn http_addr(r: &mut Replica) -> SocketAddr {
+/// The HTTP and gRPC addresses a replica bound, from its `serving grpc=… http=…` log line.
+async fn addrs(r: &mut Replica) -> (SocketAddr, SocketAddr) {
     let child = r.child.as_mut().expect("running");
     child
         .wait_until_async("it to log its addresses", Duration::from_secs(30), POLL, |c| {
-            let addr = probe::logged_http_addr(&c.log());
-            async move { addr }
+            let log = c.log();
+            let addrs = probe::logged_http_addr(&log).zip(probe::logged_grpc_addr(&log));
+            async move { addrs }
         })
         .await
 }
@@ -567,6 +620,7 @@ fn term_of(l: Lease) -> Option<(String, SystemTime)> {
 async fn api_down_then_back(replicas: usize) {
     let _exclusive = exclusive().await;
     let w = World::start(replicas, SHORT, 100_000).await;
+    cluster::create_deployment(&w.client, cluster::deployment(&w.ns, FRESH, 1, &[])).await;
     w.one_leader(Duration::from_secs(10)).await;
     let monitor = w.monitor().await;
     w.go_down().await;
@@ -600,7 +654,14 @@ async fn api_down_then_back(replicas: usize) {
     for i in 0..replicas {
         w.wait_readyz(i, 200, RECOVERY).await;
     }
-    w.one_leader(RECOVERY).await;
+    let leader = w.one_leader(RECOVERY).await;
+    // A count declared through scalekeeper the moment it is ready again, then drifted: the
+    // leader must correct it within the usual bound, not once a lagging watch re-lists.
+    w.declare_through(leader, FRESH, FRESH_DECLARED);
+    let t = Instant::now();
+    w.drift_of(FRESH, 9).await;
+    let fresh = w.corrected_to(FRESH, FRESH_DECLARED, t, USUAL, "drift of a count declared after the outage").await;
+    eprintln!("api down, {replicas} replica(s): a count declared after the outage, drifted, corrected in {fresh:?}");
     let again = w.drift_and_recover(RECOVERY, "drift after the outage").await;
     eprintln!("api down, {replicas} replica(s): a later drift corrected in {again:?}");
     assert_eq!(w.declared().await, DECLARED, "the declared count survived");

@@ -23,6 +23,14 @@ pub fn logged_http_addr(log: &str) -> Option<SocketAddr> {
         .find_map(|w| w.strip_prefix("http=")?.parse().ok())
 }
 
+/// The gRPC address a `scalekeeper serve` process logged in its `serving grpc=… http=…` line.
+pub fn logged_grpc_addr(log: &str) -> Option<SocketAddr> {
+    log.lines()
+        .filter(|l| l.contains(" serving "))
+        .flat_map(str::split_whitespace)
+        .find_map(|w| w.strip_prefix("grpc=")?.parse().ok())
+}
+
 /// `scalekeeper_leader` from a process's `/metrics`, if it answers.
 pub async fn leader_gauge(addr: SocketAddr) -> Option<i64> {
     let (code, body) = http_get(addr, "/metrics").await?;
