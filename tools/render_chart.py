@@ -10,8 +10,10 @@ the CRD is applied first, on its own (deploy/crds).
 --set takes KEY=VALUE with a dotted KEY (image.tag); VALUE is read as YAML, as `helm --set`
 reads scalars (2 is a number, true a boolean, "x" a string); --set-string keeps it a string.
 
---kube-version 1.20 makes the output apply on Kubernetes 1.20 (the node of hack/node.sh), whose
-API lacks one version the chart uses (the chart itself requires 1.29, Chart.yaml kubeVersion):
+--kube-version 1.20 makes the output apply on Kubernetes 1.20 (the node of hack/node.sh). The
+chart is rendered for it (.Capabilities.KubeVersion v1.20.0, as `helm template --kube-version`
+does), so the admission webhook comes without matchConditions (1.28+); and one API version the
+chart uses is missing there (the chart itself requires 1.29, Chart.yaml kubeVersion):
 PodDisruptionBudget policy/v1 becomes policy/v1beta1 (policy/v1 is GA in 1.21,
 https://kubernetes.io/docs/reference/using-api/deprecation-guide/#poddisruptionbudget-v125),
 without spec.unhealthyPodEvictionPolicy (1.26+): 1.20 evicts an unhealthy pod only within the
@@ -31,7 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "charts" / "scalekeeper"
 
 # The API versions of the chart's objects that Kubernetes 1.20 serves, and the one rewrite.
-SERVED_BY_1_20 = {"v1", "apps/v1", "rbac.authorization.k8s.io/v1", "networking.k8s.io/v1", "policy/v1beta1"}
+SERVED_BY_1_20 = {"v1", "apps/v1", "rbac.authorization.k8s.io/v1", "networking.k8s.io/v1", "policy/v1beta1",
+                  "admissionregistration.k8s.io/v1"}
+# What .Capabilities.KubeVersion says when rendering for --kube-version.
+KUBE_VERSIONS = {"1.20": "v1.20.0"}
 REWRITES_1_20 = {("policy/v1", "PodDisruptionBudget"): "policy/v1beta1"}
 
 
@@ -53,6 +58,30 @@ def merge(into: dict, new: dict) -> None:
             merge(into[k], v)
         else:
             into[k] = v
+
+
+def render(chart, values: dict, *, release: str, namespace: str, kube_version: str | None = None) -> dict[str, str]:  # noqa: ANN001
+    """chart.render(values) as an install; with kube_version ("v1.20.0"), .Capabilities.KubeVersion
+    is that version, as `helm template --kube-version` makes it. helm-python-sdk 0.2.2's
+    Chart.render() does not pass that option on, though the native helm_render it calls takes
+    it ("kube_version"); so this calls helm_render itself, the way Chart.render() does."""
+    import json
+
+    if kube_version is None:
+        return chart.render(values, name=release, namespace=namespace, is_install=True)
+    from helm_python import _native
+
+    opts = {"name": release, "namespace": namespace, "is_install": True, "kube_version": kube_version}
+    return json.loads(_native.call_string("helm_render", chart._raw(), json.dumps(values), json.dumps(opts)))  # noqa: SLF001
+
+
+def objects(rendered: dict[str, str]) -> list[dict]:
+    """The manifests' objects, in the order of their template paths (NOTES and tests/ left out)."""
+    objs = []
+    for path, text in sorted(rendered.items()):
+        if path.endswith(".yaml") and "/tests/" not in path:
+            objs += [d for d in yaml.safe_load_all(text) if d]
+    return objs
 
 
 def for_kubernetes_1_20(objs: list[dict]) -> list[dict]:
@@ -93,11 +122,9 @@ def main() -> int:
         k, v = s.split("=", 1)
         set_path(values, k, v if as_string else yaml.safe_load(v))
     with helm.Chart.load(CHART) as chart:
-        rendered = chart.render(values, name=a.release, namespace=a.namespace, is_install=True)
-    objs = []
-    for path, text in sorted(rendered.items()):
-        if path.endswith(".yaml") and "/tests/" not in path:
-            objs += [d for d in yaml.safe_load_all(text) if d]
+        rendered = render(chart, values, release=a.release, namespace=a.namespace,
+                          kube_version=KUBE_VERSIONS.get(a.kube_version))
+    objs = objects(rendered)
     if a.kube_version == "1.20":
         objs = for_kubernetes_1_20(objs)
     yaml.safe_dump_all(objs, sys.stdout, sort_keys=False)

@@ -10,10 +10,14 @@ Checks (each prints PASS/FAIL/SKIP with a short summary; the exit code is 1 on a
   then for every value set in ci/: helm lint (strict, Kubernetes 1.29 and the newest),
   render, kubernetes-validate --strict (1.29 and the newest it knows), structural
   invariants (rollout, shutdown, security context, RBAC verbs, namespaces, Services,
-  NetworkPolicy, PDB, TLS, monitoring), PromQL of alerts and dashboard (parsed; metric
-  names exist in crates/scalekeeper/src/metrics.rs), the rendered flags against the real
-  binary (when target/debug/scalekeeper exists), checkov on every rendered manifest, and
-  helm package.
+  NetworkPolicy, PDB, TLS, monitoring, the admission webhook against
+  files/admission-webhook.yaml), PromQL of alerts and dashboard (parsed; metric names exist
+  in crates/scalekeeper/src/metrics.rs), the rendered flags against the real binary (when
+  target/debug/scalekeeper exists), checkov on every rendered manifest, and helm package.
+  Besides the value sets: the admission cases (which namespaces the webhook guards, where its
+  caBundle comes from, matchConditions by Kubernetes version, the 1.20 rendering of
+  tools/render_chart.py, hack/*-values.yaml) and the matchConditions CEL expression evaluated
+  by cel-python on sample AdmissionRequests.
 
 Tools come from tools/chart-requirements.txt (.venv-chart) and, for checkov,
 tools/checkov-requirements.txt (.venv-checkov, its own venv: it pins old dependencies).
@@ -21,7 +25,7 @@ tools/checkov-requirements.txt (.venv-checkov, its own venv: it pins old depende
 `--write-readme` regenerates the value table of charts/scalekeeper/README.md from the schema
 (standard library only), `--lint-only` runs the checks that need no render of manifests
 beyond helm lint (metadata, CRD, schema, README, bad values, the user roles file, the client
-CA cases, lint).
+CA cases, the admission webhook file, its CEL expression and the admission cases, lint).
 """
 
 from __future__ import annotations
@@ -46,6 +50,12 @@ README = CHART / "README.md"
 # The rules of the callers' ClusterRoles (viewer, editor): rendered by templates/rbac.yaml,
 # embedded by `scalekeeper dev` (crates/scalekeeper/src/dev.rs), checked here.
 USER_ROLES = CHART / "files" / "user-roles.yaml"
+# The admission webhook's path and entry: rendered by templates/admission-webhook.yaml,
+# embedded by `scalekeeper admission-config` and the server, checked here.
+ADMISSION_FILE = CHART / "files" / "admission-webhook.yaml"
+ADMISSION_PORT = 8443
+# Namespaces the admission webhook never guards besides the release namespace.
+NEVER_GUARDED = ("kube-system",)
 README_BEGIN = "<!-- values-table:begin (generated from values.schema.json: make generate) -->"
 README_END = "<!-- values-table:end -->"
 
@@ -83,7 +93,7 @@ REQUIRED_LABELS = [
     "app.kubernetes.io/part-of",
     "app.kubernetes.io/managed-by",
 ]
-CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace"}
+CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace", "ValidatingWebhookConfiguration"}
 
 
 class Report:
@@ -206,18 +216,45 @@ def metric_names() -> set[str]:
     return names
 
 
-def promql_metrics(expr: str) -> list[str]:
-    """Parses a PromQL expression (raises ValueError) and returns its metric names."""
+def metric_label_values() -> dict[str, dict[str, set[str]]]:
+    """metric -> label -> its values, for the labels whose every value the table in metrics.rs'
+    module doc lists (e.g. `result` (`ok`, `conflict`, `api_error`, `unreachable`)); labels
+    listed with "..." or without values are left out."""
+    out: dict[str, dict[str, set[str]]] = {}
+    for m in re.finditer(r"^//! \| `(scalekeeper_[a-z_]+)` \| ([a-z]+)[^\n]*\| ([^|\n]*) \|$", METRICS_RS.read_text(), re.M):
+        name, kind, cell = m.groups()
+        labels = {}
+        for lm in re.finditer(r"`([a-z_]+)` \(([^()]*)\)", cell):
+            if re.fullmatch(r"\s*`[^`]+`(\s*,\s*`[^`]+`)*\s*", lm.group(2)):
+                labels[lm.group(1)] = set(re.findall(r"`([^`]+)`", lm.group(2)))
+        if not labels:
+            continue
+        for series in ([f"{name}_{s}" for s in ("bucket", "sum", "count")] if kind == "histogram" else [name]):
+            out[series] = labels
+    return out
+
+
+def promql_selectors(expr: str) -> list[tuple[str, list[tuple[str, str, str]]]]:
+    """Parses a PromQL expression (raises ValueError) and returns its selectors: the metric
+    name and its label matchers (label, op, value), op one of = != =~ !~."""
     import promql_parser
 
-    names: list[str] = []
+    # MatchOp is not hashable: compared, not looked up.
+    ops = [(promql_parser.MatchOp.Equal, "="), (promql_parser.MatchOp.NotEqual, "!="),
+           (promql_parser.MatchOp.Re, "=~"), (promql_parser.MatchOp.NotRe, "!~")]
+    out: list[tuple[str, list[tuple[str, str, str]]]] = []
 
     def visit(node):  # noqa: ANN001
         if isinstance(node, promql_parser.VectorSelector) and node.name:
-            names.append(node.name)
+            out.append((node.name, [(m.name, next(o for k, o in ops if k == m.op), m.value) for m in node.matchers.matchers]))
 
     promql_parser.walk(promql_parser.parse(expr), visit)
-    return names
+    return out
+
+
+def promql_metrics(expr: str) -> list[str]:
+    """Parses a PromQL expression (raises ValueError) and returns its metric names."""
+    return [name for name, _ in promql_selectors(expr)]
 
 
 def labels_ok(obj: dict) -> list[str]:
@@ -264,6 +301,38 @@ def user_role_rules() -> dict[str, dict[tuple[str, str], set[str]]]:
 
 def selector_matches(selector: dict, labels: dict) -> bool:
     return all(labels.get(k) == v for k, v in (selector or {}).items())
+
+
+def label_selector_selects(selector: dict, labels: dict) -> bool:
+    """A metav1.LabelSelector (matchLabels and matchExpressions) against labels; {} selects all."""
+    if not selector_matches(selector.get("matchLabels") or {}, labels):
+        return False
+    for e in selector.get("matchExpressions") or []:
+        key, op, vals = e["key"], e["operator"], e.get("values") or []
+        ok = {"In": key in labels and labels[key] in vals, "NotIn": key not in labels or labels[key] not in vals,
+              "Exists": key in labels, "DoesNotExist": key not in labels}[op]
+        if not ok:
+            return False
+    return True
+
+
+def admission_file() -> dict:
+    import yaml
+
+    return yaml.safe_load(ADMISSION_FILE.read_text()) or {}
+
+
+def guarded_namespaces(values: dict, namespace: str) -> list[str] | None:
+    """The namespaces the admission webhook must guard: the managed ones less kube-system and
+    the release namespace; None when clusterWide (every namespace but those two)."""
+    if values["clusterWide"]:
+        return None
+    managed = list(dict.fromkeys(values["watchNamespaces"])) or [namespace]
+    return [n for n in managed if n not in (*NEVER_GUARDED, namespace)]
+
+
+def admission_active(values: dict, namespace: str) -> bool:
+    return bool(values["admission"]["enabled"]) and guarded_namespaces(values, namespace) != []
 
 
 # ---------------------------------------------------------------------------------------
@@ -354,10 +423,11 @@ def check_readme(rep: Report, schema: dict) -> None:
             problems.append("the value table differs from values.schema.json: run `make generate`")
     except ValueError:
         problems.append("README.md has no value-table markers")
-    for needle in ("crds/", "never upgrade", "kubectl apply", "scalekeeper crd", "ssl-passthrough", "hot reload", "shareIssuerCA"):
+    for needle in ("crds/", "never upgrade", "kubectl apply", "scalekeeper crd", "ssl-passthrough", "hot reload", "shareIssuerCA",
+                   "<fullname>-admission.<namespace>.svc", "inject-ca-from", "RespectIgnoreDifferences", "driftIgnoreRules", "failurePolicy: Ignore"):
         if needle not in text:
             problems.append(f"README.md does not mention {needle!r}")
-    rep.check("chart README", problems, f"value table == schema ({len(schema_rows(schema))} rows); CRD upgrade, passthrough, reload notes present")
+    rep.check("chart README", problems, f"value table == schema ({len(schema_rows(schema))} rows); CRD upgrade, passthrough, reload notes present; admission guard: certificate name, caBundle, GitOps settings")
 
 
 def check_bad_values(rep: Report) -> None:
@@ -418,6 +488,137 @@ def check_user_roles(rep: Report) -> None:
     rep.check("user roles file", problems, f"{USER_ROLES.relative_to(ROOT)}: viewer get/list/watch, editor + update/delete on replicapolicies")
 
 
+# What the admission guard must be sent, exactly: (apiGroup, apiVersion, resource, operation).
+ADMISSION_RULES = {("apps", "v1", "deployments", "UPDATE"), ("apps", "v1", "deployments/scale", "UPDATE")}
+
+
+def admission_rules(webhook: dict) -> set[tuple[str, str, str, str]]:
+    return {(g, v, r, op) for rule in webhook.get("rules") or [] for g in rule.get("apiGroups", [])
+            for v in rule.get("apiVersions", []) for r in rule.get("resources", []) for op in rule.get("operations", [])}
+
+
+def check_admission_file(rep: Report) -> None:
+    """files/admission-webhook.yaml: what the guard's design requires of the webhook entry
+    (the rendered configuration is compared with the file in the invariants)."""
+    problems = []
+    try:
+        doc = admission_file()
+    except Exception as e:  # noqa: BLE001
+        rep.check("admission webhook file", [f"{ADMISSION_FILE.relative_to(ROOT)}: {e}"], "")
+        return
+    wh = doc.get("webhook") or {}
+    if not str(doc.get("path", "")).startswith("/"):
+        problems.append(f"path {doc.get('path')!r} is not an absolute path")
+    if len(str(wh.get("name", "")).split(".")) < 3:
+        problems.append(f"webhook.name {wh.get('name')!r} is not a fully qualified name (three segments or more)")
+    if wh.get("failurePolicy") != "Ignore":
+        problems.append(f"failurePolicy {wh.get('failurePolicy')!r}: the guard fails open (Ignore), the reconciler is the backstop")
+    if wh.get("sideEffects") != "None":
+        problems.append(f"sideEffects {wh.get('sideEffects')!r}, want None (dry-run requests are sent too)")
+    if "v1" not in (wh.get("admissionReviewVersions") or []):
+        problems.append(f"admissionReviewVersions {wh.get('admissionReviewVersions')} lacks v1")
+    if admission_rules(wh) != ADMISSION_RULES:
+        problems.append(f"rules select {sorted(admission_rules(wh))}, want {sorted(ADMISSION_RULES)}")
+    if any(r.get("scope") != "Namespaced" for r in wh.get("rules") or []):
+        problems.append("a rule's scope is not Namespaced")
+    for key in ("clientConfig", "namespaceSelector", "timeoutSeconds", "objectSelector"):
+        if key in wh:
+            problems.append(f"webhook.{key} is set in the file; it is the chart's (where scalekeeper runs and what it manages)")
+    names = [m.get("name") for m in wh.get("matchConditions") or []]
+    if len(names) != len(set(names)) or not all(names):
+        problems.append(f"matchConditions names {names} are missing or repeat")
+    rep.check("admission webhook file", problems, f"{ADMISSION_FILE.relative_to(ROOT)}: path {doc.get('path')}, {wh.get('name')}: "
+              "UPDATE of apps/v1 deployments and deployments/scale, failurePolicy Ignore, sideEffects None, admissionReview v1")
+
+
+def admission_request(kind: str, old: dict | None, new: dict | None, subresource: str = "") -> dict:
+    """An admission.k8s.io/v1 AdmissionRequest for an UPDATE of a Deployment (or its scale)."""
+    group, version = ("autoscaling", "v1") if kind == "Scale" else ("apps", "v1")
+    return {"uid": "705ab4f5-6393-11e8-b7cc-42010a800002", "kind": {"group": group, "version": version, "kind": kind},
+            "resource": {"group": "apps", "version": "v1", "resource": "deployments"}, "subResource": subresource,
+            "requestKind": {"group": group, "version": version, "kind": kind},
+            "requestResource": {"group": "apps", "version": "v1", "resource": "deployments"}, "requestSubResource": subresource,
+            "name": "web", "namespace": "shop", "operation": "UPDATE",
+            "userInfo": {"username": "alice", "groups": ["system:authenticated"]},
+            "object": new, "oldObject": old, "dryRun": False,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "UpdateOptions"}}
+
+
+def deployment(replicas: int | None, image: str = "registry.example/web:1") -> dict:
+    spec = {"selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": image}]}}}
+    if replicas is not None:
+        spec = {"replicas": replicas, **spec}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}, "spec": spec}
+
+
+def scale(replicas: int) -> dict:
+    # autoscaling/v1 ScaleSpec.Replicas is `json:"replicas,omitempty"`: 0 leaves spec {}.
+    return {"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"replicas": replicas} if replicas else {}, "status": {"replicas": 3, "selector": "app=web"}}
+
+
+# (what, the request, whether the API server must send it to the webhook)
+CEL_CASES = [
+    ("Deployment 3 -> 0", admission_request("Deployment", deployment(3), deployment(0)), True),
+    ("Deployment 3 -> 5", admission_request("Deployment", deployment(3), deployment(5)), True),
+    ("Deployment 3 -> 3, new image", admission_request("Deployment", deployment(3), deployment(3, "registry.example/web:2")), False),
+    ("Deployment 0 -> 0, new image", admission_request("Deployment", deployment(0), deployment(0, "registry.example/web:2")), False),
+    ("Deployment without spec.replicas (3 -> unset)", admission_request("Deployment", deployment(3), deployment(None)), True),
+    ("Scale 3 -> 0 (spec {}: replicas omitted)", admission_request("Scale", scale(3), scale(0), "scale"), True),
+    ("Scale 0 -> 3", admission_request("Scale", scale(0), scale(3), "scale"), True),
+    ("Scale 3 -> 3", admission_request("Scale", scale(3), scale(3), "scale"), False),
+    ("Deployment without spec", admission_request("Deployment", {"apiVersion": "apps/v1", "kind": "Deployment"}, {"apiVersion": "apps/v1", "kind": "Deployment"}), True),
+    ("old object without spec", admission_request("Deployment", {"apiVersion": "apps/v1", "kind": "Deployment"}, deployment(3)), True),
+    ("new object without spec", admission_request("Deployment", deployment(3), {"apiVersion": "apps/v1", "kind": "Deployment"}), True),
+]
+
+
+def check_admission_cel(rep: Report) -> None:
+    """The matchConditions of files/admission-webhook.yaml, compiled and evaluated by a CEL
+    implementation (cel-python) with the variables the API server binds (object, oldObject,
+    request), on sample AdmissionRequests: only updates that change the count are sent, and
+    any whose counts cannot be read."""
+    try:
+        import celpy
+    except ImportError as e:
+        rep.skip("admission matchConditions (CEL)", f"cel-python is not installed ({e}): pip install -r tools/chart-requirements.txt")
+        return
+    from importlib.metadata import version
+
+    problems = []
+    conditions = (admission_file().get("webhook") or {}).get("matchConditions") or []
+    if not conditions:
+        rep.check("admission matchConditions (CEL)", ["files/admission-webhook.yaml has no matchConditions"], "")
+        return
+    env = celpy.Environment()
+    programs = []
+    for cond in conditions:
+        try:
+            programs.append((cond["name"], env.program(env.compile(cond["expression"]))))
+        except celpy.CELParseError as e:
+            problems.append(f"{cond['name']}: does not parse: {e}")
+    for what, request, want in CEL_CASES:
+        activation = {"object": celpy.json_to_cel(request["object"]), "oldObject": celpy.json_to_cel(request["oldObject"]),
+                      "request": celpy.json_to_cel(request)}
+        results = []
+        for name, program in programs:
+            try:
+                result = program.evaluate(activation)
+            except celpy.CELEvalError as e:
+                problems.append(f"{what}: {name} fails: {e}")
+                continue
+            if not isinstance(result, celpy.celtypes.BoolType):
+                problems.append(f"{what}: {name} returns {type(result).__name__}, not a bool")
+            results.append(bool(result))
+        # The API server sends the request only when every condition is true.
+        if len(results) == len(programs) and all(results) != want:
+            problems.append(f"{what}: {'sent' if all(results) else 'not sent'}, want {'sent' if want else 'not sent'}")
+    rep.check("admission matchConditions (CEL)", problems,
+              f"{len(programs)} expression(s) evaluated by cel-python {version('cel-python')} on {len(CEL_CASES)} AdmissionRequests: "
+              "sent when spec.replicas changes or cannot be read (Scale 3 -> 0 with spec {}), not when it stays")
+
+
 # Client-CA cases: (values, the Secret and key mounted as ca.crt, or the error's words).
 # Literal expectations, not derived from the values as the invariants are.
 CERT_MANAGER = {"enabled": True, "issuerRef": {"name": "scalekeeper-ca"}}
@@ -461,6 +662,92 @@ def check_client_ca(rep: Report) -> None:
             if f"--client-ca={TLS_DIR}/ca.crt" not in pod["containers"][0]["args"]:
                 problems.append(f"{name}: no --client-ca={TLS_DIR}/ca.crt")
     rep.check("client CA", problems, f"{len(CLIENT_CA_CASES)} cases: cert-manager needs tls.clientCA.existingSecret or shareIssuerCA; ca.crt mounted from the right Secret")
+
+
+# Admission cases: (what, values (a dict, or a values file), release namespace, Kubernetes
+# version for .Capabilities (None: Helm's default), what must be rendered). "selector" is the
+# webhook's one matchExpression (operator, values) or None for no webhook at all;
+# "matchConditions" whether they are rendered; "ca" "inject" (cert-manager's annotation),
+# "value" (admission.caBundle) or None. Literal expectations, not derived from the values as
+# the invariants are. "1.20" renders as tools/render_chart.py --kube-version 1.20 does.
+PEM = "-----BEGIN CERTIFICATE-----\nMIIBfTCCASOgAwIBAgIUQ2E=\n-----END CERTIFICATE-----\n"
+ADMISSION_CASES = [
+    ("defaults (the release namespace alone)", {}, NAMESPACE, None, {"selector": None}),
+    ("kube-system and the release namespace", {"watchNamespaces": ["kube-system", NAMESPACE]}, NAMESPACE, None, {"selector": None}),
+    ("shop among kube-system and the release namespace", {"watchNamespaces": ["kube-system", "shop", NAMESPACE]}, NAMESPACE, None,
+     {"selector": ("In", ["shop"]), "matchConditions": True, "ca": None}),
+    ("clusterWide", {"clusterWide": True}, NAMESPACE, None, {"selector": ("NotIn", ["kube-system", NAMESPACE]), "matchConditions": True, "ca": None}),
+    ("clusterWide, released into kube-system", {"clusterWide": True}, "kube-system", None,
+     {"selector": ("NotIn", ["kube-system"]), "matchConditions": True, "ca": None}),
+    ("admission.enabled false", {"watchNamespaces": ["shop"], "admission": {"enabled": False}}, NAMESPACE, None, {"selector": None}),
+    ("Kubernetes 1.27 (matchConditions alpha)", {"watchNamespaces": ["shop"]}, NAMESPACE, "v1.27.9",
+     {"selector": ("In", ["shop"]), "matchConditions": False, "ca": None}),
+    ("Kubernetes 1.28 (matchConditions beta, on)", {"watchNamespaces": ["shop"]}, NAMESPACE, "v1.28.0",
+     {"selector": ("In", ["shop"]), "matchConditions": True, "ca": None}),
+    ("cert-manager", {"watchNamespaces": ["shop"], "tls": {"certManager": CERT_MANAGER, "clientCA": {"shareIssuerCA": True}}}, NAMESPACE, None,
+     {"selector": ("In", ["shop"]), "matchConditions": True, "ca": "inject"}),
+    ("admission.caBundle", {"watchNamespaces": ["shop"], "admission": {"caBundle": PEM}}, NAMESPACE, None,
+     {"selector": ("In", ["shop"]), "matchConditions": True, "ca": "value"}),
+    ("hack/kind-values.yaml", ROOT / "hack" / "kind-values.yaml", NAMESPACE, None,
+     {"selector": ("In", ["shop", "payments"]), "matchConditions": True, "ca": None}),
+    ("hack/node-values.yaml, render_chart.py --kube-version 1.20", ROOT / "hack" / "node-values.yaml", NAMESPACE, "1.20",
+     {"selector": ("In", ["shop", "payments"]), "matchConditions": False, "ca": None}),
+]
+
+
+def check_admission_cases(rep: Report) -> None:  # noqa: C901
+    import base64
+
+    import helm_python as helm
+    import yaml
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import render_chart
+
+    problems = []
+    with helm.Chart.load(CHART) as chart:
+        for what, values, ns, kube, want in ADMISSION_CASES:
+            if isinstance(values, Path):
+                values = yaml.safe_load(values.read_text()) or {}
+            kube_version = render_chart.KUBE_VERSIONS.get(kube, kube)
+            try:
+                objs = render_chart.objects(render_chart.render(chart, values, release=RELEASE, namespace=ns, kube_version=kube_version))
+                if kube == "1.20":
+                    objs = render_chart.for_kubernetes_1_20(objs)
+            except (helm.HelmError, SystemExit) as e:
+                problems.append(f"{what}: {e}")
+                continue
+            vwcs = [o for o in objs if o["kind"] == "ValidatingWebhookConfiguration"]
+            dep = next(o for o in objs if o["kind"] == "Deployment")
+            args = dep["spec"]["template"]["spec"]["containers"][0]["args"]
+            listen = [a for a in args if a.startswith("--admission-listen=")]
+            svc = [o for o in objs if o["kind"] == "Service" and o["metadata"]["name"] == f"{RELEASE}-admission"]
+            if not any(a.startswith("--default-guard=") for a in args):
+                problems.append(f"{what}: no --default-guard")
+            if want["selector"] is None:
+                if vwcs or listen or svc:
+                    problems.append(f"{what}: want no admission webhook; rendered {[ident(o) for o in vwcs + svc]} {listen}")
+                continue
+            if len(vwcs) != 1 or not listen or len(svc) != 1:
+                problems.append(f"{what}: {len(vwcs)} ValidatingWebhookConfigurations, {len(svc)} admission Services, listen {listen}; want one each")
+                continue
+            hook = vwcs[0]["webhooks"][0]
+            op, names = want["selector"]
+            sel = {"matchExpressions": [{"key": "kubernetes.io/metadata.name", "operator": op, "values": names}]}
+            if hook.get("namespaceSelector") != sel:
+                problems.append(f"{what}: namespaceSelector {hook.get('namespaceSelector')}, want {sel}")
+            if ("matchConditions" in hook) != want["matchConditions"]:
+                problems.append(f"{what}: matchConditions {'rendered' if 'matchConditions' in hook else 'left out'} for Kubernetes {kube or 'default'}")
+            if vwcs[0]["metadata"]["name"] != f"{ns}-{RELEASE}":
+                problems.append(f"{what}: named {vwcs[0]['metadata']['name']}, want {ns}-{RELEASE}")
+            inject = (vwcs[0]["metadata"].get("annotations") or {}).get("cert-manager.io/inject-ca-from")
+            ca = hook["clientConfig"].get("caBundle")
+            got = "inject" if inject else ("value" if ca else None)
+            if got != want["ca"] or (inject and inject != f"{ns}/{RELEASE}") or (ca and base64.b64decode(ca).decode() != PEM):
+                problems.append(f"{what}: inject-ca-from {inject!r}, caBundle {ca!r}; want {want['ca']}")
+    rep.check("admission cases", problems, f"{len(ADMISSION_CASES)} cases: kube-system and the release namespace never guarded, "
+              "nothing rendered when nothing is left, caBundle from cert-manager or the value, matchConditions from 1.28 only "
+              "(none in render_chart.py --kube-version 1.20)")
 
 
 def check_lint(rep: Report, sets: dict[str, dict], newest: str) -> None:
@@ -538,6 +825,120 @@ def check_kubernetes_validate(rep: Report, rendered: dict, newest: str) -> None:
     )
 
 
+ADMISSION_ALERTS = {"ScalekeeperAdmissionFailingOpen", "ScalekeeperAdmissionBreakGlass"}
+# A universe of namespaces to try the webhook's namespaceSelector on, besides the managed ones.
+OTHER_NAMESPACES = ("default", "kube-public", "team-a")
+
+
+def admission_invariants(values: dict, by_kind: dict, notes: str, pod_labels: dict, flags: dict) -> list[str]:  # noqa: C901, PLR0912
+    """The admission guard of one rendered value set: the flags, its Service, the
+    ValidatingWebhookConfiguration (against files/admission-webhook.yaml, its namespaces, its
+    caBundle's source) and NOTES. The NetworkPolicy rule and the certificate's names are
+    checked with the NetworkPolicy and the Certificate."""
+    import base64
+
+    p: list[str] = []
+    adm = values["admission"]
+    active = admission_active(values, NAMESPACE)
+    guarded = guarded_namespaces(values, NAMESPACE)
+
+    # flags: --default-guard always; the webhook's own only when it runs
+    if flags.get("--default-guard") != [adm["defaultGuard"]]:
+        p.append(f"--default-guard is {flags.get('--default-guard')}, want [{adm['defaultGuard']}]")
+    want_flags = {"--admission-listen": [f"{values['listenAddress']}:{ADMISSION_PORT}"] if active else None,
+                  "--admission-exempt": (adm["exempt"] or None) if active else None,
+                  "--admission-break-glass-group": (adm["breakGlassGroups"] or None) if active else None,
+                  "--admission-tls-cert": None, "--admission-tls-key": None}
+    for flag, want in want_flags.items():
+        if flags.get(flag) != want:
+            p.append(f"{flag} is {flags.get(flag)}, want {want}")
+
+    # the Service: ClusterIP, the admission port only, the server pods
+    svc = next((s_ for s_ in by_kind.get("Service", []) if s_["metadata"]["name"] == f"{RELEASE}-admission"), None)
+    if not active:
+        if svc:
+            p.append(f"{ident(svc)} rendered, but the admission guard does not run")
+    elif not svc:
+        p.append(f"no Service {RELEASE}-admission")
+    else:
+        if svc["spec"].get("type") != "ClusterIP":
+            p.append(f"{ident(svc)} is a {svc['spec'].get('type')}, want ClusterIP (the API server calls it from inside)")
+        if [(pt["name"], pt["port"], pt["targetPort"]) for pt in svc["spec"]["ports"]] != [("admission", adm["service"]["port"], "admission")]:
+            p.append(f"{ident(svc)} ports {svc['spec']['ports']}, want admission {adm['service']['port']} -> admission")
+        if not svc["spec"].get("selector") or not selector_matches(svc["spec"]["selector"], pod_labels):
+            p.append(f"{ident(svc)} does not select the pods")
+    for s_ in by_kind.get("Service", []):
+        if s_ is not svc and any(pt.get("targetPort") in ("admission", ADMISSION_PORT) for pt in s_["spec"]["ports"]):
+            p.append(f"{ident(s_)} exposes the admission port")
+
+    # the ValidatingWebhookConfiguration
+    vwcs = by_kind.get("ValidatingWebhookConfiguration", [])
+    if not active:
+        if vwcs:
+            p.append(f"{[ident(v) for v in vwcs]} rendered, but the admission guard does not run")
+        if adm["enabled"] and "NOT RUNNING: nothing to guard" not in notes:
+            p.append("NOTES.txt does not say that the admission guard has nothing to guard")
+        return p
+    if len(vwcs) != 1:
+        return p + [f"{len(vwcs)} ValidatingWebhookConfigurations, want 1"]
+    vwc = vwcs[0]
+    if vwc["metadata"]["name"] != f"{NAMESPACE}-{RELEASE}":
+        p.append(f"{ident(vwc)}: want the name {NAMESPACE}-{RELEASE} (cluster-scoped: the release namespace keeps releases apart)")
+    if vwc["metadata"]["name"] not in notes:
+        p.append("NOTES.txt does not name the ValidatingWebhookConfiguration")
+    hooks = vwc.get("webhooks") or []
+    if len(hooks) != 1:
+        return p + [f"{ident(vwc)} has {len(hooks)} webhooks, want 1"]
+    hook = hooks[0]
+    doc = admission_file()
+    want_hook = dict(doc["webhook"])
+    if hook.get("failurePolicy") != "Ignore" or hook.get("sideEffects") != "None":
+        p.append(f"failurePolicy {hook.get('failurePolicy')}, sideEffects {hook.get('sideEffects')}: want Ignore (fail open) and None")
+    if admission_rules(hook) != ADMISSION_RULES:
+        p.append(f"rules select {sorted(admission_rules(hook))}, want {sorted(ADMISSION_RULES)}")
+    for key, want in want_hook.items():
+        if hook.get(key) != want:
+            p.append(f"webhook {key} is {hook.get(key)!r}, files/admission-webhook.yaml says {want!r}")
+    extra = set(hook) - set(want_hook) - {"clientConfig", "namespaceSelector", "timeoutSeconds"}
+    if extra:
+        p.append(f"webhook keys {sorted(extra)} come from neither files/admission-webhook.yaml nor the chart")
+    if hook.get("timeoutSeconds") != adm["timeoutSeconds"]:
+        p.append(f"timeoutSeconds {hook.get('timeoutSeconds')}, want {adm['timeoutSeconds']}")
+    cc = hook.get("clientConfig") or {}
+    want_service = {"namespace": NAMESPACE, "name": f"{RELEASE}-admission", "port": adm["service"]["port"], "path": doc["path"]}
+    if cc.get("service") != want_service or "url" in cc:
+        p.append(f"clientConfig {cc}, want the service {want_service}")
+
+    # namespaceSelector: never kube-system or the release namespace; exactly the guarded ones
+    sel = hook.get("namespaceSelector") or {}
+    universe = set(values["watchNamespaces"]) | {NAMESPACE, *NEVER_GUARDED, *OTHER_NAMESPACES}
+    selected = {n for n in universe if label_selector_selects(sel, {"kubernetes.io/metadata.name": n})}
+    want_selected = (universe - {NAMESPACE, *NEVER_GUARDED}) if guarded is None else set(guarded)
+    if selected != want_selected:
+        p.append(f"namespaceSelector {sel} selects {sorted(selected)} of {sorted(universe)}, want {sorted(want_selected)}")
+    if {NAMESPACE, *NEVER_GUARDED} & selected:
+        p.append(f"namespaceSelector selects {sorted({NAMESPACE, *NEVER_GUARDED} & selected)}: never kube-system, never the release namespace")
+
+    # caBundle: cert-manager's injector, admission.caBundle, or (offline, no lookup) none and a warning
+    annotations = vwc["metadata"].get("annotations") or {}
+    inject = annotations.get("cert-manager.io/inject-ca-from")
+    if values["tls"]["certManager"]["enabled"]:
+        if inject != f"{NAMESPACE}/{RELEASE}" or "caBundle" in cc:
+            p.append(f"cert-manager: inject-ca-from {inject!r} and caBundle {'set' if 'caBundle' in cc else 'unset'}, "
+                     f"want {NAMESPACE}/{RELEASE} (the Certificate) and no caBundle")
+        certs = [c_["metadata"]["name"] for c_ in by_kind.get("Certificate", [])]
+        if RELEASE not in certs:
+            p.append(f"inject-ca-from names the Certificate {RELEASE}; rendered: {certs}")
+    elif adm["caBundle"]:
+        if cc.get("caBundle") != base64.b64encode(adm["caBundle"].encode()).decode() or inject:
+            p.append("admission.caBundle: clientConfig.caBundle is not its base64 (or an inject-ca-from annotation is set)")
+    elif "caBundle" in cc or inject:
+        p.append("a caBundle without cert-manager or admission.caBundle (and no cluster to look the Secret up in)")
+    elif "WARNING: the webhook has no caBundle" not in notes:
+        p.append("no caBundle, and NOTES.txt does not warn that the webhook cannot be verified")
+    return p
+
+
 def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[str]:  # noqa: C901, PLR0912, PLR0915
     p: list[str] = []
     by_kind: dict[str, list[dict]] = {}
@@ -565,6 +966,7 @@ def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[st
         k, _, v = a.partition("=")
         flags.setdefault(k, []).append(v)
     cluster_wide = values["clusterWide"]
+    admission = admission_active(values, NAMESPACE)
 
     # rollout and replicas
     ru = spec.get("strategy", {}).get("rollingUpdate", {})
@@ -617,8 +1019,9 @@ def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[st
 
     # ports, probes, env, TLS
     ports = {pt["name"]: pt["containerPort"] for pt in c.get("ports", [])}
-    if ports != {"grpc": 50051, "http": 8080}:
-        p.append(f"container ports {ports}, want grpc 50051 and http 8080")
+    want_ports = {"grpc": 50051, "http": 8080} | ({"admission": ADMISSION_PORT} if admission else {})
+    if ports != want_ports:
+        p.append(f"container ports {ports}, want {want_ports}")
     for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
         hg = (c.get(probe) or {}).get("httpGet", {})
         if hg.get("path") != path or hg.get("port") != "http":
@@ -762,6 +1165,9 @@ def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[st
                 p.append(f"Service annotation {k} not rendered")
     if metrics["spec"]["type"] != "ClusterIP" or [(pt["name"], pt["targetPort"]) for pt in metrics["spec"]["ports"]] != [("http", "http")]:
         p.append(f"{ident(metrics)} must be a ClusterIP with the http port only")
+    if set(svcs) - {RELEASE, f"{RELEASE}-metrics", f"{RELEASE}-admission"}:
+        p.append(f"unexpected Services {sorted(set(svcs) - {RELEASE, f'{RELEASE}-metrics', f'{RELEASE}-admission'})}")
+    p += admission_invariants(values, by_kind, notes, pod_labels, flags)
 
     # Ingress
     ings = by_kind.get("Ingress", [])
@@ -806,14 +1212,31 @@ def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[st
                 p.append("the NetworkPolicy does not govern both directions")
             if not selector_matches(ns_spec["podSelector"]["matchLabels"], pod_labels):
                 p.append("the NetworkPolicy does not select the pods")
-            ingress = {}
+            ingress, rules_by_port = {}, {}
             for rule in ns_spec.get("ingress") or []:
                 if not rule.get("ports"):
                     p.append(f"an ingress rule without ports: {rule}")
                 for port in rule.get("ports", []):
                     ingress.setdefault(port["port"], []).extend(rule.get("from", []))
-            if set(ingress) - {"grpc", "http"}:
+                    rules_by_port.setdefault(port["port"], []).append(rule)
+            if set(ingress) - {"grpc", "http", "admission"}:
                 p.append(f"ingress opens ports {sorted(map(str, ingress))}")
+            for port, rules_ in rules_by_port.items():
+                if port != "admission" and any("from" not in r for r in rules_):
+                    p.append(f"port {port} is admitted from any source (a rule without from)")
+            # The admission port: from admissionFrom, or (empty) any source, and alone in its rule.
+            adm_rules = rules_by_port.get("admission", [])
+            if not admission:
+                if adm_rules:
+                    p.append("the admission port is admitted without the admission webhook")
+            elif len(adm_rules) != 1:
+                p.append(f"{len(adm_rules)} ingress rules for the admission port, want 1")
+            else:
+                r = adm_rules[0]
+                if [pt.get("port") for pt in r["ports"]] != ["admission"] or r["ports"][0].get("protocol", "TCP") != "TCP":
+                    p.append(f"the admission rule opens {r['ports']}, want the admission port (TCP) alone")
+                if r.get("from") != (npv["admissionFrom"] or None):
+                    p.append(f"the admission port is admitted from {r.get('from', 'any source')}, want {npv['admissionFrom'] or 'any source'}")
             if ingress.get("grpc", []) != npv["grpcFrom"]:
                 p.append(f"gRPC admitted from {ingress.get('grpc')}, want {npv['grpcFrom']}")
             want_http = npv["metricsFrom"] + [{"ipBlock": {"cidr": c_}} for c_ in npv["kubeletCIDRs"]]
@@ -843,6 +1266,12 @@ def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[st
             for dns in (RELEASE, f"{RELEASE}.{NAMESPACE}.svc", f"{RELEASE}.{NAMESPACE}.svc.{values['clusterDomain']}"):
                 if dns not in cs["dnsNames"]:
                     p.append(f"Certificate lacks {dns}")
+            # The admission webhook serves the same certificate: the API server dials <svc>.<ns>.svc.
+            adm_dns = [f"{RELEASE}-admission", f"{RELEASE}-admission.{NAMESPACE}", f"{RELEASE}-admission.{NAMESPACE}.svc",
+                       f"{RELEASE}-admission.{NAMESPACE}.svc.{values['clusterDomain']}"]
+            present = [d for d in adm_dns if d in cs["dnsNames"]]
+            if present != (adm_dns if admission else []):
+                p.append(f"Certificate names {present} of the admission Service, want {adm_dns if admission else 'none'}")
             if values["ingress"]["enabled"] and values["ingress"]["host"] not in cs["dnsNames"]:
                 p.append("Certificate lacks the Ingress host")
             if "server auth" not in cs.get("usages", []) or "client auth" in cs.get("usages", []):
@@ -862,8 +1291,10 @@ def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[st
             p.append(f"{len(sms)} ServiceMonitors")
         else:
             sm = sms[0]["spec"]
-            if not selector_matches(sm["selector"]["matchLabels"], metrics["metadata"]["labels"]) or selector_matches(sm["selector"]["matchLabels"], api["metadata"]["labels"]):
-                p.append("the ServiceMonitor must select the metrics Service and not the gRPC one")
+            others = [s_ for n_, s_ in svcs.items() if n_ != metrics["metadata"]["name"]]
+            if not selector_matches(sm["selector"]["matchLabels"], metrics["metadata"]["labels"]) or any(
+                    selector_matches(sm["selector"]["matchLabels"], o_["metadata"]["labels"]) for o_ in others):
+                p.append("the ServiceMonitor must select the metrics Service and neither the gRPC nor the admission one")
             if [e["port"] for e in sm["endpoints"]] != ["http"]:
                 p.append("the ServiceMonitor does not scrape the http port")
     elif sms:
@@ -871,6 +1302,9 @@ def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[st
     rules = by_kind.get("PrometheusRule", [])
     if bool(rules) != values["metrics"]["prometheusRule"]["enabled"]:
         p.append(f"{len(rules)} PrometheusRules, enabled={values['metrics']['prometheusRule']['enabled']}")
+    adm_alerts = {r["alert"] for o in rules for g in o["spec"]["groups"] for r in g["rules"]} & ADMISSION_ALERTS
+    if rules and adm_alerts != (ADMISSION_ALERTS if admission else set()):
+        p.append(f"admission alerts {sorted(adm_alerts)}, want {sorted(ADMISSION_ALERTS) if admission else 'none'} (the guard {'runs' if admission else 'does not run'})")
     cms = [o for o in by_kind.get("ConfigMap", []) if o["metadata"]["name"].endswith("-dashboard")]
     if values["metrics"]["dashboard"]["enabled"]:
         if len(cms) != 1:
@@ -900,12 +1334,14 @@ def check_invariants(rep: Report, rendered: dict) -> None:
         "invariants",
         problems,
         f"{len(rendered)} value sets: maxUnavailable 0, grace > preStop + drain, non-root read-only, RBAC verbs exact, "
-        "ClusterRole only when clusterWide, auth-delegator, user roles bound to nobody, namespaces, Services, PDB, NetworkPolicy, TLS, monitoring",
+        "ClusterRole only when clusterWide, auth-delegator, user roles bound to nobody, namespaces, Services, PDB, NetworkPolicy, TLS, monitoring, "
+        "admission webhook (== files/admission-webhook.yaml, never kube-system or the release namespace, its Service, port, flags, caBundle)",
     )
 
 
 def check_promql(rep: Report, rendered: dict) -> None:
     known = metric_names()
+    label_values = metric_label_values()
     problems, exprs, seen = [], 0, set()
     alerts = set()
 
@@ -913,14 +1349,25 @@ def check_promql(rep: Report, rendered: dict) -> None:
         nonlocal exprs
         exprs += 1
         try:
-            used = promql_metrics(expr)
+            used = promql_selectors(expr)
         except ValueError as e:
             problems.append(f"{where}: does not parse: {e}: {expr}")
             return
-        for m in used:
+        for m, matchers in used:
             seen.add(m)
             if m != "up" and m not in known:
                 problems.append(f"{where}: unknown metric {m}")
+            # A label value the binary never exports matches nothing, silently.
+            for label, op, value in matchers:
+                values = label_values.get(m, {}).get(label)
+                if values is None:
+                    continue
+                alternatives = value.split("|") if op in ("=~", "!~") and re.fullmatch(r"[A-Za-z0-9_|]+", value) else [value]
+                if op in ("=~", "!~") and alternatives == [value] and not re.fullmatch(r"[A-Za-z0-9_]+", value):
+                    continue  # a real regular expression: not checked
+                unknown = [a for a in alternatives if a not in values]
+                if unknown:
+                    problems.append(f"{where}: {m}{{{label}{op}\"{value}\"}}: {unknown} not among the values metrics.rs lists ({sorted(values)})")
 
     for name, (_, objs, _) in rendered.items():
         for o in objs:
@@ -949,13 +1396,14 @@ def check_promql(rep: Report, rendered: dict) -> None:
     want_alerts = {"ScalekeeperDown", "ScalekeeperNotReady", "ScalekeeperNoLeader", "ScalekeeperDriftNotCorrected",
                    "ScalekeeperConflicts", "ScalekeeperFlapGuardTripped", "ScalekeeperGrpcErrors",
                    "ScalekeeperGrpcLatencyHigh", "ScalekeeperReconcileErrors", "ScalekeeperCertificateExpiresSoon",
-                   "ScalekeeperTlsReloadFailing", "ScalekeeperLimitRefusing", "ScalekeeperHoldOld"}
+                   "ScalekeeperTlsReloadFailing", "ScalekeeperLimitRefusing", "ScalekeeperHoldOld"} | ADMISSION_ALERTS
     if not want_alerts <= alerts:
         problems.append(f"alerts missing: {sorted(want_alerts - alerts)}")
     unused = sorted(m for m in known if m not in seen and not m.endswith(("_sum", "_count")))
     if unused:
         problems.append(f"metrics neither alerted on nor on the dashboard: {unused}")
-    rep.check("PromQL", problems, f"{exprs} expressions parse ({len(alerts)} alerts, {len(panels)} dashboard panels); every metric exists in metrics.rs")
+    rep.check("PromQL", problems, f"{exprs} expressions parse ({len(alerts)} alerts, {len(panels)} dashboard panels); every metric, and every label value "
+              f"of {len(label_values)} series whose values it lists, exists in metrics.rs")
 
 
 def check_binary_flags(rep: Report, rendered: dict, binary: Path | None) -> None:
@@ -1036,7 +1484,7 @@ def check_package(rep: Report, workdir: Path) -> None:
     with tarfile.open(archive) as tar:
         names = tar.getnames()
     for must in ("scalekeeper/Chart.yaml", "scalekeeper/values.schema.json", "scalekeeper/crds/replicapolicies.scalekeeper.dev.yaml",
-                 "scalekeeper/files/user-roles.yaml",
+                 "scalekeeper/files/user-roles.yaml", "scalekeeper/files/admission-webhook.yaml",
                  "scalekeeper/dashboards/scalekeeper.json", "scalekeeper/README.md", "scalekeeper/templates/NOTES.txt"):
         if must not in names:
             problems.append(f"{must} is not packaged")
@@ -1073,6 +1521,9 @@ def main() -> int:
     check_bad_values(rep)
     check_user_roles(rep)
     check_client_ca(rep)
+    check_admission_file(rep)
+    check_admission_cel(rep)
+    check_admission_cases(rep)
     sets = value_sets()
     check_lint(rep, sets, newest)
     if not args.lint_only:

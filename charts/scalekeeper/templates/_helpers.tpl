@@ -96,11 +96,51 @@ helm.sh/chart: {{ include "scalekeeper.chart" .ctx }}
 {{- end -}}
 {{- end -}}
 
-{{/* The DNS names of the gRPC Service (for the server certificate). */}}
+{{/*
+The namespaces the admission guard watches over, as a JSON list: the managed namespaces less
+kube-system and the release namespace (never guarded: the guard must not stand between the
+cluster, or scalekeeper itself, and their Deployments). Empty when clusterWide (the webhook's
+namespaceSelector then excludes those two from every namespace).
+*/}}
+{{- define "scalekeeper.admissionNamespaces" -}}
+{{- $never := list "kube-system" .Release.Namespace -}}
+{{- $out := list -}}
+{{- range (include "scalekeeper.watchNamespaces" . | fromJsonArray) -}}
+{{- if not (has . $never) -}}
+{{- $out = append $out . -}}
+{{- end -}}
+{{- end -}}
+{{- $out | toJson -}}
+{{- end -}}
+
+{{/*
+"true" when the admission guard runs: admission.enabled and something to guard (clusterWide,
+or a managed namespace other than kube-system and the release namespace). The listener, its
+Service, its NetworkPolicy rule, the certificate's names, the alerts and the
+ValidatingWebhookConfiguration all follow it; empty otherwise.
+*/}}
+{{- define "scalekeeper.admissionActive" -}}
+{{- if and .Values.admission.enabled (or .Values.clusterWide (include "scalekeeper.admissionNamespaces" . | fromJsonArray)) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* The admission webhook's Service (ClusterIP, never the gRPC Service, which may be a LoadBalancer). */}}
+{{- define "scalekeeper.admissionServiceName" -}}
+{{- printf "%s-admission" (include "scalekeeper.fullname" . | trunc 53 | trimSuffix "-") -}}
+{{- end -}}
+
+{{/* The DNS names of the gRPC Service, and of the admission Service when the guard runs (for the server certificate, which serves both). */}}
 {{- define "scalekeeper.serviceDnsNames" -}}
-{{- $name := include "scalekeeper.fullname" . -}}
 {{- $ns := .Release.Namespace -}}
-{{- $names := list $name (printf "%s.%s" $name $ns) (printf "%s.%s.svc" $name $ns) (printf "%s.%s.svc.%s" $name $ns .Values.clusterDomain) -}}
+{{- $services := list (include "scalekeeper.fullname" .) -}}
+{{- if include "scalekeeper.admissionActive" . -}}
+{{- $services = append $services (include "scalekeeper.admissionServiceName" .) -}}
+{{- end -}}
+{{- $names := list -}}
+{{- range $services -}}
+{{- $names = concat $names (list . (printf "%s.%s" . $ns) (printf "%s.%s.svc" . $ns) (printf "%s.%s.svc.%s" . $ns $.Values.clusterDomain)) -}}
+{{- end -}}
 {{- if and .Values.ingress.enabled .Values.ingress.host -}}
 {{- $names = append $names .Values.ingress.host -}}
 {{- end -}}
@@ -142,11 +182,33 @@ message rather than producing a Deployment the binary would refuse.
 {{- end -}}
 {{- range .Values.extraArgs -}}
 {{- $flag := regexReplaceAll "=.*" . "" -}}
-{{- if has $flag (list "--grpc-listen" "--http-listen" "--tls-cert" "--tls-key" "--client-ca" "--namespace" "--max-replicas" "--drain-timeout" "--drain-timeout-seconds" "--stale-after" "--stale-after-seconds" "--log-format" "--leader-elect" "--lease-name" "--lease-duration" "--lease-duration-seconds" "--lease-renew-grace" "--lease-renew-grace-seconds" "--flap-max-corrections" "--flap-window" "--flap-window-seconds" "--flap-cool-down" "--flap-cool-down-seconds" "--resync-interval" "--resync-seconds") -}}
-{{- fail (printf "extraArgs: %s is set by the chart; use its value under config (or watchNamespaces, listenAddress)" $flag) -}}
+{{- if has $flag (list "--grpc-listen" "--http-listen" "--tls-cert" "--tls-key" "--client-ca" "--namespace" "--max-replicas" "--drain-timeout" "--drain-timeout-seconds" "--stale-after" "--stale-after-seconds" "--log-format" "--leader-elect" "--lease-name" "--lease-duration" "--lease-duration-seconds" "--lease-renew-grace" "--lease-renew-grace-seconds" "--flap-max-corrections" "--flap-window" "--flap-window-seconds" "--flap-cool-down" "--flap-cool-down-seconds" "--resync-interval" "--resync-seconds" "--admission-listen" "--default-guard" "--admission-exempt" "--admission-break-glass-group") -}}
+{{- fail (printf "extraArgs: %s is set by the chart; use its value under config or admission (or watchNamespaces, listenAddress)" $flag) -}}
 {{- end -}}
+{{- end -}}
+{{- if and .Values.admission.caBundle .Values.tls.certManager.enabled -}}
+{{- fail "admission.caBundle and tls.certManager.enabled are exclusive: cert-manager's CA injector writes the webhook's caBundle (from the Certificate's Secret); leave admission.caBundle empty" -}}
 {{- end -}}
 {{- if and .Values.ingress.enabled (not .Values.ingress.host) -}}
 {{- fail "ingress.host is required when ingress.enabled is true (TLS passthrough routes by SNI)" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Where the webhook's caBundle comes from, as JSON {"source": ..., "caBundle": ...}:
+"cert-manager" (its CA injector, from the Certificate's Secret), "value" (admission.caBundle,
+base64-encoded here), "secret" (ca.crt of the TLS Secret, found by lookup when Helm renders
+against a cluster: right only when that CA issued the server certificate, as with
+`scalekeeper certs`), or "" (none: the API server cannot verify the webhook, which fails open).
+*/}}
+{{- define "scalekeeper.admissionCABundle" -}}
+{{- if .Values.tls.certManager.enabled -}}
+{{- dict "source" "cert-manager" "caBundle" "" | toJson -}}
+{{- else if .Values.admission.caBundle -}}
+{{- dict "source" "value" "caBundle" (.Values.admission.caBundle | b64enc) | toJson -}}
+{{- else -}}
+{{- $secret := lookup "v1" "Secret" .Release.Namespace (include "scalekeeper.tlsSecretName" .) | default dict -}}
+{{- $ca := dig "data" "ca.crt" "" $secret -}}
+{{- dict "source" (ternary "secret" "" (ne $ca "")) "caBundle" $ca | toJson -}}
 {{- end -}}
 {{- end -}}
