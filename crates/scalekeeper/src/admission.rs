@@ -39,6 +39,7 @@ use scalekeeper_core::admission::{
     Decision, Declaration, Exempt, Exemptions, Input, Operation, REASON_GUARD_BYPASSED, REASON_SCALE_REFUSED, Request,
     Requester, Target, Verdict, replicas_of, review,
 };
+use tokio::sync::mpsc;
 
 use crate::audit::{AdmissionAudit, AuditDecision, Auditor, Record as AuditRecord, Snapshot};
 use crate::cache::Cache;
@@ -106,8 +107,20 @@ struct Inner {
     exemptions: Exemptions,
     metrics: Arc<Metrics>,
     auditor: Auditor,
-    recorder: Recorder,
+    /// The Events to publish, in order, by one task (see [`publish_events`]).
+    events: mpsc::Sender<PendingEvent>,
 }
+
+/// An Event the guard has decided to publish.
+struct PendingEvent {
+    regarding: ObjectReference,
+    reason: &'static str,
+    note: String,
+}
+
+/// How many Events may wait to be published; past it, new ones are dropped (and logged) rather
+/// than making the API server wait for an answer.
+const EVENT_QUEUE: usize = 256;
 
 /// What one review decided, for the caller's log line and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,7 +144,9 @@ impl Webhook {
         instance: &str,
     ) -> Self {
         let recorder = Recorder::new(client.clone(), crate::events::reporter(instance));
-        Self { inner: Arc::new(Inner { cache, client, exemptions, metrics, auditor, recorder }) }
+        let (events, queue) = mpsc::channel(EVENT_QUEUE);
+        tokio::spawn(publish_events(recorder, queue));
+        Self { inner: Arc::new(Inner { cache, client, exemptions, metrics, auditor, events }) }
     }
 
     /// Who is exempt.
@@ -172,7 +187,11 @@ impl Webhook {
     }
 
     /// Decides `req`: reads, reviews, confirms a refusal live, reports.
-    async fn decide(&self, req: &AdmissionRequest<AdmittedObject>, peer: Option<SocketAddr>) -> (AdmissionResponse, Admitted) {
+    async fn decide(
+        &self,
+        req: &AdmissionRequest<AdmittedObject>,
+        peer: Option<SocketAddr>,
+    ) -> (AdmissionResponse, Admitted) {
         let response = AdmissionResponse::from(req);
         let namespace = req.namespace.clone().unwrap_or_default();
         if req.resource.group != "apps" || req.resource.resource != "deployments" {
@@ -276,10 +295,7 @@ impl Webhook {
                 namespace: ns.to_owned(),
                 name: name.to_owned(),
                 verb: "update".into(),
-                decision: Some(AuditDecision {
-                    allowed,
-                    reason: verdict.message().unwrap_or_default().to_owned(),
-                }),
+                decision: Some(AuditDecision { allowed, reason: verdict.message().unwrap_or_default().to_owned() }),
                 code: if allowed { "Ok" } else { "PermissionDenied" }.into(),
                 before: Some(Snapshot {
                     declared: declaration.map(|d| d.declared),
@@ -314,7 +330,11 @@ impl Webhook {
             ),
             Verdict::BreakGlass { .. } => (
                 REASON_GUARD_BYPASSED,
-                format!("{} wrote past the guard: {}", scalekeeper_core::admission::quote(user), verdict.message().unwrap_or_default()),
+                format!(
+                    "{} wrote past the guard: {}",
+                    scalekeeper_core::admission::quote(user),
+                    verdict.message().unwrap_or_default()
+                ),
             ),
             _ => return,
         };
@@ -332,11 +352,19 @@ impl Webhook {
             uid: request.uid.clone(),
             ..Default::default()
         };
-        let recorder = self.inner.recorder.clone();
         // Published in the background: the API server is waiting for the answer.
-        tokio::spawn(async move {
-            crate::events::publish_on(&recorder, &[regarding], EventType::Warning, reason, ACTION_ADMIT, &note).await;
-        });
+        if self.inner.events.try_send(PendingEvent { regarding, reason, note }).is_err() {
+            tracing::warn!(namespace = ns, name, reason, "admission: the Event queue is full; Event dropped");
+        }
+    }
+}
+
+/// Publishes the guard's Events one after the other, until every [`Webhook`] is dropped. One
+/// at a time, so that the Recorder sees the first of a series created before it counts up the
+/// second: published at once, three refusals of the same write would be three Events.
+async fn publish_events(recorder: Recorder, mut queue: mpsc::Receiver<PendingEvent>) {
+    while let Some(e) = queue.recv().await {
+        crate::events::publish_on(&recorder, &[e.regarding], EventType::Warning, e.reason, ACTION_ADMIT, &e.note).await;
     }
 }
 
@@ -407,7 +435,12 @@ fn uid_of(body: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    fn review_of(kind: &str, sub: Option<&str>, old: serde_json::Value, new: serde_json::Value) -> AdmissionRequest<AdmittedObject> {
+    fn review_of(
+        kind: &str,
+        sub: Option<&str>,
+        old: serde_json::Value,
+        new: serde_json::Value,
+    ) -> AdmissionRequest<AdmittedObject> {
         let (group, version) = if kind == "Scale" { ("autoscaling", "v1") } else { ("apps", "v1") };
         let body = serde_json::json!({
             "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
@@ -441,13 +474,16 @@ mod tests {
 
     #[test]
     fn a_deployment_is_read_without_its_template() {
-        let d = |replicas: serde_json::Value| serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        let d = |replicas: serde_json::Value| {
+            serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "checkout", "namespace": "prod", "uid": "u1", "labels": {"app": "x"}},
             "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "x"}},
-                "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "x", "image": "x"}]}}}});
+                "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "x", "image": "x"}]}}}})
+        };
         let r = request_of(&review_of("Deployment", None, d(serde_json::json!(3)), d(serde_json::json!(0))));
         assert_eq!((r.target, r.old_replicas, r.new_replicas), (Target::Deployment, 3, 0));
-        let status = request_of(&review_of("Deployment", Some("status"), d(serde_json::json!(3)), d(serde_json::json!(3))));
+        let status =
+            request_of(&review_of("Deployment", Some("status"), d(serde_json::json!(3)), d(serde_json::json!(3))));
         assert_eq!(status.target, Target::Other("status".into()));
     }
 

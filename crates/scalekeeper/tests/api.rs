@@ -520,3 +520,196 @@ async fn diff_pages_in_order_like_list() {
     let too_big = c.diff(pb::DiffRequest { page_size: 501, ..Default::default() }).await.expect_err("over 500");
     assert_eq!(too_big.code(), Code::InvalidArgument, "{too_big:?}");
 }
+
+// === the admission guard's webhook ===
+
+/// An AdmissionReview of `user` (in `groups`) scaling `ns/name` from `old` to `new` through the
+/// scale subresource, as kube-apiserver sends it: autoscaling/v1 Scales, whose `spec.replicas`
+/// is left out when it is 0 (omitempty).
+#[allow(clippy::too_many_arguments)]
+fn scale_review(
+    ns: &str,
+    name: &str,
+    uid: &str,
+    old: i64,
+    new: i64,
+    user: &str,
+    groups: &[&str],
+    dry_run: bool,
+) -> serde_json::Value {
+    let scale = |n: i64| {
+        let spec = if n == 0 { json!({}) } else { json!({"replicas": n}) };
+        json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
+               "metadata": {"name": name, "namespace": ns, "uid": uid}, "spec": spec, "status": {"replicas": old}})
+    };
+    json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": uuid::Uuid::new_v4().to_string(),
+            "kind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "subResource": "scale",
+            "requestKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+            "requestResource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "requestSubResource": "scale",
+            "name": name, "namespace": ns, "operation": "UPDATE",
+            "userInfo": {"username": user, "groups": groups},
+            "object": scale(new), "oldObject": scale(old), "dryRun": dry_run,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "UpdateOptions"},
+        }
+    })
+}
+
+fn deny(ns: &str, name: &str, replicas: i32) -> pb::SetReplicasRequest {
+    pb::SetReplicasRequest { guard: pb::Guard::Deny as i32, ..set(ns, name, replicas) }
+}
+
+/// The Deployment's UID, from kubesim's store.
+fn uid(env: &common::Env, ns: &str, name: &str) -> String {
+    let d = env.sim.get("apps/v1", "Deployment", ns, name).expect("the Deployment exists");
+    d["metadata"]["uid"].as_str().expect("it has a UID").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admission_guard_refuses_warns_and_lets_through_from_the_cache() {
+    let audit = tempfile::NamedTempFile::new().unwrap();
+    let env = common::start_with(Options {
+        admission: Some(vec!["breakglass".into()]),
+        audit_log: Some(audit.path().to_path_buf()),
+        ..Default::default()
+    })
+    .await;
+    let mut c = env.client().await;
+    c.set_replicas(deny("shop", "web", 5)).await.unwrap();
+    c.set_replicas(pb::SetReplicasRequest { guard: pb::Guard::Warn as i32, ..set("shop", "cart", 2) }).await.unwrap();
+    let web = uid(&env, "shop", "web");
+    let cart = uid(&env, "shop", "cart");
+    let answer = |r: &serde_json::Value| r["response"].clone();
+
+    // Deny: 403, with what holds the count and how to change it; the uid echoed.
+    let review = scale_review("shop", "web", &web, 5, 0, "mallory", &["system:authenticated"], false);
+    let refused = answer(&env.admit(&review).await);
+    assert_eq!(refused["uid"], review["request"]["uid"]);
+    assert_eq!(refused["allowed"], false);
+    assert_eq!(refused["status"]["code"], 403);
+    assert_eq!(
+        refused["status"]["message"],
+        "shop/web: replicas are declared at 5 by alice; change them with scalekeeper set shop/web N"
+    );
+    // A dry run gets the same answer.
+    let dry = scale_review("shop", "web", &web, 5, 0, "mallory", &[], true);
+    assert_eq!(answer(&env.admit(&dry).await)["allowed"], false);
+    // Not guarded: the effective count, an unchanged count, an unmanaged Deployment.
+    for (name, u, old, new) in [("web", &web, 0, 5), ("web", &web, 5, 5)] {
+        let r = answer(&env.admit(&scale_review("shop", name, u, old, new, "mallory", &[], false)).await);
+        assert_eq!(r["allowed"], true, "{name} {old} -> {new}: {r}");
+        assert!(r.get("warnings").is_none(), "{r}");
+    }
+    let ledger = uid(&env, "payments", "ledger");
+    let r = answer(&env.admit(&scale_review("payments", "ledger", &ledger, 1, 0, "mallory", &[], false)).await);
+    assert_eq!(r["allowed"], true, "unmanaged: {r}");
+    // Warn: allowed, with the warning kubectl prints.
+    let warned = answer(&env.admit(&scale_review("shop", "cart", &cart, 2, 9, "mallory", &[], false)).await);
+    assert_eq!(warned["allowed"], true);
+    assert_eq!(
+        warned["warnings"][0],
+        "shop/cart: spec.replicas 2 -> 9 will be set back to 2: replicas are declared at 2 by alice; change them \
+         with scalekeeper set shop/cart N"
+    );
+    // Break-glass: allowed, warned, announced.
+    let glass = answer(&env.admit(&scale_review("shop", "web", &web, 5, 1, "oncall", &["breakglass"], false)).await);
+    assert_eq!(glass["allowed"], true);
+    assert!(glass["warnings"][0].as_str().unwrap().contains("allowed by break-glass group breakglass"), "{glass}");
+    // scalekeeper's own writes: exempt (kubesim answers the SelfSubjectReview).
+    let own = env.server.as_ref().unwrap().own_user.clone().expect("scalekeeper knows its own user on kubesim");
+    let r = answer(&env.admit(&scale_review("shop", "web", &web, 5, 7, &own, &[], false)).await);
+    assert_eq!(r["allowed"], true, "{r}");
+
+    // Every decision counted, the warn, the denials and the break-glass audited.
+    let count =
+        |decision: &str| format!("scalekeeper_admission_reviews_total{{operation=\"UPDATE\",decision=\"{decision}\"}}");
+    for (decision, n) in [("denied", 2.0), ("allowed", 3.0), ("warned", 1.0), ("break_glass", 1.0), ("exempt", 1.0)] {
+        assert_eq!(env.metric(&count(decision)).await, n, "{decision}");
+    }
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(audit.path())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|l: &serde_json::Value| l["method"] == "AdmissionReview")
+        .collect();
+    let outcomes: Vec<&str> = lines.iter().map(|l| l["admission"]["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["denied", "denied", "warned", "break_glass"]);
+    assert_eq!(lines[0]["user"], "mallory");
+    assert_eq!(
+        (lines[0]["before"]["specReplicas"].as_i64(), lines[0]["after"]["specReplicas"].as_i64()),
+        (Some(5), Some(0))
+    );
+    assert_eq!(lines[0]["before"]["effective"], 5);
+    assert_eq!(lines[1]["dryRun"], true);
+    assert_eq!(lines[3]["admission"]["breakGlassGroup"], "breakglass");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_refusals_are_one_event_series_and_dry_runs_none() {
+    let env = common::start_with(Options { admission: Some(vec![]), ..Default::default() }).await;
+    env.client().await.set_replicas(deny("shop", "web", 4)).await.unwrap();
+    let web = uid(&env, "shop", "web");
+    // A dry run first (by another user, so its Event would be one of its own), then three
+    // refusals of the same write: Events are published in order, so once the third is counted
+    // the dry run's would have been published too.
+    let r = env.admit(&scale_review("shop", "web", &web, 4, 0, "dry-runner", &[], true)).await;
+    assert_eq!(r["response"]["allowed"], false);
+    for _ in 0..3 {
+        let r = env.admit(&scale_review("shop", "web", &web, 4, 0, "mallory", &[], false)).await;
+        assert_eq!(r["response"]["allowed"], false);
+    }
+    let events: kube::Api<k8s_openapi::api::core::v1::Event> =
+        kube::Api::namespaced(env.sim.client().await.unwrap(), "shop");
+    let refused = || async {
+        let list = events.list(&Default::default()).await.unwrap().items;
+        list.into_iter()
+            .filter(|e| e.reason.as_deref() == Some("ScaleRefused") && e.involved_object.name.as_deref() == Some("web"))
+            .collect::<Vec<_>>()
+    };
+    // Published in the background: one Event whose series the repeats count up, and none for
+    // the dry run.
+    wait_for_async("one ScaleRefused Event counting 3", Duration::from_secs(10), POLL, || async {
+        let events = refused().await;
+        (events.len() == 1 && events[0].series.as_ref().and_then(|s| s.count) == Some(3)).then_some(())
+    })
+    .await;
+    let e = &refused().await[0];
+    assert_eq!(e.type_.as_deref(), Some("Warning"));
+    assert_eq!(
+        e.message.as_deref().unwrap_or_default(),
+        "refused spec.replicas 4 -> 0 by mallory: shop/web: replicas are declared at 4 by alice; change them with \
+         scalekeeper set shop/web N"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_is_confirmed_against_the_live_policy_and_fails_open_when_it_cannot_be() {
+    let env = common::start_with(Options { admission: Some(vec![]), ..Default::default() }).await;
+    env.client().await.set_replicas(deny("shop", "web", 5)).await.unwrap();
+    let web = uid(&env, "shop", "web");
+    let mallory = |old, new| scale_review("shop", "web", &web, old, new, "mallory", &[], false);
+    // The cache lags (its watch events arrive 3 s late) while the declaration changes to 2,
+    // written another way (kubectl apply): the cache still says 5, the live policy says 2.
+    env.sim.set_faults(kubesim::FaultSpec { watch_delay_ms: 3000, ..Default::default() });
+    let mut p = env.policy("shop", "web").unwrap();
+    p["spec"]["replicas"] = json!(2);
+    env.sim.apply(p).unwrap();
+    let r = env.admit(&mallory(5, 2)).await;
+    assert_eq!(r["response"]["allowed"], true, "2 is declared now: {r}");
+    env.sim.set_faults(kubesim::FaultSpec::default());
+    // The live read cannot be made in time: allowed, with a warning, counted as error.
+    env.sim.set_faults(kubesim::FaultSpec { latency_ms: 2000, ..Default::default() });
+    let r = env.admit(&mallory(2, 0)).await;
+    env.sim.set_faults(kubesim::FaultSpec::default());
+    assert_eq!(r["response"]["allowed"], true, "fail open: {r}");
+    assert!(r["response"]["warnings"][0].as_str().unwrap().contains("could not confirm the declaration"), "{r}");
+    assert_eq!(env.metric("scalekeeper_admission_reviews_total{operation=\"UPDATE\",decision=\"error\"}").await, 1.0);
+    // A body that is no AdmissionReview: allowed, its uid kept.
+    let r = env.admit(&json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u-1", "kind": 7}})).await;
+    assert_eq!((r["response"]["uid"].as_str(), r["response"]["allowed"].as_bool()), (Some("u-1"), Some(true)));
+}

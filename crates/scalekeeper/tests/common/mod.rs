@@ -38,6 +38,8 @@ pub struct Env {
     pub certs: certs::DevCerts,
     pub grpc_addr: std::net::SocketAddr,
     pub http_addr: std::net::SocketAddr,
+    /// The admission webhook's address, when [`Options::admission`].
+    pub admission_addr: Option<std::net::SocketAddr>,
 }
 
 pub struct Options {
@@ -55,6 +57,11 @@ pub struct Options {
     pub audit_log: Option<std::path::PathBuf>,
     /// The listener's limits.
     pub limits: scalekeeper::limits::ListenerLimits,
+    /// Serve the admission guard's webhook on a free localhost port, with these break-glass
+    /// groups (`--admission-break-glass-group`); `None`: no webhook.
+    pub admission: Option<Vec<String>>,
+    /// `--default-guard`.
+    pub default_guard: scalekeeper::policy::PolicyGuard,
 }
 
 impl Default for Options {
@@ -71,6 +78,8 @@ impl Default for Options {
             },
             audit_log: None,
             limits: Default::default(),
+            admission: None,
+            default_guard: Default::default(),
         }
     }
 }
@@ -85,7 +94,15 @@ pub async fn start_with(opts: Options) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let certs = certs::write_dev_certs(&dir.path().join("certs"), &[], &opts.clients, 1).expect("certs");
     let server = start_server(sim.client().await.unwrap(), &certs, opts).await;
-    let env = Env { grpc_addr: server.grpc_addr, http_addr: server.http_addr, sim, server: Some(server), dir, certs };
+    let env = Env {
+        grpc_addr: server.grpc_addr,
+        http_addr: server.http_addr,
+        admission_addr: server.admission_addr,
+        sim,
+        server: Some(server),
+        dir,
+        certs,
+    };
     env.wait_ready().await;
     env
 }
@@ -128,8 +145,17 @@ async fn start_server(client: kube::Client, certs: &certs::DevCerts, opts: Optio
             authorization: opts.authorization,
             audit_log: opts.audit_log,
             limits: opts.limits,
-            admission: None,
-            default_guard: Default::default(),
+            admission: opts.admission.map(|break_glass_groups| scalekeeper::admission::AdmissionConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                tls: scalekeeper::tls::TlsSource::ServerOnly {
+                    cert: certs.server_cert.clone(),
+                    key: certs.server_key.clone(),
+                },
+                exempt: vec![],
+                break_glass_groups,
+                credentials_user: None,
+            }),
+            default_guard: opts.default_guard,
         },
     )
     .await
@@ -369,4 +395,36 @@ impl Env {
         self.sim.write_kubeconfig(&p).unwrap();
         p
     }
+
+    /// The value of the sample `sample` (name and labels) in `/metrics`; 0 when absent.
+    pub async fn metric(&self, sample: &str) -> f64 {
+        let (code, body) = http_get(self.http_addr, "/metrics").await;
+        assert_eq!(code, 200, "/metrics: {body}");
+        body.lines().find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
+    }
+
+    /// POSTs `review` (an AdmissionReview) to the admission webhook over HTTPS, verifying its
+    /// certificate with the dev CA as the API server does with the caBundle; the answer.
+    pub async fn admit(&self, review: &serde_json::Value) -> serde_json::Value {
+        let addr = self.admission_addr.expect("the env serves the admission webhook (Options::admission)");
+        post_admission(addr, &self.certs.ca, review).await
+    }
+}
+
+/// POSTs an AdmissionReview to the webhook at `addr` (its certificate checked against `ca` for
+/// the name `localhost`) on the path `files/admission-webhook.yaml` names; the answer. A kube
+/// client does the HTTPS: it is the client library already in the tree.
+pub async fn post_admission(addr: std::net::SocketAddr, ca: &Path, review: &serde_json::Value) -> serde_json::Value {
+    use rustls_pki_types::pem::PemObject as _;
+    let der: Vec<Vec<u8>> =
+        rustls_pki_types::CertificateDer::pem_file_iter(ca).unwrap().map(|c| c.unwrap().as_ref().to_vec()).collect();
+    let mut config = kube::Config::new(format!("https://localhost:{}", addr.port()).parse().unwrap());
+    config.root_cert = Some(der);
+    let client = kube::Client::try_from(config).unwrap();
+    let path = &scalekeeper::admission::config::webhook_file().unwrap().path;
+    let req = axum::http::Request::post(path.as_str())
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(review).unwrap())
+        .unwrap();
+    client.request::<serde_json::Value>(req).await.expect("the webhook answers")
 }
