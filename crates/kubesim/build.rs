@@ -8,7 +8,9 @@ use prost::Message as _;
 
 /// The files kubesim needs: the served kinds and what they import.
 const FILES: &[&str] = &[
+    "api/admissionregistration/v1/generated.proto",
     "api/apps/v1/generated.proto",
+    "api/authentication/v1/generated.proto",
     "api/authorization/v1/generated.proto",
     "api/autoscaling/v1/generated.proto",
     "api/autoscaling/v2/generated.proto",

@@ -11,17 +11,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::admission::{self, Admission, Warnings};
 use crate::error::ApiError;
+use crate::identity::{self, UserInfo};
 use crate::protobuf;
-use crate::registry::{self, Ctx, DeleteOptions, ListOptions, PatchType, Sub};
+use crate::registry::{self, Ctx, DeleteOptions, Gate, ListOptions, PatchType, Pins, Sub};
 use crate::resources::{Behavior, ResourceDef};
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::state::State;
+use crate::store::StoreInner;
 use crate::table::{self, IncludeObject};
 
 /// The Kubernetes version kubesim reports at `/version`.
@@ -33,32 +36,48 @@ fn ok_json<T: serde::Serialize + ?Sized>(code: StatusCode, v: &T) -> Response {
     resp
 }
 
+/// Who makes a request, and what it collects for the response besides its body.
+#[derive(Debug)]
+struct Caller {
+    /// The authenticated (and possibly impersonated) user.
+    user: UserInfo,
+    /// Warnings of admission webhooks, sent as `Warning` headers.
+    warnings: Warnings,
+}
+
 /// The one handler behind every path.
 pub async fn handle(state: Arc<State>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let path = uri.path().to_string();
     let query: HashMap<String, String> =
         uri.query().map(|q| url_decode_pairs(q).into_iter().collect()).unwrap_or_default();
     let health = matches!(path.as_str(), "/healthz" | "/livez" | "/readyz");
-    if !health && let Some(token) = &state.config.token {
-        let ok = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|t| t == token);
-        if !ok {
-            return ApiError::unauthorized().into_response();
+    let user = if health {
+        UserInfo::admin()
+    } else {
+        let uri_text = uri.path_and_query().map_or(path.as_str(), |p| p.as_str());
+        match identity::authenticate(&state.config, &headers).and_then(|u| identity::impersonate(u, &headers, uri_text))
+        {
+            Ok(u) => u,
+            Err(e) => return e.into_response(),
         }
-    }
+    };
     if let Err(e) = state.faults.before_request().await {
         return e.into_response();
     }
-    match route(&state, &method, &path, &query, &headers, body).await {
+    let caller = Caller { user, warnings: Warnings::default() };
+    let mut resp = match route(&state, &method, &path, &query, &headers, body, &caller).await {
         Ok(resp) => resp,
         Err(e) if negotiate(&headers, &query, state.config.protobuf_first).is_ok_and(|r| r.proto) => {
             protobuf::error_response(e)
         }
         Err(e) => e.into_response(),
+    };
+    for v in caller.warnings.header_values() {
+        if let Ok(v) = HeaderValue::from_bytes(v.as_bytes()) {
+            resp.headers_mut().append(header::WARNING, v);
+        }
     }
+    resp
 }
 
 /// Splits and percent-decodes a query string.
@@ -110,6 +129,7 @@ async fn route(
     query: &HashMap<String, String>,
     headers: &HeaderMap,
     body: Bytes,
+    caller: &Caller,
 ) -> Result<Response, ApiError> {
     let segs: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
@@ -135,9 +155,9 @@ async fn route(
         ["openapi", "v3", "apis", group, version] => {
             Ok(ok_json(StatusCode::OK, &openapi_v3_doc(&state.resources(), group, version)?))
         }
-        ["api", "v1", rest @ ..] => resource_request(state, method, "", "v1", rest, query, headers, body).await,
+        ["api", "v1", rest @ ..] => resource_request(state, method, "", "v1", rest, query, headers, body, caller).await,
         ["apis", group, version, rest @ ..] => {
-            resource_request(state, method, group, version, rest, query, headers, body).await
+            resource_request(state, method, group, version, rest, query, headers, body, caller).await
         }
         _ => Err(ApiError::no_such_resource()),
     }
@@ -179,7 +199,7 @@ fn group_list(resources: &[ResourceDef]) -> Value {
 fn resource_list(resources: &[ResourceDef], group: &str, version: &str) -> Result<Value, ApiError> {
     let mut out = vec![];
     for r in resources.iter().filter(|r| r.group == group && r.versions.iter().any(|v| v == version)) {
-        let mut verbs = if r.behavior == Behavior::AccessReview {
+        let mut verbs = if r.behavior.is_review() {
             vec!["create"]
         } else {
             vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
@@ -422,6 +442,7 @@ async fn resource_request(
     query: &HashMap<String, String>,
     headers: &HeaderMap,
     body: Bytes,
+    caller: &Caller,
 ) -> Result<Response, ApiError> {
     let lookup = |plural: &str| state.resource(group, version, plural).ok_or_else(ApiError::no_such_resource);
     // (def, namespace, name, subresource)
@@ -458,23 +479,41 @@ async fn resource_request(
         Some(_) => return Err(ApiError::no_such_resource()),
     };
     let render = negotiate(headers, query, state.config.protobuf_first)?;
+    if def.behavior.is_review() {
+        // Create-only and never stored (the review kinds' REST has only `Create`).
+        if name.is_some() || sub != Sub::Main || *method != Method::POST {
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({method})"
+            )));
+        }
+        let review = match def.behavior {
+            Behavior::SelfSubjectReview => identity::self_subject_review(&parse_body(headers, &body)?, &caller.user)?,
+            _ => crate::rbac::review(&state.store.lock(), parse_body(headers, &body)?)?,
+        };
+        return respond(render, StatusCode::CREATED, &review);
+    }
+    // A write's admission, when webhook configurations exist (without any, writes go
+    // straight to the registry, as before).
+    let is_write = matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE);
+    let admission = if is_write && state.store.lock().webhook_configs > 0 {
+        let delete_body = if *method == Method::DELETE && !body.is_empty() {
+            Some(serde_json::from_slice(&json_bytes(headers, body.clone())?).unwrap_or(Value::Null))
+        } else {
+            None
+        };
+        Some(Arc::new(Admission::new(state.admission.clone(), caller.user.clone(), query.clone(), delete_body)))
+    } else {
+        None
+    };
     let ctx = Ctx {
         def: def.clone(),
         version: version.to_string(),
         namespace,
         manager: field_manager(query, headers),
         dry_run: query.get("dryRun").is_some_and(|d| d == "All"),
+        gate: admission.as_ref().map(|a| Gate { admit: a.clone(), pins: Arc::new(Pins::new()) }),
     };
-    if def.behavior == Behavior::AccessReview {
-        // Create-only and never stored (SubjectAccessReview's REST has only `Create`).
-        if name.is_some() || sub != Sub::Main || *method != Method::POST {
-            return Err(ApiError::method_not_allowed(format!(
-                "the server does not allow this method on the requested resource ({method})"
-            )));
-        }
-        let review = crate::rbac::review(&state.store.lock(), parse_body(headers, &body)?)?;
-        return respond(render, StatusCode::CREATED, &review);
-    }
+    let admitted = Admitted { state, admission: admission.as_deref(), warnings: &caller.warnings };
     let written = |w: registry::Written, state: &Arc<State>| -> Result<Response, ApiError> {
         state.publish(w.rv, w.deployments_changed);
         let code = if w.created { StatusCode::CREATED } else { StatusCode::OK };
@@ -506,15 +545,21 @@ async fn resource_request(
             }
         }
         (None, Method::POST) => {
-            let body: Value = parse_body(headers, &body)?;
-            let w = registry::create(&mut state.store.lock(), &ctx, body)?;
+            let mut body: Value = parse_body(headers, &body)?;
+            let again = admitted.admission.is_some();
+            let w = admitted
+                .write(|store| {
+                    let body = if again { body.clone() } else { std::mem::take(&mut body) };
+                    registry::create(store, &ctx, body)
+                })
+                .await?;
             written(w, state)
         }
         (None, Method::DELETE) => {
             let opts = list_options(&def, query)?;
             let del =
                 DeleteOptions::parse(&json_bytes(headers, body)?, query.get("propagationPolicy").map(String::as_str))?;
-            let list = registry::delete_collection(&mut state.store.lock(), &ctx, &opts, &del)?;
+            let list = admitted.write(|store| registry::delete_collection(store, &ctx, &opts, &del)).await?;
             let rv = state.store.lock().rv;
             state.publish(rv, false);
             respond(render, StatusCode::OK, &list)
@@ -539,15 +584,21 @@ async fn resource_request(
             respond(render, StatusCode::OK, &shape_object(render, obj)?)
         }
         (Some(name), Method::PUT) => {
-            let body: Value = parse_body(headers, &body)?;
-            let w = registry::update(&mut state.store.lock(), &ctx, &name, sub, body)?;
+            let mut body: Value = parse_body(headers, &body)?;
+            let again = admitted.admission.is_some();
+            let w = admitted
+                .write(|store| {
+                    let body = if again { body.clone() } else { std::mem::take(&mut body) };
+                    registry::update(store, &ctx, &name, sub, body)
+                })
+                .await?;
             written(w, state)
         }
         (Some(name), Method::PATCH) => {
             let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
             let pt = PatchType::from_content_type(ct).ok_or_else(|| ApiError::unsupported_media_type(ct))?;
             let force = query.get("force").is_some_and(|f| f == "true");
-            let w = registry::patch(&mut state.store.lock(), &ctx, &name, sub, pt, &body, force)?;
+            let w = admitted.write(|store| registry::patch(store, &ctx, &name, sub, pt, &body, force)).await?;
             written(w, state)
         }
         (Some(name), Method::DELETE) => {
@@ -558,7 +609,7 @@ async fn resource_request(
             }
             let del =
                 DeleteOptions::parse(&json_bytes(headers, body)?, query.get("propagationPolicy").map(String::as_str))?;
-            let w = registry::delete(&mut state.store.lock(), &ctx, &name, &del)?;
+            let w = admitted.write(|store| registry::delete(store, &ctx, &name, &del)).await?;
             // As the generic registry's `finalizeDelete`: an object removed at once is
             // answered with a `Status` naming it (`details.kind` is the resource); one only
             // marked for deletion (finalizers pending) with the object. A Namespace always
@@ -578,6 +629,26 @@ async fn resource_request(
         (Some(_), m) => Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({m})"
         ))),
+    }
+}
+
+/// How a request's writes run: straight under the store lock, or under admission.
+struct Admitted<'a> {
+    state: &'a Arc<State>,
+    admission: Option<&'a Admission>,
+    warnings: &'a Warnings,
+}
+
+impl Admitted<'_> {
+    /// Runs `write` under the store lock, through admission when the request has one
+    /// ([`admission::run`]: the lock is never held while webhooks are called).
+    ///
+    /// Errors: `write`'s, and admission's (a denial, a failed call, too many conflicts).
+    async fn write<T>(&self, mut write: impl FnMut(&mut StoreInner) -> Result<T, ApiError>) -> Result<T, ApiError> {
+        match self.admission {
+            None => write(&mut self.state.store.lock()),
+            Some(a) => admission::run(&self.state.store, a, self.warnings, write).await,
+        }
     }
 }
 

@@ -84,8 +84,14 @@ pub fn desired_status(dep: &Value) -> Value {
 
 fn converge(state: &State, key: &ObjKey) {
     let Some(def) = state.resource("apps", "v1", "deployments") else { return };
-    let ctx =
-        Ctx { def, version: "v1".into(), namespace: key.0.clone(), manager: FIELD_MANAGER.into(), dry_run: false };
+    let ctx = Ctx {
+        def,
+        version: "v1".into(),
+        namespace: key.0.clone(),
+        manager: FIELD_MANAGER.into(),
+        dry_run: false,
+        gate: None,
+    };
     let result = {
         let mut store = state.store.lock();
         let Some(cur) = store.get("apps/deployments", key) else { return };

@@ -63,11 +63,15 @@ pub struct ApiError {
     pub details: Option<Value>,
     /// Seconds for a `Retry-After` header (429 and 503 from fault injection).
     pub retry_after: Option<u64>,
+    /// The whole `Status` to answer with, when it is not built from the fields above: an
+    /// admission webhook's own `status` (any reason, details and message), which the API
+    /// server passes on as the webhook set it ([`ApiError::from_status`]).
+    pub status_override: Option<Box<Value>>,
 }
 
 impl ApiError {
     fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { code, reason, message: message.into(), details: None, retry_after: None }
+        Self { code, reason, message: message.into(), details: None, retry_after: None, status_override: None }
     }
 
     fn with_details(mut self, details: Value) -> Self {
@@ -169,6 +173,13 @@ impl ApiError {
         Self::new(500, "InternalError", message)
     }
 
+    /// 500 InternalError wrapping `err` as apimachinery's `NewInternalError` does: message
+    /// `Internal error occurred: <err>`, one cause carrying `<err>`.
+    pub fn internal_error(err: &str) -> Self {
+        Self::new(500, "InternalError", format!("Internal error occurred: {err}"))
+            .with_details(json!({"causes": [{"message": err}]}))
+    }
+
     /// An injected failure with the given HTTP code (500, 503 or 429), as the real server words it.
     pub fn injected(code: u16, retry_after: Option<u64>) -> Self {
         let (reason, message) = match code {
@@ -188,8 +199,43 @@ impl ApiError {
         e
     }
 
+    /// An error answered with `status` as it is (`kind`, `apiVersion` and `metadata` are
+    /// set), over HTTP `code`: how the API server answers an admission webhook's denial,
+    /// whose status can carry any reason (`webhookerrors.ToStatusErr`).
+    pub fn from_status(code: u16, mut status: Value) -> Self {
+        if let Some(m) = status.as_object_mut() {
+            m.insert("kind".into(), json!("Status"));
+            m.insert("apiVersion".into(), json!("v1"));
+            m.insert("metadata".into(), json!({}));
+            m.insert("code".into(), json!(code));
+        }
+        let message = status.get("message").and_then(Value::as_str).unwrap_or("").to_string();
+        let mut e = Self::new(code, "", message);
+        e.status_override = Some(Box::new(status));
+        e
+    }
+
+    /// The reason a write answers while admission webhooks still have to be called for it
+    /// ([`ApiError::admission_pending`]). It never reaches a client.
+    pub const ADMISSION_PENDING: &'static str = "AdmissionPending";
+
+    /// Not an answer: a write stopped before committing because admission webhooks must
+    /// see it first. The caller (`api`) calls them outside the store lock and computes the
+    /// write again ([`crate::admission`]).
+    pub fn admission_pending() -> Self {
+        Self::new(500, Self::ADMISSION_PENDING, "admission webhooks must be called first")
+    }
+
+    /// Whether this is [`ApiError::admission_pending`].
+    pub fn is_admission_pending(&self) -> bool {
+        self.reason == Self::ADMISSION_PENDING
+    }
+
     /// The `Status` object for this error.
     pub fn status(&self) -> Value {
+        if let Some(s) = &self.status_override {
+            return (**s).clone();
+        }
         let mut s = json!({
             "kind": "Status",
             "apiVersion": "v1",

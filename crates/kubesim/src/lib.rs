@@ -3,25 +3,30 @@
 //! It serves the resources scalekeeper deals with — apps/v1 Deployments (with `scale` and
 //! `status`), Namespaces, core/v1 and events.k8s.io/v1 Events, Leases, autoscaling/v1 and
 //! v2 HorizontalPodAutoscalers, RBAC Roles and bindings (answering SubjectAccessReviews from
-//! them), CustomResourceDefinitions and the kinds they register —
+//! them), SelfSubjectReviews, ValidatingWebhookConfigurations (whose webhooks it calls),
+//! CustomResourceDefinitions and the kinds they register —
 //! with the API server's semantics for resourceVersions, watches, conflicts, subresources,
 //! managedFields and garbage collection, plus fault injection for tests.
 //!
 //! ```text
 //!  kubectl / kube-rs ──HTTP(S)──► server (accept loop, TLS, down/up)
-//!                                   └─► api (routing, discovery, tables, watch, auth, faults)
+//!                                   └─► api (routing, discovery, tables, watch, faults)
+//!                                         ├─► identity (tokens → users, impersonation)
 //!                                         ├─► protobuf (protobuf bodies and answers ⇄ JSON)
 //!                                         └─► registry (verbs, validation, GC) ──► store
+//!                                               └─► admission (webhooks, called outside the lock)
 //!  controller (Deployment status) ◄── store change notifications
 //! ```
 //!
 //! Start one in-process with [`Sim::start`]; the `kubesim` binary serves one until stopped.
 
+pub mod admission;
 pub mod api;
 pub mod controller;
 pub mod convert;
 pub mod error;
 pub mod faults;
+pub mod identity;
 pub mod managed_fields;
 pub mod protobuf;
 pub mod rbac;
@@ -49,7 +54,9 @@ use axum::Router;
 use serde_json::{Value, json};
 use tokio_rustls::TlsAcceptor;
 
+pub use admission::ServiceRoute;
 pub use faults::FaultSpec;
+pub use identity::{SimUser, UserInfo};
 use registry::{Ctx, Sub};
 use state::{RuntimeConfig, State};
 pub use store::WriteRecord;
@@ -61,8 +68,18 @@ pub struct SimConfig {
     pub listen: SocketAddr,
     /// Serve HTTPS with a generated CA (the kubeconfig carries the CA).
     pub tls: bool,
-    /// Require this bearer token on every request (the kubeconfig carries it).
+    /// Require this bearer token on every request (the kubeconfig carries it). It
+    /// authenticates as [`identity::ADMIN_USER`] (`kubesim-admin`, groups `system:masters`,
+    /// `system:authenticated`), as does every request when no token is configured.
     pub token: Option<String>,
+    /// Further users, each with its own bearer token (like kube-apiserver's
+    /// `--token-auth-file`); [`Sim::kubeconfig_yaml_for`] and [`Sim::client_as`] act as them.
+    /// With users but no `token`, a request without a token is still the admin; a token
+    /// that matches nobody gets 401.
+    pub users: Vec<SimUser>,
+    /// Where the Services named by webhooks' `clientConfig.service` are reached (kubesim has
+    /// no Services or Endpoints); more with [`Sim::route_service`].
+    pub service_routes: Vec<ServiceRoute>,
     /// How long the Deployment controller takes to make status match spec.
     pub deployment_delay: Duration,
     /// How many changes are kept for watches to resume from (older → 410 Gone).
@@ -85,6 +102,8 @@ impl Default for SimConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tls: false,
             token: None,
+            users: vec![],
+            service_routes: vec![],
             deployment_delay: Duration::from_millis(50),
             history: 100_000,
             bookmark_interval: Duration::from_secs(5),
@@ -130,11 +149,15 @@ impl Sim {
         let store = store::Store::new(resources::builtins(), config.history);
         let runtime = RuntimeConfig {
             token: config.token.clone(),
+            users: config.users.clone(),
             bookmark_interval: config.bookmark_interval,
             deployment_delay: config.deployment_delay,
             protobuf_first: config.protobuf_first,
         };
         let state = Arc::new(State::new(store, runtime, addr));
+        for r in &config.service_routes {
+            state.admission.route_service(&r.namespace, &r.name, r.port, r.addr);
+        }
         let router = server::router(state.clone());
         server::spawn_accept_loop(listener, router.clone(), tls.clone(), state.down_token());
         tokio::spawn(controller::run(state.clone()));
@@ -175,19 +198,38 @@ impl Sim {
         format!("{scheme}://{}", self.addr())
     }
 
-    /// A kubeconfig (YAML) that kubectl and kube-rs use unchanged.
+    /// A kubeconfig (YAML) that kubectl and kube-rs use unchanged, as the admin
+    /// ([`SimConfig::token`], or no token).
     pub fn kubeconfig_yaml(&self) -> String {
+        self.kubeconfig_with_token(self.state.config.token.as_deref())
+    }
+
+    /// A kubeconfig (YAML) like [`Self::kubeconfig_yaml`] that authenticates as the
+    /// [`SimUser`] `user_name` (its token).
+    ///
+    /// Errors: no such user in [`SimConfig::users`].
+    pub fn kubeconfig_yaml_for(&self, user_name: &str) -> anyhow::Result<String> {
+        let user = self
+            .state
+            .config
+            .users
+            .iter()
+            .find(|u| u.name == user_name)
+            .with_context(|| format!("kubesim has no user {user_name:?} (SimConfig::users)"))?;
+        Ok(self.kubeconfig_with_token(Some(&user.token)))
+    }
+
+    fn kubeconfig_with_token(&self, token: Option<&str>) -> String {
         use base64::Engine as _;
         let mut cluster = format!("    server: {}\n", self.url());
         if let Some(ca) = &self.inner.ca_pem {
             let data = base64::engine::general_purpose::STANDARD.encode(ca);
             cluster.push_str(&format!("    certificate-authority-data: {data}\n"));
         }
-        let user = match &self.state.config.token {
-            Some(t) => format!("    token: {t}\n"),
-            None => "    {}\n".to_string(),
+        let user = match token {
+            Some(t) => format!("  user:\n    token: {t}\n"),
+            None => "  user: {}\n".to_string(),
         };
-        let user = if user.trim() == "{}" { "  user: {}\n".to_string() } else { format!("  user:\n{user}") };
         format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: kubesim\n  cluster:\n{cluster}contexts:\n- name: kubesim\n  context:\n    cluster: kubesim\n    user: kubesim\n    namespace: default\ncurrent-context: kubesim\nusers:\n- name: kubesim\n{user}preferences: {{}}\n"
         )
@@ -201,11 +243,35 @@ impl Sim {
         std::fs::write(path, self.kubeconfig_yaml())
     }
 
+    /// Writes [`Self::kubeconfig_yaml_for`] `user_name` to `path`.
+    ///
+    /// Errors: no such user; the file cannot be written.
+    pub fn write_kubeconfig_for(&self, user_name: &str, path: &Path) -> anyhow::Result<()> {
+        let yaml = self.kubeconfig_yaml_for(user_name)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, yaml).with_context(|| format!("writing {}", path.display()))
+    }
+
     /// A kube-rs client built from the kubeconfig, exactly as a user's would be.
     pub async fn client(&self) -> anyhow::Result<kube::Client> {
-        let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_yaml())?;
-        let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?;
-        Ok(kube::Client::try_from(config)?)
+        client_from(&self.kubeconfig_yaml()).await
+    }
+
+    /// A kube-rs client that authenticates as the [`SimUser`] `user_name`, so that a test or
+    /// dev mode can give scalekeeper and a human kubectl different identities.
+    ///
+    /// Errors: no such user; the client cannot be built.
+    pub async fn client_as(&self, user_name: &str) -> anyhow::Result<kube::Client> {
+        client_from(&self.kubeconfig_yaml_for(user_name)?).await
+    }
+
+    /// Routes the Service `namespace`/`name` at `port` to `addr`: a webhook whose
+    /// `clientConfig.service` names it is called there, its certificate verified for
+    /// `<name>.<namespace>.svc` as kube-apiserver does. Replaces an earlier route.
+    pub fn route_service(&self, namespace: &str, name: &str, port: u16, addr: SocketAddr) {
+        self.state.admission.route_service(namespace, name, port, addr);
     }
 
     // === state ===
@@ -224,6 +290,7 @@ impl Sim {
             version: version.to_string(),
             manager: manager.to_string(),
             dry_run: false,
+            gate: None,
         })
     }
 
@@ -356,6 +423,12 @@ impl Sim {
     pub async fn shutdown(&self) {
         self.go_down().await;
     }
+}
+
+async fn client_from(kubeconfig_yaml: &str) -> anyhow::Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::from_yaml(kubeconfig_yaml)?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await?;
+    Ok(kube::Client::try_from(config)?)
 }
 
 /// The admin endpoint: `GET/PUT /faults`, `POST /close-watches`, `POST /down`,

@@ -35,9 +35,21 @@ struct ServeArgs {
     /// Serve HTTPS with a generated CA (written into the kubeconfig).
     #[arg(long)]
     tls: bool,
-    /// Require this bearer token (written into the kubeconfig).
+    /// Require this bearer token (written into the kubeconfig); it authenticates as
+    /// kubesim-admin (groups system:masters, system:authenticated).
     #[arg(long, env = "KUBESIM_TOKEN")]
     token: Option<String>,
+    /// A further user, authenticated by its own bearer token: NAME:TOKEN[:GROUP,...]
+    /// (repeatable). `--user-kubeconfig-dir` writes a kubeconfig for each.
+    #[arg(long = "user", value_name = "NAME:TOKEN[:GROUP,...]")]
+    users: Vec<kubesim::SimUser>,
+    /// Where to write one kubeconfig per `--user` (`<dir>/<name>.kubeconfig`).
+    #[arg(long)]
+    user_kubeconfig_dir: Option<PathBuf>,
+    /// Where a webhook's `clientConfig.service` is reached: NAMESPACE/NAME:PORT=HOST:PORT
+    /// (repeatable); its certificate is verified for NAME.NAMESPACE.svc.
+    #[arg(long = "service-route", value_name = "NAMESPACE/NAME:PORT=ADDR")]
+    service_routes: Vec<kubesim::ServiceRoute>,
     /// Milliseconds the Deployment controller takes to make status match spec.
     #[arg(long, default_value_t = 200)]
     deployment_delay_ms: u64,
@@ -56,11 +68,26 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let Cli { command: Command::Serve(args) } = Cli::parse();
-    let ServeArgs { listen, kubeconfig, seed, tls, token, deployment_delay_ms, history, admin_listen } = args;
+    let ServeArgs {
+        listen,
+        kubeconfig,
+        seed,
+        tls,
+        token,
+        users,
+        user_kubeconfig_dir,
+        service_routes,
+        deployment_delay_ms,
+        history,
+        admin_listen,
+    } = args;
+    let user_names: Vec<String> = users.iter().map(|u| u.name.clone()).collect();
     let sim = kubesim::Sim::start(kubesim::SimConfig {
         listen,
         tls,
         token,
+        users,
+        service_routes,
         deployment_delay: Duration::from_millis(deployment_delay_ms),
         history,
         admin_listen,
@@ -73,6 +100,11 @@ async fn main() -> anyhow::Result<()> {
         tracing::info!(file = %file.display(), objects = n, "seeded");
     }
     sim.write_kubeconfig(&kubeconfig).with_context(|| format!("writing kubeconfig {}", kubeconfig.display()))?;
+    if let Some(dir) = &user_kubeconfig_dir {
+        for name in &user_names {
+            sim.write_kubeconfig_for(name, &dir.join(format!("{name}.kubeconfig")))?;
+        }
+    }
     tracing::info!(url = %sim.url(), kubeconfig = %kubeconfig.display(), admin = ?sim.admin_addr(), "kubesim serving");
     println!("kubesim serving at {} (kubeconfig: {})", sim.url(), kubeconfig.display());
     shutdown_signal().await;

@@ -43,7 +43,23 @@ pub enum Behavior {
     /// authorization.k8s.io/v1 SubjectAccessReview: create-only, never stored; the answer
     /// is evaluated from the stored RBAC objects ([`crate::rbac::review`]).
     AccessReview,
+    /// authentication.k8s.io/v1 SelfSubjectReview: create-only, never stored; the answer is
+    /// the caller ([`crate::identity::self_subject_review`]).
+    SelfSubjectReview,
+    /// admissionregistration.k8s.io/v1 ValidatingWebhookConfiguration: v1 defaulting and
+    /// validation; its webhooks are called on the writes they select ([`crate::admission`]).
+    WebhookConfig,
 }
+
+impl Behavior {
+    /// Whether the resource is create-only and never stored (the review kinds).
+    pub fn is_review(self) -> bool {
+        matches!(self, Behavior::AccessReview | Behavior::SelfSubjectReview)
+    }
+}
+
+/// The storage of admissionregistration.k8s.io/v1 ValidatingWebhookConfigurations.
+pub const WEBHOOK_CONFIGS: &str = "admissionregistration.k8s.io/validatingwebhookconfigurations";
 
 /// A `additionalPrinterColumns` entry, used to build `Table` responses.
 #[derive(Debug, Clone, PartialEq)]
@@ -372,6 +388,38 @@ pub fn builtins() -> Vec<ResourceDef> {
         Behavior::AccessReview,
     );
 
+    let self_subject_reviews = builtin(
+        "authentication.k8s.io",
+        &["v1"],
+        "selfsubjectreviews",
+        "SelfSubjectReview",
+        &[],
+        false,
+        false,
+        "authentication.k8s.io/selfsubjectreviews",
+        Codec::Identity,
+        Behavior::SelfSubjectReview,
+    );
+    let mut webhook_configs = builtin(
+        "admissionregistration.k8s.io",
+        &["v1"],
+        "validatingwebhookconfigurations",
+        "ValidatingWebhookConfiguration",
+        &[],
+        false,
+        false,
+        WEBHOOK_CONFIGS,
+        Codec::Identity,
+        Behavior::WebhookConfig,
+    );
+    // pkg/registry/admissionregistration/validatingwebhookconfiguration/strategy.go: the
+    // generation moves when the webhooks change. Category and columns as the API server's
+    // (printers.go: NAME, WEBHOOKS, AGE).
+    webhook_configs.generation = true;
+    webhook_configs.categories = vec!["api-extensions".into()];
+    webhook_configs.columns =
+        vec![col("Webhooks", "integer", "", 0), col("Age", "date", ".metadata.creationTimestamp", 0)];
+
     vec![
         namespaces,
         events,
@@ -385,6 +433,8 @@ pub fn builtins() -> Vec<ResourceDef> {
         role_bindings,
         cluster_role_bindings,
         subject_access_reviews,
+        self_subject_reviews,
+        webhook_configs,
     ]
 }
 

@@ -14,10 +14,13 @@ use crate::resources::ResourceDef;
 use crate::store::Store;
 
 /// Server settings that requests read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RuntimeConfig {
-    /// Bearer token every request must carry, when set.
+    /// Bearer token every request must carry, when set; it authenticates as
+    /// [`crate::identity::ADMIN_USER`].
     pub token: Option<String>,
+    /// Further users, each authenticated by its own bearer token.
+    pub users: Vec<crate::identity::SimUser>,
     /// How often a watch that allows bookmarks gets one.
     pub bookmark_interval: Duration,
     /// How long the Deployment controller takes to make status match a new spec.
@@ -38,6 +41,9 @@ pub struct State {
     pub watch_closer: watch::Sender<u64>,
     /// Open watch streams.
     pub watchers: AtomicUsize,
+    /// Admission state: the Service route table ([`crate::Sim::route_service`]; kubesim has
+    /// no Services or Endpoints) and the parsed webhooks.
+    pub admission: Arc<crate::admission::Shared>,
     addr: Mutex<SocketAddr>,
     down: Mutex<CancellationToken>,
 }
@@ -51,6 +57,7 @@ impl State {
             faults: Faults::default(),
             watch_closer: watch::channel(0).0,
             watchers: AtomicUsize::new(0),
+            admission: Arc::new(crate::admission::Shared::default()),
             addr: Mutex::new(addr),
             down: Mutex::new(CancellationToken::new()),
         }

@@ -101,6 +101,12 @@ pub struct StoreInner {
     pub(crate) deployment_changes: Vec<ObjKey>,
     /// Set while the ClusterRole aggregation commits, so that its own commits do not rerun it.
     aggregating: bool,
+    /// How many ValidatingWebhookConfigurations are stored: a write checks this before
+    /// anything else about admission, so that without configurations admission costs nothing.
+    pub webhook_configs: usize,
+    /// The resourceVersion of the last change to a ValidatingWebhookConfiguration (parsed
+    /// webhooks are cached until it moves).
+    pub webhook_configs_rv: u64,
 }
 
 /// How many list snapshots are kept for continue tokens.
@@ -179,6 +185,14 @@ impl StoreInner {
             }
         };
         self.rv = rv;
+        if storage == crate::resources::WEBHOOK_CONFIGS {
+            match (&previous, kind) {
+                (None, ChangeType::Added) => self.webhook_configs += 1,
+                (Some(_), ChangeType::Deleted) => self.webhook_configs = self.webhook_configs.saturating_sub(1),
+                _ => {}
+            }
+            self.webhook_configs_rv = rv;
+        }
         if self.log.len() >= self.history {
             self.log.pop_front();
         }
@@ -283,6 +297,8 @@ impl Store {
                 writes: VecDeque::new(),
                 deployment_changes: vec![],
                 aggregating: false,
+                webhook_configs: 0,
+                webhook_configs_rv: 0,
             }),
             rv_tx,
             deployments_tx: tokio::sync::Notify::new(),

@@ -190,6 +190,9 @@ fn cells(def: &ResourceDef, obj: &Value) -> Vec<Value> {
                 obj.pointer("/roleRef/name").and_then(Value::as_str).unwrap_or("")
             )),
             (Behavior::Rbac, "Users" | "Groups" | "ServiceAccounts") => json!(binding_subjects(obj, &c.name)),
+            (Behavior::WebhookConfig, "Webhooks") => {
+                json!(obj.get("webhooks").and_then(Value::as_array).map_or(0, Vec::len))
+            }
             (Behavior::Hpa, "Reference") => json!(format!(
                 "{}/{}",
                 obj.pointer("/spec/scaleTargetRef/kind").and_then(Value::as_str).unwrap_or(""),

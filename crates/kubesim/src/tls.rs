@@ -7,7 +7,8 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, 
 use rustls::ServerConfig;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-/// A CA and a server certificate (SANs `localhost`, `127.0.0.1`) signed by it.
+/// A CA and a server certificate signed by it (SANs `localhost`, `127.0.0.1`, or the names
+/// given to [`ServingCerts::generate_for`]).
 pub struct ServingCerts {
     /// The CA certificate, PEM: what a kubeconfig's `certificate-authority-data` carries.
     pub ca_pem: String,
@@ -16,8 +17,19 @@ pub struct ServingCerts {
 }
 
 impl ServingCerts {
-    /// Generates a fresh CA and server certificate.
+    /// Generates a fresh CA and server certificate for `localhost` and `127.0.0.1`.
+    ///
+    /// Errors: rcgen cannot generate the keys or certificates.
     pub fn generate() -> Result<Self, rcgen::Error> {
+        Self::generate_for(&["localhost", "127.0.0.1"])
+    }
+
+    /// Generates a fresh CA and a server certificate whose SANs are `names` (DNS names, or
+    /// IP addresses written as such): e.g. a webhook server's `127.0.0.1` and
+    /// `<service>.<namespace>.svc`.
+    ///
+    /// Errors: rcgen cannot generate the keys or certificates.
+    pub fn generate_for(names: &[&str]) -> Result<Self, rcgen::Error> {
         let ca_key = KeyPair::generate()?;
         let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -27,7 +39,7 @@ impl ServingCerts {
         let ca_cert = ca_params.self_signed(&ca_key)?;
         let issuer = Issuer::new(ca_params, ca_key);
         let key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
+        let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
         params.distinguished_name.push(DnType::CommonName, "kubesim");
         let cert = params.signed_by(&key, &issuer)?;
         Ok(Self { ca_pem: ca_cert.pem(), cert_der: cert.der().clone(), key_der: key.serialize_der() })

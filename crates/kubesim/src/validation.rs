@@ -32,8 +32,12 @@ pub fn name(def: &ResourceDef, name: &str) -> Vec<Cause> {
     if ok { vec![] } else { vec![Cause::invalid("metadata.name", &json!(name), &rule)] }
 }
 
+/// The label every Namespace carries with its own name (`kubernetes.io/metadata.name`).
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
 /// Applies defaults and validates `obj` (storage shape) for its kind; `old` is the stored
-/// object on update. Appends causes for a 422.
+/// object on update. Appends causes for a 422. A Namespace gets its name label, as upstream's
+/// namespace strategy sets it.
 pub fn default_and_validate(def: &ResourceDef, obj: &mut Value, old: Option<&Value>, causes: &mut Vec<Cause>) {
     validate_metadata(obj, causes);
     match def.behavior {
@@ -41,6 +45,16 @@ pub fn default_and_validate(def: &ResourceDef, obj: &mut Value, old: Option<&Val
         Behavior::Namespace => {
             if old.is_none() {
                 obj["status"] = json!({"phase": "Active"});
+            }
+            // Every Namespace carries its name as a label, whatever the request said, so that
+            // selectors (a webhook's namespaceSelector, a NetworkPolicy's) can name it: upstream's
+            // namespace strategy Canonicalize, from 1.21 (NamespaceDefaultLabelName, GA 1.22).
+            if let Some(name) = obj.pointer("/metadata/name").and_then(Value::as_str).map(str::to_owned) {
+                let meta = &mut obj["metadata"];
+                if !meta.get("labels").is_some_and(Value::is_object) {
+                    meta["labels"] = json!({});
+                }
+                meta["labels"][NAMESPACE_NAME_LABEL] = json!(name);
             }
             if obj.pointer("/spec/finalizers").is_none() {
                 obj["spec"] = json!({"finalizers": ["kubernetes"]});
@@ -71,7 +85,11 @@ pub fn default_and_validate(def: &ResourceDef, obj: &mut Value, old: Option<&Val
             }
         }
         Behavior::Rbac => crate::rbac::default_and_validate(&def.kind, obj, old, causes),
-        Behavior::Crd | Behavior::Custom | Behavior::AccessReview => {}
+        Behavior::WebhookConfig => {
+            crate::admission::config::default(obj);
+            crate::admission::config::validate(obj, causes);
+        }
+        Behavior::Crd | Behavior::Custom | Behavior::AccessReview | Behavior::SelfSubjectReview => {}
     }
 }
 

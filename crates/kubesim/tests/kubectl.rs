@@ -3,8 +3,9 @@
 //! `scale`/`annotate`/`label`/`patch` landing with the field managers kubectl uses, `create -f`,
 //! client- and server-side `apply` (including CRDs and their objects, generation bumps and apply
 //! conflicts), `delete` with garbage collection, `get --watch`, `describe` listing
-//! events.k8s.io/v1 Events, the error texts kubectl prints for 404/409/422, and what kubectl
-//! does when a request fails with 503.
+//! events.k8s.io/v1 Events, the error texts kubectl prints for 404/409/422, what kubectl
+//! does when a request fails with 503, and validating admission webhooks with
+//! SelfSubjectReviews (the `webhooks` module, `tests/webhooks/mod.rs`).
 //!
 //! The suite is differential: by default every test starts its own kubesim on port 0; with
 //! `SCALEKEEPER_TEST_KUBECONFIG` set (`make test-real`) the same tests run against that cluster
@@ -24,6 +25,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 mod target;
+mod webhooks;
 
 use kubesim::{FaultSpec, Sim, SimConfig, WriteRecord};
 use serde::Deserialize as _;

@@ -176,6 +176,16 @@ pub(super) const KEEP_ZERO: &[(&str, &[&str])] = &[
     // 1.33): the scalars whose JSON tags have no `omitempty`. Neither group has pointer
     // scalars.
     ("api.authorization.v1.SubjectAccessReviewStatus", &["allowed"]),
+    // admissionregistration/v1 (1.33 Go types): fields without `omitempty` and pointer
+    // scalars, by hand. authentication/v1's UserInfo and SelfSubjectReview have neither.
+    ("api.admissionregistration.v1.MatchCondition", &["name", "expression"]),
+    ("api.admissionregistration.v1.Rule", &["scope"]),
+    ("api.admissionregistration.v1.ServiceReference", &["namespace", "name", "path", "port"]),
+    (
+        "api.admissionregistration.v1.ValidatingWebhook",
+        &["name", "failurePolicy", "matchPolicy", "sideEffects", "timeoutSeconds"],
+    ),
+    ("api.admissionregistration.v1.WebhookClientConfig", &["url"]),
     ("api.rbac.v1.RoleRef", &["apiGroup", "kind", "name"]),
     ("api.rbac.v1.Subject", &["kind", "name"]),
     ("apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement", &["key", "operator"]),

@@ -88,6 +88,8 @@ fn package(api_version: &str) -> Option<String> {
         "events.k8s.io" => "api.events",
         "rbac.authorization.k8s.io" => "api.rbac",
         "authorization.k8s.io" => "api.authorization",
+        "authentication.k8s.io" => "api.authentication",
+        "admissionregistration.k8s.io" => "api.admissionregistration",
         "meta.k8s.io" => "apimachinery.pkg.apis.meta",
         _ => return None,
     };

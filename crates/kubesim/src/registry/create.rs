@@ -11,7 +11,8 @@ use crate::store::StoreInner;
 use crate::validation;
 
 use super::{
-    Ctx, Sub, Written, check_type, from_view, meta_mut, meta_str, now, random_suffix, record, serve_if_crd, to_view,
+    Ctx, Operation as AdmissionOp, Proposed, Sub, Written, check_type, from_view, meta_mut, meta_str, record,
+    serve_if_crd, to_view,
 };
 
 /// POST: create an object.
@@ -21,9 +22,10 @@ pub fn create(store: &mut StoreInner, ctx: &Ctx, body: Value) -> Result<Written,
     }
     check_type(ctx, &body, &ctx.def.kind, &ctx.def.api_version(&ctx.version))?;
     let mut obj = from_view(&ctx.def, &ctx.version, body);
+    let requested_name = meta_str(&obj, "name").unwrap_or("").to_string();
     let name = match (meta_str(&obj, "name"), meta_str(&obj, "generateName")) {
         (Some(n), _) => n.to_string(),
-        (None, Some(g)) => format!("{g}{}", random_suffix()),
+        (None, Some(g)) => format!("{g}{}", ctx.name_suffix()),
         (None, None) => {
             return Err(ctx.invalid("", vec![Cause::required("metadata.name")]).with_message_name_required());
         }
@@ -55,8 +57,8 @@ pub fn create(store: &mut StoreInner, ctx: &Ctx, body: Value) -> Result<Written,
         for f in ["resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "selfLink"] {
             m.remove(f);
         }
-        m.insert("uid".into(), json!(uuid::Uuid::new_v4().to_string()));
-        m.insert("creationTimestamp".into(), json!(now()));
+        m.insert("uid".into(), json!(ctx.new_uid()));
+        m.insert("creationTimestamp".into(), json!(ctx.now()));
         if ctx.def.generation {
             m.insert("generation".into(), json!(1));
         } else {
@@ -83,12 +85,16 @@ pub fn create(store: &mut StoreInner, ctx: &Ctx, body: Value) -> Result<Written,
             operation: Operation::Update,
             subresource: None,
             api_version: &api_version,
-            time: &now(),
+            time: &ctx.now(),
         },
     );
     if ctx.def.behavior == Behavior::Crd {
-        crd_accept(store, &mut obj)?;
+        crd_accept(store, &mut obj, &ctx.now())?;
     }
+    ctx.admit(
+        store,
+        &Proposed { operation: AdmissionOp::Create, sub: Sub::Main, name: &requested_name, old: None, new: Some(&obj) },
+    )?;
     if ctx.dry_run {
         record(store, ctx, "create", Sub::Main, &name, 0);
         return Ok(Written {
@@ -132,7 +138,7 @@ pub(super) fn validate_custom(ctx: &Ctx, obj: &mut Value, causes: &mut Vec<Cause
 
 /// Checks a CRD's names and fills its status (NamesAccepted, Established), as the
 /// apiextensions controllers do once the names are free.
-pub(super) fn crd_accept(store: &StoreInner, crd: &mut Value) -> Result<(), ApiError> {
+pub(super) fn crd_accept(store: &StoreInner, crd: &mut Value, now: &str) -> Result<(), ApiError> {
     let group = crd.pointer("/spec/group").and_then(Value::as_str).unwrap_or("").to_string();
     let plural = crd.pointer("/spec/names/plural").and_then(Value::as_str).unwrap_or("").to_string();
     let name = meta_str(crd, "name").unwrap_or("").to_string();
@@ -166,7 +172,7 @@ pub(super) fn crd_accept(store: &StoreInner, crd: &mut Value) -> Result<(), ApiE
     }
     let builtin_clash =
         store.resources.iter().any(|r| r.group == group && r.plural == plural && r.behavior != Behavior::Custom);
-    let t = now();
+    let t = now;
     let accepted = crd.pointer("/spec/names").cloned().unwrap_or(json!({}));
     crd["status"] = json!({
         "acceptedNames": accepted,

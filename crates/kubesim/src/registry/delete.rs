@@ -8,7 +8,7 @@ use crate::resources::Behavior;
 use crate::store::{ObjKey, StoreInner};
 
 use super::read::{ListOptions, matches};
-use super::{Ctx, Sub, Written, meta, meta_mut, meta_str, now, record, to_view, unserve};
+use super::{Ctx, Operation, Proposed, Sub, Written, meta, meta_mut, meta_str, record, to_view, unserve};
 
 /// `DeleteOptions` that kubesim honours.
 #[derive(Debug, Clone, Default)]
@@ -63,6 +63,7 @@ pub fn delete(store: &mut StoreInner, ctx: &Ctx, name: &str, opts: &DeleteOption
             ),
         ));
     }
+    ctx.admit(store, &Proposed { operation: Operation::Delete, sub: Sub::Main, name, old: Some(&cur), new: None })?;
     if ctx.dry_run {
         record(store, ctx, "delete", Sub::Main, name, 0);
         return Ok(Written {
@@ -84,7 +85,7 @@ pub fn delete(store: &mut StoreInner, ctx: &Ctx, name: &str, opts: &DeleteOption
         }
         let mut n = (*cur).clone();
         let m = meta_mut(&mut n);
-        m.insert("deletionTimestamp".into(), json!(now()));
+        m.insert("deletionTimestamp".into(), json!(ctx.now()));
         m.insert("deletionGracePeriodSeconds".into(), json!(0));
         let stored = store.commit(&ctx.def.storage, key, Some(n)).ok_or_else(|| ApiError::internal("commit failed"))?;
         let rv = store.rv;
@@ -173,12 +174,25 @@ pub fn delete_collection(
 ) -> Result<Value, ApiError> {
     let snapshot = store.snapshot(&ctx.def.storage);
     let ns = if ctx.def.namespaced { ctx.namespace.as_str() } else { "" };
-    let mut items = vec![];
-    for (key, obj) in snapshot.iter() {
-        if (!ns.is_empty() && key.0 != ns) || !matches(obj, "", opts) {
-            continue;
+    let selected = || snapshot.iter().filter(|(key, obj)| (ns.is_empty() || key.0 == ns) && matches(obj, "", opts));
+    // Admission sees every item before any is deleted (named "", as upstream's
+    // deletecollection attributes are), so that a pending or refused item deletes nothing;
+    // the webhook calls of all pending items are made together.
+    let mut pending = None;
+    for (key, obj) in selected() {
+        let item_ctx = Ctx { namespace: key.0.clone(), ..ctx.clone() };
+        let proposed = Proposed { operation: Operation::Delete, sub: Sub::Main, name: "", old: Some(obj), new: None };
+        match item_ctx.admit(store, &proposed) {
+            Err(e) if e.is_admission_pending() => pending = Some(e),
+            other => other?,
         }
-        let w = delete(store, &Ctx { namespace: key.0.clone(), ..ctx.clone() }, &key.1, del)?;
+    }
+    if let Some(e) = pending {
+        return Err(e);
+    }
+    let mut items = vec![];
+    for (key, _) in selected() {
+        let w = delete(store, &Ctx { namespace: key.0.clone(), gate: None, ..ctx.clone() }, &key.1, del)?;
         items.push(w.object);
     }
     Ok(json!({

@@ -13,12 +13,14 @@ use crate::error::{ApiError, Cause};
 use crate::resources::{Behavior, Codec, ResourceDef};
 use crate::store::{ObjKey, StoreInner, WriteRecord};
 
+mod admit;
 mod create;
 mod delete;
 mod patch;
 mod read;
 mod update;
 
+pub use admit::{Admit, Gate, Operation, Pins, Proposed};
 pub use create::create;
 pub use delete::{DeleteOptions, delete, delete_collection};
 pub use patch::{PatchType, patch};
@@ -39,7 +41,9 @@ pub enum Sub {
 }
 
 impl Sub {
-    fn name(self) -> Option<&'static str> {
+    /// The subresource's name in URLs and reviews (`status`, `scale`); `None` for the main
+    /// resource.
+    pub fn name(self) -> Option<&'static str> {
         match self {
             Sub::Main => None,
             Sub::Status => Some("status"),
@@ -61,6 +65,9 @@ pub struct Ctx {
     pub manager: String,
     /// `?dryRun=All`: validate but do not persist.
     pub dry_run: bool,
+    /// The request's admission and pinned values; `None` for kubesim's own writes
+    /// ([`crate::Sim::apply`], the Deployment controller), which no webhook sees.
+    pub gate: Option<Gate>,
 }
 
 impl Ctx {

@@ -10,7 +10,7 @@ use crate::store::StoreInner;
 use super::create::create;
 use super::update::respond;
 use super::update::write_existing;
-use super::{Ctx, Sub, Written, meta_mut, now, to_view};
+use super::{Ctx, Sub, Written, meta_mut, to_view};
 
 /// The patch formats of `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +146,7 @@ pub fn patch(
                     operation: Operation::Apply,
                     subresource: None,
                     api_version: &api_version,
-                    time: &now(),
+                    time: &ctx.now(),
                 },
             );
             let stored =
@@ -220,7 +220,7 @@ pub fn patch(
                 operation: Operation::Apply,
                 subresource: sub.name(),
                 api_version: &api_version,
-                time: &now(),
+                time: &ctx.now(),
             },
         );
         if !ctx.dry_run && obj != *stored {

@@ -313,7 +313,14 @@ mod tests {
 
     fn ctx(kind: &str, version: &str) -> Ctx {
         let def = builtins().into_iter().find(|d| d.kind == kind).expect("builtin kind");
-        Ctx { def, version: version.into(), namespace: String::new(), manager: "test".into(), dry_run: false }
+        Ctx {
+            def,
+            version: version.into(),
+            namespace: String::new(),
+            manager: "test".into(),
+            dry_run: false,
+            gate: None,
+        }
     }
 
     /// A page written out from the store's objects is the same JSON as the copied list, for

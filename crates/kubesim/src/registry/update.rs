@@ -13,9 +13,15 @@ use crate::validation;
 
 use super::create::{crd_accept, validate_custom};
 use super::delete::delete_now;
-use super::{Ctx, Sub, Written, check_type, from_view, meta, meta_mut, meta_str, now, record, serve_if_crd, to_view};
+use super::{
+    Ctx, Operation as AdmissionOp, Proposed, Sub, Written, check_type, from_view, meta, meta_mut, meta_str, record,
+    serve_if_crd, to_view,
+};
 
-/// The autoscaling/v1 `Scale` view of a stored object with a scale subresource.
+/// The autoscaling/v1 `Scale` view of a stored object with a scale subresource
+/// (`scaleFromDeployment` in pkg/registry/apps/deployment/storage/storage.go: name,
+/// namespace, uid, resourceVersion and creationTimestamp; spec and status replicas; the
+/// selector as a string), serialized as the Go type is (`spec.replicas` omitted at 0).
 pub fn scale_view(def: &ResourceDef, stored: &Value) -> Result<Value, ApiError> {
     let (spec_path, status_path, selector_path) = def.scale.clone().ok_or_else(ApiError::no_such_resource)?;
     let at = |path: &str| stored.pointer(&json_pointer(path)).cloned();
@@ -38,11 +44,14 @@ pub fn scale_view(def: &ResourceDef, stored: &Value) -> Result<Value, ApiError> 
     if !def.namespaced {
         metadata.as_object_mut().map(|o| o.remove("namespace"));
     }
+    // autoscaling/v1 `ScaleSpec.Replicas` is `omitempty`: a Scale of 0 has `"spec": {}`.
+    let replicas = at(&spec_path).and_then(|v| v.as_i64()).unwrap_or(0);
+    let spec = if replicas == 0 { json!({}) } else { json!({"replicas": replicas}) };
     Ok(json!({
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
         "metadata": metadata,
-        "spec": {"replicas": at(&spec_path).and_then(|v| v.as_i64()).unwrap_or(0)},
+        "spec": spec,
         "status": status,
     }))
 }
@@ -220,36 +229,47 @@ pub fn write_existing(
         return Err(ctx.invalid(name, causes));
     }
     if ctx.def.behavior == Behavior::Crd && sub == Sub::Main {
-        crd_accept(store, &mut new)?;
+        crd_accept(store, &mut new, &ctx.now())?;
     }
     let spec_changed = spec_of(&new) != spec_of(&cur)
         || (ctx.def.generation_on_annotations && meta(&new).get("annotations") != meta(&cur).get("annotations"));
-    if new == *cur {
-        // Nothing changed: the real server does not write, and the resourceVersion stays.
+    // Nothing changed: the real server does not write, and the resourceVersion stays. Its
+    // admission still sees the update (the storage's no-op check comes after it).
+    let unchanged = new == *cur;
+    if !unchanged {
+        if ctx.def.generation && spec_changed && sub != Sub::Status {
+            let g = meta(&cur).get("generation").and_then(Value::as_i64).unwrap_or(0);
+            meta_mut(&mut new).insert("generation".into(), json!(g + 1));
+        }
+        let owned = match operation {
+            Operation::Update => managed_fields::changed(&cur, &new, sub == Sub::Status),
+            Operation::Apply => Map::new(), // apply records its own set after the write
+        };
+        let api_version = if sub == Sub::Scale {
+            ctx.def.api_version(ctx.def.storage_version())
+        } else {
+            ctx.def.api_version(&ctx.version)
+        };
+        managed_fields::record(
+            &managed_fields::of(&cur),
+            &mut new,
+            &owned,
+            &Writer {
+                manager: &ctx.manager,
+                operation,
+                subresource: sub.name(),
+                api_version: &api_version,
+                time: &ctx.now(),
+            },
+        );
+        if operation == Operation::Update {
+            managed_fields::prune(&mut new);
+        }
+    }
+    ctx.admit(store, &Proposed { operation: AdmissionOp::Update, sub, name, old: Some(&cur), new: Some(&new) })?;
+    if unchanged {
         record(store, ctx, verb, sub, name, 0);
         return Ok(Written { object: respond(ctx, sub, &cur)?, created: false, rv: 0, deployments_changed: false });
-    }
-    if ctx.def.generation && spec_changed && sub != Sub::Status {
-        let g = meta(&cur).get("generation").and_then(Value::as_i64).unwrap_or(0);
-        meta_mut(&mut new).insert("generation".into(), json!(g + 1));
-    }
-    let owned = match operation {
-        Operation::Update => managed_fields::changed(&cur, &new, sub == Sub::Status),
-        Operation::Apply => Map::new(), // apply records its own set after the write
-    };
-    let api_version = if sub == Sub::Scale {
-        ctx.def.api_version(ctx.def.storage_version())
-    } else {
-        ctx.def.api_version(&ctx.version)
-    };
-    managed_fields::record(
-        &managed_fields::of(&cur),
-        &mut new,
-        &owned,
-        &Writer { manager: &ctx.manager, operation, subresource: sub.name(), api_version: &api_version, time: &now() },
-    );
-    if operation == Operation::Update {
-        managed_fields::prune(&mut new);
     }
     // An object being deleted goes once its last finalizer is removed.
     let finalized = meta(&new).get("deletionTimestamp").is_some()
