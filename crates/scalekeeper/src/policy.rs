@@ -282,10 +282,45 @@ pub struct Correction {
     pub field_manager: Option<String>,
 }
 
-/// The CRD YAML, as `scalekeeper crd` prints it and the Helm chart carries it.
+/// The CRD YAML, as `scalekeeper crd` prints it and the Helm chart carries it, with every plain
+/// scalar that YAML 1.1 reads as a boolean quoted (see [`quote_yaml11_booleans`]).
 pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
     use kube::CustomResourceExt as _;
-    serde_yaml::to_string(&ReplicaPolicy::crd())
+    Ok(quote_yaml11_booleans(&serde_yaml::to_string(&ReplicaPolicy::crd())?))
+}
+
+/// `yaml` with every plain (unquoted) scalar value that YAML 1.1 reads as a boolean (`Off`,
+/// `on`, `yes`, `N`, ...) double-quoted. serde_yaml writes YAML 1.2, where `Off` is a string;
+/// kubectl and Helm read YAML 1.1 (go-yaml v2), where it is `false`, so the guard's `Off`
+/// (its default and enum value) would reach the API server as a boolean. Only `key: value`
+/// and `- value` lines are touched; the value, read as YAML 1.2, is the same.
+///
+/// Source: the YAML 1.1 boolean type, <https://yaml.org/type/bool.html>.
+pub fn quote_yaml11_booleans(yaml: &str) -> String {
+    const BOOLS: [&str; 22] = [
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False", "FALSE",
+        "on", "On", "ON", "off", "Off", "OFF",
+    ];
+    let mut out = String::with_capacity(yaml.len());
+    for line in yaml.split_inclusive('\n') {
+        let body = line.trim_end_matches('\n');
+        let cut = body.rfind(": ").map(|i| i + 2).or_else(|| {
+            let indent = body.len() - body.trim_start().len();
+            body[indent..].starts_with("- ").then_some(indent + 2)
+        });
+        match cut {
+            // true/false are written by serde_yaml for booleans themselves: leave those.
+            Some(i) if BOOLS.contains(&&body[i..]) && !matches!(&body[i..], "true" | "false") => {
+                out.push_str(&body[..i]);
+                out.push('"');
+                out.push_str(&body[i..]);
+                out.push('"');
+                out.push_str(&line[body.len()..]);
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -352,6 +387,21 @@ mod tests {
         let c: PolicyCondition =
             serde_json::from_value(serde_json::json!({"type": "Synced", "status": "True"})).unwrap();
         assert_eq!((c.reason.as_str(), c.message.as_str()), ("", ""));
+    }
+
+    #[test]
+    fn the_crd_yaml_quotes_what_yaml_1_1_reads_as_booleans() {
+        let yaml = crd_yaml().unwrap();
+        assert!(yaml.contains("default: \"Off\"\n"), "{yaml}");
+        assert!(yaml.contains("- \"Off\"\n"), "{yaml}");
+        assert!(!yaml.lines().any(|l| l.trim_end().ends_with(": Off") || l.trim() == "- Off"), "{yaml}");
+        // The same document, read as YAML 1.2.
+        let back: serde_json::Value = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(back, serde_json::to_value(ReplicaPolicy::crd()).unwrap());
+        assert_eq!(
+            quote_yaml11_booleans("a: on\n- No\nb: true\nc: 'Off'\nd: Offer\n"),
+            "a: \"on\"\n- \"No\"\nb: true\nc: 'Off'\nd: Offer\n"
+        );
     }
 
     #[test]
