@@ -146,7 +146,8 @@ class ScalekeeperDevTest(unittest.TestCase):
         cls.log = open(cls.log_path, "wb")
         cls.proc = subprocess.Popen(
             [str(binary), "dev", "--dir", str(dev_dir), "--grpc-listen", "127.0.0.1:0",
-             "--http-listen", "127.0.0.1:0", "--kube-listen", "127.0.0.1:0"],
+             "--http-listen", "127.0.0.1:0", "--kube-listen", "127.0.0.1:0",
+             "--admission-listen", "127.0.0.1:0"],
             stdin=subprocess.DEVNULL, stdout=cls.log, stderr=subprocess.STDOUT, cwd=cls.tmp,
         )
 

@@ -32,6 +32,14 @@ pub const DEV_IDENTITY: &str = "dev-admin";
 /// read but not set), so the walkthrough can show a refusal.
 pub const DEV_VIEWER: &str = "dev-viewer";
 
+/// The Kubernetes user scalekeeper itself is in dev mode (its ServiceAccount, as the chart
+/// would make it), distinct from the user of the kubeconfig dev mode writes for kubectl
+/// (kubesim's admin): the admission guard exempts scalekeeper's own writes, not kubectl's.
+pub const DEV_SERVICE_ACCOUNT: &str = "system:serviceaccount:scalekeeper:scalekeeper";
+
+/// The name of the ValidatingWebhookConfiguration dev mode registers in kubesim.
+pub const DEV_WEBHOOK_CONFIGURATION: &str = "scalekeeper-dev";
+
 /// The rules of the callers' ClusterRoles, `viewer` and `editor`: the chart's file, the one
 /// source of these rules (the chart renders it, `tools/validate_chart.py` checks against it).
 pub const USER_ROLES: &str = include_str!("../../../charts/scalekeeper/files/user-roles.yaml");
@@ -83,6 +91,9 @@ pub struct DevConfig {
     /// kubesim (Kubernetes API) listen address.
     #[arg(long, default_value = "127.0.0.1:6443")]
     pub kube_listen: SocketAddr,
+    /// The admission guard's webhook listen address (registered in kubesim).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub admission_listen: SocketAddr,
     /// Largest replica count SetReplicas accepts.
     #[arg(long, default_value_t = scalekeeper_core::DEFAULT_MAX_REPLICAS)]
     pub max_replicas: i32,
@@ -127,6 +138,15 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
     let sim = kubesim::Sim::start(kubesim::SimConfig {
         listen: config.kube_listen,
         deployment_delay: Duration::from_millis(500),
+        users: vec![kubesim::SimUser {
+            name: DEV_SERVICE_ACCOUNT.into(),
+            token: uuid::Uuid::new_v4().simple().to_string(),
+            groups: vec![
+                "system:serviceaccounts".into(),
+                "system:serviceaccounts:scalekeeper".into(),
+                "system:authenticated".into(),
+            ],
+        }],
         ..Default::default()
     })
     .await
@@ -144,7 +164,7 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
             .context("writing dev certificates")?;
     let (_, client_cert, client_key) = certs.clients.first().cloned().context("no client certificate was written")?;
 
-    let client = sim.client().await?;
+    let client = sim.client_as(DEV_SERVICE_ACCOUNT).await?;
     let server = Server::start(
         client,
         ServeConfig {
@@ -170,11 +190,31 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
             authorization: AuthorizationConfig::default(),
             audit_log: Some(dir.join("audit.log")),
             limits: Default::default(),
-            admission: None,
+            admission: Some(crate::admission::AdmissionConfig {
+                listen: config.admission_listen,
+                tls: crate::tls::TlsSource::ServerOnly {
+                    cert: certs.server_cert.clone(),
+                    key: certs.server_key.clone(),
+                },
+                exempt: vec![],
+                break_glass_groups: vec![],
+                credentials_user: None,
+            }),
             default_guard: crate::policy::PolicyGuard::Warn,
         },
     )
     .await?;
+    let admission_addr = server.admission_addr.context("the admission webhook is served")?;
+    let webhook = crate::admission::config::render(&crate::admission::config::Rendering {
+        name: DEV_WEBHOOK_CONFIGURATION.into(),
+        endpoint: crate::admission::config::Endpoint::Url(format!("https://localhost:{}", admission_addr.port())),
+        ca_bundle: std::fs::read(&certs.ca).context("reading the dev CA")?,
+        namespaces: vec![],
+        exclude: vec![],
+        timeout_seconds: 2,
+        kube_minor: kubesim::api::KUBE_MINOR.parse().unwrap_or(33),
+    })?;
+    sim.apply(webhook).context("registering the admission guard's webhook in kubesim")?;
 
     let env_file = dir.join("env");
     let env = format!(
@@ -201,6 +241,7 @@ pub fn instructions(dev: &Dev) -> String {
         "\nscalekeeper dev is running.\n\
          \x20 gRPC (mTLS):      localhost:{grpc}\n\
          \x20 HTTP (probes):    http://{http}/readyz  http://{http}/metrics\n\
+         \x20 admission guard:  https://{admission} (registered in kubesim)\n\
          \x20 Kubernetes API:   {kube} (kubesim)\n\
          \x20 env file:         {env}\n\n\
          In another shell:\n\
@@ -208,8 +249,10 @@ pub fn instructions(dev: &Dev) -> String {
          \x20 scalekeeper list                      # or: cargo run -q -p scalekeeper --features dev -- list\n\
          \x20 scalekeeper set shop/web 5            # declare and apply\n\
          \x20 kubectl get deploy -n shop web        # READY 5/5\n\
-         \x20 kubectl scale -n shop deploy/web --replicas 7   # put back to 5 at once\n\
+         \x20 kubectl scale -n shop deploy/web --replicas 7   # Warning: ... will be set back to 5; and it is, at once\n\
          \x20 kubectl describe -n shop deploy/web   # Event DriftCorrected, by kubectl\n\
+         \x20 scalekeeper set shop/web 5 --guard deny\n\
+         \x20 kubectl scale -n shop deploy/web --replicas 0   # refused by the admission guard: no Pod deleted\n\
          \x20 scalekeeper set payments/ledger 2 --mode observe\n\
          \x20 kubectl scale -n payments deploy/ledger --replicas 7\n\
          \x20 scalekeeper diff                      # payments/ledger DRIFTED: declared 2, spec 7\n\
@@ -222,6 +265,7 @@ pub fn instructions(dev: &Dev) -> String {
          Ctrl-C stops it.\n",
         grpc = dev.server.grpc_addr.port(),
         http = dev.server.http_addr,
+        admission = dev.server.admission_addr.map(|a| a.to_string()).unwrap_or_default(),
         kube = dev.sim.url(),
         dir = dev.env_file.parent().map(|d| d.display().to_string()).unwrap_or_default(),
     )
