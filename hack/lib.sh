@@ -209,6 +209,7 @@ prepare_cluster() {
     --server-name "$RELEASE.$NAMESPACE" \
     --server-name "$RELEASE.$NAMESPACE.svc" \
     --server-name "$RELEASE.$NAMESPACE.svc.cluster.local" \
+    --server-name "$RELEASE-admission.$NAMESPACE.svc" \
     --client e2e-admin --client upgrade-test >/dev/null
   kube --namespace "$NAMESPACE" create secret generic "$TLS_SECRET" --type=kubernetes.io/tls \
     --from-file=tls.crt="$CERTS_DIR/server.pem" \

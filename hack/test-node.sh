@@ -11,7 +11,10 @@
 #     own probes, as the chart's ServiceAccount under the chart's RBAC (the API server enforces
 #     RBAC, the Node authorizer and NodeRestriction), with a read-only root filesystem; the
 #     processes' UID (65532) and their root mount (ro) are read from /proc on the host.
-#  3. The e2e suite (tests/e2e.rs, existing-cluster mode) through the NodePort.
+#  3. The e2e suite (tests/e2e.rs, existing-cluster mode) through the NodePort, the admission
+#     guard's steps included: the API server calls the chart's webhook through its Service (the
+#     caBundle is the dev CA, given as a value: render_chart.py cannot `lookup` the Secret), and
+#     a refused scale to 0 must not terminate a running pod.
 #  4. Rolling upgrade under load: the pod template moves from node-a to node-b while the load
 #     client (examples/steady_get.rs: GetDeployment, and SetReplicas every 10th call, under the
 #     documented retry policy) runs through the NodePort. The rollout window, from the apply
@@ -98,7 +101,8 @@ done
 render() { # tag
   "$CHART_PY" "$ROOT/tools/render_chart.py" --release "$RELEASE" --namespace "$NAMESPACE" \
     --values "$ROOT/hack/node-values.yaml" --set "image.repository=$REPO" --set-string "image.tag=$1" \
-    --set "tls.existingSecret=$TLS_SECRET" --kube-version 1.20
+    --set "tls.existingSecret=$TLS_SECRET" --set-string "admission.caBundle=$(cat "$CERTS_DIR/ca.pem")" \
+    --kube-version 1.20
 }
 [[ -x $CHART_PY ]] || "${MAKE:-make}" --no-print-directory "$ROOT/.venv-chart/.installed" >&2
 prepare_cluster
@@ -137,6 +141,9 @@ apply_seed
 # registry to pull theirs from, and a pod that runs is what a Deployment's status counts.
 for ns in "${SEED_NAMESPACES[@]}"; do
   kube --namespace "$ns" set image deployment --all "*=$PAUSE_IMAGE" >/dev/null
+  # The admission webhook selects namespaces by kubernetes.io/metadata.name, which the API
+  # server sets only from 1.21.
+  kube label namespace "$ns" "kubernetes.io/metadata.name=$ns" --overwrite >/dev/null
 done
 
 # --------------------------------------------------------------- e2e
@@ -146,8 +153,11 @@ SCALEKEEPER_E2E_KUBECONFIG="$KUBECONFIG" \
   SCALEKEEPER_E2E_CA="$CERTS_DIR/ca.pem" \
   SCALEKEEPER_E2E_CERT="$(client_cert e2e-admin)" \
   SCALEKEEPER_E2E_KEY="$(client_key e2e-admin)" \
-  "$CARGO" test --locked -p scalekeeper --test e2e -- --nocapture
+  "$CARGO" test --locked -p scalekeeper --test e2e -- --nocapture 2>&1 | tee "$STATE_DIR/e2e.log"
 note "e2e: tests/e2e.rs passed through the NodePort"
+grep -q '^guard Deny: a refused scale to 0 deleted 0 of ' "$STATE_DIR/e2e.log" ||
+  die "the e2e suite did not count the pods of a refused scale to 0 (the admission guard's step)"
+note "admission guard, through the chart's webhook Service: $(grep -h '^guard ' "$STATE_DIR/e2e.log" | paste -sd';' | sed 's/;/; /g')"
 
 # --------------------------------------------------------------- upgrade and rollback
 pods_now() {

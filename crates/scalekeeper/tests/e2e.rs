@@ -86,11 +86,20 @@ const POLL: Duration = Duration::from_millis(50);
 const SEED: [(&str, &str, i64); 3] = [("shop", "web", 3), ("shop", "cart", 2), ("payments", "ledger", 1)];
 /// The client identity of the certificates the self-started mode writes.
 const IDENTITY: &str = "e2e-admin";
+/// The Kubernetes user the admission guard steps write as (`kubectl --as`): someone with the
+/// built-in `edit` role in the seed namespaces, who is not scalekeeper (whose own writes the
+/// guard exempts, and which uses the suite's kubeconfig user).
+const OPERATOR: &str = "e2e-operator";
+/// A user the self-started server exempts (`--admission-exempt user:e2e-autoscaler`), as the
+/// chart exempts the HPA controller.
+const EXEMPT: &str = "e2e-autoscaler";
+/// The webhook entry's name, from `files/admission-webhook.yaml` (kubectl's refusals name it).
+const WEBHOOK: &str = "replicas.scalekeeper.dev";
 
 #[test]
 fn cli_and_kubectl_against_a_running_server() {
     let start = Instant::now();
-    let world = World::from_env();
+    let mut world = World::from_env();
     eprintln!("world ready in {:?} ({})", start.elapsed(), world.describe());
     let mut failures = Vec::new();
     if world.external {
@@ -104,6 +113,10 @@ fn cli_and_kubectl_against_a_running_server() {
     step(&mut failures, "watch shop/web", || watch_web(&world));
     step(&mut failures, "clear shop/cart", || clear_cart(&world));
     step(&mut failures, "hold, dry run and schedule on shop/web", || hold_and_schedule_web(&world));
+    step(&mut failures, "admission guard: deny, warn, what passes", || admission_guard(&world));
+    if !world.external {
+        step(&mut failures, "admission guard: the webhook process killed fails open", || webhook_killed(&mut world));
+    }
     if !failures.is_empty() {
         world.dump_logs();
         drop(world);
@@ -398,6 +411,169 @@ fn hold_and_schedule_web(w: &World) {
     w.wait_get(&t.web, "unmanaged again", |d| d["syncStatus"] == "SYNC_STATUS_UNMANAGED");
 }
 
+/// The admission guard (issue 23) through kubectl, as an operator with the `edit` role writes:
+/// Deny refuses `kubectl scale` (a dry run too), `kubectl patch` of spec.replicas and `kubectl
+/// apply` of another count, before anything is stored, so no Pod is deleted; a template-only
+/// change (`kubectl rollout restart`), a scale to the declared count, an exempt user and a
+/// Deployment an HPA targets pass; Warn lets the write through with kubectl's `Warning:` and the
+/// reconciler sets the count back. Where a ReplicaSet controller runs (a real cluster), the pods
+/// of a refused scale to 0 are counted, and so is today's loss with the guard Off.
+fn admission_guard(w: &World) {
+    let t = w.targets();
+    w.grant_operator();
+    let op = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--as", OPERATOR]);
+        w.kubectl(&a)
+    };
+    let refusal = format!(
+        "admission webhook \"{WEBHOOK}\" denied the request: {}: replicas are declared at 3 by {}; change them with \
+         scalekeeper set {} N",
+        t.web,
+        w.identity(),
+        t.web
+    );
+    w.cli(&["set", &t.web, "3", "--guard", "deny"]).ok();
+    let d = w.wait_get(&t.web, "guard DENY at 3", |d| d["guard"] == "GUARD_DENY" && d["specReplicas"] == 3);
+    assert_eq!(d["effectiveReplicas"], 3, "{d}");
+    let get = key_values(&w.cli(&["get", &t.web]).ok());
+    assert!(get.contains(&("GUARD".to_string(), "DENY".to_string())), "{get:?}");
+    let pods = w.has_pods().then(|| w.wait_pods(&t.shop, "web", 3));
+    let generation = w.generation(&t.shop, "web");
+
+    let r = op(&["scale", "deployment", "web", "-n", &t.shop, "--replicas", "0"]);
+    assert!(!r.success() && r.stderr.contains(&refusal), "kubectl scale to 0 is refused:\n{r}\nwanted: {refusal}");
+    let r = op(&["scale", "deployment", "web", "-n", &t.shop, "--replicas", "0", "--dry-run=server"]);
+    assert!(!r.success() && r.stderr.contains(&refusal), "a server-side dry run previews the refusal: {r}");
+    let r = op(&["patch", "deployment", "web", "-n", &t.shop, "-p", r#"{"spec":{"replicas":1}}"#]);
+    assert!(!r.success() && r.stderr.contains(&refusal), "kubectl patch of spec.replicas is refused: {r}");
+    // The Deployment as its owner's manifest has it (kubectl before 1.25 checks a whole object
+    // client-side), with another count.
+    let mut manifest = w.kubectl(&["get", "deployment", "web", "-n", &t.shop, "-o", "json"]).json();
+    manifest["spec"]["replicas"] = 4.into();
+    manifest.as_object_mut().unwrap().remove("status");
+    let meta = manifest["metadata"].as_object_mut().unwrap();
+    meta.retain(|k, _| matches!(k.as_str(), "name" | "namespace" | "labels"));
+    let apply = ["apply", "--server-side", "--force-conflicts", "--field-manager", "e2e-gitops", "-f", "-"];
+    let r = w.kubectl_stdin(&[&apply[..], &["--as", OPERATOR]].concat(), manifest.to_string().as_bytes());
+    assert!(!r.success() && r.stderr.contains(&refusal), "kubectl apply of another count is refused: {r}");
+    assert_eq!(w.kubectl_spec_replicas(&t.shop, "web"), 3);
+    assert_eq!(w.generation(&t.shop, "web"), generation, "a refused write stores nothing");
+    if let Some(before) = &pods {
+        let after = w.live_pods(&t.shop, "web");
+        let deleted = before.iter().filter(|uid| !after.contains(uid)).count();
+        eprintln!("guard Deny: a refused scale to 0 deleted {deleted} of {} pods", before.len());
+        assert_eq!(deleted, 0, "pods before {before:?}, after {after:?}");
+    }
+    let events = w.kubectl(&["get", "events", "-n", &t.shop, "-o", "jsonpath={.items[*].reason}"]).ok();
+    assert!(events.contains("ScaleRefused"), "an Event says so: {events}");
+
+    // Today's figure, guard Off: a mistaken scale to 0 is undone within milliseconds, and the
+    // ReplicaSet controller has deleted the pods by then.
+    if let Some(before) = &pods {
+        w.cli(&["set", &t.web, "3", "--guard", "off"]).ok();
+        w.wait_get(&t.web, "guard OFF", |d| d["guard"] == "GUARD_OFF");
+        let t0 = Instant::now();
+        op(&["scale", "deployment", "web", "-n", &t.shop, "--replicas", "0"]).ok();
+        testkit::wait_for("the scale to 0 set back to 3", WAIT_TIMEOUT, POLL, || {
+            (w.kubectl_spec_replicas(&t.shop, "web") == 3).then_some(())
+        });
+        let back = t0.elapsed();
+        let after = w.wait_pods(&t.shop, "web", 3);
+        let deleted = before.iter().filter(|uid| !after.contains(uid)).count();
+        eprintln!(
+            "guard Off: a scale to 0 was set back to 3 within {back:?} (as kubectl polled it), and {deleted} of {} \
+             pods had been deleted",
+            before.len()
+        );
+        w.cli(&["set", &t.web, "3", "--guard", "deny"]).ok();
+    }
+
+    // What passes: a template-only change, the declared count itself, an HPA's target.
+    op(&["rollout", "restart", "deployment", "web", "-n", &t.shop]).ok();
+    op(&["scale", "deployment", "web", "-n", &t.shop, "--replicas", "3"]).ok();
+    if !w.external {
+        // An exempt user's write is stored (and, being a drift, corrected).
+        let r = w.kubectl(&["scale", "deployment", "web", "-n", &t.shop, "--replicas", "5", "--as", EXEMPT]);
+        assert!(r.success(), "an exempt user's write passes: {r}");
+        testkit::wait_for("the exempt write set back to 3", WAIT_TIMEOUT, POLL, || {
+            (w.kubectl_spec_replicas(&t.shop, "web") == 3).then_some(())
+        });
+    }
+    w.cli(&["set", &t.cart, "2", "--guard", "deny"]).ok();
+    let hpa = serde_json::json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "cart", "namespace": t.shop},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "cart"},
+                 "minReplicas": 1, "maxReplicas": 6}});
+    w.kubectl_stdin(&["apply", "-f", "-"], hpa.to_string().as_bytes()).ok();
+    w.wait_get(&t.cart, "CONFLICT: the HPA owns the count", |d| d["syncStatus"] == "SYNC_STATUS_CONFLICT");
+    op(&["scale", "deployment", "cart", "-n", &t.shop, "--replicas", "4"]).ok();
+    w.kubectl(&["delete", "horizontalpodautoscaler", "cart", "-n", &t.shop]).ok();
+    w.cli(&["clear", &t.cart]).ok();
+
+    // Warn: stored, with kubectl's warning, and set back by the reconciler.
+    w.cli(&["set", &t.web, "3", "--guard", "warn"]).ok();
+    w.wait_get(&t.web, "guard WARN", |d| d["guard"] == "GUARD_WARN");
+    let r = op(&["scale", "deployment", "web", "-n", &t.shop, "--replicas", "6"]);
+    let warning = format!("Warning: {}: spec.replicas 3 -> 6 will be set back to 3: replicas are declared at 3", t.web);
+    assert!(r.success() && r.stderr.contains(&warning), "kubectl prints the warning:\n{r}\nwanted: {warning}");
+    testkit::wait_for("the warned write set back to 3", WAIT_TIMEOUT, POLL, || {
+        (w.kubectl_spec_replicas(&t.shop, "web") == 3).then_some(())
+    });
+
+    w.cli(&["clear", &t.web]).ok();
+    w.wait_get(&t.web, "unmanaged again", |d| d["syncStatus"] == "SYNC_STATUS_UNMANAGED");
+}
+
+/// The webhook fails open: a second `scalekeeper serve` (a follower: the first holds the Lease)
+/// answers the webhook, which the configuration now names; it is SIGKILLed; a scale to 0 of a
+/// Deployment guarded Deny is then stored (`failurePolicy: Ignore`) and the leader sets it back.
+fn webhook_killed(w: &mut World) {
+    let t = w.targets();
+    w.grant_operator();
+    w.cli(&["set", &t.web, "3", "--guard", "deny"]).ok();
+    w.wait_get(&t.web, "guard DENY", |d| d["guard"] == "GUARD_DENY");
+    let (grpc, http, admission) = (free_port(), free_port(), free_port());
+    let certs = w.tmp.path().join("certs");
+    let mut cmd = w.scalekeeper_command();
+    cmd.arg("serve")
+        .arg("--authorization=allow-any")
+        .args(["--grpc-listen", &format!("127.0.0.1:{grpc}"), "--http-listen", &format!("127.0.0.1:{http}")])
+        .args(["--admission-listen", &format!("127.0.0.1:{admission}")])
+        .arg("--tls-cert")
+        .arg(certs.join("server.pem"))
+        .arg("--tls-key")
+        .arg(certs.join("server-key.pem"))
+        .arg("--client-ca")
+        .arg(&w.ca)
+        .arg("--kubeconfig")
+        .arg(&w.kubeconfig)
+        .args(["--log-format", "text"]);
+    if w.real {
+        cmd.args(["--namespace", &format!("{},{}", w.shop, w.payments), "--lease-namespace", &w.shop]);
+    }
+    let mut follower = spawn("scalekeeper serve (second replica)", cmd, w.tmp.path());
+    let http_addr = SocketAddr::from((Ipv4Addr::LOCALHOST, http));
+    follower.wait_until("/readyz 200", WAIT_TIMEOUT, POLL, |_| {
+        testkit::http_get_blocking(http_addr, "/readyz", Duration::from_secs(2)).is_some_and(|(code, _)| code == 200)
+    });
+    w.register_webhook(admission);
+    // The follower answers from its own cache.
+    let r = w.kubectl(&["scale", "deployment", "web", "-n", &t.shop, "--replicas", "0", "--as", OPERATOR]);
+    assert!(!r.success() && r.stderr.contains("denied the request"), "the follower refuses: {r}");
+    follower.kill();
+    let t0 = Instant::now();
+    let r = w.kubectl(&["scale", "deployment", "web", "-n", &t.shop, "--replicas", "0", "--as", OPERATOR]);
+    assert!(r.success(), "with the webhook gone the write passes (failurePolicy Ignore): {r}");
+    testkit::wait_for("the scale to 0 set back to 3 by the leader", WAIT_TIMEOUT, POLL, || {
+        (w.kubectl_spec_replicas(&t.shop, "web") == 3).then_some(())
+    });
+    eprintln!("webhook killed: the write passed and was set back within {:?}", t0.elapsed());
+    let port = w.admission_port.expect("the self-started server serves the webhook");
+    w.register_webhook(port);
+    w.cli(&["clear", &t.web]).ok();
+}
+
 fn clear_cart(w: &World) {
     let t = w.targets();
     let out = w.cli(&["clear", &t.cart]).ok();
@@ -443,6 +619,11 @@ struct World {
     tmp: tempfile::TempDir,
     /// Started processes, in start order; stopped in reverse.
     procs: Vec<Child>,
+    /// The self-started server's admission webhook port (`None`: an existing cluster's chart
+    /// registered its own).
+    admission_port: Option<u16>,
+    /// The ValidatingWebhookConfiguration the suite registered (deleted with the world).
+    webhook_configuration: Option<String>,
 }
 
 impl World {
@@ -478,6 +659,8 @@ impl World {
                     kubectl: testkit::kubectl().to_path_buf(),
                     tmp,
                     procs: Vec::new(),
+                    admission_port: None,
+                    webhook_configuration: None,
                 }
             }
             (None, None) => World::start(tmp, var(REAL_KUBECONFIG).map(PathBuf::from)),
@@ -528,7 +711,7 @@ impl World {
             assert!(out.contains(f.to_str().unwrap()), "`scalekeeper certs` wrote {}:\n{out}", f.display());
         }
 
-        let (grpc, http) = (free_port(), free_port());
+        let (grpc, http, admission) = (free_port(), free_port(), free_port());
         let mut cmd = world.scalekeeper_command();
         cmd.arg("serve")
             // Authorization has its own suite (tests/authz.rs).
@@ -543,7 +726,9 @@ impl World {
             .arg(&world.ca)
             .arg("--kubeconfig")
             .arg(&world.kubeconfig)
-            .args(["--log-format", "text"]);
+            .args(["--log-format", "text"])
+            .args(["--admission-listen", &format!("127.0.0.1:{admission}")])
+            .args(["--admission-exempt", &format!("user:{EXEMPT}")]);
         if world.real {
             // Only the suite's namespaces, and a Lease of its own there: other tests share the
             // cluster.
@@ -557,7 +742,56 @@ impl World {
             testkit::http_get_blocking(http_addr, "/readyz", Duration::from_secs(2))
                 .is_some_and(|(code, _)| code == 200)
         });
+        world.admission_port = Some(admission);
+        world.register_webhook(admission);
         world
+    }
+
+    /// The API server's minor version (1.x), as `kubectl version` reports it.
+    fn kube_minor(&self) -> u32 {
+        let v = self.kubectl(&["version", "-o", "json"]).json();
+        let minor = v["serverVersion"]["minor"].as_str().unwrap_or_default();
+        minor.trim_end_matches('+').parse().unwrap_or_else(|_| panic!("a server minor version: {v}"))
+    }
+
+    /// Registers (or re-points) the suite's ValidatingWebhookConfiguration at the webhook on
+    /// 127.0.0.1:`port`, as a user would: `scalekeeper admission-config | kubectl apply -f -`,
+    /// guarding the seed namespaces only. Before Kubernetes 1.21 the API server sets no
+    /// `kubernetes.io/metadata.name` label, which the configuration selects namespaces by: the
+    /// suite sets it on its namespaces there.
+    fn register_webhook(&mut self, port: u16) {
+        let name = self
+            .webhook_configuration
+            .get_or_insert_with(|| format!("scalekeeper-e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+        let name = name.clone();
+        let minor = self.kube_minor();
+        if minor < 21 {
+            for ns in [self.shop.clone(), self.payments.clone()] {
+                let label = format!("kubernetes.io/metadata.name={ns}");
+                self.kubectl(&["label", "namespace", &ns, &label, "--overwrite"]).ok();
+            }
+        }
+        let yaml = self
+            .scalekeeper(&[
+                "admission-config",
+                "--url",
+                &format!("https://127.0.0.1:{port}"),
+                "--ca-file",
+                self.ca.to_str().unwrap(),
+                "--namespace",
+                &self.shop,
+                "--namespace",
+                &self.payments,
+                "--name",
+                &name,
+                "--kube-version",
+                &format!("1.{minor}"),
+            ])
+            .ok();
+        assert!(yaml.contains("kind: ValidatingWebhookConfiguration"), "{yaml}");
+        // Server-side: the configuration is replaced whole (kubesim applies strategic merge
+        // patches with merge semantics, which would cut the webhook entry down to what changed).
+        self.kubectl_stdin(&["apply", "--server-side", "--force-conflicts", "-f", "-"], yaml.as_bytes()).ok();
     }
 
     /// Starts the `kubesim` binary with the seed and waits for its kubeconfig.
@@ -593,6 +827,8 @@ impl World {
             kubectl,
             tmp,
             procs: vec![kubesim],
+            admission_port: None,
+            webhook_configuration: None,
         };
         // kubesim prints this line once the seed is loaded and the kubeconfig written.
         world.procs[0].wait_until("its kubeconfig", WAIT_TIMEOUT, POLL, |p| p.stdout().contains("kubesim serving at"));
@@ -617,6 +853,8 @@ impl World {
             kubectl: testkit::kubectl().to_path_buf(),
             tmp,
             procs: Vec::new(),
+            admission_port: None,
+            webhook_configuration: None,
         };
         let rename = |ns: &str| match ns {
             "shop" => world.shop.clone(),
@@ -755,6 +993,60 @@ impl World {
         r.ok().trim().parse().unwrap_or_else(|_| panic!("spec.replicas of {ns}/{name} is a number: {r}"))
     }
 
+    /// The identity of the suite's client certificate (the `last-set-by` of its declarations).
+    fn identity(&self) -> String {
+        if self.external {
+            std::env::var("SCALEKEEPER_E2E_IDENTITY").unwrap_or_else(|_| IDENTITY.to_string())
+        } else {
+            IDENTITY.to_string()
+        }
+    }
+
+    /// Lets [`OPERATOR`] edit the seed namespaces (the built-in `edit` ClusterRole), so that a
+    /// real API server's RBAC lets its writes through to the webhook.
+    fn grant_operator(&self) {
+        for ns in [&self.shop, &self.payments] {
+            let binding = serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": OPERATOR, "namespace": ns},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": OPERATOR},
+                             {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": EXEMPT}]});
+            self.kubectl_stdin(&["apply", "-f", "-"], binding.to_string().as_bytes()).ok();
+        }
+    }
+
+    /// `metadata.generation` of a Deployment.
+    fn generation(&self, ns: &str, name: &str) -> i64 {
+        let r = self.kubectl(&["get", "deployment", name, "-n", ns, "-o", "jsonpath={.metadata.generation}"]);
+        r.ok().trim().parse().unwrap_or_else(|_| panic!("a generation: {r}"))
+    }
+
+    /// Whether pods exist here (a ReplicaSet controller runs): a real cluster, not kubesim.
+    fn has_pods(&self) -> bool {
+        self.real || self.external
+    }
+
+    /// The UIDs of the live pods (no deletionTimestamp) of Deployment `name` (label `app=name`).
+    fn live_pods(&self, ns: &str, name: &str) -> Vec<String> {
+        let template = "jsonpath={range .items[*]}{.metadata.uid} {.metadata.deletionTimestamp}{\"\\n\"}{end}";
+        let out = self.kubectl(&["get", "pods", "-n", ns, "-l", &format!("app={name}"), "-o", template]).ok();
+        out.lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace();
+                let uid = f.next()?;
+                f.next().is_none().then(|| uid.to_string())
+            })
+            .collect()
+    }
+
+    /// Waits until Deployment `name` has exactly `count` live pods; their UIDs.
+    fn wait_pods(&self, ns: &str, name: &str, count: usize) -> Vec<String> {
+        testkit::wait_for(&format!("{count} live pods of {ns}/{name}"), WAIT_TIMEOUT, POLL, || {
+            let pods = self.live_pods(ns, name);
+            (pods.len() == count).then_some(pods)
+        })
+    }
+
     /// Polls `scalekeeper get TARGET -o json` until `cond` holds (reads come from the server's
     /// cache, which follows the cluster a little behind).
     fn wait_get(&self, target: &str, what: &str, cond: impl Fn(&Value) -> bool) -> Value {
@@ -811,6 +1103,13 @@ impl Drop for World {
         // SIGTERM first, as a user would stop them, then SIGKILL.
         while let Some(mut p) = self.procs.pop() {
             p.terminate(WAIT_TIMEOUT);
+        }
+        // On kubesim the configuration went with the server.
+        if let Some(name) = self.webhook_configuration.take().filter(|_| self.real) {
+            let r = self.kubectl(&["delete", "validatingwebhookconfiguration", &name, "--ignore-not-found"]);
+            if !r.success() {
+                eprintln!("deleting the suite's ValidatingWebhookConfiguration: {r}");
+            }
         }
         if !self.created_namespaces.is_empty() && std::env::var_os("SCALEKEEPER_TEST_KEEP_NAMESPACES").is_none() {
             let mut args = vec!["delete", "namespace", "--wait=false"];
