@@ -71,16 +71,16 @@ pub const LIVE_READ_TIMEOUT: Duration = Duration::from_millis(750);
 /// The Event `action` verb of what the guard reports.
 const ACTION_ADMIT: &str = "Admit";
 
-/// The parts of an admitted object the guard reads: metadata (the UID) and `spec.replicas`.
-/// Both shapes a request of the webhook carries decode into it: an `apps/v1` Deployment and an
+/// The parts of an admitted object the guard reads: the UID and `spec.replicas`. Both shapes a
+/// request of the webhook carries decode into it: an `apps/v1` Deployment and an
 /// `autoscaling/v1` Scale; which one it was is the request's `kind`, and what an absent count
-/// means follows from it ([`replicas_of`]). The rest of the object (a Deployment's pod template
-/// above all) is skipped by the JSON parser, never decoded.
+/// means follows from it ([`replicas_of`]). The rest of the object (a Deployment's pod template,
+/// annotations and managedFields above all) is skipped by the JSON parser, never decoded.
 #[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize, kube::Resource)]
 #[resource(inherit = k8s_openapi::api::autoscaling::v1::Scale)]
 pub struct AdmittedObject {
-    /// `metadata`.
-    #[serde(default)]
+    /// `metadata`, with only `uid` read.
+    #[serde(default, deserialize_with = "uid_only")]
     pub metadata: ObjectMeta,
     /// `spec.replicas`, when the object has a spec.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,6 +93,19 @@ pub struct AdmittedSpec {
     /// `spec.replicas` as the JSON holds it (`None`: absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<i32>,
+}
+
+/// Reads an object's `metadata` for its `uid` alone: labels, annotations and managedFields are
+/// skipped unparsed (a kubectl-applied Deployment's managedFields and last-applied annotation
+/// are most of its metadata).
+fn uid_only<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ObjectMeta, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Uid {
+        #[serde(default)]
+        uid: Option<String>,
+    }
+    let Uid { uid } = serde::Deserialize::deserialize(d)?;
+    Ok(ObjectMeta { uid, ..Default::default() })
 }
 
 /// The webhook's decisions, answered from the watch cache.
