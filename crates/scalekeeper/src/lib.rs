@@ -6,17 +6,19 @@
 //!   main.rs ─► runtime (args: clap, checks, ServeConfig; run each subcommand)
 //!                 │
 //!                 ▼
-//!   server (wiring: cache, reconciler under the Lease, gRPC on mTLS, HTTP probes/metrics, shutdown)
-//!      │            │
+//!   server (wiring: cache, reconciler under the Lease, gRPC on mTLS, HTTP probes/metrics,
+//!      │            │    the admission webhook, shutdown)
 //!      │            ▼
 //!      │   grpc/ ── the edge, the only module that knows both sides:
 //!      │     service (ScaleService) · status (API Error ─► tonic::Status; WriteError ─► Error)
 //!      │     · convert (DeploymentView ─► pb::Deployment)        tls (mTLS accept loop)
+//!      │   admission/ ── the webhook edge: AdmissionReview ⇄ scalekeeper_core::admission,
+//!      │     its HTTPS listener, the ValidatingWebhookConfiguration (config)
 //!      │            │ reads             │ writes
 //!      ▼            ▼                   ▼
 //!   Kubernetes-facing (kube, no tonic, no proto):
 //!     cache (reflectors) · writer (WriteError) · reconciler (ReconcileError) · leader (Lease)
-//!     · view (DeploymentView) · policy (the CRD) · hpa · culprit
+//!     · view (DeploymentView) · policy (the CRD) · hpa · culprit · events · whoami
 //!                                       │
 //!                                       ▼
 //!   scalekeeper-core (domain: sync status, the reconcile plan, validation, identity) — pure
@@ -36,9 +38,9 @@ pub mod cache;
 pub mod certs;
 pub mod cli;
 pub mod culprit;
-pub mod events;
 #[cfg(feature = "dev")]
 pub mod dev;
+pub mod events;
 pub mod grpc;
 pub mod hpa;
 pub mod leader;
