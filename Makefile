@@ -111,11 +111,12 @@ blackbox: $(VENV)/.installed ## Black-box test: Python grpcio client against sca
 	SCALEKEEPER_BIN="$${SCALEKEEPER_BIN:-target/debug/scalekeeper-dev}" $(VENV)/bin/python tests/blackbox/test_grpcio.py
 
 .PHONY: bench
-bench: ## Figures: kubesim; authz on vs off; drift correction vs its floor; then the summary (1k/10k/100k Deployments, ratios to floors, leader and follower RSS) into docs/benchmarks.md.
+bench: ## Figures: kubesim; authz on vs off; drift correction vs its floor; admission reviews vs their floor; then the summary (1k/10k/100k Deployments, ratios to floors, leader and follower RSS) into docs/benchmarks.md.
 	$(CARGO) build $(CARGO_FLAGS) --release -p scalekeeper --bin scalekeeper
 	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p kubesim --example kubesim_bench
 	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example bench
 	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example drift_bench
+	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example admission_bench
 	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example scale_bench
 
 .PHONY: bench-musl

@@ -505,7 +505,9 @@ pub fn review(input: &Input<'_>) -> Verdict {
             ),
         },
         // Guard::Off returned above.
-        Guard::Deny | Guard::Off => Verdict::Deny { message: format!("{}/{}: {holds}", request.namespace, request.name) },
+        Guard::Deny | Guard::Off => {
+            Verdict::Deny { message: format!("{}/{}: {holds}", request.namespace, request.name) }
+        }
     }
 }
 

@@ -33,6 +33,8 @@ const NAMESPACES: usize = 20;
 /// Reviews per measurement and client count.
 const REVIEWS: usize = 2_000;
 const CLIENTS: usize = 32;
+/// Rounds of floor-then-review per measurement (the median gap is reported).
+const ROUNDS: usize = 5;
 
 /// The AdmissionReview of `kubectl patch` (or `apply`) of the Deployment `svc-<i>` in `ns`
 /// from `old` to `new` replicas by `mallory`: both Deployments whole, as the API server sends
@@ -216,13 +218,26 @@ async fn main() -> anyhow::Result<()> {
     let mut p99 = Vec::new();
     for (shape, body) in [("kubectl scale", &scale), ("kubectl patch", &patch)] {
         for clients in [1, CLIENTS] {
-            let (floor, _) = measure(&https, FLOOR, body, clients, REVIEWS).await?;
-            let (reviewed, outcomes) = measure(&https, &path, body, clients, REVIEWS).await?;
-            anyhow::ensure!(outcomes == [true], "the write of the effective count must be allowed: {outcomes:?}");
-            println!("{}", line(&format!("{shape}: floor (no-op route), {clients} client(s)"), &floor));
-            println!("{}", line(&format!("{shape}: review (allowed, cache), {clients} client(s)"), &reviewed));
-            let gap = common::percentile(&reviewed, 0.99).saturating_sub(common::percentile(&floor, 0.99));
-            println!("  review p99 - floor p99: {gap:.2?} (goal: within 2 ms)");
+            // Floor and review alternate over ROUNDS rounds (the clients share the two cores with
+            // the server): the gap reported is the median of the rounds' p99 gaps.
+            let mut gaps = Vec::with_capacity(ROUNDS);
+            for round in 0..ROUNDS {
+                let (floor, _) = measure(&https, FLOOR, body, clients, REVIEWS).await?;
+                let (reviewed, outcomes) = measure(&https, &path, body, clients, REVIEWS).await?;
+                anyhow::ensure!(outcomes == [true], "the write of the effective count must be allowed: {outcomes:?}");
+                if round == 0 {
+                    println!("{}", line(&format!("{shape}: floor (no-op route), {clients} client(s)"), &floor));
+                    println!("{}", line(&format!("{shape}: review (allowed, cache), {clients} client(s)"), &reviewed));
+                }
+                gaps.push(common::percentile(&reviewed, 0.99).saturating_sub(common::percentile(&floor, 0.99)));
+            }
+            gaps.sort();
+            let gap = gaps[gaps.len() / 2];
+            println!(
+                "  review p99 - floor p99, median of {ROUNDS} rounds: {gap:.2?} (rounds {:.2?} .. {:.2?}; goal: within 2 ms)",
+                gaps[0],
+                gaps[gaps.len() - 1]
+            );
             p99.push((shape, clients, gap));
         }
     }
@@ -247,7 +262,7 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     for (shape, clients, gap) in p99 {
-        println!("RESULT {shape}: admission p99 over the floor, {clients} client(s): {gap:.2?} (goal 2 ms)");
+        println!("RESULT {shape}: admission p99 over the floor (median), {clients} client(s): {gap:.2?} (goal 2 ms)");
     }
     closing.cancel();
     let _ = served.await;

@@ -565,7 +565,8 @@ mod tests {
     #[test]
     fn a_lagging_watch_never_takes_a_written_policy_back() {
         let (store, writer) = reflector::store::<ReplicaPolicy>();
-        let w = PolicyWriter { writer: Arc::new(Mutex::new(writer)), store: store.clone(), index: ManagedIndex::default() };
+        let w =
+            PolicyWriter { writer: Arc::new(Mutex::new(writer)), store: store.clone(), index: ManagedIndex::default() };
         let at = |rv: &str, replicas: i32| {
             let mut p = ReplicaPolicy::new("web", crate::policy::ReplicaPolicySpec { replicas, ..Default::default() });
             p.metadata.namespace = Some("shop".into());

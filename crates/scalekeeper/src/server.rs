@@ -36,8 +36,8 @@ use crate::grpc::{Service, ServiceConfig};
 use crate::leader::{self, LeaderConfig};
 use crate::limits::{Limit, ListenerLimits};
 use crate::metrics::Metrics;
-use crate::reconciler::{self, ReconcileConfig};
 use crate::policy::PolicyGuard;
+use crate::reconciler::{self, ReconcileConfig};
 use crate::tls::{self, ClientPolicy, TlsFiles, TlsSource};
 use crate::writer::Writer;
 
@@ -155,7 +155,9 @@ impl Server {
             .with_context(|| format!("binding HTTP {}", config.http_listen))?;
         let admission_listener = match &config.admission {
             Some(a) => Some(
-                TcpListener::bind(a.listen).await.with_context(|| format!("binding the admission webhook {}", a.listen))?,
+                TcpListener::bind(a.listen)
+                    .await
+                    .with_context(|| format!("binding the admission webhook {}", a.listen))?,
             ),
             None => None,
         };
@@ -381,13 +383,7 @@ impl Server {
         // The webhook closes with the gRPC port: after the shutdown delay, draining within the
         // same timeout.
         let admission_done = webhook_server.map(|(listener, router, tls_config)| {
-            tokio::spawn(crate::admission::server::serve(
-                listener,
-                router,
-                tls_config,
-                closing.clone(),
-                drain_timeout,
-            ))
+            tokio::spawn(crate::admission::server::serve(listener, router, tls_config, closing.clone(), drain_timeout))
         });
         let task_stop = stop.clone();
         let task = tokio::spawn(async move {

@@ -108,7 +108,10 @@ mod tests {
     fn a_service_account_token_names_its_account() {
         let t = jwt(serde_json::json!({"sub": "system:serviceaccount:ops:scalekeeper", "aud": ["x"]}));
         assert_eq!(service_account_of_token(&t).as_deref(), Some("system:serviceaccount:ops:scalekeeper"));
-        assert_eq!(service_account_of_token(&format!("{t}\n")).as_deref(), Some("system:serviceaccount:ops:scalekeeper"));
+        assert_eq!(
+            service_account_of_token(&format!("{t}\n")).as_deref(),
+            Some("system:serviceaccount:ops:scalekeeper")
+        );
         assert_eq!(service_account_of_token(&jwt(serde_json::json!({"sub": "alice"}))), None, "not a ServiceAccount");
         assert_eq!(service_account_of_token("opaque-static-token"), None);
     }

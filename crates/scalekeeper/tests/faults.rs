@@ -335,9 +335,10 @@ impl World {
     /// `since`, or fails the test naming `what` when it is not within `within`.
     async fn corrected_to(&self, name: &str, count: i64, since: Instant, within: Duration, what: &str) -> Duration {
         let left = (since + within).saturating_duration_since(Instant::now());
-        let back =
-            testkit::try_wait_for_async(what, left, POLL, || async { self.spec_replicas_of(name).await == Some(count) })
-                .await;
+        let back = testkit::try_wait_for_async(what, left, POLL, || async {
+            self.spec_replicas_of(name).await == Some(count)
+        })
+        .await;
         if back.is_err() {
             panic!(
                 "{what}: {name} not at {count} within {within:?} (spec.replicas {:?})\n{}",

@@ -141,8 +141,10 @@ fn row_11_exempt_users_and_groups() {
         Verdict::Exempt(Exemption::User("system:serviceaccount:kube-system:horizontal-pod-autoscaler".into()))
     );
     let mut keda = request(6, 0);
-    keda.requester =
-        Requester { user: "system:serviceaccount:keda:keda-operator".into(), groups: vec!["system:serviceaccounts:keda".into()] };
+    keda.requester = Requester {
+        user: "system:serviceaccount:keda:keda-operator".into(),
+        groups: vec!["system:serviceaccounts:keda".into()],
+    };
     assert_eq!(
         decide(&keda, Some(&deny()), &[]),
         Verdict::Exempt(Exemption::Group("system:serviceaccounts:keda".into()))

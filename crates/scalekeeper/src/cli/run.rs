@@ -7,8 +7,8 @@ use std::io::{self, Write as _};
 use std::process::ExitCode;
 
 use scalekeeper_api::v1::{
-    ClearDesiredReplicasRequest, Deployment, DiffRequest, DiffResponse, EventType, GetDeploymentRequest,
-    Guard, ListDeploymentsRequest, Mode, ScheduleWindow, SetReplicasRequest, SetScheduleRequest, WatchDeploymentsRequest,
+    ClearDesiredReplicasRequest, Deployment, DiffRequest, DiffResponse, EventType, GetDeploymentRequest, Guard,
+    ListDeploymentsRequest, Mode, ScheduleWindow, SetReplicasRequest, SetScheduleRequest, WatchDeploymentsRequest,
     WatchDeploymentsResponse, WriteOutcome,
 };
 use serde_json::json;

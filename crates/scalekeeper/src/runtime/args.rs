@@ -24,12 +24,12 @@ use crate::cli;
 #[cfg(feature = "dev")]
 use crate::dev::DevConfig;
 use crate::leader::LeaderConfig;
-use crate::policy::PolicyGuard;
-use scalekeeper_core::admission::Exempt;
 use crate::limits::ListenerLimits;
+use crate::policy::PolicyGuard;
 use crate::reconciler::ReconcileConfig;
 use crate::server::{AuthorizationConfig, ServeConfig};
 use crate::tls::{ClientPolicy, TlsFiles, TlsSource};
+use scalekeeper_core::admission::Exempt;
 
 /// A secure gRPC API over the replica counts of Kubernetes Deployments.
 #[derive(Debug, Parser)]
@@ -214,7 +214,11 @@ pub struct AdmissionArgs {
     pub admission_exempt: Vec<Exempt>,
     /// A group whose members may write spec.replicas past the guard (repeatable or
     /// comma-separated): allowed with a warning, audited, announced with a GuardBypassed Event.
-    #[arg(long = "admission-break-glass-group", env = "SCALEKEEPER_ADMISSION_BREAK_GLASS_GROUPS", value_delimiter = ',')]
+    #[arg(
+        long = "admission-break-glass-group",
+        env = "SCALEKEEPER_ADMISSION_BREAK_GLASS_GROUPS",
+        value_delimiter = ','
+    )]
     pub admission_break_glass_groups: Vec<String>,
     /// The guard a declaration through the API gets when it creates a policy without --guard:
     /// off, warn or deny. Policies written with kubectl or GitOps without spec.guard are Off.
@@ -506,7 +510,10 @@ impl ServeArgs {
             });
         }
         if admission_break_glass_groups.iter().any(|g| g.trim().is_empty()) {
-            return Err(ArgsError::Invalid { flag: "--admission-break-glass-group", reason: "must not be empty".into() });
+            return Err(ArgsError::Invalid {
+                flag: "--admission-break-glass-group",
+                reason: "must not be empty".into(),
+            });
         }
         let admission = admission_listen.map(|listen| AdmissionConfig {
             listen,
