@@ -792,6 +792,36 @@ mod tests {
     }
 
     #[test]
+    fn admission_guard_flags() {
+        let c = config(&[]).expect("valid").config;
+        assert_eq!((c.admission, c.default_guard), (None, PolicyGuard::Warn), "off unless --admission-listen");
+        let c = config(&[
+            "--admission-listen",
+            "127.0.0.1:8443",
+            "--admission-exempt",
+            "user:system:serviceaccount:kube-system:horizontal-pod-autoscaler,group:system:serviceaccounts:keda",
+            "--admission-break-glass-group",
+            "oncall",
+            "--default-guard",
+            "Deny",
+        ])
+        .expect("valid")
+        .config;
+        let a = c.admission.expect("served");
+        assert_eq!(a.listen, "127.0.0.1:8443".parse().unwrap());
+        assert_eq!(a.tls, TlsSource::ServerOnly { cert: "c".into(), key: "k".into() }, "the gRPC port's by default");
+        assert_eq!(a.exempt.len(), 2);
+        assert_eq!(a.break_glass_groups, ["oncall"]);
+        assert_eq!(c.default_guard, PolicyGuard::Deny);
+        assert!(serve(&["--admission-exempt", "alice"]).is_err(), "user: or group: is required");
+        assert!(serve(&["--default-guard", "block"]).is_err());
+        assert!(matches!(
+            config(&["--admission-tls-cert", "w.pem"]),
+            Err(ArgsError::Invalid { flag: "--admission-tls-cert", .. })
+        ));
+    }
+
+    #[test]
     fn old_seconds_flags_still_work_and_are_reported() {
         let s = config(&["--drain-timeout-seconds", "7", "--resync-seconds", "60", "--lease-duration-seconds", "30"])
             .expect("valid");
