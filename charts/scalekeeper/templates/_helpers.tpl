@@ -182,7 +182,7 @@ message rather than producing a Deployment the binary would refuse.
 {{- end -}}
 {{- range .Values.extraArgs -}}
 {{- $flag := regexReplaceAll "=.*" . "" -}}
-{{- if has $flag (list "--grpc-listen" "--http-listen" "--tls-cert" "--tls-key" "--client-ca" "--namespace" "--max-replicas" "--drain-timeout" "--drain-timeout-seconds" "--stale-after" "--stale-after-seconds" "--log-format" "--leader-elect" "--lease-name" "--lease-duration" "--lease-duration-seconds" "--lease-renew-grace" "--lease-renew-grace-seconds" "--flap-max-corrections" "--flap-window" "--flap-window-seconds" "--flap-cool-down" "--flap-cool-down-seconds" "--resync-interval" "--resync-seconds" "--admission-listen" "--default-guard" "--admission-exempt" "--admission-break-glass-group") -}}
+{{- if has $flag (list "--grpc-listen" "--http-listen" "--tls-cert" "--tls-key" "--client-ca" "--namespace" "--max-replicas" "--drain-timeout" "--drain-timeout-seconds" "--stale-after" "--stale-after-seconds" "--log-format" "--leader-elect" "--lease-name" "--lease-duration" "--lease-duration-seconds" "--lease-renew-grace" "--lease-renew-grace-seconds" "--flap-max-corrections" "--flap-window" "--flap-window-seconds" "--flap-cool-down" "--flap-cool-down-seconds" "--resync-interval" "--resync-seconds" "--admission-listen" "--default-guard" "--admission-exempt" "--admission-break-glass-group" "--authorization" "--allow-system-groups") -}}
 {{- fail (printf "extraArgs: %s is set by the chart; use its value under config or admission (or watchNamespaces, listenAddress)" $flag) -}}
 {{- end -}}
 {{- end -}}

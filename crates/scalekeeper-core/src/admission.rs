@@ -50,10 +50,6 @@ pub const REASON_SCALE_REFUSED: &str = "ScaleRefused";
 /// Warning on the Deployment).
 pub const REASON_GUARD_BYPASSED: &str = "GuardBypassed";
 
-/// The most bytes of a caller-written text (a hold's reason, an identity) a message quotes;
-/// longer ones are cut and marked with `…`.
-pub const MAX_QUOTED_BYTES: usize = 128;
-
 /// What the guard does about a write of `spec.replicas` that differs from the effective count.
 /// The same type is the ReplicaPolicy's `spec.guard` (with the `crd` feature), spelled `Off`,
 /// `Warn`, `Deny` there.
@@ -549,26 +545,10 @@ fn holds_the_count(request: &Request, declaration: &Declaration, effective: &Eff
     }
 }
 
-/// `text` as a message quotes it: at most [`MAX_QUOTED_BYTES`] bytes (cut at a character
-/// boundary, then `…`), control characters escaped (`\n`, `\u{1b}`), so a caller-written
-/// reason can neither flood a response nor forge a line.
+/// `text` as a message quotes it: bounded and escaped ([`crate::text::bounded`], the one owner
+/// of how caller text is echoed).
 pub fn quote(text: &str) -> String {
-    let mut cut = text.len().min(MAX_QUOTED_BYTES);
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let mut out = String::with_capacity(cut + 3);
-    for c in text[..cut].chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    if cut < text.len() {
-        out.push('…');
-    }
-    out
+    crate::text::bounded(text)
 }
 
 #[cfg(test)]

@@ -79,6 +79,37 @@ pub struct Subject {
     pub groups: Vec<String>,
 }
 
+/// The prefix of the groups Kubernetes reserves for itself: `system:masters` (RBAC's
+/// superuser: every request of a member is allowed, bindings or not), `system:authenticated`,
+/// `system:serviceaccounts`, `system:nodes` ... A certificate signed by scalekeeper's client
+/// CA names its groups in its O values, and a SubjectAccessReview names them to the API
+/// server, which trusts them: whoever can have the client CA sign such a subject would be all
+/// that group is.
+///
+/// Source: "Default roles and role bindings" and "User-facing roles" in
+/// <https://kubernetes.io/docs/reference/access-authn-authz/rbac/#default-roles-and-role-bindings>
+/// (`system:` is reserved for Kubernetes system use).
+pub const SYSTEM_GROUP_PREFIX: &str = "system:";
+
+/// The groups of `subject` that a client certificate may not claim (those with the
+/// [`SYSTEM_GROUP_PREFIX`]), in the certificate's order; empty when it claims none.
+pub fn system_groups(subject: &Subject) -> Vec<&str> {
+    subject.groups.iter().map(String::as_str).filter(|g| g.starts_with(SYSTEM_GROUP_PREFIX)).collect()
+}
+
+/// The message of a call refused because the certificate claims `groups` (the ones
+/// [`system_groups`] found), each quoted bounded; it names the flag that allows them.
+pub fn system_groups_denial(subject: &Subject, groups: &[&str]) -> String {
+    let listed: Vec<String> = groups.iter().map(|g| format!("\"{}\"", crate::text::bounded(g))).collect();
+    format!(
+        "user \"{}\": the client certificate claims the group(s) {} (O values); groups with the system: prefix are \
+         Kubernetes' own (system:masters is RBAC's superuser) and are refused from a certificate unless the server \
+         runs with --allow-system-groups",
+        crate::text::bounded(&subject.user),
+        listed.join(", ")
+    )
+}
+
 /// An authorization decision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
@@ -117,6 +148,21 @@ mod tests {
             assert_eq!(Verb::for_method(method), Some(verb), "{method}");
         }
         assert_eq!(Verb::for_method("Check"), None);
+    }
+
+    #[test]
+    fn a_certificate_may_not_claim_kubernetes_own_groups() {
+        let s = |groups: &[&str]| Subject {
+            user: "mallory".into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        };
+        for group in ["system:masters", "system:authenticated", "system:serviceaccounts", "system:nodes"] {
+            let subject = s(&["sre", group]);
+            assert_eq!(system_groups(&subject), [group], "{group}");
+            let m = system_groups_denial(&subject, &system_groups(&subject));
+            assert!(m.contains(group) && m.contains("--allow-system-groups") && m.contains("mallory"), "{m}");
+        }
+        assert!(system_groups(&s(&["sre", "systems:team", "ops"])).is_empty(), "only the system: prefix");
     }
 
     #[test]

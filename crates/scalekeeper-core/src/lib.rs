@@ -13,6 +13,7 @@ pub mod request;
 pub mod rules;
 pub mod schedule;
 pub mod sync;
+pub mod text;
 pub mod validation;
 
 pub use identity::{Identity, NameKind};

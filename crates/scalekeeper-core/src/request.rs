@@ -18,6 +18,10 @@ use crate::Violation;
 /// a hostile one cannot make every call parse megabytes. Checked by [`parse_label_selector`].
 pub const MAX_LABEL_SELECTOR_BYTES: usize = 4096;
 
+/// The most bytes of a label selector's parse error a violation quotes (the parser quotes the
+/// selector in it).
+const MAX_SELECTOR_ERROR_BYTES: usize = 512;
+
 /// The longest page token a request may carry, in bytes: 1024 (1 KiB).
 ///
 /// A token this server issues is at most 423 bytes: the base64 (4 characters per 3 bytes,
@@ -48,7 +52,8 @@ pub fn parse_label_selector(s: &str) -> Result<LabelSelector, Violation> {
             s.len()
         )));
     }
-    LabelSelector::parse(s).map_err(|e| bad(e.to_string()))
+    // The parser's message quotes the selector: bounded, as every echo of caller input.
+    LabelSelector::parse(s).map_err(|e| bad(crate::text::bounded_to(&e.to_string(), MAX_SELECTOR_ERROR_BYTES)))
 }
 
 /// The page token for "the page after `namespace`/`name`": the URL-safe, unpadded base64

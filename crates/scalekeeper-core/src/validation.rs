@@ -5,13 +5,15 @@
 //! namespace is a DNS-1123 label (RFC 1123, ≤ 63 characters); a Deployment name is a
 //! DNS-1123 subdomain (≤ 253 characters). Each violation names the request field, so the
 //! gRPC layer can return them as `google.rpc.BadRequest` field violations. The name rules
-//! themselves are [`kube_selectors::validation`]'s, their one owner in the workspace.
+//! themselves are [`kube_selectors::validation`]'s, their one owner in the workspace. A
+//! violation quotes the caller's input bounded ([`crate::text::bounded`]).
 
 use std::time::Duration;
 
 use kube_selectors::validation::{is_dns1123_label, is_dns1123_subdomain};
 
 use crate::rules::{MAX_HOLD, MAX_REASON_BYTES, MAX_WINDOWS, MIN_HOLD};
+use crate::text::bounded;
 
 /// The default upper bound of a declared replica count (`--max-replicas`).
 pub const DEFAULT_MAX_REPLICAS: i32 = 1000;
@@ -39,7 +41,7 @@ pub fn validate_target(namespace: &str, name: &str) -> Vec<Violation> {
     } else if !is_dns1123_label(namespace) {
         v.push(Violation::new(
             "namespace",
-            format!("{namespace:?} is not a valid namespace: lower-case alphanumerics and '-', at most 63, starting and ending with an alphanumeric (RFC 1123 label)"),
+            format!("\"{}\" is not a valid namespace: lower-case alphanumerics and '-', at most 63, starting and ending with an alphanumeric (RFC 1123 label)", bounded(namespace)),
         ));
     }
     if name.is_empty() {
@@ -47,7 +49,7 @@ pub fn validate_target(namespace: &str, name: &str) -> Vec<Violation> {
     } else if !is_dns1123_subdomain(name) {
         v.push(Violation::new(
             "name",
-            format!("{name:?} is not a valid Deployment name: lower-case alphanumerics, '-' and '.', at most 253 (RFC 1123 subdomain)"),
+            format!("\"{}\" is not a valid Deployment name: lower-case alphanumerics, '-' and '.', at most 253 (RFC 1123 subdomain)", bounded(name)),
         ));
     }
     v
@@ -58,7 +60,10 @@ pub fn validate_namespace_filter(namespace: &str) -> Vec<Violation> {
     if namespace.is_empty() || is_dns1123_label(namespace) {
         vec![]
     } else {
-        vec![Violation::new("namespace", format!("{namespace:?} is not a valid namespace (RFC 1123 label)"))]
+        vec![Violation::new(
+            "namespace",
+            format!("\"{}\" is not a valid namespace (RFC 1123 label)", bounded(namespace)),
+        )]
     }
 }
 

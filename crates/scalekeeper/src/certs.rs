@@ -238,6 +238,23 @@ impl Ca {
         self.sign_leaf(params)
     }
 
+    /// As [`Ca::client_cert`], with `group` as the subject's Organization (O): the group
+    /// Kubernetes' x509 convention, and scalekeeper, read from a client certificate.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ca::client_cert`].
+    pub fn client_cert_in_group(&self, identity: &str, group: &str, days: u32) -> Result<CertPair, CertError> {
+        let san = client_san(identity)?;
+        let mut params = CertificateParams::default();
+        set_validity(&mut params, days)?;
+        params.subject_alt_names.extend(san);
+        params.distinguished_name = common_name_dn(identity);
+        params.distinguished_name.push(DnType::OrganizationName, group);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.sign_leaf(params)
+    }
+
     /// Signs an end-entity certificate for a fresh key; `params` has its names,
     /// validity and extended key usages set.
     fn sign_leaf(&self, mut params: CertificateParams) -> Result<CertPair, CertError> {

@@ -50,6 +50,9 @@ pub struct AuthorizationConfig {
     pub allow_ttl: Duration,
     /// How long a denied decision is reused.
     pub deny_ttl: Duration,
+    /// Accept client certificates claiming groups with the `system:` prefix
+    /// (`--allow-system-groups`); off: such calls are PERMISSION_DENIED before any check.
+    pub allow_system_groups: bool,
 }
 
 impl Default for AuthorizationConfig {
@@ -59,6 +62,7 @@ impl Default for AuthorizationConfig {
             mode: AuthorizationMode::Rbac,
             allow_ttl: crate::authz::DEFAULT_ALLOW_TTL,
             deny_ttl: crate::authz::DEFAULT_DENY_TTL,
+            allow_system_groups: false,
         }
     }
 }
@@ -227,6 +231,7 @@ impl Server {
                 call_timeout: config.limits.call_timeout,
                 max_watches: config.limits.max_watches,
                 max_watches_per_identity: config.limits.max_watches_per_identity,
+                allow_system_groups: authz.allow_system_groups,
             },
             closing.clone(),
         );

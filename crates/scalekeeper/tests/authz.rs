@@ -35,6 +35,7 @@ async fn start(audit_log: &std::path::Path) -> TargetEnv {
             // Short, so a binding made by the test works at once for a decision cached before it.
             allow_ttl: Duration::from_millis(100),
             deny_ttl: Duration::from_millis(100),
+            allow_system_groups: false,
         },
         ..Default::default()
     })
@@ -92,6 +93,50 @@ fn set(ns: &str, name: &str, replicas: i32) -> pb::SetReplicasRequest {
 
 fn list(ns: &str) -> pb::ListDeploymentsRequest {
     pb::ListDeploymentsRequest { namespace: ns.into(), ..Default::default() }
+}
+
+/// A client certificate signed by the env's dev CA for `identity`, claiming `group` in its O.
+async fn client_in_group(
+    env: &TargetEnv,
+    identity: &str,
+    group: &str,
+) -> scalekeeper_api::v1::scale_service_client::ScaleServiceClient<tonic::transport::Channel> {
+    let dir = &env.certs.dir;
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let ca = scalekeeper::certs::Ca::from_pem(&read("ca.pem"), &read("ca-key.pem")).unwrap();
+    let pair = ca.client_cert_in_group(identity, group, 1).unwrap();
+    let slug = group.replace(':', "-");
+    let (cert, key) = (dir.join(format!("group-{slug}.pem")), dir.join(format!("group-{slug}-key.pem")));
+    std::fs::write(&cert, &pair.cert_pem).unwrap();
+    std::fs::write(&key, &pair.key_pem).unwrap();
+    let channel = common::channel(env.grpc_addr, &env.certs.ca, Some((&cert, &key))).await.unwrap();
+    scalekeeper_api::v1::scale_service_client::ScaleServiceClient::new(channel)
+}
+
+/// A certificate's O values are its groups, and a SubjectAccessReview names them to the API
+/// server, which trusts them: `O=system:masters` would be RBAC's superuser. Every group with the
+/// `system:` prefix is refused from a certificate (unless `--allow-system-groups`), for reads and
+/// dry runs alike, with a message that names the group and the flag, and the refusal is audited.
+#[tokio::test]
+async fn certificates_claiming_kubernetes_system_groups_are_refused() {
+    let audit_dir = tempfile::tempdir().unwrap();
+    let audit_log = audit_dir.path().join("audit.log");
+    let env = start(&audit_log).await;
+    let shop = env.ns("shop");
+    for group in ["system:masters", "system:authenticated", "system:serviceaccounts"] {
+        let mut c = client_in_group(&env, "mallory", group).await;
+        let read = c.get_deployment(get(&shop, "web")).await.expect_err(group);
+        let dry = pb::SetReplicasRequest { dry_run: true, ..set(&shop, "web", 0) };
+        let write = c.set_replicas(dry).await.expect_err(group);
+        for refused in [read, write] {
+            assert_eq!(refused.code(), Code::PermissionDenied, "{group}: {refused:?}");
+            let m = refused.message();
+            assert!(m.contains(&format!("\"{group}\"")) && m.contains("--allow-system-groups"), "{group}: {m}");
+        }
+    }
+    let audited = std::fs::read_to_string(&audit_log).unwrap();
+    let refusals = audited.lines().filter(|l| l.contains("\"user\":\"mallory\"") && l.contains("PermissionDenied"));
+    assert_eq!(refusals.count(), 6, "every refusal, the reads and the dry runs, is audited:\n{audited}");
 }
 
 #[tokio::test]

@@ -266,7 +266,7 @@ fn caller_text_is_bounded_and_escaped_when_quoted() {
     assert_eq!(quote("a\nforged line\u{1b}[31m"), "a\\nforged line\\u{1b}[31m");
     let long = "é".repeat(100);
     let q = quote(&long);
-    assert!(q.ends_with('…') && q.len() <= MAX_QUOTED_BYTES + '…'.len_utf8(), "{q}");
+    assert!(q.ends_with("… (200 bytes)") && q.len() <= crate::text::MAX_ECHO_BYTES + 20, "{q}");
     let mut d = deny();
     d.set_by = Some("x".repeat(50_000));
     let m = decide(&request(6, 0), Some(&d), &[]).message().map(str::len).unwrap_or_default();

@@ -14,7 +14,7 @@ use futures::StreamExt as _;
 use kube_selectors::LabelSelector;
 use scalekeeper_api::v1 as pb;
 use scalekeeper_api::v1::scale_service_server::ScaleService;
-use scalekeeper_core::authz::{Subject, Verb, denial};
+use scalekeeper_core::authz::{Subject, Verb, denial, system_groups, system_groups_denial};
 use scalekeeper_core::{
     Violation, page_size, validate_bounds, validate_hold, validate_namespace_filter, validate_replicas,
     validate_target, validate_windows,
@@ -52,6 +52,9 @@ pub struct ServiceConfig {
     pub max_watches: usize,
     /// Open WatchDeployments streams of one identity before RESOURCE_EXHAUSTED.
     pub max_watches_per_identity: usize,
+    /// Accept certificates claiming `system:` groups (see
+    /// [`scalekeeper_core::authz::SYSTEM_GROUP_PREFIX`]).
+    pub allow_system_groups: bool,
 }
 
 /// The gRPC service.
@@ -285,6 +288,15 @@ impl Service {
                 "the client certificate names no identity scalekeeper accepts (a SAN URI, a SAN DNS name, or a Common Name that is not a URI)".into(),
             ));
         };
+        if !self.config.allow_system_groups {
+            let claimed = system_groups(subject);
+            if !claimed.is_empty() {
+                let mut f = caller.facts();
+                f.verb = Some(verb);
+                f.namespace = namespace.to_owned();
+                return Err(Error::PermissionDenied(system_groups_denial(subject, &claimed)));
+            }
+        }
         let decision = self.authorizer.check(subject, verb, namespace).await;
         {
             let mut f = caller.facts();

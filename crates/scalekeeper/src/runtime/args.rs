@@ -172,6 +172,12 @@ pub struct ServeArgs {
     /// working at most this long.
     #[arg(long, env = "SCALEKEEPER_AUTHORIZATION_ALLOW_TTL", default_value = "10s", value_parser = parse_duration)]
     pub authorization_allow_ttl: Duration,
+    /// Accept client certificates whose O values claim groups with the `system:` prefix
+    /// (system:masters is RBAC's superuser). Off: such calls are PERMISSION_DENIED, whatever
+    /// the RBAC objects say.
+    #[arg(long, env = "SCALEKEEPER_ALLOW_SYSTEM_GROUPS", default_value_t = false, action = clap::ArgAction::Set,
+        num_args = 0..=1, default_missing_value = "true")]
+    pub allow_system_groups: bool,
     /// How long a denied authorization decision is reused: a new binding takes at most this
     /// long to work.
     #[arg(long, env = "SCALEKEEPER_AUTHORIZATION_DENY_TTL", default_value = "5s", value_parser = parse_duration)]
@@ -489,6 +495,7 @@ impl ServeArgs {
             authorization,
             authorization_allow_ttl,
             authorization_deny_ttl,
+            allow_system_groups,
             audit_log,
             limits,
             admission,
@@ -632,6 +639,7 @@ impl ServeArgs {
                     mode: authorization,
                     allow_ttl: authorization_allow_ttl,
                     deny_ttl: authorization_deny_ttl,
+                    allow_system_groups,
                 },
                 leader: leader_elect.then_some(LeaderConfig {
                     namespace: lease_namespace,
@@ -815,6 +823,9 @@ mod tests {
         assert_eq!(c.default_guard, PolicyGuard::Deny);
         assert!(serve(&["--admission-exempt", "alice"]).is_err(), "user: or group: is required");
         assert!(serve(&["--default-guard", "block"]).is_err());
+        assert!(!config(&[]).unwrap().config.authorization.allow_system_groups, "refused by default");
+        assert!(config(&["--allow-system-groups"]).unwrap().config.authorization.allow_system_groups);
+        assert!(!config(&["--allow-system-groups=false"]).unwrap().config.authorization.allow_system_groups);
         assert!(matches!(
             config(&["--admission-tls-cert", "w.pem"]),
             Err(ArgsError::Invalid { flag: "--admission-tls-cert", .. })
