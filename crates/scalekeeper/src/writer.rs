@@ -759,7 +759,10 @@ fn parse_version(v: Option<&str>) -> Result<Option<i64>, WriteError> {
         None => Ok(None),
         Some(s) => s.parse::<i64>().ok().filter(|g| *g > 0).map(Some).ok_or_else(|| WriteError::Invalid {
             field: "expected_version".into(),
-            description: format!("{s:?} is not a version this API returns (a positive integer)"),
+            description: format!(
+                "\"{}\" is not a version this API returns (a positive integer)",
+                scalekeeper_core::text::bounded(s)
+            ),
         }),
     }
 }

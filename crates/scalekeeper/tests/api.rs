@@ -713,3 +713,32 @@ async fn a_refusal_is_confirmed_against_the_live_policy_and_fails_open_when_it_c
     let r = env.admit(&json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": "u-1", "kind": 7}})).await;
     assert_eq!((r["response"]["uid"].as_str(), r["response"]["allowed"].as_bool()), (Some("u-1"), Some(true)));
 }
+
+/// A caller's input is quoted bounded in an error: a 48 KB name (under the 64 KiB request limit)
+/// is INVALID_ARGUMENT through a client left at its defaults, whose header list limit a
+/// message echoing the whole name (in grpc-message and in the BadRequest details) would
+/// break, turning the answer into a transport error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_48_kb_name_is_invalid_argument_through_a_default_client() {
+    let env = common::start().await;
+    let mut c = env.client().await;
+    let name = "Web".repeat(16 * 1024);
+    for (what, status) in [
+        ("get", c.get_deployment(get("shop", &name)).await.expect_err("an invalid name")),
+        ("set", c.set_replicas(set("shop", &name, 1)).await.expect_err("an invalid name")),
+        ("get namespace", c.get_deployment(get(&name, "web")).await.expect_err("an invalid namespace")),
+    ] {
+        assert_eq!(status.code(), Code::InvalidArgument, "{what}: {status:?}");
+        assert!(status.message().len() < 1024, "{what}: a {}-byte message", status.message().len());
+        assert!(status.message().contains("… (49152 bytes)"), "{what}: {}", status.message());
+        let details = status.get_details_bad_request().expect("field violations");
+        assert!(details.field_violations.iter().all(|v| v.description.len() < 512), "{what}: {details:?}");
+    }
+    let version = "9".repeat(48 * 1024);
+    let err = c
+        .set_replicas(pb::SetReplicasRequest { expected_version: version, ..set("shop", "web", 2) })
+        .await
+        .expect_err("a version this API never returns");
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().len() < 1024, "a {}-byte message", err.message().len());
+}
