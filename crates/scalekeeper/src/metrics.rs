@@ -20,6 +20,9 @@
 //! | `scalekeeper_limit_refusals_total` | counter: connections, handshakes, calls and watches a listener limit refused | `limit` (see [`crate::limits::Limit`]) |
 //! | `scalekeeper_grpc_open_connections` | gauge: gRPC connections past the TLS handshake | |
 //! | `scalekeeper_grpc_open_watches` | gauge: open WatchDeployments streams | |
+//! | `scalekeeper_grpc_receiving_requests` | gauge: calls whose request is still arriving | |
+//! | `scalekeeper_tls_handshakes_in_progress` | gauge: TLS handshakes in progress on the gRPC port | |
+//! | `scalekeeper_tls_handshakes_refused_total` | counter: TLS handshakes that failed (a sample of them is logged) | `reason` (`certificate`, `protocol`, `io`) |
 //! | `scalekeeper_admission_reviews_total` | counter: AdmissionReviews the guard answered | `operation` (`UPDATE`, ...; empty for an unreadable review), `decision` (`allowed`, `warned`, `denied`, `exempt`, `break_glass`, `error`) |
 //! | `scalekeeper_admission_review_duration_seconds` | histogram (seconds): from the body read to the answer | |
 
@@ -42,6 +45,41 @@ pub struct CallLabels {
     pub grpc_method: String,
     /// Status code name, e.g. `OK`, `NotFound`.
     pub grpc_code: String,
+}
+
+/// A `reason` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    /// Why, as a [`HandshakeRefusal`] names it.
+    pub reason: String,
+}
+
+/// Why a TLS handshake failed: the `reason` label of `scalekeeper_tls_handshakes_refused_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeRefusal {
+    /// The client's certificate: none, expired, revoked, not from the client CA, refused by
+    /// the client policy.
+    Certificate,
+    /// Anything else TLS refused: no shared version or cipher suite, no ALPN protocol, a
+    /// malformed message.
+    Protocol,
+    /// The socket failed or closed during the handshake.
+    Io,
+}
+
+impl HandshakeRefusal {
+    /// Every reason, for metrics that show zeros.
+    pub const ALL: [HandshakeRefusal; 3] =
+        [HandshakeRefusal::Certificate, HandshakeRefusal::Protocol, HandshakeRefusal::Io];
+
+    /// The metric label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HandshakeRefusal::Certificate => "certificate",
+            HandshakeRefusal::Protocol => "protocol",
+            HandshakeRefusal::Io => "io",
+        }
+    }
 }
 
 /// Labels of a gRPC call's latency.
@@ -125,6 +163,11 @@ pub struct Metrics {
     pub open_connections: Gauge,
     /// Open WatchDeployments streams.
     pub open_watches: Gauge,
+    /// Calls whose request is still arriving.
+    pub receiving_requests: Gauge,
+    /// TLS handshakes in progress on the gRPC port.
+    pub tls_handshakes_in_progress: Gauge,
+    handshakes_refused: Family<ReasonLabels, Counter>,
     admission_reviews: Family<AdmissionLabels, Counter>,
     admission_seconds: Histogram,
     registry: Registry,
@@ -217,6 +260,27 @@ impl Metrics {
         );
         let open_watches = Gauge::default();
         registry.register("grpc_open_watches", "Open WatchDeployments streams", open_watches.clone());
+        let receiving_requests = Gauge::default();
+        registry.register(
+            "grpc_receiving_requests",
+            "Calls whose request is still arriving, each holding a place under --max-receiving-requests",
+            receiving_requests.clone(),
+        );
+        let tls_handshakes_in_progress = Gauge::default();
+        registry.register(
+            "tls_handshakes_in_progress",
+            "TLS handshakes in progress on the gRPC port, each holding a place under --max-tls-handshakes",
+            tls_handshakes_in_progress.clone(),
+        );
+        let handshakes_refused = Family::<ReasonLabels, Counter>::default();
+        for reason in HandshakeRefusal::ALL {
+            let _ = handshakes_refused.get_or_create(&ReasonLabels { reason: reason.as_str().into() });
+        }
+        registry.register(
+            "tls_handshakes_refused",
+            "TLS handshakes on the gRPC port that failed, by reason (the log shows a sample)",
+            handshakes_refused.clone(),
+        );
         let admission_reviews = Family::<AdmissionLabels, Counter>::default();
         for decision in scalekeeper_core::admission::Decision::ALL {
             let labels = AdmissionLabels { operation: "UPDATE".into(), decision: decision.as_str().into() };
@@ -278,6 +342,9 @@ impl Metrics {
             limit_refusals,
             open_connections,
             open_watches,
+            receiving_requests,
+            tls_handshakes_in_progress,
+            handshakes_refused,
             admission_reviews,
             admission_seconds,
             registry,
@@ -297,19 +364,31 @@ impl Metrics {
         })
     }
 
-    /// Records one completed call of `method` that ended with status `grpc_code` (the code's
-    /// name, e.g. `Ok`, `NotFound`: the gRPC edge names it) after `seconds`.
+    /// Records one completed call of the ScaleService's `method` that ended with status
+    /// `grpc_code` (the code's name, e.g. `Ok`, `NotFound`: the gRPC edge names it) after
+    /// `seconds`.
     pub fn observe(&self, method: &str, grpc_code: &str, seconds: f64) {
+        self.observe_call(SERVICE, method, grpc_code, seconds);
+    }
+
+    /// Records one completed call of `service`'s `method` (any service of the port: a call
+    /// refused before a handler saw it) as [`Metrics::observe`] does.
+    pub fn observe_call(&self, service: &str, method: &str, grpc_code: &str, seconds: f64) {
         self.handled
             .get_or_create(&CallLabels {
-                grpc_service: SERVICE.into(),
+                grpc_service: service.into(),
                 grpc_method: method.into(),
                 grpc_code: grpc_code.into(),
             })
             .inc();
         self.handling
-            .get_or_create(&MethodLabels { grpc_service: SERVICE.into(), grpc_method: method.into() })
+            .get_or_create(&MethodLabels { grpc_service: service.into(), grpc_method: method.into() })
             .observe(seconds);
+    }
+
+    /// Counts one TLS handshake that failed, for `reason`.
+    pub fn handshake_refused(&self, reason: HandshakeRefusal) {
+        self.handshakes_refused.get_or_create(&ReasonLabels { reason: reason.as_str().into() }).inc();
     }
 
     /// Records one reconciliation with its `result` label and duration in seconds.

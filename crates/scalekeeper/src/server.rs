@@ -32,9 +32,10 @@ use tokio_util::sync::CancellationToken;
 use crate::admission::{AdmissionConfig, Webhook};
 use crate::authz::{AuthorizationMode, Authorizer};
 use crate::cache::{Cache, Scope};
+use crate::grpc::intake::IntakeLayer;
 use crate::grpc::{Service, ServiceConfig};
 use crate::leader::{self, LeaderConfig};
-use crate::limits::{Limit, ListenerLimits};
+use crate::limits::ListenerLimits;
 use crate::metrics::Metrics;
 use crate::policy::PolicyGuard;
 use crate::reconciler::{self, ReconcileConfig};
@@ -369,18 +370,15 @@ impl Server {
         if let Some(age) = max_age {
             builder = builder.max_connection_age(age);
         }
-        let refusal_metrics = metrics.clone();
+        // Every service of the port decodes at most --max-request-bytes a message (tonic's
+        // default is 4 MiB), and every call goes through the intake (grpc::intake).
+        let max_bytes = limits.max_request_bytes;
         let grpc = builder
-            .layer(tower::util::MapResponseLayer::new(
-                move |response: tonic::codegen::http::Response<tonic::body::Body>| {
-                    count_oversized_request(&refusal_metrics, &response);
-                    response
-                },
-            ))
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha)
-            .add_service(ScaleServiceServer::new(service).max_decoding_message_size(limits.max_request_bytes))
+            .layer(IntakeLayer::new(limits, metrics.clone()))
+            .add_service(health_service.max_decoding_message_size(max_bytes))
+            .add_service(reflection_v1.max_decoding_message_size(max_bytes))
+            .add_service(reflection_v1alpha.max_decoding_message_size(max_bytes))
+            .add_service(ScaleServiceServer::new(service).max_decoding_message_size(max_bytes))
             .serve_with_incoming_shutdown(incoming, closing.clone().cancelled_owned());
 
         let drain_timeout = config.drain_timeout;
@@ -660,25 +658,4 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-}
-
-/// Counts a request tonic refused for its size before any handler ran: tonic answers
-/// OUT_OF_RANGE (trailers-only, so the code is in the headers), a code no handler of
-/// scalekeeper's returns.
-fn count_oversized_request<B>(metrics: &Metrics, response: &tonic::codegen::http::Response<B>) {
-    if response.headers().get("grpc-status").is_some_and(|v| v.as_bytes() == GRPC_STATUS_OUT_OF_RANGE) {
-        metrics.limit_refused(Limit::RequestBytes);
-    }
-}
-
-/// OUT_OF_RANGE as the `grpc-status` header carries it (a decimal code), compared on every
-/// response without allocating.
-const GRPC_STATUS_OUT_OF_RANGE: &[u8] = b"11";
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_out_of_range_header_is_its_code() {
-        assert_eq!(super::GRPC_STATUS_OUT_OF_RANGE, (tonic::Code::OutOfRange as i32).to_string().as_bytes());
-    }
 }

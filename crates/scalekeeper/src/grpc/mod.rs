@@ -12,9 +12,12 @@
 //! - [`status`]: the API [`Error`](status::Error), the one table from it to `tonic::Status`,
 //!   and the one mapping from a [`WriteError`](crate::writer::WriteError) (with the Kubernetes
 //!   status codes) into it;
-//! - [`convert`]: domain values to proto messages and back.
+//! - [`convert`]: domain values to proto messages and back;
+//! - [`intake`]: every call of the port, health and reflection included: the receiving
+//!   limits and deadline, and the answer to a request no handler saw (malformed: INVALID_ARGUMENT).
 
 pub mod convert;
+pub mod intake;
 pub mod service;
 pub mod status;
 

@@ -152,10 +152,6 @@ impl Permitted {
     }
 }
 
-fn request_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..16].to_string()
-}
-
 impl Service {
     /// A service over `cache` and `writer`. Open watch streams end when `stop` is cancelled.
     pub fn new(
@@ -186,7 +182,7 @@ impl Service {
         let start = Instant::now();
         let (who, peer) = caller(&req);
         let identity = who.identity.clone();
-        let id = request_id();
+        let id = super::status::new_request_id();
         let facts = who.facts.clone();
         let subject = who.subject.clone();
         let timeout = self.config.call_timeout;

@@ -76,6 +76,12 @@ pub enum Error {
 /// The response metadata key that carries the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// A new request id: 16 hex digits of a random UUID, the id of one call in its log line, its
+/// audit record and its `x-request-id` response metadata.
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..16].to_string()
+}
+
 /// `id` as the value of [`REQUEST_ID_HEADER`], marked sensitive so that HTTP/2 sends it as a
 /// literal "never indexed" (RFC 7541 section 6.2.3) rather than adding it to the
 /// connection's HPACK dynamic table. Every id is unique, so indexing it would only evict the

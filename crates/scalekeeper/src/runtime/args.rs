@@ -277,6 +277,14 @@ pub struct LimitArgs {
     /// TLS handshakes in progress at once.
     #[arg(long, env = "SCALEKEEPER_MAX_TLS_HANDSHAKES", default_value_t = 512)]
     pub max_tls_handshakes: usize,
+    /// TLS handshakes in progress at once from one peer IP address (at most
+    /// --max-tls-handshakes).
+    #[arg(long, env = "SCALEKEEPER_MAX_TLS_HANDSHAKES_PER_IP", default_value_t = 32)]
+    pub max_tls_handshakes_per_ip: usize,
+    /// How long a new connection may stay silent before the first byte of its TLS
+    /// ClientHello; it holds no handshake place while it waits.
+    #[arg(long, env = "SCALEKEEPER_TLS_FIRST_BYTE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    pub tls_first_byte_timeout: Duration,
     /// How long a client has to finish its TLS handshake.
     #[arg(long, env = "SCALEKEEPER_TLS_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub tls_handshake_timeout: Duration,
@@ -295,6 +303,17 @@ pub struct LimitArgs {
     /// Largest request message, in bytes.
     #[arg(long, env = "SCALEKEEPER_MAX_REQUEST_BYTES", default_value_t = 65_536)]
     pub max_request_bytes: usize,
+    /// How long a request may take to arrive (a unary call's whole request; each message of
+    /// a client stream, from its first byte); past it the call ends DEADLINE_EXCEEDED.
+    #[arg(long, env = "SCALEKEEPER_REQUEST_RECEIVE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub request_receive_timeout: Duration,
+    /// Calls whose request is still arriving, all peers together (RESOURCE_EXHAUSTED past
+    /// it).
+    #[arg(long, env = "SCALEKEEPER_MAX_RECEIVING_REQUESTS", default_value_t = 256)]
+    pub max_receiving_requests: usize,
+    /// Calls whose request is still arriving from one peer IP address.
+    #[arg(long, env = "SCALEKEEPER_MAX_RECEIVING_REQUESTS_PER_IP", default_value_t = 64)]
+    pub max_receiving_requests_per_ip: usize,
     /// Open WatchDeployments streams, all callers together (RESOURCE_EXHAUSTED past it).
     #[arg(long, env = "SCALEKEEPER_MAX_WATCHES", default_value_t = 1_000)]
     pub max_watches: usize,
@@ -315,12 +334,17 @@ impl LimitArgs {
             max_connections,
             max_connections_per_ip,
             max_tls_handshakes,
+            max_tls_handshakes_per_ip,
+            tls_first_byte_timeout,
             tls_handshake_timeout,
             max_concurrent_streams,
             keepalive_interval,
             keepalive_timeout,
             call_timeout,
             max_request_bytes,
+            request_receive_timeout,
+            max_receiving_requests,
+            max_receiving_requests_per_ip,
             max_watches,
             max_watches_per_identity,
         } = self;
@@ -330,12 +354,17 @@ impl LimitArgs {
         positive("--max-connections", max_connections as u128)?;
         positive("--max-connections-per-ip", max_connections_per_ip as u128)?;
         positive("--max-tls-handshakes", max_tls_handshakes as u128)?;
+        positive("--max-tls-handshakes-per-ip", max_tls_handshakes_per_ip as u128)?;
+        positive("--tls-first-byte-timeout", tls_first_byte_timeout.as_millis())?;
         positive("--tls-handshake-timeout", tls_handshake_timeout.as_millis())?;
         positive("--max-concurrent-streams", u128::from(max_concurrent_streams))?;
         positive("--keepalive-interval", keepalive_interval.as_millis())?;
         positive("--keepalive-timeout", keepalive_timeout.as_millis())?;
         positive("--call-timeout", call_timeout.as_millis())?;
         positive("--max-request-bytes", max_request_bytes as u128)?;
+        positive("--request-receive-timeout", request_receive_timeout.as_millis())?;
+        positive("--max-receiving-requests", max_receiving_requests as u128)?;
+        positive("--max-receiving-requests-per-ip", max_receiving_requests_per_ip as u128)?;
         positive("--max-watches", max_watches as u128)?;
         positive("--max-watches-per-identity", max_watches_per_identity as u128)?;
         if max_connections_per_ip > max_connections {
@@ -343,6 +372,19 @@ impl LimitArgs {
                 flag: "--max-connections-per-ip",
                 reason: format!("{max_connections_per_ip} is more than --max-connections {max_connections}"),
             });
+        }
+        for (flag, per_ip, total_flag, total) in [
+            ("--max-tls-handshakes-per-ip", max_tls_handshakes_per_ip, "--max-tls-handshakes", max_tls_handshakes),
+            (
+                "--max-receiving-requests-per-ip",
+                max_receiving_requests_per_ip,
+                "--max-receiving-requests",
+                max_receiving_requests,
+            ),
+        ] {
+            if per_ip > total {
+                return Err(ArgsError::Invalid { flag, reason: format!("{per_ip} is more than {total_flag} {total}") });
+            }
         }
         if max_watches_per_identity > max_watches {
             return Err(ArgsError::Invalid {
@@ -354,12 +396,17 @@ impl LimitArgs {
             max_connections,
             max_connections_per_ip,
             max_tls_handshakes,
+            max_tls_handshakes_per_ip,
+            tls_first_byte_timeout,
             tls_handshake_timeout,
             max_concurrent_streams,
             keepalive_interval,
             keepalive_timeout,
             call_timeout,
             max_request_bytes,
+            request_receive_timeout,
+            max_receiving_requests,
+            max_receiving_requests_per_ip,
             max_watches,
             max_watches_per_identity,
         })
