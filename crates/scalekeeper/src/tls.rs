@@ -3,7 +3,7 @@
 //! ```text
 //!  files ──(hash every 1 s, SIGHUP)──► Reloader ──load ok──► ArcSwap<ServerConfig>
 //!                                                                 │ (current at accept)
-//!  TcpListener ─accept─► task: TLS handshake (timeout) ─► peer identity ─► mpsc ─► tonic
+//!  TcpListener ─accept─► task: first byte (timeout) ─► TLS handshake (timeout) ─► peer identity ─► mpsc ─► tonic
 //! ```
 //!
 //! Every connection must present a client certificate that chains to `--client-ca`
@@ -34,13 +34,13 @@ use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyD
 use scalekeeper_core::Identity;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::limits::{ConnectionGate, Limit, ListenerLimits, Permit, Refusal};
-use crate::metrics::{Metrics, TlsReload};
+use crate::limits::{ConnectionGate, HandshakeGate, Limit, ListenerLimits, LogSampler, Permit, Refusal};
+use crate::metrics::{HandshakeRefusal, Metrics, TlsReload};
 
 /// Errors loading TLS material.
 #[derive(Debug, thiserror::Error)]
@@ -466,12 +466,20 @@ impl AsyncWrite for TlsConn {
     }
 }
 
-/// Accepts TCP connections on `listener`, admits each through `admission` (connections in
-/// total and per peer IP, handshakes in flight: over a limit, the socket is closed at once and
-/// the refusal counted), completes the mTLS handshake in its own task (bounded by the
-/// handshake timeout) with the configuration current at that moment, and yields
-/// authenticated connections, until `stop` is cancelled (then the listener closes: new
-/// connections are refused). With `hard_deadline`, each connection fails that long after its
+/// Accepts TCP connections on `listener`, admits each through `admission`, and yields the
+/// authenticated ones until `stop` is cancelled (then the listener closes: new connections are
+/// refused). Each accepted connection, in a task of its own:
+///
+/// 1. takes a place under the connection limits (total, per peer IP) or is closed at once;
+/// 2. waits for its first byte, a TLS ClientHello's, within `--tls-first-byte-timeout`,
+///    holding no handshake place, or is closed;
+/// 3. takes a handshake place (total, per peer IP) or is closed;
+/// 4. completes the mTLS handshake within `--tls-handshake-timeout` with the configuration
+///    current at that moment.
+///
+/// Every refusal is counted (`scalekeeper_limit_refusals_total`, and failed handshakes in
+/// `scalekeeper_tls_handshakes_refused_total{reason}`) and logged at most once a second with
+/// how many were held back. With `hard_deadline`, each connection fails that long after its
 /// handshake (see [`TlsConn`]). A connection's place is given back when it closes.
 pub fn incoming(
     listener: TcpListener,
@@ -494,33 +502,18 @@ pub fn incoming(
                     }
                 },
             };
-            let Some((permit, handshake)) = admission.admit(remote_addr) else {
+            let Some(permit) = admission.admit(remote_addr) else {
                 // Dropping the stream closes it before any TLS byte is read.
                 continue;
             };
             let _ = stream.set_nodelay(true);
-            let acceptor = TlsAcceptor::from(config.load_full());
             let tx = tx.clone();
-            let metrics = admission.metrics.clone();
-            let timeout = admission.handshake_timeout;
+            let admission = admission.clone();
+            let config = config.clone();
             tokio::spawn(async move {
-                let result = tokio::time::timeout(timeout, acceptor.accept(stream)).await;
-                drop(handshake);
-                match result {
-                    Ok(Ok(tls)) => {
-                        let identity =
-                            tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(identity_of);
-                        let deadline = hard_deadline.map(|d| Box::pin(tokio::time::sleep(d)));
-                        let conn =
-                            TlsConn { inner: tls, peer: PeerInfo { remote_addr, identity }, deadline, _permit: permit };
-                        let _ = tx.send(Ok(conn)).await;
-                    }
-                    Ok(Err(e)) => tracing::info!(peer = %remote_addr, error = %e, "TLS handshake refused"),
-                    Err(_) => {
-                        metrics.limit_refused(Limit::TlsHandshakeTimeout);
-                        tracing::info!(peer = %remote_addr, timeout_secs = timeout.as_secs_f64(), "TLS handshake timed out")
-                    }
-                }
+                let Some(conn) = admission.handshake(stream, remote_addr, &config, permit).await else { return };
+                let conn = TlsConn { deadline: hard_deadline.map(|d| Box::pin(tokio::time::sleep(d))), ..conn };
+                let _ = tx.send(Ok(conn)).await;
             });
         }
     });
@@ -531,14 +524,16 @@ pub fn incoming(
 #[derive(Clone)]
 pub struct Admission {
     connections: ConnectionGate,
-    handshakes: Arc<Semaphore>,
+    handshakes: HandshakeGate,
+    first_byte_timeout: Duration,
     handshake_timeout: Duration,
     metrics: Arc<Metrics>,
+    sampler: Arc<LogSampler>,
 }
 
 impl Admission {
-    /// Admission under `limits`' connection and handshake limits, counting refusals and open
-    /// connections in `metrics`.
+    /// Admission under `limits`' connection and handshake limits, counting refusals, open
+    /// connections and handshakes in progress in `metrics`.
     pub fn new(limits: &ListenerLimits, metrics: Arc<Metrics>) -> Self {
         Self {
             connections: ConnectionGate::new(
@@ -546,29 +541,124 @@ impl Admission {
                 limits.max_connections_per_ip,
                 metrics.open_connections.clone(),
             ),
-            handshakes: Arc::new(Semaphore::new(limits.max_tls_handshakes)),
+            handshakes: HandshakeGate::new(
+                limits.max_tls_handshakes,
+                limits.max_tls_handshakes_per_ip,
+                metrics.tls_handshakes_in_progress.clone(),
+            ),
+            first_byte_timeout: limits.tls_first_byte_timeout,
             handshake_timeout: limits.tls_handshake_timeout,
             metrics,
+            sampler: Arc::new(LogSampler::new(Duration::from_secs(1))),
         }
     }
 
-    /// A connection place and a handshake place for a peer at `remote`; `None` (counted and
-    /// logged) when a limit is reached.
-    fn admit(&self, remote: SocketAddr) -> Option<(Permit<IpAddr>, OwnedSemaphorePermit)> {
-        let refused = |limit: Limit| {
-            self.metrics.limit_refused(limit);
-            tracing::debug!(peer = %remote, limit = limit.as_str(), flag = limit.flag(), "connection refused by a limit");
-            None
-        };
-        let permit = match self.connections.admit(&remote.ip()) {
-            Ok(p) => p,
-            Err(Refusal::PerKey) => return refused(Limit::ConnectionsPerIp),
-            Err(Refusal::Total) => return refused(Limit::Connections),
-        };
-        match self.handshakes.clone().try_acquire_owned() {
-            Ok(h) => Some((permit, h)),
-            Err(_) => refused(Limit::TlsHandshakes),
+    /// Counts a refusal by `limit` and logs it if the sampler lets it through.
+    fn refused(&self, remote: SocketAddr, limit: Limit) {
+        self.metrics.limit_refused(limit);
+        if let Some(suppressed) = self.sampler.sample() {
+            tracing::info!(
+                peer = %remote,
+                limit = limit.as_str(),
+                flag = limit.flag(),
+                suppressed,
+                "connection refused by a limit (at most one line a second; suppressed: how many since the last)"
+            );
         }
+    }
+
+    /// A connection place for a peer at `remote`; `None` (counted, logged when sampled)
+    /// when a limit is reached.
+    fn admit(&self, remote: SocketAddr) -> Option<Permit<IpAddr>> {
+        match self.connections.admit(&remote.ip()) {
+            Ok(p) => Some(p),
+            Err(Refusal::PerKey) => {
+                self.refused(remote, Limit::ConnectionsPerIp);
+                None
+            }
+            Err(Refusal::Total) => {
+                self.refused(remote, Limit::Connections);
+                None
+            }
+        }
+    }
+
+    /// Steps 2 to 4 of [`incoming`] for an admitted connection: the authenticated
+    /// connection, or `None` (counted, logged when sampled; the socket closed).
+    async fn handshake(
+        &self,
+        stream: TcpStream,
+        remote: SocketAddr,
+        config: &ArcSwap<ServerConfig>,
+        permit: Permit<IpAddr>,
+    ) -> Option<TlsConn> {
+        let mut first = [0u8; 1];
+        match tokio::time::timeout(self.first_byte_timeout, stream.peek(&mut first)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            // Closed (or failed) before saying anything: nothing to refuse.
+            Ok(_) => return None,
+            Err(_) => {
+                self.refused(remote, Limit::TlsFirstByteTimeout);
+                return None;
+            }
+        }
+        let handshake = match self.handshakes.admit(&remote.ip()) {
+            Ok(h) => h,
+            Err(Refusal::PerKey) => {
+                self.refused(remote, Limit::TlsHandshakesPerIp);
+                return None;
+            }
+            Err(Refusal::Total) => {
+                self.refused(remote, Limit::TlsHandshakes);
+                return None;
+            }
+        };
+        let acceptor = TlsAcceptor::from(config.load_full());
+        let result = tokio::time::timeout(self.handshake_timeout, acceptor.accept(stream)).await;
+        drop(handshake);
+        match result {
+            Ok(Ok(tls)) => {
+                let identity = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(identity_of);
+                Some(TlsConn {
+                    inner: tls,
+                    peer: PeerInfo { remote_addr: remote, identity },
+                    deadline: None,
+                    _permit: permit,
+                })
+            }
+            Ok(Err(e)) => {
+                let reason = handshake_refusal(&e);
+                self.metrics.handshake_refused(reason);
+                if let Some(suppressed) = self.sampler.sample() {
+                    tracing::info!(
+                        peer = %remote,
+                        reason = reason.as_str(),
+                        error = %e,
+                        suppressed,
+                        "TLS handshake refused (at most one line a second; suppressed: how many since the last)"
+                    );
+                }
+                None
+            }
+            Err(_) => {
+                self.refused(remote, Limit::TlsHandshakeTimeout);
+                None
+            }
+        }
+    }
+}
+
+/// Why a handshake failed, from the error tokio-rustls returns: a rustls certificate error,
+/// another rustls error, or the socket's own.
+fn handshake_refusal(e: &std::io::Error) -> HandshakeRefusal {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+        Some(
+            rustls::Error::InvalidCertificate(_)
+            | rustls::Error::NoCertificatesPresented
+            | rustls::Error::InvalidCertRevocationList(_),
+        ) => HandshakeRefusal::Certificate,
+        Some(_) => HandshakeRefusal::Protocol,
+        None => HandshakeRefusal::Io,
     }
 }
 

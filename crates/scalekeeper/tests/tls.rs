@@ -601,38 +601,50 @@ async fn idle_connections_and_stalled_handshakes_do_not_keep_a_client_out() {
     let (env, ca, (cert, key)) = listener_env("overload CA").await;
     let addr = env.server.grpc_addr;
     let limits = scalekeeper::limits::ListenerLimits::default();
-    const IDLE: usize = 2_000;
-    const STALLED: usize = 200;
+    const IDLE: usize = 600;
+    const STALLED: usize = 100;
+    let idle_peers = ["127.0.0.2", "127.0.0.3"];
+    let stalled_peers = ["127.0.0.4", "127.0.0.5"];
 
-    // One peer opens 2,000 connections and sends nothing.
-    let mut idle = Vec::with_capacity(IDLE);
-    for _ in 0..IDLE {
-        idle.push(connect_from("127.0.0.2", addr).await);
+    // Two peers open 600 connections each and send nothing: with the default limits, as many
+    // as the server takes handshakes at once (2 × 256 = 512).
+    let mut idle = Vec::new();
+    for peer in idle_peers {
+        for _ in 0..IDLE {
+            idle.push(connect_from(peer, addr).await);
+        }
     }
-    // Another starts 200 handshakes and stalls: a TLS record header that promises a
+    // Two more start 100 handshakes each and stall: a TLS record header that promises a
     // ClientHello of 512 bytes, and one byte of it.
-    let mut stalled = Vec::with_capacity(STALLED);
-    for _ in 0..STALLED {
-        let mut s = connect_from("127.0.0.3", addr).await;
-        s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).await.unwrap();
-        stalled.push(s);
+    let mut stalled = Vec::new();
+    for peer in stalled_peers {
+        for _ in 0..STALLED {
+            let mut s = connect_from(peer, addr).await;
+            s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).await.unwrap();
+            stalled.push(s);
+        }
     }
-    let refused_per_ip = (IDLE - limits.max_connections_per_ip) as f64;
+    let per_ip = limits.max_connections_per_ip;
+    let refused_per_ip = (2 * (IDLE - per_ip)) as f64;
+    let handshaking = (2 * limits.max_tls_handshakes_per_ip) as f64;
+    let handshakes_refused = (2 * (STALLED - limits.max_tls_handshakes_per_ip)) as f64;
     testkit::wait_for_async("the server has seen every connection", Duration::from_secs(10), testkit::POLL, || async {
         env.metric(r#"scalekeeper_limit_refusals_total{limit="connections_per_ip"}"#).await >= refused_per_ip
-            && env.metric("scalekeeper_grpc_open_connections").await >= (limits.max_connections_per_ip + STALLED) as f64
+            && env.metric(r#"scalekeeper_limit_refusals_total{limit="tls_handshakes_per_ip"}"#).await
+                >= handshakes_refused
     })
     .await;
     assert_eq!(
         env.metric(r#"scalekeeper_limit_refusals_total{limit="connections_per_ip"}"#).await,
         refused_per_ip,
-        "every connection of the idle peer past --max-connections-per-ip is refused"
+        "every connection of an idle peer past --max-connections-per-ip is refused"
     );
     assert_eq!(
-        env.metric("scalekeeper_grpc_open_connections").await,
-        (limits.max_connections_per_ip + STALLED) as f64,
-        "the idle peer holds its share, the stalled one all of its 200"
+        env.metric("scalekeeper_tls_handshakes_in_progress").await,
+        handshaking,
+        "idle sockets hold no handshake place; a stalling peer holds --max-tls-handshakes-per-ip"
     );
+    assert_eq!(env.metric(r#"scalekeeper_limit_refusals_total{limit="tls_handshakes"}"#).await, 0.0);
 
     // A legitimate client still connects and calls, within 1 s.
     let started = Instant::now();
@@ -640,11 +652,17 @@ async fn idle_connections_and_stalled_handshakes_do_not_keep_a_client_out() {
     let took = started.elapsed();
     assert!(took < Duration::from_secs(1), "connect and call took {took:?}");
 
-    // Places are given back when the peers go away.
+    // The idle sockets are closed at the first-byte deadline, the stalled handshakes at theirs.
+    testkit::wait_for_async("idle sockets closed", limits.tls_first_byte_timeout * 3, testkit::POLL, || async {
+        env.metric(r#"scalekeeper_limit_refusals_total{limit="tls_first_byte_timeout"}"#).await == (2 * per_ip) as f64
+    })
+    .await;
+    assert_eq!(env.metric("scalekeeper_grpc_open_connections").await, (2 * STALLED) as f64 - handshakes_refused);
     drop(idle);
     drop(stalled);
     testkit::wait_for_async("connections given back", Duration::from_secs(10), testkit::POLL, || async {
         env.metric("scalekeeper_grpc_open_connections").await == 0.0
+            && env.metric("scalekeeper_tls_handshakes_in_progress").await == 0.0
     })
     .await;
 }
