@@ -43,8 +43,31 @@ pub fn init_logging(command: &Command) {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
-        LogFormat::Text => builder.init(),
+        LogFormat::Text => builder.fmt_fields(text_fields()).init(),
     }
+}
+
+/// The text format's fields: as tracing-subscriber's default writes them (the message bare,
+/// the others `name=value`, separated by spaces), with every control character of every value
+/// escaped (`\n`, `\u{1b}`; [`scalekeeper_core::text::escape_controls`]). Values carry what
+/// callers wrote (a hold's reason, a selector, a certificate's name), and a raw newline would
+/// forge a log line, a raw ESC drive the reader's terminal. The JSON format escapes them as
+/// JSON does.
+pub fn text_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static {
+    use tracing_subscriber::field::MakeExt as _;
+    tracing_subscriber::fmt::format::debug_fn(|w, field, value| {
+        let name = field.name();
+        // tracing-log's `log.*` fields, as the default skips them.
+        if name.starts_with("log.") {
+            return Ok(());
+        }
+        let text = scalekeeper_core::text::escape_controls(&format!("{value:?}"));
+        match name {
+            "message" => write!(w, "{text}"),
+            _ => write!(w, "{}={text}", name.strip_prefix("r#").unwrap_or(name)),
+        }
+    })
+    .delimited(" ")
 }
 
 /// Runs `command` to completion (a server: until SIGINT or SIGTERM, then a graceful shutdown).
@@ -135,4 +158,56 @@ fn write_certs(args: CertsArgs) -> anyhow::Result<()> {
         println!("client {identity}: {} {}", cert.display(), key.display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    /// A writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn logged(f: impl FnOnce()) -> String {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .without_time()
+            .with_writer(move || writer.clone())
+            .fmt_fields(super::text_fields())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn text_fields_escape_newlines_and_terminal_controls_in_every_value() {
+        let reason = "INC-1\n2026-12-07T00:00:00Z  INFO forged: all good\u{1b}[2J\u{7}\0";
+        let out = logged(|| {
+            tracing::info!(rule = %reason, selector = ?reason, count = 3, "hold placed: {reason}");
+        });
+        assert_eq!(out.lines().count(), 1, "one event, one line: {out:?}");
+        assert!(!out.trim_end_matches('\n').chars().any(char::is_control), "{out:?}");
+        assert!(out.contains(r"hold placed: INC-1\n2026-12-07T00:00:00Z  INFO forged: all good\u{1b}[2J"), "{out}");
+        assert!(out.contains(r"rule=INC-1\n"), "{out}");
+        assert!(out.contains(" count=3"), "{out}");
+    }
+
+    #[test]
+    fn text_fields_write_what_the_default_writes_for_plain_values() {
+        let out = logged(|| tracing::info!(namespace = %"shop", name = "web", from = 3, to = 5, "drift corrected"));
+        assert!(out.ends_with("drift corrected namespace=shop name=\"web\" from=3 to=5\n"), "{out:?}");
+    }
 }
