@@ -119,6 +119,17 @@ bench: ## Figures: kubesim; authz on vs off; drift correction vs its floor; admi
 	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example admission_bench
 	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example scale_bench
 
+.PHONY: probe
+probe: ## The adversarial probe's load cases (slow bodies, handshake lockout, reset floods, idle connections, big and random messages) against the release binary on loopback: a table of what was sent, what came back, RSS, health after each.
+	$(CARGO) build $(CARGO_FLAGS) --release -p scalekeeper --bin scalekeeper
+	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example probe
+
+SOAK_DURATION ?= 10m
+.PHONY: soak
+soak: ## Churn against the release binary on loopback for SOAK_DURATION (default 10m; e.g. SOAK_DURATION=2h): RSS, fds, threads, corrections made and missed, holds not back.
+	$(CARGO) build $(CARGO_FLAGS) --release -p scalekeeper --bin scalekeeper
+	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example soak -- --duration $(SOAK_DURATION)
+
 .PHONY: bench-musl
 bench-musl: build-musl ## The summary's figures at 10,000 Deployments for the image's static musl binary (printed, not written to the docs).
 	SCALEKEEPER_BIN=$(MUSL_BIN) BENCH_SIZES=10000 BENCH_WRITE_DOC=0 \

@@ -16,6 +16,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "support/rawgrpc.rs"]
+mod rawgrpc;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -590,9 +592,7 @@ async fn listener_env(name: &str) -> (Env, TestCa, CertKey) {
 /// A TCP connection to `addr` from the loopback address `from` (any of 127/8 is this host),
 /// so that a test can play several peers.
 async fn connect_from(from: &str, addr: std::net::SocketAddr) -> tokio::net::TcpStream {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
-    socket.connect(addr).await.unwrap()
+    rawgrpc::tcp_from(from, addr).await.unwrap()
 }
 
 #[tokio::test]
@@ -679,76 +679,30 @@ async fn the_server_announces_100_concurrent_streams_per_connection() {
     conn.abort();
 }
 
-/// One HTTP/2 frame (RFC 9113 §4.1).
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = payload.len() as u32;
-    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
-    f.extend_from_slice(&stream.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-/// A HEADERS block (HPACK, RFC 7541: static-table indexes and literals without indexing, no
-/// Huffman) for a health Check.
-fn health_check_headers() -> Vec<u8> {
-    let literal = |out: &mut Vec<u8>, s: &str| {
-        out.push(s.len() as u8);
-        out.extend_from_slice(s.as_bytes());
-    };
-    let mut h = vec![0x83, 0x87]; // :method POST, :scheme https
-    h.push(0x04); // :path, literal value
-    literal(&mut h, "/grpc.health.v1.Health/Check");
-    h.push(0x01); // :authority
-    literal(&mut h, "localhost");
-    h.extend_from_slice(&[0x0f, 0x10]); // content-type (static index 31)
-    literal(&mut h, "application/grpc");
-    h.push(0x00); // a new name
-    literal(&mut h, "te");
-    literal(&mut h, "trailers");
-    h
-}
-
 #[tokio::test]
 async fn a_reset_flood_gets_goaway_enhance_your_calm() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::io::AsyncWriteExt as _;
     let (env, ca, (cert, key)) = listener_env("reset flood CA").await;
     let tls = connect(env.server.grpc_addr, &ca.pem, &cert, &key).await;
     let (mut rd, mut wr) = tokio::io::split(tls);
     // "MadeYouReset" (CVE-2025-8671): each stream is opened, then made to fail by a
     // WINDOW_UPDATE that overflows its window, so the server itself must reset it.
     let flood = tokio::spawn(async move {
-        wr.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await?;
-        wr.write_all(&frame(0x4, 0, 0, &[])).await?; // SETTINGS
-        let headers = health_check_headers();
+        wr.write_all(&rawgrpc::preface()).await?;
+        let headers = rawgrpc::health_check_headers();
         for i in 0..3_000u32 {
             let id = 2 * i + 1;
-            let mut batch = frame(0x1, 0x4, id, &headers); // HEADERS, END_HEADERS
-            batch.extend(frame(0x8, 0, id, &0x7fff_ffffu32.to_be_bytes())); // WINDOW_UPDATE
+            let mut batch = rawgrpc::frame(0x1, 0x4, id, &headers); // HEADERS, END_HEADERS
+            batch.extend(rawgrpc::frame(0x8, 0, id, &0x7fff_ffffu32.to_be_bytes())); // WINDOW_UPDATE
             wr.write_all(&batch).await?;
         }
         wr.flush().await?;
         Ok::<_, std::io::Error>(wr)
     });
     // Read the server's frames until its GOAWAY.
-    let goaway = tokio::time::timeout(Duration::from_secs(20), async {
-        let mut head = [0u8; 9];
-        loop {
-            if rd.read_exact(&mut head).await.is_err() {
-                return None;
-            }
-            let len = (usize::from(head[0]) << 16) | (usize::from(head[1]) << 8) | usize::from(head[2]);
-            let mut payload = vec![0u8; len];
-            if rd.read_exact(&mut payload).await.is_err() {
-                return None;
-            }
-            if head[3] == 0x7 && payload.len() >= 8 {
-                return Some(u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]));
-            }
-        }
-    })
-    .await
-    .expect("the server answers the flood within 20 s");
-    const ENHANCE_YOUR_CALM: u32 = 0xb;
-    assert_eq!(goaway, Some(ENHANCE_YOUR_CALM), "the flood ends with GOAWAY ENHANCE_YOUR_CALM");
+    let goaway = tokio::time::timeout(Duration::from_secs(20), rawgrpc::read_goaway(&mut rd))
+        .await
+        .expect("the server answers the flood within 20 s");
+    assert_eq!(goaway, Some(rawgrpc::ENHANCE_YOUR_CALM), "the flood ends with GOAWAY ENHANCE_YOUR_CALM");
     flood.abort();
 }
