@@ -14,6 +14,11 @@
 //! | [`Error::Internal`] | INTERNAL | anything else: a bug |
 //! | [`Error::Kubernetes`] | PERMISSION_DENIED, UNAVAILABLE or INTERNAL | 401/403 (scalekeeper's own RBAC is too narrow), 429, 5xx, connection failures, undecodable answers |
 //!
+//! Before any handler, the port's intake ([`super::intake`]) answers for itself: a request
+//! tonic cannot decode is INVALID_ARGUMENT (tonic says INTERNAL, kept here for our faults),
+//! one that does not arrive in time DEADLINE_EXCEEDED, one past the receiving limits
+//! RESOURCE_EXHAUSTED, one too large OUT_OF_RANGE (tonic's code).
+//!
 //! What the caller reads ([`Error::into_status`]) never holds scalekeeper's ServiceAccount,
 //! the API server's address or other transport details: an [`Error::Internal`] or an
 //! [`Error::Kubernetes`] says what failed in general words and gives the request id, under
