@@ -277,7 +277,7 @@ impl Cache {
     /// cache's copy at once, and announces it on the change feed, so the reconciler and the
     /// admission guard act on it without waiting for the watch: after an API server restart a
     /// watch can take seconds to deliver it (until it fails with 410 and re-lists). A copy the
-    /// watch delivers later replaces it only if it is as new or newer (see [`PolicyWriter`]).
+    /// watch delivers later replaces it only if it is as new or newer (see `PolicyWriter`).
     /// A policy outside the scope is ignored.
     pub fn observe_written(&self, policy: &ReplicaPolicy) {
         let ns = policy.namespace().unwrap_or_default();

@@ -226,7 +226,7 @@ fn object_matches(hook: &Webhook, attrs: &Attributes<'_>) -> Result<bool, ApiErr
 /// The webhooks of `hooks` that `attrs` selects, in order, each with the version it is
 /// called with.
 ///
-/// Errors: as [`namespace_matches`] and [`object_matches`], for a webhook whose rules
+/// Errors: as `namespace_matches` and `object_matches`, for a webhook whose rules
 /// select the request (upstream reports selector errors only then).
 pub fn select(hooks: &[Arc<Webhook>], store: &StoreInner, attrs: &Attributes<'_>) -> Result<Vec<Invocation>, ApiError> {
     let mut out = vec![];

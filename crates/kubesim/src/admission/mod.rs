@@ -262,7 +262,7 @@ impl Admit for Admission {
 /// warnings go to `warnings`) and, if they allow it, the write runs again.
 ///
 /// Errors: `write`'s own; a webhook's denial; a failed call under `failurePolicy: Fail`;
-/// 409 Conflict when the object changed under the write more than [`MAX_ATTEMPTS`] times.
+/// 409 Conflict when the object changed under the write more than `MAX_ATTEMPTS` times.
 pub async fn run<T>(
     store: &crate::store::Store,
     admission: &Admission,

@@ -437,7 +437,7 @@ fn proto_json<M: prost_reflect::prost::Message>(msg: &M, name: &str) -> Result<V
     dynamic.serialize_with_options(serde_json::value::Serializer, &JSON_OPTIONS).map_err(|e| fail(e.to_string()))
 }
 
-/// A Deployment in the proto3 JSON mapping (see [`JSON_OPTIONS`]): `desiredReplicas` omitted
+/// A Deployment in the proto3 JSON mapping (see `JSON_OPTIONS`): `desiredReplicas` omitted
 /// when unset, `status` and `lastSetAt` omitted when absent, every other field present.
 pub fn deployment_json(d: &Deployment) -> Result<Value, CliError> {
     proto_json(d, "scalekeeper.v1.Deployment")

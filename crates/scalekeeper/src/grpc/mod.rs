@@ -9,7 +9,7 @@
 //!
 //! - [`service`]: `scalekeeper.v1.ScaleService` — validation, scope, logging, metrics (its
 //!   `watch` child feeds the WatchDeployments streams);
-//! - [`status`]: the API [`Error`](status::Error), the one table from it to `tonic::Status`,
+//! - [`status`]: the API [`Error`], the one table from it to `tonic::Status`,
 //!   and the one mapping from a [`WriteError`](crate::writer::WriteError) (with the Kubernetes
 //!   status codes) into it;
 //! - [`convert`]: domain values to proto messages and back;
