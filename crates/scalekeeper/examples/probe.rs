@@ -2,7 +2,8 @@
 //! loopback, one after the other, and a table of what was sent, what came back, the server's
 //! resident memory before, at its peak during and after the case, and whether the server was
 //! healthy after it (a new mTLS connection gets SERVING from a health Check within 2 s and
-//! `/readyz` answers 200).
+//! `/readyz` answers 200). It fails when the server is not healthy after a case, or when slow
+//! bodies raise its RSS past [`SLOW_BODY_RSS_BOUND_MIB`].
 //!
 //! The cases: slow bodies (100 health checks on 2 connections that never finish arriving,
 //! announcing 4 MB, then announcing 60 KiB), handshake lockout (idle sockets and stalled
@@ -34,6 +35,9 @@ use hyper::body::Bytes;
 use tokio::io::AsyncWriteExt as _;
 
 const CHECK: &str = "/grpc.health.v1.Health/Check";
+/// The most a slow-body case may add to the server's RSS at its peak, in MiB: the 16 MiB
+/// partial requests may hold with the default limits, and 8 MiB for connections and buffers.
+const SLOW_BODY_RSS_BOUND_MIB: f64 = 24.0;
 const GET: &str = "/scalekeeper.v1.ScaleService/GetDeployment";
 
 struct Server {
@@ -400,8 +404,22 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let unhealthy: Vec<_> = rows.iter().filter(|r| !r.healthy).map(|r| r.case).collect();
+    // Partial requests hold at most --max-request-bytes x --max-receiving-requests (16 MiB
+    // with the defaults); the slow-body cases may add that and the buffers of their 2
+    // connections, never the 383 MiB they once did.
+    let over: Vec<_> = rows
+        .iter()
+        .filter(|r| r.case.starts_with("slow bodies") && r.rss.1 - r.rss.0 > SLOW_BODY_RSS_BOUND_MIB)
+        .map(|r| format!("{}: +{:.1} MiB", r.case, r.rss.1 - r.rss.0))
+        .collect();
     drop(server);
     sim.shutdown().await;
     anyhow::ensure!(unhealthy.is_empty(), "the server was not healthy after: {}", unhealthy.join(", "));
+    anyhow::ensure!(
+        over.is_empty(),
+        "slow bodies grew RSS past the bound of {SLOW_BODY_RSS_BOUND_MIB} MiB: {}",
+        over.join(", ")
+    );
+    println!("slow bodies stayed within their RSS bound of +{SLOW_BODY_RSS_BOUND_MIB} MiB");
     Ok(())
 }
