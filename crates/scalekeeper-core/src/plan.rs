@@ -136,8 +136,8 @@ pub struct Declaration {
     /// Whether the count was last declared through the API (the API's field manager owns
     /// `spec.replicas`), so the API's own scale write applies it.
     pub through_api: bool,
-    /// When the count was last declared through the API (the writer's `last-set-at`), even if
-    /// the policy was edited by other means since.
+    /// When the count was last declared through the API (the writer's `last-set-at`, to the
+    /// millisecond), even if the policy was edited by other means since.
     pub set_at: Option<Timestamp>,
     /// Who declared it through the API (the writer's `last-set-by`).
     pub set_by: Option<String>,
@@ -648,13 +648,24 @@ fn pinned_elsewhere(desired: &Desired, observed: &Observed) -> bool {
 }
 
 /// When a suspension that began at `since` ends, if it is still in force at `now`: after the
-/// cool-down, or as soon as someone declares the count again (`set_at` after `since`).
+/// cool-down, or as soon as someone declares the count again ([`declared_since`]).
 fn suspension_end(since: Timestamp, set_at: Option<Timestamp>, limits: &Limits, now: Timestamp) -> Option<Timestamp> {
-    if set_at.is_some_and(|s| s > since) {
+    if declared_since(since, set_at) {
         return None;
     }
     let until = since.checked_add(jiff::SignedDuration::try_from(limits.cool_down).ok()?).ok()?;
     (until > now).then_some(until)
+}
+
+/// Whether the count was declared again at or after `since`, the start of a suspension:
+/// `set_at` (the writer's `last-set-at`) compared to the millisecond, the resolution it is
+/// recorded at. A declaration in the same millisecond counts as after: within it the order
+/// cannot be told, and the declaration is the user's latest word. So does one in the same
+/// second when only the status records the suspension (its condition's time has whole seconds,
+/// as after a change of leader). (Issue 28, defect 7: `last-set-at` in whole seconds made a
+/// declaration in the second of the trip compare as older.)
+fn declared_since(since: Timestamp, set_at: Option<Timestamp>) -> bool {
+    set_at.is_some_and(|s| s.as_millisecond() >= since.as_millisecond())
 }
 
 /// Whether the flap guard is full: `flap_max` corrections already within `flap_window` of

@@ -410,7 +410,7 @@ async fn read(
         };
         let pending_for = match (&declaration.set_at, drifted && declaration.through_api) {
             (Some(set_at), true) => {
-                let marker = format!("{uid}/{}/{}", declaration.generation, crate::policy::timestamp(*set_at));
+                let marker = format!("{uid}/{}/{}", declaration.generation, crate::policy::timestamp_millis(*set_at));
                 match &m.pending {
                     Some((seen, since)) if *seen == marker => since.elapsed(),
                     _ => {

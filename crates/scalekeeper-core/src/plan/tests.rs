@@ -193,6 +193,27 @@ fn row_05b_declaring_again_ends_a_suspension_before_its_cool_down() {
     assert_eq!(plan(&i).sync.status, SyncStatus::Conflict);
 }
 
+#[test]
+fn row_05c_declaring_again_in_the_second_the_suspension_began_ends_it() {
+    let mut i = input(4);
+    i.record.suspended = true;
+    // This leader's own record of the trip: finer than a millisecond.
+    i.record.suspended_since = Some(at("2026-11-29T09:59:59.400300Z"));
+    for (set_at, ends) in [
+        ("2026-11-29T09:59:59.700Z", true),
+        // The same millisecond: the order cannot be told; the declaration wins.
+        ("2026-11-29T09:59:59.400Z", true),
+        ("2026-11-29T09:59:59.399Z", false),
+        // Whole seconds (as written before issue 28): the second began before the trip.
+        ("2026-11-29T09:59:59Z", false),
+    ] {
+        i.declaration.set_at = Some(at(set_at));
+        let p = plan(&i);
+        assert_eq!(p.sync.status == SyncStatus::InSync, ends, "declared at {set_at}: {:?}", p.sync);
+        assert_eq!(reasons(&p) == [REASON_RESUMED], ends, "declared at {set_at}");
+    }
+}
+
 // === row 6: in sync, or converging ===
 
 #[test]
