@@ -275,6 +275,52 @@ async fn every_correction_is_described_with_its_own_from_to_and_actor() {
     assert_eq!(corrections_metric(&env, &shop).await, 3.0, "three corrections");
 }
 
+/// The Events with `reason` about `kind`/`name`: (note, how many times it happened: the
+/// series' count, 1 without a series).
+async fn counted_events(env: &TargetEnv, ns: &str, kind: &str, name: &str, reason: &str) -> Vec<(String, i32)> {
+    events(env, ns, reason)
+        .await
+        .into_iter()
+        .filter(|e| {
+            e.regarding.as_ref().is_some_and(|r| r.kind.as_deref() == Some(kind) && r.name.as_deref() == Some(name))
+        })
+        .map(|e| (e.note.unwrap_or_default(), e.series.map_or(1, |s| s.count)))
+        .collect()
+}
+
+/// The same correction made again counts up one Event on the Deployment (events.k8s.io/v1
+/// `series.count`, what kube-runtime's Recorder writes), as it does on the ReplicaPolicy: an
+/// Event per correction is etcd load and an unreadable `kubectl describe`. (Issue 28, defect 8:
+/// the Deployment's reference carried its resourceVersion, which each correction moves, and
+/// the Recorder's key compares it, so 2,816 corrections made 2,816 Events.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_correction_again_counts_up_one_event_on_the_deployment() {
+    let env = start().await;
+    let shop = env.ns("shop");
+    let mut c = env.client().await;
+    c.set_replicas(set(&shop, "web", 3)).await.unwrap();
+    wait_spec(&env, &shop, "web", 3).await;
+    for _ in 0..3 {
+        drift(&env, &shop, "web", 6).await;
+        wait_spec(&env, &shop, "web", 3).await;
+    }
+    wait_for_async("the third correction counted", T, POLL, || async { corrections_metric(&env, &shop).await >= 3.0 })
+        .await;
+    for kind in ["Deployment", "ReplicaPolicy"] {
+        let one = |evs: &[(String, i32)]| evs.len() == 1 && evs[0].1 == 3;
+        // On a timeout, the assertion shows what there was instead.
+        let _ = testkit::try_wait_for_async(
+            &format!("one DriftCorrected Event on {kind} web, counted 3 times"),
+            T,
+            POLL,
+            || async { one(&counted_events(&env, &shop, kind, "web", "DriftCorrected").await) },
+        )
+        .await;
+        let evs = counted_events(&env, &shop, kind, "web", "DriftCorrected").await;
+        assert!(one(&evs), "{kind} web: want one DriftCorrected Event with series.count 3, got (note, count) {evs:?}");
+    }
+}
+
 /// Events with `reason` about `kind`/`name`.
 async fn notes_about(env: &TargetEnv, ns: &str, kind: &str, name: &str, reason: &str) -> Vec<String> {
     events(env, ns, reason)
