@@ -208,6 +208,56 @@ async fn a_hold_that_expires_during_a_suspension_is_applied_at_its_expiry() {
     wait_for_async("the next drift corrected", T, POLL, || async { env.spec_replicas(&shop, "web").await == 4 }).await;
 }
 
+/// kubesim only (it delays watch events on request): the suspension a hold's expiry ended stays
+/// ended when the reconciler's cache lags. Its next look comes with the watch event of its own
+/// scale write, before the one of its status write; reading the status from before, it took
+/// the suspension as still in force and wrote it back, for the rest of the cool-down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspension_a_hold_expiry_ended_stays_ended_when_the_cache_lags() {
+    let env = common::start_target(Options {
+        reconcile: scalekeeper::reconciler::ReconcileConfig {
+            flap_max: 1,
+            cool_down: Duration::from_secs(3600),
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await;
+    let Some(sim) = env.sim() else { return };
+    let shop = env.ns("shop");
+    let mut c = env.client().await;
+    c.set_replicas(set(&shop, "web", 4)).await.unwrap();
+    c.set_replicas(hold(&shop, "web", 10, 3, "INC-9: a short hold")).await.unwrap();
+    common::cluster::patch_replicas(&env.kube, &shop, "web", 7, "other-controller").await;
+    wait_for_async("corrected to the hold", T, POLL, || async { env.spec_replicas(&shop, "web").await == 10 }).await;
+    // The trip in a later second than the hold's placement: the status' record of the
+    // suspension has whole seconds, and a declaration in its second would end it by itself.
+    let into = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    tokio::time::sleep(Duration::from_nanos(u64::from(1_000_000_000 - into))).await;
+    common::cluster::patch_replicas(&env.kube, &shop, "web", 7, "other-controller").await;
+    wait_for_async("suspended", T, POLL, || async { suspended(&env, &shop, "web").await.as_deref() == Some("True") })
+        .await;
+    // From now on every watch event arrives half a second after its change.
+    sim.set_faults(kubesim::FaultSpec { watch_delay_ms: 500, ..Default::default() });
+    wait_for_async("back to the declared count at the hold's expiry", T, POLL, || async {
+        env.spec_replicas(&shop, "web").await == 4
+    })
+    .await;
+    wait_for_async("enforcement resumed", T, POLL, || async {
+        suspended(&env, &shop, "web").await.as_deref() == Some("False")
+    })
+    .await;
+    // Past the lag of every watch event the expiry caused: the suspension stays over.
+    let settled = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while tokio::time::Instant::now() < settled {
+        assert_eq!(suspended(&env, &shop, "web").await.as_deref(), Some("False"), "the suspension came back");
+        tokio::time::sleep(POLL).await;
+    }
+    sim.set_faults(kubesim::FaultSpec::default());
+    common::cluster::patch_replicas(&env.kube, &shop, "web", 6, "other-controller").await;
+    wait_for_async("the next drift corrected", T, POLL, || async { env.spec_replicas(&shop, "web").await == 4 }).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hold_can_be_ended_early_and_needs_a_reason() {
     let env = start().await;
