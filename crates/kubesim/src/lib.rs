@@ -25,6 +25,7 @@ pub mod api;
 pub mod controller;
 pub mod convert;
 pub mod error;
+pub mod expiry;
 pub mod faults;
 pub mod identity;
 pub mod managed_fields;
@@ -82,8 +83,14 @@ pub struct SimConfig {
     pub service_routes: Vec<ServiceRoute>,
     /// How long the Deployment controller takes to make status match spec.
     pub deployment_delay: Duration,
-    /// How many changes are kept for watches to resume from (older → 410 Gone).
+    /// How many changes are kept for watches to resume from (older → 410 Gone). Each holds
+    /// the object before and after, so this bounds most of what a long run keeps besides the
+    /// objects themselves.
     pub history: usize,
+    /// How long an Event lives after its last write, as kube-apiserver's `--event-ttl` (1 h,
+    /// the default here too); a background sweep deletes it then ([`expiry`]), and watchers
+    /// see it DELETED. `None`: Events stay until deleted.
+    pub event_ttl: Option<Duration>,
     /// How often watches that allow bookmarks get one.
     pub bookmark_interval: Duration,
     /// Address of the admin HTTP endpoint (faults, down/up), if wanted.
@@ -105,13 +112,21 @@ impl Default for SimConfig {
             users: vec![],
             service_routes: vec![],
             deployment_delay: Duration::from_millis(50),
-            history: 100_000,
+            history: DEFAULT_HISTORY,
+            event_ttl: Some(DEFAULT_EVENT_TTL),
             bookmark_interval: Duration::from_secs(5),
             admin_listen: None,
             protobuf_first: false,
         }
     }
 }
+
+/// The default of [`SimConfig::history`] and of `kubesim serve --history`: 100,000 changes.
+pub const DEFAULT_HISTORY: usize = 100_000;
+
+/// The default of [`SimConfig::event_ttl`] and of `kubesim serve --event-ttl`: 1 h, as
+/// kube-apiserver's `--event-ttl`.
+pub const DEFAULT_EVENT_TTL: Duration = Duration::from_secs(3600);
 
 /// A running kubesim. Cloning gives another handle to the same server.
 #[derive(Clone)]
@@ -146,7 +161,8 @@ impl Sim {
         } else {
             (None, None)
         };
-        let store = store::Store::new(resources::builtins(), config.history);
+        let retention = store::Retention { history: config.history, event_ttl: config.event_ttl };
+        let store = store::Store::with_retention(resources::builtins(), retention);
         let runtime = RuntimeConfig {
             token: config.token.clone(),
             users: config.users.clone(),
@@ -161,6 +177,9 @@ impl Sim {
         let router = server::router(state.clone());
         server::spawn_accept_loop(listener, router.clone(), tls.clone(), state.down_token());
         tokio::spawn(controller::run(state.clone()));
+        if let Some(ttl) = config.event_ttl {
+            tokio::spawn(expiry::run(Arc::downgrade(&state), ttl));
+        }
         let mut sim = Sim {
             state: state.clone(),
             inner: Arc::new(Inner { router, tls, ca_pem, admin_addr: None, updown: tokio::sync::Mutex::new(false) }),
@@ -369,6 +388,16 @@ impl Sim {
         self.state.store.lock().rv
     }
 
+    /// How many changes the watch history holds now (at most [`SimConfig::history`]).
+    pub fn retained_changes(&self) -> usize {
+        self.state.store.lock().retained_changes()
+    }
+
+    /// How many Events are stored (core/v1 and events.k8s.io/v1 share them).
+    pub fn stored_events(&self) -> usize {
+        self.state.store.lock().snapshot(resources::EVENTS).len()
+    }
+
     /// How many watch streams are open.
     pub fn watcher_count(&self) -> usize {
         self.state.watcher_count()
@@ -483,7 +512,7 @@ fn admin_router(sim: Sim) -> Router {
         .route(
             "/stats",
             get(|AxState(s): AxState<Sim>| async move {
-                Json(json!({"resourceVersion": s.resource_version(), "watchers": s.watcher_count(), "down": s.is_down().await}))
+                Json(json!({"resourceVersion": s.resource_version(), "retainedChanges": s.retained_changes(), "events": s.stored_events(), "watchers": s.watcher_count(), "down": s.is_down().await}))
             }),
         )
         .with_state(sim)

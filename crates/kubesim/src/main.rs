@@ -54,8 +54,12 @@ struct ServeArgs {
     #[arg(long, default_value_t = 200)]
     deployment_delay_ms: u64,
     /// Changes kept for watches to resume from; older resourceVersions get 410 Gone.
-    #[arg(long, default_value_t = 100_000)]
+    #[arg(long, default_value_t = kubesim::DEFAULT_HISTORY)]
     history: usize,
+    /// How long an Event lives after its last write, as kube-apiserver's --event-ttl (e.g.
+    /// 1h, 10m, 30s; a bare number is seconds); 0 keeps Events until deleted.
+    #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+    event_ttl: Ttl,
     /// Address of the admin endpoint (faults, down/up); off when not given.
     #[arg(long, env = "KUBESIM_ADMIN_LISTEN")]
     admin_listen: Option<SocketAddr>,
@@ -79,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
         service_routes,
         deployment_delay_ms,
         history,
+        event_ttl,
         admin_listen,
     } = args;
     let user_names: Vec<String> = users.iter().map(|u| u.name.clone()).collect();
@@ -90,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
         service_routes,
         deployment_delay: Duration::from_millis(deployment_delay_ms),
         history,
+        event_ttl: event_ttl.0,
         admin_listen,
         ..Default::default()
     })
@@ -113,6 +119,24 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An Event TTL as `--event-ttl` gives it: `None` for 0 (never expire).
+#[derive(Debug, Clone, Copy)]
+struct Ttl(Option<Duration>);
+
+/// Parses `--event-ttl`: a duration as jiff reads it (`1h`, `1h0m0s`, `90s`, `PT1H`), or a
+/// bare number of seconds; 0 means Events never expire.
+fn parse_ttl(s: &str) -> Result<Ttl, String> {
+    let s = s.trim();
+    let d = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        Duration::from_secs(s.parse::<u64>().map_err(|e| format!("{s:?}: {e}"))?)
+    } else {
+        let signed: jiff::SignedDuration =
+            s.parse().map_err(|e| format!("{s:?} is not a duration (e.g. 1h, 10m, 30s): {e}"))?;
+        Duration::try_from(signed).map_err(|_| format!("{s:?} is negative"))?
+    };
+    Ok(Ttl(Some(d).filter(|d| !d.is_zero())))
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -129,4 +153,29 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ttl_reads_durations_and_zero_is_never() {
+        assert_eq!(parse_ttl("1h").map(|t| t.0), Ok(Some(Duration::from_secs(3600))));
+        assert_eq!(parse_ttl("1h0m0s").map(|t| t.0), Ok(Some(Duration::from_secs(3600))), "kube-apiserver's form");
+        assert_eq!(parse_ttl("90").map(|t| t.0), Ok(Some(Duration::from_secs(90))));
+        assert_eq!(parse_ttl("500ms").map(|t| t.0), Ok(Some(Duration::from_millis(500))));
+        assert_eq!(parse_ttl("0").map(|t| t.0), Ok(None));
+        assert_eq!(parse_ttl("0s").map(|t| t.0), Ok(None));
+        assert!(parse_ttl("-1m").is_err());
+        assert!(parse_ttl("soon").is_err());
+    }
+
+    #[test]
+    fn serve_defaults_keep_100000_changes_and_events_for_an_hour() {
+        let Cli { command: Command::Serve(args) } =
+            Cli::try_parse_from(["kubesim", "serve", "--kubeconfig", "k"]).expect("parses");
+        assert_eq!(args.history, 100_000);
+        assert_eq!(args.event_ttl.0, Some(Duration::from_secs(3600)));
+    }
 }

@@ -58,6 +58,9 @@ impl Behavior {
     }
 }
 
+/// The storage of Events: core/v1 and events.k8s.io/v1 share it.
+pub const EVENTS: &str = "events";
+
 /// The storage of admissionregistration.k8s.io/v1 ValidatingWebhookConfigurations.
 pub const WEBHOOK_CONFIGS: &str = "admissionregistration.k8s.io/validatingwebhookconfigurations";
 
@@ -261,7 +264,7 @@ pub fn builtins() -> Vec<ResourceDef> {
         vec![col("Status", "string", ".status.phase", 0), col("Age", "date", ".metadata.creationTimestamp", 0)];
 
     let mut events =
-        builtin("", &["v1"], "events", "Event", &["ev"], true, false, "events", Codec::Identity, Behavior::Event);
+        builtin("", &["v1"], "events", "Event", &["ev"], true, false, EVENTS, Codec::Identity, Behavior::Event);
     // The API server's event table (pkg/printers/internalversion/printers.go): no leading
     // Name column — the name comes last, only with `-o wide` (priority 1).
     events.columns = vec![
@@ -284,7 +287,7 @@ pub fn builtins() -> Vec<ResourceDef> {
         &["ev"],
         true,
         false,
-        "events",
+        EVENTS,
         Codec::EventsV1,
         Behavior::Event,
     );

@@ -11,9 +11,14 @@
 //! Lists take an O(1) snapshot of the storage's ordered map; a paginated list keeps that
 //! snapshot so that every page is served from the same resourceVersion, as etcd does, and
 //! each page costs O(page · log n).
+//!
+//! What the store keeps is bounded by its [`Retention`]: the change log by a number of
+//! changes (a watch from before it gets 410 Gone), and Events by a time to live after their
+//! last write, as kube-apiserver's `--event-ttl` bounds them ([`StoreInner::expire_events`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use imbl::OrdMap;
 use serde_json::Value;
@@ -86,6 +91,49 @@ pub struct WriteRecord {
     pub field_manager: String,
 }
 
+/// How long the store keeps what it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// How many changes the log keeps for watches to resume from (at least 1); a watch from a
+    /// resourceVersion before them gets 410 Gone.
+    pub history: usize,
+    /// How long an Event lives after its last write (kube-apiserver's `--event-ttl`, 1 h by
+    /// default there); `None`: Events stay until deleted.
+    pub event_ttl: Option<Duration>,
+}
+
+/// When each stored Event was last written, oldest first: what [`StoreInner::expire_events`]
+/// reads. kube-apiserver puts every Event write under an etcd lease of `--event-ttl`, so an
+/// Event goes that long after its *last* write (a series' update renews it).
+#[derive(Debug, Default)]
+struct EventWrites {
+    /// (last write, its resourceVersion, unique) → the Event.
+    by_time: BTreeMap<(tokio::time::Instant, u64), ObjKey>,
+    /// The Event → its entry in `by_time`.
+    by_key: HashMap<ObjKey, (tokio::time::Instant, u64)>,
+}
+
+impl EventWrites {
+    fn written(&mut self, key: &ObjKey, at: tokio::time::Instant, rv: u64) {
+        if let Some(old) = self.by_key.insert(key.clone(), (at, rv)) {
+            self.by_time.remove(&old);
+        }
+        self.by_time.insert((at, rv), key.clone());
+    }
+
+    fn removed(&mut self, key: &ObjKey) {
+        if let Some(old) = self.by_key.remove(key) {
+            self.by_time.remove(&old);
+        }
+    }
+
+    /// The Event written least recently, if that was at or before `before`.
+    fn oldest_before(&self, before: tokio::time::Instant) -> Option<ObjKey> {
+        let ((at, _), key) = self.by_time.first_key_value()?;
+        (*at <= before).then(|| key.clone())
+    }
+}
+
 /// The state behind the store's mutex.
 pub struct StoreInner {
     /// The last committed resourceVersion.
@@ -95,6 +143,9 @@ pub struct StoreInner {
     objects: HashMap<String, Objects>,
     log: VecDeque<Change>,
     history: usize,
+    event_ttl: Option<Duration>,
+    /// Kept only with an `event_ttl`.
+    event_writes: EventWrites,
     snapshots: VecDeque<(u64, String, Objects)>,
     writes: VecDeque<WriteRecord>,
     /// Deployments whose spec changed, for the Deployment controller.
@@ -166,6 +217,7 @@ impl StoreInner {
     }
 
     fn commit_one(&mut self, storage: &str, key: ObjKey, new: Option<Value>) -> Option<Arc<Value>> {
+        let event_key = (storage == crate::resources::EVENTS && self.event_ttl.is_some()).then(|| key.clone());
         let map = self.objects.entry(storage.to_string()).or_default();
         let previous = map.get(&key).cloned();
         let rv = self.rv + 1;
@@ -193,18 +245,44 @@ impl StoreInner {
             }
             self.webhook_configs_rv = rv;
         }
+        let at = tokio::time::Instant::now();
+        if let Some(key) = event_key {
+            match kind {
+                ChangeType::Deleted => self.event_writes.removed(&key),
+                ChangeType::Added | ChangeType::Modified => self.event_writes.written(&key, at, rv),
+            }
+        }
         if self.log.len() >= self.history {
             self.log.pop_front();
         }
-        self.log.push_back(Change {
-            rv,
-            storage: Arc::from(storage),
-            kind,
-            object: object.clone(),
-            previous,
-            at: tokio::time::Instant::now(),
-        });
+        self.log.push_back(Change { rv, storage: Arc::from(storage), kind, object: object.clone(), previous, at });
         Some(object)
+    }
+
+    /// How many changes the log holds now (at most the retention's `history`).
+    pub fn retained_changes(&self) -> usize {
+        self.log.len()
+    }
+
+    /// Deletes up to `max` Events whose last write is at least the retention's `event_ttl`
+    /// before `now`, oldest first, each a change watchers see as DELETED (as when etcd's lease
+    /// of an Event expires; no finalizer or admission is involved there either). Returns how
+    /// many it deleted: fewer than `max` means none is due any more. Nothing without an
+    /// `event_ttl`.
+    pub fn expire_events(&mut self, now: tokio::time::Instant, max: usize) -> usize {
+        let Some(ttl) = self.event_ttl else { return 0 };
+        let Some(before) = now.checked_sub(ttl) else { return 0 };
+        let mut deleted = 0;
+        while deleted < max {
+            let Some(key) = self.event_writes.oldest_before(before) else { break };
+            // Dropped from the index by the commit; an entry whose Event is gone is dropped here.
+            if self.commit(crate::resources::EVENTS, key.clone(), None).is_none() {
+                self.event_writes.removed(&key);
+                continue;
+            }
+            deleted += 1;
+        }
+        deleted
     }
 
     /// The oldest resourceVersion a watch can resume from (`None`: any).
@@ -283,8 +361,14 @@ pub struct Store {
 }
 
 impl Store {
-    /// An empty store serving `resources`, keeping `history` changes for watches.
+    /// An empty store serving `resources`, keeping `history` changes for watches, and Events
+    /// until deleted.
     pub fn new(resources: Vec<ResourceDef>, history: usize) -> Self {
+        Self::with_retention(resources, Retention { history, event_ttl: None })
+    }
+
+    /// An empty store serving `resources`, keeping what `retention` says.
+    pub fn with_retention(resources: Vec<ResourceDef>, retention: Retention) -> Self {
         let (rv_tx, _) = watch::channel(0);
         Self {
             inner: Mutex::new(StoreInner {
@@ -292,7 +376,9 @@ impl Store {
                 resources,
                 objects: HashMap::new(),
                 log: VecDeque::new(),
-                history: history.max(1),
+                history: retention.history.max(1),
+                event_ttl: retention.event_ttl,
+                event_writes: EventWrites::default(),
                 snapshots: VecDeque::new(),
                 writes: VecDeque::new(),
                 deployment_changes: vec![],
@@ -347,6 +433,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resources::EVENTS;
     use serde_json::json;
 
     fn store(history: usize) -> Store {
@@ -383,6 +470,79 @@ mod tests {
         assert_eq!(g.changes_since(2, "x").map(|c| c.len()), Some(3));
         assert!(g.changes_since(1, "x").is_none());
         assert_eq!(g.changes_since(5, "x").map(|c| c.len()), Some(0));
+    }
+
+    #[test]
+    fn the_history_stays_within_its_bound_under_churn() {
+        let s = store(1_000);
+        let mut g = s.lock();
+        for i in 0..20_000 {
+            g.commit("x", key(&format!("o{}", i % 50)), Some(json!({"metadata": {}, "n": i})));
+            assert!(g.retained_changes() <= 1_000, "after {i} writes");
+        }
+        assert_eq!(g.retained_changes(), 1_000);
+        // The oldest version a watch can still resume from is the one before the retained.
+        assert!(g.changes_since(19_000, "x").is_some());
+        assert!(g.changes_since(18_999, "x").is_none(), "older: 410 Gone");
+    }
+
+    fn event(ns: &str, name: &str) -> Value {
+        json!({"metadata": {"namespace": ns, "name": name}, "reason": "Test"})
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_expire_a_ttl_after_their_last_write() {
+        let ttl = Duration::from_secs(60);
+        let s = Store::with_retention(crate::resources::builtins(), Retention { history: 100, event_ttl: Some(ttl) });
+        let ev = |n: &str| (String::from("shop"), n.to_string());
+        let commit = |k: ObjKey, v: Option<Value>| s.lock().commit(EVENTS, k, v);
+        let expire = || s.lock().expire_events(tokio::time::Instant::now(), 10);
+        commit(ev("a"), Some(event("shop", "a")));
+        commit(ev("b"), Some(event("shop", "b")));
+        s.lock().commit("x", key("not-an-event"), Some(json!({"metadata": {}})));
+        tokio::time::advance(Duration::from_secs(40)).await;
+        // b's series is updated: its lease starts again.
+        commit(ev("b"), Some(event("shop", "b")));
+        tokio::time::advance(Duration::from_secs(20)).await;
+        let rv = s.lock().rv;
+        assert_eq!(expire(), 1, "a is 60 s old");
+        {
+            let g = s.lock();
+            assert!(g.get(EVENTS, &ev("a")).is_none() && g.get(EVENTS, &ev("b")).is_some());
+            let changes = g.changes_since(rv, EVENTS).expect("retained");
+            assert_eq!(changes.len(), 1);
+            let deleted = (changes[0].kind, changes[0].object["metadata"]["name"].as_str());
+            assert_eq!(deleted, (ChangeType::Deleted, Some("a")));
+        }
+        assert_eq!(expire(), 0, "b was written 20 s ago");
+        tokio::time::advance(Duration::from_secs(40)).await;
+        assert_eq!(expire(), 1);
+        assert!(s.lock().get(EVENTS, &ev("b")).is_none());
+        assert!(s.lock().get("x", &key("not-an-event")).is_some(), "only Events expire");
+        // Deleted through the API before its time: nothing left to expire.
+        commit(ev("c"), Some(event("shop", "c")));
+        commit(ev("c"), None);
+        tokio::time::advance(ttl).await;
+        assert_eq!(expire(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_expiry_backlog_is_deleted_in_bounded_batches_and_nothing_expires_without_a_ttl() {
+        let ttl = Duration::from_secs(1);
+        let s = Store::with_retention(crate::resources::builtins(), Retention { history: 100, event_ttl: Some(ttl) });
+        let forever = store(100);
+        for n in 0..25 {
+            let k = (String::from("shop"), format!("e{n}"));
+            s.lock().commit(EVENTS, k.clone(), Some(event("shop", &k.1)));
+            forever.lock().commit(EVENTS, k.clone(), Some(event("shop", &k.1)));
+        }
+        tokio::time::advance(ttl).await;
+        let now = tokio::time::Instant::now();
+        assert_eq!(s.lock().expire_events(now, 10), 10);
+        assert_eq!(s.lock().expire_events(now, 10), 10);
+        assert_eq!(s.lock().expire_events(now, 10), 5);
+        assert_eq!(forever.lock().expire_events(now, 10), 0);
+        assert_eq!(forever.lock().snapshot(EVENTS).len(), 25);
     }
 
     #[test]

@@ -1635,6 +1635,126 @@ async fn recorder_events_read_back_as_core_v1() {
     assert_eq!(e.regarding.and_then(|r| r.name).as_deref(), Some("web"));
 }
 
+/// Events expire an event TTL after their *last* write, as kube-apiserver's `--event-ttl`
+/// makes them (each write renews the Event's etcd lease): a watcher sees each go as DELETED,
+/// and an Event whose series the Recorder updated lives a TTL from that update. kubesim only:
+/// the real server's TTL is its flag (1 h by default), which a test cannot shorten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_expire_an_event_ttl_after_their_last_write() {
+    use k8s_openapi::api::events::v1::Event as NewEvent;
+    use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+    const TTL: Duration = Duration::from_millis(800);
+
+    let (t, client) = start_with(SimConfig { event_ttl: Some(TTL), ..Default::default() }).await;
+    if t.real() {
+        target::skip_on_real(
+            "the Event TTL is the API server's --event-ttl (1 h by default); a test cannot shorten it",
+        );
+        return;
+    }
+    let deps: Api<Deployment> = Api::default_namespaced(client.clone());
+    let web = deps.create(&PostParams::default(), &deployment("web", 1)).await.expect("create");
+    let events: Api<NewEvent> = Api::default_namespaced(client.clone());
+    let rv = events.list(&ListParams::default()).await.expect("list").metadata.resource_version.expect("a version");
+    let mut stream = events.watch(&WatchParams::default(), &rv).await.expect("watch").boxed();
+    let recorder = Recorder::new(client.clone(), Reporter { controller: "scalekeeper-test".into(), instance: None });
+    let ev = |reason: &str| Event {
+        type_: EventType::Normal,
+        reason: reason.into(),
+        note: Some(format!("{reason} happened")),
+        action: reason.into(),
+        secondary: None,
+    };
+    let written = Instant::now();
+    recorder.publish(&ev("Once"), &web.object_ref(&())).await.expect("publish");
+    recorder.publish(&ev("Again"), &web.object_ref(&())).await.expect("publish");
+    // Half a TTL later "Again" happens again: the Recorder counts up its series, a write that
+    // renews it. (The clock is what this waits for.)
+    tokio::time::sleep(TTL / 2).await;
+    let renewed = Instant::now();
+    recorder.publish(&ev("Again"), &web.object_ref(&())).await.expect("publish again");
+
+    let mut deleted: BTreeMap<String, Instant> = BTreeMap::new();
+    within("both Events deleted by their TTL", async {
+        while deleted.len() < 2 {
+            match stream.next().await.expect("the watch goes on").expect("a watch event") {
+                WatchEvent::Deleted(e) => {
+                    deleted.insert(e.reason.clone().unwrap_or_default(), Instant::now());
+                }
+                WatchEvent::Added(_) | WatchEvent::Modified(_) | WatchEvent::Bookmark(_) => {}
+                WatchEvent::Error(e) => panic!("watch error: {e:?}"),
+            }
+        }
+    })
+    .await;
+    let (once, again) = (deleted["Once"], deleted["Again"]);
+    println!(
+        "Once deleted {:?} after its write, Again {:?} after its renewal (TTL {TTL:?})",
+        once - written,
+        again - renewed
+    );
+    assert!(once >= written + TTL, "Once went {:?} after its write, before the TTL", once - written);
+    assert!(again >= renewed + TTL, "Again went {:?} after its last write, before the TTL", again - renewed);
+    assert!(again > once, "the renewed Event outlives the other");
+    assert!(events.list(&ListParams::default()).await.expect("list").items.is_empty(), "no Event is left");
+}
+
+/// A churn of writes through the API (scale patches, and an Event per write as a controller
+/// correcting them would record) keeps what kubesim holds bounded: the watch history never
+/// exceeds `SimConfig::history` (a watch from before it gets 410 Gone), and the Events go with
+/// their TTL. What `scalekeeper dev` under churn relies on; `examples/kubesim_churn.rs` measures
+/// the memory. kubesim only: it reads kubesim's own history length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_churn_of_writes_keeps_the_history_and_the_events_bounded() {
+    use k8s_openapi::api::events::v1::Event as NewEvent;
+    const HISTORY: usize = 500;
+    const WRITES: usize = 1_500;
+    const TTL: Duration = Duration::from_millis(300);
+
+    let (t, client) = start_with(SimConfig { history: HISTORY, event_ttl: Some(TTL), ..quiet() }).await;
+    if t.real() {
+        target::skip_on_real("reads kubesim's watch history length; the real server's is etcd's");
+        return;
+    }
+    let sim = t.sim();
+    let deps: Api<Deployment> = Api::default_namespaced(client.clone());
+    deps.create(&PostParams::default(), &deployment("web", 1)).await.expect("create");
+    let first_rv = sim.resource_version();
+    let events: Api<NewEvent> = Api::default_namespaced(client.clone());
+    let pp = PatchParams::default();
+    let mut most_retained = 0;
+    for i in 0..WRITES / 2 {
+        let replicas = 1 + (i % 5) as i32;
+        deps.patch_scale("web", &pp, &Patch::Merge(json!({"spec": {"replicas": replicas}}))).await.expect("scale");
+        let e: NewEvent = serde_json::from_value(json!({
+            "metadata": {"name": format!("web.{i:05}")},
+            "eventTime": "2026-12-07T00:00:00.000000Z", "reportingController": "churn", "reportingInstance": "churn-1",
+            "action": "Scale", "reason": "Scaled", "type": "Normal", "note": format!("scaled to {replicas}"),
+            "regarding": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "namespace": t.ns}
+        }))
+        .expect("an Event");
+        events.create(&PostParams::default(), &e).await.expect("create Event");
+        most_retained = most_retained.max(sim.retained_changes());
+    }
+    println!(
+        "{} writes: at most {most_retained} changes retained (bound {HISTORY})",
+        sim.resource_version() - first_rv
+    );
+    assert!(most_retained <= HISTORY, "{most_retained} changes retained, bound {HISTORY}");
+    assert_eq!(sim.retained_changes(), HISTORY, "full after {WRITES} writes");
+    // A watch from the start of the churn is 410 Gone: the history let it go.
+    let mut gone = deps.watch(&WatchParams::default(), &first_rv.to_string()).await.expect("watch").boxed();
+    match within("the watch's answer", gone.next()).await {
+        Some(Ok(WatchEvent::Error(e))) => assert_eq!(e.code, 410, "{e:?}"),
+        other => panic!("want a 410 ERROR event, got {other:?}"),
+    }
+    // And every Event goes with its TTL.
+    testkit::wait_for_async("every Event expired", WAIT, testkit::POLL, || async {
+        events.list(&ListParams::default()).await.expect("list").items.is_empty()
+    })
+    .await;
+}
+
 // === Faults ===
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

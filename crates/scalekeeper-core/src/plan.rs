@@ -18,8 +18,8 @@
 //! | 1 | Deployment missing | [`Decision::Missing`] | — | CONFLICT (`DeploymentNotFound`) |
 //! | 2 | an HPA targets it | [`Decision::Noop`] | `ConflictDetected` (Warning) on entering | CONFLICT |
 //! | 3 | the policy is pinned to another Deployment UID | [`Decision::Noop`] | `ConflictDetected` (Warning) on entering | CONFLICT |
-//! | 4 | suspended by the flap guard, cool-down running | [`Decision::Noop`] | — | CONFLICT |
-//! | 5 | suspended, cool-down over or count declared again | resumes, then the rows below | `EnforcementResumed` | (below) |
+//! | 4 | suspended by the flap guard, cool-down running (and nothing of row 5) | [`Decision::Noop`] | — | CONFLICT |
+//! | 5 | suspended, and the cool-down is over, the count was declared again, or a rule took over by time (row 10's transitions) | resumes, then the rows below (a rule that took over: row 10, at once) | `EnforcementResumed` | (below) |
 //! | 6 | `spec.replicas` = declared | [`Decision::Noop`] | — | IN_SYNC or PROGRESSING |
 //! | 7 | declared through the API moments ago, the writer's scale write not landed | [`Decision::Wait`] | — | PROGRESSING |
 //! | 8 | drift, Observe mode | [`Decision::Report`] | `DriftDetected` on entering | DRIFTED |
@@ -33,6 +33,12 @@
 //! ([`crate::rules`]). [`Record::applied_rule`] is the rule last seen in effect; a different
 //! one now is a transition (row 10), announced even when already in effect, and never a drift.
 //! [`Plan::requeue_after`] comes just after the next transition.
+//!
+//! A transition ends a flap-guard suspension (row 5) rather than wait behind it (row 4): a hold
+//! that expires or a window that begins or ends is a declaration made in advance, so it ends
+//! the suspension as one made now does, and is applied at its instant, not at the end of the
+//! cool-down (issue 28, defect 9). The flap guard then counts afresh: a writer that keeps
+//! fighting the new count trips it again.
 //!
 //! A paused Deployment (`spec.paused`) is planned like any other: the Deployment controller
 //! scales paused Deployments too (it only holds back template rollouts), so a correction takes
@@ -54,7 +60,8 @@ pub const REASON_DRIFT_DETECTED: &str = "DriftDetected";
 pub const REASON_CONFLICT: &str = "ConflictDetected";
 /// Event reason: the flap guard suspended enforcement.
 pub const REASON_SUSPENDED: &str = "EnforcementSuspended";
-/// Event reason: enforcement resumed after the cool-down or a new declaration.
+/// Event reason: enforcement resumed after the cool-down, a new declaration, or a rule taking
+/// over by time.
 pub const REASON_RESUMED: &str = "EnforcementResumed";
 /// Event reason: the reconciler applied a declared count itself — one declared in the
 /// ReplicaPolicy (GitOps, a hand edit), or one declared through the API whose own scale write
@@ -136,8 +143,8 @@ pub struct Declaration {
     /// Whether the count was last declared through the API (the API's field manager owns
     /// `spec.replicas`), so the API's own scale write applies it.
     pub through_api: bool,
-    /// When the count was last declared through the API (the writer's `last-set-at`), even if
-    /// the policy was edited by other means since.
+    /// When the count was last declared through the API (the writer's `last-set-at`, to the
+    /// millisecond), even if the policy was edited by other means since.
     pub set_at: Option<Timestamp>,
     /// Who declared it through the API (the writer's `last-set-by`).
     pub set_by: Option<String>,
@@ -369,21 +376,29 @@ pub fn plan(input: &Input) -> Plan {
     let mut conditions = vec![];
     let mut memory = Memory::default();
 
-    // Suspension: in force while it began after the last declaration and the cool-down runs.
-    let until = record.suspended_since.and_then(|since| suspension_end(since, declaration.set_at, limits, *now));
+    // Suspension: in force while it began after the last declaration, no rule has taken over
+    // by time since, and the cool-down runs.
+    let took_over = record.applied_generation >= declaration.generation
+        && recorded_rule != key
+        && transition_event(&recorded_rule, &effective, None, declaration).is_some();
+    let suspension = suspension(record.suspended_since, declaration.set_at, took_over, limits, *now);
+    let until = suspension.ok();
     memory.forget_suspension = record.suspended_since.is_some() && until.is_none();
     if until.is_some() && !record.suspended {
         // Decided by this leader earlier, not yet visible in the status it read.
         conditions.push(suspended(true, "FlapGuard", "enforcement suspended".into()));
     }
-    if record.suspended && until.is_none() {
-        conditions.push(suspended(false, "CoolDownOver", "enforcement resumed".into()));
+    if let (true, Err(why)) = (record.suspended, suspension) {
+        let note = match why {
+            Resumption::CoolDownOver => {
+                format!("flap guard cool-down of {}s over: enforcing again", limits.cool_down.as_secs())
+            }
+            Resumption::DeclaredAgain => "count declared again: enforcing again".to_string(),
+            Resumption::RuleTookOver => format!("the {} took over by time: enforcing again", effective.describe()),
+        };
+        conditions.push(suspended(false, why.reason(), format!("enforcement resumed: {note}")));
         memory.forget_corrections = true;
-        events.push(PlannedEvent {
-            warning: false,
-            reason: REASON_RESUMED,
-            note: "flap guard cool-down over or count declared again: enforcing again".into(),
-        });
+        events.push(PlannedEvent { warning: false, reason: REASON_RESUMED, note });
     }
     let mut conflicts: Vec<Conflict> = hpas.iter().map(|h| Conflict::Hpa(h.clone())).collect();
     if until.is_some() {
@@ -647,14 +662,64 @@ fn pinned_elsewhere(desired: &Desired, observed: &Observed) -> bool {
     desired.deployment_uid.as_deref().is_some_and(|u| !u.is_empty() && u != observed.uid)
 }
 
-/// When a suspension that began at `since` ends, if it is still in force at `now`: after the
-/// cool-down, or as soon as someone declares the count again (`set_at` after `since`).
-fn suspension_end(since: Timestamp, set_at: Option<Timestamp>, limits: &Limits, now: Timestamp) -> Option<Timestamp> {
-    if set_at.is_some_and(|s| s > since) {
-        return None;
+/// Why a flap-guard suspension is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resumption {
+    /// Its cool-down ran out (or nothing records when it began).
+    CoolDownOver,
+    /// Someone declared the count again through the API ([`declared_since`]).
+    DeclaredAgain,
+    /// A rule took over by time: a hold expired, a schedule window began or ended (row 10).
+    RuleTookOver,
+}
+
+impl Resumption {
+    /// The reason of the `EnforcementSuspended` condition, set to false.
+    fn reason(self) -> &'static str {
+        match self {
+            Resumption::CoolDownOver => "CoolDownOver",
+            Resumption::DeclaredAgain => "DeclaredAgain",
+            Resumption::RuleTookOver => "RuleTookOver",
+        }
     }
-    let until = since.checked_add(jiff::SignedDuration::try_from(limits.cool_down).ok()?).ok()?;
-    (until > now).then_some(until)
+}
+
+/// Whether a suspension that began at `since` is still in force at `now` — `Ok(when it ends)` —
+/// or why it is over. It ends as soon as someone declares the count again ([`declared_since`])
+/// or a rule takes over by time (`took_over`: a hold expiring, a schedule window beginning or
+/// ending, each a declaration made in advance, so it ends the suspension as one made now does
+/// and is applied at once rather than after the cool-down; issue 28, defect 9), else when the
+/// cool-down runs out.
+fn suspension(
+    since: Option<Timestamp>,
+    set_at: Option<Timestamp>,
+    took_over: bool,
+    limits: &Limits,
+    now: Timestamp,
+) -> Result<Timestamp, Resumption> {
+    let Some(since) = since else { return Err(Resumption::CoolDownOver) };
+    if declared_since(since, set_at) {
+        return Err(Resumption::DeclaredAgain);
+    }
+    if took_over {
+        return Err(Resumption::RuleTookOver);
+    }
+    let cool_down = jiff::SignedDuration::try_from(limits.cool_down).map_err(|_| Resumption::CoolDownOver)?;
+    match since.checked_add(cool_down) {
+        Ok(until) if until > now => Ok(until),
+        _ => Err(Resumption::CoolDownOver),
+    }
+}
+
+/// Whether the count was declared again at or after `since`, the start of a suspension:
+/// `set_at` (the writer's `last-set-at`) compared to the millisecond, the resolution it is
+/// recorded at. A declaration in the same millisecond counts as after: within it the order
+/// cannot be told, and the declaration is the user's latest word. So does one in the same
+/// second when only the status records the suspension (its condition's time has whole seconds,
+/// as after a change of leader). (Issue 28, defect 7: `last-set-at` in whole seconds made a
+/// declaration in the second of the trip compare as older.)
+fn declared_since(since: Timestamp, set_at: Option<Timestamp>) -> bool {
+    set_at.is_some_and(|s| s.as_millisecond() >= since.as_millisecond())
 }
 
 /// Whether the flap guard is full: `flap_max` corrections already within `flap_window` of

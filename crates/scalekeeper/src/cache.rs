@@ -280,12 +280,22 @@ impl Cache {
     /// watch delivers later replaces it only if it is as new or newer (see `PolicyWriter`).
     /// A policy outside the scope is ignored.
     pub fn observe_written(&self, policy: &ReplicaPolicy) {
+        if self.keep_written(policy) {
+            let ns = policy.namespace().unwrap_or_default();
+            let _ = self.changes.send(Change::Object { namespace: ns, name: policy.name_any() });
+        }
+    }
+
+    /// As [`Cache::observe_written`], without announcing the change: for the reconciler's own
+    /// status writes, whose next look must read the status it has just written (the watch
+    /// brings its own event, which triggers that look). Returns whether the policy is in scope.
+    pub fn keep_written(&self, policy: &ReplicaPolicy) -> bool {
         let ns = policy.namespace().unwrap_or_default();
-        let Some(part) = self.part(&ns) else { return };
+        let Some(part) = self.part(&ns) else { return false };
         let mut p = policy.clone();
         keep_replicas_owners(&mut p);
         part.policy_writer.apply(&watcher::Event::Apply(p));
-        let _ = self.changes.send(Change::Object { namespace: ns, name: policy.name_any() });
+        true
     }
 
     /// As [`Cache::observe_written`] for a policy this process has just deleted.

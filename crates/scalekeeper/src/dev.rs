@@ -97,7 +97,20 @@ pub struct DevConfig {
     /// Largest replica count SetReplicas accepts.
     #[arg(long, default_value_t = scalekeeper_core::DEFAULT_MAX_REPLICAS)]
     pub max_replicas: i32,
+    /// Changes kubesim keeps for watches to resume from (older resourceVersions get 410 Gone,
+    /// and watchers re-list): with the Event TTL, what bounds dev mode's memory under churn.
+    #[arg(long, default_value_t = DEV_WATCH_HISTORY)]
+    pub kube_watch_history: usize,
+    /// How long kubesim keeps an Event after its last write, as kube-apiserver's --event-ttl
+    /// (e.g. 1h, 10m; 0 keeps Events until deleted).
+    #[arg(long, default_value = "1h", value_parser = crate::runtime::args::parse_duration)]
+    pub kube_event_ttl: Duration,
 }
+
+/// The default of `scalekeeper dev --kube-watch-history`: 10,000 changes, a tenth of kubesim's
+/// own default. Each change holds the object before and after it; under churn the history is
+/// full all the time, and at 100,000 it alone held hundreds of MiB (issue 28, defect 10).
+pub const DEV_WATCH_HISTORY: usize = 10_000;
 
 /// Everything dev mode started.
 pub struct Dev {
@@ -138,6 +151,8 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
     let sim = kubesim::Sim::start(kubesim::SimConfig {
         listen: config.kube_listen,
         deployment_delay: Duration::from_millis(500),
+        history: config.kube_watch_history,
+        event_ttl: Some(config.kube_event_ttl).filter(|ttl| !ttl.is_zero()),
         users: vec![kubesim::SimUser {
             name: DEV_SERVICE_ACCOUNT.into(),
             token: uuid::Uuid::new_v4().simple().to_string(),
@@ -296,6 +311,27 @@ mod tests {
                     .any(|r| has(&r["apiGroups"], GROUP) && has(&r["resources"], RESOURCE) && has(&r["verbs"], verb))
             })
             .collect()
+    }
+
+    /// `scalekeeper dev` with `flags`.
+    fn dev_flags(flags: &[&str]) -> Result<DevConfig, clap::Error> {
+        use clap::Parser as _;
+        let args = crate::runtime::args::Args::try_parse_from(["scalekeeper", "dev"].iter().chain(flags))?;
+        match args.command {
+            crate::runtime::args::Command::Dev(config) => Ok(config),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn dev_bounds_what_kubesim_keeps_and_the_flags_change_it() {
+        // Issue 28, defect 10: unbounded, dev mode grew about 38 MiB a minute under churn.
+        let c = dev_flags(&[]).expect("the defaults parse");
+        assert_eq!((c.kube_watch_history, c.kube_event_ttl), (10_000, Duration::from_secs(3600)));
+        let c = dev_flags(&["--kube-watch-history", "500", "--kube-event-ttl", "10m"]).expect("parses");
+        assert_eq!((c.kube_watch_history, c.kube_event_ttl), (500, Duration::from_secs(600)));
+        assert_eq!(dev_flags(&["--kube-event-ttl", "0"]).expect("0: never").kube_event_ttl, Duration::ZERO);
+        assert!(dev_flags(&["--kube-event-ttl", "soon"]).is_err());
     }
 
     #[test]

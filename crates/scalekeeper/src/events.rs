@@ -2,6 +2,7 @@
 //! thing happening again counts up one Event's series while anything different is an Event of
 //! its own. The reconciler, the API's writer and the admission guard all publish through here.
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 
 /// Who reports scalekeeper's Events (`reportingController` `scalekeeper`, `reportingInstance`
@@ -29,15 +30,11 @@ pub fn event_action(verb: &str, note: &str) -> String {
 }
 
 /// Publishes one Event per object in `regarding` through `recorder`, with an action per
-/// distinct note (see [`event_action`]). Failures are logged, never returned: an Event is a
-/// report, and the write it reports has happened.
-///
-/// The Recorder aggregates by object reference *including* its resourceVersion: a reference
-/// without one (as the admission guard makes) lets repeats of one note on one object count up
-/// a single Event's series.
+/// distinct note (see [`event_action`]), about each object as [`about`] names it. Failures are
+/// logged, never returned: an Event is a report, and the write it reports has happened.
 pub async fn publish_on(
     recorder: &Recorder,
-    regarding: &[k8s_openapi::api::core::v1::ObjectReference],
+    regarding: &[ObjectReference],
     type_: EventType,
     reason: &str,
     verb: &str,
@@ -51,15 +48,43 @@ pub async fn publish_on(
         secondary: None,
     };
     for reference in regarding {
-        if let Err(e) = recorder.publish(&ev, reference).await {
+        if let Err(e) = recorder.publish(&ev, &about(reference)).await {
             tracing::warn!(reason, error = %e, "publishing an Event failed");
         }
     }
 }
 
+/// The reference an Event is about: `reference` without its `resourceVersion`, which every
+/// write of the object moves. kube-runtime's [`Recorder`] folds an Event into an earlier one
+/// only when the whole reference is equal (its key derives `PartialEq` over every field,
+/// resourceVersion included, though its hash leaves it out), so a reference that carries it
+/// makes each correction of a Deployment an Event of its own: 2,816 corrections, 2,816 Events
+/// (issue 28, defect 8). client-go's recorder aggregates the same way, keyed on the object's
+/// kind, namespace, name, UID and API version, not its resourceVersion (`getEventKey` in
+/// client-go's `tools/record/events_cache.go`); `kubectl describe` finds Events by those too.
+pub fn about(reference: &ObjectReference) -> ObjectReference {
+    ObjectReference { resource_version: None, ..reference.clone() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_event_is_about_the_object_not_one_version_of_it() {
+        let at = |rv: &str| ObjectReference {
+            api_version: Some("apps/v1".into()),
+            kind: Some("Deployment".into()),
+            namespace: Some("shop".into()),
+            name: Some("web".into()),
+            uid: Some("u1".into()),
+            resource_version: Some(rv.into()),
+            ..Default::default()
+        };
+        assert_eq!(about(&at("41")), about(&at("42")));
+        assert_eq!(about(&at("41")).resource_version, None);
+        assert_eq!(about(&at("41")).uid.as_deref(), Some("u1"));
+    }
 
     #[test]
     fn each_distinct_note_gets_an_action_of_its_own() {

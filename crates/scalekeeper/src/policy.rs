@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 pub const GROUP: &str = "scalekeeper.dev";
 /// Annotation: the client identity that last declared the count through the API.
 pub const LAST_SET_BY: &str = "scalekeeper.dev/last-set-by";
-/// Annotation: when (RFC 3339) the count was last declared through the API.
+/// Annotation: when the count was last declared through the API, RFC 3339 in UTC with
+/// milliseconds ([`timestamp_millis`]); readers accept whole seconds too (what versions before
+/// issue 28 wrote). Finer than a second because a declaration ends a flap-guard suspension
+/// that began before it, and both can fall in one second.
 pub const LAST_SET_AT: &str = "scalekeeper.dev/last-set-at";
 /// Annotation: the Deployment's `metadata.generation` when the count was last declared through
 /// the API, read before the API's own scale write. While the Deployment is still at it, that
@@ -248,14 +251,15 @@ impl ReplicaPolicyStatus {
     }
 }
 
-/// A time as every time field and annotation of a policy records it: RFC 3339 in UTC, whole
-/// seconds (`2026-11-28T21:51:00Z`), the resolution of Kubernetes' own `metav1.Time`.
+/// A time as the time fields and annotations of a policy record it unless they need
+/// [`timestamp_millis`]: RFC 3339 in UTC, whole seconds (`2026-11-28T21:51:00Z`), the resolution
+/// of Kubernetes' own `metav1.Time`.
 pub fn timestamp(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// A time with milliseconds, for instants finer than a second matters for (a hold's expiry,
-/// the next transition): RFC 3339 in UTC, `2026-11-28T21:51:00.250Z`.
+/// the next transition, [`LAST_SET_AT`]): RFC 3339 in UTC, `2026-11-28T21:51:00.250Z`.
 pub fn timestamp_millis(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }

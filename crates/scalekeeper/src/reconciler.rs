@@ -9,7 +9,7 @@
 //!   plan:    scalekeeper_core::plan (pure: the decision table)
 //!   confirm: a planned write re-reads the policy and the HPAs live (at once), and plans again
 //!   scale:   PATCH scale at the cached resourceVersion (409: read the Deployment live, again)
-//!   execute: memory · Events · PATCH status (only when changed)
+//!   execute: memory · Events · PATCH status (only when changed; its answer → the cache)
 //! ```
 //!
 //! Only the Lease holder runs it (see [`crate::leader`]). Never a hot loop: corrections are
@@ -410,7 +410,7 @@ async fn read(
         };
         let pending_for = match (&declaration.set_at, drifted && declaration.through_api) {
             (Some(set_at), true) => {
-                let marker = format!("{uid}/{}/{}", declaration.generation, crate::policy::timestamp(*set_at));
+                let marker = format!("{uid}/{}/{}", declaration.generation, crate::policy::timestamp_millis(*set_at));
                 match &m.pending {
                     Some((seen, since)) if *seen == marker => since.elapsed(),
                     _ => {
@@ -571,25 +571,32 @@ async fn execute(
     status.next_transition_time = planned.effective.next_transition.map(crate::policy::timestamp_millis);
     status.applied_rule = Some(planned.applied_rule.clone());
     let policies: Api<ReplicaPolicy> = Api::namespaced(ctx.client.clone(), &ns);
-    write_status(&policies, &name, &old, &status).await?;
+    if let Some(written) = write_status(&policies, &name, &old, &status).await? {
+        // The next look reads this status, not the one before it: the watch event of this
+        // write can come after that of the scale write, which triggers the look. Planned from
+        // the old status, that look would take a suspension this one ended as still in force
+        // and write it back.
+        ctx.cache.keep_written(&written);
+    }
     Ok(Action::requeue(planned.requeue_after))
 }
 
-/// Writes the status subresource when it changed (a merge patch of `status` only).
+/// Writes the status subresource when it changed (a merge patch of `status` only); returns
+/// the policy the API server answered with, `None` when nothing was written.
 async fn write_status(
     api: &Api<ReplicaPolicy>,
     name: &str,
     old: &ReplicaPolicyStatus,
     new: &ReplicaPolicyStatus,
-) -> Result<(), ReconcileError> {
+) -> Result<Option<ReplicaPolicy>, ReconcileError> {
     if old == new {
-        return Ok(());
+        return Ok(None);
     }
     let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
     match api.patch_status(name, &pp, &Patch::Merge(json!({"status": new}))).await {
-        Ok(_) => Ok(()),
+        Ok(written) => Ok(Some(written)),
         // Deleted meanwhile (with its Deployment): nothing left to report on.
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
         Err(e) => Err(ReconcileError::Kube { what: format!("writing status of ReplicaPolicy {name}"), source: e }),
     }
 }

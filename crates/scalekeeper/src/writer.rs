@@ -417,7 +417,9 @@ impl Writer {
                     policy.metadata.owner_references = Some(vec![owner_reference(&deployment)]);
                     let mut annotations = current.as_ref().map(|p| p.annotations().clone()).unwrap_or_default();
                     annotations.insert(LAST_SET_BY.into(), req.identity.to_string());
-                    annotations.insert(LAST_SET_AT.into(), crate::policy::timestamp(now));
+                    // To the millisecond: a flap-guard suspension that began earlier in the same
+                    // second must compare as older than this declaration, which ends it.
+                    annotations.insert(LAST_SET_AT.into(), crate::policy::timestamp_millis(now));
                     annotations.insert(
                         LAST_SET_DEPLOYMENT_GENERATION.into(),
                         deployment.metadata.generation.unwrap_or(0).to_string(),

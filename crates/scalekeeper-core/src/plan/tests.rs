@@ -193,6 +193,27 @@ fn row_05b_declaring_again_ends_a_suspension_before_its_cool_down() {
     assert_eq!(plan(&i).sync.status, SyncStatus::Conflict);
 }
 
+#[test]
+fn row_05c_declaring_again_in_the_second_the_suspension_began_ends_it() {
+    let mut i = input(4);
+    i.record.suspended = true;
+    // This leader's own record of the trip: finer than a millisecond.
+    i.record.suspended_since = Some(at("2026-11-29T09:59:59.400300Z"));
+    for (set_at, ends) in [
+        ("2026-11-29T09:59:59.700Z", true),
+        // The same millisecond: the order cannot be told; the declaration wins.
+        ("2026-11-29T09:59:59.400Z", true),
+        ("2026-11-29T09:59:59.399Z", false),
+        // Whole seconds (as written before issue 28): the second began before the trip.
+        ("2026-11-29T09:59:59Z", false),
+    ] {
+        i.declaration.set_at = Some(at(set_at));
+        let p = plan(&i);
+        assert_eq!(p.sync.status == SyncStatus::InSync, ends, "declared at {set_at}: {:?}", p.sync);
+        assert_eq!(reasons(&p) == [REASON_RESUMED], ends, "declared at {set_at}");
+    }
+}
+
 // === row 6: in sync, or converging ===
 
 #[test]
@@ -467,6 +488,47 @@ fn row_10_an_expired_hold_is_applied_back_as_a_transition_not_a_drift() {
     assert!(!p.memory.record_correction, "a transition is not counted by the flap guard");
     assert_eq!(p.sync.status, SyncStatus::Progressing);
     assert_eq!(p.requeue_after, Limits::default().resync);
+}
+
+#[test]
+fn row_05d_a_rule_taking_over_by_time_ends_a_suspension_and_is_applied_at_once() {
+    // Held at 10 until 1 ms ago. Someone kept scaling to 12 and the flap guard suspended
+    // enforcement a minute ago; its cool-down has 4 minutes to run.
+    let suspended = |i: Input| {
+        let mut i = i;
+        i.record.suspended = true;
+        i.record.suspended_since = Some(at("2026-11-29T09:59:00Z"));
+        i.record.last_corrected_by = Some("kubectl".into());
+        i.record.reported = Some(SyncStatus::Conflict);
+        i.record.corrections = vec![at("2026-11-29T09:58:59Z"); 5];
+        i
+    };
+    let p = plan(&suspended(held(input(12), "2026-11-29T09:59:59.999Z")));
+    // The expiry is a declaration made in advance: like one made now, it ends the suspension,
+    // and it is applied at once, not at the end of the cool-down.
+    assert_eq!(reasons(&p), [REASON_RESUMED, REASON_HOLD_EXPIRED]);
+    assert_eq!(p.events[0].note, "the declared count took over by time: enforcing again");
+    assert_eq!(p.decision, Decision::Apply { from: 12, to: 4 });
+    let c = suspended_condition(&p).expect("Suspended cleared");
+    assert_eq!((c.status, c.reason), (false, "RuleTookOver"));
+    assert!(p.memory.forget_suspension && p.memory.forget_corrections);
+    assert!(!p.memory.record_correction, "a transition is not counted by the flap guard");
+    assert_eq!((p.sync.status, p.applied_rule.as_str()), (SyncStatus::Progressing, "Declared"));
+    // A window that began ends it too.
+    let p = plan(&suspended(weekend(input(12))));
+    assert_eq!(reasons(&p), [REASON_RESUMED, REASON_WINDOW_STARTED]);
+    assert_eq!(p.decision, Decision::Apply { from: 12, to: 1 });
+    // The same window's next occurrence is no new rule: the suspension stands.
+    let mut next_day = suspended(weekend(input(12)));
+    next_day.record.applied_rule = Some("Window/0/2026-11-27T23:00:00Z".into());
+    let p = plan(&next_day);
+    assert_eq!((p.decision.clone(), p.sync.status), (Decision::Noop, SyncStatus::Conflict));
+    assert!(p.events.is_empty(), "{:?}", p.events);
+    // Nor does a rule already recorded as applied.
+    let mut applied = suspended(held(input(12), "2026-11-29T09:59:59.999Z"));
+    applied.record.applied_rule = Some(DECLARED_KEY.into());
+    let p = plan(&applied);
+    assert_eq!((p.decision.clone(), p.sync.status), (Decision::Noop, SyncStatus::Conflict));
 }
 
 #[test]

@@ -123,8 +123,8 @@ impl CachedDeployment {
         Self::build(d, &mut |k| Arc::from(k), namespace)
     }
 
-    /// A reference to this Deployment at this copy's resourceVersion (what Events are
-    /// about).
+    /// A reference to this Deployment at this copy's resourceVersion (Events are about it
+    /// without the resourceVersion: [`crate::events::about`]).
     pub fn object_ref(&self) -> ObjectReference {
         ObjectReference {
             api_version: Some("apps/v1".into()),
