@@ -2,7 +2,8 @@
 //! against a `scalekeeper serve` process on loopback, and what it costs and loses over time.
 //!
 //! kubesim runs in this process with 200 Deployments in 10 namespaces, each declared through
-//! the API; the server is the release binary (`SCALEKEEPER_BIN` or
+//! the API, bounded as `scalekeeper dev` bounds it (10,000 changes of history, Events live an
+//! hour); the server is the release binary (`SCALEKEEPER_BIN` or
 //! `target/release/scalekeeper`) in a process of its own. For the whole duration:
 //!
 //! - a scale of a random Deployment behind the server's back every 200 ms (the scale
@@ -342,7 +343,11 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    let sim = kubesim::Sim::start(kubesim::SimConfig::default()).await?;
+    // kubesim bounded as `scalekeeper dev` bounds it: 10,000 changes of watch history, Events
+    // expiring an hour after their last write.
+    let config =
+        kubesim::SimConfig { history: 10_000, event_ttl: Some(Duration::from_secs(3600)), ..Default::default() };
+    let sim = kubesim::Sim::start(config).await?;
     sim.apply(serde_json::to_value(<scalekeeper::policy::ReplicaPolicy as kube::CustomResourceExt>::crd())?)?;
     for i in 0..NAMESPACES * PER_NAMESPACE {
         let (ns, _) = key(i);
