@@ -696,9 +696,14 @@ async fn a_refusal_is_confirmed_against_the_live_policy_and_fails_open_when_it_c
     // The cache lags (its watch events arrive 3 s late) while the declaration changes to 2,
     // written another way (kubectl apply): the cache still says 5, the live policy says 2.
     env.sim.set_faults(kubesim::FaultSpec { watch_delay_ms: 3000, ..Default::default() });
-    let mut p = env.policy("shop", "web").unwrap();
-    p["spec"]["replicas"] = json!(2);
-    env.sim.apply(p).unwrap();
+    // Read-modify-write retried on 409, as client-go's RetryOnConflict does: the server's
+    // status writes may bump the resourceVersion between the read and the write.
+    let declared_two = (0..20).any(|_| {
+        let mut p = env.policy("shop", "web").unwrap();
+        p["spec"]["replicas"] = json!(2);
+        env.sim.apply(p).is_ok()
+    });
+    assert!(declared_two, "the declaration could not be changed to 2 in 20 tries");
     let r = env.admit(&mallory(5, 2)).await;
     assert_eq!(r["response"]["allowed"], true, "2 is declared now: {r}");
     env.sim.set_faults(kubesim::FaultSpec::default());
