@@ -7,6 +7,7 @@
 
 pub mod admission;
 pub mod authz;
+pub mod duration;
 pub mod identity;
 pub mod plan;
 pub mod request;

@@ -16,6 +16,7 @@
 
 pub mod deployments;
 pub mod managed;
+pub mod view;
 
 pub use deployments::{CachedDeployment, DeploymentStore};
 pub use managed::ManagedIndex;
@@ -35,7 +36,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::policy::ReplicaPolicy;
-use crate::view::DeploymentView;
+use view::DeploymentView;
 
 /// Which namespaces the server serves.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,8 +17,9 @@
 //!      │            │ reads             │ writes
 //!      ▼            ▼                   ▼
 //!   Kubernetes-facing (kube, no tonic, no proto):
-//!     cache (reflectors) · writer (WriteError) · reconciler (ReconcileError) · leader (Lease)
-//!     · view (DeploymentView) · policy (the CRD) · hpa · culprit · events · whoami
+//!     cache (reflectors; cache::view: DeploymentView) · writer (WriteError)
+//!     · reconciler (ReconcileError) · leader (Lease) · policy (the CRD) · hpa · culprit
+//!     · events · whoami
 //!                                       │
 //!                                       ▼
 //!   scalekeeper-core (domain: sync status, the reconcile plan, validation, identity) — pure
@@ -52,6 +53,5 @@ pub mod retry;
 pub mod runtime;
 pub mod server;
 pub mod tls;
-pub mod view;
 pub mod whoami;
 pub mod writer;

@@ -192,10 +192,11 @@ pub struct Metrics {
     pub last_contact: Gauge<f64, AtomicU64>,
 }
 
-/// The service name in metric labels (the health service's name: one owner, in `server`).
+/// The service name in metric labels: [`scalekeeper_api::SERVICE_NAME`], the health service's
+/// name too.
 ///
 /// This module names no tonic type: the gRPC edge passes the status code as a label.
-pub const SERVICE: &str = crate::server::SERVICE_NAME;
+pub const SERVICE: &str = scalekeeper_api::SERVICE_NAME;
 
 impl Metrics {
     /// Registers every metric.

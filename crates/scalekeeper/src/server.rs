@@ -126,9 +126,8 @@ pub struct Server {
     task: JoinHandle<anyhow::Result<()>>,
 }
 
-/// The gRPC service name the health service reports on (besides ""): the one tonic generated
-/// from the proto, so it cannot drift from what the server serves.
-pub const SERVICE_NAME: &str = scalekeeper_api::v1::scale_service_server::SERVICE_NAME;
+/// The gRPC service name the health service reports on (besides ""): [`scalekeeper_api::SERVICE_NAME`].
+pub const SERVICE_NAME: &str = scalekeeper_api::SERVICE_NAME;
 
 impl Server {
     /// Starts serving with `client`. Returns once both ports are bound.

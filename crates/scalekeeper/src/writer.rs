@@ -38,7 +38,7 @@ use crate::policy::{
     FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyGuard, PolicyHold, PolicyMode,
     PolicyWindow, ReplicaPolicy, ReplicaPolicySpec,
 };
-use crate::view::DeploymentView;
+use crate::cache::view::DeploymentView;
 
 /// Why a write failed. The gRPC edge maps each variant (and, for [`WriteError::Kube`], the
 /// Kubernetes status code) to an API error.

@@ -109,7 +109,7 @@ impl CachedDeployment {
         Self {
             namespace,
             name: d.metadata.name.as_deref().unwrap_or_default().into(),
-            observed: crate::view::observed(d),
+            observed: crate::cache::view::observed(d),
             paused: d.spec.as_ref().and_then(|s| s.paused).unwrap_or(false),
             resource_version: d.metadata.resource_version.as_deref().unwrap_or_default().into(),
             replicas_owner: ReplicasOwner::of(d, intern),

@@ -7,7 +7,7 @@ use scalekeeper_core::rules::{Effective, RuleKind};
 use scalekeeper_core::{Mode, SyncStatus};
 
 use crate::policy::{PolicyGuard, PolicyMode};
-use crate::view::DeploymentView;
+use crate::cache::view::DeploymentView;
 use crate::writer::Outcome;
 
 /// The `scalekeeper.v1.Deployment` message for `view` now: the Deployment's counts, the declared
@@ -159,7 +159,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::view::fixtures::{cached, deployment as dep, policy};
+    use crate::cache::view::fixtures::{cached, deployment as dep, policy};
 
     #[test]
     fn unmanaged_view() {

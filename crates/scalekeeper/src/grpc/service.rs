@@ -33,7 +33,7 @@ use crate::limits::{Limit, Refusal, WatchGate};
 use crate::metrics::Metrics;
 use crate::policy::PolicyWindow;
 use crate::tls::PeerInfo;
-use crate::view::DeploymentView;
+use crate::cache::view::DeploymentView;
 use crate::writer::{BoundsChange, PolicyChange, WriteRequest, Writer, Written};
 
 mod watch;

@@ -727,21 +727,14 @@ fn default_identity() -> String {
     format!("{}-{}", host.trim(), &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 
-/// Parses a duration flag: a friendly duration (`20s`, `1m30s`, `500ms`, `1h`) or ISO 8601
-/// (`PT20S`), as jiff's `SignedDuration` reads them; a bare integer is seconds.
+/// Parses a duration flag: [`scalekeeper_core::duration::parse`] (`20s`, `1m30s`, `500ms`,
+/// `PT20S`; a bare integer is seconds).
 ///
 /// # Errors
 ///
 /// Not a duration, or a negative one; the message says which and shows an example.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        return s.parse::<u64>().map(Duration::from_secs).map_err(|e| format!("{s:?}: {e}"));
-    }
-    let signed: jiff::SignedDuration = s
-        .parse()
-        .map_err(|e| format!("{s:?} is not a duration (e.g. 20s, 1m30s, 500ms; a bare number is seconds): {e}"))?;
-    Duration::try_from(signed).map_err(|_| format!("{s:?} is negative; a duration here is 0 or more"))
+    scalekeeper_core::duration::parse(s)
 }
 
 #[cfg(test)]
@@ -758,6 +751,29 @@ mod tests {
             _ => unreachable!("parsed serve"),
         }
     }
+
+    /// `scalekeeper dev` with `flags`.
+    #[cfg(feature = "dev")]
+    fn dev_flags(flags: &[&str]) -> Result<DevConfig, clap::Error> {
+        let args = Args::try_parse_from(["scalekeeper", "dev"].iter().chain(flags))?;
+        match args.command {
+            Command::Dev(config) => Ok(config),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[cfg(feature = "dev")]
+    #[test]
+    fn dev_bounds_what_kubesim_keeps_and_the_flags_change_it() {
+        // Issue 28, defect 10: unbounded, dev mode grew about 38 MiB a minute under churn.
+        let c = dev_flags(&[]).expect("the defaults parse");
+        assert_eq!((c.kube_watch_history, c.kube_event_ttl), (10_000, Duration::from_secs(3600)));
+        let c = dev_flags(&["--kube-watch-history", "500", "--kube-event-ttl", "10m"]).expect("parses");
+        assert_eq!((c.kube_watch_history, c.kube_event_ttl), (500, Duration::from_secs(600)));
+        assert_eq!(dev_flags(&["--kube-event-ttl", "0"]).expect("0: never").kube_event_ttl, Duration::ZERO);
+        assert!(dev_flags(&["--kube-event-ttl", "soon"]).is_err());
+    }
+
 
     fn config(flags: &[&str]) -> Result<ServeSettings, ArgsError> {
         serve(flags).expect("flags parse").into_config()
