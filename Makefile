@@ -79,10 +79,11 @@ $(VENV)/.installed: tools/requirements.txt
 ##@ Checks
 
 .PHONY: lint
-lint: $(VENV)/.installed ## rustfmt check, clippy with warnings denied (with and without the dev feature), buf lint of proto/, no import cycle between the server's modules, no kubesim in the release tree, the chart's lint part, hadolint, actionlint.
+lint: $(VENV)/.installed ## rustfmt check, clippy and rustdoc with warnings denied (with and without the dev feature), buf lint of proto/, no import cycle between the server's modules, no kubesim in the release tree, the chart's lint part, hadolint, actionlint.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
 	$(CARGO) clippy $(CARGO_FLAGS) -p scalekeeper --all-targets --features dev -- -D warnings
+	RUSTDOCFLAGS='-D warnings' $(CARGO) doc $(CARGO_FLAGS) --no-deps --workspace --features scalekeeper/dev
 	$(VENV)/bin/buf lint
 	python3 tools/check_layers.py
 	@if $(CARGO) tree $(CARGO_FLAGS) -i aws-lc-rs >/dev/null 2>&1; then \

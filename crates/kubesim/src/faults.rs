@@ -1,5 +1,5 @@
 //! Fault injection: added latency and failing the next N requests with a chosen status.
-//! Going down and closing watches live on [`crate::SimHandle`].
+//! Going down and closing watches live on [`crate::Sim`].
 
 use std::sync::Mutex;
 use std::time::Duration;

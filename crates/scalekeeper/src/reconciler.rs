@@ -94,7 +94,7 @@ impl Default for ReconcileConfig {
 }
 
 impl ReconcileConfig {
-    /// The settings the decision ([`scalekeeper_core::plan`]) depends on.
+    /// The settings the decision ([`scalekeeper_core::plan()`]) depends on.
     pub fn limits(&self) -> Limits {
         Limits {
             flap_max: self.flap_max,

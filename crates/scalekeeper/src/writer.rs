@@ -34,11 +34,11 @@ use scalekeeper_core::rules::{BoundsError, RuleKind};
 use crate::events::publish_on;
 use scalekeeper_core::plan::REASON_REPLICAS_DECLARED;
 
+use crate::cache::view::DeploymentView;
 use crate::policy::{
     FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyGuard, PolicyHold, PolicyMode,
     PolicyWindow, ReplicaPolicy, ReplicaPolicySpec,
 };
-use crate::cache::view::DeploymentView;
 
 /// Why a write failed. The gRPC edge maps each variant (and, for [`WriteError::Kube`], the
 /// Kubernetes status code) to an API error.

@@ -6,8 +6,8 @@ use scalekeeper_api::v1 as pb;
 use scalekeeper_core::rules::{Effective, RuleKind};
 use scalekeeper_core::{Mode, SyncStatus};
 
-use crate::policy::{PolicyGuard, PolicyMode};
 use crate::cache::view::DeploymentView;
+use crate::policy::{PolicyGuard, PolicyMode};
 use crate::writer::Outcome;
 
 /// The `scalekeeper.v1.Deployment` message for `view` now: the Deployment's counts, the declared

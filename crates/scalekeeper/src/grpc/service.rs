@@ -28,12 +28,12 @@ use super::convert::{self, guard_from_proto, mode_from_proto};
 use super::status::Error;
 use crate::audit::{AuditDecision, Auditor, Record as AuditRecord, Snapshot};
 use crate::authz::Authorizer;
+use crate::cache::view::DeploymentView;
 use crate::cache::{Cache, CachedDeployment};
 use crate::limits::{Limit, Refusal, WatchGate};
 use crate::metrics::Metrics;
 use crate::policy::PolicyWindow;
 use crate::tls::PeerInfo;
-use crate::cache::view::DeploymentView;
 use crate::writer::{BoundsChange, PolicyChange, WriteRequest, Writer, Written};
 
 mod watch;

@@ -236,11 +236,11 @@ pub struct AdmissionArgs {
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("endpoint").required(true).args(["url", "service"]))]
 pub struct AdmissionConfigArgs {
-    /// The webhook's base URL, https://HOST[:PORT] (the path is appended), e.g. a serve
-    /// --admission-listen reachable from the API server.
+    /// The webhook's base URL, https://HOST or https://HOST:PORT (the path is appended), e.g. a
+    /// serve --admission-listen reachable from the API server.
     #[arg(long)]
     pub url: Option<String>,
-    /// The webhook's Service, NAMESPACE/NAME[:PORT] (port 443 by default).
+    /// The webhook's Service, NAMESPACE/NAME or NAMESPACE/NAME:PORT (port 443 by default).
     #[arg(long)]
     pub service: Option<Endpoint>,
     /// The CA bundle (PEM) that signed the webhook's serving certificate.
@@ -773,7 +773,6 @@ mod tests {
         assert_eq!(dev_flags(&["--kube-event-ttl", "0"]).expect("0: never").kube_event_ttl, Duration::ZERO);
         assert!(dev_flags(&["--kube-event-ttl", "soon"]).is_err());
     }
-
 
     fn config(flags: &[&str]) -> Result<ServeSettings, ArgsError> {
         serve(flags).expect("flags parse").into_config()

@@ -13,9 +13,9 @@ use tonic::Status;
 
 use super::{Caller, Permitted, Service};
 use crate::cache::Change;
+use crate::cache::view::DeploymentView;
 use crate::grpc::convert;
 use crate::grpc::status::Error;
-use crate::cache::view::DeploymentView;
 
 /// Events a watch client may have unread before it is considered too slow.
 pub const WATCH_BUFFER: usize = 256;
