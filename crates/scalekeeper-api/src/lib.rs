@@ -12,5 +12,31 @@ pub mod v1 {
 /// on it, and the metrics label its calls with it.
 pub const SERVICE_NAME: &str = v1::scale_service_server::SERVICE_NAME;
 
+/// The canonical name of a gRPC status code, e.g. `NOT_FOUND`, as the gRPC spec spells it
+/// (<https://grpc.github.io/grpc/core/md_doc_statuscodes.html>). The one vocabulary of the
+/// server's metrics (`grpc_code`), logs and audit records and of the CLI's errors.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
 /// The encoded `FileDescriptorSet` of the API (with imports), for gRPC server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/scalekeeper_descriptor.bin"));

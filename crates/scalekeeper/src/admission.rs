@@ -309,7 +309,7 @@ impl Webhook {
                 name: name.to_owned(),
                 verb: "update".into(),
                 decision: Some(AuditDecision { allowed, reason: verdict.message().unwrap_or_default().to_owned() }),
-                code: if allowed { "Ok" } else { "PermissionDenied" }.into(),
+                code: if allowed { "OK" } else { "PERMISSION_DENIED" }.into(),
                 before: Some(Snapshot {
                     declared: declaration.map(|d| d.declared),
                     mode: declaration.map(|d| d.mode.to_string()),

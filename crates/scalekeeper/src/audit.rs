@@ -8,7 +8,7 @@
 //! ```json
 //! {"time":"2026-11-29T10:00:00.123456Z","requestId":"9f…","user":"dev-admin","groups":[],
 //!  "peer":"127.0.0.1:52144","method":"SetReplicas","namespace":"shop","name":"web",
-//!  "verb":"update","decision":{"allowed":true,"reason":"…"},"code":"Ok",
+//!  "verb":"update","decision":{"allowed":true,"reason":"…"},"code":"OK",
 //!  "before":{"declared":null,"mode":null,"specReplicas":3},
 //!  "after":{"declared":5,"mode":"Enforce","specReplicas":5},"generation":1}
 //! ```
@@ -178,7 +178,7 @@ mod tests {
             name: "web".into(),
             verb: "update".into(),
             decision: Some(AuditDecision { allowed: true, reason: "bound".into() }),
-            code: "Ok".into(),
+            code: "OK".into(),
             before: Some(Snapshot { declared: None, mode: None, spec_replicas: Some(3), ..Default::default() }),
             after: Some(Snapshot {
                 declared: Some(5),

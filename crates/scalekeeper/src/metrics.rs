@@ -366,7 +366,7 @@ impl Metrics {
     }
 
     /// Records one completed call of the ScaleService's `method` that ended with status
-    /// `grpc_code` (the code's name, e.g. `Ok`, `NotFound`: the gRPC edge names it) after
+    /// `grpc_code` (the code's canonical name, e.g. `OK`, `NOT_FOUND`: [`scalekeeper_api::code_name`]) after
     /// `seconds`.
     pub fn observe(&self, method: &str, grpc_code: &str, seconds: f64) {
         self.observe_call(SERVICE, method, grpc_code, seconds);
@@ -458,11 +458,11 @@ mod tests {
     #[test]
     fn exposition_has_call_counts_and_latency() {
         let m = Metrics::new();
-        m.observe("GetDeployment", "Ok", 0.001);
-        m.observe("GetDeployment", "NotFound", 0.001);
+        m.observe("GetDeployment", "OK", 0.001);
+        m.observe("GetDeployment", "NOT_FOUND", 0.001);
         let text = m.encode();
         assert!(
-            text.contains(r#"scalekeeper_grpc_server_handled_total{grpc_service="scalekeeper.v1.ScaleService",grpc_method="GetDeployment",grpc_code="NotFound"} 1"#),
+            text.contains(r#"scalekeeper_grpc_server_handled_total{grpc_service="scalekeeper.v1.ScaleService",grpc_method="GetDeployment",grpc_code="NOT_FOUND"} 1"#),
             "{text}"
         );
         assert!(text.contains("scalekeeper_grpc_server_handling_seconds_bucket"), "{text}");

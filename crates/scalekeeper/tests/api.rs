@@ -434,8 +434,8 @@ async fn metrics_count_calls_by_method_and_code() {
     let _ = c.get_deployment(get("shop", "missing")).await;
     let (code, body) = common::http_get(env.http_addr, "/metrics").await;
     assert_eq!(code, 200);
-    assert!(body.contains(r#"grpc_method="GetDeployment",grpc_code="Ok"} 1"#), "{body}");
-    assert!(body.contains(r#"grpc_method="GetDeployment",grpc_code="NotFound"} 1"#), "{body}");
+    assert!(body.contains(r#"grpc_method="GetDeployment",grpc_code="OK"} 1"#), "{body}");
+    assert!(body.contains(r#"grpc_method="GetDeployment",grpc_code="NOT_FOUND"} 1"#), "{body}");
     assert!(body.contains("scalekeeper_ready 1"), "{body}");
     assert!(body.contains("scalekeeper_leader 1"), "a single replica without election leads: {body}");
     // The per-sync-status gauges are refreshed every 5 s.
@@ -455,9 +455,24 @@ async fn graceful_shutdown_turns_not_ready_and_refuses_new_connections() {
     let server = env.server.take().unwrap();
     let mut c = env.client().await;
     c.get_deployment(get("shop", "web")).await.unwrap();
+    let mut watch = c.watch_deployments(pb::WatchDeploymentsRequest::default()).await.unwrap().into_inner();
+    while watch.message().await.unwrap().expect("the snapshot").r#type != pb::EventType::Synced as i32 {}
     let stop = server.stop_token();
     let done = tokio::spawn(server.wait());
     stop.cancel();
+    // The watch ends through the error table, as every status does: UNAVAILABLE with its
+    // retry hint and the call's request id (issue 25: the stream's own statuses had neither).
+    let ended = loop {
+        match watch.message().await {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the watch ended without a status"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(ended.code(), Code::Unavailable, "{ended:?}");
+    assert!(ended.message().contains("server shutting down"), "{ended:?}");
+    assert_eq!(ended.get_details_retry_info().and_then(|r| r.retry_delay), Some(Duration::from_secs(1)), "{ended:?}");
+    assert_eq!(ended.metadata().get("x-request-id").map(|v| v.len()), Some(16), "{ended:?}");
     tokio::time::timeout(Duration::from_secs(10), done).await.expect("drains in time").unwrap().unwrap();
     assert!(tokio::net::TcpStream::connect(env.grpc_addr).await.is_err(), "the API port is closed");
 }

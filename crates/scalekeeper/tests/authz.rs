@@ -135,7 +135,8 @@ async fn certificates_claiming_kubernetes_system_groups_are_refused() {
         }
     }
     let audited = std::fs::read_to_string(&audit_log).unwrap();
-    let refusals = audited.lines().filter(|l| l.contains("\"user\":\"mallory\"") && l.contains("PermissionDenied"));
+    let refusals =
+        audited.lines().filter(|l| l.contains("\"user\":\"mallory\"") && l.contains("\"code\":\"PERMISSION_DENIED\""));
     assert_eq!(refusals.count(), 6, "every refusal, the reads and the dry runs, is audited:\n{audited}");
 }
 
@@ -245,12 +246,12 @@ async fn rbac_decides_who_may_read_and_who_may_set() {
         .expect("the viewer's refused SetReplicas is audited");
     assert_eq!(viewer_set["decision"]["allowed"], false, "{viewer_set}");
     assert!(viewer_set["decision"]["reason"].as_str().unwrap().contains("may not update"), "{viewer_set}");
-    assert_eq!((viewer_set["verb"].as_str(), viewer_set["code"].as_str()), (Some("update"), Some("PermissionDenied")));
+    assert_eq!((viewer_set["verb"].as_str(), viewer_set["code"].as_str()), (Some("update"), Some("PERMISSION_DENIED")));
     assert_eq!(viewer_set["namespace"], shop.as_str());
     assert_eq!(viewer_set["name"], "web");
     let editor_set = lines
         .iter()
-        .find(|l| l["user"] == EDITOR && l["method"] == "SetReplicas" && l["code"] == "Ok")
+        .find(|l| l["user"] == EDITOR && l["method"] == "SetReplicas" && l["code"] == "OK")
         .expect("the editor's SetReplicas is audited");
     assert_eq!(editor_set["decision"]["allowed"], true, "{editor_set}");
     assert_eq!(editor_set["after"]["declared"], 2, "{editor_set}");
@@ -272,13 +273,13 @@ async fn rbac_decides_who_may_read_and_who_may_set() {
         .find(|l| l["user"] == EDITOR && l["method"] == "SetReplicas" && l["after"]["rule"] == "Hold")
         .expect("the hold is audited with its rule");
     assert_eq!(held["after"]["effective"], 3, "{held}");
-    assert!(lines.iter().any(|l| l["user"] == EDITOR && l["method"] == "SetSchedule" && l["code"] == "Ok"));
+    assert!(lines.iter().any(|l| l["user"] == EDITOR && l["method"] == "SetSchedule" && l["code"] == "OK"));
     assert!(lines.iter().any(|l| l["user"] == VIEWER
         && l["method"] == "ClearDesiredReplicas"
         && l["verb"] == "update"
-        && l["code"] == "PermissionDenied"));
+        && l["code"] == "PERMISSION_DENIED"));
     assert!(
-        !lines.iter().any(|l| l["method"] == "GetDeployment" && l["code"] == "Ok"),
+        !lines.iter().any(|l| l["method"] == "GetDeployment" && l["code"] == "OK"),
         "allowed reads are not audited"
     );
 
@@ -376,6 +377,7 @@ async fn a_running_watch_follows_grants_and_revocations() {
     bindings(&payments).delete(&format!("{NOBODY}-{role}"), &DeleteParams::default()).await.unwrap();
     let ended = read_until(&mut in_payments, "the payments watch ends", |_| false).await.expect_err("ends");
     assert_eq!(ended.code(), Code::PermissionDenied, "{ended:?}");
+    assert_eq!(ended.metadata().get("x-request-id").map(|v| v.len()), Some(16), "the request id: {ended:?}");
     assert!(ended.message().contains(&format!("user \"{NOBODY}\" may not watch")), "{ended:?}");
 
     let _ = Api::<ClusterRole>::all(env.kube.clone()).delete(&role, &DeleteParams::default()).await;

@@ -99,7 +99,7 @@ async fn writes_retry_only_when_a_second_attempt_cannot_apply_twice() {
     let (code, out, err) = run(&env, &server, &["set", "shop/web", "3"]).await;
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(proxy.accepted(), 3);
-    assert_eq!(handled("Ok").await, 1.0, "one write reached the server");
+    assert_eq!(handled("OK").await, 1.0, "one write reached the server");
 
     // The Kubernetes API is down: the server answers UNAVAILABLE (it cannot tell whether the
     // write would land). Without a version: one attempt.
@@ -111,14 +111,14 @@ async fn writes_retry_only_when_a_second_attempt_cannot_apply_twice() {
     let (code, _, err) = run(&env, &server, &["set", "shop/web", "4"]).await;
     assert_eq!(code, 1, "{err}");
     assert!(err.starts_with("error: UNAVAILABLE: "), "{err}");
-    assert_eq!(handled("Unavailable").await, 1.0, "a write without a version is not retried on UNAVAILABLE");
+    assert_eq!(handled("UNAVAILABLE").await, 1.0, "a write without a version is not retried on UNAVAILABLE");
 
     // With the version read before: the policy's five attempts. A read too.
     let (code, _, err) = run(&env, &server, &["set", "shop/web", "4", "--expected-version", &version]).await;
     assert_eq!(code, 1, "{err}");
     assert!(err.starts_with("error: UNAVAILABLE: "), "{err}");
-    assert_eq!(handled("Unavailable").await, 6.0, "a versioned write is retried: 1 + 5 attempts");
-    let gets = r#"scalekeeper_grpc_server_handled_total{grpc_service="scalekeeper.v1.ScaleService",grpc_method="GetDeployment",grpc_code="Unavailable"}"#;
+    assert_eq!(handled("UNAVAILABLE").await, 6.0, "a versioned write is retried: 1 + 5 attempts");
+    let gets = r#"scalekeeper_grpc_server_handled_total{grpc_service="scalekeeper.v1.ScaleService",grpc_method="GetDeployment",grpc_code="UNAVAILABLE"}"#;
     let (code, _, err) = run(&env, &server, &["get", "shop/web"]).await;
     assert_eq!(code, 1, "{err}");
     let (_, body) = common::http_get(env.http_addr, "/metrics").await;
@@ -129,7 +129,7 @@ async fn writes_retry_only_when_a_second_attempt_cannot_apply_twice() {
     // The API is back: the same versioned write succeeds on its first attempt.
     let (code, out, err) = run(&env, &server, &["set", "shop/web", "4", "--expected-version", &version]).await;
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(handled("Ok").await, 2.0);
+    assert_eq!(handled("OK").await, 2.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

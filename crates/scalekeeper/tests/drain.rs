@@ -228,7 +228,7 @@ impl Drop for World {
         if std::thread::panicking() {
             for (i, r) in self.replicas.iter().enumerate() {
                 let log = self.log(i);
-                let log: Vec<&str> = log.lines().filter(|l| !l.contains(" code=Ok ")).collect();
+                let log: Vec<&str> = log.lines().filter(|l| !l.contains(" code=\"OK\" ")).collect();
                 eprintln!("--- tail of {} ({}) ---\n{}", r.identity, r.log.display(), tail(&log.join("\n"), 40));
             }
         }

@@ -170,12 +170,14 @@ async fn the_text_log_escapes_caller_input_and_logs_malformed_calls() {
     let id = id.expect("a request id");
     let line = served.logged("the malformed call's line", &["call refused", &format!("request_id={id}")]).await;
     assert!(
-        line.contains(" INFO ") && line.contains("method=\"GetDeployment\"") && line.contains("code=InvalidArgument"),
+        line.contains(" INFO ")
+            && line.contains("method=\"GetDeployment\"")
+            && line.contains("code=\"INVALID_ARGUMENT\""),
         "{line}"
     );
     assert_eq!(
         served
-            .metric(r#"scalekeeper_grpc_server_handled_total{grpc_service="scalekeeper.v1.ScaleService",grpc_method="GetDeployment",grpc_code="InvalidArgument"}"#)
+            .metric(r#"scalekeeper_grpc_server_handled_total{grpc_service="scalekeeper.v1.ScaleService",grpc_method="GetDeployment",grpc_code="INVALID_ARGUMENT"}"#)
             .await,
         1.0
     );

@@ -115,7 +115,7 @@ async fn a_call_past_the_call_timeout_gets_deadline_exceeded_with_its_request_id
     assert_eq!(
         metric(
             &env,
-            r#"scalekeeper_grpc_server_handled_total{grpc_service="scalekeeper.v1.ScaleService",grpc_method="SetReplicas",grpc_code="DeadlineExceeded"}"#
+            r#"scalekeeper_grpc_server_handled_total{grpc_service="scalekeeper.v1.ScaleService",grpc_method="SetReplicas",grpc_code="DEADLINE_EXCEEDED"}"#
         )
         .await,
         1.0
@@ -151,12 +151,12 @@ async fn malformed_requests_are_invalid_argument_and_counted_with_their_method()
         let (resp, _body) = start_call(&send, path, body, true).await;
         let (status, id) = status_of(resp).await;
         assert_eq!(status.code(), tonic::Code::InvalidArgument, "{what}: {status:?}");
-        assert!(status.message().starts_with("malformed request: "), "{what}: {status:?}");
+        assert!(status.message().starts_with("invalid request: message: malformed ("), "{what}: {status:?}");
         assert_eq!(id.map(|i| i.len()), Some(16), "{what}: the answer carries a request id");
     }
     let handled = |service: &str, method: &str| {
         format!(
-            r#"scalekeeper_grpc_server_handled_total{{grpc_service="{service}",grpc_method="{method}",grpc_code="InvalidArgument"}}"#
+            r#"scalekeeper_grpc_server_handled_total{{grpc_service="{service}",grpc_method="{method}",grpc_code="INVALID_ARGUMENT"}}"#
         )
     };
     assert_eq!(metric(&env, &handled("scalekeeper.v1.ScaleService", "GetDeployment")).await, 3.0);
@@ -212,7 +212,7 @@ async fn a_request_that_does_not_arrive_within_the_deadline_is_deadline_exceeded
     assert_eq!(
         metric(
             &env,
-            r#"scalekeeper_grpc_server_handled_total{grpc_service="scalekeeper.v1.ScaleService",grpc_method="GetDeployment",grpc_code="DeadlineExceeded"}"#
+            r#"scalekeeper_grpc_server_handled_total{grpc_service="scalekeeper.v1.ScaleService",grpc_method="GetDeployment",grpc_code="DEADLINE_EXCEEDED"}"#
         )
         .await,
         2.0

@@ -40,12 +40,13 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http_body::Frame;
+use scalekeeper_api::code_name;
 use tonic::Code;
 use tonic::body::Body;
 use tonic::codegen::Bytes;
 use tonic::codegen::http::{Request, Response};
 
-use super::status::{REQUEST_ID_HEADER, new_request_id};
+use super::status::{Error, REQUEST_ID_HEADER, new_request_id};
 use crate::limits::{Limit, ListenerLimits, Permit, ReceivingGate, Refusal};
 use crate::metrics::Metrics;
 use crate::tls::PeerInfo;
@@ -148,10 +149,10 @@ where
                 Err(refusal) => {
                     let limit = receiving_limit(refusal);
                     shared.metrics.limit_refused(limit);
-                    let status = tonic::Status::resource_exhausted(format!(
+                    let status = tonic::Status::from(Error::ResourceExhausted(format!(
                         "too many requests arriving at once ({}); retry",
                         limit.flag()
-                    ));
+                    )));
                     let response = answer(&shared, &facts, status.into_http());
                     return Box::pin(std::future::ready(Ok(response)));
                 }
@@ -200,10 +201,10 @@ fn answer(shared: &Shared, facts: &CallFacts, response: Response<Body>) -> Respo
     }
     let id = new_request_id();
     let (status, mut response) = if status.code() == Code::Internal {
-        let status = tonic::Status::invalid_argument(format!(
-            "malformed request: {}",
-            scalekeeper_core::text::bounded_to(status.message(), 256)
-        ));
+        let status = tonic::Status::from(Error::InvalidArgument(vec![scalekeeper_core::Violation {
+            field: "message".into(),
+            description: format!("malformed ({})", scalekeeper_core::text::bounded_to(status.message(), 256)),
+        }]));
         (status.clone(), status.into_http())
     } else {
         (status, response)
@@ -219,14 +220,14 @@ fn answer(shared: &Shared, facts: &CallFacts, response: Response<Body>) -> Respo
     let (service, method) = split_path(&facts.path);
     let code = status.code();
     let elapsed = facts.start.elapsed();
-    shared.metrics.observe_call(service, method, &format!("{code:?}"), elapsed.as_secs_f64());
+    shared.metrics.observe_call(service, method, code_name(code), elapsed.as_secs_f64());
     tracing::info!(
         request_id = %id,
         service,
         method,
         identity = %facts.identity,
         peer = %facts.peer,
-        code = ?code,
+        code = code_name(code),
         error = %scalekeeper_core::text::bounded_to(status.message(), 256),
         latency_us = elapsed.as_micros() as u64,
         "call refused"
@@ -339,10 +340,11 @@ impl Receiving {
                 Err(refusal) => {
                     let limit = receiving_limit(refusal);
                     self.shared.metrics.limit_refused(limit);
-                    return Err(tonic::Status::resource_exhausted(format!(
+                    return Err(Error::ResourceExhausted(format!(
                         "too many requests arriving at once ({}); retry",
                         limit.flag()
-                    )));
+                    ))
+                    .into());
                 }
             }
             self.deadline = Some(Box::pin(tokio::time::sleep(self.shared.receive_timeout)));
@@ -353,11 +355,12 @@ impl Receiving {
         // without saying why (reflection does): the refusal is counted here.
         if announced as usize > self.shared.max_request_bytes {
             self.shared.metrics.limit_refused(Limit::RequestBytes);
-            return Err(tonic::Status::out_of_range(format!(
+            return Err(Error::OutOfRange(format!(
                 "a request message of {announced} bytes, over the server's limit of {} bytes ({})",
                 self.shared.max_request_bytes,
                 Limit::RequestBytes.flag()
-            )));
+            ))
+            .into());
         }
         if !self.framing.in_message() {
             self.received();
@@ -405,10 +408,13 @@ impl http_body::Body for Receiving {
                 }
                 this.shared.metrics.limit_refused(Limit::RequestReceiveTimeout);
                 let timeout = this.shared.receive_timeout.as_secs_f64();
-                this.fail(tonic::Status::deadline_exceeded(format!(
-                    "the request did not arrive within the server's limit of {timeout} s ({})",
-                    Limit::RequestReceiveTimeout.flag()
-                )))
+                this.fail(
+                    Error::DeadlineExceeded(format!(
+                        "the request did not arrive within the server's limit of {timeout} s ({})",
+                        Limit::RequestReceiveTimeout.flag()
+                    ))
+                    .into(),
+                )
             }
         }
     }

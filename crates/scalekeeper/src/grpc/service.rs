@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use futures::StreamExt as _;
 use kube_selectors::LabelSelector;
+use scalekeeper_api::code_name;
 use scalekeeper_api::v1 as pb;
 use scalekeeper_api::v1::scale_service_server::ScaleService;
 use scalekeeper_core::authz::{Subject, Verb, denial, system_groups, system_groups_denial};
@@ -75,6 +76,9 @@ pub struct Service {
 #[derive(Debug, Clone)]
 struct Caller {
     identity: String,
+    /// The call's request id: in its log line, its audit record, its `x-request-id` and in
+    /// the status a stream ends with.
+    request_id: String,
     subject: Option<Subject>,
     /// What the call did, for its audit record.
     facts: Arc<Mutex<CallFacts>>,
@@ -116,12 +120,21 @@ fn caller<T>(req: &Request<T>) -> (Caller, String) {
         Some(p) => (
             Caller {
                 identity: p.identity.as_ref().map(|i| i.to_string()).unwrap_or_else(|| "<no identity>".into()),
+                request_id: super::status::new_request_id(),
                 subject: p.identity.as_ref().map(|i| i.subject()),
                 facts: Arc::default(),
             },
             p.remote_addr.to_string(),
         ),
-        None => (Caller { identity: "<unknown>".into(), subject: None, facts: Arc::default() }, String::new()),
+        None => (
+            Caller {
+                identity: "<unknown>".into(),
+                request_id: super::status::new_request_id(),
+                subject: None,
+                facts: Arc::default(),
+            },
+            String::new(),
+        ),
     }
 }
 
@@ -182,7 +195,7 @@ impl Service {
         let start = Instant::now();
         let (who, peer) = caller(&req);
         let identity = who.identity.clone();
-        let id = super::status::new_request_id();
+        let id = who.request_id.clone();
         let facts = who.facts.clone();
         let subject = who.subject.clone();
         let timeout = self.config.call_timeout;
@@ -202,7 +215,7 @@ impl Service {
             Ok(_) => tonic::Code::Ok,
             Err(e) => e.code(),
         };
-        self.metrics.observe(method, &format!("{code:?}"), elapsed.as_secs_f64());
+        self.metrics.observe(method, code_name(code), elapsed.as_secs_f64());
         let denied = matches!(result, Err(Error::PermissionDenied(_)));
         if self.auditor.enabled()
             && (denied || matches!(method, "SetReplicas" | "ClearDesiredReplicas" | "SetSchedule"))
@@ -234,7 +247,7 @@ impl Service {
                 name: f.name,
                 verb: f.verb.or_else(|| Verb::for_method(method)).map(|v| v.as_str().to_string()).unwrap_or_default(),
                 decision,
-                code: format!("{code:?}"),
+                code: code_name(code).into(),
                 before,
                 after,
                 generation,
@@ -244,13 +257,13 @@ impl Service {
         }
         match &result {
             Ok(_) => {
-                tracing::info!(request_id = %id, method, identity = %identity, peer = %peer, code = ?code, latency_us = elapsed.as_micros() as u64, "call")
+                tracing::info!(request_id = %id, method, identity = %identity, peer = %peer, code = code_name(code), latency_us = elapsed.as_micros() as u64, "call")
             }
             Err(e) if e.is_server_fault() => {
-                tracing::error!(request_id = %id, method, identity = %identity, peer = %peer, code = ?code, error = %e, "call failed")
+                tracing::error!(request_id = %id, method, identity = %identity, peer = %peer, code = code_name(code), error = %e, "call failed")
             }
             Err(e) => {
-                tracing::info!(request_id = %id, method, identity = %identity, peer = %peer, code = ?code, error = %e, latency_us = elapsed.as_micros() as u64, "call refused")
+                tracing::info!(request_id = %id, method, identity = %identity, peer = %peer, code = code_name(code), error = %e, latency_us = elapsed.as_micros() as u64, "call refused")
             }
         }
         match result {
@@ -464,13 +477,13 @@ impl Service {
 }
 
 fn invalid(v: Vec<Violation>) -> Result<(), Error> {
-    if v.is_empty() { Ok(()) } else { Err(Error::Invalid(v)) }
+    if v.is_empty() { Ok(()) } else { Err(Error::InvalidArgument(v)) }
 }
 
 /// The request's label selector, bounded and parsed by the core's rule
 /// ([`scalekeeper_core::parse_label_selector`]).
 fn selector(s: &str) -> Result<LabelSelector, Error> {
-    scalekeeper_core::parse_label_selector(s).map_err(|v| Error::Invalid(vec![v]))
+    scalekeeper_core::parse_label_selector(s).map_err(|v| Error::InvalidArgument(vec![v]))
 }
 
 fn non_empty(s: &str) -> Option<&str> {
@@ -485,7 +498,7 @@ fn encode_token(ns: &str, name: &str) -> String {
 
 /// The position a page token names; `None` for the first page (an empty token).
 fn decode_token(t: &str) -> Result<Option<(String, String)>, Error> {
-    non_empty(t).map(scalekeeper_core::decode_page_token).transpose().map_err(|v| Error::Invalid(vec![v]))
+    non_empty(t).map(scalekeeper_core::decode_page_token).transpose().map_err(|v| Error::InvalidArgument(vec![v]))
 }
 
 type WatchStream = Pin<Box<dyn Stream<Item = Result<pb::WatchDeploymentsResponse, Status>> + Send>>;
@@ -498,7 +511,7 @@ impl ScaleService for Service {
     ) -> Result<Response<pb::ListDeploymentsResponse>, Status> {
         self.call("ListDeployments", req, |r, who| async move {
             invalid(validate_namespace_filter(&r.namespace))?;
-            let size = page_size(r.page_size).map_err(|v| Error::Invalid(vec![v]))?;
+            let size = page_size(r.page_size).map_err(|v| Error::InvalidArgument(vec![v]))?;
             let sel = selector(&r.label_selector)?;
             let after = decode_token(&r.page_token)?;
             self.check_scope(&r.namespace)?;
@@ -636,7 +649,7 @@ impl ScaleService for Service {
     async fn diff(&self, req: Request<pb::DiffRequest>) -> Result<Response<pb::DiffResponse>, Status> {
         self.call("Diff", req, |r, who| async move {
             invalid(validate_namespace_filter(&r.namespace))?;
-            let size = page_size(r.page_size).map_err(|v| Error::Invalid(vec![v]))?;
+            let size = page_size(r.page_size).map_err(|v| Error::InvalidArgument(vec![v]))?;
             let sel = selector(&r.label_selector)?;
             let after = decode_token(&r.page_token)?;
             self.check_scope(&r.namespace)?;
@@ -711,10 +724,14 @@ impl ScaleService for Service {
             let namespace = non_empty(&r.namespace).map(String::from);
             // The stream's last item: the status it ends with, if the server ends it. It is
             // delivered after whatever is buffered, even when the buffer is full.
-            let (end_tx, end_rx) = oneshot::channel::<Status>();
+            // Through the error table, as every status: the request id, and a retry hint where
+            // the table gives one.
+            let (end_tx, end_rx) = oneshot::channel::<Error>();
+            let request_id = who.request_id.clone();
             let filter = WatchFilter { namespace, permitted, sel, caller: who.clone() };
             tokio::spawn(run_watch(this.clone(), filter, changes, tx, end_tx, identity));
-            let end = futures::stream::once(end_rx).filter_map(|r| futures::future::ready(r.ok().map(Err)));
+            let end = futures::stream::once(end_rx)
+                .filter_map(move |r| futures::future::ready(r.ok().map(|e| Err(e.into_status(&request_id)))));
             // The watch's place is given back when tonic drops the stream (the client went
             // away, or the stream ended).
             let stream = tokio_stream::wrappers::ReceiverStream::new(rx).chain(end).map(move |item| {

@@ -3,7 +3,7 @@
 //!
 //! | error | gRPC code | from Kubernetes |
 //! |---|---|---|
-//! | [`Error::Invalid`] | INVALID_ARGUMENT (+ `google.rpc.BadRequest`) | 422, 400 |
+//! | [`Error::InvalidArgument`] | INVALID_ARGUMENT (+ `google.rpc.BadRequest`) | 422, 400 |
 //! | [`Error::NotFound`] | NOT_FOUND | 404 |
 //! | [`Error::Aborted`] | ABORTED | 409 |
 //! | [`Error::FailedPrecondition`] | FAILED_PRECONDITION | |
@@ -11,13 +11,16 @@
 //! | [`Error::Unavailable`] | UNAVAILABLE | caches not synced, authorization check impossible |
 //! | [`Error::ResourceExhausted`] | RESOURCE_EXHAUSTED | |
 //! | [`Error::DeadlineExceeded`] | DEADLINE_EXCEEDED | |
+//! | [`Error::OutOfRange`] | OUT_OF_RANGE | |
 //! | [`Error::Internal`] | INTERNAL | anything else: a bug |
 //! | [`Error::Kubernetes`] | PERMISSION_DENIED, UNAVAILABLE or INTERNAL | 401/403 (scalekeeper's own RBAC is too narrow), 429, 5xx, connection failures, undecodable answers |
 //!
-//! Before any handler, the port's intake ([`super::intake`]) answers for itself: a request
-//! tonic cannot decode is INVALID_ARGUMENT (tonic says INTERNAL, kept here for our faults),
-//! one that does not arrive in time DEADLINE_EXCEEDED, one past the receiving limits
-//! RESOURCE_EXHAUSTED, one too large OUT_OF_RANGE (tonic's code).
+//! Before any handler, the port's intake ([`super::intake`]) answers through the same table:
+//! a request tonic cannot decode is INVALID_ARGUMENT (tonic says INTERNAL, kept here for our
+//! faults), one that does not arrive in time DEADLINE_EXCEEDED, one past the receiving limits
+//! RESOURCE_EXHAUSTED, one too large OUT_OF_RANGE (tonic's code). A watch's stream ends
+//! through it too. Codes are named as the gRPC spec spells them
+//! ([`scalekeeper_api::code_name`]) in metrics, logs and audit records.
 //!
 //! What the caller reads ([`Error::into_status`]) never holds scalekeeper's ServiceAccount,
 //! the API server's address or other transport details: an [`Error::Internal`] or an
@@ -41,7 +44,7 @@ use crate::writer::WriteError;
 pub enum Error {
     /// The request is malformed; each violation names a request field.
     #[error("invalid request: {}", render(.0))]
-    Invalid(Vec<Violation>),
+    InvalidArgument(Vec<Violation>),
     /// The Deployment (or what was named) does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -60,9 +63,12 @@ pub enum Error {
     /// The server or the stream is overloaded.
     #[error("{0}")]
     ResourceExhausted(String),
-    /// The call ran past the server's call timeout.
+    /// The call ran past the server's call timeout, or its request did not arrive in time.
     #[error("{0}")]
     DeadlineExceeded(String),
+    /// A request message over the server's size limit (tonic's own code for it).
+    #[error("{0}")]
+    OutOfRange(String),
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),
@@ -104,28 +110,10 @@ fn render(v: &[Violation]) -> String {
 }
 
 impl Error {
-    /// A low-cardinality label for metrics and logs.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Error::Invalid(_) => "invalid",
-            Error::NotFound(_) => "not_found",
-            Error::Aborted(_) => "aborted",
-            Error::FailedPrecondition(_) => "failed_precondition",
-            Error::PermissionDenied(_) => "permission_denied",
-            Error::Unavailable(_) => "unavailable",
-            Error::ResourceExhausted(_) => "resource_exhausted",
-            Error::DeadlineExceeded(_) => "deadline_exceeded",
-            Error::Internal(_) => "internal",
-            Error::Kubernetes { code: Code::PermissionDenied, .. } => "permission_denied",
-            Error::Kubernetes { code: Code::Unavailable, .. } => "unavailable",
-            Error::Kubernetes { .. } => "internal",
-        }
-    }
-
     /// The gRPC code, as the table above says.
     pub fn code(&self) -> Code {
         match self {
-            Error::Invalid(_) => Code::InvalidArgument,
+            Error::InvalidArgument(_) => Code::InvalidArgument,
             Error::NotFound(_) => Code::NotFound,
             Error::Aborted(_) => Code::Aborted,
             Error::FailedPrecondition(_) => Code::FailedPrecondition,
@@ -133,6 +121,7 @@ impl Error {
             Error::Unavailable(_) => Code::Unavailable,
             Error::ResourceExhausted(_) => Code::ResourceExhausted,
             Error::DeadlineExceeded(_) => Code::DeadlineExceeded,
+            Error::OutOfRange(_) => Code::OutOfRange,
             Error::Internal(_) => Code::Internal,
             Error::Kubernetes { code, .. } => *code,
         }
@@ -172,7 +161,7 @@ impl Error {
                 match status.code {
                     404 => Error::NotFound(format!("{what} not found")),
                     409 => Error::Aborted(msg),
-                    400 | 422 => Error::Invalid(vec![Violation { field: "request".into(), description: msg }]),
+                    400 | 422 => Error::InvalidArgument(vec![Violation { field: "request".into(), description: msg }]),
                     401 | 403 => Error::Kubernetes {
                         code: Code::PermissionDenied,
                         public: format!(
@@ -221,7 +210,9 @@ impl From<WriteError> for Error {
             | WriteError::OutOfBounds(_)
             | WriteError::CrdOutdated { .. } => Error::FailedPrecondition(err.to_string()),
             WriteError::VersionMismatch { .. } | WriteError::Contended { .. } => Error::Aborted(err.to_string()),
-            WriteError::Invalid { field, description } => Error::Invalid(vec![Violation { field, description }]),
+            WriteError::Invalid { field, description } => {
+                Error::InvalidArgument(vec![Violation { field, description }])
+            }
             WriteError::Kube { what, source } => Error::from_kube(source, &what),
         }
     }
@@ -230,7 +221,7 @@ impl From<WriteError> for Error {
 impl From<Error> for Status {
     fn from(err: Error) -> Self {
         match &err {
-            Error::Invalid(violations) => {
+            Error::InvalidArgument(violations) => {
                 let mut details = ErrorDetails::new();
                 for v in violations {
                     details.add_bad_request_violation(v.field.clone(), v.description.clone());
@@ -329,7 +320,7 @@ mod tests {
     #[test]
     fn invalid_carries_field_violations() {
         let st: Status =
-            Error::Invalid(vec![Violation { field: "replicas".into(), description: "negative".into() }]).into();
+            Error::InvalidArgument(vec![Violation { field: "replicas".into(), description: "negative".into() }]).into();
         assert_eq!(st.code(), Code::InvalidArgument);
         let br = st.get_error_details().bad_request().cloned().expect("bad request details");
         assert_eq!(br.field_violations[0].field, "replicas");

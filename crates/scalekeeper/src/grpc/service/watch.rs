@@ -60,7 +60,7 @@ pub(super) async fn run_watch(
     filter: WatchFilter,
     mut changes: broadcast::Receiver<Change>,
     tx: mpsc::Sender<Result<pb::WatchDeploymentsResponse, Status>>,
-    end: oneshot::Sender<Status>,
+    end: oneshot::Sender<Error>,
     identity: String,
 ) {
     let WatchFilter { namespace, mut permitted, sel, caller } = filter;
@@ -74,10 +74,10 @@ pub(super) async fn run_watch(
     if tx.send(Ok(event(pb::EventType::Synced, None))).await.is_err() {
         return;
     }
-    let too_slow = |end: oneshot::Sender<Status>| {
+    let too_slow = |end: oneshot::Sender<Error>| {
         tracing::warn!(identity = %identity, "watch client too slow; ending its stream");
-        let _ = end.send(Status::resource_exhausted(
-            "watch client too slow to keep up with changes; re-watch to get a fresh snapshot",
+        let _ = end.send(Error::ResourceExhausted(
+            "watch client too slow to keep up with changes; re-watch to get a fresh snapshot".into(),
         ));
     };
     let rbac = svc.authorizer.mode() == crate::authz::AuthorizationMode::Rbac;
@@ -87,7 +87,7 @@ pub(super) async fn run_watch(
     loop {
         let change = tokio::select! {
             _ = svc.stop.cancelled() => {
-                let _ = end.send(Status::unavailable("server shutting down; reconnect to another replica"));
+                let _ = end.send(Error::Unavailable("server shutting down; reconnect to another replica".into()));
                 return;
             }
             _ = tx.closed() => return,
@@ -96,7 +96,7 @@ pub(super) async fn run_watch(
                     Ok(now) => permitted = now,
                     Err(e @ Error::PermissionDenied(_)) => {
                         tracing::info!(identity = %identity, error = %e, "watch ended: access revoked");
-                        let _ = end.send(Status::permission_denied(format!("access revoked: {e}")));
+                        let _ = end.send(Error::PermissionDenied(format!("access revoked: {e}")));
                         return;
                     }
                     // The check could not be made: keep what was allowed until the next one.
