@@ -79,13 +79,14 @@ $(VENV)/.installed: tools/requirements.txt
 ##@ Checks
 
 .PHONY: lint
-lint: $(VENV)/.installed ## rustfmt check, clippy and rustdoc with warnings denied (with and without the dev feature), buf lint of proto/, no import cycle between the server's modules, no kubesim in the release tree, the chart's lint part, hadolint, actionlint.
+lint: $(VENV)/.installed ## rustfmt check, clippy and rustdoc with warnings denied (with and without the dev feature), buf lint of proto/, no import cycle between the server's modules, no other project's copyright or license header in a tracked file (tools/check_provenance.py), no kubesim in the release tree, the chart's lint part, hadolint, actionlint.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
 	$(CARGO) clippy $(CARGO_FLAGS) -p scalekeeper --all-targets --features dev -- -D warnings
 	RUSTDOCFLAGS='-D warnings' $(CARGO) doc $(CARGO_FLAGS) --no-deps --workspace --features scalekeeper/dev
 	$(VENV)/bin/buf lint
 	python3 tools/check_layers.py
+	python3 tools/check_provenance.py
 	@if $(CARGO) tree $(CARGO_FLAGS) -i aws-lc-rs >/dev/null 2>&1; then \
 	  echo "aws-lc-rs is in the dependency tree: one rustls crypto provider (ring) only"; exit 1; fi
 	@tree="$$($(CARGO) tree $(CARGO_FLAGS) -p scalekeeper -e normal,build --target all --prefix none)" || exit 1; \

@@ -6,9 +6,10 @@
 //! autoscaling/v1, autoscaling/v2beta2 for v2) and `k8s.io/apimachinery` meta/v1 of
 //! Kubernetes 1.20.2 (Debian's `kubernetes` source package): every field of a reachable
 //! message whose protobuf form is a scalar and whose Go type is a pointer, or whose JSON tag
-//! has no `omitempty`. The fields added from 1.21 to 1.33 (present in the vendored 1.33
-//! protos but not in 1.20) were classified by hand from the 1.33 Go types. To extend: serve a new kind, then add its pointer and required
-//! scalar fields here; the unit tests check that every entry names a real field.
+//! has no `omitempty`. The fields added from 1.21 to 1.33 (present in the 1.33 protos
+//! `build.rs` compiles but not in 1.20) were classified by hand from the 1.33 Go types. To
+//! extend: serve a new kind, then add its pointer and required scalar fields here; the unit
+//! tests check that every entry names a real field.
 
 /// Scalar fields whose explicit zero (0, `""`, `false`) is kept in JSON: Go pointer fields,
 /// where zero differs from "not set", and fields whose JSON tag has no `omitempty`. Any
@@ -173,8 +174,8 @@ pub(super) const KEEP_ZERO: &[(&str, &[&str])] = &[
         ],
     ),
     // rbac/v1 and authorization/v1 (served since; their Go types are the same in 1.20 and
-    // 1.33): the scalars whose JSON tags have no `omitempty`. Neither group has pointer
-    // scalars.
+    // 1.33 but for authorization/v1's field and label selector attributes, added in 1.31):
+    // the scalars whose JSON tags have no `omitempty`. Neither group has pointer scalars.
     ("api.authorization.v1.SubjectAccessReviewStatus", &["allowed"]),
     // admissionregistration/v1 (1.33 Go types): fields without `omitempty` and pointer
     // scalars, by hand. authentication/v1's UserInfo and SelfSubjectReview have neither.
@@ -188,6 +189,8 @@ pub(super) const KEEP_ZERO: &[(&str, &[&str])] = &[
     ("api.admissionregistration.v1.WebhookClientConfig", &["url"]),
     ("api.rbac.v1.RoleRef", &["apiGroup", "kind", "name"]),
     ("api.rbac.v1.Subject", &["kind", "name"]),
+    // Reached from authorization/v1's `FieldSelectorAttributes` (1.33 Go types).
+    ("apimachinery.pkg.apis.meta.v1.FieldSelectorRequirement", &["key", "operator"]),
     ("apimachinery.pkg.apis.meta.v1.LabelSelectorRequirement", &["key", "operator"]),
     ("apimachinery.pkg.apis.meta.v1.ListMeta", &["remainingItemCount"]),
     ("apimachinery.pkg.apis.meta.v1.ObjectMeta", &["deletionGracePeriodSeconds"]),

@@ -11,10 +11,10 @@
 //! `object.raw` is one enveloped object.
 //!
 //! The messages are not hand-written: the Kubernetes `generated.proto` files of the served
-//! groups are vendored under `proto/` (see its README), compiled by protox in `build.rs`
-//! into a descriptor set, and read here with prost-reflect as [`DynamicMessage`]s. The
-//! field-by-field mapping to JSON is in `protobuf/json.rs`, the Go-type facts it needs in
-//! `protobuf/go_fields.rs`.
+//! groups, taken from the crates.io package `k8s-rs-pb` at build time (see `build.rs`), are
+//! compiled by protox in `build.rs` into a descriptor set and read here with prost-reflect
+//! as [`DynamicMessage`]s. The field-by-field mapping to JSON is in `protobuf/json.rs`, the
+//! Go-type facts it needs in `protobuf/go_fields.rs`.
 //!
 //! Errors: a body that is not valid protobuf is 400, a kind or encoding kubesim has no
 //! message for is 415, and an object that cannot be written as protobuf (a field the
@@ -37,8 +37,9 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 
-/// The Kubernetes version of the vendored `generated.proto` files (see `proto/README.md`).
-pub const KUBERNETES_VERSION: &str = "1.33";
+/// The Kubernetes version of the `generated.proto` files `build.rs` compiles (its
+/// `KUBERNETES_MINOR`).
+pub const KUBERNETES_VERSION: &str = env!("KUBESIM_PROTOS_KUBERNETES_VERSION");
 
 /// The media type of protobuf bodies.
 pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
@@ -77,7 +78,7 @@ const META_KINDS: &[&str] = &[
     "APIVersions",
 ];
 
-/// The proto package of a served API group and version, as in the vendored files.
+/// The proto package of a served API group and version, as `k8s-rs-pb` shortened it.
 fn package(api_version: &str) -> Option<String> {
     let (group, version) = crate::resources::split_api_version(api_version);
     let prefix = match group {

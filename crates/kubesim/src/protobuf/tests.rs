@@ -124,11 +124,19 @@ fn samples() -> Vec<Value> {
                "spec": {"user": "alice", "groups": ["ops"], "resourceAttributes": {"namespace": "shop", "verb": "get",
                         "group": "scalekeeper.dev", "resource": "replicapolicies", "subresource": "status", "name": "web"}},
                "status": {"allowed": false, "reason": "RBAC: x"}}),
+        // The selector attributes of 1.31+ (fields 8 and 9): a requirement's key and
+        // operator have no omitempty.
+        json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "metadata": {"creationTimestamp": null},
+               "spec": {"user": "alice", "resourceAttributes": {"namespace": "shop", "verb": "list", "resource": "pods",
+                        "fieldSelector": {"rawSelector": "spec.nodeName=n1",
+                                          "requirements": [{"key": "spec.nodeName", "operator": "In", "values": ["n1"]}]},
+                        "labelSelector": {"requirements": [{"key": "app", "operator": "Exists"}]}}},
+               "status": {"allowed": true}}),
     ]
 }
 
-/// The vendored protos are the version kubesim reports at `/version`: bumping one means
-/// bumping the other (copy the files of the new version from k8s-rs-pb).
+/// The protos `build.rs` compiles are the version kubesim reports at `/version`: bumping one
+/// means bumping the other (`KUBERNETES_MINOR` in `build.rs`).
 #[test]
 fn protos_match_the_reported_kubernetes_version() {
     assert_eq!(KUBERNETES_VERSION, format!("1.{}", crate::api::KUBE_MINOR));
