@@ -8,7 +8,9 @@ Checks (each prints PASS/FAIL/SKIP with a short summary; the exit code is 1 on a
   template, as each file says, with the words of its "# error contains:" line),
   files/user-roles.yaml (the callers' ClusterRoles' rules), files/server-rules.yaml (the
   rules of scalekeeper's own Roles), the client CA (cert-manager needs a dedicated one or
-  shareIssuerCA), then for every value set in ci/: helm lint (strict, Kubernetes 1.29 and the newest), render,
+  shareIssuerCA), deploy/deployer-rbac.yaml (the deploy identity may write the chart's RBAC
+  objects and holds every rule they grant: RBAC's escalation prevention), then for every
+  value set in ci/: helm lint (strict, Kubernetes 1.29 and the newest), render,
   kubernetes-validate --strict (1.29 and the newest it knows), structural invariants
   (rollout, shutdown, security context, RBAC verbs == files/server-rules.yaml, namespaces, Services,
   NetworkPolicy, PDB, TLS, monitoring, the admission webhook against
@@ -26,7 +28,8 @@ tools/checkov-requirements.txt (.venv-checkov, its own venv: it pins old depende
 `--write-readme` regenerates the value table of charts/scalekeeper/README.md from the schema
 and its RBAC table from files/server-rules.yaml (standard library only), `--lint-only` runs
 the checks that need no render of manifests beyond helm lint (metadata, CRD, schema, README,
-bad values, the user and server roles files, the client CA cases, the admission webhook file, its CEL expression and the admission cases, lint).
+bad values, the user and server roles files, the client CA cases, deployer RBAC, the
+admission webhook file, its CEL expression and the admission cases, lint).
 """
 
 from __future__ import annotations
@@ -54,9 +57,14 @@ USER_ROLES = CHART / "files" / "user-roles.yaml"
 # The rules of scalekeeper's own ServiceAccount (managed: each watched namespace's Role or the
 # clusterWide ClusterRole; leaderElection: the Lease Role): rendered by templates/rbac.yaml,
 # written into the README's RBAC table by --write-readme, checked here against the rendered
-# roles.
+# roles, and held by the deploy identity of DEPLOYER_RBAC (check_deployer_rbac).
 SERVER_RULES = CHART / "files" / "server-rules.yaml"
 SERVER_ROLES = {"managed": "each managed namespace", "leaderElection": "the release namespace, with `config.leaderElect`"}
+# What an administrator grants the deploy identity of .github/workflows/deploy.yml, written for
+# the release RELEASE in the namespace NAMESPACE with the default watchNamespaces. Each
+# namespace of watchNamespaces gets a RoleBinding to DEPLOYER_WATCHED (its header says so).
+DEPLOYER_RBAC = ROOT / "deploy" / "deployer-rbac.yaml"
+DEPLOYER_WATCHED = "scalekeeper-deployer-watched"
 # The admission webhook's path and entry: rendered by templates/admission-webhook.yaml,
 # embedded by `scalekeeper admission-config` and the server, checked here.
 ADMISSION_FILE = CHART / "files" / "admission-webhook.yaml"
@@ -353,6 +361,73 @@ def server_rules() -> dict[str, dict[tuple[str, str], set[str]]]:
     return {role: rules_of({"rules": roles.get(role)}) for role in SERVER_ROLES}
 
 
+# The RBAC objects and the resources they are written as.
+RBAC_RESOURCES = {"Role": "roles", "ClusterRole": "clusterroles", "RoleBinding": "rolebindings", "ClusterRoleBinding": "clusterrolebindings"}
+# What the deploy identity needs on each of the chart's RBAC objects: read it, create and patch
+# it (Helm 4's server-side apply), delete it (uninstall, or an object the chart stops rendering).
+DEPLOYER_WRITE_VERBS = ("get", "create", "patch", "delete")
+
+
+def rule_allows(rule: dict, group: str, resource: str, verb: str, name: str | None) -> bool:
+    """Whether one PolicyRule allows VERB on GROUP's RESOURCE ("deployments/scale" for a
+    subresource) for the object NAME; name None asks for every name, which a rule with
+    resourceNames does not give. Resources match as Kubernetes' RBAC matches them: equal, "*",
+    or "*/SUBRESOURCE"."""
+    def has(values: list[str], want: str) -> bool:
+        return "*" in values or want in values
+
+    sub = resource.partition("/")[2]
+    resources = rule.get("resources") or []
+    if not any(r in ("*", resource) or (sub and r == f"*/{sub}") for r in resources):
+        return False
+    names = rule.get("resourceNames") or []
+    return has(rule.get("apiGroups") or [], group) and has(rule.get("verbs") or [], verb) and (not names or name in names)
+
+
+def rbac_rights(objs: list[dict], subject: tuple[str, str, str]) -> tuple[list[dict], dict[str, list[dict]]]:
+    """The rules SUBJECT (kind, name, namespace) holds through the RBAC objects OBJS: at cluster
+    scope (ClusterRoleBindings), and per namespace (RoleBindings to a ClusterRole or to a Role of
+    their namespace). A binding to a role that OBJS lack grants nothing here."""
+    cluster_roles = {o["metadata"]["name"]: o.get("rules") or [] for o in objs if o["kind"] == "ClusterRole"}
+    roles = {(o["metadata"].get("namespace"), o["metadata"]["name"]): o.get("rules") or [] for o in objs if o["kind"] == "Role"}
+    cluster: list[dict] = []
+    by_ns: dict[str, list[dict]] = {}
+    for b in objs:
+        if b["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        if subject not in [(x.get("kind"), x.get("name"), x.get("namespace")) for x in b.get("subjects") or []]:
+            continue
+        ref, ns = b["roleRef"], b["metadata"].get("namespace")
+        rules = cluster_roles.get(ref["name"]) if ref["kind"] == "ClusterRole" else roles.get((ns, ref["name"]))
+        if rules is None:
+            continue
+        if b["kind"] == "ClusterRoleBinding":
+            cluster += rules
+        else:
+            by_ns.setdefault(ns, []).extend(rules)
+    return cluster, by_ns
+
+
+def rights_allow(rights: tuple[list[dict], dict[str, list[dict]]], ns: str | None, group: str, resource: str, verb: str,
+                 name: str | None) -> bool:
+    """Whether RIGHTS (rbac_rights) allow VERB in the namespace NS (None: at cluster scope)."""
+    cluster, by_ns = rights
+    return any(rule_allows(r, group, resource, verb, name) for r in cluster + (by_ns.get(ns, []) if ns else []))
+
+
+def rules_missing(rights: tuple[list[dict], dict[str, list[dict]]], ns: str | None, rules: list[dict]) -> dict[str, list[str]]:
+    """"group/resource" -> the verbs of RULES that RIGHTS do not give for every name in NS (what
+    RBAC's escalation check asks of whoever creates a role with RULES)."""
+    out: dict[str, list[str]] = {}
+    for rule in rules:
+        for g in rule.get("apiGroups") or []:
+            for r in rule.get("resources") or []:
+                for v in rule.get("verbs") or []:
+                    if not rights_allow(rights, ns, g, r, v, None):
+                        out.setdefault(f"{g}/{r}" if g else r, []).append(v)
+    return out
+
+
 def selector_matches(selector: dict, labels: dict) -> bool:
     return all(labels.get(k) == v for k, v in (selector or {}).items())
 
@@ -554,7 +629,7 @@ def check_server_rules(rep: Report) -> None:
     """files/server-rules.yaml: both roles there, plain rules (apiGroups, resources, verbs; no
     resourceNames), no wildcard, no verb beyond SERVER_VERBS, and read alike by PyYAML and by
     the standard-library reader of --write-readme (the rendered roles are compared with the
-    file in the invariants)."""
+    file in the invariants, the deployer's rights in check_deployer_rbac)."""
     import yaml
 
     where = SERVER_RULES.relative_to(ROOT)
@@ -576,7 +651,7 @@ def check_server_rules(rep: Report) -> None:
             at = f"{where}: {role}[{i}]"
             if not isinstance(rule, dict) or set(rule) != {"apiGroups", "resources", "verbs"}:
                 problems.append(f"{at}: keys {sorted(rule) if isinstance(rule, dict) else rule!r}, want apiGroups, resources, verbs "
-                                "(no resourceNames: the chart's roles cover every name)")
+                                "(no resourceNames: the chart's roles, and the rights the deployer must hold, cover every name)")
                 continue
             for k, v in rule.items():
                 if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
@@ -598,6 +673,97 @@ def check_server_rules(rep: Report) -> None:
     rep.check("server rules file", problems,
               f"{where}: {', '.join(f'{role} {len(roles.get(role) or [])} rules' for role in SERVER_ROLES)}; plain rules, "
               f"no wildcard, verbs within {'/'.join(sorted(SERVER_VERBS))}")
+
+
+def check_deployer_rbac(rep: Report, sets: dict[str, dict]) -> None:  # noqa: C901
+    """deploy/deployer-rbac.yaml against the chart rendered for every value set of ci/ but
+    clusterWide (docs/operations.md: it needs more than the file grants), as release RELEASE in
+    NAMESPACE, with the file's RoleBinding to DEPLOYER_WATCHED copied into each namespace of
+    watchNamespaces as its header tells the administrator. For each of the chart's Roles,
+    ClusterRoles and bindings, the deploy identity (the file's ServiceAccount) must be able to
+    write the object (DEPLOYER_WRITE_VERBS, by name) and, since RBAC refuses to let anyone
+    grant what they do not hold (escalation prevention), hold every rule a role grants where it
+    grants it (files/server-rules.yaml's managed rules in each watched namespace, its
+    leaderElection rules in the release namespace, files/user-roles.yaml's at cluster scope);
+    a binding to a role the chart does not render (system:auth-delegator) needs `bind` on it."""
+    import helm_python as helm
+    import yaml
+
+    where = DEPLOYER_RBAC.relative_to(ROOT)
+    try:
+        granted = load_docs(DEPLOYER_RBAC.read_text())
+    except Exception as e:  # noqa: BLE001
+        rep.check("deployer RBAC", [f"{where}: {e}"], "")
+        return
+    accounts = [o for o in granted if o.get("kind") == "ServiceAccount"]
+    watched_bindings = [o for o in granted if o.get("kind") == "RoleBinding" and o["roleRef"]["name"] == DEPLOYER_WATCHED]
+    if len(accounts) != 1 or not watched_bindings:
+        rep.check("deployer RBAC", [f"{where}: want one ServiceAccount (the deploy identity) and a RoleBinding to {DEPLOYER_WATCHED} "
+                                    f"(copied into each namespace of watchNamespaces); found {[ident(o) for o in accounts + watched_bindings]}"], "")
+        return
+    sa = accounts[0]["metadata"]
+    subject = ("ServiceAccount", sa["name"], sa.get("namespace"))
+    server = yaml.safe_load(SERVER_RULES.read_text()) or {}
+    users = yaml.safe_load(USER_ROLES.read_text()) or {}
+    sources = [(f"{SERVER_RULES.relative_to(ROOT)}, {role}", rules_of({"rules": server.get(role)})) for role in SERVER_ROLES]
+    sources += [(f"{USER_ROLES.relative_to(ROOT)}, {role}", rules_of({"rules": users.get(role)})) for role in USER_ROLE_VERBS]
+
+    def source_of(role: dict) -> str:
+        return next((src for src, rules in sources if rules == rules_of(role)), "the chart")
+
+    found: dict[str, list[str]] = {}  # problem -> the value sets that have it
+    checked, objects = [], 0
+    with helm.Chart.load(CHART) as chart:
+        for name, values in sets.items():
+            merged = chart.merge_values(values)
+            if merged["clusterWide"]:
+                continue
+            try:
+                rendered = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+            except helm.HelmError as e:
+                found.setdefault(str(e), []).append(name)
+                continue
+            checked.append(name)
+            objs = [o for path, text in sorted(rendered.items()) if path.endswith(".yaml") for o in load_docs(text)]
+            rbac = [o for o in objs if o["kind"] in RBAC_RESOURCES]
+            objects += len(rbac)
+            watched = list(dict.fromkeys(merged["watchNamespaces"])) or [NAMESPACE]
+            have = {b["metadata"]["namespace"] for b in watched_bindings}
+            copies = [{**watched_bindings[0], "metadata": {**watched_bindings[0]["metadata"], "namespace": ns}} for ns in watched if ns not in have]
+            rights = rbac_rights(granted + copies, subject)
+            bound_in = {ns: sorted({b["roleRef"]["name"] for b in granted + copies if b.get("kind") == "RoleBinding"
+                                    and b["metadata"].get("namespace") == ns}) for ns in {NAMESPACE, *watched}}
+            chart_roles = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in rbac if o["kind"] in ("Role", "ClusterRole")}
+            for o in rbac:
+                ns = o["metadata"].get("namespace")
+                scope = f"in namespace {ns} (where it is bound to {', '.join(bound_in.get(ns) or ['nothing'])})" if ns else "at cluster scope"
+                group, resource, obj_name = "rbac.authorization.k8s.io", RBAC_RESOURCES[o["kind"]], o["metadata"]["name"]
+                cannot = [v for v in DEPLOYER_WRITE_VERBS if not rights_allow(rights, ns, group, resource, v, obj_name)]
+                if cannot:
+                    found.setdefault(f"the deployer may not {'/'.join(cannot)} the chart's {ident(o)} {scope}: add it to {where}", []).append(name)
+                if o["kind"] in ("Role", "ClusterRole"):
+                    missing = rules_missing(rights, ns, o.get("rules") or [])
+                    if missing:
+                        what = "; ".join(f"{res} {verbs}" for res, verbs in sorted(missing.items()))
+                        found.setdefault(f"{ident(o)} grants rules ({source_of(o)}) the deployer does not hold {scope}: {what}. RBAC lets "
+                                         f"the deployer create a role only with rules it holds itself: add them to {where}", []).append(name)
+                    continue
+                # A binding to one of the chart's roles needs what the role grants, checked
+                # above; to another role, `bind` on it.
+                ref = o["roleRef"]
+                if (ref["kind"], ns if ref["kind"] == "Role" else None, ref["name"]) in chart_roles:
+                    continue
+                ref_resource = RBAC_RESOURCES[ref["kind"]]
+                if not rights_allow(rights, ns, group, ref_resource, "bind", ref["name"]):
+                    found.setdefault(f"{ident(o)} binds {ref['kind']} {ref['name']}, which the chart does not render: the deployer "
+                                     f"needs `bind` on {ref_resource} {ref['name']} {scope}", []).append(name)
+    problems = [f"{', '.join(names)}: {problem}" for problem, names in found.items()]
+    skipped = sorted(set(sets) - set(checked))
+    rep.check("deployer RBAC", problems,
+              f"{where} ({subject[0]} {subject[2]}/{subject[1]}, a RoleBinding to {DEPLOYER_WATCHED} in each watched namespace): "
+              f"may write the chart's {objects} Roles, ClusterRoles and bindings of {len(checked)} value sets and holds every rule they grant "
+              f"({SERVER_RULES.relative_to(ROOT)} where the chart grants it, {USER_ROLES.relative_to(ROOT)} at cluster scope) or may bind "
+              f"the role; not checked: {', '.join(skipped) or 'none'} (clusterWide needs more than the file grants, docs/operations.md)")
 
 
 # What the admission guard must be sent, exactly: (apiGroup, apiVersion, resource, operation).
@@ -1612,7 +1778,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write-readme", action="store_true", help="regenerate the README's value and RBAC tables and exit")
     parser.add_argument("--lint-only", action="store_true",
-                        help="metadata, CRD, schema, README, bad values, user and server roles, client CA, admission, helm lint")
+                        help="metadata, CRD, schema, README, bad values, user and server roles, deployer RBAC, client CA, admission, helm lint")
     parser.add_argument("--checkov", type=Path, default=ROOT / ".venv-checkov" / "bin" / "checkov")
     parser.add_argument("--scalekeeper-bin", type=Path, default=ROOT / "target" / "debug" / "scalekeeper")
     parser.add_argument("--keep", type=Path, help="write the rendered manifests here instead of a temporary directory")
@@ -1641,6 +1807,7 @@ def main() -> int:
     check_admission_cel(rep)
     check_admission_cases(rep)
     sets = value_sets()
+    check_deployer_rbac(rep, sets)
     check_lint(rep, sets, newest)
     if not args.lint_only:
         rendered = render_all(rep, sets)
