@@ -142,13 +142,7 @@ cmd_e2e() {
   done
   [[ -n "$port" ]] || die "kubectl port-forward did not report a local port: $(cat "$log_file")"
   wait_tcp "localhost:$port" 30
-  log "cargo test --test e2e against localhost:$port"
-  SCALEKEEPER_E2E_KUBECONFIG="$KUBECONFIG" \
-    SCALEKEEPER_E2E_SERVER="localhost:$port" \
-    SCALEKEEPER_E2E_CA="$CERTS_DIR/ca.pem" \
-    SCALEKEEPER_E2E_CERT="$(client_cert e2e-admin)" \
-    SCALEKEEPER_E2E_KEY="$(client_key e2e-admin)" \
-    "$CARGO" test --locked -p scalekeeper --test e2e -- --nocapture
+  run_e2e "localhost:$port"
 }
 
 case "${1:-}" in

@@ -138,6 +138,23 @@ cli() {
     --ca "$CERTS_DIR/ca.pem" --cert "$(client_cert e2e-admin)" --key "$(client_key e2e-admin)"
 }
 
+# run_e2e ADDR: the e2e suite (tests/e2e.rs, existing-cluster mode) against the release's gRPC
+# endpoint ADDR (HOST:PORT), the cluster of KUBECONFIG, with the dev CA and the client
+# e2e-admin of prepare_cluster. hack/kind.sh e2e passes its port-forward to the Service,
+# hack/test-node.sh the NodePort.
+run_e2e() {
+  local addr="$1"
+  [[ -n $addr ]] || die "run_e2e: no address (HOST:PORT)"
+  [[ -n ${KUBECONFIG:-} ]] || die "run_e2e: KUBECONFIG is not set"
+  log "cargo test --test e2e against $addr"
+  SCALEKEEPER_E2E_KUBECONFIG="$KUBECONFIG" \
+    SCALEKEEPER_E2E_SERVER="$addr" \
+    SCALEKEEPER_E2E_CA="$CERTS_DIR/ca.pem" \
+    SCALEKEEPER_E2E_CERT="$(client_cert e2e-admin)" \
+    SCALEKEEPER_E2E_KEY="$(client_key e2e-admin)" \
+    "$CARGO" test --locked -p scalekeeper --test e2e -- --nocapture
+}
+
 # Waits up to $1 seconds (60) until a real gRPC call (ListDeployments, mTLS) through the
 # NodePort succeeds: a TCP accept proves nothing, since Docker's port proxy and kube-proxy
 # accept with or without a ready endpoint behind them.

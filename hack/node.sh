@@ -44,7 +44,6 @@ PKI="$DIR/pki"
 LOGS="$DIR/logs"
 KUBECONFIG_OUT="$DIR/kubeconfig"
 SOCK="$DIR/containerd.sock"
-ETCD=/usr/bin/etcd
 ETCD_PORT=2579
 ETCD_PEER_PORT=2580
 APISERVER_PORT=6643
@@ -58,6 +57,8 @@ NODE_NAME=skn
 POD_CIDR=10.88.0.0/16
 SERVICE_CIDR=10.0.0.0/24
 SERVICE_IP=10.0.0.1
+# The CAs' names, the kubeconfigs' cluster and context, etcd's member.
+CLUSTER_NAME=scalekeeper-node
 BRIDGE=skn0
 CNI_BIN=/usr/lib/cni
 PAUSE_IMAGE=localhost/pause:3.4
@@ -73,6 +74,11 @@ usage() {
   sed -n '8,17p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
+# Shared with hack/realkube.sh: the processes (start, stop, ...) and the PKI.
+# shellcheck source=hack/proc.sh
+source "$ROOT/hack/proc.sh"
+# shellcheck source=hack/pki.sh
+source "$ROOT/hack/pki.sh"
 
 node_ip() { hostname -I 2>/dev/null | awk '{print $1}'; }
 
@@ -147,173 +153,36 @@ built() {
 
 # ------------------------------------------------------------------ PKI and kubeconfigs
 
-gen_key() { [[ -s $1 ]] || openssl genrsa -out "$1" 2048 2>/dev/null; }
-gen_ca() { # name CN
-  gen_key "$PKI/$1.key"
-  [[ -s $PKI/$1.crt ]] || openssl req -x509 -new -key "$PKI/$1.key" -subj "/CN=$2" -days 3650 -sha256 \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
-    -out "$PKI/$1.crt" 2>/dev/null
-}
-gen_cert() { # name subject ca extensions
-  [[ -s $PKI/$1.crt ]] && return 0
-  gen_key "$PKI/$1.key"
-  openssl req -new -key "$PKI/$1.key" -subj "$2" -out "$PKI/$1.csr" 2>/dev/null
-  printf '%s\n' "$4" >"$PKI/$1.ext"
-  openssl x509 -req -in "$PKI/$1.csr" -CA "$PKI/$3.crt" -CAkey "$PKI/$3.key" -CAcreateserial \
-    -days 3650 -sha256 -extfile "$PKI/$1.ext" -out "$PKI/$1.crt" 2>/dev/null
-  rm -f "$PKI/$1.csr"
-}
-
+# The control plane's PKI (hack/pki.sh), with the node's address in kube-apiserver's
+# certificate, plus the node's own: the kubelet's serving and client certificates, the
+# scheduler's and kube-proxy's, and kube-apiserver's client certificate for the kubelet.
 make_pki() {
-  local ip client ext
+  local ip
   ip=$(node_ip)
   mkdir -p "$PKI"
-  gen_ca ca scalekeeper-node-ca
-  gen_ca front-proxy-ca scalekeeper-node-front-proxy-ca
-  client="basicConstraints=CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=clientAuth"
   # The node's address is in the serving certificates: regenerate them when it changed.
   if [[ -s $PKI/node-ip && $(<"$PKI/node-ip") != "$ip" ]]; then
     log "the node's address changed ($(<"$PKI/node-ip") -> $ip): new serving certificates"
     rm -f "$PKI/apiserver.crt" "$PKI/kubelet-server.crt"
   fi
   echo "$ip" >"$PKI/node-ip"
-  ext="basicConstraints=CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth"
-  gen_cert apiserver /CN=kube-apiserver ca "$ext
-subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:$SERVICE_IP,IP:$ip"
-  gen_cert kubelet-server "/CN=$NODE_NAME" ca "$ext
+  make_control_plane_pki "IP:$ip"
+  gen_cert kubelet-server "/CN=$NODE_NAME" ca "$SERVER_EXT
 subjectAltName=DNS:$NODE_NAME,DNS:localhost,IP:$ip,IP:127.0.0.1"
-  gen_cert admin /O=system:masters/CN=admin ca "$client"
-  # --use-service-account-credentials=false: the controllers act as this one identity, which
-  # therefore needs every controller's rights (system:masters, as realkube's).
-  gen_cert kcm /O=system:masters/CN=system:kube-controller-manager ca "$client"
-  gen_cert scheduler /CN=system:kube-scheduler ca "$client"
+  gen_cert scheduler /CN=system:kube-scheduler ca "$CLIENT_EXT"
   # The kubelet as a node (the Node authorizer and NodeRestriction are on).
-  gen_cert kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME" ca "$client"
-  gen_cert kube-proxy /CN=system:kube-proxy ca "$client"
+  gen_cert kubelet-client "/O=system:nodes/CN=system:node:$NODE_NAME" ca "$CLIENT_EXT"
+  gen_cert kube-proxy /CN=system:kube-proxy ca "$CLIENT_EXT"
   # kube-apiserver -> kubelet (exec, logs, port-forward), authorized by the kubelet's webhook.
-  gen_cert apiserver-kubelet-client /O=system:masters/CN=kube-apiserver-kubelet-client ca "$client"
-  gen_cert front-proxy-client /CN=front-proxy-client front-proxy-ca "$client"
-  gen_key "$PKI/sa.key"
-  [[ -s $PKI/sa.pub ]] || openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
-  write_kubeconfig "$KUBECONFIG_OUT" admin
-  write_kubeconfig "$DIR/kcm.kubeconfig" kcm
+  gen_cert apiserver-kubelet-client /O=system:masters/CN=kube-apiserver-kubelet-client ca "$CLIENT_EXT"
   write_kubeconfig "$DIR/scheduler.kubeconfig" scheduler
   write_kubeconfig "$DIR/kubelet.kubeconfig" kubelet-client
   write_kubeconfig "$DIR/kube-proxy.kubeconfig" kube-proxy
 }
 
-write_kubeconfig() { # file cert-name
-  cat >"$1.tmp" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: scalekeeper-node
-  cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
-    certificate-authority: $PKI/ca.crt
-users:
-- name: $2
-  user:
-    client-certificate: $PKI/$2.crt
-    client-key: $PKI/$2.key
-contexts:
-- name: scalekeeper-node
-  context: {cluster: scalekeeper-node, user: $2}
-current-context: scalekeeper-node
-EOF
-  mv -f "$1.tmp" "$1"
-}
-
-# ------------------------------------------------------------------ processes
-
-binary_of() {
-  case $1 in
-    etcd) readlink -f "$ETCD" ;;
-    containerd) readlink -f /usr/bin/containerd ;;
-    *) readlink -f "$BIN/$1" ;;
-  esac
-}
-
-# The PID of component $1 if its PID file names a live process of its binary.
-pid_of() {
-  local pf="$DIR/$1.pid" pid exe
-  [[ -s $pf ]] || return 1
-  pid=$(<"$pf")
-  exe=$(readlink -f "/proc/$pid/exe" 2>/dev/null) || return 1
-  # A binary rebuilt while its process runs shows as "PATH (deleted)": still ours.
-  [[ ${exe% (deleted)} == "$(binary_of "$1")" ]] || return 1
-  echo "$pid"
-}
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# start name port args...: starts the component in its own session unless it runs already.
-start() {
-  local name=$1 port=$2 pid i
-  shift 2
-  if pid=$(pid_of "$name"); then
-    log "$name already running (pid $pid)"
-    return 0
-  fi
-  [[ $port == - ]] || ! port_in_use "$port" || die "port $port (for $name) is in use by a process this script did not start"
-  mkdir -p "$LOGS"
-  log "starting $name (log: $LOGS/$name.log)"
-  setsid "$(binary_of "$name")" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
-  pid=$!
-  echo "$pid" >"$DIR/$name.pid"
-  # Until setsid's exec lands, /proc/PID/exe is not the binary (hack/realkube.sh, start).
-  for ((i = 0; i < 100; i++)); do
-    [[ $(readlink -f "/proc/$pid/exe" 2>/dev/null) == "$(binary_of "$name")" ]] && return 0
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.05
-  done
-}
-
-# wait_ready name seconds probe...
-wait_ready() {
-  local name=$1 deadline=$((SECONDS + $2))
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    if ! pid_of "$name" >/dev/null; then
-      tail -n 20 "$LOGS/$name.log" >&2 || true
-      die "$name exited (log: $LOGS/$name.log)"
-    fi
-    ((SECONDS < deadline)) || die "$name not ready after $2 s (log: $LOGS/$name.log)"
-    sleep 0.2
-  done
-  log "$name ready"
-}
-
-# stop name [grace]: SIGTERM, SIGKILL after grace seconds (default 15).
-stop() {
-  local name=$1 grace=${2:-15} pf="$DIR/$1.pid" pid deadline
-  [[ -s $pf ]] || return 0
-  if ! pid=$(pid_of "$name"); then
-    log "$name: PID $(<"$pf") is not $name any more; nothing to stop"
-    rm -f "$pf"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  deadline=$((SECONDS + grace))
-  while pid_of "$name" >/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-  if pid_of "$name" >/dev/null; then
-    log "$name: still running ${grace} s after SIGTERM: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    while pid_of "$name" >/dev/null; do sleep 0.1; done
-  fi
-  rm -f "$pf"
-  log "$name: stopped (pid $pid)"
-}
+# ------------------------------------------------------------------ components (start, stop: hack/proc.sh)
 
 kubectl_node() { kubectl --kubeconfig "$KUBECONFIG_OUT" "$@"; }
-readyz() {
-  curl -fsS --max-time 5 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
-    "https://127.0.0.1:$APISERVER_PORT/readyz"
-}
 CTR=(/usr/bin/ctr --address "$SOCK" -n k8s.io)
 
 # Remembers a sysctl's value before the node changes it (restored by down).
@@ -323,12 +192,7 @@ save_sysctl() { # file-under-/proc/sys name
 
 start_control_plane() {
   local ip=$1
-  start etcd "$ETCD_PORT" --name scalekeeper-node --data-dir "$DIR/etcd" \
-    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster "scalekeeper-node=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state new \
-    --quota-backend-bytes 2147483648 --logger zap --log-outputs stderr
-  wait_ready etcd 30 curl -fsS --max-time 5 "http://127.0.0.1:$ETCD_PORT/health"
+  start_etcd "$CLUSTER_NAME"
 
   # All addresses: pods reach the API through the `kubernetes` Service, which kube-proxy sends
   # to the advertised address.
@@ -551,7 +415,7 @@ cmd_down() {
   done
   stop kube-scheduler
   stop kube-controller-manager
-  stop kube-apiserver 5
+  stop kube-apiserver "$APISERVER_GRACE"
   stop etcd
   # What a reboot would clear: mounts under DIR (deepest first), the netns pins, the bridge.
   { grep -F " $DIR/" /proc/mounts || true; } | awk '{print $2}' | awk '{print length, $0}' | sort -rn | cut -d' ' -f2- |

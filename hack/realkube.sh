@@ -44,7 +44,8 @@ K8S_VERSION=v1.20.2
 K8S_COMMIT=faecb196815e248d3ecfb03c680a4507229c2a56
 DEB_SOURCE_VERSION=1.20.5+really1.20.2-1.1+deb12u1
 PACKAGES=(golang-go etcd-server golang-github-modern-go-reflect2-dev)
-ETCD="/usr/bin/etcd"
+# The CAs' names, the kubeconfigs' cluster and context, etcd's member.
+CLUSTER_NAME=realkube
 
 log() { printf '[realkube] %s\n' "$*" >&2; }
 die() {
@@ -55,6 +56,11 @@ usage() {
   sed -n '7,14p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
+# Shared with hack/node.sh: the processes (start, stop, ...) and the PKI.
+# shellcheck source=hack/proc.sh
+source "$(dirname "${BASH_SOURCE[0]}")/proc.sh"
+# shellcheck source=hack/pki.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pki.sh"
 
 # ------------------------------------------------------------------ Debian packages
 
@@ -239,177 +245,7 @@ cmd_build_node() {
   flock -u 9
 }
 
-# ------------------------------------------------------------------ PKI and kubeconfigs
-
-gen_key() { [[ -s $1 ]] || openssl genrsa -out "$1" 2048 2>/dev/null; }
-gen_ca() { # name CN
-  [[ -s $PKI/$1.crt ]] && return 0
-  gen_key "$PKI/$1.key"
-  openssl req -x509 -new -key "$PKI/$1.key" -subj "/CN=$2" -days 3650 -sha256 \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
-    -out "$PKI/$1.crt" 2>/dev/null
-}
-gen_cert() { # name subject ca extensions
-  [[ -s $PKI/$1.crt && -s $PKI/$1.key ]] && return 0
-  gen_key "$PKI/$1.key"
-  openssl req -new -key "$PKI/$1.key" -subj "$2" -out "$PKI/$1.csr" 2>/dev/null
-  printf '%s\n' "$4" >"$PKI/$1.ext"
-  openssl x509 -req -in "$PKI/$1.csr" -CA "$PKI/$3.crt" -CAkey "$PKI/$3.key" -CAcreateserial \
-    -days 3650 -sha256 -extfile "$PKI/$1.ext" -out "$PKI/$1.crt" 2>/dev/null
-  rm -f "$PKI/$1.csr"
-}
-
-make_pki() {
-  mkdir -p "$PKI"
-  local client="basicConstraints=CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=clientAuth"
-  gen_ca ca realkube-ca
-  gen_cert apiserver /CN=kube-apiserver ca "basicConstraints=CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth
-subjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:$SERVICE_IP"
-  # The tests' user and the controller-manager (--use-service-account-credentials=false)
-  # are both in system:masters.
-  gen_cert admin /O=system:masters/CN=admin ca "$client"
-  gen_cert kcm /O=system:masters/CN=system:kube-controller-manager ca "$client"
-  # Front proxy (request-header authentication), as kubeadm sets it up.
-  gen_ca front-proxy-ca realkube-front-proxy-ca
-  gen_cert front-proxy-client /CN=front-proxy-client front-proxy-ca "$client"
-  if [[ ! -s $PKI/sa.pub ]]; then
-    gen_key "$PKI/sa.key"
-    openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
-  fi
-  write_kubeconfig "$KUBECONFIG_OUT" admin
-  write_kubeconfig "$DIR/kcm.kubeconfig" kcm
-}
-
-write_kubeconfig() { # file cert-name
-  cat >"$1.tmp" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: realkube
-  cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
-    certificate-authority: $PKI/ca.crt
-users:
-- name: $2
-  user:
-    client-certificate: $PKI/$2.crt
-    client-key: $PKI/$2.key
-contexts:
-- name: realkube
-  context: {cluster: realkube, user: $2}
-current-context: realkube
-EOF
-  mv -f "$1.tmp" "$1"
-}
-
-# ------------------------------------------------------------------ processes
-
-binary_of() {
-  case $1 in
-    etcd) readlink -f "$ETCD" ;;
-    kube-apiserver | kube-controller-manager) readlink -f "$BIN/$1" ;;
-  esac
-}
-
-# The PID of component $1 if its PID file names a live process of its binary (a zombie has
-# no exe link, so it does not count).
-pid_of() {
-  local pf="$DIR/$1.pid" pid exe
-  [[ -s $pf ]] || return 1
-  pid=$(<"$pf")
-  exe=$(readlink -f "/proc/$pid/exe" 2>/dev/null) || return 1
-  # A binary rebuilt while its process runs shows as "PATH (deleted)": still ours.
-  [[ ${exe% (deleted)} == "$(binary_of "$1")" ]] || return 1
-  echo "$pid"
-}
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# start name port args...: starts the component in its own session unless it runs already.
-start() {
-  local name=$1 port=$2 pid
-  shift 2
-  if pid=$(pid_of "$name"); then
-    log "$name already running (pid $pid)"
-    return 0
-  fi
-  ! port_in_use "$port" || die "port 127.0.0.1:$port (for $name) is in use by a process this script did not start"
-  mkdir -p "$LOGS"
-  log "starting $name on 127.0.0.1:$port (log: $LOGS/$name.log)"
-  setsid "$(binary_of "$name")" "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
-  pid=$!
-  echo "$pid" >"$DIR/$name.pid"
-  # The child is this shell, then setsid, then the binary: until the last exec lands, its
-  # /proc/PID/exe is not the binary, and pid_of would take a component on its way up for one
-  # that exited (seen on a loaded machine: "kube-controller-manager exited" while it ran).
-  local i
-  for ((i = 0; i < 100; i++)); do
-    [[ $(readlink -f "/proc/$pid/exe" 2>/dev/null) == "$(binary_of "$name")" ]] && return 0
-    kill -0 "$pid" 2>/dev/null || return 0 # gone: wait_ready reports it, with its log
-    sleep 0.05
-  done
-}
-
-# wait_ready name seconds probe...: polls the probe until it succeeds; fails early if the
-# component exits.
-wait_ready() {
-  local name=$1 deadline=$((SECONDS + $2))
-  shift 2
-  until "$@" >/dev/null 2>&1; do
-    if ! pid_of "$name" >/dev/null; then
-      tail -n 20 "$LOGS/$name.log" >&2 || true
-      die "$name exited (log: $LOGS/$name.log)"
-    fi
-    ((SECONDS < deadline)) || die "$name not ready after $2 s (log: $LOGS/$name.log)"
-    sleep 0.2
-  done
-  log "$name ready"
-}
-
-# stop name [grace]: SIGTERM (SIGKILL after grace seconds, default 20) to the PID in its PID
-# file, only if that is still the component's binary.
-stop() {
-  local name=$1 grace=${2:-20} pf="$DIR/$1.pid" pid deadline
-  if [[ ! -s $pf ]]; then
-    log "$name: not running (no PID file)"
-    return 0
-  fi
-  if ! pid=$(pid_of "$name"); then
-    log "$name: PID $(<"$pf") is not $name any more; nothing to stop"
-    rm -f "$pf"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  deadline=$((SECONDS + grace))
-  while pid_of "$name" >/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-  if pid_of "$name" >/dev/null; then
-    log "$name: pid $pid still running ${grace} s after SIGTERM: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    while pid_of "$name" >/dev/null; do sleep 0.1; done
-  fi
-  rm -f "$pf"
-  log "$name: stopped (pid $pid)"
-}
-
-readyz() {
-  curl -fsS --max-time 5 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
-    "https://127.0.0.1:$APISERVER_PORT/readyz"
-}
-
-start_etcd() {
-  port_in_use "$ETCD_PEER_PORT" && ! pid_of etcd >/dev/null &&
-    die "port 127.0.0.1:$ETCD_PEER_PORT (etcd peer) is in use by a process this script did not start"
-  start etcd "$ETCD_PORT" --name realkube --data-dir "$DIR/etcd" \
-    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
-    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
-    --initial-cluster "realkube=http://127.0.0.1:$ETCD_PEER_PORT" --initial-cluster-state new \
-    --quota-backend-bytes 2147483648 --logger zap --log-outputs stderr
-  wait_ready etcd 30 curl -fsS --max-time 5 "http://127.0.0.1:$ETCD_PORT/health"
-}
+# ------------------------------------------------------------------ components (start, stop: hack/proc.sh)
 
 start_apiserver() {
   local adv
@@ -448,18 +284,15 @@ start_kcm() {
 cmd_up() {
   ensure_packages
   built || cmd_build
-  make_pki
-  start_etcd
+  # shellcheck disable=SC2119 # no names beyond the default ones: the API listens on 127.0.0.1
+  make_control_plane_pki
+  start_etcd "$CLUSTER_NAME"
   start_apiserver
   start_kcm
   log "up: etcd $(pid_of etcd), kube-apiserver $(pid_of kube-apiserver) on https://127.0.0.1:$APISERVER_PORT," \
     "kube-controller-manager $(pid_of kube-controller-manager); KUBECONFIG=$KUBECONFIG_OUT"
   echo "$KUBECONFIG_OUT"
 }
-
-# kube-apiserver closes its listener at once on SIGTERM but then waits (20 s and more) for
-# open watches to drain; 3 s is enough for it to finish what is in flight.
-APISERVER_GRACE=3
 
 cmd_down() {
   stop kube-controller-manager

@@ -147,13 +147,7 @@ for ns in "${SEED_NAMESPACES[@]}"; do
 done
 
 # --------------------------------------------------------------- e2e
-log "cargo test --test e2e against $NODEPORT_ADDR"
-SCALEKEEPER_E2E_KUBECONFIG="$KUBECONFIG" \
-  SCALEKEEPER_E2E_SERVER="$NODEPORT_ADDR" \
-  SCALEKEEPER_E2E_CA="$CERTS_DIR/ca.pem" \
-  SCALEKEEPER_E2E_CERT="$(client_cert e2e-admin)" \
-  SCALEKEEPER_E2E_KEY="$(client_key e2e-admin)" \
-  "$CARGO" test --locked -p scalekeeper --test e2e -- --nocapture 2>&1 | tee "$STATE_DIR/e2e.log"
+run_e2e "$NODEPORT_ADDR" 2>&1 | tee "$STATE_DIR/e2e.log"
 note "e2e: tests/e2e.rs passed through the NodePort"
 grep -q '^guard Deny: a refused scale to 0 deleted 0 of ' "$STATE_DIR/e2e.log" ||
   die "the e2e suite did not count the pods of a refused scale to 0 (the admission guard's step)"

@@ -3,13 +3,16 @@
 
 Checks (each prints PASS/FAIL/SKIP with a short summary; the exit code is 1 on any FAIL):
   chart metadata, the CRD copy (== deploy/crds), values.schema.json (draft-07, closed
-  objects, defaults == values.yaml), the README value table (== the schema), the bad
-  values files in tests/ (refused, by the schema or the template, as each file says, with
-  the words of its "# error contains:" line), files/user-roles.yaml (the callers'
-  ClusterRoles' rules), the client CA (cert-manager needs a dedicated one or shareIssuerCA),
-  then for every value set in ci/: helm lint (strict, Kubernetes 1.29 and the newest),
-  render, kubernetes-validate --strict (1.29 and the newest it knows), structural
-  invariants (rollout, shutdown, security context, RBAC verbs, namespaces, Services,
+  objects, defaults == values.yaml), the README value and RBAC tables (== the schema,
+  == files/server-rules.yaml), the bad values files in tests/ (refused, by the schema or the
+  template, as each file says, with the words of its "# error contains:" line),
+  files/user-roles.yaml (the callers' ClusterRoles' rules), files/server-rules.yaml (the
+  rules of scalekeeper's own Roles), the client CA (cert-manager needs a dedicated one or
+  shareIssuerCA), deploy/deployer-rbac.yaml (the deploy identity may write the chart's RBAC
+  objects and holds every rule they grant: RBAC's escalation prevention), then for every
+  value set in ci/: helm lint (strict, Kubernetes 1.29 and the newest), render,
+  kubernetes-validate --strict (1.29 and the newest it knows), structural invariants
+  (rollout, shutdown, security context, RBAC verbs == files/server-rules.yaml, namespaces, Services,
   NetworkPolicy, PDB, TLS, monitoring, the admission webhook against
   files/admission-webhook.yaml), PromQL of alerts and dashboard (parsed; metric names exist
   in crates/scalekeeper/src/metrics.rs), the rendered flags against the real binary (when
@@ -23,9 +26,10 @@ Tools come from tools/chart-requirements.txt (.venv-chart) and, for checkov,
 tools/checkov-requirements.txt (.venv-checkov, its own venv: it pins old dependencies).
 
 `--write-readme` regenerates the value table of charts/scalekeeper/README.md from the schema
-(standard library only), `--lint-only` runs the checks that need no render of manifests
-beyond helm lint (metadata, CRD, schema, README, bad values, the user roles file, the client
-CA cases, the admission webhook file, its CEL expression and the admission cases, lint).
+and its RBAC table from files/server-rules.yaml (standard library only), `--lint-only` runs
+the checks that need no render of manifests beyond helm lint (metadata, CRD, schema, README,
+bad values, the user and server roles files, the client CA cases, deployer RBAC, the
+admission webhook file, its CEL expression and the admission cases, lint).
 """
 
 from __future__ import annotations
@@ -50,6 +54,17 @@ README = CHART / "README.md"
 # The rules of the callers' ClusterRoles (viewer, editor): rendered by templates/rbac.yaml,
 # embedded by `scalekeeper dev` (crates/scalekeeper/src/dev.rs), checked here.
 USER_ROLES = CHART / "files" / "user-roles.yaml"
+# The rules of scalekeeper's own ServiceAccount (managed: each watched namespace's Role or the
+# clusterWide ClusterRole; leaderElection: the Lease Role): rendered by templates/rbac.yaml,
+# written into the README's RBAC table by --write-readme, checked here against the rendered
+# roles, and held by the deploy identity of DEPLOYER_RBAC (check_deployer_rbac).
+SERVER_RULES = CHART / "files" / "server-rules.yaml"
+SERVER_ROLES = {"managed": "each managed namespace", "leaderElection": "the release namespace, with `config.leaderElect`"}
+# What an administrator grants the deploy identity of .github/workflows/deploy.yml, written for
+# the release RELEASE in the namespace NAMESPACE with the default watchNamespaces. Each
+# namespace of watchNamespaces gets a RoleBinding to DEPLOYER_WATCHED (its header says so).
+DEPLOYER_RBAC = ROOT / "deploy" / "deployer-rbac.yaml"
+DEPLOYER_WATCHED = "scalekeeper-deployer-watched"
 # The admission webhook's path and entry: rendered by templates/admission-webhook.yaml,
 # embedded by `scalekeeper admission-config` and the server, checked here.
 ADMISSION_FILE = CHART / "files" / "admission-webhook.yaml"
@@ -58,6 +73,8 @@ ADMISSION_PORT = 8443
 NEVER_GUARDED = ("kube-system",)
 README_BEGIN = "<!-- values-table:begin (generated from values.schema.json: make generate) -->"
 README_END = "<!-- values-table:end -->"
+RBAC_BEGIN = "<!-- rbac-table:begin (generated from files/server-rules.yaml: make generate) -->"
+RBAC_END = "<!-- rbac-table:end -->"
 
 RELEASE = "scalekeeper"
 NAMESPACE = "scalekeeper"
@@ -71,16 +88,10 @@ SKIPPED_KINDS = {
     ("cert-manager.io/v1", "Certificate"): "cert-manager CRD",
 }
 
-# The RBAC rules scalekeeper needs, exactly: (apiGroup, resource) -> verbs.
-MANAGED_RULES = {
-    ("apps", "deployments"): {"get", "list", "watch"},
-    ("apps", "deployments/scale"): {"get", "patch"},
-    ("autoscaling", "horizontalpodautoscalers"): {"get", "list", "watch"},
-    ("scalekeeper.dev", "replicapolicies"): {"get", "list", "watch", "create", "update", "patch", "delete"},
-    ("scalekeeper.dev", "replicapolicies/status"): {"get", "patch", "update"},
-    ("events.k8s.io", "events"): {"create", "patch"},
-}
-LEASE_RULES = {("coordination.k8s.io", "leases"): {"get", "list", "watch", "create", "update", "patch"}}
+# The RBAC rules scalekeeper needs come from SERVER_RULES (server_rules()); the rendered roles
+# must grant them exactly. The file may use these verbs, no wildcard and no other (bind,
+# escalate and impersonate would let the server grant itself more).
+SERVER_VERBS = {"get", "list", "watch", "create", "update", "patch", "delete"}
 # The callers' ClusterRoles come from USER_ROLES (user_role_rules()); what each RBAC verb
 # allows is in scalekeeper_core::authz. The file may grant these verbs, nothing else.
 USER_ROLE_VERBS = {"viewer": {"get", "list", "watch"}, "editor": {"get", "list", "watch", "update", "delete"}}
@@ -173,13 +184,56 @@ def readme_with_table(text: str, schema: dict) -> str:
     return text[:start] + "\n" + readme_table(schema) + "\n" + text[end:]
 
 
+def server_rules_plain() -> dict[str, list[dict[str, list[str]]]]:
+    """files/server-rules.yaml read with the standard library (for `make generate`, which runs
+    the system python3): top-level keys, each a list of rules written as `- apiGroups: [...]`,
+    `resources: [...]`, `verbs: [...]` with lists of double-quoted strings. Raises ValueError on
+    any other line; check_server_rules fails when this reading differs from PyYAML's."""
+    out: dict[str, list[dict[str, list[str]]]] = {}
+    key, rule = None, None
+    for n, line in enumerate(SERVER_RULES.read_text().splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        m = re.fullmatch(r"([A-Za-z]+):", line.rstrip())
+        if m:
+            key, rule = m.group(1), None
+            out[key] = []
+            continue
+        m = re.fullmatch(r"  (- |  )(apiGroups|resources|verbs): (\[.*\])", line.rstrip())
+        if not m or key is None or (m.group(1) == "  " and rule is None):
+            raise ValueError(f"{SERVER_RULES.relative_to(ROOT)}:{n}: not in the file's plain form (see server_rules_plain): {line!r}")
+        if m.group(1) == "- ":
+            rule = {}
+            out[key].append(rule)
+        try:
+            rule[m.group(2)] = json.loads(m.group(3))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{SERVER_RULES.relative_to(ROOT)}:{n}: {m.group(3)} is not a list of double-quoted strings: {e}") from None
+    return out
+
+
+def rbac_table(roles: dict[str, list[dict[str, list[str]]]]) -> str:
+    lines = ["| where | API group | resource | verbs |", "|---|---|---|---|"]
+    for role, where in SERVER_ROLES.items():
+        for rule in roles.get(role) or []:
+            for group in rule.get("apiGroups", []):
+                for resource in rule.get("resources", []):
+                    lines.append(f"| {where} | {f'`{group}`' if group else '(core)'} | `{resource}` | {', '.join(rule.get('verbs', []))} |")
+    return "\n".join(lines)
+
+
+def readme_with_rbac_table(text: str, roles: dict) -> str:
+    start, end = text.index(RBAC_BEGIN) + len(RBAC_BEGIN), text.index(RBAC_END)
+    return text[:start] + "\n" + rbac_table(roles) + "\n" + text[end:]
+
+
 def write_readme() -> int:
     schema = json.loads((CHART / "values.schema.json").read_text())
     text = README.read_text()
-    new = readme_with_table(text, schema)
+    new = readme_with_rbac_table(readme_with_table(text, schema), server_rules_plain())
     if new != text:
         README.write_text(new)
-        print(f"wrote the value table of {README.relative_to(ROOT)}")
+        print(f"wrote the value and RBAC tables of {README.relative_to(ROOT)}")
     return 0
 
 
@@ -297,6 +351,81 @@ def user_role_rules() -> dict[str, dict[tuple[str, str], set[str]]]:
 
     roles = yaml.safe_load(USER_ROLES.read_text()) or {}
     return {role: rules_of({"rules": roles.get(role)}) for role in USER_ROLE_VERBS}
+
+
+def server_rules() -> dict[str, dict[tuple[str, str], set[str]]]:
+    """role (managed, leaderElection) -> its rules, from files/server-rules.yaml."""
+    import yaml
+
+    roles = yaml.safe_load(SERVER_RULES.read_text()) or {}
+    return {role: rules_of({"rules": roles.get(role)}) for role in SERVER_ROLES}
+
+
+# The RBAC objects and the resources they are written as.
+RBAC_RESOURCES = {"Role": "roles", "ClusterRole": "clusterroles", "RoleBinding": "rolebindings", "ClusterRoleBinding": "clusterrolebindings"}
+# What the deploy identity needs on each of the chart's RBAC objects: read it, create and patch
+# it (Helm 4's server-side apply), delete it (uninstall, or an object the chart stops rendering).
+DEPLOYER_WRITE_VERBS = ("get", "create", "patch", "delete")
+
+
+def rule_allows(rule: dict, group: str, resource: str, verb: str, name: str | None) -> bool:
+    """Whether one PolicyRule allows VERB on GROUP's RESOURCE ("deployments/scale" for a
+    subresource) for the object NAME; name None asks for every name, which a rule with
+    resourceNames does not give. Resources match as Kubernetes' RBAC matches them: equal, "*",
+    or "*/SUBRESOURCE"."""
+    def has(values: list[str], want: str) -> bool:
+        return "*" in values or want in values
+
+    sub = resource.partition("/")[2]
+    resources = rule.get("resources") or []
+    if not any(r in ("*", resource) or (sub and r == f"*/{sub}") for r in resources):
+        return False
+    names = rule.get("resourceNames") or []
+    return has(rule.get("apiGroups") or [], group) and has(rule.get("verbs") or [], verb) and (not names or name in names)
+
+
+def rbac_rights(objs: list[dict], subject: tuple[str, str, str]) -> tuple[list[dict], dict[str, list[dict]]]:
+    """The rules SUBJECT (kind, name, namespace) holds through the RBAC objects OBJS: at cluster
+    scope (ClusterRoleBindings), and per namespace (RoleBindings to a ClusterRole or to a Role of
+    their namespace). A binding to a role that OBJS lack grants nothing here."""
+    cluster_roles = {o["metadata"]["name"]: o.get("rules") or [] for o in objs if o["kind"] == "ClusterRole"}
+    roles = {(o["metadata"].get("namespace"), o["metadata"]["name"]): o.get("rules") or [] for o in objs if o["kind"] == "Role"}
+    cluster: list[dict] = []
+    by_ns: dict[str, list[dict]] = {}
+    for b in objs:
+        if b["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        if subject not in [(x.get("kind"), x.get("name"), x.get("namespace")) for x in b.get("subjects") or []]:
+            continue
+        ref, ns = b["roleRef"], b["metadata"].get("namespace")
+        rules = cluster_roles.get(ref["name"]) if ref["kind"] == "ClusterRole" else roles.get((ns, ref["name"]))
+        if rules is None:
+            continue
+        if b["kind"] == "ClusterRoleBinding":
+            cluster += rules
+        else:
+            by_ns.setdefault(ns, []).extend(rules)
+    return cluster, by_ns
+
+
+def rights_allow(rights: tuple[list[dict], dict[str, list[dict]]], ns: str | None, group: str, resource: str, verb: str,
+                 name: str | None) -> bool:
+    """Whether RIGHTS (rbac_rights) allow VERB in the namespace NS (None: at cluster scope)."""
+    cluster, by_ns = rights
+    return any(rule_allows(r, group, resource, verb, name) for r in cluster + (by_ns.get(ns, []) if ns else []))
+
+
+def rules_missing(rights: tuple[list[dict], dict[str, list[dict]]], ns: str | None, rules: list[dict]) -> dict[str, list[str]]:
+    """"group/resource" -> the verbs of RULES that RIGHTS do not give for every name in NS (what
+    RBAC's escalation check asks of whoever creates a role with RULES)."""
+    out: dict[str, list[str]] = {}
+    for rule in rules:
+        for g in rule.get("apiGroups") or []:
+            for r in rule.get("resources") or []:
+                for v in rule.get("verbs") or []:
+                    if not rights_allow(rights, ns, g, r, v, None):
+                        out.setdefault(f"{g}/{r}" if g else r, []).append(v)
+    return out
 
 
 def selector_matches(selector: dict, labels: dict) -> bool:
@@ -423,11 +552,19 @@ def check_readme(rep: Report, schema: dict) -> None:
             problems.append("the value table differs from values.schema.json: run `make generate`")
     except ValueError:
         problems.append("README.md has no value-table markers")
+    if RBAC_BEGIN not in text or RBAC_END not in text:
+        problems.append("README.md has no rbac-table markers")
+    else:
+        try:
+            if readme_with_rbac_table(text, server_rules_plain()) != text:
+                problems.append("the RBAC table differs from files/server-rules.yaml: run `make generate`")
+        except ValueError as e:
+            problems.append(f"the RBAC table: {e}")
     for needle in ("crds/", "never upgrade", "kubectl apply", "scalekeeper crd", "ssl-passthrough", "hot reload", "shareIssuerCA",
                    "<fullname>-admission.<namespace>.svc", "inject-ca-from", "RespectIgnoreDifferences", "driftIgnoreRules", "failurePolicy: Ignore"):
         if needle not in text:
             problems.append(f"README.md does not mention {needle!r}")
-    rep.check("chart README", problems, f"value table == schema ({len(schema_rows(schema))} rows); CRD upgrade, passthrough, reload notes present; admission guard: certificate name, caBundle, GitOps settings")
+    rep.check("chart README", problems, f"value table == schema ({len(schema_rows(schema))} rows); RBAC table == files/server-rules.yaml; CRD upgrade, passthrough, reload notes present; admission guard: certificate name, caBundle, GitOps settings")
 
 
 def check_bad_values(rep: Report) -> None:
@@ -486,6 +623,147 @@ def check_user_roles(rep: Report) -> None:
         if roles[role] != want:
             problems.append(f"{role}: {rules_diff(roles[role], want) or 'no rules'}")
     rep.check("user roles file", problems, f"{USER_ROLES.relative_to(ROOT)}: viewer get/list/watch, editor + update/delete on replicapolicies")
+
+
+def check_server_rules(rep: Report) -> None:
+    """files/server-rules.yaml: both roles there, plain rules (apiGroups, resources, verbs; no
+    resourceNames), no wildcard, no verb beyond SERVER_VERBS, and read alike by PyYAML and by
+    the standard-library reader of --write-readme (the rendered roles are compared with the
+    file in the invariants, the deployer's rights in check_deployer_rbac)."""
+    import yaml
+
+    where = SERVER_RULES.relative_to(ROOT)
+    try:
+        roles = yaml.safe_load(SERVER_RULES.read_text()) or {}
+    except Exception as e:  # noqa: BLE001
+        rep.check("server rules file", [f"{where}: {e}"], "")
+        return
+    problems = []
+    if not isinstance(roles, dict) or set(roles) != set(SERVER_ROLES):
+        problems.append(f"{where}: top-level keys {sorted(roles) if isinstance(roles, dict) else roles!r}, want {sorted(SERVER_ROLES)}")
+        roles = roles if isinstance(roles, dict) else {}
+    for role in SERVER_ROLES:
+        rules = roles.get(role)
+        if not isinstance(rules, list) or not rules:
+            problems.append(f"{where}: {role} is not a list of rules")
+            continue
+        for i, rule in enumerate(rules):
+            at = f"{where}: {role}[{i}]"
+            if not isinstance(rule, dict) or set(rule) != {"apiGroups", "resources", "verbs"}:
+                problems.append(f"{at}: keys {sorted(rule) if isinstance(rule, dict) else rule!r}, want apiGroups, resources, verbs "
+                                "(no resourceNames: the chart's roles, and the rights the deployer must hold, cover every name)")
+                continue
+            for k, v in rule.items():
+                if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
+                    problems.append(f"{at}: {k} is not a non-empty list of strings: {v!r}")
+                elif any("*" in x for x in v):
+                    problems.append(f"{at}: {k} has a wildcard: {v}")
+            if isinstance(rule["verbs"], list) and set(rule["verbs"]) - SERVER_VERBS:
+                problems.append(f"{at}: verbs {sorted(set(rule['verbs']) - SERVER_VERBS)} beyond {sorted(SERVER_VERBS)}")
+    if not problems:
+        got = server_rules()
+        if got["managed"] == got["leaderElection"]:
+            problems.append(f"{where}: managed and leaderElection grant the same rules (the invariants tell the Roles apart by their rules)")
+        try:
+            if server_rules_plain() != roles:
+                problems.append(f"{where}: the standard-library reader of --write-readme reads it otherwise than PyYAML: "
+                                "keep each rule as `- apiGroups: [...]`, `resources: [...]`, `verbs: [...]` with double-quoted strings")
+        except ValueError as e:
+            problems.append(str(e))
+    rep.check("server rules file", problems,
+              f"{where}: {', '.join(f'{role} {len(roles.get(role) or [])} rules' for role in SERVER_ROLES)}; plain rules, "
+              f"no wildcard, verbs within {'/'.join(sorted(SERVER_VERBS))}")
+
+
+def check_deployer_rbac(rep: Report, sets: dict[str, dict]) -> None:  # noqa: C901
+    """deploy/deployer-rbac.yaml against the chart rendered for every value set of ci/ but
+    clusterWide (docs/operations.md: it needs more than the file grants), as release RELEASE in
+    NAMESPACE, with the file's RoleBinding to DEPLOYER_WATCHED copied into each namespace of
+    watchNamespaces as its header tells the administrator. For each of the chart's Roles,
+    ClusterRoles and bindings, the deploy identity (the file's ServiceAccount) must be able to
+    write the object (DEPLOYER_WRITE_VERBS, by name) and, since RBAC refuses to let anyone
+    grant what they do not hold (escalation prevention), hold every rule a role grants where it
+    grants it (files/server-rules.yaml's managed rules in each watched namespace, its
+    leaderElection rules in the release namespace, files/user-roles.yaml's at cluster scope);
+    a binding to a role the chart does not render (system:auth-delegator) needs `bind` on it."""
+    import helm_python as helm
+    import yaml
+
+    where = DEPLOYER_RBAC.relative_to(ROOT)
+    try:
+        granted = load_docs(DEPLOYER_RBAC.read_text())
+    except Exception as e:  # noqa: BLE001
+        rep.check("deployer RBAC", [f"{where}: {e}"], "")
+        return
+    accounts = [o for o in granted if o.get("kind") == "ServiceAccount"]
+    watched_bindings = [o for o in granted if o.get("kind") == "RoleBinding" and o["roleRef"]["name"] == DEPLOYER_WATCHED]
+    if len(accounts) != 1 or not watched_bindings:
+        rep.check("deployer RBAC", [f"{where}: want one ServiceAccount (the deploy identity) and a RoleBinding to {DEPLOYER_WATCHED} "
+                                    f"(copied into each namespace of watchNamespaces); found {[ident(o) for o in accounts + watched_bindings]}"], "")
+        return
+    sa = accounts[0]["metadata"]
+    subject = ("ServiceAccount", sa["name"], sa.get("namespace"))
+    server = yaml.safe_load(SERVER_RULES.read_text()) or {}
+    users = yaml.safe_load(USER_ROLES.read_text()) or {}
+    sources = [(f"{SERVER_RULES.relative_to(ROOT)}, {role}", rules_of({"rules": server.get(role)})) for role in SERVER_ROLES]
+    sources += [(f"{USER_ROLES.relative_to(ROOT)}, {role}", rules_of({"rules": users.get(role)})) for role in USER_ROLE_VERBS]
+
+    def source_of(role: dict) -> str:
+        return next((src for src, rules in sources if rules == rules_of(role)), "the chart")
+
+    found: dict[str, list[str]] = {}  # problem -> the value sets that have it
+    checked, objects = [], 0
+    with helm.Chart.load(CHART) as chart:
+        for name, values in sets.items():
+            merged = chart.merge_values(values)
+            if merged["clusterWide"]:
+                continue
+            try:
+                rendered = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+            except helm.HelmError as e:
+                found.setdefault(str(e), []).append(name)
+                continue
+            checked.append(name)
+            objs = [o for path, text in sorted(rendered.items()) if path.endswith(".yaml") for o in load_docs(text)]
+            rbac = [o for o in objs if o["kind"] in RBAC_RESOURCES]
+            objects += len(rbac)
+            watched = list(dict.fromkeys(merged["watchNamespaces"])) or [NAMESPACE]
+            have = {b["metadata"]["namespace"] for b in watched_bindings}
+            copies = [{**watched_bindings[0], "metadata": {**watched_bindings[0]["metadata"], "namespace": ns}} for ns in watched if ns not in have]
+            rights = rbac_rights(granted + copies, subject)
+            bound_in = {ns: sorted({b["roleRef"]["name"] for b in granted + copies if b.get("kind") == "RoleBinding"
+                                    and b["metadata"].get("namespace") == ns}) for ns in {NAMESPACE, *watched}}
+            chart_roles = {(o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"]): o for o in rbac if o["kind"] in ("Role", "ClusterRole")}
+            for o in rbac:
+                ns = o["metadata"].get("namespace")
+                scope = f"in namespace {ns} (where it is bound to {', '.join(bound_in.get(ns) or ['nothing'])})" if ns else "at cluster scope"
+                group, resource, obj_name = "rbac.authorization.k8s.io", RBAC_RESOURCES[o["kind"]], o["metadata"]["name"]
+                cannot = [v for v in DEPLOYER_WRITE_VERBS if not rights_allow(rights, ns, group, resource, v, obj_name)]
+                if cannot:
+                    found.setdefault(f"the deployer may not {'/'.join(cannot)} the chart's {ident(o)} {scope}: add it to {where}", []).append(name)
+                if o["kind"] in ("Role", "ClusterRole"):
+                    missing = rules_missing(rights, ns, o.get("rules") or [])
+                    if missing:
+                        what = "; ".join(f"{res} {verbs}" for res, verbs in sorted(missing.items()))
+                        found.setdefault(f"{ident(o)} grants rules ({source_of(o)}) the deployer does not hold {scope}: {what}. RBAC lets "
+                                         f"the deployer create a role only with rules it holds itself: add them to {where}", []).append(name)
+                    continue
+                # A binding to one of the chart's roles needs what the role grants, checked
+                # above; to another role, `bind` on it.
+                ref = o["roleRef"]
+                if (ref["kind"], ns if ref["kind"] == "Role" else None, ref["name"]) in chart_roles:
+                    continue
+                ref_resource = RBAC_RESOURCES[ref["kind"]]
+                if not rights_allow(rights, ns, group, ref_resource, "bind", ref["name"]):
+                    found.setdefault(f"{ident(o)} binds {ref['kind']} {ref['name']}, which the chart does not render: the deployer "
+                                     f"needs `bind` on {ref_resource} {ref['name']} {scope}", []).append(name)
+    problems = [f"{', '.join(names)}: {problem}" for problem, names in found.items()]
+    skipped = sorted(set(sets) - set(checked))
+    rep.check("deployer RBAC", problems,
+              f"{where} ({subject[0]} {subject[2]}/{subject[1]}, a RoleBinding to {DEPLOYER_WATCHED} in each watched namespace): "
+              f"may write the chart's {objects} Roles, ClusterRoles and bindings of {len(checked)} value sets and holds every rule they grant "
+              f"({SERVER_RULES.relative_to(ROOT)} where the chart grants it, {USER_ROLES.relative_to(ROOT)} at cluster scope) or may bind "
+              f"the role; not checked: {', '.join(skipped) or 'none'} (clusterWide needs more than the file grants, docs/operations.md)")
 
 
 # What the admission guard must be sent, exactly: (apiGroup, apiVersion, resource, operation).
@@ -1083,6 +1361,8 @@ def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[st
     # The callers' ClusterRoles (bound to nobody) and the auth-delegator binding (for
     # SubjectAccessReviews) are checked on their own; the rest is scalekeeper's own access.
     user_role_names = {f"{RELEASE}-{role}": rules for role, rules in user_role_rules().items()}
+    server = server_rules()
+    managed_rules, lease_rules = server["managed"], server["leaderElection"]
     user_roles = [r for r in by_kind.get("ClusterRole", []) if r["metadata"]["name"] in user_role_names]
     cluster_roles = [r for r in by_kind.get("ClusterRole", []) if r["metadata"]["name"] not in user_role_names]
     roles = by_kind.get("Role", [])
@@ -1115,21 +1395,21 @@ def invariants(name: str, values: dict, objs: list[dict], notes: str) -> list[st
     elif cluster_wide:
         if len(cluster_roles) != 1:
             p.append(f"clusterWide: {len(cluster_roles)} ClusterRoles, want 1")
-        elif rules_of(cluster_roles[0]) != MANAGED_RULES:
-            p.append(f"{ident(cluster_roles[0])}: {rules_diff(rules_of(cluster_roles[0]), MANAGED_RULES)}")
-        managed_roles = [r for r in roles if rules_of(r) != LEASE_RULES]
+        elif rules_of(cluster_roles[0]) != managed_rules:
+            p.append(f"{ident(cluster_roles[0])}: {rules_diff(rules_of(cluster_roles[0]), managed_rules)} (files/server-rules.yaml, managed)")
+        managed_roles = [r for r in roles if rules_of(r) != lease_rules]
         if managed_roles:
             p.append(f"clusterWide renders namespaced Roles too: {[ident(r) for r in managed_roles]}")
     else:
         if cluster_roles or [b for b in by_kind.get("ClusterRoleBinding", []) if b not in delegators]:
             p.append("a ClusterRole/ClusterRoleBinding of scalekeeper's own is rendered without clusterWide")
-        managed = {r["metadata"]["namespace"]: rules_of(r) for r in roles if rules_of(r) != LEASE_RULES}
+        managed = {r["metadata"]["namespace"]: rules_of(r) for r in roles if rules_of(r) != lease_rules}
         if sorted(managed) != sorted(want_ns):
             p.append(f"managed Roles in {sorted(managed)}, want {sorted(want_ns)}")
         for ns, rules in managed.items():
-            if rules != MANAGED_RULES:
-                p.append(f"Role in {ns}: {rules_diff(rules, MANAGED_RULES)}")
-    lease_roles = [r for r in roles if rules_of(r) == LEASE_RULES]
+            if rules != managed_rules:
+                p.append(f"Role in {ns}: {rules_diff(rules, managed_rules)} (files/server-rules.yaml, managed)")
+    lease_roles = [r for r in roles if rules_of(r) == lease_rules]
     if values["config"]["leaderElect"] and values["rbac"]["create"]:
         if [r["metadata"]["namespace"] for r in lease_roles] != [NAMESPACE]:
             p.append(f"want one Lease Role in {NAMESPACE}, got {[ident(r) for r in lease_roles]}")
@@ -1333,7 +1613,7 @@ def check_invariants(rep: Report, rendered: dict) -> None:
     rep.check(
         "invariants",
         problems,
-        f"{len(rendered)} value sets: maxUnavailable 0, grace > preStop + drain, non-root read-only, RBAC verbs exact, "
+        f"{len(rendered)} value sets: maxUnavailable 0, grace > preStop + drain, non-root read-only, RBAC rules == files/server-rules.yaml, "
         "ClusterRole only when clusterWide, auth-delegator, user roles bound to nobody, namespaces, Services, PDB, NetworkPolicy, TLS, monitoring, "
         "admission webhook (== files/admission-webhook.yaml, never kube-system or the release namespace, its Service, port, flags, caBundle)",
     )
@@ -1484,7 +1764,7 @@ def check_package(rep: Report, workdir: Path) -> None:
     with tarfile.open(archive) as tar:
         names = tar.getnames()
     for must in ("scalekeeper/Chart.yaml", "scalekeeper/values.schema.json", "scalekeeper/crds/replicapolicies.scalekeeper.dev.yaml",
-                 "scalekeeper/files/user-roles.yaml", "scalekeeper/files/admission-webhook.yaml",
+                 "scalekeeper/files/user-roles.yaml", "scalekeeper/files/server-rules.yaml", "scalekeeper/files/admission-webhook.yaml",
                  "scalekeeper/dashboards/scalekeeper.json", "scalekeeper/README.md", "scalekeeper/templates/NOTES.txt"):
         if must not in names:
             problems.append(f"{must} is not packaged")
@@ -1496,8 +1776,9 @@ def check_package(rep: Report, workdir: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--write-readme", action="store_true", help="regenerate the README value table and exit")
-    parser.add_argument("--lint-only", action="store_true", help="metadata, CRD, schema, README, bad values, user roles, client CA, helm lint")
+    parser.add_argument("--write-readme", action="store_true", help="regenerate the README's value and RBAC tables and exit")
+    parser.add_argument("--lint-only", action="store_true",
+                        help="metadata, CRD, schema, README, bad values, user and server roles, deployer RBAC, client CA, admission, helm lint")
     parser.add_argument("--checkov", type=Path, default=ROOT / ".venv-checkov" / "bin" / "checkov")
     parser.add_argument("--scalekeeper-bin", type=Path, default=ROOT / "target" / "debug" / "scalekeeper")
     parser.add_argument("--keep", type=Path, help="write the rendered manifests here instead of a temporary directory")
@@ -1520,11 +1801,13 @@ def main() -> int:
     check_readme(rep, schema)
     check_bad_values(rep)
     check_user_roles(rep)
+    check_server_rules(rep)
     check_client_ca(rep)
     check_admission_file(rep)
     check_admission_cel(rep)
     check_admission_cases(rep)
     sets = value_sets()
+    check_deployer_rbac(rep, sets)
     check_lint(rep, sets, newest)
     if not args.lint_only:
         rendered = render_all(rep, sets)
