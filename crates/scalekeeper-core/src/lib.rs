@@ -12,6 +12,7 @@ pub mod plan;
 pub mod request;
 pub mod rules;
 pub mod schedule;
+pub mod spec;
 pub mod sync;
 pub mod text;
 pub mod validation;
