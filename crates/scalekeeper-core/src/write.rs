@@ -55,8 +55,11 @@ use crate::admission::Guard;
 use crate::plan::{REASON_HOLD_CLEARED, REASON_HOLD_STARTED, REASON_REPLICAS_DECLARED, REASON_SCHEDULE_CHANGED};
 use crate::request::parse_expected_version;
 use crate::rules::{BoundsError, RuleKind};
-use crate::spec::{HoldSpec, Spec, WindowSpec, timestamp, timestamp_millis};
+use crate::spec::{timestamp, timestamp_millis};
 use crate::sync::Mode;
+
+/// The policy's spec, as the plan reads and writes it ([`crate::spec`]).
+pub use crate::spec::{HoldSpec, Spec, WindowSpec};
 
 /// The change a write makes to a Deployment's ReplicaPolicy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,11 +264,20 @@ pub struct Input<'a> {
 pub enum PolicyWrite {
     /// Nothing: a dry run, or nothing to change (no hold to end, no policy to delete).
     Nothing,
-    /// Create the policy with [`WritePlan::spec_after`], stamped.
-    Create(Stamp),
-    /// Replace the policy read with [`WritePlan::spec_after`], stamped (conditional on the
-    /// resourceVersion read).
-    Replace(Stamp),
+    /// Create the policy (none was read).
+    Create {
+        /// Its spec (the same as [`WritePlan::spec_after`]).
+        spec: Spec,
+        /// What the write records about itself.
+        stamp: Stamp,
+    },
+    /// Replace the policy read (conditional on the resourceVersion read).
+    Replace {
+        /// Its new spec (the same as [`WritePlan::spec_after`]).
+        spec: Spec,
+        /// What the write records about itself.
+        stamp: Stamp,
+    },
     /// Delete the policy read (conditional on the resourceVersion read).
     Delete,
 }
@@ -541,15 +553,26 @@ pub fn hold_until(now: Timestamp, duration: Duration) -> Result<Timestamp, Viola
         .ok_or_else(|| Violation { field: "hold_for".into(), description: "too long a hold".into() })
 }
 
-/// What a change does to the policy, before the dry run is considered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Effect {
-    /// Nothing to change.
-    Nothing,
-    /// Write the policy, announced with this Event reason.
-    Put(&'static str),
-    /// Delete the policy.
+/// What a change makes of the policy, before the dry run is considered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Applied {
+    /// Nothing to change: the spec as read (`None`: no policy).
+    Unchanged(Option<Spec>),
+    /// Write this spec, announced with the Event reason.
+    Put(Spec, &'static str),
+    /// Delete the policy read.
     Delete,
+}
+
+impl Applied {
+    /// The policy's spec after the change (`None`: no policy).
+    fn spec(&self) -> Option<&Spec> {
+        match self {
+            Applied::Unchanged(spec) => spec.as_ref(),
+            Applied::Put(spec, _) => Some(spec),
+            Applied::Delete => None,
+        }
+    }
 }
 
 /// Decides a write: checks it (the rows 1–9 of the module's table, in that order), then says
@@ -571,40 +594,46 @@ pub fn plan(input: &Input<'_>) -> Result<WritePlan, Refusal> {
     }
     check_version(request, policy)?;
     check_current(request, policy, deployment, *attempt, now)?;
-    let (spec_after, effect) = apply(request, policy, deployment, *default_guard, now)?;
-    let outcome = outcome(spec_after.as_ref(), effect, policy, deployment, request.dry_run, now);
-    let effect = if request.dry_run { Effect::Nothing } else { effect };
-    let stamp = || Stamp {
-        set_by: request.identity.to_owned(),
-        set_at: timestamp_millis(now),
-        deployment_generation: deployment.generation.to_string(),
-    };
-    let policy_write = match effect {
-        Effect::Nothing => PolicyWrite::Nothing,
-        Effect::Delete => PolicyWrite::Delete,
-        Effect::Put(_) if policy.is_some() => PolicyWrite::Replace(stamp()),
-        Effect::Put(_) => PolicyWrite::Create(stamp()),
-    };
-    let scale_to =
-        (effect != Effect::Nothing && outcome.spec_after != outcome.spec_before).then_some(outcome.spec_after);
-    let event = match effect {
-        Effect::Put(reason) => Some(event(request, reason, policy, spec_after.as_ref(), &outcome)),
-        Effect::Nothing | Effect::Delete => None,
+    let applied = apply(request, policy, deployment, *default_guard, now)?;
+    let outcome = outcome(&applied, policy, deployment, request.dry_run, now);
+    let spec_after = applied.spec().cloned();
+    if request.dry_run {
+        return Ok(WritePlan { policy: PolicyWrite::Nothing, spec_after, scale_to: None, event: None, outcome });
+    }
+    let scale_to = (outcome.spec_after != outcome.spec_before).then_some(outcome.spec_after);
+    let (policy_write, event) = match applied {
+        Applied::Unchanged(_) => {
+            return Ok(WritePlan { policy: PolicyWrite::Nothing, spec_after, scale_to: None, event: None, outcome });
+        }
+        Applied::Delete => (PolicyWrite::Delete, None),
+        Applied::Put(spec, reason) => {
+            let event = event(request, reason, policy, &spec, &outcome);
+            let stamp = Stamp {
+                set_by: request.identity.to_owned(),
+                set_at: timestamp_millis(now),
+                deployment_generation: deployment.generation.to_string(),
+            };
+            let write = match policy {
+                Some(_) => PolicyWrite::Replace { spec, stamp },
+                None => PolicyWrite::Create { spec, stamp },
+            };
+            (write, Some(event))
+        }
     };
     Ok(WritePlan { policy: policy_write, spec_after, scale_to, event, outcome })
 }
 
-/// The policy spec the change makes of `policy` for `deployment` at `now`, checked against the
-/// bounds, and what that means to write. A new policy declares the Deployment's current
-/// `spec.replicas` unless the change declares a count, in Enforce mode, with `default_guard`
-/// unless the change sets one.
+/// What the change makes of `policy` for `deployment` at `now`, checked against the bounds. A
+/// new policy declares the Deployment's current `spec.replicas` unless the change declares a
+/// count, in Enforce mode, with `default_guard` unless the change sets one; every policy
+/// written is pinned to the Deployment's UID.
 fn apply(
     request: &Request<'_>,
     policy: Option<&Policy>,
     deployment: &DeploymentFacts,
     default_guard: Guard,
     now: Timestamp,
-) -> Result<(Option<Spec>, Effect), Refusal> {
+) -> Result<Applied, Refusal> {
     let mut spec = policy.map(|p| p.spec.clone()).unwrap_or_else(|| Spec {
         replicas: deployment.spec_replicas,
         guard: default_guard,
@@ -619,10 +648,8 @@ fn apply(
         }
     };
     let reason = match &request.change {
-        Change::Delete => {
-            let effect = if policy.is_some() { Effect::Delete } else { Effect::Nothing };
-            return Ok((None, effect));
-        }
+        Change::Delete if policy.is_some() => return Ok(Applied::Delete),
+        Change::Delete => return Ok(Applied::Unchanged(None)),
         Change::Declare { replicas, mode, guard, bounds } => {
             spec.replicas = *replicas;
             set_mode_and_guard(&mut spec, mode, guard);
@@ -644,7 +671,7 @@ fn apply(
         }
         Change::EndHold => {
             if policy.is_none() || spec.rules().active_hold(now).is_none() {
-                return Ok((policy.map(|p| p.spec.clone()), Effect::Nothing));
+                return Ok(Applied::Unchanged(policy.map(|p| p.spec.clone())));
             }
             spec.hold = None;
             REASON_HOLD_CLEARED
@@ -656,13 +683,13 @@ fn apply(
     };
     spec.deployment_uid.clone_from(&deployment.uid);
     spec.rules().check_bounds(spec.replicas, now).map_err(Refusal::OutOfBounds)?;
-    Ok((Some(spec), Effect::Put(reason)))
+    Ok(Applied::Put(spec, reason))
 }
 
-/// What the caller is told about a write leaving `spec_after` over `policy`, at `now`.
+/// What the caller is told about `applied` over `policy`, at `now` (the same for a dry run but
+/// for the flag).
 fn outcome(
-    spec_after: Option<&Spec>,
-    effect: Effect,
+    applied: &Applied,
     policy: Option<&Policy>,
     deployment: &DeploymentFacts,
     dry_run: bool,
@@ -670,6 +697,7 @@ fn outcome(
 ) -> Outcome {
     let spec_before = deployment.spec_replicas;
     let effective_before = policy.map_or(spec_before, |p| p.spec.effective(now).replicas);
+    let spec_after = applied.spec();
     let after = spec_after.map(|s| s.effective(now));
     let effective_after = after.as_ref().map_or(spec_before, |e| e.replicas);
     let suspended = policy.is_some_and(|p| p.suspended);
@@ -687,7 +715,8 @@ fn outcome(
         spec_after: effective_after,
         conflicts,
         enforcement_suspended: suspended,
-        resumes_enforcement: suspended && matches!(effect, Effect::Put(_)),
+        // A write that puts the policy declares, and a declaration ends a suspension.
+        resumes_enforcement: suspended && matches!(applied, Applied::Put(..)),
     }
 }
 
@@ -698,7 +727,7 @@ fn event(
     request: &Request<'_>,
     reason: &'static str,
     before: Option<&Policy>,
-    spec_after: Option<&Spec>,
+    spec_after: &Spec,
     outcome: &Outcome,
 ) -> WriteEvent {
     let who = request.identity;
@@ -712,7 +741,7 @@ fn event(
             format!("{who} declared {replicas} replicas")
         }
         Change::Hold { replicas, reason, .. } => {
-            let until = spec_after.and_then(|s| s.hold.as_ref()).map(|h| h.until.as_str()).unwrap_or_default();
+            let until = spec_after.hold.as_ref().map(|h| h.until.as_str()).unwrap_or_default();
             format!("{who} placed a hold of {replicas} replicas until {until} ({reason})")
         }
         Change::EndHold => format!("{who} ended the hold early; the {} applies", outcome.rule_detail_after),

@@ -121,6 +121,16 @@ fn stamp() -> Stamp {
     Stamp { set_by: "alice".into(), set_at: "2026-11-29T10:00:00.250Z".into(), deployment_generation: "7".into() }
 }
 
+/// The policy write that creates `p`'s policy, stamped by [`stamp`].
+fn created(p: &WritePlan) -> PolicyWrite {
+    PolicyWrite::Create { spec: p.spec_after.clone().expect("a policy after"), stamp: stamp() }
+}
+
+/// The policy write that replaces the policy with `p`'s, stamped by [`stamp`].
+fn replaced(p: &WritePlan) -> PolicyWrite {
+    PolicyWrite::Replace { spec: p.spec_after.clone().expect("a policy after"), stamp: stamp() }
+}
+
 fn note(p: &WritePlan) -> String {
     p.event.as_ref().expect("an Event").note(ScaleResult::Done)
 }
@@ -197,7 +207,8 @@ fn row_03_a_stale_or_missing_version_is_refused() {
          it again and retry"
     );
     c.request.expected_version = "2";
-    assert_eq!(c.ok().policy, PolicyWrite::Replace(stamp()), "at the expected version: written");
+    let p = c.ok();
+    assert_eq!(p.policy, replaced(&p), "at the expected version: written");
 
     let mut c = c.unmanaged();
     c.request.expected_version = "1";
@@ -235,7 +246,8 @@ fn row_04_if_current_after_a_conflict_with_a_moved_generation_is_refused() {
     assert!(matches!(c.refused(), Refusal::Overtaken { .. }));
     // Only a status write moved the resourceVersion: the generation stands, and so does the write.
     c.attempt = Attempt::Retry { first_generation: Some(2) };
-    assert_eq!(c.ok().policy, PolicyWrite::Replace(stamp()));
+    let p = c.ok();
+    assert_eq!(p.policy, replaced(&p));
     // Without --if-current a retry writes over whatever landed.
     c.request.if_current = None;
     c.attempt = Attempt::Retry { first_generation: Some(1) };
@@ -290,7 +302,8 @@ fn row_06_if_current_on_an_unsettled_policy_is_refused() {
     // No policy: nothing to settle.
     let mut c = Case::new(declare(5)).unmanaged();
     c.request.if_current = Some(4);
-    assert_eq!(c.ok().policy, PolicyWrite::Create(stamp()));
+    let p = c.ok();
+    assert_eq!(p.policy, created(&p));
 }
 
 // === row 7: a hold past the clock's range ===
@@ -438,7 +451,7 @@ fn row_13_declaring_on_no_policy_creates_it_and_scales() {
     let mut c = Case::new(declare(5)).unmanaged().at_spec(2);
     c.default_guard = Guard::Warn;
     let p = c.ok();
-    assert_eq!(p.policy, PolicyWrite::Create(stamp()));
+    assert_eq!(p.policy, created(&p));
     assert_eq!(
         p.spec_after,
         Some(Spec {
@@ -478,7 +491,7 @@ fn row_13_declaring_on_no_policy_creates_it_and_scales() {
 fn row_14_declaring_the_count_already_declared_writes_and_records_who_and_when() {
     let c = Case::new(declare(4));
     let p = c.ok();
-    assert_eq!(p.policy, PolicyWrite::Replace(stamp()), "who and when are recorded again");
+    assert_eq!(p.policy, replaced(&p), "who and when are recorded again");
     assert_eq!(p.spec_after, c.policy.as_ref().map(|p| p.spec.clone()), "the spec is unchanged");
     assert_eq!(p.scale_to, None);
     assert_eq!(note(&p), "alice declared 4 replicas: spec.replicas stays 4 (declared before: 4)");
@@ -550,7 +563,7 @@ fn row_16_mode_and_guard_are_set_when_given_and_kept_otherwise() {
 #[test]
 fn row_17_placing_a_hold_records_its_expiry_who_and_when() {
     let p = Case::new(hold(10, Duration::from_secs(7200))).ok();
-    assert_eq!(p.policy, PolicyWrite::Replace(stamp()));
+    assert_eq!(p.policy, replaced(&p));
     let s = p.spec_after.as_ref().expect("a policy");
     assert_eq!(s.replicas, 4, "the declared count stays");
     assert_eq!(
@@ -576,7 +589,7 @@ fn row_17_placing_a_hold_records_its_expiry_who_and_when() {
     assert_eq!(o.rule_detail_after, "hold until 2026-11-29T12:00:00Z by alice: INC-1");
     // On no policy, the hold comes with a declaration of the current spec.replicas.
     let p = Case::new(hold(10, Duration::from_secs(60))).unmanaged().at_spec(3).ok();
-    assert_eq!(p.policy, PolicyWrite::Create(stamp()));
+    assert_eq!(p.policy, created(&p));
     assert_eq!(p.spec_after.map(|s| s.replicas), Some(3));
 }
 
@@ -587,7 +600,7 @@ fn row_18_ending_the_active_hold_returns_to_the_rule_that_applies() {
     let mut c = Case::new(Change::EndHold).at_spec(10);
     c.spec().hold = Some(active_hold());
     let p = c.ok();
-    assert_eq!(p.policy, PolicyWrite::Replace(stamp()));
+    assert_eq!(p.policy, replaced(&p));
     assert_eq!(p.spec_after.as_ref().map(|s| s.hold.is_none()), Some(true));
     assert_eq!(p.scale_to, Some(4));
     let event = p.event.as_ref().expect("an Event");
@@ -605,7 +618,7 @@ fn row_18_ending_the_active_hold_returns_to_the_rule_that_applies() {
 fn row_19_setting_a_schedule_scales_to_a_window_covering_now() {
     let windows = vec![window("Sat-Sun 00:00-24:00 UTC", 1), window("Mon-Fri 08:00-20:00 Europe/Berlin", 6)];
     let p = Case::new(Change::Schedule(windows.clone())).ok();
-    assert_eq!(p.policy, PolicyWrite::Replace(stamp()));
+    assert_eq!(p.policy, replaced(&p));
     assert_eq!(p.spec_after.as_ref().map(|s| &s.schedule), Some(&windows));
     assert_eq!(p.scale_to, Some(1), "Sunday: the weekend window");
     let event = p.event.as_ref().expect("an Event");
