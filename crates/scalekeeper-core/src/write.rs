@@ -31,7 +31,7 @@
 //! | 11 | end a hold, and none is active (or there is no policy) | nothing written, no Event |
 //! | 12 | delete | the policy deleted (nothing, when there is none); no scale, no Event |
 //! | 13 | declare, no policy | created: mode Enforce, the default guard, pinned to the UID; scale; `ReplicasDeclared` |
-//! | 14 | declare the count already declared | replaced (who and when renewed); no scale; `ReplicasDeclared` |
+//! | 14 | declare the count already declared | replaced (who and when renewed); no scale unless drifted; `ReplicasDeclared` |
 //! | 15 | declare with bounds, or clearing them | replaced with the bounds |
 //! | 16 | declare with a mode or a guard, or without (kept) | replaced with them |
 //! | 17 | place a hold | replaced with the hold (expiry in ms, who, when); scale; `HoldStarted` |

@@ -509,3 +509,54 @@ fn owner_reference(d: &Deployment) -> OwnerReference {
         block_owner_deletion: Some(false),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scalekeeper_core::Violation;
+    use scalekeeper_core::rules::Bound;
+
+    #[test]
+    fn refusals_become_write_errors_with_their_messages() {
+        let (ns, name) = ("shop".to_string(), "web".to_string());
+        let refusals = [
+            Refusal::HpaOwnsCount { namespace: ns.clone(), hpa: "h".into(), deployment: name.clone() },
+            Refusal::VersionMismatch { namespace: ns.clone(), name: name.clone(), expected: 3, current: Some(4) },
+            Refusal::VersionMismatch { namespace: ns.clone(), name: name.clone(), expected: 3, current: None },
+            Refusal::NotCurrent { namespace: ns.clone(), name: name.clone(), spec: 4, want: 3 },
+            Refusal::Unsettled { namespace: ns.clone(), name: name.clone(), spec: 4, effective: 6 },
+            Refusal::Overtaken { namespace: ns.clone(), name: name.clone(), want: 4 },
+            Refusal::OutOfBounds(BoundsError::Outside {
+                what: "the declared count".into(),
+                count: 9,
+                bound: Bound::Max(8),
+            }),
+            Refusal::Invalid(Violation { field: "hold_for".into(), description: "too long a hold".into() }),
+        ];
+        for r in refusals {
+            let message = r.to_string();
+            let e = WriteError::from(r.clone());
+            assert_eq!(e.to_string(), message, "{r:?}");
+            let variant_fits = match r {
+                Refusal::HpaOwnsCount { .. } => matches!(e, WriteError::HpaOwnsCount { .. }),
+                Refusal::VersionMismatch { .. } => matches!(e, WriteError::VersionMismatch { .. }),
+                Refusal::NotCurrent { .. } | Refusal::Unsettled { .. } | Refusal::Overtaken { .. } => {
+                    matches!(e, WriteError::Precondition(_))
+                }
+                Refusal::OutOfBounds(_) => matches!(e, WriteError::OutOfBounds(_)),
+                Refusal::Invalid(_) => matches!(e, WriteError::Invalid { .. }),
+            };
+            assert!(variant_fits, "{r:?} became {e:?}");
+        }
+    }
+
+    #[test]
+    fn the_plan_reads_an_unset_spec_replicas_as_one() {
+        let mut d = Deployment::default();
+        d.metadata.uid = Some("uid-1".into());
+        assert_eq!(
+            deployment_facts(&d),
+            DeploymentFacts { spec_replicas: 1, uid: Some("uid-1".into()), generation: 0 }
+        );
+    }
+}
