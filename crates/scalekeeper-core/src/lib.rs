@@ -13,17 +13,20 @@ pub mod plan;
 pub mod request;
 pub mod rules;
 pub mod schedule;
+pub mod spec;
 pub mod sync;
 pub mod text;
 pub mod validation;
+pub mod write;
 
 pub use identity::{Identity, NameKind};
 pub use plan::{Decision, Input, Limits, Plan, plan};
 pub use request::{
-    MAX_LABEL_SELECTOR_BYTES, MAX_PAGE_TOKEN_BYTES, decode_page_token, encode_page_token, parse_label_selector,
+    MAX_LABEL_SELECTOR_BYTES, MAX_PAGE_TOKEN_BYTES, decode_page_token, encode_page_token, parse_expected_version,
+    parse_label_selector,
 };
 pub use sync::{Conflict, Desired, Mode, Observed, ReplicaCounts, SyncState, SyncStatus, evaluate};
 pub use validation::{
     DEFAULT_MAX_REPLICAS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Violation, page_size, validate_bounds, validate_hold,
-    validate_namespace_filter, validate_replicas, validate_target, validate_windows,
+    validate_if_current, validate_namespace_filter, validate_replicas, validate_target, validate_windows,
 };

@@ -1,4 +1,5 @@
-//! Parsing of the free-form request fields: label selectors and page tokens.
+//! Parsing of the free-form request fields: label selectors, page tokens and expected
+//! versions.
 //!
 //! These are the fields a caller controls byte for byte, so each is bounded in length before
 //! any parsing work is done (a selector of megabytes would otherwise cost a full parse per
@@ -90,9 +91,43 @@ pub fn decode_page_token(token: &str) -> Result<(String, String), Violation> {
     Ok((namespace.to_string(), name.to_string()))
 }
 
+/// Parses a write request's `expected_version`: the ReplicaPolicy version the caller last
+/// saw (its `metadata.generation`, which the API returns as `Deployment.version`), a positive
+/// integer in decimal. The empty string (proto3's "not given") expects none: `Ok(None)`.
+///
+/// Errors: a [`Violation`] on field `expected_version` (`"…" is not a version this API
+/// returns (a positive integer)`, the text quoted bounded) for anything else: 0, a negative
+/// number, more than an `i64` holds, or not a number.
+///
+/// Source: scalekeeper's own API (`scalekeeper.v1.SetReplicasRequest.expected_version`); the
+/// write plan ([`crate::write::plan`]) applies it, and compares the version with the policy's.
+pub fn parse_expected_version(s: &str) -> Result<Option<i64>, Violation> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse::<i64>().ok().filter(|g| *g > 0).map(Some).ok_or_else(|| Violation {
+        field: "expected_version".into(),
+        description: format!("\"{}\" is not a version this API returns (a positive integer)", crate::text::bounded(s)),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expected_versions_are_positive_integers_and_empty_is_none() {
+        assert_eq!(parse_expected_version(""), Ok(None));
+        assert_eq!(parse_expected_version("7"), Ok(Some(7)));
+        assert_eq!(parse_expected_version("9223372036854775807"), Ok(Some(i64::MAX)));
+        for bad in ["0", "-3", "x", "1.5", " 7", "9223372036854775808"] {
+            let v = parse_expected_version(bad).expect_err(bad);
+            assert_eq!(v.field, "expected_version");
+            assert_eq!(v.description, format!("\"{bad}\" is not a version this API returns (a positive integer)"));
+        }
+        let long = parse_expected_version(&"9".repeat(300)).expect_err("long");
+        assert!(long.description.contains("… (300 bytes)"), "bounded: {}", long.description);
+    }
 
     #[test]
     fn page_tokens_round_trip_and_reject_garbage() {

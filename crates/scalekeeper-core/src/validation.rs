@@ -113,6 +113,16 @@ pub fn validate_hold(hold_for: Option<Result<Duration, ()>>, reason: &str) -> Ve
     v
 }
 
+/// Checks a write's `if_current_replicas` (`--if-current`): when given, a count of 0 or more.
+/// Whether it holds is the write plan's check against the Deployment
+/// ([`crate::write::check_current`]).
+pub fn validate_if_current(if_current: Option<i32>) -> Vec<Violation> {
+    match if_current {
+        Some(n) if n < 0 => vec![Violation::new("if_current_replicas", format!("{n} is negative"))],
+        _ => vec![],
+    }
+}
+
 /// Checks requested bounds (each a count within `0..=max`, the server's `--max-replicas`) and
 /// that `clear` (remove both) comes without either.
 pub fn validate_bounds(min: Option<i32>, max_bound: Option<i32>, clear: bool, max: i32) -> Vec<Violation> {
@@ -209,6 +219,13 @@ mod tests {
         assert_eq!(validate_hold(h(30 * 86_400 + 1), "x")[0].field, "hold_for");
         assert_eq!(validate_hold(Some(Err(())), "x")[0].field, "hold_for");
         assert!(validate_hold(h(3), &"r".repeat(257))[0].description.contains("256"));
+    }
+
+    #[test]
+    fn if_current_is_a_count() {
+        assert!(validate_if_current(None).is_empty());
+        assert!(validate_if_current(Some(0)).is_empty());
+        assert_eq!(validate_if_current(Some(-1)), vec![Violation::new("if_current_replicas", "-1 is negative")]);
     }
 
     #[test]

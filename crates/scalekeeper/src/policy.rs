@@ -8,6 +8,7 @@
 //! `scalekeeper crd` prints the CRD generated from these types.
 
 use kube::CustomResource;
+use scalekeeper_core::spec::{HoldSpec, Spec, WindowSpec};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -123,21 +124,74 @@ impl ReplicaPolicySpec {
         self.rules().effective(self.replicas, now)
     }
 
-    /// The hold, schedule and bounds as the domain reads them. A hold whose `until` is not an
-    /// RFC 3339 time never applies (it reads as expired at the epoch); a window that does not
-    /// parse never applies and carries its error.
+    /// The hold, schedule and bounds as the domain reads them ([`Spec::rules`], the one
+    /// reading of a policy's text: a hold whose `until` is not an RFC 3339 time never applies,
+    /// a window that does not parse never applies and carries its error).
     pub fn rules(&self) -> scalekeeper_core::rules::Rules {
-        use scalekeeper_core::rules::{Bounds, Hold, Rules, Scheduled};
-        Rules {
-            hold: self.hold.as_ref().map(|h| Hold {
+        Spec::from(self).rules()
+    }
+}
+
+// === The domain's plain spec: one conversion each way ===
+//
+// Field for field and lossless, so a spec read, planned and written back is byte for byte what
+// was read wherever the write plan left it alone (`writer.rs` compares what it wrote with what
+// the API server kept).
+
+impl From<&ReplicaPolicySpec> for Spec {
+    fn from(s: &ReplicaPolicySpec) -> Self {
+        Spec {
+            replicas: s.replicas,
+            mode: s.mode,
+            guard: s.guard,
+            deployment_uid: s.deployment_uid.clone(),
+            min_replicas: s.min_replicas,
+            max_replicas: s.max_replicas,
+            hold: s.hold.as_ref().map(|h| HoldSpec {
                 replicas: h.replicas,
-                until: h.until.parse().unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+                until: h.until.clone(),
                 reason: h.reason.clone(),
                 set_by: h.set_by.clone(),
-                set_at: h.set_at.as_deref().and_then(|t| t.parse().ok()),
+                set_at: h.set_at.clone(),
             }),
-            schedule: self.schedule.iter().map(|w| Scheduled::parse(&w.window, w.replicas)).collect(),
-            bounds: Bounds { min: self.min_replicas, max: self.max_replicas },
+            schedule: s
+                .schedule
+                .iter()
+                .map(|w| WindowSpec { window: w.window.clone(), replicas: w.replicas })
+                .collect(),
+        }
+    }
+}
+
+impl From<Spec> for ReplicaPolicySpec {
+    fn from(s: Spec) -> Self {
+        ReplicaPolicySpec {
+            replicas: s.replicas,
+            mode: s.mode,
+            guard: s.guard,
+            deployment_uid: s.deployment_uid,
+            min_replicas: s.min_replicas,
+            max_replicas: s.max_replicas,
+            hold: s.hold.map(|h| PolicyHold {
+                replicas: h.replicas,
+                until: h.until,
+                reason: h.reason,
+                set_by: h.set_by,
+                set_at: h.set_at,
+            }),
+            schedule: s.schedule.into_iter().map(|w| PolicyWindow { window: w.window, replicas: w.replicas }).collect(),
+        }
+    }
+}
+
+impl From<&ReplicaPolicy> for scalekeeper_core::write::Policy {
+    /// The policy as the write plan reads it: its spec, its generation, and whether its status
+    /// records a flap-guard suspension ([`ReplicaPolicyStatus::is_suspended`]).
+    fn from(p: &ReplicaPolicy) -> Self {
+        scalekeeper_core::write::Policy {
+            spec: Spec::from(&p.spec),
+            generation: p.metadata.generation,
+            suspended: p.status.as_ref().is_some_and(ReplicaPolicyStatus::is_suspended),
         }
     }
 }
@@ -251,18 +305,11 @@ impl ReplicaPolicyStatus {
     }
 }
 
-/// A time as the time fields and annotations of a policy record it unless they need
-/// [`timestamp_millis`]: RFC 3339 in UTC, whole seconds (`2026-11-28T21:51:00Z`), the resolution
-/// of Kubernetes' own `metav1.Time`.
-pub fn timestamp(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// A time with milliseconds, for instants finer than a second matters for (a hold's expiry,
-/// the next transition, [`LAST_SET_AT`]): RFC 3339 in UTC, `2026-11-28T21:51:00.250Z`.
-pub fn timestamp_millis(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
+/// How a policy records an instant: [`timestamp`] in whole seconds (the resolution of
+/// Kubernetes' own `metav1.Time`), [`timestamp_millis`] where finer than a second matters (a
+/// hold's expiry, the next transition, [`LAST_SET_AT`]); both RFC 3339 in UTC. The domain owns
+/// the formats, since the write plan writes them too.
+pub use scalekeeper_core::spec::{timestamp, timestamp_millis};
 
 /// Drops the `default` schemars derives from `#[serde(default)]`: the reconciler always writes
 /// these status fields, a default there serves no purpose, and Kubernetes 1.20 refuses a CRD
@@ -406,6 +453,43 @@ mod tests {
             quote_yaml11_booleans("a: on\n- No\nb: true\nc: 'Off'\nd: Offer\n"),
             "a: \"on\"\n- \"No\"\nb: true\nc: 'Off'\nd: Offer\n"
         );
+    }
+
+    #[test]
+    fn the_plain_spec_round_trips_byte_for_byte() {
+        let json = serde_json::json!({
+            "replicas": 4, "mode": "Observe", "guard": "Deny", "deploymentUid": "uid-1",
+            "minReplicas": 1, "maxReplicas": 9,
+            // As kubectl may write it: an offset, no milliseconds; and a set_at that is no time.
+            "hold": {"replicas": 8, "until": "2026-11-28T14:00:00+01:00", "reason": "INC-1", "setBy": "alice",
+                     "setAt": "yesterday"},
+            "schedule": [{"window": "Someday 08:00-09:00 UTC", "replicas": 2}],
+        });
+        let crd: ReplicaPolicySpec = serde_json::from_value(json.clone()).unwrap();
+        let plain = Spec::from(&crd);
+        assert_eq!(plain.hold.as_ref().map(|h| h.until.as_str()), Some("2026-11-28T14:00:00+01:00"));
+        let back = ReplicaPolicySpec::from(plain);
+        assert_eq!(back, crd);
+        assert_eq!(serde_json::to_value(&back).unwrap(), json);
+        let minimal: ReplicaPolicySpec = serde_json::from_value(serde_json::json!({"replicas": 3})).unwrap();
+        assert_eq!(ReplicaPolicySpec::from(Spec::from(&minimal)), minimal);
+    }
+
+    #[test]
+    fn the_write_plan_reads_generation_and_suspension() {
+        let mut p = ReplicaPolicy::new("web", ReplicaPolicySpec { replicas: 3, ..Default::default() });
+        p.metadata.generation = Some(4);
+        let read = scalekeeper_core::write::Policy::from(&p);
+        assert_eq!((read.spec.replicas, read.generation, read.suspended), (3, Some(4), false));
+        p.status = Some(ReplicaPolicyStatus {
+            conditions: vec![PolicyCondition {
+                type_: CONDITION_SUSPENDED.into(),
+                status: condition_status(true).into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        assert!(scalekeeper_core::write::Policy::from(&p).suspended);
     }
 
     #[test]

@@ -2,9 +2,23 @@
 //! (declaring a count, placing or ending a hold, setting the schedule and the bounds, deleting
 //! the policy), followed by the Deployment's scale subresource when the effective count moved.
 //!
+//! What a write does is decided by the domain's pure write plan
+//! ([`scalekeeper_core::write::plan`], a table test per row); the writer only reads, plans and
+//! executes:
+//!
+//! ```text
+//!  read     Deployment (404: NotFound) · HPAs targeting it (not for a delete)
+//!  loop     GET policy (· GET Deployment again for --if-current) → plan → Refusal: fail
+//!           ├─ nothing to write (dry run, nothing to change): the state as it would be
+//!           └─ create / replace / delete the policy, conditional on the resourceVersion read
+//!              409: read again and plan again (at most WRITE_ATTEMPTS); fields dropped:
+//!              CrdOutdated; the cache gets the written policy at once
+//!  execute  PATCH scale (when the plan scales) · the Event · GET the Deployment back
+//! ```
+//!
 //! A write is applied once, by the writer's own scale write, and recorded as an Event naming
-//! the caller ([`REASON_REPLICAS_DECLARED`], `HoldStarted`, `HoldCleared`, `ScheduleChanged`);
-//! the reconciler leaves a fresh declaration to that write (see
+//! the caller (`ReplicasDeclared`, `HoldStarted`, `HoldCleared`, `ScheduleChanged`); the
+//! reconciler leaves a fresh declaration to that write (see
 //! [`crate::reconciler::DECLARATION_GRACE`]) and never counts it as a drift.
 //!
 //! Every write is conditional on a resourceVersion, so two callers racing never silently
@@ -28,17 +42,22 @@ use kube::runtime::events::{EventType, Recorder};
 use kube::{Api, Client, Resource as _, ResourceExt as _};
 use serde_json::json;
 
-use scalekeeper_core::plan::{REASON_HOLD_CLEARED, REASON_HOLD_STARTED, REASON_SCHEDULE_CHANGED};
-use scalekeeper_core::rules::{BoundsError, RuleKind};
+use scalekeeper_core::rules::BoundsError;
+use scalekeeper_core::write::{
+    self, Attempt, DeploymentFacts, PolicyWrite, Refusal, ScaleResult, Stamp, WriteEvent, hpa_owns_count_message,
+    version_mismatch_message,
+};
 
 use crate::events::publish_on;
-use scalekeeper_core::plan::REASON_REPLICAS_DECLARED;
 
 use crate::cache::view::DeploymentView;
 use crate::policy::{
-    FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyGuard, PolicyHold, PolicyMode,
-    PolicyWindow, ReplicaPolicy, ReplicaPolicySpec,
+    FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyGuard, ReplicaPolicy,
+    ReplicaPolicySpec,
 };
+
+/// What a write did, or with a dry run would do: the domain's (the API's `WriteOutcome`).
+pub use scalekeeper_core::write::Outcome;
 
 /// Why a write failed. The gRPC edge maps each variant (and, for [`WriteError::Kube`], the
 /// Kubernetes status code) to an API error.
@@ -52,10 +71,7 @@ pub enum WriteError {
     },
     /// A HorizontalPodAutoscaler targets the Deployment: it owns the replica count, and
     /// scalekeeper does not fight it.
-    #[error(
-        "HorizontalPodAutoscaler {namespace}/{hpa} targets Deployment {namespace}/{deployment}: it owns the \
-         replica count; scalekeeper will not fight it (delete the HPA or leave scaling to it)"
-    )]
+    #[error("{}", hpa_owns_count_message(.namespace, .hpa, .deployment))]
     HpaOwnsCount {
         /// Namespace of both.
         namespace: String,
@@ -66,7 +82,7 @@ pub enum WriteError {
     },
     /// The caller expected a version of the policy, and the policy is at another one
     /// (`current`), or does not exist (`current: None`).
-    #[error("{}", stale_message(.namespace, .name, *.expected, *.current))]
+    #[error("{}", version_mismatch_message(.namespace, .name, *.expected, *.current))]
     VersionMismatch {
         /// Namespace of the policy.
         namespace: String,
@@ -88,7 +104,8 @@ pub enum WriteError {
         attempts: u32,
     },
     /// The write's condition does not hold: spec.replicas is not the count the caller gave
-    /// (`--if-current`), or another declaration landed first; the message says which.
+    /// (`--if-current`), the policy is not settled, or another declaration landed first; the
+    /// message (the domain's [`Refusal`]) says which.
     #[error("{0}")]
     Precondition(String),
     /// A count of the resulting policy is outside its bounds, or the bounds contradict.
@@ -127,18 +144,6 @@ pub enum WriteError {
     },
 }
 
-fn stale_message(ns: &str, name: &str, expected: i64, current: Option<i64>) -> String {
-    match current {
-        None => {
-            format!("ReplicaPolicy {ns}/{name} does not exist, but version {expected} was expected; get it and retry")
-        }
-        Some(g) => format!(
-            "ReplicaPolicy {ns}/{name} is at version {g}, not the expected {expected}: the declaration changed since \
-             you read it; get it again and retry"
-        ),
-    }
-}
-
 impl WriteError {
     /// A closure wrapping a client error about `what`, for `map_err`.
     fn kube(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
@@ -155,127 +160,23 @@ impl WriteError {
     }
 }
 
-/// The change a write makes to a Deployment's ReplicaPolicy.
-#[derive(Debug, Clone)]
-pub enum PolicyChange {
-    /// Declare `replicas` (a count), with the mode (`None` keeps it; Enforce for a new
-    /// policy), the guard (`None` keeps it; the writer's default guard for a new policy) and
-    /// the bounds.
-    Declare {
-        /// The count to declare.
-        replicas: i32,
-        /// The mode to set.
-        mode: Option<PolicyMode>,
-        /// The admission guard to set.
-        guard: Option<PolicyGuard>,
-        /// What to do with the bounds.
-        bounds: BoundsChange,
-    },
-    /// Place a hold of `replicas` for `duration`, for `reason`, replacing any hold; the
-    /// declared count stays (a new policy declares the Deployment's current spec.replicas).
-    Hold {
-        /// The count to hold.
-        replicas: i32,
-        /// How long.
-        duration: std::time::Duration,
-        /// Why.
-        reason: String,
-        /// The mode to set.
-        mode: Option<PolicyMode>,
-        /// The admission guard to set.
-        guard: Option<PolicyGuard>,
-        /// What to do with the bounds.
-        bounds: BoundsChange,
-    },
-    /// End the hold early (nothing to write when there is none).
-    EndHold,
-    /// Replace the schedule (empty: clear it); a new policy declares the Deployment's current
-    /// spec.replicas.
-    Schedule(Vec<PolicyWindow>),
-    /// Delete the policy: stop managing the Deployment.
-    Delete,
-}
-
-/// What a write does to the policy's bounds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum BoundsChange {
-    /// Keep them.
-    #[default]
-    Keep,
-    /// Set the given ones (`None`: keep that one).
-    Set {
-        /// New minReplicas.
-        min: Option<i32>,
-        /// New maxReplicas.
-        max: Option<i32>,
-    },
-    /// Remove both.
-    Clear,
-}
-
-impl BoundsChange {
-    fn apply(self, spec: &mut ReplicaPolicySpec) {
-        match self {
-            BoundsChange::Keep => {}
-            BoundsChange::Set { min, max } => {
-                if min.is_some() {
-                    spec.min_replicas = min;
-                }
-                if max.is_some() {
-                    spec.max_replicas = max;
-                }
+impl From<Refusal> for WriteError {
+    /// The writer's error for the write plan's refusal, with the refusal's message.
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::HpaOwnsCount { namespace, hpa, deployment } => {
+                WriteError::HpaOwnsCount { namespace, hpa, deployment }
             }
-            BoundsChange::Clear => {
-                spec.min_replicas = None;
-                spec.max_replicas = None;
+            Refusal::VersionMismatch { namespace, name, expected, current } => {
+                WriteError::VersionMismatch { namespace, name, expected, current }
             }
+            r @ (Refusal::NotCurrent { .. } | Refusal::Unsettled { .. } | Refusal::Overtaken { .. }) => {
+                WriteError::Precondition(r.to_string())
+            }
+            Refusal::OutOfBounds(e) => WriteError::OutOfBounds(e),
+            Refusal::Invalid(v) => WriteError::Invalid { field: v.field, description: v.description },
         }
     }
-}
-
-/// A write through the API.
-#[derive(Debug, Clone)]
-pub struct WriteRequest<'a> {
-    /// Namespace of the Deployment.
-    pub namespace: &'a str,
-    /// Name of the Deployment (and of its policy).
-    pub name: &'a str,
-    /// What to change (counts validated by the caller against the server's maximum).
-    pub change: PolicyChange,
-    /// The policy version the caller last saw, if it wants the write to depend on it.
-    pub expected_version: Option<&'a str>,
-    /// Write only if the Deployment's spec.replicas is this count (a count), and no other
-    /// declaration lands between the check and the write.
-    pub if_current: Option<i32>,
-    /// Check and report, write nothing.
-    pub dry_run: bool,
-    /// The caller's identity, recorded on the policy.
-    pub identity: &'a str,
-}
-
-/// What a write did, or with `dry_run` would do (the API's `WriteOutcome`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Outcome {
-    /// Nothing was written.
-    pub dry_run: bool,
-    /// The effective count before (spec.replicas when unmanaged).
-    pub effective_before: i32,
-    /// The effective count after (spec.replicas when the write leaves it unmanaged).
-    pub effective_after: i32,
-    /// The rule that sets it after; `None` when unmanaged after.
-    pub rule_after: Option<RuleKind>,
-    /// That rule in words.
-    pub rule_detail_after: String,
-    /// spec.replicas before.
-    pub spec_before: i32,
-    /// spec.replicas the write sets (or leaves).
-    pub spec_after: i32,
-    /// What stands in the way of enforcing the result.
-    pub conflicts: Vec<String>,
-    /// The flap guard has suspended enforcement.
-    pub enforcement_suspended: bool,
-    /// This write ends that suspension.
-    pub resumes_enforcement: bool,
 }
 
 /// The result of a write: the Deployment with its policy after it (as it would be, for a dry
@@ -299,6 +200,9 @@ pub struct Writer {
 
 /// The Event `action` of a declaration.
 const ACTION_DECLARE: &str = "Declare";
+
+/// How many times a write is tried when concurrent writes keep moving the resourceVersion.
+const WRITE_ATTEMPTS: u32 = 5;
 
 fn what(kind: &str, ns: &str, name: &str) -> String {
     format!("{kind} {ns}/{name}")
@@ -329,55 +233,41 @@ impl Writer {
     }
 
     /// Makes `req.change` to the Deployment's ReplicaPolicy and applies the resulting effective
-    /// count: creates, replaces or deletes the policy (pinned to the Deployment's UID, owned by
-    /// it), then, when the effective count differs from spec.replicas, patches the
-    /// Deployment's scale subresource as field manager `scalekeeper`. With `dry_run`, checks
-    /// everything the same way and writes nothing.
+    /// count, as the write plan ([`write::plan`]) decides: creates, replaces or deletes the
+    /// policy (pinned to the Deployment's UID, owned by it), then, when the effective count
+    /// differs from spec.replicas, patches the Deployment's scale subresource as field manager
+    /// `scalekeeper`. With `dry_run`, checks everything the same way and writes nothing.
     ///
     /// # Errors
     ///
     /// - [`WriteError::NotFound`]: no such Deployment;
-    /// - [`WriteError::HpaOwnsCount`]: an HPA targets it (not for [`PolicyChange::Delete`]);
-    /// - [`WriteError::Invalid`]: `expected_version` is not a version this API returns;
-    /// - [`WriteError::VersionMismatch`]: the policy is not at `expected_version`;
-    /// - [`WriteError::Precondition`]: spec.replicas is not `if_current`, or another
-    ///   declaration landed between the check and the write;
-    /// - [`WriteError::OutOfBounds`]: a count of the resulting policy is outside its bounds;
+    /// - the write plan's refusals ([`Refusal`], with its message):
+    ///   [`WriteError::HpaOwnsCount`] (an HPA targets it; not for a delete),
+    ///   [`WriteError::Invalid`] (`expected_version` is not a version this API returns),
+    ///   [`WriteError::VersionMismatch`] (the policy is not at `expected_version`),
+    ///   [`WriteError::Precondition`] (spec.replicas is not `if_current`, the policy is not
+    ///   settled, or another declaration landed between the check and the write),
+    ///   [`WriteError::OutOfBounds`] (a count of the resulting policy is outside its bounds);
     /// - [`WriteError::Contended`]: concurrent writes won every attempt;
+    /// - [`WriteError::CrdOutdated`]: the API server dropped fields of the written policy;
     /// - [`WriteError::Kube`]: any other failure of the Kubernetes API, including the scale
     ///   write after the policy was written (the reconciler then applies the declaration).
-    pub async fn write(&self, req: &WriteRequest<'_>) -> Result<Written, WriteError> {
+    pub async fn write(&self, req: &write::Request<'_>) -> Result<Written, WriteError> {
         let (ns, name) = (req.namespace, req.name);
         let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), ns);
         let policies: Api<ReplicaPolicy> = Api::namespaced(self.client.clone(), ns);
         let mut deployment =
             deployments.get(name).await.map_err(WriteError::reading_deployment(what("Deployment", ns, name)))?;
-        if !matches!(req.change, PolicyChange::Delete) {
-            let hpas = self.hpas_targeting(ns, name).await?;
-            if let Some(h) = hpas.first() {
-                return Err(WriteError::HpaOwnsCount { namespace: ns.into(), hpa: h.clone(), deployment: name.into() });
-            }
-        }
-        let expected = parse_version(req.expected_version)?;
+        let hpas = if req.change.checks_hpas() { self.hpas_targeting(ns, name).await? } else { vec![] };
         let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
         // A 409 means another write landed between our read and our write: a caller's, or
-        // the reconciler's status write. Read again; only a changed declaration (a moved
-        // generation, when one was expected or a condition was given) fails the write.
-        let mut attempt = 0;
-        let mut first_generation = None;
-        loop {
-            attempt += 1;
+        // the reconciler's status write. Read again and plan again; only a changed declaration
+        // (a moved generation, when one was expected or a condition was given) fails the write.
+        let mut attempt = Attempt::First;
+        for n in 1..=WRITE_ATTEMPTS {
             let now = jiff::Timestamp::now();
             let current = policies.get_opt(name).await.map_err(WriteError::kube(what("ReplicaPolicy", ns, name)))?;
-            check_expected(ns, name, expected, current.as_ref())?;
-            let generation = current.as_ref().map(|p| p.metadata.generation.unwrap_or(0));
-            if let Some(want) = req.if_current {
-                if attempt > 1 && first_generation != Some(generation) {
-                    return Err(WriteError::Precondition(format!(
-                        "another declaration of Deployment {ns}/{name} landed while this one was being written; \
-                         read the state again (--if-current {want} may no longer hold)"
-                    )));
-                }
+            if req.if_current.is_some() {
                 // Read after the policy: a declaration that lands after this read moves the
                 // policy's resourceVersion, and our write (conditional on it) then fails.
                 deployment = deployments.get(name).await.map_err(WriteError::reading_deployment(what(
@@ -385,59 +275,42 @@ impl Writer {
                     ns,
                     name,
                 )))?;
-                check_current(ns, name, want, &deployment, current.as_ref(), now)?;
             }
-            first_generation.get_or_insert(generation);
-            let planned =
-                plan_write(&req.change, current.as_ref(), &deployment, req.identity, now, self.default_guard)?;
-            let outcome = planned.outcome(current.as_ref(), &deployment, req.dry_run, now);
-            if req.dry_run || planned.policy.is_some() && planned.event_reason.is_none() {
-                // Nothing to write: a dry run, or a hold to end that is not there. (Declaring
-                // the same count again does write: it records who declared it when, which
-                // ends a flap-guard suspension, and scales back over a drift.)
-                let view = would_be(&deployment, current.as_ref(), planned.policy.as_ref(), outcome.spec_after);
-                return Ok(Written { view, outcome });
-            }
-            let result = match (&planned.policy, &current) {
-                (None, None) => Ok(None),
-                (None, Some(cur)) => {
-                    let dp = DeleteParams {
-                        preconditions: Some(Preconditions { resource_version: cur.resource_version(), uid: None }),
-                        ..Default::default()
-                    };
-                    match policies.delete(name, &dp).await {
-                        Ok(_) => Ok(None),
-                        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-                        Err(e) => Err(e),
-                    }
+            let policy = current.as_ref().map(write::Policy::from);
+            let next_attempt = attempt.next(policy.as_ref());
+            let plan = write::plan(&write::Input {
+                request: req,
+                policy,
+                deployment: deployment_facts(&deployment),
+                hpas: &hpas,
+                attempt,
+                default_guard: self.default_guard,
+                now,
+            })?;
+            attempt = next_attempt;
+            let (result, wrote) = match plan.policy {
+                PolicyWrite::Nothing => {
+                    // A dry run, or nothing to change: the state as it would be. (Declaring
+                    // the same count again does write: it records who declared it when, which
+                    // ends a flap-guard suspension, and scales back over a drift.)
+                    let spec = plan.spec_after.map(ReplicaPolicySpec::from);
+                    let view = would_be(&deployment, current.as_ref(), spec.as_ref(), plan.outcome.spec_after);
+                    return Ok(Written { view, outcome: plan.outcome });
                 }
-                (Some(spec), current) => {
-                    let mut policy = ReplicaPolicy::new(name, spec.clone());
-                    policy.metadata.namespace = Some(ns.to_string());
-                    policy.metadata.owner_references = Some(vec![owner_reference(&deployment)]);
-                    let mut annotations = current.as_ref().map(|p| p.annotations().clone()).unwrap_or_default();
-                    annotations.insert(LAST_SET_BY.into(), req.identity.to_string());
-                    // To the millisecond: a flap-guard suspension that began earlier in the same
-                    // second must compare as older than this declaration, which ends it.
-                    annotations.insert(LAST_SET_AT.into(), crate::policy::timestamp_millis(now));
-                    annotations.insert(
-                        LAST_SET_DEPLOYMENT_GENERATION.into(),
-                        deployment.metadata.generation.unwrap_or(0).to_string(),
-                    );
-                    policy.metadata.annotations = Some(annotations);
-                    match current {
-                        None => policies.create(&pp, &policy).await.map(Some),
-                        Some(cur) => {
-                            policy.metadata.resource_version = cur.resource_version();
-                            policy.metadata.labels = cur.metadata.labels.clone();
-                            policies.replace(name, &pp, &policy).await.map(Some)
-                        }
-                    }
+                PolicyWrite::Delete => (self.delete(&policies, name, current.as_ref()).await, None),
+                PolicyWrite::Create { spec, stamp } | PolicyWrite::Replace { spec, stamp } => {
+                    let spec = ReplicaPolicySpec::from(spec);
+                    let policy = stamped(ns, name, spec.clone(), &stamp, current.as_ref(), &deployment);
+                    let result = match &current {
+                        None => policies.create(&pp, &policy).await,
+                        Some(_) => policies.replace(name, &pp, &policy).await,
+                    };
+                    (result.map(Some), Some(spec))
                 }
             };
             let written = match result {
                 Ok(Some(p)) => {
-                    if let Some(spec) = &planned.policy
+                    if let Some(spec) = &wrote
                         && p.spec != *spec
                     {
                         return Err(WriteError::CrdOutdated {
@@ -449,14 +322,8 @@ impl Writer {
                     Some(p)
                 }
                 Ok(None) => None,
-                Err(kube::Error::Api(s)) if s.code == 409 && attempt < WRITE_ATTEMPTS => continue,
-                Err(kube::Error::Api(s)) if s.code == 409 => {
-                    return Err(WriteError::Contended {
-                        namespace: ns.into(),
-                        name: name.into(),
-                        attempts: WRITE_ATTEMPTS,
-                    });
-                }
+                Err(kube::Error::Api(s)) if s.code == 409 && n < WRITE_ATTEMPTS => continue,
+                Err(kube::Error::Api(s)) if s.code == 409 => break,
                 Err(e) => return Err(WriteError::kube(what("ReplicaPolicy", ns, name))(e)),
             };
             // The cache's newest copy now: the reconciler and the admission guard need not wait
@@ -466,76 +333,65 @@ impl Writer {
                 (None, Some(_)) => self.cache.observe_deleted(ns, name),
                 (None, None) => {}
             }
-            return self.finish(req, &deployments, deployment, current, written, planned, outcome).await;
+            let executed = Executed { previous: current, written, scale_to: plan.scale_to, event: plan.event };
+            return self.finish(req, &deployments, deployment, executed, plan.outcome).await;
+        }
+        Err(WriteError::Contended { namespace: ns.into(), name: name.into(), attempts: WRITE_ATTEMPTS })
+    }
+
+    /// Deletes the policy `current` (nothing to call when there is none), conditional on its
+    /// resourceVersion; one already gone is deleted.
+    async fn delete(
+        &self,
+        policies: &Api<ReplicaPolicy>,
+        name: &str,
+        current: Option<&ReplicaPolicy>,
+    ) -> Result<Option<ReplicaPolicy>, kube::Error> {
+        let Some(cur) = current else { return Ok(None) };
+        let dp = DeleteParams {
+            preconditions: Some(Preconditions { resource_version: cur.resource_version(), uid: None }),
+            ..Default::default()
+        };
+        match policies.delete(name, &dp).await {
+            Ok(_) => Ok(None),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
-    /// After the policy write: the scale write (when the effective count moved away from
-    /// spec.replicas), the Event, and the state read back.
-    #[allow(clippy::too_many_arguments)]
+    /// After the policy write: the scale write (when the plan scales), the Event, and the state
+    /// read back.
     async fn finish(
         &self,
-        req: &WriteRequest<'_>,
+        req: &write::Request<'_>,
         deployments: &Api<Deployment>,
         deployment: Deployment,
-        previous: Option<ReplicaPolicy>,
-        written: Option<ReplicaPolicy>,
-        planned: PlannedWrite,
+        executed: Executed,
         outcome: Outcome,
     ) -> Result<Written, WriteError> {
         let (ns, name) = (req.namespace, req.name);
-        let before = outcome.spec_before;
+        let Executed { previous, written, scale_to, event } = executed;
         let mut regarding = vec![deployment.object_ref(&())];
         if let Some(p) = written.as_ref().or(previous.as_ref()) {
             regarding.push(p.object_ref(&()));
         }
-        let scaled = if outcome.spec_after != before {
-            let patch = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
-            deployments
-                .patch_scale(name, &patch, &Patch::Merge(json!({"spec": {"replicas": outcome.spec_after}})))
-                .await
-                .map(|_| ())
-                .map_err(WriteError::kube(what("Deployment", ns, name)))
-        } else {
-            Ok(())
-        };
-        let previous_count = previous.as_ref().map(|p| p.spec.replicas);
-        let declared_before = match previous_count {
-            Some(n) => format!("declared before: {n}"),
-            None => "no count declared before".to_string(),
-        };
-        let applied = match &scaled {
-            Ok(()) if outcome.spec_after != before => format!("spec.replicas {before} -> {}", outcome.spec_after),
-            Ok(()) => format!("spec.replicas stays {before}"),
-            Err(err) => {
-                tracing::warn!(namespace = ns, name, error = %err, "declared, but scaling failed; the reconciler will retry");
-                format!(
-                    "spec.replicas is still {before}: scaling to {} failed, the reconciler will apply it",
-                    outcome.spec_after
-                )
+        let scaled = match scale_to {
+            Some(count) => {
+                let patch = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
+                deployments
+                    .patch_scale(name, &patch, &Patch::Merge(json!({"spec": {"replicas": count}})))
+                    .await
+                    .map(|_| ())
+                    .map_err(WriteError::kube(what("Deployment", ns, name)))
             }
+            None => Ok(()),
         };
-        let who = req.identity;
-        let note = match &req.change {
-            PolicyChange::Declare { replicas, .. } => {
-                format!("{who} declared {replicas} replicas: {applied} ({declared_before})")
-            }
-            PolicyChange::Hold { replicas, reason, .. } => format!(
-                "{who} placed a hold of {replicas} replicas until {} ({reason}): {applied}",
-                planned.hold_until.map(crate::policy::timestamp_millis).unwrap_or_default()
-            ),
-            PolicyChange::EndHold => {
-                format!("{who} ended the hold early; the {} applies: {applied}", outcome.rule_detail_after)
-            }
-            PolicyChange::Schedule(windows) if windows.is_empty() => format!("{who} cleared the schedule: {applied}"),
-            PolicyChange::Schedule(windows) => format!(
-                "{who} set the schedule to {}: {applied}",
-                windows.iter().map(|w| format!("{:?} -> {}", w.window, w.replicas)).collect::<Vec<_>>().join(", ")
-            ),
-            PolicyChange::Delete => String::new(),
-        };
-        if let Some(reason) = planned.event_reason {
-            publish_on(&self.recorder, &regarding, EventType::Normal, reason, ACTION_DECLARE, &note).await;
+        if let Err(err) = &scaled {
+            tracing::warn!(namespace = ns, name, error = %err, "declared, but scaling failed; the reconciler will retry");
+        }
+        if let Some(event) = event {
+            let note = event.note(if scaled.is_ok() { ScaleResult::Done } else { ScaleResult::Failed });
+            publish_on(&self.recorder, &regarding, EventType::Normal, event.reason, ACTION_DECLARE, &note).await;
         }
         scaled?;
         let deployment =
@@ -551,37 +407,52 @@ impl Writer {
     }
 }
 
-/// The `if_current` condition: the Deployment's spec.replicas is `want`, and the policy (if
-/// any) is in effect on it — a policy whose effective count differs is a declaration another
-/// caller made and has not applied yet (or a drift about to be corrected), and a write on
-/// top of it would race that caller.
-///
-/// # Errors
-/// [`WriteError::Precondition`] saying which part does not hold.
-fn check_current(
+/// What the policy write did, and what the plan has left to do after it.
+struct Executed {
+    /// The policy read before the write.
+    previous: Option<ReplicaPolicy>,
+    /// The policy as the API server stored it; `None`: none (deleted, or there was none).
+    written: Option<ReplicaPolicy>,
+    /// The count to write to the scale subresource, if any.
+    scale_to: Option<i32>,
+    /// The Event to publish.
+    event: Option<WriteEvent>,
+}
+
+/// The Deployment as the write plan reads it: spec.replicas (1 when unset, as the API server
+/// defaults it), UID and generation (0 when unset).
+fn deployment_facts(d: &Deployment) -> DeploymentFacts {
+    DeploymentFacts {
+        spec_replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
+        uid: d.metadata.uid.clone(),
+        generation: d.metadata.generation.unwrap_or(0),
+    }
+}
+
+/// The policy object to create or replace: `spec` with the write's `stamp` in the annotations
+/// (the others of `current` kept), owned by `deployment`; on `current`'s resourceVersion and
+/// labels when it replaces one.
+fn stamped(
     ns: &str,
     name: &str,
-    want: i32,
-    deployment: &Deployment,
+    spec: ReplicaPolicySpec,
+    stamp: &Stamp,
     current: Option<&ReplicaPolicy>,
-    now: jiff::Timestamp,
-) -> Result<(), WriteError> {
-    let spec = spec_replicas(deployment);
-    if spec != want {
-        return Err(WriteError::Precondition(format!(
-            "Deployment {ns}/{name} has spec.replicas {spec}, not the expected {want} (--if-current)"
-        )));
+    deployment: &Deployment,
+) -> ReplicaPolicy {
+    let mut policy = ReplicaPolicy::new(name, spec);
+    policy.metadata.namespace = Some(ns.to_string());
+    policy.metadata.owner_references = Some(vec![owner_reference(deployment)]);
+    let mut annotations = current.map(|p| p.annotations().clone()).unwrap_or_default();
+    annotations.insert(LAST_SET_BY.into(), stamp.set_by.clone());
+    annotations.insert(LAST_SET_AT.into(), stamp.set_at.clone());
+    annotations.insert(LAST_SET_DEPLOYMENT_GENERATION.into(), stamp.deployment_generation.clone());
+    policy.metadata.annotations = Some(annotations);
+    if let Some(cur) = current {
+        policy.metadata.resource_version = cur.resource_version();
+        policy.metadata.labels = cur.metadata.labels.clone();
     }
-    if let Some(p) = current {
-        let effective = p.spec.effective(now).replicas;
-        if effective != spec {
-            return Err(WriteError::Precondition(format!(
-                "Deployment {ns}/{name} has spec.replicas {spec} but its policy's effective count is {effective}: a \
-                 declaration is being applied (or a drift corrected); --if-current needs a settled state, retry shortly"
-            )));
-        }
-    }
-    Ok(())
+    policy
 }
 
 /// The spec fields `wrote` had and `read` lacks, for [`WriteError::CrdOutdated`], e.g.
@@ -606,131 +477,6 @@ fn dropped_fields(wrote: &ReplicaPolicySpec, read: &ReplicaPolicySpec) -> String
     if fields.is_empty() { "part of the spec".to_string() } else { fields.join(", ") }
 }
 
-/// The spec.replicas of `d` (1 when unset, as the API server defaults it).
-fn spec_replicas(d: &Deployment) -> i32 {
-    d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1)
-}
-
-/// What a write will make of the policy.
-#[derive(Debug, Clone)]
-struct PlannedWrite {
-    /// The policy's spec after the write; `None`: no policy.
-    policy: Option<ReplicaPolicySpec>,
-    /// The Event the write publishes.
-    event_reason: Option<&'static str>,
-    /// A hold's expiry, for the Event.
-    hold_until: Option<jiff::Timestamp>,
-}
-
-/// The policy spec `change` makes of `current` for `deployment` (pure), checked against the
-/// bounds at `now`; a new policy gets `default_guard` unless the change sets one.
-fn plan_write(
-    change: &PolicyChange,
-    current: Option<&ReplicaPolicy>,
-    deployment: &Deployment,
-    identity: &str,
-    now: jiff::Timestamp,
-    default_guard: PolicyGuard,
-) -> Result<PlannedWrite, WriteError> {
-    let mut spec = current.map(|p| p.spec.clone()).unwrap_or_else(|| ReplicaPolicySpec {
-        replicas: spec_replicas(deployment),
-        guard: default_guard,
-        ..Default::default()
-    });
-    let mut hold_until = None;
-    let event_reason = match change {
-        PolicyChange::Delete => {
-            return Ok(PlannedWrite { policy: None, event_reason: None, hold_until });
-        }
-        PolicyChange::Declare { replicas, mode, guard, bounds } => {
-            spec.replicas = *replicas;
-            if let Some(m) = mode {
-                spec.mode = *m;
-            }
-            if let Some(g) = guard {
-                spec.guard = *g;
-            }
-            bounds.apply(&mut spec);
-            REASON_REPLICAS_DECLARED
-        }
-        PolicyChange::Hold { replicas, duration, reason, mode, guard, bounds } => {
-            let until =
-                jiff::SignedDuration::try_from(*duration).ok().and_then(|d| now.checked_add(d).ok()).ok_or_else(
-                    || WriteError::Invalid { field: "hold_for".into(), description: "too long a hold".into() },
-                )?;
-            hold_until = Some(until);
-            spec.hold = Some(PolicyHold {
-                replicas: *replicas,
-                until: crate::policy::timestamp_millis(until),
-                reason: reason.clone(),
-                set_by: Some(identity.to_owned()),
-                set_at: Some(crate::policy::timestamp(now)),
-            });
-            if let Some(m) = mode {
-                spec.mode = *m;
-            }
-            if let Some(g) = guard {
-                spec.guard = *g;
-            }
-            bounds.apply(&mut spec);
-            REASON_HOLD_STARTED
-        }
-        PolicyChange::EndHold => {
-            let active = spec.rules().active_hold(now).is_some();
-            if current.is_none() || !active {
-                // Nothing to end: no write, no Event.
-                return Ok(PlannedWrite { policy: current.map(|p| p.spec.clone()), event_reason: None, hold_until });
-            }
-            spec.hold = None;
-            REASON_HOLD_CLEARED
-        }
-        PolicyChange::Schedule(windows) => {
-            spec.schedule.clone_from(windows);
-            REASON_SCHEDULE_CHANGED
-        }
-    };
-    spec.deployment_uid.clone_from(&deployment.metadata.uid);
-    spec.rules().check_bounds(spec.replicas, now).map_err(WriteError::OutOfBounds)?;
-    Ok(PlannedWrite { policy: Some(spec), event_reason: Some(event_reason), hold_until })
-}
-
-impl PlannedWrite {
-    /// The outcome of writing this over `current` for `deployment`, at `now`.
-    fn outcome(
-        &self,
-        current: Option<&ReplicaPolicy>,
-        deployment: &Deployment,
-        dry_run: bool,
-        now: jiff::Timestamp,
-    ) -> Outcome {
-        let spec_before = spec_replicas(deployment);
-        let effective = |spec: &ReplicaPolicySpec| spec.effective(now);
-        let effective_before = current.map_or(spec_before, |p| effective(&p.spec).replicas);
-        let after = self.policy.as_ref().map(effective);
-        let effective_after = after.as_ref().map_or(spec_before, |e| e.replicas);
-        let suspended = current.and_then(|p| p.status.as_ref()).is_some_and(|s| s.is_suspended());
-        let mut conflicts = vec![];
-        if self.policy.as_ref().is_some_and(|p| p.mode == PolicyMode::Observe) {
-            conflicts.push(
-                "Observe mode: drift, and holds or windows that begin or end by time, are reported and not applied"
-                    .to_string(),
-            );
-        }
-        Outcome {
-            dry_run,
-            effective_before,
-            effective_after,
-            rule_after: after.as_ref().map(|e| e.source.kind()),
-            rule_detail_after: after.as_ref().map(|e| e.describe()).unwrap_or_default(),
-            spec_before,
-            spec_after: effective_after,
-            conflicts,
-            enforcement_suspended: suspended,
-            resumes_enforcement: suspended && self.policy.is_some() && self.event_reason.is_some(),
-        }
-    }
-}
-
 /// The state a write leaves (or would leave), without reading it back: `deployment` at
 /// `spec_after`, with the policy `spec` (on `current`'s metadata) or none.
 fn would_be(
@@ -752,39 +498,6 @@ fn would_be(
     DeploymentView { deployment: Arc::new(d), policy, hpas: vec![] }
 }
 
-/// How many times a write is tried when concurrent writes keep moving the resourceVersion.
-const WRITE_ATTEMPTS: u32 = 5;
-
-/// Parses an `expected_version` (a ReplicaPolicy generation: a positive integer).
-fn parse_version(v: Option<&str>) -> Result<Option<i64>, WriteError> {
-    match v {
-        None => Ok(None),
-        Some(s) => s.parse::<i64>().ok().filter(|g| *g > 0).map(Some).ok_or_else(|| WriteError::Invalid {
-            field: "expected_version".into(),
-            description: format!(
-                "\"{}\" is not a version this API returns (a positive integer)",
-                scalekeeper_core::text::bounded(s)
-            ),
-        }),
-    }
-}
-
-/// [`WriteError::VersionMismatch`] unless the policy is at the expected generation (when one
-/// is expected).
-fn check_expected(
-    ns: &str,
-    name: &str,
-    expected: Option<i64>,
-    current: Option<&ReplicaPolicy>,
-) -> Result<(), WriteError> {
-    let Some(expected) = expected else { return Ok(()) };
-    let current = current.and_then(|p| p.metadata.generation);
-    if current == Some(expected) {
-        return Ok(());
-    }
-    Err(WriteError::VersionMismatch { namespace: ns.into(), name: name.into(), expected, current })
-}
-
 /// An ownerReference to `d`, so the garbage collector deletes the policy with it.
 fn owner_reference(d: &Deployment) -> OwnerReference {
     OwnerReference {
@@ -794,5 +507,56 @@ fn owner_reference(d: &Deployment) -> OwnerReference {
         uid: d.metadata.uid.clone().unwrap_or_default(),
         controller: Some(false),
         block_owner_deletion: Some(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scalekeeper_core::Violation;
+    use scalekeeper_core::rules::Bound;
+
+    #[test]
+    fn refusals_become_write_errors_with_their_messages() {
+        let (ns, name) = ("shop".to_string(), "web".to_string());
+        let refusals = [
+            Refusal::HpaOwnsCount { namespace: ns.clone(), hpa: "h".into(), deployment: name.clone() },
+            Refusal::VersionMismatch { namespace: ns.clone(), name: name.clone(), expected: 3, current: Some(4) },
+            Refusal::VersionMismatch { namespace: ns.clone(), name: name.clone(), expected: 3, current: None },
+            Refusal::NotCurrent { namespace: ns.clone(), name: name.clone(), spec: 4, want: 3 },
+            Refusal::Unsettled { namespace: ns.clone(), name: name.clone(), spec: 4, effective: 6 },
+            Refusal::Overtaken { namespace: ns.clone(), name: name.clone(), want: 4 },
+            Refusal::OutOfBounds(BoundsError::Outside {
+                what: "the declared count".into(),
+                count: 9,
+                bound: Bound::Max(8),
+            }),
+            Refusal::Invalid(Violation { field: "hold_for".into(), description: "too long a hold".into() }),
+        ];
+        for r in refusals {
+            let message = r.to_string();
+            let e = WriteError::from(r.clone());
+            assert_eq!(e.to_string(), message, "{r:?}");
+            let variant_fits = match r {
+                Refusal::HpaOwnsCount { .. } => matches!(e, WriteError::HpaOwnsCount { .. }),
+                Refusal::VersionMismatch { .. } => matches!(e, WriteError::VersionMismatch { .. }),
+                Refusal::NotCurrent { .. } | Refusal::Unsettled { .. } | Refusal::Overtaken { .. } => {
+                    matches!(e, WriteError::Precondition(_))
+                }
+                Refusal::OutOfBounds(_) => matches!(e, WriteError::OutOfBounds(_)),
+                Refusal::Invalid(_) => matches!(e, WriteError::Invalid { .. }),
+            };
+            assert!(variant_fits, "{r:?} became {e:?}");
+        }
+    }
+
+    #[test]
+    fn the_plan_reads_an_unset_spec_replicas_as_one() {
+        let mut d = Deployment::default();
+        d.metadata.uid = Some("uid-1".into());
+        assert_eq!(
+            deployment_facts(&d),
+            DeploymentFacts { spec_replicas: 1, uid: Some("uid-1".into()), generation: 0 }
+        );
     }
 }

@@ -16,9 +16,10 @@ use scalekeeper_api::code_name;
 use scalekeeper_api::v1 as pb;
 use scalekeeper_api::v1::scale_service_server::ScaleService;
 use scalekeeper_core::authz::{Subject, Verb, denial, system_groups, system_groups_denial};
+use scalekeeper_core::write::{self, BoundsChange, Change, WindowSpec};
 use scalekeeper_core::{
-    Violation, page_size, validate_bounds, validate_hold, validate_namespace_filter, validate_replicas,
-    validate_target, validate_windows,
+    Violation, page_size, validate_bounds, validate_hold, validate_if_current, validate_namespace_filter,
+    validate_replicas, validate_target, validate_windows,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::Stream;
@@ -33,9 +34,8 @@ use crate::cache::view::DeploymentView;
 use crate::cache::{Cache, CachedDeployment};
 use crate::limits::{Limit, Refusal, WatchGate};
 use crate::metrics::Metrics;
-use crate::policy::PolicyWindow;
 use crate::tls::PeerInfo;
-use crate::writer::{BoundsChange, PolicyChange, WriteRequest, Writer, Written};
+use crate::writer::{Writer, Written};
 
 mod watch;
 
@@ -423,7 +423,7 @@ impl Service {
         verb: Verb,
         namespace: &str,
         name: &str,
-        change: PolicyChange,
+        change: Change,
         expected_version: &str,
         if_current: Option<i32>,
         dry_run: bool,
@@ -437,19 +437,19 @@ impl Service {
         self.authorize(who, verb, namespace).await?;
         let before = snapshot(self.cache.get(namespace, name).as_ref());
         let kind = match &change {
-            PolicyChange::Declare { .. } => "replica count declared",
-            PolicyChange::Hold { .. } => "hold placed",
-            PolicyChange::EndHold => "hold ended",
-            PolicyChange::Schedule(_) => "schedule set",
-            PolicyChange::Delete => "declaration cleared",
+            Change::Declare { .. } => "replica count declared",
+            Change::Hold { .. } => "hold placed",
+            Change::EndHold => "hold ended",
+            Change::Schedule(_) => "schedule set",
+            Change::Delete => "declaration cleared",
         };
         let written = self
             .writer
-            .write(&WriteRequest {
+            .write(&write::Request {
                 namespace,
                 name,
                 change,
-                expected_version: non_empty(expected_version),
+                expected_version,
                 if_current,
                 dry_run,
                 identity: &who.identity,
@@ -562,26 +562,16 @@ impl ScaleService for Service {
             let hold_for = r.hold_for.map(|d| std::time::Duration::try_from(d).map_err(|_| ()));
             v.extend(validate_hold(hold_for, &r.reason));
             v.extend(validate_bounds(r.min_replicas, r.max_replicas, r.clear_bounds, max));
-            if let Some(n) = r.if_current_replicas
-                && n < 0
-            {
-                v.push(Violation { field: "if_current_replicas".into(), description: format!("{n} is negative") });
-            }
+            v.extend(validate_if_current(r.if_current_replicas));
             invalid(v)?;
-            let bounds = if r.clear_bounds {
-                BoundsChange::Clear
-            } else if r.min_replicas.is_some() || r.max_replicas.is_some() {
-                BoundsChange::Set { min: r.min_replicas, max: r.max_replicas }
-            } else {
-                BoundsChange::Keep
-            };
+            let bounds = BoundsChange::from_request(r.min_replicas, r.max_replicas, r.clear_bounds);
             let mode = mode_from_proto(r.mode);
             let guard = guard_from_proto(r.guard);
             let change = match hold_for {
                 Some(Ok(duration)) => {
-                    PolicyChange::Hold { replicas: r.replicas, duration, reason: r.reason.clone(), mode, guard, bounds }
+                    Change::Hold { replicas: r.replicas, duration, reason: r.reason.clone(), mode, guard, bounds }
                 }
-                _ => PolicyChange::Declare { replicas: r.replicas, mode, guard, bounds },
+                _ => Change::Declare { replicas: r.replicas, mode, guard, bounds },
             };
             let w = self
                 .write(
@@ -611,7 +601,7 @@ impl ScaleService for Service {
             invalid(validate_target(&r.namespace, &r.name))?;
             // Ending a hold changes the policy (update); clearing deletes it (delete).
             let (change, verb) =
-                if r.hold_only { (PolicyChange::EndHold, Verb::Update) } else { (PolicyChange::Delete, Verb::Delete) };
+                if r.hold_only { (Change::EndHold, Verb::Update) } else { (Change::Delete, Verb::Delete) };
             let w = self.write(&who, verb, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run).await?;
             Ok(pb::ClearDesiredReplicasResponse {
                 deployment: Some(convert::deployment(&w.view)),
@@ -633,8 +623,8 @@ impl ScaleService for Service {
             ));
             invalid(v)?;
             let windows =
-                r.windows.iter().map(|w| PolicyWindow { window: w.window.clone(), replicas: w.replicas }).collect();
-            let change = PolicyChange::Schedule(windows);
+                r.windows.iter().map(|w| WindowSpec { window: w.window.clone(), replicas: w.replicas }).collect();
+            let change = Change::Schedule(windows);
             let w = self
                 .write(&who, Verb::Update, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run)
                 .await?;
