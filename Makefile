@@ -13,6 +13,15 @@ CROSS_VENV   := .venv-cross
 MUSL_TARGET  := x86_64-unknown-linux-musl
 # Where build-musl's binary lands: cargo puts it under CARGO_TARGET_DIR when that is set.
 MUSL_BIN      = $(or $(CARGO_TARGET_DIR),target)/$(MUSL_TARGET)/release/scalekeeper
+# The release profile's single-unit fat LTO takes minutes to link on 2 cores: build-musl keeps
+# its last three binaries here, each under a digest of what it is built from (the toolchain
+# file, the manifests, Cargo.lock and every tracked file under crates/ and proto/, as they are
+# in the work tree), so a second run on the same sources (CI again, test-node after a fix
+# elsewhere) copies instead of linking. MUSL_CACHE=0 always builds.
+MUSL_CACHE_DIR ?= $(HOME)/.cache/scalekeeper/musl
+MUSL_CACHE     ?= 1
+MUSL_KEY       = git ls-files -z -- rust-toolchain.toml Cargo.toml Cargo.lock crates proto | \
+  xargs -0 sha256sum | sha256sum | cut -c1-24
 # The image `make image` builds and the kind targets load and deploy.
 IMAGE       ?= ghcr.io/scalekeeper/scalekeeper:dev
 # `make image-archive`: the same image without Docker, as a docker-save archive for
@@ -55,9 +64,17 @@ generate: ## Regenerate the CRD YAML (deploy/crds, the chart's copy), the proto 
 	python3 tools/validate_chart.py --write-readme
 
 .PHONY: build-musl
-build-musl: $(CROSS_VENV)/.installed ## The image's static (musl) binary without Docker, as the Dockerfile builds it: target/x86_64-unknown-linux-musl/release/scalekeeper (under CARGO_TARGET_DIR if set).
-	rustup target add $(MUSL_TARGET)
-	PATH="$(CURDIR)/$(CROSS_VENV)/bin:$$PATH" $(CARGO) zigbuild $(CARGO_FLAGS) --release --target $(MUSL_TARGET) -p scalekeeper --bin scalekeeper
+build-musl: $(CROSS_VENV)/.installed ## The image's static (musl) binary without Docker, as the Dockerfile builds it: target/x86_64-unknown-linux-musl/release/scalekeeper (under CARGO_TARGET_DIR if set); reused from MUSL_CACHE_DIR when Cargo.lock and the sources are the same (MUSL_CACHE=0: always build).
+	@set -euo pipefail; key="$$($(MUSL_KEY))"; cached="$(MUSL_CACHE_DIR)/$$key/scalekeeper"; \
+	if [ "$(MUSL_CACHE)" != 0 ] && [ -x "$$cached" ]; then \
+	  mkdir -p "$$(dirname $(MUSL_BIN))" && cp "$$cached" $(MUSL_BIN); \
+	  echo "build-musl: $$cached, built before from the same Cargo.lock and sources (MUSL_CACHE=0 rebuilds)"; \
+	else \
+	  rustup target add $(MUSL_TARGET); \
+	  PATH="$(CURDIR)/$(CROSS_VENV)/bin:$$PATH" $(CARGO) zigbuild $(CARGO_FLAGS) --release --target $(MUSL_TARGET) -p scalekeeper --bin scalekeeper; \
+	  mkdir -p "$(MUSL_CACHE_DIR)/$$key" && cp $(MUSL_BIN) "$$cached.tmp" && mv "$$cached.tmp" "$$cached"; \
+	  ls -1dt "$(MUSL_CACHE_DIR)"/*/ | tail -n +4 | xargs -r rm -rf; \
+	fi
 	@if readelf --program-headers --dynamic $(MUSL_BIN) | grep -E 'INTERP|\(NEEDED\)'; then \
 	  echo "$(MUSL_BIN) is not a static binary"; exit 1; fi
 	@ls -l $(MUSL_BIN)
@@ -96,17 +113,25 @@ lint: $(VENV)/.installed ## rustfmt check, clippy and rustdoc with warnings deni
 	$(MAKE) --no-print-directory hadolint
 	$(MAKE) --no-print-directory actionlint
 
+# What `make test` builds and runs: the whole workspace, with scalekeeper's dev feature so
+# that the same build serves the black-box test's `scalekeeper dev` (dev_feature.rs and
+# cli_flags.rs check either way; make lint's clippy covers the build without it).
+TEST_SCOPE := --workspace --features scalekeeper/dev
+
 .PHONY: test
 test: ## Unit, integration, conformance (kubectl, kube-rs), black-box (grpcio) tests; the Helm chart's validation; image-archive-check.
 	@command -v kubectl >/dev/null || { echo "kubectl is required by the conformance tests (.ci/run installs it)"; exit 1; }
-	$(CARGO) test $(CARGO_FLAGS) --workspace
+	$(CARGO) test $(CARGO_FLAGS) $(TEST_SCOPE)
 	$(MAKE) --no-print-directory blackbox
 	$(MAKE) --no-print-directory chart-validate
 	$(MAKE) --no-print-directory image-archive-check
 
 .PHONY: blackbox
 blackbox: $(VENV)/.installed ## Black-box test: Python grpcio client against scalekeeper dev over mTLS
-	$(CARGO) build $(CARGO_FLAGS) -p scalekeeper --features dev --bin scalekeeper
+	@# The binary `cargo test $(TEST_SCOPE)` built (a no-op after it): built alone with
+	@# `-p scalekeeper --features dev`, cargo would resolve other dependency features and
+	@# compile a second copy of tokio, hyper, kube, ... (3-4 minutes on 2 cores).
+	$(CARGO) test $(CARGO_FLAGS) $(TEST_SCOPE) --no-run
 	@# A hard link taken at once: a later build without the dev feature (cargo test, cargo run)
 	@# relinks target/debug/scalekeeper, not target/debug/scalekeeper-dev.
 	@ln -f target/debug/scalekeeper target/debug/scalekeeper-dev
