@@ -33,10 +33,9 @@ pub async fn config_for(kubeconfig: &Path) -> kube::Config {
         .unwrap_or_else(|e| panic!("kubeconfig {}: {e}", kubeconfig.display()))
 }
 
-/// `prefix-xxxxxxxx`: a DNS-1123 label unique to this run (8 random hex digits).
+/// `prefix-xxxxxxxx`, at most 63 bytes: [`testkit::unique_name`].
 pub fn unique(prefix: &str) -> String {
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    format!("{prefix}-{}", &suffix[..8])
+    testkit::unique_name(prefix)
 }
 
 /// The current test's name (the test thread's name), for messages.

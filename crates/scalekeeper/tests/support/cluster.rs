@@ -81,12 +81,7 @@ fn current_cluster(kc: &kube::config::Kubeconfig) -> Option<&kube::config::Clust
     kc.clusters.iter().find(|c| &c.name == cluster)?.cluster.as_ref()
 }
 
-/// `prefix-xxxxxxxx`: a DNS-1123 label unique to this run (8 random hex digits).
-pub fn unique_name(prefix: &str) -> String {
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let prefix = &prefix[..prefix.len().min(63 - 9)];
-    format!("{prefix}-{}", &suffix[..8])
-}
+pub use testkit::unique_name;
 
 /// Installs (or updates) a CRD with server-side apply and waits until it is Established.
 /// Idempotent and safe when parallel tests install the same CRD.
