@@ -778,6 +778,29 @@ mod tests {
         serve(flags).expect("flags parse").into_config()
     }
 
+    /// The reconcile defaults have one owner, `scalekeeper_core::Limits::default()` with
+    /// `reconciler::DEFAULT_CONCURRENCY` (what `ReconcileConfig::default()` and dev mode use):
+    /// the flags' defaults and the chart's values must say the same (issue 25: they were
+    /// written in three places, tied by nothing).
+    #[test]
+    fn reconcile_defaults_are_the_cores_in_the_flags_and_the_chart() {
+        use crate::reconciler::ReconcileConfig;
+        let want = ReconcileConfig::default();
+        let key = |r: &ReconcileConfig| {
+            (r.flap_max, r.flap_window, r.cool_down, r.resync, r.declaration_grace, r.concurrency)
+        };
+        let got = config(&[]).expect("the defaults are valid").config.reconcile;
+        assert_eq!(key(&got), key(&want), "serve's flag defaults");
+        let values: serde_yaml::Value =
+            serde_yaml::from_str(include_str!("../../../../charts/scalekeeper/values.yaml")).expect("values.yaml");
+        let chart = |field: &str| values["config"][field].as_u64().unwrap_or_else(|| panic!("config.{field}"));
+        assert_eq!(chart("flapMaxCorrections"), want.flap_max as u64);
+        assert_eq!(chart("flapWindowSeconds"), want.flap_window.as_secs());
+        assert_eq!(chart("flapCoolDownSeconds"), want.cool_down.as_secs());
+        assert_eq!(chart("resyncSeconds"), want.resync.as_secs());
+        assert_eq!(chart("maxConcurrentReconciles"), u64::from(want.concurrency));
+    }
+
     #[test]
     fn the_command_line_is_consistent() {
         Args::command().debug_assert();
