@@ -46,16 +46,43 @@ fn table_rows(text: &str) -> Vec<u32> {
         .collect()
 }
 
-/// The decision table exists three times by nature — the code's docs, the architecture doc,
-/// and one table test per row — and they must agree: same rows, and a test for each.
+/// The section of a markdown document under `## {heading}`, up to the next `## `.
+fn section<'a>(doc: &'a str, heading: &str) -> &'a str {
+    let start = doc.find(&format!("\n## {heading}\n")).unwrap_or_else(|| panic!("no section \"{heading}\""));
+    let rest = &doc[start + 1..];
+    rest[3..].find("\n## ").map_or(rest, |end| &rest[..end + 3])
+}
+
+/// A table of numbered rows that exists three times by nature — the code's module docs, the
+/// architecture doc's section, and one table test per row — must agree: same rows, and a
+/// `row_NN_` test for each.
+fn table_agrees(heading: &str, code: &str, tests: &str) {
+    let architecture = read("docs/architecture.md");
+    let doc = table_rows(section(&architecture, heading));
+    assert!(!doc.is_empty(), "docs/architecture.md's \"{heading}\" has a numbered table");
+    assert_eq!(
+        doc,
+        table_rows(&read(code)),
+        "docs/architecture.md's \"{heading}\" and {code}'s docs list different rows"
+    );
+    let tests = read(tests);
+    for row in doc {
+        assert!(tests.contains(&format!("fn row_{row:02}_")), "{heading}: row {row} has no table test row_{row:02}_*");
+    }
+}
+
+/// The reconciler's decision: `scalekeeper_core::plan`.
 #[test]
 fn every_row_of_the_decision_table_has_a_table_test() {
-    let doc = table_rows(&read("docs/architecture.md"));
-    let code = table_rows(&read("crates/scalekeeper-core/src/plan.rs"));
-    assert!(!doc.is_empty(), "docs/architecture.md has a numbered decision table");
-    assert_eq!(doc, code, "docs/architecture.md and plan.rs's module docs list different rows");
-    let tests = read("crates/scalekeeper-core/src/plan/tests.rs");
-    for row in doc {
-        assert!(tests.contains(&format!("fn row_{row:02}_")), "decision row {row} has no table test row_{row:02}_*");
-    }
+    table_agrees("The decision", "crates/scalekeeper-core/src/plan.rs", "crates/scalekeeper-core/src/plan/tests.rs");
+}
+
+/// The writer's decision: `scalekeeper_core::write::plan` (issue 25).
+#[test]
+fn every_row_of_the_write_plan_has_a_table_test() {
+    table_agrees(
+        "The write plan",
+        "crates/scalekeeper-core/src/write.rs",
+        "crates/scalekeeper-core/src/write/tests.rs",
+    );
 }
