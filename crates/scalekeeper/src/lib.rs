@@ -25,7 +25,7 @@
 //!   scalekeeper-core (domain: sync status, the reconcile plan, validation, identity) — pure
 //!
 //!   metrics (prometheus registry; the edge passes gRPC codes as labels)
-//!   cli (the client) · retry (the client retry policy: the CLI, tests, load client)
+//!   scalekeeper-cli (the client and its retry policy; imports nothing from here)
 //!   · certs (dev PKI) · dev (kubesim + server in one process; `dev` feature)
 //! ```
 //!
@@ -37,7 +37,6 @@ pub mod audit;
 pub mod authz;
 pub mod cache;
 pub mod certs;
-pub mod cli;
 pub mod culprit;
 #[cfg(feature = "dev")]
 pub mod dev;
@@ -49,9 +48,14 @@ pub mod limits;
 pub mod metrics;
 pub mod policy;
 pub mod reconciler;
-pub mod retry;
 pub mod runtime;
 pub mod server;
 pub mod tls;
 pub mod whoami;
+
+/// The client (`scalekeeper get`, `set`, ...): the `scalekeeper-cli` crate, which imports nothing
+/// from the server.
+pub use scalekeeper_cli as cli;
+/// The client retry policy (the CLI, the tests, the load clients): `scalekeeper_cli::retry`.
+pub use scalekeeper_cli::retry;
 pub mod writer;

@@ -20,7 +20,6 @@ use crate::admission::AdmissionConfig;
 use crate::admission::config::Endpoint;
 use crate::authz::AuthorizationMode;
 use crate::cache::Scope;
-use crate::cli;
 #[cfg(feature = "dev")]
 use crate::dev::DevConfig;
 use crate::leader::LeaderConfig;
@@ -29,6 +28,7 @@ use crate::policy::PolicyGuard;
 use crate::reconciler::ReconcileConfig;
 use crate::server::{AuthorizationConfig, ServeConfig};
 use crate::tls::{ClientPolicy, TlsFiles, TlsSource};
+use scalekeeper_cli as cli;
 use scalekeeper_core::admission::Exempt;
 
 /// A secure gRPC API over the replica counts of Kubernetes Deployments.

@@ -22,7 +22,8 @@ pub use args::{
 };
 
 use crate::server::{self, Server};
-use crate::{certs, cli, policy};
+use crate::{certs, policy};
+use scalekeeper_cli as cli;
 
 /// The default log filter of the servers (`RUST_LOG` overrides it).
 const SERVER_LOG_FILTER: &str = "info,kube=warn,tower=warn,h2=warn,hyper=warn";

@@ -71,6 +71,8 @@ mod render;
 mod run;
 mod session;
 
+pub mod retry;
+
 use std::io;
 
 use tonic::Status;

@@ -330,8 +330,8 @@ pub fn parse_server(server: &str) -> Result<ServerAddr, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::args::Output;
-    use crate::cli::render::render_error;
+    use crate::args::Output;
+    use crate::render::render_error;
 
     #[test]
     fn parse_server_forms() {
