@@ -225,8 +225,8 @@ test-real: realkube-build ## The kubesim conformance suites and scalekeeper's cl
 	  if "$$@" 2>&1 | tee -a "$$log"; then summary="$$summary\n  PASS  $$*"; \
 	  else summary="$$summary\n  FAIL  $$*"; failed=1; fi; }; \
 	run "kubesim conformance suites" \
-	  $(CARGO) test $(CARGO_FLAGS) --no-fail-fast -p kubesim $(REAL_KUBESIM_TESTS) -- --show-output; \
-	run "scalekeeper suites" $(CARGO) test $(CARGO_FLAGS) --no-fail-fast -p scalekeeper $(REAL_SCALEKEEPER_TESTS); \
+	  $(CARGO) test $(CARGO_FLAGS) --no-fail-fast $(TEST_SCOPE) $(REAL_KUBESIM_TESTS) -- --show-output; \
+	run "scalekeeper suites" $(CARGO) test $(CARGO_FLAGS) --no-fail-fast $(TEST_SCOPE) $(REAL_SCALEKEEPER_TESTS); \
 	echo; echo "test-real: where the real server differs from kubesim, and what only kubesim can test (docs/kubesim.md):"; \
 	grep -h '^\[real API server\]' "$$log" | sort -u | sed 's/^/  /'; \
 	echo; echo "test-real: suites run against the real API server ($$kubeconfig):"; \
@@ -253,7 +253,7 @@ node-down: ## Stop the node; restore sysctls and iptables (WIPE=1 also deletes i
 .PHONY: test-node
 test-node: $(CHART_VENV)/.installed ## The chart and image-archive on the node: e2e, upgrade and rollback under load, failover, PDB (KEEP_NODE=1 leaves it up).
 	@command -v kubectl >/dev/null || { echo "kubectl is required (.ci/run installs it)"; exit 1; }
-	@MAKE='$(MAKE)' CARGO='$(CARGO)' hack/test-node.sh
+	@MAKE='$(MAKE)' CARGO='$(CARGO)' TEST_SCOPE='$(TEST_SCOPE)' hack/test-node.sh
 
 ##@ Delivery
 

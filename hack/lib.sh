@@ -142,6 +142,9 @@ cli() {
 # endpoint ADDR (HOST:PORT), the cluster of KUBECONFIG, with the dev CA and the client
 # e2e-admin of prepare_cluster. hack/kind.sh e2e passes its port-forward to the Service,
 # hack/test-node.sh the NodePort.
+# The Makefile's TEST_SCOPE (what `make test` builds): the same packages and features, so
+# cargo reuses make test's build instead of resolving other features and compiling again.
+read -r -a TEST_SCOPE_ARGS <<<"${TEST_SCOPE:---workspace --features scalekeeper/dev}"
 run_e2e() {
   local addr="$1"
   [[ -n $addr ]] || die "run_e2e: no address (HOST:PORT)"
@@ -152,7 +155,7 @@ run_e2e() {
     SCALEKEEPER_E2E_CA="$CERTS_DIR/ca.pem" \
     SCALEKEEPER_E2E_CERT="$(client_cert e2e-admin)" \
     SCALEKEEPER_E2E_KEY="$(client_key e2e-admin)" \
-    "$CARGO" test --locked -p scalekeeper --test e2e -- --nocapture
+    "$CARGO" test --locked "${TEST_SCOPE_ARGS[@]}" --test e2e -- --nocapture
 }
 
 # Waits up to $1 seconds (60) until a real gRPC call (ListDeployments, mTLS) through the
