@@ -6,11 +6,11 @@ The repository holds only what this project wrote: another project's files (Kube
 almost always keeps its origin's header, so this check reads the first HEADER_LINES lines of
 every file `git ls-files` lists and reports, with exit status 1:
 
-- a copyright notice whose holder is not scalekeeper ("Copyright The Kubernetes Authors.",
-  "Copyright 2019 Google LLC", "Copyright (c) 2020 Someone", "(c) ...", "SPDX-FileCopyrightText:"),
-- in files other than prose (.md, .txt, ...), a license grant ("Licensed under the Apache
-  License", the MIT, GPL and MPL header sentences). This project licenses its files through
-  LICENSE alone and puts no license header in them.
+- a copyright notice whose holder is not scalekeeper: the capitalised word followed by a
+  year, a holder, "(c)" or the sign, or an SPDX copyright tag (the patterns below),
+- in files other than prose (.md, .txt, ...), a license grant: the Apache, MIT, GPL or MPL
+  header sentence. This project licenses its files through LICENSE alone and puts no
+  license header in them.
 
 Only header lines count: a line that, once comment markers (//, #, /*, *, --, <!--, ...) and
 indentation are stripped, starts with the notice. The same words inside a string literal or
