@@ -24,13 +24,11 @@ mod rawgrpc;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
-use common::{Child, SplitMix, free_port, rss_mib};
+use common::{Child, SplitMix, rss_mib};
 use hyper::body::Bytes;
 use tokio::io::AsyncWriteExt as _;
 
@@ -178,35 +176,10 @@ async fn slow_bodies(server: &Server, connections: usize, calls: usize, announce
 }
 
 async fn start_server(kubeconfig: &std::path::Path, certs: scalekeeper::certs::DevCerts) -> anyhow::Result<Server> {
-    let bin = common::server_binary(&common::workspace_root())?;
-    let (grpc_port, http_port) = (free_port()?, free_port()?);
-    let child = Child(
-        Command::new(&bin)
-            .args(["serve", "--log-format", "json", "--authorization=allow-any"])
-            .arg(format!("--grpc-listen=127.0.0.1:{grpc_port}"))
-            .arg(format!("--http-listen=127.0.0.1:{http_port}"))
-            .arg("--tls-cert")
-            .arg(&certs.server_cert)
-            .arg("--tls-key")
-            .arg(&certs.server_key)
-            .arg("--client-ca")
-            .arg(&certs.ca)
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?,
-    );
-    let pid = child.pid();
-    let http: SocketAddr = ([127, 0, 0, 1], http_port).into();
-    let started = Instant::now();
-    while probe::http_get(http, "/readyz").await.is_none_or(|(code, _)| code != 200) {
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "the server is not ready after 60 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let served = common::start_serve(kubeconfig, &certs).await?;
     let (_, cert, key) = &certs.clients[0];
     let tls = rawgrpc::client_config(&certs.ca, cert, key);
+    let common::Served { child, pid, grpc_port, http } = served;
     Ok(Server { _child: child, pid, grpc: ([127, 0, 0, 1], grpc_port).into(), http, certs, tls })
 }
 

@@ -26,12 +26,11 @@ mod probe;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use common::{Child, SplitMix, free_port, open_fds, rss_mib, threads};
+use common::{SplitMix, open_fds, rss_mib, threads};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, Patch, PatchParams};
 use scalekeeper_api::v1 as pb;
@@ -359,33 +358,7 @@ async fn main() -> anyhow::Result<()> {
     sim.write_kubeconfig(&kubeconfig)?;
     let certs = scalekeeper::certs::write_dev_certs(&dir.path().join("certs"), &[], &["soak".into()], 1)?;
 
-    let bin = common::server_binary(&common::workspace_root())?;
-    let (grpc_port, http_port) = (free_port()?, free_port()?);
-    let child = Child(
-        Command::new(&bin)
-            .args(["serve", "--log-format", "json", "--authorization=allow-any"])
-            .arg(format!("--grpc-listen=127.0.0.1:{grpc_port}"))
-            .arg(format!("--http-listen=127.0.0.1:{http_port}"))
-            .arg("--tls-cert")
-            .arg(&certs.server_cert)
-            .arg("--tls-key")
-            .arg(&certs.server_key)
-            .arg("--client-ca")
-            .arg(&certs.ca)
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?,
-    );
-    let pid = child.pid();
-    let http: SocketAddr = ([127, 0, 0, 1], http_port).into();
-    let started = Instant::now();
-    while probe::http_get(http, "/readyz").await.is_none_or(|(code, _)| code != 200) {
-        anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "the server is not ready after 60 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let common::Served { child, pid, grpc_port, http } = common::start_serve(&kubeconfig, &certs).await?;
     let (_, cert, key_file) = &certs.clients[0];
     let tls = ClientTlsConfig::new()
         .ca_certificate(Certificate::from_pem(std::fs::read(&certs.ca)?))

@@ -208,3 +208,60 @@ pub fn threads(pid: &str) -> Option<usize> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status.lines().find(|l| l.starts_with("Threads:"))?.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// A `scalekeeper serve` the load harnesses (probe, soak) started: the release binary on two
+/// free loopback ports with the dev certificates, authorization allow-any, JSON logs at warn.
+pub struct Served {
+    /// The process (killed when dropped).
+    pub child: Child,
+    /// Its pid, for RSS, fds and threads.
+    pub pid: String,
+    /// The gRPC port on 127.0.0.1.
+    pub grpc_port: u16,
+    /// The HTTP address (probes, metrics).
+    pub http: std::net::SocketAddr,
+}
+
+/// Starts [`Served`] against the cluster of `kubeconfig` with `certs`, and waits until its
+/// `/readyz` answers 200.
+///
+/// # Errors
+///
+/// No release binary, no free port, the process does not start, or it is not ready within
+/// 60 s.
+pub async fn start_serve(kubeconfig: &std::path::Path, certs: &scalekeeper::certs::DevCerts) -> anyhow::Result<Served> {
+    use anyhow::Context as _;
+    let bin = server_binary(&workspace_root())?;
+    let (grpc_port, http_port) = (free_port()?, free_port()?);
+    let child = Child(
+        Command::new(&bin)
+            .args(["serve", "--log-format", "json", "--authorization=allow-any"])
+            .arg(format!("--grpc-listen=127.0.0.1:{grpc_port}"))
+            .arg(format!("--http-listen=127.0.0.1:{http_port}"))
+            .arg("--tls-cert")
+            .arg(&certs.server_cert)
+            .arg("--tls-key")
+            .arg(&certs.server_key)
+            .arg("--client-ca")
+            .arg(&certs.ca)
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?,
+    );
+    let pid = child.pid();
+    let http: std::net::SocketAddr = ([127, 0, 0, 1], http_port).into();
+    testkit::try_wait_for_async(
+        "the server ready (GET /readyz 200)",
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        || async {
+            testkit::http_get(http, "/readyz", Duration::from_secs(1)).await.is_some_and(|(code, _)| code == 200)
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Served { child, pid, grpc_port, http })
+}
