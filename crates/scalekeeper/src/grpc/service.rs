@@ -37,6 +37,9 @@ use crate::metrics::Metrics;
 use crate::tls::PeerInfo;
 use crate::writer::{Writer, Written};
 
+mod bulk;
+mod explain;
+mod history;
 mod watch;
 
 pub use watch::WATCH_BUFFER;
@@ -731,5 +734,32 @@ impl ScaleService for Service {
             Ok(Box::pin(stream) as WatchStream)
         })
         .await
+    }
+
+    async fn explain(&self, req: Request<pb::ExplainRequest>) -> Result<Response<pb::ExplainResponse>, Status> {
+        self.call("Explain", req, |r, who| self.explain_call(r, who)).await
+    }
+
+    async fn plan(&self, req: Request<pb::PlanRequest>) -> Result<Response<pb::PlanResponse>, Status> {
+        self.call("Plan", req, |r, who| self.plan_call(r, who)).await
+    }
+
+    async fn get_history(
+        &self,
+        req: Request<pb::GetHistoryRequest>,
+    ) -> Result<Response<pb::GetHistoryResponse>, Status> {
+        self.call("GetHistory", req, |r, who| self.get_history_call(r, who)).await
+    }
+
+    async fn undo(&self, req: Request<pb::UndoRequest>) -> Result<Response<pb::UndoResponse>, Status> {
+        self.call("Undo", req, |r, who| self.undo_call(r, who)).await
+    }
+
+    async fn freeze(&self, req: Request<pb::FreezeRequest>) -> Result<Response<pb::FreezeResponse>, Status> {
+        self.call("Freeze", req, |r, who| self.freeze_call(r, who)).await
+    }
+
+    async fn thaw(&self, req: Request<pb::ThawRequest>) -> Result<Response<pb::ThawResponse>, Status> {
+        self.call("Thaw", req, |r, who| self.thaw_call(r, who)).await
     }
 }
