@@ -56,7 +56,7 @@ impl Verb {
             "GetDeployment" => Verb::Get,
             "ListDeployments" | "Diff" => Verb::List,
             "WatchDeployments" => Verb::Watch,
-            "SetReplicas" | "SetSchedule" => Verb::Update,
+            "SetReplicas" | "SetSchedule" | "Freeze" | "Thaw" => Verb::Update,
             "ClearDesiredReplicas" => Verb::Delete,
             _ => return None,
         })
@@ -143,6 +143,8 @@ mod tests {
             ("WatchDeployments", Verb::Watch),
             ("SetReplicas", Verb::Update),
             ("ClearDesiredReplicas", Verb::Delete),
+            ("Freeze", Verb::Update),
+            ("Thaw", Verb::Update),
         ];
         for (method, verb) in table {
             assert_eq!(Verb::for_method(method), Some(verb), "{method}");

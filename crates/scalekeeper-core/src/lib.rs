@@ -27,6 +27,7 @@ pub use request::{
 };
 pub use sync::{Conflict, Desired, Mode, Observed, ReplicaCounts, SyncState, SyncStatus, evaluate};
 pub use validation::{
-    DEFAULT_MAX_REPLICAS, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Violation, page_size, validate_bounds, validate_hold,
-    validate_if_current, validate_namespace_filter, validate_replicas, validate_target, validate_windows,
+    DEFAULT_MAX_REPLICAS, DEFAULT_PAGE_SIZE, MAX_BULK_NAMESPACES, MAX_PAGE_SIZE, Violation, page_size, validate_bounds,
+    validate_bulk_selection, validate_hold, validate_if_current, validate_namespace_filter, validate_replicas,
+    validate_target, validate_windows,
 };

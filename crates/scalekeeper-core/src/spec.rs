@@ -50,6 +50,9 @@ pub struct HoldSpec {
     pub set_by: Option<String>,
     /// When it was placed through the API: RFC 3339 text (the API writes [`timestamp`]).
     pub set_at: Option<String>,
+    /// `freeze`: a freeze placed it (the `Freeze` call), so a thaw ends it; a hold placed any
+    /// other way is never a freeze's.
+    pub freeze: bool,
 }
 
 /// A schedule window as the policy records it (`spec.schedule[]`).
@@ -130,6 +133,7 @@ mod tests {
                 reason: "INC-1".into(),
                 set_by: Some("alice".into()),
                 set_at: Some("not a time".into()),
+                freeze: false,
             }),
             schedule: vec![WindowSpec { window: "Someday 08:00-09:00 UTC".into(), replicas: 1 }],
             ..Spec::default()

@@ -113,6 +113,48 @@ pub fn validate_hold(hold_for: Option<Result<Duration, ()>>, reason: &str) -> Ve
     v
 }
 
+/// The most namespaces one Freeze or Thaw names (scalekeeper's bound, so one call stays one
+/// bounded piece of work; `all_namespaces` has none).
+pub const MAX_BULK_NAMESPACES: usize = 100;
+
+/// Checks the selection of a Freeze or a Thaw: exactly one of `namespaces` and
+/// `all_namespaces`, unless a `label_selector` is given (a selector alone selects across every
+/// namespace in scope); each namespace a DNS-1123 label, at most [`MAX_BULK_NAMESPACES`] of
+/// them; a selector that parses ([`crate::parse_label_selector`]). Returns every violation
+/// (empty = valid).
+pub fn validate_bulk_selection(namespaces: &[String], all_namespaces: bool, label_selector: &str) -> Vec<Violation> {
+    let mut v = vec![];
+    if !namespaces.is_empty() && all_namespaces {
+        v.push(Violation::new("all_namespaces", "give namespaces or all_namespaces, not both"));
+    } else if namespaces.is_empty() && !all_namespaces && label_selector.is_empty() {
+        v.push(Violation::new(
+            "namespaces",
+            "required: name the namespaces, or ask for all_namespaces, or give a label_selector",
+        ));
+    }
+    if namespaces.len() > MAX_BULK_NAMESPACES {
+        v.push(Violation::new(
+            "namespaces",
+            format!(
+                "{} namespaces is over the limit of {MAX_BULK_NAMESPACES}; use all_namespaces or a label_selector",
+                namespaces.len()
+            ),
+        ));
+    }
+    for (i, ns) in namespaces.iter().enumerate().take(MAX_BULK_NAMESPACES) {
+        if !is_dns1123_label(ns) {
+            v.push(Violation::new(
+                &format!("namespaces[{i}]"),
+                format!("\"{}\" is not a valid namespace (RFC 1123 label)", bounded(ns)),
+            ));
+        }
+    }
+    if let Err(e) = crate::parse_label_selector(label_selector) {
+        v.push(e);
+    }
+    v
+}
+
 /// Checks a write's `if_current_replicas` (`--if-current`): when given, a count of 0 or more.
 /// Whether it holds is the write plan's check against the Deployment
 /// ([`crate::write::check_current`]).
@@ -252,6 +294,24 @@ mod tests {
         assert_eq!(page_size(500), Ok(500));
         assert!(page_size(501).is_err());
         assert!(page_size(-1).is_err());
+    }
+
+    #[test]
+    fn bulk_selections_name_namespaces_or_all_or_a_selector() {
+        let ns = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let fields = |v: Vec<Violation>| v.into_iter().map(|v| v.field).collect::<Vec<_>>();
+        assert!(validate_bulk_selection(&ns(&["shop", "pay"]), false, "").is_empty());
+        assert!(validate_bulk_selection(&[], true, "").is_empty());
+        assert!(validate_bulk_selection(&[], false, "tier=web").is_empty(), "a selector alone");
+        assert!(validate_bulk_selection(&ns(&["shop"]), false, "tier=web").is_empty(), "a selector narrows");
+        assert_eq!(fields(validate_bulk_selection(&[], false, "")), ["namespaces"]);
+        assert_eq!(fields(validate_bulk_selection(&ns(&["shop"]), true, "")), ["all_namespaces"]);
+        assert_eq!(fields(validate_bulk_selection(&ns(&["shop", "Bad_NS"]), false, "")), ["namespaces[1]"]);
+        assert_eq!(fields(validate_bulk_selection(&[], true, "tier in (web")), ["label_selector"]);
+        let many: Vec<String> = (0..=MAX_BULK_NAMESPACES).map(|i| format!("ns-{i}")).collect();
+        let v = validate_bulk_selection(&many, false, "");
+        assert_eq!(v.len(), 1);
+        assert!(v[0].field == "namespaces" && v[0].description.contains("100"), "{v:?}");
     }
 
     #[test]

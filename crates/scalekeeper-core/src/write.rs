@@ -40,6 +40,13 @@
 //! | 20 | clear the schedule | replaced without it; `ScheduleChanged` |
 //! | 21 | the resulting policy is in Observe mode | as above, the outcome names the conflict |
 //! | 22 | the flap guard suspended enforcement, and the write declares | as above, resumes enforcement |
+//! | 23 | place a freeze's hold (row 17 with the `freeze` marker) | as 17, the hold marked `freeze`; a policy it creates, or one a freeze created and nothing declared since, records the generation written ([`Stamp::created_by_freeze`]) |
+//! | 24 | thaw a policy a freeze created, still at the generation the freeze wrote | the policy deleted (unmanaged again); no scale; `HoldCleared` |
+//! | 25 | thaw, and no freeze's hold is active (none, a hold placed otherwise, no policy) | nothing written, no Event; [`Outcome::nothing_to_do`] |
+//! | 26 | thaw the freeze's active hold | replaced without it; scale to the rule that applies; `HoldCleared` |
+//!
+//! A freeze places holds through row 17 (and 23), and a thaw ends only the holds a freeze
+//! marked (rows 24–26): a hold placed by SetReplicas stays.
 //!
 //! Every write that keeps a policy records who made it, when (to the millisecond) and the
 //! Deployment generation read ([`Stamp`]), and pins the Deployment's UID. The scale write
@@ -92,9 +99,14 @@ pub enum Change {
         guard: Option<Guard>,
         /// What to do with the bounds.
         bounds: BoundsChange,
+        /// A freeze places it (`HoldSpec::freeze`): a thaw ends it.
+        freeze: bool,
     },
     /// End the hold early (nothing to write when none is active).
     EndHold,
+    /// End a freeze: the hold a freeze placed, when active (a hold placed otherwise stays);
+    /// delete the policy when the freeze created it and nothing was declared since.
+    Thaw,
     /// Replace the schedule (empty: clear it); a new policy declares the Deployment's current
     /// `spec.replicas`.
     Schedule(Vec<WindowSpec>),
@@ -191,6 +203,10 @@ pub struct Policy {
     /// Its `metadata.generation`: the version of the declaration (`None` when the API server
     /// recorded none).
     pub generation: Option<i64>,
+    /// The generation a freeze that created the policy wrote (the writer's
+    /// `created-by-freeze` annotation); `None`: no freeze created it, or a later write dropped
+    /// the mark.
+    pub created_by_freeze: Option<i64>,
     /// Its status records a flap-guard suspension in force.
     pub suspended: bool,
 }
@@ -293,6 +309,11 @@ pub struct Stamp {
     pub set_at: String,
     /// The Deployment's `metadata.generation` read before the scale write, in decimal.
     pub deployment_generation: String,
+    /// The generation this write gives the policy when a freeze creates it, or renews the hold
+    /// of a policy a freeze created and nothing declared since (the writer's
+    /// `created-by-freeze` annotation; a thaw deletes the policy while it is still at it);
+    /// `None`: the write drops the mark.
+    pub created_by_freeze: Option<i64>,
 }
 
 /// The Event a write publishes (on the Deployment and the policy), once its writes are done.
@@ -361,6 +382,9 @@ pub struct Outcome {
     pub enforcement_suspended: bool,
     /// This write ends that suspension.
     pub resumes_enforcement: bool,
+    /// The change found nothing to change (no hold to end, no freeze's hold to thaw, no policy
+    /// to delete), whether or not it is a dry run.
+    pub nothing_to_do: bool,
 }
 
 /// What a write does: the outcome of [`plan`].
@@ -605,13 +629,15 @@ pub fn plan(input: &Input<'_>) -> Result<WritePlan, Refusal> {
         Applied::Unchanged(_) => {
             return Ok(WritePlan { policy: PolicyWrite::Nothing, spec_after, scale_to: None, event: None, outcome });
         }
-        Applied::Delete => (PolicyWrite::Delete, None),
+        // A thaw that deletes the policy a freeze created says so; a plain delete is silent.
+        Applied::Delete => (PolicyWrite::Delete, thaw_event(request, &outcome)),
         Applied::Put(spec, reason) => {
             let event = event(request, reason, policy, &spec, &outcome);
             let stamp = Stamp {
                 set_by: request.identity.to_owned(),
                 set_at: timestamp_millis(now),
                 deployment_generation: deployment.generation.to_string(),
+                created_by_freeze: created_by_freeze(&request.change, policy),
             };
             let write = match policy {
                 Some(_) => PolicyWrite::Replace { spec, stamp },
@@ -656,7 +682,7 @@ fn apply(
             bounds.apply(&mut spec);
             REASON_REPLICAS_DECLARED
         }
-        Change::Hold { replicas, duration, reason, mode, guard, bounds } => {
+        Change::Hold { replicas, duration, reason, mode, guard, bounds, freeze } => {
             let until = hold_until(now, *duration).map_err(Refusal::Invalid)?;
             spec.hold = Some(HoldSpec {
                 replicas: *replicas,
@@ -664,6 +690,7 @@ fn apply(
                 reason: reason.clone(),
                 set_by: Some(request.identity.to_owned()),
                 set_at: Some(timestamp(now)),
+                freeze: *freeze,
             });
             set_mode_and_guard(&mut spec, mode, guard);
             bounds.apply(&mut spec);
@@ -672,6 +699,17 @@ fn apply(
         Change::EndHold => {
             if policy.is_none() || spec.rules().active_hold(now).is_none() {
                 return Ok(Applied::Unchanged(policy.map(|p| p.spec.clone())));
+            }
+            spec.hold = None;
+            REASON_HOLD_CLEARED
+        }
+        Change::Thaw => {
+            let Some(p) = policy else { return Ok(Applied::Unchanged(None)) };
+            if created_by_this_freeze(p) {
+                return Ok(Applied::Delete);
+            }
+            if !has_active_freeze(&spec, now) {
+                return Ok(Applied::Unchanged(Some(p.spec.clone())));
             }
             spec.hold = None;
             REASON_HOLD_CLEARED
@@ -717,7 +755,48 @@ fn outcome(
         enforcement_suspended: suspended,
         // A write that puts the policy declares, and a declaration ends a suspension.
         resumes_enforcement: suspended && matches!(applied, Applied::Put(..)),
+        nothing_to_do: matches!(applied, Applied::Unchanged(_)),
     }
+}
+
+/// Whether `spec` holds a freeze's hold that is active at `now` (what a thaw ends).
+pub fn has_active_freeze(spec: &Spec, now: Timestamp) -> bool {
+    spec.hold.as_ref().is_some_and(|h| h.freeze) && spec.rules().active_hold(now).is_some()
+}
+
+/// Whether a freeze created `policy` and nothing was declared since: it is still at the
+/// generation the freeze wrote (what a thaw deletes).
+pub fn created_by_this_freeze(policy: &Policy) -> bool {
+    policy.created_by_freeze.is_some() && policy.created_by_freeze == policy.generation
+}
+
+/// The generation a write of `change` over `policy` records as a freeze's creation (row 23):
+/// 1 when a freeze creates the policy (the generation the API server gives a new object), the
+/// next generation when a freeze renews a policy a freeze created and nothing declared since
+/// (a spec change moves the generation by one); `None` for every other write, which drops the
+/// mark.
+fn created_by_freeze(change: &Change, policy: Option<&Policy>) -> Option<i64> {
+    match (change, policy) {
+        (Change::Hold { freeze: true, .. }, None) => Some(1),
+        (Change::Hold { freeze: true, .. }, Some(p)) if created_by_this_freeze(p) => Some(p.version() + 1),
+        _ => None,
+    }
+}
+
+/// The Event of a thaw that deletes the policy a freeze created (row 24); `None` for any
+/// other delete.
+fn thaw_event(request: &Request<'_>, outcome: &Outcome) -> Option<WriteEvent> {
+    matches!(request.change, Change::Thaw).then(|| WriteEvent {
+        reason: REASON_HOLD_CLEARED,
+        what: format!(
+            "{} thawed the freeze: its ReplicaPolicy, which the freeze created, is deleted and the Deployment is \
+             unmanaged again",
+            request.identity
+        ),
+        tail: String::new(),
+        from: outcome.spec_before,
+        to: outcome.spec_after,
+    })
 }
 
 /// The Event of a write that puts the policy: who did what, what became of `spec.replicas`.
@@ -740,11 +819,13 @@ fn event(
             };
             format!("{who} declared {replicas} replicas")
         }
-        Change::Hold { replicas, reason, .. } => {
+        Change::Hold { replicas, reason, freeze, .. } => {
             let until = spec_after.hold.as_ref().map(|h| h.until.as_str()).unwrap_or_default();
-            format!("{who} placed a hold of {replicas} replicas until {until} ({reason})")
+            let what = if *freeze { "a freeze's hold" } else { "a hold" };
+            format!("{who} placed {what} of {replicas} replicas until {until} ({reason})")
         }
         Change::EndHold => format!("{who} ended the hold early; the {} applies", outcome.rule_detail_after),
+        Change::Thaw => format!("{who} thawed the freeze: its hold ended; the {} applies", outcome.rule_detail_after),
         Change::Schedule(windows) if windows.is_empty() => format!("{who} cleared the schedule"),
         Change::Schedule(windows) => format!(
             "{who} set the schedule to {}",

@@ -17,6 +17,7 @@ fn policy(replicas: i32) -> Policy {
     Policy {
         spec: Spec { replicas, deployment_uid: Some("uid-1".into()), ..Spec::default() },
         generation: Some(2),
+        created_by_freeze: None,
         suspended: false,
     }
 }
@@ -26,7 +27,33 @@ fn declare(replicas: i32) -> Change {
 }
 
 fn hold(replicas: i32, duration: Duration) -> Change {
-    Change::Hold { replicas, duration, reason: "INC-1".into(), mode: None, guard: None, bounds: BoundsChange::Keep }
+    Change::Hold {
+        replicas,
+        duration,
+        reason: "INC-1".into(),
+        mode: None,
+        guard: None,
+        bounds: BoundsChange::Keep,
+        freeze: false,
+    }
+}
+
+/// A freeze's hold of `replicas` for two hours, for `INC-9`.
+fn freeze(replicas: i32) -> Change {
+    Change::Hold {
+        replicas,
+        duration: Duration::from_secs(7200),
+        reason: "INC-9".into(),
+        mode: None,
+        guard: None,
+        bounds: BoundsChange::Keep,
+        freeze: true,
+    }
+}
+
+/// [`active_hold`], placed by a freeze.
+fn active_freeze() -> HoldSpec {
+    HoldSpec { freeze: true, reason: "INC-9".into(), ..active_hold() }
 }
 
 fn window(text: &str, replicas: i32) -> WindowSpec {
@@ -41,6 +68,7 @@ fn active_hold() -> HoldSpec {
         reason: "INC-1".into(),
         set_by: Some("alice".into()),
         set_at: Some("2026-11-29T09:00:00Z".into()),
+        freeze: false,
     }
 }
 
@@ -118,7 +146,12 @@ impl Case {
 
 /// The stamp of alice's write at [`NOW`], Deployment generation 7.
 fn stamp() -> Stamp {
-    Stamp { set_by: "alice".into(), set_at: "2026-11-29T10:00:00.250Z".into(), deployment_generation: "7".into() }
+    Stamp {
+        set_by: "alice".into(),
+        set_at: "2026-11-29T10:00:00.250Z".into(),
+        deployment_generation: "7".into(),
+        created_by_freeze: None,
+    }
 }
 
 /// The policy write that creates `p`'s policy, stamped by [`stamp`].
@@ -553,6 +586,7 @@ fn row_16_mode_and_guard_are_set_when_given_and_kept_otherwise() {
         mode: None,
         guard: Some(Guard::Warn),
         bounds: BoundsChange::Keep,
+        freeze: false,
     };
     let s = c.ok().spec_after.expect("a policy");
     assert_eq!((s.mode, s.guard), (Mode::Observe, Guard::Warn), "a hold sets them too");
@@ -574,6 +608,7 @@ fn row_17_placing_a_hold_records_its_expiry_who_and_when() {
             reason: "INC-1".into(),
             set_by: Some("alice".into()),
             set_at: Some("2026-11-29T10:00:00Z".into()),
+            freeze: false,
         }),
         "expiry to the millisecond, placed in whole seconds"
     );
@@ -690,4 +725,121 @@ fn notes_say_what_became_of_spec_replicas() {
         e.note(ScaleResult::Failed),
         "bob did it: spec.replicas is still 3: scaling to 5 failed, the reconciler will apply it (why)"
     );
+}
+
+// === row 23: a freeze's hold ===
+
+#[test]
+fn row_23_a_freezes_hold_is_marked_and_a_policy_it_creates_records_the_generation() {
+    // On a managed Deployment: the hold marked, the declaration kept, no mark of creation.
+    let p = Case::new(freeze(4)).ok();
+    let s = p.spec_after.as_ref().expect("a policy");
+    let h = s.hold.as_ref().expect("a hold");
+    assert!(h.freeze && h.replicas == 4 && h.reason == "INC-9", "{h:?}");
+    assert_eq!(s.replicas, 4);
+    assert_eq!(p.policy, replaced(&p), "no created-by-freeze mark on a policy someone declared");
+    assert_eq!(p.scale_to, None, "held at the effective count: nothing moves");
+    assert_eq!(
+        note(&p),
+        "alice placed a freeze's hold of 4 replicas until 2026-11-29T12:00:00.250Z (INC-9): spec.replicas stays 4"
+    );
+    // On an unmanaged Deployment: created, declaring spec.replicas, marked as generation 1.
+    let p = Case::new(freeze(3)).unmanaged().at_spec(3).ok();
+    let spec = p.spec_after.clone().expect("a policy");
+    assert_eq!(spec.replicas, 3);
+    assert_eq!(p.policy, PolicyWrite::Create { spec, stamp: Stamp { created_by_freeze: Some(1), ..stamp() } });
+    // Frozen again while nothing else was declared: the mark follows to the next generation.
+    let mut c = Case::new(freeze(3)).at_spec(3);
+    c.spec().replicas = 3;
+    c.spec().hold = Some(active_freeze());
+    c.policy.as_mut().expect("policy").created_by_freeze = Some(2);
+    let p = c.ok();
+    let PolicyWrite::Replace { stamp: st, .. } = &p.policy else { panic!("replaced: {:?}", p.policy) };
+    assert_eq!(st.created_by_freeze, Some(3));
+    // A declaration since (the generation moved): the mark is dropped, by a freeze or any write.
+    c.policy.as_mut().expect("policy").created_by_freeze = Some(1);
+    let PolicyWrite::Replace { stamp: st, .. } = c.ok().policy else { panic!("replaced") };
+    assert_eq!(st.created_by_freeze, None);
+    c.policy.as_mut().expect("policy").created_by_freeze = Some(2);
+    c.request.change = declare(3);
+    let PolicyWrite::Replace { stamp: st, .. } = c.ok().policy else { panic!("replaced") };
+    assert_eq!(st.created_by_freeze, None, "a declaration is not the freeze's");
+    // A hold placed by SetReplicas is never a freeze's.
+    let p = Case::new(hold(4, Duration::from_secs(60))).unmanaged().ok();
+    assert!(p.spec_after.and_then(|s| s.hold).is_some_and(|h| !h.freeze));
+}
+
+// === row 24: thaw deletes the policy a freeze created ===
+
+#[test]
+fn row_24_thawing_a_policy_the_freeze_created_deletes_it() {
+    let mut c = Case::new(Change::Thaw).at_spec(3);
+    c.spec().replicas = 3;
+    c.spec().hold = Some(HoldSpec { replicas: 3, ..active_freeze() });
+    c.policy.as_mut().expect("policy").created_by_freeze = Some(2);
+    let p = c.ok();
+    assert_eq!(p.policy, PolicyWrite::Delete);
+    assert_eq!((p.spec_after.as_ref(), p.scale_to), (None, None), "unmanaged again, at the count it has");
+    let event = p.event.as_ref().expect("an Event");
+    assert_eq!(event.reason, REASON_HOLD_CLEARED);
+    assert_eq!(
+        note(&p),
+        "alice thawed the freeze: its ReplicaPolicy, which the freeze created, is deleted and the Deployment is \
+         unmanaged again: spec.replicas stays 3"
+    );
+    assert!(!p.outcome.nothing_to_do);
+    assert_eq!(p.outcome.rule_after, None);
+    // Even once the freeze's hold expired: the policy is still only the freeze's.
+    c.spec().hold = Some(HoldSpec { until: "2026-11-29T09:00:00Z".into(), ..active_freeze() });
+    assert_eq!(c.ok().policy, PolicyWrite::Delete);
+    // A dry run says so and deletes nothing.
+    c.request.dry_run = true;
+    let p = c.ok();
+    writes_nothing(&p);
+    assert!(!p.outcome.nothing_to_do && p.spec_after.is_none());
+}
+
+// === row 25: thaw, no freeze's hold ===
+
+#[test]
+fn row_25_thawing_without_an_active_freeze_hold_writes_nothing() {
+    // A hold SetReplicas placed stays.
+    let mut c = Case::new(Change::Thaw).at_spec(10);
+    c.spec().hold = Some(active_hold());
+    let p = c.ok();
+    writes_nothing(&p);
+    assert!(p.outcome.nothing_to_do);
+    assert_eq!(p.spec_after.and_then(|s| s.hold), Some(active_hold()));
+    // A freeze's hold that expired: nothing to end.
+    c.spec().hold = Some(HoldSpec { until: "2026-11-29T09:00:00Z".into(), ..active_freeze() });
+    assert!(c.ok().outcome.nothing_to_do);
+    // A policy a freeze created, declared since (the generation moved): not deleted.
+    c.policy.as_mut().expect("policy").created_by_freeze = Some(1);
+    let p = c.ok();
+    writes_nothing(&p);
+    assert!(p.outcome.nothing_to_do);
+    // No hold, no policy.
+    assert!(Case::new(Change::Thaw).ok().outcome.nothing_to_do);
+    let p = Case::new(Change::Thaw).unmanaged().ok();
+    writes_nothing(&p);
+    assert!(p.outcome.nothing_to_do && p.spec_after.is_none());
+}
+
+// === row 26: thaw the freeze's hold ===
+
+#[test]
+fn row_26_thawing_ends_the_freezes_hold_and_returns_to_the_rule_that_applies() {
+    let mut c = Case::new(Change::Thaw).at_spec(10);
+    c.spec().hold = Some(active_freeze());
+    // Created by a freeze, but declared since: the hold ends, the policy stays.
+    c.policy.as_mut().expect("policy").created_by_freeze = Some(1);
+    let p = c.ok();
+    assert_eq!(p.policy, replaced(&p), "the creation mark dropped");
+    assert_eq!(p.spec_after.as_ref().map(|s| (s.replicas, s.hold.is_none())), Some((4, true)));
+    assert_eq!(p.scale_to, Some(4));
+    assert_eq!(p.event.as_ref().map(|e| e.reason), Some(REASON_HOLD_CLEARED));
+    assert_eq!(note(&p), "alice thawed the freeze: its hold ended; the declared count applies: spec.replicas 10 -> 4");
+    let o = &p.outcome;
+    assert_eq!((o.effective_before, o.effective_after, o.rule_after), (10, 4, Some(RuleKind::Declared)));
+    assert!(!o.nothing_to_do);
 }
