@@ -7,7 +7,7 @@
 //! deleted and re-created under the same name is never scaled by a stale policy.
 //! `scalekeeper crd` prints the CRD generated from these types.
 
-use kube::CustomResource;
+use kube::{CustomResource, ResourceExt as _};
 use scalekeeper_core::spec::{HoldSpec, Spec, WindowSpec};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -25,6 +25,12 @@ pub const LAST_SET_AT: &str = "scalekeeper.dev/last-set-at";
 /// the API, read before the API's own scale write. While the Deployment is still at it, that
 /// write has not landed; once it has moved on, a count other than the declared one is a drift.
 pub const LAST_SET_DEPLOYMENT_GENERATION: &str = "scalekeeper.dev/last-set-deployment-generation";
+/// Annotation: the policy was created by a freeze (`scalekeeper freeze` on an unmanaged
+/// Deployment), and this is the `metadata.generation` the freeze wrote, in decimal. While the
+/// policy is still at that generation nothing else was declared since, and a thaw deletes it
+/// (the Deployment goes back to unmanaged); a later declaration moves the generation (and
+/// drops the annotation), and a thaw then only ends the freeze's hold.
+pub const CREATED_BY_FREEZE: &str = "scalekeeper.dev/created-by-freeze";
 /// The field manager scalekeeper writes as (server-side field ownership).
 pub const FIELD_MANAGER: &str = "scalekeeper";
 
@@ -103,6 +109,11 @@ pub struct PolicyHold {
     /// RFC 3339 time it was placed through the API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub set_at: Option<String>,
+    /// A freeze placed it (`scalekeeper freeze`), so `scalekeeper thaw` ends it; omitted (false)
+    /// for a hold placed any other way.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schemars(transform = no_default)]
+    pub freeze: bool,
 }
 
 /// A schedule window (`spec.schedule[]`): `replicas` while `window` covers now.
@@ -153,6 +164,7 @@ impl From<&ReplicaPolicySpec> for Spec {
                 reason: h.reason.clone(),
                 set_by: h.set_by.clone(),
                 set_at: h.set_at.clone(),
+                freeze: h.freeze,
             }),
             schedule: s
                 .schedule
@@ -178,6 +190,7 @@ impl From<Spec> for ReplicaPolicySpec {
                 reason: h.reason,
                 set_by: h.set_by,
                 set_at: h.set_at,
+                freeze: h.freeze,
             }),
             schedule: s.schedule.into_iter().map(|w| PolicyWindow { window: w.window, replicas: w.replicas }).collect(),
         }
@@ -191,6 +204,7 @@ impl From<&ReplicaPolicy> for scalekeeper_core::write::Policy {
         scalekeeper_core::write::Policy {
             spec: Spec::from(&p.spec),
             generation: p.metadata.generation,
+            created_by_freeze: p.annotations().get(CREATED_BY_FREEZE).and_then(|g| g.parse().ok()),
             suspended: p.status.as_ref().is_some_and(ReplicaPolicyStatus::is_suspended),
         }
     }

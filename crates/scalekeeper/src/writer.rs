@@ -52,7 +52,7 @@ use crate::events::publish_on;
 
 use crate::cache::view::DeploymentView;
 use crate::policy::{
-    FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyGuard, ReplicaPolicy,
+    CREATED_BY_FREEZE, FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyGuard, ReplicaPolicy,
     ReplicaPolicySpec,
 };
 
@@ -430,7 +430,7 @@ fn deployment_facts(d: &Deployment) -> DeploymentFacts {
 }
 
 /// The policy object to create or replace: `spec` with the write's `stamp` in the annotations
-/// (the others of `current` kept), owned by `deployment`; on `current`'s resourceVersion and
+/// (the others of `current` kept; [`CREATED_BY_FREEZE`] set or removed as the stamp says), owned by `deployment`; on `current`'s resourceVersion and
 /// labels when it replaces one.
 fn stamped(
     ns: &str,
@@ -447,6 +447,10 @@ fn stamped(
     annotations.insert(LAST_SET_BY.into(), stamp.set_by.clone());
     annotations.insert(LAST_SET_AT.into(), stamp.set_at.clone());
     annotations.insert(LAST_SET_DEPLOYMENT_GENERATION.into(), stamp.deployment_generation.clone());
+    match stamp.created_by_freeze {
+        Some(generation) => annotations.insert(CREATED_BY_FREEZE.into(), generation.to_string()),
+        None => annotations.remove(CREATED_BY_FREEZE),
+    };
     policy.metadata.annotations = Some(annotations);
     if let Some(cur) = current {
         policy.metadata.resource_version = cur.resource_version();

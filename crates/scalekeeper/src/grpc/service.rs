@@ -45,6 +45,10 @@ mod watch;
 pub use watch::WATCH_BUFFER;
 use watch::{WatchFilter, run_watch};
 
+/// The methods whose every call is audited (besides every call refused by authorization): the
+/// writes. A Freeze or a Thaw also gets one line per Deployment it writes.
+const AUDITED_METHODS: &[&str] = &["SetReplicas", "ClearDesiredReplicas", "SetSchedule", "Freeze", "Thaw"];
+
 /// Settings of the service.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -83,6 +87,8 @@ struct Caller {
     /// the status a stream ends with.
     request_id: String,
     subject: Option<Subject>,
+    /// The remote address, for its audit records.
+    peer: String,
     /// What the call did, for its audit record.
     facts: Arc<Mutex<CallFacts>>,
 }
@@ -125,6 +131,7 @@ fn caller<T>(req: &Request<T>) -> (Caller, String) {
                 identity: p.identity.as_ref().map(|i| i.to_string()).unwrap_or_else(|| "<no identity>".into()),
                 request_id: super::status::new_request_id(),
                 subject: p.identity.as_ref().map(|i| i.subject()),
+                peer: p.remote_addr.to_string(),
                 facts: Arc::default(),
             },
             p.remote_addr.to_string(),
@@ -134,6 +141,7 @@ fn caller<T>(req: &Request<T>) -> (Caller, String) {
                 identity: "<unknown>".into(),
                 request_id: super::status::new_request_id(),
                 subject: None,
+                peer: String::new(),
                 facts: Arc::default(),
             },
             String::new(),
@@ -199,8 +207,7 @@ impl Service {
         let (who, peer) = caller(&req);
         let identity = who.identity.clone();
         let id = who.request_id.clone();
-        let facts = who.facts.clone();
-        let subject = who.subject.clone();
+        let audit_who = who.clone();
         let timeout = self.config.call_timeout;
         let result = match tokio::time::timeout(timeout, f(req.into_inner(), who)).await {
             Ok(r) => r,
@@ -220,43 +227,15 @@ impl Service {
         };
         self.metrics.observe(method, code_name(code), elapsed.as_secs_f64());
         let denied = matches!(result, Err(Error::PermissionDenied(_)));
-        if self.auditor.enabled()
-            && (denied || matches!(method, "SetReplicas" | "ClearDesiredReplicas" | "SetSchedule"))
-        {
-            let f = facts.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            let (before, after, generation) = match f.write {
-                Some((b, a, g)) => (Some(b), Some(a), g),
-                None => (None, None, None),
-            };
+        if self.auditor.enabled() && (denied || AUDITED_METHODS.contains(&method)) {
+            let f = audit_who.facts().clone();
             // A refusal's reason: the authorizer's (RBAC gives none for a denial), else the
             // refusal the caller got.
             let refusal = match &result {
                 Err(e @ Error::PermissionDenied(_)) => Some(e.to_string()),
                 _ => None,
             };
-            let decision = match (f.decision, refusal) {
-                (Some(d), Some(r)) if d.reason.is_empty() => Some(AuditDecision { allowed: d.allowed, reason: r }),
-                (Some(d), _) => Some(d),
-                (None, r) => r.map(|reason| AuditDecision { allowed: false, reason }),
-            };
-            self.auditor.record(&AuditRecord {
-                time: crate::audit::now(),
-                request_id: id.clone(),
-                user: subject.as_ref().map(|s| s.user.clone()).unwrap_or_default(),
-                groups: subject.map(|s| s.groups).unwrap_or_default(),
-                peer: peer.clone(),
-                method: method.into(),
-                namespace: f.namespace,
-                name: f.name,
-                verb: f.verb.or_else(|| Verb::for_method(method)).map(|v| v.as_str().to_string()).unwrap_or_default(),
-                decision,
-                code: code_name(code).into(),
-                before,
-                after,
-                generation,
-                dry_run: f.dry_run,
-                admission: None,
-            });
+            self.audit(&audit_who, method, f, code, refusal);
         }
         match &result {
             Ok(_) => {
@@ -279,6 +258,40 @@ impl Service {
             }
             Err(e) => Err(e.into_status(&id)),
         }
+    }
+
+    /// Writes one audit line about `who`'s call `method`: what `facts` say it did, the code it
+    /// ended with, and the authorization decision (the authorizer's; when that gives no reason,
+    /// `refusal`, the PERMISSION_DENIED message the caller got). Used for a whole call by
+    /// [`Service::call`] and for each Deployment a Freeze or a Thaw writes.
+    fn audit(&self, who: &Caller, method: &str, facts: CallFacts, code: tonic::Code, refusal: Option<String>) {
+        let (before, after, generation) = match facts.write {
+            Some((b, a, g)) => (Some(b), Some(a), g),
+            None => (None, None, None),
+        };
+        let decision = match (facts.decision, refusal) {
+            (Some(d), Some(r)) if d.reason.is_empty() => Some(AuditDecision { allowed: d.allowed, reason: r }),
+            (Some(d), _) => Some(d),
+            (None, r) => r.map(|reason| AuditDecision { allowed: false, reason }),
+        };
+        self.auditor.record(&AuditRecord {
+            time: crate::audit::now(),
+            request_id: who.request_id.clone(),
+            user: who.subject.as_ref().map(|s| s.user.clone()).unwrap_or_default(),
+            groups: who.subject.as_ref().map(|s| s.groups.clone()).unwrap_or_default(),
+            peer: who.peer.clone(),
+            method: method.into(),
+            namespace: facts.namespace,
+            name: facts.name,
+            verb: facts.verb.or_else(|| Verb::for_method(method)).map(|v| v.as_str().to_string()).unwrap_or_default(),
+            decision,
+            code: code_name(code).into(),
+            before,
+            after,
+            generation,
+            dry_run: facts.dry_run,
+            admission: None,
+        });
     }
 
     fn require_ready(&self) -> Result<(), Error> {
@@ -443,6 +456,7 @@ impl Service {
             Change::Declare { .. } => "replica count declared",
             Change::Hold { .. } => "hold placed",
             Change::EndHold => "hold ended",
+            Change::Thaw => "freeze thawed",
             Change::Schedule(_) => "schedule set",
             Change::Delete => "declaration cleared",
         };
@@ -572,7 +586,15 @@ impl ScaleService for Service {
             let guard = guard_from_proto(r.guard);
             let change = match hold_for {
                 Some(Ok(duration)) => {
-                    Change::Hold { replicas: r.replicas, duration, reason: r.reason.clone(), mode, guard, bounds }
+                    Change::Hold {
+                        replicas: r.replicas,
+                        duration,
+                        reason: r.reason.clone(),
+                        mode,
+                        guard,
+                        bounds,
+                        freeze: false,
+                    }
                 }
                 _ => Change::Declare { replicas: r.replicas, mode, guard, bounds },
             };
