@@ -52,8 +52,8 @@ use crate::events::publish_on;
 
 use crate::cache::view::DeploymentView;
 use crate::policy::{
-    CREATED_BY_FREEZE, FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyGuard, ReplicaPolicy,
-    ReplicaPolicySpec,
+    CREATED_BY_FREEZE, FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyGuard,
+    ReplicaPolicy, ReplicaPolicySpec,
 };
 
 /// What a write did, or with a dry run would do: the domain's (the API's `WriteOutcome`).

@@ -585,17 +585,15 @@ impl ScaleService for Service {
             let mode = mode_from_proto(r.mode);
             let guard = guard_from_proto(r.guard);
             let change = match hold_for {
-                Some(Ok(duration)) => {
-                    Change::Hold {
-                        replicas: r.replicas,
-                        duration,
-                        reason: r.reason.clone(),
-                        mode,
-                        guard,
-                        bounds,
-                        freeze: false,
-                    }
-                }
+                Some(Ok(duration)) => Change::Hold {
+                    replicas: r.replicas,
+                    duration,
+                    reason: r.reason.clone(),
+                    mode,
+                    guard,
+                    bounds,
+                    freeze: false,
+                },
                 _ => Change::Declare { replicas: r.replicas, mode, guard, bounds },
             };
             let w = self

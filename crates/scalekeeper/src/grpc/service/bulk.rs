@@ -27,7 +27,7 @@ use scalekeeper_core::{Violation, validate_bulk_selection, validate_hold};
 use super::{CallFacts, Caller, Service, invalid, selector, snapshot};
 use crate::cache::view::DeploymentView;
 use crate::grpc::status::Error;
-use crate::writer::Written;
+use crate::writer::{WriteError, Written};
 
 /// How many Deployments' writes a Freeze or a Thaw runs at once (each is a few requests to
 /// the Kubernetes API server: read, policy write, scale, Event, read back).
@@ -87,6 +87,7 @@ impl Service {
             return Err(Error::Internal("hold_for passed validation without a duration".into()));
         };
         let selection = Selection::new(&r.namespaces, &r.label_selector)?;
+        who.facts().dry_run = r.dry_run;
         self.require_ready()?;
         let start = jiff::Timestamp::now();
         let reason = r.reason.clone();
@@ -116,11 +117,7 @@ impl Service {
             .max()
             .or_else(|| write::hold_until(start, duration).ok())
             .map(crate::grpc::convert::timestamp);
-        Ok(pb::FreezeResponse {
-            results: results.into_iter().map(|(r, _)| r).collect(),
-            until,
-            dry_run: r.dry_run,
-        })
+        Ok(pb::FreezeResponse { results: results.into_iter().map(|(r, _)| r).collect(), until, dry_run: r.dry_run })
     }
 
     /// Thaw: ends the freeze's active holds on the selected Deployments (a hold placed
@@ -132,6 +129,7 @@ impl Service {
     pub(super) async fn thaw_call(&self, r: pb::ThawRequest, who: Caller) -> Result<pb::ThawResponse, Error> {
         invalid(validate_bulk_selection(&r.namespaces, r.all_namespaces, &r.label_selector))?;
         let selection = Selection::new(&r.namespaces, &r.label_selector)?;
+        who.facts().dry_run = r.dry_run;
         self.require_ready()?;
         let results = self
             .bulk(&who, "Thaw", &selection, r.dry_run, |view| {
@@ -239,8 +237,13 @@ impl Service {
                 dry_run,
                 identity: &who.identity,
             })
-            .await
-            .map_err(Error::from);
+            .await;
+        // The plan's own HPA check, when the cache had not seen the HPA yet: skipped, as the
+        // cache would have.
+        if let Err(WriteError::HpaOwnsCount { hpa, .. }) = &written {
+            return (skipped(&ns, &name, view.observed().spec_replicas, hpa_detail(std::slice::from_ref(hpa))), None);
+        }
+        let written = written.map_err(Error::from);
         let mut facts = CallFacts { name: name.clone(), dry_run, ..who.facts().clone() };
         let result = match &written {
             Ok(w) => {
@@ -251,15 +254,7 @@ impl Service {
             }
             Err(e) => {
                 self.audit_bulk(&who, method, facts, e.code(), None);
-                let count = view.observed().spec_replicas;
-                // The plan's own HPA check, when the cache had not seen the HPA yet.
-                if let Error::FailedPrecondition(m) = e
-                    && m.starts_with("HorizontalPodAutoscaler ")
-                {
-                    skipped(&ns, &name, count, format!("an HPA owns the count: {m}"))
-                } else {
-                    failed(&ns, &name, count, e)
-                }
+                failed(&ns, &name, view.observed().spec_replicas, e)
             }
         };
         tracing::debug!(request_id = %who.request_id, method, namespace = %ns, name = %name, outcome = result.outcome, dry_run, "bulk write");
