@@ -165,6 +165,56 @@ pub enum ClientCommand {
         #[command(subcommand)]
         command: ScheduleCommand,
     },
+    /// Hold every selected Deployment at its current effective count for a while (a change
+    /// freeze): scalekeeper freeze (-n NS... | -l SELECTOR | -A) --for 2h --reason "INC-123".
+    /// Deployments an HPA owns are skipped; exits 1 when any Deployment failed.
+    Freeze {
+        /// Which Deployments.
+        #[command(flatten)]
+        select: BulkSelectArgs,
+        /// How long the holds last, e.g. 2h, 90m, 1h30m or PT2H (1 s to 30 days: 720h).
+        #[arg(long = "for", value_name = "DURATION", required = true, allow_hyphen_values = true)]
+        hold_for: HoldDuration,
+        /// Why, e.g. "INC-123: change freeze" (required, at most 256 bytes).
+        #[arg(long, required = true)]
+        reason: String,
+        /// Check everything and show what the freeze would do, without writing.
+        #[arg(long)]
+        dry_run: bool,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
+    },
+    /// End a freeze early: the holds a freeze placed on the selected Deployments end (a hold
+    /// placed with `set --for` stays), and a Deployment the freeze began managing is unmanaged
+    /// again. Exits 1 when any Deployment failed.
+    Thaw {
+        /// Which Deployments.
+        #[command(flatten)]
+        select: BulkSelectArgs,
+        /// Check everything and show what the thaw would do, without writing.
+        #[arg(long)]
+        dry_run: bool,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
+    },
+}
+
+/// The Deployments a `freeze` or a `thaw` selects: namespaces, or every namespace, narrowed by
+/// a label selector (a selector alone selects across every namespace the server serves).
+#[derive(clap::Args, Debug, Clone)]
+#[group(required = true, multiple = true)]
+pub struct BulkSelectArgs {
+    /// These namespaces (repeatable, or comma-separated).
+    #[arg(short = 'n', long = "namespace", value_name = "NAMESPACE", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// Every namespace the server serves.
+    #[arg(short = 'A', long, conflicts_with = "namespaces")]
+    pub all_namespaces: bool,
+    /// Kubernetes label selector on the Deployments, e.g. "tier=frontend".
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
 }
 
 /// The subcommands of `scalekeeper schedule`.
@@ -233,7 +283,9 @@ impl ClientCommand {
             | ClientCommand::List { conn, .. }
             | ClientCommand::Diff { conn, .. }
             | ClientCommand::Watch { conn, .. }
-            | ClientCommand::Clear { conn, .. } => conn,
+            | ClientCommand::Clear { conn, .. }
+            | ClientCommand::Freeze { conn, .. }
+            | ClientCommand::Thaw { conn, .. } => conn,
             ClientCommand::Schedule { command } => command.conn(),
         }
     }
@@ -367,6 +419,30 @@ mod tests {
         let cli = Cli::try_parse_from(["sk", "list", "--timeout", "3", "-n", "shop", "--page-size", "2"]).unwrap();
         assert_eq!(cli.cmd.conn().timeout, 3);
         assert!(matches!(cli.cmd, ClientCommand::List { page_size: 2, .. }));
+    }
+
+    #[test]
+    fn freeze_and_thaw_need_a_selection_and_freeze_a_duration_and_a_reason() {
+        let cmd =
+            parse(&["freeze", "-n", "shop", "-n", "pay,ops", "--for", "2h", "--reason", "INC-1", "--dry-run"]).unwrap();
+        match cmd {
+            ClientCommand::Freeze { select, hold_for, reason, dry_run, .. } => {
+                assert_eq!(select.namespaces, ["shop", "pay", "ops"]);
+                assert!(!select.all_namespaces && select.selector.is_none());
+                assert_eq!(hold_for.get(), SignedDuration::from_hours(2));
+                assert_eq!((reason.as_str(), dry_run), ("INC-1", true));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let cmd = parse(&["thaw", "-A", "-l", "tier=web", "-o", "json"]).unwrap();
+        assert_eq!(cmd.conn().output, Output::Json);
+        assert!(matches!(cmd, ClientCommand::Thaw { select: BulkSelectArgs { all_namespaces: true, .. }, .. }));
+        assert!(matches!(parse(&["thaw", "-l", "tier=web"]), Ok(ClientCommand::Thaw { .. })), "a selector alone");
+        usage_error(&["thaw"]);
+        usage_error(&["thaw", "-A", "-n", "shop"]);
+        usage_error(&["freeze", "-A", "--reason", "x"]);
+        usage_error(&["freeze", "-A", "--for", "2h"]);
+        usage_error(&["freeze", "--for", "2h", "--reason", "x"]);
     }
 
     fn parse(args: &[&str]) -> Result<ClientCommand, clap::Error> {

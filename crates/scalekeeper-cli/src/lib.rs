@@ -78,13 +78,15 @@ use std::io;
 use tonic::Status;
 
 pub use args::{
-    ClientCommand, ConnectArgs, HoldDuration, HoldDurationError, ModeArg, Output, ScheduleCommand, Target, parse_target,
+    BulkSelectArgs, ClientCommand, ConnectArgs, HoldDuration, HoldDurationError, ModeArg, Output, ScheduleCommand,
+    Target, parse_target,
 };
 pub use connect::{DEFAULT_PORT, ServerAddr, connect, parse_server};
 pub use render::{
-    WriteResponse, code_name, deployment_json, diff_json, diff_response_json, event_name, mode_name, render_deployment,
-    render_diff_table, render_error, render_list_table, render_outcome, render_status, render_table,
-    render_watch_event, rule_name, sync_name, watch_event_json, write_response_json,
+    BulkResponse, WriteResponse, bulk_summary, code_name, deployment_json, diff_json, diff_response_json, event_name,
+    mode_name, render_bulk_table, render_deployment, render_diff_table, render_error, render_list_table,
+    render_outcome, render_status, render_table, render_watch_event, rule_name, sync_name, watch_event_json,
+    write_response_json,
 };
 pub use run::run;
 
@@ -126,6 +128,10 @@ pub enum CliError {
     /// that wrote, a hold declared for good (exit code 1).
     #[error("{0}")]
     Ignored(String),
+    /// A freeze or a thaw answered, and some Deployments failed (listed in the output; exit
+    /// code 1).
+    #[error("{0}")]
+    Partial(String),
     /// Writing the result to stdout failed (exit code 1; 0 when the reader closed the pipe).
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
@@ -141,7 +147,7 @@ impl CliError {
     /// The process exit code: 1 failed call, 2 usage, 3 cannot connect (see the module docs).
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Status(_) | CliError::Ignored(_) => 1,
+            CliError::Status(_) | CliError::Ignored(_) | CliError::Partial(_) => 1,
             CliError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
             CliError::Output(_) => 1,
             CliError::Usage(_) => 2,
@@ -160,6 +166,7 @@ mod tests {
         assert_eq!(CliError::Output(io::Error::other("disk full")).exit_code(), 1);
         assert_eq!(CliError::Output(io::Error::from(io::ErrorKind::BrokenPipe)).exit_code(), 0);
         assert_eq!(CliError::Usage("x".into()).exit_code(), 2);
+        assert_eq!(CliError::Partial("1 of 3 Deployments failed".into()).exit_code(), 1);
         assert_eq!(CliError::TlsFiles("x".into()).exit_code(), 3);
         let unreachable = CliError::Unreachable { server: "h:1".into(), detail: "refused".into(), hint: None };
         assert_eq!(unreachable.exit_code(), 3);

@@ -8,8 +8,9 @@ use std::sync::LazyLock;
 
 use prost_reflect::{DescriptorError, DescriptorPool, DynamicMessage, SerializeOptions};
 use scalekeeper_api::v1::{
-    ClearDesiredReplicasResponse, Deployment, DeploymentDiff, DiffResponse, EventType, Guard, Hold, Mode, Rule,
-    SetReplicasResponse, SetScheduleResponse, SyncStatus, WatchDeploymentsResponse, WriteOutcome,
+    BulkOutcome, BulkResult, ClearDesiredReplicasResponse, Deployment, DeploymentDiff, DiffResponse, EventType,
+    FreezeResponse, Guard, Hold, Mode, Rule, SetReplicasResponse, SetScheduleResponse, SyncStatus, ThawResponse,
+    WatchDeploymentsResponse, WriteOutcome,
 };
 use serde_json::Value;
 use tonic::{Code, Status};
@@ -489,6 +490,122 @@ pub(super) fn print_write<R: WriteResponse>(output: Output, dry_run: bool, resp:
     }
 }
 
+/// The answer of a Freeze or a Thaw: one result per Deployment selected.
+pub trait BulkResponse: prost_reflect::prost::Message {
+    /// The message's full name in the API, e.g. `scalekeeper.v1.FreezeResponse`.
+    const MESSAGE_NAME: &'static str;
+    /// What a Deployment written is, in the summary: `frozen` or `thawed`.
+    const DONE: &'static str;
+
+    /// The results, ordered by namespace then name.
+    fn results(&self) -> &[BulkResult];
+
+    /// When the holds expire (a freeze's); `None` for a thaw.
+    fn until(&self) -> Option<&prost_types::Timestamp>;
+
+    /// Whether nothing was written.
+    fn dry_run(&self) -> bool;
+}
+
+impl BulkResponse for FreezeResponse {
+    const MESSAGE_NAME: &'static str = "scalekeeper.v1.FreezeResponse";
+    const DONE: &'static str = "frozen";
+
+    fn results(&self) -> &[BulkResult] {
+        &self.results
+    }
+
+    fn until(&self) -> Option<&prost_types::Timestamp> {
+        self.until.as_ref()
+    }
+
+    fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+}
+
+impl BulkResponse for ThawResponse {
+    const MESSAGE_NAME: &'static str = "scalekeeper.v1.ThawResponse";
+    const DONE: &'static str = "thawed";
+
+    fn results(&self) -> &[BulkResult] {
+        &self.results
+    }
+
+    fn until(&self) -> Option<&prost_types::Timestamp> {
+        None
+    }
+
+    fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+}
+
+/// The short name of a bulk outcome, e.g. `SKIPPED`.
+fn bulk_outcome_name(v: i32) -> String {
+    match BulkOutcome::try_from(v) {
+        Ok(o) => o.as_str_name().trim_start_matches("BULK_OUTCOME_").to_string(),
+        Err(_) => v.to_string(),
+    }
+}
+
+/// A freeze's or a thaw's results as a table: NAMESPACE/NAME, RESULT (`DONE`, `SKIPPED`,
+/// `FAILED`), REPLICAS (held, or in force after the thaw) and DETAIL (a failure's status code
+/// first). A result for a whole namespace (outside the server's scope) reads `NAMESPACE/*`.
+pub fn render_bulk_table(results: &[BulkResult]) -> String {
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|r| {
+            let name = if r.name.is_empty() { "*" } else { r.name.as_str() };
+            let detail = if r.code.is_empty() { r.detail.clone() } else { format!("{}: {}", r.code, r.detail) };
+            vec![format!("{}/{name}", r.namespace), bulk_outcome_name(r.outcome), r.replicas.to_string(), detail]
+        })
+        .collect();
+    render_table(&["NAMESPACE/NAME", "RESULT", "REPLICAS", "DETAIL"], &rows)
+}
+
+/// The summary line of a freeze or a thaw, e.g. `frozen 997, skipped 2, failed 1 until
+/// 2026-11-29T14:00:00Z`; a dry run's begins `dry run, nothing written: would be `.
+pub fn bulk_summary<R: BulkResponse>(resp: &R) -> String {
+    let count = |o: BulkOutcome| resp.results().iter().filter(|r| r.outcome == o as i32).count();
+    let mut line = format!(
+        "{} {}, skipped {}, failed {}",
+        R::DONE,
+        count(BulkOutcome::Done),
+        count(BulkOutcome::Skipped),
+        count(BulkOutcome::Failed)
+    );
+    if let Some(until) = resp.until() {
+        line.push_str(&format!(" until {}", rfc3339_seconds(until)));
+    }
+    if resp.dry_run() {
+        line = format!("dry run, nothing written: would be {line}");
+    }
+    line.push('\n');
+    line
+}
+
+/// Prints a freeze's or a thaw's answer (the table and the summary, or with `-o json` the whole
+/// answer in the proto3 JSON mapping).
+///
+/// # Errors
+/// [`CliError::Partial`] when any Deployment failed (after printing everything), so the exit
+/// code is 1; [`CliError::Output`] when stdout cannot be written.
+pub(super) fn print_bulk<R: BulkResponse>(output: Output, resp: &R) -> Result<(), CliError> {
+    match output {
+        Output::Json => emit(&pretty(&proto_json(resp, R::MESSAGE_NAME)?)?)?,
+        Output::Table if resp.results().is_empty() => {
+            emit(&format!("no deployments selected\n{}", bulk_summary(resp)))?
+        }
+        Output::Table => emit(&format!("{}{}", render_bulk_table(resp.results()), bulk_summary(resp)))?,
+    }
+    let failed = resp.results().iter().filter(|r| r.outcome == BulkOutcome::Failed as i32).count();
+    if failed > 0 {
+        return Err(CliError::Partial(format!("{failed} of {} Deployments failed", resp.results().len())));
+    }
+    Ok(())
+}
+
 pub(super) fn pretty(v: &Value) -> Result<String, CliError> {
     let mut s = serde_json::to_string_pretty(v).map_err(io::Error::other)?;
     s.push('\n');
@@ -514,6 +631,48 @@ pub(super) fn emit(text: &str) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn bulk(ns: &str, name: &str, outcome: BulkOutcome, replicas: i32, detail: &str, code: &str) -> BulkResult {
+        BulkResult {
+            namespace: ns.into(),
+            name: name.into(),
+            outcome: outcome as i32,
+            replicas,
+            detail: detail.into(),
+            code: code.into(),
+        }
+    }
+
+    #[test]
+    fn a_freeze_prints_a_row_per_deployment_and_a_summary() {
+        let resp = FreezeResponse {
+            results: vec![
+                bulk("ops", "api", BulkOutcome::Skipped, 3, "an HPA owns the count: api-hpa", ""),
+                bulk("payments", "ledger", BulkOutcome::Failed, 1, "user \"sam\" may not update", "PERMISSION_DENIED"),
+                bulk("shop", "web", BulkOutcome::Done, 4, "held at 4 (until thawed or expired)", ""),
+                bulk("staging", "", BulkOutcome::Failed, 0, "not in scope", "PERMISSION_DENIED"),
+            ],
+            until: Some(prost_types::Timestamp { seconds: 1_796_479_200, nanos: 250_000_000 }),
+            dry_run: false,
+        };
+        assert_eq!(
+            render_bulk_table(&resp.results),
+            "NAMESPACE/NAME    RESULT    REPLICAS   DETAIL\n\
+             ops/api           SKIPPED   3          an HPA owns the count: api-hpa\n\
+             payments/ledger   FAILED    1          PERMISSION_DENIED: user \"sam\" may not update\n\
+             shop/web          DONE      4          held at 4 (until thawed or expired)\n\
+             staging/*         FAILED    0          PERMISSION_DENIED: not in scope\n"
+        );
+        assert_eq!(bulk_summary(&resp), "frozen 1, skipped 1, failed 2 until 2026-12-05T14:00:00Z\n");
+        let dry = FreezeResponse { dry_run: true, ..resp.clone() };
+        assert!(bulk_summary(&dry).starts_with("dry run, nothing written: would be frozen 1,"));
+        let thaw = ThawResponse { results: resp.results[2..3].to_vec(), dry_run: false };
+        assert_eq!(bulk_summary(&thaw), "thawed 1, skipped 0, failed 0\n");
+        let json = proto_json(&resp, FreezeResponse::MESSAGE_NAME).unwrap();
+        assert_eq!(json["results"][1]["outcome"], "BULK_OUTCOME_FAILED");
+        assert_eq!(json["results"][1]["code"], "PERMISSION_DENIED");
+        assert_eq!(json["until"], "2026-12-05T14:00:00.250Z");
+    }
     use scalekeeper_api::v1::{DeploymentStatus, ScheduleWindow};
     use serde_json::json;
     use tonic_types::{ErrorDetails, FieldViolation};

@@ -7,9 +7,9 @@ use std::io::{self, Write as _};
 use std::process::ExitCode;
 
 use scalekeeper_api::v1::{
-    ClearDesiredReplicasRequest, Deployment, DiffRequest, DiffResponse, EventType, GetDeploymentRequest, Guard,
-    ListDeploymentsRequest, Mode, ScheduleWindow, SetReplicasRequest, SetScheduleRequest, WatchDeploymentsRequest,
-    WatchDeploymentsResponse, WriteOutcome,
+    ClearDesiredReplicasRequest, Deployment, DiffRequest, DiffResponse, EventType, FreezeRequest, GetDeploymentRequest,
+    Guard, ListDeploymentsRequest, Mode, ScheduleWindow, SetReplicasRequest, SetScheduleRequest, ThawRequest,
+    WatchDeploymentsRequest, WatchDeploymentsResponse, WriteOutcome,
 };
 use serde_json::json;
 use tonic::Status;
@@ -17,11 +17,11 @@ use tonic::Status;
 use scalekeeper_core::MAX_PAGE_SIZE;
 
 use super::CliError;
-use super::args::{ClientCommand, HoldDuration, Output, ScheduleCommand, parse_target};
+use super::args::{BulkSelectArgs, ClientCommand, HoldDuration, Output, ScheduleCommand, parse_target};
 use super::connect::parse_server;
 use super::render::{
-    deployment_json, diff_response_json, emit, pretty, print_deployment, print_write, render_diff_table, render_error,
-    render_list_table, render_watch_event, status_line, watch_event_json,
+    deployment_json, diff_response_json, emit, pretty, print_bulk, print_deployment, print_write, render_diff_table,
+    render_error, render_list_table, render_watch_event, status_line, watch_event_json,
 };
 use super::session::{AttemptError, Idempotency, Session, should_retry};
 
@@ -227,6 +227,35 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 Output::Table if resp.diffs.is_empty() => emit("no differences\n"),
                 Output::Table => emit(&render_diff_table(&resp.diffs)),
             }
+        }
+        ClientCommand::Freeze { select, hold_for, reason, dry_run, .. } => {
+            let BulkSelectArgs { namespaces, all_namespaces, selector } = select;
+            let req = FreezeRequest {
+                namespaces,
+                all_namespaces,
+                label_selector: selector.unwrap_or_default(),
+                hold_for: Some(hold_for.to_proto()),
+                reason,
+                dry_run,
+            };
+            let resp = session
+                .call(Idempotency::Unconditional, |mut c| {
+                    let req = req.clone();
+                    async move { c.freeze(req).await }
+                })
+                .await?;
+            print_bulk(conn.output, &resp)
+        }
+        ClientCommand::Thaw { select, dry_run, .. } => {
+            let BulkSelectArgs { namespaces, all_namespaces, selector } = select;
+            let req = ThawRequest { namespaces, all_namespaces, label_selector: selector.unwrap_or_default(), dry_run };
+            let resp = session
+                .call(Idempotency::Unconditional, |mut c| {
+                    let req = req.clone();
+                    async move { c.thaw(req).await }
+                })
+                .await?;
+            print_bulk(conn.output, &resp)
         }
         ClientCommand::Watch { namespace, selector, .. } => {
             let req = WatchDeploymentsRequest {

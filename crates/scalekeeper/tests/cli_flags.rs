@@ -50,7 +50,7 @@ fn non_client_subcommands_do_not_list_the_client_flags() {
 
 #[test]
 fn client_subcommands_list_the_client_flags() {
-    for sub in ["get", "set", "list", "diff", "watch", "clear", "schedule set", "schedule clear"] {
+    for sub in ["get", "set", "list", "diff", "watch", "clear", "schedule set", "schedule clear", "freeze", "thaw"] {
         let text = help(sub);
         for flag in CLIENT_FLAGS {
             assert!(lists(&text, flag), "`scalekeeper {sub} --help` does not list {flag}:\n{text}");

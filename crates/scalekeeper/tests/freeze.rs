@@ -134,6 +134,24 @@ async fn cached(
     .await;
 }
 
+/// Runs the `scalekeeper` CLI as `identity` to the end: (exit code, stdout, stderr).
+async fn cli(env: &TargetEnv, identity: &str, args: &[&str]) -> (i32, String, String) {
+    let (_, cert, key) = env.certs.clients.iter().find(|(i, _, _)| i == identity).cloned().unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_scalekeeper"))
+        .args(args)
+        .env("SCALEKEEPER_SERVER", env.grpc_addr.to_string())
+        .env("SCALEKEEPER_CA", &env.certs.ca)
+        .env("SCALEKEEPER_CERT", cert)
+        .env("SCALEKEEPER_KEY", key)
+        .env("NO_COLOR", "1")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+    (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_freeze_holds_the_selection_skips_an_hpas_deployment_and_reports_a_denied_namespace() {
     let audit_dir = tempfile::tempdir().unwrap();
@@ -196,6 +214,16 @@ async fn a_freeze_holds_the_selection_skips_an_hpas_deployment_and_reports_a_den
     let dry = c.freeze(pb::FreezeRequest { dry_run: true, ..request.clone() }).await.unwrap().into_inner();
     assert!(dry.dry_run);
     assert_eq!(rows(&dry.results), want(pb::BulkOutcome::Skipped));
+    // The CLI prints a row per Deployment and the summary, and exits 1: one failed.
+    let namespaces = format!("{shop},{payments},{ops}");
+    let args = ["freeze", "-n", &namespaces, "--for", "2h", "--reason", "INC-123", "--dry-run"];
+    let (code, out, err) = cli(&env, SRE, &args).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.starts_with("NAMESPACE/NAME"), "{out}");
+    let ledger = out.lines().find(|l| l.starts_with(&format!("{payments}/ledger "))).unwrap_or_default();
+    assert!(ledger.contains("FAILED") && ledger.contains("PERMISSION_DENIED"), "{out}");
+    assert!(out.contains("dry run, nothing written: would be frozen 3, skipped 1, failed 1 until "), "{out}");
+    assert!(err.contains("1 of 5 Deployments failed"), "{err}");
     assert!(env.policy(&shop, "cart").await.is_none(), "a dry run creates no policy");
     assert!(stored_hold(&env, &shop, "web").await.is_null(), "a dry run places no hold");
 
