@@ -146,6 +146,7 @@ bench: ## Figures: kubesim; authz on vs off; drift correction vs its floor; admi
 	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example drift_bench
 	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example admission_bench
 	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example scale_bench
+	$(CARGO) run $(CARGO_FLAGS) --profile bench-harness -p scalekeeper --example freeze_bench
 
 .PHONY: probe
 probe: ## The adversarial probe's load cases (slow bodies, handshake lockout, reset floods, idle connections, big and random messages) against the release binary on loopback: a table of what was sent, what came back, RSS, health after each.

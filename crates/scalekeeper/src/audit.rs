@@ -1,5 +1,7 @@
 //! The audit trail: one JSON line per decision on every mutating call (SetReplicas,
-//! ClearDesiredReplicas) and every call refused by authorization, and one per admission
+//! ClearDesiredReplicas, SetSchedule, Freeze, Thaw; a Freeze or a Thaw also one per Deployment
+//! it writes or is refused, with that Deployment's namespace, name and before/after) and every
+//! call refused by authorization, and one per admission
 //! guard warning, refusal and break-glass write (`method` `AdmissionReview`, with `admission`), written to
 //! `--audit-log PATH` (`-`: stdout). Independent of `RUST_LOG`: logs are for operators,
 //! this is the record of who changed or tried to change what. The format is in
