@@ -136,6 +136,10 @@ async fn main() -> anyhow::Result<()> {
     let freeze_rate = report("Freeze", freeze_took, &frozen.results)?;
     anyhow::ensure!(outcomes(&frozen.results).0 == total, "every Deployment frozen");
 
+    // `FREEZE_BENCH_SETTLE_MS`: wait this long before the thaw (default 0: the thaw runs while
+    // the reconciler still records the freeze in 1,000 statuses, as after a real freeze).
+    let settle = std::env::var("FREEZE_BENCH_SETTLE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    tokio::time::sleep(Duration::from_millis(settle)).await;
     let t = Instant::now();
     let thawed = client.thaw(pb::ThawRequest { all_namespaces: true, ..Default::default() }).await?.into_inner();
     let thaw_took = t.elapsed();
