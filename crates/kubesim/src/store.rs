@@ -16,7 +16,7 @@
 //! changes (a watch from before it gets 410 Gone), and Events by a time to live after their
 //! last write, as kube-apiserver's `--event-ttl` bounds them ([`StoreInner::expire_events`]).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -141,6 +141,10 @@ pub struct StoreInner {
     /// The served resources (built-ins plus CRD-registered kinds).
     pub resources: Vec<ResourceDef>,
     objects: HashMap<String, Objects>,
+    /// Who owns what: each owner UID named in an object's `metadata.ownerReferences`, with
+    /// the objects (storage, key) naming it, kept by every commit, so that the garbage
+    /// collector finds a deleted owner's dependents without scanning every object.
+    owned: HashMap<String, BTreeSet<(String, ObjKey)>>,
     log: VecDeque<Change>,
     history: usize,
     event_ttl: Option<Duration>,
@@ -158,6 +162,15 @@ pub struct StoreInner {
     /// The resourceVersion of the last change to a ValidatingWebhookConfiguration (parsed
     /// webhooks are cached until it moves).
     pub webhook_configs_rv: u64,
+}
+
+/// The owner UIDs `object`'s `metadata.ownerReferences` name (none for `None`).
+fn owner_uids(object: Option<&Value>) -> Vec<String> {
+    object
+        .and_then(|o| o.pointer("/metadata/ownerReferences"))
+        .and_then(Value::as_array)
+        .map(|refs| refs.iter().filter_map(|r| r["uid"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
 }
 
 /// How many list snapshots are kept for continue tokens.
@@ -220,6 +233,10 @@ impl StoreInner {
         let event_key = (storage == crate::resources::EVENTS && self.event_ttl.is_some()).then(|| key.clone());
         let map = self.objects.entry(storage.to_string()).or_default();
         let previous = map.get(&key).cloned();
+        let owners_before = owner_uids(previous.as_deref());
+        let owners_after = owner_uids(new.as_ref());
+        let dependent =
+            (!owners_before.is_empty() || !owners_after.is_empty()).then(|| (storage.to_string(), key.clone()));
         let rv = self.rv + 1;
         let (kind, object) = match new {
             Some(mut obj) => {
@@ -237,6 +254,21 @@ impl StoreInner {
             }
         };
         self.rv = rv;
+        if let Some(dependent) = dependent {
+            for uid in owners_before {
+                if let Some(set) = self.owned.get_mut(&uid) {
+                    set.remove(&dependent);
+                    if set.is_empty() {
+                        self.owned.remove(&uid);
+                    }
+                }
+            }
+            if kind != ChangeType::Deleted {
+                for uid in owners_after {
+                    self.owned.entry(uid).or_default().insert(dependent.clone());
+                }
+            }
+        }
         if storage == crate::resources::WEBHOOK_CONFIGS {
             match (&previous, kind) {
                 (None, ChangeType::Added) => self.webhook_configs += 1,
@@ -311,21 +343,10 @@ impl StoreInner {
         self.writes.push_back(rec);
     }
 
-    /// Every object in every storage whose `metadata.ownerReferences` name `uid`.
+    /// Every object in every storage whose `metadata.ownerReferences` name `uid`, ordered by
+    /// storage then key (from the owner index every commit keeps).
     pub fn dependents_of(&self, uid: &str) -> Vec<(String, ObjKey)> {
-        let mut out = vec![];
-        for (storage, map) in &self.objects {
-            for (key, obj) in map.iter() {
-                let owned = obj
-                    .pointer("/metadata/ownerReferences")
-                    .and_then(Value::as_array)
-                    .is_some_and(|refs| refs.iter().any(|r| r["uid"].as_str() == Some(uid)));
-                if owned {
-                    out.push((storage.clone(), key.clone()));
-                }
-            }
-        }
-        out
+        self.owned.get(uid).map(|set| set.iter().cloned().collect()).unwrap_or_default()
     }
 
     /// Every key in `storage` within `namespace`.
@@ -375,6 +396,7 @@ impl Store {
                 rv: 0,
                 resources,
                 objects: HashMap::new(),
+                owned: HashMap::new(),
                 log: VecDeque::new(),
                 history: retention.history.max(1),
                 event_ttl: retention.event_ttl,
@@ -442,6 +464,28 @@ mod tests {
 
     fn key(n: &str) -> ObjKey {
         ("default".into(), n.into())
+    }
+
+    #[test]
+    fn the_owner_index_follows_every_commit() {
+        let s = store(10);
+        let mut g = s.lock();
+        let owned_by = |uid: &str| json!({"metadata": {"name": "rs", "ownerReferences": [{"uid": uid}]}});
+        g.commit("replicasets", key("rs"), Some(owned_by("a")));
+        g.commit(
+            "pods",
+            key("p"),
+            Some(json!({"metadata": {"name": "p", "ownerReferences": [{"uid": "a"}, {"uid": "b"}]}})),
+        );
+        let dep = |st: &str, n: &str| (st.to_string(), key(n));
+        assert_eq!(g.dependents_of("a"), [dep("pods", "p"), dep("replicasets", "rs")]);
+        // A new owner replaces the old one; a delete removes the dependent.
+        g.commit("replicasets", key("rs"), Some(owned_by("b")));
+        assert_eq!(g.dependents_of("a"), [dep("pods", "p")]);
+        assert_eq!(g.dependents_of("b"), [dep("pods", "p"), dep("replicasets", "rs")]);
+        g.commit("pods", key("p"), None);
+        assert_eq!(g.dependents_of("b"), [dep("replicasets", "rs")]);
+        assert!(g.dependents_of("a").is_empty() && g.dependents_of("nobody").is_empty());
     }
 
     #[test]
