@@ -53,10 +53,10 @@ impl Verb {
     /// for a method this table does not know (which is then refused).
     pub fn for_method(method: &str) -> Option<Verb> {
         Some(match method {
-            "GetDeployment" => Verb::Get,
+            "GetDeployment" | "GetHistory" => Verb::Get,
             "ListDeployments" | "Diff" => Verb::List,
             "WatchDeployments" => Verb::Watch,
-            "SetReplicas" | "SetSchedule" => Verb::Update,
+            "SetReplicas" | "SetSchedule" | "Undo" => Verb::Update,
             "ClearDesiredReplicas" => Verb::Delete,
             _ => return None,
         })
@@ -143,6 +143,8 @@ mod tests {
             ("WatchDeployments", Verb::Watch),
             ("SetReplicas", Verb::Update),
             ("ClearDesiredReplicas", Verb::Delete),
+            ("GetHistory", Verb::Get),
+            ("Undo", Verb::Update),
         ];
         for (method, verb) in table {
             assert_eq!(Verb::for_method(method), Some(verb), "{method}");

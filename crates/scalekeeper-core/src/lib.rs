@@ -8,6 +8,7 @@
 pub mod admission;
 pub mod authz;
 pub mod duration;
+pub mod history;
 pub mod identity;
 pub mod plan;
 pub mod request;
