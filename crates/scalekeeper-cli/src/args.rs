@@ -159,6 +159,28 @@ pub enum ClientCommand {
         #[command(flatten)]
         conn: ConnectArgs,
     },
+    /// Show the last changes of a Deployment's count (at most 20, oldest first):
+    /// scalekeeper history NAMESPACE/NAME
+    History {
+        /// The Deployment, as NAMESPACE/NAME.
+        target: String,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
+    },
+    /// Declare again the count declared before the last declaration: scalekeeper undo NAMESPACE/NAME.
+    /// Reads the history first, says what it will declare, and writes only if the declaration
+    /// is still at the version read (a declaration made meanwhile fails with ABORTED).
+    Undo {
+        /// The Deployment, as NAMESPACE/NAME.
+        target: String,
+        /// Check everything and show what the undo would do, without writing.
+        #[arg(long)]
+        dry_run: bool,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
+    },
     /// Set or clear a Deployment's weekly schedule windows
     Schedule {
         /// set or clear.
@@ -233,7 +255,9 @@ impl ClientCommand {
             | ClientCommand::List { conn, .. }
             | ClientCommand::Diff { conn, .. }
             | ClientCommand::Watch { conn, .. }
-            | ClientCommand::Clear { conn, .. } => conn,
+            | ClientCommand::Clear { conn, .. }
+            | ClientCommand::History { conn, .. }
+            | ClientCommand::Undo { conn, .. } => conn,
             ClientCommand::Schedule { command } => command.conn(),
         }
     }

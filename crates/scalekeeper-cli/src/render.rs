@@ -8,8 +8,9 @@ use std::sync::LazyLock;
 
 use prost_reflect::{DescriptorError, DescriptorPool, DynamicMessage, SerializeOptions};
 use scalekeeper_api::v1::{
-    ClearDesiredReplicasResponse, Deployment, DeploymentDiff, DiffResponse, EventType, Guard, Hold, Mode, Rule,
-    SetReplicasResponse, SetScheduleResponse, SyncStatus, WatchDeploymentsResponse, WriteOutcome,
+    ChangeKind, ClearDesiredReplicasResponse, Deployment, DeploymentDiff, DiffResponse, EventType, GetHistoryResponse,
+    Guard, HistoryEntry, Hold, Mode, Rule, SetReplicasResponse, SetScheduleResponse, SyncStatus, UndoResponse,
+    WatchDeploymentsResponse, WriteOutcome,
 };
 use serde_json::Value;
 use tonic::{Code, Status};
@@ -416,6 +417,69 @@ fn proto_json<M: prost_reflect::prost::Message>(msg: &M, name: &str) -> Result<V
     dynamic.serialize_with_options(serde_json::value::Serializer, &JSON_OPTIONS).map_err(|e| fail(e.to_string()))
 }
 
+/// A history entry's kind as the ReplicaPolicy status spells it (`HoldPlaced`), or the number
+/// when this client does not know it.
+pub fn change_kind_name(v: i32) -> String {
+    match ChangeKind::try_from(v) {
+        Ok(ChangeKind::Unspecified) | Err(_) => v.to_string(),
+        Ok(k) => k.as_str_name().trim_start_matches("CHANGE_KIND_").split('_').map(capitalized).collect(),
+    }
+}
+
+/// `WORD` as `Word`.
+fn capitalized(word: &str) -> String {
+    let lower = word.to_ascii_lowercase();
+    let mut chars = lower.chars();
+    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
+/// A count change as `5 → 7`, or `→ 7` without a count before.
+fn from_to(from: Option<i32>, to: i32) -> String {
+    match from {
+        Some(f) => format!("{f} → {to}"),
+        None => format!("→ {to}"),
+    }
+}
+
+/// The history as a table: TIME, WHAT, FROM → TO, WHO, REASON, oldest first; a line saying
+/// so when there is none.
+pub fn render_history_table(entries: &[HistoryEntry]) -> String {
+    if entries.is_empty() {
+        return "No changes recorded.\n".to_string();
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.time.as_ref().map(rfc3339_seconds).unwrap_or_else(|| "-".into()),
+                change_kind_name(e.kind),
+                from_to(e.from_replicas, e.to_replicas),
+                dash(&e.who),
+                dash(&e.reason),
+            ]
+        })
+        .collect();
+    render_table(&["TIME", "WHAT", "FROM → TO", "WHO", "REASON"], &rows)
+}
+
+/// `history -o json`: `{"deployment": {..}, "entries": [..]}` in the proto3 JSON mapping.
+pub fn history_json(resp: &GetHistoryResponse) -> Result<Value, CliError> {
+    proto_json(resp, "scalekeeper.v1.GetHistoryResponse")
+}
+
+/// What `undo` is about to declare: `shop/web: declared 7 → undo to 5 (declared by alice at
+/// 2026-11-29T14:00:00Z)`.
+pub fn undo_intent(target: &str, undone: &HistoryEntry, to: i32) -> String {
+    let mut by = String::new();
+    if !undone.who.is_empty() {
+        by.push_str(&format!(" by {}", undone.who));
+    }
+    if let Some(t) = &undone.time {
+        by.push_str(&format!(" at {}", rfc3339_seconds(t)));
+    }
+    format!("{target}: declared {} → undo to {to} (declared{by})\n", undone.to_replicas)
+}
+
 /// A Deployment in the proto3 JSON mapping (see `JSON_OPTIONS`): `desiredReplicas` omitted
 /// when unset, `status` and `lastSetAt` omitted when absent, every other field present.
 pub fn deployment_json(d: &Deployment) -> Result<Value, CliError> {
@@ -467,7 +531,7 @@ macro_rules! write_response {
     )*};
 }
 
-write_response!(SetReplicasResponse, ClearDesiredReplicasResponse, SetScheduleResponse);
+write_response!(SetReplicasResponse, ClearDesiredReplicasResponse, SetScheduleResponse, UndoResponse);
 
 /// A write's whole answer in the proto3 JSON mapping: `{"deployment": {..}, "outcome": {..}}`
 /// (what `--dry-run -o json` prints).

@@ -7,9 +7,9 @@ use std::io::{self, Write as _};
 use std::process::ExitCode;
 
 use scalekeeper_api::v1::{
-    ClearDesiredReplicasRequest, Deployment, DiffRequest, DiffResponse, EventType, GetDeploymentRequest, Guard,
-    ListDeploymentsRequest, Mode, ScheduleWindow, SetReplicasRequest, SetScheduleRequest, WatchDeploymentsRequest,
-    WatchDeploymentsResponse, WriteOutcome,
+    ChangeKind, ClearDesiredReplicasRequest, Deployment, DiffRequest, DiffResponse, EventType, GetDeploymentRequest,
+    GetHistoryRequest, Guard, HistoryEntry, ListDeploymentsRequest, Mode, ScheduleWindow, SetReplicasRequest,
+    SetScheduleRequest, UndoRequest, WatchDeploymentsRequest, WatchDeploymentsResponse, WriteOutcome,
 };
 use serde_json::json;
 use tonic::Status;
@@ -23,6 +23,7 @@ use super::render::{
     deployment_json, diff_response_json, emit, pretty, print_deployment, print_write, render_diff_table, render_error,
     render_list_table, render_watch_event, status_line, watch_event_json,
 };
+use super::render::{history_json, render_history_table, undo_intent};
 use super::session::{AttemptError, Idempotency, Session, should_retry};
 
 /// Runs a client command; prints results to stdout and errors to stderr; returns the process
@@ -119,6 +120,49 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             print_write(conn.output, dry_run, &resp)?;
             let asked = (hold || dry_run).then_some(if hold { "--hold" } else { "--dry-run" });
             check_understood(resp.outcome.as_ref(), dry_run, asked)
+        }
+        ClientCommand::History { target, .. } => {
+            let t = parse_target(&target)?;
+            let req = GetHistoryRequest { namespace: t.namespace, name: t.name };
+            let resp = session
+                .call(Idempotency::Read, |mut c| {
+                    let req = req.clone();
+                    async move { c.get_history(req).await }
+                })
+                .await?;
+            match conn.output {
+                Output::Table => emit(&render_history_table(&resp.entries)),
+                Output::Json => emit(&pretty(&history_json(&resp)?)?),
+            }
+        }
+        ClientCommand::Undo { target, dry_run, .. } => {
+            let t = parse_target(&target)?;
+            // Read first, to say what will be declared and to write only on the version read.
+            let read = GetHistoryRequest { namespace: t.namespace.clone(), name: t.name.clone() };
+            let history = session
+                .call(Idempotency::Read, |mut c| {
+                    let read = read.clone();
+                    async move { c.get_history(read).await }
+                })
+                .await?;
+            let version = history.deployment.as_ref().map(|d| d.version.clone()).unwrap_or_default();
+            if let Some((undone, to)) = undo_candidate(&history.entries) {
+                let intent = undo_intent(&target, undone, to);
+                match conn.output {
+                    // stdout is the JSON document alone.
+                    Output::Json => eprint!("{intent}"),
+                    Output::Table => emit(&intent)?,
+                }
+            }
+            let req = UndoRequest { namespace: t.namespace, name: t.name, expected_version: version, dry_run };
+            let resp = session
+                .call(Idempotency::of_write(&req.expected_version), |mut c| {
+                    let req = req.clone();
+                    async move { c.undo(req).await }
+                })
+                .await?;
+            print_write(conn.output, dry_run, &resp)?;
+            check_understood(resp.outcome.as_ref(), dry_run, dry_run.then_some("--dry-run"))
         }
         ClientCommand::Schedule { command } => {
             let (target, windows, expected_version, dry_run) = match command {
@@ -242,6 +286,15 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
 /// `current` has, then one window per `windows` entry with `replicas`; the version is
 /// `expected_version` when the user gave one, else the version `current` was read at (empty
 /// for a Deployment without a declaration, which the server takes as any version).
+/// The declaration an undo reverts, as the history shows it, and the count it declares again:
+/// the newest Declared entry, when it has a count before it. For the message printed before
+/// the call only: the server applies the rule (and refuses when the history has not caught
+/// up with the declaration).
+fn undo_candidate(entries: &[HistoryEntry]) -> Option<(&HistoryEntry, i32)> {
+    let newest = entries.iter().rev().find(|e| e.kind == ChangeKind::Declared as i32)?;
+    Some((newest, newest.from_replicas?))
+}
+
 fn appended_schedule(
     current: Deployment,
     windows: Vec<String>,

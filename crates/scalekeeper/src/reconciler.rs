@@ -31,6 +31,7 @@ use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, Resource as _, ResourceExt as _};
 use scalekeeper_core::Desired;
+use scalekeeper_core::history;
 use scalekeeper_core::plan::{
     ConditionChange, Decision, Declaration, DeploymentFacts, Input, Limits, Plan, Record, plan,
 };
@@ -44,8 +45,8 @@ use crate::events::publish_on;
 use crate::hpa::{self, HorizontalPodAutoscaler};
 use crate::metrics::Metrics;
 use crate::policy::{
-    CONDITION_SUSPENDED, Correction, FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION,
-    PolicyCondition, ReplicaPolicy, ReplicaPolicyStatus,
+    CONDITION_SUSPENDED, Correction, FIELD_MANAGER, HistoryEntry, LAST_SET_AT, LAST_SET_BY,
+    LAST_SET_DEPLOYMENT_GENERATION, PolicyCondition, ReplicaPolicy, ReplicaPolicyStatus,
 };
 
 pub use scalekeeper_core::plan::{
@@ -229,16 +230,35 @@ fn applied_in_status(status: &ReplicaPolicyStatus) -> i64 {
 /// applied or edited with kubectl or a GitOps tool is owned by that tool's manager. Without
 /// managedFields, the `last-set-at` annotation the writer sets decides.
 fn declared_through_api(policy: &ReplicaPolicy) -> bool {
-    let owner = policy
+    match replicas_owner(policy) {
+        Some(manager) => manager == FIELD_MANAGER,
+        None => policy.annotations().contains_key(LAST_SET_AT),
+    }
+}
+
+/// The field manager of the newest managedFields entry owning the policy's
+/// `f:spec.f:replicas`: who last declared its count (the history names it for an edit made
+/// with kubectl or a GitOps tool).
+fn replicas_owner(policy: &ReplicaPolicy) -> Option<&str> {
+    policy
         .metadata
         .managed_fields
         .iter()
         .flatten()
         .filter(|e| crate::culprit::owns_spec_replicas(e))
-        .max_by_key(|e| e.time.as_ref().map(|t| t.0));
-    match owner {
-        Some(e) => e.manager.as_deref() == Some(FIELD_MANAGER),
-        None => policy.annotations().contains_key(LAST_SET_AT),
+        .max_by_key(|e| e.time.as_ref().map(|t| t.0))
+        .and_then(|e| e.manager.as_deref())
+}
+
+/// What `status` recorded that the history's next look compares with (every field optional:
+/// a status from before the history reads as nothing recorded).
+fn recorded_for_history(status: &ReplicaPolicyStatus) -> history::Recorded {
+    history::Recorded {
+        declared: status.history_declared_replicas,
+        hold: status.history_hold.clone(),
+        effective: status.effective_replicas,
+        spec_replicas: status.spec_replicas,
+        applied_rule: status.applied_rule.clone(),
     }
 }
 
@@ -570,30 +590,72 @@ async fn execute(
     status.effective_rule = Some(planned.effective.source.kind().as_str().into());
     status.next_transition_time = planned.effective.next_transition.map(crate::policy::timestamp_millis);
     status.applied_rule = Some(planned.applied_rule.clone());
+    // The history: what this look changed, against what the status recorded. An entry is
+    // recorded once: a status write that adds entries is made on condition that the policy is
+    // still the one read. Refused (a new leader whose cache has not seen the old leader's last
+    // status yet, or a declaration landing meanwhile), the entries are derived again against the
+    // live status and written on condition of its version: neither appended twice nor lost.
     let policies: Api<ReplicaPolicy> = Api::namespaced(ctx.client.clone(), &ns);
-    if let Some(written) = write_status(&policies, &name, &old, &status).await? {
-        // The next look reads this status, not the one before it: the watch event of this
-        // write can come after that of the scale write, which triggers the look. Planned from
-        // the old status, that look would take a suspension this one ended as still in force
-        // and write it back.
-        ctx.cache.keep_written(&written);
+    let editor = replicas_owner(policy).map(str::to_owned);
+    let (mut base, mut version) = (old, policy.resource_version());
+    for attempt in 1..=MAX_READS {
+        let mut status = status.clone();
+        let look = history::look(input, &planned, &recorded_for_history(&base), editor.as_deref());
+        status.history = base.history.clone();
+        history::append(&mut status.history, look.entries.iter().map(HistoryEntry::from));
+        status.history_declared_replicas = Some(look.declared);
+        status.history_hold = look.hold;
+        let precondition = if look.entries.is_empty() { None } else { version.as_deref() };
+        match write_status(&policies, &name, &base, &status, precondition).await {
+            Ok(Some(written)) => {
+                // The next look reads this status, not the one before it: the watch event of
+                // this write can come after that of the scale write, which triggers the look.
+                // Planned from the old status, that look would take a suspension this one ended
+                // as still in force and write it back.
+                ctx.cache.keep_written(&written);
+                break;
+            }
+            Ok(None) => break,
+            Err(ReconcileError::Kube { source: kube::Error::Api(e), .. }) if e.code == 409 && attempt < MAX_READS => {
+                let Some(live) = policies
+                    .get_opt(&name)
+                    .await
+                    .map_err(ReconcileError::kube(format!("reading ReplicaPolicy {ns}/{name}")))?
+                else {
+                    break;
+                };
+                tracing::debug!(namespace = %ns, name = %name, "the policy moved on before its status write; recording the history against the live status");
+                base = live.status.clone().unwrap_or_default();
+                version = live.resource_version();
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(Action::requeue(planned.requeue_after))
 }
 
 /// Writes the status subresource when it changed (a merge patch of `status` only); returns
-/// the policy the API server answered with, `None` when nothing was written.
+/// the policy the API server answered with, `None` when nothing was written. With
+/// `resource_version`, the patch carries it as a precondition: the API server answers 409
+/// Conflict when the policy moved on since (an error: the look is retried with backoff).
+///
+/// Source: "Resource versions" in <https://kubernetes.io/docs/reference/using-api/api-concepts/>.
 async fn write_status(
     api: &Api<ReplicaPolicy>,
     name: &str,
     old: &ReplicaPolicyStatus,
     new: &ReplicaPolicyStatus,
+    resource_version: Option<&str>,
 ) -> Result<Option<ReplicaPolicy>, ReconcileError> {
     if old == new {
         return Ok(None);
     }
     let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
-    match api.patch_status(name, &pp, &Patch::Merge(json!({"status": new}))).await {
+    let mut body = json!({"status": new});
+    if let Some(rv) = resource_version {
+        body["metadata"] = json!({"resourceVersion": rv});
+    }
+    match api.patch_status(name, &pp, &Patch::Merge(body)).await {
         Ok(written) => Ok(Some(written)),
         // Deleted meanwhile (with its Deployment): nothing left to report on.
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),

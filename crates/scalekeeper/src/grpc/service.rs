@@ -221,7 +221,7 @@ impl Service {
         self.metrics.observe(method, code_name(code), elapsed.as_secs_f64());
         let denied = matches!(result, Err(Error::PermissionDenied(_)));
         if self.auditor.enabled()
-            && (denied || matches!(method, "SetReplicas" | "ClearDesiredReplicas" | "SetSchedule"))
+            && (denied || matches!(method, "SetReplicas" | "ClearDesiredReplicas" | "SetSchedule" | "Undo"))
         {
             let f = facts.lock().unwrap_or_else(|e| e.into_inner()).clone();
             let (before, after, generation) = match f.write {
