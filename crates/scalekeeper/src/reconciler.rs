@@ -35,7 +35,7 @@ use scalekeeper_core::history;
 use scalekeeper_core::plan::{
     ConditionChange, Decision, Declaration, DeploymentFacts, Input, Limits, Plan, Record, plan,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::{Cache, CachedDeployment, Change};
@@ -652,6 +652,14 @@ async fn write_status(
     }
     let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
     let mut body = json!({"status": new});
+    // A field the new status leaves out (an optional field now unset, e.g. `historyHold` once
+    // the hold ended) is removed with `null`: a merge patch keeps every field it does not name.
+    // Source: RFC 7386, "JSON Merge Patch" <https://www.rfc-editor.org/rfc/rfc7386>.
+    if let (Value::Object(before), Some(Value::Object(after))) = (json!(old), body.get_mut("status")) {
+        for key in before.keys() {
+            after.entry(key.clone()).or_insert(Value::Null);
+        }
+    }
     if let Some(rv) = resource_version {
         body["metadata"] = json!({"resourceVersion": rv});
     }
