@@ -6,7 +6,8 @@
 //!  plan::Input (declaration, Deployment, record, now) ┐
 //!  plan::Plan (decision, effective, applied rule) ────┼─► look ─► Look { entries, recorded }
 //!  Recorded (what the status last recorded) ─────────┤                 │
-//!  editor (who owns the policy's spec.replicas) ──────┘                 └─► append (at most 20)
+//!  editor (who owns the policy's spec.replicas) ──────┤                 └─► append (at most 20)
+//!  refusals (the guard's ScaleRefused Events) ────────┘
 //! ```
 //!
 //! Only the reconciler's leader writes the history, in the ReplicaPolicy's status, with the
@@ -25,7 +26,7 @@
 //! | [`ChangeKind::Applied`] | the reconciler applied a declaration the Deployment never had ([`Decision::Apply`] of a new generation) | `spec.replicas` → declared | the declarer |
 //! | [`ChangeKind::DriftCorrected`] | [`Decision::Correct`] | drifted count → effective count | the field manager that drifted it |
 //! | [`ChangeKind::DriftObserved`] | drift not corrected (Observe mode, flap guard), `spec.replicas` not the count last recorded | count last recorded → drifted count | the field manager that drifted it |
-//! | [`ChangeKind::GuardRefused`] | (not derived by a look: the admission guard's refusals) | — | — |
+//! | [`ChangeKind::GuardRefused`] | a `ScaleRefused` Event newer than the newest refusal recorded | `spec.replicas` → the count the write asked for | who made the write |
 
 use std::fmt;
 use std::str::FromStr;
@@ -158,6 +159,25 @@ pub struct Recorded {
     /// The rule the status recorded as last in effect (`status.appliedRule`, a
     /// [`crate::rules::Source::key`]); `None` reads as the declared count's.
     pub applied_rule: Option<String>,
+    /// The time of the newest guard refusal the history recorded
+    /// (`status.historyRefusedUntil`): refusals at or before it are not recorded again.
+    pub refused_until: Option<Timestamp>,
+}
+
+/// A write of `spec.replicas` the admission guard refused, as its `ScaleRefused` Event says
+/// (the note read with [`crate::admission::parse_refusal_note`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// When (the Event's last observation: a series' `lastObservedTime`, else its time).
+    pub time: Timestamp,
+    /// `spec.replicas` before the refused write (a count).
+    pub from: i32,
+    /// The count the refused write asked for.
+    pub to: i32,
+    /// Who made the write.
+    pub by: String,
+    /// How many times the Event has seen this refusal (a series' count; 1 for one).
+    pub count: i32,
 }
 
 /// What one look adds to the history, and the markers to record with it.
@@ -169,13 +189,17 @@ pub struct Look {
     pub declared: i32,
     /// The active hold now recorded (`status.historyHold`).
     pub hold: Option<String>,
+    /// The time of the newest guard refusal now recorded (`status.historyRefusedUntil`).
+    pub refused_until: Option<Timestamp>,
 }
 
 /// The changes one look of the reconciler records, from what it read (`input`), what it decided
-/// (`plan`), what the status' history recorded before (`recorded`) and the field manager that
+/// (`plan`), what the status' history recorded before (`recorded`), the field manager that
 /// last wrote the ReplicaPolicy's `spec.replicas` (`editor`, named when the count was not
-/// declared through the API). See the module docs for the table. Pure.
-pub fn look(input: &Input, plan: &Plan, recorded: &Recorded, editor: Option<&str>) -> Look {
+/// declared through the API) and the guard's refusals of writes to this Deployment that its
+/// Events report (`refusals`, any order; those after `recorded.refused_until` are new). See the
+/// module docs for the table. Pure.
+pub fn look(input: &Input, plan: &Plan, recorded: &Recorded, editor: Option<&str>, refusals: &[Refusal]) -> Look {
     let declaration = &input.declaration;
     let now = input.now;
     let declared = declaration.desired.replicas;
@@ -319,7 +343,22 @@ pub fn look(input: &Input, plan: &Plan, recorded: &Recorded, editor: Option<&str
             _ => {}
         }
     }
-    Look { entries, declared, hold: hold_key }
+    // The guard's refusals since the newest recorded, oldest first.
+    let mut new: Vec<&Refusal> =
+        refusals.iter().filter(|r| recorded.refused_until.is_none_or(|t| r.time > t)).collect();
+    new.sort_by_key(|r| r.time);
+    for r in &new {
+        let times = if r.count > 1 { format!(" (seen {} times)", r.count) } else { String::new() };
+        entries.push(entry(
+            ChangeKind::GuardRefused,
+            Some(r.from),
+            r.to,
+            r.by.clone(),
+            format!("the admission guard refused the write at {}{times}", crate::spec::timestamp(r.time)),
+        ));
+    }
+    let refused_until = new.last().map(|r| r.time).max(recorded.refused_until);
+    Look { entries, declared, hold: hold_key, refused_until }
 }
 
 /// Whether the declaration is pinned to a Deployment UID other than the observed one.

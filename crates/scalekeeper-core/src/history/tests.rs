@@ -59,7 +59,7 @@ fn input(spec_replicas: i32) -> Input {
 
 /// What a status recorded after a look that saw declared 4 in effect.
 fn settled() -> Recorded {
-    Recorded { declared: Some(4), hold: None, effective: Some(4), spec_replicas: Some(4), applied_rule: None }
+    Recorded { declared: Some(4), effective: Some(4), spec_replicas: Some(4), ..Default::default() }
 }
 
 fn hold(until: &str) -> Hold {
@@ -78,7 +78,7 @@ fn summary(l: &Look) -> Vec<(ChangeKind, Option<i32>, i32, &str)> {
 }
 
 fn run(i: &Input, r: &Recorded, editor: Option<&str>) -> Look {
-    look(i, &plan(i), r, editor)
+    look(i, &plan(i), r, editor, &[])
 }
 
 #[test]
@@ -329,4 +329,31 @@ fn kinds_round_trip_their_camel_case_names() {
     }
     assert_eq!(ChangeKind::HoldPlaced.to_string(), "HoldPlaced");
     assert!("holdPlaced".parse::<ChangeKind>().is_err());
+}
+
+fn refusal(time: &str, to: i32, count: i32) -> Refusal {
+    Refusal { time: at(time), from: 4, to, by: "mallory".into(), count }
+}
+
+#[test]
+fn guard_refusals_are_recorded_once_oldest_first() {
+    let i = input(4);
+    let p = plan(&i);
+    let refusals = [refusal("2026-11-29T09:59:30Z", 0, 1), refusal("2026-11-29T09:59:10Z", 9, 3)];
+    let l = look(&i, &p, &settled(), None, &refusals);
+    assert_eq!(
+        summary(&l),
+        [(ChangeKind::GuardRefused, Some(4), 9, "mallory"), (ChangeKind::GuardRefused, Some(4), 0, "mallory")]
+    );
+    assert!(l.entries[0].reason.contains("seen 3 times"), "{}", l.entries[0].reason);
+    assert_eq!(l.refused_until, Some(at("2026-11-29T09:59:30Z")));
+    // Recorded up to then: only a newer one is new (a series that counted up has a newer time).
+    let recorded = Recorded { refused_until: l.refused_until, ..settled() };
+    assert!(look(&i, &p, &recorded, None, &refusals).entries.is_empty());
+    let later = [refusals[0].clone(), refusal("2026-11-29T09:59:50Z", 0, 2)];
+    let l = look(&i, &p, &recorded, None, &later);
+    assert_eq!(summary(&l), [(ChangeKind::GuardRefused, Some(4), 0, "mallory")]);
+    assert_eq!(l.refused_until, Some(at("2026-11-29T09:59:50Z")));
+    // None at all keeps the mark.
+    assert_eq!(look(&i, &p, &recorded, None, &[]).refused_until, recorded.refused_until);
 }
