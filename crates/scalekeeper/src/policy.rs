@@ -264,6 +264,10 @@ pub struct ReplicaPolicyStatus {
     /// recorded once, as `HoldPlaced`; this one ending, as `HoldExpired` or `HoldCleared`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub history_hold: Option<String>,
+    /// RFC 3339 time (microseconds kept) of the newest admission guard refusal the history
+    /// recorded: a `ScaleRefused` Event observed later is recorded once, as `GuardRefused`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_refused_until: Option<String>,
 }
 
 /// One change of the Deployment's count in `status.history`.

@@ -25,12 +25,15 @@ use std::time::{Duration, Instant};
 
 use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Event as CoreEvent;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client, Resource as _, ResourceExt as _};
 use scalekeeper_core::Desired;
+use scalekeeper_core::admission::{REASON_SCALE_REFUSED, parse_refusal_note};
 use scalekeeper_core::history;
 use scalekeeper_core::plan::{
     ConditionChange, Decision, Declaration, DeploymentFacts, Input, Limits, Plan, Record, plan,
@@ -165,6 +168,9 @@ pub struct Context {
     memory: Mutex<HashMap<ObjectRef<ReplicaPolicy>, Memory>>,
     /// Consecutive failures per policy, for exponential backoff.
     failures: Mutex<HashMap<ObjectRef<ReplicaPolicy>, u32>>,
+    /// Per Deployment (namespace, name): the admission guard's refusals its `ScaleRefused`
+    /// Events report, the newest [`history::MAX_HISTORY`] (see [`watch_refusals`]).
+    refusals: Mutex<HashMap<(String, String), Vec<history::Refusal>>>,
 }
 
 impl Context {
@@ -183,7 +189,28 @@ impl Context {
             config,
             memory: Mutex::default(),
             failures: Mutex::default(),
+            refusals: Mutex::default(),
         })
+    }
+
+    /// The guard's refusals of writes to Deployment `namespace/name` known to this leader.
+    fn refusals_of(&self, namespace: &str, name: &str) -> Vec<history::Refusal> {
+        let map = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&(namespace.to_owned(), name.to_owned())).cloned().unwrap_or_default()
+    }
+
+    /// Remembers `refusal` of a write to `namespace/name`; whether it is new.
+    fn add_refusal(&self, namespace: &str, name: &str, refusal: history::Refusal) -> bool {
+        let mut map = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+        let list = map.entry((namespace.to_owned(), name.to_owned())).or_default();
+        if list.contains(&refusal) {
+            return false;
+        }
+        list.push(refusal);
+        list.sort_by_key(|r| r.time);
+        let excess = list.len().saturating_sub(history::MAX_HISTORY);
+        list.drain(..excess);
+        true
     }
 
     fn memory<T>(&self, key: &ObjectRef<ReplicaPolicy>, f: impl FnOnce(&mut Memory) -> T) -> T {
@@ -259,6 +286,7 @@ fn recorded_for_history(status: &ReplicaPolicyStatus) -> history::Recorded {
         effective: status.effective_replicas,
         spec_replicas: status.spec_replicas,
         applied_rule: status.applied_rule.clone(),
+        refused_until: status.history_refused_until.as_deref().and_then(|t| t.parse().ok()),
     }
 }
 
@@ -597,14 +625,16 @@ async fn execute(
     // live status and written on condition of its version: neither appended twice nor lost.
     let policies: Api<ReplicaPolicy> = Api::namespaced(ctx.client.clone(), &ns);
     let editor = replicas_owner(policy).map(str::to_owned);
+    let refusals = ctx.refusals_of(&ns, &name);
     let (mut base, mut version) = (old, policy.resource_version());
     for attempt in 1..=MAX_READS {
         let mut status = status.clone();
-        let look = history::look(input, &planned, &recorded_for_history(&base), editor.as_deref());
+        let look = history::look(input, &planned, &recorded_for_history(&base), editor.as_deref(), &refusals);
         status.history = base.history.clone();
         history::append(&mut status.history, look.entries.iter().map(HistoryEntry::from));
         status.history_declared_replicas = Some(look.declared);
         status.history_hold = look.hold;
+        status.history_refused_until = look.refused_until.map(|t| t.to_string());
         let precondition = if look.entries.is_empty() { None } else { version.as_deref() };
         match write_status(&policies, &name, &base, &status, precondition).await {
             Ok(Some(written)) => {
@@ -702,9 +732,15 @@ pub async fn run(ctx: Arc<Context>, stop: CancellationToken) {
         let stop = stop.clone();
         // Subscribe before reading the store, so nothing falls between the two.
         let changes = tokio_stream::wrappers::BroadcastStream::new(ctx.cache.subscribe());
+        // The guard's refusals: each new one triggers its policy's look, which records it.
+        let (refused_tx, refused_rx) = tokio::sync::mpsc::unbounded_channel();
+        let refusal_watch = watch_refusals(ctx.clone(), namespace.clone(), store.clone(), refused_tx, stop.clone());
         // Futures, not spawned tasks: aborting `run` then drops every controller with it.
         tasks.push(async move {
-            let triggers = triggers(namespace, store.clone(), changes);
+            let triggers = futures::stream::select(
+                triggers(namespace, store.clone(), changes),
+                tokio_stream::wrappers::UnboundedReceiverStream::new(refused_rx),
+            );
             let running = Controller::for_stream(futures::stream::pending(), store.clone())
                 .with_config(kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency))
                 .reconcile_on(triggers)
@@ -734,10 +770,77 @@ pub async fn run(ctx: Arc<Context>, stop: CancellationToken) {
             tokio::select! {
                 _ = running => {}
                 _ = unsynced_stop => {}
+                _ = refusal_watch => {}
             }
         });
     }
     futures::future::join_all(tasks).await;
+}
+
+/// Watches the core/v1 Events with reason [`REASON_SCALE_REFUSED`] in the part of the scope
+/// serving `namespace` (`None`: all), while this process leads: each refusal of a write to a
+/// Deployment whose policy is in `store` is remembered ([`Context::add_refusal`]) and that
+/// policy sent to `trigger`, so its next look records it in the history. The admission
+/// webhook refuses on whichever replica the API server calls; only the leader writes the
+/// status, so it learns of refusals from their Events. The first list brings the Events of
+/// refusals made before it led (the history's `historyRefusedUntil` keeps them from being
+/// recorded twice). Never returns: it stops watching when `stop` is cancelled and then waits
+/// (the controller's shutdown ends the task).
+///
+/// Source: field selectors on Events (`reason`), "Field Selectors",
+/// <https://kubernetes.io/docs/concepts/overview/working-with-objects/field-selectors/>.
+async fn watch_refusals(
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    store: Store<ReplicaPolicy>,
+    trigger: tokio::sync::mpsc::UnboundedSender<ObjectRef<ReplicaPolicy>>,
+    stop: CancellationToken,
+) {
+    let api: Api<CoreEvent> = match &namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    let config = watcher::Config::default().fields(&format!("reason={REASON_SCALE_REFUSED}"));
+    let events = watcher(api, config).default_backoff().applied_objects().take_until(stop.cancelled_owned());
+    futures::pin_mut!(events);
+    while let Some(event) = events.next().await {
+        let event = match event {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::debug!(error = %e, "watching ScaleRefused Events");
+                continue;
+            }
+        };
+        let Some((ns, name, refusal)) = refusal_of(&event) else { continue };
+        let r = ObjectRef::new(&name).within(&ns);
+        if store.get(&r).is_some() && ctx.add_refusal(&ns, &name, refusal) {
+            let _ = trigger.send(r);
+        }
+    }
+    std::future::pending::<()>().await;
+}
+
+/// The refusal a `ScaleRefused` Event reports about a Deployment: its namespace, name, and
+/// what its note says ([`scalekeeper_core::admission::parse_refusal_note`], the reader of what
+/// the webhook writes), at the Event's last observation. `None` for an Event about anything
+/// else, or with a note no version of scalekeeper writes.
+fn refusal_of(event: &CoreEvent) -> Option<(String, String, history::Refusal)> {
+    let about = &event.involved_object;
+    if about.kind.as_deref() != Some("Deployment") {
+        return None;
+    }
+    let (ns, name) = (about.namespace.clone()?, about.name.clone()?);
+    let note = parse_refusal_note(event.message.as_deref()?, &format!("{ns}/{name}"))?;
+    let time = event
+        .series
+        .as_ref()
+        .and_then(|s| s.last_observed_time.as_ref().map(|t| t.0))
+        .or(event.event_time.as_ref().map(|t| t.0))
+        .or(event.last_timestamp.as_ref().map(|t| t.0))
+        .or(event.first_timestamp.as_ref().map(|t| t.0))
+        .or(event.metadata.creation_timestamp.as_ref().map(|t| t.0))?;
+    let count = event.series.as_ref().and_then(|s| s.count).or(event.count).unwrap_or(1).max(1);
+    Some((ns, name, history::Refusal { time, from: note.from, to: note.to, by: note.by, count }))
 }
 
 /// The policies to reconcile, from the cache's change feed, for the part of the scope serving

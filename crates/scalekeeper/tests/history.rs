@@ -220,6 +220,66 @@ async fn undo_is_refused_after_a_concurrent_declaration() {
     assert_eq!(env.policy(&shop, "web").await.unwrap()["spec"]["replicas"], 9, "nothing written");
 }
 
+/// An AdmissionReview of a write of Deployment `ns/name`'s scale subresource from `old` to
+/// `new` by `user`, as the API server sends it to the guard's webhook.
+fn scale_review(ns: &str, name: &str, uid: &str, old: i64, new: i64, user: &str) -> Value {
+    let scale = |n: i64| {
+        json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
+               "metadata": {"name": name, "namespace": ns, "uid": uid}, "spec": {"replicas": n}, "status": {"replicas": old}})
+    };
+    json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {
+            "uid": format!("review-{old}-{new}-{}", jiff::Timestamp::now().as_nanosecond()),
+            "kind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+            "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "subResource": "scale",
+            "requestKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+            "requestResource": {"group": "apps", "version": "v1", "resource": "deployments"},
+            "requestSubResource": "scale",
+            "name": name, "namespace": ns, "operation": "UPDATE",
+            "userInfo": {"username": user, "groups": ["system:authenticated"]},
+            "object": scale(new), "oldObject": scale(old), "dryRun": false,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": "UpdateOptions"},
+        }
+    })
+}
+
+/// The guard refuses on whichever replica the API server calls; the leader learns of it from
+/// the `ScaleRefused` Event and records it once per refusal. (kubesim: the review is posted to
+/// the webhook as the API server would.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guard_refusals_are_recorded_from_their_events() {
+    let env = common::start_with(Options { admission: Some(vec![]), ..Default::default() }).await;
+    let mut c = env.client().await;
+    c.set_replicas(pb::SetReplicasRequest { guard: pb::Guard::Deny as i32, ..set("shop", "web", 5) }).await.unwrap();
+    wait_for_async("the history records declared 5", T, POLL, || async {
+        env.policy("shop", "web").is_some_and(|p| p["status"]["historyDeclaredReplicas"] == 5)
+    })
+    .await;
+    let uid =
+        env.sim.get("apps/v1", "Deployment", "shop", "web").unwrap()["metadata"]["uid"].as_str().unwrap().to_owned();
+    let refused = || {
+        env.policy("shop", "web")
+            .map(|p| entries(&p).into_iter().filter(|e| e.0 == "GuardRefused").collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    for n in 1..=3 {
+        let answer = env.admit(&scale_review("shop", "web", &uid, 5, 0, "mallory")).await;
+        assert_eq!(answer["response"]["allowed"], false, "{answer}");
+        // One Event whose series counts the repeats; each observation is one refusal.
+        wait_for_async(&format!("refusal {n} in the history"), T, POLL, || async { refused().len() >= n }).await;
+    }
+    let got = refused();
+    assert_eq!(got, vec![("GuardRefused".to_string(), Some(5), 0, "mallory".to_string()); 3], "recorded once each");
+    let p = env.policy("shop", "web").unwrap();
+    let last = p["status"]["history"].as_array().unwrap().last().unwrap().clone();
+    assert!(last["reason"].as_str().unwrap().contains("seen 3 times"), "{last}");
+    // The API names the kind.
+    let h = history(&mut c, "shop", "web").await;
+    assert_eq!(h.entries.iter().filter(|e| e.kind == pb::ChangeKind::GuardRefused as i32).count(), 3);
+}
+
 // === Two processes and a change of leader ===
 
 /// One `scalekeeper serve` process.
