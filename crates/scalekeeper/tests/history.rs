@@ -66,10 +66,29 @@ fn entries(policy: &Value) -> Vec<(String, Option<i64>, i64, String)> {
         .unwrap_or_default()
 }
 
-/// Waits until the status' history records the declaration of `replicas`.
+/// Waits until the status' history records the declaration of `replicas`, and the server's
+/// cache (what GetHistory and Undo read) has it too.
 async fn recorded_declared(env: &TargetEnv, ns: &str, name: &str, replicas: i64) {
     wait_for_async(&format!("the history records declared {replicas}"), T, POLL, || async {
         env.policy(ns, name).await.is_some_and(|p| p["status"]["historyDeclaredReplicas"] == replicas)
+    })
+    .await;
+    let c = env.client().await;
+    served_declared(&c, ns, name, replicas as i32).await;
+}
+
+/// Waits until GetHistory's newest Declared entry declares `replicas`.
+async fn served_declared(c: &ScaleServiceClient<Channel>, ns: &str, name: &str, replicas: i32) {
+    wait_for_async(&format!("GetHistory shows declared {replicas}"), T, POLL, || {
+        let mut c = c.clone();
+        async move {
+            let h = history(&mut c, ns, name).await;
+            h.entries
+                .iter()
+                .rev()
+                .find(|e| e.kind == pb::ChangeKind::Declared as i32)
+                .is_some_and(|e| e.to_replicas == replicas)
+        }
     })
     .await;
 }
@@ -129,8 +148,17 @@ async fn a_drift_is_recorded_with_the_field_manager_that_made_it() {
     );
     assert_eq!(h.iter().filter(|e| **e == want).count(), 1, "recorded once: {h:?}");
 
-    // The API: oldest first, the Deployment with it.
-    let r = history(&mut c, &shop, "web").await;
+    // The API (from the server's cache, which may be a moment behind): oldest first, the
+    // Deployment with it.
+    let r = wait_for_async("GetHistory shows the correction", T, POLL, || {
+        let mut c = c.clone();
+        let shop = shop.clone();
+        async move {
+            let r = history(&mut c, &shop, "web").await;
+            r.entries.iter().any(|e| e.kind == pb::ChangeKind::DriftCorrected as i32).then_some(r)
+        }
+    })
+    .await;
     assert_eq!(r.deployment.as_ref().map(|d| d.name.as_str()), Some("web"));
     let last = r.entries.iter().rfind(|e| e.kind == pb::ChangeKind::DriftCorrected as i32).unwrap();
     assert_eq!((last.from_replicas, last.to_replicas, last.who.as_str()), (Some(7), 3, who));
@@ -275,9 +303,15 @@ async fn guard_refusals_are_recorded_from_their_events() {
     let p = env.policy("shop", "web").unwrap();
     let last = p["status"]["history"].as_array().unwrap().last().unwrap().clone();
     assert!(last["reason"].as_str().unwrap().contains("seen 3 times"), "{last}");
-    // The API names the kind.
-    let h = history(&mut c, "shop", "web").await;
-    assert_eq!(h.entries.iter().filter(|e| e.kind == pb::ChangeKind::GuardRefused as i32).count(), 3);
+    // The API names the kind (from the server's cache, which may be a moment behind).
+    wait_for_async("GetHistory shows the 3 refusals", T, POLL, || {
+        let mut c = c.clone();
+        async move {
+            let h = history(&mut c, "shop", "web").await;
+            h.entries.iter().filter(|e| e.kind == pb::ChangeKind::GuardRefused as i32).count() == 3
+        }
+    })
+    .await;
 }
 
 // === Two processes and a change of leader ===
@@ -434,6 +468,7 @@ async fn history_is_bounded_at_20_across_a_leader_change() {
     }
 
     let mut c = pair.client(survivor).await;
+    served_declared(&c, &pair.ns, "web", 28).await;
     let h = history(&mut c, &pair.ns, "web").await.entries;
     let got: Vec<_> = h.iter().map(|e| (e.kind, e.from_replicas, e.to_replicas)).collect();
     // The last 20 of None -> 4, 4 -> 5, ..., 27 -> 28: 8 -> 9 to 27 -> 28, each once.
