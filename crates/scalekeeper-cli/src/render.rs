@@ -624,7 +624,7 @@ mod tests {
                 until: Some(ts("2026-11-29T14:00:00.250Z")),
                 reason: "INC-123".into(),
                 set_by: "alice".into(),
-                set_at: Some(ts("2026-11-29T12:00:00Z")),
+                set_at: Some(ts("2026-11-30T12:00:00Z")),
             }),
             schedule: vec![
                 ScheduleWindow { window: "Mon-Fri 08:00-20:00 Europe/Berlin".into(), replicas: 6 },
@@ -1008,5 +1008,44 @@ mod tests {
         );
         assert!(out.contains("`scalekeeper get NAMESPACE/NAME` shows the current state"), "{out}");
         assert_eq!(code_name(Code::FailedPrecondition), "FAILED_PRECONDITION");
+    }
+
+    fn entry(kind: ChangeKind, from: Option<i32>, to: i32, who: &str, reason: &str) -> HistoryEntry {
+        HistoryEntry {
+            time: Some(prost_types::Timestamp { seconds: 1_796_040_000, nanos: 250_000_000 }),
+            from_replicas: from,
+            to_replicas: to,
+            kind: kind as i32,
+            who: who.into(),
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn the_history_table_has_time_what_from_to_who_and_reason() {
+        let table = render_history_table(&[
+            entry(ChangeKind::Declared, None, 5, "alice", "declared through the API (version 1)"),
+            entry(ChangeKind::DriftCorrected, Some(7), 5, "kubectl", ""),
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        assert!(lines[0].starts_with("TIME") && lines[0].contains("FROM → TO") && lines[0].ends_with("REASON"));
+        assert!(lines[1].starts_with("2026-11-30T12:00:00Z   Declared"), "{table}");
+        assert!(lines[1].contains("→ 5") && lines[1].contains("alice"), "{table}");
+        assert!(lines[2].contains("DriftCorrected") && lines[2].contains("7 → 5") && lines[2].ends_with("kubectl   -"));
+        assert_eq!(render_history_table(&[]), "No changes recorded.\n");
+        assert_eq!(change_kind_name(ChangeKind::GuardRefused as i32), "GuardRefused");
+        assert_eq!(change_kind_name(99), "99");
+    }
+
+    #[test]
+    fn undo_says_what_it_will_declare() {
+        let undone = entry(ChangeKind::Declared, Some(5), 7, "alice", "");
+        assert_eq!(
+            undo_intent("shop/web", &undone, 5),
+            "shop/web: declared 7 → undo to 5 (declared by alice at 2026-11-30T12:00:00Z)\n"
+        );
+        let anonymous = HistoryEntry { who: String::new(), time: None, ..undone };
+        assert_eq!(undo_intent("shop/web", &anonymous, 5), "shop/web: declared 7 → undo to 5 (declared)\n");
     }
 }
