@@ -664,6 +664,10 @@ async fn execute(
     Ok(Action::requeue(planned.requeue_after))
 }
 
+/// The status fields of the history (`status.history` and the marks that record each change
+/// once), as the CRD names them.
+const HISTORY_FIELDS: [&str; 4] = ["history", "historyDeclaredReplicas", "historyHold", "historyRefusedUntil"];
+
 /// Writes the status subresource when it changed (a merge patch of `status` only); returns
 /// the policy the API server answered with, `None` when nothing was written. With
 /// `resource_version`, the patch carries it as a precondition: the API server answers 409
@@ -681,24 +685,40 @@ async fn write_status(
         return Ok(None);
     }
     let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
-    let mut body = json!({"status": new});
-    // A field the new status leaves out (an optional field now unset, e.g. `historyHold` once
-    // the hold ended) is removed with `null`: a merge patch keeps every field it does not name.
-    // Source: RFC 7386, "JSON Merge Patch" <https://www.rfc-editor.org/rfc/rfc7386>.
-    if let (Value::Object(before), Some(Value::Object(after))) = (json!(old), body.get_mut("status")) {
-        for key in before.keys() {
-            after.entry(key.clone()).or_insert(Value::Null);
-        }
-    }
-    if let Some(rv) = resource_version {
-        body["metadata"] = json!({"resourceVersion": rv});
-    }
+    let body = status_patch(old, new, resource_version);
     match api.patch_status(name, &pp, &Patch::Merge(body)).await {
         Ok(written) => Ok(Some(written)),
         // Deleted meanwhile (with its Deployment): nothing left to report on.
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
         Err(e) => Err(ReconcileError::Kube { what: format!("writing status of ReplicaPolicy {name}"), source: e }),
     }
+}
+
+/// The merge patch that takes the status from `old` to `new`: `new` whole, except the history
+/// fields when unchanged; with `resource_version` as a precondition when given.
+fn status_patch(old: &ReplicaPolicyStatus, new: &ReplicaPolicyStatus, resource_version: Option<&str>) -> Value {
+    let mut body = json!({"status": new});
+    // A field the new status leaves out (an optional field now unset, e.g. `historyHold` once
+    // the hold ended) is removed with `null`: a merge patch keeps every field it does not name.
+    // Source: RFC 7386, "JSON Merge Patch" <https://www.rfc-editor.org/rfc/rfc7386>.
+    //
+    // The history and its marks are sent only when they changed, and then on condition of the
+    // resourceVersion (see `execute`): a write of other fields from a cached copy that lags
+    // (a new leader's) must not put back an older history.
+    if let (Value::Object(before), Some(Value::Object(after))) = (json!(old), body.get_mut("status")) {
+        for key in before.keys() {
+            after.entry(key.clone()).or_insert(Value::Null);
+        }
+        for key in HISTORY_FIELDS {
+            if before.get(key).unwrap_or(&Value::Null) == after.get(key).unwrap_or(&Value::Null) {
+                after.remove(key);
+            }
+        }
+    }
+    if let Some(rv) = resource_version {
+        body["metadata"] = json!({"resourceVersion": rv});
+    }
+    body
 }
 
 /// Requeues a failed reconciliation with exponential backoff: 0.5 s, 1 s, 2 s … up to 5 min.
@@ -872,6 +892,45 @@ fn triggers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_status_patch_removes_what_is_gone_and_sends_the_history_only_when_it_changed() {
+        let entry = HistoryEntry {
+            time: "2026-01-01T00:00:00.000Z".into(),
+            to: 3,
+            kind: "Declared".into(),
+            ..Default::default()
+        };
+        let old = ReplicaPolicyStatus {
+            spec_replicas: Some(3),
+            history: vec![entry.clone()],
+            history_declared_replicas: Some(3),
+            history_hold: Some("Hold/2026-01-01T01:00:00Z".into()),
+            history_refused_until: Some("2026-01-01T00:00:00Z".into()),
+            ..Default::default()
+        };
+        // Other fields only: no history in the patch, whatever the cached copy held.
+        let new = ReplicaPolicyStatus { spec_replicas: Some(4), ..old.clone() };
+        let patch = status_patch(&old, &new, None);
+        assert_eq!(patch["status"]["specReplicas"], 4);
+        for key in HISTORY_FIELDS {
+            assert!(patch["status"].get(key).is_none(), "{key}: {patch}");
+        }
+        assert!(patch.get("metadata").is_none());
+        // An entry added and the hold ended: the history, the hold's mark removed, the precondition.
+        let mut new = ReplicaPolicyStatus { history_hold: None, ..old.clone() };
+        new.history.push(HistoryEntry { kind: "HoldExpired".into(), ..entry });
+        let patch = status_patch(&old, &new, Some("42"));
+        assert_eq!(patch["status"]["history"].as_array().map(Vec::len), Some(2));
+        assert_eq!(patch["status"]["historyHold"], Value::Null);
+        assert!(patch["status"].get("historyDeclaredReplicas").is_none());
+        assert_eq!(patch["metadata"]["resourceVersion"], "42");
+        // The names are the status' own.
+        let v = serde_json::to_value(&old).unwrap();
+        for key in HISTORY_FIELDS {
+            assert!(v.get(key).is_some(), "{key}: {v}");
+        }
+    }
 
     #[test]
     fn backoff_grows_and_caps() {
