@@ -3,14 +3,19 @@
 //! else changes it — unless something legitimately owns the count.
 //!
 //! ```text
-//!  cache (the process' only watches) ─ Store<ReplicaPolicy> ─┐
-//!         └─ change feed (policy, Deployment, HPA → target) ─┴─► Controller ─► reconcile(policy)
+//!  cache (the process' watches) ────── Store<ReplicaPolicy> ─┐
+//!         └─ change feed (policy, Deployment, HPA → target) ─┤
+//!  leader's watch of ScaleRefused Events (→ their policy) ───┴─► Controller ─► reconcile(policy)
 //!   read:    Deployment, HPAs, policy status from the cache; this leader's memory
 //!   plan:    scalekeeper_core::plan (pure: the decision table)
 //!   confirm: a planned write re-reads the policy and the HPAs live (at once), and plans again
 //!   scale:   PATCH scale at the cached resourceVersion (409: read the Deployment live, again)
-//!   execute: memory · Events · PATCH status (only when changed; its answer → the cache)
+//!   execute: memory · Events · history · PATCH status (only when changed; its answer → the cache)
 //! ```
+//!
+//! The history of each Deployment's count is recorded here, by the leader only, in the
+//! policy's status ([`scalekeeper_core::history`]): what each look changed or saw changed, and
+//! the admission guard's refusals its `ScaleRefused` Events report ([`watch_refusals`]).
 //!
 //! Only the Lease holder runs it (see [`crate::leader`]). Never a hot loop: corrections are
 //! bounded by the flap guard (more than `flap_max` corrections within `flap_window` suspend
@@ -739,12 +744,13 @@ pub fn backoff(failures: u32) -> Duration {
 
 /// Runs the controller(s) until `stop` is cancelled: one per part of the cache's scope.
 ///
-/// The controllers open no watches of their own. Each reconciles from the cache's policy
-/// store, triggered by the cache's change feed: a change of a ReplicaPolicy, of its Deployment
-/// (same name) or of an HPA (mapped to its target) triggers the policy of that name; a
-/// re-list, or a feed this controller fell behind on, triggers every policy in the store; so
-/// does becoming leader. Becoming leader therefore adds no load on the API server, and the
-/// leader keeps one copy of each object, not two.
+/// The controllers open no watches of their own on policies, Deployments or HPAs. Each
+/// reconciles from the cache's policy store, triggered by the cache's change feed: a change of
+/// a ReplicaPolicy, of its Deployment (same name) or of an HPA (mapped to its target) triggers
+/// the policy of that name; a re-list, or a feed this controller fell behind on, triggers every
+/// policy in the store; so does becoming leader. The leader keeps one copy of each object, not
+/// two. Its one watch of its own, per part, is of the guard's `ScaleRefused` Events
+/// ([`watch_refusals`]), small and filtered by reason on the server, for the history.
 pub async fn run(ctx: Arc<Context>, stop: CancellationToken) {
     let mut tasks = vec![];
     for (namespace, store) in ctx.cache.policy_stores() {
