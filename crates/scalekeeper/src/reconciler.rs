@@ -15,7 +15,7 @@
 //!
 //! The history of each Deployment's count is recorded here, by the leader only, in the
 //! policy's status ([`scalekeeper_core::history`]): what each look changed or saw changed, and
-//! the admission guard's refusals its `ScaleRefused` Events report ([`watch_refusals`]).
+//! the admission guard's refusals its `ScaleRefused` Events report (watched by the leader, see [`run`]).
 //!
 //! Only the Lease holder runs it (see [`crate::leader`]). Never a hot loop: corrections are
 //! bounded by the flap guard (more than `flap_max` corrections within `flap_window` suspend
@@ -750,7 +750,7 @@ pub fn backoff(failures: u32) -> Duration {
 /// the policy of that name; a re-list, or a feed this controller fell behind on, triggers every
 /// policy in the store; so does becoming leader. The leader keeps one copy of each object, not
 /// two. Its one watch of its own, per part, is of the guard's `ScaleRefused` Events
-/// ([`watch_refusals`]), small and filtered by reason on the server, for the history.
+/// (`watch_refusals`), small and filtered by reason on the server, for the history.
 pub async fn run(ctx: Arc<Context>, stop: CancellationToken) {
     let mut tasks = vec![];
     for (namespace, store) in ctx.cache.policy_stores() {
