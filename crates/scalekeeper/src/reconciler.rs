@@ -829,9 +829,20 @@ async fn watch_refusals(
     let config = watcher::Config::default().fields(&format!("reason={REASON_SCALE_REFUSED}"));
     let events = watcher(api, config).default_backoff().applied_objects().take_until(stop.cancelled_owned());
     futures::pin_mut!(events);
+    // A failure is a warning once (e.g. RBAC from before this version, without list and watch
+    // on Events: refusals then go unrecorded), then debug until the watch works again.
+    let mut failing = false;
     while let Some(event) = events.next().await {
         let event = match event {
-            Ok(e) => e,
+            Ok(e) => {
+                failing = false;
+                e
+            }
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!(namespace = ?namespace, error = %e, "cannot watch ScaleRefused Events: the history will not record the guard's refusals until it can (needs list and watch on events)");
+                continue;
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "watching ScaleRefused Events");
                 continue;
