@@ -625,9 +625,10 @@ async fn execute(
     status.applied_rule = Some(planned.applied_rule.clone());
     // The history: what this look changed, against what the status recorded. An entry is
     // recorded once: a status write that adds entries is made on condition that the policy is
-    // still the one read. Refused (a new leader whose cache has not seen the old leader's last
-    // status yet, or a declaration landing meanwhile), the entries are derived again against the
-    // live status and written on condition of its version: neither appended twice nor lost.
+    // still the one read. Refused because the status moved on (a new leader whose cache has not
+    // seen the old leader's last status yet), the entries are derived again against the live
+    // status and written on condition of its version: neither appended twice nor lost. Refused
+    // because the declaration moved on, the look is made again from it.
     let policies: Api<ReplicaPolicy> = Api::namespaced(ctx.client.clone(), &ns);
     let editor = replicas_owner(policy).map(str::to_owned);
     let refusals = ctx.refusals_of(&ns, &name);
@@ -659,7 +660,14 @@ async fn execute(
                 else {
                     break;
                 };
-                tracing::debug!(namespace = %ns, name = %name, "the policy moved on before its status write; recording the history against the live status");
+                if live.metadata.generation != policy.metadata.generation {
+                    // Declared again since this look read it: what it recorded would be about
+                    // the declaration before. Look again at once, from the live policy.
+                    tracing::debug!(namespace = %ns, name = %name, "the declaration moved on before the status write; looking again");
+                    ctx.cache.keep_written(&live);
+                    return Ok(Action::requeue(Duration::from_millis(50)));
+                }
+                tracing::debug!(namespace = %ns, name = %name, "the status moved on before this look's write; recording the history against the live status");
                 base = live.status.clone().unwrap_or_default();
                 version = live.resource_version();
             }
