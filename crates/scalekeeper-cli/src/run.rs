@@ -146,7 +146,8 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 })
                 .await?;
             let version = history.deployment.as_ref().map(|d| d.version.clone()).unwrap_or_default();
-            if let Some((undone, to)) = undo_candidate(&history.entries) {
+            let declared = history.deployment.as_ref().and_then(|d| d.desired_replicas);
+            if let Some((undone, to)) = undo_candidate(&history.entries, declared) {
                 let intent = undo_intent(&target, undone, to);
                 match conn.output {
                     // stdout is the JSON document alone.
@@ -287,12 +288,12 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
 /// `expected_version` when the user gave one, else the version `current` was read at (empty
 /// for a Deployment without a declaration, which the server takes as any version).
 /// The declaration an undo reverts, as the history shows it, and the count it declares again:
-/// the newest Declared entry, when it has a count before it. For the message printed before
-/// the call only: the server applies the rule (and refuses when the history has not caught
-/// up with the declaration).
-fn undo_candidate(entries: &[HistoryEntry]) -> Option<(&HistoryEntry, i32)> {
+/// the newest Declared entry, when it declared the count `declared` now and has a count before
+/// it. For the message printed before the call only: the server applies the rule (and says why
+/// when there is nothing to undo, or the history has not caught up with the declaration).
+fn undo_candidate(entries: &[HistoryEntry], declared: Option<i32>) -> Option<(&HistoryEntry, i32)> {
     let newest = entries.iter().rev().find(|e| e.kind == ChangeKind::Declared as i32)?;
-    Some((newest, newest.from_replicas?))
+    (Some(newest.to_replicas) == declared).then_some((newest, newest.from_replicas?))
 }
 
 fn appended_schedule(
@@ -594,6 +595,25 @@ mod tests {
         // A version the user gave wins over the one read.
         let (_, version) = appended_schedule(current, new, 6, Some("40".into()));
         assert_eq!(version, "40");
+    }
+
+    #[test]
+    fn undo_names_the_newest_declaration_only_when_it_is_the_current_one() {
+        let e = |kind: ChangeKind, from: Option<i32>, to: i32| HistoryEntry {
+            kind: kind as i32,
+            from_replicas: from,
+            to_replicas: to,
+            ..Default::default()
+        };
+        let h = [
+            e(ChangeKind::Declared, None, 3),
+            e(ChangeKind::Declared, Some(3), 5),
+            e(ChangeKind::DriftCorrected, Some(9), 5),
+        ];
+        assert_eq!(undo_candidate(&h, Some(5)).map(|(u, to)| (u.to_replicas, to)), Some((5, 3)));
+        assert!(undo_candidate(&h, Some(7)).is_none(), "the history has not caught up");
+        assert!(undo_candidate(&h[..1], Some(3)).is_none(), "nothing before the first");
+        assert!(undo_candidate(&[], None).is_none());
     }
 
     #[test]
