@@ -43,8 +43,8 @@
 //!
 //! # Exit codes
 //!
-//! - **0**: success. Also `diff` that found differences, `watch` ended by the server or by
-//!   Ctrl-C, and stdout closed by its reader (e.g. piped into `head`).
+//! - **0**: success. Also `watch` ended by the server or by Ctrl-C, and stdout closed by its
+//!   reader (e.g. piped into `head`).
 //! - **1**: the call failed: the server answered an error status, printed as
 //!   `error: CODE_NAME: message`, then one `  - field: description` line per
 //!   `google.rpc.BadRequest` field violation the message does not already state, then a
@@ -61,6 +61,11 @@
 //!   the path); the server unreachable (`cannot connect to HOST:PORT: ...`, with the number of
 //!   attempts when there were several); the TLS handshake
 //!   failing, including the server refusing the client certificate.
+//!
+//!
+//! `diff` follows `kubectl diff` instead, so scripts and CI jobs can gate on it: **0** when
+//! everything in scope is in sync, **1** when something is out of sync (printed), and greater
+//! than 1 on an error: 2 usage, 3 cannot connect, **4** the call failed (what is 1 above).
 //!
 //! The client checks only what it must to make the call: replica counts, names and selectors
 //! are validated by the server, which is the authority.
@@ -129,6 +134,15 @@ pub enum CliError {
     /// Writing the result to stdout failed (exit code 1; 0 when the reader closed the pipe).
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
+    /// `diff` found this many Deployments out of sync and printed them (exit code 1, as
+    /// `kubectl diff`; nothing more goes to stderr).
+    #[error("{0} Deployment(s) out of sync")]
+    OutOfSync(usize),
+    /// `diff` failed: the error inside, with an exit code greater than 1 whatever it is, so that
+    /// a script tells "differences found" (1) from "could not tell" (`kubectl diff`'s rule): a
+    /// failed call exits 4 instead of 1; usage (2) and connection (3) errors keep theirs.
+    #[error("{0}")]
+    DiffFailed(Box<CliError>),
 }
 
 impl From<Status> for CliError {
@@ -141,7 +155,12 @@ impl CliError {
     /// The process exit code: 1 failed call, 2 usage, 3 cannot connect (see the module docs).
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Status(_) | CliError::Ignored(_) => 1,
+            CliError::Status(_) | CliError::Ignored(_) | CliError::OutOfSync(_) => 1,
+            CliError::DiffFailed(inner) => match inner.exit_code() {
+                0 => 0,
+                1 => 4,
+                code => code,
+            },
             CliError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
             CliError::Output(_) => 1,
             CliError::Usage(_) => 2,
@@ -167,5 +186,21 @@ mod tests {
         let tls = CliError::Tls { server: "h:1".into(), detail: "bad".into(), hint: Some("check".into()) };
         assert_eq!(tls.exit_code(), 3);
         assert_eq!(render_error(&tls), "error: cannot connect to h:1: TLS handshake failed: bad\nhint: check\n");
+    }
+
+    #[test]
+    fn diff_exit_codes_follow_kubectl_diff() {
+        // 0 in sync (Ok), 1 out of sync, greater than 1 on any error.
+        assert_eq!(CliError::OutOfSync(2).exit_code(), 1);
+        let failed = |e: CliError| CliError::DiffFailed(Box::new(e)).exit_code();
+        assert_eq!(failed(CliError::from(Status::permission_denied("x"))), 4);
+        assert_eq!(failed(CliError::Ignored("x".into())), 4);
+        assert_eq!(failed(CliError::Output(io::Error::other("disk full"))), 4);
+        assert_eq!(failed(CliError::Usage("x".into())), 2);
+        assert_eq!(failed(CliError::TlsFiles("x".into())), 3);
+        assert_eq!(failed(CliError::Output(io::Error::from(io::ErrorKind::BrokenPipe))), 0);
+        // The error inside is what stderr shows.
+        let denied = CliError::DiffFailed(Box::new(CliError::from(Status::permission_denied("no"))));
+        assert_eq!(render_error(&denied), render_error(&CliError::from(Status::permission_denied("no"))));
     }
 }

@@ -84,6 +84,7 @@ pub fn render_status(status: &Status) -> String {
 pub fn render_error(err: &CliError) -> String {
     match err {
         CliError::Status(s) => render_status(s),
+        CliError::DiffFailed(inner) => render_error(inner),
         CliError::Tls { hint: Some(hint), .. } | CliError::Unreachable { hint: Some(hint), .. } => {
             format!("error: {err}\nhint: {hint}\n")
         }

@@ -32,7 +32,7 @@ pub async fn run(cmd: ClientCommand) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let code = e.exit_code();
-            if code != 0 {
+            if code != 0 && !matches!(e, CliError::OutOfSync(_)) {
                 let mut err = io::stderr().lock();
                 let _ = err.write_all(render_error(&e).as_bytes());
                 let _ = err.flush();
@@ -202,31 +202,10 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             }
         }
         ClientCommand::Diff { namespace, selector, .. } => {
-            let diffs = all_pages(|page_token| {
-                let req = DiffRequest {
-                    namespace: namespace.clone().unwrap_or_default(),
-                    label_selector: selector.clone().unwrap_or_default(),
-                    page_size: MAX_PAGE_SIZE,
-                    page_token,
-                };
-                let session = &session;
-                async move {
-                    let page = session
-                        .call(Idempotency::Read, |mut c| {
-                            let req = req.clone();
-                            async move { c.diff(req).await }
-                        })
-                        .await?;
-                    Ok((page.diffs, page.next_page_token))
-                }
+            diff(&session, namespace, selector, conn.output).await.map_err(|e| match e {
+                CliError::OutOfSync(_) => e,
+                e => CliError::DiffFailed(Box::new(e)),
             })
-            .await?;
-            let resp = DiffResponse { diffs, next_page_token: String::new() };
-            match conn.output {
-                Output::Json => emit(&pretty(&diff_response_json(&resp)?)?),
-                Output::Table if resp.diffs.is_empty() => emit("no differences\n"),
-                Output::Table => emit(&render_diff_table(&resp.diffs)),
-            }
         }
         ClientCommand::Watch { namespace, selector, .. } => {
             let req = WatchDeploymentsRequest {
@@ -314,6 +293,41 @@ fn check_guard_understood(deployment: Option<&Deployment>, asked: i32) -> Result
 /// A stream cut by the server going away (UNAVAILABLE, the connection lost) is opened again
 /// under the retry policy, and resumed: the server answers a new stream with a full snapshot,
 /// which [`Resume`] turns into what changed meanwhile, so the output reads as one stream.
+/// `diff`: every page of the Diff call, printed; [`CliError::OutOfSync`] when anything is
+/// (exit code 1, as `kubectl diff`).
+async fn diff(
+    session: &Session,
+    namespace: Option<String>,
+    selector: Option<String>,
+    output: Output,
+) -> Result<(), CliError> {
+    let diffs = all_pages(|page_token| {
+        let req = DiffRequest {
+            namespace: namespace.clone().unwrap_or_default(),
+            label_selector: selector.clone().unwrap_or_default(),
+            page_size: MAX_PAGE_SIZE,
+            page_token,
+        };
+        async move {
+            let page = session
+                .call(Idempotency::Read, |mut c| {
+                    let req = req.clone();
+                    async move { c.diff(req).await }
+                })
+                .await?;
+            Ok((page.diffs, page.next_page_token))
+        }
+    })
+    .await?;
+    let resp = DiffResponse { diffs, next_page_token: String::new() };
+    match output {
+        Output::Json => emit(&pretty(&diff_response_json(&resp)?)?)?,
+        Output::Table if resp.diffs.is_empty() => emit("no differences\n")?,
+        Output::Table => emit(&render_diff_table(&resp.diffs))?,
+    }
+    if resp.diffs.is_empty() { Ok(()) } else { Err(CliError::OutOfSync(resp.diffs.len())) }
+}
+
 async fn watch(session: &Session, req: WatchDeploymentsRequest, output: Output) -> Result<(), CliError> {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);

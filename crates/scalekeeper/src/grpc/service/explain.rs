@@ -7,7 +7,11 @@ use crate::grpc::status::Error;
 
 impl Service {
     /// Explain: answers UNIMPLEMENTED until it is built.
-    pub(super) async fn explain_call(&self, _r: pb::ExplainRequest, _who: Caller) -> Result<pb::ExplainResponse, Error> {
+    pub(super) async fn explain_call(
+        &self,
+        _r: pb::ExplainRequest,
+        _who: Caller,
+    ) -> Result<pb::ExplainResponse, Error> {
         Err(Error::Internal("Explain is not built yet".into()))
     }
 

@@ -7,7 +7,11 @@ use crate::grpc::status::Error;
 
 impl Service {
     /// GetHistory: answers UNIMPLEMENTED until it is built.
-    pub(super) async fn get_history_call(&self, _r: pb::GetHistoryRequest, _who: Caller) -> Result<pb::GetHistoryResponse, Error> {
+    pub(super) async fn get_history_call(
+        &self,
+        _r: pb::GetHistoryRequest,
+        _who: Caller,
+    ) -> Result<pb::GetHistoryResponse, Error> {
         Err(Error::Internal("GetHistory is not built yet".into()))
     }
 
