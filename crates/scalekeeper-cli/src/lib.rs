@@ -1,5 +1,5 @@
 //! The client subcommands of the `scalekeeper` binary: `get`, `set`, `list`, `diff`, `watch`,
-//! `clear` and `schedule set|clear`.
+//! `clear`, `schedule set|clear`, `explain` and `plan`.
 //!
 //! Every command connects to the server over mutual TLS ([`connect`]): `--ca` verifies the
 //! server's certificate (whose name must match the host part of `--server`), and `--cert` with
@@ -10,7 +10,10 @@
 //! `-o table` (the default) prints a `key: value` block for `get`, `set`, `clear` and `schedule`
 //! (the writes follow it with their outcome: the effective and spec counts before and after,
 //! conflicts, and `DRY RUN: nothing was written` for `--dry-run`), aligned columns for `list`
-//! and `diff`, and one line per event for `watch`. `-o json` prints one JSON
+//! and `diff`, one line per event for `watch`, a block of `KEY: value` lines and tables for
+//! `explain` (the rules with their verdicts, the autoscalers, the owners of spec.replicas, the
+//! notes in full), and a table of the changes ahead for `plan` (`no change within 7d` when there
+//! is none). `explain` and `plan` print their whole response with `-o json`. `-o json` prints one JSON
 //! document per result (`watch`: one compact object per line) following the proto3 JSON mapping:
 //! lowerCamelCase field names, enums as their full value names (`SYNC_STATUS_IN_SYNC`), int64
 //! fields as strings, timestamps as RFC 3339, `desiredReplicas` omitted when unset, absent
@@ -85,12 +88,14 @@ use tonic::Status;
 pub use args::{
     ClientCommand, ConnectArgs, HoldDuration, HoldDurationError, ModeArg, Output, ScheduleCommand, Target, parse_target,
 };
+pub use args::{Horizon, HorizonError, Instant, InstantError};
 pub use connect::{DEFAULT_PORT, ServerAddr, connect, parse_server};
 pub use render::{
     WriteResponse, code_name, deployment_json, diff_json, diff_response_json, event_name, mode_name, render_deployment,
     render_diff_table, render_error, render_list_table, render_outcome, render_status, render_table,
     render_watch_event, rule_name, sync_name, watch_event_json, write_response_json,
 };
+pub use render::{explain_json, plan_json, render_explain, render_plan};
 pub use run::run;
 
 use render::status_line;

@@ -16,13 +16,16 @@ use tonic::Status;
 
 use scalekeeper_core::MAX_PAGE_SIZE;
 
+use scalekeeper_api::v1::{ExplainRequest, PlanRequest};
+
 use super::CliError;
-use super::args::{ClientCommand, HoldDuration, Output, ScheduleCommand, parse_target};
+use super::args::{ClientCommand, HoldDuration, Instant, Output, ScheduleCommand, parse_target};
 use super::connect::parse_server;
 use super::render::{
     deployment_json, diff_response_json, emit, pretty, print_deployment, print_write, render_diff_table, render_error,
     render_list_table, render_watch_event, status_line, watch_event_json,
 };
+use super::render::{explain_json, plan_json, render_explain, render_plan};
 use super::session::{AttemptError, Idempotency, Session, should_retry};
 
 /// Runs a client command; prints results to stdout and errors to stderr; returns the process
@@ -206,6 +209,34 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 CliError::OutOfSync(_) => e,
                 e => CliError::DiffFailed(Box::new(e)),
             })
+        }
+        ClientCommand::Explain { target, at, .. } => {
+            let t = parse_target(&target)?;
+            let req = ExplainRequest { namespace: t.namespace, name: t.name, at: at.map(Instant::to_proto) };
+            let resp = session
+                .call(Idempotency::Read, |mut c| {
+                    let req = req.clone();
+                    async move { c.explain(req).await }
+                })
+                .await?;
+            match conn.output {
+                Output::Json => emit(&pretty(&explain_json(&resp)?)?),
+                Output::Table => emit(&render_explain(&resp)),
+            }
+        }
+        ClientCommand::Plan { target, next, .. } => {
+            let t = parse_target(&target)?;
+            let req = PlanRequest { namespace: t.namespace, name: t.name, horizon: Some(next.to_proto()) };
+            let resp = session
+                .call(Idempotency::Read, |mut c| {
+                    let req = req.clone();
+                    async move { c.plan(req).await }
+                })
+                .await?;
+            match conn.output {
+                Output::Json => emit(&pretty(&plan_json(&resp)?)?),
+                Output::Table => emit(&render_plan(&resp, &next.human())),
+            }
         }
         ClientCommand::Watch { namespace, selector, .. } => {
             let req = WatchDeploymentsRequest {
