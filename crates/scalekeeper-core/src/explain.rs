@@ -238,13 +238,18 @@ pub struct Facts {
     pub autoscalers: Vec<Autoscaler>,
     /// The field managers owning `spec.replicas`, newest write first.
     pub owners: Vec<String>,
+    /// The other field managers of the Deployment (owning some of its fields, not
+    /// `spec.replicas`): a GitOps tool among them applies the Deployment, and sets the count
+    /// back on its next sync if its manifest holds one.
+    pub others: Vec<String>,
 }
 
 /// The conclusions Explain states, most important first: an autoscaler that owns the count
 /// (and KEDA's paused count), a flap-guard suspension and when it ends, each GitOps or
 /// packaging tool that owns `spec.replicas` with the setting that stops the fight
-/// ([`managers::classify`]), Observe mode, and what the guard does. An unmanaged Deployment
-/// gets a note saying so first.
+/// ([`managers::classify`]), each such tool that applies the Deployment without owning
+/// `spec.replicas` now (another writer took it since: its next sync takes it back), Observe
+/// mode, and what the guard does. An unmanaged Deployment gets a note saying so first.
 pub fn notes(f: &Facts) -> Vec<String> {
     let mut out = Vec::new();
     if f.policy.is_none() {
@@ -293,6 +298,16 @@ pub fn notes(f: &Facts) -> Vec<String> {
                 "a count declared with scalekeeper would be fought over"
             };
             out.push(format!("{} (field manager {m}) owns spec.replicas, so {fight}: {}", t.name, t.fix));
+        }
+    }
+    for m in &f.others {
+        if let Some(t) = managers::classify(m) {
+            let last = f.owners.first().map(|o| format!(" since {o} set it")).unwrap_or_default();
+            out.push(format!(
+                "{} (field manager {m}) applies this Deployment but does not own spec.replicas{last}; if its \
+                 manifest sets replicas, its next sync sets the count back: {}",
+                t.name, t.fix
+            ));
         }
     }
     if let Some((mode, guard)) = f.policy {

@@ -65,6 +65,9 @@ pub struct Live {
     pub owners: Vec<Owner>,
     /// The HPAs targeting it, by name.
     pub autoscalers: Vec<Autoscaler>,
+    /// The Deployment's other field managers (owning none of `spec.replicas`), in
+    /// managedFields order, each once.
+    pub others: Vec<String>,
 }
 
 /// A read that failed.
@@ -114,7 +117,8 @@ impl Reader {
                 autoscalers.push(self.autoscaler(namespace, &hpa).await);
             }
         }
-        Ok(Some(Live { owners: owners(&d), autoscalers }))
+        let owners = owners(&d);
+        Ok(Some(Live { others: others(&d, &owners), owners, autoscalers }))
     }
 
     /// The HPA `hpa` as Explain reports it: who manages it and, for KEDA, the pause count.
@@ -201,6 +205,17 @@ pub fn owners(d: &Deployment) -> Vec<Owner> {
     out
 }
 
+/// The field managers of `d` other than `owners`, in managedFields order, each once.
+pub fn others(d: &Deployment, owners: &[Owner]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in d.metadata.managed_fields.iter().flatten().filter_map(|e| e.manager.as_deref()) {
+        if !owners.iter().any(|o| o.manager == m) && !out.iter().any(|o| o == m) {
+            out.push(m.to_string());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +244,7 @@ mod tests {
         assert_eq!(o[2].operation, "Apply");
         assert_eq!(o[2].time, Some("2026-01-01T10:00:05Z".parse().unwrap()));
         assert!(owners(&Deployment::default()).is_empty());
+        assert_eq!(others(&d, &o), ["helm"]);
     }
 
     #[test]

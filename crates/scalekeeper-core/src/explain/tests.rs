@@ -205,6 +205,7 @@ fn notes_name_the_autoscaler_the_suspension_the_fight_the_mode_and_the_guard() {
             paused_replicas: Some(2),
         }],
         owners: vec!["kubectl-patch".into(), "argocd-controller".into(), "scalekeeper".into()],
+        others: vec!["kube-controller-manager".into()],
     };
     let n = notes(&facts);
     assert_eq!(n.len(), 4, "{n:#?}");
@@ -247,6 +248,20 @@ fn notes_name_the_autoscaler_the_suspension_the_fight_the_mode_and_the_guard() {
         let n = notes(&Facts { policy: Some((Mode::Enforce, guard)), ..Facts::default() });
         assert!(n.len() == 1 && n[0].contains(says), "{guard}: {n:?}");
     }
+    // A tool that applies the Deployment but lost spec.replicas to another writer.
+    let lost = Facts {
+        policy: Some((Mode::Enforce, Guard::Off)),
+        owners: vec!["kubectl-patch".into()],
+        others: vec!["argocd-controller".into(), "kube-controller-manager".into()],
+        ..Facts::default()
+    };
+    let n = notes(&lost);
+    assert_eq!(n.len(), 2, "{n:#?}");
+    assert!(
+        n[0].starts_with("Argo CD (field manager argocd-controller) applies this Deployment but does not own spec.replicas since kubectl-patch set it; if its manifest sets replicas, its next sync sets the count back: each sync"),
+        "{}",
+        n[0]
+    );
     // Unmanaged: said first; a tool owning the count is still worth knowing; no guard note.
     let unmanaged = Facts {
         owners: vec!["helm".into()],

@@ -123,6 +123,7 @@ fn explain_response(
         suspension: suspended.as_ref().map(|(s, _)| s.clone()),
         autoscalers: live.autoscalers.iter().map(|a| a.facts.clone()).collect(),
         owners: live.owners.iter().map(|o| o.manager.clone()).collect(),
+        others: live.others.clone(),
     };
     let effective = explained.as_ref().map(|e| &e.effective);
     pb::ExplainResponse {
@@ -272,6 +273,7 @@ mod tests {
                 facts: core::Autoscaler { name: "web".into(), ..Default::default() },
                 note: String::new(),
             }],
+            others: vec!["helm".into()],
         };
         let r = explain_response(
             &view(Some(p)),
@@ -296,7 +298,8 @@ mod tests {
         assert!(r.replicas_owners[0].fix.contains("RespectIgnoreDifferences=true"));
         assert!(r.replicas_owners[1].scalekeeper);
         assert_eq!(r.autoscalers[0].kind, "HorizontalPodAutoscaler");
-        assert_eq!(r.notes.len(), 5, "HPA, suspension, Argo CD, Observe, guard: {:#?}", r.notes);
+        assert_eq!(r.notes.len(), 6, "HPA, suspension, Argo CD, Helm, Observe, guard: {:#?}", r.notes);
+        assert!(r.notes[3].starts_with("Helm (field manager helm) applies this Deployment"), "{}", r.notes[3]);
         assert!(r.notes[2].starts_with("Argo CD (field manager argocd-controller)"), "{}", r.notes[2]);
     }
 
