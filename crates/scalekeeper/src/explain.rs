@@ -201,7 +201,7 @@ pub fn owners(d: &Deployment) -> Vec<Owner> {
             }
         })
         .collect();
-    out.sort_by(|a, b| b.time.cmp(&a.time));
+    out.sort_by_key(|o| std::cmp::Reverse(o.time));
     out
 }
 
