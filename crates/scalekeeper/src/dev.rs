@@ -46,8 +46,11 @@ pub const SAMPLE_GITOPS_DEPLOYMENT: (&str, &str) = ("shop", "cart");
 /// server-side apply names itself.
 pub const SAMPLE_GITOPS_MANAGER: &str = "argocd-controller";
 
-/// Server-side applies [`SAMPLE_GITOPS_DEPLOYMENT`]'s current `spec.replicas` as
-/// [`SAMPLE_GITOPS_MANAGER`], as an Argo CD sync would, so that manager owns the field.
+/// Server-side applies [`SAMPLE_GITOPS_DEPLOYMENT`]'s current `spec.replicas` and an
+/// `app.kubernetes.io/instance` label as [`SAMPLE_GITOPS_MANAGER`], as an Argo CD sync would,
+/// so that manager owns the field. The label keeps the manager in managedFields after another
+/// writer takes `spec.replicas` from it, as a real Argo CD's manifest would (its next sync
+/// takes the count back), so explain still names it.
 ///
 /// Errors: the Deployment cannot be read or the apply is refused.
 pub async fn apply_as_gitops(client: kube::Client) -> anyhow::Result<()> {
@@ -59,7 +62,7 @@ pub async fn apply_as_gitops(client: kube::Client) -> anyhow::Result<()> {
     let applied = serde_json::json!({
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/instance": name}},
         "spec": {"replicas": replicas},
     });
     api.patch(name, &PatchParams::apply(SAMPLE_GITOPS_MANAGER), &Patch::Apply(&applied)).await?;
