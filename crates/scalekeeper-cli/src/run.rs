@@ -16,13 +16,16 @@ use tonic::Status;
 
 use scalekeeper_core::MAX_PAGE_SIZE;
 
+use scalekeeper_api::v1::{ExplainRequest, PlanRequest};
+
 use super::CliError;
-use super::args::{ClientCommand, HoldDuration, Output, ScheduleCommand, parse_target};
+use super::args::{ClientCommand, HoldDuration, Instant, Output, ScheduleCommand, parse_target};
 use super::connect::parse_server;
 use super::render::{
     deployment_json, diff_response_json, emit, pretty, print_deployment, print_write, render_diff_table, render_error,
     render_list_table, render_watch_event, status_line, watch_event_json,
 };
+use super::render::{explain_json, plan_json, render_explain, render_plan};
 use super::render::{history_json, render_history_table, undo_intent};
 use super::session::{AttemptError, Idempotency, Session, should_retry};
 
@@ -33,7 +36,7 @@ pub async fn run(cmd: ClientCommand) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let code = e.exit_code();
-            if code != 0 {
+            if code != 0 && !matches!(e, CliError::OutOfSync(_)) {
                 let mut err = io::stderr().lock();
                 let _ = err.write_all(render_error(&e).as_bytes());
                 let _ = err.flush();
@@ -247,30 +250,37 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             }
         }
         ClientCommand::Diff { namespace, selector, .. } => {
-            let diffs = all_pages(|page_token| {
-                let req = DiffRequest {
-                    namespace: namespace.clone().unwrap_or_default(),
-                    label_selector: selector.clone().unwrap_or_default(),
-                    page_size: MAX_PAGE_SIZE,
-                    page_token,
-                };
-                let session = &session;
-                async move {
-                    let page = session
-                        .call(Idempotency::Read, |mut c| {
-                            let req = req.clone();
-                            async move { c.diff(req).await }
-                        })
-                        .await?;
-                    Ok((page.diffs, page.next_page_token))
-                }
+            diff(&session, namespace, selector, conn.output).await.map_err(|e| match e {
+                CliError::OutOfSync(_) => e,
+                e => CliError::DiffFailed(Box::new(e)),
             })
-            .await?;
-            let resp = DiffResponse { diffs, next_page_token: String::new() };
+        }
+        ClientCommand::Explain { target, at, .. } => {
+            let t = parse_target(&target)?;
+            let req = ExplainRequest { namespace: t.namespace, name: t.name, at: at.map(Instant::to_proto) };
+            let resp = session
+                .call(Idempotency::Read, |mut c| {
+                    let req = req.clone();
+                    async move { c.explain(req).await }
+                })
+                .await?;
             match conn.output {
-                Output::Json => emit(&pretty(&diff_response_json(&resp)?)?),
-                Output::Table if resp.diffs.is_empty() => emit("no differences\n"),
-                Output::Table => emit(&render_diff_table(&resp.diffs)),
+                Output::Json => emit(&pretty(&explain_json(&resp)?)?),
+                Output::Table => emit(&render_explain(&resp)),
+            }
+        }
+        ClientCommand::Plan { target, next, .. } => {
+            let t = parse_target(&target)?;
+            let req = PlanRequest { namespace: t.namespace, name: t.name, horizon: Some(next.to_proto()) };
+            let resp = session
+                .call(Idempotency::Read, |mut c| {
+                    let req = req.clone();
+                    async move { c.plan(req).await }
+                })
+                .await?;
+            match conn.output {
+                Output::Json => emit(&pretty(&plan_json(&resp)?)?),
+                Output::Table => emit(&render_plan(&resp, &next.human())),
             }
         }
         ClientCommand::Watch { namespace, selector, .. } => {
@@ -368,6 +378,41 @@ fn check_guard_understood(deployment: Option<&Deployment>, asked: i32) -> Result
 /// A stream cut by the server going away (UNAVAILABLE, the connection lost) is opened again
 /// under the retry policy, and resumed: the server answers a new stream with a full snapshot,
 /// which [`Resume`] turns into what changed meanwhile, so the output reads as one stream.
+/// `diff`: every page of the Diff call, printed; [`CliError::OutOfSync`] when anything is
+/// (exit code 1, as `kubectl diff`).
+async fn diff(
+    session: &Session,
+    namespace: Option<String>,
+    selector: Option<String>,
+    output: Output,
+) -> Result<(), CliError> {
+    let diffs = all_pages(|page_token| {
+        let req = DiffRequest {
+            namespace: namespace.clone().unwrap_or_default(),
+            label_selector: selector.clone().unwrap_or_default(),
+            page_size: MAX_PAGE_SIZE,
+            page_token,
+        };
+        async move {
+            let page = session
+                .call(Idempotency::Read, |mut c| {
+                    let req = req.clone();
+                    async move { c.diff(req).await }
+                })
+                .await?;
+            Ok((page.diffs, page.next_page_token))
+        }
+    })
+    .await?;
+    let resp = DiffResponse { diffs, next_page_token: String::new() };
+    match output {
+        Output::Json => emit(&pretty(&diff_response_json(&resp)?)?)?,
+        Output::Table if resp.diffs.is_empty() => emit("no differences\n")?,
+        Output::Table => emit(&render_diff_table(&resp.diffs))?,
+    }
+    if resp.diffs.is_empty() { Ok(()) } else { Err(CliError::OutOfSync(resp.diffs.len())) }
+}
+
 async fn watch(session: &Session, req: WatchDeploymentsRequest, output: Output) -> Result<(), CliError> {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);

@@ -54,6 +54,7 @@ impl Verb {
     pub fn for_method(method: &str) -> Option<Verb> {
         Some(match method {
             "GetDeployment" | "GetHistory" => Verb::Get,
+            "Explain" | "Plan" => Verb::Get,
             "ListDeployments" | "Diff" => Verb::List,
             "WatchDeployments" => Verb::Watch,
             "SetReplicas" | "SetSchedule" | "Undo" => Verb::Update,
@@ -138,6 +139,8 @@ mod tests {
     fn every_method_has_its_verb() {
         let table = [
             ("GetDeployment", Verb::Get),
+            ("Explain", Verb::Get),
+            ("Plan", Verb::Get),
             ("ListDeployments", Verb::List),
             ("Diff", Verb::List),
             ("WatchDeployments", Verb::Watch),

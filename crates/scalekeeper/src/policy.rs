@@ -371,6 +371,13 @@ impl ReplicaPolicyStatus {
     pub fn is_suspended(&self) -> bool {
         self.condition(CONDITION_SUSPENDED).is_some_and(PolicyCondition::is_true)
     }
+
+    /// When the flap-guard suspension in force began: the `EnforcementSuspended` condition's
+    /// lastTransitionTime, when it is `True` and the time is RFC 3339.
+    pub fn suspended_since(&self) -> Option<jiff::Timestamp> {
+        let c = self.condition(CONDITION_SUSPENDED).filter(|c| c.is_true())?;
+        c.last_transition_time.as_deref()?.parse().ok()
+    }
 }
 
 /// How a policy records an instant: [`timestamp`] in whole seconds (the resolution of
@@ -497,6 +504,11 @@ mod tests {
         assert!(!s.is_suspended());
         s.conditions[1].status = "True".into();
         assert!(s.is_suspended());
+        assert_eq!(s.suspended_since(), None, "no time recorded");
+        s.conditions[1].last_transition_time = Some("2026-11-28T21:51:00Z".into());
+        assert_eq!(s.suspended_since(), Some("2026-11-28T21:51:00Z".parse().unwrap()));
+        s.conditions[1].status = "False".into();
+        assert_eq!(s.suspended_since(), None, "only while suspended");
         let t: jiff::Timestamp = "2026-11-28T21:51:00.987654Z".parse().unwrap();
         assert_eq!(timestamp(t), "2026-11-28T21:51:00Z");
     }
