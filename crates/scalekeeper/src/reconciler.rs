@@ -24,7 +24,7 @@
 //!
 //! Event reasons and the field manager are named constants, as in sample-controller.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -176,6 +176,11 @@ pub struct Context {
     /// Per Deployment (namespace, name): the admission guard's refusals its `ScaleRefused`
     /// Events report, the newest [`history::MAX_HISTORY`] (see [`watch_refusals`]).
     refusals: Mutex<HashMap<(String, String), Vec<history::Refusal>>>,
+    /// Status fields the API server dropped from a status write: the CRD it serves is older
+    /// than this server and prunes them. They are then left out of the comparison that decides
+    /// whether the status changed, so that a look does not write, again and again, what can
+    /// never be kept (each write would trigger the next look).
+    pruned: Mutex<BTreeSet<String>>,
 }
 
 impl Context {
@@ -195,6 +200,7 @@ impl Context {
             memory: Mutex::default(),
             failures: Mutex::default(),
             refusals: Mutex::default(),
+            pruned: Mutex::default(),
         })
     }
 
@@ -642,8 +648,10 @@ async fn execute(
         status.history_hold = look.hold;
         status.history_refused_until = look.refused_until.map(|t| t.to_string());
         let precondition = if look.entries.is_empty() { None } else { version.as_deref() };
-        match write_status(&policies, &name, &base, &status, precondition).await {
+        let pruned = ctx.pruned.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        match write_status(&policies, &name, &base, &status, precondition, &pruned).await {
             Ok(Some(written)) => {
+                ctx.note_pruned(&status, &written);
                 // The next look reads this status, not the one before it: the watch event of
                 // this write can come after that of the scale write, which triggers the look.
                 // Planned from the old status, that look would take a suspension this one ended
@@ -693,8 +701,9 @@ async fn write_status(
     old: &ReplicaPolicyStatus,
     new: &ReplicaPolicyStatus,
     resource_version: Option<&str>,
+    pruned: &BTreeSet<String>,
 ) -> Result<Option<ReplicaPolicy>, ReconcileError> {
-    if old == new {
+    if same_except(old, new, pruned) {
         return Ok(None);
     }
     let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
@@ -704,6 +713,57 @@ async fn write_status(
         // Deleted meanwhile (with its Deployment): nothing left to report on.
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
         Err(e) => Err(ReconcileError::Kube { what: format!("writing status of ReplicaPolicy {name}"), source: e }),
+    }
+}
+
+/// Whether `old` and `new` are equal once the top-level status fields in `pruned` are left
+/// out of both.
+fn same_except(old: &ReplicaPolicyStatus, new: &ReplicaPolicyStatus, pruned: &BTreeSet<String>) -> bool {
+    if old == new {
+        return true;
+    }
+    if pruned.is_empty() {
+        return false;
+    }
+    let without = |s: &ReplicaPolicyStatus| {
+        let mut v = json!(s);
+        if let Value::Object(m) = &mut v {
+            m.retain(|k, _| !pruned.contains(k));
+        }
+        v
+    };
+    without(old) == without(new)
+}
+
+/// The top-level fields of `sent` that the API server did not keep in `written`'s status:
+/// what a CRD older than this server prunes.
+fn dropped_fields(sent: &ReplicaPolicyStatus, written: &ReplicaPolicy) -> BTreeSet<String> {
+    let kept = json!(written.status);
+    match json!(sent) {
+        Value::Object(m) => m.into_iter().filter(|(k, _)| kept.get(k).is_none()).map(|(k, _)| k).collect(),
+        _ => BTreeSet::new(),
+    }
+}
+
+impl Context {
+    /// Records the status fields a write sent that the API server dropped (see
+    /// [`Context::pruned`]), with one warning per new set: the served CRD is older than this
+    /// server.
+    fn note_pruned(&self, sent: &ReplicaPolicyStatus, written: &ReplicaPolicy) {
+        let dropped = dropped_fields(sent, written);
+        if dropped.is_empty() {
+            return;
+        }
+        let mut pruned = self.pruned.lock().unwrap_or_else(|e| e.into_inner());
+        if dropped.is_subset(&pruned) {
+            return;
+        }
+        pruned.extend(dropped.iter().cloned());
+        tracing::warn!(
+            fields = ?dropped,
+            "the API server dropped these ReplicaPolicy status fields: the CRD it serves is older than this server. \
+             Apply this version's CRD (scalekeeper crd | kubectl apply -f -); until then they are neither kept nor rewritten"
+        );
     }
 }
 
@@ -917,6 +977,28 @@ fn triggers(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_an_older_crd_prunes_are_seen_and_then_never_rewritten() {
+        let old = ReplicaPolicyStatus { effective_replicas: Some(3), ..Default::default() };
+        let mut new = old.clone();
+        new.history_declared_replicas = Some(3);
+        new.history = vec![Default::default()];
+        // The API server kept only what its CRD knows.
+        let mut written = ReplicaPolicy::new("web", Default::default());
+        written.status = Some(old.clone());
+        let dropped = dropped_fields(&new, &written);
+        assert_eq!(dropped, BTreeSet::from(["history".to_string(), "historyDeclaredReplicas".to_string()]));
+        // Once known, a status differing only there is the same: no write.
+        assert!(same_except(&old, &new, &dropped));
+        assert!(!same_except(&old, &new, &BTreeSet::new()));
+        // Any other change still writes.
+        new.effective_replicas = Some(4);
+        assert!(!same_except(&old, &new, &dropped));
+        // A write that kept everything drops nothing.
+        written.status = Some(new.clone());
+        assert!(dropped_fields(&new, &written).is_empty());
+    }
 
     #[test]
     fn the_status_patch_removes_what_is_gone_and_sends_the_history_only_when_it_changed() {

@@ -480,3 +480,57 @@ async fn history_is_bounded_at_20_across_a_leader_change() {
     let p = pair.policy().await.unwrap();
     assert_eq!(p["status"]["history"].as_array().map(Vec::len), Some(20), "the bound in the status itself");
 }
+
+/// A CRD older than the server (one without the history's status fields, as after a
+/// `helm upgrade`, which never upgrades a chart's `crds/`) prunes what the reconciler writes
+/// there. The reconciler must see that and stop writing it: otherwise every look (each change
+/// of the Deployment, each resync) sends a status PATCH that can never be kept. kubesim only:
+/// the real server's CRD is shared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_crd_that_prunes_the_history_is_not_written_again_and_again() {
+    let env = common::start().await;
+    let mut crd = serde_json::to_value(ReplicaPolicy::crd()).unwrap();
+    let status = &mut crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"];
+    for field in ["history", "historyDeclaredReplicas", "historyHold", "historyRefusedUntil"] {
+        assert!(status.as_object_mut().unwrap().remove(field).is_some(), "the CRD has status.{field}");
+    }
+    env.sim.apply(crd).unwrap();
+    let mut c = env.client().await;
+    c.set_replicas(set("shop", "web", 4)).await.unwrap();
+    wait_for_async("the status to report 4 in sync", T, POLL, || async {
+        env.policy("shop", "web").is_some_and(|p| {
+            p["status"]["effectiveReplicas"] == 4
+                && p["status"]["readyReplicas"] == 4
+                && p["status"]["syncStatus"] == "InSync"
+                && p["status"]["observedGeneration"] == p["metadata"]["generation"]
+        })
+    })
+    .await;
+    let stored = env.policy("shop", "web").unwrap();
+    assert!(stored["status"].get("history").is_none(), "the older CRD prunes the history: {stored}");
+    // Every status PATCH of the policy, kept or not (kubesim records one that changes nothing
+    // with resourceVersion 0).
+    let status_patches = || {
+        env.sim
+            .writes()
+            .iter()
+            .filter(|w| {
+                w.resource == "replicapolicies" && w.subresource.as_deref() == Some("status") && w.name == "web"
+            })
+            .count()
+    };
+    let looks = || env.metric("scalekeeper_reconcile_total{result=\"ok\"}");
+    let before = status_patches();
+    // Three more looks, each triggered by a change of the Deployment that changes nothing the
+    // status reports: a label (an annotation would move the Deployment's generation).
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(env.sim.client().await.unwrap(), "shop");
+    for n in 0..3 {
+        let seen = looks().await;
+        let patch = json!({"metadata": {"labels": {"example.com/touched": n.to_string()}}});
+        deployments.patch("web", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
+        wait_for_async("a look after the Deployment changed", T, POLL, || async { looks().await > seen }).await;
+    }
+    let after = status_patches();
+    assert_eq!(after - before, 0, "status PATCHes in 3 looks that changed nothing but what the CRD prunes");
+}
