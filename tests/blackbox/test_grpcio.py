@@ -249,8 +249,22 @@ class ScalekeeperDevTest(unittest.TestCase):
         self.assertFalse(web.HasField("desired_replicas"))
         self.assertEqual(web.version, "")
 
+    def explain_cart(self):
+        pb = self.scale_pb2
+        return self.stub.Explain(pb.ExplainRequest(namespace="shop", name="cart"), timeout=RPC_TIMEOUT)
+
     def test_2_set_replicas(self):
         pb = self.scale_pb2
+        # The sample's GitOps fight (make run's walkthrough): Argo CD owns shop/cart's
+        # spec.replicas, and explain names it with the setting that stops the fight.
+        before = self.explain_cart()
+        owners = {o.manager: o for o in before.replicas_owners}
+        self.assertIn("argocd-controller", owners, before)
+        self.assertEqual(owners["argocd-controller"].tool, "Argo CD")
+        self.assertEqual(owners["argocd-controller"].operation, "Apply")
+        self.assertIn("RespectIgnoreDifferences=true", owners["argocd-controller"].fix)
+        self.assertFalse(before.HasField("effective_replicas"), "shop/cart is unmanaged")
+
         first = self.stub.SetReplicas(pb.SetReplicasRequest(namespace="shop", name="cart", replicas=4),
                                       timeout=RPC_TIMEOUT).deployment
         self.assertTrue(first.HasField("desired_replicas"))
@@ -276,6 +290,13 @@ class ScalekeeperDevTest(unittest.TestCase):
         after = self.stub.GetDeployment(pb.GetDeploymentRequest(namespace="shop", name="cart"),
                                         timeout=RPC_TIMEOUT).deployment
         self.assertEqual((after.desired_replicas, after.version), (5, second.version))
+
+        # Declared now, so the two will fight: the notes say so, with Argo CD's fix.
+        explained = self.explain_cart()
+        self.assertEqual((explained.effective_replicas, explained.rule), (5, pb.RULE_DECLARED))
+        notes = "\n".join(explained.notes)
+        self.assertIn("argocd-controller", notes)
+        self.assertIn("ignoreDifferences", notes)
 
     def test_3_invalid_argument_details(self):
         pb = self.scale_pb2

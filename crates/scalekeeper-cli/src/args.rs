@@ -159,6 +159,56 @@ pub enum ClientCommand {
         #[command(flatten)]
         conn: ConnectArgs,
     },
+    /// Say why a Deployment has its count: every rule and why it won or lost, the bounds, mode,
+    /// guard and flap guard, autoscalers, and who writes spec.replicas (with the setting that
+    /// stops a GitOps tool fighting scalekeeper): scalekeeper explain NAMESPACE/NAME [--at TIME]
+    Explain {
+        /// The Deployment, as NAMESPACE/NAME.
+        target: String,
+        /// Explain the rules at this instant (RFC 3339, e.g. 2026-12-12T09:00:00+01:00)
+        /// instead of now; the Deployment, the owners of spec.replicas and the flap guard are
+        /// always as they are now.
+        #[arg(long, value_name = "TIME")]
+        at: Option<Instant>,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
+    },
+    /// List the changes of a Deployment's effective count ahead (window edges, a hold's
+    /// expiry), in UTC and in the zone of the rule: scalekeeper plan NAMESPACE/NAME [--next 7d]
+    Plan {
+        /// The Deployment, as NAMESPACE/NAME.
+        target: String,
+        /// How far ahead to look, e.g. 7d, 36h, 90m or P2W (a day is 24 h here; the server
+        /// takes 1 s to 31 days).
+        #[arg(long = "next", value_name = "DURATION", default_value = "7d", allow_hyphen_values = true)]
+        next: Horizon,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
+    },
+    /// Show the last changes of a Deployment's count (at most 20, oldest first):
+    /// scalekeeper history NAMESPACE/NAME
+    History {
+        /// The Deployment, as NAMESPACE/NAME.
+        target: String,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
+    },
+    /// Declare again the count declared before the last declaration: scalekeeper undo NAMESPACE/NAME.
+    /// Reads the history first, says what it will declare, and writes only if the declaration
+    /// is still at the version read (a declaration made meanwhile fails with ABORTED).
+    Undo {
+        /// The Deployment, as NAMESPACE/NAME.
+        target: String,
+        /// Check everything and show what the undo would do, without writing.
+        #[arg(long)]
+        dry_run: bool,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
+    },
     /// Set or clear a Deployment's weekly schedule windows
     Schedule {
         /// set or clear.
@@ -284,6 +334,10 @@ impl ClientCommand {
             | ClientCommand::Diff { conn, .. }
             | ClientCommand::Watch { conn, .. }
             | ClientCommand::Clear { conn, .. }
+            | ClientCommand::Explain { conn, .. }
+            | ClientCommand::Plan { conn, .. }
+            | ClientCommand::History { conn, .. }
+            | ClientCommand::Undo { conn, .. }
             | ClientCommand::Freeze { conn, .. }
             | ClientCommand::Thaw { conn, .. } => conn,
             ClientCommand::Schedule { command } => command.conn(),
@@ -364,6 +418,81 @@ impl HoldDuration {
     /// The duration as a `google.protobuf.Duration` (for `SetReplicasRequest.hold_for`).
     pub fn to_proto(self) -> prost_types::Duration {
         prost_types::Duration { seconds: self.0.as_secs(), nanos: self.0.subsec_nanos() }
+    }
+}
+
+/// The `--next` of `plan`: how far ahead to look, a positive duration in jiff's friendly format
+/// or ISO 8601, where (unlike `--for`) days and weeks are taken as 24 h and 7 × 24 h: `7d`,
+/// `36h`, `1w`, `90m`, `P2W`, `PT12H`. Months and years are refused (their length varies); the
+/// server checks the range (1 s to 31 days).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Horizon(SignedDuration);
+
+/// Why a `--next` value is not a horizon.
+#[derive(Debug, thiserror::Error)]
+pub enum HorizonError {
+    /// Not a duration in weeks, days, hours, minutes and seconds.
+    #[error("{0:?} is not a duration in weeks, days, hours, minutes and seconds; use e.g. 7d, 36h, 1w, 90m or P2W")]
+    Syntax(String),
+    /// Zero or negative.
+    #[error("{0:?} is not a positive duration; look ahead at least 1s")]
+    NotPositive(String),
+}
+
+impl FromStr for Horizon {
+    type Err = HorizonError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let syntax = || HorizonError::Syntax(s.to_string());
+        let span: jiff::Span = s.trim().parse().map_err(|_: jiff::Error| syntax())?;
+        let d = span.to_duration(jiff::SpanRelativeTo::days_are_24_hours()).map_err(|_| syntax())?;
+        if d.is_positive() { Ok(Horizon(d)) } else { Err(HorizonError::NotPositive(s.to_string())) }
+    }
+}
+
+impl Horizon {
+    /// The duration as jiff holds it.
+    pub fn get(self) -> SignedDuration {
+        self.0
+    }
+
+    /// The duration as a `google.protobuf.Duration` (for `PlanRequest.horizon`).
+    pub fn to_proto(self) -> prost_types::Duration {
+        prost_types::Duration { seconds: self.0.as_secs(), nanos: self.0.subsec_nanos() }
+    }
+
+    /// The duration as people write it, largest units first: `7d`, `1d 12h`, `90m` becomes
+    /// `1h 30m` (days of 24 h).
+    pub fn human(self) -> String {
+        let secs = self.0.as_secs();
+        let parts = [(secs / 86_400, "d"), (secs % 86_400 / 3600, "h"), (secs % 3600 / 60, "m"), (secs % 60, "s")];
+        let text: Vec<String> = parts.iter().filter(|(n, _)| *n > 0).map(|(n, u)| format!("{n}{u}")).collect();
+        if text.is_empty() { format!("{}s", self.0.as_secs_f64()) } else { text.join(" ") }
+    }
+}
+
+/// The `--at` of `explain`: an instant in RFC 3339 (`2026-12-12T09:00:00+01:00`,
+/// `2026-12-12T08:00:00Z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Instant(jiff::Timestamp);
+
+/// Why an `--at` value is not an instant.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?} is not an RFC 3339 time with an offset, e.g. 2026-12-12T09:00:00+01:00 or 2026-12-12T08:00:00Z")]
+pub struct InstantError(String);
+
+impl FromStr for Instant {
+    type Err = InstantError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.trim().parse::<jiff::Timestamp>().map(Instant).map_err(|_| InstantError(s.to_string()))
+    }
+}
+
+impl Instant {
+    /// The instant as a `google.protobuf.Timestamp` (for `ExplainRequest.at`).
+    pub fn to_proto(self) -> prost_types::Timestamp {
+        prost_types::Timestamp { seconds: self.0.as_second(), nanos: self.0.subsec_nanosecond() }
     }
 }
 
@@ -599,6 +728,47 @@ mod tests {
         assert!(err.contains("--window"), "{err}");
         usage_error(&["schedule", "clear", "shop/web", "--window", "Mon 00:00-24:00 UTC"]);
         usage_error(&["schedule", "shop/web"]);
+    }
+
+    #[test]
+    fn explain_and_plan_parse_their_flags() {
+        match parse(&["explain", "shop/web", "--at", "2026-12-12T09:00:00+01:00", "-o", "json"]).unwrap() {
+            ClientCommand::Explain { target, at, conn } => {
+                assert_eq!(target, "shop/web");
+                assert_eq!(
+                    at.map(Instant::to_proto),
+                    Some(prost_types::Timestamp { seconds: 1_797_062_400, nanos: 0 })
+                );
+                assert_eq!(conn.output, Output::Json);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(parse(&["explain", "shop/web"]).unwrap(), ClientCommand::Explain { at: None, .. }));
+        for bad in ["tomorrow", "2026-12-12", "2026-12-12T09:00:00", ""] {
+            let err = usage_error(&["explain", "shop/web", "--at", bad]);
+            assert!(err.contains("--at") && err.contains("RFC 3339"), "{bad:?}: {err}");
+        }
+        match parse(&["plan", "shop/web"]).unwrap() {
+            ClientCommand::Plan { next, .. } => {
+                assert_eq!(next.get(), SignedDuration::from_hours(7 * 24), "the default")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let next = |s: &str| match parse(&["plan", "shop/web", "--next", s]).unwrap() {
+            ClientCommand::Plan { next, .. } => next,
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(next("36h").to_proto(), prost_types::Duration { seconds: 36 * 3600, nanos: 0 });
+        assert_eq!(next("1w").get(), SignedDuration::from_hours(168));
+        assert_eq!(next("P2W").get(), SignedDuration::from_hours(336));
+        assert_eq!(next("1d12h").get(), SignedDuration::from_hours(36));
+        assert_eq!(next("90m").human(), "1h 30m");
+        assert_eq!(next("7d").human(), "7d");
+        assert_eq!(next("1.5s").human(), "1s", "whole units, as people read a horizon");
+        for bad in ["0s", "-1d", "1mo", "1y", "soon", ""] {
+            let err = usage_error(&["plan", "shop/web", "--next", bad]);
+            assert!(err.contains("--next"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

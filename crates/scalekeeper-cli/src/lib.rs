@@ -1,5 +1,5 @@
 //! The client subcommands of the `scalekeeper` binary: `get`, `set`, `list`, `diff`, `watch`,
-//! `clear` and `schedule set|clear`.
+//! `clear`, `schedule set|clear`, `explain` and `plan`.
 //!
 //! Every command connects to the server over mutual TLS ([`connect`]): `--ca` verifies the
 //! server's certificate (whose name must match the host part of `--server`), and `--cert` with
@@ -10,7 +10,10 @@
 //! `-o table` (the default) prints a `key: value` block for `get`, `set`, `clear` and `schedule`
 //! (the writes follow it with their outcome: the effective and spec counts before and after,
 //! conflicts, and `DRY RUN: nothing was written` for `--dry-run`), aligned columns for `list`
-//! and `diff`, and one line per event for `watch`. `-o json` prints one JSON
+//! and `diff`, one line per event for `watch`, a block of `KEY: value` lines and tables for
+//! `explain` (the rules with their verdicts, the autoscalers, the owners of spec.replicas, the
+//! notes in full), and a table of the changes ahead for `plan` (`no change within 7d` when there
+//! is none). `explain` and `plan` print their whole response with `-o json`. `-o json` prints one JSON
 //! document per result (`watch`: one compact object per line) following the proto3 JSON mapping:
 //! lowerCamelCase field names, enums as their full value names (`SYNC_STATUS_IN_SYNC`), int64
 //! fields as strings, timestamps as RFC 3339, `desiredReplicas` omitted when unset, absent
@@ -43,8 +46,8 @@
 //!
 //! # Exit codes
 //!
-//! - **0**: success. Also `diff` that found differences, `watch` ended by the server or by
-//!   Ctrl-C, and stdout closed by its reader (e.g. piped into `head`).
+//! - **0**: success. Also `watch` ended by the server or by Ctrl-C, and stdout closed by its
+//!   reader (e.g. piped into `head`).
 //! - **1**: the call failed: the server answered an error status, printed as
 //!   `error: CODE_NAME: message`, then one `  - field: description` line per
 //!   `google.rpc.BadRequest` field violation the message does not already state, then a
@@ -61,6 +64,11 @@
 //!   the path); the server unreachable (`cannot connect to HOST:PORT: ...`, with the number of
 //!   attempts when there were several); the TLS handshake
 //!   failing, including the server refusing the client certificate.
+//!
+//!
+//! `diff` follows `kubectl diff` instead, so scripts and CI jobs can gate on it: **0** when
+//! everything in scope is in sync, **1** when something is out of sync (printed), and greater
+//! than 1 on an error: 2 usage, 3 cannot connect, **4** the call failed (what is 1 above).
 //!
 //! The client checks only what it must to make the call: replica counts, names and selectors
 //! are validated by the server, which is the authority.
@@ -81,6 +89,7 @@ pub use args::{
     BulkSelectArgs, ClientCommand, ConnectArgs, HoldDuration, HoldDurationError, ModeArg, Output, ScheduleCommand,
     Target, parse_target,
 };
+pub use args::{Horizon, HorizonError, Instant, InstantError};
 pub use connect::{DEFAULT_PORT, ServerAddr, connect, parse_server};
 pub use render::{
     BulkResponse, WriteResponse, bulk_summary, code_name, deployment_json, diff_json, diff_response_json, event_name,
@@ -88,6 +97,7 @@ pub use render::{
     render_outcome, render_status, render_table, render_watch_event, rule_name, sync_name, watch_event_json,
     write_response_json,
 };
+pub use render::{explain_json, plan_json, render_explain, render_plan};
 pub use run::run;
 
 use render::status_line;
@@ -135,6 +145,15 @@ pub enum CliError {
     /// Writing the result to stdout failed (exit code 1; 0 when the reader closed the pipe).
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
+    /// `diff` found this many Deployments out of sync and printed them (exit code 1, as
+    /// `kubectl diff`; nothing more goes to stderr).
+    #[error("{0} Deployment(s) out of sync")]
+    OutOfSync(usize),
+    /// `diff` failed: the error inside, with an exit code greater than 1 whatever it is, so that
+    /// a script tells "differences found" (1) from "could not tell" (`kubectl diff`'s rule): a
+    /// failed call exits 4 instead of 1; usage (2) and connection (3) errors keep theirs.
+    #[error("{0}")]
+    DiffFailed(Box<CliError>),
 }
 
 impl From<Status> for CliError {
@@ -147,7 +166,12 @@ impl CliError {
     /// The process exit code: 1 failed call, 2 usage, 3 cannot connect (see the module docs).
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Status(_) | CliError::Ignored(_) | CliError::Partial(_) => 1,
+            CliError::Status(_) | CliError::Ignored(_) | CliError::OutOfSync(_) | CliError::Partial(_) => 1,
+            CliError::DiffFailed(inner) => match inner.exit_code() {
+                0 => 0,
+                1 => 4,
+                code => code,
+            },
             CliError::Output(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
             CliError::Output(_) => 1,
             CliError::Usage(_) => 2,
@@ -174,5 +198,21 @@ mod tests {
         let tls = CliError::Tls { server: "h:1".into(), detail: "bad".into(), hint: Some("check".into()) };
         assert_eq!(tls.exit_code(), 3);
         assert_eq!(render_error(&tls), "error: cannot connect to h:1: TLS handshake failed: bad\nhint: check\n");
+    }
+
+    #[test]
+    fn diff_exit_codes_follow_kubectl_diff() {
+        // 0 in sync (Ok), 1 out of sync, greater than 1 on any error.
+        assert_eq!(CliError::OutOfSync(2).exit_code(), 1);
+        let failed = |e: CliError| CliError::DiffFailed(Box::new(e)).exit_code();
+        assert_eq!(failed(CliError::from(Status::permission_denied("x"))), 4);
+        assert_eq!(failed(CliError::Ignored("x".into())), 4);
+        assert_eq!(failed(CliError::Output(io::Error::other("disk full"))), 4);
+        assert_eq!(failed(CliError::Usage("x".into())), 2);
+        assert_eq!(failed(CliError::TlsFiles("x".into())), 3);
+        assert_eq!(failed(CliError::Output(io::Error::from(io::ErrorKind::BrokenPipe))), 0);
+        // The error inside is what stderr shows.
+        let denied = CliError::DiffFailed(Box::new(CliError::from(Status::permission_denied("no"))));
+        assert_eq!(render_error(&denied), render_error(&CliError::from(Status::permission_denied("no"))));
     }
 }

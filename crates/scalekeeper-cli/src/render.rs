@@ -8,10 +8,11 @@ use std::sync::LazyLock;
 
 use prost_reflect::{DescriptorError, DescriptorPool, DynamicMessage, SerializeOptions};
 use scalekeeper_api::v1::{
-    BulkOutcome, BulkResult, ClearDesiredReplicasResponse, Deployment, DeploymentDiff, DiffResponse, EventType,
-    FreezeResponse, Guard, Hold, Mode, Rule, SetReplicasResponse, SetScheduleResponse, SyncStatus, ThawResponse,
-    WatchDeploymentsResponse, WriteOutcome,
+    BulkOutcome, BulkResult, ChangeKind, ClearDesiredReplicasResponse, Deployment, DeploymentDiff, DiffResponse,
+    EventType, FreezeResponse, GetHistoryResponse, Guard, HistoryEntry, Hold, Mode, Rule, SetReplicasResponse,
+    SetScheduleResponse, SyncStatus, ThawResponse, UndoResponse, WatchDeploymentsResponse, WriteOutcome,
 };
+use scalekeeper_api::v1::{ExplainResponse, PlanResponse, Verdict};
 use serde_json::Value;
 use tonic::{Code, Status};
 use tonic_types::StatusExt as _;
@@ -85,6 +86,7 @@ pub fn render_status(status: &Status) -> String {
 pub fn render_error(err: &CliError) -> String {
     match err {
         CliError::Status(s) => render_status(s),
+        CliError::DiffFailed(inner) => render_error(inner),
         CliError::Tls { hint: Some(hint), .. } | CliError::Unreachable { hint: Some(hint), .. } => {
             format!("error: {err}\nhint: {hint}\n")
         }
@@ -396,6 +398,146 @@ pub fn render_watch_event(event: &WatchDeploymentsResponse) -> String {
     }
 }
 
+/// The short name of a verdict for tables: `wins`, `overridden`, `inactive`, `invalid`; `-` when
+/// unspecified; unknown values as numbers.
+pub fn verdict_name(v: i32) -> String {
+    match Verdict::try_from(v) {
+        Ok(Verdict::Unspecified) => "-".to_string(),
+        Ok(x) => x.as_str_name().trim_start_matches("VERDICT_").to_ascii_lowercase(),
+        Err(_) => v.to_string(),
+    }
+}
+
+/// A heading line followed by a table (or `-` on its own line when there are no rows).
+fn section(title: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
+    if rows.is_empty() {
+        return format!("{title}: -\n");
+    }
+    format!("{title}:\n{}", render_table(headers, rows))
+}
+
+/// Renders `explain` output, ending with a newline:
+///
+/// ```text
+/// EFFECTIVE: 8 (hold until 2026-11-28T13:00:00Z by alice: INC-123, kept within maxReplicas 8) at 2026-11-28T11:00:00Z
+/// DEPLOYMENT: shop/web, spec.replicas 3, IN_SYNC
+/// RULES:
+/// RULE                                        REPLICAS   VERDICT      DETAIL
+/// hold                                        10         wins         held until ...
+/// ...
+/// BOUNDS: max 8 (clamped: maxReplicas 8)
+/// MODE: ENFORCE   GUARD: DENY
+/// FLAP GUARD: not suspended
+/// AUTOSCALERS: -
+/// SPEC.REPLICAS OWNERS:
+/// MANAGER   OPERATION   SUBRESOURCE   TIME   TOOL
+/// ...
+/// LAST WRITER: kubectl-patch
+/// NOTES:
+/// - Argo CD (field manager argocd-controller) owns spec.replicas, ...
+/// ```
+///
+/// Each note is printed in full (a fix is a setting to copy).
+pub fn render_explain(r: &ExplainResponse) -> String {
+    let d = r.deployment.clone().unwrap_or_default();
+    let at = r.at.as_ref().map_or_else(|| "now".to_string(), rfc3339_seconds);
+    let mut out = match r.effective_replicas {
+        Some(n) => format!("EFFECTIVE: {n} ({}) at {at}\n", dash(&r.rule_detail)),
+        None => format!("EFFECTIVE: - (no ReplicaPolicy: unmanaged) at {at}\n"),
+    };
+    out.push_str(&format!(
+        "DEPLOYMENT: {}/{}, spec.replicas {}, {}\n",
+        d.namespace,
+        d.name,
+        d.spec_replicas,
+        sync_name(d.sync_status)
+    ));
+    let rules: Vec<Vec<String>> = r
+        .rules
+        .iter()
+        .map(|c| vec![c.name.clone(), c.replicas.to_string(), verdict_name(c.verdict), dash(&c.detail)])
+        .collect();
+    out.push_str(&section("RULES", &["RULE", "REPLICAS", "VERDICT", "DETAIL"], &rules));
+    let clamped = if r.clamped_by.is_empty() { String::new() } else { format!(" (clamped: {})", r.clamped_by) };
+    out.push_str(&format!("BOUNDS: {}{clamped}\n", bounds_text(d.min_replicas, d.max_replicas)));
+    out.push_str(&format!("MODE: {}   GUARD: {}\n", mode_name(d.mode), guard_name(d.guard)));
+    let fg = r.flap_guard.clone().unwrap_or_default();
+    if fg.suspended {
+        let since = fg.since.as_ref().map(|t| format!(" since {}", rfc3339_seconds(t))).unwrap_or_default();
+        let until = fg.until.as_ref().map(|t| format!(" until {}", rfc3339_seconds(t))).unwrap_or_default();
+        out.push_str(&format!("FLAP GUARD: enforcement suspended{since}{until}: {}\n", dash(&fg.reason)));
+    } else {
+        out.push_str("FLAP GUARD: not suspended\n");
+    }
+    let autoscalers: Vec<Vec<String>> = r
+        .autoscalers
+        .iter()
+        .map(|a| vec![a.kind.clone(), a.name.clone(), dash(&a.managed_by), desired(a.paused_replicas), dash(&a.note)])
+        .collect();
+    out.push_str(&section("AUTOSCALERS", &["KIND", "NAME", "MANAGED BY", "PAUSED AT", "NOTE"], &autoscalers));
+    let owners: Vec<Vec<String>> = r
+        .replicas_owners
+        .iter()
+        .map(|o| {
+            let tool = if o.scalekeeper { "scalekeeper".to_string() } else { dash(&o.tool) };
+            vec![
+                o.manager.clone(),
+                dash(&o.operation),
+                dash(&o.subresource),
+                o.time.as_ref().map_or_else(|| "-".to_string(), rfc3339_seconds),
+                tool,
+            ]
+        })
+        .collect();
+    out.push_str(&section("SPEC.REPLICAS OWNERS", &["MANAGER", "OPERATION", "SUBRESOURCE", "TIME", "TOOL"], &owners));
+    out.push_str(&format!("LAST WRITER: {}\n", dash(&r.last_writer)));
+    if r.notes.is_empty() {
+        out.push_str("NOTES: -\n");
+    } else {
+        out.push_str("NOTES:\n");
+        for n in &r.notes {
+            out.push_str(&format!("- {n}\n"));
+        }
+    }
+    out
+}
+
+/// Renders `plan` output: `AT (UTC)  LOCAL  FROM -> TO  RULE  CAUSE`, one row per change, or
+/// `no change within WITHIN` (e.g. `7d`) when there is none. Ends with a newline.
+pub fn render_plan(r: &PlanResponse, within: &str) -> String {
+    if r.changes.is_empty() {
+        let why = match r.deployment.as_ref().map(|d| d.desired_replicas) {
+            Some(None) => " (no ReplicaPolicy: unmanaged)",
+            _ => "",
+        };
+        return format!("no change within {within}{why}\n");
+    }
+    let rows: Vec<Vec<String>> = r
+        .changes
+        .iter()
+        .map(|c| {
+            vec![
+                c.at.as_ref().map_or_else(|| "-".to_string(), rfc3339_seconds),
+                dash(&c.local_time),
+                format!("{} -> {}", c.from_replicas, c.to_replicas),
+                rule_name(c.rule),
+                dash(&c.cause),
+            ]
+        })
+        .collect();
+    render_table(&["AT (UTC)", "LOCAL", "FROM -> TO", "RULE", "CAUSE"], &rows)
+}
+
+/// `explain` output in the proto3 JSON mapping (the whole ExplainResponse).
+pub fn explain_json(r: &ExplainResponse) -> Result<Value, CliError> {
+    proto_json(r, "scalekeeper.v1.ExplainResponse")
+}
+
+/// `plan` output in the proto3 JSON mapping (the whole PlanResponse).
+pub fn plan_json(r: &PlanResponse) -> Result<Value, CliError> {
+    proto_json(r, "scalekeeper.v1.PlanResponse")
+}
+
 /// The API's descriptors (embedded by `scalekeeper-api`), from which [`proto_json`] prints.
 static DESCRIPTORS: LazyLock<Result<DescriptorPool, DescriptorError>> =
     LazyLock::new(|| DescriptorPool::decode(scalekeeper_api::FILE_DESCRIPTOR_SET));
@@ -415,6 +557,69 @@ fn proto_json<M: prost_reflect::prost::Message>(msg: &M, name: &str) -> Result<V
     let mut dynamic = DynamicMessage::new(desc);
     dynamic.transcode_from(msg).map_err(|e| fail(e.to_string()))?;
     dynamic.serialize_with_options(serde_json::value::Serializer, &JSON_OPTIONS).map_err(|e| fail(e.to_string()))
+}
+
+/// A history entry's kind as the ReplicaPolicy status spells it (`HoldPlaced`), or the number
+/// when this client does not know it.
+pub fn change_kind_name(v: i32) -> String {
+    match ChangeKind::try_from(v) {
+        Ok(ChangeKind::Unspecified) | Err(_) => v.to_string(),
+        Ok(k) => k.as_str_name().trim_start_matches("CHANGE_KIND_").split('_').map(capitalized).collect(),
+    }
+}
+
+/// `WORD` as `Word`.
+fn capitalized(word: &str) -> String {
+    let lower = word.to_ascii_lowercase();
+    let mut chars = lower.chars();
+    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
+/// A count change as `5 → 7`, or `→ 7` without a count before.
+fn from_to(from: Option<i32>, to: i32) -> String {
+    match from {
+        Some(f) => format!("{f} → {to}"),
+        None => format!("→ {to}"),
+    }
+}
+
+/// The history as a table: TIME, WHAT, FROM → TO, WHO, REASON, oldest first; a line saying
+/// so when there is none.
+pub fn render_history_table(entries: &[HistoryEntry]) -> String {
+    if entries.is_empty() {
+        return "No changes recorded.\n".to_string();
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                e.time.as_ref().map(rfc3339_seconds).unwrap_or_else(|| "-".into()),
+                change_kind_name(e.kind),
+                from_to(e.from_replicas, e.to_replicas),
+                dash(&e.who),
+                dash(&e.reason),
+            ]
+        })
+        .collect();
+    render_table(&["TIME", "WHAT", "FROM → TO", "WHO", "REASON"], &rows)
+}
+
+/// `history -o json`: `{"deployment": {..}, "entries": [..]}` in the proto3 JSON mapping.
+pub fn history_json(resp: &GetHistoryResponse) -> Result<Value, CliError> {
+    proto_json(resp, "scalekeeper.v1.GetHistoryResponse")
+}
+
+/// What `undo` is about to declare: `shop/web: declared 7 → undo to 5 (declared by alice at
+/// 2026-11-29T14:00:00Z)`.
+pub fn undo_intent(target: &str, undone: &HistoryEntry, to: i32) -> String {
+    let mut by = String::new();
+    if !undone.who.is_empty() {
+        by.push_str(&format!(" by {}", undone.who));
+    }
+    if let Some(t) = &undone.time {
+        by.push_str(&format!(" at {}", rfc3339_seconds(t)));
+    }
+    format!("{target}: declared {} → undo to {to} (declared{by})\n", undone.to_replicas)
 }
 
 /// A Deployment in the proto3 JSON mapping (see `JSON_OPTIONS`): `desiredReplicas` omitted
@@ -468,7 +673,7 @@ macro_rules! write_response {
     )*};
 }
 
-write_response!(SetReplicasResponse, ClearDesiredReplicasResponse, SetScheduleResponse);
+write_response!(SetReplicasResponse, ClearDesiredReplicasResponse, SetScheduleResponse, UndoResponse);
 
 /// A write's whole answer in the proto3 JSON mapping: `{"deployment": {..}, "outcome": {..}}`
 /// (what `--dry-run -o json` prints).
@@ -719,7 +924,7 @@ mod tests {
                 until: Some(ts("2026-11-29T14:00:00.250Z")),
                 reason: "INC-123".into(),
                 set_by: "alice".into(),
-                set_at: Some(ts("2026-11-29T12:00:00Z")),
+                set_at: Some(ts("2026-11-30T12:00:00Z")),
             }),
             schedule: vec![
                 ScheduleWindow { window: "Mon-Fri 08:00-20:00 Europe/Berlin".into(), replicas: 6 },
@@ -946,6 +1151,167 @@ mod tests {
         assert!(!j.to_string().contains('\n'));
     }
 
+    fn explained() -> ExplainResponse {
+        use scalekeeper_api::v1::{Autoscaler, FieldOwner, FlapGuard, RuleConsidered};
+        ExplainResponse {
+            deployment: Some(held()),
+            at: Some(ts("2026-11-29T12:00:00.5Z")),
+            effective_replicas: Some(10),
+            rule: Rule::Hold as i32,
+            rule_detail: "hold until 2026-11-29T14:00:00Z by alice: INC-123".into(),
+            rules: vec![
+                RuleConsidered {
+                    rule: Rule::Hold as i32,
+                    name: "hold".into(),
+                    replicas: 10,
+                    verdict: Verdict::Wins as i32,
+                    detail: "held until 2026-11-29T14:00:00Z by alice: INC-123".into(),
+                },
+                RuleConsidered {
+                    rule: Rule::Declared as i32,
+                    name: "declared count".into(),
+                    replicas: 4,
+                    verdict: Verdict::Overridden as i32,
+                    detail: "overridden by the hold".into(),
+                },
+            ],
+            clamped_by: String::new(),
+            flap_guard: Some(FlapGuard {
+                suspended: true,
+                since: Some(ts("2026-11-29T11:58:00Z")),
+                until: Some(ts("2026-11-29T12:03:00Z")),
+                reason: "field manager \"argocd-controller\" keeps changing spec.replicas".into(),
+            }),
+            autoscalers: vec![Autoscaler {
+                kind: "HorizontalPodAutoscaler".into(),
+                name: "keda-hpa-web".into(),
+                managed_by: "ScaledObject/web".into(),
+                paused_replicas: Some(2),
+                note: String::new(),
+            }],
+            replicas_owners: vec![
+                FieldOwner {
+                    manager: "argocd-controller".into(),
+                    operation: "Apply".into(),
+                    subresource: String::new(),
+                    time: Some(ts("2026-11-29T11:59:00Z")),
+                    scalekeeper: false,
+                    tool: "Argo CD".into(),
+                    fix: "each sync sets it back".into(),
+                },
+                FieldOwner {
+                    manager: "scalekeeper".into(),
+                    operation: "Update".into(),
+                    subresource: "scale".into(),
+                    time: None,
+                    scalekeeper: true,
+                    tool: String::new(),
+                    fix: String::new(),
+                },
+            ],
+            last_writer: "argocd-controller".into(),
+            notes: vec!["Argo CD (field manager argocd-controller) owns spec.replicas: each sync sets it back".into()],
+        }
+    }
+
+    #[test]
+    fn explain_block() {
+        assert_eq!(
+            render_explain(&explained()),
+            "EFFECTIVE: 10 (hold until 2026-11-29T14:00:00Z by alice: INC-123) at 2026-11-29T12:00:00Z\n\
+             DEPLOYMENT: shop/web, spec.replicas 3, PROGRESSING\n\
+             RULES:\n\
+             RULE             REPLICAS   VERDICT      DETAIL\n\
+             hold             10         wins         held until 2026-11-29T14:00:00Z by alice: INC-123\n\
+             declared count   4          overridden   overridden by the hold\n\
+             BOUNDS: min 2, max 10\n\
+             MODE: ENFORCE   GUARD: DENY\n\
+             FLAP GUARD: enforcement suspended since 2026-11-29T11:58:00Z until 2026-11-29T12:03:00Z: field manager \"argocd-controller\" keeps changing spec.replicas\n\
+             AUTOSCALERS:\n\
+             KIND                      NAME           MANAGED BY         PAUSED AT   NOTE\n\
+             HorizontalPodAutoscaler   keda-hpa-web   ScaledObject/web   2           -\n\
+             SPEC.REPLICAS OWNERS:\n\
+             MANAGER             OPERATION   SUBRESOURCE   TIME                   TOOL\n\
+             argocd-controller   Apply       -             2026-11-29T11:59:00Z   Argo CD\n\
+             scalekeeper         Update      scale         -                      scalekeeper\n\
+             LAST WRITER: argocd-controller\n\
+             NOTES:\n\
+             - Argo CD (field manager argocd-controller) owns spec.replicas: each sync sets it back\n"
+        );
+        // Unmanaged, nothing found: dashes, never empty sections.
+        let bare = ExplainResponse { deployment: Some(deployment(None)), ..Default::default() };
+        let out = render_explain(&bare);
+        assert!(out.starts_with("EFFECTIVE: - (no ReplicaPolicy: unmanaged) at now\n"), "{out}");
+        for line in [
+            "RULES: -",
+            "FLAP GUARD: not suspended",
+            "AUTOSCALERS: -",
+            "SPEC.REPLICAS OWNERS: -",
+            "LAST WRITER: -",
+            "NOTES: -",
+        ] {
+            assert!(out.lines().any(|l| l == line), "{line:?} in {out}");
+        }
+        let j = explain_json(&explained()).unwrap();
+        assert_eq!(j["rules"][0]["verdict"], "VERDICT_WINS");
+        assert_eq!(j["replicasOwners"][0]["tool"], "Argo CD");
+        assert_eq!(j["autoscalers"][0]["pausedReplicas"], 2);
+        assert_eq!(j["flapGuard"]["until"], "2026-11-29T12:03:00Z");
+        assert_eq!(verdict_name(Verdict::Invalid as i32), "invalid");
+        assert_eq!(verdict_name(0), "-");
+        assert_eq!(verdict_name(42), "42");
+    }
+
+    #[test]
+    fn plan_table() {
+        use scalekeeper_api::v1::PlannedChange;
+        let change = |at: &str, local: &str, from, to, rule: Rule, cause: &str| PlannedChange {
+            at: Some(ts(at)),
+            local_time: local.into(),
+            from_replicas: from,
+            to_replicas: to,
+            rule: rule as i32,
+            rule_detail: String::new(),
+            cause: cause.into(),
+        };
+        let r = PlanResponse {
+            deployment: Some(held()),
+            from: Some(ts("2027-03-27T00:00:00Z")),
+            until: Some(ts("2027-04-03T00:00:00Z")),
+            changes: vec![
+                change(
+                    "2027-03-28T01:30:00Z",
+                    "2027-03-28T03:30:00+02:00[Europe/Berlin]",
+                    4,
+                    2,
+                    Rule::Schedule,
+                    "window \"Sun 02:30-04:00 Europe/Berlin\" starts",
+                ),
+                change(
+                    "2027-03-28T13:00:00Z",
+                    "2027-03-28T13:00:00+00:00[UTC]",
+                    2,
+                    4,
+                    Rule::Declared,
+                    "the hold expires; the declared count applies",
+                ),
+            ],
+        };
+        assert_eq!(
+            render_plan(&r, "7d"),
+            "AT (UTC)               LOCAL                                      FROM -> TO   RULE       CAUSE\n\
+             2027-03-28T01:30:00Z   2027-03-28T03:30:00+02:00[Europe/Berlin]   4 -> 2       schedule   window \"Sun 02:30-04:00 Europe/Berlin\" starts\n\
+             2027-03-28T13:00:00Z   2027-03-28T13:00:00+00:00[UTC]             2 -> 4       declared   the hold expires; the declared count applies\n"
+        );
+        let none = PlanResponse { changes: vec![], ..r.clone() };
+        assert_eq!(render_plan(&none, "7d"), "no change within 7d\n");
+        let unmanaged = PlanResponse { deployment: Some(deployment(None)), ..none };
+        assert_eq!(render_plan(&unmanaged, "1d 12h"), "no change within 1d 12h (no ReplicaPolicy: unmanaged)\n");
+        let j = plan_json(&r).unwrap();
+        assert_eq!(j["changes"][0]["localTime"], "2027-03-28T03:30:00+02:00[Europe/Berlin]");
+        assert_eq!(j["changes"][1]["rule"], "RULE_DECLARED");
+    }
+
     #[test]
     fn rule_names() {
         assert_eq!(rule_name(Rule::Unspecified as i32), "-");
@@ -1103,5 +1469,44 @@ mod tests {
         );
         assert!(out.contains("`scalekeeper get NAMESPACE/NAME` shows the current state"), "{out}");
         assert_eq!(code_name(Code::FailedPrecondition), "FAILED_PRECONDITION");
+    }
+
+    fn entry(kind: ChangeKind, from: Option<i32>, to: i32, who: &str, reason: &str) -> HistoryEntry {
+        HistoryEntry {
+            time: Some(prost_types::Timestamp { seconds: 1_796_040_000, nanos: 250_000_000 }),
+            from_replicas: from,
+            to_replicas: to,
+            kind: kind as i32,
+            who: who.into(),
+            reason: reason.into(),
+        }
+    }
+
+    #[test]
+    fn the_history_table_has_time_what_from_to_who_and_reason() {
+        let table = render_history_table(&[
+            entry(ChangeKind::Declared, None, 5, "alice", "declared through the API (version 1)"),
+            entry(ChangeKind::DriftCorrected, Some(7), 5, "kubectl", ""),
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        assert!(lines[0].starts_with("TIME") && lines[0].contains("FROM → TO") && lines[0].ends_with("REASON"));
+        assert!(lines[1].starts_with("2026-11-30T12:00:00Z   Declared"), "{table}");
+        assert!(lines[1].contains("→ 5") && lines[1].contains("alice"), "{table}");
+        assert!(lines[2].contains("DriftCorrected") && lines[2].contains("7 → 5") && lines[2].ends_with("kubectl   -"));
+        assert_eq!(render_history_table(&[]), "No changes recorded.\n");
+        assert_eq!(change_kind_name(ChangeKind::GuardRefused as i32), "GuardRefused");
+        assert_eq!(change_kind_name(99), "99");
+    }
+
+    #[test]
+    fn undo_says_what_it_will_declare() {
+        let undone = entry(ChangeKind::Declared, Some(5), 7, "alice", "");
+        assert_eq!(
+            undo_intent("shop/web", &undone, 5),
+            "shop/web: declared 7 → undo to 5 (declared by alice at 2026-11-30T12:00:00Z)\n"
+        );
+        let anonymous = HistoryEntry { who: String::new(), time: None, ..undone };
+        assert_eq!(undo_intent("shop/web", &anonymous, 5), "shop/web: declared 7 → undo to 5 (declared)\n");
     }
 }

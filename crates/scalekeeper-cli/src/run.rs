@@ -7,22 +7,27 @@ use std::io::{self, Write as _};
 use std::process::ExitCode;
 
 use scalekeeper_api::v1::{
-    ClearDesiredReplicasRequest, Deployment, DiffRequest, DiffResponse, EventType, FreezeRequest, GetDeploymentRequest,
-    Guard, ListDeploymentsRequest, Mode, ScheduleWindow, SetReplicasRequest, SetScheduleRequest, ThawRequest,
-    WatchDeploymentsRequest, WatchDeploymentsResponse, WriteOutcome,
+    ChangeKind, ClearDesiredReplicasRequest, Deployment, DiffRequest, DiffResponse, EventType, FreezeRequest,
+    GetDeploymentRequest, GetHistoryRequest, Guard, HistoryEntry, ListDeploymentsRequest, Mode, ScheduleWindow,
+    SetReplicasRequest, SetScheduleRequest, ThawRequest, UndoRequest, WatchDeploymentsRequest,
+    WatchDeploymentsResponse, WriteOutcome,
 };
 use serde_json::json;
 use tonic::Status;
 
 use scalekeeper_core::MAX_PAGE_SIZE;
 
+use scalekeeper_api::v1::{ExplainRequest, PlanRequest};
+
 use super::CliError;
-use super::args::{BulkSelectArgs, ClientCommand, HoldDuration, Output, ScheduleCommand, parse_target};
+use super::args::{BulkSelectArgs, ClientCommand, HoldDuration, Instant, Output, ScheduleCommand, parse_target};
 use super::connect::parse_server;
 use super::render::{
     deployment_json, diff_response_json, emit, pretty, print_bulk, print_deployment, print_write, render_diff_table,
     render_error, render_list_table, render_watch_event, status_line, watch_event_json,
 };
+use super::render::{explain_json, plan_json, render_explain, render_plan};
+use super::render::{history_json, render_history_table, undo_intent};
 use super::session::{AttemptError, Idempotency, Session, should_retry};
 
 /// Runs a client command; prints results to stdout and errors to stderr; returns the process
@@ -32,7 +37,7 @@ pub async fn run(cmd: ClientCommand) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let code = e.exit_code();
-            if code != 0 {
+            if code != 0 && !matches!(e, CliError::OutOfSync(_)) {
                 let mut err = io::stderr().lock();
                 let _ = err.write_all(render_error(&e).as_bytes());
                 let _ = err.flush();
@@ -120,6 +125,50 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             let asked = (hold || dry_run).then_some(if hold { "--hold" } else { "--dry-run" });
             check_understood(resp.outcome.as_ref(), dry_run, asked)
         }
+        ClientCommand::History { target, .. } => {
+            let t = parse_target(&target)?;
+            let req = GetHistoryRequest { namespace: t.namespace, name: t.name };
+            let resp = session
+                .call(Idempotency::Read, |mut c| {
+                    let req = req.clone();
+                    async move { c.get_history(req).await }
+                })
+                .await?;
+            match conn.output {
+                Output::Table => emit(&render_history_table(&resp.entries)),
+                Output::Json => emit(&pretty(&history_json(&resp)?)?),
+            }
+        }
+        ClientCommand::Undo { target, dry_run, .. } => {
+            let t = parse_target(&target)?;
+            // Read first, to say what will be declared and to write only on the version read.
+            let read = GetHistoryRequest { namespace: t.namespace.clone(), name: t.name.clone() };
+            let history = session
+                .call(Idempotency::Read, |mut c| {
+                    let read = read.clone();
+                    async move { c.get_history(read).await }
+                })
+                .await?;
+            let version = history.deployment.as_ref().map(|d| d.version.clone()).unwrap_or_default();
+            let declared = history.deployment.as_ref().and_then(|d| d.desired_replicas);
+            if let Some((undone, to)) = undo_candidate(&history.entries, declared) {
+                let intent = undo_intent(&target, undone, to);
+                match conn.output {
+                    // stdout is the JSON document alone.
+                    Output::Json => eprint!("{intent}"),
+                    Output::Table => emit(&intent)?,
+                }
+            }
+            let req = UndoRequest { namespace: t.namespace, name: t.name, expected_version: version, dry_run };
+            let resp = session
+                .call(Idempotency::of_write(&req.expected_version), |mut c| {
+                    let req = req.clone();
+                    async move { c.undo(req).await }
+                })
+                .await?;
+            print_write(conn.output, dry_run, &resp)?;
+            check_understood(resp.outcome.as_ref(), dry_run, dry_run.then_some("--dry-run"))
+        }
         ClientCommand::Schedule { command } => {
             let (target, windows, expected_version, dry_run) = match command {
                 ScheduleCommand::Set { target, windows, replicas, append, expected_version, dry_run, .. } => {
@@ -202,30 +251,37 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             }
         }
         ClientCommand::Diff { namespace, selector, .. } => {
-            let diffs = all_pages(|page_token| {
-                let req = DiffRequest {
-                    namespace: namespace.clone().unwrap_or_default(),
-                    label_selector: selector.clone().unwrap_or_default(),
-                    page_size: MAX_PAGE_SIZE,
-                    page_token,
-                };
-                let session = &session;
-                async move {
-                    let page = session
-                        .call(Idempotency::Read, |mut c| {
-                            let req = req.clone();
-                            async move { c.diff(req).await }
-                        })
-                        .await?;
-                    Ok((page.diffs, page.next_page_token))
-                }
+            diff(&session, namespace, selector, conn.output).await.map_err(|e| match e {
+                CliError::OutOfSync(_) => e,
+                e => CliError::DiffFailed(Box::new(e)),
             })
-            .await?;
-            let resp = DiffResponse { diffs, next_page_token: String::new() };
+        }
+        ClientCommand::Explain { target, at, .. } => {
+            let t = parse_target(&target)?;
+            let req = ExplainRequest { namespace: t.namespace, name: t.name, at: at.map(Instant::to_proto) };
+            let resp = session
+                .call(Idempotency::Read, |mut c| {
+                    let req = req.clone();
+                    async move { c.explain(req).await }
+                })
+                .await?;
             match conn.output {
-                Output::Json => emit(&pretty(&diff_response_json(&resp)?)?),
-                Output::Table if resp.diffs.is_empty() => emit("no differences\n"),
-                Output::Table => emit(&render_diff_table(&resp.diffs)),
+                Output::Json => emit(&pretty(&explain_json(&resp)?)?),
+                Output::Table => emit(&render_explain(&resp)),
+            }
+        }
+        ClientCommand::Plan { target, next, .. } => {
+            let t = parse_target(&target)?;
+            let req = PlanRequest { namespace: t.namespace, name: t.name, horizon: Some(next.to_proto()) };
+            let resp = session
+                .call(Idempotency::Read, |mut c| {
+                    let req = req.clone();
+                    async move { c.plan(req).await }
+                })
+                .await?;
+            match conn.output {
+                Output::Json => emit(&pretty(&plan_json(&resp)?)?),
+                Output::Table => emit(&render_plan(&resp, &next.human())),
             }
         }
         ClientCommand::Freeze { select, hold_for, reason, dry_run, .. } => {
@@ -271,6 +327,15 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
 /// `current` has, then one window per `windows` entry with `replicas`; the version is
 /// `expected_version` when the user gave one, else the version `current` was read at (empty
 /// for a Deployment without a declaration, which the server takes as any version).
+/// The declaration an undo reverts, as the history shows it, and the count it declares again:
+/// the newest Declared entry, when it declared the count `declared` now and has a count before
+/// it. For the message printed before the call only: the server applies the rule (and says why
+/// when there is nothing to undo, or the history has not caught up with the declaration).
+fn undo_candidate(entries: &[HistoryEntry], declared: Option<i32>) -> Option<(&HistoryEntry, i32)> {
+    let newest = entries.iter().rev().find(|e| e.kind == ChangeKind::Declared as i32)?;
+    (Some(newest.to_replicas) == declared).then_some((newest, newest.from_replicas?))
+}
+
 fn appended_schedule(
     current: Deployment,
     windows: Vec<String>,
@@ -343,6 +408,41 @@ fn check_guard_understood(deployment: Option<&Deployment>, asked: i32) -> Result
 /// A stream cut by the server going away (UNAVAILABLE, the connection lost) is opened again
 /// under the retry policy, and resumed: the server answers a new stream with a full snapshot,
 /// which [`Resume`] turns into what changed meanwhile, so the output reads as one stream.
+/// `diff`: every page of the Diff call, printed; [`CliError::OutOfSync`] when anything is
+/// (exit code 1, as `kubectl diff`).
+async fn diff(
+    session: &Session,
+    namespace: Option<String>,
+    selector: Option<String>,
+    output: Output,
+) -> Result<(), CliError> {
+    let diffs = all_pages(|page_token| {
+        let req = DiffRequest {
+            namespace: namespace.clone().unwrap_or_default(),
+            label_selector: selector.clone().unwrap_or_default(),
+            page_size: MAX_PAGE_SIZE,
+            page_token,
+        };
+        async move {
+            let page = session
+                .call(Idempotency::Read, |mut c| {
+                    let req = req.clone();
+                    async move { c.diff(req).await }
+                })
+                .await?;
+            Ok((page.diffs, page.next_page_token))
+        }
+    })
+    .await?;
+    let resp = DiffResponse { diffs, next_page_token: String::new() };
+    match output {
+        Output::Json => emit(&pretty(&diff_response_json(&resp)?)?)?,
+        Output::Table if resp.diffs.is_empty() => emit("no differences\n")?,
+        Output::Table => emit(&render_diff_table(&resp.diffs))?,
+    }
+    if resp.diffs.is_empty() { Ok(()) } else { Err(CliError::OutOfSync(resp.diffs.len())) }
+}
+
 async fn watch(session: &Session, req: WatchDeploymentsRequest, output: Output) -> Result<(), CliError> {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -570,6 +670,25 @@ mod tests {
         // A version the user gave wins over the one read.
         let (_, version) = appended_schedule(current, new, 6, Some("40".into()));
         assert_eq!(version, "40");
+    }
+
+    #[test]
+    fn undo_names_the_newest_declaration_only_when_it_is_the_current_one() {
+        let e = |kind: ChangeKind, from: Option<i32>, to: i32| HistoryEntry {
+            kind: kind as i32,
+            from_replicas: from,
+            to_replicas: to,
+            ..Default::default()
+        };
+        let h = [
+            e(ChangeKind::Declared, None, 3),
+            e(ChangeKind::Declared, Some(3), 5),
+            e(ChangeKind::DriftCorrected, Some(9), 5),
+        ];
+        assert_eq!(undo_candidate(&h, Some(5)).map(|(u, to)| (u.to_replicas, to)), Some((5, 3)));
+        assert!(undo_candidate(&h, Some(7)).is_none(), "the history has not caught up");
+        assert!(undo_candidate(&h[..1], Some(3)).is_none(), "nothing before the first");
+        assert!(undo_candidate(&[], None).is_none());
     }
 
     #[test]

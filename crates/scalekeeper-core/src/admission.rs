@@ -545,6 +545,41 @@ fn holds_the_count(request: &Request, declaration: &Declaration, effective: &Eff
     }
 }
 
+/// The note of a [`REASON_SCALE_REFUSED`] Event: `refused spec.replicas FROM -> TO by USER:
+/// MESSAGE` (counts of Pods; the user quoted with [`quote`]). [`parse_refusal_note`] reads it
+/// back.
+pub fn refusal_note(from: i32, to: i32, user: &str, message: &str) -> String {
+    format!("refused spec.replicas {from} -> {to} by {}: {message}", quote(user))
+}
+
+/// What a [`refusal_note`] says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusalNote {
+    /// `spec.replicas` before the refused write (a count).
+    pub from: i32,
+    /// The count the refused write asked for.
+    pub to: i32,
+    /// Who made it (as quoted in the note).
+    pub by: String,
+    /// Why it was refused.
+    pub message: String,
+}
+
+/// Reads a note [`refusal_note`] wrote about Deployment `target` (`namespace/name`): the user
+/// ends where `: target` begins (every refusal's message names the Deployment first), else at
+/// the first `: `. `None` for any other text.
+pub fn parse_refusal_note(note: &str, target: &str) -> Option<RefusalNote> {
+    let rest = note.strip_prefix("refused spec.replicas ")?;
+    let (from, rest) = rest.split_once(" -> ")?;
+    let (to, rest) = rest.split_once(" by ")?;
+    let named = format!(": {target}");
+    let (by, message) = match rest.find(&named) {
+        Some(i) => (&rest[..i], &rest[i + 2..]),
+        None => rest.split_once(": ")?,
+    };
+    Some(RefusalNote { from: from.parse().ok()?, to: to.parse().ok()?, by: by.to_owned(), message: message.to_owned() })
+}
+
 /// `text` as a message quotes it: bounded and escaped ([`crate::text::bounded`], the one owner
 /// of how caller text is echoed).
 pub fn quote(text: &str) -> String {

@@ -53,10 +53,11 @@ impl Verb {
     /// for a method this table does not know (which is then refused).
     pub fn for_method(method: &str) -> Option<Verb> {
         Some(match method {
-            "GetDeployment" => Verb::Get,
+            "GetDeployment" | "GetHistory" => Verb::Get,
+            "Explain" | "Plan" => Verb::Get,
             "ListDeployments" | "Diff" => Verb::List,
             "WatchDeployments" => Verb::Watch,
-            "SetReplicas" | "SetSchedule" | "Freeze" | "Thaw" => Verb::Update,
+            "SetReplicas" | "SetSchedule" | "Undo" | "Freeze" | "Thaw" => Verb::Update,
             "ClearDesiredReplicas" => Verb::Delete,
             _ => return None,
         })
@@ -138,11 +139,15 @@ mod tests {
     fn every_method_has_its_verb() {
         let table = [
             ("GetDeployment", Verb::Get),
+            ("Explain", Verb::Get),
+            ("Plan", Verb::Get),
             ("ListDeployments", Verb::List),
             ("Diff", Verb::List),
             ("WatchDeployments", Verb::Watch),
             ("SetReplicas", Verb::Update),
             ("ClearDesiredReplicas", Verb::Delete),
+            ("GetHistory", Verb::Get),
+            ("Undo", Verb::Update),
             ("Freeze", Verb::Update),
             ("Thaw", Verb::Update),
         ];

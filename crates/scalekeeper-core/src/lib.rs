@@ -6,9 +6,13 @@
 //! messages and status codes.
 
 pub mod admission;
+pub mod ahead;
 pub mod authz;
 pub mod duration;
+pub mod explain;
+pub mod history;
 pub mod identity;
+pub mod managers;
 pub mod plan;
 pub mod request;
 pub mod rules;

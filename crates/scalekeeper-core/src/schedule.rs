@@ -201,6 +201,12 @@ impl Window {
             .min()
     }
 
+    /// The window's time zone: the one its local times are read in, and the one a planned
+    /// change it causes is shown in ([`crate::ahead`]).
+    pub fn zone(&self) -> &TimeZone {
+        &self.tz
+    }
+
     /// Whether `day` is one of the listed days.
     fn includes(&self, day: Weekday) -> bool {
         match self.last {

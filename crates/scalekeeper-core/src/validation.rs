@@ -202,6 +202,57 @@ pub fn validate_windows<'a>(windows: impl ExactSizeIterator<Item = (&'a str, i32
     v
 }
 
+/// The shortest horizon Plan looks ahead: 1 s.
+pub const MIN_HORIZON: Duration = Duration::from_secs(1);
+
+/// The longest horizon Plan looks ahead: 31 days (a month of any length, and more than the
+/// week after which a weekly schedule repeats itself).
+pub const MAX_HORIZON: Duration = Duration::from_secs(31 * 24 * 3600);
+
+/// The horizon Plan looks ahead when the request gives none: 7 days.
+pub const DEFAULT_HORIZON: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The horizon to plan over for a request's `horizon`, given as (seconds, nanoseconds) of a
+/// `google.protobuf.Duration`: `None` → [`DEFAULT_HORIZON`]; else within
+/// [`MIN_HORIZON`]..=[`MAX_HORIZON`].
+///
+/// # Errors
+/// A violation of field `horizon` for a negative, malformed or out-of-range duration.
+pub fn validate_horizon(horizon: Option<(i64, i32)>) -> Result<Duration, Violation> {
+    let Some((seconds, nanos)) = horizon else { return Ok(DEFAULT_HORIZON) };
+    let d = u64::try_from(seconds)
+        .ok()
+        .zip(u32::try_from(nanos).ok().filter(|n| *n < 1_000_000_000))
+        .map(|(s, n)| Duration::new(s, n));
+    match d {
+        Some(d) if (MIN_HORIZON..=MAX_HORIZON).contains(&d) => Ok(d),
+        _ => Err(Violation::new(
+            "horizon",
+            format!(
+                "a horizon lasts from {} s to {} days (unset: {} days)",
+                MIN_HORIZON.as_secs(),
+                MAX_HORIZON.as_secs() / 86_400,
+                DEFAULT_HORIZON.as_secs() / 86_400
+            ),
+        )),
+    }
+}
+
+/// The instant a request's `field` names, given as (seconds, nanoseconds) of a
+/// `google.protobuf.Timestamp`: any instant from year 1 to year 9998 (a schedule is evaluated
+/// up to weeks around it, so the ends of the calendar's range are kept clear).
+///
+/// # Errors
+/// A violation of `field` for nanoseconds outside 0..1e9 or an instant out of that range.
+pub fn validate_instant(field: &str, seconds: i64, nanos: i32) -> Result<jiff::Timestamp, Violation> {
+    const FIRST: i64 = -62_135_596_800; // 0001-01-01T00:00:00Z
+    const LAST: i64 = 253_370_764_800; // 9999-01-01T00:00:00Z
+    if !(0..1_000_000_000).contains(&nanos) || !(FIRST..LAST).contains(&seconds) {
+        return Err(Violation::new(field, "an instant from year 1 to year 9998, with nanoseconds 0 to 999999999"));
+    }
+    jiff::Timestamp::new(seconds, nanos).map_err(|e| Violation::new(field, e.to_string()))
+}
+
 /// The largest page ListDeployments and Diff return.
 pub const MAX_PAGE_SIZE: i32 = 500;
 
@@ -224,6 +275,31 @@ pub fn page_size(requested: i32) -> Result<usize, Violation> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn horizons() {
+        assert_eq!(validate_horizon(None), Ok(DEFAULT_HORIZON));
+        assert_eq!(validate_horizon(Some((1, 0))), Ok(Duration::from_secs(1)));
+        assert_eq!(validate_horizon(Some((31 * 86_400, 0))), Ok(MAX_HORIZON));
+        assert_eq!(validate_horizon(Some((3600, 500))), Ok(Duration::new(3600, 500)));
+        for bad in [(0, 0), (0, 999_999_999), (31 * 86_400, 1), (-1, 0), (5, -1), (5, 1_000_000_000), (i64::MAX, 0)] {
+            let v = validate_horizon(Some(bad)).unwrap_err();
+            assert_eq!(v.field, "horizon", "{bad:?}");
+            assert!(v.description.contains("1 s to 31 days"), "{bad:?}: {}", v.description);
+        }
+    }
+
+    #[test]
+    fn instants() {
+        assert_eq!(validate_instant("at", 1_700_000_000, 5), Ok(jiff::Timestamp::new(1_700_000_000, 5).unwrap()));
+        assert!(validate_instant("at", -62_135_596_800, 0).is_ok(), "year 1");
+        assert!(validate_instant("at", 253_370_764_799, 0).is_ok(), "the end of 9998");
+        for (s, n) in
+            [(253_370_764_800, 0), (-62_135_596_801, 0), (i64::MAX, 0), (i64::MIN, 0), (0, -1), (0, 1_000_000_000)]
+        {
+            assert_eq!(validate_instant("at", s, n).unwrap_err().field, "at", "{s} {n}");
+        }
+    }
 
     #[test]
     fn targets() {

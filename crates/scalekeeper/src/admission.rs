@@ -335,11 +335,7 @@ impl Webhook {
         let (reason, note) = match verdict {
             Verdict::Deny { .. } => (
                 REASON_SCALE_REFUSED,
-                format!(
-                    "refused spec.replicas {from} -> {to} by {}: {}",
-                    scalekeeper_core::admission::quote(user),
-                    verdict.message().unwrap_or_default()
-                ),
+                scalekeeper_core::admission::refusal_note(from, to, user, verdict.message().unwrap_or_default()),
             ),
             Verdict::BreakGlass { .. } => (
                 REASON_GUARD_BYPASSED,

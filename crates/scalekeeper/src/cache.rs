@@ -333,7 +333,8 @@ impl Cache {
 
     /// The policy store of each part of the scope (`None`: all namespaces), for the
     /// reconciler's `Controller`: it reconciles from these stores and this cache's change feed
-    /// ([`Cache::subscribe`]), so leading opens no watch of its own.
+    /// ([`Cache::subscribe`]), so leading opens no watch of these kinds of its own (only one of
+    /// the guard's `ScaleRefused` Events, for the history).
     pub fn policy_stores(&self) -> Vec<(Option<String>, Store<ReplicaPolicy>)> {
         self.parts.iter().map(|p| (p.namespace.clone(), p.policies.clone())).collect()
     }

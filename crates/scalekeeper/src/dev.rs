@@ -37,6 +37,38 @@ pub const DEV_VIEWER: &str = "dev-viewer";
 /// (kubesim's admin): the admission guard exempts scalekeeper's own writes, not kubectl's.
 pub const DEV_SERVICE_ACCOUNT: &str = "system:serviceaccount:scalekeeper:scalekeeper";
 
+/// The sample Deployment whose `spec.replicas` a GitOps tool also owns: dev mode server-side
+/// applies it as [`SAMPLE_GITOPS_MANAGER`], so `scalekeeper explain shop/cart` shows the fight
+/// it would have with scalekeeper and the setting that stops it.
+pub const SAMPLE_GITOPS_DEPLOYMENT: (&str, &str) = ("shop", "cart");
+
+/// The field manager of [`SAMPLE_GITOPS_DEPLOYMENT`]'s `spec.replicas`: Argo CD's, as its
+/// server-side apply names itself.
+pub const SAMPLE_GITOPS_MANAGER: &str = "argocd-controller";
+
+/// Server-side applies [`SAMPLE_GITOPS_DEPLOYMENT`]'s current `spec.replicas` and an
+/// `app.kubernetes.io/instance` label as [`SAMPLE_GITOPS_MANAGER`], as an Argo CD sync would,
+/// so that manager owns the field. The label keeps the manager in managedFields after another
+/// writer takes `spec.replicas` from it, as a real Argo CD's manifest would (its next sync
+/// takes the count back), so explain still names it.
+///
+/// Errors: the Deployment cannot be read or the apply is refused.
+pub async fn apply_as_gitops(client: kube::Client) -> anyhow::Result<()> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use kube::api::{Api, Patch, PatchParams};
+    let (namespace, name) = SAMPLE_GITOPS_DEPLOYMENT;
+    let api: Api<Deployment> = Api::namespaced(client, namespace);
+    let replicas = api.get(name).await?.spec.and_then(|s| s.replicas).unwrap_or(1);
+    let applied = serde_json::json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/instance": name}},
+        "spec": {"replicas": replicas},
+    });
+    api.patch(name, &PatchParams::apply(SAMPLE_GITOPS_MANAGER), &Patch::Apply(&applied)).await?;
+    Ok(())
+}
+
 /// The name of the ValidatingWebhookConfiguration dev mode registers in kubesim.
 pub const DEV_WEBHOOK_CONFIGURATION: &str = "scalekeeper-dev";
 
@@ -171,6 +203,7 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
     for object in dev_rbac()? {
         sim.apply(object).context("loading the dev RBAC objects")?;
     }
+    apply_as_gitops(sim.client().await?).await.context("applying the sample GitOps ownership of shop/cart")?;
     let kubeconfig = dir.join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig)?;
 

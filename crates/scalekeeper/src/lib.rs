@@ -19,7 +19,7 @@
 //!   Kubernetes-facing (kube, no tonic, no proto):
 //!     cache (reflectors; cache::view: DeploymentView) · writer (WriteError)
 //!     · reconciler (ReconcileError) · leader (Lease) · policy (the CRD) · hpa · culprit
-//!     · events · whoami
+//!     · events · whoami · explain (Explain's live reads: managedFields, HPAs, ScaledObjects)
 //!                                       │
 //!                                       ▼
 //!   scalekeeper-core (domain: sync status, the reconcile plan, validation, identity) — pure
@@ -41,6 +41,7 @@ pub mod culprit;
 #[cfg(feature = "dev")]
 pub mod dev;
 pub mod events;
+pub mod explain;
 pub mod grpc;
 pub mod hpa;
 pub mod leader;

@@ -266,6 +266,74 @@ pub struct ReplicaPolicyStatus {
     /// transition to apply, not a drift.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub applied_rule: Option<String>,
+    /// The last changes of the Deployment's count, oldest first, at most 20 (the oldest are
+    /// dropped), recorded by the reconciler's leader only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<HistoryEntry>,
+    /// The declared count (a number of Pods) the history last recorded: a declaration of
+    /// another count is recorded once, as `Declared`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_declared_replicas: Option<i32>,
+    /// The active hold the history last recorded (`Hold/<until>`, RFC 3339): another hold is
+    /// recorded once, as `HoldPlaced`; this one ending, as `HoldExpired` or `HoldCleared`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_hold: Option<String>,
+    /// RFC 3339 time (microseconds kept) of the newest admission guard refusal the history
+    /// recorded: a `ScaleRefused` Event observed later is recorded once, as `GuardRefused`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_refused_until: Option<String>,
+}
+
+/// One change of the Deployment's count in `status.history`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryEntry {
+    /// RFC 3339 time the reconciler saw the change (milliseconds kept).
+    pub time: String,
+    /// The count before (a number of Pods); absent for a first declaration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<i32>,
+    /// The count after (a number of Pods).
+    pub to: i32,
+    /// What happened: Declared, HoldPlaced, HoldExpired, HoldCleared, WindowStarted,
+    /// WindowEnded, DriftCorrected, DriftObserved, Applied or GuardRefused.
+    pub kind: String,
+    /// Who: the caller's identity, or the field manager that changed spec.replicas.
+    #[serde(default)]
+    #[schemars(transform = no_default)]
+    pub who: String,
+    /// Why, in words.
+    #[serde(default)]
+    #[schemars(transform = no_default)]
+    pub reason: String,
+}
+
+impl From<&scalekeeper_core::history::Entry> for HistoryEntry {
+    fn from(e: &scalekeeper_core::history::Entry) -> Self {
+        HistoryEntry {
+            time: timestamp_millis(e.time),
+            from: e.from,
+            to: e.to,
+            kind: e.kind.as_str().to_owned(),
+            who: e.who.clone(),
+            reason: e.reason.clone(),
+        }
+    }
+}
+
+impl HistoryEntry {
+    /// The entry as the domain reads it; `None` for an entry whose time or kind no version of
+    /// scalekeeper writes (a status edited by hand).
+    pub fn to_domain(&self) -> Option<scalekeeper_core::history::Entry> {
+        Some(scalekeeper_core::history::Entry {
+            time: self.time.parse().ok()?,
+            from: self.from,
+            to: self.to,
+            kind: self.kind.parse().ok()?,
+            who: self.who.clone(),
+            reason: self.reason.clone(),
+        })
+    }
 }
 
 /// A status condition (the shape of metav1.Condition).
@@ -316,6 +384,13 @@ impl ReplicaPolicyStatus {
     /// (reconciler, views, metrics) uses for "suspended".
     pub fn is_suspended(&self) -> bool {
         self.condition(CONDITION_SUSPENDED).is_some_and(PolicyCondition::is_true)
+    }
+
+    /// When the flap-guard suspension in force began: the `EnforcementSuspended` condition's
+    /// lastTransitionTime, when it is `True` and the time is RFC 3339.
+    pub fn suspended_since(&self) -> Option<jiff::Timestamp> {
+        let c = self.condition(CONDITION_SUSPENDED).filter(|c| c.is_true())?;
+        c.last_transition_time.as_deref()?.parse().ok()
     }
 }
 
@@ -443,6 +518,11 @@ mod tests {
         assert!(!s.is_suspended());
         s.conditions[1].status = "True".into();
         assert!(s.is_suspended());
+        assert_eq!(s.suspended_since(), None, "no time recorded");
+        s.conditions[1].last_transition_time = Some("2026-11-28T21:51:00Z".into());
+        assert_eq!(s.suspended_since(), Some("2026-11-28T21:51:00Z".parse().unwrap()));
+        s.conditions[1].status = "False".into();
+        assert_eq!(s.suspended_since(), None, "only while suspended");
         let t: jiff::Timestamp = "2026-11-28T21:51:00.987654Z".parse().unwrap();
         assert_eq!(timestamp(t), "2026-11-28T21:51:00Z");
     }

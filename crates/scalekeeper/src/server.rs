@@ -223,6 +223,7 @@ impl Server {
         let service = Service::new(
             cache.clone(),
             Writer::new(client.clone(), cache.clone(), &config.reconcile.instance, config.default_guard),
+            crate::explain::Reader::new(client.clone()),
             Authorizer::new(authz.mode, client, authz.allow_ttl, authz.deny_ttl),
             auditor,
             metrics.clone(),
@@ -232,6 +233,7 @@ impl Server {
                 max_watches: config.limits.max_watches,
                 max_watches_per_identity: config.limits.max_watches_per_identity,
                 allow_system_groups: authz.allow_system_groups,
+                flap_cool_down: config.reconcile.cool_down,
             },
             closing.clone(),
         );

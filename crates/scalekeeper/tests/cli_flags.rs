@@ -50,7 +50,20 @@ fn non_client_subcommands_do_not_list_the_client_flags() {
 
 #[test]
 fn client_subcommands_list_the_client_flags() {
-    for sub in ["get", "set", "list", "diff", "watch", "clear", "schedule set", "schedule clear", "freeze", "thaw"] {
+    for sub in [
+        "get",
+        "set",
+        "list",
+        "diff",
+        "watch",
+        "clear",
+        "schedule set",
+        "schedule clear",
+        "explain",
+        "plan",
+        "freeze",
+        "thaw",
+    ] {
         let text = help(sub);
         for flag in CLIENT_FLAGS {
             assert!(lists(&text, flag), "`scalekeeper {sub} --help` does not list {flag}:\n{text}");
@@ -105,4 +118,16 @@ fn schedule_needs_a_subcommand_windows_and_a_count() {
     assert!(err.contains("--window"), "{err}");
     let err = usage_error(&["schedule", "set", "shop/web", "--window", "Mon-Fri 08:00-20:00 Europe/Berlin"]);
     assert!(err.contains("--replicas"), "{err}");
+}
+
+#[test]
+fn explain_and_plan_refuse_a_bad_time_or_horizon_before_connecting() {
+    let err = usage_error(&["explain", "shop/web", "--at", "tomorrow"]);
+    assert!(err.contains("--at") && err.contains("RFC 3339"), "{err}");
+    let err = usage_error(&["plan", "shop/web", "--next", "1mo"]);
+    assert!(err.contains("--next") && err.contains("e.g. 7d"), "{err}");
+    let err = usage_error(&["plan", "shop/web", "--next", "0s"]);
+    assert!(err.contains("not a positive duration"), "{err}");
+    let err = usage_error(&["explain", "web"]);
+    assert!(err.contains("NAMESPACE/NAME"), "{err}");
 }

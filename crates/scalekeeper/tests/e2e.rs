@@ -304,7 +304,8 @@ fn diff_ledger(w: &World) {
     let mut last = Value::Null;
     let found =
         testkit::wait_for("diff to show payments/ledger DRIFTED (desired 1, spec 3)", WAIT_TIMEOUT, POLL, || {
-            last = w.cli(&["diff", "-o", "json"]).json();
+            // Exit 1 while anything is out of sync (kubectl diff's convention), 0 when nothing is.
+            last = w.cli(&["diff", "-o", "json"]).json_exit(&[0, 1]);
             let d = last["diffs"]
                 .as_array()?
                 .iter()
@@ -315,7 +316,9 @@ fn diff_ledger(w: &World) {
     assert_eq!(found["mode"], "MODE_OBSERVE", "{found}");
     assert!(found["reason"].as_str().is_some_and(|r| r.contains('3') && r.contains('1')), "{found}");
 
-    let table = w.cli(&["diff"]).ok();
+    let run = w.cli(&["diff"]);
+    run.exit(1);
+    let table = run.stdout.clone();
     let header: Vec<&str> = table.lines().next().unwrap_or_default().split_whitespace().collect();
     assert_eq!(header, ["NAMESPACE", "NAME", "SYNC", "DESIRED", "EFFECTIVE", "SPEC", "READY", "REASON"], "{table}");
     let row = table
@@ -325,8 +328,13 @@ fn diff_ledger(w: &World) {
         .unwrap_or_else(|| panic!("`diff` lists payments/ledger:\n{table}"));
     // row[4], EFFECTIVE, is whatever the server computes (the declared 1: no hold, no schedule).
     assert_eq!((&row[2..4], row[5]), (&["DRIFTED", "1"][..], "3"), "{table}");
-    let only_shop = w.cli(&["diff", "-n", &t.shop]).ok();
-    assert!(!only_shop.contains("ledger"), "{only_shop}");
+    let only_shop = w.cli(&["diff", "-n", &t.shop]);
+    assert!(matches!(only_shop.status.code(), Some(0 | 1)), "{only_shop}");
+    assert!(!only_shop.stdout.contains("ledger"), "{only_shop}");
+    // An error is greater than 1 (kubectl diff): a refused call exits 4, not 1.
+    let refused = w.cli(&["diff", "-l", "a in (b"]);
+    refused.exit(4);
+    assert!(refused.stderr.contains("INVALID_ARGUMENT"), "{refused}");
 
     // Observe mode reports drift and never corrects it.
     assert_eq!(w.kubectl_spec_replicas(&t.payments, "ledger"), 3);
@@ -334,6 +342,11 @@ fn diff_ledger(w: &World) {
     // Undo, for the steps after this one and for a later run against the same cluster.
     w.cli(&["clear", &t.ledger]).ok();
     w.kubectl(&["scale", "deployment", "ledger", "-n", &t.payments, "--replicas", "1"]).ok();
+    // Nothing managed in payments any more: in sync, exit 0.
+    testkit::wait_for("diff -n payments to exit 0 (in sync)", WAIT_TIMEOUT, POLL, || {
+        let r = w.cli(&["diff", "-n", &t.payments]);
+        (r.success() && r.stdout.contains("no differences")).then_some(())
+    });
 }
 
 fn watch_web(w: &World) {
@@ -1206,6 +1219,13 @@ impl Run {
     #[track_caller]
     fn json(&self) -> Value {
         serde_json::from_str(&self.ok()).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self}"))
+    }
+
+    /// Asserts the exit code is one of `codes`; parses stdout as JSON.
+    #[track_caller]
+    fn json_exit(&self, codes: &[i32]) -> Value {
+        assert!(self.status.code().is_some_and(|c| codes.contains(&c)), "expected exit code in {codes:?}: {self}");
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self}"))
     }
 
     /// Asserts the exit code.

@@ -224,6 +224,11 @@ pub fn write_existing(
         validate_custom(ctx, &mut new, &mut causes);
     } else if ctx.def.behavior == Behavior::Deployment {
         validation::deployment_status(&new, &mut causes);
+    } else {
+        // A custom resource's status write is pruned and validated against its version's
+        // schema too, as kube-apiserver's status strategy for custom resources does: a field
+        // the CRD does not declare is dropped, not stored.
+        validate_custom(ctx, &mut new, &mut causes);
     }
     if !causes.is_empty() {
         return Err(ctx.invalid(name, causes));

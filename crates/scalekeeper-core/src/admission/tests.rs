@@ -288,3 +288,25 @@ fn guards_and_exemptions_parse() {
     assert_eq!(labels, ["allowed", "warned", "denied", "exempt", "break_glass", "error"]);
     assert_eq!(Operation::Update.as_str(), "UPDATE");
 }
+
+#[test]
+fn a_refusal_note_reads_back() {
+    let message = "shop/web: replicas are declared at 4 by alice; change them with scalekeeper set shop/web N";
+    let note = refusal_note(4, 0, "mallory", message);
+    assert_eq!(
+        note,
+        "refused spec.replicas 4 -> 0 by mallory: shop/web: replicas are declared at 4 by alice; change them with \
+         scalekeeper set shop/web N"
+    );
+    let read = parse_refusal_note(&note, "shop/web").unwrap();
+    assert_eq!((read.from, read.to, read.by.as_str(), read.message.as_str()), (4, 0, "mallory", message));
+    // A user with ": " in its name: the Deployment's name still ends it.
+    let odd = parse_refusal_note(&refusal_note(2, 9, "ci: deploy", message), "shop/web").unwrap();
+    assert_eq!((odd.from, odd.to, odd.by.as_str()), (2, 9, "ci: deploy"));
+    // A control character is escaped in the note, and read back as written.
+    let esc = parse_refusal_note(&refusal_note(1, 2, "a\nb", "other: x"), "shop/web").unwrap();
+    assert_eq!((esc.by.as_str(), esc.message.as_str()), ("a\\nb", "other: x"));
+    for other in ["", "refused spec.replicas x -> 0 by m: y", "scaled 4 -> 0", "refused spec.replicas 4 -> 0 by m"] {
+        assert_eq!(parse_refusal_note(other, "shop/web"), None, "{other:?}");
+    }
+}

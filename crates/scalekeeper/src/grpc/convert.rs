@@ -154,6 +154,35 @@ pub fn guard_from_proto(g: i32) -> Option<PolicyGuard> {
     }
 }
 
+/// The API's `HistoryEntry` for a history entry.
+pub fn history_entry(e: &scalekeeper_core::history::Entry) -> pb::HistoryEntry {
+    pb::HistoryEntry {
+        time: Some(timestamp(e.time)),
+        from_replicas: e.from,
+        to_replicas: e.to,
+        kind: change_kind(e.kind) as i32,
+        who: e.who.clone(),
+        reason: e.reason.clone(),
+    }
+}
+
+/// The API enum for a kind of history entry.
+pub fn change_kind(k: scalekeeper_core::history::ChangeKind) -> pb::ChangeKind {
+    use scalekeeper_core::history::ChangeKind as K;
+    match k {
+        K::Declared => pb::ChangeKind::Declared,
+        K::HoldPlaced => pb::ChangeKind::HoldPlaced,
+        K::HoldExpired => pb::ChangeKind::HoldExpired,
+        K::HoldCleared => pb::ChangeKind::HoldCleared,
+        K::WindowStarted => pb::ChangeKind::WindowStarted,
+        K::WindowEnded => pb::ChangeKind::WindowEnded,
+        K::DriftCorrected => pb::ChangeKind::DriftCorrected,
+        K::DriftObserved => pb::ChangeKind::DriftObserved,
+        K::Applied => pb::ChangeKind::Applied,
+        K::GuardRefused => pb::ChangeKind::GuardRefused,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

@@ -47,7 +47,7 @@ use watch::{WatchFilter, run_watch};
 
 /// The methods whose every call is audited (besides every call refused by authorization): the
 /// writes. A Freeze or a Thaw also gets one line per Deployment it writes.
-const AUDITED_METHODS: &[&str] = &["SetReplicas", "ClearDesiredReplicas", "SetSchedule", "Freeze", "Thaw"];
+const AUDITED_METHODS: &[&str] = &["SetReplicas", "ClearDesiredReplicas", "SetSchedule", "Undo", "Freeze", "Thaw"];
 
 /// Settings of the service.
 #[derive(Debug, Clone)]
@@ -63,6 +63,9 @@ pub struct ServiceConfig {
     /// Accept certificates claiming `system:` groups (see
     /// [`scalekeeper_core::authz::SYSTEM_GROUP_PREFIX`]).
     pub allow_system_groups: bool,
+    /// The reconciler's flap-guard cool-down (`--flap-cool-down`): Explain adds it to the start
+    /// of a suspension to say when enforcement resumes by itself.
+    pub flap_cool_down: std::time::Duration,
 }
 
 /// The gRPC service.
@@ -76,6 +79,8 @@ pub struct Service {
     config: ServiceConfig,
     watches: WatchGate,
     stop: CancellationToken,
+    /// Explain's live reads (what the cache strips).
+    reader: crate::explain::Reader,
 }
 
 /// Who calls: the identity as logged, and the Kubernetes subject authorization checks name
@@ -177,10 +182,13 @@ impl Permitted {
 }
 
 impl Service {
-    /// A service over `cache` and `writer`. Open watch streams end when `stop` is cancelled.
+    /// A service over `cache` and `writer`, reading what Explain needs live through `reader`.
+    /// Open watch streams end when `stop` is cancelled.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         cache: Cache,
         writer: Writer,
+        reader: crate::explain::Reader,
         authorizer: Authorizer,
         auditor: Auditor,
         metrics: Arc<Metrics>,
@@ -188,7 +196,7 @@ impl Service {
         stop: CancellationToken,
     ) -> Self {
         let watches = WatchGate::new(config.max_watches, config.max_watches_per_identity, metrics.open_watches.clone());
-        Self { cache, writer, authorizer, auditor, metrics, config, watches, stop }
+        Self { cache, writer, authorizer, auditor, metrics, config, watches, stop, reader }
     }
 
     /// Runs a handler (for WatchDeployments, until its stream starts) with a request id,

@@ -198,6 +198,14 @@ impl Error {
     }
 }
 
+impl From<crate::explain::ReadError> for Error {
+    /// The API error for a failed live read of Explain: classified by the Kubernetes column,
+    /// as a write's Kubernetes errors are (an outage is UNAVAILABLE).
+    fn from(err: crate::explain::ReadError) -> Self {
+        Error::from_kube(err.source, &err.what)
+    }
+}
+
 impl From<WriteError> for Error {
     /// The API error for a failed write: the one place a [`WriteError`] becomes a gRPC-facing
     /// error. Messages are the writer's own, except for [`WriteError::Kube`], classified by
