@@ -307,6 +307,9 @@ pub fn instructions(dev: &Dev) -> String {
          \x20 scalekeeper watch                     # changes as they happen\n\
          \x20 scalekeeper set shop/web 8 --for 2m --reason INC-123   # a hold: back to 5 by itself in 2 minutes\n\
          \x20 scalekeeper schedule set shop/web --window \"Sat-Sun 00:00-24:00 Europe/Berlin\" --replicas 1\n\
+         \x20 scalekeeper explain shop/web          # why this count: every rule, who writes spec.replicas\n\
+         \x20 scalekeeper explain shop/cart         # Argo CD owns its spec.replicas: the fight, and the setting that stops it\n\
+         \x20 scalekeeper plan shop/web             # every change ahead; history, undo, freeze, thaw: see the README\n\
          \x20 kubectl get replicapolicies -A\n\
          \x20 SCALEKEEPER_CERT={dir}/certs/client-dev-viewer.pem SCALEKEEPER_KEY={dir}/certs/client-dev-viewer-key.pem \\\n\
          \x20   scalekeeper set shop/web 1          # PERMISSION_DENIED: dev-viewer may read, not set\n\n\
