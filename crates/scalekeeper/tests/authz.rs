@@ -12,10 +12,10 @@
 
 mod common;
 
-use common::{Options, TargetEnv};
-use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, RoleBinding, RoleRef, Subject};
+use common::{Options, TargetEnv, bind, cluster_role};
+use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
 use kube::Api;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::DeleteParams;
 use scalekeeper::authz::AuthorizationMode;
 use scalekeeper::server::AuthorizationConfig;
 use scalekeeper_api::v1 as pb;
@@ -40,47 +40,6 @@ async fn start(audit_log: &std::path::Path) -> TargetEnv {
         ..Default::default()
     })
     .await
-}
-
-/// A ClusterRole granting `verbs` on replicapolicies.scalekeeper.dev, named uniquely (the
-/// cluster may be shared).
-async fn cluster_role(env: &TargetEnv, what: &str, verbs: &[&str]) -> String {
-    let name = format!("scalekeeper-test-{what}-{}", env.ns("x").trim_start_matches('x'));
-    let name = name.trim_end_matches('-').to_string();
-    let api: Api<ClusterRole> = Api::all(env.kube.clone());
-    let _ = api.delete(&name, &DeleteParams::default()).await;
-    let role = ClusterRole {
-        metadata: kube::api::ObjectMeta { name: Some(name.clone()), ..Default::default() },
-        rules: Some(vec![PolicyRule {
-            api_groups: Some(vec!["scalekeeper.dev".into()]),
-            resources: Some(vec!["replicapolicies".into()]),
-            verbs: verbs.iter().map(|v| v.to_string()).collect(),
-            ..Default::default()
-        }]),
-        ..Default::default()
-    };
-    api.create(&PostParams::default(), &role).await.unwrap();
-    name
-}
-
-/// Binds `user` to ClusterRole `role` in namespace `ns`.
-async fn bind(env: &TargetEnv, ns: &str, role: &str, user: &str) {
-    let api: Api<RoleBinding> = Api::namespaced(env.kube.clone(), ns);
-    let binding = RoleBinding {
-        metadata: kube::api::ObjectMeta { name: Some(format!("{user}-{role}")), ..Default::default() },
-        role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".into(),
-            kind: "ClusterRole".into(),
-            name: role.into(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "User".into(),
-            name: user.into(),
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            ..Default::default()
-        }]),
-    };
-    api.create(&PostParams::default(), &binding).await.unwrap();
 }
 
 fn get(ns: &str, name: &str) -> pb::GetDeploymentRequest {

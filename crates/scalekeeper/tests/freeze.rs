@@ -16,12 +16,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Options, TargetEnv, cluster};
+use common::{Options, TargetEnv, bind, cluster, cluster_role};
 use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, RoleBinding, RoleRef, Subject};
 use kube::Api;
-use kube::api::{DeleteParams, PostParams};
+use kube::api::PostParams;
 use scalekeeper::authz::AuthorizationMode;
 use scalekeeper::cache::Scope;
 use scalekeeper::server::AuthorizationConfig;
@@ -75,47 +74,6 @@ async fn extra_namespace(env: &TargetEnv, name: &str) -> Option<cluster::Namespa
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
     Api::<Namespace>::all(env.kube.clone()).create(&PostParams::default(), &ns).await.unwrap();
     None
-}
-
-/// A ClusterRole granting `verbs` on replicapolicies.scalekeeper.dev, named uniquely (the
-/// cluster may be shared).
-async fn cluster_role(env: &TargetEnv, verbs: &[&str]) -> String {
-    let name = format!("scalekeeper-test-freeze-{}", env.ns("x").trim_start_matches('x'));
-    let name = name.trim_end_matches('-').to_string();
-    let api: Api<ClusterRole> = Api::all(env.kube.clone());
-    let _ = api.delete(&name, &DeleteParams::default()).await;
-    let role = ClusterRole {
-        metadata: kube::api::ObjectMeta { name: Some(name.clone()), ..Default::default() },
-        rules: Some(vec![PolicyRule {
-            api_groups: Some(vec!["scalekeeper.dev".into()]),
-            resources: Some(vec!["replicapolicies".into()]),
-            verbs: verbs.iter().map(|v| v.to_string()).collect(),
-            ..Default::default()
-        }]),
-        ..Default::default()
-    };
-    api.create(&PostParams::default(), &role).await.unwrap();
-    name
-}
-
-/// Binds `user` to ClusterRole `role` in namespace `ns`.
-async fn bind(env: &TargetEnv, ns: &str, role: &str, user: &str) {
-    let api: Api<RoleBinding> = Api::namespaced(env.kube.clone(), ns);
-    let binding = RoleBinding {
-        metadata: kube::api::ObjectMeta { name: Some(format!("{user}-freeze")), ..Default::default() },
-        role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".into(),
-            kind: "ClusterRole".into(),
-            name: role.into(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "User".into(),
-            name: user.into(),
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            ..Default::default()
-        }]),
-    };
-    api.create(&PostParams::default(), &binding).await.unwrap();
 }
 
 /// Waits until the server's cache shows `count` Deployments in `ns` (to `client`'s eyes).
@@ -185,7 +143,7 @@ async fn a_freeze_holds_the_selection_skips_an_hpas_deployment_and_reports_a_den
         .await
         .unwrap();
     // The SRE may update in shop and ops, not in payments.
-    let editor = cluster_role(&env, &["get", "list", "watch", "update"]).await;
+    let editor = cluster_role(&env, "freeze", &["get", "list", "watch", "update"]).await;
     bind(&env, &shop, &editor, SRE).await;
     bind(&env, &ops, &editor, SRE).await;
     let mut c = env.client_as(SRE).await;

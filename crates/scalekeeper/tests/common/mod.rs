@@ -428,3 +428,49 @@ pub async fn post_admission(addr: std::net::SocketAddr, ca: &Path, review: &serd
         .unwrap();
     client.request::<serde_json::Value>(req).await.expect("the webhook answers")
 }
+
+/// A ClusterRole granting `verbs` on replicapolicies.scalekeeper.dev, named uniquely for this
+/// test (`what`, the test's namespace suffix: the cluster may be shared); an old one of the same
+/// name is replaced.
+pub async fn cluster_role(env: &TargetEnv, what: &str, verbs: &[&str]) -> String {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
+    use kube::api::{Api, DeleteParams, PostParams};
+    let name = format!("scalekeeper-test-{what}-{}", env.ns("x").trim_start_matches('x'));
+    let name = name.trim_end_matches('-').to_string();
+    let api: Api<ClusterRole> = Api::all(env.kube.clone());
+    let _ = api.delete(&name, &DeleteParams::default()).await;
+    let role = ClusterRole {
+        metadata: kube::api::ObjectMeta { name: Some(name.clone()), ..Default::default() },
+        rules: Some(vec![PolicyRule {
+            api_groups: Some(vec!["scalekeeper.dev".into()]),
+            resources: Some(vec!["replicapolicies".into()]),
+            verbs: verbs.iter().map(|v| v.to_string()).collect(),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    api.create(&PostParams::default(), &role).await.unwrap();
+    name
+}
+
+/// Binds `user` to ClusterRole `role` in namespace `ns` (a RoleBinding named `USER-ROLE`).
+pub async fn bind(env: &TargetEnv, ns: &str, role: &str, user: &str) {
+    use k8s_openapi::api::rbac::v1::{RoleBinding, RoleRef, Subject};
+    use kube::api::{Api, PostParams};
+    let api: Api<RoleBinding> = Api::namespaced(env.kube.clone(), ns);
+    let binding = RoleBinding {
+        metadata: kube::api::ObjectMeta { name: Some(format!("{user}-{role}")), ..Default::default() },
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "ClusterRole".into(),
+            name: role.into(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "User".into(),
+            name: user.into(),
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            ..Default::default()
+        }]),
+    };
+    api.create(&PostParams::default(), &binding).await.unwrap();
+}
