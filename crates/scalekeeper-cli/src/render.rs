@@ -525,7 +525,14 @@ pub fn render_plan(r: &PlanResponse, within: &str) -> String {
             ]
         })
         .collect();
-    render_table(&["AT (UTC)", "LOCAL", "FROM -> TO", "RULE", "CAUSE"], &rows)
+    let mut out = render_table(&["AT (UTC)", "LOCAL", "FROM -> TO", "RULE", "CAUSE"], &rows);
+    if r.truncated {
+        out.push_str(&format!(
+            "(the server lists at most {} changes: more follow within {within}; ask again with a shorter --next)\n",
+            r.changes.len()
+        ));
+    }
+    out
 }
 
 /// `explain` output in the proto3 JSON mapping (the whole ExplainResponse).
@@ -1278,6 +1285,7 @@ mod tests {
             deployment: Some(held()),
             from: Some(ts("2027-03-27T00:00:00Z")),
             until: Some(ts("2027-04-03T00:00:00Z")),
+            truncated: false,
             changes: vec![
                 change(
                     "2027-03-28T01:30:00Z",
@@ -1302,6 +1310,14 @@ mod tests {
             "AT (UTC)               LOCAL                                      FROM -> TO   RULE       CAUSE\n\
              2027-03-28T01:30:00Z   2027-03-28T03:30:00+02:00[Europe/Berlin]   4 -> 2       schedule   window \"Sun 02:30-04:00 Europe/Berlin\" starts\n\
              2027-03-28T13:00:00Z   2027-03-28T13:00:00+00:00[UTC]             2 -> 4       declared   the hold expires; the declared count applies\n"
+        );
+        let cut = PlanResponse { truncated: true, ..r.clone() };
+        assert!(
+            render_plan(&cut, "31d").ends_with(
+                "(the server lists at most 2 changes: more follow within 31d; ask again with a shorter --next)\n"
+            ),
+            "{}",
+            render_plan(&cut, "31d")
         );
         let none = PlanResponse { changes: vec![], ..r.clone() };
         assert_eq!(render_plan(&none, "7d"), "no change within 7d\n");

@@ -187,9 +187,10 @@ fn explain_response(
 
 /// The PlanResponse for `view` from `now` over `horizon`.
 fn plan_response(view: &DeploymentView, now: Timestamp, horizon: SignedDuration) -> pb::PlanResponse {
-    let changes =
-        view.policy.as_ref().map(|p| p.spec.rules().changes(p.spec.replicas, now, horizon).changes).unwrap_or_default();
+    let ahead = view.policy.as_ref().map(|p| p.spec.rules().changes(p.spec.replicas, now, horizon)).unwrap_or_default();
+    let (changes, truncated) = (ahead.changes, ahead.truncated);
     pb::PlanResponse {
+        truncated,
         deployment: Some(convert::deployment_at(view, now)),
         from: Some(timestamp(now)),
         until: now.checked_add(horizon).ok().map(timestamp),
@@ -335,5 +336,17 @@ mod tests {
             ]
         );
         assert_eq!(r.changes[0].cause, "window \"Sat 10:00-14:00 Europe/Berlin\" starts");
+        assert!(!r.truncated);
+    }
+
+    #[test]
+    fn a_plan_past_the_servers_limit_says_it_is_cut() {
+        // 24 one-minute windows a day: 48 changes a day, 1,488 in 31 days.
+        let mut p = policy(4);
+        p.spec.schedule =
+            (0..24).map(|h| PolicyWindow { window: format!("Mon-Sun {h:02}:00-{h:02}:01 UTC"), replicas: 1 }).collect();
+        let r = plan_response(&view(Some(p)), at("2026-11-28T08:30:00Z"), SignedDuration::from_hours(31 * 24));
+        assert!(r.truncated);
+        assert_eq!(r.changes.len(), scalekeeper_core::ahead::MAX_CHANGES);
     }
 }
