@@ -5,12 +5,13 @@
 use scalekeeper_api::v1 as pb;
 use scalekeeper_core::authz::Verb;
 use scalekeeper_core::history::{self, Entry};
-use scalekeeper_core::write::{BoundsChange, Change};
+use scalekeeper_core::write::{self, BoundsChange, Change};
 use scalekeeper_core::{Violation, validate_replicas, validate_target};
 
 use super::{Caller, Service, convert, invalid};
 use crate::cache::view::DeploymentView;
 use crate::grpc::status::Error;
+use crate::writer::WriteError;
 
 /// The history a view's policy records, oldest first (empty for an unmanaged Deployment);
 /// entries a hand-edited status made unreadable are left out.
@@ -82,6 +83,20 @@ impl Service {
                 r.namespace, r.name
             )));
         };
+        // The caller's version first, as every write checks it (the write plan's rows 2 and 3):
+        // a declaration made since the caller read the history is ABORTED naming the current
+        // version, whether or not the history has recorded it yet.
+        let check = write::Request {
+            namespace: &r.namespace,
+            name: &r.name,
+            change: Change::EndHold,
+            expected_version: &r.expected_version,
+            if_current: None,
+            dry_run: r.dry_run,
+            identity: &who.identity,
+        };
+        write::check_version(&check, Some(&write::Policy::from(policy)))
+            .map_err(|refusal| Error::from(WriteError::from(refusal)))?;
         let history = entries(&view);
         let (undone, replicas) = history::undo(&history, policy.spec.replicas)
             .map_err(|e| Error::FailedPrecondition(format!("Deployment {}/{}: {e}", r.namespace, r.name)))?;
