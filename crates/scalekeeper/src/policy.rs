@@ -298,12 +298,16 @@ pub struct HistoryEntry {
     /// What happened: Declared, HoldPlaced, HoldExpired, HoldCleared, WindowStarted,
     /// WindowEnded, DriftCorrected, DriftObserved, Applied or GuardRefused.
     pub kind: String,
-    /// Who: the caller's identity, or the field manager that changed spec.replicas.
-    #[serde(default)]
+    /// Who: the caller's identity, or the field manager that changed spec.replicas; absent
+    /// when not recorded.
+    // Left out rather than written empty: Kubernetes 1.20 applies a JSON merge patch whose
+    // array holds an object with an empty string as if that string were null, and then refuses
+    // the status ("status.history.who in body must be of type string: \"null\"").
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     #[schemars(transform = no_default)]
     pub who: String,
-    /// Why, in words.
-    #[serde(default)]
+    /// Why, in words; absent when empty.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     #[schemars(transform = no_default)]
     pub reason: String,
 }
@@ -477,6 +481,27 @@ mod tests {
         assert!(v.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
         let cols: Vec<&str> = v.additional_printer_columns.iter().flatten().map(|c| c.name.as_str()).collect();
         assert_eq!(cols, ["Desired", "Effective", "Current", "Ready", "Sync", "Mode", "Rule", "Guard", "Age"]);
+    }
+
+    #[test]
+    fn a_history_entry_leaves_out_empty_strings() {
+        // Kubernetes 1.20 reads "" in an object of a merge patch's array as null and refuses it.
+        let e = HistoryEntry {
+            time: "2026-12-07T06:29:56.457Z".into(),
+            from: Some(5),
+            to: 3,
+            kind: "HoldExpired".into(),
+            ..Default::default()
+        };
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"time": "2026-12-07T06:29:56.457Z", "from": 5, "to": 3, "kind": "HoldExpired"})
+        );
+        assert_eq!(serde_json::from_value::<HistoryEntry>(json).unwrap(), e);
+        let named = HistoryEntry { who: "alice".into(), reason: "INC-1".into(), ..e };
+        let json = serde_json::to_value(&named).unwrap();
+        assert_eq!((json["who"].as_str(), json["reason"].as_str()), (Some("alice"), Some("INC-1")));
     }
 
     #[test]
