@@ -30,21 +30,24 @@ use std::time::{Duration, Instant};
 
 use futures::{FutureExt as _, StreamExt as _};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::Event as CoreEvent;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Api, Client, Resource as _, ResourceExt as _};
 use scalekeeper_core::Desired;
-use scalekeeper_core::admission::{REASON_SCALE_REFUSED, parse_refusal_note};
 use scalekeeper_core::history;
 use scalekeeper_core::plan::{
     ConditionChange, Decision, Declaration, DeploymentFacts, Input, Limits, Plan, Record, plan,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
+
+mod refusals;
+mod status;
+
+use refusals::watch_refusals;
+use status::write_status;
 
 use crate::cache::{Cache, CachedDeployment, Change};
 pub use crate::culprit::UNKNOWN_MANAGER;
@@ -202,26 +205,6 @@ impl Context {
             refusals: Mutex::default(),
             pruned: Mutex::default(),
         })
-    }
-
-    /// The guard's refusals of writes to Deployment `namespace/name` known to this leader.
-    fn refusals_of(&self, namespace: &str, name: &str) -> Vec<history::Refusal> {
-        let map = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(&(namespace.to_owned(), name.to_owned())).cloned().unwrap_or_default()
-    }
-
-    /// Remembers `refusal` of a write to `namespace/name`; whether it is new.
-    fn add_refusal(&self, namespace: &str, name: &str, refusal: history::Refusal) -> bool {
-        let mut map = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
-        let list = map.entry((namespace.to_owned(), name.to_owned())).or_default();
-        if list.contains(&refusal) {
-            return false;
-        }
-        list.push(refusal);
-        list.sort_by_key(|r| r.time);
-        let excess = list.len().saturating_sub(history::MAX_HISTORY);
-        list.drain(..excess);
-        true
     }
 
     fn memory<T>(&self, key: &ObjectRef<ReplicaPolicy>, f: impl FnOnce(&mut Memory) -> T) -> T {
@@ -685,115 +668,6 @@ async fn execute(
     Ok(Action::requeue(planned.requeue_after))
 }
 
-/// The status fields of the history (`status.history` and the marks that record each change
-/// once), as the CRD names them.
-const HISTORY_FIELDS: [&str; 4] = ["history", "historyDeclaredReplicas", "historyHold", "historyRefusedUntil"];
-
-/// Writes the status subresource when it changed (a merge patch of `status` only); returns
-/// the policy the API server answered with, `None` when nothing was written. With
-/// `resource_version`, the patch carries it as a precondition: the API server answers 409
-/// Conflict when the policy moved on since (an error: the look is retried with backoff).
-///
-/// Source: "Resource versions" in <https://kubernetes.io/docs/reference/using-api/api-concepts/>.
-async fn write_status(
-    api: &Api<ReplicaPolicy>,
-    name: &str,
-    old: &ReplicaPolicyStatus,
-    new: &ReplicaPolicyStatus,
-    resource_version: Option<&str>,
-    pruned: &BTreeSet<String>,
-) -> Result<Option<ReplicaPolicy>, ReconcileError> {
-    if same_except(old, new, pruned) {
-        return Ok(None);
-    }
-    let pp = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
-    let body = status_patch(old, new, resource_version);
-    match api.patch_status(name, &pp, &Patch::Merge(body)).await {
-        Ok(written) => Ok(Some(written)),
-        // Deleted meanwhile (with its Deployment): nothing left to report on.
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
-        Err(e) => Err(ReconcileError::Kube { what: format!("writing status of ReplicaPolicy {name}"), source: e }),
-    }
-}
-
-/// Whether `old` and `new` are equal once the top-level status fields in `pruned` are left
-/// out of both.
-fn same_except(old: &ReplicaPolicyStatus, new: &ReplicaPolicyStatus, pruned: &BTreeSet<String>) -> bool {
-    if old == new {
-        return true;
-    }
-    if pruned.is_empty() {
-        return false;
-    }
-    let without = |s: &ReplicaPolicyStatus| {
-        let mut v = json!(s);
-        if let Value::Object(m) = &mut v {
-            m.retain(|k, _| !pruned.contains(k));
-        }
-        v
-    };
-    without(old) == without(new)
-}
-
-/// The top-level fields of `sent` that the API server did not keep in `written`'s status:
-/// what a CRD older than this server prunes.
-fn dropped_fields(sent: &ReplicaPolicyStatus, written: &ReplicaPolicy) -> BTreeSet<String> {
-    let kept = json!(written.status);
-    match json!(sent) {
-        Value::Object(m) => m.into_iter().filter(|(k, _)| kept.get(k).is_none()).map(|(k, _)| k).collect(),
-        _ => BTreeSet::new(),
-    }
-}
-
-impl Context {
-    /// Records the status fields a write sent that the API server dropped (see
-    /// [`Context::pruned`]), with one warning per new set: the served CRD is older than this
-    /// server.
-    fn note_pruned(&self, sent: &ReplicaPolicyStatus, written: &ReplicaPolicy) {
-        let dropped = dropped_fields(sent, written);
-        if dropped.is_empty() {
-            return;
-        }
-        let mut pruned = self.pruned.lock().unwrap_or_else(|e| e.into_inner());
-        if dropped.is_subset(&pruned) {
-            return;
-        }
-        pruned.extend(dropped.iter().cloned());
-        tracing::warn!(
-            fields = ?dropped,
-            "the API server dropped these ReplicaPolicy status fields: the CRD it serves is older than this server. \
-             Apply this version's CRD (scalekeeper crd | kubectl apply -f -); until then they are neither kept nor rewritten"
-        );
-    }
-}
-
-/// The merge patch that takes the status from `old` to `new`: `new` whole, except the history
-/// fields when unchanged; with `resource_version` as a precondition when given.
-fn status_patch(old: &ReplicaPolicyStatus, new: &ReplicaPolicyStatus, resource_version: Option<&str>) -> Value {
-    let mut body = json!({"status": new});
-    // A field the new status leaves out (an optional field now unset, e.g. `historyHold` once
-    // the hold ended) is removed with `null`: a merge patch keeps every field it does not name.
-    // Source: RFC 7386, "JSON Merge Patch" <https://www.rfc-editor.org/rfc/rfc7386>.
-    //
-    // The history and its marks are sent only when they changed, and then on condition of the
-    // resourceVersion (see `execute`): a write of other fields from a cached copy that lags
-    // (a new leader's) must not put back an older history.
-    if let (Value::Object(before), Some(Value::Object(after))) = (json!(old), body.get_mut("status")) {
-        for key in before.keys() {
-            after.entry(key.clone()).or_insert(Value::Null);
-        }
-        for key in HISTORY_FIELDS {
-            if before.get(key).unwrap_or(&Value::Null) == after.get(key).unwrap_or(&Value::Null) {
-                after.remove(key);
-            }
-        }
-    }
-    if let Some(rv) = resource_version {
-        body["metadata"] = json!({"resourceVersion": rv});
-    }
-    body
-}
-
 /// Requeues a failed reconciliation with exponential backoff: 0.5 s, 1 s, 2 s … up to 5 min.
 pub fn error_policy(policy: Arc<ReplicaPolicy>, err: &ReconcileError, ctx: Arc<Context>) -> Action {
     let mut failures = ctx.failures.lock().unwrap_or_else(|e| e.into_inner());
@@ -871,83 +745,6 @@ pub async fn run(ctx: Arc<Context>, stop: CancellationToken) {
     futures::future::join_all(tasks).await;
 }
 
-/// Watches the core/v1 Events with reason [`REASON_SCALE_REFUSED`] in the part of the scope
-/// serving `namespace` (`None`: all), while this process leads: each refusal of a write to a
-/// Deployment whose policy is in `store` is remembered ([`Context::add_refusal`]) and that
-/// policy sent to `trigger`, so its next look records it in the history. The admission
-/// webhook refuses on whichever replica the API server calls; only the leader writes the
-/// status, so it learns of refusals from their Events. The first list brings the Events of
-/// refusals made before it led (the history's `historyRefusedUntil` keeps them from being
-/// recorded twice). Never returns: it stops watching when `stop` is cancelled and then waits
-/// (the controller's shutdown ends the task).
-///
-/// Source: field selectors on Events (`reason`), "Field Selectors",
-/// <https://kubernetes.io/docs/concepts/overview/working-with-objects/field-selectors/>.
-async fn watch_refusals(
-    ctx: Arc<Context>,
-    namespace: Option<String>,
-    store: Store<ReplicaPolicy>,
-    trigger: tokio::sync::mpsc::UnboundedSender<ObjectRef<ReplicaPolicy>>,
-    stop: CancellationToken,
-) {
-    let api: Api<CoreEvent> = match &namespace {
-        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
-        None => Api::all(ctx.client.clone()),
-    };
-    let config = watcher::Config::default().fields(&format!("reason={REASON_SCALE_REFUSED}"));
-    let events = watcher(api, config).default_backoff().applied_objects().take_until(stop.cancelled_owned());
-    futures::pin_mut!(events);
-    // A failure is a warning once (e.g. RBAC from before this version, without list and watch
-    // on Events: refusals then go unrecorded), then debug until the watch works again.
-    let mut failing = false;
-    while let Some(event) = events.next().await {
-        let event = match event {
-            Ok(e) => {
-                failing = false;
-                e
-            }
-            Err(e) if !failing => {
-                failing = true;
-                tracing::warn!(namespace = ?namespace, error = %e, "cannot watch ScaleRefused Events: the history will not record the guard's refusals until it can (needs list and watch on events)");
-                continue;
-            }
-            Err(e) => {
-                tracing::debug!(error = %e, "watching ScaleRefused Events");
-                continue;
-            }
-        };
-        let Some((ns, name, refusal)) = refusal_of(&event) else { continue };
-        let r = ObjectRef::new(&name).within(&ns);
-        if store.get(&r).is_some() && ctx.add_refusal(&ns, &name, refusal) {
-            let _ = trigger.send(r);
-        }
-    }
-    std::future::pending::<()>().await;
-}
-
-/// The refusal a `ScaleRefused` Event reports about a Deployment: its namespace, name, and
-/// what its note says ([`scalekeeper_core::admission::parse_refusal_note`], the reader of what
-/// the webhook writes), at the Event's last observation. `None` for an Event about anything
-/// else, or with a note no version of scalekeeper writes.
-fn refusal_of(event: &CoreEvent) -> Option<(String, String, history::Refusal)> {
-    let about = &event.involved_object;
-    if about.kind.as_deref() != Some("Deployment") {
-        return None;
-    }
-    let (ns, name) = (about.namespace.clone()?, about.name.clone()?);
-    let note = parse_refusal_note(event.message.as_deref()?, &format!("{ns}/{name}"))?;
-    let time = event
-        .series
-        .as_ref()
-        .and_then(|s| s.last_observed_time.as_ref().map(|t| t.0))
-        .or(event.event_time.as_ref().map(|t| t.0))
-        .or(event.last_timestamp.as_ref().map(|t| t.0))
-        .or(event.first_timestamp.as_ref().map(|t| t.0))
-        .or(event.metadata.creation_timestamp.as_ref().map(|t| t.0))?;
-    let count = event.series.as_ref().and_then(|s| s.count).or(event.count).unwrap_or(1).max(1);
-    Some((ns, name, history::Refusal { time, from: note.from, to: note.to, by: note.by, count }))
-}
-
 /// The policies to reconcile, from the cache's change feed, for the part of the scope serving
 /// `namespace` (`None`: all): every policy in `store` first (this leader has not looked at any
 /// yet), then the policy named by each change that has one in the store, and every policy
@@ -977,67 +774,6 @@ fn triggers(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fields_an_older_crd_prunes_are_seen_and_then_never_rewritten() {
-        let old = ReplicaPolicyStatus { effective_replicas: Some(3), ..Default::default() };
-        let mut new = old.clone();
-        new.history_declared_replicas = Some(3);
-        new.history = vec![Default::default()];
-        // The API server kept only what its CRD knows.
-        let mut written = ReplicaPolicy::new("web", Default::default());
-        written.status = Some(old.clone());
-        let dropped = dropped_fields(&new, &written);
-        assert_eq!(dropped, BTreeSet::from(["history".to_string(), "historyDeclaredReplicas".to_string()]));
-        // Once known, a status differing only there is the same: no write.
-        assert!(same_except(&old, &new, &dropped));
-        assert!(!same_except(&old, &new, &BTreeSet::new()));
-        // Any other change still writes.
-        new.effective_replicas = Some(4);
-        assert!(!same_except(&old, &new, &dropped));
-        // A write that kept everything drops nothing.
-        written.status = Some(new.clone());
-        assert!(dropped_fields(&new, &written).is_empty());
-    }
-
-    #[test]
-    fn the_status_patch_removes_what_is_gone_and_sends_the_history_only_when_it_changed() {
-        let entry = HistoryEntry {
-            time: "2026-01-01T00:00:00.000Z".into(),
-            to: 3,
-            kind: "Declared".into(),
-            ..Default::default()
-        };
-        let old = ReplicaPolicyStatus {
-            spec_replicas: Some(3),
-            history: vec![entry.clone()],
-            history_declared_replicas: Some(3),
-            history_hold: Some("Hold/2026-01-01T01:00:00Z".into()),
-            history_refused_until: Some("2026-01-01T00:00:00Z".into()),
-            ..Default::default()
-        };
-        // Other fields only: no history in the patch, whatever the cached copy held.
-        let new = ReplicaPolicyStatus { spec_replicas: Some(4), ..old.clone() };
-        let patch = status_patch(&old, &new, None);
-        assert_eq!(patch["status"]["specReplicas"], 4);
-        for key in HISTORY_FIELDS {
-            assert!(patch["status"].get(key).is_none(), "{key}: {patch}");
-        }
-        assert!(patch.get("metadata").is_none());
-        // An entry added and the hold ended: the history, the hold's mark removed, the precondition.
-        let mut new = ReplicaPolicyStatus { history_hold: None, ..old.clone() };
-        new.history.push(HistoryEntry { kind: "HoldExpired".into(), ..entry });
-        let patch = status_patch(&old, &new, Some("42"));
-        assert_eq!(patch["status"]["history"].as_array().map(Vec::len), Some(2));
-        assert_eq!(patch["status"]["historyHold"], Value::Null);
-        assert!(patch["status"].get("historyDeclaredReplicas").is_none());
-        assert_eq!(patch["metadata"]["resourceVersion"], "42");
-        // The names are the status' own.
-        let v = serde_json::to_value(&old).unwrap();
-        for key in HISTORY_FIELDS {
-            assert!(v.get(key).is_some(), "{key}: {v}");
-        }
-    }
 
     #[test]
     fn backoff_grows_and_caps() {
