@@ -60,7 +60,6 @@ use jiff::Timestamp;
 use crate::Violation;
 use crate::admission::Guard;
 use crate::plan::{REASON_HOLD_CLEARED, REASON_HOLD_STARTED, REASON_REPLICAS_DECLARED, REASON_SCHEDULE_CHANGED};
-use crate::request::parse_expected_version;
 use crate::rules::{BoundsError, RuleKind};
 use crate::spec::{timestamp, timestamp_millis};
 use crate::sync::Mode;
@@ -184,7 +183,7 @@ pub struct Request<'a> {
     /// What to change (counts already checked against the server's maximum).
     pub change: Change,
     /// The policy version the caller last saw, as the request carries it; empty: the write
-    /// depends on no version ([`parse_expected_version`]).
+    /// depends on no version ([`parse_expected_version`](crate::request::parse_expected_version)).
     pub expected_version: &'a str,
     /// Write only if the Deployment's `spec.replicas` is this count (`--if-current`), and no
     /// other declaration lands between the check and the write ([`check_current`]).
@@ -512,59 +511,6 @@ pub fn version_mismatch_message(namespace: &str, name: &str, expected: i64, curr
     }
 }
 
-/// The version check: when the request carries an `expected_version`, the policy exists and
-/// is at that generation.
-///
-/// # Errors
-/// [`Refusal::Invalid`] when `expected_version` does not parse ([`parse_expected_version`]);
-/// [`Refusal::VersionMismatch`] when the policy is at another generation or missing.
-pub fn check_version(request: &Request<'_>, policy: Option<&Policy>) -> Result<(), Refusal> {
-    let Some(expected) = parse_expected_version(request.expected_version).map_err(Refusal::Invalid)? else {
-        return Ok(());
-    };
-    let current = policy.and_then(|p| p.generation);
-    if current == Some(expected) {
-        return Ok(());
-    }
-    Err(Refusal::VersionMismatch { namespace: request.namespace.into(), name: request.name.into(), expected, current })
-}
-
-/// The `--if-current` condition (nothing to check without one): on a retry, the policy is at
-/// the generation the first try read; the Deployment's `spec.replicas` is the count given; and
-/// the policy (if any) is in effect on it — a policy whose effective count at `now` differs is
-/// a declaration another caller made and has not applied yet (or a drift about to be
-/// corrected), and a write on top of it would race that caller.
-///
-/// # Errors
-/// [`Refusal::Overtaken`], [`Refusal::NotCurrent`] or [`Refusal::Unsettled`], the first that
-/// applies in that order.
-pub fn check_current(
-    request: &Request<'_>,
-    policy: Option<&Policy>,
-    deployment: &DeploymentFacts,
-    attempt: Attempt,
-    now: Timestamp,
-) -> Result<(), Refusal> {
-    let Some(want) = request.if_current else { return Ok(()) };
-    let (namespace, name) = (request.namespace.to_owned(), request.name.to_owned());
-    if let Attempt::Retry { first_generation } = attempt
-        && first_generation != policy.map(Policy::version)
-    {
-        return Err(Refusal::Overtaken { namespace, name, want });
-    }
-    let spec = deployment.spec_replicas;
-    if spec != want {
-        return Err(Refusal::NotCurrent { namespace, name, spec, want });
-    }
-    if let Some(p) = policy {
-        let effective = p.spec.effective(now).replicas;
-        if effective != spec {
-            return Err(Refusal::Unsettled { namespace, name, spec, effective });
-        }
-    }
-    Ok(())
-}
-
 /// When a hold placed at `now` for `duration` expires.
 ///
 /// # Errors
@@ -759,46 +705,6 @@ fn outcome(
     }
 }
 
-/// Whether `spec` holds a freeze's hold that is active at `now` (what a thaw ends).
-pub fn has_active_freeze(spec: &Spec, now: Timestamp) -> bool {
-    spec.hold.as_ref().is_some_and(|h| h.freeze) && spec.rules().active_hold(now).is_some()
-}
-
-/// Whether a freeze created `policy` and nothing was declared since: it is still at the
-/// generation the freeze wrote (what a thaw deletes).
-pub fn created_by_this_freeze(policy: &Policy) -> bool {
-    policy.created_by_freeze.is_some() && policy.created_by_freeze == policy.generation
-}
-
-/// The generation a write of `change` over `policy` records as a freeze's creation (row 23):
-/// 1 when a freeze creates the policy (the generation the API server gives a new object), the
-/// next generation when a freeze renews a policy a freeze created and nothing declared since
-/// (a spec change moves the generation by one); `None` for every other write, which drops the
-/// mark.
-fn created_by_freeze(change: &Change, policy: Option<&Policy>) -> Option<i64> {
-    match (change, policy) {
-        (Change::Hold { freeze: true, .. }, None) => Some(1),
-        (Change::Hold { freeze: true, .. }, Some(p)) if created_by_this_freeze(p) => Some(p.version() + 1),
-        _ => None,
-    }
-}
-
-/// The Event of a thaw that deletes the policy a freeze created (row 24); `None` for any
-/// other delete.
-fn thaw_event(request: &Request<'_>, outcome: &Outcome) -> Option<WriteEvent> {
-    matches!(request.change, Change::Thaw).then(|| WriteEvent {
-        reason: REASON_HOLD_CLEARED,
-        what: format!(
-            "{} thawed the freeze: its ReplicaPolicy, which the freeze created, is deleted and the Deployment is \
-             unmanaged again",
-            request.identity
-        ),
-        tail: String::new(),
-        from: outcome.spec_before,
-        to: outcome.spec_after,
-    })
-}
-
 /// The Event of a write that puts the policy: who did what, what became of `spec.replicas`.
 /// Caller input (the identity, a hold's reason, a window's text) is named as the request gave
 /// it; a window's text is quoted with its control characters escaped.
@@ -835,6 +741,13 @@ fn event(
     };
     WriteEvent { reason, what, tail, from: outcome.spec_before, to: outcome.spec_after }
 }
+
+mod checks;
+mod freeze;
+
+pub use checks::{check_current, check_version};
+use freeze::{created_by_freeze, thaw_event};
+pub use freeze::{created_by_this_freeze, has_active_freeze};
 
 #[cfg(test)]
 mod tests;
