@@ -33,7 +33,7 @@ mod probe;
 use probe::http_get;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use testkit::{Child, Stdout, tail, wait_for_async};
@@ -122,34 +122,19 @@ impl Cluster {
         let mut replicas = Vec::new();
         for identity in ["a", "b"] {
             let log = dir.path().join(format!("{identity}.log"));
-            // Port 0: the process binds free ports and logs them (no race for a port).
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalekeeper"));
-            cmd.arg("serve").arg("--authorization=allow-any"); // RBAC has its own suite (tests/authz.rs)
-            if sim.is_none() {
-                // A shared cluster: only this test's namespace.
-                cmd.args(["--namespace", &ns]);
-            }
-            cmd.args(["--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
-                .arg("--tls-cert")
-                .arg(&certs.server_cert)
-                .arg("--tls-key")
-                .arg(&certs.server_key)
-                .arg("--client-ca")
-                .arg(&certs.ca)
-                .arg("--kubeconfig")
-                .arg(&kubeconfig)
-                .args(["--log-format", "text", "--drain-timeout", "5s"])
-                .args(["--leader-elect", "true", "--lease-name", "scalekeeper", "--lease-namespace", &lease_ns])
-                .args(["--identity", identity])
-                .args(["--lease-duration", &lease_duration_seconds.to_string()])
+            // Port 0: the process binds free ports and logs them (no race for a port). RBAC has
+            // its own suite (tests/authz.rs); a shared cluster: only this test's namespace.
+            let scope = sim.is_none().then_some(ns.as_str());
+            let bin = std::path::Path::new(env!("CARGO_BIN_EXE_scalekeeper"));
+            let mut cmd = probe::replica_command(bin, identity, &certs, &kubeconfig, scope, &lease_ns);
+            cmd.args(["--lease-duration", &lease_duration_seconds.to_string()])
                 .args(["--lease-renew-grace", &lease_renew_grace_seconds.to_string()])
                 // Several drifts in a row are the test, not a flapping field manager.
                 .args(["--flap-max-corrections", "100"])
                 .env(
                     "RUST_LOG",
                     std::env::var("HA_LOG").unwrap_or_else(|_| "info,kube=warn,tower=warn,h2=warn,hyper=warn".into()),
-                )
-                .env("NO_COLOR", "1");
+                );
             let child = Child::spawn(identity, &mut cmd, &log, Stdout::Discard);
             replicas.push(Replica { identity, child, http: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), log });
         }

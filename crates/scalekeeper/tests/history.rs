@@ -369,25 +369,11 @@ impl Pair {
         let mut replicas = vec![];
         for identity in ["a", "b"] {
             let log = dir.path().join(format!("{identity}.log"));
-            let mut cmd = Command::new(env!("CARGO_BIN_EXE_scalekeeper"));
-            cmd.arg("serve").arg("--authorization=allow-any");
-            if sim.is_none() {
-                cmd.args(["--namespace", &ns]);
-            }
-            cmd.args(["--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
-                .arg("--tls-cert")
-                .arg(&certs.server_cert)
-                .arg("--tls-key")
-                .arg(&certs.server_key)
-                .arg("--client-ca")
-                .arg(&certs.ca)
-                .arg("--kubeconfig")
-                .arg(&kubeconfig)
-                .args(["--log-format", "text", "--drain-timeout", "5s"])
-                .args(["--leader-elect", "true", "--lease-name", "scalekeeper", "--lease-namespace", &lease_ns])
-                .args(["--identity", identity, "--lease-duration", "15", "--lease-renew-grace", "10"])
-                .env("RUST_LOG", "info,kube=warn,tower=warn,h2=warn,hyper=warn")
-                .env("NO_COLOR", "1");
+            let scope = sim.is_none().then_some(ns.as_str());
+            let bin = std::path::Path::new(env!("CARGO_BIN_EXE_scalekeeper"));
+            let mut cmd = probe::replica_command(bin, identity, &certs, &kubeconfig, scope, &lease_ns);
+            cmd.args(["--lease-duration", "15", "--lease-renew-grace", "10"])
+                .env("RUST_LOG", "info,kube=warn,tower=warn,h2=warn,hyper=warn");
             let mut child = Child::spawn(identity, &mut cmd, &log, Stdout::Discard);
             let (grpc, http) = child
                 .wait_until_async("it to log its addresses", T, POLL, |c| {
