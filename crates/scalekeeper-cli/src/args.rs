@@ -249,6 +249,15 @@ pub enum ClientCommand {
         #[command(flatten)]
         conn: ConnectArgs,
     },
+    /// Print the client's version and the server's: scalekeeper version [--client]
+    Version {
+        /// Print the client's version only; do not connect.
+        #[arg(long)]
+        client: bool,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
+    },
 }
 
 /// The Deployments a `freeze` or a `thaw` selects: namespaces, or every namespace, narrowed by
@@ -339,7 +348,8 @@ impl ClientCommand {
             | ClientCommand::History { conn, .. }
             | ClientCommand::Undo { conn, .. }
             | ClientCommand::Freeze { conn, .. }
-            | ClientCommand::Thaw { conn, .. } => conn,
+            | ClientCommand::Thaw { conn, .. }
+            | ClientCommand::Version { conn, .. } => conn,
             ClientCommand::Schedule { command } => command.conn(),
         }
     }

@@ -78,6 +78,7 @@ mod connect;
 mod render;
 mod run;
 mod session;
+mod version;
 
 pub mod retry;
 
@@ -99,6 +100,7 @@ pub use render::{
 };
 pub use render::{explain_json, plan_json, render_explain, render_plan};
 pub use run::run;
+pub use version::{ServerVersion, client_version, render_version, version_json};
 
 use render::status_line;
 

@@ -416,7 +416,7 @@ const JSON_OPTIONS: SerializeOptions = SerializeOptions::new().skip_default_fiel
 /// `msg`, the message `name` of the API, in the proto3 JSON mapping, printed by prost-reflect's
 /// serializer: lowerCamelCase field names, enums as their full value names (numbers when
 /// unknown), int64 as strings, Timestamps as RFC 3339, maps as objects.
-fn proto_json<M: prost_reflect::prost::Message>(msg: &M, name: &str) -> Result<Value, CliError> {
+pub(super) fn proto_json<M: prost_reflect::prost::Message>(msg: &M, name: &str) -> Result<Value, CliError> {
     let fail = |what: String| CliError::from(Status::internal(format!("cannot print {name} as JSON: {what}")));
     let pool = DESCRIPTORS.as_ref().map_err(|e| fail(e.to_string()))?;
     let desc = pool.get_message_by_name(name).ok_or_else(|| fail("not in the API's descriptors".to_string()))?;

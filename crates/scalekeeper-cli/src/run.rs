@@ -125,6 +125,7 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             let asked = (hold || dry_run).then_some(if hold { "--hold" } else { "--dry-run" });
             check_understood(resp.outcome.as_ref(), dry_run, asked)
         }
+        ClientCommand::Version { client, .. } => super::version::run(&session, conn.output, client).await,
         ClientCommand::History { target, .. } => {
             let t = parse_target(&target)?;
             let req = GetHistoryRequest { namespace: t.namespace, name: t.name };

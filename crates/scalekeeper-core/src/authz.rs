@@ -11,6 +11,11 @@
 //! | WatchDeployments | `watch` | in the namespace, or in each namespace watched |
 //! | SetReplicas (creating a policy included) | `update` | in the namespace |
 //! | ClearDesiredReplicas | `delete` | in the namespace |
+//! | GetVersion | none: any authenticated caller | — |
+//!
+//! GetVersion needs a client certificate the server accepts and nothing else, as Kubernetes'
+//! `/version` is open to every authenticated user (the `system:public-info-viewer`
+//! ClusterRole); [`Verb::for_method`] has no verb for it.
 //!
 //! Source for the attributes: `SubjectAccessReview` in
 //! <https://kubernetes.io/docs/reference/access-authn-authz/authorization/#checking-api-access>.
@@ -50,7 +55,10 @@ impl Verb {
     }
 
     /// The verb the API method `method` (its gRPC name, e.g. `SetReplicas`) needs; `None`
-    /// for a method this table does not know (which is then refused).
+    /// for a method that needs no RBAC verb (GetVersion: any authenticated caller) or that
+    /// this table does not know. The handlers make the checks (each calls the server's
+    /// `authorize` with its verb, GetVersion only requires an accepted identity); this table
+    /// names the verb in audit records.
     pub fn for_method(method: &str) -> Option<Verb> {
         Some(match method {
             "GetDeployment" | "GetHistory" => Verb::Get,
@@ -155,6 +163,7 @@ mod tests {
             assert_eq!(Verb::for_method(method), Some(verb), "{method}");
         }
         assert_eq!(Verb::for_method("Check"), None);
+        assert_eq!(Verb::for_method("GetVersion"), None, "no RBAC verb: any authenticated caller");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod admission;
 pub mod ahead;
 pub mod authz;
+pub mod build_info;
 pub mod duration;
 pub mod explain;
 pub mod history;

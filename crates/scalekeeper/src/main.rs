@@ -3,13 +3,12 @@
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
 use scalekeeper::runtime::{self, Args};
 
 fn main() -> ExitCode {
     // One crypto provider for kube and tonic alike.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let Args { command } = Args::parse();
+    let Args { command } = runtime::parse_args();
     runtime::init_logging(&command);
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

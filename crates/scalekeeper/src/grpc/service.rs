@@ -40,6 +40,7 @@ use crate::writer::{Writer, Written};
 mod bulk;
 mod explain;
 mod history;
+mod version;
 mod watch;
 
 pub use watch::WATCH_BUFFER;
@@ -152,6 +153,18 @@ fn caller<T>(req: &Request<T>) -> (Caller, String) {
             String::new(),
         ),
     }
+}
+
+/// The caller's Kubernetes subject: every call needs one, GetVersion nothing more.
+///
+/// # Errors
+/// PERMISSION_DENIED when the client certificate names no identity scalekeeper accepts.
+fn authenticated(caller: &Caller) -> Result<&Subject, Error> {
+    caller.subject.as_ref().ok_or_else(|| {
+        Error::PermissionDenied(
+            "the client certificate names no identity scalekeeper accepts (a SAN URI, a SAN DNS name, or a Common Name that is not a URI)".into(),
+        )
+    })
 }
 
 /// Which Deployments a page walks through.
@@ -316,11 +329,7 @@ impl Service {
     /// empty): PERMISSION_DENIED naming the user, the verb, the resource and the namespace;
     /// UNAVAILABLE when the check cannot be made (never an allow).
     async fn authorize(&self, caller: &Caller, verb: Verb, namespace: &str) -> Result<(), Error> {
-        let Some(subject) = &caller.subject else {
-            return Err(Error::PermissionDenied(
-                "the client certificate names no identity scalekeeper accepts (a SAN URI, a SAN DNS name, or a Common Name that is not a URI)".into(),
-            ));
-        };
+        let subject = authenticated(caller)?;
         if !self.config.allow_system_groups {
             let claimed = system_groups(subject);
             if !claimed.is_empty() {
@@ -789,5 +798,12 @@ impl ScaleService for Service {
 
     async fn thaw(&self, req: Request<pb::ThawRequest>) -> Result<Response<pb::ThawResponse>, Status> {
         self.call("Thaw", req, |r, who| self.thaw_call(r, who)).await
+    }
+
+    async fn get_version(
+        &self,
+        req: Request<pb::GetVersionRequest>,
+    ) -> Result<Response<pb::GetVersionResponse>, Status> {
+        self.call("GetVersion", req, |_, who| async move { version::get_version_call(&who) }).await
     }
 }

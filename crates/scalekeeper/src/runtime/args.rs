@@ -54,7 +54,12 @@ pub enum Command {
     Certs(CertsArgs),
     /// Print the admission guard's ValidatingWebhookConfiguration (YAML), for clusters without the chart.
     AdmissionConfig(AdmissionConfigArgs),
-    /// The API client: get, list, set, clear, schedule, diff, watch.
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) to stdout.
+    Completion(super::install::CompletionArgs),
+    /// Write the man pages (one per subcommand) into a directory: for packaging.
+    #[command(hide = true)]
+    Man(super::install::ManArgs),
+    /// The API client: get, list, set, clear, schedule, diff, watch, version.
     #[command(flatten)]
     Client(cli::ClientCommand),
 }

@@ -6,11 +6,12 @@
 //!  main ─► Args::parse ─► init_logging ─► run(command)
 //!                                          ├─ serve: ServeArgs::into_config (every check) ─► server::Server
 //!                                          ├─ dev:   dev::run (kubesim + server; `dev` feature)
-//!                                          ├─ crd, certs
+//!                                          ├─ crd, certs, completion, man (install)
 //!                                          └─ client subcommands: cli::run
 //! ```
 
 pub mod args;
+pub mod install;
 
 use std::process::ExitCode;
 
@@ -20,6 +21,7 @@ pub use args::{
     AdmissionArgs, AdmissionConfigArgs, Args, ArgsError, CertsArgs, Command, LogFormat, ServeArgs, ServeSettings,
     parse_duration,
 };
+pub use install::parse_args;
 
 use crate::server::{self, Server};
 use crate::{certs, policy};
@@ -36,7 +38,12 @@ pub fn init_logging(command: &Command) {
         Command::Serve(args) => (args.log_format, SERVER_LOG_FILTER),
         #[cfg(feature = "dev")]
         Command::Dev(_) => (LogFormat::Text, SERVER_LOG_FILTER),
-        Command::Crd | Command::Certs(_) | Command::AdmissionConfig(_) | Command::Client(_) => {
+        Command::Crd
+        | Command::Certs(_)
+        | Command::AdmissionConfig(_)
+        | Command::Completion(_)
+        | Command::Man(_)
+        | Command::Client(_) => {
             (LogFormat::Text, "warn")
         }
     };
@@ -78,11 +85,14 @@ pub fn text_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> +
 ///
 /// `serve`: the flags do not fit together ([`ArgsError`]), no Kubernetes client, the server
 /// could not start or stop cleanly; `dev`: as `dev::run`; `crd`: the CRD does not serialize;
-/// `certs`: the certificates cannot be written.
+/// `certs`: the certificates cannot be written; `completion`, `man`: the output cannot be
+/// written.
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Client(cmd) => return Ok(cli::run(cmd).await),
         Command::Crd => print!("{}", policy::crd_yaml()?),
+        Command::Completion(args) => install::print_completion(args)?,
+        Command::Man(args) => install::print_man_pages(args)?,
         Command::Certs(args) => write_certs(args)?,
         Command::AdmissionConfig(args) => print!("{}", admission_config(args)?),
         Command::Serve(args) => serve(args.into_config()?).await?,
