@@ -96,7 +96,7 @@ $(VENV)/.installed: tools/requirements.txt
 ##@ Checks
 
 .PHONY: lint
-lint: $(VENV)/.installed ## rustfmt check, clippy and rustdoc with warnings denied (with and without the dev feature), buf lint of proto/, no import cycle between the server's modules, no other project's copyright or license header in a tracked file (tools/check_provenance.py), no kubesim in the release tree, the chart's lint part, hadolint, actionlint.
+lint: $(VENV)/.installed ## rustfmt check, clippy and rustdoc with warnings denied (with and without the dev feature), buf lint of proto/, no import cycle between the server's modules, no other project's copyright or license header in a tracked file (tools/check_provenance.py), no kubesim in the release tree, the chart's lint part, hadolint, actionlint, the krew manifest's schema (krew-check).
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy $(CARGO_FLAGS) --workspace --all-targets -- -D warnings
 	$(CARGO) clippy $(CARGO_FLAGS) -p scalekeeper --all-targets --features dev -- -D warnings
@@ -112,6 +112,7 @@ lint: $(VENV)/.installed ## rustfmt check, clippy and rustdoc with warnings deni
 	$(MAKE) --no-print-directory chart-lint
 	$(MAKE) --no-print-directory hadolint
 	$(MAKE) --no-print-directory actionlint
+	$(MAKE) --no-print-directory krew-check
 
 # What `make test` builds and runs: the whole workspace, with scalekeeper's dev feature so
 # that the same build serves the black-box test's `scalekeeper dev` (dev_feature.rs and
@@ -119,10 +120,11 @@ lint: $(VENV)/.installed ## rustfmt check, clippy and rustdoc with warnings deni
 TEST_SCOPE := --workspace --features scalekeeper/dev
 
 .PHONY: test
-test: ## Unit, integration, conformance (kubectl, kube-rs), black-box (grpcio) tests; the Helm chart's validation; image-archive-check.
+test: ## Unit, integration, conformance (kubectl, kube-rs), black-box (grpcio) tests; completions and man pages (check-install); the Helm chart's validation; image-archive-check.
 	@command -v kubectl >/dev/null || { echo "kubectl is required by the conformance tests (.ci/run installs it)"; exit 1; }
 	$(CARGO) test $(CARGO_FLAGS) $(TEST_SCOPE)
 	$(MAKE) --no-print-directory blackbox
+	$(MAKE) --no-print-directory check-install
 	$(MAKE) --no-print-directory chart-validate
 	$(MAKE) --no-print-directory image-archive-check
 
@@ -137,6 +139,26 @@ blackbox: $(VENV)/.installed ## Black-box test: Python grpcio client against sca
 	@ln -f target/debug/scalekeeper target/debug/scalekeeper-dev
 	@target/debug/scalekeeper-dev dev --help >/dev/null 2>&1 || { echo "target/debug/scalekeeper has no dev subcommand: a build without --features dev replaced it meanwhile; run make blackbox again"; exit 1; }
 	SCALEKEEPER_BIN="$${SCALEKEEPER_BIN:-target/debug/scalekeeper-dev}" $(VENV)/bin/python tests/blackbox/test_grpcio.py
+
+# The binary `cargo test $(TEST_SCOPE)` builds (with the dev feature: the same parser, plus `dev`).
+TEST_BIN = $(or $(CARGO_TARGET_DIR),target)/debug/scalekeeper
+# Where `make install-files` writes the completions and man pages of a release build.
+INSTALL_FILES_DIR ?= $(or $(CARGO_TARGET_DIR),target)/install-files
+
+.PHONY: check-install
+check-install: ## Completions parse (bash -n, zsh -n, fish --no-execute; zsh, fish, groff apt-installed when missing) and every subcommand has a man page that renders (hack/check-install.sh).
+	@# The build make test and blackbox use (a no-op after them; see blackbox).
+	$(CARGO) test $(CARGO_FLAGS) $(TEST_SCOPE) --no-run
+	hack/check-install.sh $(TEST_BIN)
+
+.PHONY: install-files
+install-files: ## Shell completions and man pages from a build without the dev feature, as the release archives carry them: INSTALL_FILES_DIR (default target/install-files).
+	$(CARGO) build $(CARGO_FLAGS) -p scalekeeper --bin scalekeeper
+	hack/install-files.sh $(or $(CARGO_TARGET_DIR),target)/debug/scalekeeper $(INSTALL_FILES_DIR)
+
+.PHONY: krew-check
+krew-check: $(LINT_VENV)/.installed ## tools/krew_manifest.py's manifest (from dummy archives) validates against tools/krew-plugin.schema.json; broken ones do not.
+	$(LINT_VENV)/bin/python tools/test_krew_manifest.py
 
 .PHONY: bench
 bench: ## Figures: kubesim; authz on vs off; drift correction vs its floor; admission reviews vs their floor; then the summary (1k/10k/100k Deployments, ratios to floors, leader and follower RSS) into docs/benchmarks.md.
