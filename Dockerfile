@@ -52,6 +52,8 @@ COPY crates crates
 COPY proto proto
 
 ARG TARGETARCH
+# The commit `scalekeeper version` reports (release.yml passes the tag's); empty: none.
+ARG SCALEKEEPER_GIT_COMMIT=""
 # The registry is shared between the two architectures' builds (cargo locks it itself); the
 # target directory is one per architecture, so both can compile at once.
 RUN --mount=type=cache,id=scalekeeper-cargo-registry,target=/usr/local/cargo/registry,sharing=shared \
@@ -63,7 +65,8 @@ RUN --mount=type=cache,id=scalekeeper-cargo-registry,target=/usr/local/cargo/reg
       arm64) target=aarch64-unknown-linux-musl ;; \
       *) echo "unsupported TARGETARCH '${TARGETARCH}': amd64 or arm64" >&2; exit 1 ;; \
     esac \
- && cargo zigbuild --release --locked --target "${target}" -p scalekeeper --bin scalekeeper \
+ && SCALEKEEPER_GIT_COMMIT="${SCALEKEEPER_GIT_COMMIT}" \
+    cargo zigbuild --release --locked --target "${target}" -p scalekeeper --bin scalekeeper \
  && install -D -m 0755 "target/${target}/release/scalekeeper" /out/scalekeeper \
  && if readelf --program-headers --dynamic /out/scalekeeper | grep -E 'INTERP|\(NEEDED\)'; then \
       echo "/out/scalekeeper is not a static binary" >&2; exit 1; \

@@ -66,8 +66,9 @@ done
 for page in "${pages[@]}"; do
   name="$(basename "$page")"
   [[ $name == scalekeeper.1 ]] || subcommands=$((subcommands + 1))
-  grep -q '^\.SH NAME' "$page" && grep -q '^\.SH SYNOPSIS' "$page" ||
-    { log "FAIL man: $name has no NAME or SYNOPSIS section"; failed=1; }
+  if ! grep -q '^\.SH NAME' "$page" || ! grep -q '^\.SH SYNOPSIS' "$page"; then
+    log "FAIL man: $name has no NAME or SYNOPSIS section"; failed=1
+  fi
   if command -v groff >/dev/null 2>&1; then
     warnings="$(groff -k -man -Tutf8 -ww -z "$page" 2>&1)" ||
       { log "FAIL man: $name does not render: $warnings"; failed=1; }

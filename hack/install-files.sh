@@ -17,4 +17,4 @@ mkdir -p "$dir/completions" "$dir/man/man1"
 if "$bin" --help | grep -qE '^  dev '; then
   echo "install-files: note: $bin has the dev subcommand (a --features dev build); a release build has not" >&2
 fi
-echo "install-files: $(ls "$dir/completions" | wc -l) completion scripts, $(ls "$dir/man/man1" | wc -l) man pages in $dir"
+echo "install-files: $(find "$dir/completions" -type f | wc -l) completion scripts, $(find "$dir/man/man1" -type f | wc -l) man pages in $dir"
