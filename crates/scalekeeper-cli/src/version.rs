@@ -80,9 +80,8 @@ pub(super) async fn run(session: &Session, output: Output, client_only: bool) ->
     let (server, failure) = if client_only {
         (ServerVersion::NotAsked, None)
     } else {
-        let answer = session
-            .call(Idempotency::Read, |mut c| async move { c.get_version(GetVersionRequest {}).await })
-            .await;
+        let answer =
+            session.call(Idempotency::Read, |mut c| async move { c.get_version(GetVersionRequest {}).await }).await;
         match answer {
             Ok(v) => (ServerVersion::Known(v), None),
             Err(CliError::Status(s)) if s.code() == Code::Unimplemented => (ServerVersion::Older, None),
@@ -112,7 +111,10 @@ mod tests {
             render_version(&v("1.0.0", ""), &server),
             "Client Version: 1.0.0\nServer Version: 0.9.0 (git commit 0123abcd)\n"
         );
-        assert_eq!(render_version(&v("1.0.0", "ff"), &ServerVersion::NotAsked), "Client Version: 1.0.0 (git commit ff)\n");
+        assert_eq!(
+            render_version(&v("1.0.0", "ff"), &ServerVersion::NotAsked),
+            "Client Version: 1.0.0 (git commit ff)\n"
+        );
         assert_eq!(
             render_version(&v("1.0.0", ""), &ServerVersion::Older),
             "Client Version: 1.0.0\nServer Version: unknown (older than GetVersion)\n"

@@ -63,10 +63,8 @@ async fn any_authenticated_caller_gets_the_version_without_an_rbac_binding() {
     let v = c.get_version(pb::GetVersionRequest {}).await.unwrap().into_inner();
     assert_eq!(v.version, VERSION);
     // The same caller is refused what RBAC guards: GetVersion's answer is not a hole in authz.
-    let denied = c
-        .get_deployment(pb::GetDeploymentRequest { namespace: "shop".into(), name: "web".into() })
-        .await
-        .unwrap_err();
+    let denied =
+        c.get_deployment(pb::GetDeploymentRequest { namespace: "shop".into(), name: "web".into() }).await.unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
 
     // A connection without a client certificate never reaches it (the handshake refuses).
@@ -103,8 +101,7 @@ async fn a_server_that_does_not_answer_gets_the_client_version_then_the_error() 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let (code, out, err) =
-        cli(&env, &format!("localhost:{port}"), "alice", &["version", "--timeout", "2"]).await;
+    let (code, out, err) = cli(&env, &format!("localhost:{port}"), "alice", &["version", "--timeout", "2"]).await;
     assert_eq!(code, 3, "{out}{err}");
     assert_eq!(out, format!("Client Version: {VERSION}\n"));
     assert!(err.contains("cannot connect"), "{err}");
@@ -162,7 +159,8 @@ fn run_as_kubectl_scalekeeper_usage_says_kubectl_scalekeeper() {
     let list = std::process::Command::new("kubectl").args(["plugin", "list"]).env("PATH", &path).output().unwrap();
     let listed = String::from_utf8_lossy(&list.stdout);
     assert!(listed.contains("kubectl-scalekeeper"), "{listed}{}", String::from_utf8_lossy(&list.stderr));
-    let run = std::process::Command::new("kubectl").args(["scalekeeper", "--help"]).env("PATH", &path).output().unwrap();
+    let run =
+        std::process::Command::new("kubectl").args(["scalekeeper", "--help"]).env("PATH", &path).output().unwrap();
     let help = String::from_utf8_lossy(&run.stdout);
     assert!(run.status.success(), "{help}{}", String::from_utf8_lossy(&run.stderr));
     assert!(help.contains("Usage: kubectl scalekeeper <COMMAND>"), "{help}");

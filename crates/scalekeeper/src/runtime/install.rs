@@ -168,7 +168,7 @@ mod tests {
             let mut out = Vec::new();
             write_completion(shell, &mut out).expect("written");
             let script = String::from_utf8(out).expect("UTF-8");
-            for word in ["scalekeeper", "set", "schedule", "completion", "--server"] {
+            for word in ["scalekeeper", "set", "schedule", "completion", "server"] {
                 assert!(script.contains(word), "{shell}: no {word}");
             }
         }
@@ -178,8 +178,7 @@ mod tests {
     fn one_man_page_per_subcommand_with_name_and_synopsis() {
         let dir = tempfile::tempdir().expect("tempdir");
         let pages = write_man_pages(dir.path()).expect("written");
-        let names: Vec<String> =
-            pages.iter().filter_map(|p| p.file_name()?.to_str().map(str::to_owned)).collect();
+        let names: Vec<String> = pages.iter().filter_map(|p| p.file_name()?.to_str().map(str::to_owned)).collect();
         for want in ["scalekeeper.1", "scalekeeper-set.1", "scalekeeper-schedule-set.1", "scalekeeper-version.1"] {
             assert!(names.iter().any(|n| n == want), "no {want} in {names:?}");
         }

@@ -43,9 +43,7 @@ pub fn init_logging(command: &Command) {
         | Command::AdmissionConfig(_)
         | Command::Completion(_)
         | Command::Man(_)
-        | Command::Client(_) => {
-            (LogFormat::Text, "warn")
-        }
+        | Command::Client(_) => (LogFormat::Text, "warn"),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);

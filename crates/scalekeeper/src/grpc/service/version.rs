@@ -33,13 +33,7 @@ mod tests {
     use super::*;
 
     fn caller(subject: Option<Subject>) -> Caller {
-        Caller {
-            identity: "test".into(),
-            request_id: "r".into(),
-            subject,
-            peer: String::new(),
-            facts: Arc::default(),
-        }
+        Caller { identity: "test".into(), request_id: "r".into(), subject, peer: String::new(), facts: Arc::default() }
     }
 
     #[test]
