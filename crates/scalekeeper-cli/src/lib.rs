@@ -1,5 +1,6 @@
 //! The client subcommands of the `scalekeeper` binary: `get`, `set`, `list`, `diff`, `watch`,
-//! `clear`, `schedule set|clear`, `explain` and `plan`.
+//! `clear`, `schedule set|clear`, `explain`, `plan` and `version` (its output: the `version`
+//! module).
 //!
 //! Every command connects to the server over mutual TLS ([`connect`]): `--ca` verifies the
 //! server's certificate (whose name must match the host part of `--server`), and `--cert` with
