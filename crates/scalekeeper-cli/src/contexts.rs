@@ -1,4 +1,4 @@
-//! Contexts: named clusters in the client configuration file ([`file`]), and the resolver that
+//! Contexts: named clusters in the client configuration file ([`file`](mod@file)), and the resolver that
 //! turns the command line, the `SCALEKEEPER_*` environment and the file into the
 //! [`Endpoint`]s a command calls.
 //!
