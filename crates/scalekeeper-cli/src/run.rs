@@ -21,7 +21,7 @@ use scalekeeper_api::v1::{ExplainRequest, PlanRequest};
 
 use super::CliError;
 use super::args::{BulkSelectArgs, ClientCommand, HoldDuration, Instant, Output, ScheduleCommand, parse_target};
-use super::connect::parse_server;
+use super::contexts::resolve_one;
 use super::render::{
     deployment_json, diff_response_json, emit, pretty, print_bulk, print_deployment, print_write, render_diff_table,
     render_error, render_list_table, render_watch_event, status_line, watch_event_json,
@@ -49,9 +49,15 @@ pub async fn run(cmd: ClientCommand) -> ExitCode {
 
 async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
     let conn = &cmd.conn().clone();
-    // Check the command line before touching the network or the TLS files.
-    let server = parse_server(&conn.server)?.to_string();
-    let session = Session::new(conn, server);
+    // Check the command line before touching the configuration, the TLS files or the network.
+    if let Some(target) = target_of(&cmd) {
+        parse_target(target)?;
+    }
+    if let ClientCommand::Version { client, .. } = cmd {
+        // The client's version is printed even when no server can be resolved or reached.
+        return super::version::run(conn, client).await;
+    }
+    let session = Session::new(&resolve_one(conn)?, conn.timeout);
     match cmd {
         ClientCommand::Get { target, .. } => {
             let t = parse_target(&target)?;
@@ -125,7 +131,7 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             let asked = (hold || dry_run).then_some(if hold { "--hold" } else { "--dry-run" });
             check_understood(resp.outcome.as_ref(), dry_run, asked)
         }
-        ClientCommand::Version { client, .. } => super::version::run(&session, conn.output, client).await,
+        ClientCommand::Version { .. } => Ok(()),
         ClientCommand::History { target, .. } => {
             let t = parse_target(&target)?;
             let req = GetHistoryRequest { namespace: t.namespace, name: t.name };
@@ -321,6 +327,28 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             };
             watch(&session, req, conn.output).await
         }
+    }
+}
+
+/// The `NAMESPACE/NAME` target of a command that has one.
+fn target_of(cmd: &ClientCommand) -> Option<&str> {
+    match cmd {
+        ClientCommand::Get { target, .. }
+        | ClientCommand::Set { target, .. }
+        | ClientCommand::Clear { target, .. }
+        | ClientCommand::History { target, .. }
+        | ClientCommand::Undo { target, .. }
+        | ClientCommand::Explain { target, .. }
+        | ClientCommand::Plan { target, .. } => Some(target),
+        ClientCommand::Schedule {
+            command: ScheduleCommand::Set { target, .. } | ScheduleCommand::Clear { target, .. },
+        } => Some(target),
+        ClientCommand::List { .. }
+        | ClientCommand::Diff { .. }
+        | ClientCommand::Watch { .. }
+        | ClientCommand::Freeze { .. }
+        | ClientCommand::Thaw { .. }
+        | ClientCommand::Version { .. } => None,
     }
 }
 

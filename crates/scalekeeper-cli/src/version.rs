@@ -17,7 +17,8 @@ use serde_json::{Map, Value};
 use tonic::Code;
 
 use super::CliError;
-use super::args::Output;
+use super::args::{ConnectArgs, Output};
+use super::contexts::resolve_one;
 use super::render::{emit, pretty, proto_json};
 use super::session::{Idempotency, Session};
 
@@ -71,17 +72,26 @@ pub fn version_json(client: &GetVersionResponse, server: &ServerVersion) -> Resu
     Ok(Value::Object(doc))
 }
 
-/// Runs `scalekeeper version`: asks the server unless `client_only`, prints, and returns the
-/// server's error (after printing the client's version) when it did not answer.
+/// Runs `scalekeeper version`: asks the server of `conn` (its context, flags and environment)
+/// unless `client_only`, prints, and returns the server's error (after printing the client's
+/// version) when it could not be resolved or did not answer.
 ///
 /// # Errors
-/// The call's error ([`CliError`]; UNIMPLEMENTED is not one); output that cannot be written.
-pub(super) async fn run(session: &Session, output: Output, client_only: bool) -> Result<(), CliError> {
+/// The endpoint's or the call's error ([`CliError`]; UNIMPLEMENTED is not one); output that
+/// cannot be written.
+pub(super) async fn run(conn: &ConnectArgs, client_only: bool) -> Result<(), CliError> {
+    let output = conn.output;
     let (server, failure) = if client_only {
         (ServerVersion::NotAsked, None)
     } else {
-        let answer =
-            session.call(Idempotency::Read, |mut c| async move { c.get_version(GetVersionRequest {}).await }).await;
+        let answer = match resolve_one(conn) {
+            Ok(endpoint) => {
+                Session::new(&endpoint, conn.timeout)
+                    .call(Idempotency::Read, |mut c| async move { c.get_version(GetVersionRequest {}).await })
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         match answer {
             Ok(v) => (ServerVersion::Known(v), None),
             Err(CliError::Status(s)) if s.code() == Code::Unimplemented => (ServerVersion::Older, None),

@@ -10,6 +10,8 @@ const CLIENT_FLAGS: [&str; 6] = ["--server", "--ca", "--cert", "--key", "--outpu
 fn scalekeeper(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_scalekeeper"))
         .args(args)
+        // No contexts file: a developer's ~/.config/scalekeeper/config.yaml must not leak in.
+        .env("SCALEKEEPER_CONFIG", concat!(env!("CARGO_TARGET_TMPDIR"), "/no-client-config.yaml"))
         .stdin(Stdio::null())
         .output()
         .expect("the scalekeeper binary runs")
@@ -68,7 +70,12 @@ fn client_subcommands_list_the_client_flags() {
         for flag in CLIENT_FLAGS {
             assert!(lists(&text, flag), "`scalekeeper {sub} --help` does not list {flag}:\n{text}");
         }
-        assert!(text.contains("[env: SCALEKEEPER_SERVER="), "{sub}: {text}");
+        for var in
+            ["SCALEKEEPER_SERVER", "SCALEKEEPER_CA", "SCALEKEEPER_CERT", "SCALEKEEPER_KEY", "SCALEKEEPER_CONTEXT"]
+        {
+            assert!(text.contains(&format!("[env: {var}")), "{sub} does not name {var}: {text}");
+        }
+        assert!(lists(&text, "--context"), "{sub}: {text}");
     }
 }
 

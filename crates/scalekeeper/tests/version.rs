@@ -26,6 +26,7 @@ async fn cli(env: &common::Env, server: &str, identity: &str, args: &[&str]) -> 
     let (cert, key) = env.client_files(identity);
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_scalekeeper"))
         .args(args)
+        .env("SCALEKEEPER_CONFIG", concat!(env!("CARGO_TARGET_TMPDIR"), "/no-client-config.yaml"))
         .env("SCALEKEEPER_SERVER", server)
         .env("SCALEKEEPER_CA", &env.certs.ca)
         .env("SCALEKEEPER_CERT", cert)

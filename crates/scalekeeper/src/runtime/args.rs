@@ -59,6 +59,9 @@ pub enum Command {
     /// Write the man pages (one per subcommand) into a directory: for packaging.
     #[command(hide = true)]
     Man(super::install::ManArgs),
+    /// Manage the client's contexts (named clusters) in its configuration file, as kubectl config does.
+    #[command(subcommand)]
+    Config(cli::contexts::ConfigCommand),
     /// The API client: get, list, set, clear, schedule, diff, watch, version.
     #[command(flatten)]
     Client(cli::ClientCommand),

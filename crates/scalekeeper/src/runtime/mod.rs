@@ -7,6 +7,7 @@
 //!                                          ├─ serve: ServeArgs::into_config (every check) ─► server::Server
 //!                                          ├─ dev:   dev::run (kubesim + server; `dev` feature)
 //!                                          ├─ crd, certs, completion, man (install)
+//!                                          ├─ config: cli::contexts::run_config
 //!                                          └─ client subcommands: cli::run
 //! ```
 
@@ -43,7 +44,8 @@ pub fn init_logging(command: &Command) {
         | Command::AdmissionConfig(_)
         | Command::Completion(_)
         | Command::Man(_)
-        | Command::Client(_) => (LogFormat::Text, "warn"),
+        | Command::Client(_)
+        | Command::Config(_) => (LogFormat::Text, "warn"),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
@@ -88,6 +90,7 @@ pub fn text_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> +
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Client(cmd) => return Ok(cli::run(cmd).await),
+        Command::Config(cmd) => return Ok(cli::contexts::run_config(cmd)),
         Command::Crd => print!("{}", policy::crd_yaml()?),
         Command::Completion(args) => install::print_completion(args)?,
         Command::Man(args) => install::print_man_pages(args)?,
