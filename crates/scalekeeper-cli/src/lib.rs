@@ -74,10 +74,12 @@
 //! are validated by the server, which is the authority.
 
 mod args;
+mod calls;
 mod connect;
 mod render;
 mod run;
 mod session;
+mod watch;
 
 pub mod retry;
 
