@@ -9,21 +9,30 @@ use scalekeeper_api::v1::Mode;
 
 use super::CliError;
 
-/// How to reach the server.
+/// How to reach the server. `--server`, `--ca`, `--cert` and `--key` are read as given here;
+/// their `SCALEKEEPER_*` variables, the context and the defaults are applied by
+/// `crate::contexts::resolve_one` (flag > environment > context > default), which is why clap
+/// reads no environment for them.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ConnectArgs {
-    /// Server address HOST:PORT.
-    #[arg(long, env = "SCALEKEEPER_SERVER", default_value = "localhost:50051")]
-    pub server: String,
-    /// CA certificate (PEM) that signed the server's certificate.
-    #[arg(long, env = "SCALEKEEPER_CA")]
+    /// Server address HOST:PORT [env: SCALEKEEPER_SERVER; else the context's server; default:
+    /// localhost:50051]
+    #[arg(long)]
+    pub server: Option<String>,
+    /// CA certificate (PEM) that signed the server's certificate [env: SCALEKEEPER_CA; else the
+    /// context's]
+    #[arg(long)]
     pub ca: Option<PathBuf>,
-    /// Client certificate (PEM).
-    #[arg(long, env = "SCALEKEEPER_CERT")]
+    /// Client certificate (PEM) [env: SCALEKEEPER_CERT; else the context's]
+    #[arg(long)]
     pub cert: Option<PathBuf>,
-    /// Client private key (PEM).
-    #[arg(long, env = "SCALEKEEPER_KEY")]
+    /// Client private key (PEM) [env: SCALEKEEPER_KEY; else the context's]
+    #[arg(long)]
     pub key: Option<PathBuf>,
+    /// The context of the configuration file to use (`scalekeeper config get-contexts` lists
+    /// them) [env: SCALEKEEPER_CONTEXT; default: the file's current-context]
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
     /// Output format.
     #[arg(short = 'o', long, env = "SCALEKEEPER_OUTPUT", value_enum, default_value = "table")]
     pub output: Output,
@@ -716,7 +725,7 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         let cmd = parse(&["schedule", "clear", "shop/web", "--server", "sk:1"]).unwrap();
-        assert_eq!(cmd.conn().server, "sk:1");
+        assert_eq!(cmd.conn().server.as_deref(), Some("sk:1"));
         assert!(matches!(
             cmd,
             ClientCommand::Schedule { command: ScheduleCommand::Clear { dry_run: false, expected_version: None, .. } }

@@ -4,62 +4,59 @@
 use std::error::Error as StdError;
 use std::fmt;
 use std::io;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint as TonicEndpoint, Identity};
 use tonic::{Code, Status};
 
 use super::CliError;
-use super::args::ConnectArgs;
+use super::contexts::Endpoint;
 use super::render::{error_chain, status_text};
 
 /// The port used when `--server` names only a host.
 pub const DEFAULT_PORT: u16 = 50051;
 
-/// Connects over mutual TLS to `https://HOST:PORT` from `--server`, verifying the server's
-/// certificate against `--ca` for the name HOST and presenting `--cert`/`--key`, within
-/// `--timeout`. One attempt: the commands retry as the module docs' "Retries" says. Errors
-/// name the missing or unreadable file, or the unreachable server, plainly.
-pub async fn connect(conn: &ConnectArgs) -> Result<ScaleServiceClient<Channel>, CliError> {
-    connect_within(conn, call_timeout(conn.timeout)).await
+/// Connects over mutual TLS to `endpoint`'s server (`https://HOST:PORT`), verifying the
+/// server's certificate against its CA for [`Endpoint::server_name`] and presenting its client
+/// certificate and key, within `timeout_secs` seconds (0: no limit). One attempt: the commands
+/// retry as the module docs' "Retries" says. Errors name the TLS material's source, or the
+/// unreachable server, plainly.
+pub async fn connect(endpoint: &Endpoint, timeout_secs: u64) -> Result<ScaleServiceClient<Channel>, CliError> {
+    connect_within(endpoint, call_timeout(timeout_secs)).await
 }
 
-/// [`connect`] within `timeout` (`None`: no limit) instead of `--timeout`.
+/// [`connect`] within `timeout` (`None`: no limit).
 pub(super) async fn connect_within(
-    conn: &ConnectArgs,
+    endpoint: &Endpoint,
     timeout: Option<Duration>,
 ) -> Result<ScaleServiceClient<Channel>, CliError> {
-    let addr = parse_server(&conn.server)?;
-    let files = load_tls_files(conn)?;
+    let addr = &endpoint.server;
     // tonic builds the rustls config in `tls_config`, with the process-wide default provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(files.ca))
-        .identity(Identity::from_pem(files.cert, files.key))
-        .domain_name(addr.host.clone());
+        .ca_certificate(Certificate::from_pem(&endpoint.ca.bytes))
+        .identity(Identity::from_pem(&endpoint.cert.bytes, &endpoint.key.bytes))
+        .domain_name(endpoint.server_name().to_string());
     if let Some(t) = timeout {
         tls = tls.timeout(t);
     }
-    let mut endpoint = Endpoint::from_shared(addr.uri())
-        .map_err(|e| CliError::Usage(format!("invalid --server {:?}: {}", conn.server, error_chain(&e))))?
+    let mut channel_endpoint = TonicEndpoint::from_shared(addr.uri())
+        .map_err(|e| CliError::Usage(format!("invalid server {addr}: {}", error_chain(&e))))?
         .tls_config(tls)
         .map_err(|e| {
             CliError::TlsFiles(format!(
-                "cannot use the TLS files (--ca {}, --cert {}, --key {}): {}",
-                files.ca_path.display(),
-                files.cert_path.display(),
-                files.key_path.display(),
+                "cannot use the TLS material (CA {}, certificate {}, key {}): {}",
+                endpoint.ca.source,
+                endpoint.cert.source,
+                endpoint.key.source,
                 error_chain(&e)
             ))
         })?;
     if let Some(t) = timeout {
-        endpoint = endpoint.connect_timeout(t);
+        channel_endpoint = channel_endpoint.connect_timeout(t);
     }
-    let connecting = endpoint.connect();
+    let connecting = channel_endpoint.connect();
     let channel = match timeout {
         Some(t) => tokio::time::timeout(t, connecting).await.map_err(|_| CliError::Unreachable {
             server: addr.to_string(),
@@ -178,88 +175,6 @@ fn tls_hint(err: &rustls::Error, server: &str) -> Option<String> {
     }
 }
 
-/// The files of the mutual TLS configuration.
-struct TlsFiles {
-    ca_path: PathBuf,
-    cert_path: PathBuf,
-    key_path: PathBuf,
-    ca: Vec<u8>,
-    cert: Vec<u8>,
-    key: Vec<u8>,
-}
-
-fn load_tls_files(conn: &ConnectArgs) -> Result<TlsFiles, CliError> {
-    let (cert_path, key_path) = match (&conn.cert, &conn.key) {
-        (Some(c), Some(k)) => (c.clone(), k.clone()),
-        (Some(c), None) => {
-            return Err(CliError::TlsFiles(format!(
-                "--cert {} given without --key: pass the client certificate's private key with --key (or SCALEKEEPER_KEY)",
-                c.display()
-            )));
-        }
-        (None, Some(k)) => {
-            return Err(CliError::TlsFiles(format!(
-                "--key {} given without --cert: pass the client certificate with --cert (or SCALEKEEPER_CERT)",
-                k.display()
-            )));
-        }
-        (None, None) => {
-            return Err(CliError::TlsFiles(
-                "no client certificate: the server requires mutual TLS; pass --cert FILE and --key FILE \
-                 (or set SCALEKEEPER_CERT and SCALEKEEPER_KEY)"
-                    .to_string(),
-            ));
-        }
-    };
-    let Some(ca_path) = conn.ca.clone() else {
-        return Err(CliError::TlsFiles(
-            "no CA certificate: pass --ca FILE (or set SCALEKEEPER_CA) with the CA that signed the server's certificate"
-                .to_string(),
-        ));
-    };
-    let ca = read_certificates(&ca_path, "CA certificate (--ca)")?;
-    let cert = read_certificates(&cert_path, "client certificate (--cert)")?;
-    let key = read_private_key(&key_path)?;
-    Ok(TlsFiles { ca_path, cert_path, key_path, ca, cert, key })
-}
-
-fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, CliError> {
-    std::fs::read(path).map_err(|e| CliError::TlsFiles(format!("cannot read {what} {}: {e}", path.display())))
-}
-
-/// Reads a PEM file that must hold at least one certificate.
-fn read_certificates(path: &Path, what: &str) -> Result<Vec<u8>, CliError> {
-    let pem = read_file(path, what)?;
-    let mut count = 0;
-    for cert in CertificateDer::pem_slice_iter(&pem) {
-        if let Err(e) = cert {
-            return Err(CliError::TlsFiles(format!("cannot parse {what} {}: {e}", path.display())));
-        }
-        count += 1;
-    }
-    if count == 0 {
-        return Err(CliError::TlsFiles(format!(
-            "{what} {} holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
-            path.display()
-        )));
-    }
-    Ok(pem)
-}
-
-/// Reads a PEM file that must hold a private key.
-fn read_private_key(path: &Path) -> Result<Vec<u8>, CliError> {
-    let what = "client private key (--key)";
-    let pem = read_file(path, what)?;
-    match PrivateKeyDer::from_pem_slice(&pem) {
-        Ok(_) => Ok(pem),
-        Err(rustls::pki_types::pem::Error::NoItemsFound) => Err(CliError::TlsFiles(format!(
-            "{what} {} holds no PEM private key (-----BEGIN PRIVATE KEY-----)",
-            path.display()
-        ))),
-        Err(e) => Err(CliError::TlsFiles(format!("cannot parse {what} {}: {e}", path.display()))),
-    }
-}
-
 /// A `--server` address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerAddr {
@@ -291,7 +206,13 @@ impl fmt::Display for ServerAddr {
 /// Parses `--server`: `HOST:PORT`, `[IPV6]:PORT`, or `HOST` alone (port [`DEFAULT_PORT`]); an
 /// `https://` prefix is accepted. Anything else is a usage error.
 pub fn parse_server(server: &str) -> Result<ServerAddr, CliError> {
-    let bad = |why: &str| CliError::Usage(format!("invalid --server {server:?}: {why}; expected HOST:PORT"));
+    parse_server_as(server, "--server")
+}
+
+/// [`parse_server`] for a server given by `setting` (`--server`, `SCALEKEEPER_SERVER`,
+/// `server of context prod`), which the usage error names.
+pub(crate) fn parse_server_as(server: &str, setting: &str) -> Result<ServerAddr, CliError> {
+    let bad = |why: &str| CliError::Usage(format!("invalid {setting} {server:?}: {why}; expected HOST:PORT"));
     let s = server.trim();
     let s = s.strip_prefix("https://").unwrap_or(s);
     let s = s.strip_suffix('/').unwrap_or(s);
@@ -330,7 +251,6 @@ pub fn parse_server(server: &str) -> Result<ServerAddr, CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::args::Output;
     use crate::render::render_error;
 
     #[test]
@@ -391,38 +311,5 @@ mod tests {
         assert_eq!(err.exit_code(), 1);
         assert_eq!(render_error(&err), "error: INTERNAL: decode: bad protobuf\n");
         assert_eq!(status_error(Status::unavailable("kube down"), "h:1").exit_code(), 1);
-    }
-
-    #[test]
-    fn tls_file_errors_name_the_path() {
-        let dir = std::env::temp_dir().join(format!("sk-cli-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let missing = dir.join("missing.pem");
-        let not_pem = dir.join("not.pem");
-        std::fs::write(&not_pem, "hello").unwrap();
-        let args = |ca: Option<&Path>, cert: Option<&Path>, key: Option<&Path>| ConnectArgs {
-            server: "localhost:50051".into(),
-            ca: ca.map(Path::to_path_buf),
-            cert: cert.map(Path::to_path_buf),
-            key: key.map(Path::to_path_buf),
-            output: Output::Table,
-            timeout: 1,
-        };
-        let msg = |a: ConnectArgs| {
-            let e = load_tls_files(&a).err().unwrap();
-            assert_eq!(e.exit_code(), 3);
-            e.to_string()
-        };
-        let m = msg(args(Some(&missing), Some(&missing), Some(&missing)));
-        assert!(m.contains("cannot read CA certificate (--ca)") && m.contains("missing.pem"), "{m}");
-        let m = msg(args(Some(&not_pem), Some(&missing), None));
-        assert!(m.starts_with("--cert ") && m.contains("without --key"), "{m}");
-        let m = msg(args(Some(&not_pem), None, Some(&missing)));
-        assert!(m.contains("without --cert"), "{m}");
-        let m = msg(args(None, Some(&not_pem), Some(&not_pem)));
-        assert!(m.starts_with("no CA certificate"), "{m}");
-        let m = msg(args(Some(&not_pem), Some(&not_pem), Some(&not_pem)));
-        assert!(m.contains("holds no PEM certificate") && m.contains("not.pem"), "{m}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

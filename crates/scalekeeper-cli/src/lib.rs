@@ -76,6 +76,7 @@
 mod args;
 mod calls;
 mod connect;
+pub mod contexts;
 mod render;
 mod run;
 mod session;
@@ -110,6 +111,10 @@ pub enum CliError {
     /// The command line is wrong (exit code 2).
     #[error("{0}")]
     Usage(String),
+    /// The client configuration file (contexts) cannot be read, parsed or written, or names
+    /// a current-context that does not exist; the message names the file (exit code 1).
+    #[error("{0}")]
+    Config(String),
     /// The TLS files are missing, unreadable, not PEM, or unusable (exit code 3).
     #[error("{0}")]
     TlsFiles(String),
@@ -168,7 +173,11 @@ impl CliError {
     /// The process exit code: 1 failed call, 2 usage, 3 cannot connect (see the module docs).
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Status(_) | CliError::Ignored(_) | CliError::OutOfSync(_) | CliError::Partial(_) => 1,
+            CliError::Status(_)
+            | CliError::Ignored(_)
+            | CliError::OutOfSync(_)
+            | CliError::Partial(_)
+            | CliError::Config(_) => 1,
             CliError::DiffFailed(inner) => match inner.exit_code() {
                 0 => 0,
                 1 => 4,

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::CliError;
 use super::args::{BulkSelectArgs, ClientCommand, HoldDuration, Instant, Output, ScheduleCommand, parse_target};
 use super::calls;
-use super::connect::parse_server;
+use super::contexts::resolve_one;
 use super::render::{
     deployment_json, diff_response_json, emit, pretty, print_bulk, print_deployment, print_write, render_diff_table,
     render_error, render_list_table,
@@ -43,9 +43,11 @@ pub async fn run(cmd: ClientCommand) -> ExitCode {
 
 async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
     let conn = &cmd.conn().clone();
-    // Check the command line before touching the network or the TLS files.
-    let server = parse_server(&conn.server)?.to_string();
-    let session = Session::new(conn, server);
+    // Check the command line before touching the configuration, the TLS files or the network.
+    if let Some(target) = target_of(&cmd) {
+        parse_target(target)?;
+    }
+    let session = Session::new(&resolve_one(conn)?, conn.timeout);
     match cmd {
         ClientCommand::Get { target, .. } => {
             let t = parse_target(&target)?;
@@ -278,6 +280,27 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             };
             watch(&session, req, conn.output, None).await
         }
+    }
+}
+
+/// The `NAMESPACE/NAME` target of a command that has one.
+fn target_of(cmd: &ClientCommand) -> Option<&str> {
+    match cmd {
+        ClientCommand::Get { target, .. }
+        | ClientCommand::Set { target, .. }
+        | ClientCommand::Clear { target, .. }
+        | ClientCommand::History { target, .. }
+        | ClientCommand::Undo { target, .. }
+        | ClientCommand::Explain { target, .. }
+        | ClientCommand::Plan { target, .. } => Some(target),
+        ClientCommand::Schedule {
+            command: ScheduleCommand::Set { target, .. } | ScheduleCommand::Clear { target, .. },
+        } => Some(target),
+        ClientCommand::List { .. }
+        | ClientCommand::Diff { .. }
+        | ClientCommand::Watch { .. }
+        | ClientCommand::Freeze { .. }
+        | ClientCommand::Thaw { .. } => None,
     }
 }
 

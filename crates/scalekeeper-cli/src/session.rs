@@ -12,8 +12,8 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use super::CliError;
-use super::args::ConnectArgs;
 use super::connect::{call_timeout, connect_within, status_error};
+use super::contexts::Endpoint;
 use crate::retry;
 
 /// What a second attempt of a call could do, which decides what the CLI retries.
@@ -69,18 +69,24 @@ pub(super) fn should_retry(kind: Idempotency, err: &AttemptError) -> bool {
 
 /// The server connection of one command, made on the first call (and again by tonic's channel
 /// when it is lost), and the per-call deadline from `--timeout`.
-pub(super) struct Session {
-    conn: ConnectArgs,
-    /// `--server` as HOST:PORT, for messages.
+pub(crate) struct Session {
+    endpoint: Endpoint,
+    /// The server as HOST:PORT, for messages.
     server: String,
     timeout: Option<Duration>,
     client: OnceCell<ScaleServiceClient<Channel>>,
 }
 
 impl Session {
-    /// A session for `conn`; connects on the first call.
-    pub(super) fn new(conn: &ConnectArgs, server: String) -> Session {
-        Session { conn: conn.clone(), server, timeout: call_timeout(conn.timeout), client: OnceCell::new() }
+    /// A session with `endpoint`, each call within `timeout_secs` seconds (`--timeout`; 0: no
+    /// limit); connects on the first call.
+    pub(crate) fn new(endpoint: &Endpoint, timeout_secs: u64) -> Session {
+        Session {
+            server: endpoint.server.to_string(),
+            endpoint: endpoint.clone(),
+            timeout: call_timeout(timeout_secs),
+            client: OnceCell::new(),
+        }
     }
 
     /// Makes a call under the retry policy for `kind`: every attempt, connecting included, ends
@@ -92,7 +98,7 @@ impl Session {
     /// could be made (the detail says how many attempts), the status otherwise
     /// (DEADLINE_EXCEEDED when `--timeout` passed). An ABORTED or FAILED_PRECONDITION answer to
     /// a retried write says that an earlier attempt may have taken effect.
-    pub(super) async fn call<T, F, Fut>(&self, kind: Idempotency, call: F) -> Result<T, CliError>
+    pub(crate) async fn call<T, F, Fut>(&self, kind: Idempotency, call: F) -> Result<T, CliError>
     where
         F: Fn(ScaleServiceClient<Channel>) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, Status>>,
@@ -111,7 +117,7 @@ impl Session {
         let remaining = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let client = self
             .client
-            .get_or_try_init(|| connect_within(&self.conn, remaining()))
+            .get_or_try_init(|| connect_within(&self.endpoint, remaining()))
             .await
             .map_err(AttemptError::Connect)?
             .clone();
@@ -216,15 +222,20 @@ mod tests {
 
     #[test]
     fn a_retried_write_that_conflicts_says_an_earlier_attempt_may_have_applied() {
-        let conn = ConnectArgs {
-            server: "h:1".into(),
-            ca: None,
-            cert: None,
-            key: None,
-            output: super::super::args::Output::Table,
-            timeout: 3,
+        let pem = || crate::contexts::Pem {
+            bytes: Vec::new(),
+            source: crate::contexts::PemSource::Inline { context: "t".into(), field: "f".into() },
         };
-        let session = Session::new(&conn, "h:1".into());
+        let endpoint = Endpoint {
+            context: None,
+            server: crate::connect::parse_server("h:1").unwrap(),
+            tls_server_name: None,
+            ca: pem(),
+            cert: pem(),
+            key: pem(),
+            labels: Default::default(),
+        };
+        let session = Session::new(&endpoint, 3);
         let err = session.error(AttemptError::Call(Status::aborted("version 4 is not 5")), 1, Idempotency::Conditional);
         let text = err.to_string();
         assert!(

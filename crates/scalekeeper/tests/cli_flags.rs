@@ -68,7 +68,12 @@ fn client_subcommands_list_the_client_flags() {
         for flag in CLIENT_FLAGS {
             assert!(lists(&text, flag), "`scalekeeper {sub} --help` does not list {flag}:\n{text}");
         }
-        assert!(text.contains("[env: SCALEKEEPER_SERVER="), "{sub}: {text}");
+        for var in
+            ["SCALEKEEPER_SERVER", "SCALEKEEPER_CA", "SCALEKEEPER_CERT", "SCALEKEEPER_KEY", "SCALEKEEPER_CONTEXT"]
+        {
+            assert!(text.contains(&format!("[env: {var}")), "{sub} does not name {var}: {text}");
+        }
+        assert!(lists(&text, "--context"), "{sub}: {text}");
     }
 }
 
