@@ -1,12 +1,13 @@
 //! The read calls a command makes, each under the retry policy of a read: one Deployment, every
-//! page of a listing or of the diff, an explanation. The single-server commands (`run`) and the
+//! page of a listing or of the diff, an explanation; and the check that a write's answer
+//! shows the server understood it. The single-server commands (`run`) and the
 //! fan-out over a fleet (`fleet`) make them alike.
 
 use std::future::Future;
 
 use scalekeeper_api::v1::{
     Deployment, DeploymentDiff, DiffRequest, ExplainRequest, ExplainResponse, GetDeploymentRequest,
-    ListDeploymentsRequest,
+    ListDeploymentsRequest, WriteOutcome,
 };
 use scalekeeper_core::MAX_PAGE_SIZE;
 use tonic::Status;
@@ -131,5 +132,32 @@ where
             return Err(Status::internal("the server returned the same page token twice").into());
         }
         token = next;
+    }
+}
+
+/// Checks that the server understood what the write asked for. Every server that knows holds,
+/// schedules, bounds and dry runs answers a write with an outcome; an older one ignores the
+/// fields it does not know and answers none. A dry run the server did not recognise as one
+/// wrote, and a hold it did not recognise declared the count for good: both are failures.
+///
+/// # Errors
+///
+/// [`CliError::Ignored`] naming `asked` (the flag that needs a newer server) when the answer
+/// has no outcome, and when a dry run's outcome does not say it was one.
+pub(super) fn check_understood(
+    outcome: Option<&WriteOutcome>,
+    dry_run: bool,
+    asked: Option<&str>,
+) -> Result<(), CliError> {
+    let Some(flag) = asked else { return Ok(()) };
+    match outcome {
+        Some(o) if o.dry_run || !dry_run => Ok(()),
+        Some(_) => Err(CliError::Ignored(
+            "the server answered --dry-run with an outcome that is not a dry run: the write was made".to_string(),
+        )),
+        None => Err(CliError::Ignored(format!(
+            "the server answered without a write outcome, so it predates {flag} and ignored it{}",
+            if dry_run { ": the write was made" } else { "; check the result above" }
+        ))),
     }
 }

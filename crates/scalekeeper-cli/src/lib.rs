@@ -77,6 +77,7 @@ mod args;
 mod calls;
 mod connect;
 pub mod contexts;
+mod fleet;
 mod render;
 mod run;
 mod session;
@@ -94,6 +95,7 @@ pub use args::{
 };
 pub use args::{Horizon, HorizonError, Instant, InstantError};
 pub use connect::{DEFAULT_PORT, ServerAddr, connect, parse_server};
+pub use fleet::{FleetArgs, FleetFailure, FleetWriteArgs};
 pub use render::{
     BulkResponse, WriteResponse, bulk_summary, code_name, deployment_json, diff_json, diff_response_json, event_name,
     mode_name, render_bulk_table, render_deployment, render_diff_table, render_error, render_list_table,
@@ -161,6 +163,18 @@ pub enum CliError {
     /// failed call exits 4 instead of 1; usage (2) and connection (3) errors keep theirs.
     #[error("{0}")]
     DiffFailed(Box<CliError>),
+    /// A command over a fleet of contexts (`--contexts`, `--all-contexts`): `failed` of the
+    /// `total` contexts selected did not do what was asked, as [`FleetFailure`] says; each is
+    /// reported in the output, the others' results printed (exit code 1).
+    #[error("{}", fleet::failure_line(*.failed, *.total, *.what))]
+    Fleet {
+        /// How many contexts failed.
+        failed: usize,
+        /// How many contexts were selected.
+        total: usize,
+        /// What they failed to do.
+        what: FleetFailure,
+    },
 }
 
 impl From<Status> for CliError {
@@ -177,7 +191,8 @@ impl CliError {
             | CliError::Ignored(_)
             | CliError::OutOfSync(_)
             | CliError::Partial(_)
-            | CliError::Config(_) => 1,
+            | CliError::Config(_)
+            | CliError::Fleet { .. } => 1,
             CliError::DiffFailed(inner) => match inner.exit_code() {
                 0 => 0,
                 1 => 4,

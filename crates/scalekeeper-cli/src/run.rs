@@ -13,8 +13,9 @@ use serde_json::json;
 
 use super::CliError;
 use super::args::{BulkSelectArgs, ClientCommand, HoldDuration, Instant, Output, ScheduleCommand, parse_target};
-use super::calls;
+use super::calls::{self, check_understood};
 use super::contexts::resolve_one;
+use super::fleet;
 use super::render::{
     deployment_json, diff_response_json, emit, pretty, print_bulk, print_deployment, print_write, render_diff_table,
     render_error, render_list_table,
@@ -46,6 +47,9 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
     // Check the command line before touching the configuration, the TLS files or the network.
     if let Some(target) = target_of(&cmd) {
         parse_target(target)?;
+    }
+    if fleet::is_fleet(&cmd) {
+        return fleet::run(cmd).await;
     }
     let session = Session::new(&resolve_one(conn)?, conn.timeout);
     match cmd {
@@ -341,29 +345,6 @@ fn new_fields_asked(req: &SetReplicasRequest) -> Option<&'static str> {
     ]
     .into_iter()
     .find_map(|(used, flag)| used.then_some(flag))
-}
-
-/// Checks that the server understood what the write asked for. Every server that knows holds,
-/// schedules, bounds and dry runs answers a write with an outcome; an older one ignores the
-/// fields it does not know and answers none. A dry run the server did not recognise as one
-/// wrote, and a hold it did not recognise declared the count for good: both are failures.
-///
-/// # Errors
-///
-/// [`CliError::Ignored`] naming `asked` (the flag that needs a newer server) when the answer
-/// has no outcome, and when a dry run's outcome does not say it was one.
-fn check_understood(outcome: Option<&WriteOutcome>, dry_run: bool, asked: Option<&str>) -> Result<(), CliError> {
-    let Some(flag) = asked else { return Ok(()) };
-    match outcome {
-        Some(o) if o.dry_run || !dry_run => Ok(()),
-        Some(_) => Err(CliError::Ignored(
-            "the server answered --dry-run with an outcome that is not a dry run: the write was made".to_string(),
-        )),
-        None => Err(CliError::Ignored(format!(
-            "the server answered without a write outcome, so it predates {flag} and ignored it{}",
-            if dry_run { ": the write was made" } else { "; check the result above" }
-        ))),
-    }
 }
 
 /// Checks that the server set the `--guard` asked for: a server that predates guards ignores
