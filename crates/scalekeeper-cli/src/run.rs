@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use scalekeeper_api::v1::{
     ChangeKind, ClearDesiredReplicasRequest, Deployment, DiffResponse, ExplainRequest, FreezeRequest,
     GetDeploymentRequest, GetHistoryRequest, Guard, HistoryEntry, Mode, PlanRequest, ScheduleWindow,
-    SetReplicasRequest, SetScheduleRequest, ThawRequest, UndoRequest, WatchDeploymentsRequest, WriteOutcome,
+    SetReplicasRequest, SetScheduleRequest, ThawRequest, UndoRequest, WatchDeploymentsRequest,
 };
 use serde_json::json;
 
@@ -385,6 +385,7 @@ async fn diff(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use scalekeeper_api::v1::WriteOutcome;
 
     fn window(w: &str, replicas: i32) -> ScheduleWindow {
         ScheduleWindow { window: w.into(), replicas }

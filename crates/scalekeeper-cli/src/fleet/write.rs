@@ -427,7 +427,8 @@ mod tests {
         use Decision::*;
         let f = |dry_run, atomic, yes| WriteFlags { dry_run, atomic, yes };
         // (ok, refused, flags, terminal, answer) -> decision
-        let table: &[(usize, usize, WriteFlags, bool, Option<&str>, Decision)] = &[
+        type Row = (usize, usize, WriteFlags, bool, Option<&'static str>, Decision);
+        let table: &[Row] = &[
             // --dry-run stops at the plan, whatever else.
             (3, 0, f(true, false, true), true, None, PlanOnly),
             (2, 1, f(true, true, true), false, None, PlanOnly),
