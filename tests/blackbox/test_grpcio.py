@@ -149,6 +149,9 @@ class ScalekeeperDevTest(unittest.TestCase):
              "--http-listen", "127.0.0.1:0", "--kube-listen", "127.0.0.1:0",
              "--admission-listen", "127.0.0.1:0"],
             stdin=subprocess.DEVNULL, stdout=cls.log, stderr=subprocess.STDOUT, cwd=cls.tmp,
+            # dev writes its context into the client configuration file: a temporary one, never
+            # the developer's ~/.config/scalekeeper/config.yaml.
+            env={**os.environ, "SCALEKEEPER_CONFIG": str(cls.tmp / "client-config.yaml")},
         )
 
         env_file = dev_dir / "env"

@@ -1,4 +1,4 @@
-//! Contexts: named clusters in the client configuration file ([`file`]), and the resolver that
+//! Contexts: named clusters in the client configuration file ([`file`](mod@file)), and the resolver that
 //! turns the command line, the `SCALEKEEPER_*` environment and the file into the
 //! [`Endpoint`]s a command calls.
 //!
@@ -14,6 +14,7 @@
 //! several contexts by their labels (`--contexts SELECTOR`) or all of them; each uses its own
 //! settings only.
 
+pub mod command;
 pub mod file;
 pub mod pem;
 pub mod precedence;
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 
 use kube_selectors::LabelSelector;
 
+pub use command::{ConfigCommand, ContextsOutput, SetContextArgs, run_config};
 pub use file::{Config, ConfigFile, Context, config_path};
 pub use pem::{Pem, PemSource};
 pub use precedence::{Chosen, DEFAULT_SERVER, Item, Material, Origin, Settings, choose};

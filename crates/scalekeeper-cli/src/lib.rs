@@ -2,8 +2,25 @@
 //! `clear`, `schedule set|clear`, `explain` and `plan`.
 //!
 //! Every command connects to the server over mutual TLS ([`connect`]): `--ca` verifies the
-//! server's certificate (whose name must match the host part of `--server`), and `--cert` with
-//! `--key` identify the caller. Results go to stdout, errors (and hints) to stderr.
+//! server's certificate (whose name must match the host part of `--server`, or the context's
+//! `tls-server-name`), and `--cert` with `--key` identify the caller. Results go to stdout,
+//! errors (and hints) to stderr. `scalekeeper config ...` manages the contexts
+//! ([`contexts::command`]).
+//!
+//! # Contexts
+//!
+//! A client configuration file (`$SCALEKEEPER_CONFIG`, else
+//! `$XDG_CONFIG_HOME/scalekeeper/config.yaml`, else `~/.config/scalekeeper/config.yaml`; a
+//! missing file is an empty one) holds named contexts: a server, the CA, client certificate and
+//! key (paths relative to the file, or PEM inline in `-data` fields), an optional TLS server
+//! name, and labels ([`contexts::file`](mod@contexts::file)). The context is `--context NAME` (or
+//! `SCALEKEEPER_CONTEXT`), else the file's `current-context`, else none. Then each setting
+//! follows flag > `SCALEKEEPER_SERVER/CA/CERT/KEY` > the context > the default
+//! (`localhost:50051`; no TLS material) on its own ([`contexts::precedence`]), as kubectl's
+//! flags win over its kubeconfig. A variable that overrides a field of a context named with
+//! `--context` is warned about on stderr. [`contexts::resolve_one`] gives the one endpoint a
+//! command calls; [`contexts::resolve_fleet`] the contexts a label selector picks, each with its
+//! own settings only.
 //!
 //! # Output
 //!
@@ -56,14 +73,18 @@
 //!   a `watch` stream that ends with an error status, output that could not be written, and a
 //!   server that answered a write without an outcome although the command used a flag that
 //!   needs one that knows holds and dry runs (it ignored the flag; the result is printed first).
-//! - **2**: usage error: a target that is not `NAMESPACE/NAME`, a malformed `--server`, a
+//! - **1** also: the configuration file cannot be read or is malformed (the message names it
+//!   and the position), or its current-context names no context.
+//! - **2**: usage error: a `--context` that names no context (the existing ones are listed), a
+//!   target that is not `NAMESPACE/NAME`, a malformed server (from any source), a
 //!   `--for` that is not a positive duration, `--for` without `--reason` or the reverse,
 //!   `--no-bounds` with `--min` or `--max`. (clap's own argument errors exit 2 as well.)
-//! - **3**: cannot connect: no `--ca`; no `--cert`/`--key`, or only one of them; a CA,
-//!   certificate or key file that is missing, unreadable or holds no PEM (the message names
-//!   the path); the server unreachable (`cannot connect to HOST:PORT: ...`, with the number of
-//!   attempts when there were several); the TLS handshake
-//!   failing, including the server refusing the client certificate.
+//! - **3**: cannot connect: no CA; no certificate/key, or only one of them; a CA,
+//!   certificate or key file (or `-data` field) that is missing, unreadable or holds no PEM
+//!   (the message names the path and the flag, variable or context field it came from); the
+//!   server unreachable (`cannot connect to HOST:PORT: ...`, with the number of attempts when
+//!   there were several); the TLS handshake failing, including the server refusing the client
+//!   certificate.
 //!
 //!
 //! `diff` follows `kubectl diff` instead, so scripts and CI jobs can gate on it: **0** when

@@ -2,7 +2,9 @@
 //!
 //! Starts kubesim in-process (sample Deployments in two namespaces, the ReplicaPolicy CRD
 //! installed), writes dev certificates, a kubeconfig and a CLI environment file into one
-//! directory, and serves the API on localhost until SIGINT/SIGTERM.
+//! directory, adds a context for this instance to the client configuration file (`--context`,
+//! default `dev`; `scalekeeper config get-contexts`), and serves the API on localhost until
+//! SIGINT/SIGTERM.
 //!
 //! Only in builds with the `dev` cargo feature (`make run`, the black-box test): kubesim is an
 //! optional dependency, so release builds and the image carry no API server simulator.
@@ -137,6 +139,16 @@ pub struct DevConfig {
     /// (e.g. 1h, 10m; 0 keeps Events until deleted).
     #[arg(long, default_value = "1h", value_parser = scalekeeper_core::duration::parse)]
     pub kube_event_ttl: Duration,
+    /// The context to write (or replace) in the client configuration file (SCALEKEEPER_CONFIG,
+    /// default ~/.config/scalekeeper/config.yaml), pointing at this instance; it becomes the
+    /// current context only when the file has none.
+    #[arg(long, value_name = "NAME", default_value = "dev", value_parser = parse_context_name)]
+    pub context: String,
+}
+
+/// Checks `--context`'s name as the configuration file does (non-empty, no whitespace or '/').
+fn parse_context_name(name: &str) -> Result<String, String> {
+    scalekeeper_cli::contexts::file::check_name(name).map(|()| name.to_string())
 }
 
 /// The default of `scalekeeper dev --kube-watch-history`: 10,000 changes, a tenth of kubesim's
@@ -154,6 +166,56 @@ pub struct Dev {
     pub env_file: PathBuf,
     /// The kubeconfig for kubectl.
     pub kubeconfig: PathBuf,
+    /// The context written to the client configuration file; `None` when it could not be
+    /// written (dev mode warned and went on).
+    pub context: Option<DevContext>,
+}
+
+/// The context dev mode wrote for itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevContext {
+    /// Its name (`--context`).
+    pub name: String,
+    /// The configuration file it is in.
+    pub file: PathBuf,
+    /// Whether it is the file's current context.
+    pub current: bool,
+}
+
+/// Writes (or replaces) the context `name` for a dev instance on `localhost:port` with these
+/// absolute certificate paths and the label `env: dev`, and makes it the current context when
+/// the file has none.
+///
+/// # Errors
+///
+/// The file cannot be read, is malformed (it is then left as it is), or cannot be written.
+pub fn write_dev_context(
+    name: &str,
+    port: u16,
+    ca: &Path,
+    cert: &Path,
+    key: &Path,
+) -> Result<DevContext, scalekeeper_cli::CliError> {
+    use scalekeeper_cli::contexts::{ConfigFile, Context};
+    let mut file = ConfigFile::load_default()?;
+    file.put_context(Context {
+        name: name.to_string(),
+        server: Some(format!("localhost:{port}")),
+        certificate_authority: Some(ca.to_path_buf()),
+        client_certificate: Some(cert.to_path_buf()),
+        client_key: Some(key.to_path_buf()),
+        labels: [("env".to_string(), "dev".to_string())].into(),
+        ..Context::default()
+    });
+    if file.config.current_context.is_none() {
+        file.config.current_context = Some(name.to_string());
+    }
+    file.save()?;
+    Ok(DevContext {
+        name: name.to_string(),
+        current: file.config.current_context.as_deref() == Some(name),
+        file: file.path.unwrap_or_default(),
+    })
 }
 
 fn shell_quote(p: &Path) -> String {
@@ -279,21 +341,45 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
         kc = shell_quote(&kubeconfig),
     );
     std::fs::write(&env_file, env).with_context(|| format!("writing {}", env_file.display()))?;
-    Ok(Dev { sim, server, env_file, kubeconfig })
+    // Never a reason not to start: the env file works without it.
+    let context = write_dev_context(&config.context, server.grpc_addr.port(), &certs.ca, &client_cert, &client_key)
+        .inspect_err(|e| tracing::warn!("the client configuration file was not updated: {e}; use the env file instead"))
+        .ok();
+    Ok(Dev { sim, server, env_file, kubeconfig, context })
 }
 
 /// The text dev mode prints: where things are and what to try.
 pub fn instructions(dev: &Dev) -> String {
     let env = dev.env_file.display();
+    let (context, use_it) = match &dev.context {
+        Some(DevContext { name, file, current: true }) => (
+            format!("{name} in {} (the current context)", file.display()),
+            format!(
+                "\x20 scalekeeper config get-contexts       # the context {name} points here: no env file needed\n"
+            ),
+        ),
+        Some(DevContext { name, file, current: false }) => (
+            format!("{name} in {}", file.display()),
+            format!(
+                "\x20 scalekeeper config get-contexts       # then: scalekeeper config use-context {name}\n\
+                 \x20 scalekeeper list --context {name}     # or name it on each command\n"
+            ),
+        ),
+        None => ("not written (see the warning above)".to_string(), format!("\x20 source {env}\n")),
+    };
+    let second = "\x20 scalekeeper dev --dir .scalekeeper/dev2 --grpc-listen 127.0.0.1:50061 --http-listen 127.0.0.1:8091 \\\n\
+                  \x20   --kube-listen 127.0.0.1:6453 --admission-listen 127.0.0.1:8453 --context dev2\n\
+                  \x20 scalekeeper list --context dev2       # the second instance, by its context\n";
     format!(
         "\nscalekeeper dev is running.\n\
          \x20 gRPC (mTLS):      localhost:{grpc}\n\
          \x20 HTTP (probes):    http://{http}/readyz  http://{http}/metrics\n\
          \x20 admission guard:  https://{admission} (registered in kubesim)\n\
          \x20 Kubernetes API:   {kube} (kubesim)\n\
-         \x20 env file:         {env}\n\n\
+         \x20 env file:         {env}  (`source` it to use SCALEKEEPER_* variables instead)\n\
+         \x20 context:          {context}\n\n\
          In another shell:\n\
-         \x20 source {env}\n\
+         {use_it}\
          \x20 scalekeeper list                      # or: cargo run -q -p scalekeeper --features dev -- list\n\
          \x20 scalekeeper set shop/web 5            # declare and apply\n\
          \x20 kubectl get deploy -n shop web        # READY 5/5\n\
@@ -313,6 +399,8 @@ pub fn instructions(dev: &Dev) -> String {
          \x20 kubectl get replicapolicies -A\n\
          \x20 SCALEKEEPER_CERT={dir}/certs/client-dev-viewer.pem SCALEKEEPER_KEY={dir}/certs/client-dev-viewer-key.pem \\\n\
          \x20   scalekeeper set shop/web 1          # PERMISSION_DENIED: dev-viewer may read, not set\n\n\
+         A second instance next to this one (another cluster, as its own context):\n\
+         {second}\n\
          Ctrl-C stops it.\n",
         grpc = dev.server.grpc_addr.port(),
         http = dev.server.http_addr,

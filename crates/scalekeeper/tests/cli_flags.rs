@@ -10,6 +10,8 @@ const CLIENT_FLAGS: [&str; 6] = ["--server", "--ca", "--cert", "--key", "--outpu
 fn scalekeeper(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_scalekeeper"))
         .args(args)
+        // No contexts file: a developer's ~/.config/scalekeeper/config.yaml must not leak in.
+        .env("SCALEKEEPER_CONFIG", concat!(env!("CARGO_TARGET_TMPDIR"), "/no-client-config.yaml"))
         .stdin(Stdio::null())
         .output()
         .expect("the scalekeeper binary runs")

@@ -32,6 +32,8 @@ fn cli(env: &common::Env, server: &str, args: &[&str]) -> tokio::process::Comman
         .env("SCALEKEEPER_CERT", cert)
         .env("SCALEKEEPER_KEY", key)
         .env("NO_COLOR", "1")
+        // No contexts file: a developer's ~/.config/scalekeeper/config.yaml must not leak in.
+        .env("SCALEKEEPER_CONFIG", concat!(env!("CARGO_TARGET_TMPDIR"), "/no-client-config.yaml"))
         .kill_on_drop(true);
     cmd
 }

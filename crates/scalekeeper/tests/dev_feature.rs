@@ -10,6 +10,8 @@ fn scalekeeper(args: &[&str]) -> Output {
         .args(args)
         .stdin(Stdio::null())
         .env_remove("SCALEKEEPER_SERVER")
+        // No contexts file: a developer's ~/.config/scalekeeper/config.yaml must not leak in.
+        .env("SCALEKEEPER_CONFIG", concat!(env!("CARGO_TARGET_TMPDIR"), "/no-client-config.yaml"))
         .output()
         .expect("the scalekeeper binary runs")
 }

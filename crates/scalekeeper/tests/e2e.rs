@@ -1026,6 +1026,8 @@ impl World {
                 cmd.env_remove(k);
             }
         }
+        // No contexts file: a developer's ~/.config/scalekeeper/config.yaml must not leak in.
+        cmd.env("SCALEKEEPER_CONFIG", self.tmp.path().join("no-client-config.yaml"));
         cmd
     }
 

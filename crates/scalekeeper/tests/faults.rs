@@ -354,6 +354,8 @@ impl World {
     fn declare_through(&self, i: usize, name: &str, count: i64) {
         let (_, cert, key) = &self.certs.clients[0];
         let out = Command::new(env!("CARGO_BIN_EXE_scalekeeper"))
+            // No contexts file: a developer's ~/.config/scalekeeper/config.yaml must not leak in.
+            .env("SCALEKEEPER_CONFIG", concat!(env!("CARGO_TARGET_TMPDIR"), "/no-client-config.yaml"))
             .args(["set", &format!("{}/{name}", self.ns), &count.to_string()])
             .arg("--server")
             .arg(format!("localhost:{}", self.replicas[i].grpc.port()))

@@ -102,6 +102,8 @@ async fn cli(env: &TargetEnv, identity: &str, args: &[&str]) -> (i32, String, St
         .env("SCALEKEEPER_CERT", cert)
         .env("SCALEKEEPER_KEY", key)
         .env("NO_COLOR", "1")
+        // No contexts file: a developer's ~/.config/scalekeeper/config.yaml must not leak in.
+        .env("SCALEKEEPER_CONFIG", concat!(env!("CARGO_TARGET_TMPDIR"), "/no-client-config.yaml"))
         .kill_on_drop(true)
         .output()
         .await

@@ -102,6 +102,8 @@ fn cli(env: &TargetEnv, args: &[&str]) -> (bool, String, String) {
     let (_, cert, key) = env.certs.clients.iter().find(|(i, _, _)| i == "alice").cloned().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_scalekeeper"))
         .args(args)
+        // No contexts file: a developer's ~/.config/scalekeeper/config.yaml must not leak in.
+        .env("SCALEKEEPER_CONFIG", concat!(env!("CARGO_TARGET_TMPDIR"), "/no-client-config.yaml"))
         .args(["--server", &format!("localhost:{}", env.grpc_addr.port())])
         .arg("--ca")
         .arg(&env.certs.ca)

@@ -184,6 +184,21 @@ impl ConfigFile {
         names
     }
 
+    /// Adds `context`, or replaces the context of the same name in place; returns whether it
+    /// was new.
+    pub fn put_context(&mut self, context: Context) -> bool {
+        match self.config.contexts.iter_mut().find(|c| c.name == context.name) {
+            Some(old) => {
+                *old = context;
+                false
+            }
+            None => {
+                self.config.contexts.push(context);
+                true
+            }
+        }
+    }
+
     /// Writes the file atomically: a temporary file in the same directory (created with mode
     /// 0600, as it may hold private keys), then a rename over the old one. Parent directories
     /// are created.

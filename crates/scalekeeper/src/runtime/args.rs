@@ -54,6 +54,9 @@ pub enum Command {
     Certs(CertsArgs),
     /// Print the admission guard's ValidatingWebhookConfiguration (YAML), for clusters without the chart.
     AdmissionConfig(AdmissionConfigArgs),
+    /// Manage the client's contexts (named clusters) in its configuration file, as kubectl config does.
+    #[command(subcommand)]
+    Config(cli::contexts::ConfigCommand),
     /// The API client: get, list, set, clear, schedule, diff, watch.
     #[command(flatten)]
     Client(cli::ClientCommand),

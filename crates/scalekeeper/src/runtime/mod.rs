@@ -7,6 +7,7 @@
 //!                                          ├─ serve: ServeArgs::into_config (every check) ─► server::Server
 //!                                          ├─ dev:   dev::run (kubesim + server; `dev` feature)
 //!                                          ├─ crd, certs
+//!                                          ├─ config: cli::contexts::run_config
 //!                                          └─ client subcommands: cli::run
 //! ```
 
@@ -36,7 +37,7 @@ pub fn init_logging(command: &Command) {
         Command::Serve(args) => (args.log_format, SERVER_LOG_FILTER),
         #[cfg(feature = "dev")]
         Command::Dev(_) => (LogFormat::Text, SERVER_LOG_FILTER),
-        Command::Crd | Command::Certs(_) | Command::AdmissionConfig(_) | Command::Client(_) => {
+        Command::Crd | Command::Certs(_) | Command::AdmissionConfig(_) | Command::Client(_) | Command::Config(_) => {
             (LogFormat::Text, "warn")
         }
     };
@@ -82,6 +83,7 @@ pub fn text_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> +
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Client(cmd) => return Ok(cli::run(cmd).await),
+        Command::Config(cmd) => return Ok(cli::contexts::run_config(cmd)),
         Command::Crd => print!("{}", policy::crd_yaml()?),
         Command::Certs(args) => write_certs(args)?,
         Command::AdmissionConfig(args) => print!("{}", admission_config(args)?),
