@@ -8,6 +8,7 @@ use jiff::SignedDuration;
 use scalekeeper_api::v1::Mode;
 
 use super::CliError;
+use super::fleet::{FleetArgs, FleetWriteArgs};
 
 /// How to reach the server. `--server`, `--ca`, `--cert` and `--key` are read as given here;
 /// their `SCALEKEEPER_*` variables, the context and the defaults are applied by
@@ -59,6 +60,9 @@ pub enum ClientCommand {
     Get {
         /// The Deployment, as NAMESPACE/NAME.
         target: String,
+        /// Which contexts to run against instead of one server.
+        #[command(flatten)]
+        fleet: FleetArgs,
         /// How to reach the server, and the output format.
         #[command(flatten)]
         conn: ConnectArgs,
@@ -94,8 +98,9 @@ pub enum ClientCommand {
         /// prints {"deployment": .., "outcome": ..} instead of the Deployment alone.
         #[arg(long)]
         dry_run: bool,
-        /// Write only if the declaration is still at this VERSION (see `get`).
-        #[arg(long)]
+        /// Write only if the declaration is still at this VERSION (see `get`; not with a fleet,
+        /// whose writes are each conditional on the version their dry run saw).
+        #[arg(long, conflicts_with = "fleet")]
         expected_version: Option<String>,
         /// What to do about drift; unset keeps the current mode (enforce for a new declaration).
         #[arg(long, value_enum)]
@@ -106,6 +111,9 @@ pub enum ClientCommand {
         /// declaration).
         #[arg(long, value_enum)]
         guard: Option<GuardArg>,
+        /// Which contexts to write instead of one server, and how.
+        #[command(flatten)]
+        fleet: FleetWriteArgs,
         /// How to reach the server, and the output format.
         #[command(flatten)]
         conn: ConnectArgs,
@@ -121,6 +129,9 @@ pub enum ClientCommand {
         /// Deployments per call (0: the server's default); every page is fetched.
         #[arg(long, default_value_t = 0)]
         page_size: i32,
+        /// Which contexts to run against instead of one server.
+        #[command(flatten)]
+        fleet: FleetArgs,
         /// How to reach the server, and the output format.
         #[command(flatten)]
         conn: ConnectArgs,
@@ -133,6 +144,9 @@ pub enum ClientCommand {
         /// Kubernetes label selector, e.g. "app=web".
         #[arg(short = 'l', long)]
         selector: Option<String>,
+        /// Which contexts to run against instead of one server.
+        #[command(flatten)]
+        fleet: FleetArgs,
         /// How to reach the server, and the output format.
         #[command(flatten)]
         conn: ConnectArgs,
@@ -145,6 +159,9 @@ pub enum ClientCommand {
         /// Kubernetes label selector, e.g. "app=web".
         #[arg(short = 'l', long)]
         selector: Option<String>,
+        /// Which contexts to run against instead of one server.
+        #[command(flatten)]
+        fleet: FleetArgs,
         /// How to reach the server, and the output format.
         #[command(flatten)]
         conn: ConnectArgs,
@@ -161,9 +178,13 @@ pub enum ClientCommand {
         /// prints {"deployment": .., "outcome": ..} instead of the Deployment alone.
         #[arg(long)]
         dry_run: bool,
-        /// Write only if the declaration is still at this VERSION (see `get`).
-        #[arg(long)]
+        /// Write only if the declaration is still at this VERSION (see `get`; not with a fleet,
+        /// whose writes are each conditional on the version their dry run saw).
+        #[arg(long, conflicts_with = "fleet")]
         expected_version: Option<String>,
+        /// Which contexts to write instead of one server, and how.
+        #[command(flatten)]
+        fleet: FleetWriteArgs,
         /// How to reach the server, and the output format.
         #[command(flatten)]
         conn: ConnectArgs,
@@ -179,6 +200,9 @@ pub enum ClientCommand {
         /// always as they are now.
         #[arg(long, value_name = "TIME")]
         at: Option<Instant>,
+        /// Which contexts to run against instead of one server.
+        #[command(flatten)]
+        fleet: FleetArgs,
         /// How to reach the server, and the output format.
         #[command(flatten)]
         conn: ConnectArgs,
@@ -305,13 +329,17 @@ pub enum ScheduleCommand {
         /// read (or at --expected-version), so a concurrent change fails with ABORTED.
         #[arg(long)]
         append: bool,
-        /// Write only if the declaration is still at this VERSION (see `get`).
-        #[arg(long)]
+        /// Write only if the declaration is still at this VERSION (see `get`; not with a fleet,
+        /// whose writes are each conditional on the version their dry run saw).
+        #[arg(long, conflicts_with = "fleet")]
         expected_version: Option<String>,
         /// Check everything and show what the write would do, without writing. With -o json
         /// prints {"deployment": .., "outcome": ..} instead of the Deployment alone.
         #[arg(long)]
         dry_run: bool,
+        /// Which contexts to write instead of one server, and how.
+        #[command(flatten)]
+        fleet: FleetWriteArgs,
         /// How to reach the server, and the output format.
         #[command(flatten)]
         conn: ConnectArgs,
@@ -320,13 +348,17 @@ pub enum ScheduleCommand {
     Clear {
         /// The Deployment, as NAMESPACE/NAME.
         target: String,
-        /// Write only if the declaration is still at this VERSION (see `get`).
-        #[arg(long)]
+        /// Write only if the declaration is still at this VERSION (see `get`; not with a fleet,
+        /// whose writes are each conditional on the version their dry run saw).
+        #[arg(long, conflicts_with = "fleet")]
         expected_version: Option<String>,
         /// Check everything and show what the write would do, without writing. With -o json
         /// prints {"deployment": .., "outcome": ..} instead of the Deployment alone.
         #[arg(long)]
         dry_run: bool,
+        /// Which contexts to write instead of one server, and how.
+        #[command(flatten)]
+        fleet: FleetWriteArgs,
         /// How to reach the server, and the output format.
         #[command(flatten)]
         conn: ConnectArgs,
@@ -752,7 +784,7 @@ mod tests {
     #[test]
     fn explain_and_plan_parse_their_flags() {
         match parse(&["explain", "shop/web", "--at", "2026-12-12T09:00:00+01:00", "-o", "json"]).unwrap() {
-            ClientCommand::Explain { target, at, conn } => {
+            ClientCommand::Explain { target, at, conn, .. } => {
                 assert_eq!(target, "shop/web");
                 assert_eq!(
                     at.map(Instant::to_proto),

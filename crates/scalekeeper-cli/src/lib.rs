@@ -23,6 +23,48 @@
 //! command calls; [`contexts::resolve_fleet`] the contexts a label selector picks, each with its
 //! own settings only.
 //!
+//! # Fleets
+//!
+//! `--contexts SELECTOR` (a Kubernetes label selector over the contexts' labels, e.g.
+//! `env=prod`) or `--all-contexts` runs `get`, `list`, `diff`, `watch` and `explain` against
+//! every selected context, and makes `set` (and `set --for`), `clear` (and `clear --hold`) and
+//! `schedule set|clear` fleet writes with a plan (`fleet`). The calls run concurrently, at most
+//! 16 at a time, each context with its own connection and its own `--timeout` per call, retries
+//! included. Output is sorted by context name (`watch`: as the events come).
+//!
+//! - Tables gain a first column CONTEXT; `get` prints the `list` table, one row per context. A
+//!   context that did not answer has one row: its name, then `error: CODE: message` or the
+//!   connection error (`cannot connect to HOST:PORT: ...`); then stderr says `N of M contexts
+//!   did not answer`.
+//! - `list` and `get` with `-o json`: `{"deployments": [{.., "context": "prod-eu"}, ..],
+//!   "contexts": [{"context": "prod-us", "error": {"code": "UNAVAILABLE", "message": "cannot
+//!   connect to ..."}}]}`; `diff`: the same with `"diffs"`. `contexts` lists the contexts that
+//!   did not answer (empty when all did); `code` is the gRPC code name (`UNAVAILABLE` for no
+//!   connection, the TLS files included).
+//! - `explain`: each context's block under `== CONTEXT ==`; with `-o json` an array of
+//!   `{"context": NAME, "explain": {..}}` or `{"context": NAME, "error": {"code", "message"}}`.
+//! - `watch`: one merged stream; a table line starts with its context and a space, a JSON line
+//!   has `"context"`. Each context's stream reconnects as a single watch does; one that gives
+//!   up is reported on stderr (`watch: context NAME: ...`) and the others go on.
+//!
+//! A fleet write first reads the Deployment in every context (the declaration's `version`),
+//! then sends the write as a dry run bound to that version, and prints the plan: `CONTEXT
+//! DEPLOYMENT EFFECTIVE RULE RESULT`, EFFECTIVE the effective count `4 -> 10` the dry run
+//! returns, RESULT `ok` or `refused: CODE: message`; with `-o json` `{"plan": [{"context",
+//! "deployment", "result": "ok", "from", "to", "rule"} | {.., "result": "refused", "error":
+//! {"code", "message"}}]}`. `--dry-run` stops there. `--atomic` writes nothing when any context
+//! refused. Otherwise the write needs `--yes`, or a yes to `Write to N contexts? [y/N]` on
+//! stderr when stdin and stderr are terminals; else it is a usage error (`not a terminal: pass
+//! --yes to write (the plan is above)`). The contexts that refused are skipped; the others are
+//! written concurrently, each only if its declaration is still at the version the plan read
+//! (a change since fails with ABORTED there; a Deployment without a declaration has no version
+//! to bind to). Then the report: `CONTEXT DEPLOYMENT RESULT` with `applied 4 -> 10`, `skipped
+//! (refused)` or `failed: CODE: message`; `-o json` prints a second document, `{"results":
+//! [{"context", "deployment", "result": "applied", "from", "to", "rule"} | {.., "result":
+//! "skipped"} | {.., "result": "failed", "error": {..}}]}`. `--expected-version` cannot be
+//! used with a fleet (each write carries the version its plan saw); `--if-current` and
+//! `schedule set --append` apply per context (the windows appended to each context's own).
+//!
 //! # Output
 //!
 //! `-o table` (the default) prints a `key: value` block for `get`, `set`, `clear` and `schedule`
@@ -92,16 +134,28 @@
 //! everything in scope is in sync, **1** when something is out of sync (printed), and greater
 //! than 1 on an error: 2 usage, 3 cannot connect, **4** the call failed (what is 1 above).
 //!
+//! Over a fleet (`--contexts`, `--all-contexts`): **0** when every context answered (a write:
+//! every selected context was written, or with `--dry-run` none refused); **1** when any did
+//! not (each in its own row; stderr says how many), also `--atomic` with a refusal, and a
+//! question answered no; **2** usage, also a write without `--yes` where nobody can be asked.
+//! `diff`: **0** all answered and in sync, **1** all answered and something out of sync, **4**
+//! any context did not answer. `watch`: **0** when ended by Ctrl-C or the servers, **1** when
+//! any context's stream failed. A context whose own settings are unusable (a TLS file missing)
+//! is a context that did not answer, not exit 3.
+//!
 //! The client checks only what it must to make the call: replica counts, names and selectors
 //! are validated by the server, which is the authority.
 
 mod args;
+mod calls;
 mod connect;
 pub mod contexts;
+mod fleet;
 mod render;
 mod run;
 mod session;
 mod version;
+mod watch;
 
 pub mod retry;
 
@@ -115,6 +169,7 @@ pub use args::{
 };
 pub use args::{Horizon, HorizonError, Instant, InstantError};
 pub use connect::{DEFAULT_PORT, ServerAddr, connect, parse_server};
+pub use fleet::{FleetArgs, FleetFailure, FleetWriteArgs};
 pub use render::{
     BulkResponse, WriteResponse, bulk_summary, code_name, deployment_json, diff_json, diff_response_json, event_name,
     mode_name, render_bulk_table, render_deployment, render_diff_table, render_error, render_list_table,
@@ -183,6 +238,18 @@ pub enum CliError {
     /// failed call exits 4 instead of 1; usage (2) and connection (3) errors keep theirs.
     #[error("{0}")]
     DiffFailed(Box<CliError>),
+    /// A command over a fleet of contexts (`--contexts`, `--all-contexts`): `failed` of the
+    /// `total` contexts selected did not do what was asked, as [`FleetFailure`] says; each is
+    /// reported in the output, the others' results printed (exit code 1).
+    #[error("{}", fleet::failure_line(*.failed, *.total, *.what))]
+    Fleet {
+        /// How many contexts failed.
+        failed: usize,
+        /// How many contexts were selected.
+        total: usize,
+        /// What they failed to do.
+        what: FleetFailure,
+    },
 }
 
 impl From<Status> for CliError {
@@ -199,7 +266,8 @@ impl CliError {
             | CliError::Ignored(_)
             | CliError::OutOfSync(_)
             | CliError::Partial(_)
-            | CliError::Config(_) => 1,
+            | CliError::Config(_)
+            | CliError::Fleet { .. } => 1,
             CliError::DiffFailed(inner) => match inner.exit_code() {
                 0 => 0,
                 1 => 4,

@@ -20,6 +20,7 @@ use super::args::Output;
 
 pub use scalekeeper_api::code_name;
 
+pub(super) mod fleet;
 mod incident;
 
 pub(super) use incident::print_bulk;
@@ -215,10 +216,15 @@ pub fn event_name(v: i32) -> String {
 
 /// Aligns `rows` under `headers` like kubectl: each column as wide as its widest cell, columns
 /// three spaces apart, no trailing spaces. Ends with a newline.
+///
+/// A row with fewer cells than `headers` ends with a cell that spans the columns it lacks (a
+/// fleet's `CONTEXT   error: UNAVAILABLE: ...` row): that cell widens no column.
 pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
-        for (i, cell) in row.iter().enumerate() {
+        let spans = row.len() < headers.len();
+        let measured = if spans { row.len().saturating_sub(1) } else { row.len() };
+        for (i, cell) in row.iter().take(measured).enumerate() {
             let n = cell.chars().count();
             match widths.get_mut(i) {
                 Some(w) => *w = (*w).max(n),
@@ -340,44 +346,50 @@ fn render_write(d: &Deployment, outcome: Option<&WriteOutcome>) -> String {
 /// RULE is `declared`, `hold`, `schedule` or `-`, and NEXT the next change of the effective count
 /// (`2026-11-29T14:00:00Z -> 4`) or `-`.
 pub fn render_list_table(deployments: &[Deployment]) -> String {
-    let rows: Vec<Vec<String>> = deployments
-        .iter()
-        .map(|d| {
-            vec![
-                d.namespace.clone(),
-                d.name.clone(),
-                desired(d.desired_replicas),
-                desired(d.effective_replicas),
-                d.spec_replicas.to_string(),
-                format!("{}/{}", d.status.unwrap_or_default().ready_replicas, d.spec_replicas),
-                sync_name(d.sync_status),
-                mode_name(d.mode),
-                rule_name(d.rule),
-                next_change(d),
-            ]
-        })
-        .collect();
-    render_table(&["NAMESPACE", "NAME", "DESIRED", "EFFECTIVE", "SPEC", "READY", "SYNC", "MODE", "RULE", "NEXT"], &rows)
+    render_table(LIST_COLUMNS, &deployments.iter().map(list_row).collect::<Vec<_>>())
+}
+
+/// The columns of the `list` table (a fleet's has CONTEXT first: `render::fleet`).
+pub(super) const LIST_COLUMNS: &[&str] =
+    &["NAMESPACE", "NAME", "DESIRED", "EFFECTIVE", "SPEC", "READY", "SYNC", "MODE", "RULE", "NEXT"];
+
+/// One Deployment's row of the `list` table, under [`LIST_COLUMNS`].
+pub(super) fn list_row(d: &Deployment) -> Vec<String> {
+    vec![
+        d.namespace.clone(),
+        d.name.clone(),
+        desired(d.desired_replicas),
+        desired(d.effective_replicas),
+        d.spec_replicas.to_string(),
+        format!("{}/{}", d.status.unwrap_or_default().ready_replicas, d.spec_replicas),
+        sync_name(d.sync_status),
+        mode_name(d.mode),
+        rule_name(d.rule),
+        next_change(d),
+    ]
 }
 
 /// Renders `diff` output: `NAMESPACE NAME SYNC DESIRED EFFECTIVE SPEC READY REASON`.
 pub fn render_diff_table(diffs: &[DeploymentDiff]) -> String {
-    let rows: Vec<Vec<String>> = diffs
-        .iter()
-        .map(|d| {
-            vec![
-                d.namespace.clone(),
-                d.name.clone(),
-                sync_name(d.sync_status),
-                d.desired_replicas.to_string(),
-                d.effective_replicas.to_string(),
-                d.spec_replicas.to_string(),
-                format!("{}/{}", d.ready_replicas, d.spec_replicas),
-                dash(&d.reason),
-            ]
-        })
-        .collect();
-    render_table(&["NAMESPACE", "NAME", "SYNC", "DESIRED", "EFFECTIVE", "SPEC", "READY", "REASON"], &rows)
+    render_table(DIFF_COLUMNS, &diffs.iter().map(diff_row).collect::<Vec<_>>())
+}
+
+/// The columns of the `diff` table (a fleet's has CONTEXT first: `render::fleet`).
+pub(super) const DIFF_COLUMNS: &[&str] =
+    &["NAMESPACE", "NAME", "SYNC", "DESIRED", "EFFECTIVE", "SPEC", "READY", "REASON"];
+
+/// One Deployment's row of the `diff` table, under [`DIFF_COLUMNS`].
+pub(super) fn diff_row(d: &DeploymentDiff) -> Vec<String> {
+    vec![
+        d.namespace.clone(),
+        d.name.clone(),
+        sync_name(d.sync_status),
+        d.desired_replicas.to_string(),
+        d.effective_replicas.to_string(),
+        d.spec_replicas.to_string(),
+        format!("{}/{}", d.ready_replicas, d.spec_replicas),
+        dash(&d.reason),
+    ]
 }
 
 /// Renders one watch event as a line (no newline):

@@ -1,34 +1,29 @@
 //! The command runner: checks the command line, connects, makes the call(s) and prints the
 //! result.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::io::{self, Write as _};
 use std::process::ExitCode;
 
 use scalekeeper_api::v1::{
-    ChangeKind, ClearDesiredReplicasRequest, Deployment, DiffRequest, DiffResponse, EventType, FreezeRequest,
-    GetDeploymentRequest, GetHistoryRequest, Guard, HistoryEntry, ListDeploymentsRequest, Mode, ScheduleWindow,
+    ChangeKind, ClearDesiredReplicasRequest, Deployment, DiffResponse, ExplainRequest, FreezeRequest,
+    GetDeploymentRequest, GetHistoryRequest, Guard, HistoryEntry, Mode, PlanRequest, ScheduleWindow,
     SetReplicasRequest, SetScheduleRequest, ThawRequest, UndoRequest, WatchDeploymentsRequest,
-    WatchDeploymentsResponse, WriteOutcome,
 };
 use serde_json::json;
-use tonic::Status;
-
-use scalekeeper_core::MAX_PAGE_SIZE;
-
-use scalekeeper_api::v1::{ExplainRequest, PlanRequest};
 
 use super::CliError;
 use super::args::{BulkSelectArgs, ClientCommand, HoldDuration, Instant, Output, ScheduleCommand, parse_target};
+use super::calls::{self, check_understood};
 use super::contexts::resolve_one;
+use super::fleet;
 use super::render::{
     deployment_json, diff_response_json, emit, pretty, print_bulk, print_deployment, print_write, render_diff_table,
-    render_error, render_list_table, render_watch_event, status_line, watch_event_json,
+    render_error, render_list_table,
 };
 use super::render::{explain_json, plan_json, render_explain, render_plan};
 use super::render::{history_json, render_history_table, undo_intent};
-use super::session::{AttemptError, Idempotency, Session, should_retry};
+use super::session::{Idempotency, Session};
+use super::watch::watch;
 
 /// Runs a client command; prints results to stdout and errors to stderr; returns the process
 /// exit code (see the module docs).
@@ -57,18 +52,15 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
         // The client's version is printed even when no server can be resolved or reached.
         return super::version::run(conn, client).await;
     }
+    if fleet::is_fleet(&cmd) {
+        return fleet::run(cmd).await;
+    }
     let session = Session::new(&resolve_one(conn)?, conn.timeout);
     match cmd {
         ClientCommand::Get { target, .. } => {
             let t = parse_target(&target)?;
             let req = GetDeploymentRequest { namespace: t.namespace, name: t.name };
-            let resp = session
-                .call(Idempotency::Read, |mut c| {
-                    let req = req.clone();
-                    async move { c.get_deployment(req).await }
-                })
-                .await?;
-            print_deployment(conn.output, resp.deployment)
+            print_deployment(conn.output, Some(calls::get(&session, &req).await?))
         }
         ClientCommand::Set {
             target,
@@ -190,14 +182,7 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 Some((windows, replicas, true)) => {
                     // --append: extend what is there now, and only if it is still there.
                     let req = GetDeploymentRequest { namespace: target.namespace.clone(), name: target.name.clone() };
-                    let current = session
-                        .call(Idempotency::Read, |mut c| {
-                            let req = req.clone();
-                            async move { c.get_deployment(req).await }
-                        })
-                        .await?
-                        .deployment
-                        .ok_or_else(|| Status::internal("the server's answer holds no deployment"))?;
+                    let current = calls::get(&session, &req).await?;
                     appended_schedule(current, windows, replicas, expected_version)
                 }
                 Some((windows, replicas, false)) => (
@@ -223,25 +208,7 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             check_understood(resp.outcome.as_ref(), dry_run, Some("schedule"))
         }
         ClientCommand::List { namespace, selector, page_size, .. } => {
-            let deployments = all_pages(|page_token| {
-                let req = ListDeploymentsRequest {
-                    namespace: namespace.clone().unwrap_or_default(),
-                    label_selector: selector.clone().unwrap_or_default(),
-                    page_size,
-                    page_token,
-                };
-                let session = &session;
-                async move {
-                    let resp = session
-                        .call(Idempotency::Read, |mut c| {
-                            let req = req.clone();
-                            async move { c.list_deployments(req).await }
-                        })
-                        .await?;
-                    Ok((resp.deployments, resp.next_page_token))
-                }
-            })
-            .await?;
+            let deployments = calls::list(&session, namespace.as_deref(), selector.as_deref(), page_size).await?;
             match conn.output {
                 Output::Json => emit(&pretty(
                     &json!({ "deployments": deployments.iter().map(deployment_json).collect::<Result<Vec<_>, _>>()? }),
@@ -266,12 +233,7 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
         ClientCommand::Explain { target, at, .. } => {
             let t = parse_target(&target)?;
             let req = ExplainRequest { namespace: t.namespace, name: t.name, at: at.map(Instant::to_proto) };
-            let resp = session
-                .call(Idempotency::Read, |mut c| {
-                    let req = req.clone();
-                    async move { c.explain(req).await }
-                })
-                .await?;
+            let resp = calls::explain(&session, &req).await?;
             match conn.output {
                 Output::Json => emit(&pretty(&explain_json(&resp)?)?),
                 Output::Table => emit(&render_explain(&resp)),
@@ -325,7 +287,7 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 namespace: namespace.unwrap_or_default(),
                 label_selector: selector.unwrap_or_default(),
             };
-            watch(&session, req, conn.output).await
+            watch(&session, req, conn.output, None).await
         }
     }
 }
@@ -391,29 +353,6 @@ fn new_fields_asked(req: &SetReplicasRequest) -> Option<&'static str> {
     .find_map(|(used, flag)| used.then_some(flag))
 }
 
-/// Checks that the server understood what the write asked for. Every server that knows holds,
-/// schedules, bounds and dry runs answers a write with an outcome; an older one ignores the
-/// fields it does not know and answers none. A dry run the server did not recognise as one
-/// wrote, and a hold it did not recognise declared the count for good: both are failures.
-///
-/// # Errors
-///
-/// [`CliError::Ignored`] naming `asked` (the flag that needs a newer server) when the answer
-/// has no outcome, and when a dry run's outcome does not say it was one.
-fn check_understood(outcome: Option<&WriteOutcome>, dry_run: bool, asked: Option<&str>) -> Result<(), CliError> {
-    let Some(flag) = asked else { return Ok(()) };
-    match outcome {
-        Some(o) if o.dry_run || !dry_run => Ok(()),
-        Some(_) => Err(CliError::Ignored(
-            "the server answered --dry-run with an outcome that is not a dry run: the write was made".to_string(),
-        )),
-        None => Err(CliError::Ignored(format!(
-            "the server answered without a write outcome, so it predates {flag} and ignored it{}",
-            if dry_run { ": the write was made" } else { "; check the result above" }
-        ))),
-    }
-}
-
 /// Checks that the server set the `--guard` asked for: a server that predates guards ignores
 /// the field and answers a Deployment with no guard.
 ///
@@ -431,12 +370,6 @@ fn check_guard_understood(deployment: Option<&Deployment>, asked: i32) -> Result
     ))
 }
 
-/// Streams watch events until the server ends the stream (Ok), it fails with an error the retry
-/// policy does not retry (Err), or Ctrl-C (Ok).
-///
-/// A stream cut by the server going away (UNAVAILABLE, the connection lost) is opened again
-/// under the retry policy, and resumed: the server answers a new stream with a full snapshot,
-/// which [`Resume`] turns into what changed meanwhile, so the output reads as one stream.
 /// `diff`: every page of the Diff call, printed; [`CliError::OutOfSync`] when anything is
 /// (exit code 1, as `kubectl diff`).
 async fn diff(
@@ -445,24 +378,7 @@ async fn diff(
     selector: Option<String>,
     output: Output,
 ) -> Result<(), CliError> {
-    let diffs = all_pages(|page_token| {
-        let req = DiffRequest {
-            namespace: namespace.clone().unwrap_or_default(),
-            label_selector: selector.clone().unwrap_or_default(),
-            page_size: MAX_PAGE_SIZE,
-            page_token,
-        };
-        async move {
-            let page = session
-                .call(Idempotency::Read, |mut c| {
-                    let req = req.clone();
-                    async move { c.diff(req).await }
-                })
-                .await?;
-            Ok((page.diffs, page.next_page_token))
-        }
-    })
-    .await?;
+    let diffs = calls::diffs(session, namespace.as_deref(), selector.as_deref()).await?;
     let resp = DiffResponse { diffs, next_page_token: String::new() };
     match output {
         Output::Json => emit(&pretty(&diff_response_json(&resp)?)?)?,
@@ -472,207 +388,10 @@ async fn diff(
     if resp.diffs.is_empty() { Ok(()) } else { Err(CliError::OutOfSync(resp.diffs.len())) }
 }
 
-async fn watch(session: &Session, req: WatchDeploymentsRequest, output: Output) -> Result<(), CliError> {
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let mut ctrl_c_armed = true;
-    let mut resume = Resume::default();
-    loop {
-        let open = session.call(Idempotency::Read, |mut c| {
-            let req = req.clone();
-            async move { c.watch_deployments(tonic::Request::new(req)).await }
-        });
-        tokio::pin!(open);
-        let mut stream = loop {
-            tokio::select! {
-                res = &mut ctrl_c, if ctrl_c_armed => match res {
-                    Ok(()) => return Ok(()),
-                    Err(_) => ctrl_c_armed = false,
-                },
-                res = &mut open => break res?,
-            }
-        };
-        resume.reopened();
-        loop {
-            tokio::select! {
-                res = &mut ctrl_c, if ctrl_c_armed => match res {
-                    Ok(()) => return Ok(()),
-                    Err(_) => ctrl_c_armed = false,
-                },
-                msg = stream.message() => match msg {
-                    Ok(Some(event)) => {
-                        for event in resume.next(event) {
-                            let line = match output {
-                                Output::Table => render_watch_event(&event),
-                                Output::Json => watch_event_json(&event)?.to_string(),
-                            };
-                            emit(&format!("{line}\n"))?;
-                        }
-                    }
-                    Ok(None) => return Ok(()),
-                    Err(status) if should_retry(Idempotency::Read, &AttemptError::Call(status.clone())) => {
-                        let mut err = io::stderr().lock();
-                        let _ = writeln!(err, "watch: the stream ended ({}); reconnecting", status_line(&status));
-                        break;
-                    }
-                    Err(status) => return Err(status.into()),
-                },
-            }
-        }
-    }
-}
-
-/// What a watch has printed, so that the snapshot a reopened stream starts with prints only
-/// what changed while the stream was down: a Deployment unchanged is not printed again, one that
-/// changed is MODIFIED, one that is new is ADDED, one missing from the snapshot is DELETED (its
-/// last state), and the second SYNCED is not printed.
-#[derive(Default)]
-struct Resume {
-    /// The last state printed of each Deployment, by namespace and name.
-    seen: BTreeMap<(String, String), Deployment>,
-    /// Whether a first snapshot was complete (SYNCED) before the stream was reopened.
-    synced: bool,
-    /// While a reopened stream's snapshot is arriving: the Deployments it has named so far.
-    resnapshot: Option<BTreeSet<(String, String)>>,
-}
-
-impl Resume {
-    /// A new stream was opened: after a complete snapshot, its snapshot is a resumption.
-    fn reopened(&mut self) {
-        if self.synced {
-            self.resnapshot = Some(BTreeSet::new());
-        } else {
-            // The first snapshot was cut short: the new one starts over, and so does the output.
-            self.seen.clear();
-        }
-    }
-
-    /// The events to print for `event`.
-    fn next(&mut self, event: WatchDeploymentsResponse) -> Vec<WatchDeploymentsResponse> {
-        let key = |d: &Deployment| (d.namespace.clone(), d.name.clone());
-        let kind = EventType::try_from(event.r#type).unwrap_or(EventType::Unspecified);
-        if let Some(named) = self.resnapshot.as_mut() {
-            match (kind, event.deployment) {
-                (EventType::Added, Some(d)) => {
-                    named.insert(key(&d));
-                    let out = match self.seen.get(&key(&d)) {
-                        Some(before) if *before == d => return Vec::new(),
-                        Some(_) => EventType::Modified,
-                        None => EventType::Added,
-                    };
-                    self.seen.insert(key(&d), d.clone());
-                    return vec![WatchDeploymentsResponse { r#type: out as i32, deployment: Some(d) }];
-                }
-                (EventType::Synced, _) => {
-                    let gone: Vec<_> = self.seen.keys().filter(|k| !named.contains(*k)).cloned().collect();
-                    self.resnapshot = None;
-                    return gone
-                        .into_iter()
-                        .filter_map(|k| self.seen.remove(&k))
-                        .map(|d| WatchDeploymentsResponse { r#type: EventType::Deleted as i32, deployment: Some(d) })
-                        .collect();
-                }
-                // Not a snapshot event: the server ended the snapshot without SYNCED.
-                (_, deployment) => {
-                    self.resnapshot = None;
-                    return self.next(WatchDeploymentsResponse { r#type: event.r#type, deployment });
-                }
-            }
-        }
-        match (kind, &event.deployment) {
-            (EventType::Added | EventType::Modified, Some(d)) => {
-                self.seen.insert(key(d), d.clone());
-            }
-            (EventType::Deleted, Some(d)) => {
-                self.seen.remove(&key(d));
-            }
-            (EventType::Synced, _) => self.synced = true,
-            _ => {}
-        }
-        vec![event]
-    }
-}
-
-/// Every item of a paged listing: calls `page` with each page token in turn, from the first
-/// page (an empty token) until the server answers an empty next token.
-///
-/// # Errors
-///
-/// The first failed call's, or INTERNAL when the server hands back the token it was given
-/// (which would loop for ever).
-async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, CliError>
-where
-    F: FnMut(String) -> Fut,
-    Fut: Future<Output = Result<(Vec<T>, String), CliError>>,
-{
-    let mut items = Vec::new();
-    let mut token = String::new();
-    loop {
-        let (batch, next) = page(token.clone()).await?;
-        items.extend(batch);
-        if next.is_empty() {
-            return Ok(items);
-        }
-        if next == token {
-            return Err(Status::internal("the server returned the same page token twice").into());
-        }
-        token = next;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ev(t: EventType, name: &str, replicas: i32) -> WatchDeploymentsResponse {
-        let deployment = (!name.is_empty()).then(|| Deployment {
-            namespace: "shop".into(),
-            name: name.into(),
-            spec_replicas: replicas,
-            ..Default::default()
-        });
-        WatchDeploymentsResponse { r#type: t as i32, deployment }
-    }
-
-    fn names(events: Vec<WatchDeploymentsResponse>) -> Vec<(EventType, String)> {
-        events
-            .into_iter()
-            .map(|e| (EventType::try_from(e.r#type).unwrap(), e.deployment.map(|d| d.name).unwrap_or_default()))
-            .collect()
-    }
-
-    #[test]
-    fn a_reopened_watch_prints_only_what_changed_while_it_was_down() {
-        use EventType::*;
-        let mut r = Resume::default();
-        r.reopened();
-        for e in [ev(Added, "web", 2), ev(Added, "cart", 1), ev(Added, "old", 1), ev(Synced, "", 0)] {
-            assert_eq!(r.next(e.clone()).len(), 1, "the first snapshot is printed as it comes");
-        }
-        assert_eq!(names(r.next(ev(Modified, "web", 3))), [(Modified, "web".to_string())]);
-        // The stream is cut; the new one starts with a full snapshot.
-        r.reopened();
-        assert!(r.next(ev(Added, "web", 3)).is_empty(), "unchanged: not printed again");
-        assert_eq!(names(r.next(ev(Added, "cart", 4))), [(Modified, "cart".to_string())]);
-        assert_eq!(names(r.next(ev(Added, "new", 1))), [(Added, "new".to_string())]);
-        // SYNCED: what the snapshot did not name was deleted meanwhile; no second SYNCED.
-        assert_eq!(names(r.next(ev(Synced, "", 0))), [(Deleted, "old".to_string())]);
-        // Then events pass as they come.
-        assert_eq!(names(r.next(ev(Deleted, "new", 1))), [(Deleted, "new".to_string())]);
-        assert_eq!(names(r.next(ev(Modified, "web", 5))), [(Modified, "web".to_string())]);
-    }
-
-    #[test]
-    fn a_watch_cut_before_its_first_snapshot_ended_starts_over() {
-        use EventType::*;
-        let mut r = Resume::default();
-        r.reopened();
-        assert_eq!(r.next(ev(Added, "web", 2)).len(), 1);
-        r.reopened();
-        // No SYNCED was seen: the new snapshot is printed whole, SYNCED included.
-        assert_eq!(names(r.next(ev(Added, "web", 2))), [(Added, "web".to_string())]);
-        assert_eq!(names(r.next(ev(Synced, "", 0))), [(Synced, String::new())]);
-    }
+    use scalekeeper_api::v1::WriteOutcome;
 
     fn window(w: &str, replicas: i32) -> ScheduleWindow {
         ScheduleWindow { window: w.into(), replicas }
