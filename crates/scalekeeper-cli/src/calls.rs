@@ -6,14 +6,58 @@
 use std::future::Future;
 
 use scalekeeper_api::v1::{
-    Deployment, DeploymentDiff, DiffRequest, ExplainRequest, ExplainResponse, GetDeploymentRequest,
-    ListDeploymentsRequest, WriteOutcome,
+    Deployment, DeploymentDiff, DiffRequest, ExplainRequest, ExplainResponse, GetDeploymentRequest, Guard,
+    ListDeploymentsRequest, Mode, SetReplicasRequest, WriteOutcome,
 };
 use scalekeeper_core::MAX_PAGE_SIZE;
 use tonic::Status;
 
 use super::CliError;
+use super::args::{ClientCommand, HoldDuration, parse_target};
 use super::session::{Idempotency, Session};
+
+/// The SetReplicas request of a `set` command line as given (its `--expected-version` and
+/// `--dry-run` included; a fleet write sets both itself); `None` for another command.
+///
+/// # Errors
+///
+/// [`CliError::Usage`]: a target that is not `NAMESPACE/NAME`.
+pub(super) fn set_request(cmd: &ClientCommand) -> Result<Option<SetReplicasRequest>, CliError> {
+    let ClientCommand::Set {
+        target,
+        replicas,
+        hold_for,
+        reason,
+        min,
+        max,
+        no_bounds,
+        if_current,
+        dry_run,
+        expected_version,
+        mode,
+        guard,
+        ..
+    } = cmd
+    else {
+        return Ok(None);
+    };
+    let t = parse_target(target)?;
+    Ok(Some(SetReplicasRequest {
+        namespace: t.namespace,
+        name: t.name,
+        replicas: *replicas,
+        expected_version: expected_version.clone().unwrap_or_default(),
+        mode: mode.map_or(Mode::Unspecified, Mode::from) as i32,
+        hold_for: hold_for.map(HoldDuration::to_proto),
+        reason: reason.clone().unwrap_or_default(),
+        min_replicas: *min,
+        max_replicas: *max,
+        clear_bounds: *no_bounds,
+        dry_run: *dry_run,
+        if_current_replicas: *if_current,
+        guard: guard.map_or(Guard::Unspecified, Guard::from) as i32,
+    }))
+}
 
 /// The Deployments a `list` shows: every page of ListDeployments in `namespace` (every
 /// namespace when `None`) matching `selector`, `page_size` per call (0: the server's default).

@@ -12,7 +12,7 @@ use scalekeeper_api::v1::{
 use serde_json::json;
 
 use super::CliError;
-use super::args::{BulkSelectArgs, ClientCommand, HoldDuration, Instant, Output, ScheduleCommand, parse_target};
+use super::args::{BulkSelectArgs, ClientCommand, Instant, Output, ScheduleCommand, parse_target};
 use super::calls::{self, check_understood};
 use super::contexts::resolve_one;
 use super::fleet;
@@ -56,43 +56,15 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
         return fleet::run(cmd).await;
     }
     let session = Session::new(&resolve_one(conn)?, conn.timeout);
+    let set = calls::set_request(&cmd)?;
     match cmd {
         ClientCommand::Get { target, .. } => {
             let t = parse_target(&target)?;
             let req = GetDeploymentRequest { namespace: t.namespace, name: t.name };
             print_deployment(conn.output, Some(calls::get(&session, &req).await?))
         }
-        ClientCommand::Set {
-            target,
-            replicas,
-            hold_for,
-            reason,
-            min,
-            max,
-            no_bounds,
-            if_current,
-            dry_run,
-            expected_version,
-            mode,
-            guard,
-            ..
-        } => {
-            let t = parse_target(&target)?;
-            let req = SetReplicasRequest {
-                namespace: t.namespace,
-                name: t.name,
-                replicas,
-                expected_version: expected_version.unwrap_or_default(),
-                mode: mode.map_or(Mode::Unspecified, Mode::from) as i32,
-                hold_for: hold_for.map(HoldDuration::to_proto),
-                reason: reason.unwrap_or_default(),
-                min_replicas: min,
-                max_replicas: max,
-                clear_bounds: no_bounds,
-                dry_run,
-                if_current_replicas: if_current,
-                guard: guard.map_or(Guard::Unspecified, Guard::from) as i32,
-            };
+        ClientCommand::Set { dry_run, .. } => {
+            let req = set.ok_or_else(|| CliError::Usage("not a set command".into()))?;
             let asked = new_fields_asked(&req);
             let resp = session
                 .call(Idempotency::of_write(&req.expected_version), |mut c| {

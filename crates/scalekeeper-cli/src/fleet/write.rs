@@ -18,13 +18,13 @@
 use std::io::{self, IsTerminal as _, Write as _};
 
 use scalekeeper_api::v1::{
-    ClearDesiredReplicasRequest, Deployment, GetDeploymentRequest, Guard, Mode, ScheduleWindow, SetReplicasRequest,
+    ClearDesiredReplicasRequest, Deployment, GetDeploymentRequest, ScheduleWindow, SetReplicasRequest,
     SetScheduleRequest, WriteOutcome,
 };
 use tonic::Status;
 
 use super::super::CliError;
-use super::super::args::{ClientCommand, HoldDuration, Output, ScheduleCommand, parse_target};
+use super::super::args::{ClientCommand, Output, ScheduleCommand, parse_target};
 use super::super::calls::{self, check_understood};
 use super::super::render::fleet::{
     Change, PlanRow, ReportRow, Written, fleet_plan_json, fleet_report_json, render_fleet_plan, render_fleet_report,
@@ -71,38 +71,12 @@ impl Write {
     pub(super) fn from_command(cmd: ClientCommand) -> Result<(Write, WriteFlags), CliError> {
         let flags =
             |dry_run: bool, fleet: &super::FleetWriteArgs| WriteFlags { dry_run, atomic: fleet.atomic, yes: fleet.yes };
+        let set = calls::set_request(&cmd)?;
         match cmd {
-            ClientCommand::Set {
-                target,
-                replicas,
-                hold_for,
-                reason,
-                min,
-                max,
-                no_bounds,
-                if_current,
-                dry_run,
-                mode,
-                guard,
-                fleet,
-                ..
-            } => {
-                let t = parse_target(&target)?;
-                let req = SetReplicasRequest {
-                    namespace: t.namespace,
-                    name: t.name,
-                    replicas,
-                    expected_version: String::new(),
-                    mode: mode.map_or(Mode::Unspecified, Mode::from) as i32,
-                    hold_for: hold_for.map(HoldDuration::to_proto),
-                    reason: reason.unwrap_or_default(),
-                    min_replicas: min,
-                    max_replicas: max,
-                    clear_bounds: no_bounds,
-                    dry_run: false,
-                    if_current_replicas: if_current,
-                    guard: guard.map_or(Guard::Unspecified, Guard::from) as i32,
-                };
+            ClientCommand::Set { dry_run, fleet, .. } => {
+                let req = set.ok_or_else(|| CliError::Usage("not a set command".into()))?;
+                // The plan makes its own dry run, and each write is bound to the version read.
+                let req = SetReplicasRequest { expected_version: String::new(), dry_run: false, ..req };
                 Ok((Write::Set(req), flags(dry_run, &fleet)))
             }
             ClientCommand::Clear { target, hold, dry_run, fleet, .. } => {
