@@ -369,7 +369,9 @@ pub fn instructions(dev: &Dev) -> String {
     };
     let second = "\x20 scalekeeper dev --dir .scalekeeper/dev2 --grpc-listen 127.0.0.1:50061 --http-listen 127.0.0.1:8091 \\\n\
                   \x20   --kube-listen 127.0.0.1:6453 --admission-listen 127.0.0.1:8453 --context dev2\n\
-                  \x20 scalekeeper list --context dev2       # the second instance, by its context\n";
+                  \x20 scalekeeper list --context dev2       # the second instance, by its context\n\
+                  \x20 scalekeeper list --all-contexts       # both at once, a CONTEXT column first\n\
+                  \x20 scalekeeper set shop/web 5 --contexts env=dev   # a fleet write: the plan, then y/N\n";
     format!(
         "\nscalekeeper dev is running.\n\
          \x20 gRPC (mTLS):      localhost:{grpc}\n\
