@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use scalekeeper_api::v1::{
     ChangeKind, ClearDesiredReplicasRequest, Deployment, DiffResponse, ExplainRequest, FreezeRequest,
-    GetDeploymentRequest, GetHistoryRequest, Guard, HistoryEntry, Mode, PlanRequest, ScheduleWindow,
-    SetReplicasRequest, SetScheduleRequest, ThawRequest, UndoRequest, WatchDeploymentsRequest,
+    GetDeploymentRequest, GetHistoryRequest, Guard, HistoryEntry, PlanRequest, ScheduleWindow, SetReplicasRequest,
+    SetScheduleRequest, ThawRequest, UndoRequest, WatchDeploymentsRequest,
 };
 use serde_json::json;
 
@@ -416,8 +416,11 @@ mod tests {
         let plain =
             SetReplicasRequest { namespace: "shop".into(), name: "web".into(), replicas: 3, ..Default::default() };
         assert_eq!(new_fields_asked(&plain), None);
-        let with_mode =
-            SetReplicasRequest { mode: Mode::Observe as i32, expected_version: "4".into(), ..plain.clone() };
+        let with_mode = SetReplicasRequest {
+            mode: scalekeeper_api::v1::Mode::Observe as i32,
+            expected_version: "4".into(),
+            ..plain.clone()
+        };
         assert_eq!(new_fields_asked(&with_mode), None);
         let cases = [
             (SetReplicasRequest { dry_run: true, ..plain.clone() }, "--dry-run"),

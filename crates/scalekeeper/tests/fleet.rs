@@ -6,7 +6,7 @@
 //!
 //! One test, in steps sharing the servers: fan-out reads (table and JSON), fleet writes (the
 //! plan before any write; `--dry-run`; no terminal and no `--yes`; `--atomic`; a refusal
-//! skipped), then one server stopped: its row says so, the others print, the exit codes say so.
+//! skipped), explain and watch over two contexts, then one server stopped: its row says so, the others print, the exit codes say so.
 
 #![allow(clippy::unwrap_used)]
 
@@ -242,6 +242,52 @@ async fn fan_out_reads_and_fleet_writes_over_three_servers() {
     assert_eq!(docs[0]["plan"][0]["to"], 6);
     assert_eq!(docs[1]["results"][1]["context"], "c-rbac");
     assert_eq!(docs[1]["results"][1]["result"], "applied");
+
+    // --- explain over a fleet: one block per context, sorted; JSON: one entry per context.
+    let two = ["--contexts", "write=yes,role!=viewer"];
+    let (code, out, err) = cli(&config, &[&["explain", "shop/web"][..], &two].concat()).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let (b_at, c_at) = (out.find("== b-sim ==\n").unwrap(), out.find("== c-rbac ==\n").unwrap());
+    assert!(b_at == 0 && b_at < c_at, "{out}");
+    assert_eq!(
+        out.matches("==\nEFFECTIVE: 6 (declared count) at ").count(),
+        2,
+        "each block explains its context: {out}"
+    );
+    let (code, out, err) = cli(&config, &[&["explain", "shop/web", "-o", "json"][..], &two].concat()).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let entries = doc.as_array().unwrap();
+    assert_eq!(entries.iter().map(|e| e["context"].as_str().unwrap()).collect::<Vec<_>>(), ["b-sim", "c-rbac"]);
+    assert!(entries.iter().all(|e| e["explain"].is_object() && e.get("error").is_none()), "{doc}");
+
+    // --- watch over a fleet: one merged stream, each line led by its context.
+    let mut watch = tokio::process::Command::new(env!("CARGO_BIN_EXE_scalekeeper"))
+        .args(["watch", "-n", "shop"])
+        .args(two)
+        .env("SCALEKEEPER_CONFIG", &config)
+        .env_remove("SCALEKEEPER_SERVER")
+        .env_remove("SCALEKEEPER_CONTEXT")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(watch.stdout.take().unwrap()));
+    let mut seen = std::collections::BTreeSet::new();
+    tokio::time::timeout(T, async {
+        while seen.len() < 2 {
+            let line = lines.next_line().await.unwrap().expect("the watch ended early");
+            let mut words = line.split_whitespace();
+            if let (Some(ctx), Some("ADDED"), Some("shop/web")) = (words.next(), words.next(), words.next()) {
+                seen.insert(ctx.to_string());
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no ADDED shop/web from both contexts within {T:?}: {seen:?}"));
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["b-sim", "c-rbac"]);
+    watch.kill().await.unwrap();
 
     // --- One server stops: its row says it did not answer, the others print.
     b.server.take().unwrap().shutdown().await.unwrap();
