@@ -81,6 +81,9 @@ cmd_deploy() {
     SCALEKEEPER_CERT=$(client_cert e2e-admin) SCALEKEEPER_KEY=$(client_key e2e-admin)
   export KUBECONFIG=$KUBECONFIG
   ${CARGO_TARGET_DIR:-target}/debug/scalekeeper list
+or keep it as a context (then: scalekeeper list --context kind, or --all-contexts beside make run's dev):
+  ${CARGO_TARGET_DIR:-target}/debug/scalekeeper config set-context kind --server $NODEPORT_ADDR --ca $CERTS_DIR/ca.pem \\
+    --cert $(client_cert e2e-admin) --key $(client_key e2e-admin) --label env=kind
 EOF
 }
 
