@@ -8,6 +8,9 @@
 //! plan before any write; `--dry-run`; no terminal and no `--yes`; `--atomic`; a refusal
 //! skipped), explain and watch over two contexts, then one server stopped: its row says so, the others print, the exit codes say so.
 
+// The RBAC roles and identities of dev mode (`scalekeeper::dev`) give the viewer its refusal;
+// `make test` and `make test-real` build with the `dev` feature.
+#![cfg(feature = "dev")]
 #![allow(clippy::unwrap_used)]
 
 mod common;
