@@ -2,6 +2,7 @@
 //! Events (the webhook refuses on whichever replica the API server calls, and only the leader
 //! writes status) and remembers each refusal per Deployment until a look records it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use futures::StreamExt as _;
@@ -23,19 +24,44 @@ impl Context {
         map.get(&(namespace.to_owned(), name.to_owned())).cloned().unwrap_or_default()
     }
 
-    /// Remembers `refusal` of a write to `namespace/name`; whether it is new.
-    fn add_refusal(&self, namespace: &str, name: &str, refusal: history::Refusal) -> bool {
+    /// Remembers `refusal` of a write to `namespace/name`, and forgets the Deployments for
+    /// which `has_policy` says there is no policy any more; whether the refusal is new.
+    fn add_refusal(
+        &self,
+        namespace: &str,
+        name: &str,
+        refusal: history::Refusal,
+        has_policy: impl Fn(&str, &str) -> bool,
+    ) -> bool {
         let mut map = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
-        let list = map.entry((namespace.to_owned(), name.to_owned())).or_default();
-        if list.contains(&refusal) {
-            return false;
-        }
-        list.push(refusal);
-        list.sort_by_key(|r| r.time);
-        let excess = list.len().saturating_sub(history::MAX_HISTORY);
-        list.drain(..excess);
-        true
+        remember(&mut map, namespace, name, refusal, has_policy)
     }
+}
+
+/// The refusals the leader remembers, per Deployment `(namespace, name)`.
+type Remembered = HashMap<(String, String), Vec<history::Refusal>>;
+
+/// Adds `refusal` of a write to `namespace/name` to `map` (at most [`history::MAX_HISTORY`]
+/// per Deployment, the newest kept), and drops the Deployments for which `has_policy` says
+/// there is no policy any more, so the map holds at most that many refusals per live policy
+/// however many policies come and go. Whether the refusal is new.
+fn remember(
+    map: &mut Remembered,
+    namespace: &str,
+    name: &str,
+    refusal: history::Refusal,
+    has_policy: impl Fn(&str, &str) -> bool,
+) -> bool {
+    map.retain(|(ns, n), _| has_policy(ns, n));
+    let list = map.entry((namespace.to_owned(), name.to_owned())).or_default();
+    if list.contains(&refusal) {
+        return false;
+    }
+    list.push(refusal);
+    list.sort_by_key(|r| r.time);
+    let excess = list.len().saturating_sub(history::MAX_HISTORY);
+    list.drain(..excess);
+    true
 }
 
 /// Watches the core/v1 Events with reason [`REASON_SCALE_REFUSED`] in the part of the scope
@@ -85,7 +111,8 @@ pub(super) async fn watch_refusals(
         };
         let Some((ns, name, refusal)) = refusal_of(&event) else { continue };
         let r = ObjectRef::new(&name).within(&ns);
-        if store.get(&r).is_some() && ctx.add_refusal(&ns, &name, refusal) {
+        let has_policy = |ns: &str, name: &str| store.get(&ObjectRef::new(name).within(ns)).is_some();
+        if has_policy(&ns, &name) && ctx.add_refusal(&ns, &name, refusal, has_policy) {
             let _ = trigger.send(r);
         }
     }
@@ -113,4 +140,35 @@ fn refusal_of(event: &CoreEvent) -> Option<(String, String, history::Refusal)> {
         .or(event.metadata.creation_timestamp.as_ref().map(|t| t.0))?;
     let count = event.series.as_ref().and_then(|s| s.count).or(event.count).unwrap_or(1).max(1);
     Some((ns, name, history::Refusal { time, from: note.from, to: note.to, by: note.by, count }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(secs: i64) -> history::Refusal {
+        history::Refusal {
+            time: jiff::Timestamp::from_second(secs).unwrap(),
+            from: 3,
+            to: 0,
+            by: "kubectl".into(),
+            count: 1,
+        }
+    }
+
+    #[test]
+    fn remembers_each_refusal_once_keeps_the_newest_and_forgets_deleted_policies() {
+        let mut map = Remembered::new();
+        let live = |_: &str, n: &str| n != "gone";
+        assert!(remember(&mut map, "shop", "gone", refusal(1), |_, _| true));
+        assert!(remember(&mut map, "shop", "web", refusal(2), live), "new");
+        assert!(!remember(&mut map, "shop", "web", refusal(2), live), "the same Event seen again");
+        assert!(!map.contains_key(&("shop".to_owned(), "gone".to_owned())), "its policy was deleted: forgotten");
+        for t in 3..(3 + history::MAX_HISTORY as i64) {
+            remember(&mut map, "shop", "web", refusal(t), live);
+        }
+        let kept = &map[&("shop".to_owned(), "web".to_owned())];
+        assert_eq!(kept.len(), history::MAX_HISTORY);
+        assert_eq!(kept.first(), Some(&refusal(3)), "the oldest dropped first");
+    }
 }
