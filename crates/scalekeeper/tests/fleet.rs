@@ -6,7 +6,7 @@
 //!
 //! One test, in steps sharing the servers: fan-out reads (table and JSON), fleet writes (the
 //! plan before any write; `--dry-run`; no terminal and no `--yes`; `--atomic`; a refusal
-//! skipped), explain and watch over two contexts, then one server stopped: its row says so, the others print, the exit codes say so.
+//! skipped; the y/N question on a terminal), explain and watch over two contexts, then one server stopped: its row says so, the others print, the exit codes say so.
 
 // The RBAC roles and identities of dev mode (`scalekeeper::dev`) give the viewer its refusal;
 // `make test` and `make test-real` build with the `dev` feature.
@@ -75,6 +75,29 @@ async fn cli(config: &Path, args: &[&str]) -> (i32, String, String) {
         .unwrap();
     let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
     (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+}
+
+/// Runs the CLI as [`cli`] does, but on a terminal: under `script` (util-linux), whose pty is
+/// its stdin, stdout and stderr, with `answer` typed in. (exit code, everything it printed);
+/// `None` when `script` is not installed.
+async fn cli_on_a_terminal(config: &Path, args: &[&str], answer: &str) -> Option<(i32, String)> {
+    use tokio::io::AsyncWriteExt as _;
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let line: Vec<String> =
+        std::iter::once(env!("CARGO_BIN_EXE_scalekeeper")).chain(args.iter().copied()).map(quote).collect();
+    let mut child = tokio::process::Command::new("script")
+        .args(["-qec", &line.join(" "), "/dev/null"])
+        .env("SCALEKEEPER_CONFIG", config)
+        .env_remove("SCALEKEEPER_SERVER")
+        .env_remove("SCALEKEEPER_CONTEXT")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .ok()?;
+    child.stdin.take().unwrap().write_all(answer.as_bytes()).await.unwrap();
+    let out = tokio::time::timeout(T, child.wait_with_output()).await.unwrap().unwrap();
+    Some((out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned()))
 }
 
 /// The contexts of the rows of a fleet table (its first column), header left out.
@@ -206,6 +229,17 @@ async fn fan_out_reads_and_fleet_writes_over_three_servers() {
     assert!(err.contains("not a terminal: pass --yes to write (the plan is above)"), "{err}");
     nothing_written(&b, &c);
 
+    // On a terminal the plan asks first; any answer but y writes nothing.
+    match cli_on_a_terminal(&config, &set, "n\n").await {
+        Some((code, out)) => {
+            assert_eq!(code, 1, "{out}");
+            assert!(out.contains("Write to 2 contexts? [y/N]"), "the two that accepted: {out}");
+            assert!(out.contains("nothing written: not confirmed"), "{out}");
+            nothing_written(&b, &c);
+        }
+        None => eprintln!("SKIP the prompt on a terminal: `script` (util-linux) is not installed"),
+    }
+
     // --atomic: one refusal, nothing written anywhere.
     let (code, out, err) = cli(&config, &[&set[..], &["--yes", "--atomic"]].concat()).await;
     assert_eq!(code, 1, "{out}{err}");
@@ -246,6 +280,19 @@ async fn fan_out_reads_and_fleet_writes_over_three_servers() {
     assert_eq!(docs[1]["results"][1]["context"], "c-rbac");
     assert_eq!(docs[1]["results"][1]["result"], "applied");
 
+    // Answered y on a terminal: written.
+    let both = ["set", "shop/web", "7", "--contexts", "write=yes,role!=viewer"];
+    let mut declared = 6;
+    if let Some((code, out)) = cli_on_a_terminal(&config, &both, "y\n").await {
+        declared = 7;
+        assert_eq!(code, 0, "{out}");
+        let (asked, applied) = (out.find("[y/N]").unwrap(), out.find("applied 6 -> 7").unwrap());
+        assert!(asked < applied, "{out}");
+        for env in [&b, &c] {
+            wait_for("spec.replicas 7", T, POLL, || env.spec_replicas("shop", "web") == 7);
+        }
+    }
+
     // --- explain over a fleet: one block per context, sorted; JSON: one entry per context.
     let two = ["--contexts", "write=yes,role!=viewer"];
     let (code, out, err) = cli(&config, &[&["explain", "shop/web"][..], &two].concat()).await;
@@ -253,7 +300,7 @@ async fn fan_out_reads_and_fleet_writes_over_three_servers() {
     let (b_at, c_at) = (out.find("== b-sim ==\n").unwrap(), out.find("== c-rbac ==\n").unwrap());
     assert!(b_at == 0 && b_at < c_at, "{out}");
     assert_eq!(
-        out.matches("==\nEFFECTIVE: 6 (declared count) at ").count(),
+        out.matches(&format!("==\nEFFECTIVE: {declared} (declared count) at ")).count(),
         2,
         "each block explains its context: {out}"
     );
