@@ -33,12 +33,15 @@ declare a count (kubectl scalekeeper set shop/web 5), hold one during an inciden
 out of sync (kubectl scalekeeper diff) or why a Deployment has its count (explain).
 
 It talks to the scalekeeper server over mutual TLS, not to the Kubernetes API: your
-kubeconfig is not used.
+kubeconfig is not used. Named contexts (scalekeeper config) reach many clusters at once:
+kubectl scalekeeper diff --contexts env=prod; a fleet write prints its plan first.
 """
 CAVEATS = """\
-This plugin needs a scalekeeper server and a client certificate it accepts:
-  export SCALEKEEPER_SERVER=HOST:PORT SCALEKEEPER_CA=ca.pem \\
-         SCALEKEEPER_CERT=client.pem SCALEKEEPER_KEY=client-key.pem
+This plugin needs a scalekeeper server and a client certificate it accepts, kept as a
+context (its --context names a scalekeeper context, not a kubeconfig one):
+  kubectl scalekeeper config set-context prod --server HOST:PORT --ca ca.pem \\
+         --cert client.pem --key client-key.pem --label env=prod
+  kubectl scalekeeper config use-context prod
   kubectl scalekeeper version
 Shell completions (completions/) and man pages (man/man1/) are installed with the
 plugin, under ~/.krew/store/scalekeeper/VERSION/; or print them:
