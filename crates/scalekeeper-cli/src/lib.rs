@@ -50,9 +50,10 @@
 //! A fleet write first reads the Deployment in every context (the declaration's `version`),
 //! then sends the write as a dry run bound to that version, and prints the plan: `CONTEXT
 //! DEPLOYMENT EFFECTIVE RULE RESULT`, EFFECTIVE the effective count `4 -> 10` the dry run
-//! returns, RESULT `ok` or `refused: CODE: message`; with `-o json` `{"plan": [{"context",
-//! "deployment", "result": "ok", "from", "to", "rule"} | {.., "result": "refused", "error":
-//! {"code", "message"}}]}`. `--dry-run` stops there. `--atomic` writes nothing when any context
+//! returns, RESULT `ok`, `refused: CODE: message` (the cluster answered no) or `unreachable:
+//! cannot connect to ...` (it said nothing; counted as a refusal below); with `-o json`
+//! `{"plan": [{"context", "deployment", "result": "ok", "from", "to", "rule"} | {.., "result":
+//! "refused" | "unreachable", "error": {"code", "message"}}]}`. `--dry-run` stops there. `--atomic` writes nothing when any context
 //! refused. Otherwise the write needs `--yes`, or a yes to `Write to N contexts? [y/N]` on
 //! stderr when stdin and stderr are terminals; else it is a usage error (`not a terminal: pass
 //! --yes to write (the plan is above)`). The contexts that refused are skipped; the others are

@@ -154,8 +154,15 @@ pub(crate) struct PlanRow<'a> {
     pub change: Result<&'a Change, &'a CliError>,
 }
 
+/// How the plan names a context whose dry run failed: `unreachable` when no call could be made
+/// (a connection or TLS error, exit code 3: the cluster said nothing), else `refused` (the
+/// cluster answered no: RBAC, bounds, an HPA).
+fn plan_verdict(e: &CliError) -> &'static str {
+    if e.exit_code() == 3 { "unreachable" } else { "refused" }
+}
+
 /// A fleet write's plan for `-o table`: `CONTEXT DEPLOYMENT EFFECTIVE RULE RESULT`, EFFECTIVE as
-/// `4 -> 10`, RESULT `ok` or `refused: CODE: message` (or the connection error).
+/// `4 -> 10`, RESULT `ok`, `refused: CODE: message` or `unreachable: cannot connect to ...`.
 pub(crate) fn render_fleet_plan(rows: &[PlanRow<'_>]) -> String {
     let cells: Vec<Vec<String>> = rows
         .iter()
@@ -172,7 +179,7 @@ pub(crate) fn render_fleet_plan(rows: &[PlanRow<'_>]) -> String {
                 r.deployment.to_string(),
                 "-".to_string(),
                 "-".to_string(),
-                format!("refused: {}", failure_cell(e).trim_start_matches("error: ")),
+                format!("{}: {}", plan_verdict(e), failure_cell(e).trim_start_matches("error: ")),
             ],
         })
         .collect();
@@ -180,8 +187,8 @@ pub(crate) fn render_fleet_plan(rows: &[PlanRow<'_>]) -> String {
 }
 
 /// A fleet write's plan for `-o json`: `{"plan": [{"context", "deployment", "result": "ok",
-/// "from", "to", "rule"} or {"context", "deployment", "result": "refused", "error": {"code",
-/// "message"}}, ...]}`.
+/// "from", "to", "rule"} or {"context", "deployment", "result": "refused" or "unreachable",
+/// "error": {"code", "message"}}, ...]}`.
 pub(crate) fn fleet_plan_json(rows: &[PlanRow<'_>]) -> Value {
     let plan: Vec<Value> = rows
         .iter()
@@ -191,7 +198,7 @@ pub(crate) fn fleet_plan_json(rows: &[PlanRow<'_>]) -> Value {
                 "from": c.from, "to": c.to, "rule": c.rule,
             }),
             Err(e) => json!({
-                "context": r.context, "deployment": r.deployment, "result": "refused", "error": error_json(e),
+                "context": r.context, "deployment": r.deployment, "result": plan_verdict(e), "error": error_json(e),
             }),
         })
         .collect();
@@ -359,6 +366,16 @@ mod tests {
         );
         assert_eq!(doc["plan"][1]["result"], "refused");
         assert_eq!(doc["plan"][1]["error"]["code"], "PERMISSION_DENIED");
+        // A cluster that said nothing did not refuse: it is unreachable.
+        let down =
+            CliError::Unreachable { server: "sk.ap:443".into(), detail: "connection refused".into(), hint: None };
+        let rows = [PlanRow { context: "ap", deployment: "shop/web", change: Err(&down) }];
+        assert!(
+            render_fleet_plan(&rows).ends_with("   unreachable: cannot connect to sk.ap:443: connection refused\n"),
+            "{}",
+            render_fleet_plan(&rows)
+        );
+        assert_eq!(fleet_plan_json(&rows)["plan"][0]["result"], "unreachable");
         let aborted = CliError::from(Status::aborted("changed"));
         let report = [
             ReportRow { context: "eu", deployment: "shop/web", written: Written::Applied(&change) },
