@@ -105,32 +105,23 @@ pub fn resolve_one(conn: &ConnectArgs) -> Result<Endpoint, CliError> {
     endpoint(chosen)
 }
 
-/// The endpoints of a fleet command: the contexts whose labels match `selector` (a Kubernetes
-/// label selector), or every context with `all`, sorted by name; each uses its own settings
-/// only. `SCALEKEEPER_SERVER/CA/CERT/KEY/CONTEXT` set in the environment are ignored, with one
-/// warning line on stderr naming them (a sourced dev env file must not redirect a fleet write
-/// to one server).
-///
-/// # Errors
-///
-/// As [`resolve_fleet_each`], and the first context's error that does not resolve (its
-/// message names the context).
-pub fn resolve_fleet(conn: &ConnectArgs, selector: Option<&str>, all: bool) -> Result<Vec<Endpoint>, CliError> {
-    resolve_fleet_each(conn, selector, all)?.into_iter().map(|(name, r)| r.map_err(|e| in_context(&name, e))).collect()
-}
-
 /// One selected context of a fleet: its name, and its endpoint or why it does not resolve.
 pub type FleetMember = (String, Result<Endpoint, CliError>);
 
-/// As [`resolve_fleet`], but one result per selected context (sorted by name), so a fan-out
-/// can report a context whose TLS files are missing in its own row and still call the others.
+/// The contexts of a fleet command: those whose labels match `selector` (a Kubernetes label
+/// selector), or every context with `all`, sorted by name, each with its endpoint or why it
+/// does not resolve (the message naming the context), so a fan-out reports a context whose TLS
+/// files are missing in its own row and still calls the others. Each uses its own settings
+/// only: `SCALEKEEPER_SERVER/CA/CERT/KEY/CONTEXT` set in the environment are ignored, with one
+/// warning line on stderr naming them (a sourced dev env file must not redirect a fleet write
+/// to one server).
 ///
 /// # Errors
 ///
 /// [`CliError::Usage`]: neither `selector` nor `all` given, or both; `--server`, `--ca`,
 /// `--cert`, `--key` or `--context` given with them; a malformed selector; no context matches.
 /// [`CliError::Config`]: the configuration file is unreadable or malformed.
-pub fn resolve_fleet_each(conn: &ConnectArgs, selector: Option<&str>, all: bool) -> Result<Vec<FleetMember>, CliError> {
+pub fn resolve_fleet(conn: &ConnectArgs, selector: Option<&str>, all: bool) -> Result<Vec<FleetMember>, CliError> {
     let selection = parse_selection(selector, all)?;
     let mut flags = flag_settings(conn).given(["--server", "--ca", "--cert", "--key"]);
     if conn.context.is_some() {
@@ -161,7 +152,7 @@ pub fn resolve_fleet_each(conn: &ConnectArgs, selector: Option<&str>, all: bool)
         .into_iter()
         .map(|c| {
             let chosen = choose(&Settings::default(), &Settings::default(), Some(c), &dir);
-            (c.name.clone(), endpoint(chosen))
+            (c.name.clone(), endpoint(chosen).map_err(|e| in_context(&c.name, e)))
         })
         .collect())
 }
@@ -285,11 +276,13 @@ fn list(file: &ConfigFile) -> String {
     }
 }
 
-/// `err` with the context's name in front of its message, same exit code.
+/// `err` about the context `name`, with the name in front of its message when the message does
+/// not already say it (same exit code).
 fn in_context(name: &str, err: CliError) -> CliError {
+    let named = |m: String| if m.contains(name) { m } else { format!("context {name}: {m}") };
     match err {
-        CliError::TlsFiles(m) => CliError::TlsFiles(format!("context {name}: {m}")),
-        CliError::Usage(m) => CliError::Usage(format!("context {name}: {m}")),
+        CliError::TlsFiles(m) => CliError::TlsFiles(named(m)),
+        CliError::Usage(m) => CliError::Usage(named(m)),
         other => other,
     }
 }

@@ -201,28 +201,14 @@ pub(super) fn is_fleet(cmd: &ClientCommand) -> bool {
 ///
 /// # Errors
 ///
-/// The resolver's ([`contexts::resolve_fleet_each`]): usage errors (no context matches, a bad
+/// The resolver's ([`contexts::resolve_fleet`]): usage errors (no context matches, a bad
 /// selector, a connection flag given with a fleet), the configuration file unreadable.
 fn members(conn: &ConnectArgs, fleet: &FleetArgs) -> Result<Vec<Member>, CliError> {
-    let each = contexts::resolve_fleet_each(conn, fleet.contexts.as_deref(), fleet.all_contexts)?;
+    let each = contexts::resolve_fleet(conn, fleet.contexts.as_deref(), fleet.all_contexts)?;
     Ok(each
         .into_iter()
-        .map(|(context, endpoint)| Member {
-            session: endpoint.map(|e| Session::new(&e, conn.timeout)).map_err(|e| in_context(&context, e)),
-            context,
-        })
+        .map(|(context, endpoint)| Member { session: endpoint.map(|e| Session::new(e, conn.timeout)), context })
         .collect())
-}
-
-/// `err` about the context `name`, saying so (the resolver's messages of one context do not
-/// always name it).
-fn in_context(name: &str, err: CliError) -> CliError {
-    let named = |m: String| if m.contains(name) { m } else { format!("context {name}: {m}") };
-    match err {
-        CliError::TlsFiles(m) => CliError::TlsFiles(named(m)),
-        CliError::Usage(m) => CliError::Usage(named(m)),
-        other => other,
-    }
 }
 
 /// Runs `cmd` over the fleet it selects ([`is_fleet`]).

@@ -55,7 +55,7 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
     if fleet::is_fleet(&cmd) {
         return fleet::run(cmd).await;
     }
-    let session = Session::new(&resolve_one(conn)?, conn.timeout);
+    let session = Session::new(resolve_one(conn)?, conn.timeout);
     let set = calls::set_request(&cmd)?;
     match cmd {
         ClientCommand::Get { target, .. } => {

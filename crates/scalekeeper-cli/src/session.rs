@@ -80,10 +80,10 @@ pub(crate) struct Session {
 impl Session {
     /// A session with `endpoint`, each call within `timeout_secs` seconds (`--timeout`; 0: no
     /// limit); connects on the first call.
-    pub(crate) fn new(endpoint: &Endpoint, timeout_secs: u64) -> Session {
+    pub(crate) fn new(endpoint: Endpoint, timeout_secs: u64) -> Session {
         Session {
             server: endpoint.server.to_string(),
-            endpoint: endpoint.clone(),
+            endpoint,
             timeout: call_timeout(timeout_secs),
             client: OnceCell::new(),
         }
@@ -235,7 +235,7 @@ mod tests {
             key: pem(),
             labels: Default::default(),
         };
-        let session = Session::new(&endpoint, 3);
+        let session = Session::new(endpoint, 3);
         let err = session.error(AttemptError::Call(Status::aborted("version 4 is not 5")), 1, Idempotency::Conditional);
         let text = err.to_string();
         assert!(

@@ -86,7 +86,7 @@ pub(super) async fn run(conn: &ConnectArgs, client_only: bool) -> Result<(), Cli
     } else {
         let answer = match resolve_one(conn) {
             Ok(endpoint) => {
-                Session::new(&endpoint, conn.timeout)
+                Session::new(endpoint, conn.timeout)
                     .call(Idempotency::Read, |mut c| async move { c.get_version(GetVersionRequest {}).await })
                     .await
             }

@@ -4,7 +4,8 @@
 
 use std::io::{self, Write as _};
 
-use scalekeeper_api::v1::{ExplainRequest, GetDeploymentRequest, WatchDeploymentsRequest};
+use scalekeeper_api::v1::{Deployment, ExplainRequest, GetDeploymentRequest, WatchDeploymentsRequest};
+use serde_json::Value;
 
 use super::super::CliError;
 use super::super::args::{Instant, Output, parse_target};
@@ -60,30 +61,41 @@ pub(super) async fn list(
 
 /// Prints each context's Deployments: the list table with CONTEXT first, or the JSON document
 /// `{"deployments": [..], "contexts": [..]}` (`render::fleet::fleet_json`).
-fn print_deployments(answers: &[Answer<Vec<scalekeeper_api::v1::Deployment>>], output: Output) -> Result<(), CliError> {
+fn print_deployments(answers: &[Answer<Vec<Deployment>>], output: Output) -> Result<(), CliError> {
     match output {
-        Output::Table => {
-            let parts: Vec<Part<'_>> = answers
-                .iter()
-                .map(|a| Part {
-                    context: &a.context,
-                    rows: a.result.as_ref().map(|ds| ds.iter().map(list_row).collect()),
-                })
-                .collect();
-            emit(&render_fleet_table(LIST_COLUMNS, &parts))
-        }
-        Output::Json => {
-            let mut parts = Vec::with_capacity(answers.len());
-            for a in answers {
-                let objects = match &a.result {
-                    Ok(ds) => Ok(ds.iter().map(deployment_json).collect::<Result<Vec<_>, _>>()?),
-                    Err(e) => Err(e),
-                };
-                parts.push((a.context.as_str(), objects));
-            }
-            emit(&pretty(&fleet_json("deployments", parts))?)
-        }
+        Output::Table => emit(&render_fleet_table(LIST_COLUMNS, &table_parts(answers, list_row))),
+        Output::Json => emit(&pretty(&answers_json("deployments", answers, deployment_json)?)?),
     }
+}
+
+/// Each context's rows of a fleet table (`row` makes one of an item), or its error.
+fn table_parts<'a, T>(answers: &'a [Answer<Vec<T>>], row: fn(&T) -> Vec<String>) -> Vec<Part<'a>> {
+    answers
+        .iter()
+        .map(|a| Part { context: &a.context, rows: a.result.as_ref().map(|items| items.iter().map(row).collect()) })
+        .collect()
+}
+
+/// The JSON document of a fleet read (`render::fleet::fleet_json`): each context's items under
+/// `key` (`to_json` prints one), the contexts that did not answer under `contexts`.
+///
+/// # Errors
+///
+/// INTERNAL when an item cannot be printed as JSON.
+fn answers_json<T>(
+    key: &str,
+    answers: &[Answer<Vec<T>>],
+    to_json: fn(&T) -> Result<Value, CliError>,
+) -> Result<Value, CliError> {
+    let mut parts = Vec::with_capacity(answers.len());
+    for a in answers {
+        let objects = match &a.result {
+            Ok(items) => Ok(items.iter().map(to_json).collect::<Result<Vec<_>, _>>()?),
+            Err(e) => Err(e),
+        };
+        parts.push((a.context.as_str(), objects));
+    }
+    Ok(fleet_json(key, parts))
 }
 
 /// `diff` over a fleet, with `kubectl diff`'s exit codes: Ok when every context answered and
@@ -105,27 +117,8 @@ pub(super) async fn diff(
     let failed = answers.iter().any(|a| a.result.is_err());
     match output {
         Output::Table if out_of_sync == 0 && !failed => emit("no differences\n")?,
-        Output::Table => {
-            let parts: Vec<Part<'_>> = answers
-                .iter()
-                .map(|a| Part {
-                    context: &a.context,
-                    rows: a.result.as_ref().map(|ds| ds.iter().map(diff_row).collect()),
-                })
-                .collect();
-            emit(&render_fleet_table(DIFF_COLUMNS, &parts))?
-        }
-        Output::Json => {
-            let mut parts = Vec::with_capacity(answers.len());
-            for a in &answers {
-                let objects = match &a.result {
-                    Ok(ds) => Ok(ds.iter().map(diff_json).collect::<Result<Vec<_>, _>>()?),
-                    Err(e) => Err(e),
-                };
-                parts.push((a.context.as_str(), objects));
-            }
-            emit(&pretty(&fleet_json("diffs", parts))?)?
-        }
+        Output::Table => emit(&render_fleet_table(DIFF_COLUMNS, &table_parts(&answers, diff_row)))?,
+        Output::Json => emit(&pretty(&answers_json("diffs", &answers, diff_json)?)?)?,
     }
     all_answered(&answers).map_err(|e| CliError::DiffFailed(Box::new(e)))?;
     if out_of_sync == 0 { Ok(()) } else { Err(CliError::OutOfSync(out_of_sync)) }

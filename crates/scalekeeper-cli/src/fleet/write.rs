@@ -116,12 +116,8 @@ impl Write {
 
     /// The Deployment written, as NAMESPACE/NAME.
     fn target(&self) -> String {
-        let (ns, name) = match self {
-            Write::Set(r) => (&r.namespace, &r.name),
-            Write::Clear(r) => (&r.namespace, &r.name),
-            Write::Schedule { req, .. } => (&req.namespace, &req.name),
-        };
-        format!("{ns}/{name}")
+        let GetDeploymentRequest { namespace, name } = self.read();
+        format!("{namespace}/{name}")
     }
 
     /// The read that gives the version the write is bound to.
