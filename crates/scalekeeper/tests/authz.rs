@@ -16,8 +16,6 @@ use common::{Options, TargetEnv, bind, cluster_role};
 use k8s_openapi::api::rbac::v1::{ClusterRole, RoleBinding};
 use kube::Api;
 use kube::api::DeleteParams;
-use scalekeeper::authz::AuthorizationMode;
-use scalekeeper::server::AuthorizationConfig;
 use scalekeeper_api::v1 as pb;
 use std::time::Duration;
 use tonic::Code;
@@ -30,13 +28,7 @@ async fn start(audit_log: &std::path::Path) -> TargetEnv {
     common::start_target(Options {
         audit_log: Some(audit_log.to_path_buf()),
         clients: vec![VIEWER.into(), EDITOR.into(), NOBODY.into()],
-        authorization: AuthorizationConfig {
-            mode: AuthorizationMode::Rbac,
-            // Short, so a binding made by the test works at once for a decision cached before it.
-            allow_ttl: Duration::from_millis(100),
-            deny_ttl: Duration::from_millis(100),
-            allow_system_groups: false,
-        },
+        authorization: common::rbac(),
         ..Default::default()
     })
     .await

@@ -33,7 +33,7 @@ fn cli(env: &common::Env, server: &str, args: &[&str]) -> tokio::process::Comman
         .env("SCALEKEEPER_KEY", key)
         .env("NO_COLOR", "1")
         // No contexts file: a developer's ~/.config/scalekeeper/config.yaml must not leak in.
-        .env("SCALEKEEPER_CONFIG", concat!(env!("CARGO_TARGET_TMPDIR"), "/no-client-config.yaml"))
+        .env("SCALEKEEPER_CONFIG", common::NO_CLIENT_CONFIG)
         .kill_on_drop(true);
     cmd
 }
@@ -41,11 +41,7 @@ fn cli(env: &common::Env, server: &str, args: &[&str]) -> tokio::process::Comman
 /// Runs the CLI to the end: (exit code, stdout, stderr).
 async fn run(env: &common::Env, server: &str, args: &[&str]) -> (i32, String, String) {
     let out = cli(env, server, args).output().await.unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::outcome(out)
 }
 
 fn via(proxy: &Proxy) -> String {

@@ -35,11 +35,7 @@ async fn run(config: &Path, vars: &[(&str, &str)], args: &[&str]) -> (i32, Strin
         .output()
         .await
         .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::outcome(out)
 }
 
 /// A contexts file next to the env's certificates (in its directory): `sim` reaches the server

@@ -19,9 +19,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{Env, Options, TargetEnv};
-use scalekeeper::authz::AuthorizationMode;
 use scalekeeper::dev::{DEV_IDENTITY, DEV_VIEWER, dev_rbac};
-use scalekeeper::server::AuthorizationConfig;
 use serde_json::Value;
 use testkit::{POLL, wait_for};
 
@@ -73,8 +71,7 @@ async fn cli(config: &Path, args: &[&str]) -> (i32, String, String) {
         .output()
         .await
         .unwrap();
-    let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
-    (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+    common::outcome(out)
 }
 
 /// Runs the CLI as [`cli`] does, but on a terminal: under `script` (util-linux), whose pty is
@@ -129,12 +126,7 @@ async fn fan_out_reads_and_fleet_writes_over_three_servers() {
     let mut b: Env = common::start().await;
     let c: Env = common::start_with(Options {
         clients: vec![DEV_IDENTITY.into(), DEV_VIEWER.into()],
-        authorization: AuthorizationConfig {
-            mode: AuthorizationMode::Rbac,
-            allow_ttl: Duration::from_millis(100),
-            deny_ttl: Duration::from_millis(100),
-            allow_system_groups: false,
-        },
+        authorization: common::rbac(),
         ..Default::default()
     })
     .await;

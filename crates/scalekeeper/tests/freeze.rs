@@ -21,9 +21,7 @@ use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::Api;
 use kube::api::PostParams;
-use scalekeeper::authz::AuthorizationMode;
 use scalekeeper::cache::Scope;
-use scalekeeper::server::AuthorizationConfig;
 use scalekeeper_api::v1 as pb;
 use serde_json::json;
 use testkit::{POLL, wait_for_async};
@@ -103,7 +101,7 @@ async fn cli(env: &TargetEnv, identity: &str, args: &[&str]) -> (i32, String, St
         .env("SCALEKEEPER_KEY", key)
         .env("NO_COLOR", "1")
         // No contexts file: a developer's ~/.config/scalekeeper/config.yaml must not leak in.
-        .env("SCALEKEEPER_CONFIG", concat!(env!("CARGO_TARGET_TMPDIR"), "/no-client-config.yaml"))
+        .env("SCALEKEEPER_CONFIG", common::NO_CLIENT_CONFIG)
         .kill_on_drop(true)
         .output()
         .await
@@ -120,12 +118,7 @@ async fn a_freeze_holds_the_selection_skips_an_hpas_deployment_and_reports_a_den
         scope: Scope::Namespaces(vec!["shop".into(), "payments".into(), "ops".into()]),
         audit_log: Some(audit_log.clone()),
         clients: vec![SRE.into()],
-        authorization: AuthorizationConfig {
-            mode: AuthorizationMode::Rbac,
-            allow_ttl: Duration::from_millis(100),
-            deny_ttl: Duration::from_millis(100),
-            allow_system_groups: false,
-        },
+        authorization: common::rbac(),
         ..Default::default()
     })
     .await;

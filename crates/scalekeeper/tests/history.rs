@@ -103,7 +103,7 @@ fn cli(env: &TargetEnv, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_scalekeeper"))
         .args(args)
         // No contexts file: a developer's ~/.config/scalekeeper/config.yaml must not leak in.
-        .env("SCALEKEEPER_CONFIG", concat!(env!("CARGO_TARGET_TMPDIR"), "/no-client-config.yaml"))
+        .env("SCALEKEEPER_CONFIG", common::NO_CLIENT_CONFIG)
         .args(["--server", &format!("localhost:{}", env.grpc_addr.port())])
         .arg("--ca")
         .arg(&env.certs.ca)

@@ -10,11 +10,8 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
 use common::Options;
-use scalekeeper::authz::AuthorizationMode;
-use scalekeeper::server::AuthorizationConfig;
 use scalekeeper_api::v1 as pb;
 use tonic::Code;
 
@@ -26,7 +23,7 @@ async fn cli(env: &common::Env, server: &str, identity: &str, args: &[&str]) -> 
     let (cert, key) = env.client_files(identity);
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_scalekeeper"))
         .args(args)
-        .env("SCALEKEEPER_CONFIG", concat!(env!("CARGO_TARGET_TMPDIR"), "/no-client-config.yaml"))
+        .env("SCALEKEEPER_CONFIG", common::NO_CLIENT_CONFIG)
         .env("SCALEKEEPER_SERVER", server)
         .env("SCALEKEEPER_CA", &env.certs.ca)
         .env("SCALEKEEPER_CERT", cert)
@@ -36,25 +33,12 @@ async fn cli(env: &common::Env, server: &str, identity: &str, args: &[&str]) -> 
         .output()
         .await
         .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::outcome(out)
 }
 
 async fn start_rbac() -> common::Env {
-    common::start_with(Options {
-        clients: vec![NOBODY.into()],
-        authorization: AuthorizationConfig {
-            mode: AuthorizationMode::Rbac,
-            allow_ttl: Duration::from_millis(100),
-            deny_ttl: Duration::from_millis(100),
-            allow_system_groups: false,
-        },
-        ..Default::default()
-    })
-    .await
+    common::start_with(Options { clients: vec![NOBODY.into()], authorization: common::rbac(), ..Default::default() })
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,6 +24,30 @@ pub const SEED: &str = include_str!("../../../../examples/kubesim-seed.yaml");
 /// How long a GET of `/readyz` or `/metrics` may take.
 pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A contexts file no test writes: every test that runs the CLI or `scalekeeper dev` points
+/// `SCALEKEEPER_CONFIG` here (or at a file of its own), so a developer's file never leaks in.
+pub const NO_CLIENT_CONFIG: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/no-client-config.yaml");
+
+/// RBAC through SubjectAccessReviews, with 100 ms decision caches so that a binding a test
+/// makes applies at once, and no certificate claiming a `system:` group.
+pub fn rbac() -> scalekeeper::server::AuthorizationConfig {
+    scalekeeper::server::AuthorizationConfig {
+        mode: scalekeeper::authz::AuthorizationMode::Rbac,
+        allow_ttl: Duration::from_millis(100),
+        deny_ttl: Duration::from_millis(100),
+        allow_system_groups: false,
+    }
+}
+
+/// A finished CLI run as (exit code, stdout, stderr); -1 when a signal ended it.
+pub fn outcome(out: std::process::Output) -> (i32, String, String) {
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A plain HTTP/1.1 GET of the server's HTTP port: (status, body), or (0, "") without an
 /// answer within [`HTTP_TIMEOUT`].
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
