@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt as _;
@@ -15,7 +15,7 @@ use kube_selectors::LabelSelector;
 use scalekeeper_api::code_name;
 use scalekeeper_api::v1 as pb;
 use scalekeeper_api::v1::scale_service_server::ScaleService;
-use scalekeeper_core::authz::{Subject, Verb, denial, system_groups, system_groups_denial};
+use scalekeeper_core::authz::{Verb, denial, system_groups, system_groups_denial};
 use scalekeeper_core::write::{self, BoundsChange, Change, WindowSpec};
 use scalekeeper_core::{
     Violation, page_size, validate_bounds, validate_hold, validate_if_current, validate_namespace_filter,
@@ -34,10 +34,11 @@ use crate::cache::view::DeploymentView;
 use crate::cache::{Cache, CachedDeployment};
 use crate::limits::{Limit, Refusal, WatchGate};
 use crate::metrics::Metrics;
-use crate::tls::PeerInfo;
 use crate::writer::{Writer, Written};
+use caller::{CallFacts, Caller, authenticated, caller};
 
 mod bulk;
+mod caller;
 mod explain;
 mod history;
 mod version;
@@ -84,39 +85,6 @@ pub struct Service {
     reader: crate::explain::Reader,
 }
 
-/// Who calls: the identity as logged, and the Kubernetes subject authorization checks name
-/// (`None` when the certificate names no acceptable identity).
-#[derive(Debug, Clone)]
-struct Caller {
-    identity: String,
-    /// The call's request id: in its log line, its audit record, its `x-request-id` and in
-    /// the status a stream ends with.
-    request_id: String,
-    subject: Option<Subject>,
-    /// The remote address, for its audit records.
-    peer: String,
-    /// What the call did, for its audit record.
-    facts: Arc<Mutex<CallFacts>>,
-}
-
-/// What an audit record says about a call besides who and how it ended.
-#[derive(Debug, Clone, Default)]
-struct CallFacts {
-    namespace: String,
-    name: String,
-    verb: Option<Verb>,
-    decision: Option<AuditDecision>,
-    write: Option<(Snapshot, Snapshot, Option<i64>)>,
-    /// The write was a dry run.
-    dry_run: bool,
-}
-
-impl Caller {
-    fn facts(&self) -> std::sync::MutexGuard<'_, CallFacts> {
-        self.facts.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 /// The replica state of a view, as an audit record shows it.
 fn snapshot(v: Option<&DeploymentView>) -> Snapshot {
     let effective = v.and_then(|v| v.effective_at(jiff::Timestamp::now()));
@@ -127,44 +95,6 @@ fn snapshot(v: Option<&DeploymentView>) -> Snapshot {
         effective: effective.as_ref().map(|e| e.replicas),
         rule: effective.map(|e| e.source.kind().as_str().to_owned()),
     }
-}
-
-/// The caller and its remote address, from the connection's client certificate.
-fn caller<T>(req: &Request<T>) -> (Caller, String) {
-    match req.extensions().get::<PeerInfo>() {
-        Some(p) => (
-            Caller {
-                identity: p.identity.as_ref().map(|i| i.to_string()).unwrap_or_else(|| "<no identity>".into()),
-                request_id: super::status::new_request_id(),
-                subject: p.identity.as_ref().map(|i| i.subject()),
-                peer: p.remote_addr.to_string(),
-                facts: Arc::default(),
-            },
-            p.remote_addr.to_string(),
-        ),
-        None => (
-            Caller {
-                identity: "<unknown>".into(),
-                request_id: super::status::new_request_id(),
-                subject: None,
-                peer: String::new(),
-                facts: Arc::default(),
-            },
-            String::new(),
-        ),
-    }
-}
-
-/// The caller's Kubernetes subject: every call needs one, GetVersion nothing more.
-///
-/// # Errors
-/// PERMISSION_DENIED when the client certificate names no identity scalekeeper accepts.
-fn authenticated(caller: &Caller) -> Result<&Subject, Error> {
-    caller.subject.as_ref().ok_or_else(|| {
-        Error::PermissionDenied(
-            "the client certificate names no identity scalekeeper accepts (a SAN URI, a SAN DNS name, or a Common Name that is not a URI)".into(),
-        )
-    })
 }
 
 /// Which Deployments a page walks through.
