@@ -29,6 +29,12 @@ use tonic::Code;
 
 const T: Duration = Duration::from_secs(10);
 
+/// The hold the flap-guard tests trip the guard under, in seconds: long enough that a
+/// correction and the trip that follows it fit before its expiry on a loaded 2-core CI runner
+/// (3 s did not: the suspension began, or was seen, only after the hold had expired), short
+/// enough that the expiry comes within [`T`] of the trip.
+const SHORT_HOLD_SECONDS: i64 = 6;
+
 fn set(ns: &str, name: &str, replicas: i32) -> pb::SetReplicasRequest {
     pb::SetReplicasRequest { namespace: ns.into(), name: name.into(), replicas, ..Default::default() }
 }
@@ -177,7 +183,7 @@ async fn a_hold_that_expires_during_a_suspension_is_applied_at_its_expiry() {
     let shop = env.ns("shop");
     let mut c = env.client().await;
     c.set_replicas(set(&shop, "web", 4)).await.unwrap();
-    let r = c.set_replicas(hold(&shop, "web", 10, 3, "INC-9: a short hold")).await.unwrap().into_inner();
+    let r = c.set_replicas(hold(&shop, "web", 10, SHORT_HOLD_SECONDS, "INC-9: a short hold")).await.unwrap().into_inner();
     let until = instant(r.deployment.unwrap().hold.unwrap().until.as_ref().unwrap());
     // Someone keeps scaling: one correction back to the hold, then the flap guard trips
     // (flap_max 1) and the drift stands.
@@ -227,7 +233,8 @@ async fn a_suspension_a_hold_expiry_ended_stays_ended_when_the_cache_lags() {
     let shop = env.ns("shop");
     let mut c = env.client().await;
     c.set_replicas(set(&shop, "web", 4)).await.unwrap();
-    c.set_replicas(hold(&shop, "web", 10, 3, "INC-9: a short hold")).await.unwrap();
+    let r = c.set_replicas(hold(&shop, "web", 10, SHORT_HOLD_SECONDS, "INC-9: a short hold")).await.unwrap().into_inner();
+    let until = instant(r.deployment.unwrap().hold.unwrap().until.as_ref().unwrap());
     common::cluster::patch_replicas(&env.kube, &shop, "web", 7, "other-controller").await;
     wait_for_async("corrected to the hold", T, POLL, || async { env.spec_replicas(&shop, "web").await == 10 }).await;
     // The trip in a later second than the hold's placement: the status' record of the
@@ -237,6 +244,7 @@ async fn a_suspension_a_hold_expiry_ended_stays_ended_when_the_cache_lags() {
     common::cluster::patch_replicas(&env.kube, &shop, "web", 7, "other-controller").await;
     wait_for_async("suspended", T, POLL, || async { suspended(&env, &shop, "web").await.as_deref() == Some("True") })
         .await;
+    assert!(jiff::Timestamp::now() < until, "the suspension must begin before the hold expires to test anything");
     // From now on every watch event arrives half a second after its change.
     sim.set_faults(kubesim::FaultSpec { watch_delay_ms: 500, ..Default::default() });
     wait_for_async("back to the declared count at the hold's expiry", T, POLL, || async {
