@@ -7,6 +7,7 @@
 
 pub mod admission;
 pub mod ahead;
+pub mod approval;
 pub mod authz;
 pub mod build_info;
 pub mod duration;

@@ -10,6 +10,7 @@
 use jiff::Timestamp;
 
 use crate::admission::Guard;
+use crate::approval::ApprovalRule;
 use crate::rules::{Bounds, Effective, Hold, Rules, Scheduled};
 use crate::sync::Mode;
 
@@ -34,6 +35,8 @@ pub struct Spec {
     pub hold: Option<HoldSpec>,
     /// `schedule`: weekly windows with their counts, in precedence order.
     pub schedule: Vec<WindowSpec>,
+    /// `approval`: which changes need other identities' approval ([`crate::approval`]).
+    pub approval: Option<ApprovalRule>,
 }
 
 /// A hold as the policy records it (`spec.hold`).

@@ -89,6 +89,46 @@ pub struct ReplicaPolicySpec {
     /// now wins); outside every window the declared count applies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedule: Vec<PolicyWindow>,
+    /// The two-person rule: which changes of this policy's counts need approval by other
+    /// identities (a ScaleRequest). Once set, changing or removing it needs approval too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<PolicyApproval>,
+}
+
+/// The approval rule (`spec.approval`): a declared, held or scheduled count above `above` or
+/// below `below`, or a step from the count in force larger than `maxStepPercent` percent of it
+/// (any step from 0), needs `approvers` approvals, each by an identity other than the
+/// requester's.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyApproval {
+    /// Counts above this (a number of Pods) need approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub above: Option<i32>,
+    /// Counts below this (a number of Pods) need approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub below: Option<i32>,
+    /// Steps larger than this percentage of the count in force need approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_step_percent: Option<u32>,
+    /// How many approvals a change needs (1 to 5).
+    #[schemars(range(min = 1, max = 5))]
+    pub approvers: u32,
+}
+
+impl From<&PolicyApproval> for scalekeeper_core::approval::ApprovalRule {
+    fn from(a: &PolicyApproval) -> Self {
+        Self { above: a.above, below: a.below, max_step_percent: a.max_step_percent, approvers: a.approvers }
+    }
+}
+
+impl From<scalekeeper_core::approval::ApprovalRule> for PolicyApproval {
+    fn from(a: scalekeeper_core::approval::ApprovalRule) -> Self {
+        Self { above: a.above, below: a.below, max_step_percent: a.max_step_percent, approvers: a.approvers }
+    }
 }
 
 /// A hold (`spec.hold`): `replicas` until `until`, for `reason`.
@@ -171,6 +211,7 @@ impl From<&ReplicaPolicySpec> for Spec {
                 .iter()
                 .map(|w| WindowSpec { window: w.window.clone(), replicas: w.replicas })
                 .collect(),
+            approval: s.approval.as_ref().map(Into::into),
         }
     }
 }
@@ -193,6 +234,7 @@ impl From<Spec> for ReplicaPolicySpec {
                 freeze: h.freeze,
             }),
             schedule: s.schedule.into_iter().map(|w| PolicyWindow { window: w.window, replicas: w.replicas }).collect(),
+            approval: s.approval.map(Into::into),
         }
     }
 }

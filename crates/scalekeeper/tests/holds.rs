@@ -183,7 +183,8 @@ async fn a_hold_that_expires_during_a_suspension_is_applied_at_its_expiry() {
     let shop = env.ns("shop");
     let mut c = env.client().await;
     c.set_replicas(set(&shop, "web", 4)).await.unwrap();
-    let r = c.set_replicas(hold(&shop, "web", 10, SHORT_HOLD_SECONDS, "INC-9: a short hold")).await.unwrap().into_inner();
+    let r =
+        c.set_replicas(hold(&shop, "web", 10, SHORT_HOLD_SECONDS, "INC-9: a short hold")).await.unwrap().into_inner();
     let until = instant(r.deployment.unwrap().hold.unwrap().until.as_ref().unwrap());
     // Someone keeps scaling: one correction back to the hold, then the flap guard trips
     // (flap_max 1) and the drift stands.
@@ -233,7 +234,8 @@ async fn a_suspension_a_hold_expiry_ended_stays_ended_when_the_cache_lags() {
     let shop = env.ns("shop");
     let mut c = env.client().await;
     c.set_replicas(set(&shop, "web", 4)).await.unwrap();
-    let r = c.set_replicas(hold(&shop, "web", 10, SHORT_HOLD_SECONDS, "INC-9: a short hold")).await.unwrap().into_inner();
+    let r =
+        c.set_replicas(hold(&shop, "web", 10, SHORT_HOLD_SECONDS, "INC-9: a short hold")).await.unwrap().into_inner();
     let until = instant(r.deployment.unwrap().hold.unwrap().until.as_ref().unwrap());
     common::cluster::patch_replicas(&env.kube, &shop, "web", 7, "other-controller").await;
     wait_for_async("corrected to the hold", T, POLL, || async { env.spec_replicas(&shop, "web").await == 10 }).await;

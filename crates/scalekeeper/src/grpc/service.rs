@@ -37,6 +37,7 @@ use crate::metrics::Metrics;
 use crate::writer::{Writer, Written};
 use caller::{CallFacts, Caller, authenticated, caller};
 
+mod approvals;
 mod bulk;
 mod caller;
 mod explain;
@@ -735,5 +736,33 @@ impl ScaleService for Service {
         req: Request<pb::GetVersionRequest>,
     ) -> Result<Response<pb::GetVersionResponse>, Status> {
         self.call("GetVersion", req, |_, who| async move { version::get_version_call(&who) }).await
+    }
+
+    async fn set_approval(
+        &self,
+        req: Request<pb::SetApprovalRequest>,
+    ) -> Result<Response<pb::SetApprovalResponse>, Status> {
+        self.call("SetApproval", req, |r, who| self.set_approval_call(r, who)).await
+    }
+
+    async fn list_scale_requests(
+        &self,
+        req: Request<pb::ListScaleRequestsRequest>,
+    ) -> Result<Response<pb::ListScaleRequestsResponse>, Status> {
+        self.call("ListScaleRequests", req, |r, who| self.list_scale_requests_call(r, who)).await
+    }
+
+    async fn approve_scale_request(
+        &self,
+        req: Request<pb::ApproveScaleRequestRequest>,
+    ) -> Result<Response<pb::ApproveScaleRequestResponse>, Status> {
+        self.call("ApproveScaleRequest", req, |r, who| self.approve_scale_request_call(r, who)).await
+    }
+
+    async fn deny_scale_request(
+        &self,
+        req: Request<pb::DenyScaleRequestRequest>,
+    ) -> Result<Response<pb::DenyScaleRequestResponse>, Status> {
+        self.call("DenyScaleRequest", req, |r, who| self.deny_scale_request_call(r, who)).await
     }
 }
