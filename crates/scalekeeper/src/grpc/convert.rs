@@ -72,6 +72,17 @@ pub fn deployment_at(view: &DeploymentView, now: jiff::Timestamp) -> pb::Deploym
         next_change_at: next.map(|(t, _)| timestamp(t)),
         next_replicas: next.map(|(_, n)| n),
         guard: policy.map_or(pb::Guard::Unspecified, |p| guard(p.spec.guard)) as i32,
+        approval: policy.and_then(|p| p.spec.approval.as_ref()).map(approval_rule),
+    }
+}
+
+/// The API's `ApprovalRule` for a policy's `spec.approval`.
+pub fn approval_rule(a: &crate::policy::PolicyApproval) -> pb::ApprovalRule {
+    pb::ApprovalRule {
+        above: a.above,
+        below: a.below,
+        max_step_percent: a.max_step_percent.map(|p| i32::try_from(p).unwrap_or(i32::MAX)),
+        approvers: i32::try_from(a.approvers).unwrap_or(i32::MAX),
     }
 }
 
