@@ -86,6 +86,9 @@ pub const REASON_WINDOW_ENDED: &str = "ScheduleWindowEnded";
 /// Event reason: a caller replaced a policy's schedule through the API (published by the
 /// API's writer).
 pub const REASON_SCHEDULE_CHANGED: &str = "ScheduleChanged";
+/// Event reason: a caller set or removed a policy's approval rule through the API (published
+/// by the API's writer).
+pub const REASON_APPROVAL_RULE_CHANGED: &str = "ApprovalRuleChanged";
 
 /// Condition type: whether the flap guard suspended enforcement.
 pub const CONDITION_SUSPENDED: &str = "EnforcementSuspended";

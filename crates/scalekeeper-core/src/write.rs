@@ -44,6 +44,11 @@
 //! | 24 | thaw a policy a freeze created, still at the generation the freeze wrote | the policy deleted (unmanaged again); no scale; `HoldCleared` |
 //! | 25 | thaw, and no freeze's hold is active (none, a hold placed otherwise, no policy) | nothing written, no Event; [`Outcome::nothing_to_do`] |
 //! | 26 | thaw the freeze's active hold | replaced without it; scale to the rule that applies; `HoldCleared` |
+//! | 27 | (checked after row 9) the policy has an approval rule and the change would delete the policy | [`Refusal::ApprovalRuleInTheWay`] |
+//! | 28 | (checked after row 27) the write carries no approval, and the policy's approval rule asks approval for the change ([`crate::approval::needs`]) | [`Refusal::NeedsApproval`] |
+//! | 29 | set or remove the approval rule | replaced with it; no scale; `ApprovalRuleChanged` |
+//!
+//! Rows 27–29 are tested in `write/two_person.rs`.
 //!
 //! A freeze places holds through row 17 (and 23), and a thaw ends only the holds a freeze
 //! marked (rows 24–26): a hold placed by SetReplicas stays.
@@ -59,7 +64,11 @@ use jiff::Timestamp;
 
 use crate::Violation;
 use crate::admission::Guard;
-use crate::plan::{REASON_HOLD_CLEARED, REASON_HOLD_STARTED, REASON_REPLICAS_DECLARED, REASON_SCHEDULE_CHANGED};
+use crate::approval::{self, ApprovalRule};
+use crate::plan::{
+    REASON_APPROVAL_RULE_CHANGED, REASON_HOLD_CLEARED, REASON_HOLD_STARTED, REASON_REPLICAS_DECLARED,
+    REASON_SCHEDULE_CHANGED,
+};
 use crate::rules::{BoundsError, RuleKind};
 use crate::spec::{timestamp, timestamp_millis};
 use crate::sync::Mode;
@@ -109,6 +118,9 @@ pub enum Change {
     /// Replace the schedule (empty: clear it); a new policy declares the Deployment's current
     /// `spec.replicas`.
     Schedule(Vec<WindowSpec>),
+    /// Set the approval rule (`None`: remove it); a new policy declares the Deployment's
+    /// current `spec.replicas`.
+    SetApproval(Option<ApprovalRule>),
     /// Delete the policy: stop managing the Deployment.
     Delete,
 }
@@ -192,6 +204,11 @@ pub struct Request<'a> {
     pub dry_run: bool,
     /// The caller's identity, recorded on the policy and named in the Event.
     pub identity: &'a str,
+    /// The approval this write carries: `None` for a write made by its caller, which the
+    /// policy's approval rule may refuse ([`Refusal::NeedsApproval`]); `Some(words)` for the
+    /// change of an approved ScaleRequest (e.g. `approved by bob in ScaleRequest shop/web-x7k2p`),
+    /// which the rule let through and the Event names.
+    pub approval: Option<&'a str>,
 }
 
 /// The ReplicaPolicy as read before the write.
@@ -486,6 +503,29 @@ pub enum Refusal {
     /// A request field is not acceptable (the violation names it, as in the API request).
     #[error("{}: {}", .0.field, .0.description)]
     Invalid(Violation),
+    /// The policy's approval rule asks other identities' approval for this change (the
+    /// two-person rule, [`crate::approval`]): the writer records it as a ScaleRequest instead.
+    #[error("this change needs {approvals_needed} approval(s) by another identity: {}", two_person::describe(.needs))]
+    NeedsApproval {
+        /// What needs approval, in the order [`approval::needs`] found it.
+        needs: Vec<approval::Need>,
+        /// How many approvals (the rule's [`ApprovalRule::approvals_needed`]).
+        approvals_needed: u32,
+        /// The policy's generation the change was planned on (the state an approved change
+        /// must still find).
+        generation: i64,
+    },
+    /// The policy has an approval rule, and the write would delete it with the policy: the
+    /// rule must be removed first, through the approval flow.
+    #[error(
+        "ReplicaPolicy {namespace}/{name} has an approval rule: remove it first (`scalekeeper approval clear          {namespace}/{name}`, which needs approval), then clear the declaration"
+    )]
+    ApprovalRuleInTheWay {
+        /// Namespace of the policy.
+        namespace: String,
+        /// Name of the policy.
+        name: String,
+    },
 }
 
 /// The message of [`Refusal::HpaOwnsCount`], for HPA `hpa` targeting Deployment `deployment`
@@ -565,6 +605,7 @@ pub fn plan(input: &Input<'_>) -> Result<WritePlan, Refusal> {
     check_version(request, policy)?;
     check_current(request, policy, deployment, *attempt, now)?;
     let applied = apply(request, policy, deployment, *default_guard, now)?;
+    two_person::check(request, policy, applied.spec(), now)?;
     let outcome = outcome(&applied, policy, deployment, request.dry_run, now);
     let spec_after = applied.spec().cloned();
     if request.dry_run {
@@ -664,6 +705,10 @@ fn apply(
             spec.schedule.clone_from(windows);
             REASON_SCHEDULE_CHANGED
         }
+        Change::SetApproval(rule) => {
+            spec.approval = *rule;
+            REASON_APPROVAL_RULE_CHANGED
+        }
     };
     spec.deployment_uid.clone_from(&deployment.uid);
     spec.rules().check_bounds(spec.replicas, now).map_err(Refusal::OutOfBounds)?;
@@ -737,13 +782,19 @@ fn event(
             "{who} set the schedule to {}",
             windows.iter().map(|w| format!("{:?} -> {}", w.window, w.replicas)).collect::<Vec<_>>().join(", ")
         ),
+        Change::SetApproval(Some(rule)) => format!("{who} set the approval rule: {}", two_person::describe_rule(rule)),
+        Change::SetApproval(None) => format!("{who} removed the approval rule"),
         Change::Delete => String::new(),
     };
+    if let Some(approved) = request.approval {
+        tail.push_str(&format!(" ({approved})"));
+    }
     WriteEvent { reason, what, tail, from: outcome.spec_before, to: outcome.spec_after }
 }
 
 mod checks;
 mod freeze;
+mod two_person;
 
 pub use checks::{check_current, check_version};
 use freeze::{created_by_freeze, thaw_event};

@@ -330,6 +330,7 @@ impl Webhook {
                         _ => None,
                     },
                 }),
+                scale_request: None,
             });
         }
         let (reason, note) = match verdict {

@@ -91,6 +91,21 @@ pub struct Record {
     /// write made past scalekeeper.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub admission: Option<AdmissionAudit>,
+    /// The ScaleRequest the call made, approved or denied (the two-person rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale_request: Option<ScaleRequestAudit>,
+}
+
+/// The ScaleRequest a call made, approved or denied, as an audit line records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScaleRequestAudit {
+    /// Its name (in the record's namespace).
+    pub name: String,
+    /// The SHA-256 digest of its spec: what was requested, and what an approval approved.
+    pub digest: String,
+    /// Its phase after the call (`Pending`, `Approved`, `Applied`, `Denied`, `Superseded`).
+    pub phase: String,
 }
 
 /// What the admission guard decided about one write of `spec.replicas` (a warning, a refusal,
@@ -191,6 +206,7 @@ mod tests {
             generation: Some(1),
             dry_run: false,
             admission: None,
+            scale_request: None,
         };
         a.record(&r);
         a.record(&Record { before: None, after: None, generation: None, ..r });

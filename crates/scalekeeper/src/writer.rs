@@ -50,6 +50,9 @@ use scalekeeper_core::write::{
 
 use crate::events::publish_on;
 
+mod requests;
+pub use requests::{Ask, Decided, counted, state, summary};
+
 use crate::cache::view::DeploymentView;
 use crate::policy::{
     CREATED_BY_FREEZE, FIELD_MANAGER, LAST_SET_AT, LAST_SET_BY, LAST_SET_DEPLOYMENT_GENERATION, PolicyGuard,
@@ -134,6 +137,30 @@ pub enum WriteError {
         /// What is wrong with it.
         description: String,
     },
+    /// The policy's approval rule holds the write back (the two-person rule): the caller
+    /// records it as a ScaleRequest ([`Writer::request_approval`]) unless it was a dry run.
+    #[error("{}", Refusal::NeedsApproval { needs: .needs.clone(), approvals_needed: *.approvals_needed, generation: *.generation })]
+    NeedsApproval {
+        /// What needs approval.
+        needs: Vec<scalekeeper_core::approval::Need>,
+        /// How many approvals.
+        approvals_needed: u32,
+        /// The policy's generation the write was planned on.
+        generation: i64,
+        /// The Deployment's UID.
+        deployment_uid: String,
+    },
+    /// The write was recorded as ScaleRequest `namespace/request`, waiting for approval; the
+    /// message says what needs approval and the command that approves it.
+    #[error("{message}")]
+    ApprovalRequired {
+        /// Namespace of the request.
+        namespace: String,
+        /// Name of the request.
+        request: String,
+        /// What the caller reads.
+        message: String,
+    },
     /// The Kubernetes API refused or failed a call about `what`.
     #[error("{what}: {source}")]
     Kube {
@@ -170,11 +197,17 @@ impl From<Refusal> for WriteError {
             Refusal::VersionMismatch { namespace, name, expected, current } => {
                 WriteError::VersionMismatch { namespace, name, expected, current }
             }
-            r @ (Refusal::NotCurrent { .. } | Refusal::Unsettled { .. } | Refusal::Overtaken { .. }) => {
+            r @ (Refusal::NotCurrent { .. }
+            | Refusal::Unsettled { .. }
+            | Refusal::Overtaken { .. }
+            | Refusal::ApprovalRuleInTheWay { .. }) => {
                 WriteError::Precondition(r.to_string())
             }
             Refusal::OutOfBounds(e) => WriteError::OutOfBounds(e),
             Refusal::Invalid(v) => WriteError::Invalid { field: v.field, description: v.description },
+            Refusal::NeedsApproval { needs, approvals_needed, generation } => {
+                WriteError::NeedsApproval { needs, approvals_needed, generation, deployment_uid: String::new() }
+            }
         }
     }
 }
@@ -286,6 +319,15 @@ impl Writer {
                 attempt,
                 default_guard: self.default_guard,
                 now,
+            })
+            .map_err(|refusal| match WriteError::from(refusal) {
+                WriteError::NeedsApproval { needs, approvals_needed, generation, .. } => WriteError::NeedsApproval {
+                    needs,
+                    approvals_needed,
+                    generation,
+                    deployment_uid: deployment.metadata.uid.clone().unwrap_or_default(),
+                },
+                e => e,
             })?;
             attempt = next_attempt;
             let (result, wrote) = match plan.policy {

@@ -96,6 +96,7 @@ impl Case {
                 if_current: None,
                 dry_run: false,
                 identity: "alice",
+                approval: None,
             },
             policy: Some(policy(4)),
             deployment: DeploymentFacts { spec_replicas: 4, uid: Some("uid-1".into()), generation: 7 },

@@ -34,7 +34,7 @@ use crate::cache::view::DeploymentView;
 use crate::cache::{Cache, CachedDeployment};
 use crate::limits::{Limit, Refusal, WatchGate};
 use crate::metrics::Metrics;
-use crate::writer::{Writer, Written};
+use crate::writer::{Ask, WriteError, Writer, Written};
 use caller::{CallFacts, Caller, authenticated, caller};
 
 mod approvals;
@@ -50,7 +50,17 @@ use watch::{WatchFilter, run_watch};
 
 /// The methods whose every call is audited (besides every call refused by authorization): the
 /// writes. A Freeze or a Thaw also gets one line per Deployment it writes.
-const AUDITED_METHODS: &[&str] = &["SetReplicas", "ClearDesiredReplicas", "SetSchedule", "Undo", "Freeze", "Thaw"];
+const AUDITED_METHODS: &[&str] = &[
+    "SetReplicas",
+    "ClearDesiredReplicas",
+    "SetSchedule",
+    "Undo",
+    "Freeze",
+    "Thaw",
+    "SetApproval",
+    "ApproveScaleRequest",
+    "DenyScaleRequest",
+];
 
 /// Settings of the service.
 #[derive(Debug, Clone)]
@@ -243,6 +253,7 @@ impl Service {
             generation,
             dry_run: facts.dry_run,
             admission: None,
+            scale_request: facts.scale_request,
         });
     }
 
@@ -379,7 +390,9 @@ impl Service {
     }
 
     /// One write through the [`Writer`], after the scope and authorization checks (`verb` on
-    /// replicapolicies in `namespace`), with its audit facts and its log line.
+    /// replicapolicies in `namespace`), with its audit facts and its log line. A write the
+    /// policy's approval rule holds back becomes a ScaleRequest (`reason` is its reason), and
+    /// the caller gets FAILED_PRECONDITION naming it; a dry run creates none.
     #[allow(clippy::too_many_arguments)]
     async fn write(
         &self,
@@ -391,6 +404,7 @@ impl Service {
         expected_version: &str,
         if_current: Option<i32>,
         dry_run: bool,
+        reason: &str,
     ) -> Result<Written, Error> {
         self.check_scope(namespace)?;
         {
@@ -406,20 +420,39 @@ impl Service {
             Change::EndHold => "hold ended",
             Change::Thaw => "freeze thawed",
             Change::Schedule(_) => "schedule set",
+            Change::SetApproval(_) => "approval rule set",
             Change::Delete => "declaration cleared",
         };
-        let written = self
+        let result = self
             .writer
             .write(&write::Request {
                 namespace,
                 name,
-                change,
+                change: change.clone(),
                 expected_version,
                 if_current,
                 dry_run,
                 identity: &who.identity,
+                approval: None,
             })
-            .await?;
+            .await;
+        let written = match result {
+            Err(WriteError::NeedsApproval { needs, approvals_needed, generation, deployment_uid }) if !dry_run => {
+                let ask = Ask {
+                    namespace,
+                    name,
+                    change: &change,
+                    requester: authenticated(who)?,
+                    reason,
+                    needs: &needs,
+                    approvals_needed,
+                    generation,
+                    deployment_uid: &deployment_uid,
+                };
+                return Err(self.requested(who, &ask).await);
+            }
+            r => r?,
+        };
         let generation = written.view.policy.as_ref().and_then(|p| p.metadata.generation);
         who.facts().write = Some((before, snapshot(Some(&written.view)), generation));
         let o = &written.outcome;
@@ -554,6 +587,7 @@ impl ScaleService for Service {
                     &r.expected_version,
                     r.if_current_replicas,
                     r.dry_run,
+                    &r.reason,
                 )
                 .await?;
             Ok(pb::SetReplicasResponse {
@@ -573,7 +607,7 @@ impl ScaleService for Service {
             // Ending a hold changes the policy (update); clearing deletes it (delete).
             let (change, verb) =
                 if r.hold_only { (Change::EndHold, Verb::Update) } else { (Change::Delete, Verb::Delete) };
-            let w = self.write(&who, verb, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run).await?;
+            let w = self.write(&who, verb, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run, "").await?;
             Ok(pb::ClearDesiredReplicasResponse {
                 deployment: Some(convert::deployment(&w.view)),
                 outcome: Some(convert::outcome(&w.outcome)),
@@ -597,7 +631,7 @@ impl ScaleService for Service {
                 r.windows.iter().map(|w| WindowSpec { window: w.window.clone(), replicas: w.replicas }).collect();
             let change = Change::Schedule(windows);
             let w = self
-                .write(&who, Verb::Update, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run)
+                .write(&who, Verb::Update, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run, "")
                 .await?;
             Ok(pb::SetScheduleResponse {
                 deployment: Some(convert::deployment(&w.view)),

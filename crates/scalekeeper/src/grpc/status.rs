@@ -29,8 +29,9 @@
 //! `x-request-id` response metadata too.
 //!
 //! The writer's errors: [`WriteError::NotFound`] → NOT_FOUND, [`WriteError::HpaOwnsCount`],
-//! [`WriteError::Precondition`] (`--if-current`) and [`WriteError::OutOfBounds`] →
-//! FAILED_PRECONDITION, [`WriteError::VersionMismatch`] and [`WriteError::Contended`] → ABORTED,
+//! [`WriteError::Precondition`] (`--if-current`), [`WriteError::OutOfBounds`],
+//! [`WriteError::NeedsApproval`] (a dry run the approval rule holds back) and
+//! [`WriteError::ApprovalRequired`] (a write recorded as a ScaleRequest) → FAILED_PRECONDITION, [`WriteError::VersionMismatch`] and [`WriteError::Contended`] → ABORTED,
 //! [`WriteError::Invalid`] → INVALID_ARGUMENT, [`WriteError::Kube`] by the Kubernetes column.
 
 use scalekeeper_core::Violation;
@@ -216,7 +217,9 @@ impl From<WriteError> for Error {
             WriteError::HpaOwnsCount { .. }
             | WriteError::Precondition(_)
             | WriteError::OutOfBounds(_)
-            | WriteError::CrdOutdated { .. } => Error::FailedPrecondition(err.to_string()),
+            | WriteError::CrdOutdated { .. }
+            | WriteError::NeedsApproval { .. }
+            | WriteError::ApprovalRequired { .. } => Error::FailedPrecondition(err.to_string()),
             WriteError::VersionMismatch { .. } | WriteError::Contended { .. } => Error::Aborted(err.to_string()),
             WriteError::Invalid { field, description } => {
                 Error::InvalidArgument(vec![Violation { field, description }])

@@ -236,6 +236,7 @@ impl Service {
                 if_current: None,
                 dry_run,
                 identity: &who.identity,
+                approval: None,
             })
             .await;
         // The plan's own HPA check, when the cache had not seen the HPA yet: skipped, as the

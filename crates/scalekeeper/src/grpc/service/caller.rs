@@ -35,6 +35,8 @@ pub(super) struct CallFacts {
     pub(super) write: Option<(Snapshot, Snapshot, Option<i64>)>,
     /// The write was a dry run.
     pub(super) dry_run: bool,
+    /// The ScaleRequest the call made, approved or denied.
+    pub(super) scale_request: Option<crate::audit::ScaleRequestAudit>,
 }
 
 impl Caller {

@@ -94,6 +94,7 @@ impl Service {
             if_current: None,
             dry_run: r.dry_run,
             identity: &who.identity,
+            approval: None,
         };
         write::check_version(&check, Some(&write::Policy::from(policy)))
             .map_err(|refusal| Error::from(WriteError::from(refusal)))?;
@@ -111,7 +112,7 @@ impl Service {
         let read = view.version().map(|g| g.to_string()).unwrap_or_default();
         let expected = if r.expected_version.is_empty() { read } else { r.expected_version.clone() };
         let change = Change::Declare { replicas, mode: None, guard: None, bounds: BoundsChange::Keep };
-        let w = self.write(&who, Verb::Update, &r.namespace, &r.name, change, &expected, None, r.dry_run).await?;
+        let w = self.write(&who, Verb::Update, &r.namespace, &r.name, change, &expected, None, r.dry_run, "undo").await?;
         Ok(pb::UndoResponse {
             deployment: Some(convert::deployment(&w.view)),
             outcome: Some(convert::outcome(&w.outcome)),

@@ -1,0 +1,291 @@
+//! The two-person rule (issue 27), over mTLS against kubesim and, with
+//! `SCALEKEEPER_TEST_KUBECONFIG`, the real API server: a change past a policy's approval band
+//! becomes a ScaleRequest; another identity holding the RBAC verb `approve` on scalerequests
+//! (checked through a SubjectAccessReview) approves it, bound to the digest it read, and the
+//! change is applied; self-approval, a second approval by one identity (with another
+//! certificate too), a changed digest and a request whose declaration moved are refused or
+//! superseded; every step is audited with the digest. The roles are the chart's
+//! (`files/user-roles.yaml`), so these tests check them too.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{Options, TargetEnv};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, RoleBinding, RoleRef, Subject};
+use kube::Api;
+use kube::api::{ListParams, ObjectMeta, PostParams};
+use scalekeeper_api::v1 as pb;
+use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
+use tonic::Code;
+use tonic::transport::Channel;
+
+const ALICE: &str = "alice-requester";
+const BOB: &str = "bob-approver";
+const CAROL: &str = "carol-approver";
+const NED: &str = "ned-editor";
+
+async fn start(audit_log: &std::path::Path) -> TargetEnv {
+    let env = common::start_target(Options {
+        audit_log: Some(audit_log.to_path_buf()),
+        clients: vec![ALICE.into(), BOB.into(), CAROL.into(), NED.into()],
+        authorization: common::rbac(),
+        ..Default::default()
+    })
+    .await;
+    let shop = env.ns("shop");
+    let editor = chart_role(&env, "editor").await;
+    let approver = chart_role(&env, "approver").await;
+    // Alice may set and approve (so her self-approval is refused by the rule, not by RBAC);
+    // Ned may set but not approve.
+    for (user, role) in [(ALICE, &editor), (ALICE, &approver), (BOB, &approver), (CAROL, &approver), (NED, &editor)] {
+        bind(&env, &shop, role, user).await;
+    }
+    env
+}
+
+/// A ClusterRole with the chart's rules for `role` (`files/user-roles.yaml`).
+async fn chart_role(env: &TargetEnv, role: &str) -> String {
+    let roles: serde_json::Value = serde_yaml::from_str(scalekeeper::dev::USER_ROLES).unwrap();
+    let rules: Vec<PolicyRule> = serde_json::from_value(roles[role].clone()).unwrap();
+    assert!(!rules.is_empty(), "the chart has no {role} rules");
+    let name = format!("scalekeeper-test-{role}-{}", env.ns("x").trim_start_matches('x').trim_matches('-'));
+    let api: Api<ClusterRole> = Api::all(env.kube.clone());
+    let _ = api.delete(&name, &Default::default()).await;
+    let cr = ClusterRole {
+        metadata: ObjectMeta { name: Some(name.clone()), ..Default::default() },
+        rules: Some(rules),
+        ..Default::default()
+    };
+    api.create(&PostParams::default(), &cr).await.unwrap();
+    name
+}
+
+async fn bind(env: &TargetEnv, ns: &str, role: &str, user: &str) {
+    let api: Api<RoleBinding> = Api::namespaced(env.kube.clone(), ns);
+    let binding = RoleBinding {
+        metadata: ObjectMeta { name: Some(format!("{user}-{role}")), ..Default::default() },
+        role_ref: RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "ClusterRole".into(), name: role.into() },
+        subjects: Some(vec![Subject {
+            kind: "User".into(),
+            name: user.into(),
+            api_group: Some("rbac.authorization.k8s.io".into()),
+            ..Default::default()
+        }]),
+    };
+    api.create(&PostParams::default(), &binding).await.unwrap();
+}
+
+fn set(ns: &str, replicas: i32) -> pb::SetReplicasRequest {
+    pb::SetReplicasRequest { namespace: ns.into(), name: "web".into(), replicas, ..Default::default() }
+}
+
+fn rule(ns: &str, above: i32, below: i32, approvers: i32) -> pb::SetApprovalRequest {
+    pb::SetApprovalRequest {
+        namespace: ns.into(),
+        name: "web".into(),
+        approval: Some(pb::ApprovalRule { above: Some(above), below: Some(below), max_step_percent: None, approvers }),
+        ..Default::default()
+    }
+}
+
+async fn requests(c: &mut ScaleServiceClient<Channel>, ns: &str, all: bool) -> Vec<pb::ScaleRequest> {
+    c.list_scale_requests(pb::ListScaleRequestsRequest { namespace: ns.into(), all }).await.unwrap().into_inner().requests
+}
+
+fn approve(r: &pb::ScaleRequest, digest: &str) -> pb::ApproveScaleRequestRequest {
+    pb::ApproveScaleRequestRequest { namespace: r.namespace.clone(), name: r.name.clone(), digest: digest.into() }
+}
+
+/// The request a refused write names in its hint: `scalekeeper approve NS/NAME`.
+fn hinted(status: &tonic::Status) -> String {
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    let m = status.message();
+    let at = m.find("scalekeeper approve ").unwrap_or_else(|| panic!("no hint in {m:?}"));
+    let rest = &m[at + "scalekeeper approve ".len()..];
+    let target: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '`').collect();
+    target.split_once('/').unwrap().1.to_string()
+}
+
+async fn events(env: &TargetEnv, ns: &str, reason: &str) -> Vec<String> {
+    let api: Api<Event> = Api::namespaced(env.kube.clone(), ns);
+    let all = api.list(&ListParams::default()).await.unwrap().items;
+    all.into_iter().filter(|e| e.reason.as_deref() == Some(reason)).filter_map(|e| e.note).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_past_the_band_waits_for_another_identity_and_is_applied_once_approved() {
+    let audit_dir = tempfile::tempdir().unwrap();
+    let audit_log = audit_dir.path().join("audit.log");
+    let env = start(&audit_log).await;
+    let shop = env.ns("shop");
+    let (mut alice, mut bob, mut ned) = (env.client_as(ALICE).await, env.client_as(BOB).await, env.client_as(NED).await);
+
+    alice.set_replicas(set(&shop, 4)).await.unwrap();
+    // The first rule is free: there was none to ask.
+    alice.set_approval(rule(&shop, 10, 2, 1)).await.expect("a first rule needs no approval");
+    let d = alice.set_replicas(set(&shop, 3)).await.expect("inside the band: applied at once").into_inner();
+    assert_eq!(d.deployment.unwrap().approval.unwrap().above, Some(10));
+    assert_eq!(env.spec_replicas(&shop, "web").await, 3);
+
+    // A dry run past the band says so and asks nobody.
+    let dry = alice.set_replicas(pb::SetReplicasRequest { dry_run: true, ..set(&shop, 0) }).await.unwrap_err();
+    assert_eq!(dry.code(), Code::FailedPrecondition, "{dry:?}");
+    assert!(dry.message().contains("0 is below"), "{}", dry.message());
+    assert!(requests(&mut alice, &shop, true).await.is_empty(), "a dry run makes no request");
+
+    // Past the band: held back as a ScaleRequest, nothing scaled.
+    let held = alice
+        .set_replicas(pb::SetReplicasRequest { reason: "INC-7: drain web".into(), ..set(&shop, 0) })
+        .await
+        .unwrap_err();
+    let name = hinted(&held);
+    assert!(name.starts_with("web-"), "{name}");
+    assert!(held.message().contains("0 is below"), "{}", held.message());
+    assert_eq!(env.spec_replicas(&shop, "web").await, 3, "nothing applied before approval");
+    let listed = requests(&mut alice, &shop, false).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let r = &listed[0];
+    assert_eq!((r.name.as_str(), r.requester.as_str(), r.deployment.as_str()), (name.as_str(), ALICE, "web"));
+    assert_eq!((r.change.as_str(), r.replicas, r.reason.as_str()), ("declare 0 replicas", Some(0), "INC-7: drain web"));
+    assert_eq!((r.phase(), r.approvals_needed), (pb::ScaleRequestPhase::Pending, 1));
+    assert_eq!(r.digest.len(), 64, "{}", r.digest);
+    assert!(r.expires_at.is_some() && !r.based_on_version.is_empty());
+
+    // Who may not approve: the requester (even holding the verb), an editor without it, an
+    // approval of another digest.
+    let own = alice.approve_scale_request(approve(r, &r.digest)).await.unwrap_err();
+    assert_eq!(own.code(), Code::FailedPrecondition, "{own:?}");
+    assert!(own.message().contains("cannot approve"), "{}", own.message());
+    let no_verb = ned.approve_scale_request(approve(r, &r.digest)).await.unwrap_err();
+    assert_eq!(no_verb.code(), Code::PermissionDenied, "{no_verb:?}");
+    assert!(
+        no_verb.message().contains(&format!("user \"{NED}\" may not approve scalerequests.scalekeeper.dev")),
+        "{}",
+        no_verb.message()
+    );
+    let stale = bob.approve_scale_request(approve(r, &"0".repeat(64))).await.unwrap_err();
+    assert_eq!(stale.code(), Code::FailedPrecondition, "{stale:?}");
+    assert!(stale.message().contains("changed"), "{}", stale.message());
+    let still = requests(&mut alice, &shop, false).await;
+    assert!(still[0].approvals.is_empty() && still[0].phase() == pb::ScaleRequestPhase::Pending, "{still:?}");
+    assert_eq!(env.spec_replicas(&shop, "web").await, 3);
+
+    // Bob approves what he read: applied, in Alice's name, naming Bob.
+    let done = bob.approve_scale_request(approve(r, &r.digest)).await.expect("bob approves").into_inner();
+    let after = done.request.unwrap();
+    assert_eq!(after.phase(), pb::ScaleRequestPhase::Applied, "{after:?}");
+    assert_eq!(after.approvals.iter().map(|a| a.identity.as_str()).collect::<Vec<_>>(), [BOB]);
+    assert_eq!(done.outcome.unwrap().spec_replicas_after, 0);
+    assert_eq!(env.spec_replicas(&shop, "web").await, 0);
+    let policy = env.policy(&shop, "web").await.unwrap();
+    assert_eq!(policy["spec"]["replicas"], 0);
+    assert_eq!(policy["metadata"]["annotations"]["scalekeeper.dev/last-set-by"], ALICE);
+    let again = bob.approve_scale_request(approve(r, &r.digest)).await.unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    assert!(again.message().contains("Applied"), "{}", again.message());
+    assert!(requests(&mut alice, &shop, false).await.is_empty(), "done requests are listed only with all");
+    assert_eq!(requests(&mut alice, &shop, true).await.len(), 1);
+
+    // What the server says: Events and the audit trail, each with the request.
+    let requested = events(&env, &shop, "ScaleRequested").await;
+    assert!(requested.iter().any(|n| n.contains(ALICE) && n.contains("declare 0 replicas")), "{requested:?}");
+    let approved = events(&env, &shop, "ScaleRequestApproved").await;
+    assert!(approved.iter().any(|n| n.contains(BOB) && n.contains("1 of 1")), "{approved:?}");
+    let declared = events(&env, &shop, "ReplicasDeclared").await;
+    assert!(
+        declared.iter().any(|n| n.contains(&format!("{ALICE} declared 0 replicas")) && n.contains(&format!("approved by {BOB}"))),
+        "{declared:?}"
+    );
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&audit_log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let asked = lines
+        .iter()
+        .find(|l| l["method"] == "SetReplicas" && l["code"] == "FAILED_PRECONDITION" && l["scaleRequest"].is_object())
+        .expect("the held-back write is audited with its request");
+    assert_eq!((asked["user"].as_str(), asked["scaleRequest"]["name"].as_str()), (Some(ALICE), Some(name.as_str())));
+    assert_eq!(asked["scaleRequest"]["digest"], r.digest.as_str());
+    let yes = lines
+        .iter()
+        .find(|l| l["method"] == "ApproveScaleRequest" && l["code"] == "OK")
+        .expect("the approval is audited");
+    assert_eq!((yes["user"].as_str(), yes["verb"].as_str()), (Some(BOB), Some("approve")));
+    assert_eq!((yes["scaleRequest"]["digest"].as_str(), yes["scaleRequest"]["phase"].as_str()), (Some(r.digest.as_str()), Some("Applied")));
+    assert!(
+        lines.iter().any(|l| l["method"] == "ApproveScaleRequest" && l["user"] == NED && l["code"] == "PERMISSION_DENIED"),
+        "the refused approval is audited"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_identity_counts_once_a_moved_declaration_supersedes_and_denials_and_the_rule_itself_hold() {
+    let audit_dir = tempfile::tempdir().unwrap();
+    let env = start(&audit_dir.path().join("audit.log")).await;
+    let shop = env.ns("shop");
+    let (mut alice, mut bob, mut carol) = (env.client_as(ALICE).await, env.client_as(BOB).await, env.client_as(CAROL).await);
+    alice.set_replicas(set(&shop, 4)).await.unwrap();
+    alice.set_approval(rule(&shop, 10, 2, 2)).await.unwrap();
+
+    // Two approvals needed: Bob's counts once, whichever certificate he uses.
+    let name = hinted(&alice.set_replicas(set(&shop, 40)).await.unwrap_err());
+    let r = requests(&mut bob, &shop, false).await.into_iter().find(|r| r.name == name).unwrap();
+    let one = bob.approve_scale_request(approve(&r, &r.digest)).await.unwrap().into_inner();
+    let one = one.request.unwrap();
+    assert_eq!((one.phase(), one.approvals.len()), (pb::ScaleRequestPhase::Pending, 1), "{one:?}");
+    let mut bob_again = common::client_with_group(&env, BOB, "ops").await;
+    let twice = bob_again.approve_scale_request(approve(&r, &r.digest)).await.unwrap_err();
+    assert_eq!(twice.code(), Code::FailedPrecondition, "{twice:?}");
+    assert!(twice.message().contains("already"), "{}", twice.message());
+    assert_eq!(env.spec_replicas(&shop, "web").await, 4);
+
+    // The declaration moves (inside the band, no approval needed): Carol's approval finds it
+    // moved, and the request is superseded with nothing written.
+    alice.set_replicas(set(&shop, 5)).await.unwrap();
+    let late = carol.approve_scale_request(approve(&r, &r.digest)).await.unwrap().into_inner();
+    let late = late.request.unwrap();
+    assert_eq!(late.phase(), pb::ScaleRequestPhase::Superseded, "{late:?}");
+    assert!(late.outcome.contains("version"), "{}", late.outcome);
+    assert_eq!(env.spec_replicas(&shop, "web").await, 5);
+    assert!(!events(&env, &shop, "ScaleRequestSuperseded").await.is_empty());
+
+    // Denied: never applied, never approvable after.
+    let name = hinted(&alice.set_replicas(set(&shop, 1)).await.unwrap_err());
+    let r = requests(&mut carol, &shop, false).await.into_iter().find(|r| r.name == name).unwrap();
+    let no_reason = pb::DenyScaleRequestRequest { namespace: shop.clone(), name: name.clone(), reason: String::new() };
+    assert_eq!(carol.deny_scale_request(no_reason).await.unwrap_err().code(), Code::InvalidArgument);
+    let deny = pb::DenyScaleRequestRequest { namespace: shop.clone(), name: name.clone(), reason: "not during the sale".into() };
+    let denied = carol.deny_scale_request(deny).await.unwrap().into_inner().request.unwrap();
+    assert_eq!(denied.phase(), pb::ScaleRequestPhase::Denied);
+    assert!(denied.outcome.contains("not during the sale"), "{}", denied.outcome);
+    let after = bob.approve_scale_request(approve(&r, &r.digest)).await.unwrap_err();
+    assert!(after.message().contains("Denied"), "{}", after.message());
+    assert_eq!(env.spec_replicas(&shop, "web").await, 5);
+
+    // The rule itself: changing or removing it is held back, and so is deleting the policy.
+    let change = alice.set_approval(rule(&shop, 100, 0, 1)).await.unwrap_err();
+    let name = hinted(&change);
+    let remove = alice
+        .set_approval(pb::SetApprovalRequest { namespace: shop.clone(), name: "web".into(), ..Default::default() })
+        .await
+        .unwrap_err();
+    hinted(&remove);
+    let clear = alice
+        .clear_desired_replicas(pb::ClearDesiredReplicasRequest {
+            namespace: shop.clone(),
+            name: "web".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(clear.code(), Code::FailedPrecondition);
+    assert!(clear.message().contains("approval rule"), "{}", clear.message());
+    // Approved by two others, the new rule applies.
+    let r = requests(&mut bob, &shop, false).await.into_iter().find(|r| r.name == name).unwrap();
+    bob.approve_scale_request(approve(&r, &r.digest)).await.unwrap();
+    let applied = carol.approve_scale_request(approve(&r, &r.digest)).await.unwrap().into_inner().request.unwrap();
+    assert_eq!(applied.phase(), pb::ScaleRequestPhase::Applied, "{applied:?}");
+    let policy = env.policy(&shop, "web").await.unwrap();
+    assert_eq!((policy["spec"]["approval"]["above"].as_i64(), policy["spec"]["approval"]["approvers"].as_i64()), (Some(100), Some(1)));
+    alice.set_replicas(set(&shop, 40)).await.expect("inside the new band");
+}
