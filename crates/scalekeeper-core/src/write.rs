@@ -518,7 +518,7 @@ pub enum Refusal {
     /// The policy has an approval rule, and the write would delete it with the policy: the
     /// rule must be removed first, through the approval flow.
     #[error(
-        "ReplicaPolicy {namespace}/{name} has an approval rule: remove it first (`scalekeeper approval clear          {namespace}/{name}`, which needs approval), then clear the declaration"
+        "ReplicaPolicy {namespace}/{name} has an approval rule: remove it first (`scalekeeper approval clear {namespace}/{name}`, which needs approval), then clear the declaration"
     )]
     ApprovalRuleInTheWay {
         /// Namespace of the policy.

@@ -46,24 +46,6 @@ fn list(ns: &str) -> pb::ListDeploymentsRequest {
     pb::ListDeploymentsRequest { namespace: ns.into(), ..Default::default() }
 }
 
-/// A client certificate signed by the env's dev CA for `identity`, claiming `group` in its O.
-async fn client_in_group(
-    env: &TargetEnv,
-    identity: &str,
-    group: &str,
-) -> scalekeeper_api::v1::scale_service_client::ScaleServiceClient<tonic::transport::Channel> {
-    let dir = &env.certs.dir;
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
-    let ca = scalekeeper::certs::Ca::from_pem(&read("ca.pem"), &read("ca-key.pem")).unwrap();
-    let pair = ca.client_cert_in_group(identity, group, 1).unwrap();
-    let slug = group.replace(':', "-");
-    let (cert, key) = (dir.join(format!("group-{slug}.pem")), dir.join(format!("group-{slug}-key.pem")));
-    std::fs::write(&cert, &pair.cert_pem).unwrap();
-    std::fs::write(&key, &pair.key_pem).unwrap();
-    let channel = common::channel(env.grpc_addr, &env.certs.ca, Some((&cert, &key))).await.unwrap();
-    scalekeeper_api::v1::scale_service_client::ScaleServiceClient::new(channel)
-}
-
 /// A certificate's O values are its groups, and a SubjectAccessReview names them to the API
 /// server, which trusts them: `O=system:masters` would be RBAC's superuser. Every group with the
 /// `system:` prefix is refused from a certificate (unless `--allow-system-groups`), for reads and
@@ -75,7 +57,7 @@ async fn certificates_claiming_kubernetes_system_groups_are_refused() {
     let env = start(&audit_log).await;
     let shop = env.ns("shop");
     for group in ["system:masters", "system:authenticated", "system:serviceaccounts"] {
-        let mut c = client_in_group(&env, "mallory", group).await;
+        let mut c = common::client_with_group(&env, "mallory", group).await;
         let read = c.get_deployment(get(&shop, "web")).await.expect_err(group);
         let dry = pb::SetReplicasRequest { dry_run: true, ..set(&shop, "web", 0) };
         let write = c.set_replicas(dry).await.expect_err(group);

@@ -4,6 +4,8 @@
 use super::*;
 use crate::rules::{Bound, RuleKind};
 
+mod two_person;
+
 fn at(s: &str) -> Timestamp {
     s.parse().expect("test timestamp")
 }

@@ -498,3 +498,21 @@ pub async fn bind(env: &TargetEnv, ns: &str, role: &str, user: &str) {
     };
     api.create(&PostParams::default(), &binding).await.unwrap();
 }
+
+/// A client certificate signed by the env's dev CA for `identity`, claiming `group` in its O.
+pub async fn client_with_group(
+    env: &TargetEnv,
+    identity: &str,
+    group: &str,
+) -> scalekeeper_api::v1::scale_service_client::ScaleServiceClient<tonic::transport::Channel> {
+    let dir = &env.certs.dir;
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    let ca = scalekeeper::certs::Ca::from_pem(&read("ca.pem"), &read("ca-key.pem")).unwrap();
+    let pair = ca.client_cert_in_group(identity, group, 1).unwrap();
+    let slug = group.replace(':', "-");
+    let (cert, key) = (dir.join(format!("group-{identity}-{slug}.pem")), dir.join(format!("group-{identity}-{slug}-key.pem")));
+    std::fs::write(&cert, &pair.cert_pem).unwrap();
+    std::fs::write(&key, &pair.key_pem).unwrap();
+    let channel = channel(env.grpc_addr, &env.certs.ca, Some((&cert, &key))).await.unwrap();
+    scalekeeper_api::v1::scale_service_client::ScaleServiceClient::new(channel)
+}
