@@ -73,9 +73,8 @@ mod tests {
     #[test]
     fn the_stream_holds_every_crd_replica_policy_first() {
         let text = stream(None).unwrap();
-        let docs: Vec<serde_json::Value> = serde_yaml::Deserializer::from_str(&text)
-            .map(|d| serde::Deserialize::deserialize(d).unwrap())
-            .collect();
+        let docs: Vec<serde_json::Value> =
+            serde_yaml::Deserializer::from_str(&text).map(|d| serde::Deserialize::deserialize(d).unwrap()).collect();
         let names: Vec<&str> = docs.iter().filter_map(|d| d["metadata"]["name"].as_str()).collect();
         assert_eq!(names, ["replicapolicies.scalekeeper.dev", "scalerequests.scalekeeper.dev"]);
         assert_eq!(docs, all().iter().map(|c| serde_json::to_value(c).unwrap()).collect::<Vec<_>>());

@@ -272,12 +272,8 @@ mod tests {
         let v = &crd.spec.versions[0];
         assert_eq!(v.name, "v1alpha1");
         assert!(v.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
-        let cols: Vec<(&str, &str)> = v
-            .additional_printer_columns
-            .iter()
-            .flatten()
-            .map(|c| (c.name.as_str(), c.json_path.as_str()))
-            .collect();
+        let cols: Vec<(&str, &str)> =
+            v.additional_printer_columns.iter().flatten().map(|c| (c.name.as_str(), c.json_path.as_str())).collect();
         assert_eq!(
             cols,
             [

@@ -24,8 +24,8 @@ pub use args::{
 };
 pub use install::parse_args;
 
-use crate::server::{self, Server};
 use crate::certs;
+use crate::server::{self, Server};
 use scalekeeper_cli as cli;
 
 /// The default log filter of the servers (`RUST_LOG` overrides it).
