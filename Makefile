@@ -57,9 +57,12 @@ kubesim: ## kubesim alone with the sample objects; kubeconfig in .scalekeeper/ku
 	  --kubeconfig .scalekeeper/kubesim/kubeconfig --seed examples/kubesim-seed.yaml --admin-listen 127.0.0.1:6444
 
 .PHONY: generate
-generate: ## Regenerate the CRD YAML (deploy/crds, the chart's copy), the proto appendix of docs/design.md, the chart's value table.
-	$(CARGO) run $(CARGO_FLAGS) -q -p scalekeeper -- crd > deploy/crds/replicapolicies.scalekeeper.dev.yaml
-	cp deploy/crds/replicapolicies.scalekeeper.dev.yaml charts/scalekeeper/crds/replicapolicies.scalekeeper.dev.yaml
+generate: ## Regenerate the CRD YAML (deploy/crds, one file per CRD, and the chart's copy), the proto appendix of docs/design.md, the chart's value table.
+	for kind in ReplicaPolicy:replicapolicies ScaleRequest:scalerequests; do \
+	  file=$${kind#*:}.scalekeeper.dev.yaml; \
+	  $(CARGO) run $(CARGO_FLAGS) -q -p scalekeeper -- crd --kind $${kind%%:*} > deploy/crds/$$file && \
+	  cp deploy/crds/$$file charts/scalekeeper/crds/$$file || exit 1; \
+	done
 	python3 tools/sync_design_proto.py
 	python3 tools/validate_chart.py --write-readme
 

@@ -236,9 +236,10 @@ prepare_cluster() {
     --from-file=tls.key="$CERTS_DIR/server-key.pem" \
     --from-file=ca.crt="$CERTS_DIR/ca.pem" \
     --dry-run=client -o yaml | kube apply -f - >/dev/null
-  log "the ReplicaPolicy CRD"
-  kube apply --server-side -f deploy/crds/replicapolicies.scalekeeper.dev.yaml >/dev/null
-  kube wait --for condition=established --timeout=60s crd/replicapolicies.scalekeeper.dev >/dev/null
+  log "the CRDs (ReplicaPolicy, ScaleRequest)"
+  kube apply --server-side -f deploy/crds/ >/dev/null
+  kube wait --for condition=established --timeout=60s \
+    crd/replicapolicies.scalekeeper.dev crd/scalerequests.scalekeeper.dev >/dev/null
   # The e2e suite also lists across namespaces, which takes a ClusterRoleBinding; the load
   # client reads and writes in the seed namespaces only.
   log "RBAC for the test clients: e2e-admin everywhere, upgrade-test in ${SEED_NAMESPACES[*]} ($RELEASE-editor)"

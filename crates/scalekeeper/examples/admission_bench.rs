@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::routing::post;
-use kube::CustomResourceExt as _;
 use scalekeeper::admission::{Webhook, server};
 use scalekeeper::cache::{Cache, Scope};
 use serde_json::json;
@@ -139,7 +138,9 @@ async fn main() -> anyhow::Result<()> {
         ..Default::default()
     })
     .await?;
-    sim.apply(serde_json::to_value(scalekeeper::policy::ReplicaPolicy::crd())?)?;
+    for crd in scalekeeper::crds::all() {
+        sim.apply(serde_json::to_value(crd)?)?;
+    }
     let t = Instant::now();
     for i in 0..SIZE {
         let ns = format!("team-{:02}", i % NAMESPACES);

@@ -35,7 +35,6 @@ use anyhow::Context as _;
 use common::{Child, Phase, clock_ticks, cpu_seconds, free_port, percentile, rss_mib};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::CustomResourceExt as _;
 use kube::api::{Api, PostParams};
 use scalekeeper_api::v1 as pb;
 use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
@@ -351,7 +350,9 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(rounds >= 1, "BENCH_AUTHZ_ROUNDS must be at least 1");
 
     let sim = kubesim::Sim::start(kubesim::SimConfig::default()).await?;
-    sim.apply(serde_json::to_value(scalekeeper::policy::ReplicaPolicy::crd())?)?;
+    for crd in scalekeeper::crds::all() {
+        sim.apply(serde_json::to_value(crd)?)?;
+    }
     let t = Instant::now();
     for i in 0..DEPLOYMENTS {
         let ns = format!("team-{:02}", i % 20);

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::CustomResourceExt as _;
 use kube::api::{Api, Patch, PatchParams, WatchEvent, WatchParams};
 use scalekeeper::cache::Scope;
 use scalekeeper::reconciler::ReconcileConfig;
@@ -73,7 +72,9 @@ async fn main() -> anyhow::Result<()> {
     let sim =
         kubesim::Sim::start(kubesim::SimConfig { deployment_delay: Duration::from_millis(5), ..Default::default() })
             .await?;
-    sim.apply(serde_json::to_value(scalekeeper::policy::ReplicaPolicy::crd())?)?;
+    for crd in scalekeeper::crds::all() {
+        sim.apply(serde_json::to_value(crd)?)?;
+    }
     sim.apply(deployment("managed"))?;
     sim.apply(deployment("floor"))?;
     sim.apply(json!({"apiVersion": "scalekeeper.dev/v1alpha1", "kind": "ReplicaPolicy",

@@ -13,7 +13,6 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use kube::CustomResourceExt as _;
 use scalekeeper::cache::Scope;
 use scalekeeper::server::{ServeConfig, Server};
 use scalekeeper::tls::TlsFiles;
@@ -55,7 +54,9 @@ async fn main() -> anyhow::Result<()> {
     let sim =
         kubesim::Sim::start(kubesim::SimConfig { deployment_delay: Duration::from_millis(5), ..Default::default() })
             .await?;
-    sim.apply(serde_json::to_value(scalekeeper::policy::ReplicaPolicy::crd())?)?;
+    for crd in scalekeeper::crds::all() {
+        sim.apply(serde_json::to_value(crd)?)?;
+    }
     for n in 0..NAMESPACES {
         let ns = format!("team-{n:02}");
         for i in 0..PER_NAMESPACE {

@@ -187,7 +187,9 @@ async fn start_server(kubeconfig: &std::path::Path, certs: scalekeeper::certs::D
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let sim = kubesim::Sim::start(kubesim::SimConfig::default()).await?;
-    sim.apply(serde_json::to_value(<scalekeeper::policy::ReplicaPolicy as kube::CustomResourceExt>::crd())?)?;
+    for crd in scalekeeper::crds::all() {
+        sim.apply(serde_json::to_value(crd)?)?;
+    }
     for i in 0..100 {
         sim.apply(common::deployment(i, "shop"))?;
     }

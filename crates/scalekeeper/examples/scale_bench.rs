@@ -48,7 +48,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use common::{Child, Phase, clock_ticks, cpu_seconds, free_port, percentile, pin, rss_mib};
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::CustomResourceExt as _;
 use kube::api::{Api, ListParams};
 use scalekeeper_api::v1 as pb;
 use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
@@ -274,7 +273,9 @@ impl SizeRun {
 
 async fn run_size(setup: &Setup, size: usize) -> anyhow::Result<SizeRun> {
     let sim = kubesim::Sim::start(kubesim::SimConfig::default()).await?;
-    sim.apply(serde_json::to_value(scalekeeper::policy::ReplicaPolicy::crd())?)?;
+    for crd in scalekeeper::crds::all() {
+        sim.apply(serde_json::to_value(crd)?)?;
+    }
     let t = Instant::now();
     for i in 0..size {
         let ns = format!("team-{:02}", i % NAMESPACES);

@@ -347,7 +347,9 @@ async fn main() -> anyhow::Result<()> {
     let config =
         kubesim::SimConfig { history: 10_000, event_ttl: Some(Duration::from_secs(3600)), ..Default::default() };
     let sim = kubesim::Sim::start(config).await?;
-    sim.apply(serde_json::to_value(<scalekeeper::policy::ReplicaPolicy as kube::CustomResourceExt>::crd())?)?;
+    for crd in scalekeeper::crds::all() {
+        sim.apply(serde_json::to_value(crd)?)?;
+    }
     for i in 0..NAMESPACES * PER_NAMESPACE {
         let (ns, _) = key(i);
         sim.apply(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}))?;

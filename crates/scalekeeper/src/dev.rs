@@ -14,11 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use kube::CustomResourceExt as _;
 
 use crate::cache::Scope;
 use crate::certs;
-use crate::policy::ReplicaPolicy;
 use crate::reconciler::ReconcileConfig;
 use crate::server::{self, AuthorizationConfig, ServeConfig, Server};
 use crate::tls::{ClientPolicy, TlsFiles};
@@ -260,7 +258,10 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
     })
     .await
     .context("starting kubesim")?;
-    sim.apply(serde_json::to_value(ReplicaPolicy::crd())?).context("installing the ReplicaPolicy CRD")?;
+    for crd in crate::crds::all() {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        sim.apply(serde_json::to_value(crd)?).with_context(|| format!("installing the CRD {name}"))?;
+    }
     sim.seed_yaml(SAMPLE).context("loading the sample Deployments")?;
     for object in dev_rbac()? {
         sim.apply(object).context("loading the dev RBAC objects")?;

@@ -18,7 +18,8 @@
 //!      ▼            ▼                   ▼
 //!   Kubernetes-facing (kube, no tonic, no proto):
 //!     cache (reflectors; cache::view: DeploymentView) · writer (WriteError)
-//!     · reconciler (ReconcileError) · leader (Lease) · policy (the CRD) · hpa · culprit
+//!     · reconciler (ReconcileError) · leader (Lease) · policy, scalerequest, crds (the CRDs)
+//!     · hpa · culprit
 //!     · events · whoami · explain (Explain's live reads: managedFields, HPAs, ScaledObjects)
 //!                                       │
 //!                                       ▼
@@ -37,6 +38,7 @@ pub mod audit;
 pub mod authz;
 pub mod cache;
 pub mod certs;
+pub mod crds;
 pub mod culprit;
 #[cfg(feature = "dev")]
 pub mod dev;
@@ -50,6 +52,7 @@ pub mod metrics;
 pub mod policy;
 pub mod reconciler;
 pub mod runtime;
+pub mod scalerequest;
 pub mod server;
 pub mod tls;
 pub mod whoami;

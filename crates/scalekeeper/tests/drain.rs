@@ -47,7 +47,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kube::CustomResourceExt as _;
 use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
 use scalekeeper_api::v1::{GetDeploymentRequest, SetReplicasRequest};
 use testkit::{Child, Stdout, free_port, tail, wait_for_async};
@@ -107,7 +106,9 @@ impl World {
         })
         .await
         .expect("kubesim starts");
-        sim.apply(serde_json::to_value(scalekeeper::policy::ReplicaPolicy::crd()).unwrap()).expect("CRD installs");
+        for crd in scalekeeper::crds::all() {
+            sim.apply(serde_json::to_value(crd).unwrap()).expect("CRD installs");
+        }
         sim.seed_yaml(SEED).expect("seed loads");
         let dir = tempfile::tempdir().unwrap();
         let certs =

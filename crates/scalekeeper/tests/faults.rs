@@ -47,7 +47,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::CustomResourceExt as _;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use proxy::{Link, Proxy};
 use scalekeeper::policy::{PolicyMode, ReplicaPolicy, ReplicaPolicySpec};
@@ -202,7 +201,9 @@ impl World {
         let (target, client, kubeconfig_text, namespaces) = match cluster::real_kubeconfig() {
             Some(kubeconfig) => {
                 let client = cluster::client_for(&kubeconfig).await;
-                cluster::install_crd(&client, serde_json::to_value(ReplicaPolicy::crd()).unwrap()).await;
+                for crd in scalekeeper::crds::all() {
+                    cluster::install_crd(&client, serde_json::to_value(crd).unwrap()).await;
+                }
                 let guard = cluster::create_namespaces(&client, &kubeconfig, std::slice::from_ref(&ns)).await;
                 let text = std::fs::read_to_string(&kubeconfig).unwrap();
                 (Target::Real, client, text, Some(guard))
@@ -215,7 +216,9 @@ impl World {
                 })
                 .await
                 .expect("kubesim starts");
-                sim.apply(serde_json::to_value(ReplicaPolicy::crd()).unwrap()).unwrap();
+                for crd in scalekeeper::crds::all() {
+                    sim.apply(serde_json::to_value(crd).unwrap()).unwrap();
+                }
                 sim.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})).unwrap();
                 let client = sim.client().await.unwrap();
                 let text = sim.kubeconfig_yaml();

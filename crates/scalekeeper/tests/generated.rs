@@ -1,6 +1,6 @@
 //! Generated and copied artifacts stay equal to their source: the CRD YAML checked in under
-//! `deploy/crds/` equals `scalekeeper crd`, and the proto in docs/design.md's appendix
-//! equals `proto/`. Regenerate with `make generate`.
+//! `deploy/crds/` (one file per CRD) equals `scalekeeper crd --kind`, and the proto in
+//! docs/design.md's appendix equals `proto/`. Regenerate with `make generate`.
 
 use std::path::PathBuf;
 
@@ -13,12 +13,21 @@ fn read(path: &str) -> String {
 }
 
 #[test]
-fn checked_in_crd_equals_generated() {
-    let generated = scalekeeper::policy::crd_yaml().expect("CRD serializes");
-    assert!(
-        read("deploy/crds/replicapolicies.scalekeeper.dev.yaml") == generated,
-        "deploy/crds/replicapolicies.scalekeeper.dev.yaml is stale: run `make generate`"
-    );
+fn checked_in_crds_equal_generated() {
+    use scalekeeper::crds::{Kind, file_name, yaml};
+    for kind in Kind::ALL {
+        let file = format!("deploy/crds/{}", file_name(kind));
+        let generated = yaml(kind).expect("CRD serializes");
+        assert!(read(&file) == generated, "{file} is stale: run `make generate`");
+    }
+    let mut checked_in: Vec<String> = std::fs::read_dir(repo("deploy/crds"))
+        .expect("deploy/crds")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    checked_in.sort();
+    let mut want: Vec<String> = Kind::ALL.into_iter().map(file_name).collect();
+    want.sort();
+    assert_eq!(checked_in, want, "deploy/crds/ holds one file per CRD and nothing else");
 }
 
 #[test]

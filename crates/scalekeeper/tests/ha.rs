@@ -39,7 +39,6 @@ use std::time::{Duration, Instant};
 use testkit::{Child, Stdout, tail, wait_for_async};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::CustomResourceExt as _;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kubesim::WriteRecord;
 use scalekeeper::policy::ReplicaPolicy;
@@ -90,7 +89,8 @@ impl Cluster {
     async fn start(lease_duration_seconds: u64, lease_renew_grace_seconds: u64) -> Cluster {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
-        let crd = serde_json::to_value(ReplicaPolicy::crd()).unwrap();
+        let crds: Vec<serde_json::Value> =
+            scalekeeper::crds::all().into_iter().map(|c| serde_json::to_value(c).unwrap()).collect();
         let (sim, kube, kubeconfig, ns, lease_ns, namespaces) = match cluster::real_kubeconfig() {
             None => {
                 let sim = kubesim::Sim::start(kubesim::SimConfig {
@@ -99,7 +99,9 @@ impl Cluster {
                 })
                 .await
                 .expect("kubesim starts");
-                sim.apply(crd).expect("CRD installs");
+                for crd in crds {
+                    sim.apply(crd).expect("CRD installs");
+                }
                 sim.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})).unwrap();
                 sim.apply(cluster::deployment(NS, NAME, DECLARED, &[])).unwrap();
                 let kubeconfig = dir.path().join("kubeconfig");
@@ -109,7 +111,9 @@ impl Cluster {
             }
             Some(kubeconfig) => {
                 let kube = cluster::client_for(&kubeconfig).await;
-                cluster::install_crd(&kube, crd).await;
+                for crd in crds {
+                    cluster::install_crd(&kube, crd).await;
+                }
                 let ns = cluster::unique_name(NS);
                 let namespaces = cluster::create_namespaces(&kube, &kubeconfig, std::slice::from_ref(&ns)).await;
                 cluster::create_deployment(&kube, cluster::deployment(&ns, NAME, DECLARED, &[])).await;

@@ -341,7 +341,8 @@ impl Pair {
     async fn start() -> Pair {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
-        let crd = serde_json::to_value(ReplicaPolicy::crd()).unwrap();
+        let crds: Vec<serde_json::Value> =
+            scalekeeper::crds::all().into_iter().map(|c| serde_json::to_value(c).unwrap()).collect();
         let (sim, kube, kubeconfig, ns, lease_ns, namespaces) = match cluster::real_kubeconfig() {
             None => {
                 let sim = kubesim::Sim::start(kubesim::SimConfig {
@@ -350,7 +351,9 @@ impl Pair {
                 })
                 .await
                 .expect("kubesim starts");
-                sim.apply(crd).expect("CRD installs");
+                for crd in crds {
+                    sim.apply(crd).expect("CRD installs");
+                }
                 sim.apply(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "hist"}})).unwrap();
                 sim.apply(cluster::deployment("hist", "web", 3, &[])).unwrap();
                 let kubeconfig = dir.path().join("kubeconfig");
@@ -360,7 +363,9 @@ impl Pair {
             }
             Some(kubeconfig) => {
                 let kube = cluster::client_for(&kubeconfig).await;
-                cluster::install_crd(&kube, crd).await;
+                for crd in crds {
+                    cluster::install_crd(&kube, crd).await;
+                }
                 let ns = cluster::unique_name("hist");
                 let namespaces = cluster::create_namespaces(&kube, &kubeconfig, std::slice::from_ref(&ns)).await;
                 cluster::create_deployment(&kube, cluster::deployment(&ns, "web", 3, &[])).await;

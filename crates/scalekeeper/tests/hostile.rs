@@ -40,8 +40,9 @@ async fn serve() -> Served {
         kubesim::Sim::start(kubesim::SimConfig { deployment_delay: Duration::from_millis(20), ..Default::default() })
             .await
             .expect("kubesim starts");
-    use kube::CustomResourceExt as _;
-    sim.apply(serde_json::to_value(scalekeeper::policy::ReplicaPolicy::crd()).unwrap()).unwrap();
+    for crd in scalekeeper::crds::all() {
+        sim.apply(serde_json::to_value(crd).unwrap()).unwrap();
+    }
     sim.seed_yaml(
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\napiVersion: apps/v1\nkind: Deployment\n\
          metadata: {name: web, namespace: shop}\nspec:\n  replicas: 2\n  selector: {matchLabels: {app: web}}\n  \

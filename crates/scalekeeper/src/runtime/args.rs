@@ -40,6 +40,14 @@ pub struct Args {
     pub command: Command,
 }
 
+/// `scalekeeper crd`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CrdArgs {
+    /// Print only this kind's CRD (as `make generate` writes one file per CRD).
+    #[arg(long, value_enum)]
+    pub kind: Option<crate::crds::Kind>,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -48,8 +56,9 @@ pub enum Command {
     /// Run kubesim and the server in one process, with dev certificates.
     #[cfg(feature = "dev")]
     Dev(DevConfig),
-    /// Print the ReplicaPolicy CustomResourceDefinition (YAML).
-    Crd,
+    /// Print the CustomResourceDefinitions (ReplicaPolicy, ScaleRequest) as one YAML stream,
+    /// for `scalekeeper crd | kubectl apply -f -`; `--kind` prints one.
+    Crd(CrdArgs),
     /// Write a dev CA, a server certificate and client certificates.
     Certs(CertsArgs),
     /// Print the admission guard's ValidatingWebhookConfiguration (YAML), for clusters without the chart.

@@ -24,8 +24,8 @@ pub use args::{
 };
 pub use install::parse_args;
 
+use crate::certs;
 use crate::server::{self, Server};
-use crate::{certs, policy};
 use scalekeeper_cli as cli;
 
 /// The default log filter of the servers (`RUST_LOG` overrides it).
@@ -39,7 +39,7 @@ pub fn init_logging(command: &Command) {
         Command::Serve(args) => (args.log_format, SERVER_LOG_FILTER),
         #[cfg(feature = "dev")]
         Command::Dev(_) => (LogFormat::Text, SERVER_LOG_FILTER),
-        Command::Crd
+        Command::Crd(_)
         | Command::Certs(_)
         | Command::AdmissionConfig(_)
         | Command::Completion(_)
@@ -91,7 +91,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Client(cmd) => return Ok(cli::run(cmd).await),
         Command::Config(cmd) => return Ok(cli::contexts::run_config(cmd)),
-        Command::Crd => print!("{}", policy::crd_yaml()?),
+        Command::Crd(args) => print!("{}", crate::crds::stream(args.kind)?),
         Command::Completion(args) => install::print_completion(args)?,
         Command::Man(args) => install::print_man_pages(args)?,
         Command::Certs(args) => write_certs(args)?,

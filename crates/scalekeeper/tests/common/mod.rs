@@ -137,8 +137,9 @@ pub async fn start_sim() -> kubesim::Sim {
         kubesim::Sim::start(kubesim::SimConfig { deployment_delay: Duration::from_millis(20), ..Default::default() })
             .await
             .expect("kubesim starts");
-    use kube::CustomResourceExt as _;
-    sim.apply(serde_json::to_value(scalekeeper::policy::ReplicaPolicy::crd()).unwrap()).expect("CRD installs");
+    for crd in scalekeeper::crds::all() {
+        sim.apply(serde_json::to_value(crd).unwrap()).expect("CRD installs");
+    }
     sim.seed_yaml(SEED).expect("seed loads");
     sim
 }
@@ -228,8 +229,9 @@ pub async fn start_target(mut opts: Options) -> TargetEnv {
         }
         Some(kubeconfig) => {
             let kube = cluster::client_for(&kubeconfig).await;
-            use kube::CustomResourceExt as _;
-            cluster::install_crd(&kube, serde_json::to_value(scalekeeper::policy::ReplicaPolicy::crd()).unwrap()).await;
+            for crd in scalekeeper::crds::all() {
+                cluster::install_crd(&kube, serde_json::to_value(crd).unwrap()).await;
+            }
             let suffix = cluster::unique_name("t").trim_start_matches("t-").to_string();
             let map = |ns: &str| format!("{ns}-{suffix}");
             let names: Vec<String> = cluster::seed_namespaces(SEED).iter().map(|n| map(n)).collect();
