@@ -21,9 +21,14 @@ use super::args::Output;
 
 pub use scalekeeper_api::code_name;
 
+mod approval;
 pub(super) mod fleet;
 mod incident;
 
+pub use approval::{
+    approved_json, denied_json, phase_name, render_approved, render_requests_table, render_scale_request,
+    requests_json, short_digest,
+};
 
 pub(super) use incident::print_bulk;
 pub use incident::{
