@@ -7,8 +7,10 @@ use scalekeeper_api::v1::Mode;
 
 use super::fleet::{FleetArgs, FleetWriteArgs};
 
+mod approval;
 mod values;
 
+pub use approval::{ApprovalCommand, ApprovalRuleArgs};
 pub use values::{HoldDuration, HoldDurationError, Horizon, HorizonError, Instant, InstantError, Target, parse_target};
 
 /// How to reach the server. `--server`, `--ca`, `--cert` and `--key` are read as given here;
@@ -249,6 +251,52 @@ pub enum ClientCommand {
         #[command(subcommand)]
         command: ScheduleCommand,
     },
+    /// Set or remove a Deployment's approval rule (the two-person rule)
+    Approval {
+        /// set or clear.
+        #[command(subcommand)]
+        command: ApprovalCommand,
+    },
+    /// List the scale requests (changes that need approval): scalekeeper requests [-n NS | -A] [--all]
+    Requests {
+        /// Only this namespace (default: every namespace the server serves).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// Every namespace the server serves (the default; says so explicitly).
+        #[arg(short = 'A', long, conflicts_with = "namespace")]
+        all_namespaces: bool,
+        /// Include the requests that are done (applied, denied, expired, superseded); by
+        /// default only the pending ones.
+        #[arg(long)]
+        all: bool,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
+    },
+    /// Approve a pending scale request: scalekeeper approve NAMESPACE/NAME. Shows the request,
+    /// asks (unless --yes), then approves what it showed (the approval binds to its digest);
+    /// the last approval needed applies the change.
+    Approve {
+        /// The scale request, as NAMESPACE/NAME (see `scalekeeper requests`).
+        target: String,
+        /// Approve without asking (needed when stdin or stderr is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
+    },
+    /// Deny a pending scale request: scalekeeper deny NAMESPACE/NAME --reason TEXT
+    Deny {
+        /// The scale request, as NAMESPACE/NAME (see `scalekeeper requests`).
+        target: String,
+        /// Why (required, at most 256 bytes).
+        #[arg(long, required = true)]
+        reason: String,
+        /// How to reach the server, and the output format.
+        #[command(flatten)]
+        conn: ConnectArgs,
+    },
     /// Hold every selected Deployment at its current effective count for a while (a change
     /// freeze): scalekeeper freeze (-n NS... | -l SELECTOR | -A) --for 2h --reason "INC-123".
     /// Deployments an HPA owns are skipped; exits 1 when any Deployment failed.
@@ -391,8 +439,12 @@ impl ClientCommand {
             | ClientCommand::Undo { conn, .. }
             | ClientCommand::Freeze { conn, .. }
             | ClientCommand::Thaw { conn, .. }
-            | ClientCommand::Version { conn, .. } => conn,
+            | ClientCommand::Version { conn, .. }
+            | ClientCommand::Requests { conn, .. }
+            | ClientCommand::Approve { conn, .. }
+            | ClientCommand::Deny { conn, .. } => conn,
             ClientCommand::Schedule { command } => command.conn(),
+            ClientCommand::Approval { command } => command.conn(),
         }
     }
 }

@@ -16,6 +16,8 @@
 mod read;
 mod write;
 
+pub(super) use write::{Decision, WriteFlags, ask, can_ask, decide};
+
 use std::future::Future;
 
 use futures::StreamExt as _;

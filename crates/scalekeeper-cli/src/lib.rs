@@ -1,6 +1,7 @@
 //! The client subcommands of the `scalekeeper` binary: `get`, `set`, `list`, `diff`, `watch`,
-//! `clear`, `schedule set|clear`, `explain`, `plan` and `version` (its output: the `version`
-//! module).
+//! `clear`, `schedule set|clear`, `explain`, `plan`, `history`, `undo`, `freeze`, `thaw`, the
+//! two-person rule's `approval set|clear`, `requests`, `approve` and `deny` (see below), and
+//! `version` (its output: the `version` module).
 //!
 //! Every command connects to the server over mutual TLS ([`connect`]): `--ca` verifies the
 //! server's certificate (whose name must match the host part of `--server`, or the context's
@@ -66,6 +67,24 @@
 //! used with a fleet (each write carries the version its plan saw); `--if-current` and
 //! `schedule set --append` apply per context (the windows appended to each context's own).
 //!
+//! # The two-person rule
+//!
+//! `approval set NS/NAME (--above N | --below M | --max-step-percent P)... [--approvers K]`
+//! sets a Deployment's approval rule and `approval clear NS/NAME` removes it (SetApproval; both
+//! take `--reason`, `--expected-version`, `--dry-run`, and print as `schedule set` does); `get`
+//! shows it as `APPROVAL: above 20, below 3, step 50%, 1 approver`. A write that needs approval
+//! fails with FAILED_PRECONDITION and the server's message, which names the scale request and
+//! the `scalekeeper approve` to run, printed as it is (exit 1, no generic hint under it).
+//! `requests [-n NS | -A] [--all]` lists the scale requests (pending ones unless `--all`;
+//! every namespace unless `-n`): `NAMESPACE NAME DEPLOYMENT CHANGE REQUESTER PHASE APPROVALS
+//! AGE EXPIRES` (NAMESPACE not with `-n`). `approve NS/NAME [--yes]` reads the request (NOT_FOUND
+//! when there is none), prints it (with `-o json` on stderr), refuses one that is not pending
+//! (FAILED_PRECONDITION), asks `Approve scale request NS/NAME? [y/N]` as a fleet write asks (no
+//! terminal and no `--yes`: exit 2; an answer other than yes: exit 1), then approves the digest
+//! it printed and prints the phase after, with the write's outcome when this approval applied
+//! the change. `deny NS/NAME --reason TEXT` prints the request after. A request's text fields
+//! are printed with control characters escaped. None of them runs over a fleet.
+//!
 //! # Output
 //!
 //! `-o table` (the default) prints a `key: value` block for `get`, `set`, `clear` and `schedule`
@@ -119,10 +138,13 @@
 //!   needs one that knows holds and dry runs (it ignored the flag; the result is printed first).
 //! - **1** also: the configuration file cannot be read or is malformed (the message names it
 //!   and the position), or its current-context names no context.
+//! - **1** also: `approve` on a request that does not exist (NOT_FOUND) or is not pending
+//!   (FAILED_PRECONDITION), or whose question was answered no.
 //! - **2**: usage error: a `--context` that names no context (the existing ones are listed), a
 //!   target that is not `NAMESPACE/NAME`, a malformed server (from any source), a
 //!   `--for` that is not a positive duration, `--for` without `--reason` or the reverse,
-//!   `--no-bounds` with `--min` or `--max`. (clap's own argument errors exit 2 as well.)
+//!   `--no-bounds` with `--min` or `--max`, `approve` without `--yes` where nobody can be asked.
+//!   (clap's own argument errors exit 2 as well.)
 //! - **3**: cannot connect: no CA; no certificate/key, or only one of them; a CA,
 //!   certificate or key file (or `-data` field) that is missing, unreadable or holds no PEM
 //!   (the message names the path and the flag, variable or context field it came from); the
@@ -147,6 +169,7 @@
 //! The client checks only what it must to make the call: replica counts, names and selectors
 //! are validated by the server, which is the authority.
 
+mod approvals;
 mod args;
 mod calls;
 mod connect;
@@ -164,6 +187,7 @@ use std::io;
 
 use tonic::Status;
 
+pub use args::{ApprovalCommand, ApprovalRuleArgs};
 pub use args::{
     BulkSelectArgs, ClientCommand, ConnectArgs, HoldDuration, HoldDurationError, ModeArg, Output, ScheduleCommand,
     Target, parse_target,
@@ -176,6 +200,10 @@ pub use render::{
     mode_name, render_bulk_table, render_deployment, render_diff_table, render_error, render_list_table,
     render_outcome, render_status, render_table, render_watch_event, rule_name, sync_name, watch_event_json,
     write_response_json,
+};
+pub use render::{
+    approved_json, denied_json, phase_name, render_approved, render_requests_table, render_scale_request,
+    requests_json, short_digest,
 };
 pub use render::{explain_json, plan_json, render_explain, render_plan};
 pub use run::run;
@@ -227,6 +255,9 @@ pub enum CliError {
     /// code 1).
     #[error("{0}")]
     Partial(String),
+    /// `approve` asked, and the answer was not yes: nothing was approved (exit code 1).
+    #[error("{0}")]
+    NotConfirmed(String),
     /// Writing the result to stdout failed (exit code 1; 0 when the reader closed the pipe).
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
@@ -267,6 +298,7 @@ impl CliError {
             | CliError::Ignored(_)
             | CliError::OutOfSync(_)
             | CliError::Partial(_)
+            | CliError::NotConfirmed(_)
             | CliError::Config(_)
             | CliError::Fleet { .. } => 1,
             CliError::DiffFailed(inner) => match inner.exit_code() {

@@ -8,8 +8,9 @@ use std::sync::LazyLock;
 
 use prost_reflect::{DescriptorError, DescriptorPool, DynamicMessage, SerializeOptions};
 use scalekeeper_api::v1::{
-    ClearDesiredReplicasResponse, Deployment, DeploymentDiff, DiffResponse, EventType, Guard, Hold, Mode, Rule,
-    SetReplicasResponse, SetScheduleResponse, SyncStatus, UndoResponse, WatchDeploymentsResponse, WriteOutcome,
+    ApprovalRule, ClearDesiredReplicasResponse, Deployment, DeploymentDiff, DiffResponse, EventType, Guard, Hold, Mode,
+    Rule, SetApprovalResponse, SetReplicasResponse, SetScheduleResponse, SyncStatus, UndoResponse,
+    WatchDeploymentsResponse, WriteOutcome,
 };
 use serde_json::Value;
 use tonic::{Code, Status};
@@ -20,8 +21,14 @@ use super::args::Output;
 
 pub use scalekeeper_api::code_name;
 
+mod approval;
 pub(super) mod fleet;
 mod incident;
+
+pub use approval::{
+    approved_json, denied_json, phase_name, render_approved, render_requests_table, render_scale_request,
+    requests_json, short_digest,
+};
 
 pub(super) use incident::print_bulk;
 pub use incident::{
@@ -46,9 +53,13 @@ pub(super) fn status_line(status: &Status) -> String {
     if text.is_empty() { code_name(status.code()).to_string() } else { format!("{}: {text}", code_name(status.code())) }
 }
 
-/// What to do about a status code, when there is something to say.
-fn status_hint(code: Code) -> Option<&'static str> {
-    match code {
+/// What to do about a status, when there is something to say. A FAILED_PRECONDITION about
+/// approval (the server's message names `scalekeeper approve`, or a scale request) carries its
+/// own advice, and the generic one about bounds and `--if-current` would mislead.
+fn status_hint(status: &Status) -> Option<&'static str> {
+    let about_approval = |m: &str| m.contains("scalekeeper approve") || m.contains("scale request");
+    match status.code() {
+        Code::FailedPrecondition if about_approval(status.message()) => None,
         Code::PermissionDenied => Some(
             "the server identifies you by your client certificate (--cert), and that identity is not allowed \
              to do this; use a certificate whose identity is, or ask an administrator to grant it",
@@ -83,7 +94,7 @@ pub fn render_status(status: &Status) -> String {
             out.push_str(&format!("  - {}: {}\n", v.field, v.description));
         }
     }
-    if let Some(hint) = status_hint(status.code()) {
+    if let Some(hint) = status_hint(status) {
         out.push_str(&format!("hint: {hint}\n"));
     }
     out
@@ -189,6 +200,24 @@ fn bounds_text(min: Option<i32>, max: Option<i32>) -> String {
     }
 }
 
+/// An approval rule as `above 20, below 3, step 50%, 1 approver`, leaving out the parts it
+/// lacks (approvers 0 is 1, as the API says).
+pub(super) fn approval_text(r: &ApprovalRule) -> String {
+    let mut parts = Vec::new();
+    if let Some(n) = r.above {
+        parts.push(format!("above {n}"));
+    }
+    if let Some(n) = r.below {
+        parts.push(format!("below {n}"));
+    }
+    if let Some(p) = r.max_step_percent {
+        parts.push(format!("step {p}%"));
+    }
+    let approvers = r.approvers.max(1);
+    parts.push(format!("{approvers} approver{}", if approvers == 1 { "" } else { "s" }));
+    parts.join(", ")
+}
+
 /// The next change of the effective count as `2026-11-29T14:00:00Z -> 4`; `-` when none is due.
 fn next_change(d: &Deployment) -> String {
     match (&d.next_change_at, d.next_replicas) {
@@ -257,7 +286,7 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
 /// as a schedule of several windows, continues at the value column), ending with a newline.
 pub fn render_deployment(d: &Deployment) -> String {
     let st = d.status.unwrap_or_default();
-    let rows: [(&str, String); 20] = [
+    let rows: [(&str, String); 21] = [
         ("NAMESPACE", dash(&d.namespace)),
         ("NAME", dash(&d.name)),
         ("DESIRED", desired(d.desired_replicas)),
@@ -274,11 +303,18 @@ pub fn render_deployment(d: &Deployment) -> String {
         ("HOLD", d.hold.as_ref().map_or_else(|| "-".to_string(), hold_text)),
         ("SCHEDULE", schedule_text(d)),
         ("BOUNDS", bounds_text(d.min_replicas, d.max_replicas)),
+        ("APPROVAL", d.approval.as_ref().map_or_else(|| "-".to_string(), approval_text)),
         ("NEXT CHANGE", next_change(d)),
         ("VERSION", dash(&d.version)),
         ("LAST SET BY", dash(&d.last_set_by)),
         ("LAST SET AT", d.last_set_at.map_or_else(|| "-".to_string(), |t| t.to_string())),
     ];
+    render_block(&rows)
+}
+
+/// Renders `KEY: value` rows as a block, keys aligned; a value of several lines continues at
+/// the value column. Ends with a newline.
+pub(super) fn render_block(rows: &[(&str, String)]) -> String {
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
     let indent = " ".repeat(width + 1);
     rows.iter()
@@ -488,7 +524,13 @@ macro_rules! write_response {
     )*};
 }
 
-write_response!(SetReplicasResponse, ClearDesiredReplicasResponse, SetScheduleResponse, UndoResponse);
+write_response!(
+    SetReplicasResponse,
+    ClearDesiredReplicasResponse,
+    SetScheduleResponse,
+    UndoResponse,
+    SetApprovalResponse
+);
 
 /// A write's whole answer in the proto3 JSON mapping: `{"deployment": {..}, "outcome": {..}}`
 /// (what `--dry-run -o json` prints).

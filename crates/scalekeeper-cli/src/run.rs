@@ -12,6 +12,7 @@ use scalekeeper_api::v1::{
 use serde_json::json;
 
 use super::CliError;
+use super::approvals;
 use super::args::{BulkSelectArgs, ClientCommand, Instant, Output, ScheduleCommand, parse_target};
 use super::calls::{self, check_understood};
 use super::contexts::resolve_one;
@@ -96,6 +97,10 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
             check_understood(resp.outcome.as_ref(), dry_run, asked)
         }
         ClientCommand::Version { .. } => Ok(()),
+        cmd @ (ClientCommand::Approval { .. }
+        | ClientCommand::Requests { .. }
+        | ClientCommand::Approve { .. }
+        | ClientCommand::Deny { .. }) => approvals::run(&session, cmd, conn.output).await,
         ClientCommand::History { target, .. } => {
             let t = parse_target(&target)?;
             let req = GetHistoryRequest { namespace: t.namespace, name: t.name };
@@ -273,7 +278,10 @@ fn target_of(cmd: &ClientCommand) -> Option<&str> {
         | ClientCommand::History { target, .. }
         | ClientCommand::Undo { target, .. }
         | ClientCommand::Explain { target, .. }
-        | ClientCommand::Plan { target, .. } => Some(target),
+        | ClientCommand::Plan { target, .. }
+        | ClientCommand::Approve { target, .. }
+        | ClientCommand::Deny { target, .. } => Some(target),
+        ClientCommand::Approval { command } => Some(command.target()),
         ClientCommand::Schedule {
             command: ScheduleCommand::Set { target, .. } | ScheduleCommand::Clear { target, .. },
         } => Some(target),
@@ -282,6 +290,7 @@ fn target_of(cmd: &ClientCommand) -> Option<&str> {
         | ClientCommand::Watch { .. }
         | ClientCommand::Freeze { .. }
         | ClientCommand::Thaw { .. }
+        | ClientCommand::Requests { .. }
         | ClientCommand::Version { .. } => None,
     }
 }

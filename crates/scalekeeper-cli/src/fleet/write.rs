@@ -52,7 +52,7 @@ pub(super) enum Write {
 
 /// The flags that turn a plan into writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub(super) struct WriteFlags {
+pub(crate) struct WriteFlags {
     /// `--dry-run`: the plan only.
     pub dry_run: bool,
     /// `--atomic`: nothing written when any context refused.
@@ -232,7 +232,7 @@ impl Write {
 
 /// What to do after the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Decision {
+pub(crate) enum Decision {
     /// `--dry-run`: the plan is all (exit 0 without a refusal, 1 with).
     PlanOnly,
     /// `--atomic` and a context refused: nothing is written (exit 1).
@@ -254,7 +254,7 @@ pub(super) enum Decision {
 /// once asked (`None`: not asked yet). The rules, first that applies: `--dry-run` stops;
 /// `--atomic` with a refusal writes nothing; nothing to write; `--yes` writes; no terminal is a
 /// usage error; ask; `y`/`yes` (any case) writes, anything else declines.
-pub(super) fn decide(ok: usize, refused: usize, flags: WriteFlags, terminal: bool, answer: Option<&str>) -> Decision {
+pub(crate) fn decide(ok: usize, refused: usize, flags: WriteFlags, terminal: bool, answer: Option<&str>) -> Decision {
     if flags.dry_run {
         Decision::PlanOnly
     } else if flags.atomic && refused > 0 {
@@ -274,11 +274,17 @@ pub(super) fn decide(ok: usize, refused: usize, flags: WriteFlags, terminal: boo
     }
 }
 
-/// Asks `Write to N contexts? [y/N] ` on stderr and reads a line from stdin (empty at its end).
-async fn ask(n: usize) -> Result<String, CliError> {
+/// Whether a question can be asked: stdin and stderr are terminals.
+pub(crate) fn can_ask() -> bool {
+    io::stdin().is_terminal() && io::stderr().is_terminal()
+}
+
+/// Asks `QUESTION [y/N] ` on stderr (e.g. `Write to 3 contexts?`) and reads a line from stdin
+/// (empty at its end).
+pub(crate) async fn ask(question: &str) -> Result<String, CliError> {
     {
         let mut err = io::stderr().lock();
-        write!(err, "Write to {n} contexts? [y/N] ")?;
+        write!(err, "{question} [y/N] ")?;
         err.flush()?;
     }
     tokio::task::spawn_blocking(|| {
@@ -334,7 +340,7 @@ pub(super) async fn run(members: &[Member], write: Write, flags: WriteFlags, out
     let total = plans.len();
     let refused = plans.iter().filter(|p| p.result.is_err()).count();
     let ok = total - refused;
-    let terminal = io::stdin().is_terminal() && io::stderr().is_terminal();
+    let terminal = can_ask();
     let mut answer = None;
     loop {
         let fleet = |failed, what| Err(CliError::Fleet { failed, total, what });
@@ -347,7 +353,7 @@ pub(super) async fn run(members: &[Member], write: Write, flags: WriteFlags, out
                 return Err(CliError::Usage("not a terminal: pass --yes to write (the plan is above)".into()));
             }
             Decision::Declined => return fleet(total, FleetFailure::NotConfirmed),
-            Decision::Ask => answer = Some(ask(ok).await?),
+            Decision::Ask => answer = Some(ask(&format!("Write to {ok} contexts?")).await?),
             Decision::Write => break,
         }
     }

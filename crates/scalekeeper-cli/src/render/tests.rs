@@ -48,7 +48,7 @@ fn a_freeze_prints_a_row_per_deployment_and_a_summary() {
     assert_eq!(json["results"][1]["code"], "PERMISSION_DENIED");
     assert_eq!(json["until"], "2026-12-05T14:00:00.250Z");
 }
-use scalekeeper_api::v1::{DeploymentStatus, ScheduleWindow};
+use scalekeeper_api::v1::{ApprovalRule, DeploymentStatus, ScheduleWindow};
 use serde_json::json;
 use tonic_types::{ErrorDetails, FieldViolation};
 
@@ -102,6 +102,7 @@ fn held() -> Deployment {
         ],
         min_replicas: Some(2),
         max_replicas: Some(10),
+        approval: Some(ApprovalRule { above: Some(20), below: Some(3), max_step_percent: Some(50), approvers: 0 }),
         next_change_at: Some(ts("2026-11-29T14:00:00Z")),
         next_replicas: Some(6),
         ..deployment(Some(4))
@@ -172,7 +173,7 @@ fn list_and_diff_tables() {
 fn deployment_block() {
     let out = render_deployment(&deployment(None));
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 20);
+    assert_eq!(lines.len(), 21);
     assert_eq!(lines[0], "NAMESPACE:   shop");
     assert_eq!(lines[2], "DESIRED:     -");
     assert_eq!(lines[3], "EFFECTIVE:   -");
@@ -184,9 +185,10 @@ fn deployment_block() {
     assert_eq!(lines[13], "HOLD:        -");
     assert_eq!(lines[14], "SCHEDULE:    -");
     assert_eq!(lines[15], "BOUNDS:      -");
-    assert_eq!(lines[16], "NEXT CHANGE: -");
-    assert_eq!(lines[18], "LAST SET BY: spiffe://c/ns/ci/sa/deployer");
-    assert_eq!(lines[19], "LAST SET AT: 2023-11-14T22:13:20.500Z");
+    assert_eq!(lines[16], "APPROVAL:    -");
+    assert_eq!(lines[17], "NEXT CHANGE: -");
+    assert_eq!(lines[19], "LAST SET BY: spiffe://c/ns/ci/sa/deployer");
+    assert_eq!(lines[20], "LAST SET AT: 2023-11-14T22:13:20.500Z");
     assert!(render_deployment(&deployment(Some(0))).contains("DESIRED:     0\n"));
 }
 
@@ -211,6 +213,7 @@ fn deployment_block_with_hold_schedule_bounds_and_next_change() {
          SCHEDULE:    \"Mon-Fri 08:00-20:00 Europe/Berlin\" -> 6\n             \
          \"Sat-Sun 00:00-24:00 Europe/Berlin\" -> 2\n\
          BOUNDS:      min 2, max 10\n\
+         APPROVAL:    above 20, below 3, step 50%, 1 approver\n\
          NEXT CHANGE: 2026-11-29T14:00:00Z -> 6\n\
          VERSION:     4711\n\
          LAST SET BY: spiffe://c/ns/ci/sa/deployer\n\
@@ -223,6 +226,20 @@ fn deployment_block_with_hold_schedule_bounds_and_next_change() {
     // A hold placed another way (kubectl apply) has no set_by.
     let anonymous = Deployment { hold: Some(Hold { set_by: String::new(), ..held().hold.unwrap() }), ..held() };
     assert!(render_deployment(&anonymous).contains("\nHOLD:        10 until 2026-11-29T14:00:00Z: INC-123\n"));
+}
+
+#[test]
+fn the_approval_rule_in_words_and_in_json() {
+    let rule = |above, below, max_step_percent, approvers| ApprovalRule { above, below, max_step_percent, approvers };
+    assert_eq!(approval_text(&rule(Some(20), Some(3), Some(50), 1)), "above 20, below 3, step 50%, 1 approver");
+    assert_eq!(approval_text(&rule(None, Some(0), None, 2)), "below 0, 2 approvers");
+    assert_eq!(approval_text(&rule(None, None, Some(100), 0)), "step 100%, 1 approver", "0 means 1");
+    let d = Deployment { approval: Some(rule(Some(20), None, None, 3)), ..deployment(Some(4)) };
+    assert!(render_deployment(&d).contains("\nAPPROVAL:    above 20, 3 approvers\n"));
+    // -o json: the proto message as it is (approvers 0 stays 0; unset edges are left out).
+    let j = deployment_json(&held()).unwrap();
+    assert_eq!(j["approval"], json!({ "above": 20, "below": 3, "maxStepPercent": 50, "approvers": 0 }));
+    assert!(deployment_json(&deployment(Some(4))).unwrap().get("approval").is_none());
 }
 
 fn outcome() -> WriteOutcome {
@@ -642,6 +659,13 @@ fn status_hints() {
     let out = render_status(&Status::failed_precondition("spec.replicas is 3, not 4 (--if-current)"));
     assert!(out.starts_with("error: FAILED_PRECONDITION: spec.replicas is 3, not 4 (--if-current)\nhint: "), "{out}");
     assert!(out.contains("`scalekeeper get NAMESPACE/NAME` shows the current state"), "{out}");
+    // A write that needs approval: the server's message (with its own hint) as it is, and no
+    // generic hint about bounds under it.
+    let msg = "the change needs approval: 0 is below the approval band's lower edge 3; scale request \
+               shop/web-7f3k2 waits for it (`scalekeeper approve shop/web-7f3k2`)";
+    let err = CliError::from(Status::failed_precondition(msg));
+    assert_eq!(render_error(&err), format!("error: FAILED_PRECONDITION: {msg}\n"));
+    assert_eq!(err.exit_code(), 1);
     assert_eq!(code_name(Code::FailedPrecondition), "FAILED_PRECONDITION");
 }
 
