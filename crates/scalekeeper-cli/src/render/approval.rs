@@ -6,7 +6,6 @@
 //! from another identity's call: they are printed with control characters escaped, so that a
 //! reason cannot draw lines of its own into what the approver reads.
 
-use std::collections::BTreeSet;
 
 use scalekeeper_api::v1::{
     ApproveScaleRequestResponse, DenyScaleRequestResponse, ListScaleRequestsResponse, ScaleRequest, ScaleRequestPhase,
@@ -37,14 +36,9 @@ fn clean(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
-/// The identities whose approvals count, as the design counts them: distinct identities, never
-/// the requester, only approvals of the request's digest.
-fn counted(r: &ScaleRequest) -> BTreeSet<&str> {
-    r.approvals
-        .iter()
-        .filter(|a| a.digest == r.digest && a.identity != r.requester && !a.identity.is_empty())
-        .map(|a| a.identity.as_str())
-        .collect()
+/// The identities whose approvals count, as the server counted them (`approved_by`).
+fn counted(r: &ScaleRequest) -> Vec<&str> {
+    r.approved_by.iter().map(String::as_str).collect()
 }
 
 /// `counted/needed`, e.g. `0/1` (a request needs at least one approval).

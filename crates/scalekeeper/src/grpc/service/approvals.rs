@@ -223,8 +223,11 @@ pub(super) fn scale_request(sr: &ScaleRequest, now: jiff::Timestamp) -> pb::Scal
             .map(|a| pb::Approval { identity: a.identity.clone(), time: ts(&a.time), digest: a.digest.clone() })
             .collect(),
         approvals_needed: i32::try_from(sr.spec.approvals_needed).unwrap_or(i32::MAX),
-        outcome: status.outcome.unwrap_or_default(),
+        outcome: status.outcome.clone().unwrap_or_default(),
         based_on_version: sr.spec.based_on_generation.map(|g| g.to_string()).unwrap_or_default(),
+        approved_by: writer::counted(sr),
+        decided_by: status.decided_by.clone().unwrap_or_default(),
+        decided_at: status.decided_at.as_deref().and_then(ts),
     }
 }
 
