@@ -2,11 +2,11 @@
 """Validate the Helm chart charts/scalekeeper; run by `make chart-validate` (and `make test`).
 
 Checks (each prints PASS/FAIL/SKIP with a short summary; the exit code is 1 on any FAIL):
-  chart metadata, the CRD copy (== deploy/crds), values.schema.json (draft-07, closed
+  chart metadata, the CRD copies (== deploy/crds, one file per CRD), values.schema.json (draft-07, closed
   objects, defaults == values.yaml), the README value and RBAC tables (== the schema,
   == files/server-rules.yaml), the bad values files in tests/ (refused, by the schema or the
   template, as each file says, with the words of its "# error contains:" line),
-  files/user-roles.yaml (the callers' ClusterRoles' rules), files/server-rules.yaml (the
+  files/user-roles.yaml (the callers' ClusterRoles' rules: viewer, editor, approver), files/server-rules.yaml (the
   rules of scalekeeper's own Roles), the client CA (cert-manager needs a dedicated one or
   shareIssuerCA), deploy/deployer-rbac.yaml (the deploy identity may write the chart's RBAC
   objects and holds every rule they grant: RBAC's escalation prevention), then for every
@@ -46,12 +46,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "charts" / "scalekeeper"
-CRD_SOURCE = ROOT / "deploy" / "crds" / "replicapolicies.scalekeeper.dev.yaml"
-CRD_COPY = CHART / "crds" / "replicapolicies.scalekeeper.dev.yaml"
+# The CRDs, one file each (`make generate`: `scalekeeper crd --kind`): deploy/crds/ is the
+# source, the chart's crds/ its copy.
+CRD_FILES = ("replicapolicies.scalekeeper.dev.yaml", "scalerequests.scalekeeper.dev.yaml")
+CRD_SOURCE_DIR = ROOT / "deploy" / "crds"
+CRD_COPY_DIR = CHART / "crds"
 METRICS_RS = ROOT / "crates" / "scalekeeper" / "src" / "metrics.rs"
 CHECKOV_CONFIG = ROOT / "tools" / "checkov.yaml"
 README = CHART / "README.md"
-# The rules of the callers' ClusterRoles (viewer, editor): rendered by templates/rbac.yaml,
+# The rules of the callers' ClusterRoles (viewer, editor, approver): rendered by templates/rbac.yaml,
 # embedded by `scalekeeper dev` (crates/scalekeeper/src/dev.rs), checked here.
 USER_ROLES = CHART / "files" / "user-roles.yaml"
 # The rules of scalekeeper's own ServiceAccount (managed: each watched namespace's Role or the
@@ -93,8 +96,14 @@ SKIPPED_KINDS = {
 # escalate and impersonate would let the server grant itself more).
 SERVER_VERBS = {"get", "list", "watch", "create", "update", "patch", "delete"}
 # The callers' ClusterRoles come from USER_ROLES (user_role_rules()); what each RBAC verb
-# allows is in scalekeeper_core::authz. The file may grant these verbs, nothing else.
-USER_ROLE_VERBS = {"viewer": {"get", "list", "watch"}, "editor": {"get", "list", "watch", "update", "delete"}}
+# allows is in scalekeeper_core::authz. The file grants exactly these rules per role:
+# (apiGroup, resource) -> verbs. Only the approver may approve ScaleRequests.
+_READ = {"get", "list", "watch"}
+USER_ROLE_RULES = {
+    "viewer": {("scalekeeper.dev", "replicapolicies"): _READ, ("scalekeeper.dev", "scalerequests"): _READ},
+    "editor": {("scalekeeper.dev", "replicapolicies"): _READ | {"update", "delete"}, ("scalekeeper.dev", "scalerequests"): _READ},
+    "approver": {("scalekeeper.dev", "replicapolicies"): _READ, ("scalekeeper.dev", "scalerequests"): _READ | {"approve"}},
+}
 
 REQUIRED_LABELS = [
     "app.kubernetes.io/name",
@@ -346,11 +355,11 @@ def rules_diff(got: dict, want: dict) -> str:
 
 
 def user_role_rules() -> dict[str, dict[tuple[str, str], set[str]]]:
-    """role (viewer, editor) -> its rules, from files/user-roles.yaml."""
+    """role (viewer, editor, approver) -> its rules, from files/user-roles.yaml."""
     import yaml
 
     roles = yaml.safe_load(USER_ROLES.read_text()) or {}
-    return {role: rules_of({"rules": roles.get(role)}) for role in USER_ROLE_VERBS}
+    return {role: rules_of({"rules": roles.get(role)}) for role in USER_ROLE_RULES}
 
 
 def server_rules() -> dict[str, dict[tuple[str, str], set[str]]]:
@@ -488,15 +497,21 @@ def check_crd(rep: Report) -> None:
     import helm_python as helm
 
     problems = []
-    if not CRD_COPY.exists():
-        problems.append(f"{CRD_COPY.relative_to(ROOT)} is missing")
-    elif CRD_COPY.read_bytes() != CRD_SOURCE.read_bytes():
-        problems.append(f"{CRD_COPY.relative_to(ROOT)} differs from {CRD_SOURCE.relative_to(ROOT)}: run `make generate`")
+    for name in CRD_FILES:
+        source, copy = CRD_SOURCE_DIR / name, CRD_COPY_DIR / name
+        if not source.exists() or not copy.exists():
+            problems.append(f"{(copy if source.exists() else source).relative_to(ROOT)} is missing: run `make generate`")
+        elif copy.read_bytes() != source.read_bytes():
+            problems.append(f"{copy.relative_to(ROOT)} differs from {source.relative_to(ROOT)}: run `make generate`")
+    for d in (CRD_SOURCE_DIR, CRD_COPY_DIR):
+        extra = sorted(p.name for p in d.iterdir() if p.name not in CRD_FILES)
+        if extra:
+            problems.append(f"{d.relative_to(ROOT)} holds files that are no CRD of scalekeeper's: {extra}")
     with helm.Chart.load(CHART) as chart:
-        crds = [c["filename"] for c in chart.crds]
-    if crds != ["scalekeeper/crds/replicapolicies.scalekeeper.dev.yaml"]:
+        crds = sorted(c["filename"] for c in chart.crds)
+    if crds != [f"scalekeeper/crds/{name}" for name in sorted(CRD_FILES)]:
         problems.append(f"helm sees the CRDs {crds}")
-    rep.check("CRD copy", problems, f"chart crds/ == {CRD_SOURCE.relative_to(ROOT)}, and Helm loads it from crds/")
+    rep.check("CRD copy", problems, f"chart crds/ == {CRD_SOURCE_DIR.relative_to(ROOT)}/ ({', '.join(CRD_FILES)}), and Helm loads them from crds/")
 
 
 def check_schema(rep: Report) -> dict:
@@ -610,19 +625,20 @@ def check_bad_values(rep: Report) -> None:
 
 
 def check_user_roles(rep: Report) -> None:
-    """files/user-roles.yaml: the viewer reads, the editor also writes, nothing else (the
-    rendered ClusterRoles are compared with the file in the invariants)."""
+    """files/user-roles.yaml: the viewer reads, the editor also writes, the approver reads and
+    approves ScaleRequests, nothing else (the rendered ClusterRoles are compared with the file
+    in the invariants)."""
     problems = []
     try:
         roles = user_role_rules()
     except Exception as e:  # noqa: BLE001
         rep.check("user roles file", [f"{USER_ROLES.relative_to(ROOT)}: {e}"], "")
         return
-    for role, verbs in USER_ROLE_VERBS.items():
-        want = {("scalekeeper.dev", "replicapolicies"): verbs}
+    for role, want in USER_ROLE_RULES.items():
         if roles[role] != want:
             problems.append(f"{role}: {rules_diff(roles[role], want) or 'no rules'}")
-    rep.check("user roles file", problems, f"{USER_ROLES.relative_to(ROOT)}: viewer get/list/watch, editor + update/delete on replicapolicies")
+    rep.check("user roles file", problems, f"{USER_ROLES.relative_to(ROOT)}: viewer get/list/watch on replicapolicies and scalerequests, "
+              "editor + update/delete on replicapolicies, approver + approve on scalerequests")
 
 
 def check_server_rules(rep: Report) -> None:
@@ -706,7 +722,7 @@ def check_deployer_rbac(rep: Report, sets: dict[str, dict]) -> None:  # noqa: C9
     server = yaml.safe_load(SERVER_RULES.read_text()) or {}
     users = yaml.safe_load(USER_ROLES.read_text()) or {}
     sources = [(f"{SERVER_RULES.relative_to(ROOT)}, {role}", rules_of({"rules": server.get(role)})) for role in SERVER_ROLES]
-    sources += [(f"{USER_ROLES.relative_to(ROOT)}, {role}", rules_of({"rules": users.get(role)})) for role in USER_ROLE_VERBS]
+    sources += [(f"{USER_ROLES.relative_to(ROOT)}, {role}", rules_of({"rules": users.get(role)})) for role in USER_ROLE_RULES]
 
     def source_of(role: dict) -> str:
         return next((src for src, rules in sources if rules == rules_of(role)), "the chart")
@@ -1079,8 +1095,8 @@ def check_kubernetes_validate(rep: Report, rendered: dict, newest: str) -> None:
     import yaml
 
     problems, validated, skipped = [], 0, {}
-    crd = yaml.safe_load(CRD_COPY.read_text())
-    targets = [("crds/", crd)] + [(name, o) for name, (_, objs, _) in rendered.items() for o in objs]
+    crds = [(f"crds/{n}", yaml.safe_load((CRD_COPY_DIR / n).read_text())) for n in CRD_FILES]
+    targets = crds + [(name, o) for name, (_, objs, _) in rendered.items() for o in objs]
     for name, obj in targets:
         key = (obj.get("apiVersion"), obj.get("kind"))
         if key in SKIPPED_KINDS:
@@ -1763,7 +1779,7 @@ def check_package(rep: Report, workdir: Path) -> None:
     archive = helm.package(CHART, destination=workdir)
     with tarfile.open(archive) as tar:
         names = tar.getnames()
-    for must in ("scalekeeper/Chart.yaml", "scalekeeper/values.schema.json", "scalekeeper/crds/replicapolicies.scalekeeper.dev.yaml",
+    for must in ("scalekeeper/Chart.yaml", "scalekeeper/values.schema.json", *(f"scalekeeper/crds/{n}" for n in CRD_FILES),
                  "scalekeeper/files/user-roles.yaml", "scalekeeper/files/server-rules.yaml", "scalekeeper/files/admission-webhook.yaml",
                  "scalekeeper/dashboards/scalekeeper.json", "scalekeeper/README.md", "scalekeeper/templates/NOTES.txt"):
         if must not in names:

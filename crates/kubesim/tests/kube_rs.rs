@@ -1482,6 +1482,52 @@ async fn custom_resource_definition_serves_objects_with_status_subresource() {
     r.until("the watcher to see the delete", |s, _| has_names(s, &["w1"])).await;
 }
 
+/// `metadata.generateName` on create (what scalekeeper names a ScaleRequest with): the API
+/// server's `names.SimpleNameGenerator` appends five characters of apimachinery's random
+/// alphabet (lower-case consonants and digits without 0, 1, 3) to the base, cut to 58
+/// characters so the name stays within 63; the object keeps its generateName.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_with_generate_name_appends_five_random_characters() {
+    const ALPHABET: &str = "bcdfghjklmnpqrstvwxz2456789";
+    let (_t, client) = start().await;
+    install_widget_crd(&client).await;
+    let widgets: Api<Widget> = Api::default_namespaced(client.clone());
+    let generated = |base: &str| {
+        let mut w = widget("", 1);
+        w.metadata.name = None;
+        w.metadata.generate_name = Some(base.to_string());
+        w
+    };
+    let mut names = vec![];
+    for _ in 0..3 {
+        let created =
+            widgets.create(&PostParams::default(), &generated("web-")).await.expect("create with generateName");
+        let name = created.name_any();
+        let suffix = name.strip_prefix("web-").unwrap_or_else(|| panic!("{name} starts with the base"));
+        assert_eq!(suffix.len(), 5, "{name}");
+        assert!(suffix.chars().all(|c| ALPHABET.contains(c)), "{name}: the suffix is from {ALPHABET}");
+        assert_eq!(created.metadata.generate_name.as_deref(), Some("web-"));
+        assert_eq!(widgets.get(&name).await.expect("the generated name is the object's").spec.size, 1);
+        names.push(name);
+    }
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 3, "each create gets a name of its own: {names:?}");
+
+    // A base longer than 58 characters is cut, so the name is 63 characters long.
+    let base = format!("{}-", "a".repeat(69));
+    let created = widgets.create(&PostParams::default(), &generated(&base)).await.expect("create with a long base");
+    let name = created.name_any();
+    assert_eq!(name.len(), 63, "{name}");
+    assert!(name.starts_with(&base[..58]) && name[58..].chars().all(|c| ALPHABET.contains(c)), "{name}");
+    assert_eq!(created.metadata.generate_name.as_deref(), Some(base.as_str()), "generateName is kept as sent");
+
+    // A name given wins over generateName.
+    let mut both = generated("web-");
+    both.metadata.name = Some("named".into());
+    assert_eq!(widgets.create(&PostParams::default(), &both).await.expect("create").name_any(), "named");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_resource_schema_violations_are_422() {
     let (_sim, client) = start().await;

@@ -11,6 +11,9 @@
 //! | WatchDeployments | `watch` | in the namespace, or in each namespace watched |
 //! | SetReplicas (creating a policy included) | `update` | in the namespace |
 //! | ClearDesiredReplicas | `delete` | in the namespace |
+//! | SetApproval (set or remove the approval rule) | `update` | in the namespace |
+//! | ListScaleRequests | `list` | in the namespace |
+//! | ApproveScaleRequest, DenyScaleRequest | `approve` | `scalerequests.scalekeeper.dev` in the namespace |
 //! | GetVersion | none: any authenticated caller | — |
 //!
 //! GetVersion needs a client certificate the server accepts and nothing else, as Kubernetes'
@@ -24,8 +27,12 @@ use std::fmt;
 
 /// The API group of the resource every check names.
 pub const GROUP: &str = "scalekeeper.dev";
-/// The resource every check names: access to replica counts is access to their policies.
+/// The resource most checks name ([`Verb::resource`]): access to replica counts is access to
+/// their policies.
 pub const RESOURCE: &str = "replicapolicies";
+/// The resource [`Verb::Approve`] names: approving or denying a change held back by the
+/// two-person rule is a verb on the ScaleRequest that holds it.
+pub const SCALE_REQUESTS: &str = "scalerequests";
 
 /// The Kubernetes RBAC verb an operation needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,10 +47,14 @@ pub enum Verb {
     Update,
     /// Stop managing a count (delete the policy).
     Delete,
+    /// Approve or deny a ScaleRequest (the two-person rule): a custom verb on
+    /// [`SCALE_REQUESTS`], which RBAC grants like any other.
+    Approve,
 }
 
 impl Verb {
-    /// The verb as RBAC rules spell it (`get`, `list`, `watch`, `update`, `delete`).
+    /// The verb as RBAC rules spell it (`get`, `list`, `watch`, `update`, `delete`,
+    /// `approve`).
     pub fn as_str(self) -> &'static str {
         match self {
             Verb::Get => "get",
@@ -51,6 +62,16 @@ impl Verb {
             Verb::Watch => "watch",
             Verb::Update => "update",
             Verb::Delete => "delete",
+            Verb::Approve => "approve",
+        }
+    }
+
+    /// The resource (in [`GROUP`]) a check of this verb names: [`SCALE_REQUESTS`] for
+    /// [`Verb::Approve`], [`RESOURCE`] (replicapolicies) for the others.
+    pub fn resource(self) -> &'static str {
+        match self {
+            Verb::Approve => SCALE_REQUESTS,
+            Verb::Get | Verb::List | Verb::Watch | Verb::Update | Verb::Delete => RESOURCE,
         }
     }
 
@@ -63,10 +84,11 @@ impl Verb {
         Some(match method {
             "GetDeployment" | "GetHistory" => Verb::Get,
             "Explain" | "Plan" => Verb::Get,
-            "ListDeployments" | "Diff" => Verb::List,
+            "ListDeployments" | "Diff" | "ListScaleRequests" => Verb::List,
             "WatchDeployments" => Verb::Watch,
-            "SetReplicas" | "SetSchedule" | "Undo" | "Freeze" | "Thaw" => Verb::Update,
+            "SetReplicas" | "SetSchedule" | "Undo" | "Freeze" | "Thaw" | "SetApproval" => Verb::Update,
             "ClearDesiredReplicas" => Verb::Delete,
+            "ApproveScaleRequest" | "DenyScaleRequest" => Verb::Approve,
             _ => return None,
         })
     }
@@ -128,14 +150,20 @@ pub struct Decision {
     pub reason: String,
 }
 
-/// The message of a refusal: the user, the verb, the resource and the namespace (all
-/// namespaces when `namespace` is empty) — nothing about scalekeeper's own identity.
+/// The message of a refusal: the user, the verb, the resource ([`Verb::resource`]) and the
+/// namespace (all namespaces when `namespace` is empty), and the ClusterRole that grants it —
+/// nothing about scalekeeper's own identity.
 pub fn denial(subject: &Subject, verb: Verb, namespace: &str) -> String {
     let place =
         if namespace.is_empty() { "across all namespaces".to_string() } else { format!("in namespace {namespace:?}") };
+    let roles = match verb {
+        Verb::Approve => "scalekeeper-approver",
+        _ => "scalekeeper-viewer or scalekeeper-editor",
+    };
     format!(
-        "user {:?} may not {verb} {RESOURCE}.{GROUP} {place} (Kubernetes RBAC; ask for a RoleBinding to scalekeeper-viewer or scalekeeper-editor)",
-        subject.user
+        "user {:?} may not {verb} {}.{GROUP} {place} (Kubernetes RBAC; ask for a RoleBinding to {roles})",
+        subject.user,
+        verb.resource()
     )
 }
 
@@ -158,6 +186,10 @@ mod tests {
             ("Undo", Verb::Update),
             ("Freeze", Verb::Update),
             ("Thaw", Verb::Update),
+            ("SetApproval", Verb::Update),
+            ("ListScaleRequests", Verb::List),
+            ("ApproveScaleRequest", Verb::Approve),
+            ("DenyScaleRequest", Verb::Approve),
         ];
         for (method, verb) in table {
             assert_eq!(Verb::for_method(method), Some(verb), "{method}");
@@ -189,5 +221,19 @@ mod tests {
             "user \"spiffe://prod/ns/ci/sa/bot\" may not update replicapolicies.scalekeeper.dev in namespace \"payments\""
         ), "{m}");
         assert!(denial(&s, Verb::List, "").contains("across all namespaces"));
+        let m = denial(&s, Verb::Approve, "payments");
+        assert!(m.starts_with(
+            "user \"spiffe://prod/ns/ci/sa/bot\" may not approve scalerequests.scalekeeper.dev in namespace \"payments\""
+        ), "{m}");
+        assert!(m.contains("scalekeeper-approver"), "{m}");
+    }
+
+    #[test]
+    fn approve_names_scalerequests_and_every_other_verb_replicapolicies() {
+        assert_eq!(Verb::Approve.as_str(), "approve");
+        assert_eq!(Verb::Approve.resource(), "scalerequests");
+        for verb in [Verb::Get, Verb::List, Verb::Watch, Verb::Update, Verb::Delete] {
+            assert_eq!(verb.resource(), "replicapolicies", "{verb}");
+        }
     }
 }

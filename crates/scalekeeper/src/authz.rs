@@ -1,6 +1,7 @@
 //! Authorization through Kubernetes RBAC: every call is checked with a `SubjectAccessReview`
 //! (authorization.k8s.io/v1) for the caller's user and groups, the verb the operation needs
-//! and `replicapolicies.scalekeeper.dev` in the target namespace (the table is in
+//! and its resource in the target namespace: `replicapolicies.scalekeeper.dev`, or
+//! `scalerequests.scalekeeper.dev` for `approve` ([`Verb::resource`]; the table is in
 //! [`scalekeeper_core::authz`]). Operators grant access with Roles and bindings, as for any
 //! other resource; `kubectl auth can-i update replicapolicies.scalekeeper.dev -n shop --as
 //! alice` answers what scalekeeper will.
@@ -22,7 +23,7 @@ use std::time::Duration;
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
 use kube::api::PostParams;
 use kube::{Api, Client};
-use scalekeeper_core::authz::{Decision, GROUP, RESOURCE, Subject, Verb};
+use scalekeeper_core::authz::{Decision, GROUP, Subject, Verb};
 
 /// How calls are authorized (`--authorization`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -83,8 +84,9 @@ impl Authorizer {
         self.mode
     }
 
-    /// Whether `subject` may `verb` replicapolicies in `namespace` (all namespaces when
-    /// empty).
+    /// Whether `subject` may `verb` the verb's resource ([`Verb::resource`]: replicapolicies,
+    /// or scalerequests for approve) in `namespace` (all namespaces when empty). The cache key
+    /// holds the verb, and so the resource.
     ///
     /// # Errors
     /// [`AuthzError::Review`] when the SubjectAccessReview cannot be made; the caller should
@@ -103,7 +105,7 @@ impl Authorizer {
                 groups: Some(subject.groups.clone()),
                 resource_attributes: Some(ResourceAttributes {
                     group: Some(GROUP.into()),
-                    resource: Some(RESOURCE.into()),
+                    resource: Some(verb.resource().into()),
                     verb: Some(verb.as_str().into()),
                     namespace: Some(namespace.to_owned()),
                     ..Default::default()
@@ -122,5 +124,50 @@ impl Authorizer {
             self.denied.insert(key, decision.clone());
         }
         Ok(decision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// kubesim with `user` bound (cluster-wide) to a ClusterRole granting `verb` on
+    /// `resource`.scalekeeper.dev, for each `(user, resource, verb)`.
+    async fn sim_with(grants: &[(&str, &str, &str)]) -> kubesim::Sim {
+        let sim = kubesim::Sim::start(kubesim::SimConfig::default()).await.expect("kubesim starts");
+        for (user, resource, verb) in grants {
+            let role = format!("{user}-{verb}-{resource}");
+            sim.apply(json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": role},
+                "rules": [{"apiGroups": [GROUP], "resources": [resource], "verbs": [verb]}],
+            }))
+            .expect("ClusterRole");
+            sim.apply(json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": role},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+            }))
+            .expect("ClusterRoleBinding");
+        }
+        sim
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn approve_is_checked_on_scalerequests_and_the_rest_on_replicapolicies() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let sim = sim_with(&[("carol", "scalerequests", "approve"), ("dave", "replicapolicies", "update")]).await;
+        let client = sim.client().await.expect("client");
+        let authz = Authorizer::new(AuthorizationMode::Rbac, client, Duration::from_secs(60), Duration::from_secs(60));
+        let who = |user: &str| Subject { user: user.into(), groups: vec![] };
+        let allowed =
+            async |user: &str, verb: Verb| authz.check(&who(user), verb, "shop").await.expect("review").allowed;
+        assert!(allowed("carol", Verb::Approve).await, "approve on scalerequests");
+        assert!(!allowed("carol", Verb::Update).await, "approve on scalerequests grants nothing on policies");
+        assert!(allowed("dave", Verb::Update).await, "update on replicapolicies");
+        assert!(!allowed("dave", Verb::Approve).await, "an editor of policies may not approve");
+        // Cached per verb: the same subject gets each verb's own answer again.
+        assert!(allowed("carol", Verb::Approve).await && !allowed("carol", Verb::Update).await);
+        sim.shutdown().await;
     }
 }

@@ -32,6 +32,12 @@ pub const DEV_IDENTITY: &str = "dev-admin";
 /// read but not set), so the walkthrough can show a refusal.
 pub const DEV_VIEWER: &str = "dev-viewer";
 
+/// The identity of the third dev certificate (`client-dev-approver.pem`): an approver of the
+/// two-person rule (ClusterRole `scalekeeper-approver`: it may read, and approve or deny
+/// ScaleRequests, but not set), so the walkthrough can show a change approved by a second
+/// identity.
+pub const DEV_APPROVER: &str = "dev-approver";
+
 /// The Kubernetes user scalekeeper itself is in dev mode (its ServiceAccount, as the chart
 /// would make it), distinct from the user of the kubeconfig dev mode writes for kubectl
 /// (kubesim's admin): the admission guard exempts scalekeeper's own writes, not kubectl's.
@@ -72,21 +78,21 @@ pub async fn apply_as_gitops(client: kube::Client) -> anyhow::Result<()> {
 /// The name of the ValidatingWebhookConfiguration dev mode registers in kubesim.
 pub const DEV_WEBHOOK_CONFIGURATION: &str = "scalekeeper-dev";
 
-/// The rules of the callers' ClusterRoles, `viewer` and `editor`: the chart's file, the one
+/// The rules of the callers' ClusterRoles, `viewer`, `editor` and `approver`: the chart's file, the one
 /// source of these rules (the chart renders it, `tools/validate_chart.py` checks against it).
 pub const USER_ROLES: &str = include_str!("../../../charts/scalekeeper/files/user-roles.yaml");
 
-/// The RBAC objects dev mode starts with: the chart's viewer and editor ClusterRoles (named
-/// `scalekeeper-viewer` and `scalekeeper-editor`, as a release named scalekeeper names
-/// them), and [`DEV_IDENTITY`] bound as editor and [`DEV_VIEWER`] as viewer in every
-/// namespace.
+/// The RBAC objects dev mode starts with: the chart's viewer, editor and approver
+/// ClusterRoles (named `scalekeeper-viewer`, `scalekeeper-editor` and `scalekeeper-approver`,
+/// as a release named scalekeeper names them), and [`DEV_IDENTITY`] bound as editor,
+/// [`DEV_VIEWER`] as viewer and [`DEV_APPROVER`] as approver in every namespace.
 ///
-/// Errors: [`USER_ROLES`] is not a map with the rule lists `viewer` and `editor`.
+/// Errors: [`USER_ROLES`] is not a map with the rule lists `viewer`, `editor` and `approver`.
 pub fn dev_rbac() -> anyhow::Result<Vec<serde_json::Value>> {
     let mut roles: std::collections::BTreeMap<String, serde_json::Value> =
         serde_yaml::from_str(USER_ROLES).context("parsing charts/scalekeeper/files/user-roles.yaml")?;
     let mut objects = Vec::new();
-    for (role, user) in [("viewer", DEV_VIEWER), ("editor", DEV_IDENTITY)] {
+    for (role, user) in [("viewer", DEV_VIEWER), ("editor", DEV_IDENTITY), ("approver", DEV_APPROVER)] {
         let rules = roles
             .remove(role)
             .with_context(|| format!("charts/scalekeeper/files/user-roles.yaml has no {role} rules"))?;
@@ -270,9 +276,8 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
     let kubeconfig = dir.join("kubeconfig");
     sim.write_kubeconfig(&kubeconfig)?;
 
-    let certs =
-        certs::write_dev_certs(&dir.join("certs"), &[], &[DEV_IDENTITY.to_string(), DEV_VIEWER.to_string()], 30)
-            .context("writing dev certificates")?;
+    let identities = [DEV_IDENTITY, DEV_VIEWER, DEV_APPROVER].map(String::from);
+    let certs = certs::write_dev_certs(&dir.join("certs"), &[], &identities, 30).context("writing dev certificates")?;
     let (_, client_cert, client_key) = certs.clients.first().cloned().context("no client certificate was written")?;
 
     let client = sim.client_as(DEV_SERVICE_ACCOUNT).await?;
@@ -415,19 +420,19 @@ pub fn instructions(dev: &Dev) -> String {
 
 #[cfg(test)]
 mod tests {
-    use scalekeeper_core::authz::{GROUP, RESOURCE, Verb};
+    use scalekeeper_core::authz::{GROUP, RESOURCE, SCALE_REQUESTS, Verb};
     use serde_json::Value;
 
     use super::*;
 
-    /// The verbs `role`'s rules grant on replicapolicies.scalekeeper.dev.
-    fn granted(objects: &[Value], role: &str) -> Vec<&'static str> {
+    /// The verbs `role`'s rules grant on `resource`.scalekeeper.dev.
+    fn granted(objects: &[Value], role: &str, resource: &str) -> Vec<&'static str> {
         let role = objects
             .iter()
             .find(|o| o["kind"] == "ClusterRole" && o["metadata"]["name"] == role)
             .unwrap_or_else(|| panic!("no ClusterRole {role}"));
         let has = |list: &Value, want: &str| list.as_array().is_some_and(|l| l.iter().any(|v| v == want));
-        [Verb::Get, Verb::List, Verb::Watch, Verb::Update, Verb::Delete]
+        [Verb::Get, Verb::List, Verb::Watch, Verb::Update, Verb::Delete, Verb::Approve]
             .into_iter()
             .map(Verb::as_str)
             .filter(|verb| {
@@ -435,7 +440,7 @@ mod tests {
                     .as_array()
                     .expect("rules")
                     .iter()
-                    .any(|r| has(&r["apiGroups"], GROUP) && has(&r["resources"], RESOURCE) && has(&r["verbs"], verb))
+                    .any(|r| has(&r["apiGroups"], GROUP) && has(&r["resources"], resource) && has(&r["verbs"], verb))
             })
             .collect()
     }
@@ -443,13 +448,24 @@ mod tests {
     #[test]
     fn dev_roles_come_from_the_chart_and_grant_what_each_role_is_for() {
         let objects = dev_rbac().expect("the chart's files/user-roles.yaml parses");
-        assert_eq!(granted(&objects, "scalekeeper-viewer"), ["get", "list", "watch"]);
-        assert_eq!(granted(&objects, "scalekeeper-editor"), ["get", "list", "watch", "update", "delete"]);
+        assert_eq!(granted(&objects, "scalekeeper-viewer", RESOURCE), ["get", "list", "watch"]);
+        assert_eq!(granted(&objects, "scalekeeper-viewer", SCALE_REQUESTS), ["get", "list", "watch"]);
+        assert_eq!(granted(&objects, "scalekeeper-editor", RESOURCE), ["get", "list", "watch", "update", "delete"]);
+        assert_eq!(granted(&objects, "scalekeeper-editor", SCALE_REQUESTS), ["get", "list", "watch"]);
+        assert_eq!(granted(&objects, "scalekeeper-approver", RESOURCE), ["get", "list", "watch"]);
+        assert_eq!(granted(&objects, "scalekeeper-approver", SCALE_REQUESTS), ["get", "list", "watch", "approve"]);
         let bindings: Vec<(&str, &str)> = objects
             .iter()
             .filter(|o| o["kind"] == "ClusterRoleBinding")
             .map(|b| (b["subjects"][0]["name"].as_str().unwrap_or(""), b["roleRef"]["name"].as_str().unwrap_or("")))
             .collect();
-        assert_eq!(bindings, [(DEV_VIEWER, "scalekeeper-viewer"), (DEV_IDENTITY, "scalekeeper-editor")]);
+        assert_eq!(
+            bindings,
+            [
+                (DEV_VIEWER, "scalekeeper-viewer"),
+                (DEV_IDENTITY, "scalekeeper-editor"),
+                (DEV_APPROVER, "scalekeeper-approver")
+            ]
+        );
     }
 }

@@ -15,6 +15,21 @@ use super::{
     serve_if_crd, to_view,
 };
 
+/// The longest base of a generated name: a name's 63 characters less the suffix's 5.
+const MAX_GENERATED_BASE: usize = 63 - 5;
+
+/// The name `generateName: base` gets: `base` cut to [`MAX_GENERATED_BASE`] bytes, then the
+/// suffix (five characters of apimachinery's random alphabet), as the API server's
+/// `names.SimpleNameGenerator` makes it, so a long base still yields a name of at most 63
+/// characters.
+fn generated_name(base: &str, suffix: &str) -> String {
+    let mut cut = base.len().min(MAX_GENERATED_BASE);
+    while !base.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}{suffix}", &base[..cut])
+}
+
 /// POST: create an object.
 pub fn create(store: &mut StoreInner, ctx: &Ctx, body: Value) -> Result<Written, ApiError> {
     if !body.is_object() {
@@ -25,7 +40,7 @@ pub fn create(store: &mut StoreInner, ctx: &Ctx, body: Value) -> Result<Written,
     let requested_name = meta_str(&obj, "name").unwrap_or("").to_string();
     let name = match (meta_str(&obj, "name"), meta_str(&obj, "generateName")) {
         (Some(n), _) => n.to_string(),
-        (None, Some(g)) => format!("{g}{}", ctx.name_suffix()),
+        (None, Some(g)) => generated_name(g, &ctx.name_suffix()),
         (None, None) => {
             return Err(ctx.invalid("", vec![Cause::required("metadata.name")]).with_message_name_required());
         }
