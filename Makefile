@@ -221,7 +221,7 @@ REALKUBE := $(CURDIR)/hack/realkube.sh
 # The suites test-real runs against it, each reading SCALEKEEPER_TEST_KUBECONFIG (faults also
 # reads SCALEKEEPER_REALKUBE, to stop and restart the API server).
 REAL_KUBESIM_TESTS     := --test kubectl --test kube_rs --test kubectl_imperative --test rbac
-REAL_SCALEKEEPER_TESTS := --test e2e --test reconcile --test holds --test ha --test faults --test authz --test explain --test history --test freeze --test fleet
+REAL_SCALEKEEPER_TESTS := --test e2e --test reconcile --test holds --test ha --test faults --test authz --test explain --test history --test freeze --test fleet --test approvals
 
 .PHONY: realkube-build
 realkube-build: ## Build kube-apiserver and kube-controller-manager v1.20.2 once (~5 min; apt-installs Go 1.19, etcd).

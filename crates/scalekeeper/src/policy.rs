@@ -449,7 +449,7 @@ pub use scalekeeper_core::spec::{timestamp, timestamp_millis};
 /// Drops the `default` schemars derives from `#[serde(default)]`: the reconciler always writes
 /// these status fields, a default there serves no purpose, and Kubernetes 1.20 refuses a CRD
 /// whose status schema carries `default: ''` ("must be of type string: \"null\"").
-fn no_default(schema: &mut schemars::Schema) {
+pub(crate) fn no_default(schema: &mut schemars::Schema) {
     schema.remove("default");
 }
 

@@ -55,8 +55,10 @@ pub struct ScaleRequestSpec {
     pub summary: String,
     /// Who asked for the change.
     pub requester: Requester,
-    /// Why, as the requester put it (may be empty).
-    #[serde(default)]
+    /// Why, as the requester put it; omitted when empty (Kubernetes 1.20 reads an empty string
+    /// in a custom resource as null, which a `type: string` field refuses).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(transform = crate::policy::no_default)]
     pub reason: String,
     /// RFC 3339 time after which a Pending request is Expired (by default 1 h after it was
     /// created).
@@ -71,6 +73,7 @@ pub struct ScaleRequestSpec {
     /// SHA-256, lower-case hex, of this spec's JSON with `digest` set to "" ([`spec_digest`]).
     /// An approval counts only for the digest its approver saw.
     #[serde(default)]
+    #[schemars(transform = crate::policy::no_default)]
     pub digest: String,
 }
 
@@ -241,6 +244,38 @@ pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
 mod tests {
     use super::*;
     use kube::CustomResourceExt as _;
+
+    /// Every `default` in `v` (a schema), with its JSON path.
+    fn defaults(v: &serde_json::Value, path: &str, out: &mut Vec<(String, serde_json::Value)>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, child) in m {
+                    if k == "default" {
+                        out.push((path.to_string(), child.clone()));
+                    } else {
+                        defaults(child, &format!("{path}.{k}"), out);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|c| defaults(c, path, out)),
+            _ => {}
+        }
+    }
+
+    /// Kubernetes 1.20 refuses a CRD whose schema defaults a string to "" ("must be of type
+    /// string: \"null\""); current versions accept it, and so does kubesim. Neither CRD has one.
+    #[test]
+    fn no_crd_defaults_a_string_to_empty_which_kubernetes_1_20_refuses() {
+        for crd in [
+            serde_json::to_value(ScaleRequest::crd()).unwrap(),
+            serde_json::to_value(crate::policy::ReplicaPolicy::crd()).unwrap(),
+        ] {
+            let mut found = vec![];
+            defaults(&crd["spec"], "spec", &mut found);
+            let empty: Vec<_> = found.iter().filter(|(_, d)| d == &serde_json::json!("")).collect();
+            assert!(empty.is_empty(), "{}: {empty:?}", crd["metadata"]["name"]);
+        }
+    }
 
     fn spec() -> ScaleRequestSpec {
         ScaleRequestSpec {

@@ -205,9 +205,7 @@ impl From<Refusal> for WriteError {
             r @ (Refusal::NotCurrent { .. }
             | Refusal::Unsettled { .. }
             | Refusal::Overtaken { .. }
-            | Refusal::ApprovalRuleInTheWay { .. }) => {
-                WriteError::Precondition(r.to_string())
-            }
+            | Refusal::ApprovalRuleInTheWay { .. }) => WriteError::Precondition(r.to_string()),
             Refusal::OutOfBounds(e) => WriteError::OutOfBounds(e),
             Refusal::Invalid(v) => WriteError::Invalid { field: v.field, description: v.description },
             Refusal::NeedsApproval { needs, approvals_needed, generation } => {
@@ -583,6 +581,7 @@ mod tests {
                 bound: Bound::Max(8),
             }),
             Refusal::Invalid(Violation { field: "hold_for".into(), description: "too long a hold".into() }),
+            Refusal::ApprovalRuleInTheWay { namespace: ns.clone(), name: name.clone() },
         ];
         for r in refusals {
             let message = r.to_string();
@@ -591,14 +590,26 @@ mod tests {
             let variant_fits = match r {
                 Refusal::HpaOwnsCount { .. } => matches!(e, WriteError::HpaOwnsCount { .. }),
                 Refusal::VersionMismatch { .. } => matches!(e, WriteError::VersionMismatch { .. }),
-                Refusal::NotCurrent { .. } | Refusal::Unsettled { .. } | Refusal::Overtaken { .. } => {
-                    matches!(e, WriteError::Precondition(_))
-                }
+                Refusal::NotCurrent { .. }
+                | Refusal::Unsettled { .. }
+                | Refusal::Overtaken { .. }
+                | Refusal::ApprovalRuleInTheWay { .. } => matches!(e, WriteError::Precondition(_)),
                 Refusal::OutOfBounds(_) => matches!(e, WriteError::OutOfBounds(_)),
                 Refusal::Invalid(_) => matches!(e, WriteError::Invalid { .. }),
+                Refusal::NeedsApproval { .. } => unreachable!("tested below"),
             };
             assert!(variant_fits, "{r:?} became {e:?}");
         }
+        // Held back for approval: the writer's error says that a dry run made no request (a
+        // write's becomes one, with its own message).
+        let needs = vec![scalekeeper_core::approval::Need::Below { count: 0, below: 2 }];
+        let r = Refusal::NeedsApproval { needs: needs.clone(), approvals_needed: 1, generation: 3 };
+        let e = WriteError::from(r.clone());
+        assert!(
+            matches!(&e, WriteError::NeedsApproval { needs: n, approvals_needed: 1, generation: 3, .. } if *n == needs),
+            "{e:?}"
+        );
+        assert_eq!(e.to_string(), format!("{r} (dry run: no ScaleRequest made)"));
     }
 
     #[test]

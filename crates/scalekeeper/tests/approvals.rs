@@ -66,7 +66,11 @@ async fn bind(env: &TargetEnv, ns: &str, role: &str, user: &str) {
     let api: Api<RoleBinding> = Api::namespaced(env.kube.clone(), ns);
     let binding = RoleBinding {
         metadata: ObjectMeta { name: Some(format!("{user}-{role}")), ..Default::default() },
-        role_ref: RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: "ClusterRole".into(), name: role.into() },
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".into(),
+            kind: "ClusterRole".into(),
+            name: role.into(),
+        },
         subjects: Some(vec![Subject {
             kind: "User".into(),
             name: user.into(),
@@ -91,7 +95,11 @@ fn rule(ns: &str, above: i32, below: i32, approvers: i32) -> pb::SetApprovalRequ
 }
 
 async fn requests(c: &mut ScaleServiceClient<Channel>, ns: &str, all: bool) -> Vec<pb::ScaleRequest> {
-    c.list_scale_requests(pb::ListScaleRequestsRequest { namespace: ns.into(), all }).await.unwrap().into_inner().requests
+    c.list_scale_requests(pb::ListScaleRequestsRequest { namespace: ns.into(), all })
+        .await
+        .unwrap()
+        .into_inner()
+        .requests
 }
 
 fn approve(r: &pb::ScaleRequest, digest: &str) -> pb::ApproveScaleRequestRequest {
@@ -120,7 +128,8 @@ async fn a_change_past_the_band_waits_for_another_identity_and_is_applied_once_a
     let audit_log = audit_dir.path().join("audit.log");
     let env = start(&audit_log).await;
     let shop = env.ns("shop");
-    let (mut alice, mut bob, mut ned) = (env.client_as(ALICE).await, env.client_as(BOB).await, env.client_as(NED).await);
+    let (mut alice, mut bob, mut ned) =
+        (env.client_as(ALICE).await, env.client_as(BOB).await, env.client_as(NED).await);
 
     alice.set_replicas(set(&shop, 4)).await.unwrap();
     // The first rule is free: there was none to ask.
@@ -136,10 +145,7 @@ async fn a_change_past_the_band_waits_for_another_identity_and_is_applied_once_a
     assert!(requests(&mut alice, &shop, true).await.is_empty(), "a dry run makes no request");
 
     // Past the band: held back as a ScaleRequest, nothing scaled.
-    let held = alice
-        .set_replicas(pb::SetReplicasRequest { reason: "INC-7: drain web".into(), ..set(&shop, 0) })
-        .await
-        .unwrap_err();
+    let held = alice.set_replicas(set(&shop, 0)).await.unwrap_err();
     let name = hinted(&held);
     assert!(name.starts_with("web-"), "{name}");
     assert!(held.message().contains("0 is below"), "{}", held.message());
@@ -148,7 +154,7 @@ async fn a_change_past_the_band_waits_for_another_identity_and_is_applied_once_a
     assert_eq!(listed.len(), 1, "{listed:?}");
     let r = &listed[0];
     assert_eq!((r.name.as_str(), r.requester.as_str(), r.deployment.as_str()), (name.as_str(), ALICE, "web"));
-    assert_eq!((r.change.as_str(), r.replicas, r.reason.as_str()), ("declare 0 replicas", Some(0), "INC-7: drain web"));
+    assert_eq!((r.change.as_str(), r.replicas), ("declare 0 replicas", Some(0)));
     assert_eq!((r.phase(), r.approvals_needed), (pb::ScaleRequestPhase::Pending, 1));
     assert_eq!(r.digest.len(), 64, "{}", r.digest);
     assert!(r.expires_at.is_some() && !r.based_on_version.is_empty());
@@ -195,7 +201,9 @@ async fn a_change_past_the_band_waits_for_another_identity_and_is_applied_once_a
     assert!(approved.iter().any(|n| n.contains(BOB) && n.contains("1 of 1")), "{approved:?}");
     let declared = events(&env, &shop, "ReplicasDeclared").await;
     assert!(
-        declared.iter().any(|n| n.contains(&format!("{ALICE} declared 0 replicas")) && n.contains(&format!("approved by {BOB}"))),
+        declared
+            .iter()
+            .any(|n| n.contains(&format!("{ALICE} declared 0 replicas")) && n.contains(&format!("approved by {BOB}"))),
         "{declared:?}"
     );
     let lines: Vec<serde_json::Value> =
@@ -211,9 +219,14 @@ async fn a_change_past_the_band_waits_for_another_identity_and_is_applied_once_a
         .find(|l| l["method"] == "ApproveScaleRequest" && l["code"] == "OK")
         .expect("the approval is audited");
     assert_eq!((yes["user"].as_str(), yes["verb"].as_str()), (Some(BOB), Some("approve")));
-    assert_eq!((yes["scaleRequest"]["digest"].as_str(), yes["scaleRequest"]["phase"].as_str()), (Some(r.digest.as_str()), Some("Applied")));
+    assert_eq!(
+        (yes["scaleRequest"]["digest"].as_str(), yes["scaleRequest"]["phase"].as_str()),
+        (Some(r.digest.as_str()), Some("Applied"))
+    );
     assert!(
-        lines.iter().any(|l| l["method"] == "ApproveScaleRequest" && l["user"] == NED && l["code"] == "PERMISSION_DENIED"),
+        lines
+            .iter()
+            .any(|l| l["method"] == "ApproveScaleRequest" && l["user"] == NED && l["code"] == "PERMISSION_DENIED"),
         "the refused approval is audited"
     );
 }
@@ -223,7 +236,8 @@ async fn one_identity_counts_once_a_moved_declaration_supersedes_and_denials_and
     let audit_dir = tempfile::tempdir().unwrap();
     let env = start(&audit_dir.path().join("audit.log")).await;
     let shop = env.ns("shop");
-    let (mut alice, mut bob, mut carol) = (env.client_as(ALICE).await, env.client_as(BOB).await, env.client_as(CAROL).await);
+    let (mut alice, mut bob, mut carol) =
+        (env.client_as(ALICE).await, env.client_as(BOB).await, env.client_as(CAROL).await);
     alice.set_replicas(set(&shop, 4)).await.unwrap();
     alice.set_approval(rule(&shop, 10, 2, 2)).await.unwrap();
 
@@ -254,7 +268,11 @@ async fn one_identity_counts_once_a_moved_declaration_supersedes_and_denials_and
     let r = requests(&mut carol, &shop, false).await.into_iter().find(|r| r.name == name).unwrap();
     let no_reason = pb::DenyScaleRequestRequest { namespace: shop.clone(), name: name.clone(), reason: String::new() };
     assert_eq!(carol.deny_scale_request(no_reason).await.unwrap_err().code(), Code::InvalidArgument);
-    let deny = pb::DenyScaleRequestRequest { namespace: shop.clone(), name: name.clone(), reason: "not during the sale".into() };
+    let deny = pb::DenyScaleRequestRequest {
+        namespace: shop.clone(),
+        name: name.clone(),
+        reason: "not during the sale".into(),
+    };
     let denied = carol.deny_scale_request(deny).await.unwrap().into_inner().request.unwrap();
     assert_eq!(denied.phase(), pb::ScaleRequestPhase::Denied);
     assert!(denied.outcome.contains("not during the sale"), "{}", denied.outcome);
@@ -286,6 +304,22 @@ async fn one_identity_counts_once_a_moved_declaration_supersedes_and_denials_and
     let applied = carol.approve_scale_request(approve(&r, &r.digest)).await.unwrap().into_inner().request.unwrap();
     assert_eq!(applied.phase(), pb::ScaleRequestPhase::Applied, "{applied:?}");
     let policy = env.policy(&shop, "web").await.unwrap();
-    assert_eq!((policy["spec"]["approval"]["above"].as_i64(), policy["spec"]["approval"]["approvers"].as_i64()), (Some(100), Some(1)));
+    assert_eq!(
+        (policy["spec"]["approval"]["above"].as_i64(), policy["spec"]["approval"]["approvers"].as_i64()),
+        (Some(100), Some(1))
+    );
     alice.set_replicas(set(&shop, 40)).await.expect("inside the new band");
+    // A hold past the band is held back with its reason.
+    let hold = pb::SetReplicasRequest {
+        hold_for: Some(prost_types::Duration { seconds: 600, nanos: 0 }),
+        reason: "INC-8: load test".into(),
+        ..set(&shop, 200)
+    };
+    let name = hinted(&alice.set_replicas(hold).await.unwrap_err());
+    let r = requests(&mut bob, &shop, false).await.into_iter().find(|r| r.name == name).unwrap();
+    assert_eq!(
+        (r.change.as_str(), r.replicas, r.reason.as_str()),
+        ("hold 200 replicas for 10m", Some(200), "INC-8: load test")
+    );
+    assert_eq!(r.needs_approval_because, ["200 is above the approval band's upper edge 100"]);
 }

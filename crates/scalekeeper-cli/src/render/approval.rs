@@ -6,7 +6,6 @@
 //! from another identity's call: they are printed with control characters escaped, so that a
 //! reason cannot draw lines of its own into what the approver reads.
 
-
 use scalekeeper_api::v1::{
     ApproveScaleRequestResponse, DenyScaleRequestResponse, ListScaleRequestsResponse, ScaleRequest, ScaleRequestPhase,
 };

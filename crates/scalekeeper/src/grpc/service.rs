@@ -607,7 +607,8 @@ impl ScaleService for Service {
             // Ending a hold changes the policy (update); clearing deletes it (delete).
             let (change, verb) =
                 if r.hold_only { (Change::EndHold, Verb::Update) } else { (Change::Delete, Verb::Delete) };
-            let w = self.write(&who, verb, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run, "").await?;
+            let w =
+                self.write(&who, verb, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run, "").await?;
             Ok(pb::ClearDesiredReplicasResponse {
                 deployment: Some(convert::deployment(&w.view)),
                 outcome: Some(convert::outcome(&w.outcome)),

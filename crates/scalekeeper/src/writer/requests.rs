@@ -127,10 +127,8 @@ impl Writer {
         }]);
         let api: Api<ScaleRequest> = Api::namespaced(self.client.clone(), ask.namespace);
         let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
-        let created = api
-            .create(&pp, &sr)
-            .await
-            .map_err(WriteError::kube(format!("ScaleRequests in {}", ask.namespace)))?;
+        let created =
+            api.create(&pp, &sr).await.map_err(WriteError::kube(format!("ScaleRequests in {}", ask.namespace)))?;
         let note = format!(
             "{} asked to {}; it needs {} approval(s): {}",
             ask.requester.user,
@@ -351,7 +349,9 @@ impl Writer {
         match api.replace_status(&sr.name_any(), &pp, &next).await {
             Ok(stored) => Ok(Some(stored)),
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),
-            Err(e) => Err(WriteError::kube(what("ScaleRequest", &sr.namespace().unwrap_or_default(), &sr.name_any()))(e)),
+            Err(e) => {
+                Err(WriteError::kube(what("ScaleRequest", &sr.namespace().unwrap_or_default(), &sr.name_any()))(e))
+            }
         }
     }
 
@@ -431,7 +431,15 @@ fn requested(change: &Change) -> Result<RequestedChange, &'static str> {
                 clear_bounds,
             });
         }
-        Change::Hold { replicas, duration, reason, freeze: false, mode: None, guard: None, bounds: BoundsChange::Keep } => {
+        Change::Hold {
+            replicas,
+            duration,
+            reason,
+            freeze: false,
+            mode: None,
+            guard: None,
+            bounds: BoundsChange::Keep,
+        } => {
             r.hold = Some(HoldChange {
                 replicas: *replicas,
                 duration_seconds: i64::try_from(duration.as_secs()).unwrap_or(i64::MAX),
@@ -440,15 +448,20 @@ fn requested(change: &Change) -> Result<RequestedChange, &'static str> {
         }
         Change::Schedule(windows) => {
             r.schedule = Some(ScheduleChange {
-                windows: windows.iter().map(|w| PolicyWindow { window: w.window.clone(), replicas: w.replicas }).collect(),
+                windows: windows
+                    .iter()
+                    .map(|w| PolicyWindow { window: w.window.clone(), replicas: w.replicas })
+                    .collect(),
             });
         }
         Change::SetApproval(rule) => {
             r.approval = Some(ApprovalChange { rule: rule.map(PolicyApproval::from) });
         }
         Change::Hold { .. } => {
-            return Err("a hold that needs approval cannot also set the mode, the guard or the bounds: set those in a \
-                        call of their own");
+            return Err(
+                "a hold that needs approval cannot also set the mode, the guard or the bounds: set those in a \
+                        call of their own",
+            );
         }
         Change::EndHold | Change::Thaw | Change::Delete => return Err("this change is never held for approval"),
     }
@@ -551,7 +564,12 @@ mod tests {
             },
             Change::Schedule(vec![WindowSpec { window: "Sat-Sun 00:00-24:00 UTC".into(), replicas: 0 }]),
             Change::Schedule(vec![]),
-            Change::SetApproval(Some(ApprovalRule { above: Some(20), below: None, max_step_percent: None, approvers: 2 })),
+            Change::SetApproval(Some(ApprovalRule {
+                above: Some(20),
+                below: None,
+                max_step_percent: None,
+                approvers: 2,
+            })),
             Change::SetApproval(None),
         ];
         for c in changes {

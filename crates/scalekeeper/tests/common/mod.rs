@@ -512,7 +512,8 @@ pub async fn client_with_group(
     let ca = scalekeeper::certs::Ca::from_pem(&read("ca.pem"), &read("ca-key.pem")).unwrap();
     let pair = ca.client_cert_in_group(identity, group, 1).unwrap();
     let slug = group.replace(':', "-");
-    let (cert, key) = (dir.join(format!("group-{identity}-{slug}.pem")), dir.join(format!("group-{identity}-{slug}-key.pem")));
+    let (cert, key) =
+        (dir.join(format!("group-{identity}-{slug}.pem")), dir.join(format!("group-{identity}-{slug}-key.pem")));
     std::fs::write(&cert, &pair.cert_pem).unwrap();
     std::fs::write(&key, &pair.key_pem).unwrap();
     let channel = channel(env.grpc_addr, &env.certs.ca, Some((&cert, &key))).await.unwrap();

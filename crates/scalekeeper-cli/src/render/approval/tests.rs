@@ -41,18 +41,17 @@ fn request() -> ScaleRequest {
         approvals_needed: 2,
         outcome: String::new(),
         based_on_version: "41".into(),
+        approved_by: vec![],
+        decided_by: String::new(),
+        decided_at: None,
     }
 }
 
 #[test]
-fn approvals_count_distinct_identities_other_than_the_requester_of_the_digest_shown() {
+fn approvals_show_the_identities_the_server_counted() {
     let r = ScaleRequest {
-        approvals: vec![
-            approval("bob", DIGEST),
-            approval("bob", DIGEST),
-            approval("alice", DIGEST),
-            approval("carol", "0000"),
-        ],
+        approvals: vec![approval("bob", DIGEST), approval("alice", DIGEST), approval("carol", "0000")],
+        approved_by: vec!["bob".into()],
         ..request()
     };
     assert_eq!(approvals_text(&r), "1/2");
@@ -71,6 +70,7 @@ fn the_requests_table() {
         requester: "spiffe://c/ns/ci/sa/deployer".into(),
         phase: ScaleRequestPhase::Applied as i32,
         approvals: vec![approval("bob", "d2"), approval("carol", "d2")],
+        approved_by: vec!["bob".into(), "carol".into()],
         digest: "d2".into(),
         created_at: Some(ts("2026-11-28T09:00:00Z")),
         ..request()

@@ -38,10 +38,10 @@ fn row_28_a_change_the_rule_asks_approval_for_is_refused_unless_it_carries_one()
     };
     assert_eq!(needs(case(declare(0))), [Need::Below { count: 0, below: 2 }]);
     assert_eq!(needs(case(hold(40, Duration::from_secs(60)))), [Need::Above { count: 40, above: 10 }]);
-    assert_eq!(needs(case(Change::Schedule(vec![window("Sat-Sun 00:00-24:00 UTC", 1)]))), [Need::Below {
-        count: 1,
-        below: 2
-    }]);
+    assert_eq!(
+        needs(case(Change::Schedule(vec![window("Sat-Sun 00:00-24:00 UTC", 1)]))),
+        [Need::Below { count: 1, below: 2 }]
+    );
     assert_eq!(needs(case(Change::SetApproval(None))), [Need::RuleChange]);
     // A dry run is refused the same way (and the writer then records no request).
     let mut dry = case(declare(0));

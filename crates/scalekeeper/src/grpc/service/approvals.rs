@@ -265,11 +265,7 @@ fn rule_from_proto(a: &pb::ApprovalRule, max_replicas: i32) -> Result<ApprovalRu
     });
     let rule = ApprovalRule { above: a.above, below: a.below, max_step_percent, approvers };
     v.extend(approval::validate_rule(&rule, max_replicas));
-    if v.is_empty() {
-        Ok(ApprovalRule { approvers: rule.approvals_needed(), ..rule })
-    } else {
-        Err(v)
-    }
+    if v.is_empty() { Ok(ApprovalRule { approvers: rule.approvals_needed(), ..rule }) } else { Err(v) }
 }
 
 fn reason_violation(reason: &str, field: &str) -> Option<Violation> {
