@@ -54,10 +54,12 @@ pub(super) fn status_line(status: &Status) -> String {
 }
 
 /// What to do about a status, when there is something to say. A FAILED_PRECONDITION about
-/// approval (the server's message names `scalekeeper approve`, or a scale request) carries its
+/// approval (the server's message names `scalekeeper approve`, a ScaleRequest or an approval rule) carries its
 /// own advice, and the generic one about bounds and `--if-current` would mislead.
 fn status_hint(status: &Status) -> Option<&'static str> {
-    let about_approval = |m: &str| m.contains("scalekeeper approve") || m.contains("scale request");
+    let about_approval = |m: &str| {
+        ["scalekeeper approve", "scale request", "ScaleRequest", "approval rule"].iter().any(|w| m.contains(w))
+    };
     match status.code() {
         Code::FailedPrecondition if about_approval(status.message()) => None,
         Code::PermissionDenied => Some(

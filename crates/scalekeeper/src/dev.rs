@@ -84,25 +84,31 @@ pub const USER_ROLES: &str = include_str!("../../../charts/scalekeeper/files/use
 
 /// The RBAC objects dev mode starts with: the chart's viewer, editor and approver
 /// ClusterRoles (named `scalekeeper-viewer`, `scalekeeper-editor` and `scalekeeper-approver`,
-/// as a release named scalekeeper names them), and [`DEV_IDENTITY`] bound as editor,
-/// [`DEV_VIEWER`] as viewer and [`DEV_APPROVER`] as approver in every namespace.
+/// as a release named scalekeeper names them), and [`DEV_IDENTITY`] bound as editor and
+/// approver, [`DEV_VIEWER`] as viewer and [`DEV_APPROVER`] as approver in every namespace.
 ///
 /// Errors: [`USER_ROLES`] is not a map with the rule lists `viewer`, `editor` and `approver`.
 pub fn dev_rbac() -> anyhow::Result<Vec<serde_json::Value>> {
     let mut roles: std::collections::BTreeMap<String, serde_json::Value> =
         serde_yaml::from_str(USER_ROLES).context("parsing charts/scalekeeper/files/user-roles.yaml")?;
     let mut objects = Vec::new();
-    for (role, user) in [("viewer", DEV_VIEWER), ("editor", DEV_IDENTITY), ("approver", DEV_APPROVER)] {
+    for role in ["viewer", "editor", "approver"] {
         let rules = roles
             .remove(role)
             .with_context(|| format!("charts/scalekeeper/files/user-roles.yaml has no {role} rules"))?;
-        let name = format!("scalekeeper-{role}");
         objects.push(serde_json::json!({
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRole",
-            "metadata": {"name": name},
+            "metadata": {"name": format!("scalekeeper-{role}")},
             "rules": rules,
         }));
+    }
+    // dev-admin may approve too, so that approving its own request shows the two-person
+    // rule's refusal rather than RBAC's.
+    let bindings =
+        [("viewer", DEV_VIEWER), ("editor", DEV_IDENTITY), ("approver", DEV_APPROVER), ("approver", DEV_IDENTITY)];
+    for (role, user) in bindings {
+        let name = format!("scalekeeper-{role}");
         objects.push(serde_json::json!({
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRoleBinding",
@@ -406,7 +412,13 @@ pub fn instructions(dev: &Dev) -> String {
          \x20 scalekeeper plan shop/web             # every change ahead; history, undo, freeze, thaw: see the README\n\
          \x20 kubectl get replicapolicies -A\n\
          \x20 SCALEKEEPER_CERT={dir}/certs/client-dev-viewer.pem SCALEKEEPER_KEY={dir}/certs/client-dev-viewer-key.pem \\\n\
-         \x20   scalekeeper set shop/web 1          # PERMISSION_DENIED: dev-viewer may read, not set\n\n\
+         \x20   scalekeeper set shop/web 1          # PERMISSION_DENIED: dev-viewer may read, not set\n\
+         \x20 scalekeeper approval set payments/ledger --below 2   # the two-person rule: under 2 needs approval\n\
+         \x20 scalekeeper set payments/ledger 0     # FAILED_PRECONDITION: held as ScaleRequest payments/ledger-XXXXX\n\
+         \x20 scalekeeper requests                  # what waits for approval\n\
+         \x20 scalekeeper approve payments/ledger-XXXXX --yes   # refused: dev-admin asked; another identity must approve\n\
+         \x20 SCALEKEEPER_CERT={dir}/certs/client-dev-approver.pem SCALEKEEPER_KEY={dir}/certs/client-dev-approver-key.pem \\\n\
+         \x20   scalekeeper approve payments/ledger-XXXXX   # dev-approver: shows the change, asks y/N, applies it\n\n\
          A second instance next to this one (another cluster, as its own context):\n\
          {second}\n\
          Ctrl-C stops it.\n",
@@ -464,7 +476,8 @@ mod tests {
             [
                 (DEV_VIEWER, "scalekeeper-viewer"),
                 (DEV_IDENTITY, "scalekeeper-editor"),
-                (DEV_APPROVER, "scalekeeper-approver")
+                (DEV_APPROVER, "scalekeeper-approver"),
+                (DEV_IDENTITY, "scalekeeper-approver")
             ]
         );
     }

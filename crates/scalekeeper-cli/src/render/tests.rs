@@ -667,6 +667,15 @@ fn status_hints() {
     assert_eq!(render_error(&err), format!("error: FAILED_PRECONDITION: {msg}\n"));
     assert_eq!(err.exit_code(), 1);
     assert_eq!(code_name(Code::FailedPrecondition), "FAILED_PRECONDITION");
+    // The server's own words for an approval refused, and a delete the rule is in the way of.
+    for msg in [
+        "ScaleRequest shop/web-7f3k2: dev-admin requested this change and cannot approve it: a second identity must",
+        "ReplicaPolicy shop/web has an approval rule: remove it first (`scalekeeper approval clear shop/web`, which \
+         needs approval), then clear the declaration",
+    ] {
+        let out = render_status(&Status::failed_precondition(msg));
+        assert_eq!(out, format!("error: FAILED_PRECONDITION: {msg}\n"), "no generic hint under it");
+    }
 }
 
 fn entry(kind: ChangeKind, from: Option<i32>, to: i32, who: &str, reason: &str) -> HistoryEntry {
