@@ -70,6 +70,38 @@ pub fn stream(kind: Option<Kind>) -> Result<String, serde_yaml::Error> {
 mod tests {
     use super::*;
 
+    /// Every `default` in `v` (a schema), with its JSON path.
+    fn defaults(v: &serde_json::Value, path: &str, out: &mut Vec<(String, serde_json::Value)>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, child) in m {
+                    if k == "default" {
+                        out.push((path.to_string(), child.clone()));
+                    } else {
+                        defaults(child, &format!("{path}.{k}"), out);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|c| defaults(c, path, out)),
+            _ => {}
+        }
+    }
+
+    /// Kubernetes 1.20 refuses a CRD whose schema defaults a string to "" ("must be of type
+    /// string: \"null\""); current versions accept it, and so does kubesim. Neither CRD has one.
+    #[test]
+    fn no_crd_defaults_a_string_to_empty_which_kubernetes_1_20_refuses() {
+        for crd in [
+            serde_json::to_value(ScaleRequest::crd()).unwrap(),
+            serde_json::to_value(crate::policy::ReplicaPolicy::crd()).unwrap(),
+        ] {
+            let mut found = vec![];
+            defaults(&crd["spec"], "spec", &mut found);
+            let empty: Vec<_> = found.iter().filter(|(_, d)| d == &serde_json::json!("")).collect();
+            assert!(empty.is_empty(), "{}: {empty:?}", crd["metadata"]["name"]);
+        }
+    }
+
     #[test]
     fn the_stream_holds_every_crd_replica_policy_first() {
         let text = stream(None).unwrap();

@@ -47,7 +47,8 @@ async fn start(audit_log: &std::path::Path) -> TargetEnv {
 
 /// A ClusterRole with the chart's rules for `role` (`files/user-roles.yaml`).
 async fn chart_role(env: &TargetEnv, role: &str) -> String {
-    let roles: serde_json::Value = serde_yaml::from_str(scalekeeper::dev::USER_ROLES).unwrap();
+    let roles: serde_json::Value =
+        serde_yaml::from_str(include_str!("../../../charts/scalekeeper/files/user-roles.yaml")).unwrap();
     let rules: Vec<PolicyRule> = serde_json::from_value(roles[role].clone()).unwrap();
     assert!(!rules.is_empty(), "the chart has no {role} rules");
     let name = format!("scalekeeper-test-{role}-{}", env.ns("x").trim_start_matches('x').trim_matches('-'));
