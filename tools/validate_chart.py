@@ -1692,7 +1692,8 @@ def check_promql(rep: Report, rendered: dict) -> None:
     want_alerts = {"ScalekeeperDown", "ScalekeeperNotReady", "ScalekeeperNoLeader", "ScalekeeperDriftNotCorrected",
                    "ScalekeeperConflicts", "ScalekeeperFlapGuardTripped", "ScalekeeperGrpcErrors",
                    "ScalekeeperGrpcLatencyHigh", "ScalekeeperReconcileErrors", "ScalekeeperCertificateExpiresSoon",
-                   "ScalekeeperTlsReloadFailing", "ScalekeeperLimitRefusing", "ScalekeeperHoldOld"} | ADMISSION_ALERTS
+                   "ScalekeeperTlsReloadFailing", "ScalekeeperLimitRefusing", "ScalekeeperHoldOld",
+                   "ScalekeeperScaleRequestWaiting"} | ADMISSION_ALERTS
     if not want_alerts <= alerts:
         problems.append(f"alerts missing: {sorted(want_alerts - alerts)}")
     unused = sorted(m for m in known if m not in seen and not m.endswith(("_sum", "_count")))

@@ -279,7 +279,7 @@ pub enum Phase {
 
 impl Phase {
     /// Every phase, in the order of the enum.
-    const ALL: [Phase; 6] =
+    pub const ALL: [Phase; 6] =
         [Phase::Pending, Phase::Approved, Phase::Applied, Phase::Denied, Phase::Expired, Phase::Superseded];
 
     /// The phase as `status.phase` records it: `Pending`, `Approved`, `Applied`, `Denied`,

@@ -528,29 +528,6 @@ pub enum Refusal {
     },
 }
 
-/// The message of [`Refusal::HpaOwnsCount`], for HPA `hpa` targeting Deployment `deployment`
-/// in `namespace`.
-pub fn hpa_owns_count_message(namespace: &str, hpa: &str, deployment: &str) -> String {
-    format!(
-        "HorizontalPodAutoscaler {namespace}/{hpa} targets Deployment {namespace}/{deployment}: it owns the replica \
-         count; scalekeeper will not fight it (delete the HPA or leave scaling to it)"
-    )
-}
-
-/// The message of [`Refusal::VersionMismatch`]: policy `namespace/name` at generation
-/// `current` (`None`: it does not exist), `expected` expected.
-pub fn version_mismatch_message(namespace: &str, name: &str, expected: i64, current: Option<i64>) -> String {
-    match current {
-        None => format!(
-            "ReplicaPolicy {namespace}/{name} does not exist, but version {expected} was expected; get it and retry"
-        ),
-        Some(g) => format!(
-            "ReplicaPolicy {namespace}/{name} is at version {g}, not the expected {expected}: the declaration changed \
-             since you read it; get it again and retry"
-        ),
-    }
-}
-
 /// When a hold placed at `now` for `duration` expires.
 ///
 /// # Errors
@@ -796,7 +773,7 @@ mod checks;
 mod freeze;
 mod two_person;
 
-pub use checks::{check_current, check_version};
+pub use checks::{check_current, check_version, hpa_owns_count_message, version_mismatch_message};
 use freeze::{created_by_freeze, thaw_event};
 pub use freeze::{created_by_this_freeze, has_active_freeze};
 

@@ -14,6 +14,8 @@
 //! | `scalekeeper_enforcement_suspended` | gauge: policies whose enforcement the flap guard suspended | |
 //! | `scalekeeper_holds_active` | gauge: policies with a hold in force | |
 //! | `scalekeeper_hold_oldest_age_seconds` | gauge (seconds): how long the oldest hold in force has been in place (0: none) | |
+//! | `scalekeeper_scale_requests` | gauge: ScaleRequests (changes held for the two-person rule) in scope | `phase` (`Pending`, `Approved`, `Applied`, `Denied`, `Expired`, `Superseded`) |
+//! | `scalekeeper_scale_request_oldest_pending_age_seconds` | gauge (seconds): how long the oldest pending ScaleRequest has waited (0: none) | |
 //! | `scalekeeper_kubernetes_last_contact_seconds` | gauge (seconds since the API server last answered) | |
 //! | `scalekeeper_tls_certificate_expiry_timestamp_seconds` | gauge (Unix seconds): notAfter of the server certificate, earliest of the client CA bundle, the webhook's certificate | `kind` (`server`, `client_ca`, `admission`) |
 //! | `scalekeeper_tls_reload_total` | counter: reloads of the TLS files after a change or SIGHUP | `result` (`success`, `error`) |
@@ -45,6 +47,13 @@ pub struct CallLabels {
     pub grpc_method: String,
     /// Status code name, e.g. `OK`, `NotFound`.
     pub grpc_code: String,
+}
+
+/// A `phase` label: a ScaleRequest's phase ([`scalekeeper_core::approval::Phase`]).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    /// The phase, as the status spells it (`Pending`, ...).
+    pub phase: String,
 }
 
 /// A `reason` label.
@@ -184,6 +193,9 @@ pub struct Metrics {
     pub holds_active: Gauge,
     /// Age of the oldest hold in force, in seconds.
     pub hold_oldest_age: Gauge<f64, AtomicU64>,
+    scale_requests: Family<PhaseLabels, Gauge>,
+    /// How long the oldest pending ScaleRequest has waited, in seconds.
+    pub scale_request_oldest_pending_age: Gauge<f64, AtomicU64>,
     /// 1 while this replica holds the Lease.
     pub leader: Gauge,
     /// 1 while ready to serve.
@@ -225,6 +237,23 @@ impl Metrics {
             "How long the oldest hold in force has been in place (0 when there is none)",
             prometheus_client::registry::Unit::Seconds,
             hold_oldest_age.clone(),
+        );
+        let scale_requests = Family::<PhaseLabels, Gauge>::default();
+        for phase in scalekeeper_core::approval::Phase::ALL {
+            let _ = scale_requests.get_or_create(&PhaseLabels { phase: phase.as_str().into() });
+        }
+        registry.register(
+            "scale_requests",
+            "ScaleRequests (changes held for the two-person rule) in scope, by phase; a pending one past its expiry \
+             counts as Expired",
+            scale_requests.clone(),
+        );
+        let scale_request_oldest_pending_age = Gauge::<f64, AtomicU64>::default();
+        registry.register_with_unit(
+            "scale_request_oldest_pending_age",
+            "How long the oldest pending ScaleRequest has waited for approval (0 when none is pending)",
+            prometheus_client::registry::Unit::Seconds,
+            scale_request_oldest_pending_age.clone(),
         );
         let leader = Gauge::default();
         let tls_expiry = Family::<KindLabels, Gauge>::default();
@@ -359,6 +388,8 @@ impl Metrics {
             enforcement_suspended,
             holds_active,
             hold_oldest_age,
+            scale_requests,
+            scale_request_oldest_pending_age,
             leader,
             ready,
             last_contact,
@@ -406,6 +437,15 @@ impl Metrics {
     /// Counts a flap-guard trip in `namespace`.
     pub fn flap_guard_tripped(&self, namespace: &str) {
         self.flap_trips.get_or_create(&NamespaceLabels { namespace: namespace.into() }).inc();
+    }
+
+    /// Sets the ScaleRequest gauges: each `(phase, count)` (every phase is set, zeros
+    /// included), and the age of the oldest pending request in seconds (0: none).
+    pub fn set_scale_requests(&self, counts: &[(scalekeeper_core::approval::Phase, i64)], oldest_pending: f64) {
+        for (phase, n) in counts {
+            self.scale_requests.get_or_create(&PhaseLabels { phase: phase.as_str().into() }).set(*n);
+        }
+        self.scale_request_oldest_pending_age.set(oldest_pending);
     }
 
     /// Sets the number of Deployments per sync status (every status is set, zeros included).

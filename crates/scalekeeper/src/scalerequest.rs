@@ -220,13 +220,8 @@ pub struct RecordedApproval {
 ///
 /// The spec cannot be serialized (serde_json's error; never for these types in practice).
 pub fn spec_digest(spec: &ScaleRequestSpec) -> Result<String, serde_json::Error> {
-    use std::fmt::Write as _;
     let bytes = serde_json::to_vec(&ScaleRequestSpec { digest: String::new(), ..spec.clone() })?;
-    let sum = ring::digest::digest(&ring::digest::SHA256, &bytes);
-    Ok(sum.as_ref().iter().fold(String::with_capacity(64), |mut hex, b| {
-        let _ = write!(hex, "{b:02x}");
-        hex
-    }))
+    Ok(scalekeeper_core::approval::digest(&bytes))
 }
 
 /// The CRD YAML of ScaleRequest, as `scalekeeper crd` prints it (see

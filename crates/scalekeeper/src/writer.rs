@@ -51,7 +51,7 @@ use scalekeeper_core::write::{
 use crate::events::publish_on;
 
 mod requests;
-pub use requests::{Ask, Decided, counted, state, summary};
+pub use requests::{Ask, Decided, counted, created, scale_request_gauges, state, summary};
 
 use crate::cache::view::DeploymentView;
 use crate::policy::{

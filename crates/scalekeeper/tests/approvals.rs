@@ -117,6 +117,26 @@ fn hinted(status: &tonic::Status) -> String {
     target.split_once('/').unwrap().1.to_string()
 }
 
+/// The value of `scalekeeper_scale_requests{phase="PHASE"}` the server exposes now.
+async fn requests_in(env: &TargetEnv, phase: &str) -> Option<f64> {
+    let (_, body) = common::http_get(env.http_addr, "/metrics").await;
+    let series = format!("scalekeeper_scale_requests{{phase=\"{phase}\"}} ");
+    body.lines().find_map(|l| l.strip_prefix(series.as_str())).and_then(|v| v.trim().parse().ok())
+}
+
+/// Waits until the server's gauge of `phase` reads `want` (on kubesim, where this test's
+/// requests are the only ones) or at least `want` (on a shared real cluster).
+async fn wait_for_gauge(env: &TargetEnv, phase: &str, want: f64) {
+    let exact = env.sim().is_some();
+    testkit::wait_for_async(
+        &format!("scale_requests{{phase={phase}}} {want}"),
+        std::time::Duration::from_secs(15),
+        testkit::POLL,
+        || async { requests_in(env, phase).await.is_some_and(|v| if exact { v == want } else { v >= want }) },
+    )
+    .await;
+}
+
 async fn events(env: &TargetEnv, ns: &str, reason: &str) -> Vec<String> {
     let api: Api<Event> = Api::namespaced(env.kube.clone(), ns);
     let all = api.list(&ListParams::default()).await.unwrap().items;
@@ -159,6 +179,7 @@ async fn a_change_past_the_band_waits_for_another_identity_and_is_applied_once_a
     assert_eq!((r.phase(), r.approvals_needed), (pb::ScaleRequestPhase::Pending, 1));
     assert_eq!(r.digest.len(), 64, "{}", r.digest);
     assert!(r.expires_at.is_some() && !r.based_on_version.is_empty());
+    wait_for_gauge(&env, "Pending", 1.0).await;
 
     // Who may not approve: the requester (even holding the verb), an editor without it, an
     // approval of another digest.
@@ -193,6 +214,7 @@ async fn a_change_past_the_band_waits_for_another_identity_and_is_applied_once_a
     assert_eq!(again.code(), Code::FailedPrecondition);
     assert!(again.message().contains("Applied"), "{}", again.message());
     assert!(requests(&mut alice, &shop, false).await.is_empty(), "done requests are listed only with all");
+    wait_for_gauge(&env, "Applied", 1.0).await;
     assert_eq!(requests(&mut alice, &shop, true).await.len(), 1);
 
     // What the server says: Events and the audit trail, each with the request.

@@ -1,5 +1,5 @@
 //! The conditions a write carries (the write plan's rows 2 to 6): the caller's expected
-//! version, and `--if-current`.
+//! version, and `--if-current`; and the messages of the refusals an HPA and a version give.
 
 use jiff::Timestamp;
 
@@ -57,4 +57,27 @@ pub fn check_current(
         }
     }
     Ok(())
+}
+
+/// The message of [`Refusal::HpaOwnsCount`], for HPA `hpa` targeting Deployment `deployment`
+/// in `namespace`.
+pub fn hpa_owns_count_message(namespace: &str, hpa: &str, deployment: &str) -> String {
+    format!(
+        "HorizontalPodAutoscaler {namespace}/{hpa} targets Deployment {namespace}/{deployment}: it owns the replica \
+         count; scalekeeper will not fight it (delete the HPA or leave scaling to it)"
+    )
+}
+
+/// The message of [`Refusal::VersionMismatch`]: policy `namespace/name` at generation
+/// `current` (`None`: it does not exist), `expected` expected.
+pub fn version_mismatch_message(namespace: &str, name: &str, expected: i64, current: Option<i64>) -> String {
+    match current {
+        None => format!(
+            "ReplicaPolicy {namespace}/{name} does not exist, but version {expected} was expected; get it and retry"
+        ),
+        Some(g) => format!(
+            "ReplicaPolicy {namespace}/{name} is at version {g}, not the expected {expected}: the declaration changed \
+             since you read it; get it again and retry"
+        ),
+    }
 }

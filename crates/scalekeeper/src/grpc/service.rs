@@ -35,7 +35,7 @@ use crate::cache::{Cache, CachedDeployment};
 use crate::limits::{Limit, Refusal, WatchGate};
 use crate::metrics::Metrics;
 use crate::writer::{Ask, WriteError, Writer, Written};
-use caller::{CallFacts, Caller, authenticated, caller};
+use caller::{AUDITED_METHODS, CallFacts, Caller, authenticated, caller};
 
 mod approvals;
 mod bulk;
@@ -47,20 +47,6 @@ mod watch;
 
 pub use watch::WATCH_BUFFER;
 use watch::{WatchFilter, run_watch};
-
-/// The methods whose every call is audited (besides every call refused by authorization): the
-/// writes. A Freeze or a Thaw also gets one line per Deployment it writes.
-const AUDITED_METHODS: &[&str] = &[
-    "SetReplicas",
-    "ClearDesiredReplicas",
-    "SetSchedule",
-    "Undo",
-    "Freeze",
-    "Thaw",
-    "SetApproval",
-    "ApproveScaleRequest",
-    "DenyScaleRequest",
-];
 
 /// Settings of the service.
 #[derive(Debug, Clone)]

@@ -405,6 +405,31 @@ pub fn state<'a>(sr: &'a ScaleRequest, records: &'a [ApprovalRecord]) -> Request
     }
 }
 
+/// When `sr` was created (`metadata.creationTimestamp`; the epoch when the API server recorded
+/// none).
+pub fn created(sr: &ScaleRequest) -> Timestamp {
+    sr.metadata.creation_timestamp.as_ref().and_then(|t| t.0.to_string().parse().ok()).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// The ScaleRequest gauges as of `now`: how many `requests` are in each phase (every
+/// [`Phase::ALL`], zeros included; a pending one past its expiry counts as Expired,
+/// [`approval::phase_at`]) and how long the oldest pending one has waited, in seconds (0 when
+/// none is pending).
+pub fn scale_request_gauges(requests: &[ScaleRequest], now: Timestamp) -> (Vec<(Phase, i64)>, f64) {
+    let mut counts: Vec<(Phase, i64)> = Phase::ALL.iter().map(|p| (*p, 0)).collect();
+    let mut oldest = 0.0_f64;
+    for sr in requests {
+        let phase = approval::phase_at(&state(sr, &[]), now);
+        if let Some(c) = counts.iter_mut().find(|(p, _)| *p == phase) {
+            c.1 += 1;
+        }
+        if phase == Phase::Pending {
+            oldest = oldest.max(now.duration_since(created(sr)).as_secs_f64().max(0.0));
+        }
+    }
+    (counts, oldest)
+}
+
 /// The approvals that count on `sr` (distinct identities, not the requester, of its digest).
 pub fn counted(sr: &ScaleRequest) -> Vec<String> {
     let records = records(sr);
@@ -587,6 +612,36 @@ mod tests {
         both.approval = Some(ApprovalChange { rule: None });
         assert_eq!(change_of(&both), None);
         assert_eq!(change_of(&RequestedChange::default()), None);
+    }
+
+    #[test]
+    fn the_gauges_count_each_phase_and_read_a_lapsed_pending_request_as_expired() {
+        let now: Timestamp = "2026-12-07T12:00:00Z".parse().unwrap();
+        let request = |created: &str, expires: &str, phase: Option<&str>| {
+            let mut sr = ScaleRequest::new(
+                "web-x",
+                ScaleRequestSpec { expires_at: expires.into(), approvals_needed: 1, ..Default::default() },
+            );
+            sr.metadata.creation_timestamp =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(created.parse().unwrap()));
+            sr.status = phase.map(|p| ScaleRequestStatus { phase: Some(p.into()), ..Default::default() });
+            sr
+        };
+        let all = [
+            request("2026-12-07T11:20:00Z", "2026-12-07T12:20:00Z", None),
+            request("2026-12-07T11:50:00Z", "2026-12-07T12:50:00Z", Some("Pending")),
+            request("2026-12-07T10:00:00Z", "2026-12-07T11:00:00Z", Some("Pending")),
+            request("2026-12-07T10:00:00Z", "2026-12-07T11:00:00Z", Some("Applied")),
+        ];
+        let (counts, oldest) = scale_request_gauges(&all, now);
+        let n = |p: Phase| counts.iter().find(|(q, _)| *q == p).map(|(_, n)| *n);
+        assert_eq!(counts.len(), Phase::ALL.len(), "every phase, zeros included");
+        assert_eq!(
+            (n(Phase::Pending), n(Phase::Expired), n(Phase::Applied), n(Phase::Denied)),
+            (Some(2), Some(1), Some(1), Some(0))
+        );
+        assert!((oldest - 2400.0).abs() < 1e-6, "the oldest pending one waited 40 minutes: {oldest}");
+        assert_eq!(scale_request_gauges(&[], now).1, 0.0);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::{Caller, Service, authenticated, convert, invalid, non_empty};
 use crate::audit::ScaleRequestAudit;
 use crate::grpc::status::Error;
 use crate::scalerequest::ScaleRequest;
-use crate::writer::{self, Ask};
+use crate::writer::{self, Ask, created};
 
 /// The longest reason a ScaleRequest or a denial records, in bytes (as a hold's).
 const MAX_REASON_BYTES: usize = 256;
@@ -182,14 +182,6 @@ fn snapshot_of(w: &crate::writer::Written) -> crate::audit::Snapshot {
 fn phase_of(sr: &ScaleRequest, now: jiff::Timestamp) -> Phase {
     let records = vec![];
     approval::phase_at(&writer::state(sr, &records), now)
-}
-
-fn created(sr: &ScaleRequest) -> jiff::Timestamp {
-    sr.metadata
-        .creation_timestamp
-        .as_ref()
-        .and_then(|t| t.0.to_string().parse().ok())
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
 fn phase_is_done(phase: i32) -> bool {

@@ -82,3 +82,17 @@ pub(super) fn authenticated(caller: &Caller) -> Result<&Subject, Error> {
         )
     })
 }
+
+/// The methods whose every call is audited (besides every call refused by authorization): the
+/// writes. A Freeze or a Thaw also gets one line per Deployment it writes.
+pub(super) const AUDITED_METHODS: &[&str] = &[
+    "SetReplicas",
+    "ClearDesiredReplicas",
+    "SetSchedule",
+    "Undo",
+    "Freeze",
+    "Thaw",
+    "SetApproval",
+    "ApproveScaleRequest",
+    "DenyScaleRequest",
+];
