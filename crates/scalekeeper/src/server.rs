@@ -246,12 +246,7 @@ impl Server {
             stop.clone(),
         ));
         tokio::spawn(sync_gauges(cache.clone(), metrics.clone(), stop.clone()));
-        tokio::spawn(scale_request_gauges(
-            writer,
-            cache.scope().clone(),
-            metrics.clone(),
-            stop.clone(),
-        ));
+        tokio::spawn(scale_request_gauges(writer, cache.scope().clone(), metrics.clone(), stop.clone()));
 
         let reporter = tonic_health::server::HealthReporter::new();
         let health_service = tonic_health::pb::health_server::HealthServer::new(DrainingHealth {
