@@ -112,7 +112,7 @@ fn ages_and_phases_as_people_read_them() {
 
 #[test]
 fn the_request_approve_shows_before_it_asks() {
-    let r = ScaleRequest { approvals: vec![approval("bob", DIGEST)], ..request() };
+    let r = ScaleRequest { approvals: vec![approval("bob", DIGEST)], approved_by: vec!["bob".into()], ..request() };
     assert_eq!(
         render_scale_request(&r),
         "REQUEST:        shop/web-7f3k2\n\
@@ -154,6 +154,7 @@ fn what_approve_and_deny_print_after() {
     let applied = ScaleRequest {
         phase: ScaleRequestPhase::Applied as i32,
         approvals: vec![approval("bob", DIGEST), approval("carol", DIGEST)],
+        approved_by: vec!["bob".into(), "carol".into()],
         outcome: "declared 0 replicas".into(),
         ..request()
     };
@@ -177,7 +178,11 @@ fn what_approve_and_deny_print_after() {
     );
     // Not the last approval needed: the phase, and nothing written.
     let waiting = ApproveScaleRequestResponse {
-        request: Some(ScaleRequest { approvals: vec![approval("bob", DIGEST)], ..request() }),
+        request: Some(ScaleRequest {
+            approvals: vec![approval("bob", DIGEST)],
+            approved_by: vec!["bob".into()],
+            ..request()
+        }),
         outcome: None,
     };
     assert_eq!(render_approved(&waiting), "PHASE:     Pending\nAPPROVALS: 1/2 (bob)\nOUTCOME:   -\n");
@@ -224,6 +229,8 @@ fn requests_json_is_the_proto_mapping() {
                 "approvalsNeeded": 2,
                 "outcome": "",
                 "basedOnVersion": "41",
+                "approvedBy": [],
+                "decidedBy": "",
             }]
         })
     );
