@@ -13,7 +13,7 @@ mod common;
 
 use common::{Options, TargetEnv};
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
 use kube::Api;
 use kube::api::{ListParams, ObjectMeta, PostParams};
 use scalekeeper_api::v1 as pb;
@@ -40,7 +40,7 @@ async fn start(audit_log: &std::path::Path) -> TargetEnv {
     // Alice may set and approve (so her self-approval is refused by the rule, not by RBAC);
     // Ned may set but not approve.
     for (user, role) in [(ALICE, &editor), (ALICE, &approver), (BOB, &approver), (CAROL, &approver), (NED, &editor)] {
-        bind(&env, &shop, role, user).await;
+        common::bind(&env, &shop, role, user).await;
     }
     env
 }
@@ -61,25 +61,6 @@ async fn chart_role(env: &TargetEnv, role: &str) -> String {
     };
     api.create(&PostParams::default(), &cr).await.unwrap();
     name
-}
-
-async fn bind(env: &TargetEnv, ns: &str, role: &str, user: &str) {
-    let api: Api<RoleBinding> = Api::namespaced(env.kube.clone(), ns);
-    let binding = RoleBinding {
-        metadata: ObjectMeta { name: Some(format!("{user}-{role}")), ..Default::default() },
-        role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".into(),
-            kind: "ClusterRole".into(),
-            name: role.into(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "User".into(),
-            name: user.into(),
-            api_group: Some("rbac.authorization.k8s.io".into()),
-            ..Default::default()
-        }]),
-    };
-    api.create(&PostParams::default(), &binding).await.unwrap();
 }
 
 fn set(ns: &str, replicas: i32) -> pb::SetReplicasRequest {
