@@ -321,6 +321,12 @@ impl World {
             Target::Sim(sim) => {
                 let mut d = sim.get("apps/v1", "Deployment", &self.ns, name).expect("the Deployment exists");
                 d["spec"]["replicas"] = json!(to);
+                // Unconditional, as `kubectl scale` is: the Deployment controller or the
+                // reconciler may write the Deployment between the read and this write, and a
+                // 409 on the resourceVersion read would fail the test, not the server.
+                if let Some(meta) = d["metadata"].as_object_mut() {
+                    meta.remove("resourceVersion");
+                }
                 sim.apply(d).expect("kubesim takes the drift");
             }
             Target::Real => {
