@@ -497,16 +497,24 @@ pub fn approve_hint(namespace: &str, name: &str) -> String {
 ///
 /// with `N approvals by other identities` when more than one is needed.
 pub fn approval_required_message(namespace: &str, name: &str, needs: &[Need], approvals_needed: u32) -> String {
+    format!(
+        "{}; requested as ScaleRequest {namespace}/{name}: an approver runs `{}`",
+        needs_message(needs, approvals_needed),
+        approve_hint(namespace, name)
+    )
+}
+
+/// What a change the rule holds back needs, in words: `this change needs 1 approval by another
+/// identity: 0 is below the approval band's lower edge 3` (the needs joined by "; "; 0
+/// approvals read as 1, as [`ApprovalRule::approvals_needed`] does).
+pub fn needs_message(needs: &[Need], approvals_needed: u32) -> String {
     let who = if approvals_needed <= 1 {
         "1 approval by another identity".to_owned()
     } else {
         format!("{approvals_needed} approvals by other identities")
     };
     let why = needs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-    format!(
-        "this change needs {who}: {why}; requested as ScaleRequest {namespace}/{name}: an approver runs `{}`",
-        approve_hint(namespace, name)
-    )
+    format!("this change needs {who}: {why}")
 }
 
 #[cfg(test)]

@@ -505,7 +505,7 @@ pub enum Refusal {
     Invalid(Violation),
     /// The policy's approval rule asks other identities' approval for this change (the
     /// two-person rule, [`crate::approval`]): the writer records it as a ScaleRequest instead.
-    #[error("this change needs {approvals_needed} approval(s) by another identity: {}", two_person::describe(.needs))]
+    #[error("{}", approval::needs_message(.needs, *.approvals_needed))]
     NeedsApproval {
         /// What needs approval, in the order [`approval::needs`] found it.
         needs: Vec<approval::Need>,

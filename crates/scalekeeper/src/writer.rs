@@ -139,7 +139,7 @@ pub enum WriteError {
     },
     /// The policy's approval rule holds the write back (the two-person rule): the caller
     /// records it as a ScaleRequest ([`Writer::request_approval`]) unless it was a dry run.
-    #[error("{} (dry run: no ScaleRequest made)", needs_message(.needs, *.approvals_needed))]
+    #[error("{} (dry run: no ScaleRequest made)", scalekeeper_core::approval::needs_message(.needs, *.approvals_needed))]
     NeedsApproval {
         /// What needs approval.
         needs: Vec<scalekeeper_core::approval::Need>,
@@ -185,11 +185,6 @@ impl WriteError {
             source => WriteError::Kube { what, source },
         }
     }
-}
-
-/// What a write the approval rule holds back needs, in the domain's words.
-fn needs_message(needs: &[scalekeeper_core::approval::Need], approvals_needed: u32) -> String {
-    Refusal::NeedsApproval { needs: needs.to_vec(), approvals_needed, generation: 0 }.to_string()
 }
 
 impl From<Refusal> for WriteError {

@@ -263,7 +263,7 @@ async fn one_identity_counts_once_a_moved_declaration_supersedes_and_denials_and
     let late = carol.approve_scale_request(approve(&r, &r.digest)).await.unwrap().into_inner();
     let late = late.request.unwrap();
     assert_eq!(late.phase(), pb::ScaleRequestPhase::Superseded, "{late:?}");
-    assert!(late.outcome.contains("version"), "{}", late.outcome);
+    assert!(late.outcome.contains("the declaration moved since the request"), "{}", late.outcome);
     assert_eq!(env.spec_replicas(&shop, "web").await, 5);
     assert!(!events(&env, &shop, "ScaleRequestSuperseded").await.is_empty());
 

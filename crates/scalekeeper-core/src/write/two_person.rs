@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 
 use super::{Change, Policy, Refusal, Request, Spec};
-use crate::approval::{self, ApprovalRule, Need};
+use crate::approval::{self, ApprovalRule};
 
 /// The approval row: [`Refusal::ApprovalRuleInTheWay`] for a delete of a policy with a rule
 /// (whatever the approval: the rule goes first, through its own approved change);
@@ -38,11 +38,6 @@ pub(super) fn check(
         return Ok(());
     }
     Err(Refusal::NeedsApproval { needs, approvals_needed: rule.approvals_needed(), generation: p.version() })
-}
-
-/// The needs in words, joined by "; ".
-pub(super) fn describe(needs: &[Need]) -> String {
-    needs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
 /// A rule in words, e.g. `counts above 20 or below 3, or steps over 50%, need 1 approval`.

@@ -130,11 +130,10 @@ impl Writer {
         let created =
             api.create(&pp, &sr).await.map_err(WriteError::kube(format!("ScaleRequests in {}", ask.namespace)))?;
         let note = format!(
-            "{} asked to {}; it needs {} approval(s): {}",
+            "{} asked to {}: {}",
             ask.requester.user,
             created.spec.summary,
-            ask.approvals_needed,
-            created.spec.needs_approval_because.join("; ")
+            approval::needs_message(ask.needs, ask.approvals_needed)
         );
         self.announce(&created, EventType::Normal, REASON_SCALE_REQUESTED, &note).await;
         Ok(created)
@@ -289,9 +288,15 @@ impl Writer {
                 );
                 (Phase::Applied, outcome, Some(w))
             }
+            Err(WriteError::VersionMismatch { expected, current, .. }) => {
+                let now = current.map_or_else(|| "it was deleted".to_owned(), |g| format!("it is at version {g}"));
+                let outcome = format!(
+                    "not applied: the declaration moved since the request (made on version {expected}; {now}); ask again"
+                );
+                (Phase::Superseded, outcome, None)
+            }
             Err(
-                e @ (WriteError::VersionMismatch { .. }
-                | WriteError::HpaOwnsCount { .. }
+                e @ (WriteError::HpaOwnsCount { .. }
                 | WriteError::OutOfBounds(_)
                 | WriteError::Precondition(_)
                 | WriteError::NotFound { .. }

@@ -49,7 +49,7 @@ fn row_28_a_change_the_rule_asks_approval_for_is_refused_unless_it_carries_one()
     assert!(matches!(dry.refused(), Refusal::NeedsApproval { .. }));
     assert_eq!(
         case(declare(0)).refused().to_string(),
-        "this change needs 1 approval(s) by another identity: 0 is below the approval band's lower edge 2"
+        "this change needs 1 approval by another identity: 0 is below the approval band's lower edge 2"
     );
     // Inside the band: no approval; ending a hold introduces no count.
     assert!(case(declare(9)).plan().is_ok());
