@@ -409,25 +409,22 @@ impl Service {
             Change::SetApproval(_) => "approval rule set",
             Change::Delete => "declaration cleared",
         };
-        let result = self
-            .writer
-            .write(&write::Request {
-                namespace,
-                name,
-                change: change.clone(),
-                expected_version,
-                if_current,
-                dry_run,
-                identity: &who.identity,
-                approval: None,
-            })
-            .await;
-        let written = match result {
+        let request = write::Request {
+            namespace,
+            name,
+            change,
+            expected_version,
+            if_current,
+            dry_run,
+            identity: &who.identity,
+            approval: None,
+        };
+        let written = match self.writer.write(&request).await {
             Err(WriteError::NeedsApproval { needs, approvals_needed, generation, deployment_uid }) if !dry_run => {
                 let ask = Ask {
                     namespace,
                     name,
-                    change: &change,
+                    change: &request.change,
                     requester: authenticated(who)?,
                     reason,
                     needs: &needs,

@@ -182,12 +182,7 @@ impl Writer {
             let state = state(&sr, &records);
             let approved = match approval::approve(&state, approver, digest_seen, now) {
                 Ok(a) => a,
-                Err(refusal) => {
-                    if matches!(refusal, approval::ApproveRefusal::Expired { .. }) {
-                        self.mark_expired(&api, sr).await;
-                    }
-                    return Err(WriteError::Precondition(format!("ScaleRequest {namespace}/{name}: {refusal}")));
-                }
+                Err(refusal) => return Err(self.refused(&api, sr, refusal).await),
             };
             let sr = if state.phase == Phase::Pending {
                 let mut status = sr.status.clone().unwrap_or_default();
@@ -236,10 +231,7 @@ impl Writer {
             let sr = self.read_request(&api, namespace, name).await?;
             let records = records(&sr);
             if let Err(refusal) = approval::deny(&state(&sr, &records), reason, now) {
-                if matches!(refusal, approval::ApproveRefusal::Expired { .. }) {
-                    self.mark_expired(&api, sr).await;
-                }
-                return Err(WriteError::Precondition(format!("ScaleRequest {namespace}/{name}: {refusal}")));
+                return Err(self.refused(&api, sr, refusal).await);
             }
             let mut status = sr.status.clone().unwrap_or_default();
             status.phase = Some(Phase::Denied.as_str().into());
@@ -358,6 +350,21 @@ impl Writer {
                 Err(WriteError::kube(what("ScaleRequest", &sr.namespace().unwrap_or_default(), &sr.name_any()))(e))
             }
         }
+    }
+
+    /// The error of an approval or a denial the domain refused on `sr`, with `sr` recorded as
+    /// Expired first when that is why.
+    async fn refused(
+        &self,
+        api: &Api<ScaleRequest>,
+        sr: ScaleRequest,
+        refusal: approval::ApproveRefusal,
+    ) -> WriteError {
+        let target = what("ScaleRequest", &sr.namespace().unwrap_or_default(), &sr.name_any());
+        if matches!(refusal, approval::ApproveRefusal::Expired { .. }) {
+            self.mark_expired(api, sr).await;
+        }
+        WriteError::Precondition(format!("{target}: {refusal}"))
     }
 
     /// Records a pending request past its expiry as Expired (best effort: the phase reads as
