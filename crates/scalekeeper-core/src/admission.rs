@@ -19,13 +19,19 @@
 //! | 5 | the policy is pinned to another Deployment UID (a re-created Deployment) | allowed |
 //! | 6 | a HorizontalPodAutoscaler targets the Deployment (the count is the HPA's) | allowed |
 //! | 7 | the policy is in Observe mode | allowed |
-//! | 8 | the policy's guard is Off | allowed |
+//! | 8 | the policy's guard is Off, and the write needs no approval (row 13) | allowed |
 //! | 9 | the new count is the effective count (hold, schedule window, declared; within bounds) | allowed |
 //! | 10 | the requester is scalekeeper itself | exempt |
 //! | 11 | the requester is an exempt user or in an exempt group (the HPA controller, KEDA) | exempt |
 //! | 12 | the requester is in a break-glass group | break-glass: allowed, audited, announced |
-//! | 13 | guard Warn | allowed with a warning (the reconciler sets the count back) |
-//! | 14 | guard Deny | refused (HTTP 403) with what holds the count and how to change it |
+//! | 13 | the policy's approval rule says the new count needs approval ([`count_needs`]), whatever the guard | refused (HTTP 403) with the rule's words and how to ask for it |
+//! | 14 | guard Warn | allowed with a warning (the reconciler sets the count back) |
+//! | 15 | guard Deny | refused (HTTP 403) with what holds the count and how to change it |
+//!
+//! Row 13 is the two-person rule's door for direct writes (issue 27): a `kubectl scale` cannot
+//! carry a ScaleRequest, so a count the rule holds back is refused even under guard Warn or
+//! Off, and asking through scalekeeper (`scalekeeper set`, which creates the request) is the
+//! way. The step is measured from the effective count, as the write plan measures it.
 //!
 //! "Effective" is [`Rules::effective`], the function the reconciler enforces, so the guard
 //! refuses exactly what the reconciler would undo. A dry-run request gets the same answer
@@ -39,8 +45,11 @@
 
 use std::fmt;
 
+pub mod policy;
+
 use jiff::Timestamp;
 
+use crate::approval::{ApprovalRule, Need, count_needs, needs_message};
 use crate::rules::{Effective, Rules, Source};
 use crate::sync::Mode;
 
@@ -219,6 +228,9 @@ pub struct Declaration {
     pub set_by: Option<String>,
     /// The hold, schedule and bounds.
     pub rules: Rules,
+    /// The approval rule (`spec.approval`), if any: a direct write of a count it holds back is
+    /// refused (row 13).
+    pub approval: Option<ApprovalRule>,
 }
 
 /// Identities whose writes the guard never refuses or warns about, and the break-glass
@@ -318,6 +330,10 @@ pub enum Pass {
     GuardOff,
     /// The new count is the effective count.
     Effective,
+    /// A policy edit the approval rule does not hold back ([`policy::review_policy`]).
+    NoApprovalNeeded,
+    /// A policy deleted by Kubernetes' own clean-up (the user named; [`policy::CLEAN_UP_USERS`]).
+    CleanUp(String),
 }
 
 /// Which exemption let a write through (rows 10–11).
@@ -460,10 +476,16 @@ pub fn review(input: &Input<'_>) -> Verdict {
     if declaration.mode == Mode::Observe {
         return Verdict::Allow(Pass::Observe);
     }
-    if declaration.guard == Guard::Off {
+    let effective = declaration.rules.effective(declaration.declared, *now);
+    let needs = match &declaration.approval {
+        Some(rule) if request.new_replicas != effective.replicas => {
+            count_needs(rule, request.new_replicas, effective.replicas)
+        }
+        _ => vec![],
+    };
+    if declaration.guard == Guard::Off && needs.is_empty() {
         return Verdict::Allow(Pass::GuardOff);
     }
-    let effective = declaration.rules.effective(declaration.declared, *now);
     if request.new_replicas == effective.replicas {
         return Verdict::Allow(Pass::Effective);
     }
@@ -493,6 +515,11 @@ pub fn review(input: &Input<'_>) -> Verdict {
             ),
         };
     }
+    if let Some(rule) = &declaration.approval
+        && !needs.is_empty()
+    {
+        return Verdict::Deny { message: needs_approval(request, &needs, rule) };
+    }
     match declaration.guard {
         Guard::Warn => Verdict::Warn {
             message: format!(
@@ -505,6 +532,22 @@ pub fn review(input: &Input<'_>) -> Verdict {
             Verdict::Deny { message: format!("{}/{}: {holds}", request.namespace, request.name) }
         }
     }
+}
+
+/// Why a direct write needs approval and how to ask for it (row 13), e.g. `prod/checkout:
+/// spec.replicas 6 -> 0 refused: this change needs 1 approval by another identity: 0 is below
+/// the approval band's lower edge 2; ask for it with scalekeeper set prod/checkout 0 --reason
+/// TEXT, which creates a ScaleRequest another identity approves`.
+fn needs_approval(request: &Request, needs: &[Need], rule: &ApprovalRule) -> String {
+    let target = format!("{}/{}", request.namespace, request.name);
+    format!(
+        "{target}: spec.replicas {} -> {} refused: {}; ask for it with scalekeeper set {target} {} --reason TEXT, \
+         which creates a ScaleRequest another identity approves",
+        request.old_replicas,
+        request.new_replicas,
+        needs_message(needs, rule.approvals_needed()),
+        request.new_replicas
+    )
 }
 
 /// What holds the count and how to change it, e.g. `replicas are declared at 6 by

@@ -84,6 +84,14 @@ impl ApprovalRule {
     }
 }
 
+/// What a write of one count `count` straight to the Deployment (`kubectl scale`, an edit of
+/// `spec.replicas`) needs under `rule`, given the count in force `in_force` (counts of Pods):
+/// the admission guard refuses such a write when this is not empty, since it cannot carry a
+/// request. The same rows as [`needs`] for one introduced count: above, below, step.
+pub fn count_needs(rule: &ApprovalRule, count: i32, in_force: i32) -> Vec<Need> {
+    rule.needs_of(count, in_force).collect()
+}
+
 /// Whether the step from `from` to `to` is larger than `limit` percent of `from`: from 0, any
 /// step (`to != 0`); else `|to - from| * 100 > limit * from`. In i64 without overflow: the
 /// left side is at most 2^32 * 100, the right side's magnitude at most (2^32 - 1) * 2^31 <

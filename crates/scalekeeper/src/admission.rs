@@ -23,6 +23,7 @@
 //! <https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/>.
 
 pub mod config;
+pub mod policy;
 pub mod server;
 
 use std::net::SocketAddr;
@@ -190,7 +191,11 @@ impl Webhook {
                 return (response.into_review(), admitted);
             }
         };
-        let (response, admitted) = self.decide(&req, peer).await;
+        let (response, admitted) = if req.resource.group == policy::GROUP && req.resource.resource == policy::RESOURCE {
+            self.decide_policy(body, peer)
+        } else {
+            self.decide(&req, peer).await
+        };
         self.inner.metrics.admission_reviewed(
             operation(&req.operation).as_str(),
             admitted.decision,
@@ -322,6 +327,7 @@ impl Webhook {
                 dry_run: req.dry_run,
                 admission: Some(AdmissionAudit {
                     operation: operation(&req.operation).as_str().into(),
+                    resource: String::new(),
                     sub_resource: request.target.sub_resource().into(),
                     guard: declaration.map(|d| d.guard.to_string()).unwrap_or_default(),
                     outcome: decision.into(),
@@ -429,6 +435,7 @@ pub fn declaration_of(p: &ReplicaPolicy) -> Declaration {
         pinned_uid: p.spec.deployment_uid.clone(),
         set_by: p.annotations().get(LAST_SET_BY).cloned(),
         rules: p.spec.rules(),
+        approval: p.spec.approval.as_ref().map(Into::into),
     }
 }
 

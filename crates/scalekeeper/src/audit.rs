@@ -115,6 +115,10 @@ pub struct ScaleRequestAudit {
 pub struct AdmissionAudit {
     /// The request's operation (`UPDATE`).
     pub operation: String,
+    /// The resource when it is not a Deployment: `replicapolicies` for a write of a policy the
+    /// two-person rule holds back; empty (left out) for a Deployment.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub resource: String,
     /// `scale` for the scale subresource, empty for the Deployment itself.
     pub sub_resource: String,
     /// The policy's guard (`Warn`, `Deny`).

@@ -116,6 +116,9 @@ fn cli_and_kubectl_against_a_running_server() {
     step(&mut failures, "explain, plan, history, undo, freeze and thaw", || incident_tools(&world));
     step(&mut failures, "admission guard: deny, warn, what passes", || admission_guard(&world));
     if !world.external {
+        // Its clean-up removes the rule as the exempt user, whom only the self-started server
+        // exempts.
+        step(&mut failures, "two-person rule: kubectl's doors", || approval_doors(&world));
         step(&mut failures, "admission guard: the webhook process killed fails open", || webhook_killed(&mut world));
     }
     if !failures.is_empty() {
@@ -622,6 +625,91 @@ fn admission_guard(w: &World) {
         (w.kubectl_spec_replicas(&t.shop, "web") == 3).then_some(())
     });
 
+    w.cli(&["clear", &t.web]).ok();
+    w.wait_get(&t.web, "unmanaged again", |d| d["syncStatus"] == "SYNC_STATUS_UNMANAGED");
+}
+
+/// The two-person rule's doors outside scalekeeper's API (issue 27), through kubectl as an
+/// operator allowed to write Deployments and ReplicaPolicies: with an approval rule (a band of
+/// 2..=5) on shop/web, a `kubectl scale` past the band is refused though the guard only warns,
+/// and so are a `kubectl patch` of the policy's count past the band, of the band itself, and a
+/// `kubectl delete` of the policy; writes inside the band pass. Nothing refused is stored.
+fn approval_doors(w: &World) {
+    let t = w.targets();
+    w.grant_operator();
+    let writer = serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+        "metadata": {"name": "e2e-policy-writer", "namespace": t.shop},
+        "rules": [{"apiGroups": ["scalekeeper.dev"], "resources": ["replicapolicies"],
+                   "verbs": ["get", "list", "patch", "update", "delete"]}]});
+    let binding = serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "e2e-policy-writer", "namespace": t.shop},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "e2e-policy-writer"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": OPERATOR},
+                     {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": EXEMPT}]});
+    for o in [writer, binding] {
+        w.kubectl_stdin(&["apply", "-f", "-"], o.to_string().as_bytes()).ok();
+    }
+    let op = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--as", OPERATOR]);
+        w.kubectl(&a)
+    };
+    let policy = ["replicapolicies.scalekeeper.dev", "web", "-n", t.shop.as_str()];
+    let patch = |by: &str, body: &str| {
+        let mut a = vec!["patch"];
+        a.extend(policy);
+        a.extend(["--type=merge", "-p", body, "--as", by]);
+        w.kubectl(&a)
+    };
+    w.cli(&["set", &t.web, "3", "--guard", "warn"]).ok();
+    w.cli(&["approval", "set", &t.web, "--above", "5", "--below", "2"]).ok();
+    w.wait_get(&t.web, "an approval rule of 2..=5 at 3", |d| d["approval"]["above"] == 5 && d["specReplicas"] == 3);
+    let generation = w.generation(&t.shop, "web");
+    let denied = format!("admission webhook \"{WEBHOOK}\" denied the request: {}: ", t.web);
+
+    let r = op(&["scale", "deployment", "web", "-n", &t.shop, "--replicas", "0"]);
+    let want = format!(
+        "{denied}spec.replicas 3 -> 0 refused: this change needs 1 approval by another identity: 0 is below the \
+         approval band's lower edge 2; ask for it with scalekeeper set {} 0 --reason TEXT",
+        t.web
+    );
+    assert!(
+        !r.success() && r.stderr.contains(&want),
+        "a scale past the band is refused under guard Warn:\n{r}\nwanted: {want}"
+    );
+    assert_eq!(w.generation(&t.shop, "web"), generation, "a refused write stores nothing");
+    let r = op(&["scale", "deployment", "web", "-n", &t.shop, "--replicas", "4"]);
+    assert!(r.success() && r.stderr.contains("Warning:"), "inside the band, guard Warn warns: {r}");
+    testkit::wait_for("the warned write set back to 3", WAIT_TIMEOUT, POLL, || {
+        (w.kubectl_spec_replicas(&t.shop, "web") == 3).then_some(())
+    });
+
+    let r = patch(OPERATOR, r#"{"spec":{"replicas":9}}"#);
+    let want = format!(
+        "{denied}this edit of the ReplicaPolicy needs 1 approval by another identity: 9 is above the approval \
+         band's upper edge 5; make the change through scalekeeper"
+    );
+    assert!(!r.success() && r.stderr.contains(&want), "kubectl patch of the count past the band:\n{r}\nwanted: {want}");
+    let r = patch(OPERATOR, r#"{"spec":{"approval":{"above":50}}}"#);
+    assert!(
+        !r.success() && r.stderr.contains("changing the approval rule needs approval"),
+        "kubectl patch of the band is refused: {r}"
+    );
+    let r = op(&[&["delete"][..], &policy[..]].concat());
+    let want = format!("{denied}deleting the ReplicaPolicy needs 1 approval by another identity");
+    assert!(!r.success() && r.stderr.contains(&want), "kubectl delete of the policy:\n{r}\nwanted: {want}");
+    let d = w.wait_get(&t.web, "the rule and the count unchanged", |d| d["approval"]["above"] == 5);
+    assert_eq!(d["specReplicas"], 3, "{d}");
+    let events = w.kubectl(&["get", "events", "-n", &t.shop, "-o", "jsonpath={.items[*].reason}"]).ok();
+    assert!(events.contains("PolicyWriteRefused"), "an Event on the policy says so: {events}");
+
+    let r = patch(OPERATOR, r#"{"spec":{"replicas":4}}"#);
+    assert!(r.success(), "an edit inside the band passes: {r}");
+    w.wait_get(&t.web, "declared 4 by kubectl", |d| d["specReplicas"] == 4);
+    // Clean-up: the exempt user may remove the rule (the self-started server exempts it).
+    let r = patch(EXEMPT, r#"{"spec":{"approval":null}}"#);
+    assert!(r.success(), "the exempt user removes the rule: {r}");
+    w.wait_get(&t.web, "no approval rule", |d| d.get("approval").is_none_or(|a| a.is_null()));
     w.cli(&["clear", &t.web]).ok();
     w.wait_get(&t.web, "unmanaged again", |d| d["syncStatus"] == "SYNC_STATUS_UNMANAGED");
 }

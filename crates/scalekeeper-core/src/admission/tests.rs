@@ -1,6 +1,7 @@
 //! The guard's table, one test per row (`row_NN_…`), plus the pieces the rows rely on.
 
 use super::*;
+use crate::approval::ApprovalRule;
 use crate::rules::{Bounds, Hold, Scheduled};
 
 fn at(s: &str) -> Timestamp {
@@ -31,6 +32,7 @@ fn declaration(declared: i32, guard: Guard) -> Declaration {
         pinned_uid: Some("uid-1".into()),
         set_by: Some("spiffe://corp/oncall".into()),
         rules: Rules::default(),
+        approval: None,
     }
 }
 
@@ -172,8 +174,57 @@ fn row_12_break_glass_is_allowed_and_says_the_reconciler_still_enforces() {
     assert!(matches!(decide(&both, Some(&deny()), &[]), Verdict::Exempt(_)));
 }
 
+/// A band of 2..=10 and steps of at most 50%, one approval.
+fn banded(guard: Guard) -> Declaration {
+    let rule = ApprovalRule { above: Some(10), below: Some(2), max_step_percent: Some(50), approvers: 0 };
+    Declaration { approval: Some(rule), ..declaration(6, guard) }
+}
+
 #[test]
-fn row_13_warn_allows_and_says_what_comes_next() {
+fn row_13_a_direct_write_the_approval_rule_holds_back_is_refused_whatever_the_guard() {
+    for guard in Guard::ALL {
+        let v = decide(&request(6, 0), Some(&banded(guard)), &[]);
+        assert_eq!(
+            v,
+            Verdict::Deny {
+                message: "prod/checkout: spec.replicas 6 -> 0 refused: this change needs 1 approval by another \
+                          identity: 0 is below the approval band's lower edge 2; a step from 6 to 0 is 100%, more \
+                          than the approval rule's 50%; ask for it with scalekeeper set prod/checkout 0 --reason \
+                          TEXT, which creates a ScaleRequest another identity approves"
+                    .into()
+            },
+            "{guard}"
+        );
+    }
+    // Inside the band and the step: the guard decides as without a rule.
+    assert_eq!(decide(&request(6, 7), Some(&banded(Guard::Off)), &[]), Verdict::Allow(Pass::GuardOff));
+    assert!(matches!(decide(&request(6, 7), Some(&banded(Guard::Warn)), &[]), Verdict::Warn { .. }));
+    assert!(
+        matches!(decide(&request(6, 8), Some(&banded(Guard::Deny)), &[]), Verdict::Deny { message } if !message.contains("approval"))
+    );
+    // The step is measured from the effective count, not the Deployment's drifted one: 3 -> 7
+    // is 3 from a declared 6.
+    assert!(matches!(decide(&request(3, 7), Some(&banded(Guard::Off)), &[]), Verdict::Allow(Pass::GuardOff)));
+    // Writing the effective count back never needs approval, even from far away.
+    assert_eq!(decide(&request(0, 6), Some(&banded(Guard::Off)), &[]), Verdict::Allow(Pass::GuardOff));
+    assert_eq!(decide(&request(0, 6), Some(&banded(Guard::Warn)), &[]), Verdict::Allow(Pass::Effective));
+    // Rows before it still win: exempt, break-glass, Observe, an HPA.
+    let mut own = request(6, 40);
+    own.requester.user = "system:serviceaccount:scalekeeper:scalekeeper".into();
+    assert_eq!(decide(&own, Some(&banded(Guard::Off)), &[]), Verdict::Exempt(Exemption::Own));
+    let mut glass = request(6, 40);
+    glass.requester.groups.push("breakglass".into());
+    assert!(matches!(decide(&glass, Some(&banded(Guard::Off)), &[]), Verdict::BreakGlass { .. }));
+    let observed = Declaration { mode: Mode::Observe, ..banded(Guard::Deny) };
+    assert_eq!(decide(&request(6, 40), Some(&observed), &[]), Verdict::Allow(Pass::Observe));
+    assert_eq!(
+        decide(&request(6, 40), Some(&banded(Guard::Deny)), &["web".into()]),
+        Verdict::Allow(Pass::Hpa("web".into()))
+    );
+}
+
+#[test]
+fn row_14_warn_allows_and_says_what_comes_next() {
     let v = decide(&request(6, 7), Some(&declaration(6, Guard::Warn)), &[]);
     assert_eq!(
         v,
@@ -188,7 +239,7 @@ fn row_13_warn_allows_and_says_what_comes_next() {
 }
 
 #[test]
-fn row_14_deny_refuses_and_says_what_holds_the_count_and_how_to_change_it() {
+fn row_15_deny_refuses_and_says_what_holds_the_count_and_how_to_change_it() {
     let v = decide(&request(6, 0), Some(&deny()), &[]);
     assert_eq!(
         v,

@@ -207,6 +207,10 @@ mod tests {
         assert_eq!(f.webhook["sideEffects"], "None", "dry runs get the same answer");
         assert_eq!(f.webhook["rules"][0]["resources"], json!(["deployments", "deployments/scale"]));
         assert_eq!(f.webhook["rules"][0]["operations"], json!(["UPDATE"]));
+        // The two-person rule's door for kubectl edit, apply and delete of a policy.
+        assert_eq!(f.webhook["rules"][1]["apiGroups"], json!([crate::admission::policy::GROUP]));
+        assert_eq!(f.webhook["rules"][1]["resources"], json!([crate::admission::policy::RESOURCE]));
+        assert_eq!(f.webhook["rules"][1]["operations"], json!(["UPDATE", "DELETE"]));
     }
 
     #[test]
