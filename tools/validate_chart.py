@@ -1693,7 +1693,7 @@ def check_promql(rep: Report, rendered: dict) -> None:
                    "ScalekeeperConflicts", "ScalekeeperFlapGuardTripped", "ScalekeeperGrpcErrors",
                    "ScalekeeperGrpcLatencyHigh", "ScalekeeperReconcileErrors", "ScalekeeperCertificateExpiresSoon",
                    "ScalekeeperTlsReloadFailing", "ScalekeeperLimitRefusing", "ScalekeeperHoldOld",
-                   "ScalekeeperScaleRequestWaiting"} | ADMISSION_ALERTS
+                   "ScalekeeperScaleRequestWaiting", "ScalekeeperBreakGlassUnreviewed"} | ADMISSION_ALERTS
     if not want_alerts <= alerts:
         problems.append(f"alerts missing: {sorted(want_alerts - alerts)}")
     unused = sorted(m for m in known if m not in seen and not m.endswith(("_sum", "_count")))

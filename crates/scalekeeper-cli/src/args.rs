@@ -82,9 +82,16 @@ pub enum ClientCommand {
         /// and apply again when the hold expires. Needs --reason.
         #[arg(long = "for", value_name = "DURATION", requires = "reason", allow_hyphen_values = true)]
         hold_for: Option<HoldDuration>,
-        /// Why the hold is placed, e.g. "INC-123: checkout latency" (only with --for).
-        #[arg(long, requires = "hold_for")]
+        /// Why the hold is placed, e.g. "INC-123: checkout latency" (only with --for or
+        /// --break-glass).
+        #[arg(long, required_if_eq("break_glass", "true"))]
         reason: Option<String>,
+        /// Break-glass: apply a change the approval rule holds back at once, as a hold of at
+        /// most 1 hour (a declaration becomes an hour's hold), as a member of a break-glass
+        /// group. Audited and announced; a second identity reviews it with scalekeeper approve.
+        /// Needs --reason.
+        #[arg(long, conflicts_with = "fleet")]
+        break_glass: bool,
         /// Set the declaration's lower bound on every declared, held and scheduled count.
         #[arg(long, value_name = "N", allow_negative_numbers = true)]
         min: Option<i32>,

@@ -36,6 +36,7 @@ pub(super) fn set_request(cmd: &ClientCommand) -> Result<Option<SetReplicasReque
         expected_version,
         mode,
         guard,
+        break_glass,
         ..
     } = cmd
     else {
@@ -56,6 +57,7 @@ pub(super) fn set_request(cmd: &ClientCommand) -> Result<Option<SetReplicasReque
         dry_run: *dry_run,
         if_current_replicas: *if_current,
         guard: guard.map_or(Guard::Unspecified, Guard::from) as i32,
+        break_glass: *break_glass,
     }))
 }
 

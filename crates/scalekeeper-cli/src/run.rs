@@ -74,6 +74,17 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 })
                 .await?;
             print_write(conn.output, dry_run, &resp)?;
+            if let Some(sr) = &resp.scale_request {
+                eprintln!(
+                    "break-glass (group {}): {} is applied and waits for a second identity's review: scalekeeper \
+                     approve {}/{}",
+                    sr.break_glass_group, sr.change, sr.namespace, sr.name
+                );
+            } else if req.break_glass && !dry_run {
+                eprintln!(
+                    "the change needed no approval: it was written (as a hold of at most an hour) and needs no review"
+                );
+            }
             check_understood(resp.outcome.as_ref(), dry_run, asked)?;
             check_guard_understood(resp.deployment.as_ref(), req.guard)
         }

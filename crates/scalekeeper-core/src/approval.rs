@@ -45,6 +45,17 @@ pub const MAX_STEP_PERCENT: u32 = 1000;
 /// How long a ScaleRequest waits for its approvals unless it says otherwise: 1 hour, after
 /// which it reads as [`Phase::Expired`].
 pub const DEFAULT_REQUEST_TTL: Duration = Duration::from_secs(3600);
+/// The longest a break-glass change stands before the declaration in force returns: 1 hour. A
+/// break-glass write is always a hold of at most this ([`break_glass_hold`]).
+pub const BREAK_GLASS_MAX_HOLD: Duration = Duration::from_secs(3600);
+
+/// How long a break-glass write holds its count: the hold asked for (`requested`, `None` for a
+/// declaration), capped at [`BREAK_GLASS_MAX_HOLD`]; a declaration becomes a hold of the cap.
+/// A break-glass change is an emergency measure, not a new declaration: when it ends, the
+/// count the policy declared returns unless an approved change replaced it.
+pub fn break_glass_hold(requested: Option<Duration>) -> Duration {
+    requested.map_or(BREAK_GLASS_MAX_HOLD, |d| d.min(BREAK_GLASS_MAX_HOLD))
+}
 
 /// A policy's approval rule (`spec.approval`): counts above `above` or below `below`, or a
 /// step from the count in force larger than `max_step_percent` percent of it (any step from
@@ -281,17 +292,30 @@ pub enum Phase {
     Expired,
     /// The policy changed since it was requested (`basedOnGeneration`), so it was not applied.
     Superseded,
+    /// A member of a break-glass group applied the change at once, past the rule; it waits for
+    /// a second identity to acknowledge it ([`acknowledge`]).
+    ReviewRequired,
+    /// A break-glass change a second identity acknowledged.
+    Reviewed,
 }
 
 // === impl Phase ===
 
 impl Phase {
     /// Every phase, in the order of the enum.
-    pub const ALL: [Phase; 6] =
-        [Phase::Pending, Phase::Approved, Phase::Applied, Phase::Denied, Phase::Expired, Phase::Superseded];
+    pub const ALL: [Phase; 8] = [
+        Phase::Pending,
+        Phase::Approved,
+        Phase::Applied,
+        Phase::Denied,
+        Phase::Expired,
+        Phase::Superseded,
+        Phase::ReviewRequired,
+        Phase::Reviewed,
+    ];
 
     /// The phase as `status.phase` records it: `Pending`, `Approved`, `Applied`, `Denied`,
-    /// `Expired`, `Superseded`.
+    /// `Expired`, `Superseded`, `ReviewRequired`, `Reviewed`.
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::Pending => "Pending",
@@ -300,6 +324,8 @@ impl Phase {
             Phase::Denied => "Denied",
             Phase::Expired => "Expired",
             Phase::Superseded => "Superseded",
+            Phase::ReviewRequired => "ReviewRequired",
+            Phase::Reviewed => "Reviewed",
         }
     }
 
@@ -309,10 +335,10 @@ impl Phase {
         Phase::ALL.into_iter().find(|p| p.as_str() == s)
     }
 
-    /// Whether the request is finished: Applied, Denied, Expired or Superseded (nothing more
-    /// happens to it).
+    /// Whether the request is finished: Applied, Denied, Expired, Superseded or Reviewed
+    /// (nothing more happens to it). Pending, Approved and ReviewRequired wait for someone.
     pub fn is_done(self) -> bool {
-        matches!(self, Phase::Applied | Phase::Denied | Phase::Expired | Phase::Superseded)
+        matches!(self, Phase::Applied | Phase::Denied | Phase::Expired | Phase::Superseded | Phase::Reviewed)
     }
 }
 
@@ -393,6 +419,12 @@ pub enum ApproveRefusal {
         /// The phase it is in.
         phase: Phase,
     },
+    /// A denial of a break-glass change: it is applied already, and only a review is left.
+    #[error(
+        "the change was applied by break-glass and waits for review: acknowledge it with scalekeeper approve, \
+         and change the count back with scalekeeper set if it was wrong"
+    )]
+    BreakGlassApplied,
     /// The request expired (at or past `expiresAt` while pending).
     #[error("the request expired at {}; ask again", crate::spec::timestamp(*at))]
     Expired {
@@ -473,6 +505,27 @@ pub fn approve(
     Ok(Approved { counted: n, complete: n >= state.approvals_needed })
 }
 
+/// Whether `reviewer` may acknowledge a break-glass change (phase [`Phase::ReviewRequired`])
+/// having seen `digest_seen`. Checks in this order: the phase must be ReviewRequired (else
+/// [`ApproveRefusal::NotPending`]); `digest_seen` is the request's (else
+/// [`ApproveRefusal::DigestMismatch`]); the reviewer is not the requester (else
+/// [`ApproveRefusal::SelfApproval`]: the point of the review is a second person).
+///
+/// # Errors
+/// The [`ApproveRefusal`] of the first check that fails.
+pub fn acknowledge(state: &RequestState<'_>, reviewer: &str, digest_seen: &str) -> Result<(), ApproveRefusal> {
+    if state.phase != Phase::ReviewRequired {
+        return Err(ApproveRefusal::NotPending { phase: state.phase });
+    }
+    if digest_seen != state.digest {
+        return Err(ApproveRefusal::DigestMismatch { seen: digest_seen.into(), current: state.digest.into() });
+    }
+    if reviewer == state.requester {
+        return Err(ApproveRefusal::SelfApproval { identity: reviewer.into() });
+    }
+    Ok(())
+}
+
 /// Whether the request may be denied now with `reason`. Anyone with the verb may deny, the
 /// requester too (a withdrawal). Checks in this order: a blank `reason` (empty or only
 /// whitespace) is [`ApproveRefusal::NoReason`]; then the phase at `now` must be Pending: done
@@ -483,6 +536,9 @@ pub fn approve(
 pub fn deny(state: &RequestState<'_>, reason: &str, now: Timestamp) -> Result<(), ApproveRefusal> {
     if reason.trim().is_empty() {
         return Err(ApproveRefusal::NoReason);
+    }
+    if state.phase == Phase::ReviewRequired {
+        return Err(ApproveRefusal::BreakGlassApplied);
     }
     match open_phase(state, now)? {
         Phase::Pending => Ok(()),

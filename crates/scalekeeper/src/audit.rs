@@ -104,8 +104,12 @@ pub struct ScaleRequestAudit {
     pub name: String,
     /// The SHA-256 digest of its spec: what was requested, and what an approval approved.
     pub digest: String,
-    /// Its phase after the call (`Pending`, `Approved`, `Applied`, `Denied`, `Superseded`).
+    /// Its phase after the call (`Pending`, `Approved`, `Applied`, `Denied`, `Superseded`,
+    /// `ReviewRequired`, `Reviewed`).
     pub phase: String,
+    /// The break-glass group its requester applied it as (a break-glass change).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub break_glass_group: Option<String>,
 }
 
 /// What the admission guard decided about one write of `spec.replicas` (a warning, a refusal,

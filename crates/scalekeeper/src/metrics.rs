@@ -14,7 +14,8 @@
 //! | `scalekeeper_enforcement_suspended` | gauge: policies whose enforcement the flap guard suspended | |
 //! | `scalekeeper_holds_active` | gauge: policies with a hold in force | |
 //! | `scalekeeper_hold_oldest_age_seconds` | gauge (seconds): how long the oldest hold in force has been in place (0: none) | |
-//! | `scalekeeper_scale_requests` | gauge: ScaleRequests (changes held for the two-person rule) in scope | `phase` (`Pending`, `Approved`, `Applied`, `Denied`, `Expired`, `Superseded`) |
+//! | `scalekeeper_scale_requests` | gauge: ScaleRequests (changes held for the two-person rule) in scope | `phase` (`Pending`, `Approved`, `Applied`, `Denied`, `Expired`, `Superseded`, `ReviewRequired`, `Reviewed`) |
+//! | `scalekeeper_break_glass_total` | counter: changes the two-person rule held back that a break-glass group's member applied at once (this replica answered) | `group` (a `--break-glass-group`) |
 //! | `scalekeeper_scale_request_oldest_pending_age_seconds` | gauge (seconds): how long the oldest pending ScaleRequest has waited (0: none) | |
 //! | `scalekeeper_kubernetes_last_contact_seconds` | gauge (seconds since the API server last answered) | |
 //! | `scalekeeper_tls_certificate_expiry_timestamp_seconds` | gauge (Unix seconds): notAfter of the server certificate, earliest of the client CA bundle, the webhook's certificate | `kind` (`server`, `client_ca`, `admission`) |
@@ -54,6 +55,13 @@ pub struct CallLabels {
 pub struct PhaseLabels {
     /// The phase, as the status spells it (`Pending`, ...).
     pub phase: String,
+}
+
+/// A `group` label: a break-glass group (one of `--break-glass-group`, so bounded).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GroupLabels {
+    /// The group.
+    pub group: String,
 }
 
 /// A `reason` label.
@@ -194,6 +202,7 @@ pub struct Metrics {
     /// Age of the oldest hold in force, in seconds.
     pub hold_oldest_age: Gauge<f64, AtomicU64>,
     scale_requests: Family<PhaseLabels, Gauge>,
+    break_glass: Family<GroupLabels, Counter>,
     /// How long the oldest pending ScaleRequest has waited, in seconds.
     pub scale_request_oldest_pending_age: Gauge<f64, AtomicU64>,
     /// 1 while this replica holds the Lease.
@@ -247,6 +256,12 @@ impl Metrics {
             "ScaleRequests (changes held for the two-person rule) in scope, by phase; a pending one past its expiry \
              counts as Expired",
             scale_requests.clone(),
+        );
+        let break_glass = Family::<GroupLabels, Counter>::default();
+        registry.register(
+            "break_glass",
+            "Changes the two-person rule held back that a member of a break-glass group applied at once",
+            break_glass.clone(),
         );
         let scale_request_oldest_pending_age = Gauge::<f64, AtomicU64>::default();
         registry.register_with_unit(
@@ -389,6 +404,7 @@ impl Metrics {
             holds_active,
             hold_oldest_age,
             scale_requests,
+            break_glass,
             scale_request_oldest_pending_age,
             leader,
             ready,
@@ -446,6 +462,11 @@ impl Metrics {
             self.scale_requests.get_or_create(&PhaseLabels { phase: phase.as_str().into() }).set(*n);
         }
         self.scale_request_oldest_pending_age.set(oldest_pending);
+    }
+
+    /// Counts one break-glass write by a member of `group`.
+    pub fn break_glass_used(&self, group: &str) {
+        self.break_glass.get_or_create(&GroupLabels { group: group.into() }).inc();
     }
 
     /// Sets the number of Deployments per sync status (every status is set, zeros included).

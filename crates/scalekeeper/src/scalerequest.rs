@@ -70,6 +70,11 @@ pub struct ScaleRequestSpec {
     /// How many approvals the change needs (1 to 5), from identities other than the requester.
     #[schemars(range(min = 1, max = 5))]
     pub approvals_needed: u32,
+    /// The break-glass group the requester applied the change as, at once and past the rule
+    /// (the request then waits in phase ReviewRequired for a second identity's review); absent
+    /// for a request that waits for approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass_group: Option<String>,
     /// SHA-256, lower-case hex, of this spec's JSON with `digest` set to "" ([`spec_digest`]).
     /// An approval counts only for the digest its approver saw.
     #[serde(default)]

@@ -54,6 +54,9 @@ pub struct AuthorizationConfig {
     /// Accept client certificates claiming groups with the `system:` prefix
     /// (`--allow-system-groups`); off: such calls are PERMISSION_DENIED before any check.
     pub allow_system_groups: bool,
+    /// Groups whose members may apply a change the two-person rule holds back at once
+    /// (`--break-glass-group`; `set --break-glass`).
+    pub break_glass_groups: Vec<String>,
 }
 
 impl Default for AuthorizationConfig {
@@ -64,6 +67,7 @@ impl Default for AuthorizationConfig {
             allow_ttl: crate::authz::DEFAULT_ALLOW_TTL,
             deny_ttl: crate::authz::DEFAULT_DENY_TTL,
             allow_system_groups: false,
+            break_glass_groups: vec![],
         }
     }
 }
@@ -235,6 +239,7 @@ impl Server {
                 max_watches_per_identity: config.limits.max_watches_per_identity,
                 allow_system_groups: authz.allow_system_groups,
                 flap_cool_down: config.reconcile.cool_down,
+                break_glass_groups: authz.break_glass_groups.clone(),
             },
             closing.clone(),
         );

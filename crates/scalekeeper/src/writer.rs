@@ -218,6 +218,8 @@ pub struct Written {
     pub view: DeploymentView,
     /// What the write did.
     pub outcome: Outcome,
+    /// For a break-glass write: the ScaleRequest that records it, waiting for review.
+    pub review: Option<crate::scalerequest::ScaleRequest>,
 }
 
 /// Writes declarations to the cluster.
@@ -335,7 +337,7 @@ impl Writer {
                     // ends a flap-guard suspension, and scales back over a drift.)
                     let spec = plan.spec_after.map(ReplicaPolicySpec::from);
                     let view = would_be(&deployment, current.as_ref(), spec.as_ref(), plan.outcome.spec_after);
-                    return Ok(Written { view, outcome: plan.outcome });
+                    return Ok(Written { view, outcome: plan.outcome, review: None });
                 }
                 PolicyWrite::Delete => (self.delete(&policies, name, current.as_ref()).await, None),
                 PolicyWrite::Create { spec, stamp } | PolicyWrite::Replace { spec, stamp } => {
@@ -443,6 +445,7 @@ impl Writer {
                 hpas: vec![],
             },
             outcome,
+            review: None,
         })
     }
 }

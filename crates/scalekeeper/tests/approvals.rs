@@ -4,7 +4,9 @@
 //! (checked through a SubjectAccessReview) approves it, bound to the digest it read, and the
 //! change is applied; self-approval, a second approval by one identity (with another
 //! certificate too), a changed digest and a request whose declaration moved are refused or
-//! superseded; every step is audited with the digest. The roles are the chart's
+//! superseded; every step is audited with the digest. A member of a break-glass group applies
+//! such a change at once, as a hold of at most an hour, audited, announced and counted, and it
+//! waits for another identity's review. The roles are the chart's
 //! (`files/user-roles.yaml`), so these tests check them too.
 
 #![allow(clippy::unwrap_used)]
@@ -326,4 +328,100 @@ async fn one_identity_counts_once_a_moved_declaration_supersedes_and_denials_and
         ("hold 200 replicas for 10m", Some(200), "INC-8: load test")
     );
     assert_eq!(r.needs_approval_because, ["200 is above the approval band's upper edge 100"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_applies_at_once_capped_audited_announced_and_waits_for_another_identitys_review() {
+    const GLASS: &str = "oncall-break-glass";
+    const DAN: &str = "dan-oncall";
+    let audit_dir = tempfile::tempdir().unwrap();
+    let audit_log = audit_dir.path().join("audit.log");
+    let env = common::start_target(Options {
+        audit_log: Some(audit_log.clone()),
+        clients: vec![ALICE.into(), BOB.into()],
+        authorization: scalekeeper::server::AuthorizationConfig {
+            break_glass_groups: vec![GLASS.into()],
+            ..common::rbac()
+        },
+        ..Default::default()
+    })
+    .await;
+    let shop = env.ns("shop");
+    let (editor, approver) = (chart_role(&env, "editor").await, chart_role(&env, "approver").await);
+    for (user, role) in [(ALICE, &editor), (DAN, &editor), (DAN, &approver), (BOB, &approver)] {
+        common::bind(&env, &shop, role, user).await;
+    }
+    let (mut alice, mut bob) = (env.client_as(ALICE).await, env.client_as(BOB).await);
+    let mut dan = common::client_with_group(&env, DAN, GLASS).await;
+    alice.set_replicas(set(&shop, 4)).await.unwrap();
+    alice.set_approval(rule(&shop, 10, 2, 1)).await.unwrap();
+    let glass = |replicas: i32, reason: &str| pb::SetReplicasRequest {
+        break_glass: true,
+        reason: reason.into(),
+        hold_for: Some(prost_types::Duration { seconds: 5 * 3600, nanos: 0 }),
+        ..set(&shop, replicas)
+    };
+
+    // Only members of a break-glass group, and only with a reason.
+    let not_member = alice.set_replicas(glass(0, "INC-9")).await.unwrap_err();
+    assert_eq!(not_member.code(), Code::PermissionDenied, "{not_member:?}");
+    assert!(not_member.message().contains(&format!("break-glass groups ({GLASS})")), "{}", not_member.message());
+    let no_reason = dan.set_replicas(glass(0, " ")).await.unwrap_err();
+    assert_eq!(no_reason.code(), Code::InvalidArgument, "{no_reason:?}");
+    assert_eq!(env.spec_replicas(&shop, "web").await, 4, "nothing applied");
+
+    // Dan breaks glass: applied at once, as a hold capped at an hour.
+    let t0 = jiff::Timestamp::now();
+    let done = dan.set_replicas(glass(0, "INC-9: the queue is poisoned")).await.expect("break-glass").into_inner();
+    assert_eq!(env.spec_replicas(&shop, "web").await, 0, "applied at once");
+    let policy = env.policy(&shop, "web").await.unwrap();
+    assert_eq!((policy["spec"]["replicas"].as_i64(), policy["spec"]["hold"]["replicas"].as_i64()), (Some(4), Some(0)));
+    let until: jiff::Timestamp = policy["spec"]["hold"]["until"].as_str().unwrap().parse().unwrap();
+    let held = until.duration_since(t0).as_secs();
+    assert!((3590..=3630).contains(&held), "the 5 h asked for is capped at 1 h: {held} s");
+    let sr = done.scale_request.expect("the break-glass record");
+    assert_eq!(sr.phase(), pb::ScaleRequestPhase::ReviewRequired, "{sr:?}");
+    assert_eq!((sr.break_glass_group.as_str(), sr.requester.as_str()), (GLASS, DAN));
+    assert!(sr.outcome.contains("applied by break-glass"), "{}", sr.outcome);
+    wait_for_gauge(&env, "ReviewRequired", 1.0).await;
+    let (_, metrics) = common::http_get(env.http_addr, "/metrics").await;
+    assert!(metrics.contains(&format!("scalekeeper_break_glass_total{{group=\"{GLASS}\"}} 1")), "{metrics}");
+    let used = events(&env, &shop, "BreakGlassUsed").await;
+    assert!(used.iter().any(|n| n.contains(DAN) && n.contains("INC-9") && n.contains(&sr.name)), "{used:?}");
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&audit_log).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let audited = lines
+        .iter()
+        .find(|l| l["method"] == "SetReplicas" && l["code"] == "OK" && l["scaleRequest"].is_object())
+        .expect("the break-glass write is audited with its request");
+    assert_eq!(audited["user"], DAN);
+    assert_eq!(
+        (audited["scaleRequest"]["phase"].as_str(), audited["scaleRequest"]["breakGlassGroup"].as_str()),
+        (Some("ReviewRequired"), Some(GLASS))
+    );
+
+    // The review: never by Dan, never a denial, once by Bob.
+    let own = dan.approve_scale_request(approve(&sr, &sr.digest)).await.unwrap_err();
+    assert!(own.code() == Code::FailedPrecondition && own.message().contains("cannot approve"), "{own:?}");
+    let denied = bob
+        .deny_scale_request(pb::DenyScaleRequestRequest {
+            namespace: shop.clone(),
+            name: sr.name.clone(),
+            reason: "no".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(denied.message().contains("applied by break-glass"), "{denied:?}");
+    let listed = requests(&mut bob, &shop, false).await;
+    assert_eq!(listed.iter().map(|r| r.phase()).collect::<Vec<_>>(), [pb::ScaleRequestPhase::ReviewRequired]);
+    let reviewed = bob.approve_scale_request(approve(&sr, &sr.digest)).await.expect("bob reviews").into_inner();
+    let r = reviewed.request.unwrap();
+    assert_eq!((r.phase(), r.decided_by.as_str()), (pb::ScaleRequestPhase::Reviewed, BOB));
+    assert!(reviewed.outcome.is_none(), "a review writes nothing");
+    wait_for_gauge(&env, "ReviewRequired", 0.0).await;
+    assert!(events(&env, &shop, "ScaleRequestReviewed").await.iter().any(|n| n.contains(BOB)));
+
+    // Inside the band, break-glass changes nothing: written as any write, no record.
+    let plain = dan.set_replicas(glass(5, "INC-9")).await.unwrap().into_inner();
+    assert!(plain.scale_request.is_none(), "{plain:?}");
 }

@@ -15,7 +15,8 @@ use super::{dash, proto_json, render_block, render_outcome, render_table, rfc333
 use crate::CliError;
 
 /// The short name of a phase, as the ScaleRequest resource's status spells it: `Pending`,
-/// `Approved`, `Applied`, `Denied`, `Expired`, `Superseded`; `-` when unspecified; unknown
+/// `Approved`, `Applied`, `Denied`, `Expired`, `Superseded`, `ReviewRequired`, `Reviewed`;
+/// `-` when unspecified; unknown
 /// values as numbers.
 pub fn phase_name(v: i32) -> String {
     match ScaleRequestPhase::try_from(v) {
@@ -26,6 +27,8 @@ pub fn phase_name(v: i32) -> String {
         Ok(ScaleRequestPhase::Denied) => "Denied".to_string(),
         Ok(ScaleRequestPhase::Expired) => "Expired".to_string(),
         Ok(ScaleRequestPhase::Superseded) => "Superseded".to_string(),
+        Ok(ScaleRequestPhase::ReviewRequired) => "ReviewRequired".to_string(),
+        Ok(ScaleRequestPhase::Reviewed) => "Reviewed".to_string(),
         Err(_) => v.to_string(),
     }
 }

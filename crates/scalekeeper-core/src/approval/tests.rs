@@ -316,7 +316,16 @@ fn phase_text_round_trips() {
         assert_eq!(Phase::parse(text), None, "{text:?}");
     }
     let done = Phase::ALL.into_iter().filter(|p| p.is_done()).collect::<Vec<_>>();
-    assert_eq!(done, [Phase::Applied, Phase::Denied, Phase::Expired, Phase::Superseded]);
+    assert_eq!(done, [Phase::Applied, Phase::Denied, Phase::Expired, Phase::Superseded, Phase::Reviewed]);
+}
+
+#[test]
+fn break_glass_holds_at_most_an_hour() {
+    let m = |n: u64| std::time::Duration::from_secs(60 * n);
+    assert_eq!(break_glass_hold(None), m(60), "a declaration becomes an hour's hold");
+    assert_eq!(break_glass_hold(Some(m(20))), m(20));
+    assert_eq!(break_glass_hold(Some(m(60))), m(60));
+    assert_eq!(break_glass_hold(Some(m(600))), m(60), "capped");
 }
 
 const DIGEST: &str = "d1";
@@ -579,4 +588,27 @@ fn messages() {
         approval_required_message("shop", "api-x7k2p", &[Need::RuleChange], 0),
         approval_required_message("shop", "api-x7k2p", &[Need::RuleChange], 1)
     );
+}
+
+#[test]
+fn a_break_glass_change_is_acknowledged_by_a_second_identity_and_never_denied() {
+    let review = state(Phase::ReviewRequired, &[]);
+    assert_eq!(acknowledge(&review, "bob", DIGEST), Ok(()));
+    assert_eq!(acknowledge(&review, "alice", DIGEST), Err(ApproveRefusal::SelfApproval { identity: "alice".into() }));
+    assert_eq!(
+        acknowledge(&review, "bob", "other"),
+        Err(ApproveRefusal::DigestMismatch { seen: "other".into(), current: DIGEST.into() })
+    );
+    for phase in [Phase::Pending, Phase::Reviewed, Phase::Applied] {
+        assert_eq!(
+            acknowledge(&state(phase, &[]), "bob", DIGEST),
+            Err(ApproveRefusal::NotPending { phase }),
+            "{phase}"
+        );
+    }
+    // It never expires: the phase is recorded, not read from the clock.
+    assert_eq!(phase_at(&review, at("2027-01-01T00:00:00Z")), Phase::ReviewRequired);
+    assert_eq!(deny(&review, "no", at(NOW)), Err(ApproveRefusal::BreakGlassApplied));
+    // Approving it is not the way: the approval flow is for pending requests.
+    assert!(matches!(approve(&review, "bob", DIGEST, at(NOW)), Err(ApproveRefusal::NotPending { .. })));
 }

@@ -15,6 +15,7 @@ use kube_selectors::LabelSelector;
 use scalekeeper_api::code_name;
 use scalekeeper_api::v1 as pb;
 use scalekeeper_api::v1::scale_service_server::ScaleService;
+use scalekeeper_core::approval;
 use scalekeeper_core::authz::{Verb, denial, system_groups, system_groups_denial};
 use scalekeeper_core::write::{self, BoundsChange, Change, WindowSpec};
 use scalekeeper_core::{
@@ -65,6 +66,8 @@ pub struct ServiceConfig {
     /// The reconciler's flap-guard cool-down (`--flap-cool-down`): Explain adds it to the start
     /// of a suspension to say when enforcement resumes by itself.
     pub flap_cool_down: std::time::Duration,
+    /// Groups whose members may break glass (`SetReplicas` with `break_glass`).
+    pub break_glass_groups: Vec<String>,
 }
 
 /// The gRPC service.
@@ -378,7 +381,9 @@ impl Service {
     /// One write through the [`Writer`], after the scope and authorization checks (`verb` on
     /// replicapolicies in `namespace`), with its audit facts and its log line. A write the
     /// policy's approval rule holds back becomes a ScaleRequest (`reason` is its reason), and
-    /// the caller gets FAILED_PRECONDITION naming it; a dry run creates none.
+    /// the caller gets FAILED_PRECONDITION naming it; a dry run creates none. With
+    /// `break_glass` (the caller's break-glass group, checked by the caller), such a write is
+    /// applied at once and recorded for review instead.
     #[allow(clippy::too_many_arguments)]
     async fn write(
         &self,
@@ -391,6 +396,7 @@ impl Service {
         if_current: Option<i32>,
         dry_run: bool,
         reason: &str,
+        break_glass: Option<&str>,
     ) -> Result<Written, Error> {
         self.check_scope(namespace)?;
         {
@@ -432,6 +438,9 @@ impl Service {
                     generation,
                     deployment_uid: &deployment_uid,
                 };
+                if let Some(group) = break_glass {
+                    return self.broke_glass(who, &ask, group).await;
+                }
                 return Err(self.requested(who, &ask).await);
             }
             r => r?,
@@ -540,11 +549,26 @@ impl ScaleService for Service {
             if pb::Guard::try_from(r.guard).is_err() {
                 v.push(Violation { field: "guard".into(), description: format!("{} is not a Guard", r.guard) });
             }
-            let hold_for = r.hold_for.map(|d| std::time::Duration::try_from(d).map_err(|_| ()));
+            let mut hold_for = r.hold_for.map(|d| std::time::Duration::try_from(d).map_err(|_| ()));
+            if r.break_glass {
+                if r.reason.trim().is_empty() {
+                    v.push(Violation {
+                        field: "reason".into(),
+                        description: "required with break_glass: say why the change cannot wait for approval".into(),
+                    });
+                }
+                // A break-glass change is a hold of at most an hour (a declaration: an hour's).
+                hold_for = match hold_for {
+                    Some(Ok(d)) => Some(Ok(approval::break_glass_hold(Some(d)))),
+                    None => Some(Ok(approval::break_glass_hold(None))),
+                    unreadable => unreadable,
+                };
+            }
             v.extend(validate_hold(hold_for, &r.reason));
             v.extend(validate_bounds(r.min_replicas, r.max_replicas, r.clear_bounds, max));
             v.extend(validate_if_current(r.if_current_replicas));
             invalid(v)?;
+            let break_glass = if r.break_glass { Some(self.break_glass_group(&who)?) } else { None };
             let bounds = BoundsChange::from_request(r.min_replicas, r.max_replicas, r.clear_bounds);
             let mode = mode_from_proto(r.mode);
             let guard = guard_from_proto(r.guard);
@@ -571,11 +595,13 @@ impl ScaleService for Service {
                     r.if_current_replicas,
                     r.dry_run,
                     &r.reason,
+                    break_glass.as_deref(),
                 )
                 .await?;
             Ok(pb::SetReplicasResponse {
                 deployment: Some(convert::deployment(&w.view)),
                 outcome: Some(convert::outcome(&w.outcome)),
+                scale_request: w.review.as_ref().map(|sr| approvals::scale_request(sr, jiff::Timestamp::now())),
             })
         })
         .await
@@ -590,8 +616,9 @@ impl ScaleService for Service {
             // Ending a hold changes the policy (update); clearing deletes it (delete).
             let (change, verb) =
                 if r.hold_only { (Change::EndHold, Verb::Update) } else { (Change::Delete, Verb::Delete) };
-            let w =
-                self.write(&who, verb, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run, "").await?;
+            let w = self
+                .write(&who, verb, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run, "", None)
+                .await?;
             Ok(pb::ClearDesiredReplicasResponse {
                 deployment: Some(convert::deployment(&w.view)),
                 outcome: Some(convert::outcome(&w.outcome)),
@@ -615,7 +642,18 @@ impl ScaleService for Service {
                 r.windows.iter().map(|w| WindowSpec { window: w.window.clone(), replicas: w.replicas }).collect();
             let change = Change::Schedule(windows);
             let w = self
-                .write(&who, Verb::Update, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run, "")
+                .write(
+                    &who,
+                    Verb::Update,
+                    &r.namespace,
+                    &r.name,
+                    change,
+                    &r.expected_version,
+                    None,
+                    r.dry_run,
+                    "",
+                    None,
+                )
                 .await?;
             Ok(pb::SetScheduleResponse {
                 deployment: Some(convert::deployment(&w.view)),

@@ -195,6 +195,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SCALEKEEPER_ALLOW_SYSTEM_GROUPS", default_value_t = false, action = clap::ArgAction::Set,
         num_args = 0..=1, default_missing_value = "true")]
     pub allow_system_groups: bool,
+    /// A group whose members may apply a change the two-person rule holds back at once, as a
+    /// hold of at most 1 hour (`scalekeeper set --break-glass --reason`; repeatable or
+    /// comma-separated): audited, announced with a BreakGlassUsed Warning Event, and waiting in
+    /// phase ReviewRequired for a second identity's review.
+    #[arg(long = "break-glass-group", env = "SCALEKEEPER_BREAK_GLASS_GROUPS", value_delimiter = ',')]
+    pub break_glass_groups: Vec<String>,
     /// How long a denied authorization decision is reused: a new binding takes at most this
     /// long to work.
     #[arg(long, env = "SCALEKEEPER_AUTHORIZATION_DENY_TTL", default_value = "5s", value_parser = parse_duration)]
@@ -560,6 +566,7 @@ impl ServeArgs {
             authorization_allow_ttl,
             authorization_deny_ttl,
             allow_system_groups,
+            break_glass_groups,
             audit_log,
             limits,
             admission,
@@ -704,6 +711,7 @@ impl ServeArgs {
                     allow_ttl: authorization_allow_ttl,
                     deny_ttl: authorization_deny_ttl,
                     allow_system_groups,
+                    break_glass_groups,
                 },
                 leader: leader_elect.then_some(LeaderConfig {
                     namespace: lease_namespace,

@@ -12,6 +12,10 @@
 //!                            ├─ refused (the declaration moved, an HPA, bounds) ─► Superseded
 //!                            └─ Kubernetes failed ─► stays Approved: approving again retries
 //!  deny ─► GET · core deny() ─► PUT status Denied · Event ScaleRequestDenied
+//!  break-glass write (a member of a break-glass group; a hold of at most 1 h)
+//!        ─► POST ScaleRequest (breakGlassGroup) ─► write(change, basedOnGeneration, break-glass note)
+//!        ─► PUT status ReviewRequired (or Superseded) · Warning Event BreakGlassUsed
+//!  approve of a ReviewRequired request ─► core acknowledge() ─► PUT status Reviewed · Event ScaleRequestReviewed
 //! ```
 //!
 //! The decisions (what counts, in which phase) are the domain's ([`scalekeeper_core::approval`]);
@@ -46,6 +50,11 @@ pub const REASON_SCALE_REQUEST_DENIED: &str = "ScaleRequestDenied";
 /// Event reason (Warning): an approved ScaleRequest was not applied, because the state it was
 /// requested on changed (the declaration moved, an HPA took the count, a bound).
 pub const REASON_SCALE_REQUEST_SUPERSEDED: &str = "ScaleRequestSuperseded";
+/// Event reason (Warning): a member of a break-glass group applied a change the approval rule
+/// holds back, at once; it waits for review.
+pub const REASON_BREAK_GLASS_USED: &str = "BreakGlassUsed";
+/// Event reason: a second identity acknowledged a break-glass change.
+pub const REASON_SCALE_REQUEST_REVIEWED: &str = "ScaleRequestReviewed";
 /// The Event action of the approval flow.
 const ACTION_APPROVAL: &str = "Approval";
 
@@ -91,6 +100,102 @@ impl Writer {
     /// [`WriteError::Invalid`] for a change that is never held back (ending a hold, a thaw, a
     /// delete); [`WriteError::Kube`] when the create fails.
     pub async fn request_approval(&self, ask: &Ask<'_>) -> Result<ScaleRequest, WriteError> {
+        let created = self.create_request(ask, None).await?;
+        let note = format!(
+            "{} asked to {}: {}",
+            ask.requester.user,
+            created.spec.summary,
+            approval::needs_message(ask.needs, ask.approvals_needed)
+        );
+        self.announce(&created, EventType::Normal, REASON_SCALE_REQUESTED, &note).await;
+        Ok(created)
+    }
+
+    /// Applies `ask` at once as a member of break-glass group `group` (the caller checked the
+    /// membership, and made the change a hold of at most [`approval::BREAK_GLASS_MAX_HOLD`]):
+    /// records it as a ScaleRequest first, writes the change conditional on the declaration
+    /// it was planned on, then records phase ReviewRequired (or Superseded when the write was
+    /// refused) and publishes the Warning `BreakGlassUsed` on the Deployment and the request. The
+    /// write's [`Written::review`] is the request.
+    ///
+    /// # Errors
+    /// As [`Writer::request_approval`], and the write's (the request then records why it was
+    /// not applied).
+    pub async fn break_glass(&self, ask: &Ask<'_>, group: &str) -> Result<Written, WriteError> {
+        let created = self.create_request(ask, Some(group)).await?;
+        let (namespace, name) = (created.namespace().unwrap_or_default(), created.name_any());
+        let note = format!(
+            "break-glass by {} (group {group}) in ScaleRequest {namespace}/{name}: {}",
+            ask.requester.user, ask.reason
+        );
+        let version = ask.generation.to_string();
+        let result = self
+            .write(&write::Request {
+                namespace: ask.namespace,
+                name: ask.name,
+                change: ask.change.clone(),
+                expected_version: &version,
+                if_current: None,
+                dry_run: false,
+                identity: &ask.requester.user,
+                approval: Some(&note),
+            })
+            .await;
+        let api: Api<ScaleRequest> = Api::namespaced(self.client.clone(), ask.namespace);
+        let (phase, outcome) = match &result {
+            Ok(w) => {
+                let o = &w.outcome;
+                let outcome = format!(
+                    "applied by break-glass (group {group}): effective count {} -> {}, spec.replicas {} -> {}; waits \
+                     for a second identity's review: {}",
+                    o.effective_before,
+                    o.effective_after,
+                    o.spec_before,
+                    o.spec_after,
+                    approval::approve_hint(&namespace, &name)
+                );
+                (Phase::ReviewRequired, outcome)
+            }
+            Err(e) => (Phase::Superseded, format!("not applied: {e}")),
+        };
+        let mut current = created;
+        let mut stored = None;
+        for _ in 0..WRITE_ATTEMPTS {
+            let mut status = current.status.clone().unwrap_or_default();
+            status.phase = Some(phase.as_str().into());
+            status.outcome = Some(outcome.clone());
+            status.decided_at = Some(timestamp(Timestamp::now()));
+            match self.put_status(&api, &current, status).await {
+                Ok(Some(s)) => {
+                    stored = Some(s);
+                    break;
+                }
+                Ok(None) => current = self.read_request(&api, &namespace, &name).await?,
+                Err(e) => {
+                    // The request reads as ReviewRequired without its status (a break-glass
+                    // spec); the write stands either way.
+                    tracing::warn!(request = %name, error = %e, "recording the break-glass outcome failed");
+                    break;
+                }
+            }
+        }
+        let sr = stored.unwrap_or(current);
+        let written = result?;
+        let note = format!(
+            "{} applied {} past the two-person rule as break-glass group {group}: {}; a second identity reviews it \
+             with {}",
+            ask.requester.user,
+            sr.spec.summary,
+            ask.reason,
+            approval::approve_hint(&namespace, &name)
+        );
+        self.announce(&sr, EventType::Warning, REASON_BREAK_GLASS_USED, &note).await;
+        Ok(Written { review: Some(sr), ..written })
+    }
+
+    /// Creates the ScaleRequest of `ask` (with `break_glass_group` when a break-glass member
+    /// applies it at once).
+    async fn create_request(&self, ask: &Ask<'_>, break_glass_group: Option<&str>) -> Result<ScaleRequest, WriteError> {
         let change = requested(ask.change)
             .map_err(|description| WriteError::Invalid { field: "change".into(), description: description.into() })?;
         let now = Timestamp::now();
@@ -107,6 +212,7 @@ impl Writer {
             expires_at: timestamp(expires),
             needs_approval_because: ask.needs.iter().map(ToString::to_string).collect(),
             approvals_needed: ask.approvals_needed,
+            break_glass_group: break_glass_group.map(str::to_owned),
             digest: String::new(),
         };
         spec.digest = spec_digest(&spec).map_err(|e| WriteError::Invalid {
@@ -127,16 +233,7 @@ impl Writer {
         }]);
         let api: Api<ScaleRequest> = Api::namespaced(self.client.clone(), ask.namespace);
         let pp = PostParams { field_manager: Some(FIELD_MANAGER.into()), ..Default::default() };
-        let created =
-            api.create(&pp, &sr).await.map_err(WriteError::kube(format!("ScaleRequests in {}", ask.namespace)))?;
-        let note = format!(
-            "{} asked to {}: {}",
-            ask.requester.user,
-            created.spec.summary,
-            approval::needs_message(ask.needs, ask.approvals_needed)
-        );
-        self.announce(&created, EventType::Normal, REASON_SCALE_REQUESTED, &note).await;
-        Ok(created)
+        api.create(&pp, &sr).await.map_err(WriteError::kube(format!("ScaleRequests in {}", ask.namespace)))
     }
 
     /// The ScaleRequests in `namespace` (every namespace when `None`).
@@ -180,6 +277,27 @@ impl Writer {
             let sr = self.read_request(&api, namespace, name).await?;
             let records = records(&sr);
             let state = state(&sr, &records);
+            if state.phase == Phase::ReviewRequired {
+                if let Err(refusal) = approval::acknowledge(&state, approver, digest_seen) {
+                    return Err(self.refused(&api, sr, refusal).await);
+                }
+                let mut status = sr.status.clone().unwrap_or_default();
+                status.approvals.push(RecordedApproval {
+                    identity: approver.to_owned(),
+                    time: timestamp(now),
+                    digest: digest_seen.to_owned(),
+                });
+                status.phase = Some(Phase::Reviewed.as_str().into());
+                status.decided_by = Some(approver.to_owned());
+                status.decided_at = Some(timestamp(now));
+                let Some(stored) = self.put_status(&api, &sr, status).await? else { continue };
+                let note = format!(
+                    "{approver} reviewed the break-glass change by {}: {}",
+                    stored.spec.requester.user, stored.spec.summary
+                );
+                self.announce(&stored, EventType::Normal, REASON_SCALE_REQUEST_REVIEWED, &note).await;
+                return Ok(Decided { request: stored, written: None });
+            }
             let approved = match approval::approve(&state, approver, digest_seen, now) {
                 Ok(a) => a,
                 Err(refusal) => return Err(self.refused(&api, sr, refusal).await),
@@ -412,7 +530,14 @@ pub fn state<'a>(sr: &'a ScaleRequest, records: &'a [ApprovalRecord]) -> Request
         digest: &sr.spec.digest,
         approvals_needed: sr.spec.approvals_needed,
         expires_at: sr.spec.expires_at.parse().unwrap_or(Timestamp::UNIX_EPOCH),
-        phase: sr.status.as_ref().and_then(|s| s.phase.as_deref()).and_then(Phase::parse).unwrap_or(Phase::Pending),
+        // A break-glass request is applied before its status is written: without one it waits
+        // for review, never for approval.
+        phase: sr
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref())
+            .and_then(Phase::parse)
+            .unwrap_or(if sr.spec.break_glass_group.is_some() { Phase::ReviewRequired } else { Phase::Pending }),
         approvals: records,
     }
 }

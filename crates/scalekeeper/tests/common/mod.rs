@@ -36,6 +36,7 @@ pub fn rbac() -> scalekeeper::server::AuthorizationConfig {
         allow_ttl: Duration::from_millis(100),
         deny_ttl: Duration::from_millis(100),
         allow_system_groups: false,
+        break_glass_groups: vec![],
     }
 }
 

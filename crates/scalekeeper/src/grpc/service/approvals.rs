@@ -46,7 +46,18 @@ impl Service {
         invalid(v)?;
         let change = Change::SetApproval(rule);
         let w = self
-            .write(&who, Verb::Update, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run, &r.reason)
+            .write(
+                &who,
+                Verb::Update,
+                &r.namespace,
+                &r.name,
+                change,
+                &r.expected_version,
+                None,
+                r.dry_run,
+                &r.reason,
+                None,
+            )
             .await?;
         Ok(pb::SetApprovalResponse {
             deployment: Some(convert::deployment(&w.view)),
@@ -133,6 +144,46 @@ impl Service {
         Ok(pb::DenyScaleRequestResponse { request: Some(scale_request(&sr, now)) })
     }
 
+    /// The caller's break-glass group: the first of its certificate's groups that the server
+    /// lists (`--break-glass-group`).
+    ///
+    /// # Errors
+    /// PERMISSION_DENIED for a caller in none of them.
+    pub(super) fn break_glass_group(&self, who: &Caller) -> Result<String, Error> {
+        let groups = &authenticated(who)?.groups;
+        groups.iter().find(|g| self.config.break_glass_groups.contains(g)).cloned().ok_or_else(|| {
+            let allowed = if self.config.break_glass_groups.is_empty() {
+                "this server has none (--break-glass-group)".to_owned()
+            } else {
+                self.config.break_glass_groups.join(", ")
+            };
+            Error::PermissionDenied(format!(
+                "break-glass is for members of the break-glass groups ({allowed}); without --break-glass the \
+                 change is requested for approval"
+            ))
+        })
+    }
+
+    /// Applies `ask` at once as break-glass group `group`'s member, recorded for review; the
+    /// audit facts name the request and the group.
+    pub(super) async fn broke_glass(
+        &self,
+        who: &Caller,
+        ask: &Ask<'_>,
+        group: &str,
+    ) -> Result<crate::writer::Written, Error> {
+        let written = self.writer.break_glass(ask, group).await?;
+        if let Some(sr) = &written.review {
+            record(who, sr, jiff::Timestamp::now());
+            tracing::warn!(
+                identity = %who.identity, namespace = ask.namespace, name = ask.name, request = %sr.name_any(),
+                group, change = %sr.spec.summary, reason = ask.reason, "break-glass: applied past the two-person rule"
+            );
+            self.metrics.break_glass_used(group);
+        }
+        Ok(written)
+    }
+
     /// Records `ask` (a write the approval rule held back) as a ScaleRequest, and returns what
     /// the caller gets: FAILED_PRECONDITION saying what needs approval and the command that
     /// approves it, or the error that kept the request from being made.
@@ -163,6 +214,7 @@ fn record(who: &Caller, sr: &ScaleRequest, now: jiff::Timestamp) {
         name: sr.name_any(),
         digest: sr.spec.digest.clone(),
         phase: phase_of(sr, now).as_str().into(),
+        break_glass_group: sr.spec.break_glass_group.clone(),
     });
 }
 
@@ -187,7 +239,7 @@ fn phase_of(sr: &ScaleRequest, now: jiff::Timestamp) -> Phase {
 fn phase_is_done(phase: i32) -> bool {
     !matches!(
         pb::ScaleRequestPhase::try_from(phase),
-        Ok(pb::ScaleRequestPhase::Pending | pb::ScaleRequestPhase::Approved)
+        Ok(pb::ScaleRequestPhase::Pending | pb::ScaleRequestPhase::Approved | pb::ScaleRequestPhase::ReviewRequired)
     )
 }
 
@@ -220,6 +272,7 @@ pub(super) fn scale_request(sr: &ScaleRequest, now: jiff::Timestamp) -> pb::Scal
         approved_by: writer::counted(sr),
         decided_by: status.decided_by.clone().unwrap_or_default(),
         decided_at: status.decided_at.as_deref().and_then(ts),
+        break_glass_group: sr.spec.break_glass_group.clone().unwrap_or_default(),
     }
 }
 
@@ -231,6 +284,8 @@ fn phase_proto(p: Phase) -> pb::ScaleRequestPhase {
         Phase::Denied => pb::ScaleRequestPhase::Denied,
         Phase::Expired => pb::ScaleRequestPhase::Expired,
         Phase::Superseded => pb::ScaleRequestPhase::Superseded,
+        Phase::ReviewRequired => pb::ScaleRequestPhase::ReviewRequired,
+        Phase::Reviewed => pb::ScaleRequestPhase::Reviewed,
     }
 }
 

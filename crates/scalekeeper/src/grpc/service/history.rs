@@ -112,8 +112,9 @@ impl Service {
         let read = view.version().map(|g| g.to_string()).unwrap_or_default();
         let expected = if r.expected_version.is_empty() { read } else { r.expected_version.clone() };
         let change = Change::Declare { replicas, mode: None, guard: None, bounds: BoundsChange::Keep };
-        let w =
-            self.write(&who, Verb::Update, &r.namespace, &r.name, change, &expected, None, r.dry_run, "undo").await?;
+        let w = self
+            .write(&who, Verb::Update, &r.namespace, &r.name, change, &expected, None, r.dry_run, "undo", None)
+            .await?;
         Ok(pb::UndoResponse {
             deployment: Some(convert::deployment(&w.view)),
             outcome: Some(convert::outcome(&w.outcome)),
