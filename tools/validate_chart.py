@@ -783,7 +783,11 @@ def check_deployer_rbac(rep: Report, sets: dict[str, dict]) -> None:  # noqa: C9
 
 
 # What the admission guard must be sent, exactly: (apiGroup, apiVersion, resource, operation).
-ADMISSION_RULES = {("apps", "v1", "deployments", "UPDATE"), ("apps", "v1", "deployments/scale", "UPDATE")}
+# Updates and deletes of ReplicaPolicies are the two-person rule's door for kubectl edit,
+# apply and delete (scalekeeper_core::admission::policy).
+ADMISSION_RULES = {("apps", "v1", "deployments", "UPDATE"), ("apps", "v1", "deployments/scale", "UPDATE"),
+                   ("scalekeeper.dev", "v1alpha1", "replicapolicies", "UPDATE"),
+                   ("scalekeeper.dev", "v1alpha1", "replicapolicies", "DELETE")}
 
 
 def admission_rules(webhook: dict) -> set[tuple[str, str, str, str]]:
@@ -822,7 +826,8 @@ def check_admission_file(rep: Report) -> None:
     if len(names) != len(set(names)) or not all(names):
         problems.append(f"matchConditions names {names} are missing or repeat")
     rep.check("admission webhook file", problems, f"{ADMISSION_FILE.relative_to(ROOT)}: path {doc.get('path')}, {wh.get('name')}: "
-              "UPDATE of apps/v1 deployments and deployments/scale, failurePolicy Ignore, sideEffects None, admissionReview v1")
+              "UPDATE of apps/v1 deployments and deployments/scale, UPDATE and DELETE of replicapolicies, failurePolicy Ignore, "
+              "sideEffects None, admissionReview v1")
 
 
 def admission_request(kind: str, old: dict | None, new: dict | None, subresource: str = "") -> dict:
@@ -852,6 +857,21 @@ def scale(replicas: int) -> dict:
             "spec": {"replicas": replicas} if replicas else {}, "status": {"replicas": 3, "selector": "app=web"}}
 
 
+def policy_request(operation: str, old: dict, new: dict | None) -> dict:
+    """An AdmissionRequest for an UPDATE or DELETE of a ReplicaPolicy (a DELETE's object is null)."""
+    gvr = {"group": "scalekeeper.dev", "version": "v1alpha1", "resource": "replicapolicies"}
+    gvk = {"group": "scalekeeper.dev", "version": "v1alpha1", "kind": "ReplicaPolicy"}
+    return {"uid": "705ab4f5-6393-11e8-b7cc-42010a800003", "kind": gvk, "resource": gvr, "requestKind": gvk,
+            "requestResource": gvr, "name": "web", "namespace": "shop", "operation": operation,
+            "userInfo": {"username": "alice", "groups": ["system:authenticated"]},
+            "object": new, "oldObject": old, "dryRun": False}
+
+
+def policy(replicas: int) -> dict:
+    return {"apiVersion": "scalekeeper.dev/v1alpha1", "kind": "ReplicaPolicy", "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"replicas": replicas, "approval": {"above": 10, "below": 2, "approvers": 1}}}
+
+
 # (what, the request, whether the API server must send it to the webhook)
 CEL_CASES = [
     ("Deployment 3 -> 0", admission_request("Deployment", deployment(3), deployment(0)), True),
@@ -865,6 +885,10 @@ CEL_CASES = [
     ("Deployment without spec", admission_request("Deployment", {"apiVersion": "apps/v1", "kind": "Deployment"}, {"apiVersion": "apps/v1", "kind": "Deployment"}), True),
     ("old object without spec", admission_request("Deployment", {"apiVersion": "apps/v1", "kind": "Deployment"}, deployment(3)), True),
     ("new object without spec", admission_request("Deployment", deployment(3), {"apiVersion": "apps/v1", "kind": "Deployment"}), True),
+    # Every policy write is the webhook's to decide, the count unchanged too (an edit of the band).
+    ("ReplicaPolicy 6 -> 40", policy_request("UPDATE", policy(6), policy(40)), True),
+    ("ReplicaPolicy 6 -> 6, the band edited", policy_request("UPDATE", policy(6), policy(6)), True),
+    ("ReplicaPolicy deleted (object null)", policy_request("DELETE", policy(6), None), True),
 ]
 
 

@@ -260,6 +260,7 @@ mod tests {
             expires_at: "2026-12-07T15:00:00Z".into(),
             needs_approval_because: vec!["0 is below the approval band's lower edge 3".into()],
             approvals_needed: 1,
+            break_glass_group: None,
             digest: String::new(),
         }
     }

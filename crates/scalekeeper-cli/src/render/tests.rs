@@ -294,8 +294,11 @@ fn outcome_block() {
 
 #[test]
 fn dry_run_json_is_the_whole_response() {
-    let resp =
-        SetReplicasResponse { deployment: Some(held()), outcome: Some(WriteOutcome { dry_run: true, ..outcome() }) };
+    let resp = SetReplicasResponse {
+        deployment: Some(held()),
+        outcome: Some(WriteOutcome { dry_run: true, ..outcome() }),
+        scale_request: None,
+    };
     let j = write_response_json(&resp).unwrap();
     let keys: Vec<&str> = j.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["deployment", "outcome"]);

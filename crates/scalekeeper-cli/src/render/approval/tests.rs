@@ -44,6 +44,7 @@ fn request() -> ScaleRequest {
         approved_by: vec![],
         decided_by: String::new(),
         decided_at: None,
+        break_glass_group: String::new(),
     }
 }
 
