@@ -71,6 +71,7 @@ pub enum ClientCommand {
         conn: ConnectArgs,
     },
     /// Declare and apply a replica count, or hold one for a while: scalekeeper set NAMESPACE/NAME REPLICAS
+    #[command(group(clap::ArgGroup::new("held").args(["hold_for", "break_glass"]).multiple(true)))]
     Set {
         /// The Deployment, as NAMESPACE/NAME.
         target: String,
@@ -84,7 +85,7 @@ pub enum ClientCommand {
         hold_for: Option<HoldDuration>,
         /// Why the hold is placed, e.g. "INC-123: checkout latency" (only with --for or
         /// --break-glass).
-        #[arg(long, required_if_eq("break_glass", "true"))]
+        #[arg(long, requires = "held", required_if_eq("break_glass", "true"))]
         reason: Option<String>,
         /// Break-glass: apply a change the approval rule holds back at once, as a hold of at
         /// most 1 hour (a declaration becomes an hour's hold), as a member of a break-glass

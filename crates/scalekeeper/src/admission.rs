@@ -252,18 +252,7 @@ impl Webhook {
         }
         let policy = live_policy.flatten().map(Arc::new).or(cached);
         self.report(req, &request, &verdict, declaration.as_ref(), policy.as_deref(), peer);
-        let message = verdict.message().map(str::to_owned);
-        let admitted = Admitted { decision: verdict.decision(), message: message.clone() };
-        let response = match (&verdict, message) {
-            (Verdict::Deny { .. }, Some(m)) => {
-                let mut denied = response.deny(&m);
-                denied.result = Status::failure(&m, "Forbidden").with_code(403);
-                denied
-            }
-            (_, Some(m)) => with_warning(response, m),
-            (_, None) => response,
-        };
-        (response, admitted)
+        answer(response, &verdict)
     }
 
     /// The policy `namespace/name` read from the API server, within [`LIVE_READ_TIMEOUT`].
@@ -382,6 +371,24 @@ async fn publish_events(recorder: Recorder, mut queue: mpsc::Receiver<PendingEve
     while let Some(e) = queue.recv().await {
         crate::events::publish_on(&recorder, &[e.regarding], EventType::Warning, e.reason, ACTION_ADMIT, &e.note).await;
     }
+}
+
+/// The answer to the API server for `verdict`: a refusal is `allowed: false` with a 403
+/// Forbidden status carrying the message; a warning or a break-glass message is added as a
+/// warning; and what was decided, for the caller.
+fn answer(response: AdmissionResponse, verdict: &Verdict) -> (AdmissionResponse, Admitted) {
+    let message = verdict.message().map(str::to_owned);
+    let admitted = Admitted { decision: verdict.decision(), message: message.clone() };
+    let response = match (verdict, message) {
+        (Verdict::Deny { .. }, Some(m)) => {
+            let mut denied = response.deny(&m);
+            denied.result = Status::failure(&m, "Forbidden").with_code(403);
+            denied
+        }
+        (_, Some(m)) => with_warning(response, m),
+        (_, None) => response,
+    };
+    (response, admitted)
 }
 
 /// `response` with `warning` added (kubectl prints it as `Warning: ...`).

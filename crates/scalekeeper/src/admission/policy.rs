@@ -15,13 +15,12 @@
 use std::net::SocketAddr;
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::core::Status;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
 use scalekeeper_core::admission::policy::{PolicyWrite, review_policy};
 use scalekeeper_core::admission::{Decision, REASON_GUARD_BYPASSED, Requester, Verdict};
 use scalekeeper_core::spec::Spec;
 
-use super::{Admitted, PendingEvent, Webhook, operation, with_warning};
+use super::{Admitted, PendingEvent, Webhook, answer, operation};
 use crate::audit::{AdmissionAudit, AuditDecision, Record as AuditRecord};
 use crate::policy::ReplicaPolicy;
 
@@ -76,18 +75,7 @@ impl Webhook {
         };
         let verdict = review_policy(&write, self.exemptions(), jiff::Timestamp::now());
         self.report_policy(&req, &write, &verdict, peer);
-        let message = verdict.message().map(str::to_owned);
-        let admitted = Admitted { decision: verdict.decision(), message: message.clone() };
-        let response = match (&verdict, message) {
-            (Verdict::Deny { .. }, Some(m)) => {
-                let mut denied = response.deny(&m);
-                denied.result = Status::failure(&m, "Forbidden").with_code(403);
-                denied
-            }
-            (_, Some(m)) => with_warning(response, m),
-            (_, None) => response,
-        };
-        (response, admitted)
+        answer(response, &verdict)
     }
 
     /// Logs the decision; for a refusal or a break-glass write, the audit line and (unless a
