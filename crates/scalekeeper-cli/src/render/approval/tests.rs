@@ -230,6 +230,7 @@ fn requests_json_is_the_proto_mapping() {
                 "approvalsNeeded": 2,
                 "outcome": "",
                 "basedOnVersion": "41",
+                "breakGlassGroup": "",
                 "approvedBy": [],
                 "decidedBy": "",
             }]
