@@ -288,7 +288,7 @@ pub fn render_table(headers: &[&str], rows: &[Vec<String>]) -> String {
 /// as a schedule of several windows, continues at the value column), ending with a newline.
 pub fn render_deployment(d: &Deployment) -> String {
     let st = d.status.unwrap_or_default();
-    let rows: [(&str, String); 21] = [
+    let rows: [(&str, String); 22] = [
         ("NAMESPACE", dash(&d.namespace)),
         ("NAME", dash(&d.name)),
         ("DESIRED", desired(d.desired_replicas)),
@@ -306,12 +306,36 @@ pub fn render_deployment(d: &Deployment) -> String {
         ("SCHEDULE", schedule_text(d)),
         ("BOUNDS", bounds_text(d.min_replicas, d.max_replicas)),
         ("APPROVAL", d.approval.as_ref().map_or_else(|| "-".to_string(), approval_text)),
+        ("REQUESTS", open_requests_text(d)),
         ("NEXT CHANGE", next_change(d)),
         ("VERSION", dash(&d.version)),
         ("LAST SET BY", dash(&d.last_set_by)),
         ("LAST SET AT", d.last_set_at.map_or_else(|| "-".to_string(), |t| t.to_string())),
     ];
     render_block(&rows)
+}
+
+/// The Deployment's open ScaleRequests, one per line: `web-x7k2p Pending 0/1: declare 0
+/// replicas (alice)`; `-` when there are none.
+fn open_requests_text(d: &Deployment) -> String {
+    if d.scale_requests.is_empty() {
+        return "-".to_string();
+    }
+    d.scale_requests
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {}/{}: {} ({})",
+                r.name,
+                phase_name(r.phase),
+                r.approved_by.len(),
+                r.approvals_needed.max(1),
+                r.change.escape_default(),
+                r.requester.escape_default()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Renders `KEY: value` rows as a block, keys aligned; a value of several lines continues at
@@ -431,7 +455,8 @@ pub(super) fn diff_row(d: &DeploymentDiff) -> Vec<String> {
 }
 
 /// Renders one watch event as a line (no newline):
-/// `TYPE NAMESPACE/NAME desired=.. effective=.. spec=.. ready=.. sync=.. rule=..`, or
+/// `TYPE NAMESPACE/NAME desired=.. effective=.. spec=.. ready=.. sync=.. rule=..` (then
+/// ` requests=NAME:PHASE,..` while the Deployment has open ScaleRequests), or
 /// `SYNCED (initial state complete)`.
 pub fn render_watch_event(event: &WatchDeploymentsResponse) -> String {
     if event.r#type == EventType::Synced as i32 {
@@ -439,19 +464,30 @@ pub fn render_watch_event(event: &WatchDeploymentsResponse) -> String {
     }
     let ty = event_name(event.r#type);
     match &event.deployment {
-        Some(d) => format!(
-            "{ty} {}/{} desired={} effective={} spec={} ready={} sync={} rule={}",
-            d.namespace,
-            d.name,
-            desired(d.desired_replicas),
-            desired(d.effective_replicas),
-            d.spec_replicas,
-            d.status.unwrap_or_default().ready_replicas,
-            sync_name(d.sync_status),
-            rule_name(d.rule),
-        ),
+        Some(d) => {
+            format!(
+                "{ty} {}/{} desired={} effective={} spec={} ready={} sync={} rule={}",
+                d.namespace,
+                d.name,
+                desired(d.desired_replicas),
+                desired(d.effective_replicas),
+                d.spec_replicas,
+                d.status.unwrap_or_default().ready_replicas,
+                sync_name(d.sync_status),
+                rule_name(d.rule),
+            ) + &watch_requests(d)
+        }
         None => ty,
     }
+}
+
+/// ` requests=NAME:PHASE,...` for a Deployment with open ScaleRequests, else nothing.
+fn watch_requests(d: &Deployment) -> String {
+    if d.scale_requests.is_empty() {
+        return String::new();
+    }
+    let each: Vec<String> = d.scale_requests.iter().map(|r| format!("{}:{}", r.name, phase_name(r.phase))).collect();
+    format!(" requests={}", each.join(","))
 }
 
 /// The API's descriptors (embedded by `scalekeeper-api`), from which [`proto_json`] prints.

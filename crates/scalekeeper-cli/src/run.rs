@@ -22,7 +22,7 @@ use super::render::{
     render_error, render_list_table,
 };
 use super::render::{explain_json, plan_json, render_explain, render_plan};
-use super::render::{history_json, render_history_table, undo_intent};
+use super::render::{history_json, render_history_table, render_requests_table, undo_intent};
 use super::session::{Idempotency, Session};
 use super::watch::watch;
 
@@ -122,7 +122,14 @@ async fn execute(cmd: ClientCommand) -> Result<(), CliError> {
                 })
                 .await?;
             match conn.output {
-                Output::Table => emit(&render_history_table(&resp.entries)),
+                Output::Table => {
+                    emit(&render_history_table(&resp.entries))?;
+                    if resp.scale_requests.is_empty() {
+                        return Ok(());
+                    }
+                    let now = jiff::Timestamp::now().as_second();
+                    emit(&format!("\nSCALE REQUESTS\n{}", render_requests_table(&resp.scale_requests, now, false)))
+                }
                 Output::Json => emit(&pretty(&history_json(&resp)?)?),
             }
         }

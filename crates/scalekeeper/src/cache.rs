@@ -6,9 +6,15 @@
 //!  watcher(ReplicaPolicies) ─modify─┬──► reflector ─► Store<ReplicaPolicy>
 //!                                  └──► ManagedIndex (their names, in order: Diff's pages)
 //!  watcher(HPAs) ──────────────────────► reflector ─► Store<HorizontalPodAutoscaler>
+//!  watcher(ScaleRequests) ─────────────► reflector ─► Store<ScaleRequest> (not in readiness)
 //!          └── every event ──► broadcast<Change> ──► WatchDeployments streams
 //!                                                └─► the leader's reconciler (its triggers)
 //! ```
+//!
+//! The ScaleRequests (the two-person rule) are a Deployment's open requests in reads and
+//! watches, its requests in GetHistory, and the `scalekeeper_scale_requests` gauges. Their watch
+//! does not count for readiness: a cluster whose ScaleRequest CRD is missing (installed before
+//! the two-person rule) serves everything else, and logs the failing watch.
 //!
 //! Deployments are kept as [`CachedDeployment`]s (a few hundred bytes: the fields the API
 //! returns), in order, so a page of a listing costs O(log n + page) ([`deployments`]).
@@ -36,6 +42,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use crate::policy::ReplicaPolicy;
+use crate::scalerequest::ScaleRequest;
 use view::DeploymentView;
 
 /// Which namespaces the server serves.
@@ -94,6 +101,7 @@ struct Part {
     /// The policies' names, in order (what Diff pages over).
     managed: ManagedIndex,
     hpas: Store<HorizontalPodAutoscaler>,
+    requests: Store<ScaleRequest>,
 }
 
 /// Reachability of the Kubernetes API and sync state of the caches.
@@ -214,8 +222,9 @@ impl Cache {
         let apis = deployment_apis
             .into_iter()
             .zip(scope.apis::<ReplicaPolicy>(&client))
-            .zip(scope.apis::<HorizontalPodAutoscaler>(&client));
-        for (i, (((ns, dep_api), (_, pol_api)), (_, hpa_api))) in apis.enumerate() {
+            .zip(scope.apis::<HorizontalPodAutoscaler>(&client))
+            .zip(scope.apis::<ScaleRequest>(&client));
+        for (i, ((((ns, dep_api), (_, pol_api)), (_, hpa_api)), (_, sr_api))) in apis.enumerate() {
             let deployments = DeploymentStore::new();
             let (policies, pol_writer) = reflector::store();
             let managed = ManagedIndex::default();
@@ -243,20 +252,34 @@ impl Cache {
                     h.status = None;
                 })
                 .reflect(hpa_writer);
+            let (requests, sr_writer) = reflector::store();
+            let sr_stream = watcher(sr_api, watcher::Config::default())
+                .backoff(watch_backoff())
+                .modify(|r: &mut ScaleRequest| r.managed_fields_mut().clear())
+                .reflect(sr_writer);
             let base = i * STREAMS;
             let (h, c, st) = (&health, &changes, &stop);
-            tokio::spawn(drive(dep_stream, "deployments", base, h.clone(), c.clone(), st.clone(), name_of));
-            tokio::spawn(drive(pol_stream, "replicapolicies", base + 1, h.clone(), c.clone(), st.clone(), name_of));
+            tokio::spawn(drive(dep_stream, "deployments", Some(base), h.clone(), c.clone(), st.clone(), name_of));
+            tokio::spawn(drive(
+                pol_stream,
+                "replicapolicies",
+                Some(base + 1),
+                h.clone(),
+                c.clone(),
+                st.clone(),
+                name_of,
+            ));
             tokio::spawn(drive(
                 hpa_stream,
                 "horizontalpodautoscalers",
-                base + 2,
+                Some(base + 2),
                 h.clone(),
                 c.clone(),
                 st.clone(),
                 hpa_target,
             ));
-            parts.push(Part { namespace: ns, deployments, policies, policy_writer, managed, hpas });
+            tokio::spawn(drive(sr_stream, "scalerequests", None, h.clone(), c.clone(), st.clone(), request_target));
+            parts.push(Part { namespace: ns, deployments, policies, policy_writer, managed, hpas, requests });
         }
         tokio::spawn(ping(client, health.clone(), stop));
         // In namespace order, so that a listing across parts comes out in order.
@@ -323,7 +346,28 @@ impl Cache {
         let deployment = part.deployments.get(namespace, name)?;
         let policy = part.policies.get(&ObjectRef::new(name).within(namespace));
         let hpas = self.hpas_targeting(namespace, name);
-        Some(DeploymentView { deployment, policy, hpas })
+        let requests = if policy.is_some() { self.open_requests(part, namespace, name) } else { vec![] };
+        Some(DeploymentView { deployment, policy, hpas, requests })
+    }
+
+    /// The ScaleRequests of the Deployment `namespace/name`, open and done, oldest first
+    /// (creation time, then name).
+    pub fn scale_requests(&self, namespace: &str, name: &str) -> Vec<Arc<ScaleRequest>> {
+        let Some(part) = self.part(namespace) else { return vec![] };
+        requests_of(part, namespace, name, |_| true)
+    }
+
+    /// Every cached ScaleRequest in scope.
+    pub fn all_scale_requests(&self) -> Vec<Arc<ScaleRequest>> {
+        self.parts.iter().flat_map(|p| p.requests.state()).collect()
+    }
+
+    /// The open ScaleRequests of `namespace/name` now ([`scalekeeper_core::approval::Phase::is_done`]
+    /// false: pending and not expired, approved, or waiting for review), oldest first. O(the
+    /// part's requests).
+    fn open_requests(&self, part: &Part, namespace: &str, name: &str) -> Vec<Arc<ScaleRequest>> {
+        let now = jiff::Timestamp::now();
+        requests_of(part, namespace, name, |sr| !crate::writer::phase_at(sr, now).is_done())
     }
 
     /// The cached Deployment `namespace/name`.
@@ -434,8 +478,12 @@ impl Cache {
             }
             for d in take(part, limit - out.len()) {
                 let policy = part.policies.get(&ObjectRef::new(&d.name).within(&d.namespace));
-                let hpas = if policy.is_some() { self.hpas_targeting(&d.namespace, &d.name) } else { vec![] };
-                out.push(DeploymentView { deployment: d, policy, hpas });
+                let (hpas, requests) = if policy.is_some() {
+                    (self.hpas_targeting(&d.namespace, &d.name), self.open_requests(part, &d.namespace, &d.name))
+                } else {
+                    (vec![], vec![])
+                };
+                out.push(DeploymentView { deployment: d, policy, hpas, requests });
             }
             if out.len() == limit {
                 break;
@@ -483,11 +531,36 @@ fn older(a: Option<&str>, b: Option<&str>) -> bool {
     }
 }
 
-/// Drives one reflector stream: marks its cache synced, records contact, publishes changes.
+/// The ScaleRequests of `namespace/name` in `part` that `keep` keeps, oldest first.
+fn requests_of(
+    part: &Part,
+    namespace: &str,
+    name: &str,
+    keep: impl Fn(&ScaleRequest) -> bool,
+) -> Vec<Arc<ScaleRequest>> {
+    let mut out: Vec<Arc<ScaleRequest>> = part
+        .requests
+        .state()
+        .into_iter()
+        .filter(|sr| sr.spec.deployment == name && sr.namespace().as_deref() == Some(namespace) && keep(sr))
+        .collect();
+    out.sort_by(|a, b| {
+        crate::writer::created(a).cmp(&crate::writer::created(b)).then_with(|| a.name_any().cmp(&b.name_any()))
+    });
+    out
+}
+
+/// The Deployment a ScaleRequest is about: a change of the request is a change of its view.
+fn request_target(sr: &ScaleRequest) -> Option<String> {
+    Some(sr.spec.deployment.clone())
+}
+
+/// Drives one reflector stream: marks its cache synced (`index` in the health's streams;
+/// `None` for a stream readiness does not wait for), records contact, publishes changes.
 async fn drive<K>(
     stream: impl futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
     resource: &'static str,
-    index: usize,
+    index: Option<usize>,
     health: Arc<Health>,
     changes: broadcast::Sender<Change>,
     stop: CancellationToken,
@@ -509,7 +582,8 @@ async fn drive<K>(
                     watcher::Event::Apply(o) | watcher::Event::Delete(o) => deployment_of(o)
                         .map(|name| Change::Object { namespace: o.meta().namespace.clone().unwrap_or_default(), name }),
                     watcher::Event::InitDone => {
-                        if !health.synced[index].swap(true, Ordering::Relaxed) {
+                        let first = index.is_none_or(|i| !health.synced[i].swap(true, Ordering::Relaxed));
+                        if first {
                             tracing::info!(resource, "watch cache synced");
                         }
                         Some(Change::Resync)

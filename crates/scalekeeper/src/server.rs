@@ -251,7 +251,6 @@ impl Server {
             stop.clone(),
         ));
         tokio::spawn(sync_gauges(cache.clone(), metrics.clone(), stop.clone()));
-        tokio::spawn(scale_request_gauges(writer, cache.scope().clone(), metrics.clone(), stop.clone()));
 
         let reporter = tonic_health::server::HealthReporter::new();
         let health_service = tonic_health::pb::health_server::HealthServer::new(DrainingHealth {
@@ -578,7 +577,8 @@ async fn supervise(
     }
 }
 
-/// Keeps the per-sync-status Deployment gauges current (every 5 s).
+/// Keeps the gauges read from the cache current (every 5 s): Deployments per sync status,
+/// suspensions, holds, and the ScaleRequests per phase with the oldest pending one's age.
 async fn sync_gauges(cache: Cache, metrics: Arc<Metrics>, stop: CancellationToken) {
     use scalekeeper_core::SyncStatus;
     let mut tick = tokio::time::interval(Duration::from_secs(5));
@@ -620,51 +620,10 @@ async fn sync_gauges(cache: Cache, metrics: Arc<Metrics>, stop: CancellationToke
         metrics.enforcement_suspended.set(suspended);
         metrics.holds_active.set(holds);
         metrics.hold_oldest_age.set(oldest_hold);
-    }
-}
-
-/// Keeps the ScaleRequest gauges current (every 5 s) from a list of the requests in scope
-/// ([`crate::writer::scale_request_gauges`]). A list that fails (the ScaleRequest CRD is not
-/// installed, or the server's RBAC lacks it) leaves them as they were, logged once per kind of
-/// failure; nothing else waits on it.
-async fn scale_request_gauges(
-    writer: Writer,
-    scope: crate::cache::Scope,
-    metrics: Arc<Metrics>,
-    stop: CancellationToken,
-) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
-    let mut failing = false;
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let namespaces: Vec<Option<&str>> = match &scope {
-            crate::cache::Scope::All => vec![None],
-            crate::cache::Scope::Namespaces(ns) => ns.iter().map(|n| Some(n.as_str())).collect(),
-        };
-        let mut all = vec![];
-        let mut failed = None;
-        for ns in namespaces {
-            match writer.scale_requests(ns).await {
-                Ok(items) => all.extend(items),
-                Err(e) => failed = Some(e),
-            }
-        }
-        match failed {
-            Some(e) => {
-                if !failing {
-                    tracing::warn!(error = %e, "listing ScaleRequests for the metrics failed; the gauges keep their last values");
-                }
-                failing = true;
-            }
-            None => {
-                failing = false;
-                let (counts, oldest) = crate::writer::scale_request_gauges(&all, jiff::Timestamp::now());
-                metrics.set_scale_requests(&counts, oldest);
-            }
-        }
+        // From the cache's ScaleRequests (empty while their CRD is missing).
+        let (requests, oldest) =
+            crate::writer::scale_request_gauges(&cache.all_scale_requests(), jiff::Timestamp::now());
+        metrics.set_scale_requests(&requests, oldest);
     }
 }
 

@@ -51,7 +51,7 @@ use scalekeeper_core::write::{
 use crate::events::publish_on;
 
 mod requests;
-pub use requests::{Ask, Decided, counted, created, scale_request_gauges, state, summary};
+pub use requests::{Ask, Decided, counted, created, phase_at, scale_request_gauges, state, summary};
 
 use crate::cache::view::DeploymentView;
 use crate::policy::{
@@ -443,6 +443,7 @@ impl Writer {
                 deployment: Arc::new(CachedDeployment::from_deployment(&deployment)),
                 policy: written.map(Arc::new),
                 hpas: vec![],
+                requests: vec![],
             },
             outcome,
             review: None,
@@ -542,7 +543,7 @@ fn would_be(
         }
         Arc::new(p)
     });
-    DeploymentView { deployment: Arc::new(d), policy, hpas: vec![] }
+    DeploymentView { deployment: Arc::new(d), policy, hpas: vec![], requests: vec![] }
 }
 
 /// An ownerReference to `d`, so the garbage collector deletes the policy with it.

@@ -102,7 +102,12 @@ fn hinted(status: &tonic::Status) -> String {
 
 /// The value of `scalekeeper_scale_requests{phase="PHASE"}` the server exposes now.
 async fn requests_in(env: &TargetEnv, phase: &str) -> Option<f64> {
-    let (_, body) = common::http_get(env.http_addr, "/metrics").await;
+    requests_in_env(env.http_addr, phase).await
+}
+
+/// [`requests_in`] of the server whose HTTP port is `http`.
+async fn requests_in_env(http: std::net::SocketAddr, phase: &str) -> Option<f64> {
+    let (_, body) = common::http_get(http, "/metrics").await;
     let series = format!("scalekeeper_scale_requests{{phase=\"{phase}\"}} ");
     body.lines().find_map(|l| l.strip_prefix(series.as_str())).and_then(|v| v.trim().parse().ok())
 }
@@ -118,6 +123,30 @@ async fn wait_for_gauge(env: &TargetEnv, phase: &str, want: f64) {
         || async { requests_in(env, phase).await.is_some_and(|v| if exact { v == want } else { v >= want }) },
     )
     .await;
+}
+
+fn get(ns: &str) -> pb::GetDeploymentRequest {
+    pb::GetDeploymentRequest { namespace: ns.into(), name: "web".into() }
+}
+
+/// The open ScaleRequests of shop/web in the first event of `watch` about it whose requests
+/// pass `want` (within 15 s).
+async fn next_requests(
+    watch: &mut tonic::Streaming<pb::WatchDeploymentsResponse>,
+    want: impl Fn(&Vec<pb::ScaleRequest>) -> bool,
+) -> Vec<pb::ScaleRequest> {
+    tokio::time::timeout(std::time::Duration::from_secs(15), async {
+        loop {
+            let ev = watch.message().await.unwrap().expect("the watch goes on");
+            if let Some(d) = ev.deployment.filter(|d| d.name == "web")
+                && want(&d.scale_requests)
+            {
+                return d.scale_requests;
+            }
+        }
+    })
+    .await
+    .expect("the watch shows the requests in time")
 }
 
 async fn events(env: &TargetEnv, ns: &str, reason: &str) -> Vec<String> {
@@ -148,6 +177,14 @@ async fn a_change_past_the_band_waits_for_another_identity_and_is_applied_once_a
     assert!(dry.message().contains("0 is below"), "{}", dry.message());
     assert!(requests(&mut alice, &shop, true).await.is_empty(), "a dry run makes no request");
 
+    // A watch of the namespace sees the request appear, and close.
+    let mut watch = bob
+        .watch_deployments(pb::WatchDeploymentsRequest { namespace: shop.clone(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    while watch.message().await.unwrap().expect("the snapshot").r#type != pb::EventType::Synced as i32 {}
+
     // Past the band: held back as a ScaleRequest, nothing scaled.
     let held = alice.set_replicas(set(&shop, 0)).await.unwrap_err();
     let name = hinted(&held);
@@ -163,6 +200,13 @@ async fn a_change_past_the_band_waits_for_another_identity_and_is_applied_once_a
     assert_eq!(r.digest.len(), 64, "{}", r.digest);
     assert!(r.expires_at.is_some() && !r.based_on_version.is_empty());
     wait_for_gauge(&env, "Pending", 1.0).await;
+    let seen = next_requests(&mut watch, |rs| !rs.is_empty()).await;
+    assert_eq!(
+        seen.iter().map(|r| (r.name.as_str(), r.phase())).collect::<Vec<_>>(),
+        [(name.as_str(), pb::ScaleRequestPhase::Pending)]
+    );
+    let got = alice.get_deployment(get(&shop)).await.unwrap().into_inner().deployment.unwrap();
+    assert_eq!(got.scale_requests.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), [name.as_str()]);
 
     // Who may not approve: the requester (even holding the verb), an editor without it, an
     // approval of another digest.
@@ -197,6 +241,18 @@ async fn a_change_past_the_band_waits_for_another_identity_and_is_applied_once_a
     assert_eq!(again.code(), Code::FailedPrecondition);
     assert!(again.message().contains("Applied"), "{}", again.message());
     assert!(requests(&mut alice, &shop, false).await.is_empty(), "done requests are listed only with all");
+    next_requests(&mut watch, Vec::is_empty).await;
+    // The history has the request with its approval.
+    let history = alice
+        .get_history(pb::GetHistoryRequest { namespace: shop.clone(), name: "web".into() })
+        .await
+        .unwrap()
+        .into_inner();
+    let r_done = history.scale_requests.iter().find(|x| x.name == name).expect("the request in the history");
+    assert_eq!(
+        (r_done.phase(), r_done.approved_by.as_slice()),
+        (pb::ScaleRequestPhase::Applied, [BOB.to_string()].as_slice())
+    );
     wait_for_gauge(&env, "Applied", 1.0).await;
     assert_eq!(requests(&mut alice, &shop, true).await.len(), 1);
 
@@ -424,4 +480,17 @@ async fn break_glass_applies_at_once_capped_audited_announced_and_waits_for_anot
     // Inside the band, break-glass changes nothing: written as any write, no record.
     let plain = dan.set_replicas(glass(5, "INC-9")).await.unwrap().into_inner();
     assert!(plain.scale_request.is_none(), "{plain:?}");
+}
+
+/// kubesim only (a CRD is cluster-wide): a cluster whose ScaleRequest CRD is missing (set up
+/// before the two-person rule) is served. The server gets ready, reads and writes work; only
+/// the requests' watch fails, retried in the background without counting for readiness.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_without_the_scale_request_crd_is_served() {
+    let env = common::start_without_crd("scalerequests.scalekeeper.dev").await;
+    let mut c = env.client().await;
+    c.set_replicas(pb::SetReplicasRequest { replicas: 2, ..set("shop", 2) }).await.expect("a write");
+    let d = c.get_deployment(get("shop")).await.expect("a read").into_inner().deployment.unwrap();
+    assert_eq!((d.desired_replicas, d.scale_requests.len()), (Some(2), 0));
+    assert_eq!(requests_in_env(env.http_addr, "Pending").await, Some(0.0));
 }

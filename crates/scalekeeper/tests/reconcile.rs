@@ -836,9 +836,10 @@ async fn drift_during_an_outage_is_corrected_when_the_api_returns() {
 }
 
 /// kubesim only (it counts open watches): the reconciler reconciles from the cache's watches,
-/// so a process holds one watch per resource (Deployments, ReplicaPolicies, HPAs) whether or
-/// not it leads, and the leader one more, of the guard's `ScaleRefused` Events (for the
-/// history). Before, the leader's Controller opened a second set of three.
+/// so a process holds one watch per resource (Deployments, ReplicaPolicies, HPAs,
+/// ScaleRequests) whether or not it leads, and the leader one more, of the guard's
+/// `ScaleRefused` Events (for the history). Before, the leader's Controller opened a second
+/// set of three.
 #[tokio::test]
 async fn the_reconciler_opens_no_watches_of_its_own() {
     let env = start().await;
@@ -851,9 +852,9 @@ async fn the_reconciler_opens_no_watches_of_its_own() {
     wait_spec(&env, &shop, "web", 3).await;
     assert_eq!(
         sim.watcher_count(),
-        4,
-        "the cache's Deployment, ReplicaPolicy and HPA watches, the leader's watch of ScaleRefused Events, and no \
-         Controller watches beside them"
+        5,
+        "the cache's Deployment, ReplicaPolicy, HPA and ScaleRequest watches, the leader's watch of ScaleRefused \
+         Events, and no Controller watches beside them"
     );
     // Still triggered by the cache: a second drift is undone too.
     drift(&env, &shop, "web", 5).await;

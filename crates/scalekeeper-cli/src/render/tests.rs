@@ -3,8 +3,8 @@
 use super::incident::{change_kind_name, verdict_name};
 use super::*;
 use scalekeeper_api::v1::{
-    BulkOutcome, BulkResult, ChangeKind, ExplainResponse, FreezeResponse, HistoryEntry, PlanResponse, ThawResponse,
-    Verdict,
+    BulkOutcome, BulkResult, ChangeKind, ExplainResponse, FreezeResponse, HistoryEntry, PlanResponse, ScaleRequest,
+    ScaleRequestPhase, ThawResponse, Verdict,
 };
 
 fn bulk(ns: &str, name: &str, outcome: BulkOutcome, replicas: i32, detail: &str, code: &str) -> BulkResult {
@@ -173,7 +173,7 @@ fn list_and_diff_tables() {
 fn deployment_block() {
     let out = render_deployment(&deployment(None));
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 21);
+    assert_eq!(lines.len(), 22);
     assert_eq!(lines[0], "NAMESPACE:   shop");
     assert_eq!(lines[2], "DESIRED:     -");
     assert_eq!(lines[3], "EFFECTIVE:   -");
@@ -186,9 +186,10 @@ fn deployment_block() {
     assert_eq!(lines[14], "SCHEDULE:    -");
     assert_eq!(lines[15], "BOUNDS:      -");
     assert_eq!(lines[16], "APPROVAL:    -");
-    assert_eq!(lines[17], "NEXT CHANGE: -");
-    assert_eq!(lines[19], "LAST SET BY: spiffe://c/ns/ci/sa/deployer");
-    assert_eq!(lines[20], "LAST SET AT: 2023-11-14T22:13:20.500Z");
+    assert_eq!(lines[17], "REQUESTS:    -");
+    assert_eq!(lines[18], "NEXT CHANGE: -");
+    assert_eq!(lines[20], "LAST SET BY: spiffe://c/ns/ci/sa/deployer");
+    assert_eq!(lines[21], "LAST SET AT: 2023-11-14T22:13:20.500Z");
     assert!(render_deployment(&deployment(Some(0))).contains("DESIRED:     0\n"));
 }
 
@@ -214,6 +215,7 @@ fn deployment_block_with_hold_schedule_bounds_and_next_change() {
          \"Sat-Sun 00:00-24:00 Europe/Berlin\" -> 2\n\
          BOUNDS:      min 2, max 10\n\
          APPROVAL:    above 20, below 3, step 50%, 1 approver\n\
+         REQUESTS:    -\n\
          NEXT CHANGE: 2026-11-29T14:00:00Z -> 6\n\
          VERSION:     4711\n\
          LAST SET BY: spiffe://c/ns/ci/sa/deployer\n\
@@ -546,6 +548,7 @@ fn json_with_desired_replicas() {
             "labels": { "app": "web" },
             "rule": "RULE_UNSPECIFIED",
             "ruleDetail": "",
+            "scaleRequests": [],
             "schedule": [],
         })
     );
@@ -579,6 +582,7 @@ fn json_without_desired_replicas() {
             "labels": {},
             "rule": "RULE_UNSPECIFIED",
             "ruleDetail": "",
+            "scaleRequests": [],
             "schedule": [],
         })
     );
@@ -718,4 +722,36 @@ fn undo_says_what_it_will_declare() {
     );
     let anonymous = HistoryEntry { who: String::new(), time: None, ..undone };
     assert_eq!(undo_intent("shop/web", &anonymous, 5), "shop/web: declared 7 → undo to 5 (declared)\n");
+}
+
+#[test]
+fn open_scale_requests_show_in_the_block_and_the_watch_line() {
+    let request = |name: &str, phase: ScaleRequestPhase, change: &str| ScaleRequest {
+        name: name.into(),
+        phase: phase as i32,
+        change: change.into(),
+        requester: "alice".into(),
+        approvals_needed: 2,
+        approved_by: vec!["bob".into()],
+        ..Default::default()
+    };
+    let mut d = deployment(Some(3));
+    d.scale_requests = vec![
+        request("web-x7k2p", ScaleRequestPhase::Pending, "declare 0 replicas"),
+        request("web-q9z4m", ScaleRequestPhase::ReviewRequired, "hold 40 replicas for 1h\nINJECTED: yes"),
+    ];
+    let block = render_deployment(&d);
+    assert!(
+        block.contains(
+            "\nREQUESTS:    web-x7k2p Pending 1/2: declare 0 replicas (alice)\n             web-q9z4m ReviewRequired 1/2: \
+             hold 40 replicas for 1h\\nINJECTED: yes (alice)\n"
+        ),
+        "another identity's text cannot draw lines of its own:\n{block}"
+    );
+    let event = WatchDeploymentsResponse { r#type: EventType::Modified as i32, deployment: Some(d) };
+    assert!(
+        render_watch_event(&event).ends_with(" requests=web-x7k2p:Pending,web-q9z4m:ReviewRequired"),
+        "{}",
+        render_watch_event(&event)
+    );
 }

@@ -44,6 +44,8 @@ pub struct DeploymentView {
     pub policy: Option<Arc<ReplicaPolicy>>,
     /// HorizontalPodAutoscalers (names) that target it.
     pub hpas: Vec<String>,
+    /// Its open ScaleRequests (the two-person rule), oldest first; empty when unmanaged.
+    pub requests: Vec<Arc<crate::scalerequest::ScaleRequest>>,
 }
 
 impl DeploymentView {
@@ -189,11 +191,16 @@ mod tests {
 
     #[test]
     fn policy_fields_are_read_from_the_policy() {
-        let unmanaged = DeploymentView { deployment: cached(&deployment(3, 3)), policy: None, hpas: vec![] };
+        let unmanaged =
+            DeploymentView { deployment: cached(&deployment(3, 3)), policy: None, hpas: vec![], requests: vec![] };
         assert_eq!((unmanaged.version(), unmanaged.last_set_by(), unmanaged.last_set_at()), (None, None, None));
         assert_eq!(unmanaged.sync().status, SyncStatus::Unmanaged);
-        let v =
-            DeploymentView { deployment: cached(&deployment(7, 7)), policy: Some(Arc::new(policy(3))), hpas: vec![] };
+        let v = DeploymentView {
+            deployment: cached(&deployment(7, 7)),
+            policy: Some(Arc::new(policy(3))),
+            hpas: vec![],
+            requests: vec![],
+        };
         assert_eq!(v.version(), Some(7), "the version is the generation, not the resourceVersion");
         assert_eq!(v.last_set_by(), Some("alice"));
         assert!(v.last_set_at().is_some());
@@ -206,6 +213,7 @@ mod tests {
             deployment: cached(&deployment(3, 3)),
             policy: Some(Arc::new(policy(3))),
             hpas: vec!["web-hpa".into()],
+            requests: vec![],
         };
         assert_eq!(hpa.sync().status, SyncStatus::Conflict);
         assert!(hpa.sync().reason.contains("web-hpa"));
@@ -227,7 +235,12 @@ mod tests {
             }),
             ..Default::default()
         });
-        let v = DeploymentView { deployment: cached(&deployment(3, 3)), policy: Some(Arc::new(pol)), hpas: vec![] };
+        let v = DeploymentView {
+            deployment: cached(&deployment(3, 3)),
+            policy: Some(Arc::new(pol)),
+            hpas: vec![],
+            requests: vec![],
+        };
         assert_eq!(v.sync().status, SyncStatus::Conflict);
         assert!(v.sync().reason.contains("argocd-controller"), "{}", v.sync().reason);
     }

@@ -6,8 +6,12 @@ use scalekeeper_api::v1 as pb;
 use scalekeeper_core::rules::{Effective, RuleKind};
 use scalekeeper_core::{Mode, SyncStatus};
 
+use kube::ResourceExt as _;
+use scalekeeper_core::approval::Phase;
+
 use crate::cache::view::DeploymentView;
 use crate::policy::{PolicyGuard, PolicyMode};
+use crate::scalerequest::ScaleRequest;
 use crate::writer::Outcome;
 
 /// The `scalekeeper.v1.Deployment` message for `view` now: the Deployment's counts, the declared
@@ -73,6 +77,7 @@ pub fn deployment_at(view: &DeploymentView, now: jiff::Timestamp) -> pb::Deploym
         next_replicas: next.map(|(_, n)| n),
         guard: policy.map_or(pb::Guard::Unspecified, |p| guard(p.spec.guard)) as i32,
         approval: policy.and_then(|p| p.spec.approval.as_ref()).map(approval_rule),
+        scale_requests: view.requests.iter().map(|sr| scale_request(sr, now)).collect(),
     }
 }
 
@@ -194,6 +199,52 @@ pub fn change_kind(k: scalekeeper_core::history::ChangeKind) -> pb::ChangeKind {
     }
 }
 
+/// The API's ScaleRequest for `sr` as of `now`.
+pub fn scale_request(sr: &ScaleRequest, now: jiff::Timestamp) -> pb::ScaleRequest {
+    let status = sr.status.clone().unwrap_or_default();
+    let c = &sr.spec.change;
+    let ts = |t: &str| t.parse::<jiff::Timestamp>().ok().map(timestamp);
+    pb::ScaleRequest {
+        namespace: sr.namespace().unwrap_or_default(),
+        name: sr.name_any(),
+        deployment: sr.spec.deployment.clone(),
+        change: sr.spec.summary.clone(),
+        replicas: c.declare.as_ref().map(|d| d.replicas).or_else(|| c.hold.as_ref().map(|h| h.replicas)),
+        needs_approval_because: sr.spec.needs_approval_because.clone(),
+        requester: sr.spec.requester.user.clone(),
+        reason: sr.spec.reason.clone(),
+        created_at: Some(timestamp(crate::writer::created(sr))),
+        expires_at: ts(&sr.spec.expires_at),
+        digest: sr.spec.digest.clone(),
+        phase: phase_proto(crate::writer::phase_at(sr, now)) as i32,
+        approvals: status
+            .approvals
+            .iter()
+            .map(|a| pb::Approval { identity: a.identity.clone(), time: ts(&a.time), digest: a.digest.clone() })
+            .collect(),
+        approvals_needed: i32::try_from(sr.spec.approvals_needed).unwrap_or(i32::MAX),
+        outcome: status.outcome.clone().unwrap_or_default(),
+        based_on_version: sr.spec.based_on_generation.map(|g| g.to_string()).unwrap_or_default(),
+        approved_by: crate::writer::counted(sr),
+        decided_by: status.decided_by.clone().unwrap_or_default(),
+        decided_at: status.decided_at.as_deref().and_then(ts),
+        break_glass_group: sr.spec.break_glass_group.clone().unwrap_or_default(),
+    }
+}
+
+fn phase_proto(p: Phase) -> pb::ScaleRequestPhase {
+    match p {
+        Phase::Pending => pb::ScaleRequestPhase::Pending,
+        Phase::Approved => pb::ScaleRequestPhase::Approved,
+        Phase::Applied => pb::ScaleRequestPhase::Applied,
+        Phase::Denied => pb::ScaleRequestPhase::Denied,
+        Phase::Expired => pb::ScaleRequestPhase::Expired,
+        Phase::Superseded => pb::ScaleRequestPhase::Superseded,
+        Phase::ReviewRequired => pb::ScaleRequestPhase::ReviewRequired,
+        Phase::Reviewed => pb::ScaleRequestPhase::Reviewed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -203,7 +254,7 @@ mod tests {
 
     #[test]
     fn unmanaged_view() {
-        let v = DeploymentView { deployment: cached(&dep(3, 3)), policy: None, hpas: vec![] };
+        let v = DeploymentView { deployment: cached(&dep(3, 3)), policy: None, hpas: vec![], requests: vec![] };
         let p = deployment(&v);
         assert_eq!(p.desired_replicas, None);
         assert_eq!(p.sync_status, pb::SyncStatus::Unmanaged as i32);
@@ -216,7 +267,12 @@ mod tests {
 
     #[test]
     fn drifted_view_carries_policy_fields() {
-        let v = DeploymentView { deployment: cached(&dep(7, 7)), policy: Some(Arc::new(policy(3))), hpas: vec![] };
+        let v = DeploymentView {
+            deployment: cached(&dep(7, 7)),
+            policy: Some(Arc::new(policy(3))),
+            hpas: vec![],
+            requests: vec![],
+        };
         let p = deployment(&v);
         assert_eq!(p.desired_replicas, Some(3));
         assert_eq!(p.spec_replicas, 7);

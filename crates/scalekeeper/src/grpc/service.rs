@@ -601,7 +601,7 @@ impl ScaleService for Service {
             Ok(pb::SetReplicasResponse {
                 deployment: Some(convert::deployment(&w.view)),
                 outcome: Some(convert::outcome(&w.outcome)),
-                scale_request: w.review.as_ref().map(|sr| approvals::scale_request(sr, jiff::Timestamp::now())),
+                scale_request: w.review.as_ref().map(|sr| convert::scale_request(sr, jiff::Timestamp::now())),
             })
         })
         .await

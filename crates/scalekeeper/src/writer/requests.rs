@@ -542,6 +542,12 @@ pub fn state<'a>(sr: &'a ScaleRequest, records: &'a [ApprovalRecord]) -> Request
     }
 }
 
+/// The phase of `sr` as of `now` ([`approval::phase_at`]: a pending request past its expiry
+/// is Expired).
+pub fn phase_at(sr: &ScaleRequest, now: Timestamp) -> Phase {
+    approval::phase_at(&state(sr, &[]), now)
+}
+
 /// When `sr` was created (`metadata.creationTimestamp`; the epoch when the API server recorded
 /// none).
 pub fn created(sr: &ScaleRequest) -> Timestamp {
@@ -552,7 +558,7 @@ pub fn created(sr: &ScaleRequest) -> Timestamp {
 /// [`Phase::ALL`], zeros included; a pending one past its expiry counts as Expired,
 /// [`approval::phase_at`]) and how long the oldest pending one has waited, in seconds (0 when
 /// none is pending).
-pub fn scale_request_gauges(requests: &[ScaleRequest], now: Timestamp) -> (Vec<(Phase, i64)>, f64) {
+pub fn scale_request_gauges(requests: &[std::sync::Arc<ScaleRequest>], now: Timestamp) -> (Vec<(Phase, i64)>, f64) {
     let mut counts: Vec<(Phase, i64)> = Phase::ALL.iter().map(|p| (*p, 0)).collect();
     let mut oldest = 0.0_f64;
     for sr in requests {
@@ -762,7 +768,7 @@ mod tests {
             sr.metadata.creation_timestamp =
                 Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(created.parse().unwrap()));
             sr.status = phase.map(|p| ScaleRequestStatus { phase: Some(p.into()), ..Default::default() });
-            sr
+            std::sync::Arc::new(sr)
         };
         let all = [
             request("2026-12-07T11:20:00Z", "2026-12-07T12:20:00Z", None),

@@ -114,8 +114,17 @@ pub async fn start() -> Env {
 }
 
 pub async fn start_with(opts: Options) -> Env {
+    start_on(start_sim().await, opts).await
+}
+
+/// [`start`] on a kubesim whose CRD `missing` (e.g. `scalerequests.scalekeeper.dev`) is not
+/// installed: a cluster set up by an older version.
+pub async fn start_without_crd(missing: &str) -> Env {
+    start_on(start_sim_with(Some(missing)).await, Options::default()).await
+}
+
+async fn start_on(sim: kubesim::Sim, opts: Options) -> Env {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let sim = start_sim().await;
     let dir = tempfile::tempdir().unwrap();
     let certs = certs::write_dev_certs(&dir.path().join("certs"), &[], &opts.clients, 1).expect("certs");
     let server = start_server(sim.client().await.unwrap(), &certs, opts).await;
@@ -134,11 +143,16 @@ pub async fn start_with(opts: Options) -> Env {
 
 /// kubesim with the CRD and the seed objects.
 pub async fn start_sim() -> kubesim::Sim {
+    start_sim_with(None).await
+}
+
+/// kubesim with the CRDs but `missing`, and the seed objects.
+async fn start_sim_with(missing: Option<&str>) -> kubesim::Sim {
     let sim =
         kubesim::Sim::start(kubesim::SimConfig { deployment_delay: Duration::from_millis(20), ..Default::default() })
             .await
             .expect("kubesim starts");
-    for crd in scalekeeper::crds::all() {
+    for crd in scalekeeper::crds::all().into_iter().filter(|c| c.metadata.name.as_deref() != missing) {
         sim.apply(serde_json::to_value(crd).unwrap()).expect("CRD installs");
     }
     sim.seed_yaml(SEED).expect("seed loads");

@@ -11,7 +11,7 @@
 use kube::ResourceExt as _;
 use scalekeeper_api::v1 as pb;
 use scalekeeper_core::Violation;
-use scalekeeper_core::approval::{self, ApprovalRule, Phase};
+use scalekeeper_core::approval::{self, ApprovalRule};
 use scalekeeper_core::authz::Verb;
 use scalekeeper_core::validate_target;
 use scalekeeper_core::write::Change;
@@ -81,7 +81,7 @@ impl Service {
                 let ns = sr.namespace().unwrap_or_default();
                 self.cache.scope().contains(&ns) && permitted.allows(&ns)
             })
-            .map(|sr| (created(sr), scale_request(sr, now)))
+            .map(|sr| (created(sr), convert::scale_request(sr, now)))
             .filter(|(_, p)| r.all || !phase_is_done(p.phase))
             .collect();
         requests.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.name.cmp(&b.1.name)));
@@ -114,10 +114,10 @@ impl Service {
         }
         tracing::info!(
             identity = %who.identity, namespace = %r.namespace, request = %r.name,
-            phase = %phase_of(&decided.request, now).as_str(), "scale request approved"
+            phase = %writer::phase_at(&decided.request, now).as_str(), "scale request approved"
         );
         Ok(pb::ApproveScaleRequestResponse {
-            request: Some(scale_request(&decided.request, now)),
+            request: Some(convert::scale_request(&decided.request, now)),
             outcome: decided.written.as_ref().map(|w| convert::outcome(&w.outcome)),
         })
     }
@@ -141,7 +141,7 @@ impl Service {
         let now = jiff::Timestamp::now();
         record(&who, &sr, now);
         tracing::info!(identity = %who.identity, namespace = %r.namespace, request = %r.name, "scale request denied");
-        Ok(pb::DenyScaleRequestResponse { request: Some(scale_request(&sr, now)) })
+        Ok(pb::DenyScaleRequestResponse { request: Some(convert::scale_request(&sr, now)) })
     }
 
     /// The caller's break-glass group: the first of its certificate's groups that the server
@@ -213,7 +213,7 @@ fn record(who: &Caller, sr: &ScaleRequest, now: jiff::Timestamp) {
     who.facts().scale_request = Some(ScaleRequestAudit {
         name: sr.name_any(),
         digest: sr.spec.digest.clone(),
-        phase: phase_of(sr, now).as_str().into(),
+        phase: writer::phase_at(sr, now).as_str().into(),
         break_glass_group: sr.spec.break_glass_group.clone(),
     });
 }
@@ -230,63 +230,11 @@ fn snapshot_of(w: &crate::writer::Written) -> crate::audit::Snapshot {
     }
 }
 
-/// The request's phase as of `now` (a pending one past its expiry is Expired).
-fn phase_of(sr: &ScaleRequest, now: jiff::Timestamp) -> Phase {
-    let records = vec![];
-    approval::phase_at(&writer::state(sr, &records), now)
-}
-
 fn phase_is_done(phase: i32) -> bool {
     !matches!(
         pb::ScaleRequestPhase::try_from(phase),
         Ok(pb::ScaleRequestPhase::Pending | pb::ScaleRequestPhase::Approved | pb::ScaleRequestPhase::ReviewRequired)
     )
-}
-
-/// The API's ScaleRequest for `sr` as of `now`.
-pub(super) fn scale_request(sr: &ScaleRequest, now: jiff::Timestamp) -> pb::ScaleRequest {
-    let status = sr.status.clone().unwrap_or_default();
-    let c = &sr.spec.change;
-    let ts = |t: &str| t.parse::<jiff::Timestamp>().ok().map(convert::timestamp);
-    pb::ScaleRequest {
-        namespace: sr.namespace().unwrap_or_default(),
-        name: sr.name_any(),
-        deployment: sr.spec.deployment.clone(),
-        change: sr.spec.summary.clone(),
-        replicas: c.declare.as_ref().map(|d| d.replicas).or_else(|| c.hold.as_ref().map(|h| h.replicas)),
-        needs_approval_because: sr.spec.needs_approval_because.clone(),
-        requester: sr.spec.requester.user.clone(),
-        reason: sr.spec.reason.clone(),
-        created_at: Some(convert::timestamp(created(sr))),
-        expires_at: ts(&sr.spec.expires_at),
-        digest: sr.spec.digest.clone(),
-        phase: phase_proto(phase_of(sr, now)) as i32,
-        approvals: status
-            .approvals
-            .iter()
-            .map(|a| pb::Approval { identity: a.identity.clone(), time: ts(&a.time), digest: a.digest.clone() })
-            .collect(),
-        approvals_needed: i32::try_from(sr.spec.approvals_needed).unwrap_or(i32::MAX),
-        outcome: status.outcome.clone().unwrap_or_default(),
-        based_on_version: sr.spec.based_on_generation.map(|g| g.to_string()).unwrap_or_default(),
-        approved_by: writer::counted(sr),
-        decided_by: status.decided_by.clone().unwrap_or_default(),
-        decided_at: status.decided_at.as_deref().and_then(ts),
-        break_glass_group: sr.spec.break_glass_group.clone().unwrap_or_default(),
-    }
-}
-
-fn phase_proto(p: Phase) -> pb::ScaleRequestPhase {
-    match p {
-        Phase::Pending => pb::ScaleRequestPhase::Pending,
-        Phase::Approved => pb::ScaleRequestPhase::Approved,
-        Phase::Applied => pb::ScaleRequestPhase::Applied,
-        Phase::Denied => pb::ScaleRequestPhase::Denied,
-        Phase::Expired => pb::ScaleRequestPhase::Expired,
-        Phase::Superseded => pb::ScaleRequestPhase::Superseded,
-        Phase::ReviewRequired => pb::ScaleRequestPhase::ReviewRequired,
-        Phase::Reviewed => pb::ScaleRequestPhase::Reviewed,
-    }
 }
 
 /// The request's rule as the domain's, checked ([`approval::validate_rule`]).

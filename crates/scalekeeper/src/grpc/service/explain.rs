@@ -223,7 +223,12 @@ mod tests {
     }
 
     fn view(p: Option<ReplicaPolicy>) -> DeploymentView {
-        DeploymentView { deployment: cached(&deployment(3, 3)), policy: p.map(Arc::new), hpas: vec![] }
+        DeploymentView {
+            deployment: cached(&deployment(3, 3)),
+            policy: p.map(Arc::new),
+            hpas: vec![],
+            requests: vec![],
+        }
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl Service {
     }
 
     /// GetHistory: the Deployment now and its history, oldest first, from the cached policy's
-    /// status (RBAC verb get).
+    /// status, and its ScaleRequests from the cache, oldest first (RBAC verb get).
     ///
     /// # Errors
     /// See [`Service::history_view`].
@@ -59,9 +59,16 @@ impl Service {
         who: Caller,
     ) -> Result<pb::GetHistoryResponse, Error> {
         let view = self.history_view(&who, Verb::Get, &r.namespace, &r.name).await?;
+        let now = jiff::Timestamp::now();
         Ok(pb::GetHistoryResponse {
             deployment: Some(convert::deployment(&view)),
             entries: entries(&view).iter().map(convert::history_entry).collect(),
+            scale_requests: self
+                .cache
+                .scale_requests(&r.namespace, &r.name)
+                .iter()
+                .map(|sr| convert::scale_request(sr, now))
+                .collect(),
         })
     }
 
