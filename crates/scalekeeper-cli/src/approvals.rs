@@ -142,17 +142,19 @@ fn find(requests: Vec<ScaleRequest>, t: &Target) -> Result<ScaleRequest, CliErro
         .ok_or_else(|| Status::not_found(format!("scale request {}/{} not found", t.namespace, t.name)).into())
 }
 
-/// Whether `r` waits for approvals.
+/// Whether `r` waits for someone: an approval (Pending; or Approved, whose change failed to
+/// apply and is retried by approving again) or a review (ReviewRequired: a break-glass change).
 ///
 /// # Errors
 ///
-/// FAILED_PRECONDITION when it does not (decided, applied, superseded or expired).
+/// FAILED_PRECONDITION when it does not (denied, applied, superseded, expired or reviewed).
 fn pending(r: &ScaleRequest) -> Result<(), CliError> {
-    if r.phase == ScaleRequestPhase::Pending as i32 {
+    let open = [ScaleRequestPhase::Pending, ScaleRequestPhase::Approved, ScaleRequestPhase::ReviewRequired];
+    if open.iter().any(|p| r.phase == *p as i32) {
         return Ok(());
     }
     Err(Status::failed_precondition(format!(
-        "scale request {}/{} is {}: only a pending scale request can be approved",
+        "scale request {}/{} is {}: only a pending scale request can be approved (or a break-glass one reviewed)",
         r.namespace,
         r.name,
         phase_name(r.phase)
@@ -184,7 +186,12 @@ async fn approve(session: &Session, t: &Target, yes: bool, output: Output) -> Re
         match confirm(yes, terminal, answer.as_deref()) {
             Decision::Write => break,
             Decision::Ask => {
-                answer = Some(ask(&format!("Approve scale request {}/{}?", t.namespace, t.name)).await?);
+                let verb = if request.phase == ScaleRequestPhase::ReviewRequired as i32 {
+                    "Acknowledge the break-glass change of"
+                } else {
+                    "Approve"
+                };
+                answer = Some(ask(&format!("{verb} scale request {}/{}?", t.namespace, t.name)).await?);
             }
             Decision::NeedYes => {
                 return Err(CliError::Usage("not a terminal: pass --yes to approve (the request is above)".into()));
@@ -292,9 +299,15 @@ mod tests {
         let err = pending(&applied).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "FAILED_PRECONDITION: scale request shop/web-ccccc is Applied: only a pending scale request can be approved"
+            "FAILED_PRECONDITION: scale request shop/web-ccccc is Applied: only a pending scale request can be approved \
+             (or a break-glass one reviewed)"
         );
-        assert!(pending(&request("shop", "x", ScaleRequestPhase::Pending)).is_ok());
+        for open in [ScaleRequestPhase::Pending, ScaleRequestPhase::Approved, ScaleRequestPhase::ReviewRequired] {
+            assert!(pending(&request("shop", "x", open)).is_ok(), "{open:?}");
+        }
+        for done in [ScaleRequestPhase::Denied, ScaleRequestPhase::Expired, ScaleRequestPhase::Reviewed] {
+            assert!(pending(&request("shop", "x", done)).is_err(), "{done:?}");
+        }
     }
 
     #[test]

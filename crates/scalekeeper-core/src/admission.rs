@@ -536,13 +536,14 @@ pub fn review(input: &Input<'_>) -> Verdict {
 
 /// Why a direct write needs approval and how to ask for it (row 13), e.g. `prod/checkout:
 /// spec.replicas 6 -> 0 refused: this change needs 1 approval by another identity: 0 is below
-/// the approval band's lower edge 2; ask for it with scalekeeper set prod/checkout 0 --reason
-/// TEXT, which creates a ScaleRequest another identity approves`.
+/// the approval band's lower edge 2; ask for it with scalekeeper set prod/checkout 0, which
+/// creates a ScaleRequest another identity approves` (the command as it runs: a declaration
+/// takes no reason).
 fn needs_approval(request: &Request, needs: &[Need], rule: &ApprovalRule) -> String {
     let target = format!("{}/{}", request.namespace, request.name);
     format!(
-        "{target}: spec.replicas {} -> {} refused: {}; ask for it with scalekeeper set {target} {} --reason TEXT, \
-         which creates a ScaleRequest another identity approves",
+        "{target}: spec.replicas {} -> {} refused: {}; ask for it with scalekeeper set {target} {}, which \
+         creates a ScaleRequest another identity approves",
         request.old_replicas,
         request.new_replicas,
         needs_message(needs, rule.approvals_needed()),

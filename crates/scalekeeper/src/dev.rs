@@ -38,6 +38,14 @@ pub const DEV_VIEWER: &str = "dev-viewer";
 /// identity.
 pub const DEV_APPROVER: &str = "dev-approver";
 
+/// The identity of the fourth dev certificate (`client-dev-oncall.pem`): an editor and approver
+/// in the break-glass group [`DEV_BREAK_GLASS_GROUP`] (its certificate's O), so the walkthrough
+/// can show a break-glass change and its review.
+pub const DEV_ONCALL: &str = "dev-oncall";
+
+/// The break-glass group of dev mode (`--break-glass-group`): [`DEV_ONCALL`]'s.
+pub const DEV_BREAK_GLASS_GROUP: &str = "dev-break-glass";
+
 /// The Kubernetes user scalekeeper itself is in dev mode (its ServiceAccount, as the chart
 /// would make it), distinct from the user of the kubeconfig dev mode writes for kubectl
 /// (kubesim's admin): the admission guard exempts scalekeeper's own writes, not kubectl's.
@@ -105,8 +113,14 @@ pub fn dev_rbac() -> anyhow::Result<Vec<serde_json::Value>> {
     }
     // dev-admin may approve too, so that approving its own request shows the two-person
     // rule's refusal rather than RBAC's.
-    let bindings =
-        [("viewer", DEV_VIEWER), ("editor", DEV_IDENTITY), ("approver", DEV_APPROVER), ("approver", DEV_IDENTITY)];
+    let bindings = [
+        ("viewer", DEV_VIEWER),
+        ("editor", DEV_IDENTITY),
+        ("approver", DEV_APPROVER),
+        ("approver", DEV_IDENTITY),
+        ("editor", DEV_ONCALL),
+        ("approver", DEV_ONCALL),
+    ];
     for (role, user) in bindings {
         let name = format!("scalekeeper-{role}");
         objects.push(serde_json::json!({
@@ -285,6 +299,8 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
     let identities = [DEV_IDENTITY, DEV_VIEWER, DEV_APPROVER].map(String::from);
     let certs = certs::write_dev_certs(&dir.join("certs"), &[], &identities, 30).context("writing dev certificates")?;
     let (_, client_cert, client_key) = certs.clients.first().cloned().context("no client certificate was written")?;
+    certs::write_group_client_cert(&certs.dir, DEV_ONCALL, DEV_BREAK_GLASS_GROUP, 30)
+        .context("writing the break-glass dev certificate")?;
 
     let client = sim.client_as(DEV_SERVICE_ACCOUNT).await?;
     let server = Server::start(
@@ -309,7 +325,10 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
             reconcile: ReconcileConfig { instance: "scalekeeper-dev".into(), ..Default::default() },
             // One process: it always leads.
             leader: None,
-            authorization: AuthorizationConfig::default(),
+            authorization: AuthorizationConfig {
+                break_glass_groups: vec![DEV_BREAK_GLASS_GROUP.into()],
+                ..AuthorizationConfig::default()
+            },
             audit_log: Some(dir.join("audit.log")),
             limits: Default::default(),
             admission: Some(crate::admission::AdmissionConfig {
@@ -418,7 +437,9 @@ pub fn instructions(dev: &Dev) -> String {
          \x20 scalekeeper requests                  # what waits for approval\n\
          \x20 scalekeeper approve payments/ledger-XXXXX --yes   # refused: dev-admin asked; another identity must approve\n\
          \x20 SCALEKEEPER_CERT={dir}/certs/client-dev-approver.pem SCALEKEEPER_KEY={dir}/certs/client-dev-approver-key.pem \\\n\
-         \x20   scalekeeper approve payments/ledger-XXXXX   # dev-approver: shows the change, asks y/N, applies it\n\n\
+         \x20   scalekeeper approve payments/ledger-XXXXX   # dev-approver: shows the change, asks y/N, applies it\n\
+         \x20 SCALEKEEPER_CERT={dir}/certs/client-dev-oncall.pem SCALEKEEPER_KEY={dir}/certs/client-dev-oncall-key.pem \\\n\
+         \x20   scalekeeper set payments/ledger 0 --break-glass --reason INC-1   # dev-oncall: at once, for 1h; waits for review\n\n\
          A second instance next to this one (another cluster, as its own context):\n\
          {second}\n\
          Ctrl-C stops it.\n",
@@ -477,7 +498,9 @@ mod tests {
                 (DEV_VIEWER, "scalekeeper-viewer"),
                 (DEV_IDENTITY, "scalekeeper-editor"),
                 (DEV_APPROVER, "scalekeeper-approver"),
-                (DEV_IDENTITY, "scalekeeper-approver")
+                (DEV_IDENTITY, "scalekeeper-approver"),
+                (DEV_ONCALL, "scalekeeper-editor"),
+                (DEV_ONCALL, "scalekeeper-approver")
             ]
         );
     }

@@ -473,6 +473,11 @@ async fn break_glass_applies_at_once_capped_audited_announced_and_waits_for_anot
     let reviewed = bob.approve_scale_request(approve(&sr, &sr.digest)).await.expect("bob reviews").into_inner();
     let r = reviewed.request.unwrap();
     assert_eq!((r.phase(), r.decided_by.as_str()), (pb::ScaleRequestPhase::Reviewed, BOB));
+    assert!(
+        r.outcome.starts_with("applied by break-glass") && r.outcome.ends_with(&format!("; reviewed by {BOB}")),
+        "{}",
+        r.outcome
+    );
     assert!(reviewed.outcome.is_none(), "a review writes nothing");
     wait_for_gauge(&env, "ReviewRequired", 0.0).await;
     assert!(events(&env, &shop, "ScaleRequestReviewed").await.iter().any(|n| n.contains(BOB)));

@@ -670,7 +670,7 @@ fn approval_doors(w: &World) {
     let r = op(&["scale", "deployment", "web", "-n", &t.shop, "--replicas", "0"]);
     let want = format!(
         "{denied}spec.replicas 3 -> 0 refused: this change needs 1 approval by another identity: 0 is below the \
-         approval band's lower edge 2; ask for it with scalekeeper set {} 0 --reason TEXT",
+         approval band's lower edge 2; ask for it with scalekeeper set {} 0, which creates a ScaleRequest",
         t.web
     );
     assert!(
@@ -678,6 +678,14 @@ fn approval_doors(w: &World) {
         "a scale past the band is refused under guard Warn:\n{r}\nwanted: {want}"
     );
     assert_eq!(w.generation(&t.shop, "web"), generation, "a refused write stores nothing");
+    // The command the refusal names runs as given, and asks.
+    let hint = w.cli(&["set", &t.web, "0"]);
+    assert!(
+        !hint.success()
+            && hint.stderr.contains("FAILED_PRECONDITION")
+            && hint.stderr.contains("requested as ScaleRequest"),
+        "the hinted command makes a request: {hint}"
+    );
     let r = op(&["scale", "deployment", "web", "-n", &t.shop, "--replicas", "4"]);
     assert!(r.success() && r.stderr.contains("Warning:"), "inside the band, guard Warn warns: {r}");
     testkit::wait_for("the warned write set back to 3", WAIT_TIMEOUT, POLL, || {

@@ -189,8 +189,8 @@ fn row_13_a_direct_write_the_approval_rule_holds_back_is_refused_whatever_the_gu
             Verdict::Deny {
                 message: "prod/checkout: spec.replicas 6 -> 0 refused: this change needs 1 approval by another \
                           identity: 0 is below the approval band's lower edge 2; a step from 6 to 0 is 100%, more \
-                          than the approval rule's 50%; ask for it with scalekeeper set prod/checkout 0 --reason \
-                          TEXT, which creates a ScaleRequest another identity approves"
+                          than the approval rule's 50%; ask for it with scalekeeper set prod/checkout 0, which \
+                          creates a ScaleRequest another identity approves"
                     .into()
             },
             "{guard}"

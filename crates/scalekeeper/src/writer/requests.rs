@@ -146,13 +146,8 @@ impl Writer {
             Ok(w) => {
                 let o = &w.outcome;
                 let outcome = format!(
-                    "applied by break-glass (group {group}): effective count {} -> {}, spec.replicas {} -> {}; waits \
-                     for a second identity's review: {}",
-                    o.effective_before,
-                    o.effective_after,
-                    o.spec_before,
-                    o.spec_after,
-                    approval::approve_hint(&namespace, &name)
+                    "applied by break-glass (group {group}): effective count {} -> {}, spec.replicas {} -> {}",
+                    o.effective_before, o.effective_after, o.spec_before, o.spec_after
                 );
                 (Phase::ReviewRequired, outcome)
             }
@@ -288,6 +283,10 @@ impl Writer {
                     digest: digest_seen.to_owned(),
                 });
                 status.phase = Some(Phase::Reviewed.as_str().into());
+                status.outcome = Some(match status.outcome.take() {
+                    Some(applied) => format!("{applied}; reviewed by {approver}"),
+                    None => format!("reviewed by {approver}"),
+                });
                 status.decided_by = Some(approver.to_owned());
                 status.decided_at = Some(timestamp(now));
                 let Some(stored) = self.put_status(&api, &sr, status).await? else { continue };
