@@ -546,6 +546,43 @@ pub fn deny(state: &RequestState<'_>, reason: &str, now: Timestamp) -> Result<()
     }
 }
 
+/// How long a finished ScaleRequest is kept before the sweeper deletes it, unless the server
+/// says otherwise (`--scale-request-retention`): 7 days, so a week's requests stay in `history`
+/// and `scalekeeper requests --all` (the audit log keeps every step for good).
+pub const DEFAULT_REQUEST_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// What the sweeper does about one request ([`sweep`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// Nothing.
+    Keep,
+    /// Record it as Expired: it is recorded Pending and its expiry has passed.
+    Expire,
+    /// Delete it: it finished (`ended`) longer than the retention ago.
+    Delete,
+}
+
+/// What the sweeper does about a request whose recorded state is `state` at `now`: a request
+/// recorded Pending at or past its expiry is [`Sweep::Expire`]d (so the Event and the status
+/// say so even if nobody touches it); a finished one ([`Phase::is_done`] as of `now`) whose end
+/// (`ended`: when it was decided, else its expiry) lies `retention` or more before `now` is
+/// [`Sweep::Delete`]d; the rest are kept. Requests waiting for someone (Pending before its
+/// expiry, Approved, ReviewRequired) are never deleted.
+pub fn sweep(state: &RequestState<'_>, ended: Option<Timestamp>, now: Timestamp, retention: Duration) -> Sweep {
+    if state.phase == Phase::Pending && now >= state.expires_at {
+        return Sweep::Expire;
+    }
+    if !phase_at(state, now).is_done() {
+        return Sweep::Keep;
+    }
+    let end = ended.unwrap_or(state.expires_at);
+    let kept = jiff::SignedDuration::try_from(retention).unwrap_or(jiff::SignedDuration::MAX);
+    match end.checked_add(kept) {
+        Ok(until) if now >= until => Sweep::Delete,
+        _ => Sweep::Keep,
+    }
+}
+
 /// The command an approver runs: `scalekeeper approve {namespace}/{name}`.
 pub fn approve_hint(namespace: &str, name: &str) -> String {
     format!("scalekeeper approve {namespace}/{name}")

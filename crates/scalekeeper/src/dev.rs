@@ -342,6 +342,7 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
                 credentials_user: None,
             }),
             default_guard: crate::policy::PolicyGuard::Warn,
+            scale_request_retention: scalekeeper_core::approval::DEFAULT_REQUEST_RETENTION,
         },
     )
     .await?;

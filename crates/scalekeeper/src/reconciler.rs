@@ -192,6 +192,11 @@ impl Context {
         self.client.clone()
     }
 
+    /// The watch cache the reconciler reads.
+    pub fn cache(&self) -> &Cache {
+        &self.cache
+    }
+
     /// A context for reconcilers using `client` and reading HPAs from `cache`.
     pub fn new(client: Client, cache: Cache, metrics: Arc<Metrics>, config: ReconcileConfig) -> Arc<Self> {
         Arc::new(Self {

@@ -114,6 +114,9 @@ pub struct ServeConfig {
     /// The guard a policy created through the API gets unless the write sets one
     /// (`--default-guard`).
     pub default_guard: PolicyGuard,
+    /// How long a finished ScaleRequest is kept before the leader's sweeper deletes it
+    /// (`--scale-request-retention`; see [`crate::writer::sweep`]).
+    pub scale_request_retention: Duration,
 }
 
 /// A running server.
@@ -246,6 +249,7 @@ impl Server {
         let draining = Arc::new(AtomicBool::new(false));
         let reconciler_done = tokio::spawn(supervise(
             reconciler::Context::new(client_for_reconciler, cache.clone(), metrics.clone(), config.reconcile.clone()),
+            (writer, config.scale_request_retention),
             config.leader.clone(),
             metrics.clone(),
             stop.clone(),
@@ -512,6 +516,7 @@ const RECONCILER_STOP_TIMEOUT: Duration = Duration::from_secs(2);
 /// once and two replicas never reconcile together.
 async fn supervise(
     ctx: Arc<reconciler::Context>,
+    (writer, retention): (Writer, Duration),
     leader: Option<LeaderConfig>,
     metrics: Arc<Metrics>,
     stop: CancellationToken,
@@ -536,6 +541,11 @@ async fn supervise(
         tracing::info!("leading: reconciler started");
         let run_stop = CancellationToken::new();
         let run = tokio::spawn(reconciler::run(ctx.clone(), run_stop.clone()));
+        // The ScaleRequest sweeper leads with the reconciler, and stops with it.
+        let sweeper = {
+            let (writer, cache, stop) = (writer.clone(), ctx.cache().clone(), run_stop.clone());
+            tokio::spawn(async move { writer.sweep_requests(cache, retention, stop).await })
+        };
         let stopping = loop {
             tokio::select! {
                 _ = stop.cancelled() => break true,
@@ -545,6 +555,7 @@ async fn supervise(
             }
         };
         run_stop.cancel();
+        sweeper.abort();
         let mut run = run;
         if !stopping {
             // Leadership lost (the term ran out, the Lease names another holder, or the API

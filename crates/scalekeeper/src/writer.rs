@@ -51,6 +51,7 @@ use scalekeeper_core::write::{
 use crate::events::publish_on;
 
 mod requests;
+pub mod sweep;
 pub use requests::{Ask, Decided, counted, created, phase_at, scale_request_gauges, state, summary};
 
 use crate::cache::view::DeploymentView;

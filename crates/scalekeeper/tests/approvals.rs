@@ -499,3 +499,56 @@ async fn a_cluster_without_the_scale_request_crd_is_served() {
     assert_eq!((d.desired_replicas, d.scale_requests.len()), (Some(2), 0));
     assert_eq!(requests_in_env(env.http_addr, "Pending").await, Some(0.0));
 }
+
+/// A ScaleRequest of shop/web made as the server makes one, expiring at `expires`.
+async fn made_request(env: &TargetEnv, ns: &str, expires: jiff::Timestamp) -> String {
+    use scalekeeper::scalerequest::{DeclareChange, RequestedChange, Requester, ScaleRequest, ScaleRequestSpec};
+    let mut spec = ScaleRequestSpec {
+        deployment: "web".into(),
+        change: RequestedChange {
+            declare: Some(DeclareChange { replicas: 0, ..Default::default() }),
+            ..Default::default()
+        },
+        summary: "declare 0 replicas".into(),
+        requester: Requester { user: ALICE.into(), groups: vec![] },
+        expires_at: scalekeeper_core::spec::timestamp(expires),
+        approvals_needed: 1,
+        ..Default::default()
+    };
+    spec.digest = scalekeeper::scalerequest::spec_digest(&spec).unwrap();
+    let mut sr = ScaleRequest::new("", spec);
+    sr.metadata.name = None;
+    sr.metadata.generate_name = Some("web-".into());
+    let api: Api<ScaleRequest> = Api::namespaced(env.kube.clone(), ns);
+    api.create(&PostParams::default(), &sr).await.unwrap().metadata.name.unwrap()
+}
+
+/// The leader's sweeper: a request left pending past its expiry is recorded Expired, with an
+/// Event, though nobody touched it; a finished one is deleted once the retention (3 s here) is
+/// over; a request still waiting stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_expires_lapsed_requests_and_deletes_finished_ones_after_the_retention() {
+    use scalekeeper::scalerequest::ScaleRequest;
+    let env = common::start_target(Options {
+        scale_request_retention: std::time::Duration::from_secs(3),
+        ..Default::default()
+    })
+    .await;
+    let shop = env.ns("shop");
+    let now = jiff::Timestamp::now();
+    let waiting = made_request(&env, &shop, now + jiff::SignedDuration::from_hours(1)).await;
+    let lapsed = made_request(&env, &shop, now - jiff::SignedDuration::from_secs(60)).await;
+    let api: Api<ScaleRequest> = Api::namespaced(env.kube.clone(), &shop);
+    let patience = std::time::Duration::from_secs(20);
+    testkit::wait_for_async("the lapsed request recorded Expired", patience, testkit::POLL, || async {
+        let events = events(&env, &shop, "ScaleRequestExpired").await;
+        events.iter().any(|n| n.contains("declare 0 replicas expired at") && n.contains("0 of 1 approvals"))
+    })
+    .await;
+    testkit::wait_for_async("the expired request deleted after the retention", patience, testkit::POLL, || async {
+        api.get_opt(&lapsed).await.unwrap().is_none()
+    })
+    .await;
+    let kept = api.get_opt(&waiting).await.unwrap().expect("a request still waiting is kept");
+    assert!(kept.status.and_then(|s| s.phase).is_none_or(|p| p == "Pending"));
+}

@@ -223,6 +223,7 @@ async fn start_aged(
             limits: Default::default(),
             admission: None,
             default_guard: Default::default(),
+            scale_request_retention: scalekeeper_core::approval::DEFAULT_REQUEST_RETENTION,
         },
     )
     .await

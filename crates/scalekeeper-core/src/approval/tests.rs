@@ -612,3 +612,37 @@ fn a_break_glass_change_is_acknowledged_by_a_second_identity_and_never_denied() 
     // Approving it is not the way: the approval flow is for pending requests.
     assert!(matches!(approve(&review, "bob", DIGEST, at(NOW)), Err(ApproveRefusal::NotPending { .. })));
 }
+
+#[test]
+fn sweep_table() {
+    let hour = std::time::Duration::from_secs(3600);
+    // EXPIRES is 11:00, NOW 10:30.
+    let after = |t: &str| at(t);
+    let rows: [(&str, Phase, Option<&str>, &str, Sweep); 9] = [
+        ("pending before its expiry", Phase::Pending, None, NOW, Sweep::Keep),
+        ("pending at its expiry", Phase::Pending, None, EXPIRES, Sweep::Expire),
+        ("pending long past its expiry", Phase::Pending, None, "2026-12-29T00:00:00Z", Sweep::Expire),
+        ("expired, within retention", Phase::Expired, None, "2026-11-29T11:59:59Z", Sweep::Keep),
+        ("expired, retention over", Phase::Expired, None, "2026-11-29T12:00:00Z", Sweep::Delete),
+        (
+            "applied, decided 10:10, within",
+            Phase::Applied,
+            Some("2026-11-29T10:10:00Z"),
+            "2026-11-29T11:09:59Z",
+            Sweep::Keep,
+        ),
+        (
+            "applied, decided 10:10, over",
+            Phase::Applied,
+            Some("2026-11-29T10:10:00Z"),
+            "2026-11-29T11:10:00Z",
+            Sweep::Delete,
+        ),
+        ("approved, not applied: never", Phase::Approved, None, "2027-01-01T00:00:00Z", Sweep::Keep),
+        ("review required: never", Phase::ReviewRequired, None, "2027-01-01T00:00:00Z", Sweep::Keep),
+    ];
+    for (what, phase, ended, now, want) in rows {
+        let s = state(phase, &[]);
+        assert_eq!(sweep(&s, ended.map(after), after(now), hour), want, "{what}");
+    }
+}

@@ -253,6 +253,10 @@ pub struct AdmissionArgs {
     /// off, warn or deny. Policies written with kubectl or GitOps without spec.guard are Off.
     #[arg(long, env = "SCALEKEEPER_DEFAULT_GUARD", default_value = "warn")]
     pub default_guard: PolicyGuard,
+    /// How long a finished ScaleRequest (applied, denied, expired, superseded, reviewed) is
+    /// kept before the leader deletes it, e.g. 168h (7 days); the audit log keeps every step.
+    #[arg(long, env = "SCALEKEEPER_SCALE_REQUEST_RETENTION", default_value = "168h", value_parser = parse_duration)]
+    pub scale_request_retention: Duration,
 }
 
 /// The flags of `scalekeeper admission-config`: where the webhook is, and what it guards.
@@ -580,6 +584,7 @@ impl ServeArgs {
             admission_exempt,
             admission_break_glass_groups,
             default_guard,
+            scale_request_retention,
         } = admission;
         if admission_listen.is_none() && (admission_tls_cert.is_some() || admission_tls_key.is_some()) {
             return Err(ArgsError::Invalid {
@@ -706,6 +711,7 @@ impl ServeArgs {
                 limits,
                 admission,
                 default_guard,
+                scale_request_retention,
                 authorization: AuthorizationConfig {
                     mode: authorization,
                     allow_ttl: authorization_allow_ttl,

@@ -479,27 +479,32 @@ impl Writer {
     ) -> WriteError {
         let target = what("ScaleRequest", &sr.namespace().unwrap_or_default(), &sr.name_any());
         if matches!(refusal, approval::ApproveRefusal::Expired { .. }) {
-            self.mark_expired(api, sr).await;
+            self.expired(api, sr).await;
         }
         WriteError::Precondition(format!("{target}: {refusal}"))
     }
 
     /// Records a pending request past its expiry as Expired (best effort: the phase reads as
-    /// Expired whether or not this lands).
-    async fn mark_expired(&self, api: &Api<ScaleRequest>, sr: ScaleRequest) {
+    /// Expired whether or not this lands). Returns the request as stored when this call
+    /// recorded it.
+    pub(super) async fn mark_expired(&self, api: &Api<ScaleRequest>, sr: ScaleRequest) -> Option<ScaleRequest> {
         let mut status = sr.status.clone().unwrap_or_default();
         if status.phase.as_deref().is_some_and(|p| p != Phase::Pending.as_str()) {
-            return;
+            return None;
         }
         status.phase = Some(Phase::Expired.as_str().into());
         status.outcome = Some(format!("not approved before {}", sr.spec.expires_at));
-        if let Err(e) = self.put_status(api, &sr, status).await {
-            tracing::warn!(request = %sr.name_any(), error = %e, "recording an expired ScaleRequest failed");
+        match self.put_status(api, &sr, status).await {
+            Ok(stored) => stored,
+            Err(e) => {
+                tracing::warn!(request = %sr.name_any(), error = %e, "recording an expired ScaleRequest failed");
+                None
+            }
         }
     }
 
     /// Publishes an Event about `sr` on it and on its Deployment.
-    async fn announce(&self, sr: &ScaleRequest, type_: EventType, reason: &str, note: &str) {
+    pub(super) async fn announce(&self, sr: &ScaleRequest, type_: EventType, reason: &str, note: &str) {
         let deployment = ObjectReference {
             api_version: Some("apps/v1".into()),
             kind: Some("Deployment".into()),

@@ -87,6 +87,8 @@ pub struct Options {
     pub admission: Option<Vec<String>>,
     /// `--default-guard`.
     pub default_guard: scalekeeper::policy::PolicyGuard,
+    /// `--scale-request-retention`.
+    pub scale_request_retention: Duration,
 }
 
 impl Default for Options {
@@ -105,6 +107,7 @@ impl Default for Options {
             limits: Default::default(),
             admission: None,
             default_guard: Default::default(),
+            scale_request_retention: scalekeeper_core::approval::DEFAULT_REQUEST_RETENTION,
         }
     }
 }
@@ -196,6 +199,7 @@ async fn start_server(client: kube::Client, certs: &certs::DevCerts, opts: Optio
                 credentials_user: None,
             }),
             default_guard: opts.default_guard,
+            scale_request_retention: opts.scale_request_retention,
         },
     )
     .await
