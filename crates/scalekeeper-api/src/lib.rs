@@ -12,6 +12,22 @@ pub mod v1 {
 /// on it, and the metrics label its calls with it.
 pub const SERVICE_NAME: &str = v1::scale_service_server::SERVICE_NAME;
 
+/// The `domain` of the `google.rpc.ErrorInfo` details scalekeeper's errors carry.
+pub const ERROR_DOMAIN: &str = "scalekeeper.dev";
+
+/// ErrorInfo `reason` of a FAILED_PRECONDITION: the write needs approval under the policy's
+/// approval rule (the two-person rule). Metadata `scaleRequest` (`NAMESPACE/NAME`) names the
+/// ScaleRequest the write was recorded as; absent for a dry run, which records none.
+pub const REASON_APPROVAL_REQUIRED: &str = "APPROVAL_REQUIRED";
+
+/// ErrorInfo `reason` of a FAILED_PRECONDITION: an approval, a review or a denial of a
+/// ScaleRequest was refused (the requester's own, a second by one identity, a changed digest,
+/// a request that is not open). Metadata `scaleRequest` names it.
+pub const REASON_SCALE_REQUEST_REFUSED: &str = "SCALE_REQUEST_REFUSED";
+
+/// The ErrorInfo metadata key naming a ScaleRequest, `NAMESPACE/NAME`.
+pub const METADATA_SCALE_REQUEST: &str = "scaleRequest";
+
 /// The canonical name of a gRPC status code, e.g. `NOT_FOUND`, as the gRPC spec spells it
 /// (<https://grpc.github.io/grpc/core/md_doc_statuscodes.html>). The one vocabulary of the
 /// server's metrics (`grpc_code`), logs and audit records and of the CLI's errors.

@@ -53,15 +53,21 @@ pub(super) fn status_line(status: &Status) -> String {
     if text.is_empty() { code_name(status.code()).to_string() } else { format!("{}: {text}", code_name(status.code())) }
 }
 
-/// What to do about a status, when there is something to say. A FAILED_PRECONDITION about
-/// approval (the server's message names `scalekeeper approve`, a ScaleRequest or an approval rule) carries its
-/// own advice, and the generic one about bounds and `--if-current` would mislead.
+/// What to do about a status, when there is something to say. A FAILED_PRECONDITION of the
+/// two-person rule carries its own advice, and the generic one about bounds and
+/// `--if-current` would mislead: the server marks those with an ErrorInfo reason
+/// (`APPROVAL_REQUIRED`, `SCALE_REQUEST_REFUSED`); a message that names an approval rule
+/// (removing a rule first) is one too.
 fn status_hint(status: &Status) -> Option<&'static str> {
-    let about_approval = |m: &str| {
-        ["scalekeeper approve", "scale request", "ScaleRequest", "approval rule"].iter().any(|w| m.contains(w))
-    };
+    use tonic_types::StatusExt as _;
+    let reason =
+        status.get_details_error_info().filter(|i| i.domain == scalekeeper_api::ERROR_DOMAIN).map(|i| i.reason);
+    let two_person = matches!(
+        reason.as_deref(),
+        Some(scalekeeper_api::REASON_APPROVAL_REQUIRED | scalekeeper_api::REASON_SCALE_REQUEST_REFUSED)
+    ) || status.message().contains("approval rule");
     match status.code() {
-        Code::FailedPrecondition if about_approval(status.message()) => None,
+        Code::FailedPrecondition if two_person => None,
         Code::PermissionDenied => Some(
             "the server identifies you by your client certificate (--cert), and that identity is not allowed \
              to do this; use a certificate whose identity is, or ask an administrator to grant it",

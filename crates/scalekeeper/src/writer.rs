@@ -162,6 +162,18 @@ pub enum WriteError {
         /// What the caller reads.
         message: String,
     },
+    /// An approval, review or denial of ScaleRequest `namespace/request` was refused; the
+    /// message says why ([`scalekeeper_core::approval::ApproveRefusal`], or a spec edited
+    /// after it was made).
+    #[error("{message}")]
+    RequestRefused {
+        /// Namespace of the request.
+        namespace: String,
+        /// Name of the request.
+        request: String,
+        /// What the caller reads.
+        message: String,
+    },
     /// The Kubernetes API refused or failed a call about `what`.
     #[error("{what}: {source}")]
     Kube {

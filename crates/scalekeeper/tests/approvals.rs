@@ -22,6 +22,7 @@ use scalekeeper_api::v1 as pb;
 use scalekeeper_api::v1::scale_service_client::ScaleServiceClient;
 use tonic::Code;
 use tonic::transport::Channel;
+use tonic_types::StatusExt as _;
 
 const ALICE: &str = "alice-requester";
 const BOB: &str = "bob-approver";
@@ -189,6 +190,10 @@ async fn a_change_past_the_band_waits_for_another_identity_and_is_applied_once_a
     let held = alice.set_replicas(set(&shop, 0)).await.unwrap_err();
     let name = hinted(&held);
     assert!(name.starts_with("web-"), "{name}");
+    // Clients tell it apart by its ErrorInfo, not its words.
+    let info = held.get_details_error_info().expect("an ErrorInfo");
+    assert_eq!((info.reason.as_str(), info.domain.as_str()), ("APPROVAL_REQUIRED", "scalekeeper.dev"));
+    assert_eq!(info.metadata.get("scaleRequest"), Some(&format!("{shop}/{name}")));
     assert!(held.message().contains("0 is below"), "{}", held.message());
     assert_eq!(env.spec_replicas(&shop, "web").await, 3, "nothing applied before approval");
     let listed = requests(&mut alice, &shop, false).await;
@@ -213,6 +218,7 @@ async fn a_change_past_the_band_waits_for_another_identity_and_is_applied_once_a
     let own = alice.approve_scale_request(approve(r, &r.digest)).await.unwrap_err();
     assert_eq!(own.code(), Code::FailedPrecondition, "{own:?}");
     assert!(own.message().contains("cannot approve"), "{}", own.message());
+    assert_eq!(own.get_details_error_info().map(|i| i.reason), Some("SCALE_REQUEST_REFUSED".into()));
     let no_verb = ned.approve_scale_request(approve(r, &r.digest)).await.unwrap_err();
     assert_eq!(no_verb.code(), Code::PermissionDenied, "{no_verb:?}");
     assert!(

@@ -666,23 +666,35 @@ fn status_hints() {
     let out = render_status(&Status::failed_precondition("spec.replicas is 3, not 4 (--if-current)"));
     assert!(out.starts_with("error: FAILED_PRECONDITION: spec.replicas is 3, not 4 (--if-current)\nhint: "), "{out}");
     assert!(out.contains("`scalekeeper get NAMESPACE/NAME` shows the current state"), "{out}");
-    // A write that needs approval: the server's message (with its own hint) as it is, and no
-    // generic hint about bounds under it.
-    let msg = "the change needs approval: 0 is below the approval band's lower edge 3; scale request \
-               shop/web-7f3k2 waits for it (`scalekeeper approve shop/web-7f3k2`)";
-    let err = CliError::from(Status::failed_precondition(msg));
-    assert_eq!(render_error(&err), format!("error: FAILED_PRECONDITION: {msg}\n"));
-    assert_eq!(err.exit_code(), 1);
-    assert_eq!(code_name(Code::FailedPrecondition), "FAILED_PRECONDITION");
-    // The server's own words for an approval refused, and a delete the rule is in the way of.
-    for msg in [
-        "ScaleRequest shop/web-7f3k2: dev-admin requested this change and cannot approve it: a second identity must",
-        "ReplicaPolicy shop/web has an approval rule: remove it first (`scalekeeper approval clear shop/web`, which \
-         needs approval), then clear the declaration",
+    // A write that needs approval, and an approval refused: the server marks them with an
+    // ErrorInfo reason, and its message (with its own hint) is printed as it is, with no
+    // generic hint about bounds under it; whatever the words.
+    let two_person = |reason: &str, msg: &str| {
+        use tonic_types::{ErrorDetails, StatusExt as _};
+        let info = ErrorDetails::with_error_info(
+            reason,
+            scalekeeper_api::ERROR_DOMAIN,
+            [(scalekeeper_api::METADATA_SCALE_REQUEST.to_string(), "shop/web-7f3k2".to_string())],
+        );
+        Status::with_error_details(Code::FailedPrecondition, msg, info)
+    };
+    for (reason, msg) in [
+        (scalekeeper_api::REASON_APPROVAL_REQUIRED, "this change needs 1 approval by another identity: 0 is below 3"),
+        (scalekeeper_api::REASON_SCALE_REQUEST_REFUSED, "dev-admin requested this change: a second identity must"),
     ] {
-        let out = render_status(&Status::failed_precondition(msg));
-        assert_eq!(out, format!("error: FAILED_PRECONDITION: {msg}\n"), "no generic hint under it");
+        let err = CliError::from(two_person(reason, msg));
+        assert_eq!(render_error(&err), format!("error: FAILED_PRECONDITION: {msg}\n"), "{reason}");
+        assert_eq!(err.exit_code(), 1);
     }
+    // The same words without the reason get the generic hint: the reason decides.
+    let out = render_status(&Status::failed_precondition("this change needs 1 approval by another identity"));
+    assert!(out.contains("\nhint: "), "{out}");
+    assert_eq!(code_name(Code::FailedPrecondition), "FAILED_PRECONDITION");
+    // A delete the rule is in the way of.
+    let msg = "ReplicaPolicy shop/web has an approval rule: remove it first (`scalekeeper approval clear shop/web`, \
+               which needs approval), then clear the declaration";
+    let out = render_status(&Status::failed_precondition(msg));
+    assert_eq!(out, format!("error: FAILED_PRECONDITION: {msg}\n"), "no generic hint under it");
 }
 
 fn entry(kind: ChangeKind, from: Option<i32>, to: i32, who: &str, reason: &str) -> HistoryEntry {

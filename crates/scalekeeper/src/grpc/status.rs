@@ -7,6 +7,7 @@
 //! | [`Error::NotFound`] | NOT_FOUND | 404 |
 //! | [`Error::Aborted`] | ABORTED | 409 |
 //! | [`Error::FailedPrecondition`] | FAILED_PRECONDITION | |
+//! | [`Error::Refused`] | FAILED_PRECONDITION (+ `google.rpc.ErrorInfo`: a reason of `scalekeeper_api`, domain `scalekeeper.dev`) | |
 //! | [`Error::PermissionDenied`] | PERMISSION_DENIED | |
 //! | [`Error::Unavailable`] | UNAVAILABLE | caches not synced, authorization check impossible |
 //! | [`Error::ResourceExhausted`] | RESOURCE_EXHAUSTED | |
@@ -55,6 +56,18 @@ pub enum Error {
     /// The write is refused in the current state (e.g. an HPA owns the replica count).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A refusal a client tells apart by its reason (the two-person rule's): FAILED_PRECONDITION
+    /// with a `google.rpc.ErrorInfo` of `reason` (one of `scalekeeper_api::REASON_*`) and
+    /// `metadata`.
+    #[error("{message}")]
+    Refused {
+        /// The ErrorInfo reason.
+        reason: &'static str,
+        /// What the caller reads.
+        message: String,
+        /// The ErrorInfo metadata, e.g. `scaleRequest` → `shop/web-x7k2p`.
+        metadata: Vec<(String, String)>,
+    },
     /// The caller may not do this.
     #[error("{0}")]
     PermissionDenied(String),
@@ -117,7 +130,7 @@ impl Error {
             Error::InvalidArgument(_) => Code::InvalidArgument,
             Error::NotFound(_) => Code::NotFound,
             Error::Aborted(_) => Code::Aborted,
-            Error::FailedPrecondition(_) => Code::FailedPrecondition,
+            Error::FailedPrecondition(_) | Error::Refused { .. } => Code::FailedPrecondition,
             Error::PermissionDenied(_) => Code::PermissionDenied,
             Error::Unavailable(_) => Code::Unavailable,
             Error::ResourceExhausted(_) => Code::ResourceExhausted,
@@ -217,9 +230,22 @@ impl From<WriteError> for Error {
             WriteError::HpaOwnsCount { .. }
             | WriteError::Precondition(_)
             | WriteError::OutOfBounds(_)
-            | WriteError::CrdOutdated { .. }
-            | WriteError::NeedsApproval { .. }
-            | WriteError::ApprovalRequired { .. } => Error::FailedPrecondition(err.to_string()),
+            | WriteError::CrdOutdated { .. } => Error::FailedPrecondition(err.to_string()),
+            WriteError::NeedsApproval { .. } => Error::Refused {
+                reason: scalekeeper_api::REASON_APPROVAL_REQUIRED,
+                message: err.to_string(),
+                metadata: vec![],
+            },
+            WriteError::ApprovalRequired { ref namespace, ref request, .. } => Error::Refused {
+                reason: scalekeeper_api::REASON_APPROVAL_REQUIRED,
+                metadata: vec![(scalekeeper_api::METADATA_SCALE_REQUEST.into(), format!("{namespace}/{request}"))],
+                message: err.to_string(),
+            },
+            WriteError::RequestRefused { ref namespace, ref request, .. } => Error::Refused {
+                reason: scalekeeper_api::REASON_SCALE_REQUEST_REFUSED,
+                metadata: vec![(scalekeeper_api::METADATA_SCALE_REQUEST.into(), format!("{namespace}/{request}"))],
+                message: err.to_string(),
+            },
             WriteError::VersionMismatch { .. } | WriteError::Contended { .. } => Error::Aborted(err.to_string()),
             WriteError::Invalid { field, description } => {
                 Error::InvalidArgument(vec![Violation { field, description }])
@@ -243,6 +269,14 @@ impl From<Error> for Status {
                 let mut details = ErrorDetails::new();
                 details.set_retry_info(Some(std::time::Duration::from_secs(1)));
                 Status::with_error_details(Code::Unavailable, err.to_string(), details)
+            }
+            Error::Refused { reason, message, metadata } => {
+                let details = ErrorDetails::with_error_info(
+                    *reason,
+                    scalekeeper_api::ERROR_DOMAIN,
+                    metadata.iter().cloned().collect::<std::collections::HashMap<_, _>>(),
+                );
+                Status::with_error_details(Code::FailedPrecondition, message.clone(), details)
             }
             other => Status::new(other.code(), other.to_string()),
         }

@@ -254,7 +254,7 @@ impl Writer {
     /// when the write is refused.
     ///
     /// # Errors
-    /// [`WriteError::NotFound`] (no such request); [`WriteError::Precondition`] with the
+    /// [`WriteError::NotFound`] (no such request); [`WriteError::RequestRefused`] with the
     /// domain's refusal ([`approval::ApproveRefusal`]: not pending, expired, self-approval, a
     /// second approval by one identity, a changed digest) or a spec that no longer matches its
     /// digest; [`WriteError::Contended`]; [`WriteError::Kube`] (the request stays as it was, or
@@ -333,7 +333,7 @@ impl Writer {
     /// Denies ScaleRequest `namespace/name` as `denier`, for `reason`.
     ///
     /// # Errors
-    /// [`WriteError::NotFound`]; [`WriteError::Precondition`] (not pending, expired, no
+    /// [`WriteError::NotFound`]; [`WriteError::RequestRefused`] (not pending, expired, no
     /// reason); [`WriteError::Contended`]; [`WriteError::Kube`].
     pub async fn deny(
         &self,
@@ -442,10 +442,14 @@ impl Writer {
         let sr = sr.ok_or_else(|| WriteError::NotFound { what: what("ScaleRequest", namespace, name) })?;
         match spec_digest(&sr.spec) {
             Ok(d) if d == sr.spec.digest => Ok(sr),
-            _ => Err(WriteError::Precondition(format!(
-                "ScaleRequest {namespace}/{name} was edited after it was made (its spec no longer matches its \
-                 digest): it cannot be approved or denied; ask again"
-            ))),
+            _ => Err(WriteError::RequestRefused {
+                namespace: namespace.into(),
+                request: name.into(),
+                message: format!(
+                    "ScaleRequest {namespace}/{name} was edited after it was made (its spec no longer matches its \
+                     digest): it cannot be approved or denied; ask again"
+                ),
+            }),
         }
     }
 
@@ -477,11 +481,12 @@ impl Writer {
         sr: ScaleRequest,
         refusal: approval::ApproveRefusal,
     ) -> WriteError {
-        let target = what("ScaleRequest", &sr.namespace().unwrap_or_default(), &sr.name_any());
+        let (namespace, request) = (sr.namespace().unwrap_or_default(), sr.name_any());
+        let message = format!("{}: {refusal}", what("ScaleRequest", &namespace, &request));
         if matches!(refusal, approval::ApproveRefusal::Expired { .. }) {
             self.expired(api, sr).await;
         }
-        WriteError::Precondition(format!("{target}: {refusal}"))
+        WriteError::RequestRefused { namespace, request, message }
     }
 
     /// Records a pending request past its expiry as Expired (best effort: the phase reads as

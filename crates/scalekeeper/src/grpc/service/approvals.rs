@@ -196,12 +196,11 @@ impl Service {
                     identity = %who.identity, namespace = ask.namespace, name = ask.name, request = %name,
                     change = %sr.spec.summary, "change held for approval"
                 );
-                Error::FailedPrecondition(approval::approval_required_message(
-                    ask.namespace,
-                    &name,
-                    ask.needs,
-                    ask.approvals_needed,
-                ))
+                Error::from(crate::writer::WriteError::ApprovalRequired {
+                    namespace: ask.namespace.to_owned(),
+                    message: approval::approval_required_message(ask.namespace, &name, ask.needs, ask.approvals_needed),
+                    request: name,
+                })
             }
             Err(e) => Error::from(e),
         }
