@@ -102,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
             limits: Default::default(),
             admission: None,
             default_guard: Default::default(),
+            scale_request_retention: scalekeeper_core::approval::DEFAULT_REQUEST_RETENTION,
             authorization: scalekeeper::server::AuthorizationConfig {
                 mode: scalekeeper::authz::AuthorizationMode::AllowAny,
                 ..Default::default()

@@ -50,6 +50,7 @@ use scalekeeper_core::write::{
 
 use crate::events::publish_on;
 
+mod break_glass;
 mod requests;
 pub mod sweep;
 pub use requests::{Ask, Decided, counted, created, phase_at, scale_request_gauges, state, summary};

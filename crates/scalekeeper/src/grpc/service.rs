@@ -17,7 +17,7 @@ use scalekeeper_api::v1 as pb;
 use scalekeeper_api::v1::scale_service_server::ScaleService;
 use scalekeeper_core::approval;
 use scalekeeper_core::authz::{Verb, denial, system_groups, system_groups_denial};
-use scalekeeper_core::write::{self, BoundsChange, Change, WindowSpec};
+use scalekeeper_core::write::{BoundsChange, Change, WindowSpec};
 use scalekeeper_core::{
     Violation, page_size, validate_bounds, validate_hold, validate_if_current, validate_namespace_filter,
     validate_replicas, validate_target, validate_windows,
@@ -45,9 +45,11 @@ mod explain;
 mod history;
 mod version;
 mod watch;
+mod writes;
 
 pub use watch::WATCH_BUFFER;
 use watch::{WatchFilter, run_watch};
+use writes::WriteCall;
 
 /// Settings of the service.
 #[derive(Debug, Clone)]
@@ -378,85 +380,6 @@ impl Service {
         }
     }
 
-    /// One write through the [`Writer`], after the scope and authorization checks (`verb` on
-    /// replicapolicies in `namespace`), with its audit facts and its log line. A write the
-    /// policy's approval rule holds back becomes a ScaleRequest (`reason` is its reason), and
-    /// the caller gets FAILED_PRECONDITION naming it; a dry run creates none. With
-    /// `break_glass` (the caller's break-glass group, checked by the caller), such a write is
-    /// applied at once and recorded for review instead.
-    #[allow(clippy::too_many_arguments)]
-    async fn write(
-        &self,
-        who: &Caller,
-        verb: Verb,
-        namespace: &str,
-        name: &str,
-        change: Change,
-        expected_version: &str,
-        if_current: Option<i32>,
-        dry_run: bool,
-        reason: &str,
-        break_glass: Option<&str>,
-    ) -> Result<Written, Error> {
-        self.check_scope(namespace)?;
-        {
-            let mut f = who.facts();
-            f.name = name.to_owned();
-            f.dry_run = dry_run;
-        }
-        self.authorize(who, verb, namespace).await?;
-        let before = snapshot(self.cache.get(namespace, name).as_ref());
-        let kind = match &change {
-            Change::Declare { .. } => "replica count declared",
-            Change::Hold { .. } => "hold placed",
-            Change::EndHold => "hold ended",
-            Change::Thaw => "freeze thawed",
-            Change::Schedule(_) => "schedule set",
-            Change::SetApproval(_) => "approval rule set",
-            Change::Delete => "declaration cleared",
-        };
-        let request = write::Request {
-            namespace,
-            name,
-            change,
-            expected_version,
-            if_current,
-            dry_run,
-            identity: &who.identity,
-            approval: None,
-        };
-        let written = match self.writer.write(&request).await {
-            Err(WriteError::NeedsApproval { needs, approvals_needed, generation, deployment_uid }) if !dry_run => {
-                let ask = Ask {
-                    namespace,
-                    name,
-                    change: &request.change,
-                    requester: authenticated(who)?,
-                    reason,
-                    needs: &needs,
-                    approvals_needed,
-                    generation,
-                    deployment_uid: &deployment_uid,
-                };
-                if let Some(group) = break_glass {
-                    return self.broke_glass(who, &ask, group).await;
-                }
-                return Err(self.requested(who, &ask).await);
-            }
-            r => r?,
-        };
-        let generation = written.view.policy.as_ref().and_then(|p| p.metadata.generation);
-        who.facts().write = Some((before, snapshot(Some(&written.view)), generation));
-        let o = &written.outcome;
-        tracing::info!(
-            identity = %who.identity, namespace, name, dry_run, effective_before = o.effective_before,
-            effective_after = o.effective_after, spec_before = o.spec_before, spec_after = o.spec_after,
-            rule = %o.rule_detail_after, version = generation.unwrap_or_default(),
-            "{}{kind}", if dry_run { "dry run: " } else { "" }
-        );
-        Ok(written)
-    }
-
     fn check_scope(&self, namespace: &str) -> Result<(), Error> {
         if namespace.is_empty() || self.cache.scope().contains(namespace) {
             Ok(())
@@ -584,20 +507,15 @@ impl ScaleService for Service {
                 },
                 _ => Change::Declare { replicas: r.replicas, mode, guard, bounds },
             };
-            let w = self
-                .write(
-                    &who,
-                    Verb::Update,
-                    &r.namespace,
-                    &r.name,
-                    change,
-                    &r.expected_version,
-                    r.if_current_replicas,
-                    r.dry_run,
-                    &r.reason,
-                    break_glass.as_deref(),
-                )
-                .await?;
+            let call = WriteCall {
+                expected_version: &r.expected_version,
+                if_current: r.if_current_replicas,
+                dry_run: r.dry_run,
+                reason: &r.reason,
+                break_glass: break_glass.as_deref(),
+                ..WriteCall::new(Verb::Update, &r.namespace, &r.name, change)
+            };
+            let w = self.write(&who, call).await?;
             Ok(pb::SetReplicasResponse {
                 deployment: Some(convert::deployment(&w.view)),
                 outcome: Some(convert::outcome(&w.outcome)),
@@ -616,9 +534,12 @@ impl ScaleService for Service {
             // Ending a hold changes the policy (update); clearing deletes it (delete).
             let (change, verb) =
                 if r.hold_only { (Change::EndHold, Verb::Update) } else { (Change::Delete, Verb::Delete) };
-            let w = self
-                .write(&who, verb, &r.namespace, &r.name, change, &r.expected_version, None, r.dry_run, "", None)
-                .await?;
+            let call = WriteCall {
+                expected_version: &r.expected_version,
+                dry_run: r.dry_run,
+                ..WriteCall::new(verb, &r.namespace, &r.name, change)
+            };
+            let w = self.write(&who, call).await?;
             Ok(pb::ClearDesiredReplicasResponse {
                 deployment: Some(convert::deployment(&w.view)),
                 outcome: Some(convert::outcome(&w.outcome)),
@@ -641,20 +562,12 @@ impl ScaleService for Service {
             let windows =
                 r.windows.iter().map(|w| WindowSpec { window: w.window.clone(), replicas: w.replicas }).collect();
             let change = Change::Schedule(windows);
-            let w = self
-                .write(
-                    &who,
-                    Verb::Update,
-                    &r.namespace,
-                    &r.name,
-                    change,
-                    &r.expected_version,
-                    None,
-                    r.dry_run,
-                    "",
-                    None,
-                )
-                .await?;
+            let call = WriteCall {
+                expected_version: &r.expected_version,
+                dry_run: r.dry_run,
+                ..WriteCall::new(Verb::Update, &r.namespace, &r.name, change)
+            };
+            let w = self.write(&who, call).await?;
             Ok(pb::SetScheduleResponse {
                 deployment: Some(convert::deployment(&w.view)),
                 outcome: Some(convert::outcome(&w.outcome)),

@@ -16,7 +16,7 @@ use scalekeeper_core::authz::Verb;
 use scalekeeper_core::validate_target;
 use scalekeeper_core::write::Change;
 
-use super::{Caller, Service, authenticated, convert, invalid, non_empty};
+use super::{Caller, Service, WriteCall, authenticated, convert, invalid, non_empty};
 use crate::audit::ScaleRequestAudit;
 use crate::grpc::status::Error;
 use crate::scalerequest::ScaleRequest;
@@ -45,20 +45,13 @@ impl Service {
         v.extend(reason_violation(&r.reason, "reason"));
         invalid(v)?;
         let change = Change::SetApproval(rule);
-        let w = self
-            .write(
-                &who,
-                Verb::Update,
-                &r.namespace,
-                &r.name,
-                change,
-                &r.expected_version,
-                None,
-                r.dry_run,
-                &r.reason,
-                None,
-            )
-            .await?;
+        let call = WriteCall {
+            expected_version: &r.expected_version,
+            dry_run: r.dry_run,
+            reason: &r.reason,
+            ..WriteCall::new(Verb::Update, &r.namespace, &r.name, change)
+        };
+        let w = self.write(&who, call).await?;
         Ok(pb::SetApprovalResponse {
             deployment: Some(convert::deployment(&w.view)),
             outcome: Some(convert::outcome(&w.outcome)),

@@ -8,7 +8,7 @@ use scalekeeper_core::history::{self, Entry};
 use scalekeeper_core::write::{self, BoundsChange, Change};
 use scalekeeper_core::{Violation, validate_replicas, validate_target};
 
-use super::{Caller, Service, convert, invalid};
+use super::{Caller, Service, WriteCall, convert, invalid};
 use crate::cache::view::DeploymentView;
 use crate::grpc::status::Error;
 use crate::writer::WriteError;
@@ -119,9 +119,13 @@ impl Service {
         let read = view.version().map(|g| g.to_string()).unwrap_or_default();
         let expected = if r.expected_version.is_empty() { read } else { r.expected_version.clone() };
         let change = Change::Declare { replicas, mode: None, guard: None, bounds: BoundsChange::Keep };
-        let w = self
-            .write(&who, Verb::Update, &r.namespace, &r.name, change, &expected, None, r.dry_run, "undo", None)
-            .await?;
+        let call = WriteCall {
+            expected_version: &expected,
+            dry_run: r.dry_run,
+            reason: "undo",
+            ..WriteCall::new(Verb::Update, &r.namespace, &r.name, change)
+        };
+        let w = self.write(&who, call).await?;
         Ok(pb::UndoResponse {
             deployment: Some(convert::deployment(&w.view)),
             outcome: Some(convert::outcome(&w.outcome)),
