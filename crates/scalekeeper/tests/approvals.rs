@@ -509,8 +509,12 @@ async fn a_cluster_without_the_scale_request_crd_is_served() {
 /// A ScaleRequest of shop/web made as the server makes one, expiring at `expires`.
 async fn made_request(env: &TargetEnv, ns: &str, expires: jiff::Timestamp) -> String {
     use scalekeeper::scalerequest::{DeclareChange, RequestedChange, Requester, ScaleRequest, ScaleRequestSpec};
+    // The real Deployment's UID: 1.20 reads an empty string as null, which the schema refuses.
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> = Api::namespaced(env.kube.clone(), ns);
+    let uid = deployments.get("web").await.unwrap().metadata.uid.unwrap();
     let mut spec = ScaleRequestSpec {
         deployment: "web".into(),
+        deployment_uid: uid,
         change: RequestedChange {
             declare: Some(DeclareChange { replicas: 0, ..Default::default() }),
             ..Default::default()
