@@ -496,8 +496,8 @@ fn read(path: &Path) -> Result<String, CertError> {
 
 /// Writes a client certificate for `identity` in the group `group` (its O value), valid `days`
 /// days, signed by the CA [`write_dev_certs`] wrote into `dir`: `client-<slug>.pem` and
-/// `client-<slug>-key.pem` (mode 0600) beside it. Both files are kept when they exist. Returns
-/// their paths (certificate, key).
+/// `client-<slug>-key.pem` (mode 0600) beside it, replacing them (so the group is always the
+/// one asked for). Returns their paths (certificate, key).
 ///
 /// # Errors
 /// [`CertError`]: the CA in `dir` cannot be read, the identity or the group is not valid, a
@@ -510,9 +510,6 @@ pub fn write_group_client_cert(
 ) -> Result<(PathBuf, PathBuf), CertError> {
     let slug = slug(identity);
     let (cert, key) = (dir.join(format!("client-{slug}.pem")), dir.join(format!("client-{slug}-key.pem")));
-    if cert.is_file() && key.is_file() {
-        return Ok((cert, key));
-    }
     let ca = Ca::from_pem(&read(&dir.join(CA_CERT_FILE))?, &read(&dir.join(CA_KEY_FILE))?)?;
     let pair = ca.client_cert_in_group(identity, group, days)?;
     write_file(&key, &pair.key_pem, true)?;

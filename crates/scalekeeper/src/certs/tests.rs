@@ -528,3 +528,33 @@ fn dns_names_are_host_names_not_dns1123_subdomains() {
         assert!(!is_dns_name(bad), "{bad}");
     }
 }
+
+#[test]
+fn a_group_client_certificate_names_its_group_and_replaces_an_older_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = write_dev_certs(dir.path(), &[], &[], 1).unwrap();
+    let orgs = |path: &Path| {
+        let pem = std::fs::read_to_string(path).unwrap();
+        let der = der(&pem);
+        let cert = parse(&der);
+        let o: Vec<String> = cert.subject().iter_organization().map(|o| o.as_str().unwrap().to_owned()).collect();
+        (cn(&cert), o)
+    };
+    let (cert, key) = write_group_client_cert(&written.dir, "dev-oncall", "dev-break-glass", 1).unwrap();
+    assert_eq!(cert, dir.path().join("client-dev-oncall.pem"));
+    assert_eq!(orgs(&cert), ("dev-oncall".to_string(), vec!["dev-break-glass".to_string()]));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    // Asked again with another group: the file says the group asked for now.
+    write_group_client_cert(&written.dir, "dev-oncall", "sre", 1).unwrap();
+    assert_eq!(orgs(&cert).1, ["sre"]);
+    // Signed by the dev CA: it verifies against ca.pem.
+    let ca_pem = std::fs::read_to_string(&written.ca).unwrap();
+    let ca_der = der(&ca_pem);
+    let leaf_pem = std::fs::read_to_string(&cert).unwrap();
+    let leaf_der = der(&leaf_pem);
+    assert!(parse(&leaf_der).verify_signature(Some(parse(&ca_der).public_key())).is_ok());
+}

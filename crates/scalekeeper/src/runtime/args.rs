@@ -483,9 +483,23 @@ pub struct CertsArgs {
     /// Client identities to issue certificates for (SAN URI if it has "://", else DNS + CN).
     #[arg(long = "client")]
     pub clients: Vec<String>,
+    /// Client certificates whose subject also names a group (its O value), as IDENTITY=GROUP,
+    /// e.g. alice=oncall-break-glass: RBAC and `--break-glass-group` read the group.
+    #[arg(long = "client-in-group", value_name = "IDENTITY=GROUP", value_parser = identity_in_group)]
+    pub clients_in_group: Vec<(String, String)>,
     /// Validity in days.
     #[arg(long, default_value_t = 365)]
     pub days: u32,
+}
+
+/// Parses `IDENTITY=GROUP` (both not empty) for `--client-in-group`.
+fn identity_in_group(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((identity, group)) if !identity.trim().is_empty() && !group.trim().is_empty() => {
+            Ok((identity.to_owned(), group.to_owned()))
+        }
+        _ => Err(format!("{s:?}: expected IDENTITY=GROUP")),
+    }
 }
 
 /// Flags that parse but do not make sense together (or alone).
@@ -990,5 +1004,14 @@ mod tests {
         assert_eq!(s.config.scope, Scope::Namespaces(vec!["a".into(), "b".into()]));
         let single = config(&["--leader-elect", "false", "--lease-namespace", "Not A Namespace"]).expect("unused");
         assert!(single.config.leader.is_none());
+    }
+
+    #[test]
+    fn client_in_group_is_identity_equals_group() {
+        assert_eq!(identity_in_group("dan=oncall"), Ok(("dan".into(), "oncall".into())));
+        assert_eq!(identity_in_group("spiffe://c/sa/x=sre"), Ok(("spiffe://c/sa/x".into(), "sre".into())));
+        for bad in ["dan", "=oncall", "dan=", " = "] {
+            assert!(identity_in_group(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -161,13 +161,20 @@ pub fn admission_config(args: AdmissionConfigArgs) -> anyhow::Result<String> {
 
 /// `scalekeeper certs`: writes the dev PKI and prints where.
 fn write_certs(args: CertsArgs) -> anyhow::Result<()> {
-    let CertsArgs { dir, server_names, clients, days } = args;
+    let CertsArgs { dir, server_names, clients, clients_in_group, days } = args;
+    if let Some((identity, _)) = clients_in_group.iter().find(|(i, _)| clients.contains(i)) {
+        anyhow::bail!("{identity:?} is given with --client and --client-in-group: one certificate file each, give one");
+    }
     let written = certs::write_dev_certs(&dir, &server_names, &clients, days)?;
     println!("CA:          {}", written.ca.display());
     println!("server cert: {}", written.server_cert.display());
     println!("server key:  {}", written.server_key.display());
     for (identity, cert, key) in &written.clients {
         println!("client {identity}: {} {}", cert.display(), key.display());
+    }
+    for (identity, group) in &clients_in_group {
+        let (cert, key) = certs::write_group_client_cert(&dir, identity, group, days)?;
+        println!("client {identity} (group {group}): {} {}", cert.display(), key.display());
     }
     Ok(())
 }
