@@ -367,7 +367,7 @@ impl Cache {
     /// part's requests).
     fn open_requests(&self, part: &Part, namespace: &str, name: &str) -> Vec<Arc<ScaleRequest>> {
         let now = jiff::Timestamp::now();
-        requests_of(part, namespace, name, |sr| !crate::writer::phase_at(sr, now).is_done())
+        requests_of(part, namespace, name, |sr| !crate::scalerequest::phase_at(sr, now).is_done())
     }
 
     /// The cached Deployment `namespace/name`.
@@ -545,7 +545,9 @@ fn requests_of(
         .filter(|sr| sr.spec.deployment == name && sr.namespace().as_deref() == Some(namespace) && keep(sr))
         .collect();
     out.sort_by(|a, b| {
-        crate::writer::created(a).cmp(&crate::writer::created(b)).then_with(|| a.name_any().cmp(&b.name_any()))
+        crate::scalerequest::created(a)
+            .cmp(&crate::scalerequest::created(b))
+            .then_with(|| a.name_any().cmp(&b.name_any()))
     });
     out
 }

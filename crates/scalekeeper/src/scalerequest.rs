@@ -14,7 +14,9 @@
 //! change never counts for another. The status is written by the server only (approvals, the
 //! phase and its outcome). `scalekeeper crd` prints the CRD generated from these types.
 
+use jiff::Timestamp;
 use kube::CustomResource;
+use scalekeeper_core::approval::{self, ApprovalRecord, Phase, RequestState};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -238,6 +240,38 @@ pub fn spec_digest(spec: &ScaleRequestSpec) -> Result<String, serde_json::Error>
 pub fn crd_yaml() -> Result<String, serde_yaml::Error> {
     use kube::CustomResourceExt as _;
     Ok(crate::policy::quote_yaml11_booleans(&serde_yaml::to_string(&ScaleRequest::crd())?))
+}
+
+/// `sr` as the domain decides on it; a phase the server did not write reads as Pending, an
+/// expiry that is not a time as expired.
+pub fn state<'a>(sr: &'a ScaleRequest, records: &'a [ApprovalRecord]) -> RequestState<'a> {
+    RequestState {
+        requester: &sr.spec.requester.user,
+        digest: &sr.spec.digest,
+        approvals_needed: sr.spec.approvals_needed,
+        expires_at: sr.spec.expires_at.parse().unwrap_or(Timestamp::UNIX_EPOCH),
+        // A break-glass request is applied before its status is written: without one it waits
+        // for review, never for approval.
+        phase: sr
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.as_deref())
+            .and_then(Phase::parse)
+            .unwrap_or(if sr.spec.break_glass_group.is_some() { Phase::ReviewRequired } else { Phase::Pending }),
+        approvals: records,
+    }
+}
+
+/// The phase of `sr` as of `now` ([`approval::phase_at`]: a pending request past its expiry
+/// is Expired).
+pub fn phase_at(sr: &ScaleRequest, now: Timestamp) -> Phase {
+    approval::phase_at(&state(sr, &[]), now)
+}
+
+/// When `sr` was created (`metadata.creationTimestamp`; the epoch when the API server recorded
+/// none).
+pub fn created(sr: &ScaleRequest) -> Timestamp {
+    sr.metadata.creation_timestamp.as_ref().and_then(|t| t.0.to_string().parse().ok()).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{ListParams, PostParams};
 use kube::runtime::events::EventType;
 use kube::{Api, Resource as _, ResourceExt as _};
-use scalekeeper_core::approval::{self, ApprovalRecord, Need, Phase, RequestState};
+use scalekeeper_core::approval::{self, ApprovalRecord, Need, Phase};
 use scalekeeper_core::authz::Subject;
 use scalekeeper_core::spec::timestamp;
 use scalekeeper_core::write::{self, BoundsChange, Change, WindowSpec};
@@ -40,6 +40,7 @@ use crate::scalerequest::{
     ApprovalChange, DeclareChange, HoldChange, RecordedApproval, RequestedChange, Requester, ScaleRequest,
     ScaleRequestSpec, ScaleRequestStatus, ScheduleChange, spec_digest,
 };
+pub use crate::scalerequest::{created, phase_at, state};
 
 /// Event reason: a write needed approval and was recorded as a ScaleRequest.
 pub const REASON_SCALE_REQUESTED: &str = "ScaleRequested";
@@ -456,38 +457,6 @@ fn records(sr: &ScaleRequest) -> Vec<ApprovalRecord> {
         .flat_map(|s| &s.approvals)
         .map(|a| ApprovalRecord { identity: a.identity.clone(), time: a.time.clone(), digest: a.digest.clone() })
         .collect()
-}
-
-/// `sr` as the domain decides on it; a phase the server did not write reads as Pending, an
-/// expiry that is not a time as expired.
-pub fn state<'a>(sr: &'a ScaleRequest, records: &'a [ApprovalRecord]) -> RequestState<'a> {
-    RequestState {
-        requester: &sr.spec.requester.user,
-        digest: &sr.spec.digest,
-        approvals_needed: sr.spec.approvals_needed,
-        expires_at: sr.spec.expires_at.parse().unwrap_or(Timestamp::UNIX_EPOCH),
-        // A break-glass request is applied before its status is written: without one it waits
-        // for review, never for approval.
-        phase: sr
-            .status
-            .as_ref()
-            .and_then(|s| s.phase.as_deref())
-            .and_then(Phase::parse)
-            .unwrap_or(if sr.spec.break_glass_group.is_some() { Phase::ReviewRequired } else { Phase::Pending }),
-        approvals: records,
-    }
-}
-
-/// The phase of `sr` as of `now` ([`approval::phase_at`]: a pending request past its expiry
-/// is Expired).
-pub fn phase_at(sr: &ScaleRequest, now: Timestamp) -> Phase {
-    approval::phase_at(&state(sr, &[]), now)
-}
-
-/// When `sr` was created (`metadata.creationTimestamp`; the epoch when the API server recorded
-/// none).
-pub fn created(sr: &ScaleRequest) -> Timestamp {
-    sr.metadata.creation_timestamp.as_ref().and_then(|t| t.0.to_string().parse().ok()).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// The ScaleRequest gauges as of `now`: how many `requests` are in each phase (every
