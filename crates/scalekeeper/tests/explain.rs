@@ -120,6 +120,12 @@ async fn explain_names_argo_cd_and_kubectl_from_real_managed_fields() {
     // An on-call engineer scales it with kubectl: kubectl takes spec.replicas from Argo CD,
     // whose next sync takes it back.
     kubectl(&env, &["patch", "deployment", "web", "-n", &shop, "--type", "merge", "-p", r#"{"spec":{"replicas":5}}"#]);
+    // Explain reads the owners live but the Deployment from the watch cache: wait until the
+    // cache has the patch (CI once read 4 here, the count before it).
+    wait_for_async("the cache has the patched count", T, POLL, || async {
+        explain(&env, &shop, "web", None).await.deployment.is_some_and(|d| d.spec_replicas == 5)
+    })
+    .await;
     let r = explain(&env, &shop, "web", None).await;
     assert!(r.last_writer.starts_with("kubectl"), "the last writer is kubectl's: {r:#?}");
     assert_eq!(r.replicas_owners.len(), 1, "{:#?}", r.replicas_owners);
