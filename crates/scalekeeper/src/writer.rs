@@ -251,6 +251,14 @@ const ACTION_DECLARE: &str = "Declare";
 /// How many times a write is tried when concurrent writes keep moving the resourceVersion.
 const WRITE_ATTEMPTS: u32 = 5;
 
+/// How long to wait after the `attempt`-th write of a policy met a conflict: 20 ms per attempt
+/// so far, plus up to 20 ms of jitter taken from `now`'s sub-second part (no random source
+/// needed for this).
+fn conflict_backoff(attempt: u32, now: jiff::Timestamp) -> std::time::Duration {
+    let jitter = u64::from(now.subsec_nanosecond().unsigned_abs() % 20_000_000);
+    std::time::Duration::from_millis(20 * u64::from(attempt)) + std::time::Duration::from_nanos(jitter)
+}
+
 fn what(kind: &str, ns: &str, name: &str) -> String {
     format!("{kind} {ns}/{name}")
 }
@@ -378,7 +386,13 @@ impl Writer {
                     Some(p)
                 }
                 Ok(None) => None,
-                Err(kube::Error::Api(s)) if s.code == 409 && n < WRITE_ATTEMPTS => continue,
+                Err(kube::Error::Api(s)) if s.code == 409 && n < WRITE_ATTEMPTS => {
+                    // Writers that retry in step collide again: wait a little, longer each time
+                    // and jittered (as client-go's RetryOnConflict backs off), so the other write
+                    // and its status write land before ours is planned again.
+                    tokio::time::sleep(conflict_backoff(n, jiff::Timestamp::now())).await;
+                    continue;
+                }
                 Err(kube::Error::Api(s)) if s.code == 409 => break,
                 Err(e) => return Err(WriteError::kube(what("ReplicaPolicy", ns, name))(e)),
             };
@@ -574,6 +588,18 @@ fn owner_reference(d: &Deployment) -> OwnerReference {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn conflict_backoff_grows_and_stays_short() {
+        let now: jiff::Timestamp = "2026-12-07T12:00:00.017Z".parse().unwrap();
+        let ms = |d: std::time::Duration| d.as_millis();
+        assert_eq!(ms(conflict_backoff(1, now)), 37, "20 ms, plus 17 ms of jitter");
+        assert!(conflict_backoff(4, now) > conflict_backoff(1, now));
+        assert!(
+            (1..WRITE_ATTEMPTS).map(|n| conflict_backoff(n, now)).sum::<std::time::Duration>()
+                < std::time::Duration::from_millis(300)
+        );
+    }
     use super::*;
     use scalekeeper_core::Violation;
     use scalekeeper_core::rules::Bound;
