@@ -7,13 +7,14 @@
 //! executes:
 //!
 //! ```text
+//!  lock     the policy's write lock in this process (writes of one policy queue; `locks`)
 //!  read     Deployment (404: NotFound) · HPAs targeting it (not for a delete)
-//!  loop     GET policy (· GET Deployment again for --if-current) → plan → Refusal: fail
+//!  loop     GET policy (· GET Deployment again for --if-current or a retry) → plan → Refusal: fail
 //!           ├─ nothing to write (dry run, nothing to change): the state as it would be
 //!           └─ create / replace / delete the policy, conditional on the resourceVersion read
 //!              409: read again and plan again (at most WRITE_ATTEMPTS); fields dropped:
 //!              CrdOutdated; the cache gets the written policy at once
-//!  execute  PATCH scale (when the plan scales) · the Event · GET the Deployment back
+//!  execute  PATCH scale (when the plan scales) · unlock · the Event · GET the Deployment back
 //! ```
 //!
 //! A write is applied once, by the writer's own scale write, and recorded as an Event naming
@@ -51,6 +52,7 @@ use scalekeeper_core::write::{
 use crate::events::publish_on;
 
 mod break_glass;
+mod locks;
 mod requests;
 pub mod sweep;
 pub use requests::{Ask, Decided, counted, created, phase_at, scale_request_gauges, state, summary};
@@ -243,21 +245,27 @@ pub struct Writer {
     cache: Cache,
     recorder: Recorder,
     default_guard: PolicyGuard,
+    /// One policy write at a time per policy in this process.
+    locks: locks::PolicyLocks,
 }
 
 /// The Event `action` of a declaration.
 const ACTION_DECLARE: &str = "Declare";
 
 /// How many times a write is tried when concurrent writes keep moving the resourceVersion.
-const WRITE_ATTEMPTS: u32 = 5;
+/// Writes within this process queue (see `locks`), so only another replica's writes and the
+/// status writes conflict; during a rolling update three replicas may serve the same policy.
+const WRITE_ATTEMPTS: u32 = 8;
 
 /// How long to wait after the `attempt`-th write of a policy met a conflict: 20 ms per attempt
-/// so far, plus up to 20 ms of jitter taken from `now`'s sub-second part (no random source
-/// needed for this).
-fn conflict_backoff(attempt: u32, now: jiff::Timestamp) -> std::time::Duration {
-    let jitter = u64::from(now.subsec_nanosecond().unsigned_abs() % 20_000_000);
-    std::time::Duration::from_millis(20 * u64::from(attempt)) + std::time::Duration::from_nanos(jitter)
+/// so far, plus `jitter` (the caller draws it below 20 ms), so that writers which collided do
+/// not collide again in step (client-go's RetryOnConflict backs off the same way).
+fn conflict_backoff(attempt: u32, jitter: std::time::Duration) -> std::time::Duration {
+    std::time::Duration::from_millis(20 * u64::from(attempt)) + jitter.min(CONFLICT_JITTER)
 }
+
+/// The most jitter [`conflict_backoff`] adds.
+const CONFLICT_JITTER: std::time::Duration = std::time::Duration::from_millis(20);
 
 fn what(kind: &str, ns: &str, name: &str) -> String {
     format!("{kind} {ns}/{name}")
@@ -270,7 +278,7 @@ impl Writer {
     /// `default_guard` (`--default-guard`) unless the write sets one.
     pub fn new(client: Client, cache: Cache, instance: &str, default_guard: PolicyGuard) -> Self {
         let recorder = Recorder::new(client.clone(), crate::events::reporter(instance));
-        Self { client, cache, recorder, default_guard }
+        Self { client, cache, recorder, default_guard, locks: locks::PolicyLocks::default() }
     }
 
     /// The names of the HorizontalPodAutoscalers in `namespace` that target Deployment `name`.
@@ -311,6 +319,10 @@ impl Writer {
         let (ns, name) = (req.namespace, req.name);
         let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), ns);
         let policies: Api<ReplicaPolicy> = Api::namespaced(self.client.clone(), ns);
+        // Other writes of this policy in this process wait until this one has written the
+        // policy and the count: they would only conflict with it. Everything the plan reads is
+        // read after the wait (a Deployment read before it could be scaled meanwhile).
+        let lock = self.locks.lock(ns, name).await;
         let mut deployment =
             deployments.get(name).await.map_err(WriteError::reading_deployment(what("Deployment", ns, name)))?;
         let hpas = if req.change.checks_hpas() { self.hpas_targeting(ns, name).await? } else { vec![] };
@@ -322,9 +334,10 @@ impl Writer {
         for n in 1..=WRITE_ATTEMPTS {
             let now = jiff::Timestamp::now();
             let current = policies.get_opt(name).await.map_err(WriteError::kube(what("ReplicaPolicy", ns, name)))?;
-            if req.if_current.is_some() {
+            if req.if_current.is_some() || n > 1 {
                 // Read after the policy: a declaration that lands after this read moves the
-                // policy's resourceVersion, and our write (conditional on it) then fails.
+                // policy's resourceVersion, and our write (conditional on it) then fails. After
+                // a conflict, another replica's write may have scaled the Deployment too.
                 deployment = deployments.get(name).await.map_err(WriteError::reading_deployment(what(
                     "Deployment",
                     ns,
@@ -390,7 +403,8 @@ impl Writer {
                     // Writers that retry in step collide again: wait a little, longer each time
                     // and jittered (as client-go's RetryOnConflict backs off), so the other write
                     // and its status write land before ours is planned again.
-                    tokio::time::sleep(conflict_backoff(n, jiff::Timestamp::now())).await;
+                    let jitter = std::time::Duration::from_micros(fastrand::u64(..20_000));
+                    tokio::time::sleep(conflict_backoff(n, jitter)).await;
                     continue;
                 }
                 Err(kube::Error::Api(s)) if s.code == 409 => break,
@@ -404,7 +418,7 @@ impl Writer {
                 (None, None) => {}
             }
             let executed = Executed { previous: current, written, scale_to: plan.scale_to, event: plan.event };
-            return self.finish(req, &deployments, deployment, executed, plan.outcome).await;
+            return self.finish(req, &deployments, deployment, executed, plan.outcome, lock).await;
         }
         Err(WriteError::Contended { namespace: ns.into(), name: name.into(), attempts: WRITE_ATTEMPTS })
     }
@@ -438,6 +452,7 @@ impl Writer {
         deployment: Deployment,
         executed: Executed,
         outcome: Outcome,
+        lock: locks::PolicyLock,
     ) -> Result<Written, WriteError> {
         let (ns, name) = (req.namespace, req.name);
         let Executed { previous, written, scale_to, event } = executed;
@@ -456,6 +471,8 @@ impl Writer {
             }
             None => Ok(()),
         };
+        // The policy and the count are written: the next write of this policy may go.
+        drop(lock);
         if let Err(err) = &scaled {
             tracing::warn!(namespace = ns, name, error = %err, "declared, but scaling failed; the reconciler will retry");
         }
@@ -591,14 +608,13 @@ mod tests {
 
     #[test]
     fn conflict_backoff_grows_and_stays_short() {
-        let now: jiff::Timestamp = "2026-12-07T12:00:00.017Z".parse().unwrap();
         let ms = |d: std::time::Duration| d.as_millis();
-        assert_eq!(ms(conflict_backoff(1, now)), 37, "20 ms, plus 17 ms of jitter");
-        assert!(conflict_backoff(4, now) > conflict_backoff(1, now));
-        assert!(
-            (1..WRITE_ATTEMPTS).map(|n| conflict_backoff(n, now)).sum::<std::time::Duration>()
-                < std::time::Duration::from_millis(300)
-        );
+        let jitter = std::time::Duration::from_millis(17);
+        assert_eq!(ms(conflict_backoff(1, jitter)), 37, "20 ms, plus 17 ms of jitter");
+        assert_eq!(ms(conflict_backoff(1, std::time::Duration::from_secs(5))), 40, "the jitter is capped");
+        assert!(conflict_backoff(4, jitter) > conflict_backoff(1, jitter));
+        let longest = (1..WRITE_ATTEMPTS).map(|n| conflict_backoff(n, CONFLICT_JITTER)).sum::<std::time::Duration>();
+        assert!(longest < std::time::Duration::from_secs(1), "{longest:?}");
     }
     use super::*;
     use scalekeeper_core::Violation;

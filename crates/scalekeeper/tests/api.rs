@@ -347,6 +347,40 @@ async fn fifty_concurrent_writers_with_one_version_one_wins() {
     assert_eq!(env.spec_replicas("shop", "web"), i64::from(winners[0]));
 }
 
+/// Writes without a version are the server's to order: twenty at once on one policy all land
+/// (none runs out of conflict retries: a replica queues its own writes of a policy), and the
+/// count the Deployment is left at is the policy's (each scale write is made in the order of
+/// the policy writes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_writers_without_a_version_all_land_and_the_count_is_the_last_declared() {
+    let env = common::start().await;
+    let c = env.client().await;
+    // 20 ms before every request is served: the time between a write's read and its write is
+    // long enough for the others to land in it, as on a busy API server.
+    env.sim.set_faults(kubesim::FaultSpec { latency_ms: 20, ..Default::default() });
+    let mut tasks = vec![];
+    for i in 0..20 {
+        let mut c = c.clone();
+        tasks.push(tokio::spawn(async move { c.set_replicas(set("shop", "web", 2 + i % 5)).await }));
+    }
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert!(r.is_ok(), "every write lands: {:?}", r.err());
+    }
+    env.sim.set_faults(kubesim::FaultSpec::default());
+    let policy = env.policy("shop", "web").unwrap();
+    let declared = policy["spec"]["replicas"].as_i64().unwrap();
+    let tail: Vec<_> = env
+        .sim
+        .writes()
+        .iter()
+        .rev()
+        .take(14)
+        .map(|w| format!("{} {} {:?} {} {}", w.rv, w.resource, w.subresource, w.verb, w.field_manager))
+        .collect();
+    assert_eq!(env.spec_replicas("shop", "web"), declared, "the Deployment is at the last declared count {tail:#?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshake_refuses_missing_or_foreign_client_certificates() {
     let env = common::start().await;
