@@ -872,6 +872,19 @@ def policy(replicas: int) -> dict:
             "spec": {"replicas": replicas, "approval": {"above": 10, "below": 2, "approvers": 1}}}
 
 
+def self_condition(namespace: str, service_account: str) -> dict:
+    """The matchCondition the chart adds: nothing the ServiceAccount `service_account` of
+    `namespace` (scalekeeper's pods) writes is sent."""
+    return {"name": "not-scalekeeper",
+            "expression": f"request.userInfo.username != 'system:serviceaccount:{namespace}:{service_account}'"}
+
+
+def as_user(request: dict, username: str) -> dict:
+    return {**request, "userInfo": {"username": username, "groups": ["system:serviceaccounts", "system:authenticated"]}}
+
+
+SELF = "system:serviceaccount:scalekeeper:scalekeeper"
+
 # (what, the request, whether the API server must send it to the webhook)
 CEL_CASES = [
     ("Deployment 3 -> 0", admission_request("Deployment", deployment(3), deployment(0)), True),
@@ -889,6 +902,11 @@ CEL_CASES = [
     ("ReplicaPolicy 6 -> 40", policy_request("UPDATE", policy(6), policy(40)), True),
     ("ReplicaPolicy 6 -> 6, the band edited", policy_request("UPDATE", policy(6), policy(6)), True),
     ("ReplicaPolicy deleted (object null)", policy_request("DELETE", policy(6), None), True),
+    # The chart's own condition: scalekeeper's writes are never sent; another ServiceAccount's are.
+    ("Scale 6 -> 3 by scalekeeper (a correction)", as_user(admission_request("Scale", scale(6), scale(3), "scale"), SELF), False),
+    ("ReplicaPolicy 6 -> 40 by scalekeeper", as_user(policy_request("UPDATE", policy(6), policy(40)), SELF), False),
+    ("Scale 3 -> 0 by another ServiceAccount of that namespace",
+     as_user(admission_request("Scale", scale(3), scale(0), "scale"), "system:serviceaccount:scalekeeper:other"), True),
 ]
 
 
@@ -909,6 +927,8 @@ def check_admission_cel(rep: Report) -> None:
     if not conditions:
         rep.check("admission matchConditions (CEL)", ["files/admission-webhook.yaml has no matchConditions"], "")
         return
+    # As the chart renders them (admission_invariants checks that it does): its own first.
+    conditions = [self_condition(*SELF.split(":")[2:]), *conditions]
     env = celpy.Environment()
     programs = []
     for cond in conditions:
@@ -934,7 +954,8 @@ def check_admission_cel(rep: Report) -> None:
             problems.append(f"{what}: {'sent' if all(results) else 'not sent'}, want {'sent' if want else 'not sent'}")
     rep.check("admission matchConditions (CEL)", problems,
               f"{len(programs)} expression(s) evaluated by cel-python {version('cel-python')} on {len(CEL_CASES)} AdmissionRequests: "
-              "sent when spec.replicas changes or cannot be read (Scale 3 -> 0 with spec {}), not when it stays")
+              "sent when spec.replicas changes or cannot be read (Scale 3 -> 0 with spec {}), not when it stays, "
+              "never scalekeeper's own writes")
 
 
 # Client-CA cases: (values, the Secret and key mounted as ca.crt, or the error's words).
@@ -1210,6 +1231,10 @@ def admission_invariants(values: dict, by_kind: dict, notes: str, pod_labels: di
     hook = hooks[0]
     doc = admission_file()
     want_hook = dict(doc["webhook"])
+    # The chart puts its own condition first: scalekeeper's ServiceAccount (the pods' identity)
+    # is never sent.
+    pod_sa = by_kind["Deployment"][0]["spec"]["template"]["spec"].get("serviceAccountName")
+    want_hook["matchConditions"] = [self_condition(NAMESPACE, pod_sa), *want_hook["matchConditions"]]
     if hook.get("failurePolicy") != "Ignore" or hook.get("sideEffects") != "None":
         p.append(f"failurePolicy {hook.get('failurePolicy')}, sideEffects {hook.get('sideEffects')}: want Ignore (fail open) and None")
     if admission_rules(hook) != ADMISSION_RULES:
