@@ -101,6 +101,14 @@ fn hinted(status: &tonic::Status) -> String {
     target.split_once('/').unwrap().1.to_string()
 }
 
+/// The phase and the approval count the stored ScaleRequest `ns/name` holds in its status:
+/// what `kubectl get scalerequests` prints in its PHASE and APPROVALS columns.
+async fn stored_status(env: &TargetEnv, ns: &str, name: &str) -> (Option<String>, Option<u32>) {
+    let api: Api<scalekeeper::scalerequest::ScaleRequest> = Api::namespaced(env.kube.clone(), ns);
+    let status = api.get(name).await.unwrap().status.unwrap_or_default();
+    (status.phase, status.approval_count)
+}
+
 /// The value of `scalekeeper_scale_requests{phase="PHASE"}` the server exposes now.
 async fn requests_in(env: &TargetEnv, phase: &str) -> Option<f64> {
     requests_in_env(env.http_addr, phase).await
@@ -202,6 +210,7 @@ async fn a_change_past_the_band_waits_for_another_identity_and_is_applied_once_a
     assert_eq!((r.name.as_str(), r.requester.as_str(), r.deployment.as_str()), (name.as_str(), ALICE, "web"));
     assert_eq!((r.change.as_str(), r.replicas), ("declare 0 replicas", Some(0)));
     assert_eq!((r.phase(), r.approvals_needed), (pb::ScaleRequestPhase::Pending, 1));
+    assert_eq!(stored_status(&env, &shop, &name).await, (Some("Pending".into()), Some(0)), "kubectl's columns");
     assert_eq!(r.digest.len(), 64, "{}", r.digest);
     assert!(r.expires_at.is_some() && !r.based_on_version.is_empty());
     wait_for_gauge(&env, "Pending", 1.0).await;
@@ -237,6 +246,7 @@ async fn a_change_past_the_band_waits_for_another_identity_and_is_applied_once_a
     let done = bob.approve_scale_request(approve(r, &r.digest)).await.expect("bob approves").into_inner();
     let after = done.request.unwrap();
     assert_eq!(after.phase(), pb::ScaleRequestPhase::Applied, "{after:?}");
+    assert_eq!(stored_status(&env, &shop, &name).await, (Some("Applied".into()), Some(1)), "kubectl's columns");
     assert_eq!(after.approvals.iter().map(|a| a.identity.as_str()).collect::<Vec<_>>(), [BOB]);
     assert_eq!(done.outcome.unwrap().spec_replicas_after, 0);
     assert_eq!(env.spec_replicas(&shop, "web").await, 0);
@@ -443,6 +453,11 @@ async fn break_glass_applies_at_once_capped_audited_announced_and_waits_for_anot
     assert!((3590..=3630).contains(&held), "the 5 h asked for is capped at 1 h: {held} s");
     let sr = done.scale_request.expect("the break-glass record");
     assert_eq!(sr.phase(), pb::ScaleRequestPhase::ReviewRequired, "{sr:?}");
+    assert_eq!(
+        stored_status(&env, &shop, &sr.name).await,
+        (Some("ReviewRequired".into()), Some(0)),
+        "kubectl's columns"
+    );
     assert_eq!((sr.break_glass_group.as_str(), sr.requester.as_str()), (GLASS, DAN));
     assert!(sr.outcome.contains("applied by break-glass"), "{}", sr.outcome);
     wait_for_gauge(&env, "ReviewRequired", 1.0).await;
@@ -479,6 +494,7 @@ async fn break_glass_applies_at_once_capped_audited_announced_and_waits_for_anot
     let reviewed = bob.approve_scale_request(approve(&sr, &sr.digest)).await.expect("bob reviews").into_inner();
     let r = reviewed.request.unwrap();
     assert_eq!((r.phase(), r.decided_by.as_str()), (pb::ScaleRequestPhase::Reviewed, BOB));
+    assert_eq!(stored_status(&env, &shop, &r.name).await, (Some("Reviewed".into()), Some(1)), "kubectl's columns");
     assert!(
         r.outcome.starts_with("applied by break-glass") && r.outcome.ends_with(&format!("; reviewed by {BOB}")),
         "{}",

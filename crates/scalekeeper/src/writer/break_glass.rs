@@ -67,6 +67,7 @@ impl Writer {
         for _ in 0..WRITE_ATTEMPTS {
             let mut status = current.status.clone().unwrap_or_default();
             status.phase = Some(phase.as_str().into());
+            status.approval_count = Some(0);
             status.outcome = Some(outcome.clone());
             status.decided_at = Some(timestamp(Timestamp::now()));
             match self.put_status(&api, &current, status).await {

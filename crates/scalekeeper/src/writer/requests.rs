@@ -102,6 +102,22 @@ impl Writer {
     /// delete); [`WriteError::Kube`] when the create fails.
     pub async fn request_approval(&self, ask: &Ask<'_>) -> Result<ScaleRequest, WriteError> {
         let created = self.create_request(ask, None).await?;
+        // The phase and the count from the start, for `kubectl get scalerequests` (a request
+        // without a status reads as Pending all the same, so a failure here changes nothing).
+        let api: Api<ScaleRequest> = Api::namespaced(self.client.clone(), ask.namespace);
+        let status = ScaleRequestStatus {
+            phase: Some(Phase::Pending.as_str().into()),
+            approval_count: Some(0),
+            ..Default::default()
+        };
+        let created = match self.put_status(&api, &created, status).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => created,
+            Err(e) => {
+                tracing::warn!(request = %created.name_any(), error = %e, "recording the new request's phase failed");
+                created
+            }
+        };
         let note = format!(
             "{} asked to {}: {}",
             ask.requester.user,
@@ -211,6 +227,8 @@ impl Writer {
                     digest: digest_seen.to_owned(),
                 });
                 status.phase = Some(Phase::Reviewed.as_str().into());
+                // The review is the one approval a break-glass change needs.
+                status.approval_count = Some(1);
                 status.outcome = Some(match status.outcome.take() {
                     Some(applied) => format!("{applied}; reviewed by {approver}"),
                     None => format!("reviewed by {approver}"),
