@@ -855,6 +855,41 @@ async fn metadata_only_get_list_patch_and_watch() {
     }
 }
 
+/// A managedFields entry's `time` moves when its manager changes the value of a field it
+/// already owns, as the current API reference says ("updated if a field is added, the manager
+/// changes any of the owned fields value or removes a field"); v1.20.2 moves it only when the
+/// manager takes a field. scalekeeper's culprit rule compares these times with its own last
+/// write (crates/scalekeeper/src/culprit.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_fields_time_moves_when_the_owner_changes_a_value_it_owns() {
+    let (t, client) = start_with(quiet()).await;
+    let deps: Api<Deployment> = Api::default_namespaced(client);
+    deps.create(&PostParams::default(), &deployment("web", 2)).await.expect("create");
+    let pp = PatchParams { field_manager: Some("other-controller".into()), ..Default::default() };
+    let time = |d: &Deployment| -> jiff::Timestamp {
+        let e = managed_entry(d, "other-controller").unwrap_or_else(|| panic!("{:?}", d.metadata.managed_fields));
+        e["time"].as_str().and_then(|t| t.parse().ok()).unwrap_or_else(|| panic!("no time in {e}"))
+    };
+    let took = deps.patch("web", &pp, &Patch::Merge(json!({"spec": {"replicas": 3}}))).await.expect("patch 3");
+    let first = time(&took);
+    // Entry times are whole seconds: change the value again in a later second.
+    testkit::wait_for_async("a later second", Duration::from_secs(5), Duration::from_millis(20), || async {
+        jiff::Timestamp::now().as_second() > first.as_second()
+    })
+    .await;
+    let changed = deps.patch("web", &pp, &Patch::Merge(json!({"spec": {"replicas": 4}}))).await.expect("patch 4");
+    assert_eq!(replicas(&changed), Some(4));
+    if t.real() {
+        target::real_differs(
+            "a managedFields entry's time stays when its manager changes a value it already owns \
+             (v1.20 moves it only when the manager takes a field; the current reference moves it)",
+        );
+        assert_eq!(time(&changed), first, "v1.20.2 keeps the time the manager took the field");
+    } else {
+        assert!(time(&changed) > first, "the time moves with the change: {} then {}", first, time(&changed));
+    }
+}
+
 // === Scale subresource ===
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
