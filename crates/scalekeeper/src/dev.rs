@@ -355,6 +355,8 @@ pub async fn start(config: &DevConfig) -> anyhow::Result<Dev> {
         exclude: vec![],
         timeout_seconds: 2,
         kube_minor: kubesim::api::KUBE_MINOR.parse().unwrap_or(33),
+        // kubesim stores matchConditions but does not evaluate them.
+        self_user: None,
     })?;
     sim.apply(webhook).context("registering the admission guard's webhook in kubesim")?;
 

@@ -112,6 +112,27 @@ pub struct Rendering {
     /// The Kubernetes minor version (1.x) the configuration is for: below
     /// [`MATCH_CONDITIONS_SINCE_MINOR`] the `matchConditions` are left out.
     pub kube_minor: u32,
+    /// scalekeeper's own user (`system:serviceaccount:NS:NAME`, or its kubeconfig's user): from
+    /// [`MATCH_CONDITIONS_SINCE_MINOR`] its writes are not sent ([`not_self_condition`]), as
+    /// the chart does for its ServiceAccount.
+    pub self_user: Option<String>,
+}
+
+/// The matchCondition that leaves out `user`'s writes (scalekeeper's own, which the webhook
+/// always allows): named `not-scalekeeper`, as the chart's
+/// (templates/admission-webhook.yaml, which tools/validate_chart.py checks).
+///
+/// # Errors
+///
+/// [`ConfigError::Invalid`]: `user` is empty or holds a quote or a backslash (it is put in a
+/// CEL string literal as it is).
+pub fn not_self_condition(user: &str) -> Result<Value, ConfigError> {
+    if user.is_empty() || user.contains(['\'', '"', '\\']) {
+        return Err(ConfigError::Invalid(format!(
+            "--self-user {user:?}: want a user name without quotes or backslashes"
+        )));
+    }
+    Ok(json!({"name": "not-scalekeeper", "expression": format!("request.userInfo.username != '{user}'")}))
 }
 
 /// Why a configuration cannot be rendered.
@@ -130,7 +151,8 @@ pub enum ConfigError {
 /// # Errors
 ///
 /// [`ConfigError::Invalid`]: a URL that is not `https://`, an empty CA bundle, a timeout
-/// outside 1..=30 s, `kube-system` (or an excluded namespace) among the namespaces to guard;
+/// outside 1..=30 s, `kube-system` (or an excluded namespace) among the namespaces to guard, a
+/// `self_user` [`not_self_condition`] refuses;
 /// [`ConfigError::File`] as [`webhook_file`].
 pub fn render(r: &Rendering) -> Result<Value, ConfigError> {
     let file = webhook_file()?;
@@ -165,6 +187,10 @@ pub fn render(r: &Rendering) -> Result<Value, ConfigError> {
     if let Some(w) = webhook.as_object_mut() {
         if r.kube_minor < MATCH_CONDITIONS_SINCE_MINOR {
             w.remove("matchConditions");
+        } else if let Some(user) = &r.self_user
+            && let Some(Value::Array(conditions)) = w.get_mut("matchConditions")
+        {
+            conditions.insert(0, not_self_condition(user)?);
         }
         let mut client_config = client_config;
         client_config["caBundle"] = json!(base64::engine::general_purpose::STANDARD.encode(&r.ca_bundle));
@@ -196,6 +222,25 @@ mod tests {
             exclude: vec!["scalekeeper".into()],
             timeout_seconds: 2,
             kube_minor: 32,
+            self_user: None,
+        }
+    }
+
+    #[test]
+    fn scalekeepers_own_writes_are_left_out_from_1_28() {
+        let user = "system:serviceaccount:ops:scalekeeper";
+        let v = render(&Rendering { self_user: Some(user.into()), ..rendering() }).expect("renders");
+        let conditions = v["webhooks"][0]["matchConditions"].as_array().expect("conditions");
+        assert_eq!(
+            conditions[0],
+            json!({"name": "not-scalekeeper", "expression": format!("request.userInfo.username != '{user}'")})
+        );
+        assert_eq!(conditions[1..], webhook_file().unwrap().webhook["matchConditions"].as_array().unwrap()[..]);
+        let old = render(&Rendering { self_user: Some(user.into()), kube_minor: 20, ..rendering() }).expect("renders");
+        assert!(old["webhooks"][0].get("matchConditions").is_none(), "1.20 does not serve them");
+        for bad in ["", "it's", "a\\b"] {
+            let e = render(&Rendering { self_user: Some(bad.into()), ..rendering() }).expect_err(bad).to_string();
+            assert!(e.contains("--self-user"), "{e}");
         }
     }
 

@@ -288,6 +288,10 @@ pub struct AdmissionConfigArgs {
     /// The Kubernetes version it is for, MAJOR.MINOR: before 1.28 the matchConditions are left out.
     #[arg(long, default_value = "1.33")]
     pub kube_version: String,
+    /// scalekeeper's own user (system:serviceaccount:NS:NAME, or its kubeconfig's user): from
+    /// 1.28 the API server does not send its writes (the webhook always allows them).
+    #[arg(long)]
+    pub self_user: Option<String>,
 }
 
 /// The listener's limits ([`ListenerLimits`]; the defaults here are its defaults, which a

@@ -141,6 +141,7 @@ pub fn admission_config(args: AdmissionConfigArgs) -> anyhow::Result<String> {
         name,
         timeout_seconds,
         kube_version,
+        self_user,
     } = args;
     let ca_bundle = std::fs::read(&ca_file).with_context(|| format!("reading {}", ca_file.display()))?;
     let kube_minor = kube_version
@@ -154,8 +155,16 @@ pub fn admission_config(args: AdmissionConfigArgs) -> anyhow::Result<String> {
         (None, Some(s)) => s,
         (None, None) => anyhow::bail!("give --url or --service"),
     };
-    let rendering =
-        Rendering { name, endpoint, ca_bundle, namespaces, exclude: exclude_namespaces, timeout_seconds, kube_minor };
+    let rendering = Rendering {
+        name,
+        endpoint,
+        ca_bundle,
+        namespaces,
+        exclude: exclude_namespaces,
+        timeout_seconds,
+        kube_minor,
+        self_user,
+    };
     Ok(serde_yaml::to_string(&render(&rendering)?)?)
 }
 
