@@ -258,8 +258,8 @@ const ACTION_DECLARE: &str = "Declare";
 const WRITE_ATTEMPTS: u32 = 8;
 
 /// How long to wait after the `attempt`-th write of a policy met a conflict: 20 ms per attempt
-/// so far, plus `jitter` (the caller draws it below 20 ms), so that writers which collided do
-/// not collide again in step (client-go's RetryOnConflict backs off the same way).
+/// so far, plus `jitter` (drawn at random, at most [`CONFLICT_JITTER`]), so that writers which
+/// collided do not collide again in step (client-go's RetryOnConflict backs off the same way).
 fn conflict_backoff(attempt: u32, jitter: std::time::Duration) -> std::time::Duration {
     std::time::Duration::from_millis(20 * u64::from(attempt)) + jitter.min(CONFLICT_JITTER)
 }
@@ -400,11 +400,7 @@ impl Writer {
                 }
                 Ok(None) => None,
                 Err(kube::Error::Api(s)) if s.code == 409 && n < WRITE_ATTEMPTS => {
-                    // Writers that retry in step collide again: wait a little, longer each time
-                    // and jittered (as client-go's RetryOnConflict backs off), so the other write
-                    // and its status write land before ours is planned again.
-                    let jitter = std::time::Duration::from_micros(fastrand::u64(..20_000));
-                    tokio::time::sleep(conflict_backoff(n, jitter)).await;
+                    tokio::time::sleep(conflict_backoff(n, CONFLICT_JITTER.mul_f64(fastrand::f64()))).await;
                     continue;
                 }
                 Err(kube::Error::Api(s)) if s.code == 409 => break,
@@ -605,6 +601,9 @@ fn owner_reference(d: &Deployment) -> OwnerReference {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use scalekeeper_core::Violation;
+    use scalekeeper_core::rules::Bound;
 
     #[test]
     fn conflict_backoff_grows_and_stays_short() {
@@ -616,9 +615,6 @@ mod tests {
         let longest = (1..WRITE_ATTEMPTS).map(|n| conflict_backoff(n, CONFLICT_JITTER)).sum::<std::time::Duration>();
         assert!(longest < std::time::Duration::from_secs(1), "{longest:?}");
     }
-    use super::*;
-    use scalekeeper_core::Violation;
-    use scalekeeper_core::rules::Bound;
 
     #[test]
     fn refusals_become_write_errors_with_their_messages() {
