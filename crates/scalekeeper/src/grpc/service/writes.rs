@@ -40,7 +40,7 @@ impl<'a> WriteCall<'a> {
 }
 
 impl Service {
-    /// One write through the [`Writer`], after the scope and authorization checks (`verb` on
+    /// One write through the [`Writer`](crate::writer::Writer), after the scope and authorization checks (`verb` on
     /// replicapolicies in `namespace`), with its audit facts and its log line. A write the
     /// policy's approval rule holds back becomes a ScaleRequest (`reason` is its reason), and
     /// the caller gets FAILED_PRECONDITION naming it; a dry run creates none. With
